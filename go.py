@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""The two commands of vizlab's quick start.
+
+    python3 go.py lab     # set up .venv (once) and open the lecture notebooks in JupyterLab
+    python3 go.py test    # set up .venv (once) and run every unit test and every notebook
+
+Needs only Python >= 3.10 with pip and venv. The virtual environment lives in ``.venv`` next to this file
+and is reused: packages are installed again only when ``pyproject.toml`` changes. Extra arguments after
+``test`` go to pytest (``python3 go.py test -k gradcam``), after ``lab`` to JupyterLab.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".vizlab-installed"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _wanted_stamp() -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return f"{digest} {sys.version_info[:2]}"
+
+
+def _run(cmd: list[str], **kwargs) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, **kwargs)
+
+
+def setup() -> None:
+    """Create ``.venv`` and install vizlab with its lab and test extras, unless already done."""
+    if sys.version_info < (3, 10):
+        sys.exit(f"vizlab needs Python >= 3.10, this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        print(f"Creating the virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+    if STAMP.exists() and STAMP.read_text() == _wanted_stamp():
+        print(f"Reusing {VENV} (up to date).", flush=True)
+        return
+    # An old pip cannot install a pyproject-only package in editable mode.
+    _run([PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=23"])
+    _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"])
+    STAMP.write_text(_wanted_stamp())
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "lab"
+    rest = argv[1:]
+    if command not in {"lab", "test"}:
+        print(__doc__)
+        print(f"error: unknown command {command!r}; use 'lab' or 'test'", file=sys.stderr)
+        return 2
+    setup()
+    env = dict(os.environ)
+    if command == "test":
+        env.setdefault("MPLBACKEND", "Agg")
+        cmd = [PYTHON, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *rest]
+    else:
+        cmd = [PYTHON, "-m", "jupyter", "lab", str(ROOT / "notebooks" / "00_welcome.ipynb"), *rest]
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,208 @@
+"""Figures: images, grids, filters, feature maps and heatmap overlays.
+
+Compute functions elsewhere return tensors; these functions draw them. Each takes ``ax=None`` (or makes its
+own figure) and returns the ``Axes`` or ``Figure``; none calls ``plt.show()``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .images import as_float_image, to_image
+
+
+def _as_array(image) -> np.ndarray:
+    if isinstance(image, torch.Tensor):
+        return to_image(image)
+    return as_float_image(np.asarray(image))
+
+
+def _as_2d(heat, name: str = "heatmap") -> np.ndarray:
+    if isinstance(heat, torch.Tensor):
+        heat = heat.detach().float().cpu().numpy()
+    heat = np.asarray(heat, dtype=np.float32)
+    heat = np.squeeze(heat)
+    if heat.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (H, W) after squeezing, got shape {heat.shape}")
+    return heat
+
+
+def normalize_map(heat, *, symmetric: bool = False) -> np.ndarray:
+    """Scale a map to ``[0, 1]`` (or ``[-1, 1]`` with ``symmetric``); a constant map becomes zeros."""
+    h = _as_2d(heat)
+    if symmetric:
+        m = float(np.abs(h).max())
+        return h / m if m > 0 else np.zeros_like(h)
+    lo, hi = float(h.min()), float(h.max())
+    return (h - lo) / (hi - lo) if hi > lo else np.zeros_like(h)
+
+
+def upsample_map(heat, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a 2-D map to ``size = (H, W)``."""
+    h = torch.from_numpy(_as_2d(heat))[None, None]
+    if tuple(h.shape[-2:]) == tuple(size):
+        return h[0, 0].numpy()
+    return F.interpolate(h, size=tuple(size), mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def overlay(image, heat, *, alpha: float = 0.5, cmap: str = "jet", normalize: bool = True) -> np.ndarray:
+    """Blend a heatmap over an RGB image at the image's resolution; returns ``(H, W, 3)`` float RGB.
+
+    Args:
+        image: ``(H, W, 3)`` array in ``[0, 1]`` or a ``(1, 3, H, W)`` tensor.
+        heat: a 2-D map of any size (upsampled bilinearly).
+        alpha: weight of the heatmap, ``0`` (image only) to ``1`` (heatmap only).
+        cmap: a matplotlib colormap name.
+        normalize: scale ``heat`` to ``[0, 1]`` first (otherwise it must already be in ``[0, 1]``).
+    """
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    img = _as_array(image)
+    h = upsample_map(heat, img.shape[:2])
+    h = normalize_map(h) if normalize else np.clip(h, 0.0, 1.0)
+    try:
+        colours = plt.get_cmap(cmap)(h)[..., :3]  # matplotlib colormaps give RGB(A), the image is RGB too
+    except ValueError as exc:
+        raise ValueError(f"cmap={cmap!r} is not a matplotlib colormap") from exc
+    return ((1.0 - alpha) * img + alpha * colours).astype(np.float32)
+
+
+def _new_ax(ax: Axes | None, figsize=(4, 4)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def show_image(image, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Draw one image without ticks."""
+    ax = _new_ax(ax)
+    ax.imshow(_as_array(image))
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def show_heatmap(image, heat, ax: Axes | None = None, *, alpha: float = 0.5, cmap: str = "jet",
+                 title: str | None = None) -> Axes:
+    """Draw ``overlay(image, heat)``."""
+    ax = _new_ax(ax)
+    ax.imshow(overlay(image, heat, alpha=alpha, cmap=cmap))
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def image_grid(images: Sequence, titles: Sequence[str] | None = None, *, ncols: int | None = None,
+               size: float = 2.2, cmap: str | None = None, suptitle: str | None = None) -> Figure:
+    """Draw images (RGB arrays/tensors, or 2-D maps drawn with ``cmap``) in a grid; returns the Figure."""
+    images = list(images)
+    if not images:
+        raise ValueError("images is empty")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles has {len(titles)} entries for {len(images)} images")
+    n = len(images)
+    ncols = ncols or min(n, 8)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i >= n:
+            continue
+        img = images[i]
+        arr = img.detach().float().cpu().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
+        arr = np.squeeze(arr)
+        if arr.ndim == 2:
+            ax.imshow(arr, cmap=cmap or "viridis")
+        else:
+            ax.imshow(_as_array(img))
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def filter_images(weights: torch.Tensor, *, scale: str = "each") -> list[np.ndarray]:
+    """Turn conv weights ``(out, in, k, k)`` into displayable images.
+
+    3 input channels give RGB images; other counts show the first input channel in gray.
+    ``scale="each"`` stretches every filter to ``[0, 1]`` on its own; ``"all"`` uses one range for all,
+    so that filters' relative strengths stay visible. Zero maps to mid-gray in both.
+    """
+    if scale not in ("each", "all"):
+        raise ValueError(f"scale must be 'each' or 'all', got {scale!r}")
+    w = weights.detach().float().cpu()
+    if w.dim() != 4:
+        raise ValueError(f"weights must be a conv weight (out, in, k, k), got shape {tuple(w.shape)}")
+    w = w if w.shape[1] == 3 else w[:, :1].expand(-1, 3, -1, -1)
+    out = []
+    global_max = float(w.abs().max()) or 1.0
+    for f in w:
+        m = float(f.abs().max()) if scale == "each" else global_max
+        m = m or 1.0
+        out.append(np.ascontiguousarray((f / (2 * m) + 0.5).permute(1, 2, 0).numpy()))
+    return out
+
+
+def filter_grid(weights, *, ncols: int = 8, scale: str = "each", size: float = 0.9, title: str | None = None) -> Figure:
+    """A grid of first-layer filters (see :func:`filter_images`), upsampled without smoothing."""
+    if isinstance(weights, np.ndarray):
+        weights = torch.from_numpy(weights)
+    imgs = filter_images(weights, scale=scale)
+    n = len(imgs)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < n:
+            ax.imshow(imgs[i], interpolation="nearest")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def feature_map_grid(maps: torch.Tensor, channels: Sequence[int] | None = None, *, ncols: int = 8,
+                     size: float = 1.3, cmap: str = "viridis", title: str | None = None) -> Figure:
+    """Draw channels of one activation ``(C, H, W)`` (or ``(1, C, H, W)``); default: the 16 most active."""
+    a = maps.detach().float().cpu()
+    if a.dim() == 4 and a.shape[0] == 1:
+        a = a[0]
+    if a.dim() != 3:
+        raise ValueError(f"maps must be (C, H, W) or (1, C, H, W), got shape {tuple(maps.shape)}")
+    if channels is None:
+        channels = a.flatten(1).mean(1).argsort(descending=True)[:16].tolist()
+    channels = list(channels)
+    bad = [c for c in channels if not 0 <= int(c) < a.shape[0]]
+    if bad:
+        raise ValueError(f"channels {bad} out of range 0..{a.shape[0] - 1}")
+    titles = [f"ch {c}" for c in channels]
+    fig = image_grid([a[c] for c in channels], titles, ncols=min(ncols, len(channels)), size=size, cmap=cmap,
+                     suptitle=title)
+    return fig
+
+
+def topk_bar(predictions: Sequence[tuple[str, float]], ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Horizontal bars of ``(class name, probability)`` pairs, best on top."""
+    ax = _new_ax(ax, figsize=(4, 2.5))
+    names = [n for n, _ in predictions][::-1]
+    probs = [p for _, p in predictions][::-1]
+    ax.barh(names, probs, color="tab:blue")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
