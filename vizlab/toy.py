@@ -1,0 +1,42 @@
+"""Tiny seeded networks for tests, exercises and quick demos (no downloads, milliseconds on a CPU)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TinyCNN(nn.Module):
+    """conv-ReLU-conv-ReLU, global average pooling, linear: the shape CAM needs, with in-place ReLUs.
+
+    Layers: ``conv1``, ``relu1``, ``conv2``, ``relu2`` (the CAM layer), ``pool``, ``fc``.
+    """
+
+    def __init__(self, num_classes: int = 10, width: int = 8, inplace: bool = True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 3, padding=1)
+        self.relu1 = nn.ReLU(inplace=inplace)
+        self.conv2 = nn.Conv2d(width, 2 * width, 3, stride=2, padding=1)
+        self.relu2 = nn.ReLU(inplace=inplace)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(2 * width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu2(self.conv2(self.relu1(self.conv1(x))))
+        return self.fc(self.pool(x).flatten(1))
+
+
+def tiny_cnn(seed: int = 0, num_classes: int = 10, width: int = 8, inplace: bool = True) -> TinyCNN:
+    """A :class:`TinyCNN` with weights drawn from ``torch.manual_seed(seed)``, in eval mode."""
+    gen_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        model = TinyCNN(num_classes, width, inplace)
+    finally:
+        torch.random.set_rng_state(gen_state)
+    return model.eval()
+
+
+def random_images(n: int = 2, size: int = 16, seed: int = 0) -> torch.Tensor:
+    """``(n, 3, size, size)`` uniform images in ``[0, 1]`` from a private generator."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, size, size, generator=g)
