@@ -1,0 +1,546 @@
+"""The exercises of the lecture: specifications, seeded cases, references, usual mistakes, hints.
+
+Every case is built from a seed (tiny CNNs from :func:`vizlab.toy.tiny_cnn`, random tensors from private
+generators), so the notebook check, the hidden tests and the sandboxed grader all see the same inputs.
+
+Notebook ``E1_attribution``: :data:`saliency`, :data:`occlusion`, :data:`cam`, :data:`grad_cam`.
+Notebook ``E2_inside``: :data:`receptive_field`.
+Notebook ``E3_optimize``: :data:`class_step`, :data:`fooling`.
+Notebook ``E4_style``: :data:`gram`, :data:`content`, :data:`style`, :data:`tv`, :data:`inorm`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..toy import random_images, tiny_cnn
+from . import references as ref
+from .core import Case, Exercise, describe
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _targets(n: int, seed: int, classes: int = 10) -> torch.Tensor:
+    return torch.randint(0, classes, (n,), generator=_gen(seed + 1000))
+
+
+# --- E1: attribution ---------------------------------------------------------------------------------------
+
+def _model_cases(specs: list[tuple[int, int, int, bool]], extra: Callable[[int], dict] | None = None):
+    """Cases ``(model, x, target)`` from ``(seed, batch, size, hidden)``."""
+    def cases(hidden: bool) -> list[Case]:
+        out = []
+        for seed, n, size, is_hidden in specs:
+            def make(seed=seed, n=n, size=size):
+                kwargs = extra(seed) if extra else {}
+                return (tiny_cnn(seed), random_images(n, size, seed), _targets(n, seed)), kwargs
+            more = f", {', '.join(f'{k}={v}' for k, v in extra(seed).items())}" if extra else ""
+            out.append(Case(f"tiny_cnn(seed={seed}), x: {n} random {size}x{size} images, target "
+                            f"{_targets(n, seed).tolist()}{more}", make, is_hidden))
+        return out
+    return cases
+
+
+def _saliency_sum(model, x, target):
+    return ref.input_gradient(model, x, target).abs().sum(1)
+
+
+def _saliency_noabs(model, x, target):
+    return ref.input_gradient(model, x, target).amax(1)
+
+
+def _saliency_mean(model, x, target):
+    return ref.input_gradient(model, x, target).abs().mean(1)
+
+
+def _saliency_prob(model, x, target):
+    x = x.clone().requires_grad_(True)
+    p = model(x).softmax(1).gather(1, target.view(-1, 1)).sum()
+    return torch.autograd.grad(p, x)[0].abs().amax(1)
+
+
+def _saliency_all(model, x, target):
+    x = x.clone().requires_grad_(True)
+    return torch.autograd.grad(model(x).sum(), x)[0].abs().amax(1)
+
+
+saliency = Exercise(
+    "saliency", "Saliency map", "saliency_map", "def saliency_map(model, x, target):", ref.saliency_map,
+    _model_cases([(0, 1, 16, False), (1, 2, 16, False), (2, 3, 12, True), (3, 2, 20, True)]),
+    mistakes=[("summed |gradient| over the colour channels; the saliency map takes the max over channels",
+               _saliency_sum),
+              ("took the max of the signed gradient; take the absolute value first", _saliency_noabs),
+              ("averaged over channels instead of taking the max", _saliency_mean),
+              ("used the softmax probability; differentiate the raw class score (logit)", _saliency_prob),
+              ("back-propagated the sum of all class scores; use only each image's target score", _saliency_all)],
+    hint="make x a leaf with requires_grad, pick each image's target logit with gather, backprop their sum, "
+         "then take grad.abs().amax(dim=1).",
+    solution=ref.SOURCES["saliency_map"], points=2,
+    doc="Saliency ``M[n, i, j] = max_c |d s_target[n] / d x[n, c, i, j]|`` with ``s`` the logits.\n\n"
+        "Args: model (images -> logits), x ``(N, 3, H, W)``, target ``(N,)`` class indices.\n"
+        "Returns: ``(N, H, W)`` tensor, not normalised.")
+
+
+def _occ_logit(model, x, target, patch=4, stride=2, fill=0.5):
+    return ref.occlusion_map(model, x, target, patch, stride, fill, use_logits=True)
+
+
+def _occ_noref(model, x, target, patch=4, stride=2, fill=0.5):
+    base = ref.occlusion_map(model, x, target, patch, stride, fill)
+    with torch.no_grad():
+        p = model(x).softmax(1).gather(1, target.view(-1, 1)).view(-1, 1, 1)
+    return p - base
+
+
+def _occ_sign(model, x, target, patch=4, stride=2, fill=0.5):
+    return -ref.occlusion_map(model, x, target, patch, stride, fill)
+
+
+def _occ_zero(model, x, target, patch=4, stride=2, fill=0.5):
+    return ref.occlusion_map(model, x, target, patch, stride, 0.0)
+
+
+occlusion = Exercise(
+    "occlusion", "Occlusion map", "occlusion_map",
+    "def occlusion_map(model, x, target, patch=4, stride=2, fill=0.5):", ref.occlusion_map,
+    _model_cases([(0, 1, 12, False), (1, 2, 16, False), (2, 1, 14, True), (4, 2, 12, True)],
+                 extra=lambda seed: {"patch": 3 + seed % 3, "stride": 1 + seed % 3}),
+    mistakes=[("used logits; the map is the drop of the softmax *probability* of the target", _occ_logit),
+              ("returned the occluded probability itself; return the drop p(x) - p(occluded x)", _occ_noref),
+              ("the sign is flipped: drop = original probability minus occluded probability", _occ_sign),
+              ("filled the patch with 0; fill it with the value `fill`", _occ_zero)],
+    hint="loop over the top-left corners (i*stride, j*stride), copy x, set the patch to fill, run the model "
+         "without gradients and subtract the target probability from the unoccluded one.",
+    solution=ref.SOURCES["occlusion_map"], points=2,
+    doc="Occlusion sensitivity: ``M[n, i, j] = p(target | x) - p(target | x with the patch x patch square "
+        "at (i*stride, j*stride) set to fill)``.\n\n"
+        "Returns: ``(N, (H - patch) // stride + 1, (W - patch) // stride + 1)``, softmax probabilities.")
+
+
+def _cam_cases(hidden: bool) -> list[Case]:
+    out = []
+    for seed, n, c, h, k, is_hidden in [(0, 1, 8, 4, 5, False), (1, 2, 16, 5, 10, False),
+                                        (2, 3, 6, 3, 4, True), (3, 1, 32, 7, 10, True)]:
+        def make(seed=seed, n=n, c=c, h=h, k=k):
+            g = _gen(seed)
+            feats = torch.randn(n, c, h, h, generator=g).relu()
+            weight = torch.randn(k, c, generator=g)
+            return (feats, weight, _targets(n, seed, k)), {}
+        out.append(Case(f"features {n}x{c}x{h}x{h} (seed {seed}), weight {k}x{c}, target "
+                        f"{_targets(n, seed, k).tolist()}", make, is_hidden))
+    return out
+
+
+cam = Exercise(
+    "cam", "Class activation map (CAM)", "class_activation_map",
+    "def class_activation_map(features, weight, target):", ref.class_activation_map, _cam_cases,
+    mistakes=[("applied a ReLU; CAM here is the raw weighted sum (it may be negative)",
+               lambda f, w, t: ref.class_activation_map(f, w, t).relu()),
+              ("normalised the map; return the raw weighted sum",
+               lambda f, w, t: ref.normalize01(ref.class_activation_map(f, w, t))),
+              ("summed the weights of all classes; use only the row weight[target[n]]",
+               lambda f, w, t: torch.einsum("nchw,c->nhw", f, w.sum(0))),
+              ("averaged over channels instead of summing",
+               lambda f, w, t: ref.class_activation_map(f, w, t) / f.shape[1])],
+    hint="w = weight[target] has shape (N, C); multiply with features (N, C, h, w) after reshaping w to "
+         "(N, C, 1, 1), then sum over dim 1 (or use torch.einsum('nc,nchw->nhw', w, features)).",
+    solution=ref.SOURCES["class_activation_map"], points=2,
+    doc="CAM ``M[n] = sum_c weight[target[n], c] * features[n, c]``.\n\n"
+        "Args: features ``(N, C, h, w)`` of the last conv layer, weight ``(K, C)`` of the linear classifier "
+        "after global average pooling, target ``(N,)``.\nReturns: ``(N, h, w)``, raw (no ReLU, no scaling).")
+
+
+def _gradcam_noreLU(model, x, target, layer="relu2"):
+    return ref.grad_cam(model, x, target, layer, relu=False)
+
+
+def _gradcam_elementwise(model, x, target, layer="relu2"):
+    a, g = ref.layer_grad(model, x, target, layer)
+    return (a * g).sum(1).relu()
+
+
+def _gradcam_norm(model, x, target, layer="relu2"):
+    return ref.normalize01(ref.grad_cam(model, x, target, layer))
+
+
+def _gradcam_abs(model, x, target, layer="relu2"):
+    a, g = ref.layer_grad(model, x, target, layer)
+    return (g.abs().mean((2, 3), keepdim=True) * a).sum(1)
+
+
+grad_cam = Exercise(
+    "grad_cam", "Grad-CAM", "grad_cam", "def grad_cam(model, x, target, layer='relu2'):", ref.grad_cam,
+    _model_cases([(0, 1, 16, False), (1, 2, 16, False), (5, 2, 20, True), (6, 3, 12, True)],
+                 extra=lambda seed: {"layer": "relu1" if seed in (1, 6) else "relu2"}),
+    mistakes=[("forgot the ReLU: Grad-CAM keeps only positive evidence, relu(sum_c alpha_c A_c)",
+               _gradcam_noreLU),
+              ("multiplied gradient and activation elementwise; alpha_c is the *spatial mean* of the "
+               "gradient, one weight per channel", _gradcam_elementwise),
+              ("normalised the map; return it unscaled", _gradcam_norm),
+              ("took |gradient|; the channel weights keep their sign", _gradcam_abs)],
+    hint="with vizlab.capture(model, layer, gradients=True) as cap: score the target logits and backward; "
+         "alpha = cap.gradients[layer].mean((2, 3), keepdim=True); relu((alpha * A).sum(1)).",
+    solution=ref.SOURCES["grad_cam"], points=3,
+    doc="Grad-CAM ``M[n] = relu(sum_c alpha[n, c] * A[n, c])`` with ``alpha[n, c] = mean_ij "
+        "d s_target[n] / d A[n, c, i, j]`` and ``A`` the activations of ``layer`` (a layer name).\n"
+        "Returns: ``(N, h, w)`` at the layer's resolution, not upsampled, not normalised.")
+
+
+# --- E2: inside the network ---------------------------------------------------------------------------------
+
+def _rf_cases(hidden: bool) -> list[Case]:
+    out = []
+
+    def tiny_layers():
+        m = tiny_cnn(0)
+        return ([m.conv1, m.relu1, m.conv2, m.relu2],), {}
+    out.append(Case("the layers conv1, relu1, conv2, relu2 of tiny_cnn()", tiny_layers))
+
+    def vgg_like():
+        return ([nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
+                 nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1)],), {}
+    out.append(Case("conv3-relu-conv3-relu-maxpool2-conv3 (VGG-like)", vgg_like))
+    for seed in (0, 1, 2, 3):
+        def make(seed=seed):
+            g = torch.Generator().manual_seed(seed)
+            layers: list[nn.Module] = []
+            for _ in range(3 + seed):
+                kind = int(torch.randint(0, 4, (1,), generator=g))
+                k = [1, 3, 5, 7][int(torch.randint(0, 4, (1,), generator=g))]
+                s = 1 + int(torch.randint(0, 2, (1,), generator=g))
+                d = 1 + int(torch.randint(0, 2, (1,), generator=g)) if seed >= 1 else 1
+                if kind == 0:
+                    layers.append(nn.MaxPool2d(min(k, 3), stride=s))
+                elif kind == 1:
+                    layers.append(nn.BatchNorm2d(2))
+                else:
+                    layers.append(nn.Conv2d(2, 2, k, stride=s, dilation=d, padding=k // 2))
+                layers.append(nn.ReLU())
+            return (layers,), {}
+        label = ", ".join(_layer_label(m) for m in make()[0][0] if not isinstance(m, nn.ReLU))
+        out.append(Case(f"random stack (seed {seed}): {label}", make, hidden=seed >= 2))
+    return out
+
+
+def _layer_label(m: nn.Module) -> str:
+    k, s, d = ref.kernel_stride_dilation(m)
+    return f"{type(m).__name__}(k={k}, s={s}{f', d={d}' if d != 1 else ''})" if k else type(m).__name__
+
+
+def _rf_nojump(layers):
+    size = 1
+    for m in layers:
+        k, s, d = ref.kernel_stride_dilation(m)
+        if k:
+            size += (d * (k - 1) + 1) - 1
+    return size, ref.receptive_field(layers)[1]
+
+
+def _rf_nodilation(layers):
+    return ref.receptive_field(layers, use_dilation=False)
+
+
+receptive_field = Exercise(
+    "receptive_field", "Receptive field of a layer", "receptive_field", "def receptive_field(layers):",
+    ref.receptive_field, _rf_cases,
+    mistakes=[("added (k - 1) for every layer without multiplying by the jump (the product of the strides of "
+               "the layers *before* it)", _rf_nojump),
+              ("ignored dilation: a dilated kernel spans d * (k - 1) + 1 pixels", _rf_nodilation),
+              ("returned (stride, size); return (size, stride)",
+               lambda layers: ref.receptive_field(layers)[::-1])],
+    hint="keep (size r, jump j) = (1, 1); for each conv/pool layer with kernel k, stride s, dilation d: "
+         "r += (d * (k - 1)) * j, then j *= s. ReLU/BatchNorm leave both unchanged.",
+    solution=ref.SOURCES["receptive_field"], points=2,
+    doc="Receptive field of one unit after ``layers`` (Conv2d/MaxPool2d/AvgPool2d, square kernels; any other "
+        "module changes nothing).\nReturns: ``(size, stride)``, ints: the side of the input square one output "
+        "unit sees, and how many input pixels one step in the output moves.")
+
+
+# --- E3: optimizing the input -------------------------------------------------------------------------------
+
+def _step_extra(seed: int) -> dict:
+    return {"lr": [0.5, 1.0, 2.0, 0.25][seed % 4], "l2_reg": [0.01, 0.1, 0.0, 0.05][seed % 4]}
+
+
+def _step_descent(model, img, target, lr=1.0, l2_reg=0.01):
+    return 2 * img - ref.class_visualization_step(model, img, target, lr, l2_reg)
+
+
+def _step_unnormalised(model, img, target, lr=1.0, l2_reg=0.01):
+    return ref.class_visualization_step(model, img, target, lr, l2_reg, normalize="none")
+
+
+def _step_batchnorm(model, img, target, lr=1.0, l2_reg=0.01):
+    return ref.class_visualization_step(model, img, target, lr, l2_reg, normalize="batch")
+
+
+def _step_l2sign(model, img, target, lr=1.0, l2_reg=0.01):
+    return ref.class_visualization_step(model, img, target, lr, -l2_reg)
+
+
+class_step = Exercise(
+    "class_step", "Class visualization: one update step", "class_visualization_step",
+    "def class_visualization_step(model, img, target, lr=1.0, l2_reg=0.01):", ref.class_visualization_step,
+    _model_cases([(0, 1, 16, False), (1, 2, 16, False), (2, 1, 12, True), (3, 2, 20, True)], extra=_step_extra),
+    mistakes=[("stepped down the gradient; class visualization *ascends* the target score", _step_descent),
+              ("did not normalise the gradient; divide it by its L2 norm (per image)", _step_unnormalised),
+              ("normalised by the norm of the whole batch; normalise each image's gradient by its own norm",
+               _step_batchnorm),
+              ("the L2 penalty has the wrong sign: the objective is s_target - l2_reg * ||img||^2", _step_l2sign)],
+    hint="x = img.detach().clone().requires_grad_(True); objective = target logits summed - l2_reg * "
+         "(x ** 2).sum(); g = grad of objective; return (x + lr * g / g.flatten(1).norm(dim=1) reshaped).detach().",
+    solution=ref.SOURCES["class_visualization_step"], points=2,
+    doc="One step of gradient *ascent* on ``J(img) = s_target(img) - l2_reg * ||img||^2`` (per image):\n"
+        "``img + lr * g / ||g||`` with ``g = dJ/dimg`` and ``||g||`` the L2 norm of each image's gradient.\n"
+        "Returns: a new tensor shaped like ``img`` (do not modify ``img``).")
+
+
+def sharp_cnn(seed: int) -> nn.Module:
+    """``tiny_cnn(seed)`` with its conv weights times 4, so its decisions depend on the input enough to flip."""
+    model = tiny_cnn(seed)
+    with torch.no_grad():
+        model.conv1.weight.mul_(4)
+        model.conv2.weight.mul_(4)
+    return model
+
+
+def _fool_cases(hidden: bool) -> list[Case]:
+    out = []
+    for seed, n, size, is_hidden in [(0, 1, 16, False), (2, 2, 12, False), (1, 2, 16, True), (7, 3, 16, True)]:
+        def make(seed=seed, n=n, size=size):
+            model, x = sharp_cnn(seed), random_images(n, size, seed)
+            with torch.no_grad():
+                target = model(x).topk(2, dim=1).indices[:, 1]  # the runner-up class: reachable by small steps
+            return (model, x, target), {}
+        out.append(Case(f"sharp_cnn(seed={seed}), x: {n} random {size}x{size} images, target: the runner-up "
+                        f"class {make()[0][2].tolist()}", make, is_hidden))
+    return out
+
+
+def _fool_judge(args, kwargs, got) -> str | None:
+    model, x, target = args
+    if not isinstance(got, torch.Tensor):
+        return f"expected a tensor shaped like x {tuple(x.shape)}, got {describe(got)}"
+    if got.shape != x.shape:
+        return f"expected shape {tuple(x.shape)} (like x), got {tuple(got.shape)}"
+    got = got.detach().float()
+    if not torch.isfinite(got).all():
+        return "the image has NaN or infinite values"
+    if got.min() < -1e-6 or got.max() > 1 + 1e-6:
+        return (f"pixels must stay in [0, 1] (got [{got.min().item():.3g}, {got.max().item():.3g}]): clamp "
+                "after each step")
+    change = (got - x).abs().max().item()
+    if change > ref.FOOLING_MAX_CHANGE:
+        return (f"the image changed too much: max |x_fool - x| = {change:.3g} > {ref.FOOLING_MAX_CHANGE}. Take "
+                "small steps and stop as soon as the model predicts the target")
+    with torch.no_grad():
+        pred = model(got).argmax(1)
+    if not torch.equal(pred, target):
+        return f"the model predicts {pred.tolist()} for x_fool, not the target {target.tolist()}"
+    return None
+
+
+fooling = Exercise(
+    "fooling", "Fooling image", "fooling_image", "def fooling_image(model, x, target, max_steps=100):",
+    ref.fooling_image,
+    _fool_cases, judge=_fool_judge, points=3,
+    hint="repeat: logits = model(x_fool); stop when logits.argmax(1) equals target; otherwise take a small "
+         "step down the sign of the gradient of F.cross_entropy(logits, target) (it raises the target and "
+         "lowers the others), then clamp to [0, 1].",
+    solution=ref.SOURCES["fooling_image"],
+    doc="Change ``x`` as little as possible so that ``model`` predicts ``target`` for every image: gradient "
+        "ascent on the target logits, small steps, clamped to ``[0, 1]``, stop when fooled.\n"
+        f"Returns: ``x_fool`` shaped like ``x`` with ``max |x_fool - x| <= {ref.FOOLING_MAX_CHANGE}``.")
+
+
+# --- E4: style transfer -------------------------------------------------------------------------------------
+
+def _feature_cases(specs):
+    def cases(hidden: bool) -> list[Case]:
+        out = []
+        for seed, shape, is_hidden in specs:
+            def make(seed=seed, shape=shape):
+                return (torch.randn(*shape, generator=_gen(seed)),), {}
+            out.append(Case(f"features of shape {shape} (seed {seed})", make, is_hidden))
+        return out
+    return cases
+
+
+def _gram(normalize):
+    return lambda f: ref.gram_matrix(f, normalize)
+
+
+gram = Exercise(
+    "gram", "Gram matrix", "gram_matrix", "def gram_matrix(features):", _gram("chw"),
+    _feature_cases([(0, (1, 3, 4, 4), False), (1, (2, 8, 5, 3), False), (2, (3, 16, 2, 7), True),
+                    (3, (1, 5, 1, 1), True)]),
+    mistakes=[("forgot the normalisation by C*H*W", _gram("none")),
+              ("normalised twice (divided by (C*H*W)**2)", lambda f: ref.gram_matrix(f, "chw") / f[0].numel()),
+              ("divided by H*W only; divide by C*H*W", lambda f: ref.gram_matrix(f, "none") / f[0, 0].numel()),
+              ("divided by N*C*H*W; the batch size is not part of the normalisation here", _gram("nchw"))],
+    hint="F = features.reshape(N, C, H * W); G = F @ F.transpose(1, 2) (batched, shape (N, C, C)); divide by "
+         "C * H * W once.",
+    solution=ref.SOURCES["gram_matrix"], points=2,
+    doc="Gram matrices ``G[n] = F[n] F[n]^T / (C*H*W)`` with ``F`` the features reshaped to ``(N, C, H*W)``.\n"
+        "Returns: ``(N, C, C)``.")
+
+
+def _pair_cases(specs):
+    def cases(hidden: bool) -> list[Case]:
+        out = []
+        for seed, shape, weight, is_hidden in specs:
+            def make(seed=seed, shape=shape, weight=weight):
+                g = _gen(seed)
+                return (torch.randn(*shape, generator=g), torch.randn(*shape, generator=g)), {"weight": weight}
+            out.append(Case(f"current, target of shape {shape} (seed {seed}), weight={weight}", make, is_hidden))
+        return out
+    return cases
+
+
+content = Exercise(
+    "content", "Content loss", "content_loss", "def content_loss(current, target, weight=1.0):",
+    ref.content_loss,
+    _pair_cases([(0, (1, 4, 5, 5), 1.0, False), (1, (1, 8, 3, 6), 0.3, False), (2, (2, 3, 4, 4), 5.0, True)]),
+    mistakes=[("took the mean; the content loss sums the squared differences",
+               lambda c, t, weight=1.0: weight * (c - t).pow(2).mean()),
+              ("forgot to multiply by weight", lambda c, t, weight=1.0: (c - t).pow(2).sum()),
+              ("used the norm (square root); the loss is the *squared* distance",
+               lambda c, t, weight=1.0: weight * (c - t).norm()),
+              ("used absolute differences; square them", lambda c, t, weight=1.0: weight * (c - t).abs().sum())],
+    hint="weight * ((current - target) ** 2).sum()",
+    solution=ref.SOURCES["content_loss"], points=1,
+    doc="``weight * sum((current - target)**2)`` over all elements. Returns: a 0-dim tensor.")
+
+
+def _style_cases(hidden: bool) -> list[Case]:
+    out = []
+    for seed, shapes, is_hidden in [(0, [(1, 3, 6, 6), (1, 6, 3, 3)], False),
+                                    (1, [(1, 4, 5, 5), (1, 8, 4, 4), (1, 8, 2, 2)], False),
+                                    (2, [(1, 5, 7, 3)], True)]:
+        def make(seed=seed, shapes=shapes):
+            g = _gen(seed)
+            feats = [torch.randn(*s, generator=g) for s in shapes]
+            grams = [ref.gram_matrix(torch.randn(*s, generator=g), "chw") for s in shapes]
+            weights = [float(w) for w in torch.rand(len(shapes), generator=g) * 10]
+            return (feats, grams, weights), {}
+        out.append(Case(f"{len(shapes)} layers with features {shapes} (seed {seed})", make, is_hidden))
+    return out
+
+
+def _style_variant(kind):
+    def wrong(feats, grams, weights):
+        total = torch.zeros(())
+        for f, a, w in zip(feats, grams, weights):
+            g = ref.gram_matrix(f, "none" if kind == "raw" else "chw")
+            d = (g - a).pow(2)
+            total = total + (d.mean() * w if kind == "mean" else d.sum() * (1 if kind == "noweight" else w))
+        return total
+    return wrong
+
+
+style = Exercise(
+    "style", "Style loss", "style_loss", "def style_loss(feats, target_grams, weights):", ref.style_loss,
+    _style_cases,
+    mistakes=[("forgot the layer weights", _style_variant("noweight")),
+              ("took the mean of the squared differences; sum them", _style_variant("mean")),
+              ("used unnormalised Gram matrices; use gram_matrix (divided by C*H*W)", _style_variant("raw"))],
+    hint="sum over layers l of weights[l] * ((gram_matrix(feats[l]) - target_grams[l]) ** 2).sum(); reuse your "
+         "gram_matrix.",
+    solution=ref.SOURCES["style_loss"], points=2,
+    doc="``sum_l weights[l] * sum((G(feats[l]) - target_grams[l])**2)`` with ``G`` your ``gram_matrix`` "
+        "(normalised by C*H*W).\nArgs: lists of ``(1, C_l, H_l, W_l)`` features, ``(1, C_l, C_l)`` target Grams, "
+        "floats. Returns: a 0-dim tensor.")
+
+
+def _img_cases(hidden: bool) -> list[Case]:
+    out = []
+    for seed, shape, weight, is_hidden in [(0, (1, 3, 5, 5), 1.0, False), (1, (2, 3, 4, 7), 0.5, False),
+                                           (2, (1, 1, 9, 2), 3.0, True), (3, (1, 3, 16, 16), 1e-3, True)]:
+        def make(seed=seed, shape=shape, weight=weight):
+            return (torch.rand(*shape, generator=_gen(seed)),), {"weight": weight}
+        out.append(Case(f"image of shape {shape} (seed {seed}), weight={weight}", make, is_hidden))
+    return out
+
+
+def _tv_one(direction):
+    def wrong(img, weight=1.0):
+        d = img[:, :, 1:, :] - img[:, :, :-1, :] if direction == "v" else img[:, :, :, 1:] - img[:, :, :, :-1]
+        return weight * d.pow(2).sum()
+    return wrong
+
+
+tv = Exercise(
+    "tv", "Total variation loss (no loops)", "tv_loss", "def tv_loss(img, weight=1.0):", ref.tv_loss, _img_cases,
+    no_loops=True,
+    mistakes=[("only the vertical differences; add the horizontal ones (along the last axis)", _tv_one("v")),
+              ("only the horizontal differences; add the vertical ones (along H)", _tv_one("h")),
+              ("used absolute differences; TV here sums *squared* differences",
+               lambda img, weight=1.0: weight * ((img[:, :, 1:] - img[:, :, :-1]).abs().sum()
+                                                 + (img[..., 1:] - img[..., :-1]).abs().sum())),
+              ("forgot to multiply by weight", lambda img, weight=1.0: ref.tv_loss(img, 1.0))],
+    hint="two shifted differences: img[:, :, 1:, :] - img[:, :, :-1, :] and img[:, :, :, 1:] - img[:, :, :, :-1]; "
+         "square, sum, add, times weight.",
+    solution=ref.SOURCES["tv_loss"], points=2,
+    doc="``weight * (sum (x[.., i+1, j] - x[.., i, j])**2 + sum (x[.., i, j+1] - x[.., i, j])**2)`` over "
+        "``(N, C, H, W)``, without Python loops. Returns: a 0-dim tensor.")
+
+
+def _inorm_cases(hidden: bool) -> list[Case]:
+    out = []
+    for seed, shape, scale, is_hidden in [(0, (1, 3, 4, 4), 3.0, False), (1, (2, 4, 5, 3), 0.003, False),
+                                          (2, (3, 2, 6, 6), 1.0, True), (3, (2, 8, 2, 2), 0.01, True)]:
+        def make(seed=seed, shape=shape, scale=scale):
+            g = _gen(seed)
+            x = torch.randn(*shape, generator=g) * scale + torch.randn(shape[:2], generator=g)[..., None, None]
+            return (x,), {}
+        out.append(Case(f"x of shape {shape} (seed {seed}, spread {scale})", make, is_hidden))
+    return out
+
+
+def _norm_over(dims, unbiased=False, eps_inside=True, eps=1e-5):
+    def wrong(x, eps_=eps):
+        mean = x.mean(dims, keepdim=True)
+        var = x.var(dims, keepdim=True, unbiased=unbiased)
+        return (x - mean) / (var + eps_).sqrt() if eps_inside else (x - mean) / (var.sqrt() + eps_)
+    return wrong
+
+
+inorm = Exercise(
+    "inorm", "Instance normalisation", "instance_norm", "def instance_norm(x, eps=1e-5):", ref.instance_norm,
+    _inorm_cases, atol=1e-4,
+    mistakes=[("used the unbiased variance (torch.var's default divides by n - 1); use unbiased=False",
+               _norm_over((2, 3), unbiased=True)),
+              ("normalised over the batch too (that is batch norm); use each sample's own statistics",
+               _norm_over((0, 2, 3))),
+              ("normalised over channels too (that is layer norm); each channel has its own statistics",
+               _norm_over((1, 2, 3))),
+              ("added eps to the standard deviation; add it to the variance, inside the square root",
+               _norm_over((2, 3), eps_inside=False))],
+    hint="mean and biased variance over dims (2, 3) with keepdim=True; (x - mean) / sqrt(var + eps).",
+    solution=ref.SOURCES["instance_norm"], points=2,
+    doc="Instance norm: ``(x - mean) / sqrt(var + eps)`` with mean and biased variance over ``(H, W)`` of each "
+        "sample and channel.\nArgs: x ``(N, C, H, W)``. Returns: a tensor shaped like x.")
+
+
+EXERCISES: dict[str, Exercise] = {e.name: e for e in
+                                  [saliency, occlusion, cam, grad_cam, receptive_field, class_step, fooling,
+                                   gram, content, style, tv, inorm]}
+NOTEBOOKS: dict[str, list[str]] = {
+    "E1_attribution": ["saliency", "occlusion", "cam", "grad_cam"],
+    "E2_inside": ["receptive_field"],
+    "E3_optimize": ["class_step", "fooling"],
+    "E4_style": ["gram", "content", "style", "tv", "inorm"],
+}
+
+
+def get(name: str) -> Exercise:
+    """The exercise called ``name`` (see :data:`EXERCISES`)."""
+    try:
+        return EXERCISES[name]
+    except KeyError:
+        raise ValueError(f"unknown exercise {name!r}; exercises: {', '.join(EXERCISES)}") from None

@@ -1,0 +1,259 @@
+"""Reference implementations the exercises are judged against, and the solutions shown to students.
+
+The exercises fix conventions that a student can implement in a few lines (raw, unnormalised maps; logits as
+scores). Where a library function computes the same thing, the reference calls it.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..hooks import capture
+
+FOOLING_MAX_CHANGE = 0.5
+
+
+def normalize01(maps: torch.Tensor) -> torch.Tensor:
+    """Each map scaled to ``[0, 1]`` (a constant map becomes 0): only used to recognise a usual mistake."""
+    flat = maps.flatten(1)
+    lo, hi = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
+    return ((flat - lo) / (hi - lo).clamp_min(1e-12)).view_as(maps)
+
+
+def input_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``d s_target / d x`` for each image, with ``s`` the logits."""
+    x = x.detach().clone().requires_grad_(True)
+    score = model(x).gather(1, target.view(-1, 1)).sum()
+    return torch.autograd.grad(score, x)[0]
+
+
+def saliency_map(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``max_c |d s_target / d x|``: ``(N, H, W)``."""
+    return input_gradient(model, x, target).abs().amax(1)
+
+
+@torch.no_grad()
+def occlusion_map(model: nn.Module, x: torch.Tensor, target: torch.Tensor, patch: int = 4, stride: int = 2,
+                  fill: float = 0.5, use_logits: bool = False) -> torch.Tensor:
+    """Drop of the target probability when a ``patch`` square at each ``stride`` step is set to ``fill``."""
+    def score(batch: torch.Tensor) -> torch.Tensor:
+        out = model(batch)
+        return (out if use_logits else out.softmax(1)).gather(1, target.view(-1, 1)).squeeze(1)
+
+    n, _, h, w = x.shape
+    rows, cols = (h - patch) // stride + 1, (w - patch) // stride + 1
+    base = score(x)
+    result = x.new_zeros(n, rows, cols)
+    for i in range(rows):
+        for j in range(cols):
+            occluded = x.clone()
+            occluded[:, :, i * stride:i * stride + patch, j * stride:j * stride + patch] = fill
+            result[:, i, j] = base - score(occluded)
+    return result
+
+
+def class_activation_map(features: torch.Tensor, weight: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``sum_c weight[target, c] * features[:, c]``: ``(N, h, w)``."""
+    return torch.einsum("nc,nchw->nhw", weight[target], features)
+
+
+def layer_grad(model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Activations of ``layer`` and the gradient of the target logits with respect to them."""
+    with capture(model, layer, gradients=True) as cap:
+        model(x).gather(1, target.view(-1, 1)).sum().backward()
+    return cap[layer].detach(), cap.gradients[layer]
+
+
+def grad_cam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: str = "relu2",
+             relu: bool = True) -> torch.Tensor:
+    """``relu(sum_c mean_ij(dS/dA_c) * A_c)`` at ``layer``: ``(N, h, w)``."""
+    acts, grads = layer_grad(model, x, target, layer)
+    cam = (grads.mean((2, 3), keepdim=True) * acts).sum(1)
+    return cam.relu() if relu else cam
+
+
+def kernel_stride_dilation(module: nn.Module) -> tuple[int, int, int]:
+    """``(k, s, d)`` of a conv or pooling layer (square), ``(0, 1, 1)`` for anything else."""
+    if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+        def first(v):
+            return int(v[0] if isinstance(v, (tuple, list)) else v)
+        stride = module.stride if module.stride is not None else module.kernel_size
+        return first(module.kernel_size), first(stride), first(getattr(module, "dilation", 1))
+    return 0, 1, 1
+
+
+def receptive_field(layers, use_dilation: bool = True) -> tuple[int, int]:
+    """``(size, stride)`` of one unit after ``layers``: ``r += d (k - 1) j``, then ``j *= s``."""
+    size, jump = 1, 1
+    for module in layers:
+        k, s, d = kernel_stride_dilation(module)
+        if k:
+            size += (d if use_dilation else 1) * (k - 1) * jump
+            jump *= s
+    return size, jump
+
+
+def class_visualization_step(model: nn.Module, img: torch.Tensor, target: torch.Tensor, lr: float = 1.0,
+                             l2_reg: float = 0.01, normalize: str = "image") -> torch.Tensor:
+    """``img + lr * g / ||g||`` with ``g = d(s_target - l2_reg ||img||^2)/d img``, the norm per image."""
+    x = img.detach().clone().requires_grad_(True)
+    objective = model(x).gather(1, target.view(-1, 1)).sum() - l2_reg * x.pow(2).sum()
+    g = torch.autograd.grad(objective, x)[0]
+    if normalize == "image":
+        g = g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    elif normalize == "batch":
+        g = g / g.norm().clamp_min(1e-12)
+    return (x + lr * g).detach()
+
+
+def fooling_image(model: nn.Module, x: torch.Tensor, target: torch.Tensor, max_steps: int = 100) -> torch.Tensor:
+    """Small signed-gradient steps down the cross-entropy of the target, clamped to ``[0, 1]``, until every image is fooled."""
+    x_fool = x.detach().clone()
+    for _ in range(max_steps):
+        x_fool.requires_grad_(True)
+        logits = model(x_fool)
+        if torch.equal(logits.argmax(1), target):
+            break
+        g = torch.autograd.grad(F.cross_entropy(logits, target), x_fool)[0]
+        x_fool = (x_fool.detach() - 0.005 * g.sign()).clamp(0, 1)
+    return x_fool.detach()
+
+
+def _style_lib():
+    """The style-transfer losses of :mod:`vizlab.style.losses` (the same conventions as these exercises)."""
+    try:
+        from ..style import losses
+    except ImportError:  # TEMPORARY until vizlab.style lands on main
+        from . import _fallback as losses
+    return losses
+
+
+def gram_matrix(features: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
+    """``F F^T / norm`` per sample; see :func:`vizlab.style.losses.gram_matrix`."""
+    return _style_lib().gram_matrix(features, normalize=normalize)
+
+
+def content_loss(current: torch.Tensor, target: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
+    return _style_lib().content_loss(current, target, weight=weight)
+
+
+def style_loss(feats, target_grams, weights) -> torch.Tensor:
+    return _style_lib().style_loss(feats, target_grams, weights)
+
+
+def tv_loss(img: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
+    return _style_lib().tv_loss(img, weight=weight)
+
+
+def instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    try:
+        from ..style.transformer import instance_norm as lib_instance_norm
+    except ImportError:  # TEMPORARY until vizlab.style lands on main
+        from ._fallback import instance_norm as lib_instance_norm
+    return lib_instance_norm(x, eps=eps)
+
+
+# The solutions students see with ``solution()``; the instructor notebooks' solution cells are the same code,
+# and tests check that each one passes its exercise (hidden cases included).
+SOURCES: dict[str, str] = {
+    "saliency_map": '''
+def saliency_map(model, x, target):
+    x = x.detach().clone().requires_grad_(True)
+    scores = model(x).gather(1, target.view(-1, 1)).sum()
+    (grad,) = torch.autograd.grad(scores, x)
+    return grad.abs().amax(dim=1)
+''',
+    "occlusion_map": '''
+def occlusion_map(model, x, target, patch=4, stride=2, fill=0.5):
+    n, _, h, w = x.shape
+    rows, cols = (h - patch) // stride + 1, (w - patch) // stride + 1
+    with torch.no_grad():
+        base = model(x).softmax(1).gather(1, target.view(-1, 1)).squeeze(1)
+        result = torch.zeros(n, rows, cols)
+        for i in range(rows):
+            for j in range(cols):
+                occluded = x.clone()
+                occluded[:, :, i * stride:i * stride + patch, j * stride:j * stride + patch] = fill
+                p = model(occluded).softmax(1).gather(1, target.view(-1, 1)).squeeze(1)
+                result[:, i, j] = base - p
+    return result
+''',
+    "class_activation_map": '''
+def class_activation_map(features, weight, target):
+    w = weight[target]                      # (N, C): the classifier row of each image's target
+    return (w[:, :, None, None] * features).sum(dim=1)
+''',
+    "grad_cam": '''
+def grad_cam(model, x, target, layer='relu2'):
+    with vizlab.capture(model, layer, gradients=True) as cap:
+        model(x).gather(1, target.view(-1, 1)).sum().backward()
+    acts, grads = cap[layer], cap.gradients[layer]
+    alpha = grads.mean(dim=(2, 3), keepdim=True)       # one weight per channel
+    return (alpha * acts).sum(dim=1).relu().detach()
+''',
+    "receptive_field": '''
+def receptive_field(layers):
+    size, jump = 1, 1
+    for m in layers:
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            k = m.kernel_size[0] if isinstance(m.kernel_size, tuple) else m.kernel_size
+            s = m.stride[0] if isinstance(m.stride, tuple) else m.stride
+            d = getattr(m, "dilation", 1)
+            d = d[0] if isinstance(d, tuple) else d
+            size += d * (k - 1) * jump
+            jump *= s
+    return size, jump
+''',
+    "class_visualization_step": '''
+def class_visualization_step(model, img, target, lr=1.0, l2_reg=0.01):
+    x = img.detach().clone().requires_grad_(True)
+    objective = model(x).gather(1, target.view(-1, 1)).sum() - l2_reg * (x ** 2).sum()
+    (g,) = torch.autograd.grad(objective, x)
+    g = g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    return (x + lr * g).detach()
+''',
+    "fooling_image": '''
+def fooling_image(model, x, target, max_steps=100):
+    x_fool = x.detach().clone()
+    for _ in range(max_steps):
+        x_fool.requires_grad_(True)
+        logits = model(x_fool)
+        if torch.equal(logits.argmax(1), target):
+            break
+        loss = F.cross_entropy(logits, target)   # raises the target logit, lowers the others
+        (g,) = torch.autograd.grad(loss, x_fool)
+        x_fool = (x_fool.detach() - 0.005 * g.sign()).clamp(0, 1)
+    return x_fool.detach()
+''',
+    "gram_matrix": '''
+def gram_matrix(features):
+    n, c, h, w = features.shape
+    f = features.reshape(n, c, h * w)
+    return f @ f.transpose(1, 2) / (c * h * w)
+''',
+    "content_loss": '''
+def content_loss(current, target, weight=1.0):
+    return weight * ((current - target) ** 2).sum()
+''',
+    "style_loss": '''
+def style_loss(feats, target_grams, weights):
+    total = 0.0
+    for f, a, w in zip(feats, target_grams, weights):
+        total = total + w * ((gram_matrix(f) - a) ** 2).sum()
+    return total
+''',
+    "tv_loss": '''
+def tv_loss(img, weight=1.0):
+    dv = img[:, :, 1:, :] - img[:, :, :-1, :]
+    dh = img[:, :, :, 1:] - img[:, :, :, :-1]
+    return weight * ((dv ** 2).sum() + (dh ** 2).sum())
+''',
+    "instance_norm": '''
+def instance_norm(x, eps=1e-5):
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    var = x.var(dim=(2, 3), keepdim=True, unbiased=False)
+    return (x - mean) / torch.sqrt(var + eps)
+''',
+}
+SOURCES = {k: v.strip() + "\n" for k, v in SOURCES.items()}
