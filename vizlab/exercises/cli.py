@@ -1,0 +1,53 @@
+"""``vizlab release`` (student notebooks from the instructor ones) and ``vizlab grade`` (the autograder)."""
+from __future__ import annotations
+
+import argparse
+
+
+def _release(args: argparse.Namespace) -> int:
+    from .release import release
+
+    paths = release(args.source, args.out, check=args.check)
+    if args.check:
+        for p in paths:
+            print(f"out of date: {p}")
+        if paths:
+            print("run `vizlab release` to update the student notebooks")
+        return 1 if paths else 0
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .grading import Limits, grade
+
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, call_timeout=args.call_timeout)
+    exercises = args.exercises.split(",") if args.exercises else None
+    results = grade(args.submissions, args.out, exercises=exercises, limits=limits, jobs=args.jobs,
+                    regrade=args.regrade, progress=not args.quiet, feedback_dir=args.feedback)
+    print(f"graded {len(results)} submission(s): {args.out}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    from .release import SOURCE_DIR, STUDENT_DIR
+
+    rel = sub.add_parser("release", help="write the student notebooks (solutions stubbed, hidden tests removed)")
+    rel.add_argument("--source", default=str(SOURCE_DIR), help="instructor notebooks (default: %(default)s)")
+    rel.add_argument("--out", default=str(STUDENT_DIR), help="where student copies go (default: %(default)s)")
+    rel.add_argument("--check", action="store_true", help="only report copies that are out of date (exit 1)")
+    rel.set_defaults(func=_release)
+
+    gr = sub.add_parser("grade", help="grade submitted notebooks, each in its own limited process")
+    gr.add_argument("submissions", help="folder of <student>.ipynb files or <student>/ folders")
+    gr.add_argument("--out", default="grades.csv", help="CSV of points (default: %(default)s)")
+    gr.add_argument("--feedback", default=None, help="folder for <student>.txt/.json (default: <out>_feedback)")
+    gr.add_argument("--exercises", default=None, help="comma-separated exercise names (default: all)")
+    gr.add_argument("--jobs", type=int, default=None, help="parallel submissions (default: CPU cores)")
+    gr.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook (default: %(default)s)")
+    gr.add_argument("--call-timeout", type=float, default=60.0, help="seconds per cell or call (default: %(default)s)")
+    gr.add_argument("--memory-mb", type=int, default=4096, help="memory per notebook (default: %(default)s)")
+    gr.add_argument("--regrade", action="store_true", help="grade again even unchanged submissions")
+    gr.add_argument("--quiet", action="store_true", help="no progress bar")
+    gr.set_defaults(func=_grade)

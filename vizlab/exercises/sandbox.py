@@ -1,0 +1,251 @@
+"""The untrusted side of grading: run one submitted notebook and send back what its functions return.
+
+``python -m vizlab.exercises.sandbox RESULTS_FD`` reads a job (JSON) on stdin. The process (the *runner*,
+started by the grader in a session of its own) imports torch and vizlab, then forks the *student* process,
+which sets its resource limits, executes the notebook's code cells one by one, calls the student's
+functions on every case of every exercise, and writes one frame per outcome to the inherited file
+descriptor ``RESULTS_FD`` (an unlinked temporary file: it has no name the student could find and delete).
+The runner waits and appends an ``exit`` frame with how the student process ended.
+
+Nothing here decides a grade: the grader rebuilds every case and judges the returned values itself, so a
+submission that patches vizlab's checks, or forges frames, gains nothing it could not compute honestly. If the
+submission kills its parent (the runner), the grader sees the runner die without an ``exit`` frame.
+
+Frame: 4-byte big-endian length, then ``torch.save`` of a dict of strings, numbers and tensors (read back with
+``torch.load(weights_only=True)``, which does not run code).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import resource
+import signal
+import struct
+import sys
+import time
+import traceback
+from typing import Any
+
+MAX_FRAME = 16 * 2**20
+
+
+class CallTimeout(Exception):
+    """A cell or a call ran past the per-call limit."""
+
+
+def _sanitize(value: Any, depth: int = 0) -> Any:
+    import numpy as np
+    import torch
+
+    if depth > 4:
+        return {"__unsupported__": "deeply nested value"}
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().as_subclass(torch.Tensor).clone().contiguous()
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return torch.from_numpy(np.ascontiguousarray(value)).clone()
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (tuple, list)) and len(value) <= 64:
+        return [_sanitize(v, depth + 1) for v in value]
+    return {"__unsupported__": type(value).__name__}
+
+
+def write_frame(fd: int, record: dict) -> None:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(record, buf)
+    data = buf.getvalue()
+    if len(data) > MAX_FRAME:
+        buf = io.BytesIO()
+        torch.save({**{k: v for k, v in record.items() if k != "value"}, "value": None,
+                    "error": f"the result is too large to send back ({len(data)} bytes)"}, buf)
+        data = buf.getvalue()
+    os.write(fd, struct.pack(">I", len(data)) + data)
+
+
+def read_frames(data: bytes) -> tuple[list[dict], int]:
+    """The frames in ``data`` and how many could not be read."""
+    import torch
+
+    frames, bad, pos = [], 0, 0
+    while pos + 4 <= len(data):
+        (size,) = struct.unpack(">I", data[pos:pos + 4])
+        pos += 4
+        if size > MAX_FRAME or pos + size > len(data):
+            bad += 1
+            break
+        try:
+            record = torch.load(io.BytesIO(data[pos:pos + size]), weights_only=True)
+            if isinstance(record, dict):
+                frames.append(record)
+            else:
+                bad += 1
+        except Exception:
+            bad += 1
+        pos += size
+    return frames, bad
+
+
+def _alarm(seconds: float) -> None:
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.0))
+
+
+def _on_alarm(signum, frame):
+    raise CallTimeout()
+
+
+class _Shell:
+    """Stands in for IPython's ``get_ipython()``: magics and shell escapes do nothing when grading."""
+
+    def run_line_magic(self, *args, **kwargs):
+        return None
+
+    def run_cell_magic(self, *args, **kwargs):
+        return None
+
+    def system(self, *args, **kwargs):
+        return None
+
+    def getoutput(self, *args, **kwargs):
+        return []
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def _limit(job: dict) -> None:
+    """Resource limits of the student process (set after fork; they cannot be raised again)."""
+    status = open("/proc/self/status").read() if os.path.exists("/proc/self/status") else ""
+    vm = 0
+    for line in status.splitlines():
+        if line.startswith("VmSize:"):
+            vm = int(line.split()[1]) * 1024
+    memory = vm + int(job["memory_mb"]) * 2**20
+    for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_FSIZE, int(job["file_bytes"])),
+                         (resource.RLIMIT_CPU, int(job["timeout"]) + 5), (resource.RLIMIT_CORE, 0)):
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with an error instead of a kill
+    try:  # die with the runner: a submission that kills its parent must not keep running
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _student(job: dict, fd: int) -> None:
+    import linecache
+
+    import torch
+
+    from . import catalog
+
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        transform = TransformerManager().transform_cell
+    except Exception:  # IPython missing: plain Python cells still work
+        def transform(src: str) -> str:
+            return src
+    shell = _Shell()
+    namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": lambda: shell,
+                                 "display": lambda *a, **k: None}
+    limit = float(job["call_timeout"])
+    for index, source in job["cells"]:
+        write_frame(fd, {"kind": "cell", "index": index})
+        error = None
+        try:
+            code = transform(source)
+            name = f"<cell {index}>"
+            linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+            compiled = compile(code, name, "exec")
+            _alarm(limit)
+            try:
+                exec(compiled, namespace)
+            finally:
+                _alarm(0)
+        except CallTimeout:
+            error = f"the cell ran longer than {limit:g} s and was stopped"
+        except SystemExit as exc:
+            error = f"the cell called sys.exit({exc.code!r}); the grader ignored it and went on"
+        except BaseException as exc:  # noqa: BLE001 - anything a notebook can raise
+            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        if error:
+            write_frame(fd, {"kind": "cell_error", "index": index, "error": error})
+    for name in job["exercises"]:
+        exercise = catalog.get(name)
+        fn = namespace.get(exercise.function)
+        if not callable(fn):
+            write_frame(fd, {"kind": "missing", "exercise": name})
+            continue
+        if exercise.no_loops:
+            from .core import function_source
+            source = function_source(fn)
+            write_frame(fd, {"kind": "source", "exercise": name, "source": (source or "")[:20000]})
+        for i, case in enumerate(exercise.cases(hidden=True)):
+            record: dict[str, Any] = {"kind": "case", "exercise": name, "case": i, "value": None, "error": None}
+            started = time.monotonic()
+            try:
+                _alarm(limit)
+                try:
+                    record["value"] = _sanitize(exercise.call(fn, case))
+                finally:
+                    _alarm(0)
+            except NotImplementedError:
+                record["error"] = "not implemented"
+            except CallTimeout:
+                record["error"] = f"the call ran longer than {limit:g} s and was stopped"
+            except SystemExit as exc:
+                record["error"] = f"the function called sys.exit({exc.code!r})"
+            except BaseException as exc:  # noqa: BLE001
+                tb = traceback.extract_tb(exc.__traceback__)
+                where = next((f" ({f.filename}, line {f.lineno})" for f in reversed(tb)
+                              if f.filename.startswith("<cell")), "")
+                record["error"] = f"{type(exc).__name__}: {str(exc)[:300]}{where}"
+            record["seconds"] = time.monotonic() - started
+            write_frame(fd, record)
+    write_frame(fd, {"kind": "done"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    fd = int(argv[0])
+    job = json.loads(sys.stdin.read())
+    os.environ.update({"OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "VIZLAB_STRICT_CHECKS": "1"})
+    # Import the heavy parts once, before the fork, so the student process starts in milliseconds.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import torch  # noqa: F401
+
+    from . import catalog  # noqa: F401
+
+    pid = os.fork()
+    if pid == 0:  # the student process
+        code = 0
+        try:
+            _limit(job)
+            _student(job, fd)
+        except BaseException:  # noqa: BLE001
+            code = 3
+        finally:
+            os._exit(code)  # skip atexit handlers a notebook may have registered
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        write_frame(fd, {"kind": "exit", "signal": os.WTERMSIG(status), "code": None})
+    else:
+        write_frame(fd, {"kind": "exit", "signal": None, "code": os.WEXITSTATUS(status)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
