@@ -245,15 +245,16 @@ class Exercise:
         return message
 
     def diagnose(self, case: Case, got: Any) -> str | None:
-        """The description of the first known wrong variant whose result equals ``got``, if any."""
+        """The descriptions of the known wrong variants whose result equals ``got``, if any."""
+        found = []
         for what, wrong in self.mistakes:
             try:
                 args, kwargs = case.make()
                 if compare(got, wrong(*args, **kwargs), self.rtol, self.atol) is None:
-                    return what
+                    found.append(what)
             except Exception:  # a wrong variant may not apply to every case (e.g. a shape error)
                 continue
-        return None
+        return "; or ".join(found) if found else None
 
     # --- calling (student side) ------------------------------------------------------------------------------
     def call(self, fn: Callable, case: Case) -> Any:

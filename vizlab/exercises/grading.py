@@ -23,10 +23,10 @@ import csv
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,9 +34,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from multiprocessing import reduction
 from typing import Any, Callable, Sequence
 
-from . import catalog
+from . import catalog, sandbox
 from .core import Unsupported
 from .sandbox import read_frames
 
@@ -62,6 +63,7 @@ class Run:
     frames: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ended: str | None = None        # why the run stopped early, when it did
+    void: bool = False              # the run broke the rules (killed its parent, ran out of time): no points
     log_tail: str = ""
 
 
@@ -104,7 +106,40 @@ def _code_cells(data: bytes) -> list[tuple[int, str]]:
     return cells
 
 
-def _kill_group(pid: int) -> None:
+_CONTEXT = None
+
+
+def _context():
+    """A multiprocessing forkserver that imports torch and vizlab once; every runner is forked from it.
+
+    Its children are not the grader's children: a submission that kills its parent kills only its runner.
+    multiprocessing restarts the server if it ever dies.
+    """
+    global _CONTEXT
+    if _CONTEXT is None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["vizlab.exercises.sandbox", "vizlab.exercises.catalog"])
+        _CONTEXT = ctx
+    return _CONTEXT
+
+
+def _rebuild_fd(dup: Any) -> Any:
+    return dup
+
+
+class _Fd:
+    """A file descriptor handed to a forkserver child (duplicated while the process object is pickled)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def __reduce__(self):
+        return _rebuild_fd, (reduction.DupFd(self.fd),)
+
+
+def _kill_group(pid: int | None) -> None:
+    if not pid:
+        return
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -127,33 +162,28 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits) -> Run:
         return run
     job = {"cells": cells, "exercises": list(exercises), "memory_mb": limits.memory_mb,
            "file_bytes": limits.file_bytes, "timeout": limits.timeout, "call_timeout": limits.call_timeout}
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "TMPDIR")}
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg", "VIZLAB_STRICT_CHECKS": "1",
-                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
+    # Unlinked temporary files: the notebook cannot find them by name (to delete or overwrite another's).
     with tempfile.TemporaryDirectory(prefix="vizlab-grade-") as work, \
-            tempfile.TemporaryFile() as results, tempfile.TemporaryFile() as log, tempfile.TemporaryFile() as stdin:
-        stdin.write(json.dumps(job).encode())
-        stdin.seek(0)
+            tempfile.TemporaryFile() as results, tempfile.TemporaryFile() as log:
         timed_out = False
-        proc = subprocess.Popen([sys.executable, "-m", "vizlab.exercises.sandbox", str(results.fileno())],
-                                cwd=work, stdin=stdin, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                pass_fds=(results.fileno(),), start_new_session=True)
+        proc = _context().Process(target=sandbox.runner, args=(job, _Fd(results.fileno()), _Fd(log.fileno()), work),
+                                  name=f"vizlab-grade-{path.name}", daemon=True)
+        proc.start()
         try:
-            proc.wait(timeout=limits.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            proc.join(limits.timeout)
+            timed_out = proc.exitcode is None
         finally:
             _kill_group(proc.pid)  # also whatever the notebook started in its session
-            proc.wait()
+            proc.kill()
+            proc.join()
+        returncode = proc.exitcode
+        proc.close()
         data = os.pread(results.fileno(), limits.file_bytes + 1, 0)
         run.frames, bad = read_frames(data)
         if bad:
             run.notes.append(f"{run.notebook}: {bad} unreadable result record(s) were ignored")
         size = os.fstat(log.fileno()).st_size
-        tail = os.pread(log.fileno(), 2000, max(0, size - 2000)).decode("utf-8", "replace")
-        run.log_tail = tail
+        run.log_tail = os.pread(log.fileno(), 2000, max(0, size - 2000)).decode("utf-8", "replace")
     exits = [f for f in run.frames if f.get("kind") == "exit"]
     done = any(f.get("kind") == "done" for f in run.frames)
     last_cell = next((f.get("index") for f in reversed(run.frames) if f.get("kind") == "cell"), None)
@@ -162,9 +192,11 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits) -> Run:
              else f"while running cell {last_cell}" if last_cell is not None else "before running any cell")
     if timed_out:
         run.ended = f"the notebook ran past the time limit of {limits.timeout:g} s and was stopped ({where})"
+        run.void = True
     elif not exits:
-        run.ended = (f"the process running the notebook was killed ({where}; exit status {proc.returncode}): "
-                     "did the notebook kill its parent process?")
+        run.ended = (f"the process running the notebook was killed ({where}; exit status {returncode}): "
+                     "did the notebook kill its parent process? No points for this notebook")
+        run.void = True
     elif not done:
         sig, code = exits[-1].get("signal"), exits[-1].get("code")
         if sig:
@@ -202,7 +234,9 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
         for i, case in enumerate(cases):
             tag = " (hidden test)" if case.hidden else ""
             frame = frames.get(i)
-            if missing:
+            if run.void:
+                problem = f"no points: {run.ended}"
+            elif missing:
                 problem = f"`{ex.function}` is not defined in {run.notebook}"
             elif frame is None:
                 problem = f"not run{': ' + run.ended if run.ended else ''}"
@@ -222,7 +256,7 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
             elif problem not in problems:
                 problems.append(problem)
         scores[name] = {"title": ex.title, "points": round(ex.points * passed / len(cases), 2), "max": ex.points,
-                        "passed": passed, "total": len(cases), "problems": problems[:3]}
+                        "passed": passed, "total": len(cases), "problems": problems[:2]}
     return scores
 
 

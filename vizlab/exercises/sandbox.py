@@ -1,7 +1,7 @@
 """The untrusted side of grading: run one submitted notebook and send back what its functions return.
 
-``python -m vizlab.exercises.sandbox RESULTS_FD`` reads a job (JSON) on stdin. The process (the *runner*,
-started by the grader in a session of its own) imports torch and vizlab, then forks the *student* process,
+:func:`runner` (the intermediate process, started by the grader, in a session of its own) forks the
+*student* process,
 which sets its resource limits, executes the notebook's code cells one by one, calls the student's
 functions on every case of every exercise, and writes one frame per outcome to the inherited file
 descriptor ``RESULTS_FD`` (an unlinked temporary file: it has no name the student could find and delete).
@@ -177,12 +177,15 @@ def _student(job: dict, fd: int) -> None:
             error = f"the cell ran longer than {limit:g} s and was stopped"
         except SystemExit as exc:
             error = f"the cell called sys.exit({exc.code!r}); the grader ignored it and went on"
+        except MemoryError:
+            error = f"MemoryError: the cell ran out of memory (limit: {job['memory_mb']} MB)"
         except BaseException as exc:  # noqa: BLE001 - anything a notebook can raise
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
         if error:
             write_frame(fd, {"kind": "cell_error", "index": index, "error": error})
     for name in job["exercises"]:
         exercise = catalog.get(name)
+        timed_out = False
         fn = namespace.get(exercise.function)
         if not callable(fn):
             write_frame(fd, {"kind": "missing", "exercise": name})
@@ -194,6 +197,10 @@ def _student(job: dict, fd: int) -> None:
         for i, case in enumerate(exercise.cases(hidden=True)):
             record: dict[str, Any] = {"kind": "case", "exercise": name, "case": i, "value": None, "error": None}
             started = time.monotonic()
+            if timed_out:
+                record["error"] = "skipped: an earlier call of this function ran past the time limit"
+                write_frame(fd, record)
+                continue
             try:
                 _alarm(limit)
                 try:
@@ -204,8 +211,11 @@ def _student(job: dict, fd: int) -> None:
                 record["error"] = "not implemented"
             except CallTimeout:
                 record["error"] = f"the call ran longer than {limit:g} s and was stopped"
+                timed_out = True
             except SystemExit as exc:
                 record["error"] = f"the function called sys.exit({exc.code!r})"
+            except MemoryError:
+                record["error"] = f"MemoryError: the call ran out of memory (limit: {job['memory_mb']} MB)"
             except BaseException as exc:  # noqa: BLE001
                 tb = traceback.extract_tb(exc.__traceback__)
                 where = next((f" ({f.filename}, line {f.lineno})" for f in reversed(tb)
@@ -216,19 +226,22 @@ def _student(job: dict, fd: int) -> None:
     write_frame(fd, {"kind": "done"})
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    fd = int(argv[0])
-    job = json.loads(sys.stdin.read())
-    os.environ.update({"OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "VIZLAB_STRICT_CHECKS": "1"})
-    # Import the heavy parts once, before the fork, so the student process starts in milliseconds.
-    import matplotlib
+def runner(job: dict, results: Any, log: Any, workdir: str) -> None:
+    """The intermediate process: own session, fork the student process, wait, report how it ended.
 
-    matplotlib.use("Agg")
-    import torch  # noqa: F401
-
-    from . import catalog  # noqa: F401
-
+    Started by the grader through a multiprocessing *forkserver* that has imported torch and vizlab once,
+    so a submission starts in milliseconds; ``results`` and ``log`` are file descriptors handed over by it.
+    """
+    os.setsid()  # a process group of its own: the grader can stop it and everything it started
+    fd = results.detach() if hasattr(results, "detach") else int(results)
+    log_fd = log.detach() if hasattr(log, "detach") else int(log)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.chdir(workdir)
+    os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+                       "VIZLAB_STRICT_CHECKS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
     pid = os.fork()
     if pid == 0:  # the student process
         code = 0
@@ -244,8 +257,4 @@ def main(argv: list[str] | None = None) -> int:
         write_frame(fd, {"kind": "exit", "signal": os.WTERMSIG(status), "code": None})
     else:
         write_frame(fd, {"kind": "exit", "signal": None, "code": os.WEXITSTATUS(status)})
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    os._exit(0)
