@@ -25,7 +25,8 @@ def _grade(args: argparse.Namespace) -> int:
     limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, call_timeout=args.call_timeout)
     exercises = args.exercises.split(",") if args.exercises else None
     results = grade(args.submissions, args.out, exercises=exercises, limits=limits, jobs=args.jobs,
-                    regrade=args.regrade, progress=not args.quiet, feedback_dir=args.feedback)
+                    regrade=args.regrade, progress=not args.quiet, feedback_dir=args.feedback,
+                    scratch=args.scratch)
     print(f"graded {len(results)} submission(s): {args.out}")
     return 0
 
@@ -48,6 +49,7 @@ def add_commands(sub) -> None:
     gr.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook (default: %(default)s)")
     gr.add_argument("--call-timeout", type=float, default=60.0, help="seconds per cell or call (default: %(default)s)")
     gr.add_argument("--memory-mb", type=int, default=4096, help="memory per notebook (default: %(default)s)")
+    gr.add_argument("--scratch", default=None, help="folder for the notebooks' temporary work folders")
     gr.add_argument("--regrade", action="store_true", help="grade again even unchanged submissions")
     gr.add_argument("--quiet", action="store_true", help="no progress bar")
     gr.set_defaults(func=_grade)

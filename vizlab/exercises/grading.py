@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -146,8 +147,11 @@ def _kill_group(pid: int | None) -> None:
         pass
 
 
-def run_notebook(path: Path, exercises: Sequence[str], limits: Limits) -> Run:
-    """Run one notebook in a sandbox process and collect its frames (never raises for a bad notebook)."""
+def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, scratch: str | Path | None = None) -> Run:
+    """Run one notebook in a sandbox process and collect its frames (never raises for a bad notebook).
+
+    The notebook's working folder is a new temporary folder inside ``scratch`` (default: the system's).
+    """
     run = Run(path.name)
     try:
         if path.stat().st_size > limits.notebook_bytes:
@@ -163,8 +167,11 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits) -> Run:
     job = {"cells": cells, "exercises": list(exercises), "memory_mb": limits.memory_mb,
            "file_bytes": limits.file_bytes, "timeout": limits.timeout, "call_timeout": limits.call_timeout}
     # Unlinked temporary files: the notebook cannot find them by name (to delete or overwrite another's).
-    with tempfile.TemporaryDirectory(prefix="vizlab-grade-") as work, \
-            tempfile.TemporaryFile() as results, tempfile.TemporaryFile() as log:
+    # The working folder sits in a folder of its own, removed whatever the notebook renamed inside it.
+    base = tempfile.mkdtemp(prefix="vizlab-grade-", dir=scratch)
+    work = os.path.join(base, "work")
+    os.mkdir(work)
+    with tempfile.TemporaryFile() as results, tempfile.TemporaryFile() as log:
         timed_out = False
         proc = _context().Process(target=sandbox.runner, args=(job, _Fd(results.fileno()), _Fd(log.fileno()), work),
                                   name=f"vizlab-grade-{path.name}", daemon=True)
@@ -176,6 +183,7 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits) -> Run:
             _kill_group(proc.pid)  # also whatever the notebook started in its session
             proc.kill()
             proc.join()
+            shutil.rmtree(base, ignore_errors=True)
         returncode = proc.exitcode
         proc.close()
         data = os.pread(results.fileno(), limits.file_bytes + 1, 0)
@@ -271,7 +279,8 @@ def _digest(paths: Sequence[Path], exercises: Sequence[str], limits: Limits) -> 
     return h.hexdigest()
 
 
-def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str], limits: Limits) -> dict:
+def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str], limits: Limits,
+                  scratch: str | Path | None = None) -> dict:
     """Grade one student's notebooks (each in its own sandbox); per exercise the best notebook counts."""
     started = time.monotonic()
     best: dict[str, dict] = {}
@@ -279,7 +288,7 @@ def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str],
     if not paths:
         notes.append("no notebook (.ipynb) found in the submission")
     for path in paths:
-        run = run_notebook(path, exercises, limits)
+        run = run_notebook(path, exercises, limits, scratch)
         if run.ended:
             notes.append(f"{run.notebook}: {run.ended}")
             if run.log_tail.strip() and run.frames:
@@ -338,7 +347,8 @@ def _write_csv(out: Path, feedback: Path, students: Sequence[str], exercises: Se
 
 def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises: Sequence[str] | None = None,
           limits: Limits | None = None, jobs: int | None = None, regrade: bool = False, progress: bool = True,
-          feedback_dir: str | Path | None = None, on_result: Callable[[dict], None] | None = None) -> list[dict]:
+          feedback_dir: str | Path | None = None, on_result: Callable[[dict], None] | None = None,
+          scratch: str | Path | None = None) -> list[dict]:
     """Grade every submission in ``submissions``; write ``out`` (CSV) and one feedback file per student.
 
     Args:
@@ -350,6 +360,8 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         regrade: grade again even students whose notebooks did not change since the last run.
         feedback_dir: where ``<student>.txt``/``.json`` go (default ``<out stem>_feedback`` beside ``out``).
         on_result: called with each new result (for progress displays and tests).
+        scratch: the folder in which each notebook gets its temporary working folder (default: the system's
+            temporary folder; give a folder of its own, so that a notebook that deletes ``..`` harms nothing).
 
     Returns:
         The results of this run (newly graded and reused), one dict per student.
@@ -381,7 +393,7 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         todo.append((student, paths, digest))
 
     def work(student: str, paths: list[Path], digest: str) -> dict:
-        result = grade_student(student, paths, exercises, limits)
+        result = grade_student(student, paths, exercises, limits, scratch)
         result["digest"] = digest
         name = _safe_name(student)
         with lock:

@@ -240,7 +240,7 @@ def runner(job: dict, results: Any, log: Any, workdir: str) -> None:
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
     os.chdir(workdir)
-    os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+    os.environ.update({"TMPDIR": workdir, "HOME": workdir, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
                        "VIZLAB_STRICT_CHECKS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
     pid = os.fork()
     if pid == 0:  # the student process
