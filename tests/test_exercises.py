@@ -103,6 +103,14 @@ def test_check_without_argument_finds_the_function_in_the_callers_globals(capsys
     assert "✓ Correct: Gram matrix" in capsys.readouterr().out
 
 
+def test_passes_is_a_quiet_boolean(capsys):
+    def wrong(features):
+        return features
+    assert E4.gram.passes(solution("gram")) is True
+    assert E4.gram.passes(wrong) is False and E4.gram.passes(None) is False
+    assert capsys.readouterr().out == ""
+
+
 def test_hint_and_solution_print_text(capsys):
     assert "C * H * W" in E4.gram.hint()
     text = E4.gram.solution()

@@ -40,7 +40,7 @@ SUBMISSIONS = {
     "os_exit": notebook(IMPORTS, GRAM, "import os\nos._exit(0)", CONTENT, TV),
     "kill_parent": notebook(IMPORTS, GRAM, CONTENT, TV, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"),
     "kill_group": notebook(IMPORTS, GRAM, CONTENT, TV, "import os, signal\nos.killpg(0, signal.SIGKILL)"),
-    "memory_hog": notebook(IMPORTS, GRAM, "hoard = []\nwhile True:\n    hoard.append(bytearray(10**8))", CONTENT, TV),
+    "memory_hog": notebook(IMPORTS, GRAM, "import numpy as np\nhoard = []\nwhile True:\n    hoard.append(np.empty(2**27))", CONTENT, TV),
     "memory_in_function": notebook(IMPORTS, GRAM, CONTENT,
                                    "def tv_loss(img, weight=1.0):\n    return torch.ones(10**10).sum() * 0"),
     "syntax_error": notebook(IMPORTS, GRAM, "def content_loss(current, target, weight=1.0)\n    return 0", TV),
@@ -71,6 +71,9 @@ def graded(tmp_path_factory):
     (folder / "E4_style.ipynb").write_text(notebook(IMPORTS, GRAM))
     (folder / "extra.ipynb").write_text(notebook(IMPORTS, CONTENT, TV))
     (subs / "empty_folder").mkdir()
+    repo = Path(__file__).resolve().parents[1] / "notebooks"
+    (subs / "instructor_copy.ipynb").write_bytes((repo / "exercises" / "E4_style.ipynb").read_bytes())
+    (subs / "released_stub.ipynb").write_bytes((repo / "student" / "E4_style.ipynb").read_bytes())
     started = time.monotonic()
     scratch = root / "scratch"
     scratch.mkdir()
@@ -90,7 +93,7 @@ def notes(result) -> str:
 
 def test_every_submission_is_graded_and_the_csv_matches(graded):
     results, root, seconds = graded
-    assert set(results) == set(SUBMISSIONS) | {"in_a_folder", "empty_folder"}
+    assert set(results) == set(SUBMISSIONS) | {"in_a_folder", "empty_folder", "instructor_copy", "released_stub"}
     rows = {row["student"]: row for row in csv.DictReader((root / "grades.csv").open())}
     assert set(rows) == set(results)
     for student, result in results.items():
@@ -111,6 +114,15 @@ def test_correct_and_partly_correct(graded):
     assert "forgot the normalisation by C*H*W" in feedback
     assert "`tv_loss` is not implemented yet" in feedback
     assert "Total: 1 / 5" in feedback
+
+
+def test_the_real_notebooks_solutions_pass_and_stubs_score_nothing(graded):
+    results, _, _ = graded
+    assert points(results["instructor_copy"]) == {"gram": 2, "content": 1, "tv": 2}
+    assert results["instructor_copy"]["notes"] == []
+    stub = results["released_stub"]
+    assert stub["total"] == 0 and stub["notes"] == []
+    assert stub["exercises"]["gram"]["problems"] == ["`gram_matrix` is not implemented yet (raises NotImplementedError)"]
 
 
 def test_loops_cost_the_cell_or_the_notebook(graded):
@@ -137,7 +149,8 @@ def test_exits_and_killing_the_parent(graded):
 
 def test_memory_output_syntax_json_and_files(graded):
     results, root, _ = graded
-    assert results["memory_hog"]["total"] == 5 and "MemoryError" in notes(results["memory_hog"])
+    assert results["memory_hog"]["total"] == 5
+    assert "cell 2: MemoryError: the cell ran out of memory (limit: 1024 MB)" in notes(results["memory_hog"])
     assert points(results["memory_in_function"])["tv"] == 0
     assert points(results["syntax_error"]) == {"gram": 2, "content": 0, "tv": 2}
     assert "SyntaxError" in notes(results["syntax_error"])

@@ -295,6 +295,15 @@ class Exercise:
             print(f"✓ Correct: {self.title} ({len(cases)} {'case' if len(cases) == 1 else 'cases'} passed)")
         return CheckResult(self.name, "correct", len(cases))
 
+    def passes(self, fn: Callable | None) -> bool:
+        """Whether ``fn`` passes the visible cases; never raises or prints (for "run this once it works" cells)."""
+        if fn is None:
+            return False
+        try:
+            return self.check(fn, strict=True, quiet=True).passed
+        except Exception:  # noqa: BLE001 - a wrong or unimplemented function simply does not pass
+            return False
+
     def _not_implemented(self, strict: bool, quiet: bool, why: str) -> CheckResult:
         message = f"{self.title}: not implemented yet ({why}). Replace `raise NotImplementedError` with your code."
         if strict:

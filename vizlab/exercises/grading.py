@@ -263,7 +263,7 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
                 passed += 1
             elif problem not in problems:
                 problems.append(problem)
-        scores[name] = {"title": ex.title, "points": round(ex.points * passed / len(cases), 2), "max": ex.points,
+        scores[name] = {"title": ex.title, "defined": not missing and not run.void, "points": round(ex.points * passed / len(cases), 2), "max": ex.points,
                         "passed": passed, "total": len(cases), "problems": problems[:2]}
     return scores
 
@@ -295,7 +295,8 @@ def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str],
                 notes.append(f"{run.notebook}: last output: {run.log_tail.strip()[-300:]}")
         notes.extend(run.notes)
         for name, score in judge_run(run, exercises).items():
-            if name not in best or score["points"] > best[name]["points"]:
+            # the best notebook for this exercise; on a tie, one that defines the function explains more
+            if name not in best or (score["points"], score["defined"]) > (best[name]["points"], best[name]["defined"]):
                 best[name] = score
     for name in exercises:
         best.setdefault(name, judge_run(Run("(none)", ended="no notebook"), [name])[name])
