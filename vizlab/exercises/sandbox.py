@@ -124,9 +124,11 @@ def _limit(job: dict) -> None:
     for line in status.splitlines():
         if line.startswith("VmSize:"):
             vm = int(line.split()[1]) * 1024
-    memory = vm + int(job["memory_mb"]) * 2**20
-    for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_FSIZE, int(job["file_bytes"])),
-                         (resource.RLIMIT_CPU, int(job["timeout"]) + 5), (resource.RLIMIT_CORE, 0)):
+    limits = [(resource.RLIMIT_FSIZE, int(job["file_bytes"])), (resource.RLIMIT_CPU, int(job["timeout"]) + 5),
+              (resource.RLIMIT_CORE, 0)]
+    if vm:  # address space beyond what the interpreter with torch already maps (Linux; skipped elsewhere)
+        limits.append((resource.RLIMIT_AS, vm + int(job["memory_mb"]) * 2**20))
+    for which, value in limits:
         try:
             resource.setrlimit(which, (value, value))
         except (ValueError, OSError):
