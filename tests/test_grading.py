@@ -56,6 +56,7 @@ SUBMISSIONS = {
     "printer": notebook(IMPORTS, "for _ in range(100):\n    print('x' * 100_000)", GRAM, CONTENT, TV),
     "magics": notebook(IMPORTS, "%matplotlib inline\n!echo hello", GRAM, CONTENT, TV),
     "not_json": "{ this is not a notebook",
+    "deep_json": "[" * 100_000 + "]" * 100_000,
 }
 
 
@@ -157,6 +158,7 @@ def test_memory_output_syntax_json_and_files(graded):
     assert results["printer"]["total"] == 5 and "File too large" in notes(results["printer"])
     assert (root / "grades_feedback" / "printer.txt").stat().st_size < 5000
     assert results["not_json"]["total"] == 0 and "not valid JSON" in notes(results["not_json"])
+    assert results["deep_json"]["total"] == 0 and "could not be read as a notebook" in notes(results["deep_json"])
     assert results["files"]["total"] == 5
     assert results["magics"]["total"] == 5
     assert results["empty_folder"]["total"] == 0 and "no notebook" in notes(results["empty_folder"])

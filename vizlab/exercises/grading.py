@@ -161,8 +161,8 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, scratch: 
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         run.ended = f"the file is not a valid notebook (not valid JSON: {exc})"
         return run
-    except (ValueError, OSError) as exc:
-        run.ended = f"the file could not be read as a notebook: {exc}"
+    except Exception as exc:  # noqa: BLE001 - any malformed file (also nesting deep enough to overflow the parser)
+        run.ended = f"the file could not be read as a notebook: {type(exc).__name__}: {str(exc)[:200]}"
         return run
     job = {"cells": cells, "exercises": list(exercises), "memory_mb": limits.memory_mb,
            "file_bytes": limits.file_bytes, "timeout": limits.timeout, "call_timeout": limits.call_timeout}
