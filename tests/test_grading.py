@@ -54,7 +54,8 @@ SUBMISSIONS = {
                              "    e.reference = lambda *a, **k: torch.zeros(1)",
                              "def gram_matrix(features):\n    return torch.zeros(1)", CONTENT, TV),
     "printer": notebook(IMPORTS, "for _ in range(100):\n    print('x' * 100_000)", GRAM, CONTENT, TV),
-    "magics": notebook(IMPORTS, "%matplotlib inline\n!echo hello", GRAM, CONTENT, TV),
+    "magics": notebook(IMPORTS, "%matplotlib inline\n!echo hello", GRAM, "%%time\n" + CONTENT,
+                       "%%capture\n" + TV + "\n%time x = tv_loss(torch.ones(1, 1, 2, 2))\nassert x == 0"),
     "not_json": "{ this is not a notebook",
     "deep_json": "[" * 100_000 + "]" * 100_000,
 }

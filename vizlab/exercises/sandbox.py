@@ -99,12 +99,26 @@ def _on_alarm(signum, frame):
 
 
 class _Shell:
-    """Stands in for IPython's ``get_ipython()``: magics and shell escapes do nothing when grading."""
+    """Stands in for IPython's ``get_ipython()`` when grading: shell escapes and most magics do nothing, but the
+    code under ``%time``/``%%time``, ``%timeit``/``%%timeit`` and ``%%capture`` runs once (it may define functions)."""
 
-    def run_line_magic(self, *args, **kwargs):
+    RUNS_CODE = {"time", "timeit", "capture"}
+
+    def __init__(self, namespace: dict | None = None, transform=lambda src: src):
+        self.namespace = namespace if namespace is not None else {}
+        self.transform = transform
+
+    def _run(self, code: str) -> None:
+        exec(compile(self.transform(code), "<magic>", "exec"), self.namespace)
+
+    def run_line_magic(self, name, line, *args, **kwargs):
+        if name in ("time", "timeit") and line.strip():
+            self._run(line.split(None, 1)[-1] if line.lstrip().startswith("-") else line)
         return None
 
-    def run_cell_magic(self, *args, **kwargs):
+    def run_cell_magic(self, name, line, cell, *args, **kwargs):
+        if name in self.RUNS_CODE:
+            self._run(cell)
         return None
 
     def system(self, *args, **kwargs):
@@ -158,9 +172,9 @@ def _student(job: dict, fd: int) -> None:
     except Exception:  # IPython missing: plain Python cells still work
         def transform(src: str) -> str:
             return src
-    shell = _Shell()
-    namespace: dict[str, Any] = {"__name__": "__main__", "get_ipython": lambda: shell,
-                                 "display": lambda *a, **k: None}
+    namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
+    shell = _Shell(namespace, transform)
+    namespace["get_ipython"] = lambda: shell
     limit = float(job["call_timeout"])
     for index, source in job["cells"]:
         write_frame(fd, {"kind": "cell", "index": index})
