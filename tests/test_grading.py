@@ -61,6 +61,21 @@ SUBMISSIONS = {
 }
 
 
+def daemon(pid_file: Path) -> str:
+    """A cell that leaves a detached background process (double fork, new session) sleeping forever."""
+    return (f"import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            f"        open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n        while True:\n"
+            f"            time.sleep(1)\n    os._exit(0)\ntime.sleep(0.5)")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
@@ -68,6 +83,7 @@ def graded(tmp_path_factory):
     subs.mkdir()
     for name, text in SUBMISSIONS.items():
         (subs / f"{name}.ipynb").write_text(text)
+    (subs / "background.ipynb").write_text(notebook(IMPORTS, daemon(root / "daemon.pid"), GRAM, CONTENT, TV))
     folder = subs / "in_a_folder" / "assignment1"  # nbgrader-like layout: <student>/<assignment>/*.ipynb
     folder.mkdir(parents=True)
     (folder / "E4_style.ipynb").write_text(notebook(IMPORTS, GRAM))
@@ -95,7 +111,8 @@ def notes(result) -> str:
 
 def test_every_submission_is_graded_and_the_csv_matches(graded):
     results, root, seconds = graded
-    assert set(results) == set(SUBMISSIONS) | {"in_a_folder", "empty_folder", "instructor_copy", "released_stub"}
+    assert set(results) == set(SUBMISSIONS) | {"in_a_folder", "empty_folder", "instructor_copy", "released_stub",
+                                               "background"}
     rows = {row["student"]: row for row in csv.DictReader((root / "grades.csv").open())}
     assert set(rows) == set(results)
     for student, result in results.items():
@@ -164,6 +181,14 @@ def test_memory_output_syntax_json_and_files(graded):
     assert results["magics"]["total"] == 5
     assert results["empty_folder"]["total"] == 0 and "no notebook" in notes(results["empty_folder"])
     assert (root / "submissions" / "correct.ipynb").exists(), "a submission reached outside its work folder"
+
+
+def test_background_processes_are_killed(graded):
+    results, root, _ = graded
+    assert results["background"]["total"] == 5
+    assert "1 background process(es) it started were still running and were killed" in notes(results["background"])
+    pid = int((root / "daemon.pid").read_text())
+    assert not alive(pid)
 
 
 def test_patching_vizlab_checks_gains_nothing(graded):

@@ -214,6 +214,10 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, scratch: 
             run.ended = f"the notebook process was killed by {name}{why} {where}"
         else:
             run.ended = f"the notebook process exited early with code {code} (sys.exit/os._exit?) {where}"
+    leftovers = sum(int(f.get("leftovers") or 0) for f in exits)
+    if leftovers:
+        run.notes.append(f"{run.notebook}: {leftovers} background process(es) it started were still running "
+                         "and were killed")
     for frame in run.frames:
         if frame.get("kind") == "cell_error":
             run.notes.append(f"{run.notebook}, cell {frame.get('index')}: {frame.get('error')}")

@@ -148,12 +148,7 @@ def _limit(job: dict) -> None:
         except (ValueError, OSError):
             pass
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with an error instead of a kill
-    try:  # die with the runner: a submission that kills its parent must not keep running
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+    _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the runner (if the notebook kills its parent)
 
 
 def _student(job: dict, fd: int) -> None:
@@ -258,6 +253,7 @@ def runner(job: dict, results: Any, log: Any, workdir: str) -> None:
     os.chdir(workdir)
     os.environ.update({"TMPDIR": workdir, "HOME": workdir, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
                        "VIZLAB_STRICT_CHECKS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: processes the notebook starts and orphans stay our descendants
     pid = os.fork()
     if pid == 0:  # the student process
         code = 0
@@ -269,8 +265,52 @@ def runner(job: dict, results: Any, log: Any, workdir: str) -> None:
         finally:
             os._exit(code)  # skip atexit handlers a notebook may have registered
     _, status = os.waitpid(pid, 0)
+    leftovers = _kill_children()
     if os.WIFSIGNALED(status):
-        write_frame(fd, {"kind": "exit", "signal": os.WTERMSIG(status), "code": None})
+        write_frame(fd, {"kind": "exit", "signal": os.WTERMSIG(status), "code": None, "leftovers": leftovers})
     else:
-        write_frame(fd, {"kind": "exit", "signal": None, "code": os.WEXITSTATUS(status)})
+        write_frame(fd, {"kind": "exit", "signal": None, "code": os.WEXITSTATUS(status), "leftovers": leftovers})
     os._exit(0)
+
+
+def _prctl(option: int, value: int) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(option, value, 0, 0, 0)
+    except Exception:  # not Linux: no subreaper, no death signal
+        pass
+
+
+def _kill_children() -> int:
+    """Kill and reap every process still below the runner (background processes the notebook left)."""
+    me, killed = os.getpid(), 0
+    for _ in range(50):
+        children = []
+        try:
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        with open(f"/proc/{entry}/stat") as f:
+                            stat = f.read()
+                    except OSError:
+                        continue
+                    fields = stat.rsplit(")", 1)[1].split()
+                    if int(fields[1]) == me:  # field 4: the parent's pid
+                        children.append((int(entry), fields[0] == "Z"))
+        except OSError:
+            return killed
+        if not children:
+            return killed
+        for child, zombie in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+                killed += not zombie  # a zombie has already ended: only reap it
+            except ProcessLookupError:
+                pass
+        for child, _ in children:
+            try:
+                os.waitpid(child, 0)
+            except ChildProcessError:
+                pass
+    return killed
