@@ -3,7 +3,7 @@
 Each submitted notebook runs in a process of its own (see :mod:`vizlab.exercises.sandbox`): a fresh session
 (its own process group), its own temporary working directory, a wall-clock limit, an address-space limit
 (``RLIMIT_AS``), a CPU-time limit, a file-size limit that also caps what it prints, and a per-cell/per-call
-limit. The grader never trusts what the notebook shows: it rebuilds every case (visible and hidden) and judges
+limit; background processes it leaves are killed. The grader never trusts what the notebook shows: it rebuilds every case (visible and hidden) and judges
 the values the student's functions returned. Whatever a submission does, it costs only its own points, with
 the reason in its feedback file.
 
