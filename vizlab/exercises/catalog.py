@@ -217,9 +217,9 @@ def _rf_cases(hidden: bool) -> list[Case]:
                 if kind == 0:
                     layers.append(nn.MaxPool2d(min(k, 3), stride=s))
                 elif kind == 1:
-                    layers.append(nn.BatchNorm2d(2))
+                    layers.append(nn.BatchNorm2d(3))
                 else:
-                    layers.append(nn.Conv2d(2, 2, k, stride=s, dilation=d, padding=k // 2))
+                    layers.append(nn.Conv2d(3, 3, k, stride=s, dilation=d, padding=k // 2))
                 layers.append(nn.ReLU())
             return (layers,), {}
         label = ", ".join(_layer_label(m) for m in make()[0][0] if not isinstance(m, nn.ReLU))
