@@ -17,12 +17,10 @@ Frame: 4-byte big-endian length, then ``torch.save`` of a dict of strings, numbe
 from __future__ import annotations
 
 import io
-import json
 import os
 import resource
 import signal
 import struct
-import sys
 import time
 import traceback
 from typing import Any
