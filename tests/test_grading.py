@@ -234,3 +234,52 @@ def test_grade_cli(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert main(["grade", str(subs), "--exercises", "nope"]) == 2
     assert find_submissions(subs) == {"ann": [subs / "ann.ipynb"]}
+
+
+def test_a_killed_grader_loses_nothing_and_the_next_run_resumes(tmp_path):
+    """SIGKILL the grading process while it grades the second student; the first result survives, intact."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    subs, scratch, flag = tmp_path / "subs", tmp_path / "scratch", tmp_path / "hold"
+    subs.mkdir()
+    scratch.mkdir()
+    flag.write_text("hold")
+    (subs / "ann.ipynb").write_text(SUBMISSIONS["correct"])
+    # zed's notebook waits (ignoring the per-cell alarm) while the flag file exists, so the grader can be killed
+    # in the middle of grading it; removing the flag lets the orphaned notebook finish on its own.
+    hold = (f"import os, signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+            f"while os.path.exists({str(flag)!r}):\n    time.sleep(0.05)")
+    (subs / "zed.ipynb").write_text(notebook(IMPORTS, GRAM, hold, CONTENT, TV))
+    out = tmp_path / "grades.csv"
+    limits = Limits(timeout=60, call_timeout=2, memory_mb=1024, file_bytes=2 * 2**20)
+    script = (f"from vizlab.exercises.grading import grade, Limits\n"
+              f"grade({str(subs)!r}, {str(out)!r}, exercises={EXERCISES!r}, limits=Limits(timeout=60, "
+              f"call_timeout=2, memory_mb=1024, file_bytes=2 * 2**20), jobs=1, progress=False, "
+              f"scratch={str(scratch)!r})\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    grader = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
+    ann = tmp_path / "grades_feedback" / "ann.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not ann.exists() and time.monotonic() < deadline and grader.poll() is None:
+            time.sleep(0.1)
+        assert ann.exists(), "the first student was never graded"
+        time.sleep(0.5)  # now grading zed, who holds
+        os.killpg(grader.pid, signal.SIGKILL)  # the grader and its forkserver (zed's runner has its own session)
+        grader.wait()
+    finally:
+        flag.unlink()  # the orphaned notebook ends by itself
+        if grader.poll() is None:
+            os.killpg(grader.pid, signal.SIGKILL)
+            grader.wait()
+    assert json.loads(ann.read_text())["total"] == 5
+    rows = list(csv.DictReader(out.open()))
+    assert [r["student"] for r in rows] == ["ann"] and float(rows[0]["total"]) == 5
+    fresh = []
+    results = grade(subs, out, exercises=EXERCISES, limits=limits, jobs=1, progress=False, scratch=scratch,
+                    on_result=fresh.append)
+    assert [r["student"] for r in fresh] == ["zed"], "ann was graded again"
+    assert [r["total"] for r in results] == [5, 5]
