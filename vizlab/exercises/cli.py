@@ -27,7 +27,13 @@ def _grade(args: argparse.Namespace) -> int:
     results = grade(args.submissions, args.out, exercises=exercises, limits=limits, jobs=args.jobs,
                     regrade=args.regrade, progress=not args.quiet, feedback_dir=args.feedback,
                     scratch=args.scratch)
-    print(f"graded {len(results)} submission(s): {args.out}")
+    if results:
+        mean = sum(r["total"] for r in results) / len(results)
+        flagged = sum(1 for r in results if r["notes"])
+        print(f"graded {len(results)} submission(s): mean {mean:.2f} / {results[0]['max_total']:g}, "
+              f"{flagged} with notes about the run; {args.out}")
+    else:
+        print(f"graded 0 submission(s): no notebooks in {args.submissions}; {args.out}")
     return 0
 
 
