@@ -73,6 +73,12 @@ def test_exception_and_none_results_are_explained():
         E4.gram.check(gram_matrix, quiet=True)
 
 
+def test_strange_results_fail_as_assertions():
+    for strange in (torch.zeros(1, 3, 3, dtype=torch.complex64), "text", object()):
+        with pytest.raises(AssertionError, match="Gram matrix"):
+            E4.gram.check(lambda features, strange=strange: strange, quiet=True)
+
+
 def test_stub_reports_not_implemented_without_raising(capsys, monkeypatch):
     monkeypatch.delenv("VIZLAB_STRICT_CHECKS", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)

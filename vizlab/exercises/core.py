@@ -136,6 +136,8 @@ def compare(got: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-5, whe
         g = g.reshape(())
     if tuple(g.shape) != tuple(e.shape):
         return f"expected{where} shape {tuple(e.shape)}, got shape {tuple(g.shape)}"
+    if g.is_complex():
+        return f"expected{where} real values, got a complex tensor"
     g, e = g.double(), e.double()
     if not torch.isfinite(g).all():
         return f"got{where} NaN or infinite values ({describe(got)})"
@@ -288,7 +290,11 @@ class Exercise:
             except Exception as exc:
                 raise AssertionError(f"{self.title}: calling {self.function} on input {case.label} raised "
                                      f"{type(exc).__name__}: {exc}") from exc
-            problem = self.judge(case, got, source)
+            try:
+                problem = self.judge(case, got, source)
+            except Exception as exc:  # e.g. a complex or string tensor that cannot be compared
+                raise AssertionError(f"{self.title}: the result for input {case.label} could not be compared with "
+                                     f"the reference ({type(exc).__name__}: {exc}); got {describe(got)}") from exc
             if problem:
                 raise AssertionError(problem)
         if not quiet:
