@@ -85,7 +85,8 @@ def describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         if value.numel() == 0:
             return f"an empty tensor of shape {tuple(value.shape)}"
-        v = value.detach().float()
+        v = value.detach()
+        v = (v.abs() if v.is_complex() else v).float()
         if value.dim() == 0:
             return f"tensor({v.item():.6g})"
         return (f"tensor of shape {tuple(value.shape)}, {str(value.dtype).replace('torch.', '')}, "
