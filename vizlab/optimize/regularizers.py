@@ -88,15 +88,28 @@ def gaussian_kernel(sigma: float, radius: int | None = None, device=None, dtype=
     return k / k.sum()
 
 
+def _symmetric_pad(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Pad the last two dims by ``r`` mirroring *including* the edge pixel (``d c b a | a b c d``).
+
+    This is ``scipy.ndimage``'s default ``mode="reflect"``, which CS231n's blur uses; torch's own "reflect"
+    skips the edge pixel.
+    """
+    while r > 0:
+        k = min(r, x.shape[-1], x.shape[-2])  # an image smaller than the radius is padded in rounds
+        x = torch.cat([x[..., :, :k].flip(-1), x, x[..., :, -k:].flip(-1)], dim=-1)
+        x = torch.cat([x[..., :k, :].flip(-2), x, x[..., -k:, :].flip(-2)], dim=-2)
+        r -= k
+    return x
+
+
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of each channel, reflecting at the borders (as ``scipy.ndimage`` does)."""
+    """Separable Gaussian blur of each channel, mirrored at the borders as ``scipy.ndimage.gaussian_filter`` does."""
     k = gaussian_kernel(sigma, device=x.device, dtype=x.dtype)
     if k.numel() == 1:
         return x
     r = k.numel() // 2
     n, c, h, w = x.shape
-    mode = "reflect" if r < min(h, w) else "replicate"
-    y = F.pad(x.reshape(n * c, 1, h, w), (r, r, r, r), mode=mode)
+    y = _symmetric_pad(x.reshape(n * c, 1, h, w), r)
     y = F.conv2d(y, k.view(1, 1, 1, -1))
     y = F.conv2d(y, k.view(1, 1, -1, 1))
     return y.reshape(n, c, h, w)
