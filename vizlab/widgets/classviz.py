@@ -69,7 +69,8 @@ class ClassVizExplorer(Explorer):
         size = scaled(128, 224, model.device if hasattr(model, "device") else None) if size is None else size
         base = preset(mode, size=size, **({"steps": steps} if steps is not None else {}))
         s = _slider_style()
-        self.target = W.Dropdown(options=options, value=options[0][1], description="class", **s)
+        self.target = W.Dropdown(options=options, value=options[0][1], description="class", style=s["style"],
+                                 layout=W.Layout(width="300px"))
         self.mode = W.ToggleButtons(options=["cs231n", "fourier"], value=base.mode, description="mode",
                                     style={"description_width": "80px", "button_width": "90px"})
         self.lr = W.FloatLogSlider(value=base.lr, base=10, min=-3, max=2, step=0.1, description="learning rate",

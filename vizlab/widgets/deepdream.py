@@ -53,7 +53,8 @@ class DeepDreamExplorer(Explorer):
         if layer not in layers:
             raise ValueError(f"layer={layer!r} is not one of the offered layers: {', '.join(layers)}")
         s = {"continuous_update": False, "style": {"description_width": "90px"}, "layout": W.Layout(width="300px")}
-        self.layer = W.Dropdown(options=layers, value=layer, description="layer", **s)
+        self.layer = W.Dropdown(options=layers, value=layer, description="layer", style=s["style"],
+                                layout=W.Layout(width="300px"))
         self.octaves = W.IntSlider(value=3, min=1, max=6, description="octaves", **s)
         self.octave_scale = W.FloatSlider(value=1.4, min=1.1, max=2.0, step=0.05, description="octave scale", **s)
         self.steps = W.IntSlider(value=10, min=1, max=50, description="steps/octave", **s)
