@@ -10,7 +10,7 @@ import torch
 
 from conftest import hooks_left
 from vizlab.optimize import (L2, TV, Blur, Clamp, Context, Jitter, Objective, channel, class_logit, compose,
-                             deepdream, feature_match, fooling_image, fourier, frequency_energy, gaussian_blur,
+                             deepdream, feature_match, guided, fooling_image, fourier, frequency_energy, gaussian_blur,
                              invert, layer_activation, model_units, neuron, pad, pixels, render, rotate, scale)
 from vizlab.optimize.classviz import build, preset
 from vizlab.optimize.deepdream import octave_sizes
@@ -38,6 +38,11 @@ def test_objectives_add_and_scale_like_numbers():
     assert float(layer_activation("a")(c)) == pytest.approx(float(c.acts["a"].pow(2).mean()))
     assert float(neuron("a", 2, 1, 0)(c)) == float(c.acts["a"][0, 2, 1, 0])
     assert float(feature_match("a", c.acts["a"])(c)) == 0.0
+    best = guided("a", c.acts["b"], match="best")(c)
+    a, b = c.acts["a"].flatten(2)[0], c.acts["b"].flatten(2)[0]
+    assert float(best) == pytest.approx(float((a.t() @ b).max(dim=1).values.mean()))
+    mean_dir = b.mean(dim=1) / b.mean(dim=1).norm()
+    assert float(guided("a", c.acts["b"])(c)) == pytest.approx(float((a.t() @ mean_dir).mean()))
 
 
 def test_objective_errors_name_the_argument():

@@ -187,23 +187,35 @@ def feature_match(layer: str, target: torch.Tensor) -> Objective:
     return Objective(fn, (layer,), f"match {layer}")
 
 
-def guided(layer: str, guide_features: torch.Tensor) -> Objective:
-    """Guided DeepDream: each position moves towards the guide feature it already matches best.
+def guided(layer: str, guide_features: torch.Tensor, match: str = "mean") -> Objective:
+    """Guided DeepDream: move the layer's features towards a guide image's features.
 
-    ``sum_i max_j <a_i, g_j>`` over positions ``i`` of the image and ``j`` of the guide (both ``(1, C, H, W)``).
+    ``match="mean"`` (default): ``mean_i <a_i, g_mean> / ||g_mean||``, the projection of every position's
+    feature vector ``a_i`` on the guide's average feature - smooth, and it borrows the guide's overall look.
+    ``match="best"``: ``mean_i max_j <a_i, g_j>``, each position towards the guide feature it already matches
+    best (Mordvintsev's variant; piecewise linear, so it needs small steps).
+
+    Args:
+        layer: the layer (same as the dream's).
+        guide_features: ``(1, C, H, W)`` activations of the guide image at ``layer``.
+        match: ``"mean"`` or ``"best"``.
     """
     if not isinstance(guide_features, torch.Tensor) or guide_features.dim() != 4:
         raise TypeError("guide_features must be a (1, C, H, W) tensor of the guide image's activations")
+    if match not in ("mean", "best"):
+        raise ValueError(f"match must be 'mean' or 'best', got {match!r}")
     g = guide_features.detach().flatten(2)[0]  # (C, Hg*Wg)
+    direction = g.mean(dim=1)
+    direction = direction / direction.norm().clamp_min(1e-12)
 
     def fn(c: Context) -> torch.Tensor:
         a = c.act(layer)
         if a.shape[1] != g.shape[0]:
             raise ValueError(f"guide has {g.shape[0]} channels, layer {layer!r} has {a.shape[1]}")
         flat = a.flatten(2)  # (N, C, H*W)
+        if match == "mean":
+            return torch.einsum("nci,c->ni", flat, direction.to(a.device)).mean(dim=1).sum()
         dots = torch.einsum("nci,cj->nij", flat, g.to(a.device))
-        best = dots.argmax(dim=2)  # which guide feature each position matches
-        chosen = g.to(a.device).t()[best]  # (N, H*W, C)
-        return (flat.transpose(1, 2) * chosen).sum() / flat.shape[2]
+        return dots.max(dim=2).values.mean(dim=1).sum()
 
     return Objective(fn, (layer,), f"guided {layer}")
