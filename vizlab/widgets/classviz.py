@@ -83,6 +83,8 @@ class ClassVizExplorer(Explorer):
         self.blur_sigma = W.FloatSlider(value=base.blur_sigma, min=0.0, max=2.0, step=0.1, description="blur sigma",
                                         **s)
         self.blur_every = W.IntSlider(value=base.blur_every, min=1, max=50, description="blur every", **s)
+        self.decorrelate = W.Checkbox(value=base.decorrelate, description="decorrelate colours (fourier)",
+                                      indent=False, layout=W.Layout(width="220px"))
         self.steps = W.BoundedIntText(value=base.steps, min=1, max=5000, description="steps",
                                       style={"description_width": "80px"}, layout=W.Layout(width="180px"))
         self.size = base.size
@@ -92,7 +94,7 @@ class ClassVizExplorer(Explorer):
         self.stop_button.on_click(lambda _: self.stop())
         self.mode.observe(self._mode_changed, names="value")
         self.controls = [self.target, self.mode, self.lr, self.l2, self.tv, self.jitter, self.blur_sigma,
-                         self.blur_every, self.steps, self.run_button, self.stop_button]
+                         self.blur_every, self.decorrelate, self.steps, self.run_button, self.stop_button]
         self.set_status("Choose a class and settings, then press <b>Run</b>.")
 
     # -- settings <-> controls -------------------------------------------------------------------------------
@@ -102,7 +104,7 @@ class ClassVizExplorer(Explorer):
         return ClassVizSettings(mode=self.mode.value, steps=int(self.steps.value), lr=float(self.lr.value),
                                 l2=float(self.l2.value), tv=float(self.tv.value), jitter=int(self.jitter.value),
                                 blur_sigma=float(self.blur_sigma.value), blur_every=int(self.blur_every.value),
-                                size=self.size)
+                                size=self.size, decorrelate=bool(self.decorrelate.value))
 
     def load(self, settings: ClassVizSettings) -> None:
         """Put settings into the controls (the mode's preset when the mode changes)."""
@@ -111,6 +113,7 @@ class ClassVizExplorer(Explorer):
         self.lr.value, self.l2.value, self.tv.value = settings.lr, settings.l2, settings.tv
         self.jitter.value, self.blur_sigma.value = settings.jitter, settings.blur_sigma
         self.blur_every.value, self.steps.value = settings.blur_every, settings.steps
+        self.decorrelate.value = settings.decorrelate
 
     def _mode_changed(self, change) -> None:
         self.load(replace(preset(change["new"]), size=self.size))
