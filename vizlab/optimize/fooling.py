@@ -49,7 +49,8 @@ class FoolingResult:
 
 
 def fooling_image(model: nn.Module, image, target: int | str, *, lr: float = 1.0, max_steps: int = 100,
-                  score: str = "logit", stop_event: threading.Event | None = None, progress: bool = True) -> FoolingResult:
+                  score: str = "logit", stop_event: threading.Event | None = None,
+                  progress: bool = True) -> FoolingResult:
     """Change ``image`` until ``model`` predicts ``target`` (at most ``max_steps`` normalised steps).
 
     Args:
