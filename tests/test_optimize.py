@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from conftest import hooks_left
-from vizlab.optimize import (L2, TV, Blur, Clamp, Context, Jitter, Objective, channel, class_logit, compose,
-                             deepdream, feature_match, guided, fooling_image, fourier, frequency_energy, gaussian_blur,
-                             invert, layer_activation, model_units, neuron, pad, pixels, render, rotate, scale)
+from vizlab.optimize import (L2, TV, Blur, Clamp, Context, Jitter, Objective, Parameterization, channel,
+                             class_logit, compose, deepdream, feature_match, fooling_image, fourier, frequency_energy,
+                             gaussian_blur, guided, invert, layer_activation, model_units, neuron, pad, pixels,
+                             render, rotate, scale)
 from vizlab.optimize.classviz import build, preset
 from vizlab.optimize.deepdream import octave_sizes
 from vizlab.optimize.params import COLOR_SQRT, color_correlation_sqrt
@@ -246,6 +247,10 @@ def test_bad_arguments_raise(tiny):
         render(tiny, class_logit(0), regularizers=[0.1], progress=False)
     with pytest.raises(ValueError, match="mode"):
         preset("lucid")
+    with pytest.raises(ValueError, match="device"):
+        elsewhere = torch.zeros(1, 3, 16, 16, device="meta", requires_grad=True)
+        render(tiny, class_logit(0), Parameterization([elsewhere], lambda: elsewhere, lambda x: None, "meta"),
+               progress=False)
 
 
 # -- the CS231n recipe, step for step --------------------------------------------------------------------------

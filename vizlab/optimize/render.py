@@ -129,6 +129,9 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         param = pixels((1, 3, size, size), seed=seed, device=device)
     elif not isinstance(param, Parameterization):
         raise TypeError(f"param must be a Parameterization (pixels(...) or fourier(...)), got {type(param).__name__}")
+    elif param.device != device:
+        raise ValueError(f"param lives on {param.device} but the model on {device}; create it with "
+                         f"device=model_device(model)")
     transform = transforms if isinstance(transforms, Transform) else Compose(list(transforms))
     regs = list(regularizers)
     for r in regs:
