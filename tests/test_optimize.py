@@ -319,3 +319,18 @@ def test_inversion_matches_features(tiny):
 def test_fooling_checks_its_arguments(tiny):
     with pytest.raises(ValueError, match="score"):
         fooling_image(tiny, torch.rand(1, 3, 16, 16), 1, score="margin")
+
+
+def test_repeated_renders_leave_no_hooks_or_tensors(tiny):
+    import gc
+
+    def live_tensors() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
+
+    render(tiny, channel("relu2", 1), steps=2, size=16, progress=False)
+    before = live_tensors()
+    for _ in range(30):
+        render(tiny, channel("relu2", 1), steps=2, size=16, progress=False)
+    assert hooks_left(tiny) == 0
+    assert live_tensors() - before < 5  # nothing accumulates from run to run
