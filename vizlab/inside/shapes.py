@@ -146,7 +146,7 @@ class ShapesCNN(nn.Module):
         return self.fc(self.pool(x))
 
 
-def shapes_cnn(seed: int = 0, num_classes: int = len(SHAPES), width: int = 16, first_layer_scale: float = 0.1,
+def shapes_cnn(seed: int = 0, num_classes: int = len(SHAPES), width: int = 16, first_layer_scale: float = 0.01,
                class_names: list[str] | None = None) -> ShapesCNN:
     """A seeded :class:`ShapesCNN`; the first layer's initial weights are multiplied by ``first_layer_scale``.
 
@@ -278,7 +278,7 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
 
 
 def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int = 32, val_fraction: float = 0.2, seed: int = 0,
-                     width: int = 16, first_layer_scale: float = 0.1, lr: float = 5e-3, weight_decay: float = 5e-4,
+                     width: int = 16, first_layer_scale: float = 0.01, lr: float = 5e-3, weight_decay: float = 5e-2,
                      batch_size: int = 64, device: str | torch.device | None = None,
                      callback: Callable[[int, nn.Module, TrainHistory], bool | None] | None = None,
                      stop: threading.Event | None = None, progress: bool = True,
