@@ -17,7 +17,6 @@ Example:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -210,9 +209,3 @@ def patch_figure(images: ImageSet, patches: Sequence[Patch], *, size: int | None
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def grid_shape(n: int) -> tuple[int, int]:
-    """Rows and columns of a near-square grid for ``n`` items."""
-    cols = math.ceil(math.sqrt(n))
-    return math.ceil(n / cols), cols
