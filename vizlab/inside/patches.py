@@ -112,10 +112,11 @@ def patches_for(images: ImageSet, units: Sequence[tuple[int, int, int, float]], 
 
 
 def layer_activations(model: nn.Module, images: ImageSet, layer: str, *, size: int | None = None,
-                      batch_size: int = 64, cache: bool = True, progress: bool = True) -> torch.Tensor:
+                      batch_size: int = 64, cache: bool = True, cache_folder=None,
+                      progress: bool = True) -> torch.Tensor:
     """Spatial activations ``(N, C, h, w)`` of ``layer`` over the image set (cached, see ``extract_features``)."""
     acts = extract_features(model, images, layer, pool=None, size=size, batch_size=batch_size, cache=cache,
-                            progress=progress)
+                            cache_folder=cache_folder, progress=progress)
     if acts.dim() != 4:
         raise ValueError(f"layer {layer!r} has no spatial output (shape {tuple(acts.shape)}); pick a convolutional layer")
     return acts
@@ -123,7 +124,7 @@ def layer_activations(model: nn.Module, images: ImageSet, layer: str, *, size: i
 
 def max_activating_patches(model: nn.Module, images: ImageSet, layer: str, channels: int | Sequence[int] | None = None,
                            k: int = 8, *, size: int | None = None, one_per_image: bool = True, cache: bool = True,
-                           progress: bool = True, activations: torch.Tensor | None = None) -> dict[int, list[Patch]]:
+                           cache_folder=None, progress: bool = True, activations: torch.Tensor | None = None) -> dict[int, list[Patch]]:
     """The ``k`` maximally activating patches of each channel: ``{channel: [Patch, ...]}``, strongest first.
 
     Args:
@@ -134,10 +135,13 @@ def max_activating_patches(model: nn.Module, images: ImageSet, layer: str, chann
         k: patches per channel.
         size: resize images to this side first (as the model then sees them).
         one_per_image: at most one patch per image.
+        cache, cache_folder: the feature cache (see :func:`~vizlab.inside.features.extract_features`).
         activations: reuse spatial activations computed before (skips the forward passes).
     """
-    acts = activations if activations is not None else layer_activations(model, images, layer, size=size,
-                                                                          cache=cache, progress=progress)
+    if activations is None:
+        activations = layer_activations(model, images, layer, size=size, cache=cache, cache_folder=cache_folder,
+                                        progress=progress)
+    acts = activations
     if channels is None:
         channels = strongest_channels(acts, 8)
     elif isinstance(channels, (int, np.integer)) and not isinstance(channels, bool):

@@ -159,16 +159,18 @@ def receptive_fields(model: nn.Module, input_size: int | tuple[int, int] | None 
         def hook(module, inputs, output):
             in_hw, out_hw = _hw(inputs), _hw(output)
             geometry = _geometry(module, in_hw, out_hw) if in_hw is not None and out_hw is not None else None
+            on_path = in_hw == state["hw"] or (in_hw is None and state["hw"] == (1, 1))
             if geometry is not None and in_hw == state["hw"]:
                 for axis, (k_eff, s, pad) in enumerate(geometry):
                     state["start"][axis] -= pad * state["stride"][axis]
                     state["size"][axis] += (k_eff - 1) * state["stride"][axis]
                     state["stride"][axis] *= s
                 state["hw"] = out_hw
-            # A module's field is the main path's when its output has the main path's size; a flat output
-            # (after global pooling and flattening) keeps the pooled field.
+            # A leaf module is on the main path when its input was; a container (a block) when its output is.
+            # A flat output (after global pooling and flattening) keeps the pooled field.
             flat = out_hw is None and isinstance(output, torch.Tensor) and state["hw"] == (1, 1)
-            if out_hw == state["hw"] or flat:
+            is_leaf = next(module.children(), None) is None
+            if (out_hw == state["hw"] or flat) and (on_path or not is_leaf):
                 fields[path] = field()
         return hook
 
