@@ -14,7 +14,8 @@ from vizlab.inside.embedding import (embedding_figure, grouping_scores, knn_accu
                                      silhouette, tsne)
 from vizlab.inside.features import cache_file, cache_key, clear_cache, extract_features, penultimate_layer, pixel_features
 from vizlab.inside.neighbours import nearest_neighbours, neighbours_figure
-from vizlab.inside.patches import (max_activating_patches, patch_at, patch_figure, patch_grid, top_units)
+from vizlab.inside.patches import (full_field_mask, max_activating_patches, patch_at, patch_figure, patch_grid,
+                                   top_units)
 from vizlab.inside.receptive_field import receptive_field
 from vizlab.toy import random_images, tiny_cnn
 
@@ -161,6 +162,13 @@ def test_border_patches_are_clipped_and_padded_with_gray():
     assert box == (0, 3, 0, 3) and pixels.shape == (3, 3, 3)
     assert padded.shape == (5, 5, 3)
     assert np.all(padded[2:, 2:] == 1.0) and np.all(padded[:2] == 0.5) and np.all(padded[:, :2] == 0.5)
+    mask = full_field_mask(field)
+    assert mask.shape == (10, 10) and mask[2:8, 2:8].all() and mask.sum() == 36
+    # Zero padding can make a border unit the strongest; full fields only picks the best interior unit.
+    acts = torch.zeros(1, 1, 10, 10)
+    acts[0, 0, 0, 0], acts[0, 0, 5, 4] = 9.0, 1.0
+    assert top_units(acts, 0, 1)[0][1:3] == (0, 0)
+    assert top_units(acts, 0, 1, allowed=mask)[0][1:3] == (5, 4)
     with pytest.raises(ValueError, match="channel"):
         top_units(torch.zeros(2, 3, 4, 4), 3)
     with pytest.raises(ValueError, match="spatial"):

@@ -82,6 +82,7 @@ def neighbours_figure(images: ImageSet, queries: Sequence[int], spaces: dict[str
     ratios = [1.0] + [0.25, *[1.0] * k] * len(names)
     fig, axes = plt.subplots(len(queries), len(ratios), figsize=(cell * sum(ratios), cell * len(queries) + 0.5),
                              squeeze=False, gridspec_kw={"width_ratios": ratios})
+    heads = []
     for r, q in enumerate(queries):
         for ax in axes[r]:
             ax.set_axis_off()
@@ -96,8 +97,11 @@ def neighbours_figure(images: ImageSet, queries: Sequence[int], spaces: dict[str
                 same = int(images.labels[n]) == int(images.labels[q])
                 ax.set_title(images.label_name(n), fontsize=6, color="green" if same else "red")
                 if r == 0 and c == 0:
-                    ax.text(0, 1.3, f"nearest in {name}", transform=ax.transAxes, fontsize=9, fontweight="bold")
+                    heads.append((ax, f"nearest in {name} \u2192"))
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93 if title else 0.95))
+    for ax, text in heads:  # column headings above the first row, placed after the layout is fixed
+        box = ax.get_position()
+        fig.text(box.x0, box.y1 + 0.6 * (1 - box.y1), text, fontsize=9, fontweight="bold", va="center")
     return fig

@@ -56,8 +56,8 @@ class Patch:
     padded: np.ndarray
 
 
-def top_units(activations: torch.Tensor, channel: int, k: int = 8, *,
-              one_per_image: bool = True) -> list[tuple[int, int, int, float]]:
+def top_units(activations: torch.Tensor, channel: int, k: int = 8, *, one_per_image: bool = True,
+              allowed: torch.Tensor | None = None) -> list[tuple[int, int, int, float]]:
     """The ``k`` largest activations of one channel: ``[(image, i, j, value), ...]``, strongest first.
 
     Args:
@@ -65,6 +65,7 @@ def top_units(activations: torch.Tensor, channel: int, k: int = 8, *,
         channel: which channel.
         k: how many.
         one_per_image: keep only each image's strongest location, so that ``k`` different images appear.
+        allowed: optional boolean mask ``(h, w)`` of the locations that may be picked (see :func:`full_field_mask`).
     """
     if not isinstance(activations, torch.Tensor) or activations.dim() != 4:
         shape = tuple(activations.shape) if isinstance(activations, torch.Tensor) else type(activations).__name__
@@ -75,6 +76,10 @@ def top_units(activations: torch.Tensor, channel: int, k: int = 8, *,
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
     maps = activations[:, int(channel)].reshape(n, h * w).float()
+    if allowed is not None:
+        if tuple(allowed.shape) != (h, w) or not bool(allowed.any()):
+            raise ValueError(f"allowed must be a boolean mask of shape {(h, w)} with at least one True entry")
+        maps = maps.masked_fill(~allowed.reshape(1, h * w).to(maps.device), float("-inf"))
     if one_per_image:
         best, where = maps.max(dim=1)
         order = best.argsort(descending=True)[:k]
@@ -82,6 +87,16 @@ def top_units(activations: torch.Tensor, channel: int, k: int = 8, *,
     flat = maps.flatten()
     values, idx = flat.topk(min(k, flat.numel()))
     return [(int(f) // (h * w), (int(f) % (h * w)) // w, int(f) % w, float(v)) for v, f in zip(values, idx)]
+
+
+def full_field_mask(field: ReceptiveField) -> torch.Tensor:
+    """Boolean ``(h, w)`` mask of the units whose whole receptive field lies inside the image (no padding)."""
+    h, w = field.output_size
+    rows = torch.tensor([field.box(i, 0, clip=False)[0] >= 0 and field.box(i, 0, clip=False)[1] <= field.input_size[0]
+                         for i in range(h)])
+    cols = torch.tensor([field.box(0, j, clip=False)[2] >= 0 and field.box(0, j, clip=False)[3] <= field.input_size[1]
+                         for j in range(w)])
+    return rows[:, None] & cols[None, :]
 
 
 def _image_at(images: ImageSet, index: int, size: int | None) -> np.ndarray:
@@ -123,7 +138,8 @@ def layer_activations(model: nn.Module, images: ImageSet, layer: str, *, size: i
 
 
 def max_activating_patches(model: nn.Module, images: ImageSet, layer: str, channels: int | Sequence[int] | None = None,
-                           k: int = 8, *, size: int | None = None, one_per_image: bool = True, cache: bool = True,
+                           k: int = 8, *, size: int | None = None, one_per_image: bool = True,
+                           full_fields: bool = False, cache: bool = True,
                            cache_folder=None, progress: bool = True, activations: torch.Tensor | None = None) -> dict[int, list[Patch]]:
     """The ``k`` maximally activating patches of each channel: ``{channel: [Patch, ...]}``, strongest first.
 
@@ -135,6 +151,8 @@ def max_activating_patches(model: nn.Module, images: ImageSet, layer: str, chann
         k: patches per channel.
         size: resize images to this side first (as the model then sees them).
         one_per_image: at most one patch per image.
+        full_fields: only units whose whole field lies inside the image. Zero padding makes border units of
+            many channels fire strongly; this keeps their half-gray patches out.
         cache, cache_folder: the feature cache (see :func:`~vizlab.inside.features.extract_features`).
         activations: reuse spatial activations computed before (skips the forward passes).
     """
@@ -151,7 +169,14 @@ def max_activating_patches(model: nn.Module, images: ImageSet, layer: str, chann
     if field.output_size != tuple(acts.shape[-2:]):
         raise ValueError(f"layer {layer!r}: activations are {tuple(acts.shape[-2:])} but the receptive field walk "
                          f"found {field.output_size}")
-    return {int(c): patches_for(images, top_units(acts, int(c), k, one_per_image=one_per_image), field, size)
+    allowed = None
+    if full_fields:
+        allowed = full_field_mask(field)
+        if not bool(allowed.any()):
+            raise ValueError(f"full_fields=True, but no unit of {layer!r} has its whole {field.size[0]}-pixel field "
+                             f"inside the {side}-pixel image; use full_fields=False or a larger size")
+    return {int(c): patches_for(images, top_units(acts, int(c), k, one_per_image=one_per_image, allowed=allowed),
+                                field, size)
             for c in channels}
 
 
