@@ -12,7 +12,8 @@ from conftest import hooks_left
 from vizlab.inside.datasets import ImageSet
 from vizlab.inside.embedding import (embedding_figure, grouping_scores, knn_accuracy, pca, scatter_thumbnails,
                                      silhouette, tsne)
-from vizlab.inside.features import cache_file, cache_key, clear_cache, extract_features, penultimate_layer, pixel_features
+from vizlab.inside.features import (cache_file, cache_key, clear_cache, extract_features, penultimate_layer,
+                                    pixel_features)
 from vizlab.inside.neighbours import nearest_neighbours, neighbours_figure
 from vizlab.inside.patches import (full_field_mask, max_activating_patches, patch_at, patch_figure, patch_grid,
                                    top_units)
@@ -188,7 +189,8 @@ def test_nearest_neighbours_and_grouping_scores():
     idx, dist = nearest_neighbours(feats, 0, 2)
     assert idx.tolist() == [3, 1] and torch.allclose(dist, torch.tensor([0.5, 1.0]))
     assert nearest_neighbours(feats, 0, 1, exclude_self=False)[0].tolist() == [0]
-    assert nearest_neighbours(torch.tensor([[1.0, 0.0], [10.0, 1.0], [0.0, 2.0]]), 0, 1, metric="cosine")[0].tolist() == [1]
+    directions = torch.tensor([[1.0, 0.0], [10.0, 1.0], [0.0, 2.0]])     # cosine ignores length
+    assert nearest_neighbours(directions, 0, 1, metric="cosine")[0].tolist() == [1]
     tight, labels = _clusters()
     noisy = torch.randn(60, 8, generator=torch.Generator().manual_seed(1))
     assert knn_accuracy(tight, labels, 5) == 1.0

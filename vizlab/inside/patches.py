@@ -133,14 +133,16 @@ def layer_activations(model: nn.Module, images: ImageSet, layer: str, *, size: i
     acts = extract_features(model, images, layer, pool=None, size=size, batch_size=batch_size, cache=cache,
                             cache_folder=cache_folder, progress=progress)
     if acts.dim() != 4:
-        raise ValueError(f"layer {layer!r} has no spatial output (shape {tuple(acts.shape)}); pick a convolutional layer")
+        raise ValueError(f"layer {layer!r} has no spatial output (shape {tuple(acts.shape)}); "
+                         f"pick a convolutional layer")
     return acts
 
 
 def max_activating_patches(model: nn.Module, images: ImageSet, layer: str, channels: int | Sequence[int] | None = None,
                            k: int = 8, *, size: int | None = None, one_per_image: bool = True,
                            full_fields: bool = False, cache: bool = True,
-                           cache_folder=None, progress: bool = True, activations: torch.Tensor | None = None) -> dict[int, list[Patch]]:
+                           cache_folder=None, progress: bool = True,
+                           activations: torch.Tensor | None = None) -> dict[int, list[Patch]]:
     """The ``k`` maximally activating patches of each channel: ``{channel: [Patch, ...]}``, strongest first.
 
     Args:

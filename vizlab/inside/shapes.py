@@ -116,8 +116,8 @@ class ShapesCNN(nn.Module):
     """A tiny classifier for the shapes set; takes images in ``[0, 1]``.
 
     ``normalize`` (x - 0.5) / 0.25 -> ``conv1`` 7x7 (3 -> ``width``) -> ``relu1`` -> ``pool1`` 2x2 ->
-    ``conv2`` 3x3 -> ``bn2`` -> ``relu2`` -> ``pool2`` 2x2 -> ``conv3`` 3x3 -> ``bn3`` -> ``relu3`` -> ``pool`` (global average,
-    the penultimate features) -> ``fc``. Module paths double as layer names. Batch norm after the deeper
+    ``conv2`` 3x3 -> ``bn2`` -> ``relu2`` -> ``pool2`` 2x2 -> ``conv3`` 3x3 -> ``bn3`` -> ``relu3`` -> ``pool``
+    (global average, the penultimate features) -> ``fc``. Module paths double as layer names. Batch norm after the deeper
     convolutions (not the first, whose filters we look at) roughly halves the epochs needed.
     """
 
@@ -205,9 +205,12 @@ def _first_conv(model: nn.Module) -> nn.Conv2d | None:
 
 def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, epochs: int = 10,
                      lr: float = 3e-3, weight_decay: float = 5e-4, batch_size: int = 64, seed: int = 0,
-                     augment: bool = True, callback: Callable[[int, nn.Module, TrainHistory], bool | None] | None = None,
+                     augment: bool = True, optimizer: str = "adamw",
+                     callback: Callable[[int, nn.Module, TrainHistory], bool | None] | None = None,
                      stop: threading.Event | None = None, progress: bool = True) -> TrainHistory:
-    """Train ``model`` in place with AdamW and cross-entropy on its device; returns the :class:`TrainHistory`.
+    """Train ``model`` in place with AdamW (or SGD) and cross-entropy on its device; returns the :class:`TrainHistory`.
+
+    The learning rate follows a one-cycle schedule peaking at ``lr``.
 
     After every epoch the first conv layer's weights are snapshotted and ``callback(epoch, model, history)``
     is called; if it returns ``True`` training stops. A set ``stop`` event or Ctrl-C also stops it after the
@@ -215,6 +218,8 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
     """
     epochs = _check_int("epochs", epochs, 0)
     batch_size = _check_int("batch_size", batch_size)
+    if optimizer not in ("adamw", "sgd"):
+        raise ValueError(f"optimizer must be 'adamw' or 'sgd' (with Nesterov momentum 0.9), got {optimizer!r}")
     if lr <= 0 or weight_decay < 0:
         raise ValueError(f"lr must be > 0 and weight_decay >= 0, got lr={lr}, weight_decay={weight_decay}")
     from tqdm.auto import tqdm
@@ -229,8 +234,12 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
             history.filter_epochs.append(epoch)
 
     snapshot(0)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, epochs * -(-len(train) // batch_size)))
+    if optimizer == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay, nesterov=True)
+    steps = max(1, epochs * -(-len(train) // batch_size))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     loss_fn = nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(seed)
     start_time = time.perf_counter()
@@ -279,7 +288,7 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
 
 def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int = 32, val_fraction: float = 0.2, seed: int = 0,
                      width: int = 16, first_layer_scale: float = 0.01, lr: float = 5e-3, weight_decay: float = 5e-2,
-                     batch_size: int = 64, device: str | torch.device | None = None,
+                     batch_size: int = 64, optimizer: str = "adamw", device: str | torch.device | None = None,
                      callback: Callable[[int, nn.Module, TrainHistory], bool | None] | None = None,
                      stop: threading.Event | None = None, progress: bool = True,
                      data: ImageSet | None = None) -> tuple[ShapesCNN, TrainHistory]:
@@ -299,5 +308,6 @@ def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int = 32, val_fra
     model = shapes_cnn(seed, data.num_classes, width, first_layer_scale, class_names=data.class_names)
     model = model.to(get_device(device))
     history = train_classifier(model, train, val, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                               batch_size=batch_size, seed=seed, callback=callback, stop=stop, progress=progress)
+                               batch_size=batch_size, seed=seed, optimizer=optimizer, callback=callback, stop=stop,
+                               progress=progress)
     return model, history
