@@ -16,7 +16,7 @@ from vizlab.inside.features import (cache_file, cache_key, clear_cache, extract_
                                     pixel_features)
 from vizlab.inside.neighbours import nearest_neighbours, neighbours_figure
 from vizlab.inside.patches import (full_field_mask, max_activating_patches, patch_at, patch_figure, patch_grid,
-                                   top_units)
+                                   selective_channels, top_units)
 from vizlab.inside.receptive_field import receptive_field
 from vizlab.toy import random_images, tiny_cnn
 
@@ -174,6 +174,20 @@ def test_border_patches_are_clipped_and_padded_with_gray():
         top_units(torch.zeros(2, 3, 4, 4), 3)
     with pytest.raises(ValueError, match="spatial"):
         top_units(torch.zeros(2, 3), 0)
+
+
+def test_selective_channels_pick_the_channel_each_class_prefers():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(3).repeat(20)
+    feats = torch.rand(60, 5, generator=g)
+    feats[labels == 0, 3] += 2.0          # channel 3 fires for class 0
+    feats[labels == 1, 0] += 2.0          # channel 0 for class 1
+    feats[labels == 2, 3] += 1.0          # class 2 also likes channel 3 (taken), and channel 4 a bit less
+    feats[labels == 2, 4] += 0.8
+    assert selective_channels(feats, labels) == {3: 0, 0: 1, 4: 2}
+    assert sorted(selective_channels(feats, labels, per_class=2)) == [0, 1, 2, 3, 4]   # runs out of channels
+    with pytest.raises(ValueError, match="pooled"):
+        selective_channels(torch.zeros(4, 2, 3, 3), torch.zeros(4))
 
 
 # -- neighbours and embeddings ------------------------------------------------------------------------

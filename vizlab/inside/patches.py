@@ -188,11 +188,36 @@ def strongest_channels(activations: torch.Tensor, n: int = 8) -> list[int]:
     return peaks.argsort(descending=True)[:n].tolist()
 
 
+def selective_channels(features: torch.Tensor, labels, per_class: int = 1) -> dict[int, int]:
+    """Channels that prefer one class: ``{channel: class}``, ``per_class`` channels for each class.
+
+    A channel's preference for class ``c`` is ``(mean over c - mean over all) / std over all`` of its pooled
+    activation (``features`` is ``(N, C)``, e.g. ``extract_features(..., pool="max")``); each class takes its
+    most preferring channels that no earlier class took (the last classes get fewer when channels run out).
+    """
+    f = torch.as_tensor(features).float()
+    if f.dim() != 2:
+        raise ValueError(f"features must be pooled (N, C), got shape {tuple(f.shape)}")
+    lab = torch.as_tensor(labels).long()
+    if len(lab) != len(f):
+        raise ValueError(f"labels has {len(lab)} entries for {len(f)} feature rows")
+    z = torch.stack([(f[lab == c].mean(0) - f.mean(0)) / (f.std(0) + 1e-6) for c in lab.unique()])
+    chosen: dict[int, int] = {}
+    for row, c in enumerate(lab.unique().tolist()):
+        for channel in z[row].argsort(descending=True).tolist():
+            if channel not in chosen:
+                chosen[channel] = c
+                if sum(v == c for v in chosen.values()) == per_class:
+                    break
+    return chosen
+
+
 def patch_grid(patches: dict[int, list[Patch]], *, padded: bool = True, size: float = 1.0,
-               title: str | None = None) -> Figure:
+               title: str | None = None, row_labels: dict[int, str] | None = None) -> Figure:
     """One row per channel, its patches left to right (strongest first); returns the Figure.
 
     ``padded=True`` shows every patch at full field size (gray where the field leaves the image).
+    ``row_labels`` adds a word to a channel's row label (e.g. the class it prefers).
     """
     if not patches:
         raise ValueError("patches is empty")
@@ -210,7 +235,8 @@ def patch_grid(patches: dict[int, list[Patch]], *, padded: bool = True, size: fl
                 p = patches[channel][c]
                 ax.imshow(p.padded if padded else p.pixels, interpolation="nearest")
             if c == 0:
-                ax.set_ylabel(f"ch {channel}", fontsize=8)
+                extra = f"\n{row_labels[channel]}" if row_labels and channel in row_labels else ""
+                ax.set_ylabel(f"ch {channel}{extra}", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
