@@ -145,6 +145,13 @@ def test_fooling_judge_rejects_large_changes_and_unfooled_images():
     assert "must stay in [0, 1]" in ex.judge(case, x + 2)
 
 
+@pytest.mark.parametrize("name", ["fooling", "receptive_field"])
+def test_library_references_agree_with_the_exercise(name):
+    """The exercise's reference comes from vizlab (optimize.fooling_image, inside.receptive_fields): it passes."""
+    ex = get(name)
+    assert ex.check(ex.reference, strict=True, hidden=True, quiet=True).passed
+
+
 def test_compare_reports_the_largest_difference():
     assert compare(torch.zeros(2, 2), torch.zeros(2, 2)) is None
     msg = compare(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 3.0]]))
