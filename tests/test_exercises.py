@@ -145,10 +145,12 @@ def test_fooling_judge_rejects_large_changes_and_unfooled_images():
     assert "must stay in [0, 1]" in ex.judge(case, x + 2)
 
 
-@pytest.mark.parametrize("name", ["fooling", "receptive_field"])
-def test_library_references_agree_with_the_exercise(name):
-    """The exercise's reference comes from vizlab (optimize.fooling_image, inside.receptive_fields): it passes."""
-    ex = get(name)
+def test_library_fooling_images_pass_the_judge():
+    """vizlab.optimize.fooling_image (the reference) meets the exercise's properties on every case.
+
+    (The other library-backed references are compared with independent solutions in
+    test_solution_passes_visible_and_hidden_cases.)"""
+    ex = get("fooling")
     assert ex.check(ex.reference, strict=True, hidden=True, quiet=True).passed
 
 

@@ -272,20 +272,32 @@ def _step_extra(seed: int) -> dict:
     return {"lr": [0.5, 1.0, 2.0, 0.25][seed % 4], "l2_reg": [0.01, 0.1, 0.0, 0.05][seed % 4]}
 
 
+def _step_wrong(model, img, target, lr=1.0, l2_reg=0.01, sign=1.0, normalize="image"):
+    """The usual wrong update steps: descent (``sign=-1``), no or batch-wide normalisation, flipped penalty."""
+    x = img.detach().clone().requires_grad_(True)
+    objective = model(x).gather(1, target.view(-1, 1)).sum() - l2_reg * x.pow(2).sum()
+    g = torch.autograd.grad(objective, x)[0]
+    if normalize == "image":
+        g = g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+    elif normalize == "batch":
+        g = g / g.norm().clamp_min(1e-12)
+    return (x + sign * lr * g).detach()
+
+
 def _step_descent(model, img, target, lr=1.0, l2_reg=0.01):
-    return 2 * img - ref.class_visualization_step(model, img, target, lr, l2_reg)
+    return _step_wrong(model, img, target, lr, l2_reg, sign=-1.0)
 
 
 def _step_unnormalised(model, img, target, lr=1.0, l2_reg=0.01):
-    return ref.class_visualization_step(model, img, target, lr, l2_reg, normalize="none")
+    return _step_wrong(model, img, target, lr, l2_reg, normalize="none")
 
 
 def _step_batchnorm(model, img, target, lr=1.0, l2_reg=0.01):
-    return ref.class_visualization_step(model, img, target, lr, l2_reg, normalize="batch")
+    return _step_wrong(model, img, target, lr, l2_reg, normalize="batch")
 
 
 def _step_l2sign(model, img, target, lr=1.0, l2_reg=0.01):
-    return ref.class_visualization_step(model, img, target, lr, -l2_reg)
+    return _step_wrong(model, img, target, lr, -l2_reg)
 
 
 class_step = Exercise(

@@ -95,16 +95,21 @@ def receptive_field(layers) -> tuple[int, int]:
 
 
 def class_visualization_step(model: nn.Module, img: torch.Tensor, target: torch.Tensor, lr: float = 1.0,
-                             l2_reg: float = 0.01, normalize: str = "image") -> torch.Tensor:
-    """``img + lr * g / ||g||`` with ``g = d(s_target - l2_reg ||img||^2)/d img``, the norm per image."""
-    x = img.detach().clone().requires_grad_(True)
-    objective = model(x).gather(1, target.view(-1, 1)).sum() - l2_reg * x.pow(2).sum()
-    g = torch.autograd.grad(objective, x)[0]
-    if normalize == "image":
-        g = g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
-    elif normalize == "batch":
-        g = g / g.norm().clamp_min(1e-12)
-    return (x + lr * g).detach()
+                             l2_reg: float = 0.01) -> torch.Tensor:
+    """One step of :func:`vizlab.optimize.render` per image: objective ``class_logit(target)``, penalty
+    ``L2(l2_reg)``, optimizer ``"normalized"`` (``img + lr * g / ||g||``), on the image's own pixels."""
+    from ..optimize import render
+    from ..optimize.objectives import class_logit
+    from ..optimize.params import pixels
+    from ..optimize.regularizers import L2
+
+    out = []
+    for i in range(len(img)):
+        result = render(model, class_logit(int(target[i])), pixels(init=img[i:i + 1].detach()), steps=1, lr=lr,
+                        optimizer="normalized", regularizers=[L2(l2_reg)] if l2_reg else [], seed=None,
+                        progress=False)
+        out.append(result.image.detach())
+    return torch.cat(out)
 
 
 def fooling_images(model: nn.Module, x: torch.Tensor, target: torch.Tensor, max_steps: int = 100) -> torch.Tensor:
