@@ -15,6 +15,7 @@ from .cam import CAM, CamMethod, GradCAM, GradCAMPlusPlus, cam, grad_cam, grad_c
 from .occlusion import BASELINES, OcclusionResult, make_baseline, occlusion
 from .saliency import (GradientMethod, GuidedBackprop, GuidedReLU, SmoothGrad, guided_backprop, guided_relus,
                        reduce_gradient, saliency, smoothgrad)
+from .plot import show_box, show_maps, show_occlusion
 from .targets import ClassTarget, as_class_target, as_target
 
 __all__ = ["occlusion", "OcclusionResult", "make_baseline", "BASELINES",
@@ -22,4 +23,4 @@ __all__ = ["occlusion", "OcclusionResult", "make_baseline", "BASELINES",
            "GradientMethod", "SmoothGrad", "GuidedBackprop", "GuidedReLU",
            "cam", "grad_cam", "grad_cam_pp", "guided_grad_cam", "layer_forward",
            "CamMethod", "CAM", "GradCAM", "GradCAMPlusPlus",
-           "ClassTarget", "as_class_target", "as_target"]
+           "ClassTarget", "as_class_target", "as_target", "show_occlusion", "show_maps", "show_box"]
