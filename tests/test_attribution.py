@@ -355,3 +355,44 @@ def test_bad_names_on_embedded_model(model):
         grad_cam(model, x, "zzzz unicorn")
     with pytest.raises(ValueError, match="unknown layer"):
         grad_cam(model, x, 0, layer="block99")
+
+
+# -- command line -----------------------------------------------------------------------------------------------
+def test_cli_explain_writes_a_figure(tmp_path, capsys):
+    from PIL import Image
+
+    from vizlab.cli import main
+
+    out = tmp_path / "gc.png"
+    assert main(["explain", "cat_and_espresso", "--method", "gradcam", "--class", "Egyptian cat", "--size", "128",
+                 "-o", str(out)]) == 0
+    assert "Egyptian cat" in capsys.readouterr().out
+    with Image.open(out) as im:
+        assert im.size[0] > 200
+    out2 = tmp_path / "occ.png"
+    assert main(["explain", "cat_and_espresso", "--method", "occlusion", "--patch", "64", "--stride", "64",
+                 "--size", "128", "-o", str(out2)]) == 0
+    assert out2.exists() and "most damaging patch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["explain", "cat", "--method", "lime"], "invalid choice"),
+    (["explain", "cat", "--class", "zzzz unicorn", "--size", "64"], "unknown class"),
+    (["explain", "no_such_image_file.png"], "neither an existing file"),
+    (["explain", "cat", "-o", "out.txt"], "must end in"),
+    (["explain", "cat", "--patch", "0"], "positive integer"),
+    (["explain", "cat", "--alpha", "3"], "[0, 1]"),
+    (["explain", "cat", "--method", "saliency", "--layer", "head", "--size", "64"], "--layer"),
+])
+def test_cli_explain_bad_arguments_one_line_exit_2(argv, words, capsys, tmp_path):
+    from vizlab.cli import main
+
+    if "-o" not in argv:
+        argv = [*argv, "-o", str(tmp_path / "x.png")]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse errors exit directly
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and words in err, err
