@@ -396,3 +396,25 @@ def test_cli_explain_bad_arguments_one_line_exit_2(argv, words, capsys, tmp_path
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and words in err, err
+
+
+# -- metrics ------------------------------------------------------------------------------------------------------
+def test_metrics_on_known_maps():
+    from vizlab.attribution import grid_strength, heat_fraction, phase_means, roughness
+
+    m = torch.zeros(2, 8, 8)
+    m[0, :4] = 1.0
+    m[1, 6:, 6:] = 2.0
+    assert heat_fraction(m, rows=(0, 4)).tolist() == [1.0, 0.0]
+    assert heat_fraction(m, cols=(6, 8)).tolist() == [0.25, 1.0]
+    assert heat_fraction(torch.zeros(1, 4, 4), rows=(0, 2)).tolist() == [0.0]
+    checker = torch.ones(1, 8, 8)
+    checker[:, ::2, ::2] = 3.0  # the (0, 0) phase is 3x brighter
+    torch.testing.assert_close(phase_means(checker), torch.tensor([[[2.0, 2 / 3], [2 / 3, 2 / 3]]]))
+    assert float(grid_strength(checker)) == pytest.approx(4 / 3)
+    assert float(grid_strength(torch.ones(1, 8, 8))) == 0.0
+    assert float(roughness(torch.ones(1, 8, 8))) == 0.0 and float(roughness(checker)) > 0
+    with pytest.raises(ValueError):
+        heat_fraction(m, mask=torch.ones(3, 3, dtype=torch.bool))
+    with pytest.raises(TypeError):
+        roughness([[1.0]])

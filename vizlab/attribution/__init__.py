@@ -12,15 +12,17 @@ Example:
     >>> res.for_class("Egyptian cat").map                                   # doctest: +SKIP
 """
 from .cam import CAM, CamMethod, GradCAM, GradCAMPlusPlus, cam, grad_cam, grad_cam_pp, guided_grad_cam, layer_forward
-from .occlusion import BASELINES, OcclusionResult, make_baseline, occlusion
+from .occlusion import BASELINES, OcclusionResult, make_baseline, occlusion, print_progress
 from .saliency import (GradientMethod, GuidedBackprop, GuidedReLU, SmoothGrad, guided_backprop, guided_relus,
                        reduce_gradient, saliency, smoothgrad)
+from .metrics import grid_strength, heat_fraction, phase_means, roughness
 from .plot import show_box, show_maps, show_occlusion
 from .targets import ClassTarget, as_class_target, as_target
 
-__all__ = ["occlusion", "OcclusionResult", "make_baseline", "BASELINES",
+__all__ = ["occlusion", "print_progress", "OcclusionResult", "make_baseline", "BASELINES",
            "saliency", "smoothgrad", "guided_backprop", "guided_relus", "reduce_gradient",
            "GradientMethod", "SmoothGrad", "GuidedBackprop", "GuidedReLU",
            "cam", "grad_cam", "grad_cam_pp", "guided_grad_cam", "layer_forward",
            "CamMethod", "CAM", "GradCAM", "GradCAMPlusPlus",
-           "ClassTarget", "as_class_target", "as_target", "show_occlusion", "show_maps", "show_box"]
+           "ClassTarget", "as_class_target", "as_target", "show_occlusion", "show_maps", "show_box",
+           "heat_fraction", "phase_means", "grid_strength", "roughness"]

@@ -282,3 +282,21 @@ def _take_from(reuse: OcclusionResult, jobs, logits, done, tops, lefts):
         else:
             left.append((k, i, j))
     return left
+
+
+def print_progress(every: float = 2.0, label: str = "occlusion") -> Callable[[float], None]:
+    """A ``callback`` for :func:`occlusion` that prints the fraction done at most every ``every`` seconds.
+
+    Notebook runners (nbval) wait only a few seconds between outputs; printing keeps a long cell alive.
+    """
+    import time
+
+    state = {"last": time.perf_counter(), "start": time.perf_counter()}
+
+    def callback(frac: float) -> None:
+        now = time.perf_counter()
+        if now - state["last"] >= every or frac >= 1.0:
+            state["last"] = now
+            print(f"{label}: {frac:.0%} after {now - state['start']:.1f} s", flush=True)
+
+    return callback
