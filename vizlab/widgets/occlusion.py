@@ -36,7 +36,7 @@ class OcclusionExplorer(Explorer):
         size: resize the image to this side first (smaller is faster).
         refine: draw a coarse map first (stride = a multiple of ``stride`` that is at least ``patch``).
         background: run sweeps in a worker thread (the kernel stays responsive; ``wait()`` joins it).
-        batch_size: occluded images per forward pass.
+        batch_size: occluded images per forward pass (default: see :func:`~vizlab.attribution.occlusion`).
 
     Attributes:
         result: the latest :class:`~vizlab.attribution.OcclusionResult` (coarse, then fine).
@@ -45,7 +45,7 @@ class OcclusionExplorer(Explorer):
 
     def __init__(self, model, image="cat_and_espresso", target=None, *, patch: int = 32, stride: int = 16,
                  baseline: str = "gray", size: int | None = None, refine: bool = True, background: bool = True,
-                 batch_size: int = 8, k: int = 5):
+                 batch_size: int | None = None, k: int = 5):
         super().__init__()
         self.model = model
         if size is not None and not isinstance(image, torch.Tensor):
