@@ -258,6 +258,37 @@ def test_occlusion_stops_with_partial_result(tiny, images):
     assert not torch.isnan(res.map).any()
 
 
+@pytest.mark.parametrize("size, patch, stride, baseline", [(128, 24, 26, "gray"), (96, 16, 40, "blur"), (64, 20, 22, 0.0)])
+def test_incremental_occlusion_equals_full_forward(model, size, patch, stride, baseline):
+    from vizlab.attribution.incremental import supports_incremental
+
+    assert supports_incremental(model)
+    x = model.to_input("cat_and_espresso", size=size)
+    full = occlusion(model, x, "espresso", patch=patch, stride=stride, baseline=baseline, method="full")
+    calls = []
+    handle = model.register_forward_pre_hook(lambda module, inputs: calls.append(inputs[0].shape[0]))
+    try:
+        inc = occlusion(model, x, "espresso", patch=patch, stride=stride, baseline=baseline, method="incremental",
+                        batch_size=7)
+    finally:
+        handle.remove()
+    torch.testing.assert_close(inc.logits, full.logits, atol=2e-4, rtol=1e-4)
+    torch.testing.assert_close(inc.map, full.map, atol=1e-5, rtol=1e-4)
+    assert calls == [1]  # only the clean image runs through model(); occluded images go window by window
+
+
+def test_incremental_occlusion_refuses_other_models(tiny, images):
+    from vizlab.attribution.incremental import supports_incremental
+
+    assert not supports_incremental(tiny)
+    with pytest.raises(ValueError, match="incremental"):
+        occlusion(tiny, images, 0, patch=4, method="incremental")
+    with pytest.raises(ValueError, match="method"):
+        occlusion(tiny, images, 0, patch=4, method="fast")
+    auto = occlusion(tiny, images, 0, patch=4, stride=4)  # auto falls back to full forward passes
+    torch.testing.assert_close(auto.grid, occlusion(tiny, images, 0, patch=4, stride=4, method="full").grid)
+
+
 def test_occlusion_on_cat_and_espresso_occluding_cat_raises_espresso(model):
     x = model.to_input("cat_and_espresso", size=160)
     res = occlusion(model, x, "espresso", patch=80, stride=80, baseline="gray", batch_size=4)

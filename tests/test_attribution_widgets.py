@@ -29,7 +29,7 @@ class CallCounter:
 @pytest.fixture
 def occ(model):
     x = model.to_input("cat_and_espresso", size=96)
-    explorer = OcclusionExplorer(model, x, patch=48, stride=24, baseline="gray", batch_size=8)
+    explorer = OcclusionExplorer(model, x, patch=48, stride=24, baseline="gray", batch_size=8, method="full")
     assert explorer.wait(60)
     return explorer
 

@@ -37,6 +37,7 @@ class OcclusionExplorer(Explorer):
         refine: draw a coarse map first (stride = a multiple of ``stride`` that is at least ``patch``).
         background: run sweeps in a worker thread (the kernel stays responsive; ``wait()`` joins it).
         batch_size: occluded images per forward pass (default: see :func:`~vizlab.attribution.occlusion`).
+        method: ``"auto"``, ``"full"`` or ``"incremental"`` (see :func:`~vizlab.attribution.occlusion`).
 
     Attributes:
         result: the latest :class:`~vizlab.attribution.OcclusionResult` (coarse, then fine).
@@ -45,7 +46,7 @@ class OcclusionExplorer(Explorer):
 
     def __init__(self, model, image="cat_and_espresso", target=None, *, patch: int = 32, stride: int = 16,
                  baseline: str = "gray", size: int | None = None, refine: bool = True, background: bool = True,
-                 batch_size: int | None = None, k: int = 5):
+                 batch_size: int | None = None, method: str = "auto", k: int = 5):
         super().__init__()
         self.model = model
         if size is not None and not isinstance(image, torch.Tensor):
@@ -70,6 +71,7 @@ class OcclusionExplorer(Explorer):
         self.refine = refine
         self.background = background
         self.batch_size = batch_size
+        self.method = method
         self.result: OcclusionResult | None = None
         self.sweeps = 0
         for control in (self.patch, self.stride, self.baseline):
@@ -105,7 +107,8 @@ class OcclusionExplorer(Explorer):
         patch, stride, baseline = self.patch.value, self.stride.value, self.baseline.value
         patch = min(patch, min(self.x.shape[-2:]))
         self.sweeps += 1
-        args = dict(target=self.picker.value, patch=patch, baseline=baseline, batch_size=self.batch_size, stop=stop)
+        args = dict(target=self.picker.value, patch=patch, baseline=baseline, batch_size=self.batch_size, stop=stop,
+                    method=self.method)
         coarse = None
         coarse_stride = stride * math.ceil(patch / stride)  # a multiple of stride, so the fine sweep re-uses it
         start = time.perf_counter()
