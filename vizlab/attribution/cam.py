@@ -17,7 +17,7 @@ Maps are ``(N, H, W)`` at the input's resolution (``upsample=False``: the layer'
 sum negative) comes back as zeros with a ``RuntimeWarning``, never NaN.
 
 Example:
-    >>> heat = grad_cam(model, "cat_and_espresso", "Egyptian cat")     # layer = model.cam_layer ("head")
+    >>> heat = grad_cam(model, "cat_and_espresso", "Egyptian cat")     # doctest: +SKIP
     >>> heat.shape                                                      # doctest: +SKIP
     torch.Size([1, 224, 224])
 """

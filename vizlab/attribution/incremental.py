@@ -51,11 +51,21 @@ class Windowed:
         return self.crops((0, 0, 0, 0), [0] * len(self.top), [0] * len(self.top), h, w)
 
 
-def _pointwise(module: nn.Module, s: Windowed) -> Windowed:
-    return Windowed(module(s.base), module(s.win), s.top, s.left)
+class _Base(dict):
+    """The clean image's map after each module, computed once per image and shared by all its chunks."""
+
+    def of(self, module: nn.Module, x: torch.Tensor, fn=None) -> torch.Tensor:
+        key = id(module)
+        if key not in self:
+            self[key] = (fn or module)(x)
+        return self[key]
 
 
-def _conv(conv: nn.Conv2d, s: Windowed) -> Windowed:
+def _pointwise(module: nn.Module, s: Windowed, base: _Base) -> Windowed:
+    return Windowed(base.of(module, s.base), module(s.win), s.top, s.left)
+
+
+def _conv(conv: nn.Conv2d, s: Windowed, cache: _Base) -> Windowed:
     k, st = conv.kernel_size[0], conv.stride[0]
     H, W = s.base.shape[-2:]
     if type(conv).__name__ == "Conv2dSame":  # TensorFlow "same" padding, computed from the input size
@@ -65,7 +75,7 @@ def _conv(conv: nn.Conv2d, s: Windowed) -> Windowed:
     else:
         p = conv.padding[0]
         pad = (p, p, p, p)
-    base = conv(s.base)
+    base = cache.of(conv, s.base)
     ho, wo = base.shape[-2:]
     h, w = s.win.shape[-2:]
     hh, ww = min(ho, (h + k - 2) // st + 1), min(wo, (w + k - 2) // st + 1)
@@ -77,6 +87,7 @@ def _conv(conv: nn.Conv2d, s: Windowed) -> Windowed:
 
 
 def _add(shortcut: Windowed, main: Windowed) -> Windowed:
+    # (main.base + shortcut.base is cheap next to the convolutions; it is not cached)
     h, w = main.win.shape[-2:]
     inside = all(mt <= t and t + shortcut.win.shape[-2] <= mt + h and ml <= l and l + shortcut.win.shape[-1] <= ml + w
                  for t, l, mt, ml in zip(shortcut.top, shortcut.left, main.top, main.left))
@@ -117,46 +128,62 @@ def _covers(s: Windowed) -> bool:
     return tuple(s.win.shape[-2:]) == tuple(s.base.shape[-2:])
 
 
-def _block(block: nn.Module, s: Windowed) -> Windowed:
+def _in_chunks(fn, x: torch.Tensor, size: int) -> torch.Tensor:
+    # On a CPU, small batches of whole maps ran faster per image than large ones (cache-bound).
+    return fn(x) if x.shape[0] <= size else torch.cat([fn(part) for part in x.split(size)])
+
+
+def _block(block: nn.Module, s: Windowed, cache: _Base, chunk: int) -> Windowed:
     if _covers(s):  # the window is the whole map: an ordinary batched forward pass, without crops
-        return Windowed(block(s.base), block(s.win), s.top, s.left)
+        return Windowed(cache.of(block, s.base), _in_chunks(block, s.win, chunk), s.top, s.left)
     shortcut = s
     if type(block).__name__ == "DepthwiseSeparableConv":
-        s = _conv(block.conv_dw, s)
-        s = _pointwise(block.bn1, s)
-        s = _conv(block.conv_pw, s)
-        s = _pointwise(block.bn2, s)
+        s = _conv(block.conv_dw, s, cache)
+        s = _pointwise(block.bn1, s, cache)
+        s = _conv(block.conv_pw, s, cache)
+        s = _pointwise(block.bn2, s, cache)
     else:
-        s = _conv(block.conv_pw, s)
-        s = _pointwise(block.bn1, s)
-        s = _conv(block.conv_dw, s)
-        s = _pointwise(block.bn2, s)
-        s = _conv(block.conv_pwl, s)
-        s = _pointwise(block.bn3, s)
+        s = _conv(block.conv_pw, s, cache)
+        s = _pointwise(block.bn1, s, cache)
+        s = _conv(block.conv_dw, s, cache)
+        s = _pointwise(block.bn2, s, cache)
+        s = _conv(block.conv_pwl, s, cache)
+        s = _pointwise(block.bn3, s, cache)
     return _add(shortcut, s) if block.has_skip else s
 
 
 @torch.inference_mode()
 def occluded_logits(model: nn.Module, image: torch.Tensor, baseline: torch.Tensor, windows: list[tuple[int, int]],
-                    patch: int) -> torch.Tensor:
+                    patch: int, cache: dict | None = None, chunk: int | None = None) -> torch.Tensor:
     """Logits ``(B, C)`` of ``image`` ``(1, 3, H, W)`` with each ``(top, left)`` window replaced by ``baseline``.
 
     Equals ``model(occluded_batch)`` up to float summation order; see the module docstring.
+
+    Args:
+        cache: a dict kept between calls for the *same* image: the clean image's maps are computed once.
+        chunk: images per pass once windows cover whole maps (default 2 on a CPU, all on a GPU).
     """
     if not supports_incremental(model):
         raise ValueError("incremental occlusion needs the embedded EfficientNet-Lite (timm, no squeeze-excitation) "
                          "in eval mode; use method='full'")
+    if cache is None:
+        cache = _Base()
+    elif not isinstance(cache, _Base):
+        cache.setdefault("maps", _Base())
+        cache = cache["maps"]
+    if chunk is None:
+        chunk = 2 if image.device.type == "cpu" else len(windows)
     win = torch.stack([baseline[0, :, t:t + patch, l:l + patch] for t, l in windows])
     s = Windowed(image, win, [t for t, _ in windows], [l for _, l in windows])
     net = model.net
-    s = _pointwise(model.normalize, s)
-    s = _conv(net.conv_stem, s)
-    s = _pointwise(net.bn1, s)
+    s = _pointwise(model.normalize, s, cache)
+    s = _conv(net.conv_stem, s, cache)
+    s = _pointwise(net.bn1, s, cache)
     for stage in net.blocks:
         for block in stage:
-            s = _block(block, s)
+            s = _block(block, s, cache, chunk)
     if _covers(s):
-        return net.forward_head(net.bn2(net.conv_head(s.win)))
-    s = _conv(net.conv_head, s)
-    s = _pointwise(net.bn2, s)
+        return _in_chunks(lambda t: net.forward_head(net.bn2(net.conv_head(t))), s.win, chunk)
+    s = _conv(net.conv_head, s, cache)
+    s = _pointwise(net.bn2, s, cache)
     return net.forward_head(s.full())

@@ -259,6 +259,7 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
 
         bar = tqdm(total=len(jobs), desc=f"occlusion {patch}/{stride}", leave=False)
     total = max(len(jobs), 1)
+    caches: dict[int, dict] = {}  # incremental: the clean maps of each image, shared by its chunks
     try:
         for start in range(0, len(jobs), batch_size):
             if stop is not None and stop.is_set():
@@ -268,7 +269,8 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
                 parts = []
                 for k in sorted({k for k, _, _ in chunk}):  # one clean image per call
                     wins = [(tops[i], lefts[j]) for kk, i, j in chunk if kk == k]
-                    parts.append(occluded_logits(model, x[k:k + 1], base[k:k + 1], wins, patch))
+                    parts.append(occluded_logits(model, x[k:k + 1], base[k:k + 1], wins, patch,
+                                                 cache=caches.setdefault(k, {})))
                 out = torch.cat(parts).float().cpu()
             else:
                 idx = torch.tensor([k for k, _, _ in chunk], device=x.device)

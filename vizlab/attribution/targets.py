@@ -6,6 +6,7 @@ CAM and occlusion need classes (they read classifier weights or cached logits), 
 :class:`ClassTarget`.
 
 Example:
+    >>> import torch
     >>> t = ClassTarget([3, 1])
     >>> t(torch.arange(10.).view(2, 5)).tolist()
     [3.0, 6.0]
