@@ -1,6 +1,6 @@
 """Attribution speed and agreement: vizlab against captum and pytorch-grad-cam, side by side in one process.
 
-Run:  OMP_NUM_THREADS=1 python benchmarks/bench_attribution.py [--repeat 5] [--skip-fine]
+Run:  OMP_NUM_THREADS=1 python benchmarks/bench_attribution.py [--repeat 20] [--occlusion-repeat 2] [--skip-fine]
 
 Everything runs on the embedded EfficientNet-Lite0 at 224 x 224 on the cat-and-espresso composite, class
 "espresso". Calls alternate between the libraries in each round, so load from other processes hits all of
@@ -42,8 +42,9 @@ def race(entries: dict, repeat: int) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="rounds for the fast methods (best is kept)")
-    parser.add_argument("--occlusion-repeat", type=int, default=1, help="rounds for occlusion")
+    parser.add_argument("--repeat", type=int, default=20, help="rounds for the fast methods (best is kept)")
+    parser.add_argument("--occlusion-repeat", type=int, default=2, help="rounds for occlusion 32/16")
+    parser.add_argument("--fine-repeat", type=int, default=1, help="rounds for occlusion 16/8")
     parser.add_argument("--skip-fine", action="store_true", help="skip occlusion with patch 16, stride 8")
     args = parser.parse_args(argv)
 
@@ -87,8 +88,8 @@ def main(argv=None) -> None:
                  corr(r["vizlab"][1], r["captum"][1]), None))
     rows.append(("Grad-CAM (head, 224 map)", "pytorch-grad-cam GradCAM", r["vizlab"][0], r["pgc"][0],
                  corr(r["vizlab"][1], r["pgc"][1]), None))
-    low_ours = grad_cam(model, x, c, upsample=False, normalize=False)
-    low_cap = cap_gc.attribute(x, target=c, relu_attributions=True)[:, 0]
+    low_ours = grad_cam(model, x, c, upsample=False, normalize=False).detach()
+    low_cap = cap_gc.attribute(x, target=c, relu_attributions=True)[:, 0].detach()
     print(f"Grad-CAM at 7x7, unnormalised: max |vizlab - captum| = {float((low_ours - low_cap).abs().max()):.2e}")
     del pgc  # removes its hooks
 
@@ -97,21 +98,23 @@ def main(argv=None) -> None:
     cap_occ = Occlusion(probs)
     settings = [(32, 16)] + ([] if args.skip_fine else [(16, 8)])
     for patch, stride in settings:
-        def ours(bs):
-            return lambda: occlusion(model, x, c, patch=patch, stride=stride, baseline="gray", batch_size=bs).map
+        def ours(method):
+            return lambda: occlusion(model, x, c, patch=patch, stride=stride, baseline="gray", method=method).map
 
         def theirs(ppe):
             return lambda: cap_occ.attribute(x, sliding_window_shapes=(3, patch, patch), strides=(3, stride, stride),
                                              baselines=0.5, target=c, perturbations_per_eval=ppe)[:, 0]
 
         n = len(range(0, 224 - patch + 1, stride)) ** 2
-        entries = {"vizlab": ours(None), "captum ppe=1": theirs(1), "captum ppe=32": theirs(32)}
+        entries = {"incremental": ours("incremental"), "full": ours("full"), "captum ppe=1": theirs(1),
+                   "captum ppe=32": theirs(32)}
         with torch.no_grad():
-            r = race(entries, args.occlusion_repeat)
-        for peer in ("captum ppe=1", "captum ppe=32"):
-            rows.append((f"occlusion {patch}/{stride} ({n} images)", f"captum Occlusion, {peer[7:]}",
-                         r["vizlab"][0], r[peer][0], corr(r["vizlab"][1], r[peer][1]),
-                         float((r["vizlab"][1] - r[peer][1]).abs().max())))
+            r = race(entries, args.occlusion_repeat if patch == 32 else args.fine_repeat)
+        for mine in ("incremental", "full"):
+            for peer in ("captum ppe=1", "captum ppe=32"):
+                rows.append((f"occlusion {patch}/{stride} ({n} images), vizlab {mine}",
+                             f"captum Occlusion, perturbations_per_eval={peer[11:]}", r[mine][0], r[peer][0],
+                             corr(r[mine][1], r[peer][1]), float((r[mine][1] - r[peer][1]).abs().max())))
 
     print()
     print("| method | peer | vizlab (ms) | peer (ms) | peer / vizlab | map correlation |")
