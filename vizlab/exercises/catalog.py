@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..hooks import capture
 from ..toy import random_images, tiny_cnn
 from . import references as ref
 from .core import Case, Exercise, describe
@@ -45,27 +46,32 @@ def _model_cases(specs: list[tuple[int, int, int, bool]], extra: Callable[[int],
     return cases
 
 
+def _signed_gradient(model, x, target, score=None):
+    """The signed input gradient (``reduce="none"``), for the wrong variants below."""
+    from ..attribution import saliency as lib_saliency
+
+    return lib_saliency(model, x, score or target.tolist(), reduce="none")
+
+
 def _saliency_sum(model, x, target):
-    return ref.input_gradient(model, x, target).abs().sum(1)
+    return _signed_gradient(model, x, target).abs().sum(1)
 
 
 def _saliency_noabs(model, x, target):
-    return ref.input_gradient(model, x, target).amax(1)
+    return _signed_gradient(model, x, target).amax(1)
 
 
 def _saliency_mean(model, x, target):
-    return ref.input_gradient(model, x, target).abs().mean(1)
+    return _signed_gradient(model, x, target).abs().mean(1)
 
 
 def _saliency_prob(model, x, target):
-    x = x.clone().requires_grad_(True)
-    p = model(x).softmax(1).gather(1, target.view(-1, 1)).sum()
-    return torch.autograd.grad(p, x)[0].abs().amax(1)
+    return _signed_gradient(model, x, target, lambda logits: logits.softmax(1).gather(1, target.view(-1, 1))[:, 0]
+                            ).abs().amax(1)
 
 
 def _saliency_all(model, x, target):
-    x = x.clone().requires_grad_(True)
-    return torch.autograd.grad(model(x).sum(), x)[0].abs().amax(1)
+    return _signed_gradient(model, x, target, lambda logits: logits.sum(1)).abs().amax(1)
 
 
 saliency = Exercise(
@@ -86,14 +92,14 @@ saliency = Exercise(
 
 
 def _occ_logit(model, x, target, patch=4, stride=2, fill=0.5):
-    return ref.occlusion_map(model, x, target, patch, stride, fill, use_logits=True)
+    return ref.occlusion_map(model, x, target, patch, stride, fill, score="logit")
 
 
 def _occ_noref(model, x, target, patch=4, stride=2, fill=0.5):
-    base = ref.occlusion_map(model, x, target, patch, stride, fill)
+    drop = ref.occlusion_map(model, x, target, patch, stride, fill)
     with torch.no_grad():
         p = model(x).softmax(1).gather(1, target.view(-1, 1)).view(-1, 1, 1)
-    return p - base
+    return p - drop
 
 
 def _occ_sign(model, x, target, patch=4, stride=2, fill=0.5):
@@ -154,12 +160,20 @@ cam = Exercise(
         "after global average pooling, target ``(N,)``.\nReturns: ``(N, h, w)``, raw (no ReLU, no scaling).")
 
 
+def _layer_grad(model, x, target, layer):
+    """Activations of ``layer`` and the gradient of the target logits there, for the wrong variants below."""
+    with capture(model, layer, gradients=True) as cap:
+        model(x).gather(1, target.view(-1, 1)).sum().backward()
+    return cap[layer].detach(), cap.gradients[layer]
+
+
 def _gradcam_noreLU(model, x, target, layer="relu2"):
-    return ref.grad_cam(model, x, target, layer, relu=False)
+    a, g = _layer_grad(model, x, target, layer)
+    return (g.mean((2, 3), keepdim=True) * a).sum(1)
 
 
 def _gradcam_elementwise(model, x, target, layer="relu2"):
-    a, g = ref.layer_grad(model, x, target, layer)
+    a, g = _layer_grad(model, x, target, layer)
     return (a * g).sum(1).relu()
 
 
@@ -168,7 +182,7 @@ def _gradcam_norm(model, x, target, layer="relu2"):
 
 
 def _gradcam_abs(model, x, target, layer="relu2"):
-    a, g = ref.layer_grad(model, x, target, layer)
+    a, g = _layer_grad(model, x, target, layer)
     return (g.abs().mean((2, 3), keepdim=True) * a).sum(1)
 
 

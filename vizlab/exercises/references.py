@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..hooks import capture
 
 FOOLING_MAX_CHANGE = 0.2  # mean |x_fool - x| per image; a random image is ~0.33 away
 
@@ -20,36 +19,19 @@ def normalize01(maps: torch.Tensor) -> torch.Tensor:
     return ((flat - lo) / (hi - lo).clamp_min(1e-12)).view_as(maps)
 
 
-def input_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``d s_target / d x`` for each image, with ``s`` the logits."""
-    x = x.detach().clone().requires_grad_(True)
-    score = model(x).gather(1, target.view(-1, 1)).sum()
-    return torch.autograd.grad(score, x)[0]
-
-
 def saliency_map(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``max_c |d s_target / d x|``: ``(N, H, W)``."""
-    return input_gradient(model, x, target).abs().amax(1)
+    """``max_c |d s_target / d x|``, ``(N, H, W)``: :func:`vizlab.attribution.saliency`."""
+    from ..attribution import saliency
+
+    return saliency(model, x, target.tolist(), reduce="max")
 
 
-@torch.no_grad()
 def occlusion_map(model: nn.Module, x: torch.Tensor, target: torch.Tensor, patch: int = 4, stride: int = 2,
-                  fill: float = 0.5, use_logits: bool = False) -> torch.Tensor:
-    """Drop of the target probability when a ``patch`` square at each ``stride`` step is set to ``fill``."""
-    def score(batch: torch.Tensor) -> torch.Tensor:
-        out = model(batch)
-        return (out if use_logits else out.softmax(1)).gather(1, target.view(-1, 1)).squeeze(1)
+                  fill: float = 0.5, score: str = "prob") -> torch.Tensor:
+    """Drop of the target probability per patch position: :func:`vizlab.attribution.occlusion`'s ``grid``."""
+    from ..attribution import occlusion
 
-    n, _, h, w = x.shape
-    rows, cols = (h - patch) // stride + 1, (w - patch) // stride + 1
-    base = score(x)
-    result = x.new_zeros(n, rows, cols)
-    for i in range(rows):
-        for j in range(cols):
-            occluded = x.clone()
-            occluded[:, :, i * stride:i * stride + patch, j * stride:j * stride + patch] = fill
-            result[:, i, j] = base - score(occluded)
-    return result
+    return occlusion(model, x, target.tolist(), patch=patch, stride=stride, baseline=float(fill), score=score).grid
 
 
 def class_activation_map(features: torch.Tensor, weight: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -57,19 +39,12 @@ def class_activation_map(features: torch.Tensor, weight: torch.Tensor, target: t
     return torch.einsum("nc,nchw->nhw", weight[target], features)
 
 
-def layer_grad(model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Activations of ``layer`` and the gradient of the target logits with respect to them."""
-    with capture(model, layer, gradients=True) as cap:
-        model(x).gather(1, target.view(-1, 1)).sum().backward()
-    return cap[layer].detach(), cap.gradients[layer]
+def grad_cam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: str = "relu2") -> torch.Tensor:
+    """``relu(sum_c mean_ij(dS/dA_c) A_c)`` at ``layer``, unscaled, at the layer's resolution:
+    :func:`vizlab.attribution.grad_cam` with ``upsample=False, normalize=False``."""
+    from ..attribution import grad_cam as lib_grad_cam
 
-
-def grad_cam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: str = "relu2",
-             relu: bool = True) -> torch.Tensor:
-    """``relu(sum_c mean_ij(dS/dA_c) * A_c)`` at ``layer``: ``(N, h, w)``."""
-    acts, grads = layer_grad(model, x, target, layer)
-    cam = (grads.mean((2, 3), keepdim=True) * acts).sum(1)
-    return cam.relu() if relu else cam
+    return lib_grad_cam(model, x, target.tolist(), layer, upsample=False, normalize=False)
 
 
 def kernel_stride_dilation(module: nn.Module) -> tuple[int, int, int]:
