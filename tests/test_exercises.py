@@ -195,3 +195,16 @@ def test_release_cli_check_passes(capsys):
     from vizlab.cli import main
 
     assert main(["release", "--check"]) == 0
+
+
+@pytest.mark.parametrize("name", list(NOTEBOOKS))
+def test_the_instructor_notebooks_solutions_pass(name):
+    """The solution cells as they stand in the notebook (so its "once it works" demo cells really run)."""
+    nb = nbformat.read(SOURCE_DIR / f"{name}.ipynb", as_version=4)
+    ns = {"torch": torch, "nn": nn, "F": torch.nn.functional, "vizlab": vizlab}
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(cell.source, ns)
+    for ex_name in NOTEBOOKS[name]:
+        ex = EXERCISES[ex_name]
+        assert ex.passes(ns[ex.function]), f"{name}: the solution of {ex_name} fails its check"
