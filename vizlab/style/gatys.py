@@ -125,7 +125,7 @@ def _style_batch(style, size: int, device) -> torch.Tensor:
 
 
 def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size: int = 256, steps: int = 200,
-                   optimizer: str = "adam", lr: float = 0.02, init: str | torch.Tensor = "content",
+                   optimizer: str = "adam", lr: float = 0.03, init: str | torch.Tensor = "content",
                    style_blend: Sequence[float] | None = None, style_scale: float = 1.0,
                    content_weight: float | None = None, style_weight: float | None = None,
                    tv_weight: float | None = None, style_layers: Sequence[str] | None = None,
@@ -183,8 +183,8 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
     if len(lw) != len(s_layers):
         raise ValueError(f"layer_weights has {len(lw)} entries for {len(s_layers)} style layers")
     cw = (recipe.content_weight if recipe else 1.0) if content_weight is None else content_weight
-    sw = (recipe.style_weight if recipe else 100.0) if style_weight is None else style_weight
-    tw = (recipe.tv_weight if recipe else 1e-3) if tv_weight is None else tv_weight
+    sw = (recipe.style_weight if recipe else 30.0) if style_weight is None else style_weight
+    tw = (recipe.tv_weight if recipe else 0.3) if tv_weight is None else tv_weight
     if content is None:
         cw = 0.0
     device = model_device(loss_net)
@@ -223,7 +223,9 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         x0 = (0.5 + 0.1 * torch.randn(1, 3, size, size, generator=gen)).clamp(0, 1).to(device)
     x = x0.detach().clone().requires_grad_(True)
 
-    def losses_of(img: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    def losses_of(x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        # L-BFGS's line search may probe pixels outside [0, 1]; measure the image they would be shown as.
+        img = x.clamp(0, 1)
         feats = loss_net(img)
         ls = sw * relative_style_loss([feats[n] for n in s_layers], targets, lw)
         lc = sum((relative_content_loss(feats[n], content_feats[n], cw) for n in c_layers), img.new_zeros(())) \
@@ -251,12 +253,16 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
                 opt.zero_grad(set_to_none=True)
                 total, parts = losses_of(x)
                 total.backward()
-                record.update(parts)
+                if not record:  # the loss at this step's starting point (L-BFGS also probes others)
+                    record.update(parts)
                 return total
 
             opt.step(closure)
-            with torch.no_grad():
-                x.clamp_(0, 1)  # keep real pixels: a projected gradient step
+            if optimizer == "adam":
+                with torch.no_grad():
+                    x.clamp_(0, 1)  # keep real pixels: a projected gradient step
+            # (L-BFGS keeps its own iterate: clamping it would break its curvature history; the loss and
+            # the result see the clamped image, and pixels outside [0, 1] get no gradient.)
             record["step"] = step + 1
             result.history.append(record)
             result.steps = step + 1
@@ -264,7 +270,7 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
             if snapshot_every and (step + 1) % snapshot_every == 0:
                 result.snapshots.append((step + 1, _finish(x, color_source, preserve_color)))
             if callback is not None:
-                callback(step + 1, record, x.detach())
+                callback(step + 1, record, x.detach().clamp(0, 1))
     except KeyboardInterrupt:
         result.stopped = True
     finally:
@@ -275,7 +281,7 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
 
 
 def _finish(x: torch.Tensor, color_source: torch.Tensor | None, preserve_color: bool) -> torch.Tensor:
-    out = x.detach()
+    out = x.detach().clamp(0, 1)
     if preserve_color and color_source is not None:
         yiq = rgb_to_yiq(color_source)
         y = rgb_to_yiq(out)[:, :1]

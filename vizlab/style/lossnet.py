@@ -42,7 +42,7 @@ class Recipe:
     content_layers: tuple[str, ...]
     style_weight: float
     content_weight: float = 1.0
-    tv_weight: float = 1e-3
+    tv_weight: float = 0.3
     layer_weights: tuple[float, ...] = field(default=())
     note: str = ""
 
@@ -54,15 +54,15 @@ RECIPES: dict[str, Recipe] = {
     "efficientnet_lite0": Recipe(
         "efficientnet_lite0",
         style_layers=("stem", "block1_dw", "block2_expand", "block3_expand", "block4_expand"),
-        content_layers=("block3_expand",), style_weight=100.0, content_weight=1.0, tv_weight=1e-3,
-        note="expanded ReLU6 activations inside the blocks; offline default"),
+        content_layers=("block3_expand",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
+        note="expanded ReLU6 activations inside the blocks; offline default (measured: see notebook 07)"),
     "vgg19": Recipe(
         "vgg19", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
-        content_layers=("relu4_2",), style_weight=100.0, content_weight=1.0, tv_weight=1e-3,
+        content_layers=("relu4_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
         note="Gatys et al. 2016"),
     "vgg16": Recipe(
         "vgg16", style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
-        content_layers=("relu2_2",), style_weight=100.0, content_weight=1.0, tv_weight=1e-3,
+        content_layers=("relu2_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
         note="Johnson et al. 2016"),
 }
 
