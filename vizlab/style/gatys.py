@@ -289,6 +289,20 @@ def _finish(x: torch.Tensor, color_source: torch.Tensor | None, preserve_color: 
     return out.cpu().clone()
 
 
+def print_progress(every: int = 20, total: int | None = None) -> Callable[[int, dict, torch.Tensor], None]:
+    """A ``callback`` for :func:`style_transfer` that prints the losses every ``every`` steps (for logs and
+    notebooks run headless, where a progress bar shows nothing)."""
+    start = time.perf_counter()
+
+    def callback(step: int, losses: dict, image: torch.Tensor) -> None:
+        if step % every == 0 or step == total:
+            print(f"step {step}{f'/{total}' if total else ''}: style {losses['style']:.3g}, "
+                  f"content {losses['content']:.3g}, tv {losses['tv']:.3g} ({time.perf_counter() - start:.1f} s)",
+                  flush=True)
+
+    return callback
+
+
 def synthesize_texture(style, *, size: int = 128, steps: int = 200, **kwargs) -> StyleResult:
     """Texture synthesis (Gatys et al. 2015): match only the style's Gram matrices, starting from noise.
 

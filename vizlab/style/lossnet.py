@@ -56,6 +56,11 @@ RECIPES: dict[str, Recipe] = {
         style_layers=("stem", "block1_dw", "block2_expand", "block3_expand", "block4_expand"),
         content_layers=("block3_expand",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
         note="expanded ReLU6 activations inside the blocks; offline default (measured: see notebook 07)"),
+    # For comparison only: the block outputs (linear bottlenecks) take a style weakly.
+    "efficientnet_lite0_blocks": Recipe(
+        "efficientnet_lite0", style_layers=("stem", "block1", "block2", "block3", "block4"),
+        content_layers=("block3",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
+        note="block outputs (no ReLU): weak palette shift and speckle"),
     "vgg19": Recipe(
         "vgg19", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         content_layers=("relu4_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
@@ -129,14 +134,17 @@ class LossNetwork(nn.Module):
 
 
 def loss_network(name: str | nn.Module = "efficientnet_lite0", *, weights: str | None = "imagenet",
-                 device: str | torch.device | None = None, layers: Sequence[str] | None = None) -> LossNetwork:
+                 device: str | torch.device | None = None, layers: Sequence[str] | None = None,
+                 model: VizModel | None = None) -> LossNetwork:
     """A :class:`LossNetwork` for a named model with its :data:`RECIPES` layers (or ``layers``).
 
     Args:
-        name: ``"efficientnet_lite0"`` (offline default), ``"vgg19"``, ``"vgg16"``, or an ``nn.Module``.
+        name: a :data:`RECIPES` key: ``"efficientnet_lite0"`` (offline default), ``"vgg19"``, ``"vgg16"``,
+            ``"efficientnet_lite0_blocks"`` (for comparison); or an ``nn.Module``.
         weights: ``"imagenet"`` or ``None`` (random trunk; for VGG offline).
         device: where to run; ``None`` picks the best device.
         layers: override the recipe's style + content layers.
+        model: an already loaded :class:`~vizlab.models.VizModel` to share (must match the recipe's model).
 
     Raises:
         vizlab.ModelUnavailableError: VGG weights are not available (offline).
@@ -153,7 +161,11 @@ def loss_network(name: str | nn.Module = "efficientnet_lite0", *, weights: str |
         raise ValueError(f"name={name!r} has no style recipe; choose one of {', '.join(RECIPES)} or pass a "
                          f"module with layers=")
     recipe = RECIPES[key]
-    model: VizModel = load_model(key, device=device, weights=weights)
+    if model is None:
+        model = load_model(recipe.model, device=device, weights=weights)
+    elif getattr(model, "name", None) != recipe.model:
+        raise ValueError(f"model is {getattr(model, 'name', type(model).__name__)!r}, but recipe {key!r} needs "
+                         f"{recipe.model!r}")
     if layers is None:
         layers = [*recipe.style_layers, *recipe.content_layers]
     return LossNetwork(model, layers, recipe)
