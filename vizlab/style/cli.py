@@ -2,7 +2,7 @@
 
 Examples::
 
-    vizlab style-train swirls data/networks/swirls.pt --size 192 --steps 300 --style-weight 10
+    vizlab style-train swirls data/networks/swirls.pt --size 128 --steps 400 --lr 2e-3 --style-weight 5
     vizlab stylize swirls cat cat_swirls.png --size 512
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ def add_commands(sub) -> None:
     train.add_argument("--batch-size", type=int, default=4)
     train.add_argument("--steps", type=int, default=300)
     train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--style-weight", type=float, default=10.0)
+    train.add_argument("--style-weight", type=float, default=5.0)
     train.add_argument("--content-weight", type=float, default=1.0)
     train.add_argument("--tv-weight", type=float, default=1e-4)
     train.add_argument("--norm", choices=("instance", "batch"), default="instance")

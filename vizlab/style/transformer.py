@@ -229,7 +229,7 @@ def perceptual_targets(loss_net: LossNetwork, style, size: int, normalize: str =
 
 
 def train_transformer(style, *, content: str | Path | None = None, size: int = 256, batch_size: int = 4,
-                      steps: int = 300, lr: float = 1e-3, style_weight: float = 10.0, content_weight: float = 1.0,
+                      steps: int = 300, lr: float = 1e-3, style_weight: float = 5.0, content_weight: float = 1.0,
                       tv_weight: float = 1e-4, norm: str = "instance", width: int = 32, blocks: int = 5,
                       loss_net: LossNetwork | None = None, style_size: int | None = None,
                       checkpoint: str | Path | None = None, checkpoint_every: int = 100, seed: int = 0,
