@@ -134,3 +134,12 @@ def test_style_image_from_path(tmp_path):
 
     path = save_image(artwork("waves", 40), tmp_path / "mine.png")
     assert style_image(str(path), 32).shape == (32, 32, 3)
+
+
+def test_shipped_style_pngs_match_the_generator():
+    from vizlab.images import load_image
+    from vizlab.style.artwork import STYLE_DIR
+
+    for name in ARTWORKS:
+        shipped = load_image(STYLE_DIR / f"{name}.png")
+        assert np.abs(shipped - artwork(name, 256)).max() <= 1.5 / 255, name

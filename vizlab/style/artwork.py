@@ -60,8 +60,8 @@ def _swirls(size: int, rng: np.random.Generator) -> np.ndarray:
         r = np.sqrt((y - cy) ** 2 + (x - cx) ** 2) + 0.03
         phase += strength * (np.arctan2(y - cy, x - cx) + 2.5 * np.log(r))
     noise = _smooth_noise(size, rng, 10)
-    streaks = 0.5 + 0.5 * np.sin(5.0 * phase + 6.0 * noise)
-    fine = 0.5 + 0.5 * np.sin(22.0 * phase + 3.0 * rng.random((size, size)).astype(np.float32))
+    streaks = 0.5 + 0.5 * np.sin(9.0 * phase + 6.0 * noise)
+    fine = 0.5 + 0.5 * np.sin(40.0 * phase + 3.0 * rng.random((size, size)).astype(np.float32))
     value = np.clip(0.75 * streaks + 0.25 * fine, 0, 1)
     img = _palette(value, [(10, 20, 70), (25, 60, 150), (70, 120, 200), (230, 210, 90), (250, 240, 170)])
     return img
