@@ -142,8 +142,9 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         loss_net: a :class:`~vizlab.style.lossnet.LossNetwork`; default: the embedded EfficientNet-Lite0
             with its recipe (the weights and layers below default to ``loss_net.recipe``).
         size: the output's side in pixels (square, centre crop).
-        steps: optimisation steps (L-BFGS: each step is one iteration with up to 4 evaluations... see below).
-        optimizer: ``"adam"`` (``lr`` in pixel units) or ``"lbfgs"`` (``lr`` ignored, 1 iteration per step).
+        steps: optimisation steps.
+        optimizer: ``"adam"`` (``lr`` in pixel units) or ``"lbfgs"`` (``lr`` ignored; one iteration per step,
+            whose strong-Wolfe line search may evaluate the loss several times).
         init: ``"content"``, ``"noise"`` or a starting image tensor.
         style_blend: weights of several style images (normalised to sum 1); default equal.
         style_scale: the style image is sized ``size * style_scale`` (larger = bigger strokes).
@@ -210,9 +211,9 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
             fs = loss_net(s)
             targets = [t + b * gram_matrix(fs[n]) for t, n in zip(targets, s_layers)]
         content_feats = loss_net(content_img) if content_img is not None and c_layers else {}
-        tv_ref = tv_loss(content_img) if content_img is not None else tv_loss(style_imgs[0])
-        tv_ref = tv_ref * (size * size) / (style_imgs[0].shape[-1] * style_imgs[0].shape[-2]) \
-            if content_img is None else tv_ref
+        # TV is measured relative to the content photo's (texture synthesis: the style image's, per pixel).
+        ref = content_img if content_img is not None else style_imgs[0]
+        tv_ref = tv_loss(ref) * (size * size) / (ref.shape[-1] * ref.shape[-2])
 
     gen = torch.Generator(device="cpu").manual_seed(seed)
     if isinstance(init, torch.Tensor):
