@@ -44,11 +44,10 @@ def tutorial_step_factory(lnet, content, style, truncate: bool):
         c_targets = {n: feats[n].detach() for n in recipe.content_layers}
         feats = lnet(style)
         s_targets = {n: tgram(feats[n]).detach() for n in recipe.style_layers}
-    deepest = list(modules)[-1]
-    order = [n for n in lnet.layer_names]
     img = content.clone().requires_grad_(True)
     opt = torch.optim.Adam([img], lr=0.03)
     losses: list = []
+    seen: set = set()
 
     def hook_for(name):
         def hook(module, inputs, output):
@@ -56,12 +55,14 @@ def tutorial_step_factory(lnet, content, style, truncate: bool):
                 losses.append(F.mse_loss(output, c_targets[name]))
             if name in s_targets:
                 losses.append(1e3 * F.mse_loss(tgram(output), s_targets[name]))
-            if truncate and name == order[-1]:
+            seen.add(name)
+            if truncate and len(seen) == len(modules):  # every loss layer has run: stop, like the tutorial
                 raise _Stop
         return hook
 
     def step():
         losses.clear()
+        seen.clear()
         handles = [m.register_forward_hook(hook_for(n)) for n, m in modules.items()]
         try:
             try:
@@ -77,7 +78,6 @@ def tutorial_step_factory(lnet, content, style, truncate: bool):
         opt.step()
         with torch.no_grad():
             img.clamp_(0, 1)
-    del deepest
     return step
 
 
