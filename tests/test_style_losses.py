@@ -98,3 +98,16 @@ def test_instance_norm_per_sample_and_channel():
     assert torch.allclose(instance_norm(x2)[1:], y[1:])
     with pytest.raises(ValueError, match="shape"):
         instance_norm(x[0])
+
+
+def test_gram_gradient_matches_autograd():
+    g = torch.Generator().manual_seed(2)
+    f = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: gram_matrix(x, "chw"), (f,))
+    w = torch.randn(2, 3, 3, generator=g, dtype=torch.double)
+    (gram_matrix(f) * w).sum().backward()
+    ours = f.grad.clone()
+    f.grad = None
+    flat = f.reshape(2, 3, 20)
+    ((flat @ flat.transpose(1, 2) / 60) * w).sum().backward()
+    assert torch.allclose(ours, f.grad)

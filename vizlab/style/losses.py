@@ -33,6 +33,25 @@ def _check_features(features: torch.Tensor, name: str = "features") -> None:
         raise ValueError(f"{name} must have shape (N, C, H, W); got {tuple(features.shape)}")
 
 
+class _Gram(torch.autograd.Function):
+    """``F F^T`` for ``F`` of shape ``(N, C, L)``, with a backward that uses the symmetry of the product.
+
+    Autograd's generic backward of ``F @ F.transpose`` computes two products, ``g F`` and ``(F^T g)^T``, and
+    adds a transposed (strided, cache-unfriendly) tensor to a contiguous one. Since the result is ``F F^T``,
+    ``dL/dF = (g + g^T) F``: one product, one contiguous result (measured in benchmarks/bench_style.py).
+    """
+
+    @staticmethod
+    def forward(ctx, flat: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(flat)
+        return flat @ flat.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (flat,) = ctx.saved_tensors
+        return (grad + grad.transpose(1, 2)) @ flat
+
+
 def gram_matrix(features: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
     """Gram matrices ``G[n] = F[n] F[n]^T / norm`` of feature maps, one per sample.
 
@@ -54,7 +73,7 @@ def gram_matrix(features: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
         raise ValueError(f"normalize must be one of {GRAM_NORMALIZATIONS}, got {normalize!r}")
     n, c, h, w = features.shape
     flat = features.reshape(n, c, h * w)
-    gram = flat @ flat.transpose(1, 2)
+    gram = _Gram.apply(flat) if torch.is_grad_enabled() and flat.requires_grad else flat @ flat.transpose(1, 2)
     if normalize == "chw":
         gram = gram / (c * h * w)
     elif normalize == "nchw":
