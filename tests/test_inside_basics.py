@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from conftest import hooks_left
+from vizlab.inside import (activated_layers, channel_ranking, colour_fraction, extract_patches, feature_maps,
+                           first_layer_filters, learn_patch_filters, orientedness, sparsity)
+
+
+def test_first_layer_filters_are_the_first_conv_weights(tiny, model):
+    assert torch.equal(first_layer_filters(tiny), tiny.conv1.weight.detach())
+    assert first_layer_filters(model).shape == (32, 3, 3, 3)
+
+
+def test_orientedness_separates_edges_from_blobs():
+    x = torch.arange(8.0)
+    edge = (x[None, :] > 3.5).float().expand(8, 8)            # vertical edge
+    yy, xx = torch.meshgrid(x, x, indexing="ij")
+    blob = torch.exp(-((yy - 3.5) ** 2 + (xx - 3.5) ** 2) / 4)  # isotropic blob
+    filters = torch.stack([edge, edge.T, blob])[:, None].expand(-1, 3, -1, -1)
+    o = orientedness(filters)
+    assert o[0] > 0.99 and o[1] > 0.99 and o[2] < 0.05
+
+
+def test_colour_fraction_of_gray_and_opponent_filters():
+    gray = torch.ones(1, 3, 4, 4)
+    opponent = torch.zeros(1, 3, 4, 4)
+    opponent[0, 0], opponent[0, 1] = 1.0, -1.0  # red vs green
+    frac = colour_fraction(torch.cat([gray, opponent]))
+    assert frac[0] == pytest.approx(0.0) and frac[1] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="RGB"):
+        colour_fraction(torch.ones(1, 4, 3, 3))
+
+
+def test_patches_and_ica_filters_on_photos():
+    p = extract_patches(["cat", "temple"], patch_size=6, n_patches=500, seed=1)
+    assert p.shape == (500, 108)
+    assert (p == extract_patches(["cat", "temple"], patch_size=6, n_patches=500, seed=1)).all()
+    w = learn_patch_filters(["cat", "temple", "flower"], n_filters=12, patch_size=6, n_patches=4000)
+    assert w.shape == (12, 3, 6, 6)
+    rand = torch.randn(12, 3, 6, 6, generator=torch.Generator().manual_seed(0))
+    assert orientedness(w).median() > orientedness(rand).median()   # natural-image filters are edge-like
+    with pytest.raises(ValueError, match="method"):
+        learn_patch_filters(["cat"], method="pca")
+    with pytest.raises(ValueError, match="n_filters"):
+        learn_patch_filters(["cat"], n_filters=1000, patch_size=4)
+    with pytest.raises(ValueError, match="smaller than patch_size"):
+        extract_patches([torch.rand(3, 4, 4)], patch_size=8)
+
+
+def test_feature_maps_and_sparsity_on_tiny_model(tiny, images):
+    maps = feature_maps(tiny, images, ["conv1", "relu2"])
+    assert maps["conv1"].shape == (2, 8, 16, 16) and maps["relu2"].shape == (2, 16, 8, 8)
+    frac = sparsity(tiny, images, ["relu1", "relu2"])
+    assert set(frac) == {"relu1", "relu2"}
+    assert frac["relu1"] == pytest.approx(float((maps["conv1"] <= 0).float().mean()), abs=1e-6)
+    assert activated_layers(tiny) == ["relu1", "relu2"]
+    assert hooks_left(tiny) == 0
+
+
+def test_embedded_model_is_sparser_deeper(model):
+    layers = activated_layers(model)
+    assert layers[0] == "stem" and layers[-1] == "head"
+    frac = sparsity(model, ["cat", "espresso", "temple"], layers)
+    assert frac["head"] > 2 * frac["stem"]
+
+
+def test_channel_ranking_orders_by_mean():
+    maps = torch.zeros(3, 2, 2)
+    maps[2] += 5
+    maps[0] += 1
+    assert channel_ranking(maps) == [2, 0, 1]
