@@ -201,12 +201,14 @@ class Session:
     def __init__(self, page, lab: Lab, name: str) -> None:
         self.page, self.lab, self.name = page, lab, name
         self.shots = 0
+        self.started = time.monotonic()
         self.console: list[str] = []
         page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
         page.on("pageerror", lambda exc: self.console.append(f"pageerror: {exc}"))
 
     def shot(self, step: str, element=None) -> None:
         self.shots += 1
+        self.console.append(f"step {self.shots} {step!r} at {time.monotonic() - self.started:.1f} s")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         step = re.sub(r"[^A-Za-z0-9_.-]+", "-", step).strip("-")
         stem = ARTIFACTS / f"{self.name}-{self.shots:02d}-{step}"
@@ -350,7 +352,10 @@ def check_slider(sess: Session, slider: str = "patch", timeout_s: float = PICTUR
     value_before = readout.inner_text()
     handle = widget.locator(".noUi-handle").first
     handle.focus()
-    handle.press("ArrowRight")  # continuous_update=False: the kernel hears the value on release/keyup
+    # One step, as a student's arrow key; continuous_update=False sends the value when the move ends.
+    handle.press("ArrowRight")
+    if readout.inner_text() == value_before:  # already at the maximum
+        handle.press("ArrowLeft")
     assert readout.inner_text() != value_before, f"{sess.name}: the {slider!r} slider did not move"
     sess.shot("slider-moved", explorer)
     sess.wait_picture_change(explorer, before, timeout_s, f"moving {slider!r}")
