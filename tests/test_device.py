@@ -43,7 +43,7 @@ def test_explicit_devices_pass_through_when_available(available):
     assert get_device(torch.device("cuda", 0)) == torch.device("cuda", 0)
 
 
-@pytest.mark.parametrize("asked", ["cuda", "cuda:0", torch.device("cuda"), "mps"])
+@pytest.mark.parametrize("asked", ["cuda", "cuda:0", torch.device("cuda"), "mps"], ids=repr)
 def test_unavailable_device_raises_value_error(available, asked):
     available(cuda=False, mps=False)
     with pytest.raises(ValueError, match="not available") as info:
