@@ -241,18 +241,33 @@ class Session:
             raise AssertionError(f"{self.name}: kernel not idle within {timeout_s:.0f} s: {bar!r}") from exc
 
     def run_all(self, timeout_s: float = RUN_ALL_S) -> None:
-        """Run menu > Run All Cells, then wait until every code cell has an execution count."""
+        """Run menu > Run All Cells, then wait until every code cell has an execution count.
+
+        A cell that raises makes JupyterLab drop the queue (prompts go back from ``[*]`` to ``[ ]``): that
+        fails at once with the outputs, instead of waiting for the timeout.
+        """
         self.page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
         self.page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
-        self.page.wait_for_function(
-            """() => {
-                const prompts = [...document.querySelectorAll(
-                    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')];
-                return prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
-            }""",
-            timeout=timeout_s * 1000,
-            polling=500,
-        )
+        start = time.monotonic()
+        seen_busy = False
+        while True:
+            prompts = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt")
+            texts = [t.strip() for t in prompts.all_text_contents()]
+            done = sum(bool(re.fullmatch(r"\[\d+\]:", t)) for t in texts)
+            busy = any("*" in t for t in texts)
+            if texts and done == len(texts):
+                break
+            seen_busy |= busy
+            elapsed = time.monotonic() - start
+            if not busy and (seen_busy or elapsed > 15):
+                self.shot("run-all-stopped")
+                raise AssertionError(f"{self.name}: Run All stopped after {done} of {len(texts)} code cells; "
+                                     f"outputs:\n{self.outputs_text()[-3000:]}")
+            if elapsed > timeout_s:
+                self.shot("run-all-timeout")
+                raise AssertionError(f"{self.name}: Run All did not finish within {timeout_s:.0f} s "
+                                     f"({done} of {len(texts)} code cells done)")
+            time.sleep(0.5)
         self.wait_kernel_idle(60)
         self.shot("ran-all")
 
