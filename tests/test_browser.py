@@ -287,7 +287,7 @@ class Session:
             label = self.page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(slider)}\b", re.I))
             loc = loc.filter(has=self.page.locator(".widget-slider", has=label))
         for name in buttons:
-            loc = loc.filter(has=self.page.get_by_role("button", name=name, exact=True))
+            loc = loc.filter(has=self.button(self.page, name))
         loc = loc.first
         try:
             loc.wait_for(timeout=20_000)
@@ -315,6 +315,30 @@ class Session:
                 last = exc
                 time.sleep(0.3)
         raise AssertionError(f"{self.name}: cannot read the explorer's picture") from last
+
+    def wait_settled(self, explorer, timeout_s: float, what: str, quiet_s: float = 3.0) -> str:
+        """Wait until a picture is shown and neither it nor the status line changed for ``quiet_s`` seconds.
+
+        Explorers compute in the background (a coarse map, then a finer one): a change seen later must come
+        from what the test did, not from work still running from before.
+        """
+        deadline = time.monotonic() + timeout_s
+        last, since = None, time.monotonic()
+        while True:
+            now = (self.picture(explorer), self.status(explorer))
+            if now != last:
+                last, since = now, time.monotonic()
+            elif now[0] and time.monotonic() - since >= quiet_s:
+                return now[0]
+            if time.monotonic() > deadline:
+                self.shot(f"not-settled-{what}", explorer)
+                raise AssertionError(f"{self.name}: the explorer did not settle {what} within {timeout_s:.0f} s "
+                                     f"(picture shown: {bool(now[0])}, status: {now[1]!r})")
+            time.sleep(0.5)
+
+    def button(self, explorer, name: str):
+        # By text, not accessible name: an icon (fa-play) may add a glyph to the name.
+        return explorer.locator("button", has_text=re.compile(rf"^\s*{re.escape(name)}\s*$"))
 
     def wait_picture_change(self, explorer, old: str, timeout_s: float, what: str) -> str:
         deadline = time.monotonic() + timeout_s
@@ -359,8 +383,7 @@ def session(request):
 def check_slider(sess: Session, slider: str = "patch", timeout_s: float = PICTURE_S) -> None:
     """Move ``slider`` one step with the keyboard; the picture must change and no error may appear."""
     explorer = sess.explorer(slider=slider)
-    before = sess.picture(explorer)
-    assert before, f"{sess.name}: the explorer shows no picture before the slider moves"
+    before = sess.wait_settled(explorer, timeout_s, "before the slider moves")
     label = sess.page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(slider)}\b", re.I))
     widget = explorer.locator(".widget-slider", has=label).first
     readout = widget.locator(".widget-readout")
@@ -374,6 +397,7 @@ def check_slider(sess: Session, slider: str = "patch", timeout_s: float = PICTUR
     assert readout.inner_text() != value_before, f"{sess.name}: the {slider!r} slider did not move"
     sess.shot("slider-moved", explorer)
     sess.wait_picture_change(explorer, before, timeout_s, f"moving {slider!r}")
+    sess.wait_settled(explorer, timeout_s, "after the slider moved")
     sess.wait_kernel_idle(60)
     sess.shot("picture-changed", explorer)
     assert "error" not in sess.status(explorer).lower(), f"{sess.name}: status {sess.status(explorer)!r}"
@@ -383,11 +407,11 @@ def check_slider(sess: Session, slider: str = "patch", timeout_s: float = PICTUR
 def check_run_stop(sess: Session, timeout_s: float = PICTURE_S) -> None:
     """Click Run, see the picture update, click Stop: status says stopped and the picture stays."""
     explorer = sess.explorer(buttons=("Run", "Stop"))
-    before = sess.picture(explorer)
-    explorer.get_by_role("button", name="Run", exact=True).click()
+    before = sess.wait_settled(explorer, timeout_s, "before Run")
+    sess.button(explorer, "Run").click()
     sess.wait_picture_change(explorer, before, timeout_s, "clicking Run")
     sess.shot("running", explorer)
-    explorer.get_by_role("button", name="Stop", exact=True).click()
+    sess.button(explorer, "Stop").click()
     try:
         explorer.locator(".vizlab-status", has_text=re.compile("stopped", re.I)).wait_for(
             timeout=timeout_s * 1000)
@@ -395,11 +419,9 @@ def check_run_stop(sess: Session, timeout_s: float = PICTURE_S) -> None:
         sess.shot("not-stopped", explorer)
         raise AssertionError(f"{sess.name}: status did not say 'stopped' within {timeout_s:.0f} s after Stop: "
                              f"{sess.status(explorer)!r}") from exc
-    time.sleep(1.0)  # the job may draw its last partial result as it ends
-    stopped = sess.picture(explorer)
+    # The job may draw its partial result as it ends; then nothing may change any more, and it must stay.
+    stopped = sess.wait_settled(explorer, 30, "after Stop (the picture still changes or vanished)")
     assert stopped, f"{sess.name}: the picture vanished after Stop"
-    time.sleep(3.0)
-    assert sess.picture(explorer) == stopped, f"{sess.name}: the picture still changes after Stop"
     sess.shot("stopped", explorer)
     assert "error" not in sess.status(explorer).lower(), f"{sess.name}: status {sess.status(explorer)!r}"
     sess.assert_no_widget_errors()
