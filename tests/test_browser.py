@@ -196,12 +196,18 @@ def browser(lab):
 
 
 class Session:
-    """One notebook open in one browser page; numbered screenshots of each step."""
+    """One notebook open in its own browser page; numbered screenshots of each step."""
 
-    def __init__(self, page, lab: Lab, name: str) -> None:
-        self.page, self.lab, self.name = page, lab, name
+    def __init__(self, context, lab: Lab, notebook: str) -> None:
+        self.context, self.lab, self.notebook = context, lab, notebook
+        self.page = page = context.new_page()
+        page.set_default_timeout(30_000)
+        self.name = Path(notebook).stem
+        self.error: BaseException | None = None
+        self.closed = False
         self.shots = 0
         self.started = time.monotonic()
+        self.run_started = 0.0
         self.console: list[str] = []
         page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
         page.on("pageerror", lambda exc: self.console.append(f"pageerror: {exc}"))
@@ -217,8 +223,23 @@ class Session:
             element.scroll_into_view_if_needed()
             element.screenshot(path=f"{stem}-explorer.png")
 
-    def open(self, notebook: str) -> None:
-        self.page.goto(f"{self.lab.url}/lab/tree/{notebook}?token={self.lab.token}")
+    def close(self) -> None:
+        """Save the console log, shut this notebook's kernel down (frees the CPU), close the page."""
+        if self.closed:
+            return
+        self.closed = True
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / f"{self.name}-console.log").write_text("\n".join(self.console))
+        try:
+            for s in self.lab.api("/api/sessions"):
+                if s.get("path") == self.notebook:
+                    self.lab.api(f"/api/sessions/{s['id']}", method="DELETE")
+        except Exception:
+            pass
+        self.context.close()
+
+    def open(self) -> None:
+        self.page.goto(f"{self.lab.url}/lab/tree/{self.notebook}?token={self.lab.token}")
         self.page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(timeout=90_000)
         self.wait_kernel_idle(90)
         self.shot("opened")
@@ -240,15 +261,19 @@ class Session:
             bar = self.page.locator("#jp-main-statusbar").inner_text()
             raise AssertionError(f"{self.name}: kernel not idle within {timeout_s:.0f} s: {bar!r}") from exc
 
-    def run_all(self, timeout_s: float = RUN_ALL_S) -> None:
-        """Run menu > Run All Cells, then wait until every code cell has an execution count.
+    def start_run_all(self) -> None:
+        """Run menu > Run All Cells (returns at once; :meth:`wait_run_all` waits)."""
+        self.page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+        self.page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+        self.run_started = time.monotonic()
+
+    def wait_run_all(self, timeout_s: float = RUN_ALL_S) -> None:
+        """Wait until every code cell has an execution count.
 
         A cell that raises makes JupyterLab drop the queue (prompts go back from ``[*]`` to ``[ ]``): that
         fails at once with the outputs, instead of waiting for the timeout.
         """
-        self.page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
-        self.page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
-        start = time.monotonic()
+        start = self.run_started
         seen_busy = False
         while True:
             prompts = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt")
@@ -316,8 +341,11 @@ class Session:
                 time.sleep(0.3)
         raise AssertionError(f"{self.name}: cannot read the explorer's picture") from last
 
-    def wait_settled(self, explorer, timeout_s: float, what: str, quiet_s: float = 3.0) -> str:
-        """Wait until a picture is shown and neither it nor the status line changed for ``quiet_s`` seconds.
+    def wait_settled(self, explorer, timeout_s: float, what: str, quiet_s: float = 3.0,
+                     need_picture: bool = True) -> str:
+        """Wait until neither the picture nor the status line changed for ``quiet_s`` seconds.
+
+        With ``need_picture``, a picture must be shown too (an explorer that draws only after Run has none).
 
         Explorers compute in the background (a coarse map, then a finer one): a change seen later must come
         from what the test did, not from work still running from before.
@@ -328,7 +356,7 @@ class Session:
             now = (self.picture(explorer), self.status(explorer))
             if now != last:
                 last, since = now, time.monotonic()
-            elif now[0] and time.monotonic() - since >= quiet_s:
+            elif (now[0] or not need_picture) and time.monotonic() - since >= quiet_s:
                 return now[0]
             if time.monotonic() > deadline:
                 self.shot(f"not-settled-{what}", explorer)
@@ -357,27 +385,40 @@ class Session:
         return explorer.locator(".vizlab-status").first.inner_text()
 
 
+@pytest.fixture(scope="module")
+def started(lab, browser):
+    """Every notebook of this module opened in its own page, Run All started: they run side by side.
+
+    Running the notebooks at once, not one after the other, keeps the module's wall time near that of the
+    slowest notebook. Each test then waits for its own notebook and uses its explorer.
+    """
+    sessions: dict[str, Session] = {}
+    for notebook in [*CASES, DEMO_BROKEN]:
+        if not (ROOT / notebook).exists():
+            continue
+        sess = sessions[notebook] = Session(browser.new_context(viewport={"width": 1400, "height": 1000}), lab,
+                                            notebook)
+        try:
+            sess.open()
+            sess.start_run_all()
+        except Exception as exc:  # reported by that notebook's test, not by every test
+            sess.error = exc
+    yield sessions
+    for sess in sessions.values():
+        sess.close()
+
+
 @pytest.fixture
 def session(request):
-    """A fresh browser page for the test's ``notebook`` parameter (skipped when that notebook is missing)."""
+    """The page of the test's ``notebook`` parameter, Run All started (skipped when the notebook is missing)."""
     notebook = request.node.callspec.params["notebook"]
     if not (ROOT / notebook).exists():
         pytest.skip(f"{notebook} is not in this checkout yet")
-    lab, browser = request.getfixturevalue("lab"), request.getfixturevalue("browser")
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
-    sess = Session(page, lab, name)
+    sess = request.getfixturevalue("started")[notebook]
+    if sess.error is not None:
+        raise sess.error
     yield sess
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / f"{name}-console.log").write_text("\n".join(sess.console))
-    try:  # leave no kernel running for the next notebook
-        for s in lab.api("/api/sessions"):
-            lab.api(f"/api/sessions/{s['id']}", method="DELETE")
-    except Exception:
-        pass
-    context.close()
+    sess.close()  # its kernel stops, so the notebooks still running get the CPU
 
 
 def check_slider(sess: Session, slider: str = "patch", timeout_s: float = PICTURE_S) -> None:
@@ -407,7 +448,13 @@ def check_slider(sess: Session, slider: str = "patch", timeout_s: float = PICTUR
 def check_run_stop(sess: Session, timeout_s: float = PICTURE_S) -> None:
     """Click Run, see the picture update, click Stop: status says stopped and the picture stays."""
     explorer = sess.explorer(buttons=("Run", "Stop"))
-    before = sess.wait_settled(explorer, timeout_s, "before Run")
+    before = sess.wait_settled(explorer, timeout_s, "before Run", need_picture=False)
+    # A run that ends on its own before Stop arrives would prove nothing: ask for as many steps as allowed.
+    label = sess.page.locator(".widget-label", has_text=re.compile(r"^\s*steps\b", re.I))
+    steps = explorer.locator(".widget-text", has=label).locator("input")
+    if steps.count():
+        steps.first.fill("100000")  # a bounded field clamps this to its maximum
+        steps.first.press("Enter")
     sess.button(explorer, "Run").click()
     sess.wait_picture_change(explorer, before, timeout_s, "clicking Run")
     sess.shot("running", explorer)
@@ -437,8 +484,7 @@ CASES = {
 
 @pytest.mark.parametrize("notebook", list(CASES))
 def test_explorer_works_in_browser(session, notebook):
-    session.open(notebook)
-    session.run_all()
+    session.wait_run_all()
     session.assert_no_widget_errors()
     for check in CASES[notebook]:
         check(session)
@@ -447,8 +493,7 @@ def test_explorer_works_in_browser(session, notebook):
 @pytest.mark.parametrize("notebook", [DEMO_BROKEN])
 def test_checks_fail_on_a_broken_widget(session, notebook):
     """The same checks on an explorer whose callbacks raise must fail (the test can catch a broken widget)."""
-    session.open(notebook)
-    session.run_all()
+    session.wait_run_all()
     session.assert_no_widget_errors()  # it displays fine; only using it fails
     with pytest.raises(AssertionError, match="did not change"):
         check_slider(session, timeout_s=10)
