@@ -64,6 +64,8 @@ def main(argv: list[str]) -> int:
         cmd = [PYTHON, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *rest]
     else:
         cmd = [PYTHON, "-m", "jupyter", "lab", str(ROOT / "notebooks" / "00_welcome.ipynb"), *rest]
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in rest:
+            cmd.append("--allow-root")  # containers often run as root; JupyterLab refuses that otherwise
     print("+", " ".join(str(c) for c in cmd), flush=True)
     return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
 
