@@ -22,6 +22,7 @@ set), where they fail: CI installs both (``.ci/run``).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -113,7 +114,10 @@ def lab(tmp_path_factory):
     """One JupyterLab server for all browser tests, serving a copy of the notebooks (autosave stays there)."""
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} not found (Debian: apt-get install -y chromium)")
-    pytest.importorskip("jupyterlab", reason="JupyterLab is not installed (pip install -e .[lab])")
+    for module, extra in [("playwright", "test"), ("jupyterlab", "test")]:
+        if importlib.util.find_spec(module) is None:
+            _unavailable(f"the {module} package is not installed (pip install -e .[{extra}])")
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots
     base = tmp_path_factory.mktemp("lab")
     serve = base / "root"
     ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
