@@ -1,6 +1,16 @@
-"""Inside the network: first-layer filters, feature maps and sparsity (part 1 of the lecture)."""
-from .activations import activated_layers, channel_ranking, feature_maps, sparsity
-from .filters import colour_fraction, extract_patches, first_layer_filters, learn_patch_filters, orientedness
+"""Inside the network (part 1 of the lecture).
 
-__all__ = ["activated_layers", "channel_ranking", "feature_maps", "sparsity", "colour_fraction",
-           "extract_patches", "first_layer_filters", "learn_patch_filters", "orientedness"]
+One image at a time: first-layer filters, feature maps and sparsity. At scale: image sets, cached features,
+receptive fields, maximally activating patches, nearest neighbours and embeddings.
+"""
+from .activations import activated_layers, channel_ranking, feature_maps, sparsity
+from .datasets import DatasetUnavailableError, ImageSet, cifar10, from_arrays, image_folder, imagenette, photo_crops
+from .embedding import (embedding_figure, format_scores, grouping_scores, knn_accuracy, pca, scatter_thumbnails,
+                        silhouette, tsne)
+from .features import cache_dir, clear_cache, extract_features, penultimate_layer, pixel_features
+from .filters import colour_fraction, extract_patches, first_layer_filters, learn_patch_filters, orientedness
+from .neighbours import nearest_neighbours, neighbours_figure
+from .patches import (Patch, full_field_mask, max_activating_patches, patch_figure, patch_grid, patches_for,
+                      selective_channels, strongest_channels, top_units)
+from .receptive_field import ReceptiveField, receptive_field, receptive_fields
+from .shapes import SHAPES, ShapesCNN, TrainHistory, make_shapes, shapes_cnn, train_classifier, train_shapes_cnn

@@ -1,1 +1,36 @@
-"""optimize."""
+"""Optimizing the input: class visualization, DeepDream, feature inversion and fooling images.
+
+Composable pieces (after lucid/lucent's design, written anew):
+
+* objectives (:mod:`.objectives`): ``class_logit``, ``channel``, ``neuron``, ``layer_activation``,
+  ``feature_match``, ``guided``; they add and scale like numbers;
+* parameterizations (:mod:`.params`): ``pixels`` and the decorrelated ``fourier``; each is
+  ``(parameters, image_function)``;
+* transforms (:mod:`.transforms`): ``jitter``, ``pad``, ``scale``, ``rotate``, ``compose``;
+* regularizers (:mod:`.regularizers`): ``L2``, ``TV``, ``Blur`` (every k steps), ``Clamp``; one weight each;
+* the render loop :func:`render` (progress bar, snapshots, Stop, seeded).
+
+And the lecture's techniques built from them: :func:`class_visualization`, :func:`deepdream`,
+:func:`invert`, :func:`fooling_image`.
+"""
+from .classviz import CS231N, FOURIER, ClassVizSettings, class_probability, class_visualization, model_units, preset
+from .deepdream import DreamResult, deepdream
+from .fooling import FoolingResult, fooling_image
+from .inversion import features, invert
+from .objectives import (Context, Objective, channel, class_log_probability, class_logit, feature_match, guided,
+                         layer_activation, neuron)
+from .params import Parameterization, fourier, frequency_energy, pixels
+from .plots import show_fooling, show_inversions, show_result, show_snapshots
+from .regularizers import L2, TV, Blur, Clamp, Regularizer, gaussian_blur, total_variation
+from .render import RenderResult, render
+from .transforms import Compose, Jitter, Pad, Rotate, Scale, Transform, compose, jitter, pad, rotate, roll, scale
+
+__all__ = [
+    "CS231N", "FOURIER", "ClassVizSettings", "class_probability", "class_visualization", "model_units", "preset",
+    "DreamResult", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
+    "Context", "Objective", "channel", "class_log_probability", "class_logit", "feature_match", "guided",
+    "layer_activation", "neuron", "Parameterization", "fourier", "frequency_energy", "pixels",
+    "show_fooling", "show_inversions", "show_result", "show_snapshots",
+    "L2", "TV", "Blur", "Clamp", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "render",
+    "Compose", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale",
+]

@@ -1,0 +1,136 @@
+"""Image sets: the offline photo crops, folders, torchvision data sets offline, the shapes set and its CNN."""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vizlab.inside import datasets as D
+from vizlab.inside.datasets import DatasetUnavailableError, ImageSet, image_folder, imagenette, photo_crops
+from vizlab.inside.shapes import COLOURS, SHAPES, make_shapes, train_shapes_cnn
+
+
+def test_photo_crops_are_deterministic_balanced_and_labelled_by_photo():
+    a = photo_crops(per_class=3, size=24, photos=("cat", "espresso", "rocket"), seed=1)
+    b = photo_crops(per_class=3, size=24, photos=("cat", "espresso", "rocket"), seed=1)
+    c = photo_crops(per_class=3, size=24, photos=("cat", "espresso", "rocket"), seed=2)
+    assert a.images.shape == (9, 3, 24, 24) and a.images.dtype == torch.uint8
+    assert a.class_names == ["cat", "espresso", "rocket"]
+    assert torch.bincount(a.labels).tolist() == [3, 3, 3]
+    assert torch.equal(a.images, b.images) and a.fingerprint() == b.fingerprint()
+    assert a.fingerprint() != c.fingerprint()
+    # Crops of different photos differ in colour statistics: the cat is brown, the rocket photo is blue sky.
+    assert not torch.equal(a.images[0], a.images[1])
+
+
+def test_imageset_is_a_dataset_and_validates():
+    s = photo_crops(per_class=2, size=16, photos=("cat", "flower"))
+    x, y = s[3]
+    assert x.shape == (3, 16, 16) and x.dtype == torch.float32 and 0 <= float(x.min()) and float(x.max()) <= 1
+    assert y == 1
+    batch = next(iter(torch.utils.data.DataLoader(s, batch_size=4)))
+    assert batch[0].shape == (4, 3, 16, 16)
+    train, val = s.split(0.25, seed=0)
+    assert len(train) + len(val) == len(s) and len(val) == 1
+    assert s.subset([0, 2]).labels.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="labels must lie in"):
+        ImageSet(torch.zeros(2, 3, 8, 8), torch.tensor([0, 5]), ["a", "b"])
+    with pytest.raises(ValueError, match="images must be a tensor"):
+        ImageSet(torch.zeros(2, 8, 8), torch.tensor([0, 1]), ["a", "b"])
+    with pytest.raises(TypeError, match="per_class"):
+        photo_crops(per_class=2.5)
+
+
+def _write_folder(root, classes, per_class=3, size=(20, 30)):
+    rng = np.random.default_rng(0)
+    for c, cls in enumerate(classes):
+        (root / cls).mkdir(parents=True)
+        for i in range(per_class):
+            arr = (rng.random((*size, 3)) * 60).astype(np.uint8)
+            arr[..., c % 3] += 180  # each class its own dominant colour
+            Image.fromarray(arr).save(root / cls / f"img{i}.JPEG" if cls.startswith("n0") else root / cls / f"{i}.png")
+
+
+def test_image_folder_reads_imagefolder_layout(tmp_path):
+    _write_folder(tmp_path, ["zebra", "apple"], per_class=3)
+    s = image_folder(tmp_path, size=16)
+    assert s.class_names == ["apple", "zebra"]          # sorted, like torchvision's ImageFolder
+    assert s.images.shape == (6, 3, 16, 16)
+    assert s.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert image_folder(tmp_path, size=16, per_class=1).labels.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="not a folder"):
+        image_folder(tmp_path / "missing")
+
+
+def test_imagenette_reads_a_tiny_generated_copy_through_torchvision(tmp_path):
+    _write_folder(tmp_path / "imagenette2-160" / "val", ["n01440764", "n03028079"], per_class=2)
+    s = imagenette(tmp_path, split="val", image_size="160px", n=None, size=16, download=False)
+    assert s.class_names == ["tench", "church"]
+    assert s.labels.tolist() == [0, 0, 1, 1]
+    assert s.images.shape == (4, 3, 16, 16)
+
+
+def test_missing_data_sets_fail_fast_with_a_clear_error(tmp_path, monkeypatch):
+    from torchvision.datasets import CIFAR10, Imagenette
+
+    monkeypatch.setenv("VIZLAB_OFFLINE", "1")
+    t0 = time.perf_counter()
+    with pytest.raises(DatasetUnavailableError, match="photo_crops"):
+        D.cifar10(tmp_path)
+    with pytest.raises(DatasetUnavailableError, match="cannot be reached"):
+        imagenette(tmp_path)
+    with pytest.raises(DatasetUnavailableError, match="download=False"):
+        D.cifar10(tmp_path, download=False)
+    # torchvision's real download code, pointed at a host that can never resolve (RFC 2606 ".invalid").
+    monkeypatch.setattr(D, "_reachable", lambda url, timeout: True)
+    monkeypatch.setattr(CIFAR10, "url", "https://vizlab.invalid/cifar-10-python.tar.gz")
+    with pytest.raises(DatasetUnavailableError, match="downloading CIFAR-10"):
+        D.cifar10(tmp_path / "c")
+    monkeypatch.setattr(Imagenette, "_ARCHIVES", {"160px": ("https://vizlab.invalid/imagenette2-160.tgz", "0")})
+    with pytest.raises(DatasetUnavailableError, match="downloading Imagenette"):
+        imagenette(tmp_path / "i")
+    assert time.perf_counter() - t0 < 20
+
+
+def test_shapes_are_deterministic_balanced_and_colour_is_independent_of_shape():
+    a = make_shapes(240, size=24, seed=3)
+    assert a.class_names == list(SHAPES) and a.images.shape == (240, 3, 24, 24)
+    assert torch.bincount(a.labels).tolist() == [40] * 6
+    assert torch.equal(a.images, make_shapes(240, size=24, seed=3).images)
+    assert not torch.equal(a.images, make_shapes(240, size=24, seed=4).images)
+    colour = a.extra["colour"]
+    assert a.extra_names["colour"] == list(COLOURS)
+    # Every shape comes in several colours (the two labels are drawn independently).
+    for s in range(6):
+        assert len(torch.unique(colour[a.labels == s])) >= 4
+    # The foreground really has the recorded colour: the brightest pixels of a "red" image are red.
+    red = int(torch.nonzero(colour == list(COLOURS).index("red"))[0])
+    img = a.batch([red])[0]
+    top = img.sum(0).flatten().topk(20).indices
+    rgb = img.flatten(1)[:, top].mean(1)
+    assert rgb[0] > rgb[1] + 0.3 and rgb[0] > rgb[2] + 0.3
+
+
+def test_train_shapes_cnn_learns_records_filters_and_stops_on_request():
+    model, hist = train_shapes_cnn(epochs=6, n=480, size=24, progress=False)
+    assert len(hist.loss) == len(hist.val_accuracy) == 6
+    assert hist.loss[-1] < hist.loss[0]
+    assert hist.val_accuracy[-1] > 1 / 6 + 0.15          # well above chance after six short epochs
+    assert hist.filter_epochs == list(range(7)) and hist.filters[0].shape == (16, 3, 7, 7)
+    # The small initialisation: filters start faint and grow as they learn.
+    assert hist.filters[-1].abs().mean() > 3 * hist.filters[0].abs().mean()
+    assert not model.training and not hist.stopped
+
+    seen = []
+    _, hist2 = train_shapes_cnn(epochs=5, n=120, size=24, progress=False,
+                                callback=lambda epoch, m, h: seen.append(epoch) or epoch == 2)
+    assert seen == [1, 2] and hist2.stopped and len(hist2.loss) == 2
+
+    stop = threading.Event()
+    stop.set()
+    _, hist3 = train_shapes_cnn(epochs=5, n=120, size=24, progress=False, stop=stop)
+    assert hist3.stopped and hist3.loss == [] and len(hist3.filters) == 1

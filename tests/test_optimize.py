@@ -1,0 +1,339 @@
+"""vizlab.optimize on tiny seeded models: objectives, parameterizations, transforms, regularizers, render loop."""
+from __future__ import annotations
+
+import random
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import hooks_left
+from vizlab.optimize import (L2, TV, Blur, Clamp, Context, Jitter, Objective, Parameterization, channel,
+                             class_logit, compose, deepdream, feature_match, fooling_image, fourier, frequency_energy,
+                             gaussian_blur, guided, invert, layer_activation, model_units, neuron, pad, pixels,
+                             render, rotate, scale)
+from vizlab.optimize.classviz import build, preset
+from vizlab.optimize.deepdream import octave_sizes
+from vizlab.optimize.params import COLOR_SQRT, color_correlation_sqrt
+
+
+# -- objectives ----------------------------------------------------------------------------------------------
+def _ctx() -> Context:
+    logits = torch.tensor([[1.0, 2.0, 3.0]])
+    act = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).view(2, 3, 2, 2)[:1]
+    return Context(logits, {"a": act, "b": act * 2})
+
+
+def test_objectives_add_and_scale_like_numbers():
+    c = _ctx()
+    o = 2 * class_logit(2) - class_logit(0) + 0.5 * channel("a", 1) + channel("b", 0) / 4
+    assert isinstance(o, Objective)
+    assert o.layers == {"a", "b"}
+    expected = 2 * 3.0 - 1.0 + 0.5 * c.acts["a"][0, 1].mean() + c.acts["b"][0, 0].mean() / 4
+    assert float(o(c)) == pytest.approx(float(expected))
+    total = sum([class_logit(0), class_logit(1), class_logit(2)])
+    assert float(total(c)) == pytest.approx(6.0)
+    assert float((-class_logit(1))(c)) == -2.0
+    assert float((class_logit(1) + 1.5)(c)) == 3.5
+    assert float(layer_activation("a")(c)) == pytest.approx(float(c.acts["a"].pow(2).mean()))
+    assert float(neuron("a", 2, 1, 0)(c)) == float(c.acts["a"][0, 2, 1, 0])
+    assert float(feature_match("a", c.acts["a"])(c)) == 0.0
+    best = guided("a", c.acts["b"], match="best")(c)
+    a, b = c.acts["a"].flatten(2)[0], c.acts["b"].flatten(2)[0]
+    assert float(best) == pytest.approx(float((a.t() @ b).max(dim=1).values.mean()))
+    mean_dir = b.mean(dim=1) / b.mean(dim=1).norm()
+    assert float(guided("a", c.acts["b"])(c)) == pytest.approx(float((a.t() @ mean_dir).mean()))
+
+
+def test_objective_errors_name_the_argument():
+    with pytest.raises(TypeError, match="target"):
+        class_logit("flamingo")
+    with pytest.raises(ValueError, match="index"):
+        channel("a", -1)
+    with pytest.raises(ValueError, match="out of range"):
+        channel("a", 7)(_ctx())
+    with pytest.raises(KeyError, match="not captured"):
+        channel("zzz", 0)(_ctx())
+    with pytest.raises(TypeError):
+        class_logit(1) * "2"
+
+
+# -- parameterizations ---------------------------------------------------------------------------------------
+def test_pixels_is_a_pair_and_round_trips():
+    params, image = pixels((1, 3, 16, 16), seed=0)
+    assert len(params) == 1 and params[0].requires_grad
+    x = torch.rand(1, 3, 16, 16)
+    p = pixels(init=x, centre=(0.4, 0.5, 0.6), scale=(0.2, 0.3, 0.25))
+    torch.testing.assert_close(p.image(), x)
+    y = torch.rand(1, 3, 16, 16)
+    p.set_image(y)
+    torch.testing.assert_close(p.image(), y)
+
+
+def test_fourier_gives_valid_pixels_and_inverts_an_image():
+    p = fourier((1, 3, 32, 24), seed=0)
+    x = p.image()
+    assert x.shape == (1, 3, 32, 24) and x.min() > 0 and x.max() < 1
+    target = torch.rand(1, 3, 32, 24) * 0.9 + 0.05
+    p.set_image(target)
+    torch.testing.assert_close(p.image(), target, atol=1e-4, rtol=0)
+    q = fourier(init=target)
+    torch.testing.assert_close(q.image(), target, atol=1e-4, rtol=0)
+
+
+def test_fourier_prefers_low_frequencies():
+    """Random coefficients give a smoother image than random pixels: the 1/f scaling at work."""
+    smooth = fourier((1, 3, 64, 64), seed=0, std=1.0, decorrelate=False).image()
+    noise = torch.rand(1, 3, 64, 64)
+    assert frequency_energy(smooth) < 0.5 * frequency_energy(noise)
+
+
+def test_color_sqrt_is_a_square_root_of_a_covariance():
+    rng = np.random.default_rng(0)
+    imgs = [rng.random((8, 8, 3)) for _ in range(3)]
+    root = color_correlation_sqrt(imgs).double()
+    px = np.concatenate([i.reshape(-1, 3) for i in imgs])
+    cov = torch.tensor(np.cov(px.T))
+    ratio = (root @ root.T) / cov
+    assert torch.allclose(ratio, ratio[0, 0].expand(3, 3), rtol=1e-4)  # equal up to the column scaling
+    assert torch.linalg.det(COLOR_SQRT).abs() > 1e-3
+
+
+def test_bad_shapes_raise():
+    with pytest.raises(ValueError, match="shape"):
+        pixels((1, 1, 16, 16))
+    with pytest.raises(ValueError, match="shape"):
+        fourier((3, 16))
+
+
+# -- transforms ----------------------------------------------------------------------------------------------
+def test_jitter_is_undone_exactly():
+    x = torch.rand(2, 3, 17, 23)
+    j = Jitter(16)
+    rng = random.Random(3)
+    for _ in range(20):
+        y = j(x, rng)
+        assert torch.equal(j.undo(y), x)
+    assert j.last != (0, 0)
+
+
+def test_transforms_compose_and_keep_gradients():
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    t = compose(pad(4), Jitter(4), scale((1.25,)), rotate((10,)))
+    y = t(x, random.Random(0))
+    assert y.shape == (1, 3, 50, 50)  # (32 + 8) * 1.25
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="factors"):
+        scale((0.0,))
+
+
+# -- regularizers ---------------------------------------------------------------------------------------------
+def test_blur_lowers_high_frequency_energy_every_k_steps():
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    blur = Blur(sigma=1.0, every=5)
+    assert blur.project(x, 3) is None
+    y = blur.project(x, 5)
+    assert frequency_energy(y) < 0.5 * frequency_energy(x)
+    assert Blur(0.0, 1).project(x, 0) is None  # sigma 0 switches it off
+
+
+def test_blur_matches_scipy():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    x = torch.rand(1, 3, 20, 13, dtype=torch.float64)
+    ours = gaussian_blur(x, 0.5).numpy()
+    theirs = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, 0.5, 0.5))
+    assert np.abs(ours - theirs).max() < 1e-12
+
+
+def test_clamp_keeps_pixels_valid(tiny):
+    kwargs = dict(steps=5, lr=20.0, optimizer="normalized", size=16, progress=False, seed=0)
+    loose = render(tiny, class_logit(3), **kwargs)
+    assert loose.image.min() < 0 or loose.image.max() > 1  # without the clamp the pixels leave [0, 1]
+    kept = render(tiny, class_logit(3), regularizers=[Clamp()], **kwargs)
+    assert kept.image.min() >= 0 and kept.image.max() <= 1
+
+
+def test_penalties_are_weighted_terms():
+    x = torch.full((1, 3, 4, 4), 0.7)
+    assert float(L2(2.0, centre=0.5, scale=0.1).penalty(x)) == pytest.approx(2.0 * 48 * 4.0)
+    assert L2(0.0).penalty(x) is None
+    stripes = torch.zeros(1, 1, 4, 4)
+    stripes[..., ::2] = 1.0
+    assert float(TV(0.5).penalty(stripes)) == pytest.approx(0.5 * 12)  # 4 rows x 3 jumps, none vertically
+    with pytest.raises(ValueError, match="weight"):
+        L2(-1.0)
+    with pytest.raises(ValueError, match="every"):
+        Blur(0.5, 0)
+
+
+# -- render loop -----------------------------------------------------------------------------------------------
+def test_render_raises_the_objective_and_removes_hooks(tiny):
+    obj = channel("conv2", 3) + 0.1 * class_logit(1)
+    r = render(tiny, obj, steps=15, lr=0.05, size=24, progress=False, snapshots=5)
+    assert r.reason == "finished" and r.steps == 15
+    assert r.values[-1] > r.values[0]
+    assert sorted(r.snapshots) == [5, 10, 15]
+    assert hooks_left(tiny) == 0
+
+
+def test_hooks_removed_after_an_exception(tiny):
+    def boom(ctx):
+        raise RuntimeError("objective failed")
+
+    with pytest.raises(RuntimeError, match="objective failed"):
+        render(tiny, Objective(boom, ["relu1"]), steps=3, size=16, progress=False)
+    assert hooks_left(tiny) == 0
+
+
+def test_stop_event_returns_the_partial_result(tiny):
+    stop = threading.Event()
+    seen = []
+
+    def callback(step, image, value):
+        seen.append(step)
+        if step == 3:
+            stop.set()
+
+    r = render(tiny, class_logit(2), steps=50, size=16, progress=False, snapshots=1, callback=callback,
+               stop_event=stop)
+    assert r.stopped and r.reason == "stopped" and r.steps == 3 and len(r.values) == 3
+    torch.testing.assert_close(r.image.cpu(), r.snapshots[3])
+    assert hooks_left(tiny) == 0
+
+
+def test_keyboard_interrupt_returns_the_partial_result(tiny):
+    calls = []
+
+    def fn(ctx):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return ctx.act("relu2").mean()
+
+    r = render(tiny, Objective(fn, ["relu2"]), steps=20, size=16, progress=False)
+    assert r.reason == "interrupted" and r.stopped and r.steps == 2
+    assert 2 in r.snapshots and hooks_left(tiny) == 0
+
+
+def test_runs_are_reproducible_with_a_seed(tiny):
+    def run(seed):
+        p = fourier((1, 3, 32, 32), seed=seed)
+        t = compose(pad(4), Jitter(4), scale((0.9, 1.1)), rotate((-5, 5)))
+        return render(tiny, class_logit(4), p, steps=6, transforms=[t], regularizers=[TV(1e-3)], seed=seed,
+                      progress=False).image
+
+    a, b, c = run(1), run(1), run(2)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_device_follows_the_model(tiny):
+    r = render(tiny, class_logit(0), steps=1, size=16, progress=False)
+    assert r.image.device == next(tiny.parameters()).device
+
+
+def test_bad_arguments_raise(tiny):
+    with pytest.raises(ValueError, match="optimizer"):
+        render(tiny, class_logit(0), optimizer="lbfgs", progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        render(tiny, class_logit(0), lr=0, progress=False)
+    with pytest.raises(ValueError, match="steps"):
+        render(tiny, class_logit(0), steps=-1, progress=False)
+    with pytest.raises(TypeError, match="objective"):
+        render(tiny, "flamingo", progress=False)
+    with pytest.raises(TypeError, match="regularizers"):
+        render(tiny, class_logit(0), regularizers=[0.1], progress=False)
+    with pytest.raises(ValueError, match="mode"):
+        preset("lucid")
+    with pytest.raises(ValueError, match="device"):
+        elsewhere = torch.zeros(1, 3, 16, 16, device="meta", requires_grad=True)
+        render(tiny, class_logit(0), Parameterization([elsewhere], lambda: elsewhere, lambda x: None, "meta"),
+               progress=False)
+
+
+# -- the CS231n recipe, step for step --------------------------------------------------------------------------
+def _cs231n_loop(model, target, size, steps, seed, lr=25.0, l2=1e-3, max_jitter=16, blur_every=10):
+    """The assignment's loop, written plainly, on the normalised image ``z``."""
+    mean, std = model_units(model)
+    z = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+    rng = random.Random(seed)
+    lo, hi = -mean / std, (1 - mean) / std
+    for t in range(steps):
+        ox, oy = rng.randint(0, max_jitter), rng.randint(0, max_jitter)
+        z = torch.roll(z, (oy, ox), dims=(2, 3)).requires_grad_(True)
+        score = model(mean + std * z)[0, target] - l2 * (z * z).sum()
+        (g,) = torch.autograd.grad(score, z)
+        with torch.no_grad():
+            z = torch.roll(z + lr * g / g.norm(), (-oy, -ox), dims=(2, 3))
+            z = torch.max(torch.min(z, hi), lo)
+            if t % blur_every == 0:
+                z = gaussian_blur(z, 0.5)
+    return mean + std * z
+
+
+def test_cs231n_mode_is_the_cs231n_loop(tiny):
+    settings = preset("cs231n", size=24, steps=12)
+    param, transforms, regs, optimizer = build(tiny, settings, seed=5)
+    ours = render(tiny, class_logit(7), param, steps=12, lr=settings.lr, optimizer=optimizer, transforms=transforms,
+                  regularizers=regs, seed=5, progress=False).image
+    theirs = _cs231n_loop(tiny, 7, 24, 12, seed=5)
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+# -- deepdream, inversion, fooling on the tiny model ---------------------------------------------------------
+def test_deepdream_amplifies_the_layer_and_stops(tiny):
+    x = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(1))
+    assert octave_sizes((48, 48), 3, 1.5, smallest=8) == [(21, 21), (32, 32), (48, 48)]
+
+    def energy(img):
+        from vizlab.hooks import activations
+
+        return float(activations(tiny, img, "relu2")[1]["relu2"].pow(2).mean())
+
+    d = deepdream(tiny, x, "relu2", octaves=2, steps=5, step_size=0.02, progress=False)
+    assert d.image.shape == x.shape and d.reason == "finished" and len(d.octaves) == 2
+    assert d.image.min() >= 0 and d.image.max() <= 1
+    assert energy(d.image) > energy(x)
+    stop = threading.Event()
+    stop.set()
+    partial = deepdream(tiny, x, "relu2", octaves=3, steps=5, stop_event=stop, progress=False)
+    assert partial.stopped and partial.steps == 0
+    guided_dream = deepdream(tiny, x, "relu2", octaves=1, steps=3, guide=torch.rand(1, 3, 32, 32), progress=False)
+    assert not torch.equal(guided_dream.image, x)
+    with pytest.raises(ValueError, match="octave_scale"):
+        deepdream(tiny, x, "relu2", octave_scale=1.0)
+    assert hooks_left(tiny) == 0
+
+
+def test_inversion_matches_features(tiny):
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    r = invert(tiny, x, "relu1", steps=40, lr=0.05, param="pixels", progress=False)
+    assert -r.values[-1] < 0.5 * -r.values[0]
+    assert r.info["layer"] == "relu1" and r.info["mse"] >= 0
+    with pytest.raises(ValueError, match="param"):
+        invert(tiny, x, "relu1", param="dct")
+
+
+def test_fooling_checks_its_arguments(tiny):
+    with pytest.raises(ValueError, match="score"):
+        fooling_image(tiny, torch.rand(1, 3, 16, 16), 1, score="margin")
+
+
+def test_repeated_renders_leave_no_hooks_or_tensors(tiny):
+    import gc
+    import warnings
+
+    def live_tensors() -> int:
+        gc.collect()
+        with warnings.catch_warnings():  # isinstance() on some lazy torch module objects warns
+            warnings.simplefilter("ignore")
+            return sum(1 for o in gc.get_objects() if isinstance(o, torch.Tensor))
+
+    render(tiny, channel("relu2", 1), steps=2, size=16, progress=False)
+    before = live_tensors()
+    for _ in range(30):
+        render(tiny, channel("relu2", 1), steps=2, size=16, progress=False)
+    assert hooks_left(tiny) == 0
+    assert live_tensors() - before < 5  # nothing accumulates from run to run

@@ -1,0 +1,29 @@
+"""End-to-end checks of vizlab.optimize on the embedded EfficientNet-Lite0 (small images, few steps)."""
+from __future__ import annotations
+
+import torch
+
+from conftest import hooks_left
+from vizlab.optimize import class_visualization, fooling_image
+
+
+def test_cs231n_class_visualization_is_classified_as_its_class(model):
+    target = model.class_index("flamingo")
+    r = class_visualization(model, target, mode="cs231n", size=96, steps=60, progress=False)
+    with torch.no_grad():
+        predicted = int(model(r.image).argmax())
+    assert predicted == target, f"predicted {model.categories[predicted]!r}"
+    assert r.info["target_probability"] > 0.9
+    assert r.image.min() >= 0 and r.image.max() <= 1
+    assert hooks_left(model) == 0
+
+
+def test_fooling_image_fools_with_a_small_change(model):
+    x = model.to_input("cat", 128)
+    target = model.class_index("stingray")
+    r = fooling_image(model, x, target, progress=False)
+    assert r.success and r.reason == "reached", f"still predicts {model.categories[r.predicted]!r}"
+    with torch.no_grad():
+        assert int(model(r.fooled).argmax()) == target
+    assert r.difference.abs().max() < 0.1  # below a tenth of the pixel range
+    assert r.difference.abs().mean() < 0.01

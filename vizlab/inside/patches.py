@@ -1,0 +1,268 @@
+"""Maximally activating patches: which parts of which images drive one channel of a layer the most.
+
+For a layer and channel, :func:`top_units` finds the ``k`` strongest activations over an image set (by
+default the strongest location of each image, so that ``k`` different images show up), and
+:func:`patches_for` cuts out the exact input window each of those units sees, computed from the layer's
+receptive field (:mod:`vizlab.inside.receptive_field`).
+
+Borders: a unit near the image border has a field that reaches into the padding. Its patch is *clipped*
+to the image (``Patch.pixels`` is smaller than the field); ``Patch.padded`` puts the clipped pixels at their
+place inside a field-sized canvas filled with gray (0.5), so every patch of a layer has the same size and
+the unit sits at the centre. Deep layers of a big network have fields larger than the whole image: their
+patch is the whole image inside a gray frame.
+
+Example:
+    >>> patches = max_activating_patches(model, crops, "block3", channels=[0, 1], k=6)   # doctest: +SKIP
+    >>> fig = patch_grid(patches)                                                         # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import nn
+
+from .datasets import ImageSet
+from .features import extract_features, resize_batch
+from .receptive_field import ReceptiveField, receptive_field
+
+PAD_VALUE = 0.5
+
+
+@dataclass
+class Patch:
+    """One maximally activating unit and the input it sees.
+
+    Attributes:
+        image_index: index into the image set.
+        unit: ``(i, j)`` location in the layer's feature map.
+        value: the activation.
+        box: the window in the (resized) image, half-open ``(y0, y1, x0, x1)``, clipped to the image.
+        pixels: the clipped window, ``(h, w, 3)`` float in ``[0, 1]``.
+        padded: the window at full field size, the part outside the image filled with gray.
+    """
+
+    image_index: int
+    unit: tuple[int, int]
+    value: float
+    box: tuple[int, int, int, int]
+    pixels: np.ndarray
+    padded: np.ndarray
+
+
+def top_units(activations: torch.Tensor, channel: int, k: int = 8, *, one_per_image: bool = True,
+              allowed: torch.Tensor | None = None) -> list[tuple[int, int, int, float]]:
+    """The ``k`` largest activations of one channel: ``[(image, i, j, value), ...]``, strongest first.
+
+    Args:
+        activations: spatial activations ``(N, C, h, w)`` of one layer over an image set.
+        channel: which channel.
+        k: how many.
+        one_per_image: keep only each image's strongest location, so that ``k`` different images appear.
+        allowed: optional boolean mask ``(h, w)`` of the locations that may be picked (see :func:`full_field_mask`).
+    """
+    if not isinstance(activations, torch.Tensor) or activations.dim() != 4:
+        shape = tuple(activations.shape) if isinstance(activations, torch.Tensor) else type(activations).__name__
+        raise ValueError(f"activations must be spatial (N, C, h, w), got {shape}; use pool=None")
+    n, c, h, w = activations.shape
+    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < c:
+        raise ValueError(f"channel must be an int in 0..{c - 1}, got {channel!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    maps = activations[:, int(channel)].reshape(n, h * w).float()
+    if allowed is not None:
+        if tuple(allowed.shape) != (h, w) or not bool(allowed.any()):
+            raise ValueError(f"allowed must be a boolean mask of shape {(h, w)} with at least one True entry")
+        maps = maps.masked_fill(~allowed.reshape(1, h * w).to(maps.device), float("-inf"))
+    if one_per_image:
+        best, where = maps.max(dim=1)
+        order = best.argsort(descending=True)[:k]
+        return [(int(i), int(where[i]) // w, int(where[i]) % w, float(best[i])) for i in order]
+    flat = maps.flatten()
+    values, idx = flat.topk(min(k, flat.numel()))
+    return [(int(f) // (h * w), (int(f) % (h * w)) // w, int(f) % w, float(v)) for v, f in zip(values, idx)]
+
+
+def full_field_mask(field: ReceptiveField) -> torch.Tensor:
+    """Boolean ``(h, w)`` mask of the units whose whole receptive field lies inside the image (no padding)."""
+    h, w = field.output_size
+    rows = torch.tensor([field.box(i, 0, clip=False)[0] >= 0 and field.box(i, 0, clip=False)[1] <= field.input_size[0]
+                         for i in range(h)])
+    cols = torch.tensor([field.box(0, j, clip=False)[2] >= 0 and field.box(0, j, clip=False)[3] <= field.input_size[1]
+                         for j in range(w)])
+    return rows[:, None] & cols[None, :]
+
+
+def _image_at(images: ImageSet, index: int, size: int | None) -> np.ndarray:
+    x = resize_batch(images.batch([index]), size)[0]
+    return x.permute(1, 2, 0).numpy()
+
+
+def patch_at(image: np.ndarray, field: ReceptiveField, i: int, j: int, pad_value: float = PAD_VALUE):
+    """``(box, clipped pixels, padded pixels)`` of unit ``(i, j)``'s field in ``image`` (``(H, W, 3)``)."""
+    if tuple(image.shape[:2]) != tuple(field.input_size):
+        raise ValueError(f"image is {image.shape[:2]} but the receptive field was computed for {field.input_size}")
+    y0, y1, x0, x1 = field.box(i, j, clip=True)
+    uy0, _, ux0, _ = field.box(i, j, clip=False)
+    pixels = image[y0:y1, x0:x1]
+    padded = np.full((*field.size, 3), pad_value, dtype=np.float32)
+    padded[y0 - uy0:y1 - uy0, x0 - ux0:x1 - ux0] = pixels
+    return (y0, y1, x0, x1), np.ascontiguousarray(pixels), padded
+
+
+def patches_for(images: ImageSet, units: Sequence[tuple[int, int, int, float]], field: ReceptiveField,
+                size: int | None = None) -> list[Patch]:
+    """Cut out the input window of each unit ``(image, i, j, value)`` (see :func:`top_units`)."""
+    out = []
+    for index, i, j, value in units:
+        box, pixels, padded = patch_at(_image_at(images, index, size), field, i, j)
+        out.append(Patch(index, (i, j), value, box, pixels, padded))
+    return out
+
+
+def layer_activations(model: nn.Module, images: ImageSet, layer: str, *, size: int | None = None,
+                      batch_size: int = 64, cache: bool = True, cache_folder=None,
+                      progress: bool = True) -> torch.Tensor:
+    """Spatial activations ``(N, C, h, w)`` of ``layer`` over the image set (cached, see ``extract_features``)."""
+    acts = extract_features(model, images, layer, pool=None, size=size, batch_size=batch_size, cache=cache,
+                            cache_folder=cache_folder, progress=progress)
+    if acts.dim() != 4:
+        raise ValueError(f"layer {layer!r} has no spatial output (shape {tuple(acts.shape)}); "
+                         f"pick a convolutional layer")
+    return acts
+
+
+def max_activating_patches(model: nn.Module, images: ImageSet, layer: str, channels: int | Sequence[int] | None = None,
+                           k: int = 8, *, size: int | None = None, one_per_image: bool = True,
+                           full_fields: bool = False, cache: bool = True,
+                           cache_folder=None, progress: bool = True,
+                           activations: torch.Tensor | None = None) -> dict[int, list[Patch]]:
+    """The ``k`` maximally activating patches of each channel: ``{channel: [Patch, ...]}``, strongest first.
+
+    Args:
+        model: a network taking ``[0, 1]`` images.
+        images: the image set to search.
+        layer: a spatial layer (friendly name or module path).
+        channels: one channel, several, or ``None`` for the 8 channels with the largest peak activations.
+        k: patches per channel.
+        size: resize images to this side first (as the model then sees them).
+        one_per_image: at most one patch per image.
+        full_fields: only units whose whole field lies inside the image. Zero padding makes border units of
+            many channels fire strongly; this keeps their half-gray patches out.
+        cache, cache_folder: the feature cache (see :func:`~vizlab.inside.features.extract_features`).
+        activations: reuse spatial activations computed before (skips the forward passes).
+    """
+    if activations is None:
+        activations = layer_activations(model, images, layer, size=size, cache=cache, cache_folder=cache_folder,
+                                        progress=progress)
+    acts = activations
+    if channels is None:
+        channels = strongest_channels(acts, 8)
+    elif isinstance(channels, (int, np.integer)) and not isinstance(channels, bool):
+        channels = [int(channels)]
+    side = size if size is not None else images.size
+    field = receptive_field(model, layer, side)
+    if field.output_size != tuple(acts.shape[-2:]):
+        raise ValueError(f"layer {layer!r}: activations are {tuple(acts.shape[-2:])} but the receptive field walk "
+                         f"found {field.output_size}")
+    allowed = None
+    if full_fields:
+        allowed = full_field_mask(field)
+        if not bool(allowed.any()):
+            raise ValueError(f"full_fields=True, but no unit of {layer!r} has its whole {field.size[0]}-pixel field "
+                             f"inside the {side}-pixel image; use full_fields=False or a larger size")
+    return {int(c): patches_for(images, top_units(acts, int(c), k, one_per_image=one_per_image, allowed=allowed),
+                                field, size)
+            for c in channels}
+
+
+def strongest_channels(activations: torch.Tensor, n: int = 8) -> list[int]:
+    """The ``n`` channels whose peak activation over the set is largest (on average over images)."""
+    peaks = activations.flatten(2).amax(dim=2).mean(dim=0)
+    return peaks.argsort(descending=True)[:n].tolist()
+
+
+def selective_channels(features: torch.Tensor, labels, per_class: int = 1) -> dict[int, int]:
+    """Channels that prefer one class: ``{channel: class}``, ``per_class`` channels for each class.
+
+    A channel's preference for class ``c`` is ``(mean over c - mean over all) / std over all`` of its pooled
+    activation (``features`` is ``(N, C)``, e.g. ``extract_features(..., pool="max")``); each class takes its
+    most preferring channels that no earlier class took (the last classes get fewer when channels run out).
+    """
+    f = torch.as_tensor(features).float()
+    if f.dim() != 2:
+        raise ValueError(f"features must be pooled (N, C), got shape {tuple(f.shape)}")
+    lab = torch.as_tensor(labels).long()
+    if len(lab) != len(f):
+        raise ValueError(f"labels has {len(lab)} entries for {len(f)} feature rows")
+    z = torch.stack([(f[lab == c].mean(0) - f.mean(0)) / (f.std(0) + 1e-6) for c in lab.unique()])
+    chosen: dict[int, int] = {}
+    for row, c in enumerate(lab.unique().tolist()):
+        for channel in z[row].argsort(descending=True).tolist():
+            if channel not in chosen:
+                chosen[channel] = c
+                if sum(v == c for v in chosen.values()) == per_class:
+                    break
+    return chosen
+
+
+def patch_grid(patches: dict[int, list[Patch]], *, padded: bool = True, size: float = 1.0,
+               title: str | None = None, row_labels: dict[int, str] | None = None) -> Figure:
+    """One row per channel, its patches left to right (strongest first); returns the Figure.
+
+    ``padded=True`` shows every patch at full field size (gray where the field leaves the image).
+    ``row_labels`` adds a word to a channel's row label (e.g. the class it prefers).
+    """
+    if not patches:
+        raise ValueError("patches is empty")
+    rows = list(patches)
+    ncols = max(len(v) for v in patches.values())
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(size * ncols + 0.6, size * len(rows) + (0.4 if title else 0)),
+                             squeeze=False)
+    for r, channel in enumerate(rows):
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(patches[channel]):
+                p = patches[channel][c]
+                ax.imshow(p.padded if padded else p.pixels, interpolation="nearest")
+            if c == 0:
+                extra = f"\n{row_labels[channel]}" if row_labels and channel in row_labels else ""
+                ax.set_ylabel(f"ch {channel}{extra}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def patch_figure(images: ImageSet, patches: Sequence[Patch], *, size: int | None = None, title: str | None = None,
+                 cell: float = 1.4) -> Figure:
+    """Two rows: the patches (at field size), and below each its whole image with the field drawn as a box."""
+    patches = list(patches)
+    if not patches:
+        raise ValueError("patches is empty")
+    n = len(patches)
+    fig, axes = plt.subplots(2, n, figsize=(cell * n, 2 * cell + (0.4 if title else 0)), squeeze=False)
+    for c, p in enumerate(patches):
+        top: Axes = axes[0, c]
+        top.imshow(p.padded, interpolation="nearest")
+        top.set_title(f"{p.value:.2f}", fontsize=8)
+        bottom: Axes = axes[1, c]
+        bottom.imshow(_image_at(images, p.image_index, size))
+        y0, y1, x0, x1 = p.box
+        bottom.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="yellow", lw=1.5))
+        bottom.set_title(images.label_name(p.image_index), fontsize=7)
+        for ax in (top, bottom):
+            ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,138 @@
+"""DeepDream (Mordvintsev, Olah and Tyka, 2015): amplify whatever a layer already sees in a photo.
+
+At each octave (a pyramid level, smallest first) the image is changed by normalised gradient ascent on
+``mean(A_layer^2)`` (or on similarity to a guide image's features)::
+
+    x <- clamp(x + step_size * g / mean|g|),   g = d objective / d x  (through a random roll of the image)
+
+and the detail it added (``x - base``) is carried up to the next, larger octave. Dividing by ``mean|g|``
+makes ``step_size`` a size in pixel units, whatever the layer's scale.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..device import model_device
+from ..hooks import capture
+from .objectives import Objective, channel, guided, layer_activation
+from .params import pixels
+from .regularizers import Clamp
+from .render import render
+from .transforms import Jitter
+
+
+@dataclass
+class DreamResult:
+    """The dream ``image`` ``(1, 3, H, W)``, one image per finished octave, and whether it was stopped."""
+
+    image: torch.Tensor
+    octaves: list[torch.Tensor] = field(default_factory=list)
+    steps: int = 0
+    reason: str = "finished"
+
+    @property
+    def stopped(self) -> bool:
+        return self.reason in ("stopped", "interrupted")
+
+
+def _resize(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == hw:
+        return x
+    return F.interpolate(x, size=hw, mode="bilinear", align_corners=False)
+
+
+def octave_sizes(hw: tuple[int, int], octaves: int, octave_scale: float, smallest: int = 32) -> list[tuple[int, int]]:
+    """Image sizes from smallest to the original: ``hw / octave_scale^k`` for ``k = octaves-1 .. 0``."""
+    sizes = []
+    for k in range(octaves - 1, -1, -1):
+        f = octave_scale ** k
+        sizes.append((max(smallest, round(hw[0] / f)), max(smallest, round(hw[1] / f))))
+    return sizes
+
+
+def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 3, octave_scale: float = 1.4,
+              steps: int = 10, step_size: float = 0.01, jitter: int = 8, channel_index: int | None = None,
+              guide=None, seed: int | None = 0, callback: Callable[[int, torch.Tensor, float], None] | None = None,
+              stop_event: threading.Event | None = None, progress: bool = True) -> DreamResult:
+    """Dream ``layer`` into ``image``.
+
+    Args:
+        model: a classifier taking ``[0, 1]`` images.
+        image: the photo (anything ``model.to_input`` takes, or a ``(1, 3, H, W)`` tensor in ``[0, 1]``).
+        layer: layer to amplify (friendly name or module path). Shallow layers give strokes and textures,
+            deep ones eyes, fur and animal parts.
+        octaves: number of pyramid levels (1: no pyramid).
+        octave_scale: size ratio between neighbouring levels (> 1).
+        steps: gradient steps per octave.
+        step_size: step length in pixel units (the gradient is divided by its mean absolute value).
+        jitter: largest random roll in pixels.
+        channel_index: amplify only this channel of ``layer`` (default: the whole layer).
+        guide: optional guide image; the dream then moves towards the guide's features.
+        seed, callback, stop_event, progress: as in :func:`~vizlab.optimize.render.render`; ``callback``
+            gets ``(total steps so far, image, value)`` after each octave.
+
+    Example:
+        >>> dream = deepdream(model, "temple", "block4", octaves=3, steps=10)   # doctest: +SKIP
+    """
+    for name, value, lo in (("octaves", octaves, 1), ("steps", steps, 0), ("jitter", jitter, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+    if not float(octave_scale) > 1.0:
+        raise ValueError(f"octave_scale must be > 1, got {octave_scale}")
+    if not float(step_size) > 0:
+        raise ValueError(f"step_size must be > 0, got {step_size}")
+    device = model_device(model)
+    x0 = _as_input(model, image, device)
+    if guide is not None:
+        g = _as_input(model, guide, device)
+        with torch.no_grad(), capture(model, layer) as cap:
+            model(g)
+        objective: Objective = guided(layer, cap[layer])
+    elif channel_index is not None:
+        objective = channel(layer, channel_index)
+    else:
+        objective = layer_activation(layer)
+    sizes = octave_sizes(tuple(x0.shape[-2:]), octaves, octave_scale)
+    detail = torch.zeros(1, 3, *sizes[0], device=device)
+    result = DreamResult(image=x0.clone())
+    total = 0
+    for k, hw in enumerate(sizes):
+        base = _resize(x0, hw)
+        detail = _resize(detail, hw)
+        param = pixels(init=(base + detail).clamp(0, 1), centre=0.0, scale=1.0, device=device)
+        r = render(model, objective, param, steps=steps, lr=step_size, optimizer="normalized_mean",
+                   transforms=[Jitter(jitter)], regularizers=[Clamp(0.0, 1.0)],
+                   seed=None if seed is None else seed + k, stop_event=stop_event, progress=progress,
+                   desc=f"octave {k + 1}/{len(sizes)} {tuple(hw)}")
+        total += r.steps
+        detail = r.image - base
+        result.image = r.image
+        result.octaves.append(r.image.cpu())
+        if callback is not None:
+            callback(total, r.image.cpu(), r.values[-1] if r.values else float("nan"))
+        if r.stopped:
+            result.reason = r.reason
+            break
+    result.steps = total
+    return result
+
+
+def _as_input(model: nn.Module, image, device) -> torch.Tensor:
+    if isinstance(image, torch.Tensor):
+        x = image.detach().to(device, torch.float32)
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+            raise ValueError(f"image must be a (1, 3, H, W) tensor, got shape {tuple(image.shape)}")
+        return x
+    if hasattr(model, "to_input"):
+        return model.to_input(image)
+    from ..images import to_tensor
+
+    return to_tensor(image, device)

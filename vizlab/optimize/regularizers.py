@@ -1,0 +1,142 @@
+"""Regularizers: each is one weighted term, so each slider maps to one number.
+
+Two kinds, both applied by the render loop:
+
+* **penalties** are added to the loss: :class:`L2` (``w * sum(((x - c) / s)^2)``, CS231n's ``l2_reg``) and
+  :class:`TV` (total variation, ``w * sum((x[i+1,j] - x[i,j])^2 + (x[i,j+1] - x[i,j])^2)``);
+* **projections** change the image after an update: :class:`Blur` (Gaussian of width ``sigma`` every
+  ``every`` steps, CS231n's ``blur_every``) and :class:`Clamp` (keep pixels in ``[lo, hi]``).
+
+A weight (or sigma) of 0 switches a regularizer off.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+class Regularizer:
+    """Base class. ``penalty(x)`` returns a loss term or ``None``; ``project(x, step)`` a new image or ``None``."""
+
+    def penalty(self, x: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+    def project(self, x: torch.Tensor, step: int) -> torch.Tensor | None:
+        return None
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
+
+
+def _weight(value, name: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from exc
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+class L2(Regularizer):
+    """``weight * sum(((x - centre) / scale)^2)``; with the model's mean/std this is CS231n's L2 on the input."""
+
+    def __init__(self, weight: float = 1e-3, centre=0.0, scale=1.0):
+        self.weight = _weight(weight, "weight")
+        self.centre, self.scale = centre, scale
+
+    def penalty(self, x):
+        if self.weight == 0:
+            return None
+        c = torch.as_tensor(self.centre, dtype=x.dtype, device=x.device)
+        s = torch.as_tensor(self.scale, dtype=x.dtype, device=x.device)
+        if c.numel() == 3:
+            c = c.view(1, 3, 1, 1)
+        if s.numel() == 3:
+            s = s.view(1, 3, 1, 1)
+        return self.weight * ((x - c) / s).pow(2).sum()
+
+
+class TV(Regularizer):
+    """Total variation ``weight * sum(dy^2 + dx^2)`` over neighbouring pixels (penalises speckle)."""
+
+    def __init__(self, weight: float = 1e-2):
+        self.weight = _weight(weight, "weight")
+
+    def penalty(self, x):
+        if self.weight == 0:
+            return None
+        return self.weight * total_variation(x)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """``sum((x[..., 1:, :] - x[..., :-1, :])^2) + sum((x[..., :, 1:] - x[..., :, :-1])^2)``."""
+    return (x[..., 1:, :] - x[..., :-1, :]).pow(2).sum() + (x[..., :, 1:] - x[..., :, :-1]).pow(2).sum()
+
+
+def gaussian_kernel(sigma: float, radius: int | None = None, device=None, dtype=torch.float32) -> torch.Tensor:
+    """1-D Gaussian ``exp(-t^2 / (2 sigma^2))`` normalised to sum 1, ``t = -radius..radius`` (default 4 sigma)."""
+    sigma = _weight(sigma, "sigma")
+    if sigma == 0:
+        return torch.ones(1, device=device, dtype=dtype)
+    radius = max(1, int(4 * sigma + 0.5)) if radius is None else radius
+    t = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    k = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    return k / k.sum()
+
+
+def _symmetric_pad(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Pad the last two dims by ``r`` mirroring *including* the edge pixel (``d c b a | a b c d``).
+
+    This is ``scipy.ndimage``'s default ``mode="reflect"``, which CS231n's blur uses; torch's own "reflect"
+    skips the edge pixel.
+    """
+    while r > 0:
+        k = min(r, x.shape[-1], x.shape[-2])  # an image smaller than the radius is padded in rounds
+        x = torch.cat([x[..., :, :k].flip(-1), x, x[..., :, -k:].flip(-1)], dim=-1)
+        x = torch.cat([x[..., :k, :].flip(-2), x, x[..., -k:, :].flip(-2)], dim=-2)
+        r -= k
+    return x
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of each channel, mirrored at the borders as ``scipy.ndimage.gaussian_filter`` does."""
+    k = gaussian_kernel(sigma, device=x.device, dtype=x.dtype)
+    if k.numel() == 1:
+        return x
+    r = k.numel() // 2
+    n, c, h, w = x.shape
+    y = _symmetric_pad(x.reshape(n * c, 1, h, w), r)
+    y = F.conv2d(y, k.view(1, 1, 1, -1))
+    y = F.conv2d(y, k.view(1, 1, -1, 1))
+    return y.reshape(n, c, h, w)
+
+
+class Blur(Regularizer):
+    """Blur the image with a Gaussian of width ``sigma`` at steps ``0, every, 2*every, ...`` (CS231n: 0.5, 10)."""
+
+    def __init__(self, sigma: float = 0.5, every: int = 10):
+        self.sigma = _weight(sigma, "sigma")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an integer >= 1, got {every!r}")
+        self.every = every
+
+    def project(self, x, step):
+        if self.sigma == 0 or step % self.every != 0:
+            return None
+        return gaussian_blur(x, self.sigma)
+
+
+class Clamp(Regularizer):
+    """Keep pixels in ``[lo, hi]`` (valid ``[0, 1]`` pixels by default) after every step."""
+
+    def __init__(self, lo: float = 0.0, hi: float = 1.0):
+        if not lo < hi:
+            raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")
+        self.lo, self.hi = float(lo), float(hi)
+
+    def project(self, x, step):
+        return x.clamp(self.lo, self.hi)

@@ -1,0 +1,234 @@
+"""The render loop: optimize a parameterized image to maximise an objective.
+
+One step::
+
+    x      = image()                              # parameterization
+    logits = model(transforms(x))                 # hooks record obj.layers
+    loss   = -objective + sum(penalties(x))
+    params <- update(params, d loss / d params)   # adam | sgd | normalized (g / ||g||_2) | normalized_mean
+    x      <- projections(image())                # blur every k steps, clamp
+
+Progress goes to ``tqdm.auto``; ``callback(step, image, value)`` receives snapshots; a ``threading.Event``
+(``stop_event``) or Ctrl-C (``KeyboardInterrupt``) ends the run early and the partial result is returned.
+Everything lives on the model's device; a ``seed`` makes the run reproducible.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import torch
+from torch import nn
+
+from ..device import model_device
+from ..hooks import capture
+from .objectives import Context, Objective, as_objective
+from .params import Parameterization, pixels
+from .regularizers import Regularizer
+from .transforms import Compose, Transform
+
+OPTIMIZERS = ("adam", "sgd", "normalized", "normalized_mean")
+
+
+@dataclass
+class RenderResult:
+    """What a render returns.
+
+    Attributes:
+        image: the final ``(N, 3, H, W)`` image in ``[0, 1]``, detached, on the model's device.
+        values: the objective's value at every step that ran.
+        snapshots: ``{step: image}`` at the steps asked for (CPU tensors).
+        steps: how many steps ran.
+        requested: how many were asked for.
+        reason: ``"finished"``, ``"stopped"`` (stop event), ``"interrupted"`` (Ctrl-C) or ``"reached"`` (``until``).
+        seconds: wall time.
+        info: extras filled in by the caller (e.g. ``target_probability``).
+    """
+
+    image: torch.Tensor
+    values: list[float]
+    snapshots: dict[int, torch.Tensor]
+    steps: int
+    requested: int
+    reason: str
+    seconds: float
+    info: dict = field(default_factory=dict)
+
+    @property
+    def stopped(self) -> bool:
+        """``True`` when the run ended before its last step (stop event or Ctrl-C)."""
+        return self.reason in ("stopped", "interrupted")
+
+
+def _check_steps(steps) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise TypeError(f"steps must be an int, got {type(steps).__name__}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    return steps
+
+
+def _snapshot_steps(snapshots, steps: int) -> set[int]:
+    if snapshots is None:
+        return {steps}
+    if isinstance(snapshots, int) and not isinstance(snapshots, bool):
+        if snapshots < 1:
+            raise ValueError(f"snapshots (every k steps) must be >= 1, got {snapshots}")
+        return set(range(snapshots, steps + 1, snapshots)) | {steps}
+    return {int(s) for s in snapshots}
+
+
+def render(model: nn.Module, objective: Objective | int, param: Parameterization | None = None, *,
+           steps: int = 100, lr: float = 0.05, optimizer: str = "adam",
+           transforms: Transform | Sequence[Transform] = (), regularizers: Iterable[Regularizer] = (),
+           size: int = 224, seed: int | None = 0, snapshots: int | Sequence[int] | None = None,
+           callback: Callable[[int, torch.Tensor, float], None] | None = None,
+           until: Callable[[Context], bool] | None = None, stop_event: threading.Event | None = None,
+           progress: bool = True, desc: str | None = None) -> RenderResult:
+    """Optimize an image so that ``objective`` grows; return the (possibly partial) result.
+
+    Args:
+        model: takes ``[0, 1]`` images (a :class:`~vizlab.models.VizModel`, or any module), in eval mode.
+        objective: an :class:`Objective` (or a class index for :func:`class_logit`).
+        param: the parameterization (default: :func:`~vizlab.optimize.params.pixels` at ``size``).
+        steps: number of updates.
+        lr: learning rate; for ``"normalized"`` the L2 length of each step in parameter units.
+        optimizer: ``"adam"``, ``"sgd"``, ``"normalized"`` (``p += lr * g / ||g||_2``, CS231n) or
+            ``"normalized_mean"`` (``p += lr * g / mean|g|``, DeepDream).
+        transforms: applied to the image before the model, fresh random draws every step.
+        regularizers: penalties added to the loss and projections applied after each update.
+        size: image side for the default parameterization.
+        seed: seeds the parameterization's start and the transforms' random draws (``None``: not seeded).
+        snapshots: every ``k`` steps (int) or at the listed steps; the final step is always included.
+        callback: ``callback(step, image, value)`` at each snapshot (image on the CPU).
+        until: stop early (reason ``"reached"``) once ``until(context)`` is true for the current image.
+        stop_event: set it (from another thread) to stop after the current step.
+        progress: show a ``tqdm`` bar.
+        desc: progress bar label.
+
+    Example:
+        >>> result = render(model, class_logit(130), steps=100)     # doctest: +SKIP
+        >>> result.image.shape                                        # doctest: +SKIP
+        torch.Size([1, 3, 224, 224])
+    """
+    objective = as_objective(objective)
+    steps = _check_steps(steps)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    try:
+        lr = float(lr)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"lr must be a number, got {type(lr).__name__}") from exc
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr}")
+    device = model_device(model)
+    if param is None:
+        param = pixels((1, 3, size, size), seed=seed, device=device)
+    elif not isinstance(param, Parameterization):
+        raise TypeError(f"param must be a Parameterization (pixels(...) or fourier(...)), got {type(param).__name__}")
+    elif param.device != device:
+        raise ValueError(f"param lives on {param.device} but the model on {device}; create it with "
+                         f"device=model_device(model)")
+    transform = transforms if isinstance(transforms, Transform) else Compose(list(transforms))
+    regs = list(regularizers)
+    for r in regs:
+        if not isinstance(r, Regularizer):
+            raise TypeError(f"regularizers must be Regularizer objects (L2, TV, Blur, Clamp), got {type(r).__name__}")
+    rng = random.Random(seed)
+    params = param.params
+    opt = None
+    if optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=lr)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=lr)
+    want = _snapshot_steps(snapshots, steps)
+    values: list[float] = []
+    shots: dict[int, torch.Tensor] = {}
+    reason = "finished"
+    done = 0
+    start = time.perf_counter()
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=steps, desc=desc or objective.name, disable=not progress, leave=False)
+    layers = sorted(objective.layers)
+
+    def snap(step: int, value: float) -> None:
+        with torch.no_grad():
+            img = param.image().detach()
+        if step in want:
+            shots[step] = img.cpu()
+        if callback is not None and step in want:
+            callback(step, img.cpu(), value)
+
+    try:
+        with capture(model, layers, keep_graph=True) if layers else _null() as cap:
+            for step in range(steps):
+                if stop_event is not None and stop_event.is_set():
+                    reason = "stopped"
+                    break
+                x = param.image()
+                logits = model(transform(x, rng))
+                ctx = Context(logits, dict(cap.activations) if cap is not None else {})
+                if until is not None and until(ctx):
+                    reason = "reached"
+                    break
+                value = objective(ctx)
+                loss = -value
+                for r in regs:
+                    term = r.penalty(x)
+                    if term is not None:
+                        loss = loss + term
+                grads = torch.autograd.grad(loss, params)
+                with torch.no_grad():
+                    if opt is not None:
+                        for p, g in zip(params, grads):
+                            p.grad = g
+                        opt.step()
+                        for p in params:
+                            p.grad = None
+                    elif optimizer == "normalized":
+                        for p, g in zip(params, grads):
+                            p.sub_(lr * g / g.norm().clamp_min(1e-12))
+                    else:
+                        for p, g in zip(params, grads):
+                            p.sub_(lr * g / g.abs().mean().clamp_min(1e-12))
+                    img = None
+                    for r in regs:
+                        new = r.project(param.image() if img is None else img, step)
+                        if new is not None:
+                            img = new
+                    if img is not None:
+                        param.set_image(img)
+                if cap is not None:
+                    cap.clear()
+                done = step + 1
+                values.append(float(value.detach()))
+                bar.update(1)
+                bar.set_postfix(value=f"{values[-1]:.3g}", refresh=False)
+                snap(done, values[-1])
+    except KeyboardInterrupt:
+        reason = "interrupted"
+    finally:
+        bar.close()
+    if reason != "finished" or done not in shots:
+        last = values[-1] if values else float("nan")
+        if done not in shots:
+            want.add(done)
+            snap(done, last)
+    with torch.no_grad():
+        final = param.image().detach()
+    return RenderResult(final, values, shots, done, steps, reason, time.perf_counter() - start)
+
+
+class _null:
+    """A context manager yielding ``None`` (no layers to hook)."""
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False

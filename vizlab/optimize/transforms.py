@@ -1,0 +1,159 @@
+"""Random transforms applied to the image before the model sees it (transformation robustness).
+
+An image that excites the model only at one exact pixel alignment is full of high-frequency tricks;
+asking it to work under small random shifts, scalings and rotations removes most of them. Each transform is
+differentiable and takes the image and a ``random.Random`` (the render loop's seeded generator), and they
+compose: ``compose(pad(8), jitter(8), scale((0.95, 1.05)), rotate(range(-5, 6)))``.
+
+:class:`Jitter` is CS231n's: a circular ``torch.roll`` by ``(dy, dx)`` drawn from ``0..pixels``. A roll is a
+permutation of pixels, so it is undone exactly (:meth:`Jitter.undo`), and the gradient that flows back through
+it lands on the unshifted pixels: optimizing through the transform is the same as CS231n's
+jitter-in-place, step, unjitter-in-place.
+"""
+from __future__ import annotations
+
+import math
+import random
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+class Transform:
+    """Base class: ``t(x, rng) -> x'`` for a ``(N, C, H, W)`` tensor."""
+
+    def __call__(self, x: torch.Tensor, rng: random.Random) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
+
+
+def _non_negative_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def roll(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Circular shift by ``dy`` rows and ``dx`` columns (``roll(roll(x, dy, dx), -dy, -dx) == x`` exactly)."""
+    return torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
+
+
+class Jitter(Transform):
+    """CS231n jitter: roll by ``(dy, dx)``, each drawn uniformly from ``0..pixels``; :meth:`undo` inverts it."""
+
+    def __init__(self, pixels: int = 16):
+        self.pixels = _non_negative_int(pixels, "pixels")
+        self.last: tuple[int, int] = (0, 0)
+
+    def __call__(self, x, rng):
+        if self.pixels == 0:
+            self.last = (0, 0)
+            return x
+        dx, dy = rng.randint(0, self.pixels), rng.randint(0, self.pixels)
+        self.last = (dy, dx)
+        return roll(x, dy, dx)
+
+    def undo(self, x: torch.Tensor) -> torch.Tensor:
+        """Undo the last shift exactly."""
+        dy, dx = self.last
+        return roll(x, -dy, -dx)
+
+
+class Pad(Transform):
+    """Pad by ``pixels`` on every side (``mode="constant"`` with ``value``, or ``"reflect"``)."""
+
+    def __init__(self, pixels: int = 8, mode: str = "constant", value: float = 0.5):
+        self.pixels = _non_negative_int(pixels, "pixels")
+        if mode not in ("constant", "reflect", "replicate"):
+            raise ValueError(f"mode must be 'constant', 'reflect' or 'replicate', got {mode!r}")
+        self.mode, self.value = mode, float(value)
+
+    def __call__(self, x, rng):
+        if self.pixels == 0:
+            return x
+        p = (self.pixels,) * 4
+        return F.pad(x, p, mode=self.mode, value=self.value) if self.mode == "constant" else F.pad(x, p, mode=self.mode)
+
+
+class Scale(Transform):
+    """Resize by a factor drawn from ``factors`` (bilinear)."""
+
+    def __init__(self, factors: Sequence[float] = (0.95, 1.0, 1.05)):
+        factors = tuple(float(f) for f in factors)
+        if not factors or min(factors) <= 0:
+            raise ValueError(f"factors must be positive numbers, got {factors!r}")
+        self.factors = factors
+
+    def __call__(self, x, rng):
+        f = rng.choice(self.factors)
+        if f == 1.0:
+            return x
+        h, w = x.shape[-2:]
+        size = (max(8, round(h * f)), max(8, round(w * f)))
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+class Rotate(Transform):
+    """Rotate about the centre by an angle (degrees) drawn from ``degrees``; corners are filled by reflection."""
+
+    def __init__(self, degrees: Sequence[float] = (-5, 0, 5)):
+        degrees = tuple(float(d) for d in degrees)
+        if not degrees:
+            raise ValueError("degrees must contain at least one angle")
+        self.degrees = degrees
+
+    def __call__(self, x, rng):
+        angle = math.radians(rng.choice(self.degrees))
+        if angle == 0.0:
+            return x
+        cos, sin = math.cos(angle), math.sin(angle)
+        theta = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=x.dtype, device=x.device)
+        grid = F.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+class Compose(Transform):
+    """Apply transforms in order."""
+
+    def __init__(self, transforms: Sequence[Transform]):
+        for t in transforms:
+            if not callable(t):
+                raise TypeError(f"every transform must be callable, got {type(t).__name__}")
+        self.transforms = list(transforms)
+
+    def __call__(self, x, rng):
+        for t in self.transforms:
+            x = t(x, rng)
+        return x
+
+
+def jitter(pixels: int = 16) -> Jitter:
+    return Jitter(pixels)
+
+
+def pad(pixels: int = 8, mode: str = "constant", value: float = 0.5) -> Pad:
+    return Pad(pixels, mode, value)
+
+
+def scale(factors: Sequence[float] = (0.95, 1.0, 1.05)) -> Scale:
+    return Scale(factors)
+
+
+def rotate(degrees: Sequence[float] = (-5, 0, 5)) -> Rotate:
+    return Rotate(degrees)
+
+
+def compose(*transforms: Transform) -> Compose:
+    return Compose(transforms)
+
+
+def standard(jitter_px: int = 8) -> Compose:
+    """The robust set used by the high-quality mode: pad, jitter, scale, rotate, a little more jitter."""
+    return compose(pad(jitter_px), jitter(jitter_px), scale((0.9, 0.95, 1.0, 1.05, 1.1)),
+                   rotate(tuple(range(-10, 11, 2))), jitter(max(1, jitter_px // 2)))
