@@ -1,0 +1,63 @@
+"""Input checks shared by the attribution methods."""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+from ..device import model_device
+
+
+def check_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+
+
+def as_batch(model: nn.Module, image) -> torch.Tensor:
+    """``image`` as a float ``(N, 3, H, W)`` batch in ``[0, 1]`` on the model's device.
+
+    Tensors are taken as they are (``(3, H, W)`` gains a batch axis); a :class:`~vizlab.models.VizModel`
+    also accepts anything its ``to_input`` does (sample name, path, URL, array, PIL image).
+    """
+    check_model(model)
+    if isinstance(image, torch.Tensor):
+        x = image
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        if x.dim() != 4:
+            raise ValueError(f"image must have shape (3, H, W) or (N, 3, H, W), got {tuple(image.shape)}")
+        if not x.is_floating_point():
+            raise TypeError(f"image must be a floating-point tensor in [0, 1], got {x.dtype}")
+        if x.shape[0] == 0:
+            raise ValueError("image is an empty batch")
+        return x.detach().to(model_device(model))
+    to_input = getattr(model, "to_input", None)
+    if to_input is None:
+        raise TypeError(f"image must be a torch.Tensor (N, 3, H, W) for this model, got {type(image).__name__}")
+    return to_input(image).detach()
+
+
+def safe_normalize(maps: torch.Tensor, what: str = "map") -> torch.Tensor:
+    """Divide each ``(H, W)`` map of a ``(N, H, W)`` stack by its maximum; all-zero maps stay zero (with a warning).
+
+    Maps here are non-negative, so this scales them to ``[0, 1]``; never returns NaN.
+    """
+    peak = maps.flatten(1).amax(1)
+    dead = ~(peak > 0)
+    if bool(dead.any()):
+        which = dead.nonzero().flatten().tolist()
+        warnings.warn(f"the {what} is all zero for image(s) {which} (e.g. every channel weight is negative); "
+                      f"returning zeros", RuntimeWarning, stacklevel=3)
+    scale = torch.where(dead, torch.ones_like(peak), peak)
+    out = maps / scale[:, None, None]
+    return torch.where(dead[:, None, None], torch.zeros_like(out), out)
+
+
+def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < low or (high is not None and value > high):
+        allowed = f"{low}..{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name}={value} is not allowed; use {allowed}")
+    return value
