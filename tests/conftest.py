@@ -7,6 +7,9 @@ import torch
 
 matplotlib.use("Agg")
 
+# Notebooks and helpers that tests/test_browser.py opens in JupyterLab; not tests themselves (nbval skips them).
+collect_ignore_glob = ["fixtures/*"]
+
 
 @pytest.fixture(scope="session")
 def model():

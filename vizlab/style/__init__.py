@@ -1,1 +1,22 @@
-"""style."""
+"""Style: neural style transfer (Gatys et al.), texture synthesis and fast feed-forward style transfer.
+
+* :mod:`~vizlab.style.losses` - content, Gram, style and total-variation losses (explicit Gram normalisation);
+* :mod:`~vizlab.style.lossnet` - loss networks and their recipes (EfficientNet-Lite0 offline, VGG);
+* :mod:`~vizlab.style.artwork` - procedurally generated style images, textures, any image;
+* :mod:`~vizlab.style.gatys` - optimisation-based transfer and texture synthesis;
+* :mod:`~vizlab.style.transformer` - Johnson et al.'s TransformerNet, its training and files;
+* :mod:`~vizlab.style.cli` - ``vizlab style-train`` and ``vizlab stylize``.
+"""
+from .artwork import ARTWORKS, artwork, save_artwork, style_image, style_names
+from .gatys import (StyleResult, color_shift, print_progress, style_distance, style_transfer,
+                    synthesize_texture)
+from .lossnet import RECIPES, LossNetwork, Recipe, loss_network
+from .losses import content_loss, gram_matrix, style_loss, tv_loss
+from .transformer import (TransformerNet, instance_norm, load_transformer, network_names, save_transformer,
+                          stylize, train_transformer)
+
+__all__ = ["ARTWORKS", "RECIPES", "LossNetwork", "Recipe", "StyleResult", "TransformerNet", "artwork",
+           "color_shift", "content_loss", "gram_matrix", "instance_norm", "load_transformer", "loss_network",
+           "network_names", "print_progress", "save_artwork", "save_transformer", "style_distance", "style_image",
+           "style_loss", "style_names", "style_transfer", "stylize", "synthesize_texture", "train_transformer",
+           "tv_loss"]

@@ -40,7 +40,8 @@ class Explorer:
     """
 
     def __init__(self) -> None:
-        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        # align_self: a flex column would otherwise stretch the PNG to the full width (blurry, oversized)
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", align_self="flex-start"))
         self.image.add_class("vizlab-image")
         self.status = W.HTML(value="")
         self.status.add_class("vizlab-status")

@@ -1,0 +1,145 @@
+"""Gatys style transfer, texture synthesis, loss networks and style images on tiny seeded setups."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from vizlab.style.artwork import ARTWORKS, artwork, style_image, style_names
+from vizlab.style.gatys import (color_shift, luminance, rgb_to_yiq, style_distance, style_transfer,
+                                synthesize_texture, yiq_to_rgb)
+from vizlab.style.lossnet import LossNetwork, Recipe
+from vizlab.toy import random_images
+
+from conftest import hooks_left
+
+
+@pytest.fixture
+def tiny_net(tiny):
+    recipe = Recipe("tiny", style_layers=("relu1", "relu2"), content_layers=("relu2",), style_weight=10.0,
+                    tv_weight=1e-3)
+    return LossNetwork(tiny, ["relu1", "relu2"], recipe)
+
+
+@pytest.fixture
+def pair():
+    imgs = random_images(2, 24, seed=3)
+    content = torch.nn.functional.avg_pool2d(imgs[:1], 3, 1, 1)  # smooth "photo"
+    style = imgs[1:] * torch.tensor([1.0, 0.3, 0.1]).view(1, 3, 1, 1)  # reddish noise
+    return content, style
+
+
+def test_loss_network_returns_layers_and_leaves_no_hooks(tiny_net, tiny):
+    feats = tiny_net(torch.rand(1, 3, 16, 16))
+    assert set(feats) == {"relu1", "relu2"}
+    assert feats["relu2"].shape == (1, 16, 8, 8)
+    assert hooks_left(tiny) == 0
+    assert not any(p.requires_grad for p in tiny.parameters())
+
+
+def test_gatys_reduces_style_loss(tiny_net, pair):
+    content, style = pair
+    before = style_distance(tiny_net, content, style)
+    result = style_transfer(content, style, loss_net=tiny_net, size=24, steps=30, lr=0.05, progress=False)
+    after = style_distance(tiny_net, result.image, style)
+    assert result.history[-1]["style"] < result.history[0]["style"] * 0.5
+    assert after < before * 0.5
+    assert result.image.shape == (1, 3, 24, 24)
+    assert 0 <= result.image.min() and result.image.max() <= 1
+    assert hooks_left(tiny_net.model) == 0
+
+
+def test_lbfgs_and_noise_init_and_snapshots(tiny_net, pair):
+    content, style = pair
+    result = style_transfer(content, style, loss_net=tiny_net, size=24, steps=6, optimizer="lbfgs",
+                            init="noise", snapshot_every=2, progress=False)
+    assert [s for s, _ in result.snapshots] == [2, 4, 6]
+    assert result.history[-1]["total"] < result.history[0]["total"]
+
+
+def test_stop_event_returns_partial_result(tiny_net, pair):
+    content, style = pair
+    stop = threading.Event()
+
+    def cb(step, losses, image):
+        if step == 3:
+            stop.set()
+
+    result = style_transfer(content, style, loss_net=tiny_net, size=24, steps=50, callback=cb, stop_event=stop,
+                            progress=False)
+    assert result.stopped and result.steps == 3 and len(result.history) == 3
+    assert not torch.equal(result.image, content)
+
+
+def test_preserve_color_keeps_content_chroma(tiny_net, pair):
+    content, style = pair
+    result = style_transfer(content, style, loss_net=tiny_net, size=24, steps=5, preserve_color=True,
+                            progress=False)
+    iq_out, iq_in = rgb_to_yiq(result.image)[:, 1:], rgb_to_yiq(content)[:, 1:]
+    # Clipping to [0, 1] may move a few pixels slightly; the colour channels otherwise stay the content's.
+    assert (iq_out - iq_in).abs().mean() < 0.01
+    assert torch.allclose(yiq_to_rgb(rgb_to_yiq(content)), content, atol=1e-5)
+    assert torch.allclose(luminance(content)[:, 0], luminance(content)[:, 2])
+
+
+def test_blend_of_styles_and_texture_synthesis(tiny_net, pair):
+    content, style = pair
+    other = torch.flip(style, dims=[1])
+    one = style_transfer(content, [style, other], style_blend=[1.0, 0.0], loss_net=tiny_net, size=24, steps=3,
+                         progress=False)
+    ref = style_transfer(content, style, loss_net=tiny_net, size=24, steps=3, progress=False)
+    assert torch.allclose(one.image, ref.image, atol=1e-5)
+    tex = synthesize_texture(style, loss_net=tiny_net, size=24, steps=20, lr=0.05, progress=False)
+    assert tex.history[-1]["content"] == 0.0
+    assert tex.history[-1]["style"] < tex.history[0]["style"]
+    with pytest.raises(ValueError, match="style_blend"):
+        style_transfer(content, [style, other], style_blend=[1.0], loss_net=tiny_net, size=24, steps=1)
+
+
+def test_bad_arguments(tiny_net, pair):
+    content, style = pair
+    with pytest.raises(ValueError, match="optimizer"):
+        style_transfer(content, style, loss_net=tiny_net, optimizer="sgd")
+    with pytest.raises(ValueError, match="init"):
+        style_transfer(content, style, loss_net=tiny_net, init="zeros")
+    with pytest.raises(ValueError, match="not computed"):
+        style_transfer(content, style, loss_net=tiny_net, style_layers=["conv1"])
+
+
+def test_color_shift_measure():
+    a, b = torch.zeros(1, 3, 4, 4), torch.ones(1, 3, 4, 4)
+    assert color_shift(a, b, a) == pytest.approx(0.0)
+    assert color_shift(a, b, b) == pytest.approx(1.0)
+    assert color_shift(a, b, torch.full((1, 3, 4, 4), 0.5)) == pytest.approx(0.5)
+
+
+def test_artwork_is_seeded_and_styles_load():
+    for name in ARTWORKS:
+        a = artwork(name, size=32)
+        assert a.shape == (32, 32, 3) and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+        assert np.array_equal(a, artwork(name, size=32))
+        assert a.std() > 0.05  # a picture, not a flat colour
+    assert not np.array_equal(artwork("swirls", 32, seed=0), artwork("swirls", 32, seed=1))
+    assert style_image("swirls", 48).shape == (48, 48, 3)
+    assert style_image("brick", 48).shape == (48, 48, 3)
+    assert {"swirls", "mosaic", "brush", "waves", "brick"} <= set(style_names())
+    with pytest.raises(ValueError, match="name"):
+        artwork("picasso")
+
+
+def test_style_image_from_path(tmp_path):
+    from vizlab.images import save_image
+
+    path = save_image(artwork("waves", 40), tmp_path / "mine.png")
+    assert style_image(str(path), 32).shape == (32, 32, 3)
+
+
+def test_shipped_style_pngs_match_the_generator():
+    from vizlab.images import load_image
+    from vizlab.style.artwork import STYLE_DIR
+
+    for name in ARTWORKS:
+        shipped = load_image(STYLE_DIR / f"{name}.png")
+        assert np.abs(shipped - artwork(name, 256)).max() <= 1.5 / 255, name

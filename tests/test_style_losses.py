@@ -1,0 +1,113 @@
+"""Properties of the style-transfer losses and of instance normalisation, on tiny tensors."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vizlab.style.losses import (content_loss, gram_matrix, relative_content_loss, relative_style_loss,
+                                 style_loss, tv_loss)
+from vizlab.style.transformer import instance_norm
+
+
+@pytest.fixture
+def feats():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(2, 5, 4, 3, generator=g)
+
+
+@pytest.mark.parametrize("normalize", ["none", "chw", "nchw"])
+def test_gram_symmetric_and_psd(feats, normalize):
+    g = gram_matrix(feats, normalize)
+    assert g.shape == (2, 5, 5)
+    assert torch.allclose(g, g.transpose(1, 2), atol=1e-6)
+    eig = torch.linalg.eigvalsh(g.double())
+    assert eig.min() > -1e-8
+
+
+def test_gram_invariant_to_shuffling_positions(feats):
+    n, c, h, w = feats.shape
+    perm = torch.randperm(h * w, generator=torch.Generator().manual_seed(1))
+    shuffled = feats.reshape(n, c, h * w)[:, :, perm].reshape(n, c, h, w)
+    assert not torch.equal(shuffled, feats)
+    assert torch.allclose(gram_matrix(shuffled), gram_matrix(feats), atol=1e-6)
+
+
+def test_gram_normalisations_by_hand():
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 0.0]]]])  # N=1, C=2, H=1, W=2
+    raw = torch.tensor([[5.0, 3.0], [3.0, 9.0]])  # [1*1+2*2, 1*3+2*0; ., 3*3]
+    assert torch.allclose(gram_matrix(f, "none")[0], raw)
+    assert torch.allclose(gram_matrix(f, "chw")[0], raw / 4)
+    two = torch.cat([f, f])
+    assert torch.allclose(gram_matrix(two, "nchw")[1], raw / 8)
+
+
+def test_gram_rejects_bad_arguments(feats):
+    with pytest.raises(ValueError, match="normalize"):
+        gram_matrix(feats, "hw")
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        gram_matrix(feats[0])
+    with pytest.raises(TypeError):
+        gram_matrix([[1.0]])
+
+
+def test_content_loss_by_hand():
+    a = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    b = torch.tensor([[[[1.0, 0.0], [3.0, 1.0]]]])
+    assert content_loss(a, b).item() == pytest.approx(4.0 + 9.0)
+    assert content_loss(a, b, weight=0.5).item() == pytest.approx(6.5)
+    with pytest.raises(ValueError, match="same shape"):
+        content_loss(a, b[..., :1])
+
+
+def test_style_loss_by_hand():
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 0.0]]]])
+    target = torch.zeros(1, 2, 2)
+    # G (chw) = [[5, 3], [3, 9]] / 4 -> squared sum = (25 + 9 + 9 + 81) / 16 = 7.75
+    assert style_loss([f], [target], [2.0]).item() == pytest.approx(2 * 7.75)
+    assert style_loss([f, f], [target, gram_matrix(f)], [1.0, 1.0]).item() == pytest.approx(7.75)
+    assert style_loss([f], [gram_matrix(f, "none")], [1.0], normalize="none").item() == 0.0
+    with pytest.raises(ValueError, match="same length"):
+        style_loss([f], [target, target], [1.0])
+
+
+def test_relative_losses_are_scale_free(feats):
+    target = gram_matrix(feats + 1)
+    a = relative_style_loss([feats], [target], [1.0])
+    b = relative_style_loss([feats * 3], [gram_matrix((feats + 1) * 3)], [1.0])
+    assert a.item() == pytest.approx(b.item(), rel=1e-4)
+    assert relative_content_loss(feats * 2, feats).item() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_tv_zero_on_constant_and_by_hand():
+    assert tv_loss(torch.full((2, 3, 5, 4), 0.7)).item() == 0.0
+    img = torch.tensor([[[[0.0, 1.0], [2.0, 4.0]]]])
+    # vertical: (2-0)^2 + (4-1)^2 = 13; horizontal: (1-0)^2 + (4-2)^2 = 5
+    assert tv_loss(img).item() == pytest.approx(18.0)
+    assert tv_loss(img, weight=0.1).item() == pytest.approx(1.8)
+
+
+def test_instance_norm_per_sample_and_channel():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4, 6, 5, generator=g) * torch.arange(1, 5).view(1, 4, 1, 1) + 7
+    y = instance_norm(x)
+    assert torch.allclose(y.mean(dim=(2, 3)), torch.zeros(3, 4), atol=1e-5)
+    assert torch.allclose(y.var(dim=(2, 3), unbiased=False), torch.ones(3, 4), atol=1e-3)
+    # Statistics are per sample: changing one sample leaves the others untouched.
+    x2 = x.clone()
+    x2[0] *= 10
+    assert torch.allclose(instance_norm(x2)[1:], y[1:])
+    with pytest.raises(ValueError, match="shape"):
+        instance_norm(x[0])
+
+
+def test_gram_gradient_matches_autograd():
+    g = torch.Generator().manual_seed(2)
+    f = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: gram_matrix(x, "chw"), (f,))
+    w = torch.randn(2, 3, 3, generator=g, dtype=torch.double)
+    (gram_matrix(f) * w).sum().backward()
+    ours = f.grad.clone()
+    f.grad = None
+    flat = f.reshape(2, 3, 20)
+    ((flat @ flat.transpose(1, 2) / 60) * w).sum().backward()
+    assert torch.allclose(ours, f.grad)

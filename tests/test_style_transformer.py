@@ -1,0 +1,146 @@
+"""TransformerNet, its training loop, checkpoints and the style CLI, on tiny sizes."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from vizlab.style.lossnet import LossNetwork, Recipe
+from vizlab.style.transformer import (ContentCrops, InstanceNorm, TransformerNet, load_transformer,
+                                      save_transformer, stylize, train_transformer)
+
+
+@pytest.fixture
+def tiny_net(tiny):
+    recipe = Recipe("tiny", style_layers=("relu1", "relu2"), content_layers=("relu2",), style_weight=5.0)
+    return LossNetwork(tiny, ["relu1", "relu2"], recipe)
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch"])
+@pytest.mark.parametrize("hw", [(32, 32), (30, 45), (17, 64)])
+def test_transformer_keeps_image_size(norm, hw):
+    torch.manual_seed(0)
+    net = TransformerNet(norm=norm, width=4, blocks=1).eval()
+    y = net(torch.rand(2, 3, *hw))
+    assert y.shape == (2, 3, *hw)
+    assert 0 <= y.min() and y.max() <= 1
+
+
+def test_norm_switch_and_bad_arguments():
+    inst = TransformerNet(norm="instance", width=4, blocks=1)
+    batch = TransformerNet(norm="batch", width=4, blocks=1)
+    assert any(isinstance(m, InstanceNorm) for m in inst.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in inst.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in batch.modules())
+    with pytest.raises(ValueError, match="norm"):
+        TransformerNet(norm="layer")
+    with pytest.raises(ValueError, match="x must"):
+        inst(torch.rand(1, 1, 8, 8))
+
+
+def test_instance_norm_net_ignores_contrast_of_input():
+    torch.manual_seed(0)
+    net = TransformerNet(norm="instance", width=4, blocks=1).eval()
+    x = torch.rand(1, 3, 16, 16)
+    # The first normalisation removes any per-channel affine change of the first conv's output.
+    first = net.encoder[0]
+    a = net.encoder[1](first(x))
+    b = net.encoder[1](first(x) * 3 + 1)
+    assert torch.allclose(a, b, atol=1e-3)  # eps makes it approximate
+
+
+def test_training_reduces_loss_and_stops(tiny_net, tmp_path):
+    torch.manual_seed(0)
+    ckpt = tmp_path / "net.pt"
+    result = train_transformer(torch.rand(1, 3, 24, 24), size=24, batch_size=2, steps=12, lr=1e-2, width=4,
+                               blocks=1, loss_net=tiny_net, checkpoint=ckpt, checkpoint_every=5, progress=False)
+    first = np.mean([h["total"] for h in result.history[:3]])
+    last = np.mean([h["total"] for h in result.history[-3:]])
+    assert last < first
+    assert result.steps == 12 and not result.stopped and not result.net.training
+    loaded = load_transformer(ckpt)
+    assert loaded.meta["steps_done"] == 12
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.allclose(loaded(x), result.net(x), atol=2e-2)  # half precision on disk
+
+    stop = threading.Event()
+    partial = train_transformer("swirls", size=24, batch_size=1, steps=50, width=4, blocks=1, loss_net=tiny_net,
+                                callback=lambda step, losses: stop.set() if step == 2 else None,
+                                stop_event=stop, progress=False)
+    assert partial.stopped and partial.steps == 2
+
+
+def test_checkpoint_tolerates_stale_instance_norm_keys(tmp_path):
+    net = TransformerNet(norm="instance", width=4, blocks=1)
+    state = net.state_dict()
+    # What nn.InstanceNorm2d(track_running_stats=True) checkpoints of old PyTorch carried along.
+    for name, module in net.named_modules():
+        if isinstance(module, InstanceNorm):
+            state[f"{name}.running_mean"] = torch.zeros_like(module.weight)
+            state[f"{name}.running_var"] = torch.ones_like(module.weight)
+            state[f"{name}.num_batches_tracked"] = torch.tensor(0)
+    path = tmp_path / "old.pt"
+    torch.save({"state_dict": state, "config": net.config}, path)
+    loaded = load_transformer(path)
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.allclose(loaded(x), net.eval()(x), atol=1e-6)
+    torch.save(state, tmp_path / "bare.pt")  # a bare state dict, no config
+    assert load_transformer(tmp_path / "bare.pt").norm == "instance"
+    bad = {k: v for k, v in state.items() if "residual" not in k}
+    bad["junk.weight"] = torch.zeros(1)
+    torch.save({"state_dict": bad, "config": net.config}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="does not fit"):
+        load_transformer(tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="neither a file"):
+        load_transformer("no_such_network")
+
+
+def test_save_is_half_precision(tmp_path):
+    net = TransformerNet(width=4, blocks=1)
+    save_transformer(net, tmp_path / "a.pt", meta={"note": "x"})
+    blob = torch.load(tmp_path / "a.pt", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in blob["state_dict"].values() if v.is_floating_point())
+    assert blob["meta"] == {"note": "x"}
+
+
+def test_content_crops_from_folder(tmp_path):
+    from vizlab.images import sample_image, save_image
+
+    save_image(sample_image("cat", 64), tmp_path / "a.png")
+    (tmp_path / "sub").mkdir()
+    save_image(sample_image("rocket", 80), tmp_path / "sub" / "b.jpg")
+    crops = ContentCrops(tmp_path, size=24, seed=0)
+    assert len(crops.sources) == 2
+    batch = crops.batch(3)
+    assert batch.shape == (3, 3, 24, 24) and batch.dtype == torch.float32
+    assert "cat" not in ContentCrops(None, size=24).sources  # held out for judging networks
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images"):
+        ContentCrops(tmp_path / "empty", size=24)
+    with pytest.raises(ValueError, match="not a directory"):
+        ContentCrops(tmp_path / "missing", size=24)
+
+
+def test_stylize_keeps_aspect_ratio():
+    net = TransformerNet(width=4, blocks=1)
+    out = stylize(net, "rocket", size=40)
+    h, w = out.shape[-2:]
+    assert min(h, w) == 40 and h != w
+
+
+def test_cli_train_and_stylize(tmp_path, capsys):
+    from vizlab.cli import main
+
+    out = tmp_path / "n.pt"
+    code = main(["style-train", "waves", str(out), "--size", "32", "--steps", "2", "--batch-size", "1",
+                 "--width", "4", "--device", "cpu"])
+    assert code == 0 and out.exists()
+    assert '"steps": 2' in capsys.readouterr().out
+    png = tmp_path / "o.png"
+    assert main(["stylize", str(out), "cat", str(png), "--size", "48"]) == 0
+    from vizlab.images import load_image
+
+    assert load_image(png).shape[0] == 48
+    assert main(["stylize", "no_such_net", "cat", str(png)]) == 2

@@ -1,0 +1,70 @@
+"""Command-line sub-commands of the style part: ``vizlab style-train`` and ``vizlab stylize``.
+
+Examples::
+
+    vizlab style-train swirls data/networks/swirls.pt --size 128 --steps 400 --lr 2e-3 --style-weight 5
+    vizlab stylize swirls cat cat_swirls.png --size 512
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .lossnet import loss_network
+    from .transformer import train_transformer
+
+    loss_net = loss_network(args.loss_net, device=args.device)
+    result = train_transformer(args.style, content=args.content, size=args.size, batch_size=args.batch_size,
+                               steps=args.steps, lr=args.lr, style_weight=args.style_weight,
+                               content_weight=args.content_weight, tv_weight=args.tv_weight, norm=args.norm,
+                               width=args.width, loss_net=loss_net, checkpoint=args.output,
+                               checkpoint_every=args.checkpoint_every, seed=args.seed)
+    last = result.history[-1] if result.history else {}
+    summary = {"output": str(args.output), "steps": result.steps, "seconds": round(result.seconds, 1),
+               "stopped": result.stopped, "final": {k: round(v, 4) for k, v in last.items() if k != "step"}}
+    print(json.dumps(summary))
+    return 0
+
+
+def _stylize(args: argparse.Namespace) -> int:
+    from ..images import save_image
+    from .transformer import load_transformer, stylize
+
+    net = load_transformer(args.network, device=args.device)
+    out = stylize(net, args.image, size=args.size)
+    path = save_image(out[0], Path(args.output))
+    print(f"wrote {path} ({out.shape[-1]}x{out.shape[-2]})")
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Register ``style-train`` and ``stylize`` on the ``vizlab`` parser's sub-parsers."""
+    train = sub.add_parser("style-train", help="train a fast style-transfer network for one style image")
+    train.add_argument("style", help="style image: swirls, mosaic, brush, waves, brick, gravel, grass, a path or URL")
+    train.add_argument("output", help="checkpoint file to write (.pt, half precision)")
+    train.add_argument("--content", default=None, help="folder of content images (default: sample photos)")
+    train.add_argument("--size", type=int, default=256, help="training crop size in pixels (default 256)")
+    train.add_argument("--batch-size", type=int, default=4)
+    train.add_argument("--steps", type=int, default=300)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--style-weight", type=float, default=5.0)
+    train.add_argument("--content-weight", type=float, default=1.0)
+    train.add_argument("--tv-weight", type=float, default=1e-4)
+    train.add_argument("--norm", choices=("instance", "batch"), default="instance")
+    train.add_argument("--width", type=int, default=32, help="channels of the first layer (default 32)")
+    train.add_argument("--loss-net", default="efficientnet_lite0", help="efficientnet_lite0 (offline), vgg16, vgg19")
+    train.add_argument("--checkpoint-every", type=int, default=50)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default=None)
+    train.set_defaults(func=_train)
+
+    styl = sub.add_parser("stylize", help="stylise an image with a trained network (one forward pass)")
+    styl.add_argument("network", help="a shipped network name (see data/networks) or a .pt file")
+    styl.add_argument("image", help="content image: sample name, path or URL")
+    styl.add_argument("output", help="image file to write (.png/.jpg)")
+    styl.add_argument("--size", type=int, default=None, help="shorter side in pixels (default: keep)")
+    styl.add_argument("--device", default=None)
+    styl.set_defaults(func=_stylize)

@@ -1,0 +1,314 @@
+"""Gatys et al.'s neural style transfer by optimisation, and texture synthesis (style loss only).
+
+The image ``x`` itself is optimised (pixels in ``[0, 1]``) to minimise, on a frozen loss network::
+
+    L(x) = content_weight * sum_c ||F_c(x) - F_c(content)||^2 / ||F_c(content)||^2
+         + style_weight   * sum_l w_l ||G_l(x) - A_l||^2 / ||A_l||^2
+         + tv_weight      * TV(x) / TV(content)
+
+Every term is divided by its target's energy (vizlab's recipe, measured on EfficientNet-Lite0): one weight
+then means the same for every layer and loss network, whatever its activation scale or Gram normalisation.
+``A_l`` is the blend ``sum_k b_k G_l(style_k)`` when several style images are given.
+
+Example:
+    >>> result = style_transfer("cat", "swirls", size=128, steps=50)        # doctest: +SKIP
+    >>> result.image.shape                                                   # doctest: +SKIP
+    torch.Size([1, 3, 128, 128])
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..device import model_device
+from ..images import load_image, resize
+from .artwork import style_image
+from .lossnet import LossNetwork, Recipe, loss_network
+from .losses import gram_matrix, relative_content_loss, relative_style_loss, tv_loss
+
+OPTIMIZERS = ("adam", "lbfgs")
+INITS = ("content", "noise")
+
+
+@dataclass
+class StyleResult:
+    """The output of :func:`style_transfer`: ``image`` ``(1, 3, H, W)`` in ``[0, 1]`` (CPU) and the run's record.
+
+    ``snapshots`` is a list of ``(step, image)``; ``history`` a list of per-step loss dicts; ``stopped`` says
+    the run was interrupted and ``image`` is the partial result.
+    """
+
+    image: torch.Tensor
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    stopped: bool = False
+
+
+# -- colour ----------------------------------------------------------------------------------------------------
+_RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
+    """``(N, 3, H, W)`` RGB to YIQ (Y = luminance, I and Q = colour)."""
+    return torch.einsum("ij,njhw->nihw", _RGB2YIQ.to(x), x)
+
+
+def yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`rgb_to_yiq`."""
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(_RGB2YIQ).to(x), x)
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """The luminance ``Y`` as a gray 3-channel image ``(N, 3, H, W)``."""
+    return rgb_to_yiq(x)[:, :1].expand(-1, 3, -1, -1).contiguous()
+
+
+def match_luminance(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Gray style luminance with the content luminance's mean and standard deviation (Gatys et al. 2017)."""
+    ys, yc = luminance(style), luminance(content)
+    out = (ys - ys.mean()) / (ys.std() + 1e-8) * yc.std() + yc.mean()
+    return out.clamp(0, 1)
+
+
+# -- measures ----------------------------------------------------------------------------------------------------
+def color_moments(image: torch.Tensor) -> torch.Tensor:
+    """Per-channel mean and standard deviation of an image, ``(6,)``: a cheap colour-statistics signature."""
+    x = image.reshape(image.shape[-3], -1) if image.dim() == 3 else image[0].reshape(image.shape[1], -1)
+    return torch.cat([x.mean(dim=1), x.std(dim=1)])
+
+
+def color_shift(content: torch.Tensor, style: torch.Tensor, output: torch.Tensor) -> float:
+    """How far the output's colour moments moved from the content's towards the style's, in ``(-inf, 1]``.
+
+    ``1 - |m(output) - m(style)| / |m(content) - m(style)|``: 0 = still the content's colours, 1 = the style's.
+    """
+    mc, ms, mo = color_moments(content.cpu()), color_moments(style.cpu()), color_moments(output.cpu())
+    return float(1 - (mo - ms).norm() / (mc - ms).norm().clamp_min(1e-8))
+
+
+@torch.no_grad()
+def style_distance(loss_net: LossNetwork, image: torch.Tensor, style: torch.Tensor,
+                   layers: Sequence[str] | None = None) -> float:
+    """Relative Gram distance ``mean_l ||G_l(image) - G_l(style)||^2 / ||G_l(style)||^2`` on the style layers."""
+    layers = list(layers or (loss_net.recipe.style_layers if loss_net.recipe else loss_net.layer_names))
+    device = model_device(loss_net)
+    fi, fs = loss_net(image.to(device)), loss_net(style.to(device))
+    return float(relative_style_loss([fi[n] for n in layers], [gram_matrix(fs[n]) for n in layers],
+                                     [1.0 / len(layers)] * len(layers)))
+
+
+# -- the optimisation ----------------------------------------------------------------------------------------
+def _as_batch(image, size, device) -> torch.Tensor:
+    if isinstance(image, torch.Tensor):
+        x = image if image.dim() == 4 else image[None]
+        if size is not None and x.shape[-1] != size and isinstance(size, int):
+            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        return x.to(device).float()
+    img = load_image(image)
+    if size is not None:
+        img = resize(img, size)
+    return torch.from_numpy(img.transpose(2, 0, 1).copy())[None].to(device)
+
+
+def _style_batch(style, size: int, device) -> torch.Tensor:
+    if isinstance(style, torch.Tensor):
+        return _as_batch(style, size, device)
+    img = style_image(style, size)
+    return torch.from_numpy(img.transpose(2, 0, 1).copy())[None].to(device)
+
+
+def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size: int = 256, steps: int = 200,
+                   optimizer: str = "adam", lr: float = 0.03, init: str | torch.Tensor = "content",
+                   style_blend: Sequence[float] | None = None, style_scale: float = 1.0,
+                   content_weight: float | None = None, style_weight: float | None = None,
+                   tv_weight: float | None = None, style_layers: Sequence[str] | None = None,
+                   content_layers: Sequence[str] | None = None, layer_weights: Sequence[float] | None = None,
+                   preserve_color: bool = False, snapshot_every: int = 0,
+                   callback: Callable[[int, dict, torch.Tensor], None] | None = None,
+                   stop_event: threading.Event | None = None, progress: bool = True, seed: int = 0) -> StyleResult:
+    """Neural style transfer by optimising the pixels (Gatys, Ecker & Bethge, CVPR 2016).
+
+    Args:
+        content: the content image (sample name, path, URL, array or tensor); ``None`` for texture synthesis.
+        style: a style image, or a list of them blended with ``style_blend`` (see
+            :func:`~vizlab.style.artwork.style_image`: artwork names, textures, paths, URLs).
+        loss_net: a :class:`~vizlab.style.lossnet.LossNetwork`; default: the embedded EfficientNet-Lite0
+            with its recipe (the weights and layers below default to ``loss_net.recipe``).
+        size: the output's side in pixels (square, centre crop).
+        steps: optimisation steps.
+        optimizer: ``"adam"`` (``lr`` in pixel units) or ``"lbfgs"`` (``lr`` ignored; one iteration per step,
+            whose strong-Wolfe line search may evaluate the loss several times).
+        init: ``"content"``, ``"noise"`` or a starting image tensor.
+        style_blend: weights of several style images (normalised to sum 1); default equal.
+        style_scale: the style image is sized ``size * style_scale`` (larger = bigger strokes).
+        content_weight, style_weight, tv_weight: weights of the three relative losses.
+        style_layers, content_layers, layer_weights: override the recipe's layers (they must be among
+            ``loss_net.layer_names``).
+        preserve_color: transfer on luminance only and keep the content's colours.
+        snapshot_every: keep a copy of the image every this many steps (0: none).
+        callback: ``callback(step, losses, image)`` after each step.
+        stop_event: when set, stop and return the partial result (``stopped=True``).
+        progress: show a ``tqdm.auto`` bar.
+        seed: seeds the noise initialisation.
+
+    Returns:
+        A :class:`StyleResult`.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if not isinstance(init, torch.Tensor) and init not in INITS:
+        raise ValueError(f"init must be one of {INITS} or an image tensor, got {init!r}")
+    if content is None and isinstance(init, str) and init == "content":
+        init = "noise"
+    if not style_scale > 0:
+        raise ValueError(f"style_scale must be positive, got {style_scale!r}")
+    from tqdm.auto import tqdm
+
+    loss_net = loss_network() if loss_net is None else loss_net
+    recipe: Recipe | None = loss_net.recipe
+    s_layers = list(style_layers or (recipe.style_layers if recipe else loss_net.layer_names))
+    c_layers = list(content_layers or (recipe.content_layers if recipe else ()))
+    for name in [*s_layers, *c_layers]:
+        if name not in loss_net.layer_names:
+            raise ValueError(f"layer {name!r} is not computed by loss_net (it has {loss_net.layer_names})")
+    lw = list(layer_weights) if layer_weights is not None else [1.0 / len(s_layers)] * len(s_layers)
+    if len(lw) != len(s_layers):
+        raise ValueError(f"layer_weights has {len(lw)} entries for {len(s_layers)} style layers")
+    cw = (recipe.content_weight if recipe else 1.0) if content_weight is None else content_weight
+    sw = (recipe.style_weight if recipe else 30.0) if style_weight is None else style_weight
+    tw = (recipe.tv_weight if recipe else 0.3) if tv_weight is None else tv_weight
+    if content is None:
+        cw = 0.0
+    device = model_device(loss_net)
+
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    blend = list(style_blend) if style_blend is not None else [1.0] * len(styles)
+    if len(blend) != len(styles) or min(blend) < 0 or sum(blend) <= 0:
+        raise ValueError(f"style_blend must give one non-negative weight per style image ({len(styles)}), "
+                         f"not all zero; got {style_blend!r}")
+    blend = [b / sum(blend) for b in blend]
+    style_side = max(16, int(round(size * style_scale)))
+
+    content_img = _as_batch(content, size, device) if content is not None else None
+    color_source = content_img
+    style_imgs = [_style_batch(s, style_side, device) for s in styles]
+    if preserve_color and content_img is not None:
+        style_imgs = [match_luminance(s, content_img) for s in style_imgs]
+        content_img = luminance(content_img)
+
+    with torch.no_grad():
+        targets = [0.0] * len(s_layers)
+        for b, s in zip(blend, style_imgs):
+            fs = loss_net(s)
+            targets = [t + b * gram_matrix(fs[n]) for t, n in zip(targets, s_layers)]
+        content_feats = loss_net(content_img) if content_img is not None and c_layers else {}
+        # TV is measured relative to the content photo's (texture synthesis: the style image's, per pixel).
+        ref = content_img if content_img is not None else style_imgs[0]
+        tv_ref = tv_loss(ref) * (size * size) / (ref.shape[-1] * ref.shape[-2])
+
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    if isinstance(init, torch.Tensor):
+        x0 = _as_batch(init, size, device)
+    elif init == "content" and content_img is not None:
+        x0 = content_img.clone()
+    else:
+        x0 = (0.5 + 0.1 * torch.randn(1, 3, size, size, generator=gen)).clamp(0, 1).to(device)
+    x = x0.detach().clone().requires_grad_(True)
+
+    def losses_of(x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        # L-BFGS's line search may probe pixels outside [0, 1]; measure the image they would be shown as.
+        img = x.clamp(0, 1)
+        feats = loss_net(img)
+        ls = sw * relative_style_loss([feats[n] for n in s_layers], targets, lw)
+        lc = sum((relative_content_loss(feats[n], content_feats[n], cw) for n in c_layers), img.new_zeros(())) \
+            if content_feats else img.new_zeros(())
+        lt = tw * tv_loss(img) / tv_ref.clamp_min(1e-8)
+        total = ls + lc + lt
+        return total, {"style": ls.item(), "content": lc.item(), "tv": lt.item(), "total": total.item()}
+
+    if optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam([x], lr=lr)
+    else:
+        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
+
+    result = StyleResult(image=x.detach().cpu())
+    start = time.perf_counter()
+    bar = tqdm(range(steps), desc=f"style transfer ({optimizer})", disable=not progress)
+    try:
+        for step in bar:
+            if stop_event is not None and stop_event.is_set():
+                result.stopped = True
+                break
+            record: dict = {}
+
+            def closure() -> torch.Tensor:
+                opt.zero_grad(set_to_none=True)
+                total, parts = losses_of(x)
+                total.backward()
+                if not record:  # the loss at this step's starting point (L-BFGS also probes others)
+                    record.update(parts)
+                return total
+
+            opt.step(closure)
+            if optimizer == "adam":
+                with torch.no_grad():
+                    x.clamp_(0, 1)  # keep real pixels: a projected gradient step
+            # (L-BFGS keeps its own iterate: clamping it would break its curvature history; the loss and
+            # the result see the clamped image, and pixels outside [0, 1] get no gradient.)
+            record["step"] = step + 1
+            result.history.append(record)
+            result.steps = step + 1
+            bar.set_postfix(style=f"{record['style']:.3g}", content=f"{record['content']:.3g}")
+            if snapshot_every and (step + 1) % snapshot_every == 0:
+                result.snapshots.append((step + 1, _finish(x, color_source, preserve_color)))
+            if callback is not None:
+                callback(step + 1, record, x.detach().clamp(0, 1))
+    except KeyboardInterrupt:
+        result.stopped = True
+    finally:
+        bar.close()
+    result.seconds = time.perf_counter() - start
+    result.image = _finish(x, color_source, preserve_color)
+    return result
+
+
+def _finish(x: torch.Tensor, color_source: torch.Tensor | None, preserve_color: bool) -> torch.Tensor:
+    out = x.detach().clamp(0, 1)
+    if preserve_color and color_source is not None:
+        yiq = rgb_to_yiq(color_source)
+        y = rgb_to_yiq(out)[:, :1]
+        out = yiq_to_rgb(torch.cat([y, yiq[:, 1:]], dim=1)).clamp(0, 1)
+    return out.cpu().clone()
+
+
+def print_progress(every: int = 20, total: int | None = None) -> Callable[[int, dict, torch.Tensor], None]:
+    """A ``callback`` for :func:`style_transfer` that prints the losses every ``every`` steps (for logs and
+    notebooks run headless, where a progress bar shows nothing)."""
+    start = time.perf_counter()
+
+    def callback(step: int, losses: dict, image: torch.Tensor) -> None:
+        if step % every == 0 or step == total:
+            print(f"step {step}{f'/{total}' if total else ''}: style {losses['style']:.3g}, "
+                  f"content {losses['content']:.3g}, tv {losses['tv']:.3g} ({time.perf_counter() - start:.1f} s)",
+                  flush=True)
+
+    return callback
+
+
+def synthesize_texture(style, *, size: int = 128, steps: int = 200, **kwargs) -> StyleResult:
+    """Texture synthesis (Gatys et al. 2015): match only the style's Gram matrices, starting from noise.
+
+    Takes the keyword arguments of :func:`style_transfer` (``loss_net``, ``optimizer``, ``lr``, ``tv_weight``,
+    ``stop_event`` ...).
+    """
+    kwargs.setdefault("init", "noise")
+    return style_transfer(None, style, size=size, steps=steps, **kwargs)

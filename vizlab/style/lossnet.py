@@ -1,0 +1,171 @@
+"""Loss networks: a frozen classifier that returns the activations style transfer compares.
+
+Two families:
+
+* **VGG-19 / VGG-16** (torchvision), the classic choice of Gatys et al. and Johnson et al.: style on
+  ``relu1_1 … relu5_1``, content on ``relu4_2``. Needs the ImageNet weights (cached or online); with
+  ``weights=None`` a random VGG-19 trunk still stylises (painterly, 5-10x slower, can wash out content).
+* **EfficientNet-Lite0** (embedded, offline). Its block *outputs* are linear bottlenecks (no ReLU) and take
+  a style only weakly; the expanded ReLU6 activations inside the blocks work: style on ``stem``,
+  ``block1_dw``, ``block2_expand``, ``block3_expand``, ``block4_expand``, content on ``block3_expand``.
+
+:class:`LossNetwork` runs the model only as far as the deepest layer it needs (a forward hook stops the
+pass), which is what makes one Gatys step cheap.
+
+Example:
+    >>> net = loss_network()                            # doctest: +SKIP
+    >>> feats = net(torch.rand(1, 3, 128, 128))         # doctest: +SKIP
+    >>> sorted(feats)                                   # doctest: +SKIP
+    ['block1_dw', 'block2_expand', 'block3_expand', 'block4_expand', 'stem']
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..models import VizModel, load_model, resolve_layer
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Layers and weights that make a loss network work for style transfer (see :data:`RECIPES`).
+
+    ``style_weight``/``content_weight`` refer to the *relative* losses (each layer divided by its target's
+    energy, :func:`~vizlab.style.losses.relative_style_loss`).
+    """
+
+    model: str
+    style_layers: tuple[str, ...]
+    content_layers: tuple[str, ...]
+    style_weight: float
+    content_weight: float = 1.0
+    tv_weight: float = 0.3
+    layer_weights: tuple[float, ...] = field(default=())
+    note: str = ""
+
+    def weights(self) -> tuple[float, ...]:
+        return self.layer_weights or tuple(1.0 / len(self.style_layers) for _ in self.style_layers)
+
+
+RECIPES: dict[str, Recipe] = {
+    "efficientnet_lite0": Recipe(
+        "efficientnet_lite0",
+        style_layers=("stem", "block1_dw", "block2_expand", "block3_expand", "block4_expand"),
+        content_layers=("block3_expand",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
+        note="expanded ReLU6 activations inside the blocks; offline default (measured: see notebook 07)"),
+    # For comparison only: the block outputs (linear bottlenecks) take a style weakly.
+    "efficientnet_lite0_blocks": Recipe(
+        "efficientnet_lite0", style_layers=("stem", "block1", "block2", "block3", "block4"),
+        content_layers=("block3",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
+        note="block outputs (no ReLU): weak palette shift and speckle"),
+    "vgg19": Recipe(
+        "vgg19", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        content_layers=("relu4_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
+        note="Gatys et al. 2016"),
+    "vgg16": Recipe(
+        "vgg16", style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+        content_layers=("relu2_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
+        note="Johnson et al. 2016"),
+}
+
+
+class _Enough(Exception):
+    """Raised by a hook once every wanted layer has run, to skip the rest of the network."""
+
+
+class LossNetwork(nn.Module):
+    """A frozen model that maps ``[0, 1]`` images to ``{layer: activation}`` for the layers given.
+
+    Args:
+        model: a :class:`~vizlab.models.VizModel` (friendly names) or any ``nn.Module`` (module paths).
+        layers: the layers to return (style and content layers together).
+        recipe: optional :class:`Recipe` carried along for callers (default layers and weights).
+    """
+
+    def __init__(self, model: nn.Module, layers: Sequence[str], recipe: Recipe | None = None):
+        super().__init__()
+        if isinstance(layers, str) or not layers:
+            raise ValueError(f"layers must be a non-empty list of layer names, got {layers!r}")
+        self.model = model.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.layer_names = list(dict.fromkeys(layers))
+        self._modules_by_name = {name: resolve_layer(model, name)[1] for name in self.layer_names}
+        self.recipe = recipe
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        found: dict[str, torch.Tensor] = {}
+        wanted = len(self.layer_names)
+        handles = []
+
+        def make_hook(name: str):
+            def hook(module, inputs, output):
+                out = output[0] if isinstance(output, (tuple, list)) else output
+                if name not in found:
+                    # The next op may be in place (VGG's ReLU(inplace=True)) - keep an unaliased tensor.
+                    found[name] = out.clone() if isinstance(module, nn.Conv2d) else out
+                if len(found) == wanted:
+                    raise _Enough
+            return hook
+
+        try:
+            for name, module in self._modules_by_name.items():
+                handles.append(module.register_forward_hook(make_hook(name)))
+            try:
+                self.model(x)
+            except _Enough:
+                pass
+        finally:
+            for h in handles:
+                h.remove()
+        missing = [n for n in self.layer_names if n not in found]
+        if missing:
+            raise ValueError(f"layers {missing} did not run in the forward pass of the model")
+        return found
+
+    def train(self, mode: bool = True) -> "LossNetwork":
+        # A loss network stays in eval mode (frozen batch-norm statistics) whatever its owner does.
+        super().train(mode)
+        self.model.eval()
+        return self
+
+
+def loss_network(name: str | nn.Module = "efficientnet_lite0", *, weights: str | None = "imagenet",
+                 device: str | torch.device | None = None, layers: Sequence[str] | None = None,
+                 model: VizModel | None = None) -> LossNetwork:
+    """A :class:`LossNetwork` for a named model with its :data:`RECIPES` layers (or ``layers``).
+
+    Args:
+        name: a :data:`RECIPES` key: ``"efficientnet_lite0"`` (offline default), ``"vgg19"``, ``"vgg16"``,
+            ``"efficientnet_lite0_blocks"`` (for comparison); or an ``nn.Module``.
+        weights: ``"imagenet"`` or ``None`` (random trunk; for VGG offline).
+        device: where to run; ``None`` picks the best device.
+        layers: override the recipe's style + content layers.
+        model: an already loaded :class:`~vizlab.models.VizModel` to share (must match the recipe's model).
+
+    Raises:
+        vizlab.ModelUnavailableError: VGG weights are not available (offline).
+    """
+    if isinstance(name, nn.Module):
+        if layers is None:
+            raise ValueError("layers must be given when name is a module")
+        recipe = RECIPES.get(getattr(name, "name", ""), None)
+        return LossNetwork(name, layers, recipe)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a model name or an nn.Module, got {type(name).__name__}")
+    key = name.lower().replace("-", "_")
+    if key not in RECIPES:
+        raise ValueError(f"name={name!r} has no style recipe; choose one of {', '.join(RECIPES)} or pass a "
+                         f"module with layers=")
+    recipe = RECIPES[key]
+    if model is None:
+        model = load_model(recipe.model, device=device, weights=weights)
+    elif getattr(model, "name", None) != recipe.model:
+        raise ValueError(f"model is {getattr(model, 'name', type(model).__name__)!r}, but recipe {key!r} needs "
+                         f"{recipe.model!r}")
+    if layers is None:
+        layers = [*recipe.style_layers, *recipe.content_layers]
+    return LossNetwork(model, layers, recipe)

@@ -1,0 +1,417 @@
+"""Fast feed-forward style transfer: Johnson et al.'s transformation network, its training and its files.
+
+One network per style is trained once with the *perceptual loss* (content + style + TV losses measured by
+a frozen loss network, see :mod:`vizlab.style.lossnet`) over many content images; afterwards stylising is
+one forward pass instead of hundreds of optimisation steps.
+
+Architecture (Johnson, Alahi & Fei-Fei, ECCV 2016, with Ulyanov et al.'s instance normalisation and
+resize-convolutions instead of transposed convolutions, which avoid checkerboard artefacts)::
+
+    9x9 conv 32 -> 3x3 conv 64 /2 -> 3x3 conv 128 /2 -> 5 residual blocks -> up x2 conv 64 -> up x2 conv 32
+    -> 9x9 conv 3 -> (tanh + 1) / 2
+
+Example:
+    >>> net = TransformerNet(norm="instance")
+    >>> net(torch.rand(1, 3, 64, 80)).shape
+    torch.Size([1, 3, 64, 80])
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..device import model_device
+from ..images import SAMPLES, TEXTURES, load_image, resize
+from .artwork import DATA_DIR, style_image
+from .lossnet import LossNetwork, loss_network
+from .losses import gram_matrix, relative_content_loss, relative_style_loss, tv_loss
+
+NETWORK_DIR = DATA_DIR / "networks"
+NORMS = ("instance", "batch")
+#: Sample photos kept out of the offline training set, to judge networks on unseen images.
+HELD_OUT = ("cat", "astronaut")
+_STALE_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Instance normalisation without affine parameters: ``(x - mean) / sqrt(var + eps)``.
+
+    Mean and (biased) variance are taken over ``H, W`` separately for every sample and channel, so each
+    output map has zero mean and unit variance: the image's contrast is normalised away, which is why it
+    suits style transfer better than batch normalisation (Ulyanov et al., 2016).
+
+    Example:
+        >>> y = instance_norm(torch.rand(2, 3, 8, 8) * 5 + 2)
+        >>> bool(y.mean(dim=(2, 3)).abs().max() < 1e-5)
+        True
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"x must have shape (N, C, H, W); got {tuple(x.shape)}")
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    var = x.var(dim=(2, 3), keepdim=True, unbiased=False)
+    return (x - mean) / torch.sqrt(var + eps)
+
+
+class InstanceNorm(nn.Module):
+    """:func:`instance_norm` plus a learned per-channel scale and shift; no running statistics."""
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return instance_norm(x, self.eps) * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    return InstanceNorm(channels) if kind == "instance" else nn.BatchNorm2d(channels)
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection padding (no dark borders), convolution, optionally upsampling first."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, upsample: int = 1):
+        layers: list[nn.Module] = []
+        if upsample > 1:
+            layers.append(nn.Upsample(scale_factor=upsample, mode="nearest"))
+        layers += [nn.ReflectionPad2d(kernel // 2), nn.Conv2d(cin, cout, kernel, stride)]
+        super().__init__(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """``x + norm(conv(relu(norm(conv(x)))))``: two 3x3 convolutions that learn a correction."""
+
+    def __init__(self, channels: int, norm: str):
+        super().__init__()
+        self.conv1, self.norm1 = ConvLayer(channels, channels, 3), _norm(norm, channels)
+        self.conv2, self.norm2 = ConvLayer(channels, channels, 3), _norm(norm, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.norm2(self.conv2(F.relu(self.norm1(self.conv1(x)))))
+
+
+class TransformerNet(nn.Module):
+    """Johnson et al.'s image transformation network; maps ``[0, 1]`` images to ``[0, 1]`` images.
+
+    Args:
+        norm: ``"instance"`` (default, Ulyanov et al.) or ``"batch"`` (Johnson et al.'s original).
+        width: channels of the first layer (32 in the paper); the others are 2x and 4x that.
+        blocks: number of residual blocks (5 in the paper).
+
+    Any input size works; the output has the input's size (odd sizes are padded and cropped back).
+    """
+
+    def __init__(self, norm: str = "instance", width: int = 32, blocks: int = 5):
+        super().__init__()
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        if not isinstance(width, int) or width < 1 or not isinstance(blocks, int) or blocks < 0:
+            raise ValueError(f"width must be a positive int and blocks a non-negative int; got {width!r}, {blocks!r}")
+        self.config = {"norm": norm, "width": width, "blocks": blocks}
+        w = width
+        self.encoder = nn.Sequential(
+            ConvLayer(3, w, 9), _norm(norm, w), nn.ReLU(),
+            ConvLayer(w, 2 * w, 3, stride=2), _norm(norm, 2 * w), nn.ReLU(),
+            ConvLayer(2 * w, 4 * w, 3, stride=2), _norm(norm, 4 * w), nn.ReLU())
+        self.residual = nn.Sequential(*[ResidualBlock(4 * w, norm) for _ in range(blocks)])
+        self.decoder = nn.Sequential(
+            ConvLayer(4 * w, 2 * w, 3, upsample=2), _norm(norm, 2 * w), nn.ReLU(),
+            ConvLayer(2 * w, w, 3, upsample=2), _norm(norm, w), nn.ReLU(),
+            ConvLayer(w, 3, 9))
+
+    @property
+    def norm(self) -> str:
+        return self.config["norm"]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"x must have shape (N, 3, H, W); got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        # Two stride-2 layers: pad to a multiple of 4 so that the decoder gives back the input size.
+        ph, pw = (-h) % 4, (-w) % 4
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="reflect")
+        y = self.decoder(self.residual(self.encoder(x)))
+        return ((torch.tanh(y) + 1) / 2)[..., :h, :w]
+
+
+# -- content images ------------------------------------------------------------------------------------------
+_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class ContentCrops:
+    """An endless source of random square crops of content images (random scale, position, mirror).
+
+    Args:
+        folder: a directory of images (searched recursively, e.g. COCO's ``train2014``); ``None`` uses the
+            sample photos shipped with vizlab except :data:`HELD_OUT` (offline default).
+        size: side of the crops in pixels.
+        seed: seeds the crops.
+        max_side: large images are shrunk to this shorter side when loaded (keeps memory small).
+    """
+
+    def __init__(self, folder: str | Path | None = None, size: int = 256, seed: int = 0, max_side: int = 512):
+        if not isinstance(size, int) or size < 16:
+            raise ValueError(f"size must be an integer of at least 16, got {size!r}")
+        self.size = size
+        self.rng = np.random.default_rng(seed)
+        self.max_side = max_side
+        if folder is None:
+            self.sources: list = [n for n in SAMPLES if n not in TEXTURES and n not in HELD_OUT]
+        else:
+            root = Path(folder).expanduser()
+            if not root.is_dir():
+                raise ValueError(f"folder={str(folder)!r} is not a directory of images")
+            self.sources = sorted(p for p in root.rglob("*") if p.suffix.lower() in _EXTENSIONS)
+            if not self.sources:
+                raise ValueError(f"folder={str(folder)!r} contains no images ({', '.join(_EXTENSIONS)})")
+        self._cache: dict[int, np.ndarray] = {}
+
+    def _image(self, i: int) -> np.ndarray:
+        if i not in self._cache:
+            img = load_image(self.sources[i])
+            if min(img.shape[:2]) > self.max_side:
+                h, w = img.shape[:2]
+                s = self.max_side / min(h, w)
+                img = resize(img, (round(h * s), round(w * s)))
+            if len(self.sources) <= 64:  # the offline set: keep all in memory; a large folder: stream
+                self._cache[i] = img
+            return img
+        return self._cache[i]
+
+    def crop(self) -> np.ndarray:
+        img = self._image(int(self.rng.integers(len(self.sources))))
+        h, w = img.shape[:2]
+        side = int(min(h, w) * self.rng.uniform(0.5, 1.0))
+        top, left = int(self.rng.integers(0, h - side + 1)), int(self.rng.integers(0, w - side + 1))
+        out = resize(img[top:top + side, left:left + side], (self.size, self.size))
+        return out[:, ::-1].copy() if self.rng.random() < 0.5 else out
+
+    def batch(self, n: int) -> torch.Tensor:
+        """``(n, 3, size, size)`` crops in ``[0, 1]``."""
+        return torch.from_numpy(np.stack([self.crop() for _ in range(n)]).transpose(0, 3, 1, 2).copy())
+
+
+# -- training ------------------------------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    """What :func:`train_transformer` returns: the network (eval mode) and its loss history."""
+
+    net: TransformerNet
+    history: list[dict] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    stopped: bool = False
+    config: dict = field(default_factory=dict)
+
+
+def perceptual_targets(loss_net: LossNetwork, style, size: int, normalize: str = "chw"):
+    """Gram matrices ``{layer: (1, C, C)}`` of a style image (or several blended) at ``size``."""
+    recipe = loss_net.recipe
+    style_layers = list(recipe.style_layers) if recipe else loss_net.layer_names
+    device = model_device(loss_net)
+    img = torch.from_numpy(style_image(style, size).transpose(2, 0, 1).copy())[None].to(device)
+    with torch.no_grad():
+        feats = loss_net(img)
+    return {name: gram_matrix(feats[name], normalize) for name in style_layers}
+
+
+def train_transformer(style, *, content: str | Path | None = None, size: int = 256, batch_size: int = 4,
+                      steps: int = 300, lr: float = 1e-3, style_weight: float = 5.0, content_weight: float = 1.0,
+                      tv_weight: float = 1e-4, norm: str = "instance", width: int = 32, blocks: int = 5,
+                      loss_net: LossNetwork | None = None, style_size: int | None = None,
+                      checkpoint: str | Path | None = None, checkpoint_every: int = 100, seed: int = 0,
+                      callback: Callable[[int, dict], None] | None = None,
+                      stop_event: threading.Event | None = None, progress: bool = True,
+                      net: TransformerNet | None = None) -> TrainResult:
+    """Train a :class:`TransformerNet` for one style with the perceptual loss.
+
+    Loss per batch (each term divided by its target's energy, as in vizlab's offline recipe)::
+
+        L = content_weight * ||F(y) - F(x)||^2 / ||F(x)||^2
+          + style_weight * sum_l w_l ||G_l(y) - A_l||^2 / ||A_l||^2 + tv_weight * TV(y) / N
+
+    with ``y = net(x)``, ``F`` the content layer and ``G_l`` the Gram matrices of the style layers.
+
+    Args:
+        style: a style image (see :func:`~vizlab.style.artwork.style_image`).
+        content: a folder of content images; ``None`` = crops of the sample photos (offline).
+        size: side of the training crops. batch_size, steps, lr: Adam's schedule.
+        norm: ``"instance"`` or ``"batch"``. width, blocks: network size.
+        loss_net: default: the embedded EfficientNet-Lite0 with its recipe.
+        style_size: side of the style image (default ``size``).
+        checkpoint: a path written every ``checkpoint_every`` steps and at the end (half precision).
+        callback: ``callback(step, losses)`` after every step.
+        stop_event: when set, training stops and the partial network is returned (``stopped=True``).
+        net: continue training this network instead of a new one.
+
+    Returns:
+        A :class:`TrainResult`.
+    """
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    for arg, value in (("steps", steps), ("batch_size", batch_size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    from tqdm.auto import tqdm
+
+    loss_net = loss_network() if loss_net is None else loss_net
+    recipe = loss_net.recipe
+    if recipe is None:
+        raise ValueError("loss_net has no recipe; build it with vizlab.style.loss_network(...)")
+    device = model_device(loss_net)
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        net = TransformerNet(norm, width, blocks) if net is None else net
+    finally:
+        torch.random.set_rng_state(gen_state)
+    net = net.to(device).train()
+    crops = ContentCrops(content, size, seed)
+    targets = perceptual_targets(loss_net, style, style_size or size)
+    layer_w = recipe.weights()
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    config = {"style": str(style), "content": "sample photos" if content is None else str(content), "size": size,
+              "batch_size": batch_size, "steps": steps, "lr": lr, "style_weight": style_weight,
+              "content_weight": content_weight, "tv_weight": tv_weight, "loss_net": recipe.model, **net.config}
+    result = TrainResult(net=net, config=config)
+    start = time.perf_counter()
+    bar = tqdm(range(steps), desc=f"train {norm}-norm net", disable=not progress)
+    try:
+        for step in bar:
+            if stop_event is not None and stop_event.is_set():
+                result.stopped = True
+                break
+            x = crops.batch(batch_size).to(device)
+            with torch.no_grad():
+                content_feats = loss_net(x)
+            y = net(x)
+            feats = loss_net(y)
+            lc = sum(relative_content_loss(feats[n], content_feats[n], content_weight) for n in recipe.content_layers)
+            ls = relative_style_loss([feats[n] for n in recipe.style_layers],
+                                     [targets[n] for n in recipe.style_layers], layer_w) * style_weight
+            lt = tv_loss(y, tv_weight) / y.shape[0]
+            loss = lc + ls + lt
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses = {"step": step + 1, "content": lc.item(), "style": ls.item(), "tv": lt.item(), "total": loss.item()}
+            result.history.append(losses)
+            result.steps = step + 1
+            bar.set_postfix(content=f"{losses['content']:.3g}", style=f"{losses['style']:.3g}")
+            if callback is not None:
+                callback(step + 1, losses)
+            if checkpoint is not None and (step + 1) % checkpoint_every == 0:
+                save_transformer(net, checkpoint, meta={**config, "steps_done": step + 1,
+                                                        "seconds": time.perf_counter() - start, "last": losses})
+    except KeyboardInterrupt:
+        result.stopped = True
+    finally:
+        bar.close()
+        result.seconds = time.perf_counter() - start
+        net.eval()
+    if checkpoint is not None and result.steps:
+        save_transformer(net, checkpoint, meta={**config, "steps_done": result.steps, "seconds": result.seconds,
+                                                "last": result.history[-1] if result.history else {}})
+    return result
+
+
+# -- files ---------------------------------------------------------------------------------------------------
+def save_transformer(net: TransformerNet, path: str | Path, meta: dict | None = None, half: bool = True) -> Path:
+    """Save a network with its configuration (and ``meta``); half precision by default (half the size)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu()
+             for k, v in net.state_dict().items()}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"state_dict": state, "config": dict(net.config), "meta": dict(meta or {})}, tmp)
+    tmp.replace(path)  # a crash mid-write never leaves a broken checkpoint behind
+    return path
+
+
+def network_names() -> list[str]:
+    """Names of the style networks shipped in ``data/networks``."""
+    return sorted(p.stem for p in NETWORK_DIR.glob("*.pt"))
+
+
+def load_transformer(source: str | Path, device: str | torch.device | None = None) -> TransformerNet:
+    """Load a network saved by :func:`save_transformer`, by shipped name (``"swirls"``) or path.
+
+    Also accepts a bare state dict. Stale running-statistics keys of instance-norm layers (written by
+    ``nn.InstanceNorm2d(track_running_stats=True)`` in old PyTorch) are dropped instead of failing.
+    The file's ``meta`` ends up in ``net.meta``.
+    """
+    from ..device import get_device
+
+    path = Path(source)
+    if not path.exists() and isinstance(source, str) and (NETWORK_DIR / f"{source}.pt").exists():
+        path = NETWORK_DIR / f"{source}.pt"
+    if not path.exists():
+        raise ValueError(f"source={str(source)!r} is neither a file nor a shipped network "
+                         f"({', '.join(network_names()) or 'none found'})")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    state = blob.get("state_dict", blob) if isinstance(blob, dict) else None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} does not contain a state dict")
+    config = blob.get("config") if "state_dict" in blob else None
+    if config is None:  # a bare state dict: infer what we can
+        has_running = any(k.endswith("running_var") for k in state)
+        width = int(state["encoder.0.1.weight"].shape[0]) if "encoder.0.1.weight" in state else 32
+        blocks = len({k.split(".")[1] for k in state if k.startswith("residual.")})
+        config = {"norm": "batch" if has_running and not _is_instance_checkpoint(state) else "instance",
+                  "width": width, "blocks": blocks}
+    net = TransformerNet(**config)
+    ours = net.state_dict()
+    clean = {}
+    for key, value in state.items():
+        if key not in ours and key.endswith(_STALE_SUFFIXES):
+            continue  # stale running stats of an instance-norm layer
+        clean[key] = value
+    missing = [k for k in ours if k not in clean]
+    unexpected = [k for k in clean if k not in ours]
+    if missing or unexpected:
+        raise ValueError(f"{path} does not fit TransformerNet({config}): missing {missing[:4]}, "
+                         f"unexpected {unexpected[:4]}")
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in clean.items()})
+    net.meta = dict(blob.get("meta", {})) if "state_dict" in blob else {}
+    return net.to(get_device(device)).eval()
+
+
+def _is_instance_checkpoint(state: dict) -> bool:
+    # nn.InstanceNorm2d with running stats stores running_var but is still instance norm; vizlab's files
+    # always carry a config, so this only matters for bare state dicts: assume instance norm when every
+    # running_var is exactly ones (never updated), as old InstanceNorm checkpoints typically are.
+    variances = [v for k, v in state.items() if k.endswith("running_var")]
+    return bool(variances) and all(torch.all(v == 1) for v in variances)
+
+
+@torch.no_grad()
+def stylize(net: TransformerNet, image, size: int | None = None) -> torch.Tensor:
+    """One forward pass: ``(N, 3, H, W)`` stylised images in ``[0, 1]`` on the network's device.
+
+    ``image``: anything :func:`vizlab.images.load_image` takes (resized so its shorter side is ``size``,
+    keeping the aspect ratio), or a ``(N, 3, H, W)`` tensor in ``[0, 1]``.
+    """
+    device = model_device(net)
+    if isinstance(image, torch.Tensor):
+        x = image if image.dim() == 4 else image[None]
+    else:
+        img = load_image(image)
+        if size is not None:
+            h, w = img.shape[:2]
+            s = size / min(h, w)
+            img = resize(img, (max(1, round(h * s)), max(1, round(w * s))))
+        x = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+    return net.eval()(x.to(device).float())
