@@ -1,7 +1,11 @@
-"""Reference implementations the exercises are judged against, and the solutions shown to students.
+"""The references the exercises are judged against (vizlab's own functions), and the solutions shown to students.
 
-The exercises fix conventions that a student can implement in a few lines (raw, unnormalised maps; logits as
-scores). Where a library function computes the same thing, the reference calls it.
+Every reference calls the library: :mod:`vizlab.attribution` (saliency, occlusion, Grad-CAM),
+:mod:`vizlab.inside` (receptive fields), :mod:`vizlab.optimize` (one ``render`` step, fooling images) and
+:mod:`vizlab.style` (Gram matrix, losses, instance norm), with the options that give the exercise's conventions
+(raw maps at the layer's resolution, logits as scores). The one exception is CAM, a single ``einsum`` here:
+the exercise takes features and classifier weights, while ``vizlab.attribution.cam`` takes a model and applies a
+ReLU and scaling.
 """
 from __future__ import annotations
 
@@ -97,37 +101,38 @@ def fooling_images(model: nn.Module, x: torch.Tensor, target: torch.Tensor, max_
                                     score="log_probability", progress=False).fooled for i in range(len(x))])
 
 
-def _style_lib():
-    """The style-transfer losses of :mod:`vizlab.style.losses` (the same conventions as these exercises)."""
-    try:
-        from ..style import losses
-    except ImportError:  # TEMPORARY until vizlab.style lands on main
-        from . import _fallback as losses
-    return losses
-
-
 def gram_matrix(features: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
-    """``F F^T / norm`` per sample; see :func:`vizlab.style.losses.gram_matrix`."""
-    return _style_lib().gram_matrix(features, normalize=normalize)
+    """``F F^T / norm`` per sample: :func:`vizlab.style.losses.gram_matrix`."""
+    from ..style.losses import gram_matrix as lib_gram_matrix
+
+    return lib_gram_matrix(features, normalize=normalize)
 
 
 def content_loss(current: torch.Tensor, target: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-    return _style_lib().content_loss(current, target, weight=weight)
+    """``weight * sum((current - target)**2)``: :func:`vizlab.style.losses.content_loss`."""
+    from ..style.losses import content_loss as lib_content_loss
+
+    return lib_content_loss(current, target, weight=weight)
 
 
 def style_loss(feats, target_grams, weights) -> torch.Tensor:
-    return _style_lib().style_loss(feats, target_grams, weights)
+    """``sum_l w_l sum((G_l - A_l)**2)`` with C*H*W-normalised Grams: :func:`vizlab.style.losses.style_loss`."""
+    from ..style.losses import style_loss as lib_style_loss
+
+    return lib_style_loss(feats, target_grams, weights, normalize="chw")
 
 
 def tv_loss(img: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-    return _style_lib().tv_loss(img, weight=weight)
+    """Squared-difference total variation: :func:`vizlab.style.losses.tv_loss`."""
+    from ..style.losses import tv_loss as lib_tv_loss
+
+    return lib_tv_loss(img, weight=weight)
 
 
 def instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    try:
-        from ..style.transformer import instance_norm as lib_instance_norm
-    except ImportError:  # TEMPORARY until vizlab.style lands on main
-        from ._fallback import instance_norm as lib_instance_norm
+    """``(x - mean) / sqrt(var + eps)`` over ``H, W``: :func:`vizlab.style.transformer.instance_norm`."""
+    from ..style.transformer import instance_norm as lib_instance_norm
+
     return lib_instance_norm(x, eps=eps)
 
 
