@@ -79,3 +79,16 @@ def test_activations_helper_on_embedded_model(model):
     assert logits.shape == (1, 1000)
     assert acts["stem"].shape == (1, 32, 112, 112) and acts["head"].shape == (1, 1280, 7, 7)
     assert hooks_left(model) == 0
+
+
+def test_gradients_requested_without_autograd_warn(tiny, images):
+    with pytest.warns(RuntimeWarning, match="no gradient will be recorded"):
+        with capture(tiny, "conv2", gradients=True) as cap, torch.no_grad():
+            tiny(images)
+    assert "conv2" in cap and cap.gradients == {}
+    assert hooks_left(tiny) == 0
+
+
+def test_float64_images_are_cast_for_the_model(model):
+    x = model.to_input("cat").double()
+    assert model.to_input(x).dtype == torch.float32

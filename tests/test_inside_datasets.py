@@ -86,7 +86,7 @@ def test_missing_data_sets_fail_fast_with_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(DatasetUnavailableError, match="download=False"):
         D.cifar10(tmp_path, download=False)
     # torchvision's real download code, pointed at a host that can never resolve (RFC 2606 ".invalid").
-    monkeypatch.setattr(D, "_reachable", lambda url, timeout: True)
+    monkeypatch.setattr(D, "reachable", lambda url, timeout: True)
     monkeypatch.setattr(CIFAR10, "url", "https://vizlab.invalid/cifar-10-python.tar.gz")
     with pytest.raises(DatasetUnavailableError, match="downloading CIFAR-10"):
         D.cifar10(tmp_path / "c")

@@ -337,3 +337,13 @@ def test_repeated_renders_leave_no_hooks_or_tensors(tiny):
         render(tiny, channel("relu2", 1), steps=2, size=16, progress=False)
     assert hooks_left(tiny) == 0
     assert live_tensors() - before < 5  # nothing accumulates from run to run
+
+
+def test_out_of_range_units_are_value_errors(tiny):
+    with pytest.raises(ValueError, match="index=99 is out of range"):
+        render(tiny, neuron("conv1", 99), steps=1, size=16, progress=False)
+    with pytest.raises(ValueError, match="y=40 is out of range"):
+        render(tiny, neuron("conv1", 0, y=40), steps=1, size=16, progress=False)
+    with pytest.raises(ValueError, match="batch=3"):
+        render(tiny, class_logit(1, batch=3), steps=1, size=16, progress=False)
+    assert hooks_left(tiny) == 0

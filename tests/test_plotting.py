@@ -55,3 +55,19 @@ def test_filter_images_map_zero_to_gray_and_keep_sign():
     assert np.allclose(imgs[0][1, 1], 0.5) and np.allclose(imgs[0][0, 0], 1.0) and np.allclose(imgs[1][0, 0], 0.0)
     gray = plotting.filter_images(torch.randn(4, 16, 3, 3))  # non-RGB inputs: first channel in gray
     assert np.allclose(gray[0][..., 0], gray[0][..., 2])
+
+
+def test_figures_made_off_the_main_thread_stay_out_of_pyplot():
+    """Explorers draw in worker threads: their figures must not reach pyplot's registry (nor a notebook cell)."""
+    import threading
+
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    made = []
+    worker = threading.Thread(target=lambda: made.append(plotting.image_grid([sample_image("cat", 16)])))
+    worker.start()
+    worker.join()
+    assert isinstance(made[0], Figure) and set(plt.get_fignums()) == before
+    fig, _ = plotting.subplots(1, 2)  # on the main thread it is plain plt.subplots
+    assert fig.number in plt.get_fignums()

@@ -36,7 +36,11 @@ def test_loss_network_returns_layers_and_leaves_no_hooks(tiny_net, tiny):
     assert set(feats) == {"relu1", "relu2"}
     assert feats["relu2"].shape == (1, 16, 8, 8)
     assert hooks_left(tiny) == 0
-    assert not any(p.requires_grad for p in tiny.parameters())
+    assert all(p.requires_grad for p in tiny.parameters())  # a model shared with the caller keeps its flags
+    assert not feats["relu2"].requires_grad  # but the pass records no path to the weights
+    x = torch.rand(1, 3, 16, 16, requires_grad=True)
+    tiny_net(x)["relu2"].sum().backward()
+    assert x.grad is not None and all(p.grad is None for p in tiny.parameters())
 
 
 def test_gatys_reduces_style_loss(tiny_net, pair):

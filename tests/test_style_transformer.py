@@ -144,3 +144,13 @@ def test_cli_train_and_stylize(tmp_path, capsys):
 
     assert load_image(png).shape[0] == 48
     assert main(["stylize", "no_such_net", "cat", str(png)]) == 2
+
+
+def test_bad_sizes_and_intervals_are_value_errors():
+    net = TransformerNet(width=8, blocks=1)
+    with pytest.raises(ValueError, match="size must be an integer of at least 16"):
+        stylize(net, "cat", size=0)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        train_transformer("waves", steps=1, checkpoint_every=0)
+    out = stylize(net, torch.rand(3, 20, 24, dtype=torch.float64))  # float64 tensors are cast, size kept
+    assert out.shape == (1, 3, 20, 24) and out.dtype == torch.float32

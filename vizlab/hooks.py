@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -77,10 +78,16 @@ def capture(model: nn.Module, layers: str | nn.Module | Sequence[str | nn.Module
     attached = gradients or keep_graph
     cap = Capture()
     handles = []
+    warned: set[str] = set()
 
     def make_hook(name: str):
         def hook(module, inputs, output):
             out = _first_tensor(output)
+            if gradients and not out.requires_grad and name not in warned:
+                warned.add(name)
+                warnings.warn(f"capture: layer {name!r} ran without autograd (inside torch.no_grad(), or neither the "
+                              f"input nor the weights require grad), so no gradient will be recorded for it",
+                              RuntimeWarning, stacklevel=2)
             if not attached or not out.requires_grad:
                 cap.activations[name] = out.detach().clone()
                 return None

@@ -278,7 +278,7 @@ def to_tensor(images, device: torch.device | str | None = None) -> torch.Tensor:
     """Image(s) to a float tensor ``(N, 3, H, W)`` in ``[0, 1]``.
 
     Accepts one image (array, PIL image, path, sample name), a list of same-sized images, or a tensor
-    ``(3, H, W)`` / ``(N, 3, H, W)`` (returned as a batch, moved to ``device``).
+    ``(3, H, W)`` / ``(N, 3, H, W)`` (returned as a float32 batch, moved to ``device``).
     """
     if isinstance(images, torch.Tensor):
         t = images
@@ -288,7 +288,8 @@ def to_tensor(images, device: torch.device | str | None = None) -> torch.Tensor:
             raise ValueError(f"image tensor must have shape (3, H, W) or (N, 3, H, W); got {tuple(images.shape)}")
         if not t.is_floating_point():
             raise TypeError(f"image tensor must be floating point in [0, 1], got {t.dtype}")
-        return t.to(device) if device is not None else t
+        # Models are float32: a float64 tensor (torch.from_numpy of a NumPy image) would fail deep in conv2d.
+        return t.to(device=device, dtype=torch.float32)
     if isinstance(images, (list, tuple)):
         if not images:
             raise ValueError("images is an empty list")

@@ -279,7 +279,12 @@ def _torchvision_layers(name: str, net: nn.Module) -> tuple[dict[str, str], str 
     return {}, None, None
 
 
-def _online(url: str, timeout: float) -> bool:
+def reachable(url: str, timeout: float) -> bool:
+    """Whether the host of ``url`` accepts a connection on port 443 within ``timeout`` seconds.
+
+    ``VIZLAB_OFFLINE=1`` makes it ``False`` at once. Loaders call it before a download so that offline use
+    fails in seconds with a clear message instead of hanging.
+    """
     if os.environ.get("VIZLAB_OFFLINE", "").strip() not in ("", "0"):
         return False
     host = urllib.parse.urlparse(url).hostname or ""
@@ -310,7 +315,7 @@ def _torchvision(name: str, pretrained: bool, timeout: float) -> tuple[nn.Module
         state = torch.load(cached, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
         return net, f"{weights} (cached at {cached})"
-    if not _online(weights.url, timeout):
+    if not reachable(weights.url, timeout):
         raise ModelUnavailableError(
             f"the ImageNet weights of {name} are not cached at {cached} and {weights.url} cannot be reached "
             f"(offline?). Use the embedded default, load_model('{EMBEDDED}'), which works offline; or copy the "

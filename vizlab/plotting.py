@@ -6,6 +6,7 @@ own figure) and returns the ``Axes`` or ``Figure``; none calls ``plt.show()``.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Sequence
 
 import matplotlib.pyplot as plt
@@ -16,6 +17,20 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .images import as_float_image, to_image
+
+
+def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
+    """``plt.subplots`` on the main thread; a pyplot-free ``Figure`` on any other thread.
+
+    Explorers draw from worker threads. pyplot's figure registry is global and not thread-safe, and the
+    inline backend displays and closes every registered figure when a cell ends, so a figure made by a
+    worker could show up as a stray output in a notebook cell. Off the main thread we therefore build the
+    figure directly (it is rendered to PNG by the explorer and never needs pyplot).
+    """
+    if threading.current_thread() is threading.main_thread():
+        return plt.subplots(nrows, ncols, **kwargs)
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def _as_array(image) -> np.ndarray:
@@ -76,7 +91,7 @@ def overlay(image, heat, *, alpha: float = 0.5, cmap: str = "jet", normalize: bo
 
 def _new_ax(ax: Axes | None, figsize=(4, 4)) -> Axes:
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = subplots(figsize=figsize)
     return ax
 
 
@@ -112,7 +127,7 @@ def image_grid(images: Sequence, titles: Sequence[str] | None = None, *, ncols: 
     n = len(images)
     ncols = ncols or min(n, 8)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+    fig, axes = subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -163,7 +178,7 @@ def filter_grid(weights, *, ncols: int = 8, scale: str = "each", size: float = 0
     n = len(imgs)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)),
+    fig, axes = subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()

@@ -31,7 +31,7 @@ def as_batch(model: nn.Module, image) -> torch.Tensor:
             raise TypeError(f"image must be a floating-point tensor in [0, 1], got {x.dtype}")
         if x.shape[0] == 0:
             raise ValueError("image is an empty batch")
-        return x.detach().to(model_device(model))
+        return x.detach().to(device=model_device(model), dtype=torch.float32)  # float64 would fail in conv2d
     to_input = getattr(model, "to_input", None)
     if to_input is None:
         raise TypeError(f"image must be a torch.Tensor (N, 3, H, W) for this model, got {type(image).__name__}")

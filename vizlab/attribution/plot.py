@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..plotting import overlay, show_image
+from ..plotting import overlay, show_image, subplots
 from .occlusion import OcclusionResult
 
 
@@ -34,7 +33,7 @@ def show_occlusion(image, result: OcclusionResult, n: int = 0, *, alpha: float =
         axes: three Axes to draw into (default: a new figure).
     """
     if axes is None:
-        fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6))
+        fig, axes = subplots(1, 3, figsize=(10.5, 3.6))
     else:
         fig = axes[0].figure
     img = _image_array(image)
@@ -71,7 +70,7 @@ def show_maps(image, maps: Mapping[str, torch.Tensor], n: int = 0, *, alpha: flo
         overlay_keys: which maps to overlay (default: those whose title contains "CAM").
     """
     img = _image_array(image)
-    fig, axes = plt.subplots(1, 1 + len(maps), figsize=(size * (1 + len(maps)), size + 0.3), squeeze=False)
+    fig, axes = subplots(1, 1 + len(maps), figsize=(size * (1 + len(maps)), size + 0.3), squeeze=False)
     axes = axes[0]
     show_image(img, axes[0], title="image")
     for ax, (key, m) in zip(axes[1:], maps.items()):

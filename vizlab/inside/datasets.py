@@ -22,8 +22,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import socket
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -34,6 +32,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..images import load_image, resize, sample_image
+from ..models import reachable
 
 #: The photos the offline default is cut from (the textures are grayscale and left out).
 PHOTOS = ("cat", "espresso", "astronaut", "rocket", "motorcycle", "temple", "flower", "grace_hopper", "hubble",
@@ -257,21 +256,8 @@ def image_folder(root: str | Path, size: int = 64, *, per_class: int | None = No
 
 
 # -- torchvision data sets ----------------------------------------------------------------------------------
-def _reachable(url: str, timeout: float) -> bool:
-    import os
-
-    if os.environ.get("VIZLAB_OFFLINE", "").strip() not in ("", "0"):
-        return False
-    host = urllib.parse.urlparse(url).hostname or ""
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _download_guard(url: str, what: str, root: Path, timeout: float) -> None:
-    if not _reachable(url, timeout):
+    if not reachable(url, timeout):
         raise DatasetUnavailableError(
             f"{what} is not in {root} and {url} cannot be reached (offline?). Use the offline default "
             f"vizlab.inside.photo_crops() or the shapes set vizlab.inside.make_shapes(), or put the data set "

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from .datasets import ImageSet
 from .neighbours import _as_features, distances
+from ..plotting import subplots
 
 
 def _labels(labels, n: int) -> np.ndarray:
@@ -136,7 +137,7 @@ def scatter_thumbnails(coords, images: ImageSet | None = None, labels=None, *, c
     if class_names is None and images is not None and labels is images.labels:
         class_names = images.class_names
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 6))
+        _, ax = subplots(figsize=(6, 6))
     cmap = plt.get_cmap("tab10" if lab.max() < 10 else "tab20")
     for c in np.unique(lab):
         sel = lab == c
@@ -167,7 +168,7 @@ def embedding_figure(embeddings: dict[str, torch.Tensor], images: ImageSet, labe
     """Several 2-D embeddings side by side (e.g. t-SNE of pixels and of features), titled with ``scores[name]``."""
     if not embeddings:
         raise ValueError("embeddings is empty")
-    fig, axes = plt.subplots(1, len(embeddings), figsize=(size * len(embeddings), size), squeeze=False)
+    fig, axes = subplots(1, len(embeddings), figsize=(size * len(embeddings), size), squeeze=False)
     for ax, (name, xy) in zip(axes[0], embeddings.items()):
         title = name
         if scores is not None and name in scores:

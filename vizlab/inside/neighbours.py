@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from .datasets import ImageSet
+from ..plotting import subplots
 
 METRICS = ("euclidean", "cosine")
 
@@ -80,7 +80,7 @@ def neighbours_figure(images: ImageSet, queries: Sequence[int], spaces: dict[str
             raise ValueError(f"spaces[{name!r}] has {len(feats)} rows for {len(images)} images")
     # Columns: query, then per space a narrow spacer and its k neighbours.
     ratios = [1.0] + [0.25, *[1.0] * k] * len(names)
-    fig, axes = plt.subplots(len(queries), len(ratios), figsize=(cell * sum(ratios), cell * len(queries) + 0.5),
+    fig, axes = subplots(len(queries), len(ratios), figsize=(cell * sum(ratios), cell * len(queries) + 0.5),
                              squeeze=False, gridspec_kw={"width_ratios": ratios})
     heads = []
     for r, q in enumerate(queries):

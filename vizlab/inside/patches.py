@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
@@ -31,6 +30,7 @@ from torch import nn
 from .datasets import ImageSet
 from .features import extract_features, resize_batch
 from .receptive_field import ReceptiveField, receptive_field
+from ..plotting import subplots
 
 PAD_VALUE = 0.5
 
@@ -223,7 +223,7 @@ def patch_grid(patches: dict[int, list[Patch]], *, padded: bool = True, size: fl
         raise ValueError("patches is empty")
     rows = list(patches)
     ncols = max(len(v) for v in patches.values())
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(size * ncols + 0.6, size * len(rows) + (0.4 if title else 0)),
+    fig, axes = subplots(len(rows), ncols, figsize=(size * ncols + 0.6, size * len(rows) + (0.4 if title else 0)),
                              squeeze=False)
     for r, channel in enumerate(rows):
         for c, ax in enumerate(axes[r]):
@@ -250,7 +250,7 @@ def patch_figure(images: ImageSet, patches: Sequence[Patch], *, size: int | None
     if not patches:
         raise ValueError("patches is empty")
     n = len(patches)
-    fig, axes = plt.subplots(2, n, figsize=(cell * n, 2 * cell + (0.4 if title else 0)), squeeze=False)
+    fig, axes = subplots(2, n, figsize=(cell * n, 2 * cell + (0.4 if title else 0)), squeeze=False)
     for c, p in enumerate(patches):
         top: Axes = axes[0, c]
         top.imshow(p.padded, interpolation="nearest")

@@ -24,6 +24,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_logit
 from .params import fourier, pixels
@@ -165,7 +166,7 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         if mode is not None and mode != settings.mode:
             raise ValueError(f"mode={mode!r} disagrees with settings.mode={settings.mode!r}")
         settings = replace(settings, **changes) if changes else settings
-    index = model.class_index(target) if hasattr(model, "class_index") else target
+    index = class_of(model, target)
     param, transforms, regs, optimizer = build(model, settings, seed)
     name = model.categories[index] if hasattr(model, "categories") else str(index)
     result = render(model, class_logit(index), param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..attribution.targets import class_of
 from ..device import model_device
 from .classviz import model_units
 from .deepdream import _as_input
@@ -70,7 +71,7 @@ def fooling_image(model: nn.Module, image, target: int | str, *, lr: float = 1.0
     """
     if score not in ("logit", "log_probability"):
         raise ValueError(f"score must be 'logit' or 'log_probability', got {score!r}")
-    index = model.class_index(target) if hasattr(model, "class_index") else int(target)
+    index = class_of(model, target)
     device = model_device(model)
     x0 = _as_input(model, image, device)
     mean, std = model_units(model)

@@ -125,6 +125,8 @@ def class_logit(target: int, *, batch: int | None = None) -> Objective:
         if target >= c.logits.shape[1]:
             raise ValueError(f"target={target} is out of range for a model with {c.logits.shape[1]} classes")
         s = c.logits[:, target]
+        if batch is not None and not 0 <= batch < s.shape[0]:
+            raise ValueError(f"batch={batch} is out of range for a batch of {s.shape[0]} images")
         return s.sum() if batch is None else s[batch]
 
     return Objective(fn, (), f"logit {target}")
@@ -160,6 +162,10 @@ def neuron(layer: str, index: int, y: int | None = None, x: int | None = None) -
             raise ValueError(f"neuron needs a spatial layer (N, C, H, W); {layer!r} has shape {tuple(a.shape)}")
         yy = a.shape[2] // 2 if y is None else y
         xx = a.shape[3] // 2 if x is None else x
+        for arg, value, limit in (("index", index, a.shape[1]), ("y", yy, a.shape[2]), ("x", xx, a.shape[3])):
+            if not 0 <= value < limit:
+                raise ValueError(f"neuron {arg}={value} is out of range 0..{limit - 1} for layer {layer!r} "
+                                 f"with shape {tuple(a.shape)}")
         return a[:, index, yy, xx].sum()
 
     return Objective(fn, (layer,), f"{layer}:{index}@({y},{x})")

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import matplotlib.pyplot as plt
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..plotting import image_grid, show_image
+from ..plotting import image_grid, show_image, subplots
 from .fooling import FoolingResult
 from .render import RenderResult
 
@@ -39,7 +38,7 @@ def show_fooling(result: FoolingResult, categories: Sequence[str] | None = None,
     name = categories[result.target] if categories is not None else str(result.target)
     diff = result.difference
     scaled = (diff - diff.min()) / (diff.max() - diff.min()).clamp_min(1e-12)
-    fig, axes = plt.subplots(1, 4, figsize=(4 * size, size + 0.4))
+    fig, axes = subplots(1, 4, figsize=(4 * size, size + 0.4))
     show_image(result.original, axes[0], "original")
     show_image(result.fooled, axes[1], f"predicted '{name}' (p={result.probability:.2f})")
     show_image(scaled, axes[2], f"difference (rescaled; max |d| = {diff.abs().max():.3f})")

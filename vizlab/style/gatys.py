@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..device import model_device
-from ..images import load_image, resize
+from ..images import load_image, resize, to_image, to_tensor
 from .artwork import style_image
 from .lossnet import LossNetwork, Recipe, loss_network
 from .losses import gram_matrix, relative_content_loss, relative_style_loss, tv_loss
@@ -107,10 +107,10 @@ def style_distance(loss_net: LossNetwork, image: torch.Tensor, style: torch.Tens
 # -- the optimisation ----------------------------------------------------------------------------------------
 def _as_batch(image, size, device) -> torch.Tensor:
     if isinstance(image, torch.Tensor):
-        x = image if image.dim() == 4 else image[None]
-        if size is not None and x.shape[-1] != size and isinstance(size, int):
-            x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-        return x.to(device).float()
+        x = to_tensor(image)  # checks the shape, casts to float32
+        if size is not None and x.shape[0] == 1 and tuple(x.shape[-2:]) != (size, size):
+            return to_tensor(resize(to_image(x), size), device)  # centre crop, like every other input
+        return x.to(device)
     img = load_image(image)
     if size is not None:
         img = resize(img, size)

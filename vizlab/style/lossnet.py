@@ -90,8 +90,6 @@ class LossNetwork(nn.Module):
         if isinstance(layers, str) or not layers:
             raise ValueError(f"layers must be a non-empty list of layer names, got {layers!r}")
         self.model = model.eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
         self.layer_names = list(dict.fromkeys(layers))
         self._modules_by_name = {name: resolve_layer(model, name)[1] for name in self.layer_names}
         self.recipe = recipe
@@ -111,7 +109,13 @@ class LossNetwork(nn.Module):
                     raise _Enough
             return hook
 
+        # Frozen during the pass only: the graph then has no path to the weights (no wasted weight gradients),
+        # and a model shared with the caller (loss_network(model=...)) keeps its requires_grad flags.
+        params = list(self.model.parameters())
+        flags = [p.requires_grad for p in params]
         try:
+            for p in params:
+                p.requires_grad_(False)
             for name, module in self._modules_by_name.items():
                 handles.append(module.register_forward_hook(make_hook(name)))
             try:
@@ -121,6 +125,8 @@ class LossNetwork(nn.Module):
         finally:
             for h in handles:
                 h.remove()
+            for p, flag in zip(params, flags):
+                p.requires_grad_(flag)
         missing = [n for n in self.layer_names if n not in found]
         if missing:
             raise ValueError(f"layers {missing} did not run in the forward pass of the model")

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..device import model_device
-from ..images import SAMPLES, TEXTURES, load_image, resize
+from ..images import SAMPLES, TEXTURES, load_image, resize, to_tensor
 from .artwork import DATA_DIR, style_image
 from .lossnet import LossNetwork, loss_network
 from .losses import gram_matrix, relative_content_loss, relative_style_loss, tv_loss
@@ -262,7 +262,7 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
     """
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-    for arg, value in (("steps", steps), ("batch_size", batch_size)):
+    for arg, value in (("steps", steps), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{arg} must be a positive integer, got {value!r}")
     from tqdm.auto import tqdm
@@ -402,11 +402,13 @@ def stylize(net: TransformerNet, image, size: int | None = None) -> torch.Tensor
     """One forward pass: ``(N, 3, H, W)`` stylised images in ``[0, 1]`` on the network's device.
 
     ``image``: anything :func:`vizlab.images.load_image` takes (resized so its shorter side is ``size``,
-    keeping the aspect ratio), or a ``(N, 3, H, W)`` tensor in ``[0, 1]``.
+    keeping the aspect ratio), or a ``(N, 3, H, W)`` tensor in ``[0, 1]`` (used at its own size).
     """
     device = model_device(net)
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 16):
+        raise ValueError(f"size must be an integer of at least 16 pixels (or None), got {size!r}")
     if isinstance(image, torch.Tensor):
-        x = image if image.dim() == 4 else image[None]
+        x = to_tensor(image)  # checks the shape; size does not apply to tensors, which are used as they are
     else:
         img = load_image(image)
         if size is not None:

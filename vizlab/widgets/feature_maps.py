@@ -4,13 +4,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 import torch
 
 from ..images import load_image, resize
 from ..inside.activations import activated_layers, channel_ranking, feature_maps
 from ..models import VizModel
-from ..plotting import feature_map_grid, show_image
+from ..plotting import feature_map_grid, show_image, subplots
 from .base import Explorer, Timer
 
 DEFAULT_IMAGES = ("cat", "espresso", "astronaut", "motorcycle", "temple", "flower")
@@ -83,7 +82,7 @@ class FeatureMapExplorer(Explorer):
                 fig = feature_map_grid(maps, channel_ranking(maps)[:16], title=f"{layer}: the 16 most active channels")
                 note = f"{image_name}/{layer}/top16"
             else:
-                fig, (ax_img, ax_map) = plt.subplots(1, 2, figsize=(7, 3.4))
+                fig, (ax_img, ax_map) = subplots(1, 2, figsize=(7, 3.4))
                 show_image(resize(load_image(image_name), self.model.input_size), ax=ax_img, title=image_name)
                 ch = maps[c].float().cpu()
                 im = ax_map.imshow(ch.numpy(), cmap="viridis")

@@ -68,7 +68,11 @@ class PatchExplorer(Explorer):
 
         def job(stop) -> None:
             acts = layer_activations(self.model, self.images, layer, size=self.size, progress=False)
-            self._acts[layer] = acts
+            # The field is traced with hooks and a forward pass: do it here, in the one worker, so that a
+            # slider's draw on the main thread never runs a second trace at the same time.
+            side = self.size if self.size is not None else self.images.size
+            self._fields[layer] = receptive_field(self.model, layer, side)
+            self._acts[layer] = acts  # set last: draw() only runs for layers whose field is ready
             if self.layer.value == layer:
                 self._after_load(layer)
 
@@ -95,9 +99,6 @@ class PatchExplorer(Explorer):
             return  # the layer is still loading; it draws when done
         channel = min(self.channel.value, acts.shape[1] - 1)
         with Timer() as t:
-            side = self.size if self.size is not None else self.images.size
-            if layer not in self._fields:
-                self._fields[layer] = receptive_field(self.model, layer, side)
             field = self._fields[layer]
             units = top_units(acts, channel, self.k.value, one_per_image=self.one_per_image.value)
             patches = patches_for(self.images, units, field, self.size)

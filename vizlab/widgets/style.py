@@ -73,14 +73,15 @@ class StyleExplorer(Explorer):
         if self.autostart:
             self.run()
 
-    def _draw(self, image: torch.Tensor, note: str) -> None:
+    def _draw(self, image: torch.Tensor, note: str, style: str | None = None, images=None) -> None:
         from matplotlib.figure import Figure
 
+        style = self.style.value if style is None else style
+        content_img, style_img = images if images is not None else (style_image(self.content, self.size),
+                                                                     style_image(style, self.size))
         fig = Figure(figsize=(7.5, 2.8))
         axes = fig.subplots(1, 3)
-        panels = [(style_image(self.content, self.size), "content"),
-                  (style_image(self.style.value, self.size), f"style: {self.style.value}"),
-                  (to_image(image), note)]
+        panels = [(content_img, "content"), (style_img, f"style: {style}"), (to_image(image), note)]
         for ax, (img, title) in zip(axes, panels):
             ax.imshow(img)
             ax.set_title(title, fontsize=9)
@@ -91,15 +92,19 @@ class StyleExplorer(Explorer):
         """(Re)start the optimisation with the current settings in a background thread."""
         if self.running:
             self.stop()
-            self.wait(30)
+            self.wait()  # a stopped run returns within one step
         settings = dict(style=self.style.value, content_weight=self.content_weight.value,
                         style_weight=self.style_weight.value, tv_weight=self.tv_weight.value, steps=self.steps.value)
         self.set_status(f"running {settings['steps']} steps with style {settings['style']!r} ...")
 
         def job(stop: threading.Event) -> None:
+            # Load the two pictures once per run (a URL is not fetched again for every preview), and keep
+            # this run's style even if the picker changes while it runs.
+            panels = (style_image(self.content, self.size), style_image(settings["style"], self.size))
+
             def preview(step: int, losses: dict, image: torch.Tensor) -> None:
                 if step % self.preview_every == 0 and step < settings["steps"]:
-                    self._draw(image, f"step {step}")
+                    self._draw(image, f"step {step}", settings["style"], panels)
                     self.set_status(f"step {step}/{settings['steps']}: style {losses['style']:.3g}, "
                                     f"content {losses['content']:.3g}")
 
@@ -110,7 +115,7 @@ class StyleExplorer(Explorer):
                                     progress=False)
             self.result = result
             word = "stopped" if result.stopped else "done"
-            self._draw(result.image, f"{word} after {result.steps} steps")
+            self._draw(result.image, f"{word} after {result.steps} steps", settings["style"], panels)
             last = result.history[-1] if result.history else {}
             self.set_status(f"{word} after {result.steps} steps in {result.seconds:.1f} s"
                             + (f": style {last['style']:.3g}, content {last['content']:.3g}" if last else ""))
