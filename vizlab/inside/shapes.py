@@ -192,10 +192,12 @@ def accuracy(model: nn.Module, data: ImageSet, batch_size: int = 256) -> float:
     model.eval()
     device = model_device(model)
     correct = 0
-    for start in range(0, len(data), batch_size):
-        x = data.batch(slice(start, start + batch_size), device)
-        correct += int((model(x).argmax(1).cpu() == data.labels[start:start + batch_size]).sum())
-    model.train(was_training)
+    try:
+        for start in range(0, len(data), batch_size):
+            x = data.batch(slice(start, start + batch_size), device)
+            correct += int((model(x).argmax(1).cpu() == data.labels[start:start + batch_size]).sum())
+    finally:
+        model.train(was_training)
     return correct / max(1, len(data))
 
 

@@ -157,12 +157,13 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
     layers = sorted(objective.layers)
 
     def snap(step: int, value: float) -> None:
+        if step not in want:
+            return  # building the image (an inverse FFT for Fourier) costs a little: only at snapshot steps
         with torch.no_grad():
-            img = param.image().detach()
-        if step in want:
-            shots[step] = img.cpu()
-        if callback is not None and step in want:
-            callback(step, img.cpu(), value)
+            img = param.image().detach().cpu()
+        shots[step] = img
+        if callback is not None:
+            callback(step, img, value)
 
     try:
         with capture(model, layers, keep_graph=True) if layers else _null() as cap:
