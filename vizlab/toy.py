@@ -1,8 +1,25 @@
 """Tiny seeded networks for tests, exercises and quick demos (no downloads, milliseconds on a CPU)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 from torch import nn
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block with ``torch.manual_seed(seed)`` and restore the global CPU generator afterwards.
+
+    Seeded construction (``with seeded(0): net = Net()``) that leaves the caller's random stream untouched.
+    """
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        yield
+    finally:
+        torch.random.set_rng_state(state)
 
 
 class TinyCNN(nn.Module):
@@ -27,12 +44,8 @@ class TinyCNN(nn.Module):
 
 def tiny_cnn(seed: int = 0, num_classes: int = 10, width: int = 8, inplace: bool = True) -> TinyCNN:
     """A :class:`TinyCNN` with weights drawn from ``torch.manual_seed(seed)``, in eval mode."""
-    gen_state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = TinyCNN(num_classes, width, inplace)
-    finally:
-        torch.random.set_rng_state(gen_state)
     return model.eval()
 
 

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ..device import get_device, model_device
+from ..toy import seeded
 from .datasets import ImageSet, _check_int
 
 SHAPES = ("circle", "square", "triangle", "cross", "stripes", "checkers")
@@ -152,12 +153,8 @@ def shapes_cnn(seed: int = 0, num_classes: int = len(SHAPES), width: int = 16, f
 
     A small first layer starts the filters as faint noise, so whatever structure they show later was learned.
     """
-    state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = ShapesCNN(num_classes, width, class_names)
-    finally:
-        torch.random.set_rng_state(state)
     with torch.no_grad():
         model.conv1.weight.mul_(first_layer_scale)
     return model

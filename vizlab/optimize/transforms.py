@@ -19,6 +19,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from .objectives import _check_index as _non_negative_int
+
 
 class Transform:
     """Base class: ``t(x, rng) -> x'`` for a ``(N, C, H, W)`` tensor."""
@@ -29,14 +31,6 @@ class Transform:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({args})"
-
-
-def _non_negative_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
 
 
 def roll(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..device import model_device
+from ..toy import seeded
 from ..images import SAMPLES, TEXTURES, load_image, resize, to_tensor
 from .artwork import DATA_DIR, style_image
 from .lossnet import LossNetwork, loss_network
@@ -272,12 +273,8 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
     if recipe is None:
         raise ValueError("loss_net has no recipe; build it with vizlab.style.loss_network(...)")
     device = model_device(loss_net)
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with seeded(seed):
         net = TransformerNet(norm, width, blocks) if net is None else net
-    finally:
-        torch.random.set_rng_state(gen_state)
     net = net.to(device).train()
     crops = ContentCrops(content, size, seed)
     targets = perceptual_targets(loss_net, style, style_size or size)
