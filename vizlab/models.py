@@ -378,6 +378,17 @@ def load_model(name: str = EMBEDDED, device: str | torch.device | None = None, *
     return model.to(dev).eval()
 
 
+def model_input(model: nn.Module, image) -> torch.Tensor:
+    """Image(s) as a float32 ``(N, 3, H, W)`` batch in ``[0, 1]`` on the model's device.
+
+    A :class:`VizModel` takes anything its :meth:`~VizModel.to_input` does (non-tensors are resized to its input
+    size); any other module takes tensors, or same-sized images, through :func:`vizlab.images.to_tensor`.
+    """
+    if isinstance(model, VizModel):
+        return model.to_input(image)
+    return to_tensor(image, model_device(model))
+
+
 def first_conv(model: nn.Module) -> nn.Conv2d:
     """The first ``nn.Conv2d`` of a model (the layer whose filters look at pixels)."""
     for module in model.modules():

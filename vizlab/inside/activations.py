@@ -11,9 +11,7 @@ import torch
 from torch import nn
 
 from ..hooks import capture
-from ..models import VizModel, layer_names
-from ..device import model_device
-from ..images import to_tensor
+from ..models import VizModel, layer_names, model_input
 
 
 def activated_layers(model: nn.Module) -> list[str]:
@@ -33,12 +31,6 @@ def activated_layers(model: nn.Module) -> list[str]:
     return [n for n, m in model.named_modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
 
 
-def _as_batch(model: nn.Module, images) -> torch.Tensor:
-    if isinstance(model, VizModel):
-        return model.to_input(images)
-    return to_tensor(images, model_device(model))
-
-
 @torch.no_grad()
 def feature_maps(model: nn.Module, images, layers: str | Sequence[str]) -> dict[str, torch.Tensor]:
     """Activations ``{layer: (N, C, H, W)}`` of image(s) at one or more layers, detached.
@@ -50,7 +42,7 @@ def feature_maps(model: nn.Module, images, layers: str | Sequence[str]) -> dict[
         layers: friendly names or module paths.
     """
     names = [layers] if isinstance(layers, str) else list(layers)
-    x = _as_batch(model, images)
+    x = model_input(model, images)
     with capture(model, names) as cap:
         model(x)
     return {n: cap[n] for n in names}

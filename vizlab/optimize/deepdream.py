@@ -20,6 +20,7 @@ from torch import nn
 
 from ..device import model_device
 from ..hooks import capture
+from ..models import model_input
 from .objectives import Objective, channel, guided, layer_activation
 from .params import pixels
 from .regularizers import Clamp
@@ -88,9 +89,9 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
     if not float(step_size) > 0:
         raise ValueError(f"step_size must be > 0, got {step_size}")
     device = model_device(model)
-    x0 = _as_input(model, image, device)
+    x0 = _as_input(model, image)
     if guide is not None:
-        g = _as_input(model, guide, device)
+        g = _as_input(model, guide)
         with torch.no_grad(), capture(model, layer) as cap:
             model(g)
         objective: Objective = guided(layer, cap[layer])
@@ -123,16 +124,8 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
     return result
 
 
-def _as_input(model: nn.Module, image, device) -> torch.Tensor:
-    if isinstance(image, torch.Tensor):
-        x = image.detach().to(device, torch.float32)
-        if x.dim() == 3:
-            x = x.unsqueeze(0)
-        if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
-            raise ValueError(f"image must be a (1, 3, H, W) tensor, got shape {tuple(image.shape)}")
-        return x
-    if hasattr(model, "to_input"):
-        return model.to_input(image)
-    from ..images import to_tensor
-
-    return to_tensor(image, device)
+def _as_input(model: nn.Module, image) -> torch.Tensor:
+    x = model_input(model, image).detach()
+    if x.shape[0] != 1:
+        raise ValueError(f"image must be one image, (1, 3, H, W); got a batch of shape {tuple(x.shape)}")
+    return x

@@ -73,7 +73,7 @@ def fooling_image(model: nn.Module, image, target: int | str, *, lr: float = 1.0
         raise ValueError(f"score must be 'logit' or 'log_probability', got {score!r}")
     index = class_of(model, target)
     device = model_device(model)
-    x0 = _as_input(model, image, device)
+    x0 = _as_input(model, image)
     mean, std = model_units(model)
     param = pixels(init=x0, centre=mean, scale=std, device=device)
 

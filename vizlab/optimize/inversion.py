@@ -51,7 +51,7 @@ def invert(model: nn.Module, image, layer: str, *, steps: int = 200, lr: float =
     if param not in ("fourier", "pixels"):
         raise ValueError(f"param must be 'fourier' or 'pixels', got {param!r}")
     device = model_device(model)
-    x0 = _as_input(model, image, device)
+    x0 = _as_input(model, image)
     target = features(model, x0, layer)
     shape = tuple(x0.shape)
     p = fourier(shape, seed=seed, device=device) if param == "fourier" else pixels(shape, seed=seed, device=device)
