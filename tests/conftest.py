@@ -19,6 +19,14 @@ def model():
     return load_model()
 
 
+@pytest.fixture(scope="session")
+def judge():
+    """The independent judge, EfficientNet-Lite2 (offline), loaded once per test session."""
+    from vizlab import load_judge
+
+    return load_judge()
+
+
 @pytest.fixture
 def tiny():
     """A seeded conv-ReLU(inplace)-conv-ReLU(inplace)-GAP-linear network (see vizlab.toy)."""

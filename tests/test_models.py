@@ -120,3 +120,38 @@ def test_resolve_layer_on_plain_modules(tiny):
         resolve_layer(tiny, "conv3")
     with pytest.raises(ValueError, match="not part of model"):
         resolve_layer(tiny, torch.nn.ReLU())
+
+
+def test_second_offline_model_is_lite2_with_the_same_surface(judge, model):
+    assert judge.name == "efficientnet_lite2" and judge.input_size == 260
+    assert judge.predict("cat", k=1)[0][0] == "Egyptian cat"
+    assert judge.predict("espresso", k=1)[0][0] == "espresso"
+    assert set(model.layers) <= set(judge.layers) and judge.cam_layer == "head"
+    assert not any(p.requires_grad for p in judge.parameters())
+    import vizlab
+
+    assert vizlab.load_judge() is judge  # loaded once, reused
+    assert vizlab.load_model("tf_efficientnet_lite2", weights=None).name == "efficientnet_lite2"
+
+
+def test_rank_of_a_class_resizes_tensors_to_the_models_size(judge, model):
+    x = model.to_input(["cat", "espresso"], size=128)
+    cat = judge.rank(x, "Egyptian cat")
+    assert cat.shape == (2,) and cat[0] == 1 and cat[1] > 5
+    assert judge.rank(x, "espresso")[1] == 1
+    with pytest.raises(ValueError, match="unknown class"):
+        judge.rank(x, "no such class")
+
+
+def test_profile_switch(monkeypatch):
+    import vizlab
+
+    monkeypatch.setenv("VIZLAB_PROFILE", "quick")
+    assert vizlab.profile() == "quick" and vizlab.by_profile(96, 224, gpu=512) == 96
+    monkeypatch.setenv("VIZLAB_PROFILE", "lecture")
+    assert vizlab.profile() == "lecture" and vizlab.by_profile(96, 224, device="cpu") == 224
+    monkeypatch.delenv("VIZLAB_PROFILE")
+    assert vizlab.profile() == "lecture"
+    monkeypatch.setenv("VIZLAB_PROFILE", "fast")
+    with pytest.raises(ValueError, match="VIZLAB_PROFILE"):
+        vizlab.profile()

