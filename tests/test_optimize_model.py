@@ -9,7 +9,8 @@ from vizlab.optimize import class_visualization, fooling_image
 
 def test_cs231n_class_visualization_is_classified_as_its_class(model):
     target = model.class_index("flamingo")
-    r = class_visualization(model, target, mode="cs231n", size=96, steps=60, progress=False)
+    # 96 px / 60 steps ended at p = 0.014 on another CPU (issue 11); margins: benchmarks/claims_tests.py
+    r = class_visualization(model, target, mode="cs231n", size=128, steps=100, progress=False)
     with torch.no_grad():
         predicted = int(model(r.image).argmax())
     assert predicted == target, f"predicted {model.categories[predicted]!r}"
