@@ -132,7 +132,12 @@ def transformer_training(seed: int) -> float:
 def _shapes(seed: int):
     from vizlab.inside.shapes import train_shapes_cnn
 
-    return train_shapes_cnn(epochs=6, n=480, size=24, progress=False, seed=seed)[1]
+    return train_shapes_cnn(epochs=6, n=SHAPES_N, size=24, progress=False, seed=seed)[1]
+
+
+# n=480 (the test's setting until issue 11) ended at 25 % and 26 % validation accuracy for seeds 3 and 2, below
+# the asserted 1/6 + 0.15 = 31.7 %; twice the data in the same six epochs ends at >= 46 %.
+SHAPES_N = 960
 
 
 def shapes_accuracy(seed: int) -> float:

@@ -116,7 +116,8 @@ def test_shapes_are_deterministic_balanced_and_colour_is_independent_of_shape():
 
 
 def test_train_shapes_cnn_learns_records_filters_and_stops_on_request():
-    model, hist = train_shapes_cnn(epochs=6, n=480, size=24, progress=False)
+    # n=480 fell to 25 % (chance 17 %) for other seeds (issue 11); n=960: >= 46 % over 5 seeds x 1, 2 threads
+    model, hist = train_shapes_cnn(epochs=6, n=960, size=24, progress=False)
     assert len(hist.loss) == len(hist.val_accuracy) == 6
     assert hist.loss[-1] < hist.loss[0]
     assert hist.val_accuracy[-1] > 1 / 6 + 0.15          # well above chance after six short epochs
