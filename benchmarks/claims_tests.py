@@ -240,15 +240,23 @@ def _solution(name: str):
 
 
 def _fool_worst(fool, seed: int) -> float:
-    """Worst, over the exercise's case layouts with the model and images seeded by ``seed``, of
-    mean |x_fool - x| / FOOLING_MAX_CHANGE; BAD if the judge's batched forward pass is not fooled."""
+    """Worst, over the exercise's four cases, of mean |x_fool - x| / FOOLING_MAX_CHANGE; BAD if the judge's
+    batched forward pass is not fooled.
+
+    The exercise grades these four fixed cases (models and images seeded 0, 2, 1, 7), so the claim keeps them:
+    with other model seeds the runner-up class is sometimes out of reach for the reference too (measured: model
+    seeds 10-17, 40-47, 50-57), which says nothing about a student's solution. Seed s > 0 instead adds noise of
+    +-0.5/255 (one rounding step of an 8-bit image) to the images, a stand-in for another machine's numbers."""
     from vizlab.exercises import references as ref
     from vizlab.exercises.catalog import sharp_cnn
     from vizlab.toy import random_images
 
     worst = 0.0
-    for offset, n, size in [(0, 1, 16), (2, 2, 12), (1, 2, 16), (7, 3, 16)]:
-        model, x = sharp_cnn(seed * 10 + offset), random_images(n, size, seed * 10 + offset)
+    noise = torch.Generator().manual_seed(seed)
+    for case_seed, n, size in [(0, 1, 16), (2, 2, 12), (1, 2, 16), (7, 3, 16)]:
+        model, x = sharp_cnn(case_seed), random_images(n, size, case_seed)
+        if seed:
+            x = (x + (torch.rand(x.shape, generator=noise) - 0.5) / 255).clamp(0, 1)
         with torch.no_grad():
             target = model(x).topk(2, dim=1).indices[:, 1]
         got = fool(model, x, target)

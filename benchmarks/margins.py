@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 missing = [seed for seed in args.seeds if seed not in done]
                 if errors or missing or child.returncode != 0:
                     print(stderr[-3000:], file=sys.stderr)
+                    print(f"  {claim['name']}, {threads} thread(s): the child exited with status {child.returncode}"
+                          f"{'; no result for seeds ' + str(missing) if missing else ''}", flush=True)
                 errors.extend((seed, threads) for seed in missing)
             t = float(claim["threshold"])
             op = ">" if higher else "<"
