@@ -152,6 +152,9 @@ def _speed_reason(expr: ast.AST, timed: set[str]) -> str | None:
 
 def _constant(node: ast.AST) -> float | None:
     """The value of a bound made of numbers and arithmetic, else None."""
+    arithmetic = (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop)
+    if not all(isinstance(n, arithmetic) for n in ast.walk(node)):
+        return None
     try:
         return float(eval(compile(ast.Expression(node), "<bound>", "eval"), {"__builtins__": {}}, {}))
     except Exception:
