@@ -168,7 +168,8 @@ def forbidden_calls(name: str) -> list[tuple[str, str]]:
                 caller = caller.f_back  # through decorators and torch wrappers
             if caller is not None and module_of(caller).startswith("vizlab.exercises"):
                 code = frame.f_code
-                found[(code.co_filename, getattr(code, "co_qualname", code.co_name))] = None
+                if code.co_name != "<module>":  # importing a module is not calling it
+                    found[(code.co_filename, getattr(code, "co_qualname", code.co_name))] = None
         return None
 
     case = ex.cases(hidden=False)[0]
@@ -231,7 +232,13 @@ def hidden_paths(extra: Sequence[str | Path] = ()) -> dict:
 
 def zygote_command(backend: str, hide: dict) -> tuple[list[str], dict]:
     """The command that starts the zygote with ``backend`` and the zygote's configuration."""
-    code = "from vizlab.exercises.sandbox import zygote_main; zygote_main()"
+    # The catalog must never be imported in the sandbox: with unshare, the zygote hides it itself, running the
+    # hiding code from sandbox.py's file before anything imports the vizlab.exercises package.
+    code = (f"import importlib.util, json, os\n"
+            f"spec = importlib.util.spec_from_file_location('_vizlab_boot', {sandbox.__file__!r})\n"
+            f"boot = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(boot)\n"
+            f"boot.hide_from_config()\ndel boot\n"
+            f"from vizlab.exercises.sandbox import zygote_main\nzygote_main()\n")
     python = [sys.executable, "-c", code]
     if backend == "bwrap":
         cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
@@ -625,9 +632,11 @@ def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str],
 
 def _error_result(student: str, paths: Sequence[Path], exercises: Sequence[str], why: str) -> dict:
     """A zero with the reason, for a submission the grader itself could not grade (never a missing row)."""
-    result = grade_student(student, [], exercises, Limits(), None)  # type: ignore[arg-type]
-    result.update(notebooks=[p.name for p in paths], notes=[f"could not be graded: {why}"], ungraded=True)
-    return result
+    run = Run("(none)", ended="the grader could not grade this submission")
+    scores = {name: judge_run(run, [name])[name] for name in exercises}
+    return {"student": student, "notebooks": [p.name for p in paths], "exercises": scores, "total": 0,
+            "max_total": sum(s["max"] for s in scores.values()), "notes": [f"could not be graded: {why}"],
+            "seconds": 0.0, "grader_version": GRADER_VERSION, "ungraded": True}
 
 
 def feedback_text(result: dict) -> str:

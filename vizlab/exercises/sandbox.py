@@ -792,6 +792,17 @@ def _hide(masks: dict) -> None:
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)  # writable again: namespaces need /proc/self/uid_map
 
 
+def hide_from_config() -> None:
+    """Run by the zygote's launcher before it imports vizlab.exercises (see :func:`_hide`); a failure is kept
+    for the hello message."""
+    config = json.loads(os.environ.get("VIZLAB_ZYGOTE_CONFIG", "{}"))
+    if config.get("hide"):
+        try:
+            _hide(config["hide"])
+        except BaseException as exc:  # noqa: BLE001
+            os.environ["VIZLAB_ZYGOTE_HIDE_ERROR"] = f"{type(exc).__name__}: {exc}"
+
+
 def _probe() -> str | None:
     """Whether a child can enter namespaces of its own here (``None``) or why not."""
     r, w = os.pipe()
@@ -834,8 +845,11 @@ def zygote_main() -> None:
     config = json.loads(os.environ.get("VIZLAB_ZYGOTE_CONFIG", "{}"))
     hello: dict = {"ok": True, "error": None}
     try:
-        if config.get("hide"):
-            _hide(config["hide"])
+        if os.environ.get("VIZLAB_ZYGOTE_HIDE_ERROR"):
+            raise RuntimeError(f"hiding the catalog failed: {os.environ['VIZLAB_ZYGOTE_HIDE_ERROR']}")
+        if config.get("hide") and any(m in sys.modules for m in ("vizlab.exercises.catalog",
+                                                                  "vizlab.exercises.references")):
+            raise RuntimeError("the exercise catalog was imported before it could be hidden")
         os.chdir("/")
         import importlib
 
