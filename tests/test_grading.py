@@ -178,7 +178,8 @@ def test_loops_cost_the_cell_or_the_notebook(graded):
     assert hang["seconds"] < LIMITS.timeout + 5
     looping = results["loop_in_function"]
     assert points(looping) == {"gram": 2, "content": 1, "tv": 0}
-    assert "ran longer than 2 s" in "".join(looping["exercises"]["tv"]["problems"])
+    # tv is a no-loops exercise: the loop found in the bytecode costs it before the call's time limit does
+    assert "must not use Python loops" in "".join(looping["exercises"]["tv"]["problems"])
 
 
 def test_exits_and_killing_the_parent(graded):
@@ -333,10 +334,13 @@ def test_a_killed_grader_loses_nothing_leaves_nothing_and_the_next_run_resumes(t
     assert wait_until(lambda: not marked(marker) and not processes_with(f"sleep {sleeper}"), 15), \
         f"processes of the run survived the grader: {marked(marker)}"
     assert json.loads(ann.read_text())["total"] == 5
-    rows = list(csv.DictReader(out.open()))
-    assert [r["student"] for r in rows] == ["ann"] and float(rows[0]["total"]) == 5
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert float(rows["ann"]["total"]) == 5
+    if "zed" in rows:  # a worker that saw its notebook die with the grader records it as not graded
+        assert json.loads(feedback_file(tmp_path, "zed", "json").read_text())["ungraded"]
     (subs / "zed.ipynb").write_text(notebook(IMPORTS, GRAM, CONTENT, TV))  # zed's daemon-free resubmission
     fresh = []
-    results = grade(subs, out, exercises=EXERCISES, limits=LIMITS, jobs=1, progress=False, on_result=fresh.append)
+    limits = Limits(timeout=60, call_timeout=2, memory_mb=1024, file_bytes=2 * 2**20)  # as in the killed run
+    results = grade(subs, out, exercises=EXERCISES, limits=limits, jobs=1, progress=False, on_result=fresh.append)
     assert [r["student"] for r in fresh] == ["zed"], "ann was graded again"
     assert [r["total"] for r in results] == [5, 5]

@@ -222,10 +222,11 @@ def hidden_paths(extra: Sequence[str | Path] = ()) -> dict:
     from .release import SOURCE_DIR
 
     exercises_dir = str(Path(__file__).resolve().parent)
-    dirs = []
-    for p in [SOURCE_DIR, *extra]:
-        p = Path(p).resolve()
-        if p.is_dir() and not _never_hide(p) and str(p) not in dirs and not str(p).startswith("/tmp/"):
+    dirs: list[str] = []
+    candidates = sorted({Path(p).resolve() for p in [SOURCE_DIR, *extra]}, key=lambda p: len(p.parts))
+    for p in candidates:
+        inside = any(Path(d) in p.parents for d in dirs)  # already hidden with the folder around it
+        if p.is_dir() and not inside and not _never_hide(p) and not str(p).startswith("/tmp/"):
             dirs.append(str(p))
     return {"dirs": [exercises_dir, *dirs], "keep": {exercises_dir: ["core.py", "sandbox.py"]}}
 
@@ -427,6 +428,7 @@ class Sandbox:
         if self.proc is None:
             return
         try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader; the zygote sees the end and stops
             self.sock.close()
         except OSError:
             pass
@@ -767,7 +769,8 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), desc="grading", unit="submission", disable=not progress)
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
             futures = {pool.submit(work, *item): item for item in todo}
             for future in as_completed(futures):
                 student, paths, digest = futures[future]
@@ -784,6 +787,11 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
                 if on_result:
                     on_result(result)
                 bar.update(1)
+        finally:
+            # stop the zygote first (every notebook still running dies with it, so the workers return at once),
+            # then wait for the workers: Ctrl-C leaves nothing behind
+            box.close()
+            pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
     finally:
         box.close()

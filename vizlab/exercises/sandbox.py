@@ -668,6 +668,12 @@ def _init(job: dict, fds: dict, sandboxed: bool, vm: int) -> None:
     # the student process ended: kill whatever it left (in a namespace of its own, everything but us)
     leftovers = 0
     if sandboxed:
+        while True:  # first reap what has already ended (e.g. the middle process of a double fork)
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
         try:
             os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
