@@ -83,9 +83,9 @@ def add_commands(sub) -> None:
                     help="seconds per cell or call (default: %(default)s)")
     gr.add_argument("--memory-mb", type=_positive(int), default=4096,
                     help="memory per notebook (default: %(default)s)")
-    gr.add_argument("--sandbox", choices=("auto", "bwrap", "unshare", "none"), default="auto",
+    gr.add_argument("--sandbox", choices=("auto", "bwrap", "unshare", "none"), default=None,
                     help="isolation of each notebook: auto (bwrap, else unshare), bwrap, unshare, or none (only "
-                         "for trusted notebooks; default: %(default)s)")
+                         "for trusted notebooks; default: $VIZLAB_SANDBOX, else auto)")
     gr.add_argument("--scratch", default=None, help="with --sandbox none: folder for the notebooks' work folders")
     gr.add_argument("--regrade", action="store_true", help="grade again even unchanged submissions")
     gr.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -269,6 +269,7 @@ class Sandbox:
         self.ended: dict[int, threading.Event] = {}
         self.statuses: dict[int, int] = {}
         self.next_id = 0
+        self.gone = False
         self.proc: subprocess.Popen | None = None
         errors = []
         candidates = ["bwrap", "unshare"] if backend == "auto" else [backend]
@@ -340,6 +341,7 @@ class Sandbox:
                 msg = b""
             if not msg:
                 with self.lock:
+                    self.gone = True  # results of notebooks still running now are not the notebooks' doing
                     for event in self.ended.values():
                         event.set()  # the zygote is gone: every running notebook is gone with it
                 return
@@ -421,12 +423,14 @@ class Sandbox:
         return {"results": bytes(collected["results"]), "overflow": collected["overflow"],
                 "status": bytes(collected["status"]), "log_tail": tail, "timed_out": timed_out,
                 "seconds": time.monotonic() - started, "zygote_status": zygote_status,
-                "alive": self.proc is not None and self.proc.poll() is None}
+                "alive": not self.gone and self.proc is not None and self.proc.poll() is None}
 
     def close(self) -> None:
         """Stop the zygote (and with it every notebook still running)."""
         if self.proc is None:
             return
+        with self.lock:
+            self.gone = True
         try:
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader; the zygote sees the end and stops
             self.sock.close()
@@ -481,7 +485,7 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sand
            "file_bytes": limits.file_bytes, "timeout": limits.timeout, "call_timeout": limits.call_timeout,
            "tmp_bytes": max(limits.file_bytes * 4, 64 * 2**20), "scratch": scratch}
     out = box.run(job, cases if cases is not None else _cases_blob(exercises), limits)
-    if not out["alive"] and out["zygote_status"] is None and not out["timed_out"]:
+    if not out["alive"] and out["zygote_status"] is None:
         run.failed = True
         run.ended = "the grader's sandbox stopped while running this notebook (not the notebook's fault); run again"
         return run
@@ -694,7 +698,7 @@ def _write_csv(out: Path, feedback: Path, students: Sequence[str], exercises: Se
 def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises: Sequence[str] | None = None,
           limits: Limits | None = None, jobs: int | None = None, regrade: bool = False, progress: bool = True,
           feedback_dir: str | Path | None = None, on_result: Callable[[dict], None] | None = None,
-          scratch: str | Path | None = None, sandbox: str = "auto") -> list[dict]:
+          scratch: str | Path | None = None, sandbox: str | None = None) -> list[dict]:
     """Grade every submission in ``submissions``; write ``out`` (CSV) and one feedback file per student.
 
     Args:
@@ -709,7 +713,7 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         scratch: with ``sandbox="none"`` only, the folder for the notebooks' working folders (sandboxed
             notebooks work in a private ``/tmp`` of their own).
         sandbox: ``"auto"`` (``bwrap``, else ``unshare``), ``"bwrap"``, ``"unshare"``, or ``"none"`` (no
-            isolation, with a warning).
+            isolation, with a warning); default: the environment variable ``VIZLAB_SANDBOX``, else ``"auto"``.
 
     Returns:
         One result per submission (newly graded and reused), in the order of the submissions. A submission
@@ -754,7 +758,7 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         _write_csv(out, feedback, students, exercises, results)
         return [results[s] for s in students]
     hide = [Path(submissions), feedback, out.parent, *([scratch] if scratch else []), Path.cwd()]
-    box = Sandbox(sandbox, hide=hide)
+    box = Sandbox(sandbox or os.environ.get("VIZLAB_SANDBOX") or "auto", hide=hide)
     try:
         cases = _cases_blob(exercises)
 
