@@ -22,7 +22,7 @@ from vizlab.exercises import grading
 from vizlab.exercises.grading import Limits, csv_cell, feedback_name, find_submissions, grade
 from vizlab.exercises.sandbox import MAGIC, encode_frame, read_frames
 
-from test_grading import CONTENT, EXERCISES, GRAM, IMPORTS, LIMITS, SUBMISSIONS, TV, notebook, processes_with
+from test_grading import EXERCISES, GRAM, IMPORTS, LIMITS, SUBMISSIONS, notebook
 
 REPO = Path(__file__).resolve().parents[1]
 STUB_GRAM = "def gram_matrix(features):\n    raise NotImplementedError"
@@ -144,7 +144,6 @@ def test_a_detached_process_cannot_rewrite_feedback(attacked):
     assert saved["total"] == 0 and saved["student"] == "forger"
     rows = {r["student"]: r for r in csv.DictReader((root / "grades.csv").open())}
     assert float(rows["forger"]["total"]) == 0
-    assert processes_with("vizlab.exercises.sandbox") == [] or True  # other runs may hold zygotes; see below
     again = grade(root / "subs", root / "grades.csv", exercises=EXERCISES, limits=LIMITS, progress=False)
     assert {r["student"]: r["total"] for r in again}["forger"] == 0  # a re-run reuses the true result
 
@@ -339,11 +338,6 @@ if escapes:
         return weight * ((current - target) ** 2).sum()
 print(escapes)
 """
-
-
-def available_backends() -> list[str]:
-    found = [b for b in ("bwrap", "unshare") if shutil.which(b)]
-    return found or ["none"]
 
 
 @pytest.mark.parametrize("backend", ["bwrap", "unshare"])
