@@ -22,7 +22,7 @@ from vizlab.exercises import grading
 from vizlab.exercises.grading import Limits, csv_cell, feedback_name, find_submissions, grade
 from vizlab.exercises.sandbox import MAGIC, encode_frame, read_frames
 
-from test_grading import EXERCISES, GRAM, IMPORTS, LIMITS, SUBMISSIONS, notebook
+from test_grading import CONTENT, EXERCISES, GRAM, IMPORTS, LIMITS, SUBMISSIONS, TV, notebook
 
 REPO = Path(__file__).resolve().parents[1]
 STUB_GRAM = "def gram_matrix(features):\n    raise NotImplementedError"
