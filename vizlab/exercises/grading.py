@@ -593,6 +593,9 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
     return scores
 
 
+_JUDGE_LOCK = threading.Lock()
+
+
 def _digest(paths: Sequence[Path], exercises: Sequence[str], limits: Limits) -> str:
     h = hashlib.sha256(f"{GRADER_VERSION}|{','.join(exercises)}|{json.dumps(asdict(limits))}".encode())
     for p in paths:
@@ -623,7 +626,9 @@ def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str],
             if run.log_tail.strip() and run.frames:
                 notes.append(f"{run.notebook}: last output: {run.log_tail.strip()[-300:]}")
         notes.extend(run.notes)
-        for name, score in judge_run(run, exercises).items():
+        with _JUDGE_LOCK:  # one judge at a time: the references run autograd and hooks on the trusted side
+            scores = judge_run(run, exercises)
+        for name, score in scores.items():
             # the best notebook for this exercise; on a tie, one that defines the function explains more
             if name not in best or (score["points"], score["defined"]) > (best[name]["points"], best[name]["defined"]):
                 best[name] = score
