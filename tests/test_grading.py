@@ -1,11 +1,13 @@
 """The autograder against a folder of hostile and broken submissions beside correct and partly correct ones.
 
-Short limits keep the whole file well under a minute: every runner is forked from one preloaded forkserver.
+Short limits keep the file short: every notebook is forked from one preloaded, sandboxed zygote. The attacks of
+issue 15 (a sandbox escape each) are in tests/test_grading_attacks.py.
 """
 from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from pathlib import Path
 
@@ -13,10 +15,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from vizlab.exercises.grading import Limits, find_submissions, grade
+from vizlab.exercises.grading import Limits, feedback_name, find_submissions, grade
 from vizlab.exercises.references import SOURCES
 
 EXERCISES = ["gram", "content", "tv"]
+DAEMON = "4711.0815"  # the argument of the `sleep` a notebook leaves behind: unique on this machine
 LIMITS = Limits(timeout=8, call_timeout=2, memory_mb=1024, file_bytes=2 * 2**20)
 IMPORTS = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\nimport vizlab"
 GRAM, CONTENT, TV = (SOURCES[f] for f in ("gram_matrix", "content_loss", "tv_loss"))
@@ -61,29 +64,50 @@ SUBMISSIONS = {
 }
 
 
-def daemon(pid_file: Path) -> str:
-    """A cell that leaves a detached background process (double fork, new session) sleeping forever."""
+def daemon(marker: str) -> str:
+    """A cell that leaves a detached background process (double fork, new session) running ``sleep MARKER``."""
     return (f"import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-            f"        open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n        while True:\n"
-            f"            time.sleep(1)\n    os._exit(0)\ntime.sleep(0.5)")
+            f"        os.execvp('sleep', ['sleep', {marker!r}])\n    os._exit(0)\ntime.sleep(0.5)")
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+def processes_with(text: str) -> list[int]:
+    """Live processes (on the whole machine) whose command line contains ``text``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmdline = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+                with open(f"/proc/{entry}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if text in cmdline and state != "Z" and int(entry) != os.getpid():
+                found.append(int(entry))
+    return found
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("grading")
+    # Outside /tmp when possible, so that the sandbox must hide the submissions and outputs explicitly (every
+    # notebook gets an empty /tmp of its own anyway).
+    import shutil
+    import tempfile
+
+    base = "/var/tmp" if os.access("/var/tmp", os.W_OK) else None
+    root = Path(tempfile.mkdtemp(prefix="vizlab-grading-", dir=base)) if base else tmp_path_factory.mktemp("grading")
+    try:
+        yield _grade_all(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _grade_all(root: Path):
     subs = root / "submissions"
     subs.mkdir()
     for name, text in SUBMISSIONS.items():
         (subs / f"{name}.ipynb").write_text(text)
-    (subs / "background.ipynb").write_text(notebook(IMPORTS, daemon(root / "daemon.pid"), GRAM, CONTENT, TV))
+    (subs / "background.ipynb").write_text(notebook(IMPORTS, daemon(DAEMON), GRAM, CONTENT, TV))
     folder = subs / "in_a_folder" / "assignment1"  # nbgrader-like layout: <student>/<assignment>/*.ipynb
     folder.mkdir(parents=True)
     (folder / "E4_style.ipynb").write_text(notebook(IMPORTS, GRAM))
@@ -93,12 +117,13 @@ def graded(tmp_path_factory):
     (subs / "instructor_copy.ipynb").write_bytes((repo / "exercises" / "E4_style.ipynb").read_bytes())
     (subs / "released_stub.ipynb").write_bytes((repo / "student" / "E4_style.ipynb").read_bytes())
     started = time.monotonic()
-    scratch = root / "scratch"
-    scratch.mkdir()
-    results = grade(subs, root / "grades.csv", exercises=EXERCISES, limits=LIMITS, jobs=2, progress=False,
-                    scratch=scratch)
+    results = grade(subs, root / "grades.csv", exercises=EXERCISES, limits=LIMITS, jobs=2, progress=False)
     seconds = time.monotonic() - started
     return {r["student"]: r for r in results}, root, seconds
+
+
+def feedback_file(root: Path, student: str, ext: str = "txt") -> Path:
+    return root / "grades_feedback" / f"{feedback_name(student)}.{ext}"
 
 
 def points(result) -> dict[str, float]:
@@ -117,7 +142,7 @@ def test_every_submission_is_graded_and_the_csv_matches(graded):
     assert set(rows) == set(results)
     for student, result in results.items():
         assert float(rows[student]["total"]) == result["total"]
-        assert (root / "grades_feedback" / f"{student}.txt").exists()
+        assert feedback_file(root, student).exists()
     assert not list(root.rglob("*.tmp")), "temporary files left behind"
     print(f"graded {len(results)} submissions in {seconds:.1f} s")  # a timing, not a claim (issue 11)
 
@@ -129,7 +154,7 @@ def test_correct_and_partly_correct(graded):
     assert points(results["in_a_folder"]) == {"gram": 2, "content": 1, "tv": 2}  # best notebook per exercise
     partial = results["partial"]
     assert points(partial) == {"gram": 0, "content": 1, "tv": 0}
-    feedback = (root / "grades_feedback" / "partial.txt").read_text()
+    feedback = feedback_file(root, "partial").read_text()
     assert "forgot the normalisation by C*H*W" in feedback
     assert "`tv_loss` is not implemented yet" in feedback
     assert "Total: 1 / 5" in feedback
@@ -153,7 +178,8 @@ def test_loops_cost_the_cell_or_the_notebook(graded):
     assert hang["seconds"] < 4 * LIMITS.timeout  # behaviour bound (expected 8 s): killed at its limit, not hung
     looping = results["loop_in_function"]
     assert points(looping) == {"gram": 2, "content": 1, "tv": 0}
-    assert "ran longer than 2 s" in "".join(looping["exercises"]["tv"]["problems"])
+    # tv is a no-loops exercise: the loop found in the bytecode costs it before the call's time limit does
+    assert "must not use Python loops" in "".join(looping["exercises"]["tv"]["problems"])
 
 
 def test_exits_and_killing_the_parent(graded):
@@ -161,9 +187,12 @@ def test_exits_and_killing_the_parent(graded):
     assert results["sys_exit"]["total"] == 5 and "sys.exit(1)" in notes(results["sys_exit"])
     assert results["os_exit"]["total"] == 0 and "exited early with code 0" in notes(results["os_exit"])
     assert "while running cell 2" in notes(results["os_exit"])
-    for student in ("kill_parent", "kill_group"):
-        assert results[student]["total"] == 0
-        assert "did the notebook kill its parent process" in notes(results[student])
+    # the parent of a sandboxed notebook is the init of its own PID namespace, which signals from inside cannot
+    # kill: the attempt changes nothing
+    assert results["kill_parent"]["total"] == 5
+    # killing its own process group kills only the notebook (after it defined everything, before it was called)
+    assert results["kill_group"]["total"] == 0
+    assert "killed by SIGKILL" in notes(results["kill_group"])
 
 
 def test_memory_output_syntax_json_and_files(graded):
@@ -174,7 +203,7 @@ def test_memory_output_syntax_json_and_files(graded):
     assert points(results["syntax_error"]) == {"gram": 2, "content": 0, "tv": 2}
     assert "SyntaxError" in notes(results["syntax_error"])
     assert results["printer"]["total"] == 5 and "File too large" in notes(results["printer"])
-    assert (root / "grades_feedback" / "printer.txt").stat().st_size < 5000
+    assert feedback_file(root, "printer").stat().st_size < 5000
     assert results["not_json"]["total"] == 0 and "not valid JSON" in notes(results["not_json"])
     assert results["deep_json"]["total"] == 0 and "could not be read as a notebook" in notes(results["deep_json"])
     assert results["files"]["total"] == 5
@@ -187,14 +216,13 @@ def test_background_processes_are_killed(graded):
     results, root, _ = graded
     assert results["background"]["total"] == 5
     assert "1 background process(es) it started were still running and were killed" in notes(results["background"])
-    pid = int((root / "daemon.pid").read_text())
-    assert not alive(pid)
+    assert processes_with(f"sleep {DAEMON}") == []
 
 
 def test_patching_vizlab_checks_gains_nothing(graded):
     results, root, _ = graded
     assert points(results["patch_checks"]) == {"gram": 0, "content": 1, "tv": 2}
-    assert "expected shape (1, 3, 3), got shape (1,)" in (root / "grades_feedback" / "patch_checks.txt").read_text()
+    assert "expected shape (1, 3, 3), got shape (1,)" in feedback_file(root, "patch_checks").read_text()
 
 
 def test_resume_skips_graded_students_and_regrade_redoes_them(tmp_path):
@@ -204,7 +232,7 @@ def test_resume_skips_graded_students_and_regrade_redoes_them(tmp_path):
     (subs / "bob.ipynb").write_text(SUBMISSIONS["partial"])
     out = tmp_path / "grades.csv"
     fresh = []
-    kw = {"exercises": EXERCISES, "limits": LIMITS, "progress": False, "scratch": tmp_path}
+    kw = {"exercises": EXERCISES, "limits": LIMITS, "progress": False}
     first = grade(subs, out, **kw, on_result=fresh.append)
     assert sorted(r["student"] for r in fresh) == ["ann", "bob"]
     fresh.clear()
@@ -216,7 +244,7 @@ def test_resume_skips_graded_students_and_regrade_redoes_them(tmp_path):
     fresh.clear()
     grade(subs, out, **kw, regrade=True, on_result=fresh.append)
     assert sorted(r["student"] for r in fresh) == ["ann", "bob"]
-    saved = json.loads((tmp_path / "grades_feedback" / "bob.json").read_text())
+    saved = json.loads(feedback_file(tmp_path, "bob", "json").read_text())
     assert saved["total"] == 5 and saved["digest"]
 
 
@@ -228,7 +256,7 @@ def test_grade_cli(tmp_path, capsys):
     (subs / "ann.ipynb").write_text(SUBMISSIONS["correct"])
     out = tmp_path / "g.csv"
     assert main(["grade", str(subs), "--out", str(out), "--exercises", "gram,content,tv", "--quiet",
-                 "--timeout", "8", "--call-timeout", "2", "--scratch", str(tmp_path)]) == 0
+                 "--timeout", "8", "--call-timeout", "2"]) == 0
     assert "graded 1 submission(s)" in capsys.readouterr().out
     assert out.read_text().splitlines()[1].startswith("ann,2.0,1.0,2.0,5.0,5")
     assert main(["grade", str(tmp_path / "missing"), "--out", str(out)]) == 2
@@ -236,50 +264,83 @@ def test_grade_cli(tmp_path, capsys):
     assert find_submissions(subs) == {"ann": [subs / "ann.ipynb"]}
 
 
-def test_a_killed_grader_loses_nothing_and_the_next_run_resumes(tmp_path):
-    """SIGKILL the grading process while it grades the second student; the first result survives, intact."""
-    import os
-    import signal
+def _grader_process(subs: Path, out: Path, marker: str, timeout: float = 60) -> "subprocess.Popen":
     import subprocess
     import sys
 
-    subs, scratch, flag = tmp_path / "subs", tmp_path / "scratch", tmp_path / "hold"
-    subs.mkdir()
-    scratch.mkdir()
-    flag.write_text("hold")
-    (subs / "ann.ipynb").write_text(SUBMISSIONS["correct"])
-    # zed's notebook waits (ignoring the per-cell alarm) while the flag file exists, so the grader can be killed
-    # in the middle of grading it; removing the flag lets the orphaned notebook finish on its own.
-    hold = (f"import os, signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
-            f"while os.path.exists({str(flag)!r}):\n    time.sleep(0.05)")
-    (subs / "zed.ipynb").write_text(notebook(IMPORTS, GRAM, hold, CONTENT, TV))
-    out = tmp_path / "grades.csv"
-    limits = Limits(timeout=60, call_timeout=2, memory_mb=1024, file_bytes=2 * 2**20)
     script = (f"from vizlab.exercises.grading import grade, Limits\n"
-              f"grade({str(subs)!r}, {str(out)!r}, exercises={EXERCISES!r}, limits=Limits(timeout=60, "
-              f"call_timeout=2, memory_mb=1024, file_bytes=2 * 2**20), jobs=1, progress=False, "
-              f"scratch={str(scratch)!r})\n")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
-    grader = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
-    ann = tmp_path / "grades_feedback" / "ann.json"
+              f"grade({str(subs)!r}, {str(out)!r}, exercises={EXERCISES!r}, limits=Limits(timeout={timeout}, "
+              f"call_timeout=2, memory_mb=1024, file_bytes=2 * 2**20), jobs=1, progress=False)\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1",
+           "VIZLAB_TEST_MARK": marker}
+    return subprocess.Popen([sys.executable, "-c", script], env=env)
+
+
+def marked(marker: str) -> list[int]:
+    """Live processes whose environment holds ``VIZLAB_TEST_MARK=marker`` (the grader, its zygote, notebooks)."""
+    found = []
+    needle = f"VIZLAB_TEST_MARK={marker}".encode()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    env = f.read()
+                with open(f"/proc/{entry}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if needle in env.split(b"\0") and state != "Z":
+                found.append(int(entry))
+    return found
+
+
+def wait_until(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_a_killed_grader_loses_nothing_leaves_nothing_and_the_next_run_resumes(tmp_path, how):
+    """Kill the grader (SIGKILL, or Ctrl-C's SIGINT) while a notebook that left a daemon holds; the first result
+    survives, intact, no process of the run survives, and the next run grades only the rest."""
+    import signal
+    import uuid
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ann.ipynb").write_text(SUBMISSIONS["correct"])
+    marker = uuid.uuid4().hex
+    sleeper = f"{time.time() % 1000:.6f}"
+    # zed leaves a detached daemon and then holds (ignoring the per-cell alarm), so the grader is killed mid-run
+    hold = "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ntime.sleep(50)"
+    (subs / "zed.ipynb").write_text(notebook(IMPORTS, GRAM, daemon(sleeper), hold, CONTENT, TV))
+    out = tmp_path / "grades.csv"
+    grader = _grader_process(subs, out, marker)
+    ann = feedback_file(tmp_path, "ann", "json")
     try:
-        deadline = time.monotonic() + 60
-        while not ann.exists() and time.monotonic() < deadline and grader.poll() is None:
-            time.sleep(0.1)
-        assert ann.exists(), "the first student was never graded"
-        time.sleep(0.5)  # now grading zed, who holds
-        os.killpg(grader.pid, signal.SIGKILL)  # the grader and its forkserver (zed's runner has its own session)
-        grader.wait()
+        assert wait_until(lambda: ann.exists() or grader.poll() is not None, 90), "the first student was never graded"
+        assert ann.exists(), "the grader ended before grading ann"
+        assert wait_until(lambda: processes_with(f"sleep {sleeper}"), 30), "zed's daemon never started"
+        os.kill(grader.pid, getattr(signal, how))
+        grader.wait(30)
     finally:
-        flag.unlink()  # the orphaned notebook ends by itself
         if grader.poll() is None:
-            os.killpg(grader.pid, signal.SIGKILL)
+            grader.kill()
             grader.wait()
+    assert wait_until(lambda: not marked(marker) and not processes_with(f"sleep {sleeper}"), 15), \
+        f"processes of the run survived the grader: {marked(marker)}"
     assert json.loads(ann.read_text())["total"] == 5
-    rows = list(csv.DictReader(out.open()))
-    assert [r["student"] for r in rows] == ["ann"] and float(rows[0]["total"]) == 5
+    rows = {r["student"]: r for r in csv.DictReader(out.open())}
+    assert float(rows["ann"]["total"]) == 5
+    if "zed" in rows:  # a worker that saw its notebook die with the grader records it as not graded
+        assert json.loads(feedback_file(tmp_path, "zed", "json").read_text())["ungraded"]
+    (subs / "zed.ipynb").write_text(notebook(IMPORTS, GRAM, CONTENT, TV))  # zed's daemon-free resubmission
     fresh = []
-    results = grade(subs, out, exercises=EXERCISES, limits=limits, jobs=1, progress=False, scratch=scratch,
-                    on_result=fresh.append)
+    limits = Limits(timeout=60, call_timeout=2, memory_mb=1024, file_bytes=2 * 2**20)  # as in the killed run
+    results = grade(subs, out, exercises=EXERCISES, limits=limits, jobs=1, progress=False, on_result=fresh.append)
     assert [r["student"] for r in fresh] == ["zed"], "ann was graded again"
     assert [r["total"] for r in results] == [5, 5]

@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, vizlab.ModelUnavailableError) as exc:
         print(f"vizlab {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"vizlab {args.command}: error: out of memory (is an image or a size very large?)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

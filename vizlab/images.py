@@ -23,6 +23,23 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ImageLike = "str | Path | np.ndarray | Image.Image | torch.Tensor"
+#: The largest side :func:`resize` makes, and the most pixels a loaded file may have: beyond them a float32 RGB
+#: copy takes gigabytes (a 14000 x 14000 photo: 2.4 GB), so they are refused with a clear error instead.
+MAX_SIDE = 8192
+MAX_PIXELS = 8192 * 8192
+
+
+def check_unit_range(tensor: torch.Tensor, name: str = "image") -> None:
+    """Refuse a float image tensor that is plainly not in ``[0, 1]`` (e.g. a 0..255 image), instead of clamping it.
+
+    Slight overshoot (an optimised image at 1.02) passes; a maximum above 2 cannot be a ``[0, 1]`` image.
+    """
+    if tensor.is_floating_point() and tensor.numel():
+        hi = float(tensor.detach().amax())
+        if not hi <= 2.0:  # also NaN
+            lo = float(tensor.detach().amin())
+            raise ValueError(f"{name} must have values in [0, 1]; got range [{lo:.4g}, {hi:.4g}]. A 0..255 image? "
+                             "Divide it by 255 (or pass the uint8 array itself).")
 
 
 @dataclass(frozen=True)
@@ -180,6 +197,7 @@ def load_image(source, size: int | tuple[int, int] | None = None, *, timeout: fl
         TypeError: the source is of an unsupported type.
     """
     if isinstance(source, torch.Tensor):
+        check_unit_range(source, "source")
         img = to_image(source)
     elif isinstance(source, np.ndarray):
         img = as_float_image(source, name="source")
@@ -193,7 +211,11 @@ def load_image(source, size: int | tuple[int, int] | None = None, *, timeout: fl
         if text.startswith(("http://", "https://")):
             data = _read_url(text, timeout)
             try:
-                img = _pil_to_float(Image.open(io.BytesIO(data)))
+                pil = Image.open(io.BytesIO(data))
+                _check_pixels(pil, text)
+                img = _pil_to_float(pil)
+            except Image.DecompressionBombError as exc:
+                raise ValueError(f"the image at {text!r} is too large to load: {exc}") from exc
             except (UnidentifiedImageError, OSError) as exc:
                 raise ValueError(f"the data at {text!r} is not an image PIL can read") from exc
         else:
@@ -205,14 +227,24 @@ def load_image(source, size: int | tuple[int, int] | None = None, *, timeout: fl
                 raise ValueError(f"source={text!r} is a directory, not an image file")
             try:
                 with Image.open(path) as pil:
+                    _check_pixels(pil, text)
                     pil.load()
                     img = _pil_to_float(pil)
+            except Image.DecompressionBombError as exc:
+                raise ValueError(f"{text!r} is too large to load: {exc}") from exc
             except (UnidentifiedImageError, OSError, SyntaxError) as exc:
                 raise ValueError(f"could not read {text!r} as an image: {exc}") from exc
     else:
         raise TypeError(f"source must be a path, URL, sample name, PIL image, NumPy array or tensor; "
                         f"got {type(source).__name__}")
     return img if size is None else resize(img, size)
+
+
+def _check_pixels(pil: Image.Image, where: str) -> None:
+    w, h = pil.size
+    if w * h > MAX_PIXELS:
+        raise ValueError(f"{where!r} is {w} x {h} pixels, more than vizlab loads ({MAX_PIXELS} pixels, e.g. "
+                         f"{MAX_SIDE} x {MAX_SIDE}); make a smaller copy first")
 
 
 def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
@@ -224,16 +256,16 @@ def resize(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     image = as_float_image(image)
     h, w = image.shape[:2]
     if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        if size < 8:
-            raise ValueError(f"size must be at least 8 pixels, got {size}")
+        if size < 8 or size > MAX_SIDE:
+            raise ValueError(f"size must be between 8 and {MAX_SIDE} pixels, got {size}")
         scale = size / min(h, w)
         nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
         out = _pil_resize(image, (nh, nw))
         top, left = (nh - size) // 2, (nw - size) // 2
         return np.ascontiguousarray(out[top:top + size, left:left + size])
     if isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(s, (int, np.integer)) for s in size):
-        if min(size) < 1:
-            raise ValueError(f"size must be positive, got {size}")
+        if min(size) < 1 or max(size) > MAX_SIDE:
+            raise ValueError(f"size must be between 1 and {MAX_SIDE} pixels per side, got {size}")
         return _pil_resize(image, (int(size[0]), int(size[1])))
     raise TypeError(f"size must be an int (shorter side, centre crop) or a (height, width) pair, got {size!r}")
 
@@ -288,6 +320,7 @@ def to_tensor(images, device: torch.device | str | None = None) -> torch.Tensor:
             raise ValueError(f"image tensor must have shape (3, H, W) or (N, 3, H, W); got {tuple(images.shape)}")
         if not t.is_floating_point():
             raise TypeError(f"image tensor must be floating point in [0, 1], got {t.dtype}")
+        check_unit_range(t, "image tensor")
         # Models are float32: a float64 tensor (torch.from_numpy of a NumPy image) would fail deep in conv2d.
         return t.to(device=device, dtype=torch.float32)
     if isinstance(images, (list, tuple)):

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..device import model_device
+from ..images import check_unit_range
 
 
 def check_model(model) -> None:
@@ -29,6 +30,7 @@ def as_batch(model: nn.Module, image) -> torch.Tensor:
             raise ValueError(f"image must have shape (3, H, W) or (N, 3, H, W), got {tuple(image.shape)}")
         if not x.is_floating_point():
             raise TypeError(f"image must be a floating-point tensor in [0, 1], got {x.dtype}")
+        check_unit_range(x, "image")  # a 0..255 image would be clamped into nonsense by the model's preprocessing
         if x.shape[0] == 0:
             raise ValueError("image is an empty batch")
         return x.detach().to(device=model_device(model), dtype=torch.float32)  # float64 would fail in conv2d

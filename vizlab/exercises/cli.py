@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any, Callable
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -19,14 +21,32 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(kind: type) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` greater than zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
 def _grade(args: argparse.Namespace) -> int:
     from .grading import Limits, grade
 
     limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, call_timeout=args.call_timeout)
     exercises = args.exercises.split(",") if args.exercises else None
-    results = grade(args.submissions, args.out, exercises=exercises, limits=limits, jobs=args.jobs,
-                    regrade=args.regrade, progress=not args.quiet, feedback_dir=args.feedback,
-                    scratch=args.scratch)
+    try:
+        results = grade(args.submissions, args.out, exercises=exercises, limits=limits, jobs=args.jobs,
+                        regrade=args.regrade, progress=not args.quiet, feedback_dir=args.feedback,
+                        scratch=args.scratch, sandbox=args.sandbox)
+    except RuntimeError as exc:  # no sandbox could be started
+        print(f"vizlab grade: error: {exc}", file=sys.stderr)
+        return 2
     if results:
         mean = sum(r["total"] for r in results) / len(results)
         flagged = sum(1 for r in results if r["notes"])
@@ -34,6 +54,11 @@ def _grade(args: argparse.Namespace) -> int:
               f"{flagged} with notes about the run; {args.out}")
     else:
         print(f"graded 0 submission(s): no notebooks in {args.submissions}; {args.out}")
+    ungraded = [r["student"] for r in results if r.get("ungraded")]
+    if ungraded:
+        print(f"vizlab grade: {len(ungraded)} submission(s) could not be graded (zero, see their feedback): "
+              f"{', '.join(ungraded[:10])}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -46,16 +71,22 @@ def add_commands(sub) -> None:
     rel.add_argument("--check", action="store_true", help="only report copies that are out of date (exit 1)")
     rel.set_defaults(func=_release)
 
-    gr = sub.add_parser("grade", help="grade submitted notebooks, each in its own limited process")
+    gr = sub.add_parser("grade", help="grade submitted notebooks, each in a sandbox of its own")
     gr.add_argument("submissions", help="folder of <student>.ipynb files or <student>/ folders")
     gr.add_argument("--out", default="grades.csv", help="CSV of points (default: %(default)s)")
     gr.add_argument("--feedback", default=None, help="folder for <student>.txt/.json (default: <out>_feedback)")
     gr.add_argument("--exercises", default=None, help="comma-separated exercise names (default: all)")
-    gr.add_argument("--jobs", type=int, default=None, help="parallel submissions (default: CPU cores)")
-    gr.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook (default: %(default)s)")
-    gr.add_argument("--call-timeout", type=float, default=60.0, help="seconds per cell or call (default: %(default)s)")
-    gr.add_argument("--memory-mb", type=int, default=4096, help="memory per notebook (default: %(default)s)")
-    gr.add_argument("--scratch", default=None, help="folder for the notebooks' temporary work folders")
+    gr.add_argument("--jobs", type=_positive(int), default=None, help="parallel submissions (default: CPU cores)")
+    gr.add_argument("--timeout", type=_positive(float), default=300.0,
+                    help="seconds per notebook (default: %(default)s)")
+    gr.add_argument("--call-timeout", type=_positive(float), default=60.0,
+                    help="seconds per cell or call (default: %(default)s)")
+    gr.add_argument("--memory-mb", type=_positive(int), default=4096,
+                    help="memory per notebook (default: %(default)s)")
+    gr.add_argument("--sandbox", choices=("auto", "bwrap", "unshare", "none"), default=None,
+                    help="isolation of each notebook: auto (bwrap, else unshare), bwrap, unshare, or none (only "
+                         "for trusted notebooks; default: $VIZLAB_SANDBOX, else auto)")
+    gr.add_argument("--scratch", default=None, help="with --sandbox none: folder for the notebooks' work folders")
     gr.add_argument("--regrade", action="store_true", help="grade again even unchanged submissions")
     gr.add_argument("--quiet", action="store_true", help="no progress bar")
     gr.set_defaults(func=_grade)

@@ -1,21 +1,30 @@
 """The autograder: ``vizlab grade SUBMISSIONS_DIR --out grades.csv``.
 
-Each submitted notebook runs in a process of its own (see :mod:`vizlab.exercises.sandbox`): a fresh session
-(its own process group), its own temporary working directory, a wall-clock limit, an address-space limit
-(``RLIMIT_AS``), a CPU-time limit, a file-size limit that also caps what it prints, and a per-cell/per-call
-limit; background processes it leaves are killed. The grader never trusts what the notebook shows: it rebuilds every case (visible and hidden) and judges
-the values the student's functions returned. Whatever a submission does, it costs only its own points, with
-the reason in its feedback file.
+Every submitted notebook runs in a sandbox (see :mod:`vizlab.exercises.sandbox`): one *zygote* per run, started
+inside ``bwrap`` (Debian/Ubuntu package ``bubblewrap``) or, without it, ``unshare -Upfn --mount-proc -r``, has
+imported torch and vizlab once; each notebook is forked from it into namespaces of its own: its own PID namespace
+(every process it starts dies with it, however it detaches), no network, an empty private ``/tmp`` as its working
+folder, the rest of the file system read-only, and the submissions, the output folder, the instructor notebooks
+and the exercise catalog (references, hidden cases) not mounted at all. Inside, the usual limits apply: wall
+clock, address space (``RLIMIT_AS``), CPU time, file size (which also caps what it prints), and a limit per cell
+and per call.
+
+Results come back only through a pipe, capped in size and parsed strictly (schema and sizes are checked before
+anything is allocated). Only this, trusted, process judges: it rebuilds every case (visible and hidden), judges
+the values the student's functions returned, and writes the feedback and the CSV, after the notebook's
+namespace is gone. An answer that runs the library's own implementation of the graded technique (seen by a
+tracer while it is called, so ``exec``/``eval`` do not hide it) scores zero for that exercise, and so does a
+loop in a no-loops exercise (found in the bytecode that ran, not only in the source text).
 
 Layout: a submission is ``SUBMISSIONS_DIR/<student>.ipynb`` or a folder ``SUBMISSIONS_DIR/<student>/`` with
 any number of notebooks (nbgrader's ``submitted/<student>/<assignment>/*.ipynb`` works). Results go to
-``grades.csv`` and ``grades_feedback/<student>.txt`` (and ``.json``), each written atomically (temporary file
-and ``os.replace``) as soon as that student is graded, so an interrupted run loses nothing; running again skips
-students whose notebooks have not changed, unless ``regrade=True``.
+``grades.csv`` and ``grades_feedback/<name>.txt`` (and ``.json``), ``<name>`` being the student's name made safe
+plus a hash of the exact name (no two students share a file). Each is written atomically as soon as that student
+is graded, so an interrupted run loses nothing; running again skips students whose notebooks have not changed,
+unless ``regrade=True``.
 
-Limits of the isolation: processes of one user can signal each other, so a submission that hunts for the
-grader's own process id (not just its parent) could stop the run; run the grader as a separate user or in a
-container for untrusted classes. Results already written are kept and the next run resumes.
+``sandbox="none"`` runs notebooks as plain processes of your user, with the limits but without isolation: only
+for trusted notebooks (it warns loudly).
 """
 from __future__ import annotations
 
@@ -23,11 +32,13 @@ import csv
 import hashlib
 import io
 import json
-import multiprocessing
 import os
+import pickle
 import re
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -35,14 +46,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from multiprocessing import reduction
 from typing import Any, Callable, Sequence
 
 from . import catalog, sandbox
 from .core import Unsupported
 from .sandbox import read_frames
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
+BACKENDS = ("auto", "bwrap", "unshare", "none")
 
 
 @dataclass
@@ -55,6 +66,14 @@ class Limits:
     file_bytes: int = 32 * 2**20
     notebook_bytes: int = 50 * 2**20
 
+    def __post_init__(self):
+        for name in ("timeout", "memory_mb", "call_timeout", "file_bytes", "notebook_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+            if not value > 0 or value != value or value == float("inf"):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
 
 @dataclass
 class Run:
@@ -64,27 +83,39 @@ class Run:
     frames: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     ended: str | None = None        # why the run stopped early, when it did
-    void: bool = False              # the run broke the rules (killed its parent, ran out of time): no points
+    void: bool = False              # the run broke the rules (ran out of time, left threads): no points
     log_tail: str = ""
+    failed: bool = False            # the grader could not run it at all (not the notebook's fault)
 
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or "_"
 
 
+def feedback_name(student: str) -> str:
+    """The file stem of a student's feedback: readable, and distinct for distinct names (a hash of the name)."""
+    digest = hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{_safe_name(student).lstrip('.')[:60] or '_'}-{digest}"
+
+
 def find_submissions(directory: str | Path) -> dict[str, list[Path]]:
-    """``{student: [notebooks]}``: ``<student>.ipynb`` files and ``<student>/`` folders (searched recursively)."""
+    """``{student: [notebooks]}``: ``<student>.ipynb`` files and ``<student>/`` folders (searched recursively).
+
+    Names starting with a dot count like any other (a dot-file is a submission too); only Jupyter's own
+    ``.ipynb_checkpoints`` folders are left out.
+    """
     root = Path(directory)
     if not root.is_dir():
         raise ValueError(f"SUBMISSIONS_DIR must be a folder; {str(directory)!r} is not")
     found: dict[str, list[Path]] = {}
     for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
+        if entry.name == ".ipynb_checkpoints":
             continue
         if entry.is_file() and entry.suffix == ".ipynb":
-            found.setdefault(entry.stem, []).append(entry)
+            found.setdefault(entry.name[:-len(".ipynb")] or entry.name, []).append(entry)
         elif entry.is_dir():
-            found[entry.name] = sorted(p for p in entry.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+            found.setdefault(entry.name, []).extend(
+                sorted(p for p in entry.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and p.is_file()))
     return found
 
 
@@ -107,51 +138,337 @@ def _code_cells(data: bytes) -> list[tuple[int, str]]:
     return cells
 
 
-_CONTEXT = None
+# --- what an answer must not call ------------------------------------------------------------------------------
+
+_GENERIC = {"vizlab", "vizlab.hooks", "vizlab.models", "vizlab.images", "vizlab.toy", "vizlab.device",
+            "vizlab.profiles"}
+_FORBIDDEN: dict[str, list[tuple[str, str]]] = {}
 
 
-def _context():
-    """A multiprocessing forkserver that imports torch and vizlab once; every runner is forked from it.
+def forbidden_calls(name: str) -> list[tuple[str, str]]:
+    """``(file, qualified name)`` of the library functions that implement exercise ``name``'s technique.
 
-    Its children are not the grader's children: a submission that kills its parent kills only its runner.
-    multiprocessing restarts the server if it ever dies.
+    Derived, not listed: the exercise's reference runs once under a tracer, and every vizlab function it calls
+    (outside the exercises package and the generic helpers: hooks, models, images, toy, device) is the library's
+    implementation of what the student must write. A reference that is plain tensor code (CAM) forbids nothing.
     """
-    global _CONTEXT
-    if _CONTEXT is None:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["vizlab.exercises.sandbox", "vizlab.exercises.catalog"])
-        _CONTEXT = ctx
-    return _CONTEXT
+    if name in _FORBIDDEN:
+        return _FORBIDDEN[name]
+    ex = catalog.get(name)
+    found: dict[tuple[str, str], None] = {}
 
+    def module_of(frame) -> str:
+        return str(frame.f_globals.get("__name__", ""))
 
-def _rebuild_fd(dup: Any) -> Any:
-    return dup
+    def tracer(frame, event, arg):
+        mod = module_of(frame)
+        if mod.startswith("vizlab.") and not mod.startswith("vizlab.exercises") and mod not in _GENERIC:
+            caller = frame.f_back
+            while caller is not None and not module_of(caller).startswith("vizlab"):
+                caller = caller.f_back  # through decorators and torch wrappers
+            if caller is not None and module_of(caller).startswith("vizlab.exercises"):
+                code = frame.f_code
+                if code.co_name != "<module>":  # importing a module is not calling it
+                    found[(code.co_filename, getattr(code, "co_qualname", code.co_name))] = None
+        return None
 
-
-class _Fd:
-    """A file descriptor handed to a forkserver child (duplicated while the process object is pickled)."""
-
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    def __reduce__(self):
-        return _rebuild_fd, (reduction.DupFd(self.fd),)
-
-
-def _kill_group(pid: int | None) -> None:
-    if not pid:
-        return
+    case = ex.cases(hidden=False)[0]
+    args, kwargs = case.make()
+    previous = sys.gettrace()
+    sys.settrace(tracer)
     try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+        ex.reference(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - a reference that fails here forbids what it reached
         pass
+    finally:
+        sys.settrace(previous)
+    _FORBIDDEN[name] = list(found)
+    return _FORBIDDEN[name]
 
 
-def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, scratch: str | Path | None = None) -> Run:
-    """Run one notebook in a sandbox process and collect its frames (never raises for a bad notebook).
+def _cases_blob(exercises: Sequence[str]) -> bytes:
+    """What the sandbox receives after a notebook's cells have run: for each exercise its cases' inputs."""
+    specs = []
+    for name in exercises:
+        ex = catalog.get(name)
+        specs.append({"name": name, "function": ex.function, "no_loops": bool(ex.no_loops),
+                      "forbidden": forbidden_calls(name), "cases": [c.make() for c in ex.cases(hidden=True)]})
+    data = pickle.dumps(specs, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(data).to_bytes(8, "big") + data
 
-    The notebook's working folder is a new temporary folder inside ``scratch`` (default: the system's).
-    """
+
+def _notebooks_map() -> dict[str, list[list[str]]]:
+    return {nb: [[n, catalog.get(n).function] for n in names] for nb, names in catalog.NOTEBOOKS.items()}
+
+
+# --- the sandbox (trusted side) -------------------------------------------------------------------------------
+
+def _warn(message: str) -> None:
+    bar = "!" * 78
+    print(f"{bar}\nvizlab grade: WARNING: {message}\n{bar}", file=sys.stderr)
+
+
+def _never_hide(path: Path) -> bool:
+    """Folders that hold the interpreter or vizlab itself (hiding them would break the sandbox)."""
+    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
+              Path(__file__).resolve().parents[1], *(Path(p) for p in sys.path if p and os.path.isdir(p))]
+    path = path.resolve()
+    return any(path == n.resolve() or path in n.resolve().parents for n in needed)
+
+
+def hidden_paths(extra: Sequence[str | Path] = ()) -> dict:
+    """What the sandbox must not see: the catalog (everything of ``vizlab/exercises`` but the sandbox's own
+    code), the instructor notebooks, and ``extra`` (submissions, outputs, scratch)."""
+    from .release import SOURCE_DIR
+
+    exercises_dir = str(Path(__file__).resolve().parent)
+    dirs: list[str] = []
+    candidates = sorted({Path(p).resolve() for p in [SOURCE_DIR, *extra]}, key=lambda p: len(p.parts))
+    for p in candidates:
+        inside = any(Path(d) in p.parents for d in dirs)  # already hidden with the folder around it
+        if p.is_dir() and not inside and not _never_hide(p) and not str(p).startswith("/tmp/"):
+            dirs.append(str(p))
+    return {"dirs": [exercises_dir, *dirs], "keep": {exercises_dir: ["core.py", "sandbox.py"]}}
+
+
+def zygote_command(backend: str, hide: dict) -> tuple[list[str], dict]:
+    """The command that starts the zygote with ``backend`` and the zygote's configuration."""
+    # The catalog must never be imported in the sandbox: with unshare, the zygote hides it itself, running the
+    # hiding code from sandbox.py's file before anything imports the vizlab.exercises package.
+    code = (f"import importlib.util, json, os\n"
+            f"spec = importlib.util.spec_from_file_location('_vizlab_boot', {sandbox.__file__!r})\n"
+            f"boot = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(boot)\n"
+            f"boot.hide_from_config()\ndel boot\n"
+            f"from vizlab.exercises.sandbox import zygote_main\nzygote_main()\n")
+    python = [sys.executable, "-c", code]
+    if backend == "bwrap":
+        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+               "--unshare-all", "--die-with-parent", "--new-session"]
+        for directory in hide["dirs"]:
+            cmd += ["--tmpfs", directory]
+        for directory, names in hide["keep"].items():
+            for name in names:
+                cmd += ["--ro-bind", os.path.join(directory, name), os.path.join(directory, name)]
+        for directory in hide["dirs"]:
+            cmd += ["--remount-ro", directory]
+        cmd += ["--remount-ro", "/tmp"]
+        return cmd + python, {"sandboxed": True}
+    if backend == "unshare":
+        return (["unshare", "-Upfn", "--mount-proc", "-r", "--kill-child"] + python,
+                {"sandboxed": True, "hide": hide})
+    return python, {"sandboxed": False}
+
+
+class Sandbox:
+    """A running zygote and the notebooks it runs (see :mod:`vizlab.exercises.sandbox`)."""
+
+    def __init__(self, backend: str = "auto", hide: Sequence[str | Path] = (), startup_timeout: float = 120.0):
+        if backend not in BACKENDS:
+            raise ValueError(f"sandbox must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        self.lock = threading.Lock()
+        self.ended: dict[int, threading.Event] = {}
+        self.statuses: dict[int, int] = {}
+        self.next_id = 0
+        self.gone = False
+        self.proc: subprocess.Popen | None = None
+        errors = []
+        candidates = ["bwrap", "unshare"] if backend == "auto" else [backend]
+        for name in candidates:
+            if name != "none" and not shutil.which(name):
+                errors.append(f"{name}: not installed")
+                continue
+            problem = self._start(name, hidden_paths(hide), startup_timeout)
+            if problem is None:
+                self.backend = name
+                break
+            errors.append(f"{name}: {problem}")
+        else:
+            hint = ("install bubblewrap (apt-get install bubblewrap) or allow unprivileged user namespaces, or "
+                    "pass --sandbox none to run trusted notebooks without isolation")
+            raise RuntimeError(f"no sandbox could be started ({'; '.join(errors)}); {hint}")
+        if self.backend == "none":
+            _warn("--sandbox none: notebooks run as YOUR user with access to your files, your network and the "
+                  "grader's processes. Use it only for notebooks you trust.")
+
+    def _start(self, backend: str, hide: dict, timeout: float) -> str | None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        cmd, config = zygote_command(backend, hide)
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "VIZLAB_ZYGOTE_FD": str(child.fileno()), "VIZLAB_ZYGOTE_CONFIG": json.dumps(config),
+               "PYTHONPATH": os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])]),
+               "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": "/tmp",
+               "PYTHONWARNINGS": "ignore"}
+        self.errlog = tempfile.TemporaryFile()
+
+        def die_with_us():  # PR_SET_PDEATHSIG: the zygote's launcher dies with the grader, even on SIGKILL
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+        try:
+            proc = subprocess.Popen(cmd, pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL,
+                                    stdout=self.errlog, stderr=self.errlog, preexec_fn=die_with_us,
+                                    start_new_session=True)
+        except OSError as exc:
+            return str(exc)
+        finally:
+            child.close()
+        parent.settimeout(timeout)
+        try:
+            hello = json.loads(parent.recv(1 << 16) or b"null")
+        except (OSError, ValueError):
+            hello = None
+        if not isinstance(hello, dict) or not hello.get("ok"):
+            proc.kill()
+            proc.wait()
+            parent.close()
+            size = self.errlog.seek(0, 2)
+            self.errlog.seek(max(0, size - 600))
+            tail = self.errlog.read().decode("utf-8", "replace").strip().splitlines()
+            why = (hello or {}).get("error") if isinstance(hello, dict) else None
+            return why or (tail[-1] if tail else "the sandbox did not start")
+        parent.settimeout(None)
+        self.proc, self.sock = proc, parent
+        self.reader = threading.Thread(target=self._read_control, daemon=True)
+        self.reader.start()
+        return None
+
+    def _read_control(self) -> None:
+        while True:
+            try:
+                msg = self.sock.recv(1 << 16)
+            except OSError:
+                msg = b""
+            if not msg:
+                with self.lock:
+                    self.gone = True  # results of notebooks still running now are not the notebooks' doing
+                    for event in self.ended.values():
+                        event.set()  # the zygote is gone: every running notebook is gone with it
+                return
+            try:
+                data = json.loads(msg)
+                job_id, status = int(data["end"]), int(data["status"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            with self.lock:
+                self.statuses[job_id] = status
+                event = self.ended.get(job_id)
+            if event:
+                event.set()
+
+    def run(self, job: dict, cases: bytes, limits: Limits) -> dict:
+        """Run one notebook; returns its raw results, the status its init reported, the log tail, timing."""
+        with self.lock:
+            job_id = self.next_id
+            self.next_id += 1
+            event = self.ended[job_id] = threading.Event()
+        results_r, results_w = os.pipe()
+        status_r, status_w = os.pipe()
+        log, cases_file, job_file = tempfile.TemporaryFile(), tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        workdir = None
+        if self.backend == "none":
+            workdir = tempfile.mkdtemp(prefix="vizlab-grade-", dir=job.pop("scratch", None))
+            job["workdir"] = os.path.join(workdir, "work")
+            os.mkdir(job["workdir"])
+        job.pop("scratch", None)
+        cases_file.write(cases)
+        cases_file.seek(0)
+        pickle.dump(job, job_file, protocol=pickle.HIGHEST_PROTOCOL)
+        job_file.seek(0)
+        collected: dict[str, Any] = {"results": bytearray(), "overflow": False, "status": b""}
+
+        def drain(fd: int, key: str, cap: int) -> None:
+            buf = collected[key]
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                if len(buf) + len(chunk) <= cap:
+                    buf.extend(chunk)
+                else:  # keep draining (the notebook must not block), but keep nothing more
+                    collected["overflow" if key == "results" else "status_overflow"] = True
+            os.close(fd)
+
+        collected["status"] = bytearray()
+        readers = [threading.Thread(target=drain, args=(results_r, "results", limits.file_bytes), daemon=True),
+                   threading.Thread(target=drain, args=(status_r, "status", 4096), daemon=True)]
+        for r in readers:
+            r.start()
+        started = time.monotonic()
+        timed_out = False
+        try:
+            socket.send_fds(self.sock, [pickle.dumps({"op": "run", "id": job_id})],
+                            [results_w, status_w, log.fileno(), cases_file.fileno(), job_file.fileno()])
+        finally:
+            for fd in (results_w, status_w):
+                os.close(fd)
+        try:
+            if not event.wait(limits.timeout):
+                timed_out = True
+                self.sock.send(pickle.dumps({"op": "kill", "id": job_id}))
+                event.wait(30)
+        finally:
+            for r in readers:
+                r.join(30)
+            with self.lock:
+                self.ended.pop(job_id, None)
+                zygote_status = self.statuses.pop(job_id, None)
+            cases_file.close()
+            job_file.close()
+            if workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
+        size = os.fstat(log.fileno()).st_size
+        tail = os.pread(log.fileno(), 2000, max(0, size - 2000)).decode("utf-8", "replace")
+        log.close()
+        return {"results": bytes(collected["results"]), "overflow": collected["overflow"],
+                "status": bytes(collected["status"]), "log_tail": tail, "timed_out": timed_out,
+                "seconds": time.monotonic() - started, "zygote_status": zygote_status,
+                "alive": not self.gone and self.proc is not None and self.proc.poll() is None}
+
+    def close(self) -> None:
+        """Stop the zygote (and with it every notebook still running)."""
+        if self.proc is None:
+            return
+        with self.lock:
+            self.gone = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader; the zygote sees the end and stops
+            self.sock.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        self.errlog.close()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _parse_status(data: bytes) -> dict | None:
+    """The init's report ``{"signal", "code", "leftovers"}``, checked field by field."""
+    try:
+        report = json.loads(data.decode("utf-8")) if data else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(report, dict) or set(report) != {"signal", "code", "leftovers"}:
+        return None
+    for key in report:
+        value = report[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**16):
+            return None
+    return report
+
+
+def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sandbox,
+                 scratch: str | Path | None = None, cases: bytes | None = None) -> Run:
+    """Run one notebook in the sandbox and collect its frames (never raises for a bad notebook)."""
     run = Run(path.name)
     try:
         if path.stat().st_size > limits.notebook_bytes:
@@ -164,49 +481,36 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, scratch: 
     except Exception as exc:  # noqa: BLE001 - any malformed file (also nesting deep enough to overflow the parser)
         run.ended = f"the file could not be read as a notebook: {type(exc).__name__}: {str(exc)[:200]}"
         return run
-    job = {"cells": cells, "exercises": list(exercises), "memory_mb": limits.memory_mb,
-           "file_bytes": limits.file_bytes, "timeout": limits.timeout, "call_timeout": limits.call_timeout}
-    # Unlinked temporary files: the notebook cannot find them by name (to delete or overwrite another's).
-    # The working folder sits in a folder of its own, removed whatever the notebook renamed inside it.
-    base = tempfile.mkdtemp(prefix="vizlab-grade-", dir=scratch)
-    work = os.path.join(base, "work")
-    os.mkdir(work)
-    with tempfile.TemporaryFile() as results, tempfile.TemporaryFile() as log:
-        timed_out = False
-        proc = _context().Process(target=sandbox.runner, args=(job, _Fd(results.fileno()), _Fd(log.fileno()), work),
-                                  name=f"vizlab-grade-{path.name}", daemon=True)
-        proc.start()
-        try:
-            proc.join(limits.timeout)
-            timed_out = proc.exitcode is None
-        finally:
-            _kill_group(proc.pid)  # also whatever the notebook started in its session
-            proc.kill()
-            proc.join()
-            shutil.rmtree(base, ignore_errors=True)
-        returncode = proc.exitcode
-        proc.close()
-        data = os.pread(results.fileno(), limits.file_bytes + 1, 0)
-        run.frames, bad = read_frames(data)
-        if bad:
-            run.notes.append(f"{run.notebook}: {bad} unreadable result record(s) were ignored")
-        size = os.fstat(log.fileno()).st_size
-        run.log_tail = os.pread(log.fileno(), 2000, max(0, size - 2000)).decode("utf-8", "replace")
-    exits = [f for f in run.frames if f.get("kind") == "exit"]
-    done = any(f.get("kind") == "done" for f in run.frames)
-    last_cell = next((f.get("index") for f in reversed(run.frames) if f.get("kind") == "cell"), None)
-    last_case = next((f for f in reversed(run.frames) if f.get("kind") == "case"), None)
-    where = (f"after calling {last_case.get('exercise')} (case {last_case.get('case')})" if last_case
+    job = {"cells": cells, "notebooks": _notebooks_map(), "memory_mb": limits.memory_mb,
+           "file_bytes": limits.file_bytes, "timeout": limits.timeout, "call_timeout": limits.call_timeout,
+           "tmp_bytes": max(limits.file_bytes * 4, 64 * 2**20), "scratch": scratch}
+    out = box.run(job, cases if cases is not None else _cases_blob(exercises), limits)
+    if not out["alive"] and out["zygote_status"] is None:
+        run.failed = True
+        run.ended = "the grader's sandbox stopped while running this notebook (not the notebook's fault); run again"
+        return run
+    run.frames, bad = read_frames(out["results"])
+    if bad:
+        run.notes.append(f"{run.notebook}: {bad} unreadable result record(s) were ignored")
+    if out["overflow"]:
+        run.notes.append(f"{run.notebook}: the notebook sent more than {limits.file_bytes} bytes of results; "
+                         "the rest was ignored")
+    run.log_tail = out["log_tail"]
+    status = _parse_status(out["status"])
+    done = any(f["kind"] == "done" for f in run.frames)
+    last_cell = next((f["index"] for f in reversed(run.frames) if f["kind"] == "cell"), None)
+    last_case = next((f for f in reversed(run.frames) if f["kind"] == "case"), None)
+    where = (f"after calling {last_case['exercise']} (case {last_case['case']})" if last_case
              else f"while running cell {last_cell}" if last_cell is not None else "before running any cell")
-    if timed_out:
+    if out["timed_out"]:
         run.ended = f"the notebook ran past the time limit of {limits.timeout:g} s and was stopped ({where})"
         run.void = True
-    elif not exits:
-        run.ended = (f"the process running the notebook was killed ({where}; exit status {returncode}): "
-                     "did the notebook kill its parent process? No points for this notebook")
+    elif status is None:
+        run.ended = (f"the notebook's sandbox ended without a report ({where}): was it killed from inside? "
+                     "No points for this notebook")
         run.void = True
     elif not done:
-        sig, code = exits[-1].get("signal"), exits[-1].get("code")
+        sig, code = status["signal"], status["code"]
         if sig:
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
             why = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed: memory exhausted or stopped)",
@@ -214,13 +518,17 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, scratch: 
             run.ended = f"the notebook process was killed by {name}{why} {where}"
         else:
             run.ended = f"the notebook process exited early with code {code} (sys.exit/os._exit?) {where}"
-    leftovers = sum(int(f.get("leftovers") or 0) for f in exits)
-    if leftovers:
-        run.notes.append(f"{run.notebook}: {leftovers} background process(es) it started were still running "
-                         "and were killed")
+    if status and status["leftovers"]:
+        run.notes.append(f"{run.notebook}: {status['leftovers']} background process(es) it started were still "
+                         "running and were killed")
+    threads = next((f["count"] for f in run.frames if f["kind"] == "threads"), 0)
+    if threads and not run.void:
+        run.void = True
+        run.ended = (f"{threads} thread(s) the notebook started were still running when its functions were "
+                     "called; that is not allowed (no points)")
     for frame in run.frames:
-        if frame.get("kind") == "cell_error":
-            run.notes.append(f"{run.notebook}, cell {frame.get('index')}: {frame.get('error')}")
+        if frame["kind"] == "cell_error":
+            run.notes.append(f"{run.notebook}, cell {frame['index']}: {frame['error']}")
     return run
 
 
@@ -238,10 +546,20 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
     for name in exercises:
         ex = catalog.get(name)
         cases = ex.cases(hidden=True)
-        frames = {f.get("case"): f for f in run.frames if f.get("kind") == "case" and f.get("exercise") == name}
-        missing = any(f.get("kind") == "missing" and f.get("exercise") == name for f in run.frames)
-        source = next((f.get("source") for f in run.frames
-                       if f.get("kind") == "source" and f.get("exercise") == name), None)
+        frames = {f["case"]: f for f in run.frames if f["kind"] == "case" and f["exercise"] == name}
+        missing = any(f["kind"] == "missing" and f["exercise"] == name for f in run.frames)
+        function = next((f for f in run.frames if f["kind"] == "function" and f["exercise"] == name), None)
+        source = function["source"] if function else None
+        forbidden = sorted({hit for f in frames.values() for hit in f["forbidden"]})
+        loops = list(dict.fromkeys([*(function["loops"] if function else []),
+                                    *(loop for f in frames.values() for loop in f["loops"])]))
+        rule = None
+        if forbidden and not run.void:
+            rule = (f"`{ex.function}` calls vizlab's own implementation of this technique ({', '.join(forbidden)}); "
+                    "write it yourself. No points for this exercise")
+        elif ex.no_loops and loops and not run.void:
+            rule = (f"{ex.function} must not use Python loops (found running: {', '.join(loops[:4])}). "
+                    "Use tensor slicing and whole-tensor operations instead. No points for this exercise")
         passed, problems = 0, []
         for i, case in enumerate(cases):
             tag = " (hidden test)" if case.hidden else ""
@@ -252,13 +570,15 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
                 problem = f"`{ex.function}` is not defined in {run.notebook}"
             elif frame is None:
                 problem = f"not run{': ' + run.ended if run.ended else ''}"
-            elif frame.get("error") == "not implemented":
+            elif rule:
+                problem = rule
+            elif frame["error"] == "not implemented":
                 problem = f"`{ex.function}` is not implemented yet (raises NotImplementedError)"
-            elif frame.get("error"):
+            elif frame["error"]:
                 problem = f"calling {ex.function} on input {case.label}{tag} raised {frame['error']}"
             else:
                 try:
-                    problem = ex.judge(case, _unsupported(frame.get("value")), source if isinstance(source, str) else None)
+                    problem = ex.judge(case, _unsupported(frame["value"]), source)
                 except Exception as exc:  # noqa: BLE001 - a strange value must not stop the grader
                     problem = f"the result for input {case.label} could not be judged: {type(exc).__name__}: {exc}"
                 if problem and tag:
@@ -267,15 +587,19 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
                 passed += 1
             elif problem not in problems:
                 problems.append(problem)
-        scores[name] = {"title": ex.title, "defined": not missing and not run.void, "points": round(ex.points * passed / len(cases), 2), "max": ex.points,
+        scores[name] = {"title": ex.title, "defined": not missing and not run.void,
+                        "points": round(ex.points * passed / len(cases), 2), "max": ex.points,
                         "passed": passed, "total": len(cases), "problems": problems[:2]}
     return scores
+
+
+_JUDGE_LOCK = threading.Lock()
 
 
 def _digest(paths: Sequence[Path], exercises: Sequence[str], limits: Limits) -> str:
     h = hashlib.sha256(f"{GRADER_VERSION}|{','.join(exercises)}|{json.dumps(asdict(limits))}".encode())
     for p in paths:
-        h.update(p.name.encode() + b"\0")
+        h.update(p.name.encode("utf-8", "surrogatepass") + b"\0")
         try:
             h.update(hashlib.sha256(p.read_bytes()).digest())
         except OSError:
@@ -284,21 +608,27 @@ def _digest(paths: Sequence[Path], exercises: Sequence[str], limits: Limits) -> 
 
 
 def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str], limits: Limits,
-                  scratch: str | Path | None = None) -> dict:
+                  box: Sandbox, scratch: str | Path | None = None, cases: bytes | None = None) -> dict:
     """Grade one student's notebooks (each in its own sandbox); per exercise the best notebook counts."""
     started = time.monotonic()
     best: dict[str, dict] = {}
     notes: list[str] = []
+    failed = False
     if not paths:
         notes.append("no notebook (.ipynb) found in the submission")
+    if student.startswith("."):
+        notes.append(f"the submission's name {student!r} starts with a dot (a hidden file): graded all the same")
     for path in paths:
-        run = run_notebook(path, exercises, limits, scratch)
+        run = run_notebook(path, exercises, limits, box, scratch, cases)
+        failed = failed or run.failed
         if run.ended:
             notes.append(f"{run.notebook}: {run.ended}")
             if run.log_tail.strip() and run.frames:
                 notes.append(f"{run.notebook}: last output: {run.log_tail.strip()[-300:]}")
         notes.extend(run.notes)
-        for name, score in judge_run(run, exercises).items():
+        with _JUDGE_LOCK:  # one judge at a time: the references run autograd and hooks on the trusted side
+            scores = judge_run(run, exercises)
+        for name, score in scores.items():
             # the best notebook for this exercise; on a tie, one that defines the function explains more
             if name not in best or (score["points"], score["defined"]) > (best[name]["points"], best[name]["defined"]):
                 best[name] = score
@@ -307,7 +637,17 @@ def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str],
     return {"student": student, "notebooks": [p.name for p in paths], "exercises": best,
             "total": round(sum(s["points"] for s in best.values()), 2),
             "max_total": sum(s["max"] for s in best.values()), "notes": notes[:20],
-            "seconds": round(time.monotonic() - started, 2), "grader_version": GRADER_VERSION}
+            "seconds": round(time.monotonic() - started, 2), "grader_version": GRADER_VERSION,
+            "ungraded": failed}
+
+
+def _error_result(student: str, paths: Sequence[Path], exercises: Sequence[str], why: str) -> dict:
+    """A zero with the reason, for a submission the grader itself could not grade (never a missing row)."""
+    run = Run("(none)", ended="the grader could not grade this submission")
+    scores = {name: judge_run(run, [name])[name] for name in exercises}
+    return {"student": student, "notebooks": [p.name for p in paths], "exercises": scores, "total": 0,
+            "max_total": sum(s["max"] for s in scores.values()), "notes": [f"could not be graded: {why}"],
+            "seconds": 0.0, "grader_version": GRADER_VERSION, "ungraded": True}
 
 
 def feedback_text(result: dict) -> str:
@@ -335,17 +675,27 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _write_csv(out: Path, feedback: Path, students: Sequence[str], exercises: Sequence[str]) -> None:
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run as a formula: text starting with ``= + - @`` (or a tab or carriage
+    return) gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _write_csv(out: Path, feedback: Path, students: Sequence[str], exercises: Sequence[str],
+               results: dict[str, dict] | None = None) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["student", *exercises, "total", "max_total", "notes"])
     for student in students:
-        path = feedback / f"{_safe_name(student)}.json"
-        try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        writer.writerow([student, *(result["exercises"].get(e, {}).get("points", 0) for e in exercises),
+        result = (results or {}).get(student)
+        if result is None:
+            try:
+                result = json.loads((feedback / f"{feedback_name(student)}.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+        writer.writerow([csv_cell(student), *(result["exercises"].get(e, {}).get("points", 0) for e in exercises),
                          result["total"], result["max_total"], len(result["notes"])])
     atomic_write(out, buf.getvalue())
 
@@ -353,7 +703,7 @@ def _write_csv(out: Path, feedback: Path, students: Sequence[str], exercises: Se
 def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises: Sequence[str] | None = None,
           limits: Limits | None = None, jobs: int | None = None, regrade: bool = False, progress: bool = True,
           feedback_dir: str | Path | None = None, on_result: Callable[[dict], None] | None = None,
-          scratch: str | Path | None = None) -> list[dict]:
+          scratch: str | Path | None = None, sandbox: str | None = None) -> list[dict]:
     """Grade every submission in ``submissions``; write ``out`` (CSV) and one feedback file per student.
 
     Args:
@@ -361,17 +711,22 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         out: the CSV of points (one column per exercise, ``total``, ``max_total``, number of notes).
         exercises: exercise names (default: all of :data:`~vizlab.exercises.catalog.EXERCISES`).
         limits: per-notebook limits (:class:`Limits`).
-        jobs: parallel submissions (default: the number of CPU cores).
+        jobs: parallel submissions (default: the number of CPU cores); must be positive.
         regrade: grade again even students whose notebooks did not change since the last run.
-        feedback_dir: where ``<student>.txt``/``.json`` go (default ``<out stem>_feedback`` beside ``out``).
+        feedback_dir: where ``<name>.txt``/``.json`` go (default ``<out stem>_feedback`` beside ``out``).
         on_result: called with each new result (for progress displays and tests).
-        scratch: the folder in which each notebook gets its temporary working folder (default: the system's
-            temporary folder; give a folder of its own, so that a notebook that deletes ``..`` harms nothing).
+        scratch: with ``sandbox="none"`` only, the folder for the notebooks' working folders (sandboxed
+            notebooks work in a private ``/tmp`` of their own).
+        sandbox: ``"auto"`` (``bwrap``, else ``unshare``), ``"bwrap"``, ``"unshare"``, or ``"none"`` (no
+            isolation, with a warning); default: the environment variable ``VIZLAB_SANDBOX``, else ``"auto"``.
 
     Returns:
-        The results of this run (newly graded and reused), one dict per student.
+        One result per submission (newly graded and reused), in the order of the submissions. A submission
+        the grader could not grade gets a zero with the reason and ``"ungraded": True``.
     """
     limits = limits or Limits()
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     exercises = list(exercises or catalog.EXERCISES)
     for name in exercises:
         catalog.get(name)
@@ -380,49 +735,74 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
     feedback.mkdir(parents=True, exist_ok=True)
     found = find_submissions(submissions)
     students = list(found)
-    jobs = max(1, int(jobs or os.cpu_count() or 1))
+    jobs = jobs or os.cpu_count() or 1
     lock = threading.Lock()
     results: dict[str, dict] = {}
     todo = []
     for student, paths in found.items():
         digest = _digest(paths, exercises, limits)
-        previous = feedback / f"{_safe_name(student)}.json"
+        previous = feedback / f"{feedback_name(student)}.json"
         if not regrade and previous.exists():
             try:
                 old = json.loads(previous.read_text(encoding="utf-8"))
-                if old.get("digest") == digest:
+                if old.get("digest") == digest and old.get("student") == student and not old.get("ungraded"):
                     results[student] = old
                     continue
             except (OSError, ValueError):
                 pass
         todo.append((student, paths, digest))
 
-    def work(student: str, paths: list[Path], digest: str) -> dict:
-        result = grade_student(student, paths, exercises, limits, scratch)
-        result["digest"] = digest
-        name = _safe_name(student)
+    def save(result: dict) -> None:
+        name = feedback_name(result["student"])
         with lock:
             atomic_write(feedback / f"{name}.txt", feedback_text(result))
             atomic_write(feedback / f"{name}.json", json.dumps(result, indent=1, ensure_ascii=False))
-            _write_csv(out, feedback, students, exercises)
-        return result
+            _write_csv(out, feedback, students, exercises, results)
 
-    from tqdm.auto import tqdm
+    if not todo:
+        _write_csv(out, feedback, students, exercises, results)
+        return [results[s] for s in students]
+    hide = [Path(submissions), feedback, out.parent, *([scratch] if scratch else []), Path.cwd()]
+    box = Sandbox(sandbox or os.environ.get("VIZLAB_SANDBOX") or "auto", hide=hide)
+    try:
+        cases = _cases_blob(exercises)
 
-    bar = tqdm(total=len(todo), desc="grading", unit="submission", disable=not progress)
-    failures = []
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(work, *item): item[0] for item in todo}
-        for future in as_completed(futures):
-            student = futures[future]
-            try:
-                results[student] = future.result()
+        def work(student: str, paths: list[Path], digest: str) -> dict:
+            result = grade_student(student, paths, exercises, limits, box, scratch, cases)
+            result["digest"] = digest
+            with lock:
+                results[student] = result
+            save(result)
+            return result
+
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc="grading", unit="submission", disable=not progress)
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
+            futures = {pool.submit(work, *item): item for item in todo}
+            for future in as_completed(futures):
+                student, paths, digest = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - a grader bug for one student must not stop the others
+                    print(f"vizlab grade: internal error grading {student}: {type(exc).__name__}: {exc}",
+                          file=sys.stderr)
+                    result = _error_result(student, paths, exercises, f"internal error: {type(exc).__name__}: {exc}")
+                    result["digest"] = digest
+                    with lock:
+                        results[student] = result
+                    save(result)
                 if on_result:
-                    on_result(results[student])
-            except Exception as exc:  # noqa: BLE001 - a grader bug for one student must not stop the others
-                failures.append(student)
-                print(f"vizlab grade: internal error grading {student}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            bar.update(1)
-    bar.close()
-    _write_csv(out, feedback, students, exercises)
-    return [results[s] for s in students if s in results]
+                    on_result(result)
+                bar.update(1)
+        finally:
+            # stop the zygote first (every notebook still running dies with it, so the workers return at once),
+            # then wait for the workers: Ctrl-C leaves nothing behind
+            box.close()
+            pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    finally:
+        box.close()
+    _write_csv(out, feedback, students, exercises, results)
+    return [results[s] for s in students]
