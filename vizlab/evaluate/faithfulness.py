@@ -115,15 +115,15 @@ def _curve(kind: str, model: nn.Module, image, heat, target: TargetLike, steps: 
 
 
 def blur(x: torch.Tensor, sigma: float = 5.0, size: int = 11) -> torch.Tensor:
-    """Gaussian blur of ``(N, 3, H, W)`` (RISE's insertion start: kernel 11, sigma 5), reflect-padded."""
+    """Gaussian blur of ``(N, 3, H, W)`` (RISE's insertion start: kernel 11, sigma 5), edge pixels repeated at the border."""
     r = torch.arange(size, dtype=x.dtype, device=x.device) - (size - 1) / 2
     g = torch.exp(-r ** 2 / (2 * sigma ** 2))
     g = g / g.sum()
     c = x.shape[1]
     pad = size // 2
-    y = F.pad(x, (pad, pad, 0, 0), mode="reflect")
+    y = F.pad(x, (pad, pad, 0, 0), mode="replicate")
     y = F.conv2d(y, g.view(1, 1, 1, -1).expand(c, 1, 1, size), groups=c)
-    y = F.pad(y, (0, 0, pad, pad), mode="reflect")
+    y = F.pad(y, (0, 0, pad, pad), mode="replicate")
     return F.conv2d(y, g.view(1, 1, -1, 1).expand(c, 1, size, 1), groups=c)
 
 
