@@ -19,9 +19,11 @@ from .plot import show_cascade, show_curves, show_label_randomization, show_simi
 from .randomization import (LabelRandomization, RandomizationResult, cascade_step, label_randomization,
                             preserved_weights, randomization_layers, randomization_test, randomize_)
 from .similarity import MEASURES, hog_similarity, spearman, ssim
+from .table import faithfulness_table, format_table
 
 __all__ = ["edge_map", "random_map", "Curve", "auc", "average_drop", "blur", "deletion", "increase_in_confidence",
            "insertion", "noisy_linear_imputation", "pixel_ranks", "road", "METHODS", "attribute", "method_name",
            "show_cascade", "show_curves", "show_label_randomization", "show_similarity", "LabelRandomization", "RandomizationResult",
            "cascade_step", "label_randomization", "preserved_weights", "randomization_layers",
-           "randomization_test", "randomize_", "MEASURES", "hog_similarity", "spearman", "ssim"]
+           "randomization_test", "randomize_", "MEASURES", "hog_similarity", "spearman", "ssim", "faithfulness_table",
+           "format_table"]

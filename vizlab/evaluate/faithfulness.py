@@ -187,7 +187,7 @@ _NEIGHBOURS = torch.tensor([[1 / 12, 1 / 6, 1 / 12], [1 / 6, 0.0, 1 / 6], [1 / 1
 
 
 def noisy_linear_imputation(images: torch.Tensor, removed: torch.Tensor, *, noise: float = 0.01,
-                            generator: torch.Generator | None = None, tol: float = 1e-6,
+                            generator: torch.Generator | None = None, tol: float = 1e-3,
                             max_iter: int = 2000) -> torch.Tensor:
     """Fill the ``removed`` pixels so each is the weighted mean of its in-image neighbours, plus noise.
 
