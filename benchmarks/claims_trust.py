@@ -2,7 +2,9 @@
 
 The seed changes what is random in each claim: the re-initialised weights of the randomisation test
 (``randomization_test(seed=)``), the random baseline map (``random_map(seed=)``) and ROAD's imputation noise.
-Settings are the quick profile's, as the notebook runs under the test command.
+Settings are the quick profile's, as the notebook runs under the test command. Each run takes 10-60 s on the
+shared machine; ``margins.py -k "trust core"`` runs the four claims with the least room (measured in single runs),
+``-k trust`` all of them.
 """
 from __future__ import annotations
 
@@ -91,7 +93,7 @@ def road_ratio(seed: int) -> float:
 
 NB = "notebooks/09_can_we_trust_these_pictures.ipynb"
 CLAIMS = [
-    dict(name="trust: randomisation gap (GBP - max(gradient, Grad-CAM)), top 3 random", run=notebook_gap,
+    dict(name="trust core: randomisation gap (GBP - max(gradient, Grad-CAM)), top 3 random", run=notebook_gap,
          threshold=0.3, higher_is_better=True, where=f"{NB} (cell 3)", profile="quick"),
     dict(name="trust: guided backprop min rho, top 3 random", run=notebook_gbp_min, threshold=0.8,
          higher_is_better=True, where=f"{NB} (cell 3)", profile="quick"),
@@ -100,12 +102,12 @@ CLAIMS = [
     dict(name="trust: max rho gradient/Grad-CAM at 128 px", run=test_changing_max, threshold=0.65,
          higher_is_better=False, where="tests/test_evaluate.py::test_cascade_on_the_embedded_model...",
          profile="quick"),
-    dict(name="trust: guided backprop min rho at 128 px", run=test_gbp_min, threshold=0.8, higher_is_better=True,
+    dict(name="trust core: guided backprop min rho at 128 px", run=test_gbp_min, threshold=0.8, higher_is_better=True,
          where="tests/test_evaluate.py::test_cascade_on_the_embedded_model...", profile="quick"),
-    dict(name="trust: insertion AUC Grad-CAM / random", run=insertion_ratio, threshold=1.3, higher_is_better=True,
+    dict(name="trust core: insertion AUC Grad-CAM / random", run=insertion_ratio, threshold=1.3, higher_is_better=True,
          where=f"{NB} (cell 6)", profile="quick"),
     dict(name="trust: deletion AUC Grad-CAM - random (paradox)", run=deletion_paradox, threshold=0.0,
          higher_is_better=True, where=f"{NB} (cell 6)", profile="quick"),
-    dict(name="trust: ROAD MoRF AUC Grad-CAM / random", run=road_ratio, threshold=0.6, higher_is_better=False,
+    dict(name="trust core: ROAD MoRF AUC Grad-CAM / random", run=road_ratio, threshold=0.6, higher_is_better=False,
          where=f"{NB} (cell 7)", profile="quick"),
 ]

@@ -275,8 +275,16 @@ def test_label_randomization_small():
     res = label_randomization(("gradient",), n=64, size=24, epochs=3, images=4, measures=("spearman",))
     assert set(res.train_accuracy) == {"true labels", "random labels"}
     a, b = res.maps["gradient"]
-    assert a.shape == b.shape == (4, 24, 24)
-    assert res.similarity["gradient"]["spearman"].shape == (4,)
+    assert a.shape == b.shape == (4, 24, 24) and not torch.equal(a, b)
+    s = res.similarity["gradient"]["spearman"]
+    assert s.shape == (4,) and float(s.abs().max()) <= 1.0
+    # same start, same images, different labels: the two networks end apart
+    assert not torch.equal(res.true_model.fc.weight, res.random_model.fc.weight)
+    x = res.images
+    with torch.no_grad():
+        classes = res.true_model(x).argmax(1).tolist()
+    from vizlab.attribution import saliency
+    torch.testing.assert_close(saliency(res.random_model, x, classes), b)   # maps of the true model's classes
 
 
 def test_attribute_names_baselines_and_errors(tiny, images):

@@ -191,8 +191,9 @@ class ScoreCAM(CamMethod):
     needs_gradient = False
     name = "Score-CAM"
 
-    def __init__(self, batch_size: int = 32):
-        self.batch_size = check_int("batch_size", batch_size, 1)
+    def __init__(self, batch_size: int | None = None):
+        # default: 32 masked images per pass on an accelerator, 1 on the CPU (where bigger batches were slower)
+        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
 
     def channel_weights(self, model, x, acts, grads, classes):
         # align_corners=True as pytorch-grad-cam (its UpsamplingBilinear2d), so the two agree on coarse layers
@@ -201,10 +202,11 @@ class ScoreCAM(CamMethod):
         hi = masks.flatten(2).amax(2)[:, :, None, None]
         masks = (masks - lo) / (hi - lo).clamp_min(1e-8)  # a constant channel masks everything (score of black)
         scores = torch.empty(acts.shape[:2], device=acts.device)
+        size = self.batch_size or (1 if x.device.type == "cpu" else 32)
         for n in range(x.shape[0]):
             c = int(classes[n])
-            for start in range(0, acts.shape[1], self.batch_size):
-                chunk = masks[n, start:start + self.batch_size, None] * x[n:n + 1]
+            for start in range(0, acts.shape[1], size):
+                chunk = masks[n, start:start + size, None] * x[n:n + 1]
                 scores[n, start:start + chunk.shape[0]] = model(chunk)[:, c]
         return scores.softmax(1)
 
@@ -312,8 +314,9 @@ def guided_grad_cam(model: nn.Module, image, target: TargetLike = None, layer=No
 
 
 def score_cam(model: nn.Module, image, target: TargetLike = None, layer=None, *, upsample: bool = True,
-              normalize: bool = True, batch_size: int = 32) -> torch.Tensor:
-    """Score-CAM ``(N, H, W)`` in ``[0, 1]``: one forward pass per channel of ``layer``, ``batch_size`` at a time.
+              normalize: bool = True, batch_size: int | None = None) -> torch.Tensor:
+    """Score-CAM ``(N, H, W)`` in ``[0, 1]``: one forward pass per channel of ``layer``, ``batch_size`` at a time
+    (default: 32 on an accelerator, 1 on the CPU).
 
     Arguments as :func:`grad_cam`; see :class:`ScoreCAM` for the weights.
     """

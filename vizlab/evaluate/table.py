@@ -15,7 +15,7 @@ from .methods import MapFn, attribute, method_name
 
 
 def faithfulness_table(model: nn.Module, images, rows: Sequence[tuple[str | MapFn, object]], target: TargetLike = None,
-                       *, steps: int = 20, batch_size: int = 32, progress: bool = True) -> dict[str, dict[str, torch.Tensor]]:
+                       *, steps: int = 20, batch_size: int | None = None, progress: bool = True) -> dict[str, dict[str, torch.Tensor]]:
     """``{row label: {"deletion": (N,), "insertion": (N,), "average drop": (N,)}}`` for each ``(method, layer)``.
 
     The class of each image is the model's top-1 (or ``target``), the same for every row. ``progress`` prints
