@@ -11,10 +11,12 @@ Example:
     >>> res = occlusion(model, "cat_and_espresso", "espresso", patch=32)     # doctest: +SKIP
     >>> res.for_class("Egyptian cat").map                                   # doctest: +SKIP
 """
-from .cam import CAM, CamMethod, GradCAM, GradCAMPlusPlus, cam, grad_cam, grad_cam_pp, guided_grad_cam, layer_forward
+from .cam import (CAM, CamMethod, EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM, XGradCAM, cam,
+                  eigen_cam, grad_cam, grad_cam_pp, guided_grad_cam, hires_cam, layer_cam, layer_forward, score_cam,
+                  xgrad_cam)
 from .occlusion import BASELINES, OcclusionResult, make_baseline, occlusion, print_progress
-from .saliency import (GradientMethod, GuidedBackprop, GuidedReLU, SmoothGrad, guided_backprop, guided_relus,
-                       reduce_gradient, saliency, smoothgrad)
+from .saliency import (GradientMethod, GuidedBackprop, GuidedReLU, IntegratedGradients, SmoothGrad, guided_backprop,
+                       guided_relus, integrated_gradients, reduce_gradient, saliency, smoothgrad)
 from .metrics import grid_strength, heat_fraction, phase_means, roughness
 from .plot import show_box, show_maps, show_occlusion
 from .targets import ClassTarget, as_class_target, as_target
@@ -24,5 +26,7 @@ __all__ = ["occlusion", "print_progress", "OcclusionResult", "make_baseline", "B
            "GradientMethod", "SmoothGrad", "GuidedBackprop", "GuidedReLU",
            "cam", "grad_cam", "grad_cam_pp", "guided_grad_cam", "layer_forward",
            "CamMethod", "CAM", "GradCAM", "GradCAMPlusPlus",
+           "score_cam", "layer_cam", "hires_cam", "xgrad_cam", "eigen_cam", "integrated_gradients",
+           "ScoreCAM", "LayerCAM", "HiResCAM", "XGradCAM", "EigenCAM", "IntegratedGradients",
            "ClassTarget", "as_class_target", "as_target", "show_occlusion", "show_maps", "show_box",
            "heat_fraction", "phase_means", "grid_strength", "roughness"]

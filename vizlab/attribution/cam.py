@@ -11,6 +11,13 @@ stops at the layer), and forms ``ReLU(sum_k w_k A_k)``; the variants only say ho
 - :func:`grad_cam_pp` (Chattopadhay et al. 2018): ``w_k = sum_ij a_kij ReLU(g_kij)`` with
   ``a = g^2 / (2 g^2 + sum_ab A_kab g^3)``.
 - :func:`guided_grad_cam`: Grad-CAM (upsampled) times guided backpropagation.
+- :func:`score_cam` (Wang et al. 2020): ``w = softmax_k S_c(x * norm(up(A_k)))``, the score of the image
+  masked by each channel (one forward pass per channel, batched; no gradient).
+- :func:`layer_cam` (Jiang et al. 2021): per position, ``w_kij = ReLU(g_kij)``.
+- :func:`hires_cam` (Draelos & Carin 2020): per position, ``w_kij = g_kij`` (the gradient itself, not its mean).
+- :func:`xgrad_cam` (Fu et al. 2020): ``w_k = sum_ij g_kij A_kij / sum_ij A_kij``.
+- :func:`eigen_cam` (Muhammad & Yeasin 2020): the projection of the (position-centred) activations on their
+  first principal component. Class-agnostic: the target is ignored.
 
 Maps are ``(N, H, W)`` at the input's resolution (``upsample=False``: the layer's ``(N, h, w)``), scaled to
 ``[0, 1]`` per image (``normalize=False`` keeps raw values). A map that is zero everywhere (every weighted
@@ -29,7 +36,7 @@ from torch import nn
 
 from ..hooks import _first_tensor
 from ..models import resolve_layer
-from ._common import as_batch, safe_normalize
+from ._common import as_batch, check_int, safe_normalize
 from .saliency import GuidedBackprop, reduce_gradient
 from .targets import TargetLike, as_class_target, as_target
 
@@ -95,6 +102,15 @@ class CamMethod:
         """Channel weights ``(N, K)`` (or per position, ``(N, K, h, w)``)."""
         raise NotImplementedError
 
+    def channel_weights(self, model: nn.Module, x: torch.Tensor, acts: torch.Tensor, grads: torch.Tensor | None,
+                        classes: torch.Tensor | None) -> torch.Tensor:
+        """Like :meth:`weights`, also given the input batch ``x`` (Score-CAM re-runs the model on it)."""
+        return self.weights(model, acts, grads, classes)
+
+    def combine(self, w: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
+        """The map before ReLU: ``sum_k w_k A_k`` ``(N, h, w)``."""
+        return (w * acts).sum(1)
+
     def __call__(self, model: nn.Module, image, target: TargetLike = None, layer=None, *, upsample: bool = True,
                  normalize: bool = True) -> torch.Tensor:
         x = as_batch(model, image)
@@ -109,10 +125,10 @@ class CamMethod:
         else:
             classes = as_class_target(model, target, logits).indices(x.shape[0])
         with torch.no_grad():
-            w = self.weights(model, acts.detach(), grads, classes)
+            w = self.channel_weights(model, x, acts.detach(), grads, classes)
             if w.dim() == 2:
                 w = w[:, :, None, None]
-            heat = F.relu((w * acts.detach()).sum(1))
+            heat = F.relu(self.combine(w, acts.detach()))
             if upsample and heat.shape[-2:] != x.shape[-2:]:
                 heat = F.interpolate(heat[:, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
             if normalize:
@@ -163,6 +179,91 @@ class GradCAMPlusPlus(CamMethod):
         return (alpha * F.relu(grads)).sum((2, 3))
 
 
+class ScoreCAM(CamMethod):
+    """Weights from scores, not gradients: ``w = softmax_k S_c(x * M_k)`` over channels ``k``.
+
+    ``M_k`` is channel ``k`` upsampled (bilinear) to the input and min-max scaled to ``[0, 1]``; the masked
+    images darken what the channel does not see (images are in ``[0, 1]``, so masked-out pixels are black).
+    ``S_c`` is the target logit; the softmax over channels follows pytorch-grad-cam (the paper uses the increase
+    of the probability over a blank image). Costs one forward pass per channel, run ``batch_size`` at a time.
+    """
+
+    needs_gradient = False
+    name = "Score-CAM"
+
+    def __init__(self, batch_size: int | None = None):
+        # default: 32 masked images per pass on an accelerator, 1 on the CPU (where bigger batches were slower)
+        self.batch_size = None if batch_size is None else check_int("batch_size", batch_size, 1)
+
+    def channel_weights(self, model, x, acts, grads, classes):
+        # align_corners=True as pytorch-grad-cam (its UpsamplingBilinear2d), so the two agree on coarse layers
+        masks = F.interpolate(acts, size=x.shape[-2:], mode="bilinear", align_corners=True)
+        lo = masks.flatten(2).amin(2)[:, :, None, None]
+        hi = masks.flatten(2).amax(2)[:, :, None, None]
+        masks = (masks - lo) / (hi - lo).clamp_min(1e-8)  # a constant channel masks everything (score of black)
+        scores = torch.empty(acts.shape[:2], device=acts.device)
+        size = self.batch_size or (1 if x.device.type == "cpu" else 32)
+        for n in range(x.shape[0]):
+            c = int(classes[n])
+            for start in range(0, acts.shape[1], size):
+                chunk = masks[n, start:start + size, None] * x[n:n + 1]
+                scores[n, start:start + chunk.shape[0]] = model(chunk)[:, c]
+        return scores.softmax(1)
+
+
+class LayerCAM(CamMethod):
+    """``w_kij = ReLU(dS_c/dA_kij)``: positive gradients weight each position (works in early layers too)."""
+
+    name = "LayerCAM"
+
+    def weights(self, model, acts, grads, classes):
+        return F.relu(grads)
+
+
+class HiResCAM(CamMethod):
+    """``w_kij = dS_c/dA_kij``: the elementwise product, so the map sums to the score's first-order change."""
+
+    name = "HiResCAM"
+
+    def weights(self, model, acts, grads, classes):
+        return grads
+
+
+class XGradCAM(CamMethod):
+    """``w_k = sum_ij g_kij A_kij / sum_ij A_kij`` (gradients weighted by the normalised activation)."""
+
+    name = "XGrad-CAM"
+
+    def weights(self, model, acts, grads, classes):
+        return (grads * acts).sum((2, 3)) / (acts.sum((2, 3)) + 1e-7)
+
+
+class EigenCAM(CamMethod):
+    """First principal component of the activations (positions as samples, channels as features).
+
+    The map is ``(A - mean over positions) . v_1``. An SVD's sign is arbitrary; it is chosen so that the map
+    correlates positively with the channel sum of ``A`` (the component points to where the layer is active).
+    Class-agnostic: every target gives the same map.
+    """
+
+    needs_gradient = False
+    name = "EigenCAM"
+
+    def weights(self, model, acts, grads, classes):
+        n, k, h, w = acts.shape
+        flat = acts.reshape(n, k, h * w).transpose(1, 2).double()       # (N, hw, K)
+        centred = flat - flat.mean(1, keepdim=True)
+        v1 = torch.linalg.svd(centred, full_matrices=False).Vh[:, 0]     # (N, K)
+        proj = (centred @ v1[..., None])[..., 0]                          # (N, hw)
+        total = flat.sum(2)
+        agree = ((proj - proj.mean(1, keepdim=True)) * (total - total.mean(1, keepdim=True))).sum(1)
+        sign = torch.where(agree < 0, -1.0, 1.0).to(v1.dtype)
+        return (v1 * sign[:, None]).to(acts.dtype)
+
+    def combine(self, w, acts):
+        return (w * (acts - acts.mean((2, 3), keepdim=True))).sum(1)
+
+
 def cam(model: nn.Module, image, target: TargetLike = None, layer=None, *, classifier=None, upsample: bool = True,
         normalize: bool = True) -> torch.Tensor:
     """Class activation map ``ReLU(sum_k W[c, k] A_k)``, ``(N, H, W)`` in ``[0, 1]``.
@@ -209,3 +310,38 @@ def guided_grad_cam(model: nn.Module, image, target: TargetLike = None, layer=No
     heat = grad_cam(model, x, classes.tolist(), layer)
     guided = GuidedBackprop(model)(x, classes.tolist(), reduce="none")
     return reduce_gradient(guided * heat[:, None], reduce)
+
+
+
+def score_cam(model: nn.Module, image, target: TargetLike = None, layer=None, *, upsample: bool = True,
+              normalize: bool = True, batch_size: int | None = None) -> torch.Tensor:
+    """Score-CAM ``(N, H, W)`` in ``[0, 1]``: one forward pass per channel of ``layer``, ``batch_size`` at a time
+    (default: 32 on an accelerator, 1 on the CPU).
+
+    Arguments as :func:`grad_cam`; see :class:`ScoreCAM` for the weights.
+    """
+    return ScoreCAM(batch_size)(model, image, target, layer, upsample=upsample, normalize=normalize)
+
+
+def layer_cam(model: nn.Module, image, target: TargetLike = None, layer=None, *, upsample: bool = True,
+              normalize: bool = True) -> torch.Tensor:
+    """LayerCAM ``ReLU(sum_k ReLU(g_k) * A_k)``, ``(N, H, W)`` in ``[0, 1]``; arguments as :func:`grad_cam`."""
+    return LayerCAM()(model, image, target, layer, upsample=upsample, normalize=normalize)
+
+
+def hires_cam(model: nn.Module, image, target: TargetLike = None, layer=None, *, upsample: bool = True,
+              normalize: bool = True) -> torch.Tensor:
+    """HiResCAM ``ReLU(sum_k g_k * A_k)``, ``(N, H, W)`` in ``[0, 1]``; arguments as :func:`grad_cam`."""
+    return HiResCAM()(model, image, target, layer, upsample=upsample, normalize=normalize)
+
+
+def xgrad_cam(model: nn.Module, image, target: TargetLike = None, layer=None, *, upsample: bool = True,
+              normalize: bool = True) -> torch.Tensor:
+    """XGrad-CAM, ``(N, H, W)`` in ``[0, 1]``; arguments as :func:`grad_cam`."""
+    return XGradCAM()(model, image, target, layer, upsample=upsample, normalize=normalize)
+
+
+def eigen_cam(model: nn.Module, image, target: TargetLike = None, layer=None, *, upsample: bool = True,
+              normalize: bool = True) -> torch.Tensor:
+    """EigenCAM, ``(N, H, W)`` in ``[0, 1]``: class-agnostic (``target`` is only resolved, never used)."""
+    return EigenCAM()(model, image, target, layer, upsample=upsample, normalize=normalize)

@@ -9,6 +9,9 @@ backward pass and reduces it to a map; the variants only change how ``g`` is obt
 - :func:`guided_backprop` (Springenberg et al. 2015): the backward pass through every ReLU keeps only
   positive gradients where the input was positive. The model's ``nn.ReLU``/``nn.ReLU6`` modules are swapped
   for a custom autograd function while it runs and always put back (no module backward hooks).
+- :func:`integrated_gradients` (Sundararajan et al. 2017): ``(x - x0) * mean_k g(x0 + a_k (x - x0))`` over
+  ``steps`` points ``a_k = (k + 1/2) / steps`` of the straight path from a baseline ``x0`` (midpoint rule).
+  Completeness: the attributions sum to ``S(x) - S(x0)``; the gap is kept in ``.delta``.
 
 Shapes: ``image`` is ``(N, 3, H, W)``; maps come back as ``(N, H, W)`` (``reduce="max"`` or ``"mean"``), or as
 the signed gradient ``(N, 3, H, W)`` with ``reduce="none"``.
@@ -27,7 +30,7 @@ import torch
 from torch import nn
 
 from ._common import as_batch, check_int
-from .targets import TargetLike, as_target
+from .targets import TargetLike, as_class_target, as_target
 
 REDUCTIONS = ("max", "mean", "none")
 
@@ -176,6 +179,54 @@ class GuidedBackprop(GradientMethod):
             return super().input_gradient(x, target)
 
 
+class IntegratedGradients(GradientMethod):
+    """Integrated Gradients along the straight path from ``baseline`` to the image (midpoint Riemann sum).
+
+    Args:
+        model: a classifier taking ``[0, 1]`` images.
+        steps: points on the path (more steps, smaller completeness gap).
+        baseline: a number (a flat image; ``0`` is black) or a tensor broadcastable to the batch.
+        batch_size: path points per forward/backward pass.
+
+    After a call, ``delta`` ``(N,)`` holds the completeness gap ``sum(attributions) - (S(x) - S(x0))`` and
+    ``score_change`` ``(N,)`` holds ``S(x) - S(x0)`` (``S`` the target logit).
+    """
+
+    def __init__(self, model: nn.Module, steps: int = 32, baseline: float | torch.Tensor = 0.0,
+                 batch_size: int = 16):
+        super().__init__(model)
+        self.steps = check_int("steps", steps, 1)
+        if not isinstance(baseline, (int, float, torch.Tensor)) or isinstance(baseline, bool):
+            raise TypeError(f"baseline must be a number or a tensor, got {type(baseline).__name__}")
+        self.baseline = baseline
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.delta: torch.Tensor | None = None
+        self.score_change: torch.Tensor | None = None
+
+    def attributions(self, x: torch.Tensor, target: TargetLike) -> torch.Tensor:
+        """Signed attributions ``(N, 3, H, W)``; sets :attr:`delta` and :attr:`score_change`."""
+        x0 = torch.as_tensor(self.baseline, dtype=x.dtype, device=x.device).expand_as(x)
+        with torch.no_grad():
+            classes = as_class_target(self.model, target, self.model(x)).indices(x.shape[0]).to(x.device)
+            ends = self.model(torch.cat([x, x0]))
+            score_change = (ends[:x.shape[0]] - ends[x.shape[0]:]).gather(1, classes[:, None])[:, 0]
+        alphas = (torch.arange(self.steps, device=x.device, dtype=x.dtype) + 0.5) / self.steps
+        total = torch.zeros_like(x)
+        for start in range(0, self.steps, self.batch_size):
+            a = alphas[start:start + self.batch_size]
+            # (k, N, 3, H, W) -> one batch of k * N path points; each keeps its own image's class
+            path = x0[None] + a[:, None, None, None, None] * (x - x0)[None]
+            grad = GradientMethod.input_gradient(self, path.flatten(0, 1), classes.repeat(len(a)).tolist())
+            total += grad.view(len(a), *x.shape).sum(0)
+        attr = (x - x0) * total / self.steps
+        self.score_change = score_change.detach()
+        self.delta = (attr.flatten(1).sum(1) - score_change).detach()
+        return attr
+
+    def maps(self, x: torch.Tensor, target: TargetLike, reduce: str) -> torch.Tensor:
+        return reduce_gradient(self.attributions(x, target), reduce)
+
+
 def saliency(model: nn.Module, image, target: TargetLike = None, *, reduce: str = "max") -> torch.Tensor:
     """Vanilla gradient saliency ``max_ch |dS_c/dx|``, ``(N, H, W)`` (``reduce="none"``: ``(N, 3, H, W)``).
 
@@ -200,3 +251,19 @@ def smoothgrad(model: nn.Module, image, target: TargetLike = None, *, samples: i
 def guided_backprop(model: nn.Module, image, target: TargetLike = None, *, reduce: str = "max") -> torch.Tensor:
     """Guided backpropagation; shapes as :func:`saliency` (``reduce="none"`` gives the RGB gradient)."""
     return GuidedBackprop(model)(image, target, reduce=reduce)
+
+
+def integrated_gradients(model: nn.Module, image, target: TargetLike = None, *, steps: int = 32,
+                         baseline: float | torch.Tensor = 0.0, batch_size: int = 16, reduce: str = "max",
+                         return_delta: bool = False):
+    """Integrated Gradients; shapes as :func:`saliency` (``reduce="none"`` gives the signed ``(N, 3, H, W)``).
+
+    With ``return_delta``, returns ``(maps, delta)`` where ``delta = sum(attributions) - (S(x) - S(x0))``
+    per image (the completeness gap; it shrinks as ``steps`` grows).
+
+    Example:
+        >>> maps, delta = integrated_gradients(model, "cat", "Egyptian cat", return_delta=True)  # doctest: +SKIP
+    """
+    method = IntegratedGradients(model, steps, baseline, batch_size)
+    maps = method(image, target, reduce=reduce)
+    return (maps, method.delta) if return_delta else maps

@@ -7,6 +7,7 @@ Notebook ``E1_attribution``: :data:`saliency`, :data:`occlusion`, :data:`cam`, :
 Notebook ``E2_inside``: :data:`receptive_field`.
 Notebook ``E3_optimize``: :data:`class_step`, :data:`fooling`.
 Notebook ``E4_style``: :data:`gram`, :data:`content`, :data:`style`, :data:`tv`, :data:`inorm`.
+Notebook ``E5_trust``: :data:`deletion_auc`, :data:`cascade_step`.
 """
 from __future__ import annotations
 
@@ -559,14 +560,115 @@ inorm = Exercise(
         "sample and channel.\nArgs: x ``(N, C, H, W)``. Returns: a tensor shaped like x.")
 
 
+# --- E5: can we trust these pictures? ------------------------------------------------------------------------
+
+def _deletion_cases(hidden: bool) -> list[Case]:
+    out = []
+    for seed, n, size, steps, is_hidden in [(0, 1, 8, 4, False), (1, 2, 8, 8, False), (2, 2, 12, 6, True),
+                                            (3, 3, 10, 5, True)]:
+        def make(seed=seed, n=n, size=size, steps=steps):
+            heat = torch.rand(n, size, size, generator=_gen(seed + 7))
+            return (tiny_cnn(seed), random_images(n, size, seed), heat, _targets(n, seed)), {"steps": steps}
+        out.append(Case(f"tiny_cnn(seed={seed}), x: {n} random {size}x{size} images, random heat, target "
+                        f"{_targets(n, seed).tolist()}, steps={steps}", make, is_hidden))
+    return out
+
+
+def _deletion_variant(*, ascending=False, logits=False, mean=False, fill=0.0, skip_first=False):
+    def wrong(model, x, heat, target, steps=4):
+        n, _, h, w = x.shape
+        pixels = h * w
+        order = torch.argsort(heat.flatten(1) if ascending else -heat.flatten(1), dim=1, stable=True)
+        curves = torch.zeros(n, steps + 1)
+        with torch.no_grad():
+            for k in range(steps + 1):
+                mask = torch.zeros(n, pixels)
+                mask.scatter_(1, order[:, : k * pixels // steps], 1.0)
+                m = mask.view(n, 1, h, w)
+                out = model(x * (1 - m) + fill * m)
+                out = out if logits else out.softmax(1)
+                curves[:, k] = out.gather(1, target.view(-1, 1))[:, 0]
+        if skip_first:
+            curves = curves[:, 1:]
+        if mean:
+            return curves.mean(1)
+        return torch.trapezoid(curves, torch.linspace(0, 1, curves.shape[1]), dim=1)
+    return wrong
+
+
+deletion_auc = Exercise(
+    "deletion_auc", "Deletion AUC", "deletion_auc", "def deletion_auc(model, x, heat, target, steps=4):",
+    ref.deletion_auc, _deletion_cases,
+    mistakes=[("removed the *least* relevant pixels first; deletion removes the hottest pixels first",
+               _deletion_variant(ascending=True)),
+              ("used logits; the curve follows the softmax probability of the target", _deletion_variant(logits=True)),
+              ("averaged the scores; the area is the trapezoidal rule over the fractions 0, 1/steps, ..., 1",
+               _deletion_variant(mean=True)),
+              ("filled removed pixels with 0.5; deletion sets them to 0 (black)", _deletion_variant(fill=0.5)),
+              ("left out the untouched image (fraction 0); the curve has steps + 1 points",
+               _deletion_variant(skip_first=True))],
+    hint="order = torch.argsort(-heat.flatten(1), dim=1, stable=True); for k in 0..steps remove the first "
+         "k * H * W // steps pixels of the order (set them to 0 in every channel), record softmax(model(x_k)) of "
+         "the target, then torch.trapezoid(curve, torch.linspace(0, 1, steps + 1)).",
+    solution=ref.SOURCES["deletion_auc"], points=3,
+    doc="Deletion AUC (Petsiuk et al. 2018): remove pixels in order of decreasing ``heat`` (ties: raster order, "
+        "``torch.argsort(..., stable=True)``), setting them to 0 in every channel; after removing ``k * H * W // "
+        "steps`` pixels (``k = 0 .. steps``) record the softmax probability of ``target``; return the "
+        "trapezoidal area over the fractions ``k / steps``.\n\n"
+        "Args: model, x ``(N, 3, H, W)``, heat ``(N, H, W)``, target ``(N,)``, steps (divides ``H * W``).\n"
+        "Returns: ``(N,)`` tensor.")
+
+
+def _cascade_cases(hidden: bool) -> list[Case]:
+    out = []
+    for seed, k, rseed, is_hidden in [(0, 0, 0, False), (1, 1, 5, False), (2, 2, 3, True), (3, 1, 11, True)]:
+        def make(seed=seed, k=k, rseed=rseed):
+            return (tiny_cnn(seed), ["fc", "conv2", "conv1"], k), {"seed": rseed}
+        out.append(Case(f"tiny_cnn(seed={seed}), layers ['fc', 'conv2', 'conv1'], k={k}, seed={rseed}", make,
+                        is_hidden))
+    return out
+
+
+def _cascade_wrong(kind):
+    def wrong(model, layers, k, seed=0):
+        chosen = {"cumulative": layers[:k + 1], "bottom": [layers[-1 - k]]}.get(kind, [layers[k]])
+        torch.manual_seed(seed if kind == "seed" else seed + k)
+        for name in chosen:
+            for module in model.get_submodule(name).modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+        return [p.detach().clone() for p in model.parameters()]
+    return wrong
+
+
+cascade_step = Exercise(
+    "cascade_step", "One step of the cascading randomisation", "cascade_step",
+    "def cascade_step(model, layers, k, seed=0):", ref.cascade_step, _cascade_cases,
+    mistakes=[("seeded with `seed`; each step uses its own seed, torch.manual_seed(seed + k)",
+               _cascade_wrong("seed")),
+              ("re-initialised layers[0..k] again; one step re-initialises only layers[k] (the ones above are "
+               "already random)", _cascade_wrong("cumulative")),
+              ("counted from the input; layers is ordered from the output, so step k is layers[k]",
+               _cascade_wrong("bottom"))],
+    hint="torch.manual_seed(seed + k), then call reset_parameters() on every module of "
+         "model.get_submodule(layers[k]).modules() that has it; return [p.detach().clone() for p in "
+         "model.parameters()].",
+    solution=ref.SOURCES["cascade_step"], points=2,
+    doc="One step of the cascading randomisation (Adebayo et al. 2018): ``layers`` lists layer names from the "
+        "output towards the input; re-initialise ``layers[k]`` in place: ``torch.manual_seed(seed + k)``, then "
+        "``reset_parameters()`` on each of its modules that has one.\n"
+        "Returns: ``[p.detach().clone() for p in model.parameters()]`` (all the model's parameters afterwards).")
+
+
 EXERCISES: dict[str, Exercise] = {e.name: e for e in
                                   [saliency, occlusion, cam, grad_cam, receptive_field, class_step, fooling,
-                                   gram, content, style, tv, inorm]}
+                                   gram, content, style, tv, inorm, deletion_auc, cascade_step]}
 NOTEBOOKS: dict[str, list[str]] = {
     "E1_attribution": ["saliency", "occlusion", "cam", "grad_cam"],
     "E2_inside": ["receptive_field"],
     "E3_optimize": ["class_step", "fooling"],
     "E4_style": ["gram", "content", "style", "tv", "inorm"],
+    "E5_trust": ["deletion_auc", "cascade_step"],
 }
 
 

@@ -136,6 +136,22 @@ def instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return lib_instance_norm(x, eps=eps)
 
 
+def deletion_auc(model: nn.Module, x: torch.Tensor, heat: torch.Tensor, target: torch.Tensor,
+                 steps: int = 4) -> torch.Tensor:
+    """Area under the deletion curve (black pixels, softmax probability): :func:`vizlab.evaluate.deletion`."""
+    from ..evaluate import deletion
+
+    return deletion(model, x, heat, target.tolist(), steps=steps, baseline=0.0, score="prob").auc
+
+
+def cascade_step(model: nn.Module, layers: list[str], k: int, seed: int = 0) -> list[torch.Tensor]:
+    """Re-initialise ``layers[k]`` with seed ``seed + k`` (:func:`vizlab.evaluate.randomize_`); the parameters."""
+    from ..evaluate import randomize_
+
+    randomize_([model.get_submodule(layers[k])], seed + k)
+    return [p.detach().clone() for p in model.parameters()]
+
+
 # The solutions students see with ``solution()``; the instructor notebooks' solution cells are the same code,
 # and tests check that each one passes its exercise (hidden cases included).
 SOURCES: dict[str, str] = {
@@ -236,6 +252,30 @@ def instance_norm(x, eps=1e-5):
     mean = x.mean(dim=(2, 3), keepdim=True)
     var = x.var(dim=(2, 3), keepdim=True, unbiased=False)
     return (x - mean) / torch.sqrt(var + eps)
+''',
+    "deletion_auc": '''
+def deletion_auc(model, x, heat, target, steps=4):
+    n, _, h, w = x.shape
+    pixels = h * w
+    order = torch.argsort(-heat.flatten(1), dim=1, stable=True)       # hottest first, ties in raster order
+    curves = torch.zeros(n, steps + 1)
+    with torch.no_grad():
+        for k in range(steps + 1):
+            removed = order[:, : k * pixels // steps]
+            mask = torch.zeros(n, pixels)
+            mask.scatter_(1, removed, 1.0)
+            xk = x * (1 - mask.view(n, 1, h, w))                      # removed pixels become black (0)
+            probs = model(xk).softmax(1)
+            curves[:, k] = probs.gather(1, target.view(-1, 1))[:, 0]
+    return torch.trapezoid(curves, torch.linspace(0, 1, steps + 1), dim=1)
+''',
+    "cascade_step": '''
+def cascade_step(model, layers, k, seed=0):
+    torch.manual_seed(seed + k)
+    for module in model.get_submodule(layers[k]).modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return [p.detach().clone() for p in model.parameters()]
 ''',
 }
 SOURCES = {k: v.strip() + "\n" for k, v in SOURCES.items()}

@@ -16,6 +16,7 @@ _EXPLORERS = {
     "ClassVizExplorer": "classviz",
     "DeepDreamExplorer": "deepdream",
     "StyleExplorer": "style",
+    "TrustExplorer": "trust",
 }
 __all__ = ["Explorer", "figure_to_png", *_EXPLORERS]
 
