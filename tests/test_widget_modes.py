@@ -54,7 +54,7 @@ class FakeEvents:
 
 
 def test_set_mode_validates_and_resolves(monkeypatch):
-    assert vw.set_mode("main") == "main" and DemoExplorer().mode == "main"
+    assert vw.set_mode("main") == "main" and DemoExplorer().effective_mode == "main"
     assert vw.set_mode("thread") == "thread"
     assert vw.set_mode("auto") == "thread"  # no kernel here, so no front end to serve from the main thread
     with pytest.raises(ValueError, match="mode='fast' is unknown"):
@@ -66,7 +66,7 @@ def test_set_mode_validates_and_resolves(monkeypatch):
     assert base.resolve_mode() == "main"
     ex = DemoExplorer()
     ex.run_mode = "thread"  # one explorer may differ from the notebook's choice
-    assert ex.mode == "thread"
+    assert ex.effective_mode == "thread"
     monkeypatch.setenv("VIZLAB_WIDGET_MODE", "bogus")
     with pytest.raises(ValueError, match="VIZLAB_WIDGET_MODE='bogus'"):
         base.resolve_mode()

@@ -14,7 +14,7 @@ explorer needs to know which is used):
   thread are not shown (Colab: googlecolab/colabtools#3373) or are fragile (VS Code: ipywidgets#4020).
 * ``"auto"`` (the default) picks ``"main"`` in a kernel inside Colab or VS Code, ``"thread"`` elsewhere.
 
-:func:`set_mode` chooses for a whole notebook, ``Explorer.mode`` for one explorer; the environment variable
+:func:`set_mode` chooses for a whole notebook, ``Explorer.run_mode`` for one explorer; the environment variable
 ``VIZLAB_WIDGET_MODE`` sets the default. In both modes a job receives a stop flag (``stop.is_set()``,
 ``stop.wait(s)``), keeps its partial result when stopped, and writes the same status lines.
 
@@ -343,7 +343,7 @@ class Explorer:
 
     # -- long jobs -------------------------------------------------------------------------------------------
     @property
-    def mode(self) -> str:
+    def effective_mode(self) -> str:
         """Where the next job runs: ``"thread"`` or ``"main"`` (resolved from ``run_mode`` / :func:`set_mode`)."""
         return resolve_mode(self.run_mode)
 
@@ -369,7 +369,7 @@ class Explorer:
         """
         if not callable(job):
             raise TypeError(f"job must be callable, got {type(job).__name__}")
-        if self.mode == "main":
+        if self.effective_mode == "main":
             return self._start_main(job)
         if self.running:
             raise RuntimeError("a run is already in progress; stop it first")
