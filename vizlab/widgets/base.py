@@ -138,13 +138,11 @@ def _drive(coro) -> None:
     waits for a future; such a message is dropped with a warning instead of hanging the kernel.
     """
     try:
-        while True:
-            coro.send(None)
-            coro.close()
-            _log.warning("vizlab: a widget message needed the event loop and was dropped")
-            return
+        coro.send(None)
     except StopIteration:
         return
+    coro.close()
+    _log.warning("vizlab: a widget message needed the kernel's event loop and was dropped")
 
 
 class _EventPump:
@@ -209,7 +207,10 @@ class _EventPump:
         if held:
             import asyncio
 
-            loop = asyncio.get_event_loop()
+            try:  # the kernel's loop: our caller runs inside one of its callbacks
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = kernel.io_loop.asyncio_loop
             for msg in held:
                 asyncio.ensure_future(kernel.shell_main(None, msg), loop=loop)
 
