@@ -241,6 +241,13 @@ def test_real_kernel_hears_stop_and_slider_during_a_run(mode):
                    f"print('IDS', ex.run_button.model_id, ex.stop_button.model_id, ex.patch.model_id)")
         ids = _kernel_messages(kc, _printed("IDS"), 120)["content"]["text"].split("IDS")[1].split()
         run_id, stop_id, patch_id = ids
+        if mode == "main":  # a job started while a cell runs waits for the cell's end (the explorer shows first)
+            kc.execute("ex.start(lambda stop: print('JOB', flush=True))\nprint('CELL', flush=True)")
+            first = _kernel_messages(kc, lambda m: m["msg_type"] == "stream" and m["content"]["text"].strip()
+                                     in ("JOB", "CELL", "JOB\nCELL", "CELL\nJOB"), 60)["content"]["text"]
+            assert first.split()[0] == "CELL", first
+            kc.execute("print('WAITED', ex.wait(30), ex.running)")
+            assert "WAITED True False" in _kernel_messages(kc, _printed("WAITED"), 60)["content"]["text"]
 
         def send(comm_id, data):
             kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
