@@ -129,7 +129,11 @@ def serve(port: int | None = None, notebook: str | os.PathLike | None = None, *,
             out = sys.stderr.fileno()
         except (AttributeError, OSError, ValueError):
             out = subprocess.DEVNULL
-        proc = subprocess.Popen(voila_command(path, port, host=host), cwd=path.parent, stdout=out)
+        # Voilà is a browser front end like JupyterLab: "thread" mode, also when started from VS Code's
+        # terminal (whose VSCODE_PID the kernel would inherit and read as "VS Code"), unless chosen explicitly.
+        env = dict(os.environ)
+        env.setdefault("VIZLAB_WIDGET_MODE", "thread")
+        proc = subprocess.Popen(voila_command(path, port, host=host), cwd=path.parent, stdout=out, env=env)
         try:
             return proc.wait()
         except KeyboardInterrupt:
