@@ -23,8 +23,9 @@ minimal explorer that keeps the harness honest even without the lecture notebook
 ``demo_explorer_broken.ipynb`` (callbacks raise) must make the very same checks fail.
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``; ``VIZLAB_CHROMIUM`` overrides) and the ``playwright``
-Python package (the ``test`` extra); the gallery test also needs ``voila`` (the ``lab`` extra). Missing either, the tests skip with the reason, except under CI (``CI``
-set), where they fail: CI installs both (``.ci/run``).
+Python package (the ``test`` extra); the gallery test also needs ``voila`` (the ``lab`` extra). Missing one,
+the tests skip with the reason, except under CI (``CI`` set), where they fail: CI installs them (``.ci/run``
+installs Chromium, ``go.py`` the extras).
 """
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,9 +31,11 @@ def test_the_readme_names_the_same_repository_once():
     assert readme.count(url) == 1, f"the README should name {url} exactly once"
 
 
-def _run(snippet_finds: bool, monkeypatch) -> list:
+def _run(snippet_finds: bool, monkeypatch, tmp_path) -> list:
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the snippet adds the clone for its session
+    monkeypatch.chdir(tmp_path)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: (real(name, *a) if snippet_finds else None) if name == "vizlab"
@@ -41,12 +44,20 @@ def _run(snippet_finds: bool, monkeypatch) -> list:
     return calls
 
 
-def test_snippet_does_nothing_where_vizlab_is_installed(monkeypatch):
-    assert _run(True, monkeypatch) == []
+def test_snippet_does_nothing_where_vizlab_is_installed(monkeypatch, tmp_path):
+    path = list(sys.path)
+    assert _run(True, monkeypatch, tmp_path) == [] and sys.path == path
 
 
-def test_snippet_installs_vizlab_where_it_is_missing(monkeypatch):
-    ((args, kwargs),) = _run(False, monkeypatch)
-    command = args[0]
-    assert command[1:4] == ["-m", "pip", "install"] and kwargs == {"check": True}
-    assert any(URL.search(part) and part.startswith("vizlab @ git+") for part in command)
+def test_snippet_clones_and_installs_vizlab_where_it_is_missing(monkeypatch, tmp_path):
+    (clone, _), (install, kwargs) = _run(False, monkeypatch, tmp_path)
+    repo = str(tmp_path / "vizlab-repo")
+    assert clone[0][:2] == ["git", "clone"] and URL.fullmatch(clone[0][-2]) and clone[0][-1] == repo
+    assert install[0][1:] == ["-m", "pip", "install", "-q", "-e", repo] and kwargs == {"check": True}
+    assert sys.path[0] == repo  # importable in this session without a restart
+
+
+def test_snippet_reuses_an_existing_clone(monkeypatch, tmp_path):
+    (tmp_path / "vizlab-repo").mkdir()
+    ((install, _),) = _run(False, monkeypatch, tmp_path)
+    assert install[0][-2:] == ["-e", str(tmp_path / "vizlab-repo")]

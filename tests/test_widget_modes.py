@@ -88,7 +88,8 @@ def test_auto_picks_main_in_vscode_and_colab_kernels(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "google.colab" else real(name, *a))
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "google.colab" else real(name, *a))
     assert base.detect_frontend() == "colab" and base.resolve_mode("auto") == "main"
     monkeypatch.setattr(base, "_ipython", lambda: None)  # the same variables in a plain script: thread
     assert base.resolve_mode("auto") == "thread"
