@@ -274,3 +274,16 @@ def test_real_kernel_hears_stop_and_slider_during_a_run(mode):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_main_mode_falls_back_to_thread_where_events_cannot_be_processed(monkeypatch):
+    """A kernel whose internals differ (no do_one_iteration, no shell socket): a warning and a worker thread."""
+    vw.set_mode("main")
+    monkeypatch.setattr(base, "_kernel", lambda: object())
+    monkeypatch.setattr(base, "_warned_fallback", False)
+    ex = DemoExplorer()
+    with pytest.warns(RuntimeWarning, match="use 'thread' mode here"):
+        worker = ex.start(lambda stop: stop.wait(5))
+    assert isinstance(worker, threading.Thread) and ex.running
+    ex.stop()
+    assert ex.wait(10) and not ex.running

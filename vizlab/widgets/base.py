@@ -148,9 +148,10 @@ def _drive(coro) -> None:
 class _EventPump:
     """Processes the widget messages that wait for the kernel's main thread: the heart of "main" mode.
 
-    ipykernel 6 (Colab, many installs): ``jupyter_ui_poll`` does it (it calls ``kernel.do_one_iteration``
-    and holds back cell executions until the cell ends). ipykernel 7.2+ has no ``do_one_iteration``: shell
-    messages for the main thread wait in one ZMQ socket, so comm messages (clicks, slider moves) are read and
+    ipykernel 5 and 6 (Colab ships 5.5.6): ``jupyter_ui_poll`` does it (it calls ``kernel.do_one_iteration``
+    and holds back cell executions until the cell ends). ipykernel 7.4 has no ``do_one_iteration`` (there
+    ``jupyter_ui_poll`` 1.1.0 processes nothing, measured): shell messages for the main thread wait in one ZMQ
+    socket, so comm messages (clicks, slider moves) are read and
     dispatched from there, and any other request (a cell run meanwhile) is handed back to the kernel's event
     loop, in order, when the outermost run ends. Re-entrant: a run started from an event processed here
     uses the same pump.
@@ -177,6 +178,23 @@ class _EventPump:
         if self.depth == 0:
             self._close()
 
+    @staticmethod
+    def _main_socket(kernel):
+        """The ZMQ socket the main thread's shell messages arrive on (ipykernel 7), or ``None``."""
+        if not all(hasattr(kernel, name) for name in ("dispatch_shell", "shell_main", "_shell_parent_ident",
+                                                      "_get_shell_context_var", "session")):
+            return None
+        manager = getattr(getattr(kernel, "shell_channel_thread", None), "manager", None)
+        if getattr(kernel, "_supports_kernel_subshells", False) and manager is not None:
+            pair = getattr(manager, "_shell_channel_to_main", None)
+            return getattr(pair, "to_socket", None)
+        return getattr(getattr(kernel, "shell_stream", None), "socket", None)
+
+    def can_pump(self) -> bool:
+        """Whether widget events can be processed here: outside a kernel there are none to process."""
+        kernel = _kernel()
+        return kernel is None or hasattr(kernel, "do_one_iteration") or self._main_socket(kernel) is not None
+
     def _open(self) -> None:
         self._kernel = kernel = _kernel()
         self._last = 0.0
@@ -188,11 +206,7 @@ class _EventPump:
             self._ui_context = ui_events()
             self._ui_poll = self._ui_context.__enter__()
             return
-        manager = getattr(getattr(kernel, "shell_channel_thread", None), "manager", None)
-        if getattr(kernel, "_supports_kernel_subshells", False) and manager is not None:
-            self._socket = manager._shell_channel_to_main.to_socket
-        else:
-            self._socket = getattr(getattr(kernel, "shell_stream", None), "socket", None)
+        self._socket = self._main_socket(kernel)
 
     def _close(self) -> None:
         kernel, context, held = self._kernel, self._ui_context, self._held
@@ -220,10 +234,15 @@ class _EventPump:
         if self.depth == 0 or (not force and now - self._last < self.interval):
             return
         self._last = now
-        if self._ui_poll is not None:
-            self._ui_poll(50)
-        elif self._socket is not None:
-            self._pump_zmq()
+        try:
+            if self._ui_poll is not None:
+                self._ui_poll(50)
+            elif self._socket is not None:
+                self._pump_zmq()
+        except Exception:  # an ipykernel whose internals differ: the job goes on, without live widgets
+            _log.warning("vizlab: cannot process widget events in this kernel; use set_mode('thread')",
+                         exc_info=True)
+            self._ui_poll = self._socket = None
 
     def _pump_zmq(self) -> None:
         import zmq
@@ -252,6 +271,16 @@ class _EventPump:
 
 
 _PUMP = _EventPump()
+_warned_fallback = False
+
+
+def _warn_fallback() -> None:
+    global _warned_fallback
+    _warned_fallback = True
+    import warnings
+
+    warnings.warn("vizlab: this kernel's widget events cannot be processed from a running job, so explorers use "
+                  "'thread' mode here", RuntimeWarning, stacklevel=3)
 
 
 class StopFlag(threading.Event):
@@ -371,7 +400,10 @@ class Explorer:
         if not callable(job):
             raise TypeError(f"job must be callable, got {type(job).__name__}")
         if self.effective_mode == "main":
-            return self._start_main(job)
+            if _PUMP.can_pump():
+                return self._start_main(job)
+            if not _warned_fallback:
+                _warn_fallback()
         if self.running:
             raise RuntimeError("a run is already in progress; stop it first")
         self._stop.clear()
