@@ -429,6 +429,8 @@ class Explorer:
         kernel = getattr(shell, "kernel", None)
         parent = kernel.get_parent("shell") if kernel is not None and hasattr(kernel, "get_parent") else {}
         in_cell = (parent or {}).get("header", {}).get("msg_type") == "execute_request"
+        # ipykernel 5 (Colab's 5.5.6) has no get_parent: there a job started by a cell runs inside the cell,
+        # so the explorer appears when its first job has ended (measured; Stop and sliders work all the same).
         if in_cell and _PUMP.depth == 0 and hasattr(shell, "events"):
             if self._deferred is None:
                 shell.events.register("post_run_cell", self._after_cell)
@@ -439,6 +441,13 @@ class Explorer:
 
     def _after_cell(self, result: Any = None) -> None:
         """IPython's ``post_run_cell`` hook: run the job deferred by :meth:`start`."""
+        import sys
+
+        for stream in (sys.stdout, sys.stderr):  # what the cell printed shows before the run
+            try:
+                stream.flush()
+            except Exception:
+                pass
         self._run_deferred()
 
     def _run_deferred(self) -> None:
