@@ -12,13 +12,20 @@ Run and Stop) and check what the browser shows:
 * after Stop the status line says "stopped" and the picture stays (non-empty, no further frames);
 * no output area contains a widget error or a traceback.
 
+Every lecture case runs in both run modes of the explorers (``vizlab.widgets.base``): the notebook as it is,
+with the server's kernels in "thread" mode (``VIZLAB_WIDGET_MODE=thread``), and a copy named ``*__main.ipynb``
+whose second cell calls ``vizlab.widgets.set_mode("main")`` (jobs on the kernel's main thread, as in Colab and
+VS Code). Last, ``vizlab gallery`` serves the Voilà dashboard: the page must show every explorer and no code,
+and its occlusion slider must change the picture.
+
 Screenshots of every step go to ``test-artifacts/browser/``. ``tests/fixtures/demo_explorer.ipynb`` is a
 minimal explorer that keeps the harness honest even without the lecture notebooks, and
 ``demo_explorer_broken.ipynb`` (callbacks raise) must make the very same checks fail.
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``; ``VIZLAB_CHROMIUM`` overrides) and the ``playwright``
-Python package (the ``test`` extra). Missing either, the tests skip with the reason, except under CI (``CI``
-set), where they fail: CI installs both (``.ci/run``).
+Python package (the ``test`` extra); the gallery test also needs ``voila`` (the ``lab`` extra). Missing one,
+the tests skip with the reason, except under CI (``CI`` set), where they fail: CI installs them (``.ci/run``
+installs Chromium, ``go.py`` the extras).
 """
 from __future__ import annotations
 
@@ -65,6 +72,28 @@ DEMO = "tests/fixtures/demo_explorer.ipynb"
 DEMO_BROKEN = "tests/fixtures/demo_explorer_broken.ipynb"
 OCCLUSION = "notebooks/03_occlusion_and_saliency.ipynb"
 CLASS_VIZ = "notebooks/05_class_visualization.ipynb"
+
+MAIN_SUFFIX = "__main"  # copies of the notebooks that run their explorers in "main" mode
+MAIN_CELL = 'import vizlab.widgets\nprint("vizlab widget mode:", vizlab.widgets.set_mode("main"))'
+
+
+def in_main_mode(notebook: str) -> str:
+    """The path of the "main"-mode copy of ``notebook`` (written by the ``lab`` fixture)."""
+    return notebook.replace(".ipynb", f"{MAIN_SUFFIX}.ipynb")
+
+
+def source_of(notebook: str) -> str:
+    """The checked-in notebook a served path comes from."""
+    return notebook.replace(f"{MAIN_SUFFIX}.ipynb", ".ipynb")
+
+
+def write_main_copy(serve: Path, notebook: str) -> None:
+    """Copy ``notebook`` with a second cell that switches every explorer to "main" mode."""
+    nb = json.loads((serve / notebook).read_text())
+    nb["cells"].insert(1, {"cell_type": "code", "execution_count": None, "id": "vizlab-main-mode",
+                           "metadata": {}, "outputs": [], "source": MAIN_CELL})
+    (serve / in_main_mode(notebook)).write_text(json.dumps(nb))
+
 
 # Seconds; the machine may be shared and the lecture notebooks load a real model.
 SERVER_START_S = 120
@@ -126,6 +155,9 @@ def lab(tmp_path_factory):
     shutil.copytree(ROOT / "tests" / "fixtures", serve / "tests" / "fixtures", ignore=ignore)
     if (ROOT / "data").is_dir():  # notebooks may read ../data
         (serve / "data").symlink_to(ROOT / "data", target_is_directory=True)
+    for notebook in CASES:
+        if notebook.endswith(f"{MAIN_SUFFIX}.ipynb") and (serve / source_of(notebook)).exists():
+            write_main_copy(serve, source_of(notebook))
 
     settings = base / "user-settings"
     # Every cell stays in the DOM (no virtual scrolling), so every output area can be scanned for errors.
@@ -137,6 +169,7 @@ def lab(tmp_path_factory):
 
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # the kernel behaves as for a student: inline figures
+    env["VIZLAB_WIDGET_MODE"] = "thread"  # explicit, also when the tests run from VS Code ("auto" -> main)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
                      ("JUPYTER_DATA_DIR", "data"), ("IPYTHONDIR", "ipython")]:
@@ -203,6 +236,8 @@ def browser(lab):
 
 class Session:
     """One notebook open in its own browser page; numbered screenshots of each step."""
+
+    root = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # where explorers and outputs are looked for
 
     def __init__(self, context, lab: Lab, notebook: str) -> None:
         self.context, self.lab, self.notebook = context, lab, notebook
@@ -307,7 +342,7 @@ class Session:
         self.shot("ran-all")
 
     def outputs_text(self) -> str:
-        areas = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea")
+        areas = self.page.locator(f"{self.root} .jp-OutputArea")
         return "\n".join(t or "" for t in areas.all_text_contents())
 
     def assert_no_widget_errors(self) -> None:
@@ -317,7 +352,7 @@ class Session:
 
     def explorer(self, *, slider: str | None = None, buttons: tuple[str, ...] = ()):
         """The first ``.vizlab-explorer`` having the slider labelled ``slider`` and all ``buttons``."""
-        loc = self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .vizlab-explorer")
+        loc = self.page.locator(f"{self.root} .vizlab-explorer")
         if slider:
             label = self.page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(slider)}\b", re.I))
             loc = loc.filter(has=self.page.locator(".widget-slider", has=label))
@@ -406,7 +441,7 @@ def started(lab, browser):
     for notebook in [DEMO, DEMO_BROKEN, *CASES]:  # the quick ones first
         if notebook in sessions:
             continue
-        if not (ROOT / notebook).exists():
+        if not (ROOT / source_of(notebook)).exists():
             continue
         sess = sessions[notebook] = Session(browser.new_context(viewport={"width": 1400, "height": 1000}), lab,
                                             notebook)
@@ -424,8 +459,8 @@ def started(lab, browser):
 def session(request):
     """The page of the test's ``notebook`` parameter, Run All started (skipped when the notebook is missing)."""
     notebook = request.node.callspec.params["notebook"]
-    if not (ROOT / notebook).exists():
-        pytest.skip(f"{notebook} is not in this checkout yet")
+    if not (ROOT / source_of(notebook)).exists():
+        pytest.skip(f"{source_of(notebook)} is not in this checkout yet")
     sess = request.getfixturevalue("started")[notebook]
     if sess.error is not None:
         raise sess.error
@@ -502,18 +537,22 @@ def check_run_stop(sess: Session, timeout_s: float = PICTURE_S) -> None:
     sess.assert_no_widget_errors()
 
 
-# Each lecture notebook with the checks its explorer must pass; the demo explorer has both controls.
-CASES = {
+# Each lecture notebook with the checks its explorer must pass, in both run modes; the demo explorer has both
+# controls.
+_CHECKS = {
     DEMO: (check_slider, check_run_stop),
     OCCLUSION: (check_slider,),  # "patch" slider of the occlusion explorer
     CLASS_VIZ: (check_run_stop,),  # Run/Stop of the class-visualization explorer
 }
+CASES = {**_CHECKS, **{in_main_mode(nb): checks for nb, checks in _CHECKS.items()}}
 
 
 @pytest.mark.parametrize("notebook", list(CASES))
 def test_explorer_works_in_browser(session, notebook):
     session.wait_run_all()
     session.assert_no_widget_errors()
+    if notebook.endswith(f"{MAIN_SUFFIX}.ipynb"):
+        assert "vizlab widget mode: main" in session.outputs_text(), f"{session.name}: not in main mode"
     for check in CASES[notebook]:
         check(session)
 
@@ -527,3 +566,91 @@ def test_checks_fail_on_a_broken_widget(session, notebook):
         check_slider(session, timeout_s=10)
     with pytest.raises(AssertionError, match="did not change"):
         check_run_stop(session, timeout_s=10)
+
+
+# -- the Voilà gallery -------------------------------------------------------------------------------------------
+GALLERY_S = 300  # the page appears once the dashboard's kernel has built every explorer
+
+
+class GalleryPage(Session):
+    """The Voilà page of ``vizlab gallery``: the same checks, without JupyterLab's notebook panel."""
+
+    root = "body"
+
+    def __init__(self, context, url: str, log: Path) -> None:
+        self.url, self.log = url, log
+        super().__init__(context, lab=None, notebook="gallery")
+
+    def wait_kernel_idle(self, timeout_s: float) -> None:
+        """Voilà has no kernel status bar; the explorer's settled picture is what the checks wait for."""
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            (ARTIFACTS / "gallery-console.log").write_text("\n".join(self.console))
+            self.context.close()
+
+
+def test_gallery_serves_every_explorer_without_code(browser, tmp_path):
+    """``vizlab gallery`` prints a loopback URL; the page shows every explorer, no code, and a slider works."""
+    if importlib.util.find_spec("voila") is None:
+        _unavailable("the voila package is not installed (pip install -e .[lab])")
+    from vizlab.widgets.gallery import SECTIONS
+
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                     ("JUPYTER_DATA_DIR", "data"), ("IPYTHONDIR", "ipython")]:
+        env[var] = str(tmp_path / sub)
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    log = tmp_path / "voila.log"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "vizlab.cli", "gallery"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    page = None
+    try:
+        line = proc.stdout.readline().decode()
+        match = re.fullmatch(r"vizlab gallery: (http://127\.0\.0\.1:(\d+)/)\s*", line)
+        assert match, f"vizlab gallery printed {line!r}, not its URL; log:\n{log.read_text(errors='replace')}"
+        url, port = match.group(1), int(match.group(2))
+        deadline = time.monotonic() + SERVER_START_S
+        while True:  # the port answers once Voilà is up
+            assert proc.poll() is None, f"Voilà exited: {log.read_text(errors='replace')[-3000:]}"
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "Voilà did not listen within the time limit"
+            time.sleep(0.5)
+        page = GalleryPage(browser.new_context(viewport={"width": 1400, "height": 1000}), url, log)
+        page.page.goto(url, timeout=GALLERY_S * 1000, wait_until="commit")
+        explorers = page.page.locator(".vizlab-explorer")
+        deadline = time.monotonic() + GALLERY_S
+        while explorers.count() < len(SECTIONS):
+            assert time.monotonic() < deadline, (f"the gallery shows {explorers.count()} of {len(SECTIONS)} "
+                                                 f"explorers after {GALLERY_S} s")
+            time.sleep(1)
+        page.loaded_s = time.monotonic() - page.started
+        page.shot("gallery-loaded")
+        text = page.page.locator("body").inner_text()
+        assert "import vizlab" not in text and "Explorer(" not in text, "the gallery shows code"
+        assert not page.page.locator(".jp-InputArea-editor:visible").count(), "the gallery shows code cells"
+        page.assert_no_widget_errors()
+        check_slider(page, "patch")  # the occlusion explorer
+        statuses = page.page.locator(".vizlab-status").all_inner_texts()
+        assert not [t for t in statuses if _failed(t)], f"an explorer of the gallery failed: {statuses}"
+        print(f"gallery: {len(SECTIONS)} explorers shown {page.loaded_s:.0f} s after the page was requested")
+    finally:
+        if page is not None:
+            page.close()
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        if log.exists():
+            shutil.copy(log, ARTIFACTS / "voila.log")

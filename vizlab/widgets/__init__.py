@@ -1,12 +1,13 @@
 """Explorers: one ipywidgets front end per technique, thin over the functions in vizlab.
 
 Each explorer loads on first use: ``from vizlab.widgets import OcclusionExplorer``.
+``set_mode("thread" | "main" | "auto")`` chooses where every explorer runs its long jobs (see ``base``).
 """
 from __future__ import annotations
 
 import importlib
 
-from .base import Explorer, figure_to_png
+from .base import Explorer, figure_to_png, set_mode
 
 _EXPLORERS = {
     "FeatureMapExplorer": "feature_maps",
@@ -18,7 +19,7 @@ _EXPLORERS = {
     "StyleExplorer": "style",
     "TrustExplorer": "trust",
 }
-__all__ = ["Explorer", "figure_to_png", *_EXPLORERS]
+__all__ = ["Explorer", "figure_to_png", "set_mode", *_EXPLORERS]
 
 
 def __getattr__(name: str):

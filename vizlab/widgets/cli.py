@@ -1,0 +1,17 @@
+"""``vizlab gallery``: every explorer on one page, served by Voilà (see :mod:`vizlab.widgets.gallery`)."""
+from __future__ import annotations
+
+import argparse
+
+
+def _gallery(args: argparse.Namespace) -> int:
+    from .gallery import serve
+
+    return serve(port=args.port, notebook=args.notebook)
+
+
+def add_commands(sub) -> None:
+    gallery = sub.add_parser("gallery", help="serve every explorer on one page with Voilà (no code shown)")
+    gallery.add_argument("--port", type=int, default=None, help="TCP port (default: a free one)")
+    gallery.add_argument("--notebook", default=None, help="serve this notebook instead of the built-in dashboard")
+    gallery.set_defaults(func=_gallery)
