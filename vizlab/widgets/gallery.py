@@ -45,6 +45,8 @@ SECTIONS: list[tuple[str, str, str]] = [
      'DeepDreamExplorer(new_model(), "temple", size=128)'),
     ("Style transfer", "Paint the cat in the style of an artwork; Run, and Stop to keep the partial result.",
      'StyleExplorer("cat", loss_net=loss_network(model=new_model()), size=96, steps=40, autostart=False)'),
+    ("Can we trust this map?", "A method's map beside its deletion curve; randomise the layers and watch it change.",
+     'TrustExplorer(new_model(), "cat_and_espresso", size=128, steps=8)'),
 ]
 
 SETUP = """\
@@ -52,7 +54,7 @@ import vizlab
 from vizlab.inside import photo_crops
 from vizlab.style import loss_network
 from vizlab.widgets import (ClassVizExplorer, DeepDreamExplorer, FeatureMapExplorer, GradCamExplorer,
-                            OcclusionExplorer, PatchExplorer, StyleExplorer)
+                            OcclusionExplorer, PatchExplorer, StyleExplorer, TrustExplorer)
 
 
 def new_model():
