@@ -24,9 +24,16 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
 
+def _extras() -> str:
+    """The extras to install: always ``dev``; ``VIZLAB_EXTRAS=bench`` adds the peers (captum, pytorch-grad-cam)
+    so that the comparison tests run instead of skipping (CI sets it)."""
+    more = [e.strip() for e in os.environ.get("VIZLAB_EXTRAS", "").split(",") if e.strip()]
+    return ",".join(["dev", *sorted(set(more) - {"dev"})])
+
+
 def _wanted_stamp() -> str:
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    return f"{digest} {sys.version_info[:2]}"
+    return f"{digest} {sys.version_info[:2]} [{_extras()}]"
 
 
 def _run(cmd: list[str], **kwargs) -> None:
@@ -46,7 +53,7 @@ def setup() -> None:
         return
     # An old pip cannot install a pyproject-only package in editable mode.
     _run([PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=23"])
-    _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"])
+    _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{_extras()}]"])
     STAMP.write_text(_wanted_stamp())
 
 
