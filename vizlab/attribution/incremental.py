@@ -176,7 +176,8 @@ def occluded_logits(model: nn.Module, image: torch.Tensor, baseline: torch.Tenso
 
     Args:
         cache: a dict kept between calls for the *same* image: the clean image's maps are computed once.
-        chunk: images per pass once windows cover whole maps (default 2 on a CPU, all on a GPU).
+        chunk: images per pass once windows cover whole maps (default all; 2 on a CPU for a model with NCHW
+            weights, where larger batches were slower per image; the fast path's NHWC weights gain from batches).
     """
     if not supports_incremental(model):
         raise ValueError("incremental occlusion needs the embedded EfficientNet-Lite (timm, no squeeze-excitation) "
@@ -187,7 +188,7 @@ def occluded_logits(model: nn.Module, image: torch.Tensor, baseline: torch.Tenso
         cache.setdefault("maps", _Base())
         cache = cache["maps"]
     if chunk is None:
-        chunk = 2 if image.device.type == "cpu" else len(windows)
+        chunk = 2 if image.device.type == "cpu" and not _is_nhwc_model(model) else len(windows)
     win = torch.stack([baseline[0, :, t:t + patch, l:l + patch] for t, l in windows])
     if _is_nhwc_model(model):  # keep every map NHWC, as the fast path's weights (see vizlab.fastpath)
         image = image.contiguous(memory_format=torch.channels_last)
