@@ -43,9 +43,6 @@ while time.time() < end:
     a = (a @ a).clamp_(-1, 1)
 """
 
-SETTINGS = [("PASSIVE", "2"), ("ACTIVE", "2"), (None, "2"), ("PASSIVE", "1"), ("ACTIVE", "1")]
-
-
 def run(policy: str | None, threads: str, cmd: list[str]) -> tuple[float, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=threads, MPLBACKEND="Agg", VIZLAB_PROFILE="quick")
     env.pop("OMP_WAIT_POLICY", None)
@@ -63,6 +60,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--burn", action="store_true", help="run a second CPU-heavy process meanwhile")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--settings", default="PASSIVE:2,ACTIVE:2,unset:2,PASSIVE:1,ACTIVE:1",
+                        help="comma-separated POLICY:THREADS (POLICY unset: the variable is removed)")
     parser.add_argument("--pytest", default="", help="a slice of the test command, arguments separated by |")
     args = parser.parse_args(argv)
     burner = None
@@ -71,7 +70,9 @@ def main(argv=None) -> None:
     try:
         print(f"load average at start: {os.getloadavg()}, cpus: {os.cpu_count()}, burner: {bool(burner)}")
         for rnd in range(args.rounds):
-            for policy, threads in SETTINGS:
+            for item in args.settings.split(","):
+                policy, threads = item.split(":")
+                policy = None if policy == "unset" else policy
                 wall, result = run(policy, threads, [sys.executable, "-c", WORKLOAD])
                 print(f"round {rnd} OMP_WAIT_POLICY={policy or 'unset'} threads={threads}: workload "
                       f"(wall s, cpu s, threads) {result.split()[1:] if result.startswith('RESULT') else result}; "
