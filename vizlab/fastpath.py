@@ -207,7 +207,10 @@ def inference_model(model: nn.Module, *, channels_last: bool | None = None) -> n
 
 
 def fast_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``model(x)`` on the fast copy, under ``torch.inference_mode()`` (equal up to float rounding)."""
+    """``model(x)`` on the fast copy, under ``torch.inference_mode()`` (equal up to float rounding).
+
+    The result is an inference tensor: ``.clone()`` it outside inference mode before it meets autograd.
+    """
     fast = inference_model(model)
     with torch.inference_mode():
         return fast(x)
