@@ -68,6 +68,8 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ)
     # OpenMP threads that busy-wait between parallel regions make torch 30-50x slower on a busy machine
     # (measured: a 96 px class visualization took 138 s instead of 2.6 s); passive waiting costs nothing idle.
+    # Re-measured (benchmarks/bench_threads.py, load average 18 on 2 cores): ACTIVE 3.5x the wall time and 5x
+    # the CPU time of PASSIVE. Fewer threads on a busy machine: vizlab.device.set_threads("auto").
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if command == "test":
         env.setdefault("MPLBACKEND", "Agg")

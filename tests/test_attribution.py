@@ -269,12 +269,17 @@ def test_incremental_occlusion_equals_full_forward(model, size, patch, stride, b
     handle = model.register_forward_pre_hook(lambda module, inputs: calls.append(inputs[0].shape[0]))
     try:
         inc = occlusion(model, x, "espresso", patch=patch, stride=stride, baseline=baseline, method="incremental",
-                        batch_size=7)
+                        batch_size=7, fast=False)
     finally:
         handle.remove()
     torch.testing.assert_close(inc.logits, full.logits, atol=2e-4, rtol=1e-4)
     torch.testing.assert_close(inc.map, full.map, atol=1e-5, rtol=1e-4)
     assert calls == [1]  # only the clean image runs through model(); occluded images go window by window
+    # the fast path (folded batch norm, NHWC maps, whole-chunk batches) gives the same maps
+    quick = occlusion(model, x, "espresso", patch=patch, stride=stride, baseline=baseline, method="incremental",
+                      batch_size=7, fast=True)
+    torch.testing.assert_close(quick.logits, full.logits, atol=2e-4, rtol=1e-4)
+    torch.testing.assert_close(quick.map, full.map, atol=1e-5, rtol=1e-4)
 
 
 def test_incremental_occlusion_refuses_other_models(tiny, images):

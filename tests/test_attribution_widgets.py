@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from conftest import hooks_left
+from vizlab.fastpath import inference_model
 from vizlab.widgets.gradcam import GradCamExplorer
 from vizlab.widgets.occlusion import OcclusionExplorer
 
@@ -48,7 +49,7 @@ def test_switching_class_redraws_without_running_the_model(occ, model):
     picture = occ.image.value
     sweeps = occ.sweeps
     other = [v for _, v in occ.picker.dropdown.options if v != occ.picker.value][0]
-    with CallCounter(model) as counter:
+    with CallCounter(inference_model(model)) as counter:  # occlusion runs on the cached fast copy
         occ.picker.dropdown.value = other
         occ.picker.search.value = "goldfish"  # a class found by name joins the dropdown, still no model call
     assert counter.calls == 0 and occ.sweeps == sweeps
@@ -59,7 +60,7 @@ def test_switching_class_redraws_without_running_the_model(occ, model):
 
 def test_patch_slider_runs_a_new_sweep_and_changes_the_picture(occ, model):
     picture = occ.image.value
-    with CallCounter(model) as counter:
+    with CallCounter(inference_model(model)) as counter:  # occlusion runs on the cached fast copy
         occ.patch.value = 32
         assert occ.wait(60)
     # patch 32, stride 24 on 96 px: coarse stride 48 (2x2 windows), then the fine 3x3 grid re-uses them.

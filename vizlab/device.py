@@ -1,6 +1,8 @@
 """Pick the device to compute on, and find the device a model lives on."""
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
@@ -66,3 +68,45 @@ def scaled(cpu_value, gpu_value, device: torch.device | str | None = None):
     """
     dev = get_device(device)
     return cpu_value if dev.type == "cpu" else gpu_value
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one, else ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
+        return max(1, os.cpu_count() or 1)
+
+
+def set_threads(threads: int | str = "auto") -> int:
+    """Set how many CPU threads torch uses for one operation; returns the number set.
+
+    Args:
+        threads: a positive int, or ``"auto"``: the CPUs this process may use, less the load that other
+            processes put on them (from the 1-minute load average), at least 1. On an idle laptop that is every
+            core; on a shared or busy machine fewer threads finish sooner, because a thread that waits for a
+            busy core stalls every operation it is part of.
+
+    Busy-waiting OpenMP threads are the larger cost on a busy machine (measured in ``benchmarks/README.md``,
+    "Threads on a busy machine"). The wait policy is read when torch starts, so it cannot be set here: start
+    Python with ``OMP_WAIT_POLICY=PASSIVE`` in the environment (``python3 go.py lab`` and ``go.py test`` do).
+
+    Example:
+        >>> set_threads(1)
+        1
+    """
+    if threads == "auto":
+        cpus = available_cpus()
+        try:
+            others = os.getloadavg()[0]  # this process is idle while it decides, so the load is the others
+        except (AttributeError, OSError):
+            others = 0.0
+        n = max(1, min(cpus, int(cpus - others + 0.5)))
+    elif isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be a positive int or 'auto', got {type(threads).__name__} {threads!r}")
+    elif threads < 1:
+        raise ValueError(f"threads must be a positive int or 'auto', got {threads}")
+    else:
+        n = threads
+    torch.set_num_threads(n)
+    return torch.get_num_threads()

@@ -186,8 +186,8 @@ class OcclusionResult:
 
 
 def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 32, stride: int = 16,
-              baseline="gray", *, score: str = "prob", method: str = "auto", batch_size: int | None = None, reuse: OcclusionResult | None = None,
-              progress: bool = False, callback: Callable[[float], None] | None = None,
+              baseline="gray", *, score: str = "prob", method: str = "auto", batch_size: int | None = None,
+              reuse: OcclusionResult | None = None, fast: bool | None = None, progress: bool = False, callback: Callable[[float], None] | None = None,
               stop=None) -> OcclusionResult:
     """Occlusion sensitivity (Zeiler & Fergus 2014) for a batch of images, keeping every logit.
 
@@ -205,9 +205,12 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
             EfficientNet-Lite only, see :mod:`vizlab.attribution.incremental`); ``"auto"`` picks incremental
             when the model supports it.
         batch_size: occluded images per forward pass (default: 2 on a CPU for ``"full"``, where larger batches
-            were slower per image in our measurements, 16 for ``"incremental"``, 64 on a GPU).
+            were slower per image in our measurements, 32 for ``"incremental"``, 64 on a GPU).
         reuse: an earlier result for the same images, patch and baseline (e.g. a coarser stride): positions
             it computed are copied instead of run again.
+        fast: run on the inference fast path (:func:`vizlab.fastpath.inference_model`: batch norm folded,
+            ``channels_last``; equal up to float rounding). ``None``: for a :class:`~vizlab.models.VizModel`;
+            ``False`` calls ``model`` itself (its hooks fire), e.g. for a wrapper that counts calls.
         progress: show a ``tqdm`` bar.
         callback: called with the fraction done after each batch.
         stop: an object with ``is_set()`` (e.g. ``threading.Event``); when set, the sweep ends and the partial
@@ -223,21 +226,28 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
     check_int("stride", stride, 1)
     if method not in METHODS:
         raise ValueError(f"method={method!r} is unknown; use one of {', '.join(METHODS)}")
+    from ..fastpath import inference_model
+    from ..models import VizModel
     from .incremental import occluded_logits, supports_incremental
 
     incremental = method == "incremental" or (method == "auto" and supports_incremental(model))
     if method == "incremental" and not supports_incremental(model):
         raise ValueError("method='incremental' needs the embedded EfficientNet-Lite (a VizModel around timm's "
                          "EfficientNet without squeeze-excitation, in eval mode); use method='full'")
+    if fast not in (None, True, False):
+        raise TypeError(f"fast must be None, True or False, got {fast!r}")
+    if fast is None:
+        fast = isinstance(model, VizModel)
+    net = inference_model(model) if fast else model  # forward-only: the cached, folded copy
     if batch_size is None:
-        batch_size = 64 if x.device.type != "cpu" else (16 if incremental else 2)
+        batch_size = 64 if x.device.type != "cpu" else (32 if incremental else 2)
     check_int("batch_size", batch_size, 1)
     if score not in SCORES:
         raise ValueError(f"score={score!r} is unknown; use one of {', '.join(SCORES)}")
     base = make_baseline(x, baseline, patch)
     tops, lefts = positions(h, patch, stride), positions(w, patch, stride)
     with torch.inference_mode():
-        base_logits = model(x).float()
+        base_logits = net(x).float()
     num_classes = base_logits.shape[1]
     classes = as_class_target(model, target, base_logits).indices(n).cpu().clone()
     logits = torch.zeros(n, len(tops), len(lefts), num_classes)
@@ -269,7 +279,7 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
                 parts = []
                 for k in sorted({k for k, _, _ in chunk}):  # one clean image per call
                     wins = [(tops[i], lefts[j]) for kk, i, j in chunk if kk == k]
-                    parts.append(occluded_logits(model, x[k:k + 1], base[k:k + 1], wins, patch,
+                    parts.append(occluded_logits(net, x[k:k + 1], base[k:k + 1], wins, patch,
                                                  cache=caches.setdefault(k, {})))
                 out = torch.cat(parts).float().cpu()
             else:
@@ -279,7 +289,7 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
                     t, l = tops[i], lefts[j]
                     batch[b, :, t:t + patch, l:l + patch] = base[k, :, t:t + patch, l:l + patch]
                 with torch.inference_mode():
-                    out = model(batch).float().cpu()
+                    out = net(batch).float().cpu()
             for b, (k, i, j) in enumerate(chunk):
                 logits[k, i, j] = out[b]
                 done[k, i, j] = True

@@ -10,7 +10,15 @@ either spatially ``(N, C, h, w)`` or pooled over space ``(N, C)``. The result is
 - the image set's content fingerprint (pixels and labels),
 - the preprocessing (resize to ``size`` with antialiased bilinear interpolation, or none),
 
-so a notebook re-run is instant and any change to one of them recomputes.
+so a notebook re-run is instant and any change to one of them recomputes. Each file also stores a SHA-256
+checksum of the features; a file whose bytes changed (a flipped bit, a truncated copy) is recomputed, never
+trusted. Files are written under a unique temporary name and moved into place atomically, so two processes
+(two notebooks, parallel tests) computing the same key at once both succeed.
+
+Speed (forward-only): a :class:`~vizlab.models.VizModel` runs on the inference fast path
+(:func:`vizlab.fastpath.inference_model`: batch norm folded, ``channels_last``), on a CPU in sub-batches of
+:data:`CPU_CHUNK` images (larger batches were slower per image), and the forward pass stops right after the
+recorded layer. Measured speed-ups are in ``benchmarks/README.md``.
 
 Example:
     >>> feats = extract_features(model, photo_crops(), "pool")        # doctest: +SKIP
@@ -22,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
@@ -36,7 +45,8 @@ from ..models import VizModel, resolve_layer
 from .datasets import ImageSet
 
 POOLS = ("avg", "max", None)
-_FORMAT = 1  # bump when the stored layout changes
+_FORMAT = 2  # bump when the stored layout changes (2: with a checksum of the features)
+CPU_CHUNK = 8  # images per forward pass on a CPU: per image, batches of 64 cost 1.5x (fast path) to 3x more
 
 
 def cache_dir(path: str | Path | None = None) -> Path:
@@ -54,6 +64,8 @@ def clear_cache(path: str | Path | None = None) -> int:
     for file in folder.glob("features-*.pt") if folder.is_dir() else []:
         file.unlink()
         removed += 1
+    for file in folder.glob(".features-*.tmp") if folder.is_dir() else []:  # left by a killed writer
+        file.unlink(missing_ok=True)
     return removed
 
 
@@ -138,7 +150,7 @@ def extract_features(model: nn.Module, images: ImageSet, layer: str = "penultima
                      size: int | None = None, batch_size: int = 64, cache: bool = True,
                      cache_folder: str | Path | None = None, progress: bool = True,
                      callback: Callable[[int, int], bool | None] | None = None,
-                     stop: threading.Event | None = None) -> torch.Tensor:
+                     stop: threading.Event | None = None, fast: bool | None = None) -> torch.Tensor:
     """Activations of ``layer`` for every image of ``images``, as a float32 CPU tensor.
 
     Args:
@@ -154,54 +166,126 @@ def extract_features(model: nn.Module, images: ImageSet, layer: str = "penultima
         progress: show a ``tqdm.auto`` bar.
         callback: ``callback(done, total)`` after each batch; returning ``True`` stops.
         stop: an event that stops extraction after the current batch.
+        fast: use the inference fast path (see the module docstring); ``None``: for a VizModel. ``False``
+            calls ``model`` itself, so its own hooks fire.
 
     Returns:
         The features in image order. When stopped early, the rows computed so far (not cached).
     """
     layer = _check(model, images, layer, pool, size, batch_size)
+    if fast not in (None, True, False):
+        raise TypeError(f"fast must be None, True or False, got {fast!r}")
     key = cache_key(model, images, layer, pool, size) if cache else None
     path = cache_file(key, cache_folder) if cache else None
-    if cache and path.is_file():
-        try:
-            stored = torch.load(path, map_location="cpu", weights_only=True)
-            if stored.get("key") == key:
-                return stored["features"]
-        except Exception:  # a truncated or foreign file is recomputed and overwritten
-            pass
+    if cache:
+        stored = _load(path, key)
+        if stored is not None:
+            return stored
     from tqdm.auto import tqdm
+
+    from ..fastpath import exact_at, inference_model
 
     device = model_device(model)
     was_training = model.training
     model.eval()
+    net = model
+    if fast if fast is not None else isinstance(model, VizModel):
+        candidate = inference_model(model)
+        if exact_at(candidate, layer_path(model, layer)):  # a folded convolution's output would include its BN
+            net = candidate
+    chunk = CPU_CHUNK if device.type == "cpu" else batch_size
+    module = resolve_layer(net, layer)[1]
+    calls = [0]
+    early = {"stop": False}  # stop after the layer once it is known to run once per pass
+
+    def after_layer(mod, inputs, output):
+        calls[0] += 1
+        if early["stop"]:
+            raise _LayerDone
+
     chunks: list[torch.Tensor] = []
     done, stopped = 0, False
     bar = tqdm(total=len(images), desc=f"features {layer}", unit="img", disable=not progress)
     try:
-        with capture(model, layer) as cap:
-            for start in range(0, len(images), batch_size):
-                if stop is not None and stop.is_set():
-                    stopped = True
-                    break
-                x = resize_batch(images.batch(slice(start, start + batch_size), device), size)
-                model(x)
-                chunks.append(_pool(cap[layer], pool).float().cpu())
-                done += len(x)
-                bar.update(len(x))
-                if callback is not None and callback(done, len(images)):
-                    stopped = done < len(images)
-                    break
+        with capture(net, layer) as cap:
+            handle = module.register_forward_hook(after_layer)  # after capture's hook: the output is recorded
+            try:
+                for start in range(0, len(images), batch_size):
+                    if stop is not None and stop.is_set():
+                        stopped = True
+                        break
+                    x = resize_batch(images.batch(slice(start, start + batch_size), device), size)
+                    for part in x.split(chunk):
+                        calls[0] = 0
+                        try:
+                            net(part)
+                        except _LayerDone:
+                            pass
+                        chunks.append(_pool(cap[layer], pool).float().cpu())
+                        early["stop"] = calls[0] == 1
+                    done += len(x)
+                    bar.update(len(x))
+                    if callback is not None and callback(done, len(images)):
+                        stopped = done < len(images)
+                        break
+            finally:
+                handle.remove()
     except KeyboardInterrupt:
         stopped = True
     finally:
         bar.close()
         model.train(was_training)
     features = torch.cat(chunks) if chunks else torch.empty(0)
+    if features.dim() == 4:
+        features = features.contiguous()  # NHWC maps of the fast path, back to the usual layout
     if cache and not stopped:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save({"key": key, "features": features}, tmp)
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache file
+        _save(path, key, features)
     return features
+
+
+class _LayerDone(Exception):
+    """Raised by a hook to end a forward pass once the recorded layer has run (nothing after it is needed)."""
+
+
+def layer_path(model: nn.Module, layer: str) -> str:
+    """The module path of ``layer`` (friendly name or path) inside ``model``."""
+    module = resolve_layer(model, layer)[1]
+    return next(name for name, m in model.named_modules() if m is module)
+
+
+def checksum(features: torch.Tensor) -> str:
+    """SHA-256 of a tensor's shape, dtype and bytes (what a cache file's contents are checked against)."""
+    t = features.detach().cpu().contiguous()
+    h = hashlib.sha256(f"{tuple(t.shape)}:{t.dtype}".encode())
+    if t.numel():
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _load(path: Path, key: dict) -> torch.Tensor | None:
+    """The cached features, or ``None`` when missing, foreign, unreadable, or failing their checksum."""
+    if not path.is_file():
+        return None
+    try:
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+        if stored.get("key") != key or stored.get("checksum") != checksum(stored["features"]):
+            return None  # another key (hash collision), an old format, or changed bytes: recompute
+        return stored["features"]
+    except Exception:  # a truncated or foreign file is recomputed and overwritten
+        return None
+
+
+def _save(path: Path, key: dict, features: torch.Tensor) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A unique temporary name per writer: two processes saving the same key never share (or steal) a file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save({"key": key, "features": features, "checksum": checksum(features)}, handle)
+        os.replace(tmp, path)  # atomic: readers see the old file or the new one, never a half-written one
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def pixel_features(images: ImageSet, size: int | None = None) -> torch.Tensor:
