@@ -129,3 +129,25 @@ def _as_input(model: nn.Module, image) -> torch.Tensor:
     if x.shape[0] != 1:
         raise ValueError(f"image must be one image, (1, 3, H, W); got a batch of shape {tuple(x.shape)}")
     return x
+
+
+#: ImageNet's animal classes: indices 0 (tench) to 397 (puffer), fish, birds, reptiles, dogs, insects, ...
+ANIMAL_CLASSES = range(0, 398)
+
+
+@torch.no_grad()
+def class_mass(model: nn.Module, image, classes=ANIMAL_CLASSES) -> float:
+    """Total softmax probability that ``model`` gives the ``classes`` (default: the animals) for ``image``.
+
+    A measurable sign that a deep-layer dream draws animal parts: the judge's animal mass rises over the photo's.
+    The image is resized to the model's ``input_size`` when it has one.
+    """
+    x = _as_input(model, image)
+    size = getattr(model, "input_size", None)
+    if size is not None and tuple(x.shape[-2:]) != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+    probs = model(x).softmax(dim=1)[0]
+    index = torch.as_tensor(list(classes), dtype=torch.long, device=probs.device)
+    if index.numel() == 0 or int(index.min()) < 0 or int(index.max()) >= probs.numel():
+        raise ValueError(f"classes must be class indices in 0..{probs.numel() - 1}")
+    return float(probs[index].sum())
