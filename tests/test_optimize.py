@@ -419,3 +419,31 @@ def test_fourier_starts_from_the_asked_colour():
     assert torch.allclose(grey, torch.full_like(grey, 0.5), atol=1e-5)
     brown = fourier((1, 3, 32, 32), seed=0, std=0.0).image()
     assert brown.mean(dim=(0, 2, 3)).tolist() == pytest.approx([0.467, 0.361, 0.324], abs=1e-3)
+
+
+def test_verdict_and_class_mass_on_a_tiny_model(tiny):
+    from vizlab.optimize import class_mass, verdict
+
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        logits = tiny(x)[0]
+    best = int(logits.argmax())
+    v = verdict(tiny, x, best)
+    assert v["rank"] == 1 and v["probability"] == pytest.approx(float(logits.softmax(0)[best]))
+    worst = int(logits.argmin())
+    assert verdict(tiny, x, worst)["rank"] == logits.numel()
+    n = logits.numel()
+    assert class_mass(tiny, x, range(n)) == pytest.approx(1.0, abs=1e-5)
+    assert class_mass(tiny, x, [best]) == pytest.approx(v["probability"])
+    with pytest.raises(ValueError, match="classes"):
+        class_mass(tiny, x, range(n + 5))
+
+
+def test_deepdream_detail_blur_keeps_the_photo_and_smooths_the_addition(tiny):
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    sharp = deepdream(tiny, x, "relu2", octaves=1, steps=4, step_size=0.05, progress=False).image
+    smooth = deepdream(tiny, x, "relu2", octaves=1, steps=4, step_size=0.05, detail_blur=1.0, progress=False).image
+    assert frequency_energy(smooth - x) < frequency_energy(sharp - x)
+    with pytest.raises(ValueError, match="detail_blur"):
+        deepdream(tiny, x, "relu2", detail_blur=-1.0)
+    assert hooks_left(tiny) == 0

@@ -211,10 +211,12 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
 
 
 @torch.no_grad()
-def verdict(model: nn.Module, image: torch.Tensor, target: int | str) -> dict:
+def verdict(model: nn.Module, image: torch.Tensor, target: int | str, resize: bool = True) -> dict:
     """How ``model`` sees class ``target`` in ``image``: ``rank`` (1 = top-1), ``probability``, ``top`` (best name).
 
-    The image is resized to the model's ``input_size`` when it has one (the judge looks at its own resolution).
+    With ``resize`` the image is resized to the model's ``input_size`` when it has one (the judge looks at its
+    own resolution); without, the model sees exactly these pixels (needed for fooling images, whose pixel-level
+    change a resize would blur away).
 
     Example:
         >>> verdict(load_judge(), result.image, "flamingo")["rank"]    # doctest: +SKIP
@@ -223,7 +225,7 @@ def verdict(model: nn.Module, image: torch.Tensor, target: int | str) -> dict:
     index = class_of(model, target)
     x = image.detach().to(model_device(model))
     size = getattr(model, "input_size", None)
-    if size is not None and tuple(x.shape[-2:]) != (size, size):
+    if resize and size is not None and tuple(x.shape[-2:]) != (size, size):
         x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
                                       antialias=True).clamp(0, 1)
     logits = model(x)[0]

@@ -23,7 +23,7 @@ from ..hooks import capture
 from ..models import model_input
 from .objectives import Objective, channel, guided, layer_activation
 from .params import pixels
-from .regularizers import Clamp
+from .regularizers import Clamp, Regularizer, gaussian_blur
 from .render import render
 from .transforms import Jitter
 
@@ -59,7 +59,7 @@ def octave_sizes(hw: tuple[int, int], octaves: int, octave_scale: float, smalles
 
 def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 3, octave_scale: float = 1.4,
               steps: int = 10, step_size: float = 0.01, jitter: int = 8, channel_index: int | None = None,
-              guide=None, seed: int | None = 0, callback: Callable[[int, torch.Tensor, float], None] | None = None,
+              guide=None, detail_blur: float = 0.0, seed: int | None = 0, callback: Callable[[int, torch.Tensor, float], None] | None = None,
               stop_event: threading.Event | None = None, progress: bool = True) -> DreamResult:
     """Dream ``layer`` into ``image``.
 
@@ -75,6 +75,9 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
         jitter: largest random roll in pixels.
         channel_index: amplify only this channel of ``layer`` (default: the whole layer).
         guide: optional guide image; the dream then moves towards the guide's features.
+        detail_blur: after every step, blur what the dream has added to the photo (not the photo) with a Gaussian
+            of this width: the single-pixel speckle that normalised steps pile up is removed, so the larger
+            patterns of deep layers (eyes, fur, legs) take their place; 0: off.
         seed, callback, stop_event, progress: as in :func:`~vizlab.optimize.render.render`; ``callback``
             gets ``(total steps so far, image, value)`` after each octave.
 
@@ -86,6 +89,8 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
             raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
     if not float(octave_scale) > 1.0:
         raise ValueError(f"octave_scale must be > 1, got {octave_scale}")
+    if not float(detail_blur) >= 0:
+        raise ValueError(f"detail_blur must be >= 0, got {detail_blur}")
     if not float(step_size) > 0:
         raise ValueError(f"step_size must be > 0, got {step_size}")
     device = model_device(model)
@@ -107,8 +112,9 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
         base = _resize(x0, hw)
         detail = _resize(detail, hw)
         param = pixels(init=(base + detail).clamp(0, 1), centre=0.0, scale=1.0, device=device)
+        regs = ([_BlurDetail(base, float(detail_blur))] if detail_blur > 0 else []) + [Clamp(0.0, 1.0)]
         r = render(model, objective, param, steps=steps, lr=step_size, optimizer="normalized_mean",
-                   transforms=[Jitter(jitter)], regularizers=[Clamp(0.0, 1.0)],
+                   transforms=[Jitter(jitter)], regularizers=regs,
                    seed=None if seed is None else seed + k, stop_event=stop_event, progress=progress,
                    desc=f"octave {k + 1}/{len(sizes)} {tuple(hw)}")
         total += r.steps
@@ -122,6 +128,16 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
             break
     result.steps = total
     return result
+
+
+class _BlurDetail(Regularizer):
+    """Blur only the dream's addition to ``base``: ``x <- base + blur(x - base)``, every step."""
+
+    def __init__(self, base: torch.Tensor, sigma: float):
+        self.base, self.sigma = base, sigma
+
+    def project(self, x, step):
+        return self.base + gaussian_blur(x - self.base, self.sigma)
 
 
 def _as_input(model: nn.Module, image) -> torch.Tensor:
