@@ -197,7 +197,7 @@ CLAIMS = [
          where=f"{NB05} (transfer claim)", profile="quick"),
     dict(name="nb05 fooling: mean |change|", run=fooling_mean_change, threshold=0.01, higher_is_better=False,
          where=f"{NB05} (fooling claim)", profile="quick"),
-    dict(name="nb06 dream: min activation gain", run=dream_min_gain, threshold=1.5, where=f"{NB06} (gain claim)",
+    dict(name="nb06 dream: min activation gain", run=dream_min_gain, threshold=1.3, where=f"{NB06} (gain claim)",
          profile="quick"),
     # lecture-profile claims (asserted only when vizlab.profile() == "lecture"; minutes per run)
     dict(name="nb05 ladder: full recipe Lite2 rank (lecture)", run=ladder_full_rank, threshold=20,

@@ -63,9 +63,15 @@ def main(argv=None) -> int:
     parser.add_argument("--old", type=int, default=0, help="time the first version on this many classes too")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--jsonl", default=None, help="append each row as JSON to this file")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="change preset fields, e.g. --set steps=60 lr=0.2 (for trying a recipe)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    changes = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        changes[key] = json.loads(value) if value not in ("True", "False") else value == "True"
     import vizlab
 
     model = vizlab.load_model()
@@ -79,7 +85,7 @@ def main(argv=None) -> int:
         drawn = random.Random(args.seed).sample(range(len(model.categories)), args.random)
         sets.append((f"{args.random} random (seed {args.seed})", drawn))
     out = open(args.jsonl, "a") if args.jsonl else None
-    print(f"threads: {torch.get_num_threads()}, size {args.size}, image seed {args.image_seed}")
+    print(f"threads: {torch.get_num_threads()}, size {args.size}, image seed {args.image_seed}, changes {changes}")
     for title, targets in sets:
         for mode in args.modes:
             rows = []
@@ -92,7 +98,7 @@ def main(argv=None) -> int:
                     r_old, s_old = make(model, target, OLD[mode].get("mode"), args.size, args.image_seed,
                                         **{k: v for k, v in OLD[mode].items() if k != "mode"})
                     old = (judge_image(judge, r_old.image, target)[0], s_old)
-                r, seconds = make(model, target, mode, args.size, args.image_seed)
+                r, seconds = make(model, target, mode, args.size, args.image_seed, **changes)
                 rank, p = judge_image(judge, r.image, target)
                 row = dict(set=title, mode=mode, cls=model.categories[target], target=target,
                            p0=r.info["target_probability"], rank=rank, p=p, seconds=seconds,
