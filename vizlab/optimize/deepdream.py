@@ -67,7 +67,7 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
         model: a classifier taking ``[0, 1]`` images.
         image: the photo (anything ``model.to_input`` takes, or a ``(1, 3, H, W)`` tensor in ``[0, 1]``).
         layer: layer to amplify (friendly name or module path). Shallow layers give strokes and textures,
-            deep ones eyes, fur and animal parts.
+            deep ones larger shapes (with GoogLeNet: eyes, fur, animal parts; with EfficientNet-Lite0: rounded, scale-like shapes).
         octaves: number of pyramid levels (1: no pyramid).
         octave_scale: size ratio between neighbouring levels (> 1).
         steps: gradient steps per octave.
@@ -77,7 +77,7 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
         guide: optional guide image; the dream then moves towards the guide's features.
         detail_blur: after every step, blur what the dream has added to the photo (not the photo) with a Gaussian
             of this width: the single-pixel speckle that normalised steps pile up is removed, so the larger
-            patterns of deep layers (eyes, fur, legs) take their place; 0: off.
+            patterns of deep layers take their place; 0: off.
         seed, callback, stop_event, progress: as in :func:`~vizlab.optimize.render.render`; ``callback``
             gets ``(total steps so far, image, value)`` after each octave.
 
