@@ -67,7 +67,8 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
         model: a classifier taking ``[0, 1]`` images.
         image: the photo (anything ``model.to_input`` takes, or a ``(1, 3, H, W)`` tensor in ``[0, 1]``).
         layer: layer to amplify (friendly name or module path). Shallow layers give strokes and textures,
-            deep ones larger shapes (with GoogLeNet: eyes, fur, animal parts; with EfficientNet-Lite0: rounded, scale-like shapes).
+            deep ones larger shapes (with GoogLeNet: eyes, fur, animal parts; with EfficientNet-Lite0: rounded,
+            scale-like shapes).
         octaves: number of pyramid levels (1: no pyramid).
         octave_scale: size ratio between neighbouring levels (> 1).
         steps: gradient steps per octave.
