@@ -107,7 +107,7 @@ def fourier_worst_rank(seed: int) -> float:
     from vizlab import optimize as opt
 
     model, judge = _models()
-    size = vizlab.by_profile(quick=128, lecture=224)
+    size = 224  # both profiles (at 128 px the judged rank ranged 2-49)
     ranks = []
     for name in ("flamingo", "tarantula"):
         r = opt.class_visualization(model, name, mode="fourier", size=size, seed=seed, progress=False)
@@ -189,7 +189,7 @@ CLAIMS = [
          where=f"{NB05} (ladder claim)", profile="quick"),
     dict(name="nb05 pixel mode: min Lite0 p", run=pixel_min_lite0_p, threshold=0.5,
          where=f"{NB05} (pixel recipe claim); tests/test_optimize_model.py", profile="quick"),
-    dict(name="nb05 fourier: worst Lite2 rank (quick)", run=fourier_worst_rank, threshold=50, higher_is_better=False,
+    dict(name="nb05 fourier: worst Lite2 rank", run=fourier_worst_rank, threshold=10, higher_is_better=False,
          where=f"{NB05} (Fourier claim, transfer claim); tests/test_optimize_model.py", profile="quick"),
     dict(name="nb05 inversion: deep MSE / shallow MSE", run=inversion_ratio, threshold=1.3,
          where=f"{NB05} (inversion claim)", profile="quick"),
@@ -206,6 +206,4 @@ CLAIMS = [
          where=f"{NB05} (ladder claim, lecture)", profile="lecture"),
     dict(name="nb05 pixel mode: worst Lite2 rank (lecture)", run=pixel_worst_lite2_rank, threshold=20,
          higher_is_better=False, where=f"{NB05} (pixel recipe claim, lecture)", profile="lecture"),
-    dict(name="nb05 fourier: worst Lite2 rank (lecture)", run=fourier_worst_rank, threshold=10,
-         higher_is_better=False, where=f"{NB05} (Fourier claim, lecture)", profile="lecture"),
 ]
