@@ -155,13 +155,13 @@ def _dreams(seed: int):
     from vizlab.hooks import activations
 
     model, judge = _models()
-    size, steps = vizlab.by_profile(quick=128, lecture=256), vizlab.by_profile(quick=8, lecture=20)
+    size, steps = vizlab.by_profile(quick=128, lecture=256), vizlab.by_profile(quick=10, lecture=30)
     octaves = vizlab.by_profile(quick=3, lecture=4)
     photo = model.to_input("temple", size)
     gains, mass = {}, {"photo": opt.class_mass(judge, photo)}
     for layer in ("block2", "block4", "block6"):
-        d = opt.deepdream(model, photo, layer, octaves=octaves, octave_scale=1.4, steps=steps, step_size=0.02,
-                          seed=seed, progress=False)
+        d = opt.deepdream(model, photo, layer, octaves=octaves, octave_scale=1.4, steps=steps, step_size=0.01,
+                          detail_blur=0.7, seed=seed, progress=False)
         before = activations(model, photo, layer)[1][layer].pow(2).mean()
         after = activations(model, d.image, layer)[1][layer].pow(2).mean()
         gains[layer] = float(after / before)
