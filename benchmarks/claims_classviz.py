@@ -155,7 +155,7 @@ def _dreams(seed: int):
     from vizlab.hooks import activations
 
     model, judge = _models()
-    size, steps = vizlab.by_profile(quick=128, lecture=256), vizlab.by_profile(quick=10, lecture=30)
+    size, steps = vizlab.by_profile(quick=128, lecture=256), vizlab.by_profile(quick=14, lecture=30)
     octaves = vizlab.by_profile(quick=3, lecture=4)
     photo = model.to_input("temple", size)
     gains, mass = {}, {"photo": opt.class_mass(judge, photo)}
