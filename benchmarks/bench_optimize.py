@@ -49,9 +49,11 @@ def plain_cs231n(model, target: int, size: int, steps: int, seed: int = 0, lr: f
 
 
 def vizlab_cs231n(model, target: int, size: int, steps: int, seed: int = 0) -> torch.Tensor:
-    from vizlab.optimize import class_visualization
+    from vizlab.optimize import class_visualization, preset
 
-    return class_visualization(model, target, mode="cs231n", size=size, steps=steps, seed=seed,
+    # the assignment's recipe (the "cs231n" mode's preset adds scale/rotate and schedules, which the plain
+    # loop does not have)
+    return class_visualization(model, target, preset("assignment", size=size, steps=steps), seed=seed,
                                progress=False).image
 
 

@@ -13,7 +13,8 @@ from vizlab.optimize import (L2, TV, Blur, Clamp, Context, Jitter, Objective, Pa
                              class_logit, compose, deepdream, feature_match, fooling_image, fourier, frequency_energy,
                              gaussian_blur, guided, invert, layer_activation, model_units, neuron, pad, pixels,
                              render, rotate, scale)
-from vizlab.optimize.classviz import build, preset
+from vizlab.optimize import ClipWeak, cosine_decay
+from vizlab.optimize.classviz import ClassVizSettings, build, preset
 from vizlab.optimize.deepdream import octave_sizes
 from vizlab.optimize.params import COLOR_SQRT, color_correlation_sqrt
 
@@ -273,8 +274,8 @@ def _cs231n_loop(model, target, size, steps, seed, lr=25.0, l2=1e-3, max_jitter=
     return mean + std * z
 
 
-def test_cs231n_mode_is_the_cs231n_loop(tiny):
-    settings = preset("cs231n", size=24, steps=12)
+def test_assignment_preset_is_the_cs231n_loop(tiny):
+    settings = preset("assignment", size=24, steps=12)
     param, transforms, regs, optimizer = build(tiny, settings, seed=5)
     ours = render(tiny, class_logit(7), param, steps=12, lr=settings.lr, optimizer=optimizer, transforms=transforms,
                   regularizers=regs, seed=5, progress=False).image
@@ -346,4 +347,103 @@ def test_out_of_range_units_are_value_errors(tiny):
         render(tiny, neuron("conv1", 0, y=40), steps=1, size=16, progress=False)
     with pytest.raises(ValueError, match="batch=3"):
         render(tiny, class_logit(1, batch=3), steps=1, size=16, progress=False)
+    assert hooks_left(tiny) == 0
+
+
+# -- schedules and the regularizers of the transferable pixel recipe -------------------------------------------
+def test_cosine_decay_falls_from_one_to_end():
+    f = cosine_decay(0.1)
+    values = [f(s, 50) for s in range(50)]
+    assert values[0] == pytest.approx(1.0) and values[-1] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(values, values[1:]))
+    with pytest.raises(ValueError, match="end"):
+        cosine_decay(1.5)
+
+
+def test_lr_schedule_scales_each_step(tiny):
+    """With normalised steps the parameters move exactly lr * factor per step; a schedule shrinks the moves."""
+    seen = []
+    sched = lambda step, steps: seen.append(step) or (1.0 if step == 0 else 0.0)  # noqa: E731
+    p = pixels((1, 3, 16, 16), seed=0)
+    start = p.params[0].detach().clone()
+    render(tiny, class_logit(1), p, steps=3, lr=2.0, optimizer="normalized", lr_schedule=sched, progress=False)
+    assert seen == [0, 1, 2]
+    moved = (p.params[0].detach() - start).norm()
+    assert float(moved) == pytest.approx(2.0, rel=1e-4)  # only the first step moved (factor 0 afterwards)
+    with pytest.raises(TypeError, match="lr_schedule"):
+        render(tiny, class_logit(1), steps=1, size=16, lr_schedule=0.5, progress=False)
+
+
+def test_blur_schedule_narrows():
+    b = Blur(1.0, every=2, end_sigma=0.2, steps=11)
+    assert b.sigma_at(0) == pytest.approx(1.0) and b.sigma_at(10) == pytest.approx(0.2)
+    assert b.sigma_at(5) == pytest.approx(0.6)
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert b.project(x, 1) is None
+    early, late = b.project(x, 0), b.project(x, 10)
+    assert frequency_energy(early) < frequency_energy(late) < frequency_energy(x)
+    with pytest.raises(ValueError, match="steps"):
+        Blur(1.0, end_sigma=0.5)
+
+
+def test_clip_weak_resets_the_weakest_pixels_to_the_centre():
+    x = torch.full((1, 3, 10, 10), 0.5)
+    x[..., :5, :] += torch.linspace(0.01, 0.4, 50).view(1, 1, 5, 10)  # 50 pixels away from grey, rising
+    out = ClipWeak(70, centre=0.5).project(x, 0)
+    changed = (out != x).any(dim=1)
+    assert 0 < int(changed.sum()) <= 70
+    assert torch.allclose(out[..., 4, 9], x[..., 4, 9])   # the strongest pixel stays
+    assert torch.allclose(out[..., 0, 0], torch.full((1, 3), 0.5))  # the weakest is reset to grey
+    assert ClipWeak(0).project(x, 0) is None
+    with pytest.raises(ValueError, match="percentile"):
+        ClipWeak(100)
+
+
+def test_presets_and_settings_validation():
+    assert preset("assignment") == ClassVizSettings()
+    assert preset("cs231n").robust and preset("cs231n").mode == "cs231n"
+    assert preset("fourier").mode == "fourier" and preset("fourier").lr_end < 1
+    with pytest.raises(ValueError, match="lr_end"):
+        ClassVizSettings(lr_end=2.0)
+    with pytest.raises(ValueError, match="clip_weak"):
+        ClassVizSettings(clip_weak=100.0)
+    with pytest.raises(ValueError, match="blur_end"):
+        ClassVizSettings(blur_end=-1.0)
+    param, transforms, regs, _ = build(torch.nn.Identity(), preset("cs231n", size=32, clip_weak=5.0))
+    assert any(isinstance(r, ClipWeak) for r in regs)
+    assert any(isinstance(r, Blur) and r.sigma_at(0) > r.sigma_at(149) for r in regs)
+
+
+def test_fourier_starts_from_the_asked_colour():
+    grey = fourier((1, 3, 32, 32), seed=0, decorrelate=False, mean=0.5, std=0.0).image()
+    assert torch.allclose(grey, torch.full_like(grey, 0.5), atol=1e-5)
+    brown = fourier((1, 3, 32, 32), seed=0, std=0.0).image()
+    assert brown.mean(dim=(0, 2, 3)).tolist() == pytest.approx([0.467, 0.361, 0.324], abs=1e-3)
+
+
+def test_verdict_and_class_mass_on_a_tiny_model(tiny):
+    from vizlab.optimize import class_mass, verdict
+
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        logits = tiny(x)[0]
+    best = int(logits.argmax())
+    v = verdict(tiny, x, best)
+    assert v["rank"] == 1 and v["probability"] == pytest.approx(float(logits.softmax(0)[best]))
+    worst = int(logits.argmin())
+    assert verdict(tiny, x, worst)["rank"] == logits.numel()
+    n = logits.numel()
+    assert class_mass(tiny, x, range(n)) == pytest.approx(1.0, abs=1e-5)
+    assert class_mass(tiny, x, [best]) == pytest.approx(v["probability"])
+    with pytest.raises(ValueError, match="classes"):
+        class_mass(tiny, x, range(n + 5))
+
+
+def test_deepdream_detail_blur_keeps_the_photo_and_smooths_the_addition(tiny):
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    sharp = deepdream(tiny, x, "relu2", octaves=1, steps=4, step_size=0.05, progress=False).image
+    smooth = deepdream(tiny, x, "relu2", octaves=1, steps=4, step_size=0.05, detail_blur=1.0, progress=False).image
+    assert frequency_energy(smooth - x) < frequency_energy(sharp - x)
+    with pytest.raises(ValueError, match="detail_blur"):
+        deepdream(tiny, x, "relu2", detail_blur=-1.0)
     assert hooks_left(tiny) == 0

@@ -25,9 +25,13 @@ def test_classviz_controls_are_the_settings(model):
     assert {"Run", "Stop", "class", "mode", "learning rate", "L2 weight", "TV weight", "jitter (px)",
             "blur sigma", "blur every", "steps"} <= names
     assert all(c.continuous_update is False for c in ex.controls if hasattr(c, "continuous_update"))
-    assert ex.settings.lr == 25.0 and ex.settings.l2 == 1e-3 and ex.settings.blur_every == 10
+    from vizlab.optimize import preset
+
+    cs, fo = preset("cs231n"), preset("fourier")
+    assert ex.settings.lr == cs.lr and ex.settings.l2 == cs.l2 and ex.settings.blur_every == cs.blur_every
+    assert ex.settings.robust and ex.settings.lr_end == cs.lr_end  # schedule fields come from the preset
     ex.mode.value = "fourier"  # switching mode loads that mode's preset
-    assert ex.settings.mode == "fourier" and ex.lr.value == pytest.approx(0.05, rel=0.02)
+    assert ex.settings.mode == "fourier" and ex.lr.value == pytest.approx(fo.lr, rel=0.02)
     assert ex.blur_sigma.value == 0.0
     ex.l2.value = 2e-3
     assert ex.settings.l2 == 2e-3

@@ -23,7 +23,7 @@ from ..hooks import capture
 from ..models import model_input
 from .objectives import Objective, channel, guided, layer_activation
 from .params import pixels
-from .regularizers import Clamp
+from .regularizers import Clamp, Regularizer, gaussian_blur
 from .render import render
 from .transforms import Jitter
 
@@ -59,7 +59,7 @@ def octave_sizes(hw: tuple[int, int], octaves: int, octave_scale: float, smalles
 
 def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 3, octave_scale: float = 1.4,
               steps: int = 10, step_size: float = 0.01, jitter: int = 8, channel_index: int | None = None,
-              guide=None, seed: int | None = 0, callback: Callable[[int, torch.Tensor, float], None] | None = None,
+              guide=None, detail_blur: float = 0.0, seed: int | None = 0, callback: Callable[[int, torch.Tensor, float], None] | None = None,
               stop_event: threading.Event | None = None, progress: bool = True) -> DreamResult:
     """Dream ``layer`` into ``image``.
 
@@ -67,7 +67,8 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
         model: a classifier taking ``[0, 1]`` images.
         image: the photo (anything ``model.to_input`` takes, or a ``(1, 3, H, W)`` tensor in ``[0, 1]``).
         layer: layer to amplify (friendly name or module path). Shallow layers give strokes and textures,
-            deep ones eyes, fur and animal parts.
+            deep ones larger shapes (with GoogLeNet: eyes, fur, animal parts; with EfficientNet-Lite0: rounded,
+            scale-like shapes).
         octaves: number of pyramid levels (1: no pyramid).
         octave_scale: size ratio between neighbouring levels (> 1).
         steps: gradient steps per octave.
@@ -75,6 +76,9 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
         jitter: largest random roll in pixels.
         channel_index: amplify only this channel of ``layer`` (default: the whole layer).
         guide: optional guide image; the dream then moves towards the guide's features.
+        detail_blur: after every step, blur what the dream has added to the photo (not the photo) with a Gaussian
+            of this width: the single-pixel speckle that normalised steps pile up is removed, so the larger
+            patterns of deep layers take their place; 0: off.
         seed, callback, stop_event, progress: as in :func:`~vizlab.optimize.render.render`; ``callback``
             gets ``(total steps so far, image, value)`` after each octave.
 
@@ -86,6 +90,8 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
             raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
     if not float(octave_scale) > 1.0:
         raise ValueError(f"octave_scale must be > 1, got {octave_scale}")
+    if not float(detail_blur) >= 0:
+        raise ValueError(f"detail_blur must be >= 0, got {detail_blur}")
     if not float(step_size) > 0:
         raise ValueError(f"step_size must be > 0, got {step_size}")
     device = model_device(model)
@@ -107,8 +113,9 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
         base = _resize(x0, hw)
         detail = _resize(detail, hw)
         param = pixels(init=(base + detail).clamp(0, 1), centre=0.0, scale=1.0, device=device)
+        regs = ([_BlurDetail(base, float(detail_blur))] if detail_blur > 0 else []) + [Clamp(0.0, 1.0)]
         r = render(model, objective, param, steps=steps, lr=step_size, optimizer="normalized_mean",
-                   transforms=[Jitter(jitter)], regularizers=[Clamp(0.0, 1.0)],
+                   transforms=[Jitter(jitter)], regularizers=regs,
                    seed=None if seed is None else seed + k, stop_event=stop_event, progress=progress,
                    desc=f"octave {k + 1}/{len(sizes)} {tuple(hw)}")
         total += r.steps
@@ -124,8 +131,40 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
     return result
 
 
+class _BlurDetail(Regularizer):
+    """Blur only the dream's addition to ``base``: ``x <- base + blur(x - base)``, every step."""
+
+    def __init__(self, base: torch.Tensor, sigma: float):
+        self.base, self.sigma = base, sigma
+
+    def project(self, x, step):
+        return self.base + gaussian_blur(x - self.base, self.sigma)
+
+
 def _as_input(model: nn.Module, image) -> torch.Tensor:
     x = model_input(model, image).detach()
     if x.shape[0] != 1:
         raise ValueError(f"image must be one image, (1, 3, H, W); got a batch of shape {tuple(x.shape)}")
     return x
+
+
+#: ImageNet's animal classes: indices 0 (tench) to 397 (puffer), fish, birds, reptiles, dogs, insects, ...
+ANIMAL_CLASSES = range(0, 398)
+
+
+@torch.no_grad()
+def class_mass(model: nn.Module, image, classes=ANIMAL_CLASSES) -> float:
+    """Total softmax probability that ``model`` gives the ``classes`` (default: the animals) for ``image``.
+
+    A measurable sign that a deep-layer dream draws animal parts: the judge's animal mass rises over the photo's.
+    The image is resized to the model's ``input_size`` when it has one.
+    """
+    x = _as_input(model, image)
+    size = getattr(model, "input_size", None)
+    if size is not None and tuple(x.shape[-2:]) != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+    probs = model(x).softmax(dim=1)[0]
+    index = torch.as_tensor(list(classes), dtype=torch.long, device=probs.device)
+    if index.numel() == 0 or int(index.min()) < 0 or int(index.max()) >= probs.numel():
+        raise ValueError(f"classes must be class indices in 0..{probs.numel() - 1}")
+    return float(probs[index].sum())

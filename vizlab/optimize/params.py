@@ -140,7 +140,7 @@ def _frequency_scale(h: int, w: int, decay: float, device) -> torch.Tensor:
 
 
 def fourier(shape=(1, 3, 224, 224), *, decay: float = 1.0, std: float = 0.01, decorrelate: bool = True,
-            init: torch.Tensor | None = None, seed: int | None = None,
+            init: torch.Tensor | None = None, seed: int | None = None, mean=COLOR_MEAN,
             device: torch.device | str | None = None) -> Parameterization:
     """Decorrelated Fourier parameterization: ``x = sigmoid(M · irfft2(c ⊙ s) + logit(mean))``.
 
@@ -153,6 +153,8 @@ def fourier(shape=(1, 3, 224, 224), *, decay: float = 1.0, std: float = 0.01, de
         std: standard deviation of the random start of the coefficients.
         init: start from this image instead (it is inverted exactly, up to pixels at 0 or 1).
         seed: seed of the random start (private generator).
+        mean: the colour the image starts from (one number or three); the default is the photos' mean, a
+            brown; class visualization starts from grey (0.5) so that no colour has a head start.
         device: where the parameters live.
     """
     device = torch.device("cpu") if device is None else torch.device(device)
@@ -164,7 +166,7 @@ def fourier(shape=(1, 3, 224, 224), *, decay: float = 1.0, std: float = 0.01, de
     scale = _frequency_scale(h, w, decay, device)
     mix = (COLOR_SQRT if decorrelate else torch.eye(3)).to(device)
     unmix = torch.linalg.inv(mix)
-    offset = torch.logit(torch.tensor(COLOR_MEAN, device=device)).view(1, 3, 1, 1)
+    offset = torch.logit(_channel_vector(mean, device, "mean").clamp(1e-3, 1 - 1e-3))
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     coeffs = (torch.randn(n, 3, h, w // 2 + 1, 2, generator=gen) * std).to(device)
     coeffs.requires_grad_(True)

@@ -5,7 +5,8 @@ Two kinds, both applied by the render loop:
 * **penalties** are added to the loss: :class:`L2` (``w * sum(((x - c) / s)^2)``, CS231n's ``l2_reg``) and
   :class:`TV` (total variation, ``w * sum((x[i+1,j] - x[i,j])^2 + (x[i,j+1] - x[i,j])^2)``);
 * **projections** change the image after an update: :class:`Blur` (Gaussian of width ``sigma`` every
-  ``every`` steps, CS231n's ``blur_every``) and :class:`Clamp` (keep pixels in ``[lo, hi]``).
+  ``every`` steps, CS231n's ``blur_every``, optionally on a schedule), :class:`ClipWeak` (reset the weakest
+  pixels, Yosinski et al. 2015) and :class:`Clamp` (keep pixels in ``[lo, hi]``).
 
 A weight (or sigma) of 0 switches a regularizer off.
 """
@@ -116,18 +117,65 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 class Blur(Regularizer):
-    """Blur the image with a Gaussian of width ``sigma`` at steps ``0, every, 2*every, ...`` (CS231n: 0.5, 10)."""
+    """Blur the image with a Gaussian of width ``sigma`` at steps ``0, every, 2*every, ...`` (CS231n: 0.5, 10).
 
-    def __init__(self, sigma: float = 0.5, every: int = 10):
+    With ``end_sigma`` and ``steps`` the width falls linearly from ``sigma`` at step 0 to ``end_sigma`` at the
+    last step (a blur schedule: strong blur first lets only large shapes form, a weak blur later lets the
+    details in).
+    """
+
+    def __init__(self, sigma: float = 0.5, every: int = 10, end_sigma: float | None = None, steps: int | None = None):
         self.sigma = _weight(sigma, "sigma")
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be an integer >= 1, got {every!r}")
         self.every = every
+        self.end_sigma = self.sigma if end_sigma is None else _weight(end_sigma, "end_sigma")
+        if end_sigma is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ValueError(f"steps must be an integer >= 1 when end_sigma is given, got {steps!r}")
+        self.steps = steps
+
+    def sigma_at(self, step: int) -> float:
+        """The blur width used at ``step``."""
+        if self.steps is None or self.end_sigma == self.sigma:
+            return self.sigma
+        frac = min(1.0, step / max(1, self.steps - 1))
+        return self.sigma + (self.end_sigma - self.sigma) * frac
 
     def project(self, x, step):
-        if self.sigma == 0 or step % self.every != 0:
+        if step % self.every != 0:
             return None
-        return gaussian_blur(x, self.sigma)
+        sigma = self.sigma_at(step)
+        return None if sigma == 0 else gaussian_blur(x, sigma)
+
+
+class ClipWeak(Regularizer):
+    """Set the weakest pixels to ``centre`` (Yosinski et al. 2015, "clipping pixels with small norm").
+
+    Every ``every`` steps, pixels whose colour vector ``(x - centre) / scale`` is shorter than the
+    ``percentile``-th percentile of all pixels' are reset to ``centre`` (gray in the model's units): what the
+    class does not need fades out, so the image is the object on a calm background instead of texture
+    everywhere. ``percentile=0`` switches it off.
+    """
+
+    def __init__(self, percentile: float = 10.0, every: int = 1, centre=0.5, scale=1.0):
+        self.percentile = _weight(percentile, "percentile")
+        if self.percentile >= 100:
+            raise ValueError(f"percentile must be in [0, 100), got {percentile}")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an integer >= 1, got {every!r}")
+        self.every = every
+        self.centre, self.scale = centre, scale
+
+    def project(self, x, step):
+        if self.percentile == 0 or step % self.every != 0:
+            return None
+        c = torch.as_tensor(self.centre, dtype=x.dtype, device=x.device)
+        s = torch.as_tensor(self.scale, dtype=x.dtype, device=x.device)
+        c = c.view(1, -1, 1, 1) if c.numel() == 3 else c
+        s = s.view(1, -1, 1, 1) if s.numel() == 3 else s
+        norm = ((x - c) / s).norm(dim=1, keepdim=True)
+        cut = torch.quantile(norm.flatten(1), self.percentile / 100, dim=1).view(-1, 1, 1, 1)
+        return torch.where(norm < cut, c.expand_as(x), x)
 
 
 class Clamp(Regularizer):

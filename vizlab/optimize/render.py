@@ -14,6 +14,7 @@ Everything lives on the model's device; a ``seed`` makes the run reproducible.
 """
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -87,7 +88,8 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
            size: int = 224, seed: int | None = 0, snapshots: int | Sequence[int] | None = None,
            callback: Callable[[int, torch.Tensor, float], None] | None = None,
            until: Callable[[Context], bool] | None = None, stop_event: threading.Event | None = None,
-           progress: bool = True, desc: str | None = None) -> RenderResult:
+           progress: bool = True, desc: str | None = None,
+           lr_schedule: Callable[[int, int], float] | None = None) -> RenderResult:
     """Optimize an image so that ``objective`` grows; return the (possibly partial) result.
 
     Args:
@@ -108,6 +110,8 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         stop_event: set it (from another thread) to stop after the current step.
         progress: show a ``tqdm`` bar.
         desc: progress bar label.
+        lr_schedule: ``lr_schedule(step, steps)`` multiplies ``lr`` at each step (e.g. :func:`cosine_decay`);
+            big steps early find the shapes, small steps late settle the details.
 
     Example:
         >>> result = render(model, class_logit(130), steps=100)     # doctest: +SKIP
@@ -124,6 +128,8 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         raise TypeError(f"lr must be a number, got {type(lr).__name__}") from exc
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr}")
+    if lr_schedule is not None and not callable(lr_schedule):
+        raise TypeError(f"lr_schedule must be callable (step, steps) -> factor, got {type(lr_schedule).__name__}")
     device = model_device(model)
     if param is None:
         param = pixels((1, 3, size, size), seed=seed, device=device)
@@ -184,8 +190,11 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
                     if term is not None:
                         loss = loss + term
                 grads = torch.autograd.grad(loss, params)
+                rate = lr if lr_schedule is None else lr * float(lr_schedule(step, steps))
                 with torch.no_grad():
                     if opt is not None:
+                        for group in opt.param_groups:
+                            group["lr"] = rate
                         for p, g in zip(params, grads):
                             p.grad = g
                         opt.step()
@@ -193,10 +202,10 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
                             p.grad = None
                     elif optimizer == "normalized":
                         for p, g in zip(params, grads):
-                            p.sub_(lr * g / g.norm().clamp_min(1e-12))
+                            p.sub_(rate * g / g.norm().clamp_min(1e-12))
                     else:
                         for p, g in zip(params, grads):
-                            p.sub_(lr * g / g.abs().mean().clamp_min(1e-12))
+                            p.sub_(rate * g / g.abs().mean().clamp_min(1e-12))
                     img = None
                     for r in regs:
                         new = r.project(param.image() if img is None else img, step)
@@ -223,6 +232,19 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
     with torch.no_grad():
         final = param.image().detach()
     return RenderResult(final, values, shots, done, steps, reason, time.perf_counter() - start)
+
+
+def cosine_decay(end: float = 0.1) -> Callable[[int, int], float]:
+    """An ``lr_schedule``: the factor falls from 1 at the first step to ``end`` at the last along half a cosine."""
+    end = float(end)
+    if not 0 <= end <= 1:
+        raise ValueError(f"end must be in [0, 1], got {end}")
+
+    def factor(step: int, steps: int) -> float:
+        frac = step / max(1, steps - 1)
+        return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * frac))
+
+    return factor
 
 
 class _null:

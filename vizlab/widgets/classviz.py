@@ -101,10 +101,11 @@ class ClassVizExplorer(Explorer):
     @property
     def settings(self) -> ClassVizSettings:
         """The controls as a :class:`~vizlab.optimize.ClassVizSettings`."""
-        return ClassVizSettings(mode=self.mode.value, steps=int(self.steps.value), lr=float(self.lr.value),
-                                l2=float(self.l2.value), tv=float(self.tv.value), jitter=int(self.jitter.value),
-                                blur_sigma=float(self.blur_sigma.value), blur_every=int(self.blur_every.value),
-                                size=self.size, decorrelate=bool(self.decorrelate.value))
+        # the schedule fields (lr_end, blur_end, robust, clip_weak) come from the mode's preset
+        return replace(preset(self.mode.value), steps=int(self.steps.value), lr=float(self.lr.value),
+                       l2=float(self.l2.value), tv=float(self.tv.value), jitter=int(self.jitter.value),
+                       blur_sigma=float(self.blur_sigma.value), blur_every=int(self.blur_every.value),
+                       size=self.size, decorrelate=bool(self.decorrelate.value))
 
     def load(self, settings: ClassVizSettings) -> None:
         """Put settings into the controls (the mode's preset when the mode changes)."""
