@@ -622,15 +622,16 @@ def test_gallery_serves_every_explorer_without_code(browser, tmp_path):
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
-            assert time.monotonic() < deadline, "Voilà did not listen within the time limit"
+            if time.monotonic() > deadline:  # a time-out against a hang (expected ~20 s), not a speed claim
+                pytest.fail(f"Voilà did not listen within {SERVER_START_S} s")
             time.sleep(0.5)
         page = GalleryPage(browser.new_context(viewport={"width": 1400, "height": 1000}), url, log)
         page.page.goto(url, timeout=GALLERY_S * 1000, wait_until="commit")
         explorers = page.page.locator(".vizlab-explorer")
         deadline = time.monotonic() + GALLERY_S
         while explorers.count() < len(SECTIONS):
-            assert time.monotonic() < deadline, (f"the gallery shows {explorers.count()} of {len(SECTIONS)} "
-                                                 f"explorers after {GALLERY_S} s")
+            if time.monotonic() > deadline:  # a time-out against a hang (expected ~60 s), not a speed claim
+                pytest.fail(f"the gallery shows {explorers.count()} of {len(SECTIONS)} explorers after {GALLERY_S} s")
             time.sleep(1)
         page.loaded_s = time.monotonic() - page.started
         page.shot("gallery-loaded")

@@ -307,6 +307,7 @@ def wait_until(condition, seconds: float) -> bool:
 def test_a_killed_grader_loses_nothing_leaves_nothing_and_the_next_run_resumes(tmp_path, how):
     """Kill the grader (SIGKILL, or Ctrl-C's SIGINT) while a notebook that left a daemon holds; the first result
     survives, intact, no process of the run survives, and the next run grades only the rest."""
+    import secrets
     import signal
     import uuid
 
@@ -314,7 +315,7 @@ def test_a_killed_grader_loses_nothing_leaves_nothing_and_the_next_run_resumes(t
     subs.mkdir()
     (subs / "ann.ipynb").write_text(SUBMISSIONS["correct"])
     marker = uuid.uuid4().hex
-    sleeper = f"{time.time() % 1000:.6f}"
+    sleeper = f"{500 + secrets.randbelow(10**6) / 1e6:.6f}"  # a unique duration marks this test's daemon
     # zed leaves a detached daemon and then holds (ignoring the per-cell alarm), so the grader is killed mid-run
     hold = "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ntime.sleep(50)"
     (subs / "zed.ipynb").write_text(notebook(IMPORTS, GRAM, daemon(sleeper), hold, CONTENT, TV))

@@ -31,7 +31,7 @@ CLOCKS = {"perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "proce
           "thread_time", "time_ns", "default_timer", "timeit", "now", "utcnow"}
 CLOCK_MODULES = {"time", "timeit", "datetime"}
 # Parts of an identifier (split at "_") that say "this is a time or a speed".
-SPEED_PART = re.compile(r"^(seconds?|secs?|elapsed|durations?|wall|walltime|runtime|speedups?|slower|faster|"
+SPEED_PART = re.compile(r"^(seconds|secs?|elapsed|durations?|wall|walltime|runtime|speedups?|slower|faster|"
                         r"latency|timings?|times?|ms|millis|fps)$", re.IGNORECASE)
 MARKER = re.compile(r"#\s*behaviou?r bound\b(?P<rest>.*)$", re.IGNORECASE)
 EXPECTED = re.compile(r"expected\s*(?:~|about|<|<=|under)?\s*(?P<n>[0-9]*\.?[0-9]+)\s*(?:s\b|sec|seconds)",
@@ -77,7 +77,15 @@ def _names(node: ast.AST) -> set[str]:
 
 
 def _target_names(target: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    """The variables an assignment binds: ``x`` and ``a, *b``, not the ``obj`` of ``obj.attr = ...`` or
+    ``obj[k] = ...`` (storing a timing on an object does not make the object a time)."""
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return set().union(set(), *(_target_names(t) for t in target.elts))
+    if isinstance(target, ast.Starred):
+        return _target_names(target.value)
+    return set()
 
 
 SCOPES = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
