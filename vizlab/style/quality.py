@@ -160,3 +160,52 @@ def judge_ranks(images: Sequence[torch.Tensor], photos: Sequence, judge=None) ->
         cls = judge.predict(p, 1)[0][0]
         out.append((cls, int(judge.rank(x.float(), cls)[0])))
     return out
+
+
+@dataclass
+class TransferRecord:
+    """One style x photo pair of :func:`transfer_grid`: the result and its two measures."""
+
+    style: str
+    photo: str
+    image: torch.Tensor
+    fall: float          #: ``1 - d(result, style) / d(photo, style)``, d the relative Gram distance
+    photo_class: str     #: the judge's top-1 class for the photo
+    rank: int            #: that class's rank for the result (1 = top-1)
+    seconds: float
+
+
+def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: int, steps: int, loss_net=None,
+                  judge=None, verbose: bool = True, **kwargs) -> list[TransferRecord]:
+    """Gatys' style transfer for every style x photo pair, each measured twice: how far the Gram distance to
+    the style fell (style taken) and where the judge ranks the photo's class (content kept).
+
+    Tuning a recipe on one pair overfits that pair; this is the table to tune on. ``kwargs`` go to
+    :func:`~vizlab.style.gatys.style_transfer` (``style_weight``, ``lr``, ``seed`` ...). ``styles`` may be a
+    dict ``{name: style_scale}`` (a style with fine detail can be used at a larger scale); the Gram distance
+    is then measured to the style image at that scale, the target the optimisation had.
+    """
+    from ..models import load_judge
+    from .artwork import style_image
+    from .gatys import style_distance, style_transfer
+    from .lossnet import loss_network
+
+    loss_net = loss_network() if loss_net is None else loss_net
+    judge = load_judge() if judge is None else judge
+    kwargs.setdefault("progress", False)
+    scales = dict(styles) if isinstance(styles, dict) else {st: kwargs.get("style_scale", 1.0) for st in styles}
+    kwargs.pop("style_scale", None)
+    records = []
+    for st, scale in scales.items():
+        s = torch.from_numpy(style_image(st, max(16, round(size * scale))).transpose(2, 0, 1).copy())[None]
+        for ph in photos:
+            c = torch.from_numpy(style_image(ph, size).transpose(2, 0, 1).copy())[None]
+            r = style_transfer(c, st, loss_net=loss_net, size=size, steps=steps, style_scale=scale, **kwargs)
+            fall = 1 - style_distance(loss_net, r.image, s) / style_distance(loss_net, c, s)
+            cls = judge.predict(c, 1)[0][0]
+            rank = int(judge.rank(r.image, cls)[0])
+            records.append(TransferRecord(st, ph, r.image, fall, cls, rank, r.seconds))
+            if verbose:
+                print(f"{st:10s} + {ph:10s}: Gram distance fell {fall:6.1%}; judge's rank of {cls!r}: {rank} "
+                      f"({r.seconds:.0f} s)", flush=True)
+    return records
