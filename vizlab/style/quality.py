@@ -70,7 +70,7 @@ def _nearest_distance(img: np.ndarray, colours: np.ndarray) -> np.ndarray:
 
 
 def blob_check(stylised, photo, style=None, *, max_fraction: float = 0.01, black: float = 0.1,
-               dark_photo: float = 0.2, flat: float = 0.03, off_palette: float = 0.25) -> BlobReport:
+               dark_photo: float = 0.2, flat: float = 0.03, off_palette: float = 0.1) -> BlobReport:
     """Find solid blobs a style network painted: connected flat regions that are near-black, or of a colour
     that neither the style nor the photo has there, where the photo itself is not dark.
 

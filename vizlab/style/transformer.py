@@ -439,8 +439,18 @@ def save_transformer(net: TransformerNet, path: str | Path, meta: dict | None = 
 
 
 def network_names() -> list[str]:
-    """Names of the style networks shipped in ``data/networks``."""
-    return sorted(p.stem for p in NETWORK_DIR.glob("*.pt"))
+    """Names of the style networks shipped in ``data/networks`` (files saved by :func:`save_transformer`;
+    other models kept there, and the instance-vs-batch-norm study in ``data/networks/norm_study``, are not
+    listed)."""
+    names = []
+    for p in sorted(NETWORK_DIR.glob("*.pt")):
+        try:
+            blob = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception:
+            continue
+        if isinstance(blob, dict) and set(blob.get("config", {})) == {"norm", "width", "blocks"}:
+            names.append(p.stem)
+    return names
 
 
 def load_transformer(source: str | Path, device: str | torch.device | None = None) -> TransformerNet:
