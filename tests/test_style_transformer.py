@@ -154,3 +154,57 @@ def test_bad_sizes_and_intervals_are_value_errors():
         train_transformer("waves", steps=1, checkpoint_every=0)
     out = stylize(net, torch.rand(3, 20, 24, dtype=torch.float64))  # float64 tensors are cast, size kept
     assert out.shape == (1, 3, 20, 24) and out.dtype == torch.float32
+
+
+def test_resume_continues_with_optimizer_state(tiny_net, tmp_path):
+    ckpt = tmp_path / "net.pt"
+    kw = dict(size=24, batch_size=1, width=4, blocks=1, loss_net=tiny_net, checkpoint=ckpt, progress=False, lr=1e-2)
+    first = train_transformer("waves", steps=4, **kw)
+    blob = torch.load(ckpt, weights_only=True)
+    assert "optimizer" in blob and blob["meta"]["steps_done"] == 4
+    exp_avg = [s["exp_avg"] for s in blob["optimizer"]["state"].values()]
+    assert exp_avg and any(float(t.float().abs().sum()) > 0 for t in exp_avg)  # Adam's moments were kept
+
+    resumed = train_transformer("waves", steps=7, resume=True, **kw)
+    assert resumed.steps == 7 and len(resumed.history) == 7
+    assert [h["total"] for h in resumed.history[:4]] == pytest.approx([h["total"] for h in first.history], rel=1e-3)
+    meta = load_transformer(ckpt).meta
+    assert meta["steps_done"] == 7 and len(meta["history"]["total"]) == 7
+    assert meta["seconds"] >= first.seconds
+    # Adam's step counter went on from 4, so the optimizer state was restored, not rebuilt.
+    steps = [float(s["step"]) for s in torch.load(ckpt, weights_only=True)["optimizer"]["state"].values()]
+    assert steps and all(s == 7 for s in steps)
+
+    again = train_transformer("waves", steps=7, resume=True, **kw)  # nothing left to do
+    assert again.steps == 7 and not any(h["step"] > 7 for h in again.history)
+    fresh = train_transformer("waves", steps=2, **kw)  # without resume the file is overwritten
+    assert fresh.steps == 2 and load_transformer(ckpt).meta["steps_done"] == 2
+
+
+def test_cli_resume_and_clear_errors(tmp_path, capsys):
+    from vizlab.cli import main
+
+    out = tmp_path / "n.pt"
+    args = ["style-train", "waves", str(out), "--size", "32", "--batch-size", "1", "--width", "4", "--blocks", "1",
+            "--device", "cpu"]
+    assert main([*args, "--steps", "2"]) == 0
+    assert main([*args, "--steps", "3", "--resume"]) == 0
+    assert '"steps": 3' in capsys.readouterr().out
+    assert load_transformer(out).meta["steps_done"] == 3
+
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(out.read_bytes()[:500])  # a truncated download
+    capsys.readouterr()
+    assert main(["stylize", str(corrupt), "cat", str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a readable network file" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    (tmp_path / "text.pt").write_text("hello")
+    assert main(["stylize", str(tmp_path / "text.pt"), "cat", str(tmp_path / "o.png")]) == 2
+    assert "not a readable network file" in capsys.readouterr().err
+
+    assert main(["stylize", str(out), "cat", str(tmp_path / "missing" / "o.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not exist" in err and "missing" in err and len(err.splitlines()) == 1
+    with pytest.raises(ValueError, match="not a readable network file"):
+        train_transformer("waves", steps=1, size=24, batch_size=1, width=4, blocks=1, checkpoint=corrupt,
+                          resume=True, progress=False)

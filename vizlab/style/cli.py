@@ -2,7 +2,7 @@
 
 Examples::
 
-    vizlab style-train swirls data/networks/swirls.pt --size 128 --steps 400 --lr 2e-3 --style-weight 5
+    vizlab style-train swirls data/networks/swirls.pt --size 256 --steps 1000 --width 16 --resume
     vizlab stylize swirls cat cat_swirls.png --size 512
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ def _train(args: argparse.Namespace) -> int:
     result = train_transformer(args.style, content=args.content, size=args.size, batch_size=args.batch_size,
                                steps=args.steps, lr=args.lr, style_weight=args.style_weight,
                                content_weight=args.content_weight, tv_weight=args.tv_weight, norm=args.norm,
-                               width=args.width, loss_net=loss_net, checkpoint=args.output,
-                               checkpoint_every=args.checkpoint_every, seed=args.seed)
+                               width=args.width, blocks=args.blocks, loss_net=loss_net, checkpoint=args.output,
+                               checkpoint_every=args.checkpoint_every, seed=args.seed, resume=args.resume)
     last = result.history[-1] if result.history else {}
     summary = {"output": str(args.output), "steps": result.steps, "seconds": round(result.seconds, 1),
                "stopped": result.stopped, "final": {k: round(v, 4) for k, v in last.items() if k != "step"}}
@@ -33,9 +33,14 @@ def _stylize(args: argparse.Namespace) -> int:
     from ..images import save_image
     from .transformer import load_transformer, stylize
 
+    output = Path(args.output).expanduser()
+    # Checked before the network runs, so a typo in the folder costs nothing and reads as one line.
+    if not output.parent.is_dir():
+        raise ValueError(f"output folder {str(output.parent)!r} does not exist; create it first "
+                         f"(mkdir -p {output.parent})")
     net = load_transformer(args.network, device=args.device)
     out = stylize(net, args.image, size=args.size)
-    path = save_image(out[0], Path(args.output))
+    path = save_image(out[0], output)
     print(f"wrote {path} ({out.shape[-1]}x{out.shape[-2]})")
     return 0
 
@@ -55,10 +60,14 @@ def add_commands(sub) -> None:
     train.add_argument("--tv-weight", type=float, default=1e-4)
     train.add_argument("--norm", choices=("instance", "batch"), default="instance")
     train.add_argument("--width", type=int, default=32, help="channels of the first layer (default 32)")
+    train.add_argument("--blocks", type=int, default=5, help="residual blocks (default 5)")
     train.add_argument("--loss-net", default="efficientnet_lite0", help="efficientnet_lite0 (offline), vgg16, vgg19")
     train.add_argument("--checkpoint-every", type=int, default=50)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default=None)
+    train.add_argument("--resume", action="store_true",
+                       help="continue from OUTPUT if it exists (network, Adam state, step count, losses) up to "
+                            "--steps in total; without it an existing OUTPUT is overwritten")
     train.set_defaults(func=_train)
 
     styl = sub.add_parser("stylize", help="stylise an image with a trained network (one forward pass)")

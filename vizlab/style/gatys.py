@@ -304,11 +304,59 @@ def print_progress(every: int = 20, total: int | None = None) -> Callable[[int, 
     return callback
 
 
-def synthesize_texture(style, *, size: int = 128, steps: int = 200, **kwargs) -> StyleResult:
+def match_histogram(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Give each channel of ``image`` the value distribution of ``reference``'s (rank matching, as in Heeger &
+    Bergen's texture synthesis, 1995). Both ``(1, C, H, W)``; the result has ``image``'s shape."""
+    out = torch.empty_like(image)
+    for c in range(image.shape[1]):
+        src = image[0, c].flatten()
+        ref = torch.sort(reference[0, c % reference.shape[1]].flatten()).values
+        # The k-th smallest pixel of the image takes the value at the same quantile of the reference.
+        q = torch.linspace(0, len(ref) - 1, len(src)).round().long()
+        vals = torch.empty_like(src)
+        vals[torch.argsort(src)] = ref[q]
+        out[0, c] = vals.view_as(image[0, c])
+    return out
+
+
+def _is_gray(img: torch.Tensor) -> bool:
+    return bool((img - img.mean(dim=1, keepdim=True)).abs().max() < 1e-3)
+
+
+def synthesize_texture(style, *, size: int = 128, steps: int = 200, octaves: int = 1, **kwargs) -> StyleResult:
     """Texture synthesis (Gatys et al. 2015): match only the style's Gram matrices, starting from noise.
 
-    Takes the keyword arguments of :func:`style_transfer` (``loss_net``, ``optimizer``, ``lr``, ``tv_weight``,
-    ``stop_event`` ...).
+    Args:
+        style: the source texture (see :func:`~vizlab.style.artwork.style_image`).
+        size, steps: the output's side and the optimisation steps (per octave).
+        octaves: coarse to fine: synthesise at ``size / 2**(octaves-1)`` first, then upsample the result as
+            the start of the next octave. Large structures (brick courses) form at the coarse octave, where
+            the loss network's receptive fields span them; the fine octaves add detail.
+        **kwargs: those of :func:`style_transfer` (``loss_net``, ``optimizer``, ``lr``, ``tv_weight`` ...).
+
+    A gray source (scikit-image's ``brick``, ``gravel``, ``grass``) gives a gray result: the channels are
+    averaged and the gray values take the source's histogram (Heeger & Bergen's rank matching), because the
+    Gram loss alone leaves faint colour noise and a washed-out contrast.
     """
+    import torch.nn.functional as F
+
+    if not isinstance(octaves, int) or octaves < 1:
+        raise ValueError(f"octaves must be a positive integer, got {octaves!r}")
     kwargs.setdefault("init", "noise")
-    return style_transfer(None, style, size=size, steps=steps, **kwargs)
+    result = None
+    total_seconds, history = 0.0, []
+    for k in range(octaves):
+        side = max(16, size // 2 ** (octaves - 1 - k))
+        if result is not None:
+            kwargs["init"] = F.interpolate(result.image, size=(side, side), mode="bilinear", align_corners=False)
+        result = style_transfer(None, style, size=side, steps=steps, **kwargs)
+        total_seconds += result.seconds
+        history += result.history
+        if result.stopped:
+            break
+    result.seconds, result.history, result.steps = total_seconds, history, len(history)
+    src = _style_batch(style, result.image.shape[-1], "cpu") if not isinstance(style, (list, tuple)) else None
+    if src is not None and _is_gray(src):
+        gray = result.image.mean(dim=1, keepdim=True)
+        result.image = match_histogram(gray, src[:, :1]).expand(-1, 3, -1, -1).contiguous()
+    return result

@@ -38,7 +38,41 @@ from .losses import gram_matrix, relative_content_loss, relative_style_loss, tv_
 NETWORK_DIR = DATA_DIR / "networks"
 NORMS = ("instance", "batch")
 #: Sample photos kept out of the offline training set, to judge networks on unseen images.
-HELD_OUT = ("cat", "astronaut")
+HELD_OUT = ("cat", "astronaut", "espresso", "motorcycle", "temple", "grace_hopper")
+
+
+def _skimage_file(name: str) -> Path:
+    import skimage
+
+    return Path(skimage.__file__).parent / "data" / name
+
+
+def _mpl_file(name: str) -> Path:
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "sample_data" / name
+
+
+#: More offline content for training (images that ship inside installed packages but are not vizlab samples):
+#: grey photos and scans give the networks edges, text and flat areas to learn on. Paths, found when used.
+EXTRA_CONTENT = {"camera": lambda: _skimage_file("camera.png"), "coins": lambda: _skimage_file("coins.png"),
+                 "moon": lambda: _skimage_file("moon.png"), "page": lambda: _skimage_file("page.png"),
+                 "text": lambda: _skimage_file("text.png"), "clock": lambda: _skimage_file("clock_motion.png"),
+                 "present": lambda: _mpl_file("Minduka_Present_Blue_Pack.png")}
+
+
+def training_content() -> list:
+    """The offline training set: every sample photo except :data:`HELD_OUT`, the textures, and
+    :data:`EXTRA_CONTENT` files that exist in this installation."""
+    names: list = [n for n in SAMPLES if n not in HELD_OUT]
+    for make in EXTRA_CONTENT.values():
+        try:
+            path = make()
+        except Exception:  # a package without its sample data: train on the rest
+            continue
+        if path.exists():
+            names.append(path)
+    return names
 _STALE_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
@@ -156,8 +190,8 @@ class ContentCrops:
     """An endless source of random square crops of content images (random scale, position, mirror).
 
     Args:
-        folder: a directory of images (searched recursively, e.g. COCO's ``train2014``); ``None`` uses the
-            sample photos shipped with vizlab except :data:`HELD_OUT` (offline default).
+        folder: a directory of images (searched recursively, e.g. COCO's ``train2014``); ``None`` uses
+            :func:`training_content` (offline default: sample photos except :data:`HELD_OUT`, textures, extras).
         size: side of the crops in pixels.
         seed: seeds the crops.
         max_side: large images are shrunk to this shorter side when loaded (keeps memory small).
@@ -170,7 +204,7 @@ class ContentCrops:
         self.rng = np.random.default_rng(seed)
         self.max_side = max_side
         if folder is None:
-            self.sources: list = [n for n in SAMPLES if n not in TEXTURES and n not in HELD_OUT]
+            self.sources: list = training_content()
         else:
             root = Path(folder).expanduser()
             if not root.is_dir():
@@ -195,7 +229,7 @@ class ContentCrops:
     def crop(self) -> np.ndarray:
         img = self._image(int(self.rng.integers(len(self.sources))))
         h, w = img.shape[:2]
-        side = int(min(h, w) * self.rng.uniform(0.5, 1.0))
+        side = max(16, int(min(h, w) * self.rng.uniform(0.35, 1.0)))  # crops at several scales
         top, left = int(self.rng.integers(0, h - side + 1)), int(self.rng.integers(0, w - side + 1))
         out = resize(img[top:top + side, left:left + side], (self.size, self.size))
         return out[:, ::-1].copy() if self.rng.random() < 0.5 else out
@@ -236,7 +270,7 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
                       checkpoint: str | Path | None = None, checkpoint_every: int = 100, seed: int = 0,
                       callback: Callable[[int, dict], None] | None = None,
                       stop_event: threading.Event | None = None, progress: bool = True,
-                      net: TransformerNet | None = None) -> TrainResult:
+                      net: TransformerNet | None = None, resume: bool = False) -> TrainResult:
     """Train a :class:`TransformerNet` for one style with the perceptual loss.
 
     Loss per batch (each term divided by its target's energy, as in vizlab's offline recipe)::
@@ -257,6 +291,10 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
         callback: ``callback(step, losses)`` after every step.
         stop_event: when set, training stops and the partial network is returned (``stopped=True``).
         net: continue training this network instead of a new one.
+        resume: if ``checkpoint`` exists, continue from it: its network (its architecture wins over
+            ``norm``/``width``/``blocks``), Adam's state, its step count and loss history; ``steps`` is the
+            total to reach (nothing is trained when the file already has that many). Without ``resume`` an
+            existing checkpoint is overwritten.
 
     Returns:
         A :class:`TrainResult`.
@@ -273,19 +311,42 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
     if recipe is None:
         raise ValueError("loss_net has no recipe; build it with vizlab.style.loss_network(...)")
     device = model_device(loss_net)
+    done, history, seconds_before, opt_state = 0, [], 0.0, None
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        blob = _read_checkpoint(checkpoint)
+        net = _build(blob, checkpoint)
+        meta = blob.get("meta", {})
+        done = int(meta.get("steps_done", 0))
+        seconds_before = float(meta.get("seconds", 0.0))
+        history = _unpack_history(meta.get("history"))
+        opt_state = blob.get("optimizer")
     with seeded(seed):
         net = TransformerNet(norm, width, blocks) if net is None else net
     net = net.to(device).train()
-    crops = ContentCrops(content, size, seed)
+    # A resumed run draws new crops (seeded by where it resumes), not the first run's again.
+    crops = ContentCrops(content, size, seed + done)
     targets = perceptual_targets(loss_net, style, style_size or size)
     layer_w = recipe.weights()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
+    if opt_state is not None:
+        opt.load_state_dict(_float_state(opt_state, device))
+        for group in opt.param_groups:
+            group["lr"] = lr  # the learning rate given now wins
     config = {"style": str(style), "content": "sample photos" if content is None else str(content), "size": size,
               "batch_size": batch_size, "steps": steps, "lr": lr, "style_weight": style_weight,
               "content_weight": content_weight, "tv_weight": tv_weight, "loss_net": recipe.model, **net.config}
-    result = TrainResult(net=net, config=config)
+    result = TrainResult(net=net, config=config, history=history, steps=done)
+
+    def save(step: int, seconds: float) -> None:
+        save_transformer(net, checkpoint, optimizer=opt,
+                         meta={**config, "steps_done": step, "seconds": seconds_before + seconds,
+                               "last": result.history[-1] if result.history else {},
+                               "history": _pack_history(result.history)})
+
     start = time.perf_counter()
-    bar = tqdm(range(steps), desc=f"train {norm}-norm net", disable=not progress)
+    bar = tqdm(range(done, max(done, steps)), desc=f"train {net.norm}-norm net", disable=not progress,
+               initial=done, total=max(done, steps))
+    trained = False
     try:
         for step in bar:
             if stop_event is not None and stop_event.is_set():
@@ -304,6 +365,7 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            trained = True
             losses = {"step": step + 1, "content": lc.item(), "style": ls.item(), "tv": lt.item(), "total": loss.item()}
             result.history.append(losses)
             result.steps = step + 1
@@ -311,36 +373,84 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
             if callback is not None:
                 callback(step + 1, losses)
             if checkpoint is not None and (step + 1) % checkpoint_every == 0:
-                save_transformer(net, checkpoint, meta={**config, "steps_done": step + 1,
-                                                        "seconds": time.perf_counter() - start, "last": losses})
+                save(step + 1, time.perf_counter() - start)
     except KeyboardInterrupt:
         result.stopped = True
     finally:
         bar.close()
-        result.seconds = time.perf_counter() - start
+        result.seconds = seconds_before + time.perf_counter() - start
         net.eval()
-    if checkpoint is not None and result.steps:
-        save_transformer(net, checkpoint, meta={**config, "steps_done": result.steps, "seconds": result.seconds,
-                                                "last": result.history[-1] if result.history else {}})
+    if checkpoint is not None and trained:
+        save(result.steps, time.perf_counter() - start)
     return result
 
 
+_HISTORY_KEYS = ("content", "style", "tv", "total")
+
+
+def _pack_history(history: list[dict]) -> dict:
+    # Column lists of rounded floats: a 1000-step history stays a few tens of kB in the checkpoint.
+    return {k: [float(f"{h[k]:.5g}") for h in history] for k in _HISTORY_KEYS} if history else {}
+
+
+def _unpack_history(packed) -> list[dict]:
+    if not packed:
+        return []
+    return [{"step": i + 1, **{k: packed[k][i] for k in _HISTORY_KEYS}} for i in range(len(packed["total"]))]
+
+
+def _float_state(state: dict, device) -> dict:
+    """An optimizer state dict read from disk, with its tensors back in float32 on ``device``."""
+    def conv(v):
+        if isinstance(v, torch.Tensor):
+            return v.float().to(device) if v.is_floating_point() else v.to(device)
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [conv(x) for x in v]
+        return v
+    return {"state": {int(k): conv(v) for k, v in state["state"].items()}, "param_groups": state["param_groups"]}
+
+
 # -- files ---------------------------------------------------------------------------------------------------
-def save_transformer(net: TransformerNet, path: str | Path, meta: dict | None = None, half: bool = True) -> Path:
-    """Save a network with its configuration (and ``meta``); half precision by default (half the size)."""
+def save_transformer(net: TransformerNet, path: str | Path, meta: dict | None = None, half: bool = True,
+                     optimizer: torch.optim.Optimizer | None = None) -> Path:
+    """Save a network with its configuration (and ``meta``); half precision by default (half the size).
+
+    With ``optimizer`` its state goes along (in bfloat16: Adam's squared-gradient averages are too small for
+    float16, and bfloat16 keeps float32's range), so that training can resume where it stopped.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu()
              for k, v in net.state_dict().items()}
+    blob = {"state_dict": state, "config": dict(net.config), "meta": dict(meta or {})}
+    if optimizer is not None:
+        opt = optimizer.state_dict()
+        blob["optimizer"] = {
+            "state": {k: {n: (t.detach().to(torch.bfloat16) if t.is_floating_point() and t.dim() else t.detach()).cpu()
+                          if isinstance(t, torch.Tensor) else t for n, t in v.items()}
+                      for k, v in opt["state"].items()},
+            "param_groups": opt["param_groups"]}
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"state_dict": state, "config": dict(net.config), "meta": dict(meta or {})}, tmp)
+    torch.save(blob, tmp)
     tmp.replace(path)  # a crash mid-write never leaves a broken checkpoint behind
     return path
 
 
 def network_names() -> list[str]:
-    """Names of the style networks shipped in ``data/networks``."""
-    return sorted(p.stem for p in NETWORK_DIR.glob("*.pt"))
+    """Names of the style networks shipped in ``data/networks`` (files saved by :func:`save_transformer`;
+    other models kept there, and the instance-vs-batch-norm study in ``data/networks/norm_study``, are not
+    listed)."""
+    names = []
+    for p in sorted(NETWORK_DIR.glob("*.pt")):
+        try:
+            blob = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception:
+            continue
+        if isinstance(blob, dict) and set(blob.get("config", {})) == {"norm", "width", "blocks"}:
+            names.append(p.stem)
+    return names
 
 
 def load_transformer(source: str | Path, device: str | torch.device | None = None) -> TransformerNet:
@@ -358,8 +468,27 @@ def load_transformer(source: str | Path, device: str | torch.device | None = Non
     if not path.exists():
         raise ValueError(f"source={str(source)!r} is neither a file nor a shipped network "
                          f"({', '.join(network_names()) or 'none found'})")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    state = blob.get("state_dict", blob) if isinstance(blob, dict) else None
+    net = _build(_read_checkpoint(path), path)
+    return net.to(get_device(device)).eval()
+
+
+def _read_checkpoint(path: str | Path) -> dict:
+    """``torch.load`` of a network file; a file that is not one (truncated, corrupt, another format) gives a
+    one-line ``ValueError`` instead of an unpickling traceback."""
+    try:
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # zip errors, unpickling errors, EOF: all mean "not a readable checkpoint"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path} is not a readable network file (corrupt or not saved by "
+                         f"vizlab.style.save_transformer): {first[:160]}") from exc
+    if not isinstance(blob, dict):
+        raise ValueError(f"{path} does not contain a state dict")
+    return blob
+
+
+def _build(blob: dict, path) -> TransformerNet:
+    """A :class:`TransformerNet` with the weights of a checkpoint read by :func:`_read_checkpoint`."""
+    state = blob.get("state_dict", blob)
     if not isinstance(state, dict):
         raise ValueError(f"{path} does not contain a state dict")
     config = blob.get("config") if "state_dict" in blob else None
@@ -383,7 +512,7 @@ def load_transformer(source: str | Path, device: str | torch.device | None = Non
                          f"unexpected {unexpected[:4]}")
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in clean.items()})
     net.meta = dict(blob.get("meta", {})) if "state_dict" in blob else {}
-    return net.to(get_device(device)).eval()
+    return net
 
 
 def _is_instance_checkpoint(state: dict) -> bool:
