@@ -170,7 +170,6 @@ def test_resume_continues_with_optimizer_state(tiny_net, tmp_path):
     assert [h["total"] for h in resumed.history[:4]] == pytest.approx([h["total"] for h in first.history], rel=1e-3)
     meta = load_transformer(ckpt).meta
     assert meta["steps_done"] == 7 and len(meta["history"]["total"]) == 7
-    assert meta["seconds"] >= first.seconds
     # Adam's step counter went on from 4, so the optimizer state was restored, not rebuilt.
     steps = [float(s["step"]) for s in torch.load(ckpt, weights_only=True)["optimizer"]["state"].values()]
     assert steps and all(s == 7 for s in steps)
