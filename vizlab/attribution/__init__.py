@@ -16,7 +16,7 @@ from .occlusion import BASELINES, OcclusionResult, make_baseline, occlusion, pri
 from .saliency import (GradientMethod, GuidedBackprop, GuidedReLU, SmoothGrad, guided_backprop, guided_relus,
                        reduce_gradient, saliency, smoothgrad)
 from .metrics import grid_strength, heat_fraction, phase_means, roughness
-from .plot import show_box, show_maps, show_occlusion
+from .plot import box_filter, clip_map, show_baselines, show_box, show_maps, show_occlusion
 from .targets import ClassTarget, as_class_target, as_target
 
 __all__ = ["occlusion", "print_progress", "OcclusionResult", "make_baseline", "BASELINES",
@@ -25,4 +25,5 @@ __all__ = ["occlusion", "print_progress", "OcclusionResult", "make_baseline", "B
            "cam", "grad_cam", "grad_cam_pp", "guided_grad_cam", "layer_forward",
            "CamMethod", "CAM", "GradCAM", "GradCAMPlusPlus",
            "ClassTarget", "as_class_target", "as_target", "show_occlusion", "show_maps", "show_box",
+           "box_filter", "clip_map", "show_baselines",
            "heat_fraction", "phase_means", "grid_strength", "roughness"]
