@@ -92,9 +92,9 @@ def box_channels(model: nn.Module, images: Sequence, boxes: Sequence[Box], layer
     """
     from .activations import feature_maps
 
-    if len(images) != len(boxes) or not images:
+    if len(images) != len(boxes) or len(boxes) == 0:
         raise ValueError(f"images and boxes must be non-empty and of equal length, got {len(images)} and {len(boxes)}")
-    maps = feature_maps(model, list(images), layer)[layer]
+    maps = feature_maps(model, images if isinstance(images, torch.Tensor) else list(images), layer)[layer]
     ratios = torch.stack([box_contrast(maps[i], b) for i, b in enumerate(boxes)])
     strength = torch.stack([(maps[i] * box_mask(b, tuple(maps.shape[-2:]))).sum((1, 2)) / box_mask(
         b, tuple(maps.shape[-2:])).sum() for i, b in enumerate(boxes)]).min(0).values
