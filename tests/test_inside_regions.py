@@ -143,3 +143,35 @@ def test_distillation_pieces_and_the_shipped_network():
         assert CHECKPOINT.stat().st_size <= 10 * 2 ** 20
     with pytest.raises(FileNotFoundError):
         load_bigfilters("/nonexistent/bigfilters.pt")
+
+
+def test_tsne_thumbnails_are_at_least_40_pixels_on_screen():
+    from matplotlib.offsetbox import AnnotationBbox
+
+    from vizlab.inside import embedding_figure
+    from vizlab.toy import random_images
+
+    data = ImageSet(random_images(20, 32), torch.arange(20) % 2, ["a", "b"])
+    coords = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
+    fig = embedding_figure({"pixels": coords}, data, thumbnails=4)
+    fig.set_dpi(72)                      # the smallest common screen resolution
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [a for a in fig.axes[0].artists if isinstance(a, AnnotationBbox)]
+    assert len(boxes) == 4
+    for box in boxes:
+        extent = box.offsetbox.get_window_extent(renderer)
+        assert extent.width >= 40 and extent.height >= 40, (extent.width, extent.height)
+
+
+def test_one_patch_per_source_photo():
+    acts = torch.zeros(3, 1, 4, 4)
+    acts[0, 0, 0, 0], acts[1, 0, 3, 3], acts[2, 0, 1, 1] = 3.0, 2.0, 1.0
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 1, 3, padding=1))
+    field = receptive_field(net, "0", 4)
+    free = top_units(acts, 0, 3, field=field, max_overlap=0.0)
+    assert [u[0] for u in free[:3]] == [0, 1, 2]
+    # Images 0 and 1 are crops of one photo: image 1 may not add a patch once image 0 gave one.
+    grouped = top_units(acts, 0, 3, field=field, max_overlap=0.0, sources=torch.tensor([7, 7, 8]))
+    assert grouped[0][:3] == (0, 0, 0) and grouped[1][:3] == (2, 1, 1)
+    assert 1 not in [u[0] for u in grouped]

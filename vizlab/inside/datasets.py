@@ -231,7 +231,9 @@ def patch_pool(size: int = 224, *, crops_per_photo: int = 6, shapes: int = 24, s
 
     Whole photos give parts in context, crops (scale 0.08-0.5 of a photo) give parts at a larger scale, and
     the procedural shapes (rendered at ``size``) add clean edges, corners and colours. The label says where
-    an image comes from: its photo's name, or ``"shapes"``.
+    an image comes from: its photo's name, or ``"shapes"``; ``extra["source"]`` numbers the photo (crops share
+    their photo's number, every shape image has its own), for one patch per photo region
+    (``max_activating_patches(..., sources=pool.extra["source"])``).
 
     Args:
         size: side of every image.
@@ -249,18 +251,22 @@ def patch_pool(size: int = 224, *, crops_per_photo: int = 6, shapes: int = 24, s
     parts = [torch.stack([torch.from_numpy(resize(sample_image(n), size)).permute(2, 0, 1) for n in names])]
     labels = [torch.arange(len(names))]
     parts[0] = (parts[0] * 255 + 0.5).to(torch.uint8)
+    sources = [torch.arange(len(names))]
     if crops_per_photo:
         crops = photo_crops(crops_per_photo, size, photos=names, seed=seed)
         parts.append(crops.images)
         labels.append(crops.labels)
+        sources.append(crops.labels)
     class_names = names
     if shapes:
         drawn = make_shapes(shapes, size=size, seed=seed, supersample=1)
         parts.append(drawn.images)
         labels.append(torch.full((shapes,), len(names)))
+        sources.append(len(names) + torch.arange(shapes))
         class_names = names + ["shapes"]
     return ImageSet(torch.cat(parts), torch.cat(labels), class_names,
-                    f"patch pool ({len(names)} photos, {crops_per_photo} crops each, {shapes} shapes, {size} px)")
+                    f"patch pool ({len(names)} photos, {crops_per_photo} crops each, {shapes} shapes, {size} px)",
+                    extra={"source": torch.cat(sources)})
 
 
 # -- folders ------------------------------------------------------------------------------------------------
