@@ -71,13 +71,23 @@ def test_text_composite_puts_text_in_the_bottom_box():
         text_composite(64, text="poem")
 
 
-def test_typical_channels_have_the_layers_median_sparsity():
+def test_typical_channels_are_as_sparse_as_the_layer():
     maps = torch.zeros(5, 4, 4)
     for c, zeros in enumerate([0, 4, 8, 12, 16]):
         maps[c].view(-1)[zeros:] = 1.0 + c                  # channel c has `zeros` zeros of 16
-    assert typical_channels(maps, 1) == [2]
-    assert set(typical_channels(maps, 3)) == {1, 2, 3}
+    assert typical_channels(maps, 1) == [2]                 # the median
+    assert typical_channels(maps, 5) == [4, 3, 2, 1, 0]     # sparsest to densest
     assert sparsity_of(maps) == pytest.approx(40 / 80) and sparsity_of(maps, [4]) == 1.0
+    # A layer of many dense channels and a few silent ones: the sample keeps the layer's share of zeros,
+    # where the most active channels would show none.
+    layer = torch.rand(100, 6, 6, generator=torch.Generator().manual_seed(0)) + 0.1
+    layer[:30] = 0.0
+    chosen = typical_channels(layer, 10)
+    assert abs(sparsity_of(layer, chosen) - sparsity_of(layer)) < 0.05
+    most_active = layer.flatten(1).mean(1).argsort(descending=True)[:10].tolist()
+    assert sparsity_of(layer, most_active) == 0.0
+    with pytest.raises(ValueError):
+        typical_channels(layer, 0)
 
 
 def _acts_with_one_hot_spot():

@@ -127,17 +127,23 @@ def text_composite(size: int = 224, photo: str = "temple", text: str = "page") -
 
 
 def typical_channels(maps: torch.Tensor, n: int = 16) -> list[int]:
-    """``n`` channels of one activation whose fraction of zeros is closest to the layer's median fraction.
+    """``n`` channels that together look like the layer: a sample spread evenly over its channels' sparsity.
 
-    Shows what the layer typically looks like (the densest channels would make a sparse layer look dense).
-    ``maps``: ``(C, h, w)`` or ``(1, C, h, w)``. Ties go to the more active channel.
+    Channels are sorted by their fraction of zeros and the ones at the quantiles ``(i + 0.5) / n`` are taken,
+    so the middle ones have the median sparsity and the grid as a whole has about the layer's share of zeros
+    (the ``n`` *most active* channels would make a sparse layer look dense). Returned from sparsest to densest.
+    ``maps``: ``(C, h, w)`` or ``(1, C, h, w)``.
     """
     a = maps[0] if maps.dim() == 4 else maps
     if a.dim() != 3:
         raise ValueError(f"maps must be (C, h, w) or (1, C, h, w), got shape {tuple(maps.shape)}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= a.shape[0]:
+        raise ValueError(f"n must be an int in 1..{a.shape[0]}, got {n!r}")
     zeros = (a <= 0).float().flatten(1).mean(1)
-    gap = (zeros - zeros.median()).abs() - 1e-6 * a.flatten(1).mean(1) / (a.abs().max() + 1e-12)
-    return gap.argsort()[:n].tolist()
+    # Ties (e.g. many channels with no zeros) are broken by activity, so the pick is deterministic.
+    order = sorted(range(a.shape[0]), key=lambda c: (-float(zeros[c]), -float(a[c].mean())))
+    picks = [order[int((i + 0.5) * a.shape[0] / n)] for i in range(n)]
+    return picks
 
 
 def sparsity_of(maps: torch.Tensor, channels: Sequence[int] | None = None) -> float:
