@@ -18,7 +18,7 @@ from .occlusion import BASELINES, OcclusionResult, make_baseline, occlusion, pri
 from .saliency import (GradientMethod, GuidedBackprop, GuidedReLU, IntegratedGradients, SmoothGrad, guided_backprop,
                        guided_relus, integrated_gradients, reduce_gradient, saliency, smoothgrad)
 from .metrics import grid_strength, heat_fraction, phase_means, roughness
-from .plot import show_box, show_maps, show_occlusion
+from .plot import box_filter, clip_map, show_baselines, show_box, show_maps, show_occlusion
 from .targets import ClassTarget, as_class_target, as_target
 
 __all__ = ["occlusion", "print_progress", "OcclusionResult", "make_baseline", "BASELINES",
@@ -29,4 +29,5 @@ __all__ = ["occlusion", "print_progress", "OcclusionResult", "make_baseline", "B
            "score_cam", "layer_cam", "hires_cam", "xgrad_cam", "eigen_cam", "integrated_gradients",
            "ScoreCAM", "LayerCAM", "HiResCAM", "XGradCAM", "EigenCAM", "IntegratedGradients",
            "ClassTarget", "as_class_target", "as_target", "show_occlusion", "show_maps", "show_box",
+           "box_filter", "clip_map", "show_baselines",
            "heat_fraction", "phase_means", "grid_strength", "roughness"]

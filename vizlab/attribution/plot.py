@@ -60,14 +60,53 @@ def show_occlusion(image, result: OcclusionResult, n: int = 0, *, alpha: float =
     return fig
 
 
+def clip_map(heat: torch.Tensor, low: float = 80.0, high: float = 99.0) -> torch.Tensor:
+    """Percentile clipping for display: ``(clamp(M, p_low, p_high) - p_low) / (p_high - p_low)``, per map.
+
+    Pixel saliency has a few huge values and a floor of small ones everywhere; drawn linearly it is a black
+    picture with a few white dots. Clipping at the ``high`` percentile lifts the strong evidence to white, and
+    subtracting the ``low`` percentile removes the floor, so the outline of what matters shows.
+    ``heat`` is ``(H, W)`` or ``(N, H, W)``; the result has the same shape, in ``[0, 1]``.
+    """
+    if not 0 <= low < high <= 100:
+        raise ValueError(f"need 0 <= low < high <= 100 (percentiles), got low={low}, high={high}")
+    h = heat.detach().float()
+    flat = h.reshape(-1, h.shape[-2] * h.shape[-1]) if h.dim() == 3 else h.reshape(1, -1)
+    lo = torch.quantile(flat, low / 100, dim=1)
+    hi = torch.quantile(flat, high / 100, dim=1)
+    scaled = (flat.clamp(min=lo[:, None]).minimum(hi[:, None]) - lo[:, None]) / (hi - lo).clamp_min(1e-12)[:, None]
+    return scaled.reshape(h.shape)
+
+
+def box_filter(heat: torch.Tensor, width: int = 2) -> torch.Tensor:
+    """Average each pixel with its neighbours in a ``width`` x ``width`` window (same size out).
+
+    A 2x2 box exactly cancels a pattern of period 2, such as the checkerboard that a stride-2 first layer
+    leaves in gradient maps (see :func:`~vizlab.attribution.grid_strength`), and keeps detail at 2 pixels and
+    more. ``heat`` is ``(H, W)`` or ``(N, H, W)``.
+    """
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be a positive int, got {width!r}")
+    h = heat.detach().float()
+    x = h.reshape(-1, 1, *h.shape[-2:])
+    pad = (width // 2, (width - 1) // 2, width // 2, (width - 1) // 2)
+    x = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, pad, mode="replicate"), width, stride=1)
+    return x.reshape(h.shape)
+
+
 def show_maps(image, maps: Mapping[str, torch.Tensor], n: int = 0, *, alpha: float = 0.5,
-              overlay_keys: tuple[str, ...] | None = None, title: str | None = None, size: float = 3.2) -> Figure:
+              overlay_keys: tuple[str, ...] | None = None, title: str | None = None, size: float = 3.2,
+              clip: tuple[float, float] | Mapping[str, tuple[float, float]] = (0.0, 99.5),
+              cmap: str = "gray") -> Figure:
     """The image, then one panel per map: overlaid on the image (CAM-like) or drawn alone (saliency-like).
 
     Args:
         image: ``(H, W, 3)`` array or ``(1, 3, H, W)`` tensor.
         maps: ``{title: (N, H, W) map}``.
         overlay_keys: which maps to overlay (default: those whose title contains "CAM").
+        clip: display percentiles ``(low, high)`` of the maps drawn alone (see :func:`clip_map`), or
+            ``{title: (low, high)}`` per map (titles not in it get ``(0, 99.5)``).
+        cmap: colormap of the maps drawn alone.
     """
     img = _image_array(image)
     fig, axes = subplots(1, 1 + len(maps), figsize=(size * (1 + len(maps)), size + 0.3), squeeze=False)
@@ -79,8 +118,8 @@ def show_maps(image, maps: Mapping[str, torch.Tensor], n: int = 0, *, alpha: flo
         if over:
             ax.imshow(overlay(img, heat.clamp(min=0), alpha=alpha) if float(heat.max()) > 0 else img)
         else:
-            h = heat.detach().float().cpu().numpy()
-            ax.imshow(h / max(float(np.percentile(h, 99.5)), 1e-12), cmap="gray", vmin=0, vmax=1)
+            low_high = clip.get(key, (0.0, 99.5)) if isinstance(clip, Mapping) else clip
+            ax.imshow(clip_map(heat, *low_high).cpu().numpy(), cmap=cmap, vmin=0, vmax=1)
         ax.set_axis_off()
         ax.set_title(key, fontsize=9)
     if title:
@@ -94,3 +133,38 @@ def show_box(ax: Axes, box: tuple[int, int, int, int], colour: str = "red") -> A
     t, l, h, w = box
     ax.add_patch(Rectangle((l - 0.5, t - 0.5), w, h, fill=False, edgecolor=colour, linewidth=2))
     return ax
+
+
+def show_baselines(image, grids: Mapping[str, torch.Tensor], *, label: str = "score drop", alpha: float = 0.6,
+                   size: float = 2.6, title: str | None = None) -> Figure:
+    """The image, then one occlusion grid per baseline drawn over it, on one shared colour scale with a bar.
+
+    Args:
+        image: ``(H, W, 3)`` array or ``(1, 3, H, W)`` tensor (the occluded image).
+        grids: ``{baseline name: (h, w) grid of drops}`` (e.g. ``occlusion(...).grid[0]``), each cell covering
+            an equal share of the image.
+        label: what a grid value is, for the colour bar.
+        alpha: opacity of the grid over the (grayed) image.
+    """
+    if not grids:
+        raise ValueError("grids is empty")
+    img = _image_array(image)
+    h, w = img.shape[:2]
+    arrays = {k: np.asarray(g.detach().float().cpu() if isinstance(g, torch.Tensor) else g, dtype=np.float32)
+              for k, g in grids.items()}
+    lim = max(max(float(np.abs(g).max()) for g in arrays.values()), 1e-12)
+    fig, axes = subplots(1, 1 + len(arrays), figsize=(size * (1 + len(arrays)) + 0.8, size + 0.4), squeeze=False)
+    axes = axes[0]
+    show_image(img, axes[0], title="image")
+    gray = np.repeat(img.mean(axis=2, keepdims=True), 3, axis=2)
+    im = None
+    for ax, (key, g) in zip(axes[1:], arrays.items()):
+        ax.imshow(gray)
+        im = ax.imshow(g, cmap="coolwarm", vmin=-lim, vmax=lim, alpha=alpha, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
+                       interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(f"baseline {key}", fontsize=9)
+    fig.colorbar(im, ax=list(axes[1:]), fraction=0.025, pad=0.02, label=label)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

@@ -226,6 +226,49 @@ def photo_crops(per_class: int = 40, size: int = 64, *, photos: Sequence[str] = 
     return ImageSet(stacked, torch.tensor(labels), photos, f"photo crops ({len(photos)} photos x {per_class})")
 
 
+def patch_pool(size: int = 224, *, crops_per_photo: int = 6, shapes: int = 24, seed: int = 0) -> ImageSet:
+    """A larger offline pool for maximally activating patches: every sample photo, crops of them, and shapes.
+
+    Whole photos give parts in context, crops (scale 0.08-0.5 of a photo) give parts at a larger scale, and
+    the procedural shapes (rendered at ``size``) add clean edges, corners and colours. The label says where
+    an image comes from: its photo's name, or ``"shapes"``; ``extra["source"]`` numbers the photo (crops share
+    their photo's number, every shape image has its own), for one patch per photo region
+    (``max_activating_patches(..., sources=pool.extra["source"])``).
+
+    Args:
+        size: side of every image.
+        crops_per_photo: crops of each photo (0: none).
+        shapes: how many shape images (0: none).
+        seed: for the crops and shapes.
+    """
+    from ..images import SAMPLES
+    from .shapes import make_shapes
+
+    size = _check_int("size", size, 16)
+    crops_per_photo = _check_int("crops_per_photo", crops_per_photo, 0)
+    shapes = _check_int("shapes", shapes, 0)
+    names = list(SAMPLES)
+    parts = [torch.stack([torch.from_numpy(resize(sample_image(n), size)).permute(2, 0, 1) for n in names])]
+    labels = [torch.arange(len(names))]
+    parts[0] = (parts[0] * 255 + 0.5).to(torch.uint8)
+    sources = [torch.arange(len(names))]
+    if crops_per_photo:
+        crops = photo_crops(crops_per_photo, size, photos=names, seed=seed)
+        parts.append(crops.images)
+        labels.append(crops.labels)
+        sources.append(crops.labels)
+    class_names = names
+    if shapes:
+        drawn = make_shapes(shapes, size=size, seed=seed, supersample=1)
+        parts.append(drawn.images)
+        labels.append(torch.full((shapes,), len(names)))
+        sources.append(len(names) + torch.arange(shapes))
+        class_names = names + ["shapes"]
+    return ImageSet(torch.cat(parts), torch.cat(labels), class_names,
+                    f"patch pool ({len(names)} photos, {crops_per_photo} crops each, {shapes} shapes, {size} px)",
+                    extra={"source": torch.cat(sources)})
+
+
 # -- folders ------------------------------------------------------------------------------------------------
 def image_folder(root: str | Path, size: int = 64, *, per_class: int | None = None,
                  name: str | None = None) -> ImageSet:

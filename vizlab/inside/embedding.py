@@ -120,11 +120,13 @@ def format_scores(scores: dict[str, dict[str, float]], chance: float | None = No
 
 
 def scatter_thumbnails(coords, images: ImageSet | None = None, labels=None, *, class_names: Sequence[str] | None = None,
-                       ax: Axes | None = None, thumbnails: int = 150, zoom: float = 0.6, seed: int = 0,
+                       ax: Axes | None = None, thumbnails: int = 60, thumb_size: float = 40.0, seed: int = 0,
                        title: str | None = None) -> Axes:
     """Scatter a 2-D embedding coloured by label, with image thumbnails at up to ``thumbnails`` points.
 
-    Thumbnails are framed in their label's colour, so clusters of one class are easy to see.
+    Thumbnails are framed in their label's colour, so clusters of one class are easy to see. Each is
+    ``thumb_size`` points wide: at least that many pixels on any screen of 72 dpi or more, big enough to see
+    what an image shows (the thumbnails are drawn over the points they stand for, strongest last).
     """
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
@@ -148,9 +150,11 @@ def scatter_thumbnails(coords, images: ImageSet | None = None, labels=None, *, c
             raise ValueError(f"images has {len(images)} entries for {len(xy)} points")
         rng = np.random.default_rng(seed)
         chosen = rng.choice(len(xy), size=min(thumbnails, len(xy)), replace=False)
+        if thumb_size <= 0:
+            raise ValueError(f"thumb_size must be > 0 (points), got {thumb_size!r}")
         side = images.size[0]
         for i in chosen:
-            box = OffsetImage(images.image(int(i)), zoom=zoom * 24 / side)
+            box = OffsetImage(images.image(int(i)), zoom=thumb_size / side)
             ab = AnnotationBbox(box, xy[i], frameon=True, pad=0.1,
                                 bboxprops={"edgecolor": cmap(lab[i] % cmap.N), "linewidth": 1.2})
             ax.add_artist(ab)
@@ -164,7 +168,7 @@ def scatter_thumbnails(coords, images: ImageSet | None = None, labels=None, *, c
 
 def embedding_figure(embeddings: dict[str, torch.Tensor], images: ImageSet, labels=None, *,
                      class_names: Sequence[str] | None = None, scores: dict[str, dict[str, float]] | None = None,
-                     thumbnails: int = 100, size: float = 5.0) -> Figure:
+                     thumbnails: int = 60, thumb_size: float = 40.0, size: float = 6.5) -> Figure:
     """Several 2-D embeddings side by side (e.g. t-SNE of pixels and of features), titled with ``scores[name]``."""
     if not embeddings:
         raise ValueError("embeddings is empty")
@@ -174,6 +178,7 @@ def embedding_figure(embeddings: dict[str, torch.Tensor], images: ImageSet, labe
         if scores is not None and name in scores:
             s = scores[name]
             title += f"\nk-NN {s['knn']:.2f}, silhouette {s['silhouette']:.2f}"
-        scatter_thumbnails(xy, images, labels, class_names=class_names, ax=ax, thumbnails=thumbnails, title=title)
+        scatter_thumbnails(xy, images, labels, class_names=class_names, ax=ax, thumbnails=thumbnails,
+                           thumb_size=thumb_size, title=title)
     fig.tight_layout()
     return fig

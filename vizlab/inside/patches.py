@@ -57,7 +57,9 @@ class Patch:
 
 
 def top_units(activations: torch.Tensor, channel: int, k: int = 8, *, one_per_image: bool = True,
-              allowed: torch.Tensor | None = None) -> list[tuple[int, int, int, float]]:
+              allowed: torch.Tensor | None = None, field: ReceptiveField | None = None,
+              max_overlap: float | None = None, sources: torch.Tensor | None = None
+              ) -> list[tuple[int, int, int, float]]:
     """The ``k`` largest activations of one channel: ``[(image, i, j, value), ...]``, strongest first.
 
     Args:
@@ -66,6 +68,13 @@ def top_units(activations: torch.Tensor, channel: int, k: int = 8, *, one_per_im
         k: how many.
         one_per_image: keep only each image's strongest location, so that ``k`` different images appear.
         allowed: optional boolean mask ``(h, w)`` of the locations that may be picked (see :func:`full_field_mask`).
+        field, max_overlap: suppress overlapping windows instead (``one_per_image`` is then ignored): go down
+            the activations from the strongest and keep a unit only if its field overlaps every kept field of
+            the same image by at most ``max_overlap`` (intersection over union; 0: no overlap at all). So an
+            image can give several patches, but each region of it at most one.
+        sources: with ``max_overlap``, an ``(N,)`` id per image of the photo it shows (crops of one photo share
+            it): once a patch is kept from one image, other images of the same source give none, since their
+            windows may show the same region at another scale.
     """
     if not isinstance(activations, torch.Tensor) or activations.dim() != 4:
         shape = tuple(activations.shape) if isinstance(activations, torch.Tensor) else type(activations).__name__
@@ -80,6 +89,12 @@ def top_units(activations: torch.Tensor, channel: int, k: int = 8, *, one_per_im
         if tuple(allowed.shape) != (h, w) or not bool(allowed.any()):
             raise ValueError(f"allowed must be a boolean mask of shape {(h, w)} with at least one True entry")
         maps = maps.masked_fill(~allowed.reshape(1, h * w).to(maps.device), float("-inf"))
+    if max_overlap is not None:
+        if field is None:
+            raise ValueError("max_overlap needs the layer's receptive field (field=receptive_field(...))")
+        if not 0 <= float(max_overlap) < 1:
+            raise ValueError(f"max_overlap must be in [0, 1), got {max_overlap!r}")
+        return _suppressed(maps, k, field, float(max_overlap), w, sources)
     if one_per_image:
         best, where = maps.max(dim=1)
         order = best.argsort(descending=True)[:k]
@@ -87,6 +102,44 @@ def top_units(activations: torch.Tensor, channel: int, k: int = 8, *, one_per_im
     flat = maps.flatten()
     values, idx = flat.topk(min(k, flat.numel()))
     return [(int(f) // (h * w), (int(f) % (h * w)) // w, int(f) % w, float(v)) for v, f in zip(values, idx)]
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    dy = min(a[1], b[1]) - max(a[0], b[0])
+    dx = min(a[3], b[3]) - max(a[2], b[2])
+    if dy <= 0 or dx <= 0:
+        return 0.0
+    inter = dy * dx
+    return inter / ((a[1] - a[0]) * (a[3] - a[2]) + (b[1] - b[0]) * (b[3] - b[2]) - inter)
+
+
+def _suppressed(maps: torch.Tensor, k: int, field: ReceptiveField, max_overlap: float, w: int,
+                sources: torch.Tensor | None = None) -> list[tuple[int, int, int, float]]:
+    """Greedy suppression of overlapping windows over the flattened ``(N, h*w)`` maps of one channel."""
+    if sources is not None and len(sources) != maps.shape[0]:
+        raise ValueError(f"sources has {len(sources)} entries for {maps.shape[0]} images")
+    source_of = sources.tolist() if sources is not None else list(range(maps.shape[0]))
+    flat = maps.flatten()
+    finite = int(torch.isfinite(flat).sum())
+    kept: list[tuple[int, int, int, float]] = []
+    boxes: dict[int, list[tuple[int, int, int, int]]] = {}
+    # Look at a growing number of candidates: most channels fill k from the first few dozen.
+    for limit in (min(finite, 32 * k), finite):
+        values, idx = flat.topk(limit)
+        kept, boxes = [], {}
+        image_of_source: dict[int, int] = {}
+        for v, f in zip(values.tolist(), idx.tolist()):
+            n, pos = divmod(int(f), maps.shape[1])
+            i, j = divmod(pos, w)
+            box = field.box(i, j, clip=True)
+            if image_of_source.setdefault(source_of[n], n) != n:
+                continue       # another image of this photo already gave a patch
+            if all(_iou(box, other) <= max_overlap for other in boxes.get(n, [])):
+                boxes.setdefault(n, []).append(box)
+                kept.append((n, i, j, float(v)))
+                if len(kept) == k:
+                    return kept
+    return kept
 
 
 def full_field_mask(field: ReceptiveField) -> torch.Tensor:
@@ -140,7 +193,8 @@ def layer_activations(model: nn.Module, images: ImageSet, layer: str, *, size: i
 
 def max_activating_patches(model: nn.Module, images: ImageSet, layer: str, channels: int | Sequence[int] | None = None,
                            k: int = 8, *, size: int | None = None, one_per_image: bool = True,
-                           full_fields: bool = False, cache: bool = True,
+                           full_fields: bool = False, max_overlap: float | None = None,
+                           sources: torch.Tensor | None = None, cache: bool = True,
                            cache_folder=None, progress: bool = True,
                            activations: torch.Tensor | None = None) -> dict[int, list[Patch]]:
     """The ``k`` maximally activating patches of each channel: ``{channel: [Patch, ...]}``, strongest first.
@@ -155,6 +209,10 @@ def max_activating_patches(model: nn.Module, images: ImageSet, layer: str, chann
         one_per_image: at most one patch per image.
         full_fields: only units whose whole field lies inside the image. Zero padding makes border units of
             many channels fire strongly; this keeps their half-gray patches out.
+        max_overlap: instead of one patch per image, at most one per image *region*: windows of one image
+            may overlap by at most this intersection over union (see :func:`top_units`).
+        sources: with ``max_overlap``, the photo each image shows (``images.extra["source"]`` of
+            :func:`~vizlab.inside.datasets.patch_pool`): at most one image per photo gives patches.
         cache, cache_folder: the feature cache (see :func:`~vizlab.inside.features.extract_features`).
         activations: reuse spatial activations computed before (skips the forward passes).
     """
@@ -177,9 +235,56 @@ def max_activating_patches(model: nn.Module, images: ImageSet, layer: str, chann
         if not bool(allowed.any()):
             raise ValueError(f"full_fields=True, but no unit of {layer!r} has its whole {field.size[0]}-pixel field "
                              f"inside the {side}-pixel image; use full_fields=False or a larger size")
-    return {int(c): patches_for(images, top_units(acts, int(c), k, one_per_image=one_per_image, allowed=allowed),
+    return {int(c): patches_for(images, top_units(acts, int(c), k, one_per_image=one_per_image, allowed=allowed,
+                                                  field=field, max_overlap=max_overlap, sources=sources),
                                 field, size)
             for c in channels}
+
+
+def channel_coherence(activations: torch.Tensor, k: int = 8, *, field: ReceptiveField | None = None,
+                      max_overlap: float | None = None, sources: torch.Tensor | None = None,
+                      allowed: torch.Tensor | None = None,
+                      n_random: int = 256, seed: int = 0) -> torch.Tensor:
+    """How alike each channel's top ``k`` patches are, beyond what any ``k`` random patches share: ``(C,)``.
+
+    Each patch is described by the layer's whole feature vector at its unit, *without* the channel itself
+    (every top patch has a large value there, which says nothing about their similarity otherwise). The
+    coherence of channel ``c`` is the mean pairwise cosine similarity of its top patches' vectors minus the
+    mean pairwise cosine similarity of ``n_random`` random units (from the allowed locations of random
+    images), both with channel ``c`` left out. Near 0: a mixed bag; larger: the patches share features.
+
+    Args:
+        activations: ``(N, C, h, w)`` spatial activations of one layer over an image set.
+        k, field, max_overlap, sources, allowed: which top units, as in :func:`top_units` (one per image by
+            default).
+        n_random: random units for the baseline.
+        seed: for the random units.
+    """
+    if not isinstance(activations, torch.Tensor) or activations.dim() != 4:
+        raise ValueError("activations must be spatial (N, C, h, w)")
+    n, c, h, w = activations.shape
+    acts = activations.float()
+    mask = allowed if allowed is not None else torch.ones(h, w, dtype=torch.bool)
+    positions = mask.nonzero()
+    g = torch.Generator().manual_seed(seed)
+    rand_img = torch.randint(0, n, (n_random,), generator=g)
+    rand_pos = positions[torch.randint(0, len(positions), (n_random,), generator=g)]
+    random_vecs = acts[rand_img, :, rand_pos[:, 0], rand_pos[:, 1]]           # (n_random, C)
+    out = torch.empty(c)
+    for ch in range(c):
+        units = top_units(activations, ch, k, allowed=allowed, field=field, max_overlap=max_overlap, sources=sources)
+        top = torch.stack([acts[u[0], :, u[1], u[2]] for u in units])
+        out[ch] = _mean_pairwise_cosine(top, ch) - _mean_pairwise_cosine(random_vecs, ch)
+    return out
+
+
+def _mean_pairwise_cosine(vectors: torch.Tensor, leave_out: int) -> float:
+    v = vectors.clone()
+    v[:, leave_out] = 0
+    v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    sim = v @ v.T
+    m = len(v)
+    return float((sim.sum() - sim.diagonal().sum()) / max(1, m * (m - 1)))
 
 
 def strongest_channels(activations: torch.Tensor, n: int = 8) -> list[int]:

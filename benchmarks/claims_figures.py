@@ -1,0 +1,122 @@
+"""Asserted training/optimisation outcomes of notebooks 01-03 (issue 14), for benchmarks/margins.py.
+
+Each ``run(seed)`` recomputes one asserted number in the quick profile (what the test command runs). The
+shapes CNN is trained once per (seed, thread count) and kept in a temporary folder, so the three claims about
+it share one training run.
+
+    python benchmarks/margins.py -k figures
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+N_SHAPES, EPOCHS = 2400, 15          # notebooks/02: by_profile(quick=...)
+ICA_PATCHES = 10000                  # notebooks/01: by_profile(quick=...)
+PHOTOS = ["cat", "espresso", "astronaut", "rocket", "motorcycle", "temple", "flower", "grace_hopper"]
+
+
+def _shapes_run(seed: int):
+    """``(model, history, val)`` of notebook 02's shapes CNN trained with ``seed`` (cached per thread count)."""
+    from vizlab.inside import make_shapes, train_shapes_cnn
+
+    data = make_shapes(N_SHAPES, size=32, seed=0)
+    _, val = data.split(0.2, seed=0)
+    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    cache = Path(tempfile.gettempdir()) / f"vizlab-claims-figures-shapes-{seed}-{threads}.pt"
+    if cache.is_file():
+        state = torch.load(cache, weights_only=False)
+        from vizlab.inside import shapes_cnn
+
+        model = shapes_cnn(seed, data.num_classes, class_names=data.class_names)
+        model.load_state_dict(state["model"])
+        return model.eval(), state["val_accuracy"], val
+    model, history = train_shapes_cnn(epochs=EPOCHS, data=data, seed=seed, progress=False)
+    torch.save({"model": model.state_dict(), "val_accuracy": history.val_accuracy}, cache)
+    return model, history.val_accuracy, val
+
+
+def shapes_val_accuracy(seed: int) -> float:
+    return _shapes_run(seed)[1][-1]
+
+
+def _grouping(seed: int):
+    from vizlab.inside import extract_features, grouping_scores, pixel_features
+
+    model, _, val = _shapes_run(seed)
+    spaces = {"pixels": pixel_features(val), "features": extract_features(model, val, "penultimate", cache=False,
+                                                                          progress=False)}
+    return grouping_scores(spaces, val.labels), grouping_scores(spaces, val.extra["colour"])
+
+
+def shapes_knn_gain(seed: int) -> float:
+    by_shape, _ = _grouping(seed)
+    return by_shape["features"]["knn"] - by_shape["pixels"]["knn"]
+
+
+def shapes_colour_knn_ratio(seed: int) -> float:
+    _, by_colour = _grouping(seed)
+    return by_colour["pixels"]["knn"] / max(by_colour["features"]["knn"], 1e-9)
+
+
+def shapes_silhouette_gain(seed: int) -> float:
+    by_shape, _ = _grouping(seed)
+    return by_shape["features"]["silhouette"] - by_shape["pixels"]["silhouette"]
+
+
+def _ica(seed: int) -> torch.Tensor:
+    from vizlab.inside import learn_patch_filters
+
+    return learn_patch_filters(PHOTOS, n_filters=32, patch_size=8, method="ica", n_patches=ICA_PATCHES, seed=seed)
+
+
+def ica_orientedness_gain(seed: int) -> float:
+    from vizlab.inside import orientedness
+
+    random_filters = torch.randn(32, 3, 8, 8, generator=torch.Generator().manual_seed(seed))
+    return float(orientedness(_ica(seed)).median() - orientedness(random_filters).median())
+
+
+def ica_colour_median(seed: int) -> float:
+    from vizlab.inside import colour_fraction
+
+    return float(colour_fraction(_ica(seed)).median())
+
+
+def ica_colour_blobs(seed: int) -> float:
+    from vizlab.inside import colour_fraction, orientedness
+
+    w = _ica(seed)
+    return float(((colour_fraction(w) > 0.5) & (orientedness(w) < 0.5)).sum())
+
+
+def smoothgrad_grid(seed: int) -> float:
+    import vizlab
+    from vizlab.attribution import grid_strength, smoothgrad
+
+    model = vizlab.load_model()
+    return float(grid_strength(smoothgrad(model, model.to_input("cat_and_espresso"), "espresso", samples=12,
+                                          noise=0.15, seed=seed)))
+
+
+CLAIMS = [
+    dict(name="shapes CNN validation accuracy", run=shapes_val_accuracy, threshold=0.85, higher_is_better=True,
+         where="notebooks/02_inside_at_scale.ipynb (cell 9)", profile="quick"),
+    dict(name="shapes: feature k-NN minus pixel k-NN (by shape)", run=shapes_knn_gain, threshold=0.3,
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 26)", profile="quick"),
+    dict(name="shapes: feature silhouette minus pixel silhouette (by shape)", run=shapes_silhouette_gain,
+         threshold=0.0, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 26)", profile="quick"),
+    dict(name="shapes: pixel over feature k-NN (by colour)", run=shapes_colour_knn_ratio, threshold=1.0,
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 26)", profile="quick"),
+    dict(name="ICA median orientedness minus random's", run=ica_orientedness_gain, threshold=0.1,
+         higher_is_better=True, where="notebooks/01_weights_and_activations.ipynb (cell 11)", profile="quick"),
+    dict(name="ICA median colour fraction", run=ica_colour_median, threshold=0.3, higher_is_better=False,
+         where="notebooks/01_weights_and_activations.ipynb (cell 11)", profile="quick"),
+    dict(name="ICA colour blobs (of 32)", run=ica_colour_blobs, threshold=2, higher_is_better=True,
+         where="notebooks/01_weights_and_activations.ipynb (cell 11)", profile="quick"),
+    dict(name="SmoothGrad keeps the stride-2 grid (grid strength)", run=smoothgrad_grid, threshold=0.05,
+         higher_is_better=True, where="notebooks/03_occlusion_and_saliency.ipynb (cell 16)", profile="quick"),
+]
