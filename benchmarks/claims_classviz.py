@@ -46,7 +46,7 @@ def ladder_rank_gain(seed: int) -> float:
 
 def ladder_min_lite0_p(seed: int) -> float:
     d = _ladder(seed)
-    return min(d["plain ascent"][0], d["+ blur schedule, decaying steps"][0])
+    return min(d["plain ascent"][0], d["+ L2, jitter, blur (CS231n)"][0])
 
 
 @lru_cache(maxsize=None)
@@ -55,7 +55,7 @@ def _pixel_mode(seed: int) -> list[tuple[float, int]]:
     from vizlab import optimize as opt
 
     model, judge = _models()
-    size, steps = vizlab.by_profile(quick=96, lecture=224), vizlab.by_profile(quick=60, lecture=150)
+    size, steps = vizlab.by_profile(quick=128, lecture=224), vizlab.by_profile(quick=100, lecture=150)
     out = []
     for name in ("flamingo", "tarantula"):
         r = opt.class_visualization(model, name, mode="cs231n", size=size, steps=steps, seed=seed, progress=False)
@@ -185,7 +185,7 @@ def dream_block6_over_block2(seed: int) -> float:
 
 NB05, NB06 = "notebooks/05_class_visualization.ipynb", "notebooks/06_deepdream.ipynb"
 CLAIMS = [
-    dict(name="nb05 ladder: Lite0 p of plain and full rungs", run=ladder_min_lite0_p, threshold=0.5,
+    dict(name="nb05 ladder: Lite0 p of plain and CS231n rungs", run=ladder_min_lite0_p, threshold=0.5,
          where=f"{NB05} (ladder claim)", profile="quick"),
     dict(name="nb05 pixel mode: min Lite0 p", run=pixel_min_lite0_p, threshold=0.5,
          where=f"{NB05} (pixel recipe claim); tests/test_optimize_model.py", profile="quick"),

@@ -228,7 +228,17 @@ def hidden_paths(extra: Sequence[str | Path] = ()) -> dict:
         inside = any(Path(d) in p.parents for d in dirs)  # already hidden with the folder around it
         if p.is_dir() and not inside and not _never_hide(p) and not str(p).startswith("/tmp/"):
             dirs.append(str(p))
-    return {"dirs": [exercises_dir, *dirs], "keep": {exercises_dir: ["core.py", "sandbox.py"]}}
+    return {"dirs": [exercises_dir, *dirs], "keep": {exercises_dir: ["core.py", "sandbox.py"]},
+            "expose": exposed_under_tmp()}
+
+
+def exposed_under_tmp() -> list[str]:
+    """Folders the sandbox needs that live under ``/tmp`` (a virtualenv or a clone of vizlab there, as in a CI
+    checkout): the sandbox's private ``/tmp`` would hide them, so they are bound back read-only. Only the
+    interpreter's prefix and vizlab's own package folder: never the clone around them (instructor notebooks)."""
+    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(__file__).resolve().parents[1]}
+    under = sorted(str(p) for p in needed if str(p).startswith("/tmp/"))
+    return [p for p in under if not any(p.startswith(q + "/") for q in under)]  # outermost folders only
 
 
 def zygote_command(backend: str, hide: dict) -> tuple[list[str], dict]:
@@ -242,8 +252,10 @@ def zygote_command(backend: str, hide: dict) -> tuple[list[str], dict]:
             f"from vizlab.exercises.sandbox import zygote_main\nzygote_main()\n")
     python = [sys.executable, "-c", code]
     if backend == "bwrap":
-        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-               "--unshare-all", "--die-with-parent", "--new-session"]
+        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for directory in hide.get("expose", []):  # before the hiding mounts, which may lie inside them
+            cmd += ["--ro-bind", directory, directory]
+        cmd += ["--unshare-all", "--die-with-parent", "--new-session"]
         for directory in hide["dirs"]:
             cmd += ["--tmpfs", directory]
         for directory, names in hide["keep"].items():
@@ -252,10 +264,10 @@ def zygote_command(backend: str, hide: dict) -> tuple[list[str], dict]:
         for directory in hide["dirs"]:
             cmd += ["--remount-ro", directory]
         cmd += ["--remount-ro", "/tmp"]
-        return cmd + python, {"sandboxed": True}
+        return cmd + python, {"sandboxed": True, "expose": hide.get("expose", [])}
     if backend == "unshare":
         return (["unshare", "-Upfn", "--mount-proc", "-r", "--kill-child"] + python,
-                {"sandboxed": True, "hide": hide})
+                {"sandboxed": True, "hide": hide, "expose": hide.get("expose", [])})
     return python, {"sandboxed": False}
 
 

@@ -339,6 +339,9 @@ def code_loops(code: types.CodeType, nested: bool = True) -> list[str]:
 
 _LIBRARY_CODES: set = set()
 _LIBRARY_MODULES: set = set()
+# Folders under /tmp that the sandbox needs (a virtualenv or a clone of vizlab living in /tmp): the private /tmp
+# hides them, so they are bound back, read-only (the grader puts them in the zygote's configuration).
+_EXPOSED: list[str] = [p for p in json.loads(os.environ.get("VIZLAB_ZYGOTE_CONFIG", "{}")).get("expose", [])]
 
 
 def _snapshot_library() -> None:
@@ -368,8 +371,31 @@ def _is_library(code: types.CodeType) -> bool:
     # a module imported later from a real file (the notebook imported a library the zygote had not loaded)
     for name, module in list(sys.modules.items()):
         if name not in _LIBRARY_MODULES and getattr(module, "__file__", None) == code.co_filename:
-            return os.path.isfile(code.co_filename) and not code.co_filename.startswith(("/tmp", os.getcwd()))
+            return os.path.isfile(code.co_filename) and not _student_writable(code.co_filename)
     return False
+
+
+def _student_writable(path: str) -> bool:
+    """Whether a notebook could have written ``path``: under its private ``/tmp`` (or the working folder), but
+    not in a read-only folder bound back into it (:data:`_EXPOSED`)."""
+    if any(path.startswith(e.rstrip("/") + "/") for e in _EXPOSED):
+        return False
+    return path.startswith(("/tmp", os.getcwd()))
+
+
+def _bind_back(paths: list[str]) -> list[tuple[str, int]]:
+    """Open the folders that a new mount on ``/tmp`` will hide, so that :func:`_rebind` can bind them back."""
+    return [(p, os.open(p, os.O_PATH | os.O_DIRECTORY)) for p in paths if os.path.isdir(p)]
+
+
+def _rebind(opened: list[tuple[str, int]]) -> None:
+    """Bind folders opened by :func:`_bind_back` back at their paths, read-only, with what is mounted inside them
+    (the hidden catalog stays hidden)."""
+    for path, fd in opened:
+        os.makedirs(path, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
 
 
 class _Guard:
@@ -589,7 +615,9 @@ def _enter_namespaces() -> None:
 def _private_mounts(tmp_bytes: int) -> str:
     """Inside the new namespaces: an empty private ``/tmp`` (the working folder), ``/dev/shm`` and ``/proc``."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    opened = _bind_back(_EXPOSED)
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+    _rebind(opened)
     if os.path.isdir("/dev/shm"):
         try:
             _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
@@ -794,7 +822,10 @@ def _hide(masks: dict) -> None:
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND)
         os.close(fd)
     _mount_setattr_readonly("/")
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k")
+    opened = _bind_back(masks.get("expose", []))
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
+    _rebind(opened)
+    _mount(None, "/tmp", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)  # writable again: namespaces need /proc/self/uid_map
 
 
