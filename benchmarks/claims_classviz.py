@@ -200,7 +200,7 @@ CLAIMS = [
     dict(name="nb06 dream: min activation gain", run=dream_min_gain, threshold=1.3, where=f"{NB06} (gain claim)",
          profile="quick"),
     # lecture-profile claims (asserted only when vizlab.profile() == "lecture"; minutes per run)
-    dict(name="nb05 ladder: full recipe Lite2 rank (lecture)", run=ladder_full_rank, threshold=20,
+    dict(name="nb05 ladder: full recipe Lite2 rank (lecture)", run=ladder_full_rank, threshold=100,
          higher_is_better=False, where=f"{NB05} (ladder claim, lecture)", profile="lecture"),
     dict(name="nb05 ladder: plain rank / full rank (lecture)", run=ladder_rank_gain, threshold=10,
          where=f"{NB05} (ladder claim, lecture)", profile="lecture"),
