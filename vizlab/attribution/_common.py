@@ -40,6 +40,14 @@ def as_batch(model: nn.Module, image) -> torch.Tensor:
     return to_input(image).detach()
 
 
+def first_image(model: nn.Module, image, size: int | None = None) -> torch.Tensor:
+    """The first image of :func:`as_batch`, ``(1, 3, H, W)``; a non-tensor ``image`` is first resized to
+    ``size`` by the model's ``to_input`` (the explorers' "one photo at a chosen size")."""
+    if size is not None and not isinstance(image, torch.Tensor):
+        image = model.to_input(image, size)
+    return as_batch(model, image)[:1]
+
+
 def safe_normalize(maps: torch.Tensor, what: str = "map") -> torch.Tensor:
     """Divide each ``(H, W)`` map of a ``(N, H, W)`` stack by its maximum; all-zero maps stay zero (with a warning).
 

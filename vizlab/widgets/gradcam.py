@@ -14,7 +14,7 @@ import ipywidgets as W
 import torch
 from torch import nn
 
-from ..attribution._common import as_batch
+from ..attribution._common import first_image
 from ..attribution.cam import default_layer, grad_cam
 from ..attribution.plot import show_maps
 from ..attribution.saliency import saliency
@@ -54,9 +54,7 @@ class GradCamExplorer(Explorer):
                  size: int | None = None, k: int = 5):
         super().__init__()
         self.model = model
-        if size is not None and not isinstance(image, torch.Tensor):
-            image = model.to_input(image, size)
-        self.x = as_batch(model, image)[:1]
+        self.x = first_image(model, image, size)
         with torch.no_grad():
             probs = model(self.x).softmax(1)[0]
         value = None if target is None else model.class_index(target)

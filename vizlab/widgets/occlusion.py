@@ -17,7 +17,7 @@ import time
 import ipywidgets as W
 import torch
 
-from ..attribution._common import as_batch
+from ..attribution._common import first_image
 from ..attribution.occlusion import BASELINES, OcclusionResult, occlusion
 from ..attribution.plot import show_occlusion
 from .base import Explorer
@@ -53,9 +53,7 @@ class OcclusionExplorer(Explorer):
                  batch_size: int | None = None, method: str = "auto", k: int = 5):
         super().__init__()
         self.model = model
-        if size is not None and not isinstance(image, torch.Tensor):
-            image = model.to_input(image, size)
-        self.x = as_batch(model, image)[:1]
+        self.x = first_image(model, image, size)
         side = min(self.x.shape[-2:])
         if baseline not in BASELINES:
             raise ValueError(f"baseline={baseline!r} is unknown; use one of {', '.join(BASELINES)}")

@@ -16,7 +16,7 @@ import warnings
 import ipywidgets as W
 import torch
 
-from ..attribution._common import as_batch
+from ..attribution._common import first_image
 from ..attribution.cam import default_layer
 from ..evaluate import (METHODS, attribute, cascade_step, deletion, preserved_weights, randomization_layers,
                         show_curves, spearman)
@@ -47,9 +47,7 @@ class TrustExplorer(Explorer):
                  size: int | None = None, steps: int = 16, methods=DEFAULT_METHODS):
         super().__init__()
         self.model = model
-        if size is not None and not isinstance(image, torch.Tensor):
-            image = model.to_input(image, size)
-        self.x = as_batch(model, image)[:1]
+        self.x = first_image(model, image, size)
         with torch.no_grad():
             self.target = int(model(self.x).argmax(1)[0])
         unknown = [m for m in methods if m not in METHODS]
