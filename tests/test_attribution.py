@@ -282,6 +282,47 @@ def test_incremental_occlusion_equals_full_forward(model, size, patch, stride, b
     torch.testing.assert_close(quick.map, full.map, atol=1e-5, rtol=1e-4)
 
 
+def test_sparse_sweep_map_fills_each_cell_from_its_nearest_window():
+    net = linear_model()
+    x = random_images(1, 8, seed=3)
+    res = occlusion(net, x, 2, patch=2, stride=3, baseline=0.0, score="logit")  # windows at 0, 3, 6: gaps between
+    assert res.tops == [0, 3, 6]
+    m, g = res.map[0], res.grid[0]
+    # window centres 1, 4, 7: rows 0-2 -> window 0, rows 3-5 -> window 1, rows 6-7 -> window 2
+    nearest = [0, 0, 0, 1, 1, 1, 2, 2]
+    for r in range(8):
+        for c in range(8):
+            assert float(m[r, c]) == float(g[nearest[r], nearest[c]])
+
+
+@pytest.mark.parametrize("size, patch, stride", [(224, 16, 8), (160, 24, 10)])
+def test_parallel_sweep_equals_one_worker_and_restores_threads(model, size, patch, stride):
+    x = model.to_input("cat_and_espresso", size=size)
+    threads = torch.get_num_threads()
+    one = occlusion(model, x, "espresso", patch=patch, stride=stride, workers=1)
+    seen = []
+    two = occlusion(model, x, "espresso", patch=patch, stride=stride, workers=2, callback=seen.append)
+    assert two.complete and torch.get_num_threads() == threads
+    torch.testing.assert_close(two.logits, one.logits, atol=1e-4, rtol=1e-4)
+    assert seen == sorted(seen) and seen[-1] == 1.0  # progress only grows, even with chunks finishing out of order
+
+    class StopAfter:
+        calls = 0
+
+        def is_set(self):
+            StopAfter.calls += 1
+            return StopAfter.calls > 2
+
+    part = occlusion(model, x, "espresso", patch=patch, stride=stride, workers=2, batch_size=8, stop=StopAfter())
+    assert not part.complete and 0 < int(part.done.sum()) < part.done.numel()
+    assert torch.get_num_threads() == threads
+    done = part.done[0]
+    torch.testing.assert_close(part.logits[0][done], one.logits[0][done], atol=1e-4, rtol=1e-4)
+    for bad, error in ((0, ValueError), ("2", TypeError)):
+        with pytest.raises(error, match="workers"):
+            occlusion(model, x, "espresso", patch=patch, stride=stride, workers=bad)
+
+
 def test_incremental_occlusion_refuses_other_models(tiny, images):
     from vizlab.attribution.incremental import supports_incremental
 

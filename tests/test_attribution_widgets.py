@@ -69,6 +69,27 @@ def test_patch_slider_runs_a_new_sweep_and_changes_the_picture(occ, model):
     assert occ.image.value != picture and occ.history[-1] == "fine"
 
 
+@pytest.mark.parametrize("side, patch, stride", [(s, p, t) for s in (64, 96, 160, 224, 300)
+                                                  for p in (4, 8, 16, 32, 48) for t in (2, 4, 8, 16, 24) if p <= s])
+def test_preview_stride_is_a_reusable_grid_of_at_most_7x7(side, patch, stride):
+    from vizlab.widgets.occlusion import preview_stride
+
+    s = preview_stride(side, patch, stride)
+    assert s % stride == 0 and s >= patch  # the fine sweep re-uses it; windows never overlap
+    assert (side - patch) // s + 1 <= 7
+    assert s == stride or (side - patch) // (s - stride) + 1 > 7 or s - stride < patch  # the smallest such stride
+
+
+def test_sparse_preview_is_reused_by_the_fine_sweep(model):
+    x = model.to_input("cat_and_espresso", size=64)
+    with CallCounter(inference_model(model)) as counter:
+        explorer = OcclusionExplorer(model, x, patch=8, stride=4, background=False, batch_size=8, method="full")
+    # preview: stride 12 (> patch 8: 5 x 5 windows apart), then the 15 x 15 fine grid re-uses those 25
+    assert explorer.history == ["coarse", "fine"] and explorer.result.grid.shape == (1, 15, 15)
+    assert counter.images == 1 + 25 + 1 + (225 - 25)
+    assert not torch.isnan(explorer.result.map).any()
+
+
 def test_baseline_and_stride_changes(occ):
     occ.baseline.value = "blur"
     assert occ.wait(60)

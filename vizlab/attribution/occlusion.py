@@ -31,6 +31,7 @@ from .targets import ClassTarget, TargetLike, as_class_target, class_of
 BASELINES = ("gray", "mean", "blur", "zero")
 SCORES = ("prob", "logit")
 METHODS = ("auto", "full", "incremental")
+FIRST = 4  # windows run alone before a parallel sweep fans out (see _run_parallel)
 
 
 def make_baseline(x: torch.Tensor, baseline, patch: int = 32) -> torch.Tensor:
@@ -163,8 +164,12 @@ class OcclusionResult:
     def map(self) -> torch.Tensor:
         """``(N, H, W)`` at input resolution: each pixel averages the drops of the patches that cover it.
 
-        Pixels that no patch covers (a border when ``(H - patch) % stride != 0``) get 0.
+        Pixels that no patch covers (a border when ``(H - patch) % stride != 0``) get 0. A sparse sweep
+        (``stride > patch``, e.g. the explorer's first picture) leaves gaps between its windows: there each pixel
+        takes the drop of the window whose centre is nearest, so the map reads as a coarse grid of cells.
         """
+        if self.stride > self.patch:
+            return self._nearest_map()
         g = self.grid[:, None]
         kernel = torch.ones(1, 1, self.patch, self.patch, dtype=g.dtype)
         total = F.conv_transpose2d(g, kernel, stride=self.stride)
@@ -172,6 +177,15 @@ class OcclusionResult:
         avg = torch.where(count > 0, total / count.clamp_min(1), torch.zeros_like(total))
         h, w = self.size
         return F.pad(avg, (0, w - avg.shape[-1], 0, h - avg.shape[-2]))[:, 0]
+
+    def _nearest_map(self) -> torch.Tensor:
+        h, w = self.size
+
+        def nearest(edges: list[int], n: int) -> torch.Tensor:
+            centres = torch.tensor(edges, dtype=torch.float32) + self.patch / 2
+            return torch.bucketize(torch.arange(n) + 0.5, (centres[1:] + centres[:-1]) / 2)
+
+        return self.grid[:, nearest(self.tops, h)][:, :, nearest(self.lefts, w)]
 
     @property
     def most_damaging(self) -> list[tuple[int, int, int, int]]:
@@ -188,7 +202,7 @@ class OcclusionResult:
 def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 32, stride: int = 16,
               baseline="gray", *, score: str = "prob", method: str = "auto", batch_size: int | None = None,
               reuse: OcclusionResult | None = None, fast: bool | None = None, progress: bool = False, callback: Callable[[float], None] | None = None,
-              stop=None) -> OcclusionResult:
+              stop=None, workers: int | None = None) -> OcclusionResult:
     """Occlusion sensitivity (Zeiler & Fergus 2014) for a batch of images, keeping every logit.
 
     Args:
@@ -215,6 +229,9 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
         callback: called with the fraction done after each batch.
         stop: an object with ``is_set()`` (e.g. ``threading.Event``); when set, the sweep ends and the partial
             result is returned (``result.complete`` is ``False``).
+        workers: batches run at once, each on one CPU thread (default: torch's thread count for a sweep on the
+            fast path on a CPU, else 1). Small batches of 7 x 7 and 14 x 14 maps keep only one core busy with
+            torch's own threads; one batch per core does not share that limit.
 
     Returns:
         An :class:`OcclusionResult`: ``.grid`` ``(N, Gh, Gw)``, ``.map`` ``(N, H, W)``, ``.most_damaging``,
@@ -270,39 +287,101 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
         bar = tqdm(total=len(jobs), desc=f"occlusion {patch}/{stride}", leave=False)
     total = max(len(jobs), 1)
     caches: dict[int, dict] = {}  # incremental: the clean maps of each image, shared by its chunks
+    if workers is None:
+        workers = torch.get_num_threads() if fast and x.device.type == "cpu" else 1
+    check_int("workers", workers, 1)
+
+    def run(chunk):
+        if incremental:
+            parts = []
+            for k in sorted({k for k, _, _ in chunk}):  # one clean image per call
+                wins = [(tops[i], lefts[j]) for kk, i, j in chunk if kk == k]
+                parts.append(occluded_logits(net, x[k:k + 1], base[k:k + 1], wins, patch,
+                                             cache=caches.setdefault(k, {})))
+            return torch.cat(parts).float().cpu()
+        idx = torch.tensor([k for k, _, _ in chunk], device=x.device)
+        batch = x.index_select(0, idx)  # a copy
+        for b, (k, i, j) in enumerate(chunk):
+            t, l = tops[i], lefts[j]
+            batch[b, :, t:t + patch, l:l + patch] = base[k, :, t:t + patch, l:l + patch]
+        with torch.inference_mode():
+            return net(batch).float().cpu()
+
+    finished = 0
+
+    def store(chunk, out):
+        nonlocal finished
+        for b, (k, i, j) in enumerate(chunk):
+            logits[k, i, j] = out[b]
+            done[k, i, j] = True
+        finished += len(chunk)
+        if bar is not None:
+            bar.update(len(chunk))
+        if callback is not None:
+            callback(min(1.0, finished / total))
+
     try:
-        for start in range(0, len(jobs), batch_size):
-            if stop is not None and stop.is_set():
-                break
-            chunk = jobs[start:start + batch_size]
-            if incremental:
-                parts = []
-                for k in sorted({k for k, _, _ in chunk}):  # one clean image per call
-                    wins = [(tops[i], lefts[j]) for kk, i, j in chunk if kk == k]
-                    parts.append(occluded_logits(net, x[k:k + 1], base[k:k + 1], wins, patch,
-                                                 cache=caches.setdefault(k, {})))
-                out = torch.cat(parts).float().cpu()
-            else:
-                idx = torch.tensor([k for k, _, _ in chunk], device=x.device)
-                batch = x.index_select(0, idx)  # a copy
-                for b, (k, i, j) in enumerate(chunk):
-                    t, l = tops[i], lefts[j]
-                    batch[b, :, t:t + patch, l:l + patch] = base[k, :, t:t + patch, l:l + patch]
-                with torch.inference_mode():
-                    out = net(batch).float().cpu()
-            for b, (k, i, j) in enumerate(chunk):
-                logits[k, i, j] = out[b]
-                done[k, i, j] = True
-            if bar is not None:
-                bar.update(len(chunk))
-            if callback is not None:
-                callback(min(1.0, (start + len(chunk)) / total))
+        if workers == 1 or len(jobs) <= 2 * FIRST:
+            for start in range(0, len(jobs), batch_size):
+                if stop is not None and stop.is_set():
+                    break
+                chunk = jobs[start:start + batch_size]
+                store(chunk, run(chunk))
+        else:
+            # a few windows first, alone: they fill the clean image's cached maps that every later chunk reads;
+            # then chunks small enough to keep every worker busy
+            rest = jobs[FIRST:]
+            size = min(batch_size, math.ceil(len(rest) / workers))
+            chunks = [jobs[:FIRST]] + [rest[start:start + size] for start in range(0, len(rest), size)]
+            _run_parallel(chunks, run, store, workers, stop)
     finally:
         if bar is not None:
             bar.close()
     return OcclusionResult(logits=logits, base_logits=base_logits.cpu(), done=done, tops=tops, lefts=lefts,
                            patch=patch, stride=stride, size=(h, w), classes=classes, score=score, baseline=name,
                            categories=getattr(model, "categories", None))
+
+
+def _run_parallel(chunks, run, store, workers: int, stop) -> None:
+    """Run ``chunks`` on ``workers`` threads, each with one torch thread; ``store`` results as they finish.
+
+    The first chunk runs alone, with all of torch's threads. Torch's thread count is process-wide: it is 1
+    while the workers run and is restored afterwards.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    store(chunks[0], run(chunks[0]))
+    chunks = chunks[1:]
+    if stop is not None and stop.is_set():
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+
+    def one(chunk):
+        # a fresh worker thread takes torch's process-wide count (1) when it first runs an op
+        with torch.inference_mode():
+            return run(chunk)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vizlab-occlusion") as pool:
+            pending = {}
+            todo = iter(chunks)
+            for chunk in todo:
+                pending[pool.submit(one, chunk)] = chunk
+                if len(pending) >= workers:
+                    break
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    store(pending.pop(future), future.result())
+                if stop is not None and stop.is_set():
+                    continue  # let the running chunks finish, start no more
+                for chunk in todo:
+                    pending[pool.submit(one, chunk)] = chunk
+                    if len(pending) >= workers:
+                        break
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _take_from(reuse: OcclusionResult, jobs, logits, done, tops, lefts):

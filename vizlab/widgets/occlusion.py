@@ -27,6 +27,17 @@ from .classes import ClassPicker
 PREVIEW_SIDE = 7  # at most 7 x 7 windows for the first picture (~50 occluded images: under 0.5 s on 2 cores)
 
 
+def preview_stride(side: int, patch: int, stride: int) -> int:
+    """Stride of the first picture: a multiple of ``stride`` (the fine sweep re-uses its windows), at least
+    ``patch`` (windows that tile the image), and large enough for at most 7 x 7 windows. When 7 x 7 windows
+    of ``patch`` cannot tile the image, they sit apart and each stands for its cell (see
+    :attr:`~vizlab.attribution.OcclusionResult.map`).
+    """
+    tiling = math.ceil(patch / stride)
+    few = (side - patch) // (PREVIEW_SIDE * stride) + 1
+    return stride * max(tiling, few)
+
+
 class OcclusionExplorer(Explorer):
     """Controls: ``patch`` and ``stride`` sliders, ``baseline`` dropdown, class dropdown (top-k) and search.
 
@@ -37,8 +48,8 @@ class OcclusionExplorer(Explorer):
         patch, stride: initial window side and step in pixels.
         baseline: one of ``"gray"``, ``"mean"``, ``"blur"``, ``"zero"``.
         size: resize the image to this side first (smaller is faster).
-        refine: draw a coarse map first (stride = a multiple of ``stride`` that is at least ``patch``; when that
-            still leaves more than 7 x 7 windows, a preview with a larger patch on a 7 x 7 grid).
+        refine: draw a coarse map first (stride = a multiple of ``stride`` that is at least ``patch`` and leaves at
+            most 7 x 7 windows, see :func:`preview_stride`); the fine sweep re-uses its windows.
         background: run sweeps in a worker thread (the kernel stays responsive; ``wait()`` joins it).
         batch_size: occluded images per forward pass (default: see :func:`~vizlab.attribution.occlusion`).
         method: ``"auto"``, ``"full"`` or ``"incremental"`` (see :func:`~vizlab.attribution.occlusion`).
@@ -112,19 +123,13 @@ class OcclusionExplorer(Explorer):
         args = dict(target=self.picker.value, patch=patch, baseline=baseline, batch_size=self.batch_size, stop=stop,
                     method=self.method)
         coarse = None
-        coarse_stride = stride * math.ceil(patch / stride)  # a multiple of stride, so the fine sweep re-uses it
-        coarse_patch = patch
-        side = min(self.x.shape[-2:])
-        if (side - patch) // coarse_stride + 1 > PREVIEW_SIDE:
-            # Too many positions for a quick first picture: preview with a larger patch on a 7 x 7 grid. It is
-            # not re-used by the fine sweep (other patch), but costs a few percent of it.
-            coarse_patch = coarse_stride = max(patch, side // PREVIEW_SIDE)
+        coarse_stride = preview_stride(min(self.x.shape[-2:]), patch, stride)
         start = time.perf_counter()
         if self.refine and coarse_stride != stride:
-            coarse = occlusion(self.model, self.x, stride=coarse_stride, **{**args, "patch": coarse_patch})
+            coarse = occlusion(self.model, self.x, stride=coarse_stride, **args)
             self.result = coarse
             self.redraw("coarse")
-            what = "coarse map" if coarse_patch == patch else f"preview with patch {coarse_patch}"
+            what = "coarse map" if coarse_stride <= patch else "preview (one window per cell)"
             self.set_status(f"{what} (stride {coarse_stride}, {int(coarse.done.sum())} patches) "
                             f"in {time.perf_counter() - start:.1f} s; refining to patch {patch}, stride {stride} ...")
         if stop.is_set():
@@ -134,8 +139,7 @@ class OcclusionExplorer(Explorer):
         def progress(frac: float) -> None:
             self.set_status(f"coarse map shown; refining to stride {stride}: {frac:.0%} ...")
 
-        reuse = coarse if coarse is not None and coarse.patch == patch else None
-        fine = occlusion(self.model, self.x, stride=stride, reuse=reuse, callback=progress, **args)
+        fine = occlusion(self.model, self.x, stride=stride, reuse=coarse, callback=progress, **args)
         self.result = fine
         self.redraw("fine" if fine.complete else "stopped")
         res = fine.for_class(self.picker.value)
