@@ -92,3 +92,35 @@ def test_gradients_requested_without_autograd_warn(tiny, images):
 def test_float64_images_are_cast_for_the_model(model):
     x = model.to_input("cat").double()
     assert model.to_input(x).dtype == torch.float32
+
+
+def test_capture_ignores_forward_passes_of_other_threads(tiny, images):
+    """Two widgets computing on one model at once must not overwrite each other's activations."""
+    import threading
+
+    entered, other_done = threading.Event(), threading.Event()
+    seen = {}
+
+    def other():
+        entered.wait(10)
+        with capture(tiny, "conv2") as cap, torch.no_grad():
+            tiny(images[1:2])
+        seen["other"] = cap["conv2"]
+        other_done.set()
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    with capture(tiny, "conv2") as mine, torch.no_grad():
+        tiny(images[:1])
+        entered.set()
+        assert other_done.wait(10)  # the other thread ran the model while our hooks were attached
+        with capture(tiny, "conv2", any_thread=True) as every:
+            t = threading.Thread(target=lambda: tiny(images[2:3]))
+            t.start()
+            t.join()
+    worker.join()
+    expected = tiny.conv2(tiny.relu1(tiny.conv1(images)))
+    assert torch.allclose(mine["conv2"], expected[:1], atol=1e-6)
+    assert torch.allclose(seen["other"], expected[1:2], atol=1e-6)
+    assert torch.allclose(every["conv2"], expected[2:3], atol=1e-6)
+    assert hooks_left(tiny) == 0

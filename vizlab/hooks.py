@@ -13,6 +13,7 @@ Example:
 """
 from __future__ import annotations
 
+import threading
 import warnings
 from contextlib import contextmanager
 from typing import Iterator, Sequence
@@ -57,8 +58,11 @@ def _first_tensor(output):
 
 @contextmanager
 def capture(model: nn.Module, layers: str | nn.Module | Sequence[str | nn.Module], *, gradients: bool = False,
-            keep_graph: bool = False) -> Iterator[Capture]:
+            keep_graph: bool = False, any_thread: bool = False) -> Iterator[Capture]:
     """Record the outputs of ``layers`` during forward passes inside the ``with`` block.
+
+    Only forward passes run by the thread that entered the block are recorded: two widgets computing on one
+    model at once (each in its own worker thread) would otherwise overwrite each other's activations.
 
     Args:
         model: any ``nn.Module`` (a :class:`~vizlab.models.VizModel` also accepts friendly layer names).
@@ -66,6 +70,7 @@ def capture(model: nn.Module, layers: str | nn.Module | Sequence[str | nn.Module
         gradients: also record ``d(output)/d(activation)`` into ``cap.gradients`` when ``backward`` runs.
         keep_graph: keep activations attached to the autograd graph (for ``torch.autograd.grad``);
             implied by ``gradients``. Otherwise activations are detached copies.
+        any_thread: record forward passes of every thread (e.g. a model run by a pool of workers).
 
     Yields:
         A :class:`Capture`; a layer called several times in one pass keeps its last output.
@@ -79,9 +84,12 @@ def capture(model: nn.Module, layers: str | nn.Module | Sequence[str | nn.Module
     cap = Capture()
     handles = []
     warned: set[str] = set()
+    owner = threading.get_ident()
 
     def make_hook(name: str):
         def hook(module, inputs, output):
+            if not any_thread and threading.get_ident() != owner:
+                return None  # another thread's forward pass (see the docstring)
             out = _first_tensor(output)
             if gradients and not out.requires_grad and name not in warned:
                 warned.add(name)
