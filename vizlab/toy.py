@@ -1,11 +1,14 @@
 """Tiny seeded networks for tests, exercises and quick demos (no downloads, milliseconds on a CPU)."""
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
 import torch
 from torch import nn
+
+_SEEDED_LOCK = threading.RLock()  # see seeded()
 
 
 @contextmanager
@@ -13,13 +16,17 @@ def seeded(seed: int) -> Iterator[None]:
     """Run a block with ``torch.manual_seed(seed)`` and restore the global CPU generator afterwards.
 
     Seeded construction (``with seeded(0): net = Net()``) that leaves the caller's random stream untouched.
+    Seeded blocks of different threads run one at a time: the generator is process-wide, and two threads
+    seeding it at once drew each other's numbers (measured: 197 of 1200 ``tiny_cnn`` built in 4 threads had
+    other weights). Code that draws from the global generator without ``seeded`` can still interleave.
     """
-    state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
-        yield
-    finally:
-        torch.random.set_rng_state(state)
+    with _SEEDED_LOCK:
+        state = torch.random.get_rng_state()
+        try:
+            torch.manual_seed(seed)
+            yield
+        finally:
+            torch.random.set_rng_state(state)
 
 
 class TinyCNN(nn.Module):
