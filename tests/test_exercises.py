@@ -38,6 +38,26 @@ def test_solution_passes_visible_and_hidden_cases(name):
     assert result.passed and result.cases == len(ex.cases(hidden=True)) > len(ex.cases())
 
 
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_building_cases_leaves_torch_global_generator_alone(name):
+    """The grader builds cases in several threads; a draw from torch's global generator would shift another
+    thread's seeded model (seen: 1 correct submission in ~30 lost a saliency case)."""
+    state = torch.random.get_rng_state()
+    cases = get(name).cases(hidden=True)
+    first = [c.make() for c in cases]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for case, (args, kwargs) in zip(cases, first):  # and every build gives the same inputs
+        again, kwargs_again = case.make()
+        assert kwargs == kwargs_again
+        for a, b in zip(args, again):
+            if isinstance(a, nn.Module):
+                a, b = a.state_dict(), b.state_dict()
+                assert all(torch.equal(a[k], b[k]) for k in a)
+            elif isinstance(a, torch.Tensor):
+                assert torch.equal(a, b)
+
+
 @pytest.mark.parametrize("name", [n for n in EXERCISES if EXERCISES[n].mistakes])
 def test_each_usual_mistake_fails_with_its_explanation(name):
     ex = EXERCISES[name]

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..hooks import capture
-from ..toy import random_images, tiny_cnn
+from ..toy import random_images, seeded, tiny_cnn
 from . import references as ref
 from .core import Case, Exercise, describe
 
@@ -216,8 +216,9 @@ def _rf_cases(hidden: bool) -> list[Case]:
     out.append(Case("the layers conv1, relu1, conv2, relu2 of tiny_cnn()", tiny_layers))
 
     def vgg_like():
-        return ([nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
-                 nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1)],), {}
+        with seeded(0):  # building layers draws from torch's global generator: never unseeded, never concurrently
+            return ([nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
+                     nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1)],), {}
     out.append(Case("conv3-relu-conv3-relu-maxpool2-conv3 (VGG-like)", vgg_like))
     for seed in (0, 1, 2, 3):
         def make(seed=seed):
@@ -233,7 +234,8 @@ def _rf_cases(hidden: bool) -> list[Case]:
                 elif kind == 1:
                     layers.append(nn.BatchNorm2d(3))
                 else:
-                    layers.append(nn.Conv2d(3, 3, k, stride=s, dilation=d, padding=k // 2))
+                    with seeded(seed):  # see vgg_like
+                        layers.append(nn.Conv2d(3, 3, k, stride=s, dilation=d, padding=k // 2))
                 layers.append(nn.ReLU())
             return (layers,), {}
         label = ", ".join(_layer_label(m) for m in make()[0][0] if not isinstance(m, nn.ReLU))
