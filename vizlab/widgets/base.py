@@ -45,7 +45,8 @@ def figure_to_png(fig: Figure, dpi: int = 90) -> bytes:
 
     buf = io.BytesIO()
     FigureCanvasAgg(fig)
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    # zlib level 1: a third less CPU than the default level 6 for ~15 % more bytes, which stay on this machine
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return buf.getvalue()
 
