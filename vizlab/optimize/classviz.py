@@ -32,13 +32,16 @@ from torch import nn
 
 from ..attribution.targets import class_of
 from ..device import model_device
-from .objectives import class_logit
+from .objectives import class_log_probability, class_logit
 from .params import fourier, pixels
 from .regularizers import L2, TV, Blur, Clamp, ClipWeak
 from .render import RenderResult, cosine_decay, render
 from .transforms import Jitter, standard
 
 MODES = ("cs231n", "fourier")
+#: What is maximised: the class score (CS231n) or its log-probability (the score minus a soft maximum of all
+#: scores, so the other classes are pushed down as well).
+OBJECTIVES = ("logit", "log_softmax")
 
 
 @dataclass
@@ -66,6 +69,10 @@ class ClassVizSettings:
             (fourier mode always does).
         clip_weak: every step, reset the pixels whose normalised colour vector is in the weakest ``clip_weak``
             percent to the mean colour (Yosinski et al. 2015); 0: off.
+        objective: ``"logit"`` (the class score ``s_y``, as CS231n) or ``"log_softmax"`` (``log p(y|x)``: also
+            lowers the other classes, so the image shows what sets this class apart from its neighbours).
+        copies: how many independently transformed copies the model sees per step (their mean objective is
+            ascended: a steadier gradient at ``copies`` times the cost of a step).
     """
 
     mode: str = "cs231n"
@@ -82,16 +89,22 @@ class ClassVizSettings:
     blur_end: float | None = None
     robust: bool = False
     clip_weak: float = 0.0
+    objective: str = "logit"
+    copies: int = 1
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        for name in ("steps", "jitter", "blur_every", "size"):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        for name in ("steps", "jitter", "blur_every", "size", "copies"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
+        if self.copies < 1:
+            raise ValueError(f"copies must be >= 1, got {self.copies}")
         if self.blur_every < 1:
             raise ValueError(f"blur_every must be >= 1, got {self.blur_every}")
         for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak") + (("blur_end",) if self.blur_end is not None else ()):
@@ -207,10 +220,12 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     index = class_of(model, target)
     param, transforms, regs, optimizer = build(model, settings, seed)
     name = model.categories[index] if hasattr(model, "categories") else str(index)
-    result = render(model, class_logit(index), param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
+    goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
+    result = render(model, goal, param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
                     transforms=transforms, regularizers=regs, seed=seed, snapshots=snapshots, callback=callback,
                     stop_event=stop_event, progress=progress, desc=f"{settings.mode}: {name}",
-                    lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end))
+                    lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end),
+                    copies=settings.copies)
     result.info.update(target=index, class_name=name, settings=settings,
                        target_probability=class_probability(model, result.image, index))
     return result
