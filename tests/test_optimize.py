@@ -484,7 +484,7 @@ def test_log_softmax_objective_lowers_the_other_classes():
     model = _Rivals()
     out = {}
     for objective in ("logit", "log_softmax"):
-        r = class_visualization(model, 1, mode="fourier", size=16, steps=60, jitter=0, objective=objective,
+        r = class_visualization(model, 1, mode="fourier", size=16, steps=60, jitter=0, l2=0.0, objective=objective,
                                 progress=False)
         out[objective] = model(r.image)[0].detach()
     assert out["logit"][0] > out["logit"][1]                  # the score rose, but the rival rose faster
