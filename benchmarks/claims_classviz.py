@@ -189,7 +189,7 @@ CLAIMS = [
          where=f"{NB05} (ladder claim)", profile="quick"),
     dict(name="nb05 pixel mode: min Lite0 p", run=pixel_min_lite0_p, threshold=0.5,
          where=f"{NB05} (pixel recipe claim); tests/test_optimize_model.py", profile="quick"),
-    dict(name="nb05 fourier: worst Lite2 rank", run=fourier_worst_rank, threshold=10, higher_is_better=False,
+    dict(name="nb05 fourier: worst Lite2 rank", run=fourier_worst_rank, threshold=5, higher_is_better=False,
          where=f"{NB05} (Fourier claim, transfer claim); tests/test_optimize_model.py", profile="quick"),
     dict(name="nb05 inversion: deep MSE / shallow MSE", run=inversion_ratio, threshold=1.3,
          where=f"{NB05} (inversion claim)", profile="quick"),

@@ -447,3 +447,49 @@ def test_deepdream_detail_blur_keeps_the_photo_and_smooths_the_addition(tiny):
     with pytest.raises(ValueError, match="detail_blur"):
         deepdream(tiny, x, "relu2", detail_blur=-1.0)
     assert hooks_left(tiny) == 0
+
+
+def test_copies_average_the_objective_over_transformed_copies(tiny):
+    """With copies=k the model runs k times per step on fresh transforms, and the value is their mean."""
+    calls = []
+    handle = tiny.register_forward_hook(lambda m, i, o: calls.append(i[0].shape))
+    try:
+        p = pixels((1, 3, 16, 16), seed=0)
+        r = render(tiny, class_logit(1), p, steps=2, lr=0.01, copies=3, transforms=[Jitter(2)], progress=False)
+    finally:
+        handle.remove()
+    assert len(calls) == 6 and r.steps == 2
+    # the reported value is the mean over copies: the same as one copy when the transform is the identity
+    a = render(tiny, class_logit(1), pixels((1, 3, 16, 16), seed=0), steps=1, copies=1, progress=False)
+    b = render(tiny, class_logit(1), pixels((1, 3, 16, 16), seed=0), steps=1, copies=4, progress=False)
+    assert b.values[0] == pytest.approx(a.values[0], rel=1e-5)
+    with pytest.raises(ValueError, match="copies"):
+        render(tiny, class_logit(1), steps=1, size=16, copies=0, progress=False)
+    with pytest.raises(TypeError, match="copies"):
+        render(tiny, class_logit(1), steps=1, size=16, copies=1.5, progress=False)
+
+
+class _Rivals(torch.nn.Module):
+    """Logits of the mean colour: class 0 = 3 r (a rival that red raises fast), class 1 = r + g, class 2 = -g."""
+
+    def forward(self, x):
+        r, g = x[:, 0].mean(dim=(-2, -1)), x[:, 1].mean(dim=(-2, -1))
+        return torch.stack([3 * r, r + g, -g], dim=1)
+
+
+def test_log_softmax_objective_lowers_the_other_classes():
+    """Ascending the logit of class 1 also raises its rival (red helps both); ascending log p(1) does not."""
+    from vizlab.optimize import class_visualization
+
+    model = _Rivals()
+    out = {}
+    for objective in ("logit", "log_softmax"):
+        r = class_visualization(model, 1, mode="fourier", size=16, steps=60, jitter=0, l2=0.0, objective=objective,
+                                progress=False)
+        out[objective] = model(r.image)[0].detach()
+    assert out["logit"][0] > out["logit"][1]                  # the score rose, but the rival rose faster
+    assert out["log_softmax"][1] > out["log_softmax"][0] + 0.3  # the class wins: red was lowered, green raised
+    with pytest.raises(ValueError, match="objective"):
+        preset("fourier", objective="softmax")
+    with pytest.raises(ValueError, match="copies"):
+        preset("fourier", copies=0)

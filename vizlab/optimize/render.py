@@ -89,7 +89,7 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
            callback: Callable[[int, torch.Tensor, float], None] | None = None,
            until: Callable[[Context], bool] | None = None, stop_event: threading.Event | None = None,
            progress: bool = True, desc: str | None = None,
-           lr_schedule: Callable[[int, int], float] | None = None) -> RenderResult:
+           lr_schedule: Callable[[int, int], float] | None = None, copies: int = 1) -> RenderResult:
     """Optimize an image so that ``objective`` grows; return the (possibly partial) result.
 
     Args:
@@ -112,6 +112,9 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         desc: progress bar label.
         lr_schedule: ``lr_schedule(step, steps)`` multiplies ``lr`` at each step (e.g. :func:`cosine_decay`);
             big steps early find the shapes, small steps late settle the details.
+        copies: the model sees this many independently transformed copies of the image per step and the
+            objective is their mean (a less noisy gradient for the same update count, at ``copies`` times the
+            cost of a step).
 
     Example:
         >>> result = render(model, class_logit(130), steps=100)     # doctest: +SKIP
@@ -130,6 +133,10 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         raise ValueError(f"lr must be > 0, got {lr}")
     if lr_schedule is not None and not callable(lr_schedule):
         raise TypeError(f"lr_schedule must be callable (step, steps) -> factor, got {type(lr_schedule).__name__}")
+    if isinstance(copies, bool) or not isinstance(copies, int):
+        raise TypeError(f"copies must be an int, got {type(copies).__name__}")
+    if copies < 1:
+        raise ValueError(f"copies must be >= 1, got {copies}")
     device = model_device(model)
     if param is None:
         param = pixels((1, 3, size, size), seed=seed, device=device)
@@ -178,12 +185,17 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
                     reason = "stopped"
                     break
                 x = param.image()
-                logits = model(transform(x, rng))
-                ctx = Context(logits, dict(cap.activations) if cap is not None else {})
-                if until is not None and until(ctx):
+                value = None
+                for _ in range(copies):
+                    logits = model(transform(x, rng))
+                    ctx = Context(logits, dict(cap.activations) if cap is not None else {})
+                    if value is None and until is not None and until(ctx):
+                        break
+                    term = objective(ctx) / copies
+                    value = term if value is None else value + term
+                if value is None:
                     reason = "reached"
                     break
-                value = objective(ctx)
                 loss = -value
                 for r in regs:
                     term = r.penalty(x)
