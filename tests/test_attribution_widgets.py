@@ -71,13 +71,13 @@ def test_patch_slider_runs_a_new_sweep_and_changes_the_picture(occ, model):
 
 @pytest.mark.parametrize("side, patch, stride", [(s, p, t) for s in (64, 96, 160, 224, 300)
                                                   for p in (4, 8, 16, 32, 48) for t in (2, 4, 8, 16, 24) if p <= s])
-def test_preview_stride_is_a_reusable_grid_of_at_most_7x7(side, patch, stride):
-    from vizlab.widgets.occlusion import preview_stride
+def test_preview_stride_is_a_reusable_grid_of_at_most_6x6(side, patch, stride):
+    from vizlab.widgets.occlusion import PREVIEW_SIDE, preview_stride
 
     s = preview_stride(side, patch, stride)
     assert s % stride == 0 and s >= patch  # the fine sweep re-uses it; windows never overlap
-    assert (side - patch) // s + 1 <= 7
-    assert s == stride or (side - patch) // (s - stride) + 1 > 7 or s - stride < patch  # the smallest such stride
+    assert (side - patch) // s + 1 <= PREVIEW_SIDE == 6
+    assert s == stride or (side - patch) // (s - stride) + 1 > PREVIEW_SIDE or s - stride < patch  # the smallest such stride
 
 
 def test_sparse_preview_is_reused_by_the_fine_sweep(model):
