@@ -23,10 +23,10 @@ def _shapes_run(seed: int):
     """``(model, history, val)`` of notebook 02's shapes CNN trained with ``seed`` (cached per thread count)."""
     from vizlab.inside import make_shapes, train_shapes_cnn
 
-    data = make_shapes(N_SHAPES, size=32, seed=0)
+    data = make_shapes(N_SHAPES, size=32, seed=0, upright=True)
     _, val = data.split(0.2, seed=0)
     threads = os.environ.get("OMP_NUM_THREADS", "default")
-    cache = Path(tempfile.gettempdir()) / f"vizlab-claims-figures-shapes-{seed}-{threads}.pt"
+    cache = Path(tempfile.gettempdir()) / f"vizlab-claims-figures-shapes-edges-{N_SHAPES}-{seed}-{threads}.pt"
     if cache.is_file():
         state = torch.load(cache, weights_only=False)
         from vizlab.inside import shapes_cnn
@@ -34,13 +34,21 @@ def _shapes_run(seed: int):
         model = shapes_cnn(seed, data.num_classes, class_names=data.class_names)
         model.load_state_dict(state["model"])
         return model.eval(), state["val_accuracy"], val
-    model, history = train_shapes_cnn(epochs=EPOCHS, data=data, seed=seed, progress=False)
+    model, history = train_shapes_cnn(epochs=EPOCHS, data=data, seed=seed, recipe="edges", progress=False)
     torch.save({"model": model.state_dict(), "val_accuracy": history.val_accuracy}, cache)
     return model, history.val_accuracy, val
 
 
 def shapes_val_accuracy(seed: int) -> float:
     return _shapes_run(seed)[1][-1]
+
+
+def shapes_orientedness(seed: int) -> float:
+    """Median orientedness of the shapes CNN's 7x7 first-layer filters (recipe "edges", upright shapes)."""
+    from vizlab.inside import orientedness
+
+    model, _, _ = _shapes_run(seed)
+    return float(orientedness(model.conv1.weight).median())
 
 
 def _grouping(seed: int):
@@ -104,13 +112,15 @@ def smoothgrad_grid(seed: int) -> float:
 
 CLAIMS = [
     dict(name="shapes CNN validation accuracy", run=shapes_val_accuracy, threshold=0.85, higher_is_better=True,
-         where="notebooks/02_inside_at_scale.ipynb (cell 9)", profile="quick"),
+         where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
+    dict(name="shapes CNN first layer: median orientedness", run=shapes_orientedness, threshold=0.6,
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
     dict(name="shapes: feature k-NN minus pixel k-NN (by shape)", run=shapes_knn_gain, threshold=0.3,
-         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 26)", profile="quick"),
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 27)", profile="quick"),
     dict(name="shapes: feature silhouette minus pixel silhouette (by shape)", run=shapes_silhouette_gain,
-         threshold=0.0, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 26)", profile="quick"),
+         threshold=0.0, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 27)", profile="quick"),
     dict(name="shapes: pixel over feature k-NN (by colour)", run=shapes_colour_knn_ratio, threshold=1.0,
-         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 26)", profile="quick"),
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 27)", profile="quick"),
     dict(name="ICA median orientedness minus random's", run=ica_orientedness_gain, threshold=0.1,
          higher_is_better=True, where="notebooks/01_weights_and_activations.ipynb (cell 11)", profile="quick"),
     dict(name="ICA median colour fraction", run=ica_colour_median, threshold=0.3, higher_is_better=False,
