@@ -8,9 +8,12 @@ the lecture's claim: raw pixel distance groups these images by colour, a trained
 them by shape.
 
 :class:`ShapesCNN` has a 7x7 first layer (big enough to see its filters), two more convolutions, global
-average pooling and a linear classifier. :func:`train_shapes_cnn` trains it with a small first-layer
-initialisation and weight decay, so the first-layer filters start as noise and become oriented edges and
-colour blobs; it records snapshots of them for notebook 01.
+average pooling and a linear classifier. :func:`train_shapes_cnn` trains it and records snapshots of the
+first-layer filters. What those filters become depends on what the data make useful (:data:`RECIPES`):
+trained plainly they end as colour blobs and noise, because colour alone separates an object from the dark
+background; with colour and brightness scrambled at random (:func:`colour_jitter`) on upright shapes, only
+edges stay informative and the filters turn gray, many of them oriented edges (not all: corners and checker
+patterns are useful on this set too).
 
 Example:
     >>> data = make_shapes(12, size=32, seed=0)
@@ -332,8 +335,11 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
 #: they can specialise), strong decoupled weight decay on the first layer only (what a filter does not
 #: need decays away, which removes the noise), and :func:`colour_jitter` (random channel order, gray,
 #: negative), so colour and brightness are nuisances and only edges - where intensity changes - are left
-#: to detect. With upright shapes (``make_shapes(upright=True)``) the filters become oriented edges
-#: (median orientedness above 0.6 measured over 5 seeds, see ``benchmarks/claims_figures.py``).
+#: to detect. With upright shapes (``make_shapes(upright=True)``), 15 epochs on 2400 images, the filters
+#: become gray (median colour fraction 0.08-0.12) and more edge-like: median orientedness 0.27-0.60 over 5
+#: seeds x 1, 2 threads (median 0.45; random 7x7 filters 0.13; ``benchmarks/claims_figures.py``). The rest are
+#: corner and checker detectors, which the squares, crosses and checkers make useful. With random angles the
+#: same recipe measured 0.37 (one seed): rotated edges average into round blobs.
 RECIPES = {
     "faint": dict(first_layer_scale=0.01, weight_decay=0.3, first_layer_decay=None, colour_augment=False),
     "edges": dict(first_layer_scale=1.0, weight_decay=0.05, first_layer_decay=5.0, colour_augment=True),
@@ -354,11 +360,12 @@ def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int = 32, val_fra
     ``first_layer_decay`` and ``colour_augment`` override it one by one. ``"faint"`` (the default; measured:
     93 % validation accuracy after 12 epochs on 2400 images, about 30 s on one busy CPU core) ends with
     colour-blob and noise filters; ``"edges"`` on upright shapes (``data=make_shapes(..., upright=True)``;
-    with ``data=None`` the set is made upright for this recipe) ends with oriented edges - notebook 02 uses it.
+    with ``data=None`` the set is made upright for this recipe) ends with gray filters, many of them oriented
+    edges and gratings (see :data:`RECIPES` for the numbers) - notebook 02 uses it.
     Why: a filter becomes what the loss needs from it, and on the plain shapes set colour and brightness
     already tell the object from its background, so colour detectors suffice. Scrambling colour and
     brightness at random leaves only the edges informative, and upright shapes give the edges a few
-    orientations for the filters to specialise on (with random angles the same recipe ends near 0.4).
+    orientations for the filters to specialise on.
 
     ``history.filters`` holds the 7x7 first-layer filters after every epoch (``history.filter_epochs``), for
     showing filters being learned: ``vizlab.plotting.filter_grid(history.filters[-1])``. The validation
