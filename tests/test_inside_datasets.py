@@ -156,6 +156,19 @@ def test_upright_shapes_differ_only_in_angle_and_have_axis_aligned_edges():
     assert axis_share(upright.images[squares]) < 0.5 * axis_share(tilted.images[squares])
 
 
+def test_pattern_scale_makes_stripes_and_checkers_coarser():
+    fine = make_shapes(60, size=32, seed=2, noise=0.0, shapes=("stripes",))
+    coarse = make_shapes(60, size=32, seed=2, noise=0.0, shapes=("stripes",), pattern_scale=2.0)
+
+    def transitions(images):   # light/dark changes along rows and columns: twice the period, half as many
+        x = images.float().mean(1)
+        dark = x < (x.amax((1, 2), keepdim=True) + x.amin((1, 2), keepdim=True)) / 2
+        return int((dark[:, 1:] != dark[:, :-1]).sum() + (dark[:, :, 1:] != dark[:, :, :-1]).sum())
+    assert transitions(coarse.images) < 0.75 * transitions(fine.images)
+    with pytest.raises(ValueError, match="pattern_scale"):
+        make_shapes(6, pattern_scale=0)
+
+
 def test_colour_jitter_scrambles_colour_and_brightness_but_keeps_edges():
     x = make_shapes(64, size=24, seed=1).batch()
     y = colour_jitter(x, torch.Generator().manual_seed(0))

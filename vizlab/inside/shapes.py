@@ -41,7 +41,7 @@ COLOURS = {"red": (0.9, 0.15, 0.1), "green": (0.15, 0.8, 0.2), "blue": (0.15, 0.
 
 
 def _mask(shape: str, xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator, size: int,
-          angle_step: float | None = None) -> np.ndarray:
+          angle_step: float | None = None, pattern_scale: float = 1.0) -> np.ndarray:
     """A soft foreground mask in [0, 1] for one object, on a grid of pixel-centre coordinates."""
     r = rng.uniform(0.22, 0.4) * size                     # half-extent of the object
     cx, cy = rng.uniform(r, size - r, size=2)
@@ -66,7 +66,7 @@ def _mask(shape: str, xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator, 
         w = r * 0.3
         return (((np.abs(u) <= w) & (np.abs(v) <= r)) | ((np.abs(v) <= w) & (np.abs(u) <= r))).astype(np.float32)
     region = (np.abs(u) <= r) & (np.abs(v) <= r)
-    period = rng.uniform(3.0, 5.0) * size / 32
+    period = rng.uniform(3.0, 5.0) * size / 32 * pattern_scale
     if shape == "stripes":
         pattern = np.sin(2 * np.pi * u / period) > 0
     elif shape == "checkers":
@@ -77,7 +77,7 @@ def _mask(shape: str, xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator, 
 
 
 def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, noise: float = 0.04,
-                supersample: int = 2, upright: bool = False) -> ImageSet:
+                supersample: int = 2, upright: bool = False, pattern_scale: float = 1.0) -> ImageSet:
     """``n`` labelled images of coloured shapes and textures (balanced over shapes), deterministic in ``seed``.
 
     Args:
@@ -91,12 +91,16 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
             checkers axis-aligned, triangles pointing along an axis). Position, size and colour are drawn
             as without, so only the angles differ. Straight edges then come in a few orientations, which is
             what lets a small CNN's first-layer filters specialise into oriented edges (:data:`RECIPES`).
+        pattern_scale: multiplies the period of the stripes and checkers (3-5 pixels at 32 px). At 1.6 a
+            checker square no longer fits a 7x7 filter twice over, so checkerboard filters stop paying off.
 
     Returns:
         An :class:`ImageSet` labelled by shape, with ``extra["colour"]`` (names in ``extra_names["colour"]``).
     """
     n = _check_int("n", n)
     size = _check_int("size", size, 16)
+    if not pattern_scale > 0:
+        raise ValueError(f"pattern_scale must be > 0, got {pattern_scale!r}")
     shapes = list(shapes)
     unknown = [s for s in shapes if s not in SHAPES]
     if unknown or not shapes:
@@ -111,7 +115,7 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
     colours = rng.integers(0, len(palette), size=n)
     out = np.empty((n, 3, size, size), dtype=np.uint8)
     for i in range(n):
-        mask = _mask(shapes[labels[i]], xx, yy, rng, size, np.pi / 2 if upright else None)
+        mask = _mask(shapes[labels[i]], xx, yy, rng, size, np.pi / 2 if upright else None, pattern_scale)
         mask = mask.reshape(size, supersample, size, supersample).mean(axis=(1, 3))
         background = rng.uniform(0.05, 0.3)
         colour = np.clip(palette[colours[i]] + rng.normal(0, 0.04, size=3), 0, 1)
@@ -335,11 +339,11 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
 #: they can specialise), strong decoupled weight decay on the first layer only (what a filter does not
 #: need decays away, which removes the noise), and :func:`colour_jitter` (random channel order, gray,
 #: negative), so colour and brightness are nuisances and only edges - where intensity changes - are left
-#: to detect. With upright shapes (``make_shapes(upright=True)``), 15 epochs on 2400 images, the filters
-#: become gray (median colour fraction 0.08-0.12) and more edge-like: median orientedness 0.27-0.60 over 5
-#: seeds x 1, 2 threads (median 0.45; random 7x7 filters 0.13; ``benchmarks/claims_figures.py``). The rest are
-#: corner and checker detectors, which the squares, crosses and checkers make useful. With random angles the
-#: same recipe measured 0.37 (one seed): rotated edges average into round blobs.
+#: to detect. With upright shapes and coarser patterns (``make_shapes(upright=True, pattern_scale=1.6)``),
+#: 15 epochs on 2400 images, the filters become gray and more edge-like (numbers over 5 seeds x 1, 2
+#: threads in ``benchmarks/claims_figures.py``; random 7x7 filters 0.13). The rest are corner and checker
+#: detectors, which squares, crosses and fine checkers make useful (with ``pattern_scale=1`` the median was
+#: 0.27-0.60). With random angles the same recipe measured 0.37 (one seed): rotated edges average into blobs.
 RECIPES = {
     "faint": dict(first_layer_scale=0.01, weight_decay=0.3, first_layer_decay=None, colour_augment=False),
     "edges": dict(first_layer_scale=1.0, weight_decay=0.05, first_layer_decay=5.0, colour_augment=True),
@@ -359,9 +363,9 @@ def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int = 32, val_fra
     ``recipe`` names a setting of :data:`RECIPES`; ``first_layer_scale``, ``weight_decay``,
     ``first_layer_decay`` and ``colour_augment`` override it one by one. ``"faint"`` (the default; measured:
     93 % validation accuracy after 12 epochs on 2400 images, about 30 s on one busy CPU core) ends with
-    colour-blob and noise filters; ``"edges"`` on upright shapes (``data=make_shapes(..., upright=True)``;
-    with ``data=None`` the set is made upright for this recipe) ends with gray filters, many of them oriented
-    edges and gratings (see :data:`RECIPES` for the numbers) - notebook 02 uses it.
+    colour-blob and noise filters; ``"edges"`` on upright shapes with coarser patterns
+    (``data=make_shapes(..., upright=True, pattern_scale=1.6)``; with ``data=None`` the set is made so)
+    ends with gray filters, many of them oriented edges and gratings (see :data:`RECIPES` for the numbers) - notebook 02 uses it.
     Why: a filter becomes what the loss needs from it, and on the plain shapes set colour and brightness
     already tell the object from its background, so colour detectors suffice. Scrambling colour and
     brightness at random leaves only the edges informative, and upright shapes give the edges a few
@@ -381,7 +385,9 @@ def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int = 32, val_fra
     given = dict(first_layer_scale=first_layer_scale, weight_decay=weight_decay, first_layer_decay=first_layer_decay,
                  colour_augment=colour_augment)
     settings = {k: (v if given[k] is None else given[k]) for k, v in RECIPES[recipe].items()}
-    data = data if data is not None else make_shapes(n, size, seed=seed, upright=recipe == "edges")
+    edges = recipe == "edges"
+    data = data if data is not None else make_shapes(n, size, seed=seed, upright=edges,
+                                                     pattern_scale=1.6 if edges else 1.0)
     train, val = data.split(val_fraction, seed=seed)
     model = shapes_cnn(seed, data.num_classes, width, settings["first_layer_scale"], class_names=data.class_names)
     model = model.to(get_device(device))
