@@ -1,8 +1,12 @@
 """Asserted training/optimisation outcomes of notebooks 01-03 (issue 14), for benchmarks/margins.py.
 
 Each ``run(seed)`` recomputes one asserted number in the quick profile (what the test command runs). The
-shapes CNN is trained once per (seed, thread count) and kept in a temporary folder, so the three claims about
-it share one training run.
+shapes CNN (recipe "edges", upright shapes) is trained once per (seed, thread count) and kept in a temporary
+folder, so the claims about it share one training run.
+
+Issue 14 asked for median orientedness >= 0.6 of its first-layer filters; measured over these 10 runs it is
+0.34-0.61 (median 0.47), so that is not claimed; the notebook asserts what holds: clearly above random
+filters, and gray.
 
     python benchmarks/margins.py -k figures
 """
@@ -15,6 +19,7 @@ from pathlib import Path
 import torch
 
 N_SHAPES, EPOCHS = 2400, 15          # notebooks/02: by_profile(quick=...)
+PATTERN_SCALE = 1.6                  # notebooks/02: make_shapes(..., upright=True, pattern_scale=1.6)
 ICA_PATCHES = 10000                  # notebooks/01: by_profile(quick=...)
 PHOTOS = ["cat", "espresso", "astronaut", "rocket", "motorcycle", "temple", "flower", "grace_hopper"]
 
@@ -23,10 +28,10 @@ def _shapes_run(seed: int):
     """``(model, history, val)`` of notebook 02's shapes CNN trained with ``seed`` (cached per thread count)."""
     from vizlab.inside import make_shapes, train_shapes_cnn
 
-    data = make_shapes(N_SHAPES, size=32, seed=0)
+    data = make_shapes(N_SHAPES, size=32, seed=0, upright=True, pattern_scale=PATTERN_SCALE)
     _, val = data.split(0.2, seed=0)
     threads = os.environ.get("OMP_NUM_THREADS", "default")
-    cache = Path(tempfile.gettempdir()) / f"vizlab-claims-figures-shapes-{seed}-{threads}.pt"
+    cache = Path(tempfile.gettempdir()) / f"vizlab-claims-figures-shapes-edges-{N_SHAPES}-p{PATTERN_SCALE}-{seed}-{threads}.pt"
     if cache.is_file():
         state = torch.load(cache, weights_only=False)
         from vizlab.inside import shapes_cnn
@@ -34,13 +39,29 @@ def _shapes_run(seed: int):
         model = shapes_cnn(seed, data.num_classes, class_names=data.class_names)
         model.load_state_dict(state["model"])
         return model.eval(), state["val_accuracy"], val
-    model, history = train_shapes_cnn(epochs=EPOCHS, data=data, seed=seed, progress=False)
+    model, history = train_shapes_cnn(epochs=EPOCHS, data=data, seed=seed, recipe="edges", progress=False)
     torch.save({"model": model.state_dict(), "val_accuracy": history.val_accuracy}, cache)
     return model, history.val_accuracy, val
 
 
 def shapes_val_accuracy(seed: int) -> float:
     return _shapes_run(seed)[1][-1]
+
+
+def shapes_orientedness_gain(seed: int) -> float:
+    """Median orientedness of the shapes CNN's 7x7 first-layer filters minus that of random 7x7 filters."""
+    from vizlab.inside import orientedness
+
+    w = _shapes_run(seed)[0].conv1.weight.detach()
+    random_filters = torch.randn(w.shape, generator=torch.Generator().manual_seed(0))
+    return float(orientedness(w).median() - orientedness(random_filters).median())
+
+
+def shapes_colour_median(seed: int) -> float:
+    """Median colour fraction of the shapes CNN's first-layer filters (gray when colour is a nuisance)."""
+    from vizlab.inside import colour_fraction
+
+    return float(colour_fraction(_shapes_run(seed)[0].conv1.weight.detach()).median())
 
 
 def _grouping(seed: int):
@@ -104,13 +125,17 @@ def smoothgrad_grid(seed: int) -> float:
 
 CLAIMS = [
     dict(name="shapes CNN validation accuracy", run=shapes_val_accuracy, threshold=0.85, higher_is_better=True,
-         where="notebooks/02_inside_at_scale.ipynb (cell 9)", profile="quick"),
+         where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
+    dict(name="shapes CNN first layer: median orientedness minus random's", run=shapes_orientedness_gain,
+         threshold=0.1, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
+    dict(name="shapes CNN first layer: median colour fraction", run=shapes_colour_median, threshold=0.3,
+         higher_is_better=False, where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
     dict(name="shapes: feature k-NN minus pixel k-NN (by shape)", run=shapes_knn_gain, threshold=0.3,
-         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 26)", profile="quick"),
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 28)", profile="quick"),
     dict(name="shapes: feature silhouette minus pixel silhouette (by shape)", run=shapes_silhouette_gain,
-         threshold=0.0, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 26)", profile="quick"),
+         threshold=0.0, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 28)", profile="quick"),
     dict(name="shapes: pixel over feature k-NN (by colour)", run=shapes_colour_knn_ratio, threshold=1.0,
-         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 26)", profile="quick"),
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 28)", profile="quick"),
     dict(name="ICA median orientedness minus random's", run=ica_orientedness_gain, threshold=0.1,
          higher_is_better=True, where="notebooks/01_weights_and_activations.ipynb (cell 11)", profile="quick"),
     dict(name="ICA median colour fraction", run=ica_colour_median, threshold=0.3, higher_is_better=False,

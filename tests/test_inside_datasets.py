@@ -11,7 +11,8 @@ from PIL import Image
 
 from vizlab.inside import datasets as D
 from vizlab.inside.datasets import DatasetUnavailableError, ImageSet, image_folder, imagenette, photo_crops
-from vizlab.inside.shapes import COLOURS, SHAPES, make_shapes, train_shapes_cnn
+from vizlab.inside.shapes import COLOURS, RECIPES, SHAPES, colour_jitter, make_shapes, train_classifier, train_shapes_cnn
+from vizlab.inside.shapes import shapes_cnn
 
 
 def test_photo_crops_are_deterministic_balanced_and_labelled_by_photo():
@@ -135,3 +136,71 @@ def test_train_shapes_cnn_learns_records_filters_and_stops_on_request():
     stop.set()
     _, hist3 = train_shapes_cnn(epochs=5, n=120, size=24, progress=False, stop=stop)
     assert hist3.stopped and hist3.loss == [] and len(hist3.filters) == 1
+
+
+def test_upright_shapes_differ_only_in_angle_and_have_axis_aligned_edges():
+    tilted = make_shapes(120, size=32, seed=5, noise=0.0)
+    upright = make_shapes(120, size=32, seed=5, noise=0.0, upright=True)
+    # Same random numbers: same labels and colours, and the same object sizes (circles are unchanged by angle).
+    assert torch.equal(tilted.labels, upright.labels) and torch.equal(tilted.extra["colour"], upright.extra["colour"])
+    circles = tilted.labels == SHAPES.index("circle")
+    assert torch.equal(tilted.images[circles], upright.images[circles])
+    # Squares: upright ones have their intensity changes along the axes, random angles do not.
+    squares = (tilted.labels == SHAPES.index("square")).nonzero().flatten()
+
+    def axis_share(images):
+        x = images.float().mean(1)
+        gy, gx = torch.gradient(x, dim=(1, 2))
+        e = gx.abs() + gy.abs()
+        return float((gx.abs() * gy.abs()).sum() / (e * e).sum())   # 0 for axis-aligned edges only
+    assert axis_share(upright.images[squares]) < 0.5 * axis_share(tilted.images[squares])
+
+
+def test_pattern_scale_makes_stripes_and_checkers_coarser():
+    fine = make_shapes(60, size=32, seed=2, noise=0.0, shapes=("stripes",))
+    coarse = make_shapes(60, size=32, seed=2, noise=0.0, shapes=("stripes",), pattern_scale=2.0)
+
+    def transitions(images):   # light/dark changes along rows and columns: twice the period, half as many
+        x = images.float().mean(1)
+        dark = x < (x.amax((1, 2), keepdim=True) + x.amin((1, 2), keepdim=True)) / 2
+        return int((dark[:, 1:] != dark[:, :-1]).sum() + (dark[:, :, 1:] != dark[:, :, :-1]).sum())
+    assert transitions(coarse.images) < 0.75 * transitions(fine.images)
+    with pytest.raises(ValueError, match="pattern_scale"):
+        make_shapes(6, pattern_scale=0)
+
+
+def test_colour_jitter_scrambles_colour_and_brightness_but_keeps_edges():
+    x = make_shapes(64, size=24, seed=1).batch()
+    y = colour_jitter(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+    assert torch.equal(y, colour_jitter(x, torch.Generator().manual_seed(0)))      # seeded
+    gray = (y[:, 0] == y[:, 1]) & (y[:, 1] == y[:, 2])
+    n_gray = int(gray.flatten(1).all(1).sum())
+    assert 16 <= n_gray <= 48                                                         # about half gray
+    # Mean brightness changes (negatives), but edge strength stays: per image, the gradient magnitude of the
+    # gray version of the output equals that of the input's channel-mean within the RGB-order and gray steps.
+    bright_in, bright_out = x.mean((1, 2, 3)), y.mean((1, 2, 3))
+    assert int((bright_out > 0.5).sum()) > int((bright_in > 0.5).sum()) + 10        # some became negatives
+
+    def edge(v):
+        gy, gx = torch.gradient(v.mean(1), dim=(1, 2))
+        return (gx.abs() + gy.abs()).mean((1, 2))
+    assert torch.allclose(edge(y), edge(x), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="RGB"):
+        colour_jitter(x[:, :1])
+
+
+def test_recipes_first_layer_decay_and_validation():
+    assert set(RECIPES) == {"faint", "edges"}
+    with pytest.raises(ValueError, match="recipe"):
+        train_shapes_cnn(epochs=1, n=12, size=16, recipe="gabor", progress=False)
+    # first_layer_decay acts on the first layer only: with lr > 0 but no data signal (zero images, labels
+    # all 0) the other layers keep their weights while conv1 shrinks.
+    data = make_shapes(64, size=16, seed=0)
+    zeros = ImageSet(torch.zeros_like(data.images), data.labels, data.class_names, "zeros")
+    model = shapes_cnn(0, 6, first_layer_scale=1.0)
+    w1, w3 = model.conv1.weight.detach().clone(), model.conv3.weight.detach().clone()
+    train_classifier(model, zeros, None, epochs=2, weight_decay=0.0, first_layer_decay=50.0, progress=False,
+                     augment=False)
+    assert model.conv1.weight.detach().norm() < 0.9 * w1.norm()
+    assert abs(float(model.conv3.weight.detach().norm() - w3.norm())) < 0.1 * float(w3.norm())

@@ -17,4 +17,5 @@ from .regions import (FACE_BOXES, box_channels, box_contrast, box_mask, box_pixe
                       typical_channels)
 from .receptive_field import ReceptiveField, receptive_field, receptive_fields
 from .bigfilters import BigFilterNet, load_bigfilters
-from .shapes import SHAPES, ShapesCNN, TrainHistory, make_shapes, shapes_cnn, train_classifier, train_shapes_cnn
+from .shapes import (RECIPES, SHAPES, ShapesCNN, TrainHistory, colour_jitter, make_shapes, shapes_cnn, train_classifier,
+                     train_shapes_cnn)

@@ -8,9 +8,12 @@ the lecture's claim: raw pixel distance groups these images by colour, a trained
 them by shape.
 
 :class:`ShapesCNN` has a 7x7 first layer (big enough to see its filters), two more convolutions, global
-average pooling and a linear classifier. :func:`train_shapes_cnn` trains it with a small first-layer
-initialisation and weight decay, so the first-layer filters start as noise and become oriented edges and
-colour blobs; it records snapshots of them for notebook 01.
+average pooling and a linear classifier. :func:`train_shapes_cnn` trains it and records snapshots of the
+first-layer filters. What those filters become depends on what the data make useful (:data:`RECIPES`):
+trained plainly they end as colour blobs and noise, because colour alone separates an object from the dark
+background; with colour and brightness scrambled at random (:func:`colour_jitter`) on upright shapes, only
+edges stay informative and the filters turn gray, many of them oriented edges (not all: corners and checker
+patterns are useful on this set too).
 
 Example:
     >>> data = make_shapes(12, size=32, seed=0)
@@ -37,11 +40,14 @@ COLOURS = {"red": (0.9, 0.15, 0.1), "green": (0.15, 0.8, 0.2), "blue": (0.15, 0.
            "yellow": (0.95, 0.85, 0.15), "magenta": (0.85, 0.2, 0.85), "cyan": (0.2, 0.85, 0.9)}
 
 
-def _mask(shape: str, xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+def _mask(shape: str, xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator, size: int,
+          angle_step: float | None = None, pattern_scale: float = 1.0) -> np.ndarray:
     """A soft foreground mask in [0, 1] for one object, on a grid of pixel-centre coordinates."""
     r = rng.uniform(0.22, 0.4) * size                     # half-extent of the object
     cx, cy = rng.uniform(r, size - r, size=2)
     angle = rng.uniform(0, np.pi)
+    if angle_step:  # upright shapes: snap the angle, drawing the same random numbers as without
+        angle = np.round(angle / angle_step) * angle_step
     # Coordinates relative to the centre, rotated by the object's angle.
     u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
     v = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle)
@@ -60,7 +66,7 @@ def _mask(shape: str, xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator, 
         w = r * 0.3
         return (((np.abs(u) <= w) & (np.abs(v) <= r)) | ((np.abs(v) <= w) & (np.abs(u) <= r))).astype(np.float32)
     region = (np.abs(u) <= r) & (np.abs(v) <= r)
-    period = rng.uniform(3.0, 5.0) * size / 32
+    period = rng.uniform(3.0, 5.0) * size / 32 * pattern_scale
     if shape == "stripes":
         pattern = np.sin(2 * np.pi * u / period) > 0
     elif shape == "checkers":
@@ -71,7 +77,7 @@ def _mask(shape: str, xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator, 
 
 
 def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, noise: float = 0.04,
-                supersample: int = 2) -> ImageSet:
+                supersample: int = 2, upright: bool = False, pattern_scale: float = 1.0) -> ImageSet:
     """``n`` labelled images of coloured shapes and textures (balanced over shapes), deterministic in ``seed``.
 
     Args:
@@ -81,12 +87,20 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
         shapes: which of :data:`SHAPES` to use (one class each).
         noise: standard deviation of the background noise.
         supersample: render at this factor and average down, for smooth edges.
+        upright: draw every object at 0 or 90 degrees instead of a random angle (squares, crosses and
+            checkers axis-aligned, triangles pointing along an axis). Position, size and colour are drawn
+            as without, so only the angles differ. Straight edges then come in a few orientations, which is
+            what lets a small CNN's first-layer filters specialise into oriented edges (:data:`RECIPES`).
+        pattern_scale: multiplies the period of the stripes and checkers (3-5 pixels at 32 px). At 1.6 a
+            checker square no longer fits a 7x7 filter twice over, so checkerboard filters stop paying off.
 
     Returns:
         An :class:`ImageSet` labelled by shape, with ``extra["colour"]`` (names in ``extra_names["colour"]``).
     """
     n = _check_int("n", n)
     size = _check_int("size", size, 16)
+    if not pattern_scale > 0:
+        raise ValueError(f"pattern_scale must be > 0, got {pattern_scale!r}")
     shapes = list(shapes)
     unknown = [s for s in shapes if s not in SHAPES]
     if unknown or not shapes:
@@ -101,7 +115,7 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
     colours = rng.integers(0, len(palette), size=n)
     out = np.empty((n, 3, size, size), dtype=np.uint8)
     for i in range(n):
-        mask = _mask(shapes[labels[i]], xx, yy, rng, size)
+        mask = _mask(shapes[labels[i]], xx, yy, rng, size, np.pi / 2 if upright else None, pattern_scale)
         mask = mask.reshape(size, supersample, size, supersample).mean(axis=(1, 3))
         background = rng.uniform(0.05, 0.3)
         colour = np.clip(palette[colours[i]] + rng.normal(0, 0.04, size=3), 0, 1)
@@ -109,7 +123,7 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
         img = img + rng.normal(0, noise, size=img.shape)
         out[i] = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
     return ImageSet(torch.from_numpy(out), torch.from_numpy(labels.astype(np.int64)), shapes,
-                    f"shapes ({n} images, {size}x{size})", extra={"colour": torch.from_numpy(colours.astype(np.int64))},
+                    f"{'upright ' if upright else ''}shapes ({n} images, {size}x{size})", extra={"colour": torch.from_numpy(colours.astype(np.int64))},
                     extra_names={"colour": list(COLOURS)})
 
 
@@ -198,13 +212,32 @@ def accuracy(model: nn.Module, data: ImageSet, batch_size: int = 256) -> float:
     return correct / max(1, len(data))
 
 
+def colour_jitter(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A batch ``(N, 3, H, W)`` in ``[0, 1]`` with colour and brightness scrambled per image.
+
+    Each image becomes its negative ``1 - x`` with probability 1/2, gets its RGB channels in a random order,
+    and is turned to gray (the channel mean) with probability 1/2. Edges survive all three (their polarity may
+    flip); colours and brightness do not, so a network trained on such batches cannot rely on them.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"x must be a batch of RGB images (N, 3, H, W), got {getattr(x, 'shape', type(x))}")
+    n = len(x)
+    negate = (torch.rand(n, generator=generator) < 0.5).to(x.device)[:, None, None, None]
+    x = torch.where(negate, 1 - x, x)
+    order = torch.stack([torch.randperm(3, generator=generator) for _ in range(n)]).to(x.device)
+    x = torch.gather(x, 1, order[:, :, None, None].expand_as(x))
+    gray = (torch.rand(n, generator=generator) < 0.5).to(x.device)[:, None, None, None]
+    return torch.where(gray, x.mean(1, keepdim=True).expand_as(x), x)
+
+
 def _first_conv(model: nn.Module) -> nn.Conv2d | None:
     return next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
 
 
 def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = None, *, epochs: int = 10,
                      lr: float = 3e-3, weight_decay: float = 5e-4, batch_size: int = 64, seed: int = 0,
-                     augment: bool = True, optimizer: str = "adamw",
+                     augment: bool = True, optimizer: str = "adamw", first_layer_decay: float | None = None,
+                     colour_augment: bool = False,
                      callback: Callable[[int, nn.Module, TrainHistory], bool | None] | None = None,
                      stop: threading.Event | None = None, progress: bool = True) -> TrainHistory:
     """Train ``model`` in place with AdamW (or SGD) and cross-entropy on its device; returns the :class:`TrainHistory`.
@@ -214,6 +247,11 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
     After every epoch the first conv layer's weights are snapshotted and ``callback(epoch, model, history)``
     is called; if it returns ``True`` training stops. A set ``stop`` event or Ctrl-C also stops it after the
     current batch, keeping everything learned so far. ``augment`` flips images left-right at random.
+
+    ``first_layer_decay`` gives the first conv layer's weights their own (decoupled) weight decay.
+    ``colour_augment`` makes colour and brightness nuisances: every training image gets its RGB channels in a
+    random order, half of them are turned to gray and half of them to their negative (``1 - x``). What
+    survives all three is where the intensity changes, not what it is.
     """
     epochs = _check_int("epochs", epochs, 0)
     batch_size = _check_int("batch_size", batch_size)
@@ -233,14 +271,20 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
             history.filter_epochs.append(epoch)
 
     snapshot(0)
+    params = list(model.parameters())
+    if first_layer_decay is not None and conv is not None:
+        first = [conv.weight]
+        params = [{"params": [p for p in params if p is not conv.weight]},
+                  {"params": first, "weight_decay": first_layer_decay}]
     if optimizer == "adamw":
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay, nesterov=True)
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay, nesterov=True)
     steps = max(1, epochs * -(-len(train) // batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     loss_fn = nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(seed)
+    g_colour = torch.Generator().manual_seed(seed + 100)   # own stream: the flips stay as without colour_augment
     start_time = time.perf_counter()
     bar = tqdm(total=epochs, desc="training", unit="epoch", disable=not progress)
     try:
@@ -253,6 +297,8 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
                     raise KeyboardInterrupt
                 idx = perm[b:b + batch_size]
                 x, y = train.batch(idx, device), train.labels[idx].to(device)
+                if colour_augment:
+                    x = colour_jitter(x, g_colour)
                 if augment:
                     flip = torch.rand(len(x), generator=g) < 0.5
                     x[flip.to(device)] = x[flip.to(device)].flip(-1)
@@ -285,19 +331,45 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
     return history
 
 
+#: Training recipes for :func:`train_shapes_cnn` (each can be overridden argument by argument).
+#: ``"faint"``: a first layer initialised at 1 % of the usual scale and strong weight decay everywhere; the
+#: filters end as colour blobs and noise (median :func:`~vizlab.inside.orientedness` about 0.2-0.4), because on
+#: the shapes set colour and brightness alone tell the object from the dark background.
+#: ``"edges"``: the usual initialisation (different random filters break the symmetry between units, so
+#: they can specialise), strong decoupled weight decay on the first layer only (what a filter does not
+#: need decays away, which removes the noise), and :func:`colour_jitter` (random channel order, gray,
+#: negative), so colour and brightness are nuisances and only edges - where intensity changes - are left
+#: to detect. With upright shapes and coarser patterns (``make_shapes(upright=True, pattern_scale=1.6)``),
+#: 15 epochs on 2400 images, the filters become gray and more edge-like (numbers over 5 seeds x 1, 2
+#: threads in ``benchmarks/claims_figures.py``; random 7x7 filters 0.13). The rest are corner and checker
+#: detectors, which squares, crosses and fine checkers make useful (with ``pattern_scale=1`` the median was
+#: 0.27-0.60). With random angles the same recipe measured 0.37 (one seed): rotated edges average into blobs.
+RECIPES = {
+    "faint": dict(first_layer_scale=0.01, weight_decay=0.3, first_layer_decay=None, colour_augment=False),
+    "edges": dict(first_layer_scale=1.0, weight_decay=0.05, first_layer_decay=5.0, colour_augment=True),
+}
+
+
 def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int = 32, val_fraction: float = 0.2, seed: int = 0,
-                     width: int = 16, first_layer_scale: float = 0.01, lr: float = 5e-3, weight_decay: float = 0.3,
-                     batch_size: int = 64, optimizer: str = "adamw", device: str | torch.device | None = None,
+                     width: int = 16, recipe: str = "faint", first_layer_scale: float | None = None, lr: float = 5e-3,
+                     weight_decay: float | None = None, first_layer_decay: float | None = None,
+                     colour_augment: bool | None = None, batch_size: int = 64, optimizer: str = "adamw",
+                     device: str | torch.device | None = None,
                      callback: Callable[[int, nn.Module, TrainHistory], bool | None] | None = None,
                      stop: threading.Event | None = None, progress: bool = True,
                      data: ImageSet | None = None) -> tuple[ShapesCNN, TrainHistory]:
     """Make the shapes set, train a :class:`ShapesCNN` on it, and return ``(model, history)``.
 
-    Defaults (measured: 93 % validation accuracy after 12 epochs on 2400 images, about 30 s on one busy CPU
-    core): AdamW with decoupled weight decay 0.3 and a first layer initialised at 1 % of its usual scale.
-    The strong decay removes what the first layer does not need. On this colour-coded toy set the 7x7 filters
-    end mostly as colour blobs and noisy detectors, not clean edges (median :func:`orientedness` about 0.3-0.4
-    measured, against 0.6 and more for the network distilled from photos in :mod:`vizlab.inside.bigfilters`).
+    ``recipe`` names a setting of :data:`RECIPES`; ``first_layer_scale``, ``weight_decay``,
+    ``first_layer_decay`` and ``colour_augment`` override it one by one. ``"faint"`` (the default; measured:
+    93 % validation accuracy after 12 epochs on 2400 images, about 30 s on one busy CPU core) ends with
+    colour-blob and noise filters; ``"edges"`` on upright shapes with coarser patterns
+    (``data=make_shapes(..., upright=True, pattern_scale=1.6)``; with ``data=None`` the set is made so)
+    ends with gray filters, many of them oriented edges and gratings (see :data:`RECIPES` for the numbers) - notebook 02 uses it.
+    Why: a filter becomes what the loss needs from it, and on the plain shapes set colour and brightness
+    already tell the object from its background, so colour detectors suffice. Scrambling colour and
+    brightness at random leaves only the edges informative, and upright shapes give the edges a few
+    orientations for the filters to specialise on.
 
     ``history.filters`` holds the 7x7 first-layer filters after every epoch (``history.filter_epochs``), for
     showing filters being learned: ``vizlab.plotting.filter_grid(history.filters[-1])``. The validation
@@ -308,11 +380,19 @@ def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int = 32, val_fra
         >>> hist.val_accuracy[-1] > 0.9                         # doctest: +SKIP
         True
     """
-    data = data if data is not None else make_shapes(n, size, seed=seed)
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
+    given = dict(first_layer_scale=first_layer_scale, weight_decay=weight_decay, first_layer_decay=first_layer_decay,
+                 colour_augment=colour_augment)
+    settings = {k: (v if given[k] is None else given[k]) for k, v in RECIPES[recipe].items()}
+    edges = recipe == "edges"
+    data = data if data is not None else make_shapes(n, size, seed=seed, upright=edges,
+                                                     pattern_scale=1.6 if edges else 1.0)
     train, val = data.split(val_fraction, seed=seed)
-    model = shapes_cnn(seed, data.num_classes, width, first_layer_scale, class_names=data.class_names)
+    model = shapes_cnn(seed, data.num_classes, width, settings["first_layer_scale"], class_names=data.class_names)
     model = model.to(get_device(device))
-    history = train_classifier(model, train, val, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                               batch_size=batch_size, seed=seed, optimizer=optimizer, callback=callback, stop=stop,
-                               progress=progress)
+    history = train_classifier(model, train, val, epochs=epochs, lr=lr, weight_decay=settings["weight_decay"],
+                               first_layer_decay=settings["first_layer_decay"],
+                               colour_augment=settings["colour_augment"], batch_size=batch_size, seed=seed,
+                               optimizer=optimizer, callback=callback, stop=stop, progress=progress)
     return model, history
