@@ -328,7 +328,8 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
                 chunk = jobs[start:start + batch_size]
                 store(chunk, run(chunk))
         else:
-            # a few windows first, alone: they fill the clean image's cached maps that every later chunk reads;
+            # a few windows first, alone: they fill the first image's cached clean maps that later chunks read
+            # (another image's are filled by its first chunk; two at once compute them twice, correctly);
             # then chunks small enough to keep every worker busy
             rest = jobs[FIRST:]
             size = min(batch_size, math.ceil(len(rest) / workers))
@@ -366,20 +367,20 @@ def _run_parallel(chunks, run, store, workers: int, stop) -> None:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vizlab-occlusion") as pool:
             pending = {}
             todo = iter(chunks)
-            for chunk in todo:
-                pending[pool.submit(one, chunk)] = chunk
-                if len(pending) >= workers:
-                    break
+
+            def top_up() -> None:  # one chunk per idle worker: a stop leaves little queued work to wait for
+                for chunk in todo:
+                    pending[pool.submit(one, chunk)] = chunk
+                    if len(pending) >= workers:
+                        return
+
+            top_up()
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     store(pending.pop(future), future.result())
-                if stop is not None and stop.is_set():
-                    continue  # let the running chunks finish, start no more
-                for chunk in todo:
-                    pending[pool.submit(one, chunk)] = chunk
-                    if len(pending) >= workers:
-                        break
+                if stop is None or not stop.is_set():  # once stopped, the running chunks finish, no more start
+                    top_up()
     finally:
         torch.set_num_threads(threads)
 

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 from torch import nn
 
+from ..attribution._common import check_int
 from ..device import model_device
 from ..hooks import capture
 from .objectives import Context, Objective, as_objective
@@ -133,10 +134,7 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         raise ValueError(f"lr must be > 0, got {lr}")
     if lr_schedule is not None and not callable(lr_schedule):
         raise TypeError(f"lr_schedule must be callable (step, steps) -> factor, got {type(lr_schedule).__name__}")
-    if isinstance(copies, bool) or not isinstance(copies, int):
-        raise TypeError(f"copies must be an int, got {type(copies).__name__}")
-    if copies < 1:
-        raise ValueError(f"copies must be >= 1, got {copies}")
+    check_int("copies", copies, 1)
     device = model_device(model)
     if param is None:
         param = pixels((1, 3, size, size), seed=seed, device=device)
