@@ -244,6 +244,39 @@ def test_coarse_sweep_is_reused_by_the_fine_one(tiny, images):
     assert counted.images == 1 + 7 * 7 - 4 * 4  # the clean image plus the positions the coarse sweep lacked
 
 
+def test_preview_windows_run_first_and_are_shown_during_the_one_sweep(tiny, images):
+    counted = Counting(tiny)
+    fracs, seen = [], []
+    res = occlusion(counted, images[:1], 0, patch=4, stride=2, batch_size=5, preview=4, callback=fracs.append,
+                    on_preview=lambda r: seen.append((r, fracs[-1])))
+    assert len(seen) == 1
+    preview, frac = seen[0]
+    assert frac == 16 / 49  # reported as soon as its 4 x 4 windows were done, before the other 33
+    scratch = occlusion(tiny, images[:1], 0, patch=4, stride=4)
+    assert preview.stride == 4 and preview.tops == scratch.tops and preview.complete
+    torch.testing.assert_close(preview.grid, scratch.grid)
+    torch.testing.assert_close(preview.map, scratch.map)
+    torch.testing.assert_close(res.grid, occlusion(tiny, images[:1], 0, patch=4, stride=2).grid)
+    assert counted.images == 1 + 7 * 7  # the clean image and each window once
+    for kwargs, error in ((dict(preview=3), ValueError), (dict(preview=1), ValueError),
+                          (dict(preview=4, on_preview=None), TypeError), (dict(on_preview=print), ValueError)):
+        with pytest.raises(error, match="preview"):
+            occlusion(tiny, images[:1], 0, patch=4, stride=2, **{"on_preview": print, **kwargs})
+
+
+def test_parallel_sweep_chunks_keep_order_and_shrink_towards_the_end():
+    from vizlab.attribution.occlusion import FIRST, _chunks
+
+    jobs = list(range(729))
+    chunks = _chunks(jobs, 36, 32, 2)
+    assert [j for c in chunks for j in c] == jobs and chunks[0] == jobs[:FIRST]
+    assert all(max(c) < 36 or min(c) >= 36 for c in chunks[1:])  # preview windows never wait for others
+    assert max(len(c) for c in chunks) <= 32 and len(chunks[-1]) <= 4
+    tail = [len(c) for c in chunks if min(c) >= 36]
+    assert tail == sorted(tail, reverse=True)
+    assert _chunks(jobs[:3], 0, 32, 2) == [jobs[:3]]
+
+
 def test_occlusion_stops_with_partial_result(tiny, images):
     class StopAfter:
         def __init__(self):
@@ -318,6 +351,14 @@ def test_parallel_sweep_equals_one_worker_and_restores_threads(model, size, patc
     assert torch.get_num_threads() == threads
     done = part.done[0]
     torch.testing.assert_close(part.logits[0][done], one.logits[0][done], atol=1e-4, rtol=1e-4)
+    # the explorer's way: the preview's windows first, reported while the workers go on
+    previews = []
+    both = occlusion(model, x, "espresso", patch=patch, stride=stride, workers=2, preview=4 * stride,
+                     on_preview=previews.append)
+    torch.testing.assert_close(both.logits, one.logits, atol=1e-4, rtol=1e-4)
+    assert len(previews) == 1 and previews[0].complete and previews[0].stride == 4 * stride
+    coarse = occlusion(model, x, "espresso", patch=patch, stride=4 * stride, workers=1)
+    torch.testing.assert_close(previews[0].grid, coarse.grid, atol=1e-5, rtol=1e-4)
     for bad, error in ((0, ValueError), ("2", TypeError)):
         with pytest.raises(error, match="workers"):
             occlusion(model, x, "espresso", patch=patch, stride=stride, workers=bad)

@@ -63,8 +63,8 @@ def test_patch_slider_runs_a_new_sweep_and_changes_the_picture(occ, model):
     with CallCounter(inference_model(model)) as counter:  # occlusion runs on the cached fast copy
         occ.patch.value = 32
         assert occ.wait(60)
-    # patch 32, stride 24 on 96 px: coarse stride 48 (2x2 windows), then the fine 3x3 grid re-uses them.
-    assert counter.images == 2 + 4 + (9 - 4)
+    # patch 32, stride 24 on 96 px: one sweep of the 3x3 grid whose coarse windows (stride 48, 2x2) run first
+    assert counter.images == 1 + 9
     assert occ.result.patch == 32 and occ.result.grid.shape == (1, 3, 3)
     assert occ.image.value != picture and occ.history[-1] == "fine"
 
@@ -80,13 +80,13 @@ def test_preview_stride_is_a_reusable_grid_of_at_most_6x6(side, patch, stride):
     assert s == stride or (side - patch) // (s - stride) + 1 > PREVIEW_SIDE or s - stride < patch  # the smallest such stride
 
 
-def test_sparse_preview_is_reused_by_the_fine_sweep(model):
+def test_sparse_preview_is_part_of_the_fine_sweep(model):
     x = model.to_input("cat_and_espresso", size=64)
     with CallCounter(inference_model(model)) as counter:
         explorer = OcclusionExplorer(model, x, patch=8, stride=4, background=False, batch_size=8, method="full")
-    # preview: stride 12 (> patch 8: 5 x 5 windows apart), then the 15 x 15 fine grid re-uses those 25
+    # preview: stride 12 (> patch 8: 5 x 5 windows apart), the first 25 windows of the one 15 x 15 sweep
     assert explorer.history == ["coarse", "fine"] and explorer.result.grid.shape == (1, 15, 15)
-    assert counter.images == 1 + 25 + 1 + (225 - 25)
+    assert counter.images == 1 + 225
     assert not torch.isnan(explorer.result.map).any()
 
 

@@ -287,3 +287,38 @@ def test_main_mode_falls_back_to_thread_where_events_cannot_be_processed(monkeyp
     assert isinstance(worker, threading.Thread) and ex.running
     ex.stop()
     assert ex.wait(10) and not ex.running
+
+
+def test_figure_to_png_crops_like_a_tight_savefig_and_closes_the_figure():
+    import io
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from PIL import Image
+
+    from vizlab.widgets.base import figure_to_png
+
+    def figure():
+        fig, axes = plt.subplots(1, 2, figsize=(8, 4))  # square panels in a wide figure: white margins
+        axes[0].imshow(np.random.default_rng(0).random((20, 20)))
+        axes[1].set_title("a title")
+        fig.colorbar(axes[0].images[0], ax=axes[1])
+        return fig
+
+    tight = io.BytesIO()
+    reference = figure()
+    reference.savefig(tight, format="png", dpi=90, bbox_inches="tight")
+    plt.close(reference)
+    fig = figure()
+    png = figure_to_png(fig)
+    assert not plt.fignum_exists(fig.number)
+    ours, theirs = Image.open(io.BytesIO(png)), Image.open(tight)
+    assert abs(ours.size[0] - theirs.size[0]) <= 3 and abs(ours.size[1] - theirs.size[1]) <= 3
+    assert ours.size[0] < 8 * 90 - 20  # the margins are gone
+    # the same picture: compare on the common size
+    w, h = min(ours.size[0], theirs.size[0]), min(ours.size[1], theirs.size[1])
+    a = np.asarray(ours.convert("RGB"))[:h, :w].astype(float)
+    b = np.asarray(theirs.convert("RGB"))[:h, :w].astype(float)
+    assert np.abs(a - b).mean() < 12
+    empty = plt.figure(figsize=(2, 2))
+    assert Image.open(io.BytesIO(figure_to_png(empty))).size[0] > 0  # nothing drawn: still a picture

@@ -202,7 +202,8 @@ class OcclusionResult:
 def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 32, stride: int = 16,
               baseline="gray", *, score: str = "prob", method: str = "auto", batch_size: int | None = None,
               reuse: OcclusionResult | None = None, fast: bool | None = None, progress: bool = False, callback: Callable[[float], None] | None = None,
-              stop=None, workers: int | None = None) -> OcclusionResult:
+              stop=None, workers: int | None = None, preview: int | None = None,
+              on_preview: Callable[["OcclusionResult"], None] | None = None) -> OcclusionResult:
     """Occlusion sensitivity (Zeiler & Fergus 2014) for a batch of images, keeping every logit.
 
     Args:
@@ -232,6 +233,12 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
         workers: batches run at once, each on one CPU thread (default: torch's thread count for a sweep on the
             fast path on a CPU, else 1). Small batches of 7 x 7 and 14 x 14 maps keep only one core busy with
             torch's own threads; one batch per core does not share that limit.
+        preview: a coarser stride, a multiple of ``stride``: its windows (a subset of this sweep's) run first,
+            and ``on_preview`` receives their result (an :class:`OcclusionResult` at stride ``preview``) as soon
+            as they are done, while the rest of the sweep goes on. One sweep, no window run twice: the
+            occlusion explorer's first picture.
+        on_preview: called once, from the calling thread, with the preview's result (needs ``preview``); not
+            called when the sweep is stopped before the preview's windows are done.
 
     Returns:
         An :class:`OcclusionResult`: ``.grid`` ``(N, Gh, Gw)``, ``.map`` ``(N, H, W)``, ``.most_damaging``,
@@ -261,6 +268,14 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
     check_int("batch_size", batch_size, 1)
     if score not in SCORES:
         raise ValueError(f"score={score!r} is unknown; use one of {', '.join(SCORES)}")
+    if preview is not None:
+        check_int("preview", preview, stride)
+        if preview % stride:
+            raise ValueError(f"preview={preview} must be a multiple of stride={stride} (its windows are this sweep's)")
+        if not callable(on_preview):
+            raise TypeError(f"on_preview must be callable when preview is given, got {type(on_preview).__name__}")
+    elif on_preview is not None:
+        raise ValueError("on_preview needs preview (the coarser stride whose windows run first)")
     base = make_baseline(x, baseline, patch)
     tops, lefts = positions(h, patch, stride), positions(w, patch, stride)
     with torch.inference_mode():
@@ -280,6 +295,10 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
                 and torch.allclose(reuse.base_logits, base_logits.cpu(), atol=1e-4))
         if same:  # otherwise it is another sweep (other image or baseline): run everything
             jobs = _take_from(reuse, jobs, logits, done, tops, lefts)
+    early: list = []
+    if preview is not None:  # the preview's windows first; its positions are the multiples of `preview`
+        early = [job for job in jobs if tops[job[1]] % preview == 0 and lefts[job[2]] % preview == 0]
+        jobs = early + [job for job in jobs if not (tops[job[1]] % preview == 0 and lefts[job[2]] % preview == 0)]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -308,9 +327,19 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
             return net(batch).float().cpu()
 
     finished = 0
+    early_left = len(early)
+
+    def result(at: int = stride) -> OcclusionResult:
+        ti = [i for i, t in enumerate(tops) if t % at == 0]
+        tj = [j for j, l in enumerate(lefts) if l % at == 0]
+        pick = (lambda t: t) if at == stride else (lambda t: t[:, ti][:, :, tj].clone())
+        return OcclusionResult(logits=pick(logits), base_logits=base_logits.cpu(), done=pick(done),
+                               tops=[tops[i] for i in ti], lefts=[lefts[j] for j in tj], patch=patch, stride=at,
+                               size=(h, w), classes=classes.clone(), score=score, baseline=name,
+                               categories=getattr(model, "categories", None))
 
     def store(chunk, out):
-        nonlocal finished
+        nonlocal finished, early_left
         for b, (k, i, j) in enumerate(chunk):
             logits[k, i, j] = out[b]
             done[k, i, j] = True
@@ -319,28 +348,50 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
             bar.update(len(chunk))
         if callback is not None:
             callback(min(1.0, finished / total))
+        if early_left > 0:
+            early_left -= sum(1 for job in chunk if job in early_set)
+            if early_left == 0:
+                on_preview(result(preview))
 
+    early_set = set(early)
+    if preview is not None and not early:  # every preview window came from `reuse`
+        on_preview(result(preview))
     try:
         if workers == 1 or len(jobs) <= 2 * FIRST:
-            for start in range(0, len(jobs), batch_size):
+            # the preview's windows end a chunk of their own, so its picture comes as soon as they are done
+            bounds = sorted(set(range(0, len(early), batch_size)) | set(range(len(early), len(jobs), batch_size)))
+            for start, end in zip(bounds, bounds[1:] + [len(jobs)]):
                 if stop is not None and stop.is_set():
                     break
-                chunk = jobs[start:start + batch_size]
+                chunk = jobs[start:end]
                 store(chunk, run(chunk))
         else:
-            # a few windows first, alone: they fill the first image's cached clean maps that later chunks read
-            # (another image's are filled by its first chunk; two at once compute them twice, correctly);
-            # then chunks small enough to keep every worker busy
-            rest = jobs[FIRST:]
-            size = min(batch_size, math.ceil(len(rest) / workers))
-            chunks = [jobs[:FIRST]] + [rest[start:start + size] for start in range(0, len(rest), size)]
-            _run_parallel(chunks, run, store, workers, stop)
+            _run_parallel(_chunks(jobs, len(early), batch_size, workers), run, store, workers, stop)
     finally:
         if bar is not None:
             bar.close()
-    return OcclusionResult(logits=logits, base_logits=base_logits.cpu(), done=done, tops=tops, lefts=lefts,
-                           patch=patch, stride=stride, size=(h, w), classes=classes, score=score, baseline=name,
-                           categories=getattr(model, "categories", None))
+    return result()
+
+
+def _chunks(jobs: list, early: int, batch_size: int, workers: int) -> list[list]:
+    """How a parallel sweep splits its windows: a few first, alone (they fill the first image's cached clean
+    maps that later chunks read; another image's are filled by its first chunk, and two chunks at once compute
+    them twice, correctly); then the ``early`` (preview) windows spread over every worker; then the rest in
+    chunks of ``batch_size`` that shrink towards the end, so no worker waits long for the last one.
+    """
+    first = jobs[:FIRST]
+    head, tail = jobs[FIRST:max(early, FIRST)], jobs[max(early, FIRST):]
+    chunks = [first]
+    if head:
+        size = min(batch_size, math.ceil(len(head) / workers))
+        chunks += [head[start:start + size] for start in range(0, len(head), size)]
+    start = 0
+    while start < len(tail):
+        # "guided" sizes: a share of what is left per worker, at most batch_size, at least 4 (or what is left)
+        size = max(min(batch_size, math.ceil((len(tail) - start) / (2 * workers))), min(4, len(tail) - start))
+        chunks.append(tail[start:start + size])
+        start += size
+    return chunks
 
 
 def _run_parallel(chunks, run, store, workers: int, stop) -> None:
@@ -377,10 +428,11 @@ def _run_parallel(chunks, run, store, workers: int, stop) -> None:
             top_up()
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    store(pending.pop(future), future.result())
+                results = [(pending.pop(future), future.result()) for future in finished]
                 if stop is None or not stop.is_set():  # once stopped, the running chunks finish, no more start
-                    top_up()
+                    top_up()  # before storing: a store that draws (the preview) leaves no worker idle
+                for chunk, out in results:
+                    store(chunk, out)
     finally:
         torch.set_num_threads(threads)
 

@@ -1,8 +1,8 @@
 """Occlusion explorer: slide a gray (or mean, blurred, black) patch over the image and see what matters.
 
-Thin over :func:`vizlab.attribution.occlusion`: a change of patch, stride or baseline runs a sweep in the
-background, first at a coarse stride (one window per patch, so the first picture comes quickly), then at the
-chosen stride, re-using the coarse positions. The sweep keeps the logits of every occluded image, so picking
+Thin over :func:`vizlab.attribution.occlusion`: a change of patch, stride or baseline runs one sweep in the
+background whose windows at a coarse stride run first (at most 6 x 6 of them, so the first picture comes
+quickly; drawn while the sweep goes on), then the rest of the chosen stride's windows. The sweep keeps the logits of every occluded image, so picking
 another class re-draws at once without running the model.
 
 Example:
@@ -51,7 +51,7 @@ class OcclusionExplorer(Explorer):
         baseline: one of ``"gray"``, ``"mean"``, ``"blur"``, ``"zero"``.
         size: resize the image to this side first (smaller is faster).
         refine: draw a coarse map first (stride = a multiple of ``stride`` that is at least ``patch`` and leaves at
-            most 6 x 6 windows, see :func:`preview_stride`); the fine sweep re-uses its windows.
+            most 6 x 6 windows, see :func:`preview_stride`), from the first windows of the one sweep.
         background: run sweeps in a worker thread (the kernel stays responsive; ``wait()`` joins it).
         batch_size: occluded images per forward pass (default: see :func:`~vizlab.attribution.occlusion`).
         method: ``"auto"``, ``"full"`` or ``"incremental"`` (see :func:`~vizlab.attribution.occlusion`).
@@ -124,24 +124,29 @@ class OcclusionExplorer(Explorer):
         self.sweeps += 1
         args = dict(target=self.picker.value, patch=patch, baseline=baseline, batch_size=self.batch_size, stop=stop,
                     method=self.method)
-        coarse = None
         coarse_stride = preview_stride(min(self.x.shape[-2:]), patch, stride)
         start = time.perf_counter()
-        if self.refine and coarse_stride != stride:
-            coarse = occlusion(self.model, self.x, stride=coarse_stride, **args)
+        shown = []
+
+        def show_preview(coarse: OcclusionResult) -> None:
+            # called by the sweep as soon as the preview's windows are done; the workers go on meanwhile
+            shown.append(coarse)
             self.result = coarse
             self.redraw("coarse")
             what = "coarse map" if coarse_stride <= patch else "preview (one window per cell)"
             self.set_status(f"{what} (stride {coarse_stride}, {int(coarse.done.sum())} patches) "
                             f"in {time.perf_counter() - start:.1f} s; refining to patch {patch}, stride {stride} ...")
-        if stop.is_set():
-            self.set_status("stopped")
-            return
 
         def progress(frac: float) -> None:
-            self.set_status(f"coarse map shown; refining to stride {stride}: {frac:.0%} ...")
+            if shown:
+                self.set_status(f"coarse map shown; refining to stride {stride}: {frac:.0%} ...")
 
-        fine = occlusion(self.model, self.x, stride=stride, reuse=coarse, callback=progress, **args)
+        if self.refine and coarse_stride != stride:
+            args.update(preview=coarse_stride, on_preview=show_preview)
+        fine = occlusion(self.model, self.x, stride=stride, callback=progress, **args)
+        if stop.is_set() and not fine.done.any():
+            self.set_status("stopped")
+            return
         self.result = fine
         self.redraw("fine" if fine.complete else "stopped")
         res = fine.for_class(self.picker.value)
