@@ -135,9 +135,11 @@ def test_cli_train_and_stylize(tmp_path, capsys):
 
     out = tmp_path / "n.pt"
     code = main(["style-train", "waves", str(out), "--size", "32", "--steps", "2", "--batch-size", "1",
-                 "--width", "4", "--device", "cpu"])
+                 "--width", "4", "--device", "cpu", "--palette-weight", "50", "--flat-patches", "0.5"])
     assert code == 0 and out.exists()
     assert '"steps": 2' in capsys.readouterr().out
+    meta = load_transformer(out).meta
+    assert meta["palette_weight"] == 50 and meta["flat_patches"] == 0.5 and meta["last"]["palette"] > 0
     png = tmp_path / "o.png"
     assert main(["stylize", str(out), "cat", str(png), "--size", "48"]) == 0
     from vizlab.images import load_image
