@@ -111,3 +111,58 @@ def test_gram_gradient_matches_autograd():
     flat = f.reshape(2, 3, 20)
     ((flat @ flat.transpose(1, 2) / 60) * w).sum().backward()
     assert torch.allclose(ours, f.grad)
+
+
+def test_palette_loss_by_hand_and_free_inside_the_margin():
+    from vizlab.style.losses import palette_loss
+
+    palette = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    # Mid-grey is sqrt(3)/2 from both palette colours: loss (d - margin)^2 for every pixel.
+    grey = torch.full((2, 3, 4, 5), 0.5)
+    d = 3 ** 0.5 / 2
+    assert palette_loss(grey, palette, margin=0.1).item() == pytest.approx((d - 0.1) ** 2, rel=1e-5)
+    assert palette_loss(grey, palette, margin=0.1, weight=3).item() == pytest.approx(3 * (d - 0.1) ** 2, rel=1e-5)
+    # Pixels on (or within the margin of) a palette colour cost nothing, whichever colour is nearest.
+    on = torch.zeros(1, 3, 4, 4)
+    on[..., :2, :] = 1.0
+    on[..., 3, 3] = 0.03
+    assert palette_loss(on, palette, margin=0.1).item() == 0.0
+    # A quarter of the pixels off the palette: a quarter of the per-pixel cost (a mean over pixels).
+    part = on.clone()
+    part[..., :2, :2] = 0.5
+    assert palette_loss(part, palette, margin=0.1).item() == pytest.approx((d - 0.1) ** 2 / 4, rel=1e-5)
+
+
+def test_palette_loss_gradient_pulls_towards_the_nearest_colour():
+    from vizlab.style.losses import palette_loss
+
+    palette = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    img = torch.tensor([0.8, 0.3, 0.1]).view(1, 3, 1, 1).repeat(1, 1, 2, 2).requires_grad_(True)
+    palette_loss(img, palette, margin=0.0).backward()
+    step = -img.grad[0, :, 0, 0]
+    towards_red = torch.tensor([1.0, 0.0, 0.0]) - img.detach()[0, :, 0, 0]
+    cos = torch.nn.functional.cosine_similarity(step, towards_red, dim=0)
+    assert cos.item() == pytest.approx(1.0, abs=1e-5)
+    # Exactly on a palette colour (distance 0): a finite, zero gradient, not NaN.
+    on = palette[0].view(1, 3, 1, 1).clone().requires_grad_(True)
+    palette_loss(on, palette, margin=0.05).backward()
+    assert torch.isfinite(on.grad).all() and on.grad.abs().max() == 0
+
+
+def test_style_palette_finds_the_colours_of_a_two_colour_image():
+    from vizlab.style.losses import palette_loss, style_palette
+
+    img = torch.zeros(3, 16, 16)
+    img[0, :, :8] = 1.0          # left half red
+    img[1:, :, 8:] = 0.5         # right half teal
+    pal = style_palette(img, n=4)
+    assert pal.shape == (4, 3)
+    for colour in (torch.tensor([1.0, 0, 0]), torch.tensor([0, 0.5, 0.5])):
+        assert torch.cdist(colour[None], pal).min() < 1e-6
+    assert palette_loss(img[None], pal, margin=0.0).item() == pytest.approx(0.0, abs=1e-8)
+    with pytest.raises(ValueError, match="palette"):
+        palette_loss(img[None], torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="margin"):
+        palette_loss(img[None], pal, margin=-1)
+    with pytest.raises(TypeError, match="style"):
+        style_palette(img.numpy())

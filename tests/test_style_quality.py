@@ -97,3 +97,24 @@ def test_held_out_style_loss_is_lower_for_the_style_itself(tiny):
     same = held_out_style_loss(Const(style), ["cat", "rocket"], style, size=64, loss_net=lnet)
     ident = TransformerNet(width=4, blocks=1)
     assert same < 1e-4 < held_out_style_loss(ident, ["cat"], style, size=64, loss_net=lnet)
+
+
+def test_network_report_measures_each_photo(tiny):
+    from vizlab.style.lossnet import LossNetwork, Recipe
+    from vizlab.style.quality import network_report
+
+    recipe = Recipe("tiny", style_layers=("relu1", "relu2"), content_layers=("relu2",), style_weight=5.0)
+    loss_net = LossNetwork(tiny, ["relu1", "relu2"], recipe)
+
+    class Identity(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x):
+            return x + 0 * self.w
+
+    rows = network_report(Identity(), "swirls", ["cat", "rocket"], size=48, loss_net=loss_net)
+    assert [r["photo"] for r in rows] == ["cat", "rocket"]
+    # A network that changes nothing took none of the style and painted no blob.
+    assert all(abs(r["fall"]) < 1e-6 and r["blob"] < 0.01 for r in rows), rows

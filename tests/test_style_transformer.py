@@ -135,9 +135,11 @@ def test_cli_train_and_stylize(tmp_path, capsys):
 
     out = tmp_path / "n.pt"
     code = main(["style-train", "waves", str(out), "--size", "32", "--steps", "2", "--batch-size", "1",
-                 "--width", "4", "--device", "cpu"])
+                 "--width", "4", "--device", "cpu", "--palette-weight", "50", "--flat-patches", "0.5"])
     assert code == 0 and out.exists()
     assert '"steps": 2' in capsys.readouterr().out
+    meta = load_transformer(out).meta
+    assert meta["palette_weight"] == 50 and meta["flat_patches"] == 0.5 and meta["last"]["palette"] > 0
     png = tmp_path / "o.png"
     assert main(["stylize", str(out), "cat", str(png), "--size", "48"]) == 0
     from vizlab.images import load_image
@@ -207,3 +209,44 @@ def test_cli_resume_and_clear_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match="not a readable network file"):
         train_transformer("waves", steps=1, size=24, batch_size=1, width=4, blocks=1, checkpoint=corrupt,
                           resume=True, progress=False)
+
+
+def test_palette_term_enters_the_training_loss(tiny_net):
+    style = torch.zeros(1, 3, 24, 24)
+    style[:, 0] = 1.0  # a pure red style: most outputs are far from its palette
+    kw = dict(size=24, batch_size=2, steps=3, width=4, blocks=1, loss_net=tiny_net, progress=False, seed=1)
+    on = train_transformer(style, palette_weight=10.0, palette_margin=0.05, **kw)
+    off = train_transformer(style, **kw)
+    assert all(h["palette"] > 0 for h in on.history)
+    assert all(h["palette"] == 0 for h in off.history)
+    for h in on.history:
+        assert h["total"] == pytest.approx(h["content"] + h["style"] + h["tv"] + h["palette"], rel=1e-5)
+    assert on.config["palette_weight"] == 10.0 and on.config["flat_patches"] == 0.0
+
+
+def test_flat_patches_put_flat_rectangles_into_crops():
+    from scipy.ndimage import uniform_filter
+
+    plain = ContentCrops(None, size=48, seed=3)
+    flat = ContentCrops(None, size=48, seed=3, flat_patches=1.0)
+
+    def flattest(img):  # share of pixels whose 5x5 neighbourhood is exactly constant
+        std = np.sqrt(np.clip(uniform_filter(img ** 2, (5, 5, 1)) - uniform_filter(img, (5, 5, 1)) ** 2, 0, None))
+        return float((std.max(-1) < 1e-6).mean())
+
+    shares = [flattest(flat.crop()) for _ in range(6)]
+    assert min(shares) > 0  # every crop has a constant rectangle at least 4 px across
+    assert np.mean(shares) > np.mean([flattest(plain.crop()) for _ in range(6)]) + 0.01
+    with pytest.raises(ValueError, match="flat_patches"):
+        ContentCrops(None, size=48, flat_patches=1.5)
+
+
+def test_validation_photos_are_disjoint_from_held_out_and_training():
+    from vizlab.images import load_image
+    from vizlab.style.transformer import HELD_OUT, VALIDATION, training_content, validation_photos
+
+    assert not set(VALIDATION) & set(HELD_OUT)
+    train = {str(p) for p in training_content()}
+    photos = validation_photos()
+    assert len(photos) == len(VALIDATION) and not {str(p) for p in photos} & train
+    assert all(load_image(p).ndim == 3 for p in photos)

@@ -21,7 +21,9 @@ def _train(args: argparse.Namespace) -> int:
                                steps=args.steps, lr=args.lr, style_weight=args.style_weight,
                                content_weight=args.content_weight, tv_weight=args.tv_weight, norm=args.norm,
                                width=args.width, blocks=args.blocks, loss_net=loss_net, checkpoint=args.output,
-                               checkpoint_every=args.checkpoint_every, seed=args.seed, resume=args.resume)
+                               checkpoint_every=args.checkpoint_every, seed=args.seed, resume=args.resume,
+                               palette_weight=args.palette_weight, palette_margin=args.palette_margin,
+                               flat_patches=args.flat_patches)
     last = result.history[-1] if result.history else {}
     summary = {"output": str(args.output), "steps": result.steps, "seconds": round(result.seconds, 1),
                "stopped": result.stopped, "final": {k: round(v, 4) for k, v in last.items() if k != "step"}}
@@ -58,6 +60,12 @@ def add_commands(sub) -> None:
     train.add_argument("--style-weight", type=float, default=5.0)
     train.add_argument("--content-weight", type=float, default=1.0)
     train.add_argument("--tv-weight", type=float, default=1e-4)
+    train.add_argument("--palette-weight", type=float, default=0.0,
+                       help="weight of the palette term: output colours farther than --palette-margin from "
+                            "the style's 64 main colours are pulled back (default 0: off)")
+    train.add_argument("--palette-margin", type=float, default=0.08)
+    train.add_argument("--flat-patches", type=float, default=0.0,
+                       help="probability of flat random-colour rectangles in a training crop (default 0)")
     train.add_argument("--norm", choices=("instance", "batch"), default="instance")
     train.add_argument("--width", type=int, default=32, help="channels of the first layer (default 32)")
     train.add_argument("--blocks", type=int, default=5, help="residual blocks (default 5)")

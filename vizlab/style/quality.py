@@ -209,3 +209,37 @@ def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: 
                 print(f"{st:10s} + {ph:10s}: Gram distance fell {fall:6.1%}; judge's rank of {cls!r}: {rank} "
                       f"({r.seconds:.0f} s)", flush=True)
     return records
+
+
+@torch.no_grad()
+def network_report(net: torch.nn.Module, style, photos: Sequence, *, size: int = 256, loss_net=None,
+                   judge=None) -> list[dict]:
+    """One row per photo for a trained style network, as notebook 08 measures it: ``fall`` (``1 -
+    d(output, style) / d(photo, style)``, d the relative Gram distance), ``blob`` (:func:`blob_check`'s
+    largest blob) and, with a ``judge``, ``cls``/``rank`` (:func:`judge_ranks`). Photos and style are taken
+    at ``size`` (anything :func:`~vizlab.style.artwork.style_image` takes).
+
+    Use it on :data:`~vizlab.style.transformer.VALIDATION` photos to choose a checkpoint, and on the
+    held-out photos once, for the chosen one.
+    """
+    from .artwork import style_image
+    from .gatys import style_distance
+    from .lossnet import loss_network
+    from .transformer import stylize
+
+    def batch(name):
+        return torch.from_numpy(style_image(name, size).transpose(2, 0, 1).copy())[None]
+
+    loss_net = loss_network() if loss_net is None else loss_net
+    device = next(net.parameters()).device
+    s = batch(style)
+    rows = []
+    xs = [batch(p) for p in photos]
+    outs = [stylize(net, x.to(device)).cpu() for x in xs]
+    for p, x, y in zip(photos, xs, outs):
+        rows.append({"photo": str(p), "fall": 1 - style_distance(loss_net, y, s) / style_distance(loss_net, x, s),
+                     "blob": blob_check(y, x, s).largest})
+    if judge is not None:
+        for row, (cls, rank) in zip(rows, judge_ranks(outs, xs, judge)):
+            row.update(cls=cls, rank=rank)
+    return rows

@@ -33,12 +33,17 @@ from ..toy import seeded
 from ..images import SAMPLES, TEXTURES, load_image, resize, to_tensor
 from .artwork import DATA_DIR, style_image
 from .lossnet import LossNetwork, loss_network
-from .losses import gram_matrix, relative_content_loss, relative_style_loss, tv_loss
+from .losses import gram_matrix, palette_loss, relative_content_loss, relative_style_loss, style_palette, tv_loss
 
 NETWORK_DIR = DATA_DIR / "networks"
 NORMS = ("instance", "batch")
 #: Sample photos kept out of the offline training set, to judge networks on unseen images.
 HELD_OUT = ("cat", "astronaut", "espresso", "motorcycle", "temple", "grace_hopper")
+#: Photos for choosing among checkpoints, disjoint from :data:`HELD_OUT` and from :func:`training_content`,
+#: so that the held-out photos judge a network once, after it was chosen. ``rocket`` (sky: the flat area
+#: where undertrained networks paint blobs) was moved here out of the training content in round 4; the two
+#: scikit-image files are never trained on.
+VALIDATION = ("rocket", "cell", "color")
 
 
 def _skimage_file(name: str) -> Path:
@@ -59,12 +64,18 @@ EXTRA_CONTENT = {"camera": lambda: _skimage_file("camera.png"), "coins": lambda:
                  "moon": lambda: _skimage_file("moon.png"), "page": lambda: _skimage_file("page.png"),
                  "text": lambda: _skimage_file("text.png"), "clock": lambda: _skimage_file("clock_motion.png"),
                  "present": lambda: _mpl_file("Minduka_Present_Blue_Pack.png")}
+_VALIDATION_FILES = {"cell": lambda: _skimage_file("cell.png"), "color": lambda: _skimage_file("color.png")}
+
+
+def validation_photos() -> list:
+    """:data:`VALIDATION` as things :func:`vizlab.images.load_image` takes (sample names and file paths)."""
+    return [str(_VALIDATION_FILES[n]()) if n in _VALIDATION_FILES else n for n in VALIDATION]
 
 
 def training_content() -> list:
     """The offline training set: every sample photo except :data:`HELD_OUT`, the textures, and
     :data:`EXTRA_CONTENT` files that exist in this installation."""
-    names: list = [n for n in SAMPLES if n not in HELD_OUT]
+    names: list = [n for n in SAMPLES if n not in HELD_OUT and n not in VALIDATION]
     for make in EXTRA_CONTENT.values():
         try:
             path = make()
@@ -195,9 +206,16 @@ class ContentCrops:
         size: side of the crops in pixels.
         seed: seeds the crops.
         max_side: large images are shrunk to this shorter side when loaded (keeps memory small).
+        flat_patches: probability that a crop gets one to three flat rectangles of a random colour (each
+            10-40 % of the side): flat areas of any tone to learn on, so that a network meets sky- and
+            wall-like regions in colours the few training photos lack.
     """
 
-    def __init__(self, folder: str | Path | None = None, size: int = 256, seed: int = 0, max_side: int = 512):
+    def __init__(self, folder: str | Path | None = None, size: int = 256, seed: int = 0, max_side: int = 512,
+                 flat_patches: float = 0.0):
+        if not 0.0 <= flat_patches <= 1.0:
+            raise ValueError(f"flat_patches must be a probability in [0, 1], got {flat_patches!r}")
+        self.flat_patches = flat_patches
         if not isinstance(size, int) or size < 16:
             raise ValueError(f"size must be an integer of at least 16, got {size!r}")
         self.size = size
@@ -232,7 +250,14 @@ class ContentCrops:
         side = max(16, int(min(h, w) * self.rng.uniform(0.35, 1.0)))  # crops at several scales
         top, left = int(self.rng.integers(0, h - side + 1)), int(self.rng.integers(0, w - side + 1))
         out = resize(img[top:top + side, left:left + side], (self.size, self.size))
-        return out[:, ::-1].copy() if self.rng.random() < 0.5 else out
+        out = out[:, ::-1].copy() if self.rng.random() < 0.5 else out
+        if self.flat_patches and self.rng.random() < self.flat_patches:
+            out = out.copy()
+            for _ in range(int(self.rng.integers(1, 4))):
+                ph, pw = (int(self.size * self.rng.uniform(0.1, 0.4)) for _ in range(2))
+                top, left = int(self.rng.integers(0, self.size - ph + 1)), int(self.rng.integers(0, self.size - pw + 1))
+                out[top:top + ph, left:left + pw] = self.rng.uniform(0, 1, 3).astype(out.dtype)
+        return out
 
     def batch(self, n: int) -> torch.Tensor:
         """``(n, 3, size, size)`` crops in ``[0, 1]``."""
@@ -270,13 +295,15 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
                       checkpoint: str | Path | None = None, checkpoint_every: int = 100, seed: int = 0,
                       callback: Callable[[int, dict], None] | None = None,
                       stop_event: threading.Event | None = None, progress: bool = True,
-                      net: TransformerNet | None = None, resume: bool = False) -> TrainResult:
+                      net: TransformerNet | None = None, resume: bool = False, palette_weight: float = 0.0,
+                      palette_margin: float = 0.08, flat_patches: float = 0.0) -> TrainResult:
     """Train a :class:`TransformerNet` for one style with the perceptual loss.
 
     Loss per batch (each term divided by its target's energy, as in vizlab's offline recipe)::
 
         L = content_weight * ||F(y) - F(x)||^2 / ||F(x)||^2
           + style_weight * sum_l w_l ||G_l(y) - A_l||^2 / ||A_l||^2 + tv_weight * TV(y) / N
+          + palette_weight * mean_pixels relu(d(y, palette) - palette_margin)^2
 
     with ``y = net(x)``, ``F`` the content layer and ``G_l`` the Gram matrices of the style layers.
 
@@ -295,6 +322,9 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
             ``norm``/``width``/``blocks``), Adam's state, its step count and loss history; ``steps`` is the
             total to reach (nothing is trained when the file already has that many). Without ``resume`` an
             existing checkpoint is overwritten.
+        palette_weight, palette_margin: the palette term (:func:`~vizlab.style.losses.palette_loss` against
+            64 k-means colours of the style image); 0 turns it off.
+        flat_patches: probability of flat random-colour rectangles in a crop (see :class:`ContentCrops`).
 
     Returns:
         A :class:`TrainResult`.
@@ -324,8 +354,10 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
         net = TransformerNet(norm, width, blocks) if net is None else net
     net = net.to(device).train()
     # A resumed run draws new crops (seeded by where it resumes), not the first run's again.
-    crops = ContentCrops(content, size, seed + done)
+    crops = ContentCrops(content, size, seed + done, flat_patches=flat_patches)
     targets = perceptual_targets(loss_net, style, style_size or size)
+    palette = style_palette(torch.from_numpy(style_image(style, style_size or size).transpose(2, 0, 1).copy()),
+                            64).to(device) if palette_weight else None
     layer_w = recipe.weights()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     if opt_state is not None:
@@ -334,7 +366,8 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
             group["lr"] = lr  # the learning rate given now wins
     config = {"style": str(style), "content": "sample photos" if content is None else str(content), "size": size,
               "batch_size": batch_size, "steps": steps, "lr": lr, "style_weight": style_weight,
-              "content_weight": content_weight, "tv_weight": tv_weight, "loss_net": recipe.model, **net.config}
+              "content_weight": content_weight, "tv_weight": tv_weight, "palette_weight": palette_weight,
+              "palette_margin": palette_margin, "flat_patches": flat_patches, "loss_net": recipe.model, **net.config}
     result = TrainResult(net=net, config=config, history=history, steps=done)
 
     def save(step: int, seconds: float) -> None:
@@ -361,12 +394,14 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
             ls = relative_style_loss([feats[n] for n in recipe.style_layers],
                                      [targets[n] for n in recipe.style_layers], layer_w) * style_weight
             lt = tv_loss(y, tv_weight) / y.shape[0]
-            loss = lc + ls + lt
+            lp = palette_loss(y, palette, palette_margin, palette_weight) if palette is not None else lt.new_zeros(())
+            loss = lc + ls + lt + lp
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             trained = True
-            losses = {"step": step + 1, "content": lc.item(), "style": ls.item(), "tv": lt.item(), "total": loss.item()}
+            losses = {"step": step + 1, "content": lc.item(), "style": ls.item(), "tv": lt.item(), "palette": lp.item(),
+                      "total": loss.item()}
             result.history.append(losses)
             result.steps = step + 1
             bar.set_postfix(content=f"{losses['content']:.3g}", style=f"{losses['style']:.3g}")
@@ -385,18 +420,20 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
     return result
 
 
-_HISTORY_KEYS = ("content", "style", "tv", "total")
+_HISTORY_KEYS = ("content", "style", "tv", "palette", "total")
 
 
 def _pack_history(history: list[dict]) -> dict:
     # Column lists of rounded floats: a 1000-step history stays a few tens of kB in the checkpoint.
-    return {k: [float(f"{h[k]:.5g}") for h in history] for k in _HISTORY_KEYS} if history else {}
+    return {k: [float(f"{h.get(k, 0.0):.5g}") for h in history] for k in _HISTORY_KEYS} if history else {}
 
 
 def _unpack_history(packed) -> list[dict]:
     if not packed:
         return []
-    return [{"step": i + 1, **{k: packed[k][i] for k in _HISTORY_KEYS}} for i in range(len(packed["total"]))]
+    # Files from before the palette term have no "palette" column: it was zero then.
+    return [{"step": i + 1, **{k: packed[k][i] if k in packed else 0.0 for k in _HISTORY_KEYS}}
+            for i in range(len(packed["total"]))]
 
 
 def _float_state(state: dict, device) -> dict:
