@@ -56,6 +56,18 @@ def shapes_orientedness_median(seed: int) -> float:
     return float(orientedness(_shapes_run(seed)[0].conv1.weight.detach()).median())
 
 
+EDGE_SHAPES, EDGE_EPOCHS = ("circle", "square", "triangle", "stripes"), 30   # notebooks/02, section 2
+
+
+def edge_shapes_orientedness_median(seed: int) -> float:
+    """Median orientedness of the first layer of the shapes CNN trained without crosses and checkers."""
+    from vizlab.inside import make_shapes, orientedness, train_shapes_cnn
+
+    data = make_shapes(N_SHAPES, size=32, seed=0, shapes=EDGE_SHAPES, upright=True, pattern_scale=PATTERN_SCALE)
+    model, _ = train_shapes_cnn(epochs=EDGE_EPOCHS, data=data, seed=seed, recipe="edges", progress=False)
+    return float(orientedness(model.conv1.weight.detach()).median())
+
+
 def shapes_colour_median(seed: int) -> float:
     """Median colour fraction of the shapes CNN's first-layer filters (gray when colour is a nuisance)."""
     from vizlab.inside import colour_fraction
@@ -127,14 +139,16 @@ CLAIMS = [
          where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
     dict(name="shapes CNN first layer: median orientedness", run=shapes_orientedness_median, threshold=0.3,
          higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
+    dict(name="edge-only shapes CNN first layer: median orientedness", run=edge_shapes_orientedness_median,
+         threshold=0.3, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 13)", profile="quick"),
     dict(name="shapes CNN first layer: median colour fraction", run=shapes_colour_median, threshold=0.3,
          higher_is_better=False, where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
     dict(name="shapes: feature k-NN minus pixel k-NN (by shape)", run=shapes_knn_gain, threshold=0.3,
-         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 28)", profile="quick"),
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 31)", profile="quick"),
     dict(name="shapes: feature silhouette minus pixel silhouette (by shape)", run=shapes_silhouette_gain,
-         threshold=0.0, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 28)", profile="quick"),
+         threshold=0.0, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 31)", profile="quick"),
     dict(name="shapes: pixel over feature k-NN (by colour)", run=shapes_colour_knn_ratio, threshold=1.0,
-         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 28)", profile="quick"),
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 31)", profile="quick"),
     dict(name="ICA median orientedness minus random's", run=ica_orientedness_gain, threshold=0.1,
          higher_is_better=True, where="notebooks/01_weights_and_activations.ipynb (cell 11)", profile="quick"),
     dict(name="ICA median colour fraction", run=ica_colour_median, threshold=0.3, higher_is_better=False,
