@@ -350,7 +350,8 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
 #: a decorrelation penalty between filters (0.29 / 0.28), 30 epochs (0.46 / 0.47), the same steps on 12 000
 #: fresh images (0.42 / 0.27), first-layer learning rate x3 (0.37 / 0.54) or x0.3 (0.23 / 0.31), weight
 #: averaging (EMA 0.99: 0.34 / 0.53), unit-norm filters (0.17 / 0.27), no crosses or checkers (0.57 / 0.46;
-#: with 30 epochs 0.65 / 0.49). Weak filters are not dead ones: norm and orientedness are uncorrelated.
+#: with 30 epochs 0.65 / 0.49 - kept as notebook 02's second network, 0.36-0.71 over 5 seeds x 1, 2 threads).
+#: Weak filters are not dead ones: norm and orientedness are uncorrelated.
 RECIPES = {
     "faint": dict(first_layer_scale=0.01, weight_decay=0.3, first_layer_decay=None, colour_augment=False),
     "edges": dict(first_layer_scale=1.0, weight_decay=0.05, first_layer_decay=5.0, colour_augment=True),
