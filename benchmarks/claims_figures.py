@@ -5,8 +5,10 @@ shapes CNN (recipe "edges", upright shapes) is trained once per (seed, thread co
 folder, so the claims about it share one training run.
 
 Issue 14 asked for median orientedness >= 0.6 of its first-layer filters; measured over these 10 runs it is
-0.34-0.61 (median 0.47), so that is not claimed; the notebook asserts what holds: clearly above random
-filters, and gray.
+0.34-0.61 (median 0.47; the levers that did not help are listed beside ``RECIPES`` in
+vizlab/inside/shapes.py), so that is not claimed; the notebook asserts what holds with a 10 % margin:
+median orientedness > 0.3 (random 7x7 filters 0.13), and gray filters. The same network trained on circles,
+squares, triangles and stripes only (30 epochs) measured 0.36-0.71 (median 0.58), also asserted > 0.3.
 
     python benchmarks/margins.py -k figures
 """
@@ -29,7 +31,7 @@ def _shapes_run(seed: int):
     from vizlab.inside import make_shapes, train_shapes_cnn
 
     data = make_shapes(N_SHAPES, size=32, seed=0, upright=True, pattern_scale=PATTERN_SCALE)
-    _, val = data.split(0.2, seed=0)
+    _, val = data.split(0.2, seed=seed)   # the split train_shapes_cnn makes with this seed: val stays unseen
     threads = os.environ.get("OMP_NUM_THREADS", "default")
     cache = Path(tempfile.gettempdir()) / f"vizlab-claims-figures-shapes-edges-{N_SHAPES}-p{PATTERN_SCALE}-{seed}-{threads}.pt"
     if cache.is_file():
@@ -48,13 +50,23 @@ def shapes_val_accuracy(seed: int) -> float:
     return _shapes_run(seed)[1][-1]
 
 
-def shapes_orientedness_gain(seed: int) -> float:
-    """Median orientedness of the shapes CNN's 7x7 first-layer filters minus that of random 7x7 filters."""
+def shapes_orientedness_median(seed: int) -> float:
+    """Median orientedness of the shapes CNN's 7x7 first-layer filters (all 16 of them)."""
     from vizlab.inside import orientedness
 
-    w = _shapes_run(seed)[0].conv1.weight.detach()
-    random_filters = torch.randn(w.shape, generator=torch.Generator().manual_seed(0))
-    return float(orientedness(w).median() - orientedness(random_filters).median())
+    return float(orientedness(_shapes_run(seed)[0].conv1.weight.detach()).median())
+
+
+EDGE_SHAPES, EDGE_EPOCHS = ("circle", "square", "triangle", "stripes"), 30   # notebooks/02, section 2
+
+
+def edge_shapes_orientedness_median(seed: int) -> float:
+    """Median orientedness of the first layer of the shapes CNN trained without crosses and checkers."""
+    from vizlab.inside import make_shapes, orientedness, train_shapes_cnn
+
+    data = make_shapes(N_SHAPES, size=32, seed=0, shapes=EDGE_SHAPES, upright=True, pattern_scale=PATTERN_SCALE)
+    model, _ = train_shapes_cnn(epochs=EDGE_EPOCHS, data=data, seed=seed, recipe="edges", progress=False)
+    return float(orientedness(model.conv1.weight.detach()).median())
 
 
 def shapes_colour_median(seed: int) -> float:
@@ -126,16 +138,18 @@ def smoothgrad_grid(seed: int) -> float:
 CLAIMS = [
     dict(name="shapes CNN validation accuracy", run=shapes_val_accuracy, threshold=0.85, higher_is_better=True,
          where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
-    dict(name="shapes CNN first layer: median orientedness minus random's", run=shapes_orientedness_gain,
-         threshold=0.1, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
+    dict(name="shapes CNN first layer: median orientedness", run=shapes_orientedness_median, threshold=0.3,
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
+    dict(name="edge-only shapes CNN first layer: median orientedness", run=edge_shapes_orientedness_median,
+         threshold=0.3, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 13)", profile="quick"),
     dict(name="shapes CNN first layer: median colour fraction", run=shapes_colour_median, threshold=0.3,
          higher_is_better=False, where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
     dict(name="shapes: feature k-NN minus pixel k-NN (by shape)", run=shapes_knn_gain, threshold=0.3,
-         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 28)", profile="quick"),
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 31)", profile="quick"),
     dict(name="shapes: feature silhouette minus pixel silhouette (by shape)", run=shapes_silhouette_gain,
-         threshold=0.0, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 28)", profile="quick"),
+         threshold=0.0, higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 31)", profile="quick"),
     dict(name="shapes: pixel over feature k-NN (by colour)", run=shapes_colour_knn_ratio, threshold=1.0,
-         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 28)", profile="quick"),
+         higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 31)", profile="quick"),
     dict(name="ICA median orientedness minus random's", run=ica_orientedness_gain, threshold=0.1,
          higher_is_better=True, where="notebooks/01_weights_and_activations.ipynb (cell 11)", profile="quick"),
     dict(name="ICA median colour fraction", run=ica_colour_median, threshold=0.3, higher_is_better=False,

@@ -344,6 +344,14 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
 #: threads in ``benchmarks/claims_figures.py``; random 7x7 filters 0.13). The rest are corner and checker
 #: detectors, which squares, crosses and fine checkers make useful (with ``pattern_scale=1`` the median was
 #: 0.27-0.60). With random angles the same recipe measured 0.37 (one seed): rotated edges average into blobs.
+#: Tried and not kept (seeds 0 and 3, median orientedness; this recipe 0.36 / 0.48 with the same split):
+#: an L1/L2 sparsity penalty on the first layer's activations (0.39 / 0.32; plain L1 only rescales them,
+#: which the batch norm after conv2 undoes), plus a sparse reconstruction of the input from them (0.45 / 0.33),
+#: a decorrelation penalty between filters (0.29 / 0.28), 30 epochs (0.46 / 0.47), the same steps on 12 000
+#: fresh images (0.42 / 0.27), first-layer learning rate x3 (0.37 / 0.54) or x0.3 (0.23 / 0.31), weight
+#: averaging (EMA 0.99: 0.34 / 0.53), unit-norm filters (0.17 / 0.27), no crosses or checkers (0.57 / 0.46;
+#: with 30 epochs 0.65 / 0.49 - kept as notebook 02's second network, 0.36-0.71 over 5 seeds x 1, 2 threads).
+#: Weak filters are not dead ones: norm and orientedness are uncorrelated.
 RECIPES = {
     "faint": dict(first_layer_scale=0.01, weight_decay=0.3, first_layer_decay=None, colour_augment=False),
     "edges": dict(first_layer_scale=1.0, weight_decay=0.05, first_layer_decay=5.0, colour_augment=True),
