@@ -37,7 +37,7 @@ from .objectives import class_log_probability, class_logit
 from .params import fourier, pixels
 from .regularizers import L2, TV, Blur, Clamp, ClipWeak
 from .render import RenderResult, cosine_decay, render
-from .transforms import Jitter, standard
+from .transforms import Crop, Jitter, standard
 
 MODES = ("cs231n", "fourier")
 #: What is maximised: the class score (CS231n) or its log-probability (the score minus a soft maximum of all
@@ -74,6 +74,11 @@ class ClassVizSettings:
             lowers the other classes, so the image shows what sets this class apart from its neighbours).
         copies: how many independently transformed copies the model sees per step (their mean objective is
             ascended: a steadier gradient at ``copies`` times the cost of a step).
+        decay: fourier mode: exponent of the ``1/f^decay`` scaling of the frequencies (larger: smoother images).
+        crop: after the other transforms, a random square crop whose side is a fraction in ``[crop, 1]`` of the
+            image's (1: off).
+        view: the side (pixels) the model sees: every transformed image is resized to it (0: ``size``); a
+            smaller view makes each step cheaper.
     """
 
     mode: str = "cs231n"
@@ -92,18 +97,27 @@ class ClassVizSettings:
     clip_weak: float = 0.0
     objective: str = "logit"
     copies: int = 1
+    decay: float = 1.0
+    crop: float = 1.0
+    view: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        for name in ("steps", "jitter", "blur_every", "size", "copies"):
+        for name in ("steps", "jitter", "blur_every", "size", "copies", "view"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
+        if self.view != 0 and self.view < 16:
+            raise ValueError(f"view must be 0 (the image's size) or at least 16 pixels, got {self.view}")
+        if not 0 < float(self.crop) <= 1:
+            raise ValueError(f"crop must be in (0, 1], got {self.crop}")
+        if float(self.decay) < 0:
+            raise ValueError(f"decay must be >= 0, got {self.decay}")
         if self.copies < 1:
             raise ValueError(f"copies must be >= 1, got {self.copies}")
         if self.blur_every < 1:
@@ -169,9 +183,12 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0):
         optimizer = "normalized"
     else:
         # start from grey: the photos' mean colour (the parameterization's default) is a brown head start
-        param = fourier(shape, seed=seed, device=device, decorrelate=settings.decorrelate, mean=0.5)
+        param = fourier(shape, seed=seed, device=device, decorrelate=settings.decorrelate, mean=0.5,
+                        decay=settings.decay)
         transforms = [standard(settings.jitter)] if settings.jitter > 0 else []
         optimizer = "adam"
+    if settings.crop < 1 or settings.view:
+        transforms.append(Crop(settings.crop, settings.view or settings.size))
     regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), Clamp(0.0, 1.0),
             Blur(settings.blur_sigma, settings.blur_every, end_sigma=settings.blur_end,
                  steps=settings.steps if settings.blur_end is not None else None)]
