@@ -547,3 +547,40 @@ def test_view_crop_and_decay_settings_reach_the_render():
             preset("fourier", **bad)
     with pytest.raises(TypeError, match="view"):
         preset("fourier", view=100.0)
+
+
+class _Residual(torch.nn.Module):
+    """A timm-style residual block: ``x + drop_path(branch(x))`` when ``has_skip``."""
+
+    has_skip = True
+
+    def __init__(self):
+        super().__init__()
+        self.branch = torch.nn.Conv2d(3, 3, 1)
+        self.drop_path = torch.nn.Identity()
+
+    def forward(self, x):
+        return x + self.drop_path(self.branch(x))
+
+
+def test_ghost_network_skips_branches_at_random_and_restores_the_model():
+    from vizlab.optimize.classviz import ghost_network
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(_Residual(), _Residual(), torch.nn.Flatten(), torch.nn.LazyLinear(4))
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        full = net(x)
+        with ghost_network(net, 0.5, seed=0):
+            outs = [net(x) for _ in range(20)]
+        assert all(isinstance(b.drop_path, torch.nn.Identity) for b in net[:2])   # restored
+        assert torch.equal(net(x), full)
+    distinct = {tuple(o.flatten().tolist()) for o in outs}
+    assert 2 <= len(distinct) <= 4 and tuple(full.flatten().tolist()) in distinct   # 4 sub-networks at most
+    with pytest.raises(RuntimeError), ghost_network(net, 0.5):                     # restored after an error too
+        raise RuntimeError("boom")
+    assert all(isinstance(b.drop_path, torch.nn.Identity) for b in net[:2])
+    with pytest.raises(ValueError, match="drop_path"), ghost_network(torch.nn.Linear(2, 2), 0.1):
+        pass
+    with pytest.raises(ValueError, match="ghost"):
+        preset("fourier", ghost=1.0)

@@ -79,6 +79,11 @@ class ClassVizSettings:
             image's (1: off).
         view: the side (pixels) the model sees: every transformed image is resized to it (0: ``size``); a
             smaller view makes each step cheaper.
+        ghost: during the optimisation each residual branch of the model is skipped with this probability at
+            every forward pass (stochastic depth on a frozen network: a different "ghost" of the model each
+            step, so the image cannot rely on one exact network; Li et al. 2020, "Learning transferable
+            adversarial examples via ghost networks"); 0: off. Needs blocks with a ``drop_path`` slot
+            (timm's EfficientNets); the model is restored afterwards.
     """
 
     mode: str = "cs231n"
@@ -100,6 +105,7 @@ class ClassVizSettings:
     decay: float = 1.0
     crop: float = 1.0
     view: int = 0
+    ghost: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -116,6 +122,8 @@ class ClassVizSettings:
             raise ValueError(f"view must be 0 (the image's size) or at least 16 pixels, got {self.view}")
         if not 0 < float(self.crop) <= 1:
             raise ValueError(f"crop must be in (0, 1], got {self.crop}")
+        if not 0 <= float(self.ghost) < 1:
+            raise ValueError(f"ghost must be a probability in [0, 1), got {self.ghost}")
         if float(self.decay) < 0:
             raise ValueError(f"decay must be >= 0, got {self.decay}")
         if self.copies < 1:
@@ -197,6 +205,57 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0):
     return param, transforms, regs, optimizer
 
 
+class _SkipBranch(nn.Module):
+    """Stands in a residual block's ``drop_path`` slot: drops the whole branch with probability ``p`` (no
+    rescaling: the frozen network's statistics were learnt with every branch present)."""
+
+    def __init__(self, p: float, generator: torch.Generator):
+        super().__init__()
+        self.p, self.generator = p, generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if float(torch.rand((), generator=self.generator)) < self.p:
+            return x * 0.0  # keeps the graph (and the shortcut's gradient); the branch adds nothing
+        return x
+
+
+class ghost_network:
+    """Context manager: while active, each residual branch of ``model`` is skipped with probability ``p`` per
+    forward pass (the "ghost network" of Li et al. 2020); the original ``drop_path`` modules come back on exit,
+    also after an exception.
+
+    Example:
+        >>> with ghost_network(model, 0.1, seed=0):     # doctest: +SKIP
+        ...     logits = model(x)                        # a random sub-network
+    """
+
+    def __init__(self, model: nn.Module, p: float, seed: int | None = 0):
+        if not 0 <= float(p) < 1:
+            raise ValueError(f"p must be a probability in [0, 1), got {p}")
+        self.model, self.p = model, float(p)
+        self.generator = torch.Generator()
+        if seed is not None:
+            self.generator.manual_seed(int(seed))
+        self._saved: list[tuple[nn.Module, nn.Module]] = []
+
+    def __enter__(self):
+        if self.p == 0:
+            return self
+        for module in self.model.modules():
+            if getattr(module, "has_skip", False) and isinstance(getattr(module, "drop_path", None), nn.Module):
+                self._saved.append((module, module.drop_path))
+                module.drop_path = _SkipBranch(self.p, self.generator)
+        if not self._saved:
+            raise ValueError("ghost needs a model whose residual blocks have a drop_path slot (timm EfficientNet)")
+        return self
+
+    def __exit__(self, *exc):
+        for module, original in self._saved:
+            module.drop_path = original
+        self._saved.clear()
+        return False
+
+
 @torch.no_grad()
 def class_probability(model: nn.Module, image: torch.Tensor, target: int) -> float:
     """``p(target | image)`` under the model (softmax of the logits)."""
@@ -241,11 +300,12 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     param, transforms, regs, optimizer = build(model, settings, seed)
     name = model.categories[index] if hasattr(model, "categories") else str(index)
     goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
-    result = render(model, goal, param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
-                    transforms=transforms, regularizers=regs, seed=seed, snapshots=snapshots, callback=callback,
-                    stop_event=stop_event, progress=progress, desc=f"{settings.mode}: {name}",
-                    lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end),
-                    copies=settings.copies)
+    with ghost_network(model, settings.ghost, seed=seed):
+        result = render(model, goal, param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
+                        transforms=transforms, regularizers=regs, seed=seed, snapshots=snapshots, callback=callback,
+                        stop_event=stop_event, progress=progress, desc=f"{settings.mode}: {name}",
+                        lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end),
+                        copies=settings.copies)
     result.info.update(target=index, class_name=name, settings=settings,
                        target_probability=class_probability(model, result.image, index))
     return result
