@@ -535,8 +535,9 @@ def test_view_crop_and_decay_settings_reach_the_render():
 
     from vizlab.optimize import class_visualization
 
-    class_visualization(Spy(), 3, mode="fourier", size=48, steps=3, view=24, progress=False)
+    r = class_visualization(Spy(), 3, mode="fourier", size=48, steps=3, view=24, progress=False)
     assert set(seen[:3]) == {(24, 24)}
+    assert r.info["ghost_blocks"] == 0           # the preset's ghost leaves a model without residual blocks alone
     _, transforms, _, _ = build(torch.nn.Identity(), preset("fourier", size=32, crop=0.6))
     assert isinstance(transforms[-1], Crop) and transforms[-1].smallest == 0.6
     smooth = frequency_energy(build(torch.nn.Identity(), preset("fourier", size=64, decay=2.0))[0].image() - 0.5)
@@ -582,5 +583,11 @@ def test_ghost_network_skips_branches_at_random_and_restores_the_model():
     assert all(isinstance(b.drop_path, torch.nn.Identity) for b in net[:2])
     with pytest.raises(ValueError, match="drop_path"), ghost_network(torch.nn.Linear(2, 2), 0.1):
         pass
+    with ghost_network(torch.nn.Linear(2, 2), 0.1, strict=False) as g:              # presets: left as it is
+        pass
+    assert g.blocks == 0
+    with ghost_network(net, 0.1) as g:
+        pass
+    assert g.blocks == 2
     with pytest.raises(ValueError, match="ghost"):
         preset("fourier", ghost=1.0)

@@ -85,8 +85,9 @@ class ClassVizSettings:
         ghost: during the optimisation each residual branch of the model is skipped with this probability at
             every forward pass (stochastic depth on a frozen network: a different "ghost" of the model each
             step, so the image cannot rely on one exact network; Li et al. 2020, "Learning transferable
-            adversarial examples via ghost networks"); 0: off. Needs blocks with a ``drop_path`` slot
-            (timm's EfficientNets); the model is restored afterwards.
+            adversarial examples via ghost networks"); 0: off. Acts on residual blocks with a ``drop_path``
+            slot (timm's EfficientNets; a model without them runs unchanged, ``info["ghost_blocks"]`` says how
+            many branches were stochastic); the model is restored afterwards.
     """
 
     mode: str = "cs231n"
@@ -227,21 +228,23 @@ class _SkipBranch(nn.Module):
 class ghost_network:
     """Context manager: while active, each residual branch of ``model`` is skipped with probability ``p`` per
     forward pass (the "ghost network" of Li et al. 2020); the original ``drop_path`` modules come back on exit,
-    also after an exception.
+    also after an exception. A model without such blocks raises ``ValueError``, or with ``strict=False`` is left
+    as it is (the presets use that, so they also run on small models without residual blocks).
 
     Example:
         >>> with ghost_network(model, 0.1, seed=0):     # doctest: +SKIP
         ...     logits = model(x)                        # a random sub-network
     """
 
-    def __init__(self, model: nn.Module, p: float, seed: int | None = 0):
+    def __init__(self, model: nn.Module, p: float, seed: int | None = 0, strict: bool = True):
         if not 0 <= float(p) < 1:
             raise ValueError(f"p must be a probability in [0, 1), got {p}")
-        self.model, self.p = model, float(p)
+        self.model, self.p, self.strict = model, float(p), bool(strict)
         self.generator = torch.Generator()
         if seed is not None:
             self.generator.manual_seed(int(seed))
         self._saved: list[tuple[nn.Module, nn.Module]] = []
+        self.count = 0
 
     def __enter__(self):
         if self.p == 0:
@@ -250,9 +253,15 @@ class ghost_network:
             if getattr(module, "has_skip", False) and isinstance(getattr(module, "drop_path", None), nn.Module):
                 self._saved.append((module, module.drop_path))
                 module.drop_path = _SkipBranch(self.p, self.generator)
-        if not self._saved:
+        self.count = len(self._saved)
+        if not self._saved and self.strict:
             raise ValueError("ghost needs a model whose residual blocks have a drop_path slot (timm EfficientNet)")
         return self
+
+    @property
+    def blocks(self) -> int:
+        """How many residual branches were made stochastic on entering (still known after exit)."""
+        return self.count
 
     def __exit__(self, *exc):
         for module, original in self._saved:
@@ -305,13 +314,13 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     param, transforms, regs, optimizer = build(model, settings, seed)
     name = model.categories[index] if hasattr(model, "categories") else str(index)
     goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
-    with ghost_network(model, settings.ghost, seed=seed):
+    with ghost_network(model, settings.ghost, seed=seed, strict=False) as ghost:
         result = render(model, goal, param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
                         transforms=transforms, regularizers=regs, seed=seed, snapshots=snapshots, callback=callback,
                         stop_event=stop_event, progress=progress, desc=f"{settings.mode}: {name}",
                         lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end),
                         copies=settings.copies)
-    result.info.update(target=index, class_name=name, settings=settings,
+    result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
                        target_probability=class_probability(model, result.image, index))
     return result
 
