@@ -183,6 +183,20 @@ def dream_block6_over_block2(seed: int) -> float:
     return mass["block6"] / mass["block2"]
 
 
+def head_dream_animal_ratio(seed: int) -> float:
+    """nb06's head dream: Lite2's animal mass on the dreamed espresso over the photo's (the notebook's recipe)."""
+    import vizlab
+    from vizlab import optimize as opt
+
+    model, judge = _models()
+    size, steps = vizlab.by_profile(quick=128, lecture=256), vizlab.by_profile(quick=14, lecture=30)
+    octaves = vizlab.by_profile(quick=3, lecture=4)
+    photo = model.to_input("espresso", size)
+    d = opt.deepdream(model, photo, "head_conv", octaves=octaves, octave_scale=1.4, steps=steps,
+                      step_size=0.02, detail_blur=0.7, seed=seed, progress=False)
+    return opt.class_mass(judge, d.image) / opt.class_mass(judge, photo)
+
+
 NB05, NB06 = "notebooks/05_class_visualization.ipynb", "notebooks/06_deepdream.ipynb"
 CLAIMS = [
     dict(name="nb05 ladder: Lite0 p of plain and CS231n rungs", run=ladder_min_lite0_p, threshold=0.5,
@@ -199,6 +213,8 @@ CLAIMS = [
          where=f"{NB05} (fooling claim)", profile="quick"),
     dict(name="nb06 dream: min activation gain", run=dream_min_gain, threshold=1.3, where=f"{NB06} (gain claim)",
          profile="quick"),
+    dict(name="nb06 head dream: Lite2 animal mass / photo's", run=head_dream_animal_ratio, threshold=1.5,
+         where=f"{NB06} (head dream claim)", profile="quick"),
     # lecture-profile claims (asserted only when vizlab.profile() == "lecture"; minutes per run)
     dict(name="nb05 ladder: full recipe Lite2 rank (lecture)", run=ladder_full_rank, threshold=100,
          higher_is_better=False, where=f"{NB05} (ladder claim, lecture)", profile="lecture"),
@@ -206,4 +222,6 @@ CLAIMS = [
          where=f"{NB05} (ladder claim, lecture)", profile="lecture"),
     dict(name="nb05 pixel mode: worst Lite2 rank (lecture)", run=pixel_worst_lite2_rank, threshold=20,
          higher_is_better=False, where=f"{NB05} (pixel recipe claim, lecture)", profile="lecture"),
+    dict(name="nb06 head dream: Lite2 animal mass / photo's (lecture)", run=head_dream_animal_ratio, threshold=3.0,
+         where=f"{NB06} (head dream claim, lecture)", profile="lecture"),
 ]

@@ -493,3 +493,101 @@ def test_log_softmax_objective_lowers_the_other_classes():
         preset("fourier", objective="softmax")
     with pytest.raises(ValueError, match="copies"):
         preset("fourier", copies=0)
+
+
+def test_crop_draws_a_square_within_the_range_and_resizes_it():
+    """Crop keeps a square of side in [smallest, 1] x the image, taken from inside the image, resized to size."""
+    from vizlab.optimize.transforms import Crop
+
+    x = torch.arange(40 * 40, dtype=torch.float32).view(1, 1, 40, 40).expand(1, 3, 40, 40).clone()
+    rng = random.Random(0)
+    full = Crop(1.0)(x, rng)
+    assert torch.equal(full, x)                                   # smallest=1: the whole image, untouched
+    whole = Crop(1.0, size=20)(x, rng)                            # the whole image, halved: same mean
+    assert whole.shape == (1, 3, 20, 20) and whole.mean() == pytest.approx(float(x.mean()), rel=1e-3)
+    small = Crop(0.5, size=16)
+    outs = []
+    for _ in range(30):
+        out = small(x, rng)
+        assert out.shape == (1, 3, 16, 16)
+        assert x.min() <= out.min() and out.max() <= x.max()       # only pixels of the image
+        outs.append(float(out[0, 0, -1, -1] - out[0, 0, 0, 0]))   # ~ 41 (side - 1): the crop's side
+    assert min(outs) < 41 * 26 and max(outs) > 41 * 32           # sides from ~20 to ~40 px were drawn
+    y = x.clone().requires_grad_(True)
+    Crop(0.5, size=24)(y, rng).sum().backward()
+    assert y.grad.abs().sum() > 0                                 # differentiable: gradients reach the pixels
+    with pytest.raises(ValueError, match="smallest"):
+        Crop(0.0)
+    with pytest.raises(ValueError, match="size"):
+        Crop(0.5, size=4)
+
+
+def test_view_crop_and_decay_settings_reach_the_render():
+    """``view`` sets what the model sees, ``crop`` adds a Crop, ``decay`` smooths the Fourier start."""
+    from vizlab.optimize.transforms import Crop
+
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, x):
+            seen.append(tuple(x.shape[-2:]))
+            return x.mean(dim=(2, 3)).repeat(1, 4)[:, :10]
+
+    from vizlab.optimize import class_visualization
+
+    r = class_visualization(Spy(), 3, mode="fourier", size=48, steps=3, view=24, progress=False)
+    assert set(seen[:3]) == {(24, 24)}
+    assert r.info["ghost_blocks"] == 0           # the preset's ghost leaves a model without residual blocks alone
+    _, transforms, _, _ = build(torch.nn.Identity(), preset("fourier", size=32, crop=0.6))
+    assert isinstance(transforms[-1], Crop) and transforms[-1].smallest == 0.6
+    smooth = frequency_energy(build(torch.nn.Identity(), preset("fourier", size=64, decay=2.0))[0].image() - 0.5)
+    rough = frequency_energy(build(torch.nn.Identity(), preset("fourier", size=64, decay=0.5))[0].image() - 0.5)
+    assert smooth < rough
+    for bad in (dict(view=8), dict(crop=0.0), dict(crop=1.5), dict(decay=-1.0)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            preset("fourier", **bad)
+    with pytest.raises(TypeError, match="view"):
+        preset("fourier", view=100.0)
+
+
+class _Residual(torch.nn.Module):
+    """A timm-style residual block: ``x + drop_path(branch(x))`` when ``has_skip``."""
+
+    has_skip = True
+
+    def __init__(self):
+        super().__init__()
+        self.branch = torch.nn.Conv2d(3, 3, 1)
+        self.drop_path = torch.nn.Identity()
+
+    def forward(self, x):
+        return x + self.drop_path(self.branch(x))
+
+
+def test_ghost_network_skips_branches_at_random_and_restores_the_model():
+    from vizlab.optimize.classviz import ghost_network
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(_Residual(), _Residual(), torch.nn.Flatten(), torch.nn.LazyLinear(4))
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        full = net(x)
+        with ghost_network(net, 0.5, seed=0):
+            outs = [net(x) for _ in range(20)]
+        assert all(isinstance(b.drop_path, torch.nn.Identity) for b in net[:2])   # restored
+        assert torch.equal(net(x), full)
+    distinct = {tuple(o.flatten().tolist()) for o in outs}
+    assert 2 <= len(distinct) <= 4 and tuple(full.flatten().tolist()) in distinct   # 4 sub-networks at most
+    with pytest.raises(RuntimeError), ghost_network(net, 0.5):                     # restored after an error too
+        raise RuntimeError("boom")
+    assert all(isinstance(b.drop_path, torch.nn.Identity) for b in net[:2])
+    with pytest.raises(ValueError, match="drop_path"), ghost_network(torch.nn.Linear(2, 2), 0.1):
+        pass
+    with ghost_network(torch.nn.Linear(2, 2), 0.1, strict=False) as g:              # presets: left as it is
+        pass
+    assert g.blocks == 0
+    with ghost_network(net, 0.1) as g:
+        pass
+    assert g.blocks == 2
+    with pytest.raises(ValueError, match="ghost"):
+        preset("fourier", ghost=1.0)

@@ -112,6 +112,35 @@ class Rotate(Transform):
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
+class Crop(Transform):
+    """A random square crop, resized to ``size`` (input diversity): its side is a fraction of the image's side drawn
+    uniformly from ``[smallest, 1]``, its corner uniformly where it fits; ``size=None`` keeps the input's side.
+
+    A smaller ``size`` also makes each step cheaper: the model sees fewer pixels.
+    """
+
+    def __init__(self, smallest: float = 1.0, size: int | None = None):
+        smallest = float(smallest)
+        if not 0 < smallest <= 1:
+            raise ValueError(f"smallest must be in (0, 1], got {smallest}")
+        if size is not None:
+            size = _non_negative_int(size, "size")
+            if size < 8:
+                raise ValueError(f"size must be at least 8 pixels, got {size}")
+        self.smallest, self.size = smallest, size
+
+    def __call__(self, x, rng):
+        h, w = x.shape[-2:]
+        frac = rng.uniform(self.smallest, 1.0)
+        side = max(8, min(h, w, round(min(h, w) * frac)))
+        top, left = rng.randint(0, h - side), rng.randint(0, w - side)
+        x = x[..., top:top + side, left:left + side]
+        out = self.size or min(h, w)
+        if side == out:
+            return x
+        return F.interpolate(x, size=(out, out), mode="bilinear", align_corners=False, antialias=side > out)
+
+
 class Compose(Transform):
     """Apply transforms in order."""
 

@@ -101,7 +101,7 @@ class ClassVizExplorer(Explorer):
     @property
     def settings(self) -> ClassVizSettings:
         """The controls as a :class:`~vizlab.optimize.ClassVizSettings`."""
-        # the schedule fields (lr_end, blur_end, robust, clip_weak, objective, copies) come from the mode's preset
+        # the fields without a slider (schedules, objective, copies, decay, ghost) come from the mode's preset
         return replace(preset(self.mode.value), steps=int(self.steps.value), lr=float(self.lr.value),
                        l2=float(self.l2.value), tv=float(self.tv.value), jitter=int(self.jitter.value),
                        blur_sigma=float(self.blur_sigma.value), blur_every=int(self.blur_every.value),
