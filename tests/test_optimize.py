@@ -574,13 +574,23 @@ def test_ghost_network_skips_branches_at_random_and_restores_the_model():
         full = net(x)
         with ghost_network(net, 0.5, seed=0):
             outs = [net(x) for _ in range(20)]
+            # another thread, and a fast copy built meanwhile, see the whole network
+            other = []
+            worker = threading.Thread(target=lambda: other.extend(net(x) for _ in range(10)))
+            worker.start()
+            worker.join()
+            assert all(torch.equal(o, full) for o in other)
+            from vizlab.fastpath import inference_model
+
+            assert all(torch.allclose(inference_model(net)(x), full, atol=1e-5) for _ in range(10))
         assert all(isinstance(b.drop_path, torch.nn.Identity) for b in net[:2])   # restored
+        assert hooks_left(net) == 0
         assert torch.equal(net(x), full)
     distinct = {tuple(o.flatten().tolist()) for o in outs}
     assert 2 <= len(distinct) <= 4 and tuple(full.flatten().tolist()) in distinct   # 4 sub-networks at most
     with pytest.raises(RuntimeError), ghost_network(net, 0.5):                     # restored after an error too
         raise RuntimeError("boom")
-    assert all(isinstance(b.drop_path, torch.nn.Identity) for b in net[:2])
+    assert all(isinstance(b.drop_path, torch.nn.Identity) for b in net[:2]) and hooks_left(net) == 0
     with pytest.raises(ValueError, match="drop_path"), ghost_network(torch.nn.Linear(2, 2), 0.1):
         pass
     with ghost_network(torch.nn.Linear(2, 2), 0.1, strict=False) as g:              # presets: left as it is

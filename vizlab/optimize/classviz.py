@@ -212,25 +212,17 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0):
     return param, transforms, regs, optimizer
 
 
-class _SkipBranch(nn.Module):
-    """Stands in a residual block's ``drop_path`` slot: drops the whole branch with probability ``p`` (no
-    rescaling: the frozen network's statistics were learnt with every branch present)."""
-
-    def __init__(self, p: float, generator: torch.Generator):
-        super().__init__()
-        self.p, self.generator = p, generator
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if float(torch.rand((), generator=self.generator)) < self.p:
-            return x * 0.0  # keeps the graph (and the shortcut's gradient); the branch adds nothing
-        return x
-
-
 class ghost_network:
     """Context manager: while active, each residual branch of ``model`` is skipped with probability ``p`` per
-    forward pass (the "ghost network" of Li et al. 2020); the original ``drop_path`` modules come back on exit,
-    also after an exception. A model without such blocks raises ``ValueError``, or with ``strict=False`` is left
-    as it is (the presets use that, so they also run on small models without residual blocks).
+    forward pass (the "ghost network" of Li et al. 2020) -- in the thread that entered it only. A model without
+    such blocks raises ``ValueError``, or with ``strict=False`` is left as it is (the presets use that, so they
+    also run on small models without residual blocks).
+
+    The branch is dropped by a forward hook on the block's ``drop_path`` slot (an identity in eval mode) that
+    returns zeros: no module is swapped, so another thread using the same model meanwhile (an explorer, an
+    occlusion sweep) and a fast copy built meanwhile (:func:`vizlab.fastpath.inference_model` copies no hooks)
+    see the whole network. The hooks are removed on exit, also after an exception. No rescaling: the frozen
+    network's statistics were learnt with every branch present.
 
     Example:
         >>> with ghost_network(model, 0.1, seed=0):     # doctest: +SKIP
@@ -244,19 +236,32 @@ class ghost_network:
         self.generator = torch.Generator()
         if seed is not None:
             self.generator.manual_seed(int(seed))
-        self._saved: list[tuple[nn.Module, nn.Module]] = []
+        self._handles: list = []
+        self._owner: int | None = None
         self.count = 0
+
+    def _drop(self, module: nn.Module, inputs, output):
+        if threading.get_ident() != self._owner:
+            return None  # another thread's forward pass: the whole network
+        if float(torch.rand((), generator=self.generator)) < self.p:
+            return output * 0.0  # keeps the graph (and the shortcut's gradient); the branch adds nothing
+        return None
 
     def __enter__(self):
         if self.p == 0:
             return self
-        for module in self.model.modules():
-            if getattr(module, "has_skip", False) and isinstance(getattr(module, "drop_path", None), nn.Module):
-                self._saved.append((module, module.drop_path))
-                module.drop_path = _SkipBranch(self.p, self.generator)
-        self.count = len(self._saved)
-        if not self._saved and self.strict:
+        self._owner = threading.get_ident()
+        slots = [m.drop_path for m in self.model.modules()
+                 if getattr(m, "has_skip", False) and isinstance(getattr(m, "drop_path", None), nn.Module)]
+        if not slots and self.strict:
             raise ValueError("ghost needs a model whose residual blocks have a drop_path slot (timm EfficientNet)")
+        try:
+            for slot in slots:
+                self._handles.append(slot.register_forward_hook(self._drop))
+        except BaseException:
+            self.__exit__()
+            raise
+        self.count = len(slots)
         return self
 
     @property
@@ -265,9 +270,10 @@ class ghost_network:
         return self.count
 
     def __exit__(self, *exc):
-        for module, original in self._saved:
-            module.drop_path = original
-        self._saved.clear()
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._owner = None
         return False
 
 
