@@ -166,3 +166,75 @@ def test_style_palette_finds_the_colours_of_a_two_colour_image():
         palette_loss(img[None], pal, margin=-1)
     with pytest.raises(TypeError, match="style"):
         style_palette(img.numpy())
+
+
+def test_darkening_loss_by_hand_only_near_black_where_the_photo_is_lit():
+    from vizlab.style.losses import darkening_loss
+
+    lit = torch.ones(1, 3, 4, 4)
+    black = torch.zeros(1, 3, 4, 4)
+    assert darkening_loss(black, lit, black=0.15).item() == pytest.approx(0.15)
+    assert darkening_loss(black, lit, black=0.15, weight=4).item() == pytest.approx(0.6)
+    # A pixel at 0.05 in every channel costs 0.15 - 0.05.
+    assert darkening_loss(torch.full((1, 3, 4, 4), 0.05), lit).item() == pytest.approx(0.10)
+    # One bright channel is enough: saturated red or deep blue paint is not a droplet.
+    red = torch.zeros(1, 3, 4, 4)
+    red[:, 0] = 1.0
+    assert darkening_loss(red, lit).item() == 0.0
+    # Black output where the photo is dark (luminance < dark_photo) is allowed.
+    dark = torch.full((1, 3, 4, 4), 0.1)
+    assert darkening_loss(black, dark).item() == 0.0
+    # A saturated red photo has luminance 0.299: it counts as lit (the droplets' favourite place).
+    assert darkening_loss(black, red).item() == pytest.approx(0.15)
+    # Half the photo lit: half the cost (a mean over pixels).
+    half = dark.clone()
+    half[..., :2, :] = 1.0
+    assert darkening_loss(black, half).item() == pytest.approx(0.075)
+    with pytest.raises(ValueError, match="shape"):
+        darkening_loss(black, torch.ones(1, 3, 4, 5))
+    with pytest.raises(ValueError, match="black"):
+        darkening_loss(black, lit, black=0)
+    with pytest.raises(TypeError, match="photo"):
+        darkening_loss(black, lit.numpy())
+
+
+def test_darkening_loss_gradient_lifts_only_droplet_pixels_brightest_channel():
+    from vizlab.style.losses import darkening_loss
+
+    photo = torch.zeros(1, 3, 2, 2)
+    photo[:, 0] = 1.0                       # a red photo (lit)
+    photo[..., 1, 1] = 0.0                  # one black photo pixel (dark)
+    img = torch.zeros(1, 3, 2, 2)
+    img[:, 2, 0, 0] = 0.08                  # near-black, blue the brightest channel
+    img[:, :, 0, 1] = 0.5                   # grey: not near-black
+    img = img.requires_grad_(True)
+    darkening_loss(img, photo).backward()
+    g = img.grad[0]
+    assert g[2, 0, 0] < 0 and g[0, 0, 0] == 0 and g[1, 0, 0] == 0  # descent raises the brightest channel
+    assert g[:, 0, 1].abs().max() == 0                              # grey pixel: free
+    assert g[:, 1, 1].abs().max() == 0                              # photo dark there: free
+    assert g[2, 0, 0].item() == pytest.approx(-0.25)                  # d mean / d pixel = 1 / 4 pixels
+    # A pure black pixel on red: its three channels tie for brightest and share the push.
+    assert g[:, 1, 0].lt(0).all() and g[:, 1, 0].sum().item() == pytest.approx(-0.25)
+
+
+def test_minimising_darkening_loss_removes_a_blob_that_blob_check_finds():
+    from vizlab.style.losses import darkening_loss
+    from vizlab.style.quality import blob_check
+
+    photo = torch.zeros(1, 3, 64, 64)
+    photo[:, 0] = 0.9                       # saturated red, luminance 0.27: not dark
+    photo[:, 2] = 0.1
+    out = photo.clone()
+    out[..., 20:36, 20:36] = 0.0            # a planted black droplet, 6 % of the image
+    assert not blob_check(out, photo).ok
+    img = out.clone().requires_grad_(True)
+    opt = torch.optim.SGD([img], lr=64 * 64 * 0.05)  # 0.05 a step per pixel, shared by tied channels
+    for _ in range(15):
+        opt.zero_grad()
+        darkening_loss(img, photo).backward()
+        opt.step()
+    assert darkening_loss(img.detach(), photo).item() < 1e-6
+    assert blob_check(img.detach().clamp(0, 1), photo).ok
+    # The rest of the image was not touched.
+    assert torch.equal(img.detach()[..., :20, :], out[..., :20, :])

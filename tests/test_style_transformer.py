@@ -135,11 +135,13 @@ def test_cli_train_and_stylize(tmp_path, capsys):
 
     out = tmp_path / "n.pt"
     code = main(["style-train", "waves", str(out), "--size", "32", "--steps", "2", "--batch-size", "1",
-                 "--width", "4", "--device", "cpu", "--palette-weight", "50", "--flat-patches", "0.5"])
+                 "--width", "4", "--device", "cpu", "--palette-weight", "50", "--flat-patches", "0.5",
+                 "--dark-weight", "7"])
     assert code == 0 and out.exists()
     assert '"steps": 2' in capsys.readouterr().out
     meta = load_transformer(out).meta
     assert meta["palette_weight"] == 50 and meta["flat_patches"] == 0.5 and meta["last"]["palette"] > 0
+    assert meta["dark_weight"] == 7 and "dark" in meta["last"]
     png = tmp_path / "o.png"
     assert main(["stylize", str(out), "cat", str(png), "--size", "48"]) == 0
     from vizlab.images import load_image
@@ -222,6 +224,31 @@ def test_palette_term_enters_the_training_loss(tiny_net):
     for h in on.history:
         assert h["total"] == pytest.approx(h["content"] + h["style"] + h["tv"] + h["palette"], rel=1e-5)
     assert on.config["palette_weight"] == 10.0 and on.config["flat_patches"] == 0.0
+    assert all(h["dark"] == 0 for h in on.history + off.history)
+
+
+def test_darkening_term_enters_the_training_loss(tiny_net):
+    style = torch.zeros(1, 3, 24, 24)
+    kw = dict(size=24, batch_size=2, width=4, blocks=1, loss_net=tiny_net, progress=False, seed=1, lr=1e-2)
+
+    def black_net():
+        # A network that paints (almost) everything black: every lit crop pixel is a droplet.
+        torch.manual_seed(0)
+        net = TransformerNet(width=4, blocks=1)
+        with torch.no_grad():
+            net.decoder[-1][-1].bias.fill_(-4.0)
+        return net
+
+    on = train_transformer(style, dark_weight=100.0, net=black_net(), steps=6, **kw)
+    off = train_transformer(style, net=black_net(), steps=6, **kw)
+    assert all(h["dark"] > 0 for h in on.history) and all(h["dark"] == 0 for h in off.history)
+    # The term's gradient brightens the output: after the same steps, fewer near-black pixels than without.
+    x = ContentCrops(None, size=24, seed=5).batch(2)
+    with torch.no_grad():
+        assert (on.net(x).amax(1) < 0.15).float().mean() < (off.net(x).amax(1) < 0.15).float().mean()
+    for h in on.history:
+        assert h["total"] == pytest.approx(h["content"] + h["style"] + h["tv"] + h["palette"] + h["dark"], rel=1e-5)
+    assert on.config["dark_weight"] == 100.0
 
 
 def test_flat_patches_put_flat_rectangles_into_crops():

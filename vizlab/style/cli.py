@@ -23,7 +23,7 @@ def _train(args: argparse.Namespace) -> int:
                                width=args.width, blocks=args.blocks, loss_net=loss_net, checkpoint=args.output,
                                checkpoint_every=args.checkpoint_every, seed=args.seed, resume=args.resume,
                                palette_weight=args.palette_weight, palette_margin=args.palette_margin,
-                               flat_patches=args.flat_patches)
+                               flat_patches=args.flat_patches, dark_weight=args.dark_weight)
     last = result.history[-1] if result.history else {}
     summary = {"output": str(args.output), "steps": result.steps, "seconds": round(result.seconds, 1),
                "stopped": result.stopped, "final": {k: round(v, 4) for k, v in last.items() if k != "step"}}
@@ -64,6 +64,9 @@ def add_commands(sub) -> None:
                        help="weight of the palette term: output colours farther than --palette-margin from "
                             "the style's 64 main colours are pulled back (default 0: off)")
     train.add_argument("--palette-margin", type=float, default=0.08)
+    train.add_argument("--dark-weight", type=float, default=0.0,
+                       help="weight of the near-black term: no near-black output where the photo is not dark "
+                            "(default 0 = off)")
     train.add_argument("--flat-patches", type=float, default=0.0,
                        help="probability of flat random-colour rectangles in a training crop (default 0)")
     train.add_argument("--norm", choices=("instance", "batch"), default="instance")

@@ -220,3 +220,43 @@ def palette_loss(img: torch.Tensor, palette: torch.Tensor, margin: float = 0.08,
     d2 = pixels.pow(2).sum(1, keepdim=True) - 2 * pixels @ palette.t() + palette.pow(2).sum(1)
     d = d2.min(dim=1).values.clamp_min(1e-12).sqrt()
     return weight * torch.relu(d - margin).pow(2).mean()
+
+
+#: Rec. 601 luminance weights, as :func:`vizlab.style.quality.blob_check` uses.
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def darkening_loss(img: torch.Tensor, photo: torch.Tensor, black: float = 0.15, dark_photo: float = 0.2,
+                   weight: float = 1.0) -> torch.Tensor:
+    """Penalise near-black output where the photo is not dark: ``weight * mean(m * relu(black - max_c(img)))``.
+
+    ``m`` is 1 where the photo's luminance is at least ``dark_photo`` and 0 elsewhere (a black coat may stay
+    black); ``max_c`` is a pixel's brightest channel, so a pixel costs something only when *every* channel is
+    below ``black`` - the near-black test of :func:`vizlab.style.quality.blob_check`, which counts such pixels
+    as droplets. Why a separate term: the palette term cannot forbid near-black when the style image itself
+    has near-black strokes, and instance-norm networks paint black droplets on saturated red and pink areas
+    (their luminance is ~0.3, so the photo is not dark there). The hinge is linear, not squared, so a pixel
+    deep in the tanh's saturation still gets a firm push back.
+
+    Args:
+        img: ``(N, 3, H, W)`` output in ``[0, 1]``.
+        photo: ``(N, 3, H, W)`` the input it was made from (no gradient flows into it).
+        black: brightest-channel level below which a pixel counts as near-black.
+        dark_photo: photo luminance below which the photo is dark and black output is allowed.
+
+    Example:
+        >>> darkening_loss(torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2), black=0.1)
+        tensor(0.1000)
+    """
+    _check_features(img, "img")
+    _check_features(photo, "photo")
+    if img.shape[1] != 3 or photo.shape != img.shape:
+        raise ValueError(f"img and photo must be RGB batches of one shape; got {tuple(img.shape)} and "
+                         f"{tuple(photo.shape)}")
+    if not 0 < black <= 1:
+        raise ValueError(f"black must be in (0, 1], got {black!r}")
+    if not 0 <= dark_photo <= 1:
+        raise ValueError(f"dark_photo must be in [0, 1], got {dark_photo!r}")
+    luma = torch.tensor(_LUMA, dtype=photo.dtype, device=photo.device).view(1, 3, 1, 1)
+    lit = ((photo.detach() * luma).sum(1) >= dark_photo).to(img.dtype)
+    return weight * (lit * torch.relu(black - img.amax(dim=1))).mean()

@@ -33,7 +33,7 @@ from ..toy import seeded
 from ..images import SAMPLES, TEXTURES, load_image, resize, to_tensor
 from .artwork import DATA_DIR, style_image
 from .lossnet import LossNetwork, loss_network
-from .losses import gram_matrix, palette_loss, relative_content_loss, relative_style_loss, style_palette, tv_loss
+from .losses import darkening_loss, gram_matrix, palette_loss, relative_content_loss, relative_style_loss, style_palette, tv_loss
 
 NETWORK_DIR = DATA_DIR / "networks"
 NORMS = ("instance", "batch")
@@ -42,8 +42,9 @@ HELD_OUT = ("cat", "astronaut", "espresso", "motorcycle", "temple", "grace_hoppe
 #: Photos for choosing among checkpoints, disjoint from :data:`HELD_OUT` and from :func:`training_content`,
 #: so that the held-out photos judge a network once, after it was chosen. ``rocket`` (sky: the flat area
 #: where undertrained networks paint blobs) was moved here out of the training content in round 4; the two
-#: scikit-image files are never trained on.
-VALIDATION = ("rocket", "cell", "color")
+#: scikit-image files are never trained on. ``retina`` (saturated red-orange, where networks paint black
+#: droplets) was moved here in round 5; networks before round 5 were trained on it, round 5's later steps not.
+VALIDATION = ("rocket", "cell", "color", "retina")
 
 
 def _skimage_file(name: str) -> Path:
@@ -296,7 +297,8 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
                       callback: Callable[[int, dict], None] | None = None,
                       stop_event: threading.Event | None = None, progress: bool = True,
                       net: TransformerNet | None = None, resume: bool = False, palette_weight: float = 0.0,
-                      palette_margin: float = 0.08, flat_patches: float = 0.0) -> TrainResult:
+                      palette_margin: float = 0.08, flat_patches: float = 0.0,
+                      dark_weight: float = 0.0) -> TrainResult:
     """Train a :class:`TransformerNet` for one style with the perceptual loss.
 
     Loss per batch (each term divided by its target's energy, as in vizlab's offline recipe)::
@@ -304,6 +306,7 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
         L = content_weight * ||F(y) - F(x)||^2 / ||F(x)||^2
           + style_weight * sum_l w_l ||G_l(y) - A_l||^2 / ||A_l||^2 + tv_weight * TV(y) / N
           + palette_weight * mean_pixels relu(d(y, palette) - palette_margin)^2
+          + dark_weight * mean_pixels [lum(x) >= 0.2] relu(0.15 - max_channel(y))
 
     with ``y = net(x)``, ``F`` the content layer and ``G_l`` the Gram matrices of the style layers.
 
@@ -325,6 +328,8 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
         palette_weight, palette_margin: the palette term (:func:`~vizlab.style.losses.palette_loss` against
             64 k-means colours of the style image); 0 turns it off.
         flat_patches: probability of flat random-colour rectangles in a crop (see :class:`ContentCrops`).
+        dark_weight: weight of the near-black term (:func:`~vizlab.style.losses.darkening_loss`: no black
+            droplets where the photo is not dark); 0 turns it off.
 
     Returns:
         A :class:`TrainResult`.
@@ -367,7 +372,8 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
     config = {"style": str(style), "content": "sample photos" if content is None else str(content), "size": size,
               "batch_size": batch_size, "steps": steps, "lr": lr, "style_weight": style_weight,
               "content_weight": content_weight, "tv_weight": tv_weight, "palette_weight": palette_weight,
-              "palette_margin": palette_margin, "flat_patches": flat_patches, "loss_net": recipe.model, **net.config}
+              "palette_margin": palette_margin, "flat_patches": flat_patches, "dark_weight": dark_weight,
+              "loss_net": recipe.model, **net.config}
     result = TrainResult(net=net, config=config, history=history, steps=done)
 
     def save(step: int, seconds: float) -> None:
@@ -395,13 +401,14 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
                                      [targets[n] for n in recipe.style_layers], layer_w) * style_weight
             lt = tv_loss(y, tv_weight) / y.shape[0]
             lp = palette_loss(y, palette, palette_margin, palette_weight) if palette is not None else lt.new_zeros(())
-            loss = lc + ls + lt + lp
+            ld = darkening_loss(y, x, weight=dark_weight) if dark_weight else lt.new_zeros(())
+            loss = lc + ls + lt + lp + ld
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             trained = True
             losses = {"step": step + 1, "content": lc.item(), "style": ls.item(), "tv": lt.item(), "palette": lp.item(),
-                      "total": loss.item()}
+                      "dark": ld.item(), "total": loss.item()}
             result.history.append(losses)
             result.steps = step + 1
             bar.set_postfix(content=f"{losses['content']:.3g}", style=f"{losses['style']:.3g}")
@@ -420,7 +427,7 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
     return result
 
 
-_HISTORY_KEYS = ("content", "style", "tv", "palette", "total")
+_HISTORY_KEYS = ("content", "style", "tv", "palette", "dark", "total")
 
 
 def _pack_history(history: list[dict]) -> dict:
