@@ -238,3 +238,21 @@ def test_minimising_darkening_loss_removes_a_blob_that_blob_check_finds():
     assert blob_check(img.detach().clamp(0, 1), photo).ok
     # The rest of the image was not touched.
     assert torch.equal(img.detach()[..., :20, :], out[..., :20, :])
+
+
+def test_saturation_loss_by_hand_linear_beyond_the_limit_in_either_sign():
+    from vizlab.style.losses import saturation_loss
+
+    logits = torch.tensor([0.0, 2.9, -3.0, 5.0, -13.0, 3.5]).view(1, 6, 1, 1)
+    # mean(relu(|l| - 3)) over 6 values = (0 + 0 + 0 + 2 + 10 + 0.5) / 6
+    assert saturation_loss(logits, limit=3.0).item() == pytest.approx(12.5 / 6)
+    assert saturation_loss(logits, limit=3.0, weight=0.5).item() == pytest.approx(12.5 / 12)
+    assert saturation_loss(logits, limit=20.0).item() == 0.0
+    x = logits.clone().requires_grad_(True)
+    saturation_loss(x, limit=3.0).backward()
+    # Descent shrinks the magnitude of spikes only (positive ones down, negative ones up), 1/6 each.
+    assert x.grad.flatten().tolist() == pytest.approx([0, 0, 0, 1 / 6, -1 / 6, 1 / 6])
+    with pytest.raises(ValueError, match="limit"):
+        saturation_loss(logits, limit=0)
+    with pytest.raises(TypeError, match="logits"):
+        saturation_loss([1.0])

@@ -136,12 +136,13 @@ def test_cli_train_and_stylize(tmp_path, capsys):
     out = tmp_path / "n.pt"
     code = main(["style-train", "waves", str(out), "--size", "32", "--steps", "2", "--batch-size", "1",
                  "--width", "4", "--device", "cpu", "--palette-weight", "50", "--flat-patches", "0.5",
-                 "--dark-weight", "7"])
+                 "--dark-weight", "7", "--saturation-weight", "0.3", "--saturation-limit", "2.5"])
     assert code == 0 and out.exists()
     assert '"steps": 2' in capsys.readouterr().out
     meta = load_transformer(out).meta
     assert meta["palette_weight"] == 50 and meta["flat_patches"] == 0.5 and meta["last"]["palette"] > 0
     assert meta["dark_weight"] == 7 and "dark" in meta["last"]
+    assert meta["saturation_weight"] == 0.3 and meta["saturation_limit"] == 2.5 and "saturation" in meta["last"]
     png = tmp_path / "o.png"
     assert main(["stylize", str(out), "cat", str(png), "--size", "48"]) == 0
     from vizlab.images import load_image
@@ -249,6 +250,38 @@ def test_darkening_term_enters_the_training_loss(tiny_net):
     for h in on.history:
         assert h["total"] == pytest.approx(h["content"] + h["style"] + h["tv"] + h["palette"] + h["dark"], rel=1e-5)
     assert on.config["dark_weight"] == 100.0
+
+
+def test_logits_are_the_output_before_tanh():
+    torch.manual_seed(0)
+    net = TransformerNet(width=4, blocks=1).eval()
+    x = torch.rand(1, 3, 30, 45)
+    with torch.no_grad():
+        logits = net.logits(x)
+        assert logits.shape == x.shape
+        assert torch.allclose(net(x), (torch.tanh(logits) + 1) / 2)
+
+
+def test_saturation_term_shrinks_the_spikes_of_a_saturated_network(tiny_net):
+    style = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    kw = dict(size=24, batch_size=2, width=4, blocks=1, loss_net=tiny_net, progress=False, seed=1, lr=1e-2, steps=6)
+
+    def spiky_net():
+        torch.manual_seed(0)
+        net = TransformerNet(width=4, blocks=1)
+        with torch.no_grad():
+            net.decoder[-1][-1].weight.mul_(40.0)  # logits of tens: a fully saturated output
+        return net
+
+    on = train_transformer(style, saturation_weight=1.0, saturation_limit=3.0, net=spiky_net(), **kw)
+    off = train_transformer(style, net=spiky_net(), **kw)
+    assert all(h["saturation"] > 0 for h in on.history) and all(h["saturation"] == 0 for h in off.history)
+    for h in on.history:
+        parts = h["content"] + h["style"] + h["tv"] + h["palette"] + h["dark"] + h["saturation"]
+        assert h["total"] == pytest.approx(parts, rel=1e-5)
+    x = ContentCrops(None, size=24, seed=5).batch(2)
+    with torch.no_grad():
+        assert on.net.logits(x).abs().mean() < 0.8 * off.net.logits(x).abs().mean()
 
 
 def test_flat_patches_put_flat_rectangles_into_crops():

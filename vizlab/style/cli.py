@@ -23,7 +23,8 @@ def _train(args: argparse.Namespace) -> int:
                                width=args.width, blocks=args.blocks, loss_net=loss_net, checkpoint=args.output,
                                checkpoint_every=args.checkpoint_every, seed=args.seed, resume=args.resume,
                                palette_weight=args.palette_weight, palette_margin=args.palette_margin,
-                               flat_patches=args.flat_patches, dark_weight=args.dark_weight)
+                               flat_patches=args.flat_patches, dark_weight=args.dark_weight,
+                               saturation_weight=args.saturation_weight, saturation_limit=args.saturation_limit)
     last = result.history[-1] if result.history else {}
     summary = {"output": str(args.output), "steps": result.steps, "seconds": round(result.seconds, 1),
                "stopped": result.stopped, "final": {k: round(v, 4) for k, v in last.items() if k != "step"}}
@@ -67,6 +68,9 @@ def add_commands(sub) -> None:
     train.add_argument("--dark-weight", type=float, default=0.0,
                        help="weight of the near-black term: no near-black output where the photo is not dark "
                             "(default 0 = off)")
+    train.add_argument("--saturation-weight", type=float, default=0.0,
+                       help="weight of the spike term: pre-tanh outputs beyond --saturation-limit cost (default 0)")
+    train.add_argument("--saturation-limit", type=float, default=3.0)
     train.add_argument("--flat-patches", type=float, default=0.0,
                        help="probability of flat random-colour rectangles in a training crop (default 0)")
     train.add_argument("--norm", choices=("instance", "batch"), default="instance")

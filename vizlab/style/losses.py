@@ -260,3 +260,29 @@ def darkening_loss(img: torch.Tensor, photo: torch.Tensor, black: float = 0.15, 
     luma = torch.tensor(_LUMA, dtype=photo.dtype, device=photo.device).view(1, 3, 1, 1)
     lit = ((photo.detach() * luma).sum(1) >= dark_photo).to(img.dtype)
     return weight * (lit * torch.relu(black - img.amax(dim=1))).mean()
+
+
+def saturation_loss(logits: torch.Tensor, limit: float = 3.0, weight: float = 1.0) -> torch.Tensor:
+    """Penalise a style network's pre-``tanh`` outputs beyond ``limit``: ``weight * mean(relu(|logits| - limit))``.
+
+    A droplet is the visible end of an activation spike: instance norm divides every feature map by its own
+    standard deviation, so a network can write a huge value into a small spot to set the statistics of the
+    whole map (StyleGAN2 made the same diagnosis for its droplets). The spot comes out of the final ``tanh``
+    fully saturated: pre-``tanh`` values of 30-160 where the rest of the image stays within +-3. A penalty
+    on one colour only moves the spike to another (forbidding near-black gave saturated red droplets), so
+    this term bounds the spike itself, in any channel. ``limit = 3`` still allows every output in
+    ``[0.0025, 0.9975]``, so the style's own near-black and white stay free. The hinge is linear: the
+    spikes are two orders of magnitude past the limit and a squared hinge would swamp the other terms.
+
+    Args:
+        logits: ``(N, 3, H, W)`` values before the ``tanh`` (:meth:`TransformerNet.logits`).
+        limit: the largest magnitude that costs nothing.
+
+    Example:
+        >>> saturation_loss(torch.tensor([0.0, 5.0, -13.0, 2.0]).view(1, 4, 1, 1), limit=3.0)
+        tensor(3.)
+    """
+    _check_features(logits, "logits")
+    if not limit > 0:
+        raise ValueError(f"limit must be > 0, got {limit!r}")
+    return weight * torch.relu(logits.abs() - limit).mean()

@@ -33,7 +33,8 @@ from ..toy import seeded
 from ..images import SAMPLES, TEXTURES, load_image, resize, to_tensor
 from .artwork import DATA_DIR, style_image
 from .lossnet import LossNetwork, loss_network
-from .losses import darkening_loss, gram_matrix, palette_loss, relative_content_loss, relative_style_loss, style_palette, tv_loss
+from .losses import (darkening_loss, gram_matrix, palette_loss, relative_content_loss, relative_style_loss,
+                     saturation_loss, style_palette, tv_loss)
 
 NETWORK_DIR = DATA_DIR / "networks"
 NORMS = ("instance", "batch")
@@ -182,7 +183,8 @@ class TransformerNet(nn.Module):
     def norm(self) -> str:
         return self.config["norm"]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output before the final ``tanh``: ``forward(x) == (tanh(logits(x)) + 1) / 2``."""
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"x must have shape (N, 3, H, W); got {tuple(x.shape)}")
         h, w = x.shape[-2:]
@@ -190,8 +192,10 @@ class TransformerNet(nn.Module):
         ph, pw = (-h) % 4, (-w) % 4
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="reflect")
-        y = self.decoder(self.residual(self.encoder(x)))
-        return ((torch.tanh(y) + 1) / 2)[..., :h, :w]
+        return self.decoder(self.residual(self.encoder(x)))[..., :h, :w]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (torch.tanh(self.logits(x)) + 1) / 2
 
 
 # -- content images ------------------------------------------------------------------------------------------
@@ -298,7 +302,8 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
                       stop_event: threading.Event | None = None, progress: bool = True,
                       net: TransformerNet | None = None, resume: bool = False, palette_weight: float = 0.0,
                       palette_margin: float = 0.08, flat_patches: float = 0.0,
-                      dark_weight: float = 0.0) -> TrainResult:
+                      dark_weight: float = 0.0, saturation_weight: float = 0.0,
+                      saturation_limit: float = 3.0) -> TrainResult:
     """Train a :class:`TransformerNet` for one style with the perceptual loss.
 
     Loss per batch (each term divided by its target's energy, as in vizlab's offline recipe)::
@@ -307,6 +312,7 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
           + style_weight * sum_l w_l ||G_l(y) - A_l||^2 / ||A_l||^2 + tv_weight * TV(y) / N
           + palette_weight * mean_pixels relu(d(y, palette) - palette_margin)^2
           + dark_weight * mean_pixels [lum(x) >= 0.2] relu(0.15 - max_channel(y))
+          + saturation_weight * mean relu(|logits(x)| - saturation_limit)
 
     with ``y = net(x)``, ``F`` the content layer and ``G_l`` the Gram matrices of the style layers.
 
@@ -329,7 +335,10 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
             64 k-means colours of the style image); 0 turns it off.
         flat_patches: probability of flat random-colour rectangles in a crop (see :class:`ContentCrops`).
         dark_weight: weight of the near-black term (:func:`~vizlab.style.losses.darkening_loss`: no black
-            droplets where the photo is not dark); 0 turns it off.
+            droplets where the photo is not dark); 0 turns it off. (Tried in round 5 on its own: the network
+            painted its droplets saturated red instead.)
+        saturation_weight, saturation_limit: the spike term (:func:`~vizlab.style.losses.saturation_loss` on
+            the pre-``tanh`` output): bounds the activation spikes that droplets come from; 0 turns it off.
 
     Returns:
         A :class:`TrainResult`.
@@ -373,6 +382,7 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
               "batch_size": batch_size, "steps": steps, "lr": lr, "style_weight": style_weight,
               "content_weight": content_weight, "tv_weight": tv_weight, "palette_weight": palette_weight,
               "palette_margin": palette_margin, "flat_patches": flat_patches, "dark_weight": dark_weight,
+              "saturation_weight": saturation_weight, "saturation_limit": saturation_limit,
               "loss_net": recipe.model, **net.config}
     result = TrainResult(net=net, config=config, history=history, steps=done)
 
@@ -394,7 +404,8 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
             x = crops.batch(batch_size).to(device)
             with torch.no_grad():
                 content_feats = loss_net(x)
-            y = net(x)
+            logits = net.logits(x)
+            y = (torch.tanh(logits) + 1) / 2
             feats = loss_net(y)
             lc = sum(relative_content_loss(feats[n], content_feats[n], content_weight) for n in recipe.content_layers)
             ls = relative_style_loss([feats[n] for n in recipe.style_layers],
@@ -402,13 +413,15 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
             lt = tv_loss(y, tv_weight) / y.shape[0]
             lp = palette_loss(y, palette, palette_margin, palette_weight) if palette is not None else lt.new_zeros(())
             ld = darkening_loss(y, x, weight=dark_weight) if dark_weight else lt.new_zeros(())
-            loss = lc + ls + lt + lp + ld
+            lsat = (saturation_loss(logits, saturation_limit, saturation_weight) if saturation_weight
+                    else lt.new_zeros(()))
+            loss = lc + ls + lt + lp + ld + lsat
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             trained = True
             losses = {"step": step + 1, "content": lc.item(), "style": ls.item(), "tv": lt.item(), "palette": lp.item(),
-                      "dark": ld.item(), "total": loss.item()}
+                      "dark": ld.item(), "saturation": lsat.item(), "total": loss.item()}
             result.history.append(losses)
             result.steps = step + 1
             bar.set_postfix(content=f"{losses['content']:.3g}", style=f"{losses['style']:.3g}")
@@ -427,7 +440,7 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
     return result
 
 
-_HISTORY_KEYS = ("content", "style", "tv", "palette", "dark", "total")
+_HISTORY_KEYS = ("content", "style", "tv", "palette", "dark", "saturation", "total")
 
 
 def _pack_history(history: list[dict]) -> dict:
