@@ -268,7 +268,8 @@ def saturation_loss(logits: torch.Tensor, limit: float = 3.0, weight: float = 1.
     A droplet is the visible end of an activation spike: instance norm divides every feature map by its own
     standard deviation, so a network can write a huge value into a small spot to set the statistics of the
     whole map (StyleGAN2 made the same diagnosis for its droplets). The spot comes out of the final ``tanh``
-    fully saturated: pre-``tanh`` values of 30-160 where the rest of the image stays within +-3. A penalty
+    fully saturated: pre-``tanh`` values up to 50-200 in vizlab's 1000-step ``impression`` network, while 96 %
+    of its outputs stay within +-3. A penalty
     on one colour only moves the spike to another (forbidding near-black gave saturated red droplets), so
     this term bounds the spike itself, in any channel. ``limit = 3`` still allows every output in
     ``[0.0025, 0.9975]``, so the style's own near-black and white stay free. The hinge is linear: the
