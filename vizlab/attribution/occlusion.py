@@ -298,7 +298,8 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
     early: list = []
     if preview is not None:  # the preview's windows first; its positions are the multiples of `preview`
         early = [job for job in jobs if tops[job[1]] % preview == 0 and lefts[job[2]] % preview == 0]
-        jobs = early + [job for job in jobs if not (tops[job[1]] % preview == 0 and lefts[job[2]] % preview == 0)]
+    early_set = set(early)
+    jobs = early + [job for job in jobs if job not in early_set]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -353,7 +354,6 @@ def occlusion(model: nn.Module, image, target: TargetLike = None, patch: int = 3
             if early_left == 0:
                 on_preview(result(preview))
 
-    early_set = set(early)
     if preview is not None and not early:  # every preview window came from `reuse`
         on_preview(result(preview))
     try:

@@ -87,7 +87,7 @@ class ClassVizSettings:
             step, so the image cannot rely on one exact network; Li et al. 2020, "Learning transferable
             adversarial examples via ghost networks"); 0: off. Acts on residual blocks with a ``drop_path``
             slot (timm's EfficientNets; a model without them runs unchanged, ``info["ghost_blocks"]`` says how
-            many branches were stochastic); the model is restored afterwards.
+            many branches were stochastic); see :class:`ghost_network` (hooks, removed afterwards).
     """
 
     mode: str = "cs231n"

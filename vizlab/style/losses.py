@@ -222,7 +222,7 @@ def palette_loss(img: torch.Tensor, palette: torch.Tensor, margin: float = 0.08,
     return weight * torch.relu(d - margin).pow(2).mean()
 
 
-#: Rec. 601 luminance weights, as :func:`vizlab.style.quality.blob_check` uses.
+#: Rec. 601 luminance weights (also :func:`vizlab.style.quality.blob_check`'s).
 _LUMA = (0.299, 0.587, 0.114)
 
 

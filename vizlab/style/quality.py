@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from ..images import load_image, resize, to_image
+from .losses import _LUMA as _LUMA_WEIGHTS
 
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_LUMA = np.array(_LUMA_WEIGHTS, dtype=np.float32)
 
 
 @dataclass
@@ -222,13 +223,12 @@ def network_report(net: torch.nn.Module, style, photos: Sequence, *, size: int =
     Use it on :data:`~vizlab.style.transformer.VALIDATION` photos to choose a checkpoint, and on the
     held-out photos once, for the chosen one.
     """
-    from .artwork import style_image
-    from .gatys import style_distance
+    from .gatys import _style_batch, style_distance
     from .lossnet import loss_network
     from .transformer import stylize
 
     def batch(name):
-        return torch.from_numpy(style_image(name, size).transpose(2, 0, 1).copy())[None]
+        return _style_batch(name, size, "cpu")
 
     loss_net = loss_network() if loss_net is None else loss_net
     device = next(net.parameters()).device

@@ -32,6 +32,7 @@ from ..device import model_device
 from ..toy import seeded
 from ..images import SAMPLES, TEXTURES, load_image, resize, to_tensor
 from .artwork import DATA_DIR, style_image
+from .gatys import _style_batch
 from .lossnet import LossNetwork, loss_network
 from .losses import (darkening_loss, gram_matrix, palette_loss, relative_content_loss, relative_style_loss,
                      saturation_loss, style_palette, tv_loss)
@@ -370,8 +371,7 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
     # A resumed run draws new crops (seeded by where it resumes), not the first run's again.
     crops = ContentCrops(content, size, seed + done, flat_patches=flat_patches)
     targets = perceptual_targets(loss_net, style, style_size or size)
-    palette = style_palette(torch.from_numpy(style_image(style, style_size or size).transpose(2, 0, 1).copy()),
-                            64).to(device) if palette_weight else None
+    palette = style_palette(_style_batch(style, style_size or size, "cpu"), 64).to(device) if palette_weight else None
     layer_w = recipe.weights()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     if opt_state is not None:

@@ -43,8 +43,8 @@ def figure_to_png(fig: Figure, dpi: int = 90) -> bytes:
     """Render a matplotlib figure to PNG bytes, cropped to what it draws (as ``bbox_inches="tight"``), and close it.
 
     ``savefig(bbox_inches="tight")`` draws the figure twice (once to measure, once to save); here it is drawn
-    once and the pixels are cropped to the measured box: 75-100 ms instead of 145-160 ms for the occlusion
-    explorer's three panels (process CPU time; benchmarks/README.md), the same picture. zlib level 1: a third
+    once and the pixels are cropped to the measured box: 81-91 ms instead of 108-125 ms of CPU for the occlusion
+    explorer's three panels (benchmarks/README.md), the same picture. zlib level 1: a third
     less CPU than the default level 6 for ~15 % more bytes, which stay on this machine.
     """
     import matplotlib

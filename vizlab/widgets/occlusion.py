@@ -2,8 +2,8 @@
 
 Thin over :func:`vizlab.attribution.occlusion`: a change of patch, stride or baseline runs one sweep in the
 background whose windows at a coarse stride run first (at most 6 x 6 of them, so the first picture comes
-quickly; drawn while the sweep goes on), then the rest of the chosen stride's windows. The sweep keeps the logits of every occluded image, so picking
-another class re-draws at once without running the model.
+quickly; drawn while the sweep goes on), then the rest of the chosen stride's windows. The sweep keeps the
+logits of every occluded image, so picking another class re-draws at once without running the model.
 
 Example:
     >>> OcclusionExplorer(model, "cat_and_espresso")          # doctest: +SKIP
