@@ -160,3 +160,38 @@ def test_features_on_the_fast_path_equal_the_plain_model(model, tmp_path, layer)
     assert fast.shape == plain.shape and fast.is_contiguous()
     torch.testing.assert_close(fast, plain, atol=1e-4, rtol=1e-4)
     assert hooks_left(model) == 0 and hooks_left(inference_model(model)) == 0
+
+
+def test_tracing_for_the_fast_copy_leaves_other_threads_forward_passes_alone(model):
+    # fx patches nn.Module.__call__ process-wide while it traces; another thread's forward pass (an explorer's
+    # sweep) used to be traced into the graph and fail with "module is not installed as a submodule".
+    import copy
+    import threading
+
+    from vizlab.fastpath import _conv_bn_pairs
+
+    other = copy.deepcopy(model)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = other(x)
+    errors, outs, stop = [], [], threading.Event()
+
+    def forward_loop():
+        while not stop.is_set():
+            try:
+                with torch.no_grad():
+                    outs.append(other(x))
+            except Exception as exc:  # the failure this test guards against
+                errors.append(exc)
+                return
+
+    worker = threading.Thread(target=forward_loop)
+    worker.start()
+    try:
+        pairs = [_conv_bn_pairs(model) for _ in range(10)]
+    finally:
+        stop.set()
+        worker.join()
+    assert not errors, errors[0]
+    assert outs and all(torch.equal(o, expected) for o in outs)
+    assert all(p == pairs[0] for p in pairs) and pairs[0]

@@ -56,9 +56,27 @@ class AfterNorm(nn.Module):
 
 
 class _LeafTracer(fx.Tracer):
-    # Convolutions and batch norms (timm's subclasses included) stay single nodes, so a conv -> bn edge is visible.
+    """Convolutions and batch norms (timm's subclasses included) stay single nodes, so a conv -> bn edge is
+    visible. While it traces, fx patches ``nn.Module.__call__`` and ``__getattr__`` for the whole process: a
+    forward pass in another thread (an explorer's sweep) would be traced into this graph and fail ("module is
+    not installed as a submodule"). Calls and attribute reads from other threads pass straight through."""
+
+    def __init__(self):
+        super().__init__()
+        self._thread = threading.get_ident()
+
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         return isinstance(m, (nn.Conv2d, nn.BatchNorm2d)) or super().is_leaf_module(m, qualname)
+
+    def call_module(self, m: nn.Module, forward, args, kwargs):
+        if threading.get_ident() != self._thread:
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr: str, attr_val, parameter_proxy_cache):
+        if threading.get_ident() != self._thread:
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
 
 
 def _conv_bn_pairs(model: nn.Module) -> list[tuple[str, str]]:
