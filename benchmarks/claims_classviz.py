@@ -71,48 +71,54 @@ def pixel_min_lite0_p(seed: int) -> float:
     return min(p for p, _ in _pixel_mode(seed))
 
 
-def _top1_ratio(judge, image, target: int) -> float:
-    """p(target) / largest other p under the judge: > 1 exactly when the target is top-1."""
-    from vizlab.optimize.classviz import verdict
-
-    p = verdict(judge, image, target)["probability"]
-    size = judge.input_size
-    x = torch.nn.functional.interpolate(image, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
-    with torch.no_grad():
-        probs = judge(x).softmax(dim=1)[0]
-    probs[target] = 0
-    return p / float(probs.max())
+#: nb05's Fourier classes: the first six of issue 12's list (not chosen by their results; lemon, the one the
+#: preset most often misses, is the seventh). The notebook asserts counts over them, not each image's rank.
+FOURIER_CLASSES = ("flamingo", "goldfish", "volcano", "tarantula", "jellyfish", "pizza")
 
 
-@lru_cache(maxsize=None)
-def _fourier(seed: int) -> list[float]:
-    import vizlab
+def _fourier_ranks(seed: int) -> dict[str, list]:
+    """``{class: [Lite2's rank, Lite0's probability]}`` of nb05's Fourier class images (224 px in both profiles).
+
+    margins.py runs each claim in its own process; three claims read these six images, so with
+    ``VIZLAB_CLAIMS_CACHE=/some/file.json`` set the ranks are kept there, keyed by the seed, the thread count
+    and the preset (a changed preset never reads stale ranks). Without it they are recomputed.
+    """
+    import json
+    import os
+
     from vizlab import optimize as opt
 
-    model, judge = _models()
-    size = vizlab.by_profile(quick=128, lecture=224)
-    out = []
-    for name in ("flamingo", "tarantula"):
-        r = opt.class_visualization(model, name, mode="fourier", size=size, seed=seed, progress=False)
-        out.append(_top1_ratio(judge, r.image, model.class_index(name)))
-    return out
+    path = os.environ.get("VIZLAB_CLAIMS_CACHE")
+    key = f"{seed}|{torch.get_num_threads()}|{opt.FOURIER!r}|{FOURIER_CLASSES}"
+    cache = json.loads(open(path).read()) if path and os.path.exists(path) else {}
+    if key not in cache:
+        model, judge = _models()
+        ranks = {}
+        for name in FOURIER_CLASSES:
+            r = opt.class_visualization(model, name, mode="fourier", size=224, seed=seed, progress=False)
+            ranks[name] = [opt.verdict(judge, r.image, name)["rank"], r.info["target_probability"]]
+        print(f"seed {seed}, {torch.get_num_threads()} threads: {ranks}", flush=True)
+        cache[key] = ranks
+        if path:
+            with open(path, "w") as f:
+                json.dump(cache, f, indent=1)
+    return cache[key]
 
 
-def fourier_worst_top1_ratio(seed: int) -> float:
-    return min(_fourier(seed))
+def fourier_min_lite0_p(seed: int) -> float:
+    return min(p for _, p in _fourier_ranks(seed).values())
 
 
-def fourier_worst_rank(seed: int) -> float:
-    import vizlab
-    from vizlab import optimize as opt
+def fourier_top1_count(seed: int) -> float:
+    return float(sum(rank == 1 for rank, _ in _fourier_ranks(seed).values()))
 
-    model, judge = _models()
-    size = 224  # both profiles (at 128 px the judged rank ranged 2-49)
-    ranks = []
-    for name in ("flamingo", "tarantula"):
-        r = opt.class_visualization(model, name, mode="fourier", size=size, seed=seed, progress=False)
-        ranks.append(opt.verdict(judge, r.image, name)["rank"])
-    return float(max(ranks))
+
+def fourier_top5_count(seed: int) -> float:
+    return float(sum(rank <= 5 for rank, _ in _fourier_ranks(seed).values()))
+
+
+def fourier_tarantula_rank(seed: int) -> float:
+    return float(_fourier_ranks(seed)["tarantula"][0])
 
 
 def inversion_ratio(seed: int) -> float:
@@ -203,8 +209,14 @@ CLAIMS = [
          where=f"{NB05} (ladder claim)", profile="quick"),
     dict(name="nb05 pixel mode: min Lite0 p", run=pixel_min_lite0_p, threshold=0.5,
          where=f"{NB05} (pixel recipe claim); tests/test_optimize_model.py", profile="quick"),
-    dict(name="nb05 fourier: worst Lite2 rank", run=fourier_worst_rank, threshold=5, higher_is_better=False,
-         where=f"{NB05} (Fourier claim, transfer claim); tests/test_optimize_model.py", profile="quick"),
+    dict(name="nb05 fourier: min Lite0 p of the 6 classes", run=fourier_min_lite0_p, threshold=0.5,
+         where=f"{NB05} (Fourier claim)", profile="quick"),
+    dict(name="nb05 fourier: classes of 6 that are Lite2's top 1", run=fourier_top1_count, threshold=3,
+         where=f"{NB05} (Fourier claim)", profile="quick"),
+    dict(name="nb05 fourier: classes of 6 in Lite2's top 5", run=fourier_top5_count, threshold=4,
+         where=f"{NB05} (Fourier claim, transfer claim)", profile="quick"),
+    dict(name="test fourier: Lite2 rank of the tarantula", run=fourier_tarantula_rank, threshold=5,
+         higher_is_better=False, where="tests/test_optimize_model.py (Fourier transfer test)", profile="quick"),
     dict(name="nb05 inversion: deep MSE / shallow MSE", run=inversion_ratio, threshold=1.3,
          where=f"{NB05} (inversion claim)", profile="quick"),
     dict(name="nb05 fooling: Lite2 rank of stingray", run=fooling_lite2_stingray_rank, threshold=20,

@@ -32,7 +32,7 @@ def test_fooling_image_fools_with_a_small_change(model):
 
 def test_fourier_class_image_transfers_to_the_judge(model, judge):
     """A Fourier class image made on Lite0 is within the independent judge's (Lite2) top 5 of 1000
-    (chance: about 500th; margins: benchmarks/claims_classviz.py, 'nb05 fourier: worst Lite2 rank')."""
+    (chance: about 500th; margins: benchmarks/claims_classviz.py, 'test fourier: Lite2 rank of the tarantula')."""
     from vizlab.optimize import class_visualization, verdict
 
     r = class_visualization(model, "tarantula", mode="fourier", size=224, progress=False)
