@@ -126,9 +126,9 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
 
     def pair(size, device):
-        from vizlab.style import style_image
-        c = torch.from_numpy(style_image("cat", size).transpose(2, 0, 1).copy())[None].to(device)
-        s = torch.from_numpy(style_image("waves", size).transpose(2, 0, 1).copy())[None].to(device)
+        from vizlab.style import style_batch
+        c = style_batch(None, "cat", size).to(device)
+        s = style_batch(None, "waves", size).to(device)
         return c, s
 
     nets = [("efficientnet_lite0", loss_network("efficientnet_lite0"), args.size)]

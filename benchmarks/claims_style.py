@@ -19,9 +19,9 @@ PHOTOS = ["cat", "espresso", "motorcycle"]
 
 
 def _batch(name, size):
-    from vizlab.style import style_image
+    from vizlab.style import style_batch
 
-    return torch.from_numpy(style_image(name, size).transpose(2, 0, 1).copy())[None]
+    return style_batch(None, name, size)
 
 
 def _grid(seed: int) -> list[dict]:

@@ -140,6 +140,52 @@ def test_style_image_from_path(tmp_path):
     assert style_image(str(path), 32).shape == (32, 32, 3)
 
 
+def _old_batch(source, size):
+    # the expression style_batch replaced in gatys, quality, transformer, notebooks 07/08 and the benchmarks
+    return torch.from_numpy(style_image(source, size).transpose(2, 0, 1).copy())[None]
+
+
+def test_style_batch_equals_the_expression_it_replaced(tmp_path, tiny):
+    from PIL import Image
+
+    from vizlab.images import save_image, to_image
+    from vizlab.style import style_batch
+
+    path = save_image(artwork("waves", 40), tmp_path / "mine.png")
+    array = artwork("brush", 50)
+    for source in ["swirls", "brick", "cat", str(path), path, array, Image.fromarray((array * 255).astype(np.uint8))]:
+        got = style_batch(None, source, 32)
+        assert got.dtype == torch.float32 and got.shape == (1, 3, 32, 32)
+        assert torch.equal(got, _old_batch(source, 32)), type(source)
+    # with a model: the same pixels on the model's device (model_input), whatever the model
+    assert torch.equal(style_batch(tiny, "swirls", 32), _old_batch("swirls", 32))
+    # tensors: one image of another size is centre-cropped like a file; the right size or a batch is kept
+    t = _old_batch("cat", 48)
+    assert torch.equal(style_batch(None, t, 32), _old_batch(to_image(t), 32))
+    assert torch.equal(style_batch(None, t[0], 48), t)
+    two = torch.cat([t, t.flip(-1)])
+    assert torch.equal(style_batch(None, two, 32), two)
+    assert style_batch(None, "swirls", None).shape[-2:] == style_image("swirls", None).shape[:2]
+
+
+@pytest.mark.parametrize("kwargs, error, word", [
+    (dict(model="cpu"), TypeError, "model"),
+    (dict(style=3), TypeError, "style"),
+    (dict(style=["swirls"]), TypeError, "style"),
+    (dict(size=32.0), TypeError, "size"),
+    (dict(size=True), TypeError, "size"),
+    (dict(size=0), ValueError, "size"),
+    (dict(style=torch.rand(4, 8, 8)), ValueError, "style"),
+    (dict(style=torch.rand(1, 1, 8, 8)), ValueError, "style"),
+])
+def test_style_batch_names_the_bad_argument(kwargs, error, word):
+    from vizlab.style import style_batch
+
+    args = dict(model=None, style="swirls", size=32) | kwargs
+    with pytest.raises(error, match=word):
+        style_batch(**args)
+
+
 def test_shipped_style_pngs_match_the_generator():
     from vizlab.images import load_image
     from vizlab.style.artwork import STYLE_DIR

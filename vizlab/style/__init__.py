@@ -7,7 +7,7 @@
 * :mod:`~vizlab.style.transformer` - Johnson et al.'s TransformerNet, its training and files;
 * :mod:`~vizlab.style.cli` - ``vizlab style-train`` and ``vizlab stylize``.
 """
-from .artwork import ARTWORKS, artwork, save_artwork, style_image, style_names
+from .artwork import ARTWORKS, artwork, save_artwork, style_batch, style_image, style_names
 from .gatys import (StyleResult, color_shift, print_progress, style_distance, style_transfer,
                     synthesize_texture)
 from .lossnet import RECIPES, LossNetwork, Recipe, loss_network
@@ -20,4 +20,4 @@ __all__ = ["ARTWORKS", "RECIPES", "LossNetwork", "Recipe", "StyleResult", "Trans
            "color_shift", "content_loss", "gram_matrix", "instance_norm", "load_transformer", "loss_network",
            "network_names", "print_progress", "save_artwork", "save_transformer", "style_distance", "style_image",
            "style_loss", "style_names", "style_transfer", "stylize", "synthesize_texture", "train_transformer",
-           "tv_loss", "palette_loss", "style_palette", "darkening_loss", "saturation_loss"]
+           "tv_loss", "palette_loss", "style_palette", "darkening_loss", "saturation_loss", "style_batch"]

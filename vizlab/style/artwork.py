@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFilter
+from torch import nn
 
-from ..images import load_image, resize
+from ..images import load_image, resize, to_image, to_tensor
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 STYLE_DIR = DATA_DIR / "styles"
@@ -266,3 +268,43 @@ def style_image(source, size: int | None = 256) -> np.ndarray:
         img = load_image(path) if path.exists() else artwork(source, 256)
         return img if size is None else resize(img, size)
     return load_image(source, size)
+
+
+def style_batch(model: nn.Module | None, style, size: int | None = 256) -> torch.Tensor:
+    """A style image (or a photo) as a float32 ``(1, 3, size, size)`` batch in ``[0, 1]`` on ``model``'s device.
+
+    The one way the style code turns an image into the batch a loss network or a style network takes:
+    :func:`style_image` at ``size`` (shorter side, then centre crop), then :func:`vizlab.models.model_input`.
+    A tensor is used as it is unless it is one image of another size, which is centre-cropped to ``size``
+    like every other input.
+
+    Args:
+        model: the network the batch is for (its device is used); ``None`` for the CPU.
+        style: a name :func:`style_image` knows (artwork, texture, sample photo), a path, a URL, a PIL image,
+            an ``(H, W, 3)`` array or a ``(3, H, W)`` / ``(N, 3, H, W)`` tensor in ``[0, 1]``.
+        size: the side in pixels (``None`` keeps the image's size).
+
+    Example:
+        >>> style_batch(None, "swirls", 64).shape
+        torch.Size([1, 3, 64, 64])
+    """
+    from ..models import model_input
+
+    if model is not None and not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module or None, got {type(model).__name__}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+        raise TypeError(f"size must be an int or None, got {type(size).__name__}")
+    if size is not None and size < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size}")
+    if isinstance(style, torch.Tensor):
+        if style.dim() not in (3, 4) or style.shape[-3] != 3:
+            raise ValueError(f"style tensor must have shape (3, H, W) or (N, 3, H, W); got {tuple(style.shape)}")
+        x = to_tensor(style)  # checks the dtype and the [0, 1] range
+        if size is not None and x.shape[0] == 1 and tuple(x.shape[-2:]) != (size, size):
+            x = to_tensor(resize(to_image(x), size))
+    elif isinstance(style, (str, Path, np.ndarray, Image.Image)):
+        x = to_tensor(style_image(style, size))
+    else:
+        raise TypeError("style must be a name, a path, a URL, a PIL image, an array or a tensor; "
+                        f"got {type(style).__name__}")
+    return x.cpu() if model is None else model_input(model, x)

@@ -27,7 +27,7 @@ import torch
 
 from ..device import model_device
 from ..images import load_image, resize, to_image, to_tensor
-from .artwork import style_image
+from .artwork import style_batch
 from .lossnet import LossNetwork, Recipe, loss_network
 from .losses import gram_matrix, relative_content_loss, relative_style_loss, tv_loss
 
@@ -117,13 +117,6 @@ def _as_batch(image, size, device) -> torch.Tensor:
     return torch.from_numpy(img.transpose(2, 0, 1).copy())[None].to(device)
 
 
-def _style_batch(style, size: int, device) -> torch.Tensor:
-    if isinstance(style, torch.Tensor):
-        return _as_batch(style, size, device)
-    img = style_image(style, size)
-    return torch.from_numpy(img.transpose(2, 0, 1).copy())[None].to(device)
-
-
 def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size: int = 256, steps: int = 200,
                    optimizer: str = "adam", lr: float = 0.03, init: str | torch.Tensor = "content",
                    style_blend: Sequence[float] | None = None, style_scale: float = 1.0,
@@ -200,7 +193,7 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
 
     content_img = _as_batch(content, size, device) if content is not None else None
     color_source = content_img
-    style_imgs = [_style_batch(s, style_side, device) for s in styles]
+    style_imgs = [style_batch(loss_net, s, style_side) for s in styles]
     if preserve_color and content_img is not None:
         style_imgs = [match_luminance(s, content_img) for s in style_imgs]
         content_img = luminance(content_img)
@@ -355,7 +348,7 @@ def synthesize_texture(style, *, size: int = 128, steps: int = 200, octaves: int
         if result.stopped:
             break
     result.seconds, result.history, result.steps = total_seconds, history, len(history)
-    src = _style_batch(style, result.image.shape[-1], "cpu") if not isinstance(style, (list, tuple)) else None
+    src = style_batch(None, style, result.image.shape[-1]) if not isinstance(style, (list, tuple)) else None
     if src is not None and _is_gray(src):
         gray = result.image.mean(dim=1, keepdim=True)
         result.image = match_histogram(gray, src[:, :1]).expand(-1, 3, -1, -1).contiguous()

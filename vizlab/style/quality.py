@@ -125,25 +125,18 @@ def held_out_style_loss(net: torch.nn.Module, photos: Sequence, style, *, size: 
                         loss_net=None) -> float:
     """Mean relative Gram distance to ``style`` of ``net``'s outputs on ``photos`` (each one image at a time,
     in eval mode, as a user would run it): the style loss on photos the network never saw."""
+    from .artwork import style_batch
     from .gatys import style_distance
     from .lossnet import loss_network
     from .transformer import stylize
 
     loss_net = loss_network() if loss_net is None else loss_net
-    device = next(net.parameters()).device
-    s = torch.from_numpy(resize(_as_hwc(style, "style") if not isinstance(style, str) else
-                                _style(style), size).transpose(2, 0, 1).copy())[None]
+    s = style_batch(None, style, size)
     dists = []
     for p in photos:
-        x = torch.from_numpy(resize(load_image(p), size).transpose(2, 0, 1).copy())[None].to(device)
+        x = style_batch(net, p, size)
         dists.append(style_distance(loss_net, stylize(net, x).cpu(), s))
     return float(np.mean(dists))
-
-
-def _style(name: str) -> np.ndarray:
-    from .artwork import style_image
-
-    return style_image(name, None)
 
 
 @torch.no_grad()
@@ -187,7 +180,7 @@ def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: 
     is then measured to the style image at that scale, the target the optimisation had.
     """
     from ..models import load_judge
-    from .artwork import style_image
+    from .artwork import style_batch
     from .gatys import style_distance, style_transfer
     from .lossnet import loss_network
 
@@ -198,9 +191,9 @@ def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: 
     kwargs.pop("style_scale", None)
     records = []
     for st, scale in scales.items():
-        s = torch.from_numpy(style_image(st, max(16, round(size * scale))).transpose(2, 0, 1).copy())[None]
+        s = style_batch(None, st, max(16, round(size * scale)))
         for ph in photos:
-            c = torch.from_numpy(style_image(ph, size).transpose(2, 0, 1).copy())[None]
+            c = style_batch(None, ph, size)
             r = style_transfer(c, st, loss_net=loss_net, size=size, steps=steps, style_scale=scale, **kwargs)
             fall = 1 - style_distance(loss_net, r.image, s) / style_distance(loss_net, c, s)
             cls = judge.predict(c, 1)[0][0]
@@ -223,12 +216,13 @@ def network_report(net: torch.nn.Module, style, photos: Sequence, *, size: int =
     Use it on :data:`~vizlab.style.transformer.VALIDATION` photos to choose a checkpoint, and on the
     held-out photos once, for the chosen one.
     """
-    from .gatys import _style_batch, style_distance
+    from .artwork import style_batch
+    from .gatys import style_distance
     from .lossnet import loss_network
     from .transformer import stylize
 
     def batch(name):
-        return _style_batch(name, size, "cpu")
+        return style_batch(None, name, size)
 
     loss_net = loss_network() if loss_net is None else loss_net
     device = next(net.parameters()).device

@@ -31,8 +31,7 @@ from torch import nn
 from ..device import model_device
 from ..toy import seeded
 from ..images import SAMPLES, TEXTURES, load_image, resize, to_tensor
-from .artwork import DATA_DIR, style_image
-from .gatys import _style_batch
+from .artwork import DATA_DIR, style_batch
 from .lossnet import LossNetwork, loss_network
 from .losses import (darkening_loss, gram_matrix, palette_loss, relative_content_loss, relative_style_loss,
                      saturation_loss, style_palette, tv_loss)
@@ -287,8 +286,7 @@ def perceptual_targets(loss_net: LossNetwork, style, size: int, normalize: str =
     """Gram matrices ``{layer: (1, C, C)}`` of a style image (or several blended) at ``size``."""
     recipe = loss_net.recipe
     style_layers = list(recipe.style_layers) if recipe else loss_net.layer_names
-    device = model_device(loss_net)
-    img = torch.from_numpy(style_image(style, size).transpose(2, 0, 1).copy())[None].to(device)
+    img = style_batch(loss_net, style, size)
     with torch.no_grad():
         feats = loss_net(img)
     return {name: gram_matrix(feats[name], normalize) for name in style_layers}
@@ -371,7 +369,7 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
     # A resumed run draws new crops (seeded by where it resumes), not the first run's again.
     crops = ContentCrops(content, size, seed + done, flat_patches=flat_patches)
     targets = perceptual_targets(loss_net, style, style_size or size)
-    palette = style_palette(_style_batch(style, style_size or size, "cpu"), 64).to(device) if palette_weight else None
+    palette = style_palette(style_batch(None, style, style_size or size), 64).to(device) if palette_weight else None
     layer_w = recipe.weights()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     if opt_state is not None:
