@@ -274,5 +274,12 @@ def test_strided_recipe_steps_the_first_layer_and_doubles_the_image_size(monkeyp
     train_shapes_cnn(epochs=1, n=24, recipe="edges", progress=False)
     train_shapes_cnn(epochs=1, n=24, recipe="strided", size=40, progress=False)
     assert sizes == [64, 32, 40]                   # 32 px per step unless the size is given
+    blurs = []
+    real_train = S.train_classifier
+    monkeypatch.setattr(S, "train_classifier", lambda *a, **kw: blurs.append(kw["blur"]) or real_train(*a, **kw))
+    train_shapes_cnn(epochs=1, n=24, recipe="strided", progress=False)
+    train_shapes_cnn(epochs=1, n=24, recipe="strided", blur=0.5, progress=False)
+    train_shapes_cnn(epochs=1, n=24, recipe="edges", progress=False)
+    assert blurs == [2.0, 0.5, 0.0]
     with pytest.raises(ValueError, match="stride"):
         shapes_cnn(0, stride=0)

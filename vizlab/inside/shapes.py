@@ -13,8 +13,9 @@ first-layer filters. What those filters become depends on what the data make use
 trained plainly they end as colour blobs and noise, because colour alone separates an object from the dark
 background; with colour and brightness scrambled at random (:func:`colour_jitter`) on upright shapes, only
 edges stay informative and the filters turn gray, many of them oriented edges (not all: corners and checker
-patterns are useful on this set too). On images twice the size with the first layer at step 2 (recipe
-``"strided"``), a 7x7 window mostly sees one straight edge, and most filters become oriented edges.
+patterns are useful on this set too). On images twice the size with the first layer at step 2 and randomly
+blurred training batches (recipe ``"strided"``), a 7x7 window mostly sees one straight edge, and most filters
+become smooth oriented edges.
 
 Example:
     >>> data = make_shapes(12, size=32, seed=0)
@@ -438,26 +439,33 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
 #: with 30 epochs 0.65 / 0.49 - kept as notebook 02's second network, 0.36-0.71 over 5 seeds x 1, 2 threads).
 #: Weak filters are not dead ones: norm and orientedness are uncorrelated.
 #: ``"strided"`` (round 6): the ``"edges"`` recipe with the first layer at step 2 on images twice the size
-#: (64 px; ``train_shapes_cnn`` makes them so when ``data`` is None). Objects, stripes and checkers are then
-#: twice as many pixels across, so a 7x7 window mostly sees one straight edge, not a corner or a whole
-#: checker, while every later layer sees the same map as before (same cost). Median orientedness 0.65 / 0.79
-#: for seeds 0 / 3 (their own splits; "edges" 0.36 / 0.34), validation 0.96 / 0.98; over 5 seeds x 1, 2
-#: threads see ``benchmarks/claims_figures.py``. Screened on the same two seeds and not kept (round 6):
-#: shapes pasted on crops of the sample photos (``make_shapes(background="photos")``: 0.32 / 0.42), input
-#: noise 0.1 (0.42 / 0.44), random blur up to 1.5 px (0.39 / 0.49), a Laplacian roughness penalty 0.02 on
-#: the first layer (0.45 / 0.37), step 2 on 32-pixel images (0.53 / 0.48): only the step on bigger images,
-#: which changes what a 7x7 window sees, moved the median beyond the seeds' spread.
+#: (64 px; ``train_shapes_cnn`` makes them so when ``data`` is None), and every training batch blurred by a
+#: random Gaussian up to 2 px wide (:func:`random_blur`). Objects, stripes and checkers are twice as many
+#: pixels across, so a 7x7 window mostly sees one straight edge, not a corner or a whole checker, while every
+#: later layer sees the same 32x32 map as before (same cost); the blur takes away the single-pixel detail
+#: that left some filters grainy. Median orientedness over 5 seeds x 1, 2 threads: see
+#: ``benchmarks/claims_figures.py``. Screened on seeds 0 / 3 with "edges" (their own splits: 0.36 / 0.34)
+#: and not kept: shapes pasted on crops of the sample photos (``make_shapes(background="photos")``:
+#: 0.32 / 0.42), input noise 0.1 (0.42 / 0.44), random blur up to 1.5 px (0.39 / 0.49), a Laplacian
+#: :func:`roughness` penalty 0.02 on the first layer (0.45 / 0.37), step 2 on 32-pixel images (0.53 / 0.48).
+#: Step 2 on 64 px without blur: 0.54-0.80 over seeds 0-4 (1 thread); on seeds 2 / 1, adding input noise 0.1
+#: gave 0.67 / 0.70 (validation 0.93), noise 0.05 0.68 / -, the roughness penalty 0.47 / 0.47, step 3 on
+#: 96 px 0.59 / 0.74, blur up to 2 px 0.76 / 0.84 (kept).
 RECIPES = {
-    "faint": dict(first_layer_scale=0.01, weight_decay=0.3, first_layer_decay=None, colour_augment=False, stride=1),
-    "edges": dict(first_layer_scale=1.0, weight_decay=0.05, first_layer_decay=5.0, colour_augment=True, stride=1),
-    "strided": dict(first_layer_scale=1.0, weight_decay=0.05, first_layer_decay=5.0, colour_augment=True, stride=2),
+    "faint": dict(first_layer_scale=0.01, weight_decay=0.3, first_layer_decay=None, colour_augment=False, stride=1,
+                  blur=0.0),
+    "edges": dict(first_layer_scale=1.0, weight_decay=0.05, first_layer_decay=5.0, colour_augment=True, stride=1,
+                  blur=0.0),
+    "strided": dict(first_layer_scale=1.0, weight_decay=0.05, first_layer_decay=5.0, colour_augment=True, stride=2,
+                    blur=2.0),
 }
 
 
 def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int | None = None, val_fraction: float = 0.2, seed: int = 0,
                      width: int = 16, recipe: str = "faint", first_layer_scale: float | None = None, lr: float = 5e-3,
                      weight_decay: float | None = None, first_layer_decay: float | None = None,
-                     colour_augment: bool | None = None, stride: int | None = None, batch_size: int = 64, optimizer: str = "adamw",
+                     colour_augment: bool | None = None, stride: int | None = None, blur: float | None = None,
+                     batch_size: int = 64, optimizer: str = "adamw",
                      device: str | torch.device | None = None,
                      callback: Callable[[int, nn.Module, TrainHistory], bool | None] | None = None,
                      stop: threading.Event | None = None, progress: bool = True,
@@ -465,13 +473,14 @@ def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int | None = None
     """Make the shapes set, train a :class:`ShapesCNN` on it, and return ``(model, history)``.
 
     ``recipe`` names a setting of :data:`RECIPES`; ``first_layer_scale``, ``weight_decay``,
-    ``first_layer_decay``, ``colour_augment`` and ``stride`` (of the first layer) override it one by one.
+    ``first_layer_decay``, ``colour_augment``, ``stride`` (of the first layer) and ``blur`` (the widest random
+    blur of the training batches, :func:`random_blur`) override it one by one.
     ``size`` (of the images made when ``data`` is None) defaults to 32 pixels per step of the first layer.
     ``"faint"`` (the default; measured: 93 % validation accuracy after 12 epochs on 2400 images, about 30 s
     on one busy CPU core) ends with colour-blob and noise filters; ``"edges"`` on upright shapes with
     coarser patterns (``data=make_shapes(..., upright=True, pattern_scale=1.6)``; with ``data=None`` the set
     is made so) ends with gray filters, about half of them oriented edges, the rest corner and checker
-    detectors; ``"strided"`` (the same at 64 px with the first layer at step 2) ends with gray filters that
+    detectors; ``"strided"`` (the same at 64 px with the first layer at step 2 and random blur) ends with gray filters that
     are mostly oriented edges (see :data:`RECIPES` for the numbers) - notebook 02 uses it.
     Why: a filter becomes what the loss needs from it, and on the plain shapes set colour and brightness
     already tell the object from its background, so colour detectors suffice. Scrambling colour and
@@ -490,7 +499,7 @@ def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int | None = None
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
     given = dict(first_layer_scale=first_layer_scale, weight_decay=weight_decay, first_layer_decay=first_layer_decay,
-                 colour_augment=colour_augment, stride=stride)
+                 colour_augment=colour_augment, stride=stride, blur=blur)
     settings = {k: (v if given[k] is None else given[k]) for k, v in RECIPES[recipe].items()}
     edges = recipe in ("edges", "strided")
     size = 32 * settings["stride"] if size is None else size
@@ -502,6 +511,7 @@ def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int | None = None
     model = model.to(get_device(device))
     history = train_classifier(model, train, val, epochs=epochs, lr=lr, weight_decay=settings["weight_decay"],
                                first_layer_decay=settings["first_layer_decay"],
-                               colour_augment=settings["colour_augment"], batch_size=batch_size, seed=seed,
+                               colour_augment=settings["colour_augment"], blur=settings["blur"],
+                               batch_size=batch_size, seed=seed,
                                optimizer=optimizer, callback=callback, stop=stop, progress=progress)
     return model, history
