@@ -235,6 +235,11 @@ def test_random_blur_removes_fine_detail_and_keeps_flat_regions():
     flat = torch.full((1, 3, 16, 16), 0.3)
     assert torch.allclose(random_blur(flat, 3.0, torch.Generator().manual_seed(1)), flat)
     assert torch.equal(random_blur(x, 0.0), x)
+    assert random_blur(torch.rand(1, 3, 4, 4), 10.0, torch.Generator().manual_seed(1)).shape == (1, 3, 4, 4)
+    with pytest.raises(TypeError, match="tensor"):
+        random_blur(x.numpy(), 1.0)
+    with pytest.raises(ValueError, match="max_sigma"):
+        random_blur(x, -1.0)
 
 
 def test_roughness_ranks_grain_above_edges_and_is_scale_free():

@@ -163,12 +163,12 @@ def _photo_backgrounds(n: int, size: int, rng: np.random.Generator) -> np.ndarra
 class ShapesCNN(nn.Module):
     """A tiny classifier for the shapes set; takes images in ``[0, 1]``.
 
-    ``normalize`` (x - 0.5) / 0.25 -> ``conv1`` 7x7 (3 -> ``width``, step ``stride``) -> ``relu1`` -> ``pool1`` 2x2 ->
-    ``conv2`` 3x3 -> ``bn2`` -> ``relu2`` -> ``pool2`` 2x2 -> ``conv3`` 3x3 -> ``bn3`` -> ``relu3`` -> ``pool``
-    (global average, the penultimate features) -> ``fc``. Module paths double as layer names. Batch norm after the deeper
-    convolutions (not the first, whose filters we look at) roughly halves the epochs needed. ``stride=2`` makes
-    the first layer AlexNet-like (7x7 at step 2): on images twice the size it costs what ``stride=1`` costs on
-    the usual ones, and every layer after it sees the same map size.
+    ``normalize`` (x - 0.5) / 0.25 -> ``conv1`` 7x7 (3 -> ``width``, step ``stride``) -> ``relu1`` ->
+    ``pool1`` 2x2 -> ``conv2`` 3x3 -> ``bn2`` -> ``relu2`` -> ``pool2`` 2x2 -> ``conv3`` 3x3 -> ``bn3`` ->
+    ``relu3`` -> ``pool`` (global average, the penultimate features) -> ``fc``. Module paths double as layer
+    names. Batch norm after the deeper convolutions (not the first, whose filters we look at) roughly halves
+    the epochs needed. ``stride=2`` makes the first layer AlexNet-like (7x7 at step 2): on images twice the
+    size every layer after it sees the same map size as ``stride=1`` on the usual ones.
     """
 
     def __init__(self, num_classes: int = len(SHAPES), width: int = 16, class_names: list[str] | None = None,
@@ -272,12 +272,17 @@ def random_blur(x: torch.Tensor, max_sigma: float, generator: torch.Generator | 
     Blurring removes fine detail at random, so a filter cannot rely on single-pixel structure (grain).
     The kernel is normalised (flat regions keep their value) and the borders are reflected.
     """
-    if not isinstance(x, torch.Tensor) or x.dim() != 4:
-        raise ValueError(f"x must be a batch (N, C, H, W), got {getattr(x, 'shape', type(x))}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor (N, C, H, W), got {type(x).__name__}")
+    if x.dim() != 4 or min(x.shape[-2:]) < 2:
+        raise ValueError(f"x must be a batch (N, C, H, W) with H, W >= 2, got {tuple(x.shape)}")
+    if not max_sigma >= 0:
+        raise ValueError(f"max_sigma must be >= 0, got {max_sigma!r}")
     sigma = float(torch.rand(1, generator=generator)) * max_sigma
     if sigma < 0.2:   # narrower than a pixel: the kernel would be a delta anyway
         return x
-    radius = max(1, int(np.ceil(2.5 * sigma)))
+    # Reflection padding needs radius < side; a wider kernel on a tiny image would only flatten it anyway.
+    radius = min(max(1, int(np.ceil(2.5 * sigma))), min(x.shape[-2:]) - 1)
     t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-t ** 2 / (2 * sigma ** 2))
     k = k / k.sum()
@@ -461,8 +466,9 @@ RECIPES = {
 }
 
 
-def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int | None = None, val_fraction: float = 0.2, seed: int = 0,
-                     width: int = 16, recipe: str = "faint", first_layer_scale: float | None = None, lr: float = 5e-3,
+def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int | None = None, val_fraction: float = 0.2,
+                     seed: int = 0, width: int = 16, recipe: str = "faint", first_layer_scale: float | None = None,
+                     lr: float = 5e-3,
                      weight_decay: float | None = None, first_layer_decay: float | None = None,
                      colour_augment: bool | None = None, stride: int | None = None, blur: float | None = None,
                      batch_size: int = 64, optimizer: str = "adamw",
@@ -480,7 +486,8 @@ def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int | None = None
     on one busy CPU core) ends with colour-blob and noise filters; ``"edges"`` on upright shapes with
     coarser patterns (``data=make_shapes(..., upright=True, pattern_scale=1.6)``; with ``data=None`` the set
     is made so) ends with gray filters, about half of them oriented edges, the rest corner and checker
-    detectors; ``"strided"`` (the same at 64 px with the first layer at step 2 and random blur) ends with gray filters that
+    detectors; ``"strided"`` (the same at 64 px with the first layer at step 2 and random blur) ends with gray
+    filters that
     are mostly oriented edges (see :data:`RECIPES` for the numbers) - notebook 02 uses it.
     Why: a filter becomes what the loss needs from it, and on the plain shapes set colour and brightness
     already tell the object from its background, so colour detectors suffice. Scrambling colour and
