@@ -191,7 +191,7 @@ def test_colour_jitter_scrambles_colour_and_brightness_but_keeps_edges():
 
 
 def test_recipes_first_layer_decay_and_validation():
-    assert set(RECIPES) == {"faint", "edges"}
+    assert set(RECIPES) == {"faint", "edges", "strided"}
     with pytest.raises(ValueError, match="recipe"):
         train_shapes_cnn(epochs=1, n=12, size=16, recipe="gabor", progress=False)
     # first_layer_decay acts on the first layer only: with lr > 0 but no data signal (zero images, labels
@@ -204,3 +204,87 @@ def test_recipes_first_layer_decay_and_validation():
                      augment=False)
     assert model.conv1.weight.detach().norm() < 0.9 * w1.norm()
     assert abs(float(model.conv3.weight.detach().norm() - w3.norm())) < 0.1 * float(w3.norm())
+
+
+def test_photo_backgrounds_add_clutter_but_keep_the_shapes():
+    flat = make_shapes(24, size=32, seed=4, upright=True, noise=0.0)
+    busy = make_shapes(24, size=32, seed=4, upright=True, noise=0.0, background="photos")
+    assert torch.equal(flat.labels, busy.labels) and torch.equal(flat.extra["colour"], busy.extra["colour"])
+    assert torch.equal(busy.images, make_shapes(24, size=32, seed=4, upright=True, noise=0.0,
+                                                background="photos").images)
+
+    def background_detail(images):   # gradient energy where the flat image is flat (outside the object)
+        x = images.float().mean(1)
+        gy, gx = torch.gradient(x, dim=(1, 2))
+        fy, fx = torch.gradient(flat.images.float().mean(1), dim=(1, 2))
+        outside = (fx.abs() + fy.abs()) == 0
+        return float((gx.abs() + gy.abs())[outside].mean())
+    assert background_detail(flat.images) == 0 and background_detail(busy.images) > 1.0   # in 0-255 units
+    with pytest.raises(ValueError, match="background"):
+        make_shapes(6, background="noise")
+
+
+def test_random_blur_removes_fine_detail_and_keeps_flat_regions():
+    from vizlab.inside.shapes import random_blur
+
+    x = torch.zeros(2, 3, 16, 16)
+    x[:, :, ::2] = 1.0                                                   # one-pixel stripes
+    y = random_blur(x, 3.0, torch.Generator().manual_seed(1))
+    assert y.shape == x.shape
+    assert float(y.std()) < 0.5 * float(x.std())                         # the stripes are smoothed away
+    flat = torch.full((1, 3, 16, 16), 0.3)
+    assert torch.allclose(random_blur(flat, 3.0, torch.Generator().manual_seed(1)), flat)
+    assert torch.equal(random_blur(x, 0.0), x)
+    assert random_blur(torch.rand(1, 3, 4, 4), 10.0, torch.Generator().manual_seed(1)).shape == (1, 3, 4, 4)
+    with pytest.raises(TypeError, match="tensor"):
+        random_blur(x.numpy(), 1.0)
+    with pytest.raises(ValueError, match="max_sigma"):
+        random_blur(x, -1.0)
+
+
+def test_roughness_ranks_grain_above_edges_and_is_scale_free():
+    from vizlab.inside.shapes import roughness
+
+    ramp = torch.linspace(-1, 1, 7).view(1, 1, 1, 7).expand(1, 3, 7, 7)
+    edge = torch.tanh(3 * ramp)
+    checker = (torch.arange(7)[:, None] + torch.arange(7)[None]).remainder(2).float().mul(2).sub(1)
+    checker = checker.expand(1, 3, 7, 7)
+    r = roughness(torch.cat([ramp, edge, checker]))
+    assert r[0] < 1e-6 and r[0] < r[1] < r[2] and r[2] > 20
+    assert torch.allclose(roughness(5 * edge), roughness(edge))
+    w = checker.clone().requires_grad_(True)
+    roughness(w).sum().backward()
+    assert w.grad.abs().sum() > 0                                          # differentiable: usable as a penalty
+
+
+def test_train_classifier_validates_the_new_augmentations():
+    data = make_shapes(12, size=16, seed=0)
+    for kw in (dict(input_noise=-0.1), dict(blur=-1.0), dict(first_layer_smoothness=-1.0)):
+        with pytest.raises(ValueError, match="input_noise"):
+            train_classifier(shapes_cnn(0, 6), data, None, epochs=1, progress=False, **kw)
+
+
+def test_strided_recipe_steps_the_first_layer_and_doubles_the_image_size(monkeypatch):
+    from vizlab.inside import shapes as S
+
+    assert shapes_cnn(0).conv1.stride == (1, 1) and shapes_cnn(0, stride=2).conv1.stride == (2, 2)
+    # Step 2 on 64 px gives the later layers the same 32x32 map as step 1 on 32 px (same cost after conv1).
+    x32, x64 = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 64, 64)
+    assert shapes_cnn(0).conv1(x32).shape == shapes_cnn(0, stride=2).conv1(x64).shape == (2, 16, 32, 32)
+    sizes = []
+    real = S.make_shapes
+    monkeypatch.setattr(S, "make_shapes", lambda n, size, **kw: sizes.append(size) or real(n, size, **kw))
+    model, hist = train_shapes_cnn(epochs=1, n=24, recipe="strided", progress=False)
+    assert model.conv1.stride == (2, 2) and hist.filters[0].shape == (16, 3, 7, 7)
+    train_shapes_cnn(epochs=1, n=24, recipe="edges", progress=False)
+    train_shapes_cnn(epochs=1, n=24, recipe="strided", size=40, progress=False)
+    assert sizes == [64, 32, 40]                   # 32 px per step unless the size is given
+    blurs = []
+    real_train = S.train_classifier
+    monkeypatch.setattr(S, "train_classifier", lambda *a, **kw: blurs.append(kw["blur"]) or real_train(*a, **kw))
+    train_shapes_cnn(epochs=1, n=24, recipe="strided", progress=False)
+    train_shapes_cnn(epochs=1, n=24, recipe="strided", blur=0.5, progress=False)
+    train_shapes_cnn(epochs=1, n=24, recipe="edges", progress=False)
+    assert blurs == [2.0, 0.5, 0.0]
+    with pytest.raises(ValueError, match="stride"):
+        shapes_cnn(0, stride=0)
