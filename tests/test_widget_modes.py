@@ -322,3 +322,26 @@ def test_figure_to_png_crops_like_a_tight_savefig_and_closes_the_figure():
     assert np.abs(a - b).mean() < 12
     empty = plt.figure(figsize=(2, 2))
     assert Image.open(io.BytesIO(figure_to_png(empty))).size[0] > 0  # nothing drawn: still a picture
+
+
+def test_an_explorer_takes_what_is_alive_out_of_full_collections_and_new_cycles_are_still_collected():
+    """Full garbage collections fell inside slider responses (0.4 s, scanning the model and the libraries);
+    every explorer freezes what is alive when it opens (``freeze_long_lived_objects``)."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    alive = [Node()]  # stands for the model and the libraries, made before the explorer
+    assert any(o is alive for o in gc.get_objects())
+    DemoExplorer()
+    assert gc.get_freeze_count() > 0
+    assert not any(o is alive for o in gc.get_objects()), "objects alive at opening should be frozen"
+    a, b = Node(), Node()  # a reference cycle made afterwards is still garbage the collector frees
+    a.other, b.other = b, a
+    ref = weakref.ref(a)
+    del a, b
+    gc.collect()
+    assert ref() is None
+    assert base.freeze_long_lived_objects() == gc.get_freeze_count()
