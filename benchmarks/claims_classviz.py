@@ -6,6 +6,7 @@ optimisation seeded by ``seed``:  ``python benchmarks/margins.py -k classviz``.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 
@@ -90,7 +91,7 @@ def _fourier_ranks(seed: int) -> dict[str, list]:
 
     path = os.environ.get("VIZLAB_CLAIMS_CACHE")
     key = f"{seed}|{torch.get_num_threads()}|{opt.FOURIER!r}|{FOURIER_CLASSES}"
-    cache = json.loads(open(path).read()) if path and os.path.exists(path) else {}
+    cache = json.loads(Path(path).read_text()) if path and os.path.exists(path) else {}
     if key not in cache:
         model, judge = _models()
         ranks = {}

@@ -43,7 +43,8 @@ def _shapes_run(seed: int):
         state = torch.load(cache, weights_only=False)
         from vizlab.inside import shapes_cnn
 
-        model = shapes_cnn(seed, data.num_classes, class_names=data.class_names, stride=2)
+        model = shapes_cnn(seed, data.num_classes, class_names=data.class_names,
+                           stride=RECIPES[RECIPE].get("stride", 1))
         model.load_state_dict(state["model"])
         return model.eval(), state["val_accuracy"], val
     model, history = train_shapes_cnn(epochs=EPOCHS, data=data, seed=seed, recipe=RECIPE, progress=False)

@@ -240,6 +240,8 @@ def test_random_blur_removes_fine_detail_and_keeps_flat_regions():
         random_blur(x.numpy(), 1.0)
     with pytest.raises(ValueError, match="max_sigma"):
         random_blur(x, -1.0)
+    with pytest.raises(TypeError, match="max_sigma"):
+        random_blur(x, "a")
 
 
 def test_roughness_ranks_grain_above_edges_and_is_scale_free():
@@ -259,9 +261,11 @@ def test_roughness_ranks_grain_above_edges_and_is_scale_free():
 
 def test_train_classifier_validates_the_new_augmentations():
     data = make_shapes(12, size=16, seed=0)
-    for kw in (dict(input_noise=-0.1), dict(blur=-1.0), dict(first_layer_smoothness=-1.0)):
-        with pytest.raises(ValueError, match="input_noise"):
-            train_classifier(shapes_cnn(0, 6), data, None, epochs=1, progress=False, **kw)
+    for name in ("input_noise", "blur", "first_layer_smoothness"):
+        with pytest.raises(ValueError, match=name):
+            train_classifier(shapes_cnn(0, 6), data, None, epochs=1, progress=False, **{name: -0.1})
+        with pytest.raises(TypeError, match=name):
+            train_classifier(shapes_cnn(0, 6), data, None, epochs=1, progress=False, **{name: "2"})
 
 
 def test_strided_recipe_steps_the_first_layer_and_doubles_the_image_size(monkeypatch):

@@ -177,6 +177,8 @@ def test_style_batch_equals_the_expression_it_replaced(tmp_path, tiny):
     (dict(size=0), ValueError, "size"),
     (dict(style=torch.rand(4, 8, 8)), ValueError, "style"),
     (dict(style=torch.rand(1, 1, 8, 8)), ValueError, "style"),
+    (dict(style=torch.rand(1, 3, 8, 8) * 3), ValueError, "style"),       # out of [0, 1]
+    (dict(style=torch.ones(1, 3, 8, 8, dtype=torch.uint8)), TypeError, "style"),
 ])
 def test_style_batch_names_the_bad_argument(kwargs, error, word):
     from vizlab.style import style_batch

@@ -345,3 +345,12 @@ def test_an_explorer_takes_what_is_alive_out_of_full_collections_and_new_cycles_
     gc.collect()
     assert ref() is None
     assert base.freeze_long_lived_objects() == gc.get_freeze_count()
+    c, d = Node(), Node()  # a cycle that was frozen while alive and died later is freed by the next explorer
+    c.other, d.other = d, c
+    frozen_ref = weakref.ref(c)
+    base.freeze_long_lived_objects()
+    del c, d
+    gc.collect()
+    assert frozen_ref() is not None  # frozen: the collector does not see it ...
+    DemoExplorer()
+    assert frozen_ref() is None      # ... until an explorer opens

@@ -276,6 +276,8 @@ def random_blur(x: torch.Tensor, max_sigma: float, generator: torch.Generator | 
         raise TypeError(f"x must be a tensor (N, C, H, W), got {type(x).__name__}")
     if x.dim() != 4 or min(x.shape[-2:]) < 2:
         raise ValueError(f"x must be a batch (N, C, H, W) with H, W >= 2, got {tuple(x.shape)}")
+    if isinstance(max_sigma, bool) or not isinstance(max_sigma, (int, float)):
+        raise TypeError(f"max_sigma must be a number, got {type(max_sigma).__name__}")
     if not max_sigma >= 0:
         raise ValueError(f"max_sigma must be >= 0, got {max_sigma!r}")
     sigma = float(torch.rand(1, generator=generator)) * max_sigma
@@ -338,9 +340,11 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
     batch_size = _check_int("batch_size", batch_size)
     if optimizer not in ("adamw", "sgd"):
         raise ValueError(f"optimizer must be 'adamw' or 'sgd' (with Nesterov momentum 0.9), got {optimizer!r}")
-    if input_noise < 0 or blur < 0 or first_layer_smoothness < 0:
-        raise ValueError(f"input_noise, blur and first_layer_smoothness must be >= 0, got {input_noise}, {blur}, "
-                         f"{first_layer_smoothness}")
+    for name, value in (("input_noise", input_noise), ("blur", blur), ("first_layer_smoothness", first_layer_smoothness)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
     if lr <= 0 or weight_decay < 0:
         raise ValueError(f"lr must be > 0 and weight_decay >= 0, got lr={lr}, weight_decay={weight_decay}")
     from tqdm.auto import tqdm
@@ -441,7 +445,7 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
 #: a decorrelation penalty between filters (0.29 / 0.28), 30 epochs (0.46 / 0.47), the same steps on 12 000
 #: fresh images (0.42 / 0.27), first-layer learning rate x3 (0.37 / 0.54) or x0.3 (0.23 / 0.31), weight
 #: averaging (EMA 0.99: 0.34 / 0.53), unit-norm filters (0.17 / 0.27), no crosses or checkers (0.57 / 0.46;
-#: with 30 epochs 0.65 / 0.49 - kept as notebook 02's second network, 0.36-0.71 over 5 seeds x 1, 2 threads).
+#: with 30 epochs 0.65 / 0.49; it was notebook 02's second network in rounds 4-5, 0.36-0.71 over 5 seeds x 1, 2 threads).
 #: Weak filters are not dead ones: norm and orientedness are uncorrelated.
 #: ``"strided"`` (round 6): the ``"edges"`` recipe with the first layer at step 2 on images twice the size
 #: (64 px; ``train_shapes_cnn`` makes them so when ``data`` is None), and every training batch blurred by a
@@ -487,8 +491,7 @@ def train_shapes_cnn(epochs: int = 12, *, n: int = 2400, size: int | None = None
     coarser patterns (``data=make_shapes(..., upright=True, pattern_scale=1.6)``; with ``data=None`` the set
     is made so) ends with gray filters, about half of them oriented edges, the rest corner and checker
     detectors; ``"strided"`` (the same at 64 px with the first layer at step 2 and random blur) ends with gray
-    filters that
-    are mostly oriented edges (see :data:`RECIPES` for the numbers) - notebook 02 uses it.
+    filters that are mostly oriented edges (see :data:`RECIPES` for the numbers) - notebook 02 uses it.
     Why: a filter becomes what the loss needs from it, and on the plain shapes set colour and brightness
     already tell the object from its background, so colour detectors suffice. Scrambling colour and
     brightness at random leaves only the edges informative, and upright shapes give the edges a few

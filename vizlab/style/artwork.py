@@ -271,7 +271,8 @@ def style_image(source, size: int | None = 256) -> np.ndarray:
 
 
 def style_batch(model: nn.Module | None, style, size: int | None = 256) -> torch.Tensor:
-    """A style image (or a photo) as a float32 ``(1, 3, size, size)`` batch in ``[0, 1]`` on ``model``'s device.
+    """A style image (or a photo) as a float32 batch in ``[0, 1]`` on ``model``'s device: ``(1, 3, size, size)``
+    for an image, ``(N, 3, H, W)`` as given for a batch tensor, the image's own size for ``size=None``.
 
     The one way the style code turns an image into the batch a loss network or a style network takes:
     :func:`style_image` at ``size`` (shorter side, then centre crop), then :func:`vizlab.models.model_input`.
@@ -299,7 +300,10 @@ def style_batch(model: nn.Module | None, style, size: int | None = 256) -> torch
     if isinstance(style, torch.Tensor):
         if style.dim() not in (3, 4) or style.shape[-3] != 3:
             raise ValueError(f"style tensor must have shape (3, H, W) or (N, 3, H, W); got {tuple(style.shape)}")
-        x = to_tensor(style)  # checks the dtype and the [0, 1] range
+        try:
+            x = to_tensor(style)  # checks the dtype and the [0, 1] range
+        except (TypeError, ValueError) as exc:  # the same error, naming the argument
+            raise type(exc)(f"style: {exc}") from None
         if size is not None and x.shape[0] == 1 and tuple(x.shape[-2:]) != (size, size):
             x = to_tensor(resize(to_image(x), size))
     elif isinstance(style, (str, Path, np.ndarray, Image.Image)):

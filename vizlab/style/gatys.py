@@ -105,18 +105,6 @@ def style_distance(loss_net: LossNetwork, image: torch.Tensor, style: torch.Tens
 
 
 # -- the optimisation ----------------------------------------------------------------------------------------
-def _as_batch(image, size, device) -> torch.Tensor:
-    if isinstance(image, torch.Tensor):
-        x = to_tensor(image)  # checks the shape, casts to float32
-        if size is not None and x.shape[0] == 1 and tuple(x.shape[-2:]) != (size, size):
-            return to_tensor(resize(to_image(x), size), device)  # centre crop, like every other input
-        return x.to(device)
-    img = load_image(image)
-    if size is not None:
-        img = resize(img, size)
-    return torch.from_numpy(img.transpose(2, 0, 1).copy())[None].to(device)
-
-
 def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size: int = 256, steps: int = 200,
                    optimizer: str = "adam", lr: float = 0.03, init: str | torch.Tensor = "content",
                    style_blend: Sequence[float] | None = None, style_scale: float = 1.0,
@@ -191,7 +179,7 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
     blend = [b / sum(blend) for b in blend]
     style_side = max(16, int(round(size * style_scale)))
 
-    content_img = _as_batch(content, size, device) if content is not None else None
+    content_img = style_batch(loss_net, content, size) if content is not None else None
     color_source = content_img
     style_imgs = [style_batch(loss_net, s, style_side) for s in styles]
     if preserve_color and content_img is not None:
@@ -210,7 +198,7 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
 
     gen = torch.Generator(device="cpu").manual_seed(seed)
     if isinstance(init, torch.Tensor):
-        x0 = _as_batch(init, size, device)
+        x0 = style_batch(loss_net, init, size)
     elif init == "content" and content_img is not None:
         x0 = content_img.clone()
     else:

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..images import load_image, resize, to_image
+from ..images import load_image, resize, to_image, to_tensor
 from .losses import _LUMA as _LUMA_WEIGHTS
 
 _LUMA = np.array(_LUMA_WEIGHTS, dtype=np.float32)
@@ -149,10 +149,10 @@ def judge_ranks(images: Sequence[torch.Tensor], photos: Sequence, judge=None) ->
     judge = load_judge() if judge is None else judge
     out = []
     for img, photo in zip(images, photos):
-        x = img if isinstance(img, torch.Tensor) else torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+        x = to_tensor(img)  # an (H, W, 3) array or a tensor, as a float32 batch
         p = load_image(photo) if not isinstance(photo, torch.Tensor) else photo
         cls = judge.predict(p, 1)[0][0]
-        out.append((cls, int(judge.rank(x.float(), cls)[0])))
+        out.append((cls, int(judge.rank(x, cls)[0])))
     return out
 
 

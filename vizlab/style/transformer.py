@@ -596,5 +596,5 @@ def stylize(net: TransformerNet, image, size: int | None = None) -> torch.Tensor
             h, w = img.shape[:2]
             s = size / min(h, w)
             img = resize(img, (max(1, round(h * s)), max(1, round(w * s))))
-        x = torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+        x = to_tensor(img)
     return net.eval()(x.to(device).float())
