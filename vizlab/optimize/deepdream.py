@@ -73,7 +73,8 @@ HEAD_DREAM = dict(octave_scale=1.4, step_size=0.02, detail_blur=0.7, ghost=0.35,
 def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 3, octave_scale: float = 1.4,
               steps: int = 10, step_size: float = 0.01, jitter: int = 8, channel_index: int | None = None,
               guide=None, detail_blur: float = 0.0, ghost: float = 0.0, decay: float = 0.0,
-              decorrelate: bool = False, seed: int | None = 0, callback: Callable[[int, torch.Tensor, float], None] | None = None,
+              decorrelate: bool = False, seed: int | None = 0,
+              callback: Callable[[int, torch.Tensor, float], None] | None = None,
               stop_event: threading.Event | None = None, progress: bool = True) -> DreamResult:
     """Dream ``layer`` into ``image``.
 
