@@ -199,8 +199,8 @@ def head_dream_animal_ratio(seed: int) -> float:
     size, steps = vizlab.by_profile(quick=128, lecture=256), vizlab.by_profile(quick=14, lecture=30)
     octaves = vizlab.by_profile(quick=3, lecture=4)
     photo = model.to_input("espresso", size)
-    d = opt.deepdream(model, photo, "head_conv", octaves=octaves, octave_scale=1.4, steps=steps,
-                      step_size=0.02, detail_blur=0.7, seed=seed, progress=False)
+    d = opt.deepdream(model, photo, "head_conv", octaves=octaves, steps=steps, **opt.HEAD_DREAM, seed=seed,
+                      progress=False)
     return opt.class_mass(judge, d.image) / opt.class_mass(judge, photo)
 
 

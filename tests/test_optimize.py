@@ -449,6 +449,39 @@ def test_deepdream_detail_blur_keeps_the_photo_and_smooths_the_addition(tiny):
     assert hooks_left(tiny) == 0
 
 
+def test_deepdream_preconditioned_step_is_large_scale_and_luminance_led(tiny):
+    """decay filters the step by 1/f^decay (less high-frequency energy in what the dream adds); decorrelate mixes
+    it across colours by the photo covariance (the three channels of the addition move together)."""
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    kw = dict(octaves=1, steps=4, step_size=0.02, jitter=0, progress=False)
+    plain = deepdream(tiny, x, "relu2", **kw).image - x
+    smooth = deepdream(tiny, x, "relu2", decay=1.5, **kw).image - x
+    assert frequency_energy(smooth) < 0.5 * frequency_energy(plain)
+    assert smooth.mean(dim=(2, 3)).abs().max() < 0.2 * plain.abs().mean()   # no shift of the mean colour
+
+    def channel_agreement(d):
+        c = torch.corrcoef(d[0].reshape(3, -1))
+        return float((c[0, 1] + c[0, 2] + c[1, 2]) / 3)
+
+    mixed = deepdream(tiny, x, "relu2", decorrelate=True, **kw).image - x
+    assert channel_agreement(mixed) > channel_agreement(plain) + 0.3
+    assert hooks_left(tiny) == 0
+
+
+def test_deepdream_ghost_and_preconditioning_arguments(tiny):
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    for kw, err in [(dict(ghost=1.0), ValueError), (dict(ghost=-0.1), ValueError), (dict(ghost="0.3"), TypeError),
+                    (dict(decay=-1.0), ValueError), (dict(decay=None), TypeError),
+                    (dict(decorrelate=1), TypeError)]:
+        name = next(iter(kw))
+        with pytest.raises(err, match=name):
+            deepdream(tiny, x, "relu2", steps=1, progress=False, **kw)
+    # the tiny CNN has no residual branches to skip: asking for a ghost is an error, not silently ignored
+    with pytest.raises(ValueError, match="ghost"):
+        deepdream(tiny, x, "relu2", steps=1, ghost=0.3, progress=False)
+    assert hooks_left(tiny) == 0
+
+
 def test_copies_average_the_objective_over_transformed_copies(tiny):
     """With copies=k the model runs k times per step on fresh transforms, and the value is their mean."""
     calls = []

@@ -40,3 +40,19 @@ def test_fourier_class_image_transfers_to_the_judge(model, judge):
     assert v["rank"] <= 5, v
     assert verdict(model, r.image, "tarantula", resize=False)["rank"] == 1
     assert hooks_left(model) == 0 and hooks_left(judge) == 0
+
+
+def test_deepdream_ghost_draws_a_sub_network_per_step(model):
+    """ghost=p: each step sees a random sub-network of Lite0 (another dream than the whole network's, and another
+    for another seed); the hooks are gone afterwards."""
+    from vizlab.optimize import deepdream
+
+    photo = model.to_input("espresso", 64)
+    kw = dict(octaves=1, steps=3, step_size=0.02, jitter=0, progress=False)
+    whole = deepdream(model, photo, "head_conv", **kw, seed=0).image
+    assert torch.equal(whole, deepdream(model, photo, "head_conv", **kw, seed=1).image)   # jitter 0: no randomness
+    a = deepdream(model, photo, "head_conv", ghost=0.35, **kw, seed=0).image
+    b = deepdream(model, photo, "head_conv", ghost=0.35, **kw, seed=1).image
+    assert (a - whole).abs().max() > 1e-3 and (a - b).abs().max() > 1e-3
+    assert torch.equal(a, deepdream(model, photo, "head_conv", ghost=0.35, **kw, seed=0).image)
+    assert hooks_left(model) == 0

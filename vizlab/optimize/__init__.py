@@ -15,7 +15,7 @@ And the lecture's techniques built from them: :func:`class_visualization`, :func
 """
 from .classviz import (ASSIGNMENT, CS231N, FOURIER, ClassVizSettings, class_probability, class_visualization,
                        ghost_network, model_units, preset, regularizer_ladder, verdict)
-from .deepdream import ANIMAL_CLASSES, DreamResult, class_mass, deepdream
+from .deepdream import ANIMAL_CLASSES, HEAD_DREAM, DreamResult, class_mass, deepdream
 from .fooling import FoolingResult, fooling_image
 from .inversion import features, invert
 from .objectives import (Context, Objective, channel, class_log_probability, class_logit, feature_match, guided,
@@ -30,7 +30,7 @@ from .transforms import (Compose, Crop, Jitter, Pad, Rotate, Scale, Transform, c
 __all__ = [
     "ASSIGNMENT", "CS231N", "FOURIER", "ClassVizSettings", "class_probability", "class_visualization", "model_units",
     "preset", "regularizer_ladder", "verdict", "ghost_network",
-    "ANIMAL_CLASSES", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
+    "ANIMAL_CLASSES", "HEAD_DREAM", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
     "Context", "Objective", "channel", "class_log_probability", "class_logit", "feature_match", "guided",
     "layer_activation", "neuron", "Parameterization", "fourier", "frequency_energy", "pixels",
     "show_fooling", "show_inversions", "show_result", "show_snapshots",

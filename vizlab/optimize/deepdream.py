@@ -7,6 +7,11 @@ At each octave (a pyramid level, smallest first) the image is changed by normali
 
 and the detail it added (``x - base``) is carried up to the next, larger octave. Dividing by ``mean|g|``
 makes ``step_size`` a size in pixel units, whatever the layer's scale.
+
+Two levers of the Fourier class images also work here (round 6): ``ghost`` (a random sub-network of the model
+at every step, see :class:`~vizlab.optimize.classviz.ghost_network`) and a preconditioned step, ``g`` filtered by
+``1/f^decay`` and mixed across colours by the natural-photo colour covariance (``decorrelate``) before it is
+normalised: the updates become large-scale and luminance-led instead of single-pixel, rainbow speckle.
 """
 from __future__ import annotations
 
@@ -22,7 +27,8 @@ from ..device import model_device
 from ..hooks import capture
 from ..models import model_input
 from .objectives import Objective, channel, guided, layer_activation
-from .params import pixels
+from .classviz import ghost_network
+from .params import COLOR_SQRT, Parameterization, pixels
 from .regularizers import Clamp, Regularizer, gaussian_blur
 from .render import render
 from .transforms import Jitter
@@ -57,9 +63,18 @@ def octave_sizes(hw: tuple[int, int], octaves: int, octave_scale: float, smalles
     return sizes
 
 
+#: nb06's recipe for dreaming Lite0's ``head_conv`` (round 6): twice the usual step, a ghost of the network at
+#: every step (p 0.35, as the Fourier class images) and a ``1/f``, colour-decorrelated step. Lecture profile (256 px,
+#: 4 octaves x 30 steps): the temple's bushes turn into brown fur with dark, eye-like spots in 5 of 5 seeds (the
+#: plain step: purple-green leafy texture); the espresso gets darker rings and a few eye-like knots.
+HEAD_DREAM = dict(octave_scale=1.4, step_size=0.02, detail_blur=0.7, ghost=0.35, decay=1.0, decorrelate=True)
+
+
 def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 3, octave_scale: float = 1.4,
               steps: int = 10, step_size: float = 0.01, jitter: int = 8, channel_index: int | None = None,
-              guide=None, detail_blur: float = 0.0, seed: int | None = 0, callback: Callable[[int, torch.Tensor, float], None] | None = None,
+              guide=None, detail_blur: float = 0.0, ghost: float = 0.0, decay: float = 0.0,
+              decorrelate: bool = False, seed: int | None = 0,
+              callback: Callable[[int, torch.Tensor, float], None] | None = None,
               stop_event: threading.Event | None = None, progress: bool = True) -> DreamResult:
     """Dream ``layer`` into ``image``.
 
@@ -79,6 +94,15 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
         detail_blur: after every step, blur what the dream has added to the photo (not the photo) with a Gaussian
             of this width: the single-pixel speckle that normalised steps pile up is removed, so the larger
             patterns of deep layers take their place; 0: off.
+        ghost: skip each residual branch of the model with this probability at every forward pass (a different
+            random sub-network each step; needs residual blocks with a ``drop_path`` slot, as timm's
+            EfficientNets have); 0: off. The averaged-over-ghosts gradient favours what the whole family of
+            sub-networks sees, larger parts rather than the one network's texture.
+        decay: filter each step's gradient by ``1/f^decay`` (Fourier domain, mean colour left out) before it is
+            normalised, so that the update is large-scale; 0: off.
+        decorrelate: mix each step's gradient across the three colours by the colour covariance of natural
+            photos (mostly brightness) before it is normalised: no rainbow blotches where ``decay`` moves large
+            areas.
         seed, callback, stop_event, progress: as in :func:`~vizlab.optimize.render.render`; ``callback``
             gets ``(total steps so far, image, value)`` after each octave.
 
@@ -94,6 +118,15 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
         raise ValueError(f"detail_blur must be >= 0, got {detail_blur}")
     if not float(step_size) > 0:
         raise ValueError(f"step_size must be > 0, got {step_size}")
+    for name, value in (("ghost", ghost), ("decay", decay)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not 0 <= ghost < 1:
+        raise ValueError(f"ghost must be a probability in [0, 1), got {ghost}")
+    if not 0 <= decay <= 4:
+        raise ValueError(f"decay must be in [0, 4] (0: off), got {decay}")
+    if not isinstance(decorrelate, bool):
+        raise TypeError(f"decorrelate must be True or False, got {type(decorrelate).__name__}")
     device = model_device(model)
     x0 = _as_input(model, image)
     if guide is not None:
@@ -109,26 +142,64 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
     detail = torch.zeros(1, 3, *sizes[0], device=device)
     result = DreamResult(image=x0.clone())
     total = 0
-    for k, hw in enumerate(sizes):
-        base = _resize(x0, hw)
-        detail = _resize(detail, hw)
-        param = pixels(init=(base + detail).clamp(0, 1), centre=0.0, scale=1.0, device=device)
-        regs = ([_BlurDetail(base, float(detail_blur))] if detail_blur > 0 else []) + [Clamp(0.0, 1.0)]
-        r = render(model, objective, param, steps=steps, lr=step_size, optimizer="normalized_mean",
-                   transforms=[Jitter(jitter)], regularizers=regs,
-                   seed=None if seed is None else seed + k, stop_event=stop_event, progress=progress,
-                   desc=f"octave {k + 1}/{len(sizes)} {tuple(hw)}")
-        total += r.steps
-        detail = r.image - base
-        result.image = r.image
-        result.octaves.append(r.image.cpu())
-        if callback is not None:
-            callback(total, r.image.cpu(), r.values[-1] if r.values else float("nan"))
-        if r.stopped:
-            result.reason = r.reason
-            break
+    with ghost_network(model, float(ghost), seed=seed):
+        for k, hw in enumerate(sizes):
+            base = _resize(x0, hw)
+            detail = _resize(detail, hw)
+            param = pixels(init=(base + detail).clamp(0, 1), centre=0.0, scale=1.0, device=device)
+            if decay > 0 or decorrelate:
+                param = _preconditioned(param, _frequency_filter(hw, float(decay), device) if decay > 0 else None,
+                                        (COLOR_SQRT @ COLOR_SQRT.T).to(device) if decorrelate else None)
+            regs = ([_BlurDetail(base, float(detail_blur))] if detail_blur > 0 else []) + [Clamp(0.0, 1.0)]
+            r = render(model, objective, param, steps=steps, lr=step_size, optimizer="normalized_mean",
+                       transforms=[Jitter(jitter)], regularizers=regs,
+                       seed=None if seed is None else seed + k, stop_event=stop_event, progress=progress,
+                       desc=f"octave {k + 1}/{len(sizes)} {tuple(hw)}")
+            total += r.steps
+            detail = r.image - base
+            result.image = r.image
+            result.octaves.append(r.image.cpu())
+            if callback is not None:
+                callback(total, r.image.cpu(), r.values[-1] if r.values else float("nan"))
+            if r.stopped:
+                result.reason = r.reason
+                break
     result.steps = total
     return result
+
+
+def _frequency_filter(hw: tuple[int, int], decay: float, device) -> torch.Tensor:
+    """``1/f^decay`` on the ``rfft2`` grid of an ``hw`` image, 0 at ``f = 0`` (no shift of the mean colour)."""
+    fy = torch.fft.fftfreq(hw[0], device=device)[:, None]
+    fx = torch.fft.rfftfreq(hw[1], device=device)[None, :]
+    f = torch.sqrt(fx ** 2 + fy ** 2)
+    s = f.clamp_min(1.0 / max(hw)).pow(-decay)
+    s[0, 0] = 0.0
+    return s / s.max()
+
+
+class _Precondition(torch.autograd.Function):
+    """Identity forward; backward filters the incoming gradient (spectrum and/or colour mixing)."""
+
+    @staticmethod
+    def forward(ctx, x, spectrum, colour):
+        ctx.spectrum, ctx.colour = spectrum, colour
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        if ctx.spectrum is not None:
+            g = torch.fft.irfft2(torch.fft.rfft2(g) * ctx.spectrum, s=tuple(g.shape[-2:]))
+        if ctx.colour is not None:
+            g = torch.einsum("ij,njhw->nihw", ctx.colour, g)
+        return g, None, None
+
+
+def _preconditioned(param, spectrum: torch.Tensor | None, colour: torch.Tensor | None):
+    """The same pixels, but the gradient that reaches them is filtered (the image itself is unchanged)."""
+    image = param.image
+    return Parameterization(param.params, lambda: _Precondition.apply(image(), spectrum, colour),
+                            param._set_image, f"{param.name} (preconditioned)")
 
 
 class _BlurDetail(Regularizer):
