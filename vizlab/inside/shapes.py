@@ -280,14 +280,13 @@ def random_blur(x: torch.Tensor, max_sigma: float, generator: torch.Generator | 
         raise TypeError(f"max_sigma must be a number, got {type(max_sigma).__name__}")
     if not max_sigma >= 0:
         raise ValueError(f"max_sigma must be >= 0, got {max_sigma!r}")
+    from ..optimize.regularizers import gaussian_kernel
     sigma = float(torch.rand(1, generator=generator)) * max_sigma
     if sigma < 0.2:   # narrower than a pixel: the kernel would be a delta anyway
         return x
     # Reflection padding needs radius < side; a wider kernel on a tiny image would only flatten it anyway.
     radius = min(max(1, int(np.ceil(2.5 * sigma))), min(x.shape[-2:]) - 1)
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-t ** 2 / (2 * sigma ** 2))
-    k = k / k.sum()
+    k = gaussian_kernel(sigma, radius, device=x.device, dtype=x.dtype)
     c = x.shape[1]
     x = nn.functional.pad(x, (radius, radius, radius, radius), mode="reflect")
     x = nn.functional.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)

@@ -28,7 +28,7 @@ from ..hooks import capture
 from ..models import model_input
 from .objectives import Objective, channel, guided, layer_activation
 from .classviz import ghost_network
-from .params import COLOR_SQRT, Parameterization, pixels
+from .params import COLOR_SQRT, Parameterization, _frequency_scale, pixels
 from .regularizers import Clamp, Regularizer, gaussian_blur
 from .render import render
 from .transforms import Jitter
@@ -170,10 +170,7 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
 
 def _frequency_filter(hw: tuple[int, int], decay: float, device) -> torch.Tensor:
     """``1/f^decay`` on the ``rfft2`` grid of an ``hw`` image, 0 at ``f = 0`` (no shift of the mean colour)."""
-    fy = torch.fft.fftfreq(hw[0], device=device)[:, None]
-    fx = torch.fft.rfftfreq(hw[1], device=device)[None, :]
-    f = torch.sqrt(fx ** 2 + fy ** 2)
-    s = f.clamp_min(1.0 / max(hw)).pow(-decay)
+    s = _frequency_scale(hw[0], hw[1], decay, device)  # the Fourier parameterization's spectrum
     s[0, 0] = 0.0
     return s / s.max()
 
