@@ -15,7 +15,8 @@ from .models import ModelUnavailableError, VizModel, available_models, load_judg
 from .profiles import by_profile, profile
 
 __version__ = "0.1.0"
-_SUBPACKAGES = {"attribution", "evaluate", "exercises", "inside", "optimize", "plotting", "style", "toy", "widgets"}
+_SUBPACKAGES = {"attribution", "claims", "evaluate", "exercises", "inside", "optimize", "plotting", "style", "toy",
+                "widgets"}
 __all__ = ["get_device", "model_device", "capture", "load_image", "sample_image", "sample_names", "to_image",
            "to_tensor", "ModelUnavailableError", "VizModel", "available_models", "load_judge", "load_model",
            "by_profile", "profile", "__version__",
