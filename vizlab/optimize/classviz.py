@@ -37,12 +37,15 @@ from torch import nn
 from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_log_probability, class_logit
-from .params import fourier, pixels
+from .params import fourier, maco, pixels
 from .regularizers import L2, TV, Blur, Clamp, ClipWeak
 from .render import RenderResult, cosine_decay, render
-from .transforms import Crop, Jitter, standard
+from .transforms import Crop, Jitter, standard, strong
 
 MODES = ("cs231n", "fourier")
+#: The random transformations of the Fourier mode: :func:`~.transforms.standard` or the harsher
+#: :func:`~.transforms.strong`.
+ROBUSTNESS = ("standard", "strong")
 #: What is maximised: the class score (CS231n) or its log-probability (the score minus a soft maximum of all
 #: scores, so the other classes are pushed down as well).
 OBJECTIVES = ("logit", "log_softmax")
@@ -88,6 +91,13 @@ class ClassVizSettings:
             adversarial examples via ghost networks"); 0: off. Acts on residual blocks with a ``drop_path``
             slot (timm's EfficientNets; a model without them runs unchanged, ``info["ghost_blocks"]`` says how
             many branches were stochastic); see :class:`ghost_network` (hooks, removed afterwards).
+        maco: fourier mode: optimise only the phase of the spectrum, its magnitude fixed to the sample photos'
+            mean amplitude spectrum (:func:`~vizlab.optimize.params.maco`; Fel et al. 2023); the L2 and decay
+            settings then have no spectrum to shape (L2 still pulls the mean colour to grey).
+        ensemble: names of further embedded models (e.g. ``("efficientnet_lite1",)``) whose class scores are
+            averaged with the model's: the image must show the class to all of them (loaded once, cached).
+        transforms: fourier mode: ``"standard"`` (pad, jitter, scale 0.9-1.1, rotate 10 degrees) or
+            ``"strong"`` (scale 0.75-1.25, rotate 20 degrees, jitter twice as far).
     """
 
     mode: str = "cs231n"
@@ -110,8 +120,22 @@ class ClassVizSettings:
     crop: float = 1.0
     view: int = 0
     ghost: float = 0.0
+    maco: bool = False
+    ensemble: tuple = ()
+    transforms: str = "standard"
 
     def __post_init__(self) -> None:
+        if isinstance(self.ensemble, str) or not isinstance(self.ensemble, (tuple, list)):
+            raise TypeError(f"ensemble must be a tuple of model names, got {type(self.ensemble).__name__}")
+        self.ensemble = tuple(self.ensemble)
+        from ..models import EMBEDDED_MODELS
+
+        for name in self.ensemble:
+            if name not in EMBEDDED_MODELS:
+                raise ValueError(f"ensemble members must be embedded models ({', '.join(EMBEDDED_MODELS)}), "
+                                 f"got {name!r}")
+        if self.transforms not in ROBUSTNESS:
+            raise ValueError(f"transforms must be one of {', '.join(ROBUSTNESS)}, got {self.transforms!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.objective not in OBJECTIVES:
@@ -201,13 +225,19 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0):
         optimizer = "normalized"
     else:
         # start from grey: the photos' mean colour (the parameterization's default) is a brown head start
-        param = fourier(shape, seed=seed, device=device, decorrelate=settings.decorrelate, mean=0.5,
-                        decay=settings.decay)
-        transforms = [standard(settings.jitter)] if settings.jitter > 0 else []
+        if settings.maco:
+            param = maco(shape, seed=seed, device=device, mean=0.5)
+        else:
+            param = fourier(shape, seed=seed, device=device, decorrelate=settings.decorrelate, mean=0.5,
+                            decay=settings.decay)
+        robust = strong if settings.transforms == "strong" else standard
+        transforms = [robust(settings.jitter)] if settings.jitter > 0 else []
         optimizer = "adam"
     if settings.crop < 1 or settings.view:
         transforms.append(Crop(settings.crop, settings.view or settings.size))
-    regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), Clamp(0.0, 1.0),
+    # a sigmoid image (fourier, maco) is inside [0, 1] already; maco's set_image would also re-project the phase
+    clamp = [] if settings.mode == "fourier" and settings.maco else [Clamp(0.0, 1.0)]
+    regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), *clamp,
             Blur(settings.blur_sigma, settings.blur_every, end_sigma=settings.blur_end,
                  steps=settings.steps if settings.blur_end is not None else None)]
     if settings.clip_weak > 0:
@@ -280,6 +310,50 @@ class ghost_network:
         return False
 
 
+class Ensemble(nn.Module):
+    """Several classifiers as one: the logits are the mean of theirs (all take the same ``[0, 1]`` image).
+
+    ``categories`` and ``normalize`` are the first member's; every member must share its categories.
+    """
+
+    def __init__(self, models):
+        super().__init__()
+        models = list(models)
+        if not models:
+            raise ValueError("an ensemble needs at least one model")
+        for m in models:
+            if not isinstance(m, nn.Module):
+                raise TypeError(f"ensemble members must be nn.Module, got {type(m).__name__}")
+        self.members = nn.ModuleList(models)
+        first = models[0]
+        if hasattr(first, "categories"):
+            self.categories = first.categories
+            for m in models[1:]:
+                if list(getattr(m, "categories", first.categories)) != list(first.categories):
+                    raise ValueError("ensemble members must share their class names")
+        if hasattr(first, "normalize"):
+            self.normalize = first.normalize
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(dim=0)
+
+
+_MEMBERS: dict[tuple[str, str], nn.Module] = {}
+
+
+def ensemble_member(name: str, device) -> nn.Module:
+    """An embedded model for a class-image ensemble, loaded once per device, frozen."""
+    from ..models import load_model
+
+    key = (name, str(device))
+    if key not in _MEMBERS:
+        member = load_model(name, device)
+        for p in member.parameters():
+            p.requires_grad_(False)
+        _MEMBERS[key] = member
+    return _MEMBERS[key]
+
+
 @torch.no_grad()
 def class_probability(model: nn.Module, image: torch.Tensor, target: int) -> float:
     """``p(target | image)`` under the model (softmax of the logits)."""
@@ -324,8 +398,12 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     param, transforms, regs, optimizer = build(model, settings, seed)
     name = model.categories[index] if hasattr(model, "categories") else str(index)
     goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
-    with ghost_network(model, settings.ghost, seed=seed, strict=False) as ghost:
-        result = render(model, goal, param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
+    net = model
+    if settings.ensemble:
+        device = model_device(model)
+        net = Ensemble([model, *(ensemble_member(n, device) for n in settings.ensemble)])
+    with ghost_network(net, settings.ghost, seed=seed, strict=False) as ghost:
+        result = render(net, goal, param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
                         transforms=transforms, regularizers=regs, seed=seed, snapshots=snapshots, callback=callback,
                         stop_event=stop_event, progress=progress, desc=f"{settings.mode}: {name}",
                         lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end),

@@ -22,6 +22,7 @@ Two kinds:
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
@@ -188,9 +189,117 @@ def fourier(shape=(1, 3, 224, 224), *, decay: float = 1.0, std: float = 0.01, de
     return param
 
 
+@lru_cache(maxsize=8)
+def _photo_spectrum(h: int, w: int) -> torch.Tensor:
+    from ..images import SAMPLES, TEXTURES, resize, sample_image
+
+    unmix = torch.linalg.inv(COLOR_SQRT).double()
+    total = torch.zeros(3, h, w // 2 + 1, dtype=torch.float64)
+    names = [n for n in SAMPLES if n not in TEXTURES]
+    # a Hann window: a photo is not periodic, and its edges would add a bright cross (the kx = 0 and ky = 0 lines)
+    # to the spectrum, which random phases turn into a grid of horizontal and vertical stripes
+    window = torch.outer(torch.hann_window(h, periodic=False, dtype=torch.float64),
+                         torch.hann_window(w, periodic=False, dtype=torch.float64))
+    window = window / window.pow(2).mean().sqrt()
+    for name in names:
+        x = torch.from_numpy(np.ascontiguousarray(resize(sample_image(name), (h, w)))).double().permute(2, 0, 1)
+        x = x - x.mean(dim=(1, 2), keepdim=True)
+        z = torch.einsum("ij,jhw->ihw", unmix, x) * window
+        total += torch.fft.rfft2(z, norm="ortho").abs()
+    return (total / len(names)).float()
+
+
+def natural_spectrum(h: int = 224, w: int | None = None) -> torch.Tensor:
+    """Mean amplitude spectrum ``(3, h, w // 2 + 1)`` of vizlab's sample photos in the decorrelated colour basis.
+
+    Each non-texture sample photo is resized to ``h x w``, its mean colour removed, its colours unmixed by
+    :data:`COLOR_SQRT` (so the three channels are brightness and two colour differences, uncorrelated), it is
+    multiplied by a Hann window (rescaled to keep its energy: the photo's edges would otherwise add a cross of
+    horizontal and vertical frequencies that are no part of its content), and the
+    absolute values of its 2-D Fourier transform (``norm="ortho"``) are averaged over the photos. This is the
+    magnitude that :func:`maco` keeps fixed; computed from the package's own photos (cached per size), no file.
+    """
+    w = h if w is None else w
+    for name, v in (("h", h), ("w", w)):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{name} must be an int, got {type(v).__name__}")
+        if v < 8:
+            raise ValueError(f"{name} must be at least 8 pixels, got {v}")
+    return _photo_spectrum(h, w).clone()
+
+
+def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude: torch.Tensor | None = None,
+         learn_mean: bool = False, device: torch.device | str | None = None) -> Parameterization:
+    """Magnitude-constrained parameterization (MACO, Fel et al. 2023): only the phase of the spectrum is free.
+
+    ``x = sigmoid(offset + gain * M · irfft2(A · exp(i φ)))``: ``φ`` (the phase, one per frequency and colour
+    channel) is the parameter (with ``learn_mean``, also ``offset``, the mean colour); ``A`` is fixed, by
+    default :func:`natural_spectrum` (the sample photos' mean amplitude), so whatever the optimizer does the
+    image keeps the contrast at every scale of a natural photo and cannot fill with high-frequency patterns.
+    ``M`` is :data:`COLOR_SQRT` (the spectrum is measured in the same decorrelated basis) and
+    ``gain = 1 / (mean (1 - mean))`` makes the sigmoid's slope 1 at the mean colour (pixels are ``mean +``
+    the photo-like pattern until they near 0 or 1).
+
+    Args:
+        shape: ``(N, 3, H, W)``.
+        seed: seed of the random start phase (private generator); the start is natural-spectrum noise.
+        mean: the colour the image starts from (one number or three, in ``(0, 1)``).
+        magnitude: a fixed amplitude ``(3, H, W // 2 + 1)`` instead of the photos'.
+        learn_mean: also optimise the mean colour (off: a class image that may drift its whole canvas to one
+            colour lets the sigmoid saturate, and on flamingo it turned everything green).
+        device: where the parameters live.
+    """
+    device = torch.device("cpu") if device is None else torch.device(device)
+    n, _, h, w = _shape(shape)
+    if magnitude is None:
+        magnitude = natural_spectrum(h, w)
+    elif not isinstance(magnitude, torch.Tensor):
+        raise TypeError(f"magnitude must be a tensor, got {type(magnitude).__name__}")
+    if tuple(magnitude.shape) != (3, h, w // 2 + 1):
+        raise ValueError(f"magnitude must have shape {(3, h, w // 2 + 1)} for a {h}x{w} image, "
+                         f"got {tuple(magnitude.shape)}")
+    amp = magnitude.to(device, torch.float32)
+    base = _channel_vector(mean, device, "mean")
+    if ((base <= 0) | (base >= 1)).any():
+        raise ValueError(f"mean must be in (0, 1), got {mean!r}")
+    gain = 1.0 / (base * (1 - base))
+    mix = COLOR_SQRT.to(device)
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    phase = ((torch.rand(n, 3, h, w // 2 + 1, generator=gen) * 2 - 1) * torch.pi).to(device).requires_grad_(True)
+    offset = torch.logit(base).clone().requires_grad_(bool(learn_mean))
+
+    # the columns kx = 0 (and kx = W/2 for even W) of a real image's half spectrum are Hermitian on their own:
+    # F(-ky) = conj F(ky). A free phase there would be folded by irfft2 (changing the magnitude); the phase
+    # used is the odd part, so the image's spectrum is exactly A exp(i phase) and set_image is a projection
+    cols = [0] + ([w // 2] if w % 2 == 0 else [])
+    mirror = (-torch.arange(h, device=device)) % h
+
+    def hermitian(ph: torch.Tensor) -> torch.Tensor:
+        out = ph.clone()
+        for c in cols:
+            out[..., c] = (ph[..., c] - ph[..., mirror, c]) / 2
+        return out
+
+    def image() -> torch.Tensor:
+        spectrum = torch.polar(amp.expand_as(phase), hermitian(phase))
+        spatial = torch.fft.irfft2(spectrum, s=(h, w), norm="ortho")
+        return torch.sigmoid(offset + gain * torch.einsum("ij,njhw->nihw", mix, spatial))
+
+    def set_image(x: torch.Tensor) -> None:
+        # the nearest image with the fixed magnitude: keep the phase of x's spectrum, and its mean colour
+        eps = 1e-4
+        pre = torch.logit(x.to(device).clamp(eps, 1 - eps))
+        if learn_mean:
+            offset.copy_(pre.mean(dim=(-2, -1), keepdim=True).mean(dim=0, keepdim=True))
+        spatial = torch.einsum("ij,njhw->nihw", torch.linalg.inv(mix), (pre - offset) / gain)
+        phase.copy_(torch.angle(torch.fft.rfft2(spatial, norm="ortho")))
+
+    return Parameterization([phase, offset] if learn_mean else [phase], image, set_image, "maco")
+
+
 def make(kind: str, shape, *, device=None, seed: int | None = None, **kwargs) -> Parameterization:
-    """``pixels`` or ``fourier`` by name (for widgets and settings objects)."""
-    kinds = {"pixels": pixels, "fourier": fourier}
+    """``pixels``, ``fourier`` or ``maco`` by name (for widgets and settings objects)."""
+    kinds = {"pixels": pixels, "fourier": fourier, "maco": maco}
     if kind not in kinds:
         raise ValueError(f"parameterization must be one of {', '.join(kinds)}, got {kind!r}")
     return kinds[kind](shape, device=device, seed=seed, **kwargs)

@@ -180,3 +180,13 @@ def standard(jitter_px: int = 8) -> Compose:
     """The robust set used by the high-quality mode: pad, jitter, scale, rotate, a little more jitter."""
     return compose(pad(jitter_px), jitter(jitter_px), scale((0.9, 0.95, 1.0, 1.05, 1.1)),
                    rotate(tuple(range(-10, 11, 2))), jitter(max(1, jitter_px // 2)))
+
+
+def strong(jitter_px: int = 16) -> Compose:
+    """A harsher robust set: pad, jitter, scale 0.75-1.25, rotate up to 20 degrees, jitter again.
+
+    The image must keep its class under larger changes of size and angle than :func:`standard`'s, which favours
+    whole objects over patterns tied to one position and scale.
+    """
+    return compose(pad(jitter_px), jitter(jitter_px), scale(tuple(0.75 + 0.05 * i for i in range(11))),
+                   rotate(tuple(range(-20, 21, 4))), jitter(max(1, jitter_px // 2)))

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""Blind viewing of class images (issue 24): render untitled and shuffled, ask a viewer, score the guesses.
+
+The protocol is in ``benchmarks/BLIND.md``. Three steps, three sub-commands:
+
+    # 1. make the images: one per (recipe, class), shuffled, named img00.png ...; the key goes to another folder
+    python benchmarks/blind.py render --recipes fourier maco --out /work/blind/r1 --key /work/blind-keys/r1.json
+    # 2. the question for the viewer (only the image paths and the question; no class list, no recipe names)
+    python benchmarks/blind.py prompt --out /work/blind/r1
+    # 3. score the viewer's answers (a text file, one line per image: "img07: guess1; guess2; ...; guess5")
+    python benchmarks/blind.py score --key /work/blind-keys/r1.json --guesses answers.txt [--json scored.json]
+
+``score`` counts top-1 and top-5 per recipe and per class, under the accept lists of :data:`ACCEPT` (written
+before any viewer answered: the ImageNet name and its usual synonyms; a "basic-level" column also accepts the
+everyday category, e.g. "spider" for tarantula). It lists every guess it did not match, so a person can check
+the matcher. ``proxy`` reports how well each automatic proxy stored in the key (Lite2's rank on the image and on
+degraded copies, a natural-spectrum distance) agrees with the blind top-5 verdicts, pooled over any number of
+scored rounds:
+
+    python benchmarks/blind.py proxy --scored r1.json r2.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+ISSUE_CLASSES = ["flamingo", "goldfish", "volcano", "tarantula", "jellyfish", "pizza", "lemon", "monarch",
+                 "peacock", "bell pepper"]
+
+#: The recipes under test: ``(preset, changes)``. "fourier" and "cs231n" are the library's modes as they were
+#: before issue 24; each other recipe changes one lever of the Fourier mode (or two, where named so).
+RECIPES = {
+    "fourier": ("fourier", {}),
+    "cs231n": ("cs231n", {}),
+    "maco": ("fourier", {"maco": True, "l2": 0.0}),
+    "ensemble": ("fourier", {"ensemble": ("efficientnet_lite1",)}),
+    "strong": ("fourier", {"transforms": "strong", "jitter": 16}),
+    "decorrelate": ("fourier", {"decorrelate": True}),
+    "steps150": ("fourier", {"steps": 150}),
+    "maco_ensemble": ("fourier", {"maco": True, "l2": 0.0, "ensemble": ("efficientnet_lite1",)}),
+    "maco_strong": ("fourier", {"maco": True, "l2": 0.0, "transforms": "strong", "jitter": 16}),
+}
+
+#: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts.
+#: Matching is by whole words, case-insensitive, a plural "s"/"es" dropped. Written before any viewer answered.
+ACCEPT = {
+    "flamingo": (["flamingo"], ["flamingo"]),
+    "goldfish": (["goldfish", "gold fish"], ["fish", "koi", "carp"]),
+    "volcano": (["volcano", "eruption", "erupting", "lava"], ["volcano", "lava", "magma"]),
+    "tarantula": (["tarantula"], ["spider"]),
+    "jellyfish": (["jellyfish", "jelly fish", "medusa"], ["jellyfish", "jelly"]),
+    "pizza": (["pizza"], ["pizza"]),
+    "lemon": (["lemon"], ["lemon", "citrus", "lime"]),
+    "monarch": (["monarch"], ["butterfly"]),
+    "peacock": (["peacock", "peafowl", "peahen", "peacock feather"], ["peacock", "peafowl", "feather"]),
+    "bell pepper": (["bell pepper", "pepper", "capsicum", "paprika"], ["pepper", "capsicum", "paprika"]),
+}
+
+QUESTION = ("What does each picture show? For every picture give five guesses, most likely first, as one line "
+            "'imgNN: guess1; guess2; guess3; guess4; guess5'. Name objects, animals or scenes (not just colours "
+            "or 'abstract'); if unsure, still give your five best guesses.")
+
+
+def _norm(text: str) -> str:
+    words = re.findall(r"[a-z]+", text.lower())
+    out = []
+    for w in words:
+        if len(w) > 4 and w.endswith("es") and not w.endswith("ses"):
+            w = w[:-2] if w[:-2] + "e" != w[:-1] else w[:-1]
+        elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        out.append(w)
+    return " " + " ".join(out) + " "
+
+
+def accept_lists(cls: str) -> tuple[list[str], list[str]]:
+    """``(strict, basic)`` phrases for a class; other classes: the class name and each of its words of 4+ letters
+    (for the basic count)."""
+    if cls in ACCEPT:
+        return ACCEPT[cls]
+    words = [w for w in re.findall(r"[a-z]+", cls.lower()) if len(w) >= 4]
+    return [cls], [cls, *words]
+
+
+def matches(guess: str, phrases: list[str]) -> bool:
+    g = _norm(guess)
+    return any(_norm(p) in g for p in phrases)
+
+
+def first_hit(guesses: list[str], phrases: list[str]) -> int | None:
+    """1-based position of the first guess naming one of ``phrases`` (``None``: none does)."""
+    for i, g in enumerate(guesses[:5], start=1):
+        if matches(g, phrases):
+            return i
+    return None
+
+
+# -- rendering ------------------------------------------------------------------------------------------------
+def degraded(image: torch.Tensor, kind: str) -> torch.Tensor:
+    """A copy of ``image`` as a viewer with poor eyes might see it: ``grey``, ``blur`` (sigma 2 px) or ``small``
+    (down to 56 px and back)."""
+    from vizlab.optimize.regularizers import gaussian_blur
+
+    if kind == "grey":
+        g = (0.299 * image[:, 0] + 0.587 * image[:, 1] + 0.114 * image[:, 2]).unsqueeze(1)
+        return g.expand_as(image).contiguous()
+    if kind == "blur":
+        return gaussian_blur(image, 2.0)
+    if kind == "small":
+        h, w = image.shape[-2:]
+        small = torch.nn.functional.interpolate(image, size=(56, 56), mode="bilinear", antialias=True,
+                                                align_corners=False)
+        return torch.nn.functional.interpolate(small, size=(h, w), mode="bilinear", align_corners=False).clamp(0, 1)
+    raise ValueError(f"kind must be grey, blur or small, got {kind!r}")
+
+
+def spectrum_distance(image: torch.Tensor) -> float:
+    """Mean absolute difference of log amplitude spectra (decorrelated colour basis) between ``image`` and the
+    sample photos' mean spectrum (:func:`vizlab.optimize.natural_spectrum`); 0 for a photo-like spectrum."""
+    from vizlab.optimize.params import COLOR_SQRT, natural_spectrum
+
+    x = image[0].detach().double().cpu()
+    h, w = x.shape[-2:]
+    x = x - x.mean(dim=(1, 2), keepdim=True)
+    z = torch.einsum("ij,jhw->ihw", torch.linalg.inv(COLOR_SQRT).double(), x)
+    amp = torch.fft.rfft2(z, norm="ortho").abs()
+    ref = natural_spectrum(h, w).double()
+    return float((amp[:, 1:, 1:].clamp_min(1e-6).log() - ref[:, 1:, 1:].clamp_min(1e-6).log()).abs().mean())
+
+
+def proxies(judge, image: torch.Tensor, target: int) -> dict:
+    """Every automatic proxy of one image: Lite2's rank on it and on three degraded copies, spectrum distance."""
+    with torch.no_grad():
+        out = {"lite2_rank": int(judge.rank(image, target)[0])}
+        for kind in ("grey", "blur", "small"):
+            out[f"lite2_{kind}_rank"] = int(judge.rank(degraded(image, kind), target)[0])
+    out["spectrum_distance"] = spectrum_distance(image)
+    return out
+
+
+def render_set(args) -> int:
+    import vizlab
+    from vizlab.images import save_image
+    from vizlab.optimize import class_visualization, preset
+
+    out, key_path = Path(args.out), Path(args.key)
+    if key_path.resolve().is_relative_to(out.resolve()):
+        raise SystemExit("the key must not be inside the viewer's folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.glob("img*.png")):
+        raise SystemExit(f"{out} already has images: use a fresh folder for a fresh viewer")
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = vizlab.load_model()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    judge = vizlab.load_judge()
+    classes = args.classes or ISSUE_CLASSES
+    if args.random:
+        drawn = random.Random(args.random_seed).sample(range(len(model.categories)), args.random)
+        classes = [model.categories[i] for i in drawn]
+    jobs = [(r, c) for r in args.recipes for c in classes]
+    order = list(range(len(jobs)))
+    random.Random(args.seed).shuffle(order)
+    entries = []
+    for slot, j in enumerate(order):
+        recipe, cls = jobs[j]
+        base, changes = RECIPES[recipe]
+        target = model.class_index(cls)
+        start, cpu = time.perf_counter(), time.process_time()
+        r = class_visualization(model, target, preset(base, **changes), seed=args.image_seed, progress=False)
+        seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
+        name = f"img{slot:02d}.png"
+        save_image(r.image[0], out / name)
+        entry = dict(image=name, recipe=recipe, cls=model.categories[target], target=target,
+                     lite0_p=r.info["target_probability"], seconds=seconds, cpu_seconds=cpu_s,
+                     threads=torch.get_num_threads(), image_seed=args.image_seed,
+                     **proxies(judge, r.image, target))
+        entries.append(entry)
+        key_path.write_text(json.dumps(dict(folder=str(out), entries=entries), indent=1))
+        print(f"{slot + 1}/{len(jobs)} done ({seconds:.1f} s)", flush=True)  # nothing about the content
+    return 0
+
+
+def prompt(args) -> int:
+    paths = sorted(Path(args.out).resolve().glob("img*.png"))
+    print(QUESTION + "\n\n" + "\n".join(str(p) for p in paths))
+    return 0
+
+
+# -- scoring --------------------------------------------------------------------------------------------------
+def read_guesses(path: Path) -> dict[str, list[str]]:
+    """``{"img07.png": [five guesses]}`` from lines ``img07: a; b; c; d; e`` (or a JSON object)."""
+    text = path.read_text()
+    if text.lstrip().startswith("{"):
+        raw = json.loads(text)
+    else:
+        raw = {}
+        for line in text.splitlines():
+            m = re.match(r"\s*\**\s*(img\d+)(?:\.png)?\**\s*[:\-]\s*(.+)", line)
+            if m:
+                raw[m.group(1)] = [g.strip(" .*") for g in re.split(r";|\|", m.group(2)) if g.strip(" .*")]
+    out = {}
+    for k, v in raw.items():
+        name = k if k.endswith(".png") else f"{k}.png"
+        out[name] = list(v) if isinstance(v, list) else [str(v)]
+    return out
+
+
+def score(args) -> int:
+    key = json.loads(Path(args.key).read_text())
+    guesses = read_guesses(Path(args.guesses))
+    rows = []
+    for e in key["entries"]:
+        g = guesses.get(e["image"], [])
+        strict, basic = accept_lists(e["cls"])
+        rows.append(dict(e, guesses=g, strict_hit=first_hit(g, strict), basic_hit=first_hit(g, basic)))
+    missing = [r["image"] for r in rows if not r["guesses"]]
+    if missing:
+        print(f"no answer for {len(missing)} images: {', '.join(missing)}")
+    recipes = sorted({r["recipe"] for r in rows}, key=lambda n: list(RECIPES).index(n) if n in RECIPES else 99)
+    print("| recipe | class | guesses (first 3) | strict hit | basic hit | Lite2 rank |")
+    print("|---|---|---|---:|---:|---:|")
+    for r in sorted(rows, key=lambda r: (recipes.index(r["recipe"]), r["cls"])):
+        print(f"| {r['recipe']} | {r['cls']} | {'; '.join(r['guesses'][:3])} | {r['strict_hit'] or '-'} | "
+              f"{r['basic_hit'] or '-'} | {r['lite2_rank']} |")
+    print()
+    for name in recipes:
+        sub = [r for r in rows if r["recipe"] == name]
+        t1 = sum(r["strict_hit"] == 1 for r in sub)
+        t5 = sum(r["strict_hit"] is not None for r in sub)
+        b1 = sum(r["basic_hit"] == 1 for r in sub)
+        b5 = sum(r["basic_hit"] is not None for r in sub)
+        print(f"**{name}**: blind top-1 {t1}/{len(sub)}, top-5 {t5}/{len(sub)} (basic level: top-1 {b1}, "
+              f"top-5 {b5}); Lite2 top-5 {sum(r['lite2_rank'] <= 5 for r in sub)}/{len(sub)}; median "
+              f"{statistics.median(r['seconds'] for r in sub):.1f} s per image")
+    print("\nunmatched guesses (check the matcher by eye):")
+    for r in rows:
+        if r["strict_hit"] is None and r["guesses"]:
+            print(f"  {r['image']} ({r['cls']}): {'; '.join(r['guesses'])}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def proxy(args) -> int:
+    rows = [r for path in args.scored for r in json.loads(Path(path).read_text()) if r.get("guesses")]
+    if not rows:
+        raise SystemExit("no scored images")
+    truth = [r["basic_hit" if args.basic else "strict_hit"] is not None for r in rows]
+    print(f"{len(rows)} images, blind top-5 {'(basic level) ' if args.basic else ''}hits: {sum(truth)}")
+    print("| proxy | rule | agrees with the blind verdict | pass & seen | pass & unseen | fail & seen |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name in ("lite2_rank", "lite2_grey_rank", "lite2_blur_rank", "lite2_small_rank"):
+        for k in (1, 5, 20):
+            passed = [r[name] <= k for r in rows]
+            _agree_row(name, f"rank <= {k}", passed, truth)
+    dists = sorted(r["spectrum_distance"] for r in rows)
+    for q in (0.25, 0.5, 0.75):
+        cut = dists[int(q * (len(dists) - 1))]
+        _agree_row("spectrum_distance", f"<= {cut:.3f} (q{int(q * 100)})",
+                   [r["spectrum_distance"] <= cut for r in rows], truth)
+    return 0
+
+
+def _agree_row(name, rule, passed, truth):
+    n = len(truth)
+    agree = sum(p == t for p, t in zip(passed, truth))
+    ps = sum(p and t for p, t in zip(passed, truth))
+    pu = sum(p and not t for p, t in zip(passed, truth))
+    fs = sum((not p) and t for p, t in zip(passed, truth))
+    print(f"| {name} | {rule} | {agree}/{n} ({agree / n:.0%}) | {ps} | {pu} | {fs} |")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("render", help="make a shuffled, untitled set and its key")
+    r.add_argument("--recipes", nargs="+", default=["fourier"], choices=list(RECIPES))
+    r.add_argument("--classes", nargs="*", default=None, help="class names (default: the issue's ten)")
+    r.add_argument("--random", type=int, default=0, help="instead: this many classes drawn from all 1000")
+    r.add_argument("--random-seed", type=int, default=0)
+    r.add_argument("--out", required=True, help="the viewer's folder (images only)")
+    r.add_argument("--key", required=True, help="the key file (JSON), outside the viewer's folder")
+    r.add_argument("--seed", type=int, default=0, help="seed of the shuffle")
+    r.add_argument("--image-seed", type=int, default=0)
+    r.add_argument("--threads", type=int, default=None)
+    r.set_defaults(fn=render_set)
+    p = sub.add_parser("prompt", help="print the viewer's question and the image paths")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=prompt)
+    s = sub.add_parser("score", help="score a viewer's five guesses per image")
+    s.add_argument("--key", required=True)
+    s.add_argument("--guesses", required=True)
+    s.add_argument("--json", default=None, help="write the scored rows here (for proxy)")
+    s.set_defaults(fn=score)
+    x = sub.add_parser("proxy", help="agreement of the automatic proxies with scored blind verdicts")
+    x.add_argument("--scored", nargs="+", required=True)
+    x.add_argument("--basic", action="store_true", help="use the basic-level hits as the truth")
+    x.set_defaults(fn=proxy)
+    args = parser.parse_args(argv)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

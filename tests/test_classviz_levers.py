@@ -1,0 +1,156 @@
+"""Issue 24's levers for recognisable class images (MACO, ensembles, strong transforms) and the blind scorer."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from vizlab.optimize import Ensemble, class_logit, maco, natural_spectrum, render, strong
+from vizlab.optimize.classviz import ClassVizSettings, build, class_visualization, preset
+from vizlab.optimize.params import COLOR_SQRT
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import blind  # noqa: E402
+
+
+# -- the natural spectrum and MACO ---------------------------------------------------------------------------
+def test_natural_spectrum_falls_with_frequency_and_has_no_edge_cross():
+    amp = natural_spectrum(64)
+    assert amp.shape == (3, 64, 33)  # exact
+    low, high = amp[:, 1:5, 1:5].mean(), amp[:, 24:32, 24:32].mean()
+    assert low > 10 * high  # exact: photos' amplitude falls roughly as 1/f (measured ratio about 40)
+    # the Hann window removes the bright kx = 0 / ky = 0 lines a non-periodic photo adds: the axis column is
+    # about as bright as its neighbour (without the window it was 1.4-2x brighter at high frequencies)
+    ratio = amp[:, 16:32, 0].mean() / amp[:, 16:32, 1].mean()
+    assert ratio < 1.25  # exact
+    assert natural_spectrum(64) is not natural_spectrum(64)  # a copy: callers cannot spoil the cache
+
+
+def test_natural_spectrum_rejects_bad_sizes():
+    with pytest.raises(TypeError, match="h must be an int"):
+        natural_spectrum(64.0)
+    with pytest.raises(ValueError, match="w must be at least 8"):
+        natural_spectrum(64, 4)
+
+
+def _pre_sigmoid_amplitude(x: torch.Tensor, mean: float = 0.5) -> torch.Tensor:
+    gain = 1 / (mean * (1 - mean))
+    pre = (torch.logit(x.double()) - torch.logit(torch.tensor(mean, dtype=torch.float64))) / gain
+    z = torch.einsum("ij,njhw->nihw", torch.linalg.inv(COLOR_SQRT).double(), pre)
+    return torch.fft.rfft2(z, norm="ortho").abs()
+
+
+def test_maco_keeps_the_magnitude_while_the_phase_is_optimised(tiny):
+    amp = natural_spectrum(16)
+    param = maco((1, 3, 16, 16), seed=0, magnitude=amp)
+    assert len(param.params) == 1 and param.params[0].shape == (1, 3, 16, 9)  # exact: only the phase
+    before = param.image().detach().clone()
+    r = render(tiny, class_logit(1), param, steps=5, lr=0.3, progress=False)
+    assert not torch.allclose(r.image, before)  # exact: the optimisation changed the picture
+    got = _pre_sigmoid_amplitude(r.image)[0]
+    # |F| is A at every frequency but the mean colour (DC: fixed at 0) and the real-only Nyquist bins
+    torch.testing.assert_close(got[:, 1:8], amp.double()[:, 1:8], atol=1e-4, rtol=1e-3)
+    torch.testing.assert_close(got[:, 9:], amp.double()[:, 9:], atol=1e-4, rtol=1e-3)
+
+
+def test_maco_set_image_projects_onto_the_fixed_magnitude():
+    param = maco((1, 3, 16, 16), seed=1)
+    x = param.image().detach().clone()
+    param.set_image(x)
+    torch.testing.assert_close(param.image(), x, atol=1e-4, rtol=0)  # its own image is a fixed point
+    param.set_image(torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)))
+    got = _pre_sigmoid_amplitude(param.image().detach())[0]
+    torch.testing.assert_close(got[:, 1:8], natural_spectrum(16).double()[:, 1:8], atol=1e-4, rtol=1e-3)
+
+
+def test_maco_learn_mean_adds_the_colour_and_bad_input_is_named():
+    assert len(maco((1, 3, 16, 16), seed=0, learn_mean=True).params) == 2  # exact
+    with pytest.raises(ValueError, match="magnitude must have shape"):
+        maco((1, 3, 16, 16), magnitude=torch.ones(3, 16, 16))
+    with pytest.raises(TypeError, match="magnitude must be a tensor"):
+        maco((1, 3, 16, 16), magnitude=[1.0])
+    with pytest.raises(ValueError, match="mean must be in"):
+        maco((1, 3, 16, 16), mean=1.0)
+
+
+# -- ensembles, strong transforms, settings ------------------------------------------------------------------
+def test_ensemble_logits_are_the_mean_of_its_members():
+    from vizlab.toy import tiny_cnn
+
+    a, b = tiny_cnn(seed=0), tiny_cnn(seed=1)
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(Ensemble([a, b])(x), (a(x) + b(x)) / 2)  # exact
+    with pytest.raises(ValueError, match="at least one model"):
+        Ensemble([])
+    with pytest.raises(TypeError, match="nn.Module"):
+        Ensemble([a, "lite1"])
+
+
+def test_strong_transforms_draw_larger_changes_than_standard():
+    import random
+
+    from vizlab.optimize.transforms import standard
+
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    sizes = {strong(16)(x, random.Random(s)).shape[-1] for s in range(30)}
+    usual = {standard(8)(x, random.Random(s)).shape[-1] for s in range(30)}
+    assert max(sizes) - min(sizes) > max(usual) - min(usual)  # exact: a wider range of scales
+
+
+def test_settings_validate_the_new_levers():
+    with pytest.raises(TypeError, match="ensemble must be a tuple"):
+        ClassVizSettings(mode="fourier", ensemble="efficientnet_lite1")
+    with pytest.raises(ValueError, match="ensemble members must be embedded models"):
+        ClassVizSettings(mode="fourier", ensemble=("vgg16",))
+    with pytest.raises(ValueError, match="transforms must be one of"):
+        ClassVizSettings(mode="fourier", transforms="wild")
+    assert preset("fourier", ensemble=["efficientnet_lite1"]).ensemble == ("efficientnet_lite1",)  # exact
+
+
+def test_build_uses_maco_without_a_clamp(tiny):
+    param, transforms, regs, optimizer = build(tiny, preset("fourier", maco=True, size=32), seed=0)
+    assert param.name == "maco" and optimizer == "adam"  # exact
+    assert not any(type(r).__name__ == "Clamp" for r in regs)  # exact
+
+
+def test_lite1_loads_offline_and_joins_an_ensemble(model):
+    import vizlab
+
+    lite1 = vizlab.load_model("efficientnet_lite1")
+    assert lite1.input_size == 240 and "lite1" in lite1.weights  # exact
+    assert lite1.predict("cat", k=1)[0][0] == "Egyptian cat"  # exact: the top class name
+    r = class_visualization(model, "goldfish", preset("fourier", size=64, steps=2, ensemble=("efficientnet_lite1",)),
+                            progress=False)
+    lite0_blocks = sum(1 for m in model.modules() if getattr(m, "has_skip", False))
+    assert r.info["ghost_blocks"] > lite0_blocks  # exact: both members' residual branches were ghosted
+
+
+# -- the blind scorer ----------------------------------------------------------------------------------------
+def test_matcher_counts_synonyms_plurals_and_the_basic_level():
+    strict, basic = blind.accept_lists("tarantula")
+    assert blind.first_hit(["a hairy crab", "Tarantulas on a rock"], strict) == 2  # exact
+    assert blind.first_hit(["big spiders"], strict) is None and blind.first_hit(["big spiders"], basic) == 1
+    assert blind.first_hit(["red peppers"], blind.accept_lists("bell pepper")[0]) == 1  # exact
+    assert not blind.matches("lemonade stand", ["lemon"])  # exact: whole words only
+    assert blind.first_hit(["x", "x", "x", "x", "x", "goldfish"], blind.accept_lists("goldfish")[0]) is None
+    strict, basic = blind.accept_lists("American black bear")  # a class without a hand-written list
+    assert blind.matches("an American black bear", strict) and blind.matches("a bear", basic)  # exact
+
+
+def test_score_reads_answers_and_counts_per_recipe(tmp_path, capsys):
+    entries = [dict(image="img00.png", recipe="maco", cls="flamingo", lite2_rank=1, seconds=1.0),
+               dict(image="img01.png", recipe="maco", cls="lemon", lite2_rank=9, seconds=2.0)]
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps(dict(folder="x", entries=entries)))
+    answers = tmp_path / "answers.txt"
+    answers.write_text("img00: pink birds; flamingo; heron; coral; shrimp\n**img01**: a yellow ball; lime; sun\n")
+    out = tmp_path / "scored.json"
+    blind.main(["score", "--key", str(key), "--guesses", str(answers), "--json", str(out)])
+    text = capsys.readouterr().out
+    assert "**maco**: blind top-1 0/2, top-5 1/2 (basic level: top-1 0, top-5 2)" in text
+    rows = json.loads(out.read_text())
+    assert [r["strict_hit"] for r in rows] == [2, None] and rows[1]["basic_hit"] == 2  # exact
