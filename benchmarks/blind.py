@@ -121,26 +121,14 @@ def degraded(image: torch.Tensor, kind: str) -> torch.Tensor:
     raise ValueError(f"kind must be grey, blur or small, got {kind!r}")
 
 
-def spectrum_distance(image: torch.Tensor) -> float:
-    """Mean absolute difference of log amplitude spectra (decorrelated colour basis) between ``image`` and the
-    sample photos' mean spectrum (:func:`vizlab.optimize.natural_spectrum`); 0 for a photo-like spectrum."""
-    from vizlab.optimize.params import COLOR_SQRT, natural_spectrum
-
-    x = image[0].detach().double().cpu()
-    h, w = x.shape[-2:]
-    x = x - x.mean(dim=(1, 2), keepdim=True)
-    z = torch.einsum("ij,jhw->ihw", torch.linalg.inv(COLOR_SQRT).double(), x)
-    amp = torch.fft.rfft2(z, norm="ortho").abs()
-    ref = natural_spectrum(h, w).double()
-    return float((amp[:, 1:, 1:].clamp_min(1e-6).log() - ref[:, 1:, 1:].clamp_min(1e-6).log()).abs().mean())
-
-
 def proxies(judge, image: torch.Tensor, target: int) -> dict:
     """Every automatic proxy of one image: Lite2's rank on it and on three degraded copies, spectrum distance."""
     with torch.no_grad():
         out = {"lite2_rank": int(judge.rank(image, target)[0])}
         for kind in ("grey", "blur", "small"):
             out[f"lite2_{kind}_rank"] = int(judge.rank(degraded(image, kind), target)[0])
+    from vizlab.optimize import spectrum_distance
+
     out["spectrum_distance"] = spectrum_distance(image)
     return out
 

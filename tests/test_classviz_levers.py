@@ -66,6 +66,18 @@ def test_maco_set_image_projects_onto_the_fixed_magnitude():
     torch.testing.assert_close(got[:, 1:8], natural_spectrum(16).double()[:, 1:8], atol=1e-4, rtol=1e-3)
 
 
+def test_spectrum_distance_is_small_for_maco_and_large_for_white_noise():
+    from vizlab.optimize import spectrum_distance
+
+    near = spectrum_distance(maco((1, 3, 32, 32), seed=0).image())
+    noise = spectrum_distance(torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)))
+    assert near < 0.3 and noise > 5 * near  # exact: maco keeps |F| (up to the sigmoid); measured 0.16 and 2.0
+    with pytest.raises(ValueError, match="image must be"):
+        spectrum_distance(torch.rand(2, 3, 8, 8))
+    with pytest.raises(TypeError, match="image must be a tensor"):
+        spectrum_distance([[0.5]])
+
+
 def test_maco_learn_mean_adds_the_colour_and_bad_input_is_named():
     assert len(maco((1, 3, 16, 16), seed=0, learn_mean=True).params) == 2  # exact
     with pytest.raises(ValueError, match="magnitude must have shape"):
@@ -109,6 +121,17 @@ def test_settings_validate_the_new_levers():
     with pytest.raises(ValueError, match="transforms must be one of"):
         ClassVizSettings(mode="fourier", transforms="wild")
     assert preset("fourier", ensemble=["efficientnet_lite1"]).ensemble == ("efficientnet_lite1",)  # exact
+
+
+def test_maco_preset_and_mode(tiny):
+    from vizlab.optimize import MACO
+
+    assert preset("maco") == MACO and MACO.maco and MACO.mode == "fourier" and MACO.l2 == 0  # exact
+    r = class_visualization(tiny, 1, mode="maco", size=16, steps=2, progress=False)
+    assert r.info["settings"].maco  # exact
+    assert class_visualization(tiny, 1, MACO, mode="maco", size=16, steps=1, progress=False).steps == 1  # exact
+    with pytest.raises(ValueError, match="disagrees"):
+        class_visualization(tiny, 1, MACO, mode="cs231n", size=16, steps=1, progress=False)
 
 
 def test_build_uses_maco_without_a_clamp(tiny):

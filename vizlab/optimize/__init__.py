@@ -13,14 +13,16 @@ Composable pieces (after lucid/lucent's design, written anew):
 And the lecture's techniques built from them: :func:`class_visualization`, :func:`deepdream`,
 :func:`invert`, :func:`fooling_image`.
 """
-from .classviz import (ASSIGNMENT, CS231N, FOURIER, ClassVizSettings, Ensemble, ensemble_member, class_probability, class_visualization,
-                       ghost_network, model_units, preset, regularizer_ladder, verdict)
+from .classviz import (ASSIGNMENT, CS231N, FOURIER, MACO, ClassVizSettings, Ensemble, class_probability,
+                       class_visualization, ensemble_member, ghost_network, model_units, preset, regularizer_ladder,
+                       verdict)
 from .deepdream import ANIMAL_CLASSES, HEAD_DREAM, DreamResult, class_mass, deepdream
 from .fooling import FoolingResult, fooling_image
 from .inversion import features, invert
 from .objectives import (Context, Objective, channel, class_log_probability, class_logit, feature_match, guided,
                          layer_activation, neuron)
-from .params import Parameterization, fourier, frequency_energy, maco, natural_spectrum, pixels
+from .params import (Parameterization, fourier, frequency_energy, maco, natural_spectrum, pixels,
+                     spectrum_distance)
 from .plots import show_fooling, show_inversions, show_result, show_snapshots
 from .regularizers import L2, TV, Blur, Clamp, ClipWeak, Regularizer, gaussian_blur, total_variation
 from .render import RenderResult, cosine_decay, render
@@ -28,11 +30,11 @@ from .transforms import (Compose, Crop, Jitter, Pad, Rotate, Scale, Transform, c
                          scale, strong)
 
 __all__ = [
-    "ASSIGNMENT", "CS231N", "FOURIER", "ClassVizSettings", "class_probability", "class_visualization", "model_units",
+    "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "ClassVizSettings", "class_probability", "class_visualization", "model_units",
     "preset", "regularizer_ladder", "verdict", "ghost_network",
     "ANIMAL_CLASSES", "HEAD_DREAM", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
     "Context", "Objective", "channel", "class_log_probability", "class_logit", "feature_match", "guided",
-    "layer_activation", "neuron", "Parameterization", "fourier", "frequency_energy", "maco", "natural_spectrum", "pixels",
+    "layer_activation", "neuron", "Parameterization", "fourier", "frequency_energy", "maco", "natural_spectrum", "pixels", "spectrum_distance",
     "show_fooling", "show_inversions", "show_result", "show_snapshots",
     "L2", "TV", "Blur", "Clamp", "ClipWeak", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
     "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "strong",

@@ -188,14 +188,20 @@ CS231N = ClassVizSettings(mode="cs231n", steps=150, lr=25.0, l2=1e-3, jitter=16,
 #: flamingo/tarantula 6th in 1 of 10 runs). Round 6's fresh set 50321: 18/20 with 0.35 and with 0.25.
 FOURIER = ClassVizSettings(mode="fourier", steps=50, lr=0.15, l2=1e-3, tv=0.0, jitter=8, blur_sigma=0.0,
                            blur_every=10, lr_end=0.1, decay=1.5, ghost=0.35)
-#: Presets by name: the two modes and the assignment's original defaults.
-PRESETS = {"cs231n": CS231N, "fourier": FOURIER, "assignment": ASSIGNMENT}
+#: The Fourier mode with only the phase free (issue 24): the magnitude of the spectrum is the sample photos'
+#: (:func:`~vizlab.optimize.params.maco`), so the image keeps a photo's contrast at every scale; no L2 (the
+#: magnitude already bounds every frequency), the same steps, rate, transforms and ghost as :data:`FOURIER`.
+#: A candidate for the default, pending the blind count of ``benchmarks/BLIND.md``.
+MACO = replace(FOURIER, maco=True, l2=0.0)
+#: Presets by name: the two modes, the MACO variant of the Fourier mode and the assignment's original defaults.
+PRESETS = {"cs231n": CS231N, "fourier": FOURIER, "maco": MACO, "assignment": ASSIGNMENT}
 
 
 def preset(mode: str = "cs231n", **changes) -> ClassVizSettings:
     """The settings of a preset, with some fields changed: ``preset("fourier", steps=50)``.
 
-    ``mode`` is ``"cs231n"``, ``"fourier"`` or ``"assignment"`` (CS231n's original defaults, pixel mode).
+    ``mode`` is ``"cs231n"``, ``"fourier"``, ``"maco"`` (the Fourier mode with the magnitude fixed) or
+    ``"assignment"`` (CS231n's original defaults, pixel mode).
     """
     if mode not in PRESETS:
         raise ValueError(f"mode must be one of {', '.join(PRESETS)}, got {mode!r}")
@@ -371,7 +377,8 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         model: a classifier taking ``[0, 1]`` images.
         target: class index or (for a :class:`~vizlab.models.VizModel`) a class name.
         settings: a :class:`ClassVizSettings`; default: the preset of ``mode``.
-        mode: ``"cs231n"`` (default) or ``"fourier"``; with ``settings`` it must agree.
+        mode: ``"cs231n"`` (default), ``"fourier"`` or ``"maco"`` (the Fourier mode, phase only: :data:`MACO`);
+            with ``settings`` it must agree.
         seed, snapshots, callback, stop_event, progress: as in :func:`~vizlab.optimize.render.render`.
         **changes: override single settings, e.g. ``steps=50, l2=0``.
 
@@ -385,13 +392,13 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         True
     """
     if settings is None:
-        if mode is not None and mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode is not None and mode not in (*MODES, "maco"):
+            raise ValueError(f"mode must be one of {', '.join((*MODES, 'maco'))}, got {mode!r}")
         settings = preset(mode or "cs231n", **changes)
     else:
         if not isinstance(settings, ClassVizSettings):
             raise TypeError(f"settings must be a ClassVizSettings, got {type(settings).__name__}")
-        if mode is not None and mode != settings.mode:
+        if mode is not None and mode != settings.mode and not (mode == "maco" and settings.maco):
             raise ValueError(f"mode={mode!r} disagrees with settings.mode={settings.mode!r}")
         settings = replace(settings, **changes) if changes else settings
     index = class_of(model, target)
