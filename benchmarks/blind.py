@@ -48,7 +48,8 @@ RECIPES = {
     "maco_strong": ("fourier", {"maco": True, "l2": 0.0, "transforms": "strong", "jitter": 16}),
 }
 
-#: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts.
+#: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
+#: (besides the strict phrases).
 #: Matching is by whole words, case-insensitive, a plural "s"/"es" dropped. Written before any viewer answered.
 ACCEPT = {
     "flamingo": (["flamingo"], ["flamingo"]),
@@ -210,7 +211,7 @@ def score(args) -> int:
     for e in key["entries"]:
         g = guesses.get(e["image"], [])
         strict, basic = accept_lists(e["cls"])
-        rows.append(dict(e, guesses=g, strict_hit=first_hit(g, strict), basic_hit=first_hit(g, basic)))
+        rows.append(dict(e, guesses=g, strict_hit=first_hit(g, strict), basic_hit=first_hit(g, strict + basic)))
     missing = [r["image"] for r in rows if not r["guesses"]]
     if missing:
         print(f"no answer for {len(missing)} images: {', '.join(missing)}")
@@ -243,9 +244,10 @@ def proxy(args) -> int:
     rows = [r for path in args.scored for r in json.loads(Path(path).read_text()) if r.get("guesses")]
     if not rows:
         raise SystemExit("no scored images")
-    truth = [r["basic_hit" if args.basic else "strict_hit"] is not None for r in rows]
-    print(f"{len(rows)} images, blind top-5 {'(basic level) ' if args.basic else ''}hits: {sum(truth)}")
-    print("| proxy | rule | agrees with the blind verdict | pass & seen | pass & unseen | fail & seen |")
+    k = 1 if args.top1 else 5
+    truth = [(r["basic_hit" if args.basic else "strict_hit"] or 99) <= k for r in rows]
+    print(f"{len(rows)} images, blind top-{k} {'(basic level) ' if args.basic else ''}hits: {sum(truth)}")
+    print("| proxy | rule | agrees with the viewer | pass & named | pass & not named | fail & named |")
     print("|---|---|---:|---:|---:|---:|")
     for name in ("lite2_rank", "lite2_grey_rank", "lite2_blur_rank", "lite2_small_rank"):
         for k in (1, 5, 20):
@@ -293,6 +295,7 @@ def main(argv=None) -> int:
     x = sub.add_parser("proxy", help="agreement of the automatic proxies with scored blind verdicts")
     x.add_argument("--scored", nargs="+", required=True)
     x.add_argument("--basic", action="store_true", help="use the basic-level hits as the truth")
+    x.add_argument("--top1", action="store_true", help="the truth is a top-1 hit (default: top-5)")
     x.set_defaults(fn=proxy)
     args = parser.parse_args(argv)
     return args.fn(args)

@@ -204,8 +204,20 @@ def head_dream_animal_ratio(seed: int) -> float:
     return opt.class_mass(judge, d.image) / opt.class_mass(judge, photo)
 
 
+def maco_worst_spectrum_distance(seed: int) -> float:
+    """nb05's MACO images (the first three Fourier classes, 224 px): the largest spectrum distance to photos."""
+    from vizlab import optimize as opt
+
+    model, _ = _models()
+    return max(opt.spectrum_distance(opt.class_visualization(model, name, mode="maco", size=224, seed=seed,
+                                                             progress=False).image)
+               for name in ("flamingo", "goldfish", "volcano"))
+
+
 NB05, NB06 = "notebooks/05_class_visualization.ipynb", "notebooks/06_deepdream.ipynb"
 CLAIMS = [
+    dict(name="nb05 maco: worst spectrum distance of 3", run=maco_worst_spectrum_distance, threshold=0.35,
+         higher_is_better=False, where=f"{NB05} (MACO claim)", profile="quick"),
     dict(name="nb05 ladder: Lite0 p of plain and CS231n rungs", run=ladder_min_lite0_p, threshold=0.5,
          where=f"{NB05} (ladder claim)", profile="quick"),
     dict(name="nb05 pixel mode: min Lite0 p", run=pixel_min_lite0_p, threshold=0.5,

@@ -177,3 +177,30 @@ def test_score_reads_answers_and_counts_per_recipe(tmp_path, capsys):
     assert "**maco**: blind top-1 0/2, top-5 1/2 (basic level: top-1 0, top-5 2)" in text
     rows = json.loads(out.read_text())
     assert [r["strict_hit"] for r in rows] == [2, None] and rows[1]["basic_hit"] == 2  # exact
+
+
+def test_image_grid_writes_captions_under_the_images():
+    from vizlab.plotting import image_grid
+
+    fig = image_grid([torch.rand(3, 8, 8), torch.rand(3, 8, 8)], captions=["flamingo", "goldfish"], size=2)
+    texts = [t for ax in fig.axes for t in ax.texts]
+    assert [t.get_text() for t in texts] == ["flamingo", "goldfish"]  # exact
+    assert all(t.get_position()[1] < 0 for t in texts)  # exact: below the image
+    with pytest.raises(ValueError, match="captions has 1 entries for 2 images"):
+        image_grid([torch.rand(3, 8, 8), torch.rand(3, 8, 8)], captions=["x"])
+
+
+def test_proxy_agreement_counts_each_rule(tmp_path, capsys):
+    base = dict(lite2_grey_rank=1, lite2_blur_rank=1, lite2_small_rank=1, spectrum_distance=0.2)
+    rows = [dict(base, guesses=["a"], strict_hit=1, basic_hit=1, lite2_rank=1),
+            dict(base, guesses=["b"], strict_hit=None, basic_hit=None, lite2_rank=3),
+            dict(base, guesses=["c"], strict_hit=4, basic_hit=4, lite2_rank=50)]
+    scored = tmp_path / "scored.json"
+    scored.write_text(json.dumps(rows))
+    blind.main(["proxy", "--scored", str(scored)])
+    text = capsys.readouterr().out
+    assert "3 images, blind top-5 hits: 2" in text
+    # rank <= 5 passes images 1 and 2: agrees on image 1 only (2 is not named, 3 is named but fails)
+    assert "| lite2_rank | rank <= 5 | 1/3 (33%) | 1 | 1 | 1 |" in text
+    blind.main(["proxy", "--scored", str(scored), "--top1"])
+    assert "| lite2_rank | rank <= 1 | 3/3 (100%) | 1 | 0 | 0 |" in capsys.readouterr().out

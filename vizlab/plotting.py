@@ -117,13 +117,20 @@ def show_heatmap(image, heat, ax: Axes | None = None, *, alpha: float = 0.5, cma
 
 
 def image_grid(images: Sequence, titles: Sequence[str] | None = None, *, ncols: int | None = None,
-               size: float = 2.2, cmap: str | None = None, suptitle: str | None = None) -> Figure:
-    """Draw images (RGB arrays/tensors, or 2-D maps drawn with ``cmap``) in a grid; returns the Figure."""
+               size: float = 2.2, cmap: str | None = None, suptitle: str | None = None,
+               captions: Sequence[str] | None = None) -> Figure:
+    """Draw images (RGB arrays/tensors, or 2-D maps drawn with ``cmap``) in a grid; returns the Figure.
+
+    ``titles`` go above each image in small type; ``captions`` below it, in type large enough to read from the
+    back of a lecture hall (a class name under a class image).
+    """
     images = list(images)
     if not images:
         raise ValueError("images is empty")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles has {len(titles)} entries for {len(images)} images")
+    if captions is not None and len(captions) != len(images):
+        raise ValueError(f"captions has {len(captions)} entries for {len(images)} images")
     n = len(images)
     ncols = ncols or min(n, 8)
     nrows = math.ceil(n / ncols)
@@ -142,6 +149,8 @@ def image_grid(images: Sequence, titles: Sequence[str] | None = None, *, ncols: 
             ax.imshow(_as_array(img))
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
+        if captions is not None:
+            ax.text(0.5, -0.02, captions[i], transform=ax.transAxes, ha="center", va="top", fontsize=14)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()

@@ -302,8 +302,8 @@ def spectrum_distance(image: torch.Tensor) -> float:
     ``image`` (``(1, 3, H, W)`` or ``(3, H, W)`` in ``[0, 1]``, its mean colour removed, colours unmixed by
     :data:`COLOR_SQRT`) and of :func:`natural_spectrum` at the same size, over all frequencies but the axes.
 
-    About 0.15-0.2 for a :func:`maco` image (its magnitude is the photos' up to the sigmoid's bend), 0.6-0.8 for Fourier-mode
-    class images (too much contrast at some frequencies, too little at others).
+    About 0.15-0.2 for a :func:`maco` image (its magnitude is the photos' up to the sigmoid's bend), 0.6-0.8
+    for Fourier-mode class images (too much contrast at some frequencies, too little at others).
     """
     if not isinstance(image, torch.Tensor):
         raise TypeError(f"image must be a tensor, got {type(image).__name__}")
