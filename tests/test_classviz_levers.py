@@ -78,6 +78,23 @@ def test_spectrum_distance_is_small_for_maco_and_large_for_white_noise():
         spectrum_distance([[0.5]])
 
 
+def test_maco_saturation_scales_only_the_colour_channels():
+    amp = natural_spectrum(16)
+    got = _pre_sigmoid_amplitude(maco((1, 3, 16, 16), seed=0, saturation=0.0).image().detach())[0]
+    bright = int(COLOR_SQRT.norm(dim=0).argmax())
+    for c in range(3):  # saturation 0: a grey image, the brightness channel untouched
+        if c == bright:
+            torch.testing.assert_close(got[c, 1:8], amp.double()[c, 1:8], atol=1e-4, rtol=1e-3)
+        else:
+            assert got[c].max() < 1e-4  # exact
+    x = maco((1, 3, 16, 16), seed=0, saturation=0.0).image()
+    assert (x - x.mean(dim=1, keepdim=True)).abs().max() < 0.05  # exact: nearly grey (the mix is not exact grey)
+    with pytest.raises(ValueError, match="saturation must be >= 0"):
+        maco((1, 3, 16, 16), saturation=-1)
+    with pytest.raises(TypeError, match="saturation must be a number"):
+        maco((1, 3, 16, 16), saturation="high")
+
+
 def test_maco_learn_mean_adds_the_colour_and_bad_input_is_named():
     assert len(maco((1, 3, 16, 16), seed=0, learn_mean=True).params) == 2  # exact
     with pytest.raises(ValueError, match="magnitude must have shape"):

@@ -94,6 +94,7 @@ class ClassVizSettings:
         maco: fourier mode: optimise only the phase of the spectrum, its magnitude fixed to the sample photos'
             mean amplitude spectrum (:func:`~vizlab.optimize.params.maco`; Fel et al. 2023); the L2 and decay
             settings then have no spectrum to shape (L2 still pulls the mean colour to grey).
+        saturation: maco: the colour-difference channels' magnitude times this (above 1: more colourful).
         ensemble: names of further embedded models (e.g. ``("efficientnet_lite1",)``) whose class scores are
             averaged with the model's: the image must show the class to all of them (loaded once, cached).
         transforms: fourier mode: ``"standard"`` (pad, jitter, scale 0.9-1.1, rotate 10 degrees) or
@@ -121,6 +122,7 @@ class ClassVizSettings:
     view: int = 0
     ghost: float = 0.0
     maco: bool = False
+    saturation: float = 1.0
     ensemble: tuple = ()
     transforms: str = "standard"
 
@@ -158,7 +160,7 @@ class ClassVizSettings:
             raise ValueError(f"copies must be >= 1, got {self.copies}")
         if self.blur_every < 1:
             raise ValueError(f"blur_every must be >= 1, got {self.blur_every}")
-        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak") + (("blur_end",) if self.blur_end is not None else ()):
+        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "saturation") + (("blur_end",) if self.blur_end is not None else ()):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= float(self.lr_end) <= 1:
@@ -232,7 +234,7 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0):
     else:
         # start from grey: the photos' mean colour (the parameterization's default) is a brown head start
         if settings.maco:
-            param = maco(shape, seed=seed, device=device, mean=0.5)
+            param = maco(shape, seed=seed, device=device, mean=0.5, saturation=settings.saturation)
         else:
             param = fourier(shape, seed=seed, device=device, decorrelate=settings.decorrelate, mean=0.5,
                             decay=settings.decay)

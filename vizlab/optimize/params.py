@@ -229,7 +229,8 @@ def natural_spectrum(h: int = 224, w: int | None = None) -> torch.Tensor:
 
 
 def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude: torch.Tensor | None = None,
-         learn_mean: bool = False, device: torch.device | str | None = None) -> Parameterization:
+         learn_mean: bool = False, saturation: float = 1.0,
+         device: torch.device | str | None = None) -> Parameterization:
     """Magnitude-constrained parameterization (MACO, Fel et al. 2023): only the phase of the spectrum is free.
 
     ``x = sigmoid(offset + gain * M · irfft2(A · exp(i φ)))``: ``φ`` (the phase, one per frequency and colour
@@ -247,6 +248,8 @@ def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude
         magnitude: a fixed amplitude ``(3, H, W // 2 + 1)`` instead of the photos'.
         learn_mean: also optimise the mean colour (off: a class image that may drift its whole canvas to one
             colour lets the sigmoid saturate, and on flamingo it turned everything green).
+        saturation: multiplies the magnitude of the two colour-difference channels (the columns of
+            :data:`COLOR_SQRT` with the smaller norms): above 1, more colourful than the photos.
         device: where the parameters live.
     """
     device = torch.device("cpu") if device is None else torch.device(device)
@@ -258,7 +261,18 @@ def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude
     if tuple(magnitude.shape) != (3, h, w // 2 + 1):
         raise ValueError(f"magnitude must have shape {(3, h, w // 2 + 1)} for a {h}x{w} image, "
                          f"got {tuple(magnitude.shape)}")
-    amp = magnitude.to(device, torch.float32)
+    try:
+        saturation = float(saturation)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"saturation must be a number, got {type(saturation).__name__}") from exc
+    if saturation < 0:
+        raise ValueError(f"saturation must be >= 0, got {saturation}")
+    amp = magnitude.to(device, torch.float32).clone()
+    if saturation != 1:
+        brightness = int(COLOR_SQRT.norm(dim=0).argmax())
+        for c in range(3):
+            if c != brightness:
+                amp[c] *= saturation
     base = _channel_vector(mean, device, "mean")
     if ((base <= 0) | (base >= 1)).any():
         raise ValueError(f"mean must be in (0, 1), got {mean!r}")
