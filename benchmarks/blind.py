@@ -249,6 +249,9 @@ def proxy(args) -> int:
     print(f"{len(rows)} images, blind top-{k} {'(basic level) ' if args.basic else ''}hits: {sum(truth)}")
     print("| proxy | rule | agrees with the viewer | pass & named | pass & not named | fail & named |")
     print("|---|---|---:|---:|---:|---:|")
+    # what a proxy must beat: always saying "named" (or always "not named"), whichever agrees more often
+    _agree_row("(always pass)" if 2 * sum(truth) >= len(truth) else "(always fail)", "base rate",
+               [2 * sum(truth) >= len(truth)] * len(truth), truth)
     for name in ("lite2_rank", "lite2_grey_rank", "lite2_blur_rank", "lite2_small_rank"):
         for k in (1, 5, 20):
             passed = [r[name] <= k for r in rows]

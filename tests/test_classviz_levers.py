@@ -217,6 +217,7 @@ def test_proxy_agreement_counts_each_rule(tmp_path, capsys):
     blind.main(["proxy", "--scored", str(scored)])
     text = capsys.readouterr().out
     assert "3 images, blind top-5 hits: 2" in text
+    assert "| (always pass) | base rate | 2/3 (67%) | 2 | 1 | 0 |" in text
     # rank <= 5 passes images 1 and 2: agrees on image 1 only (2 is not named, 3 is named but fails)
     assert "| lite2_rank | rank <= 5 | 1/3 (33%) | 1 | 1 | 1 |" in text
     blind.main(["proxy", "--scored", str(scored), "--top1"])
