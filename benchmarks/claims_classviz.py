@@ -216,7 +216,7 @@ def maco_worst_spectrum_distance(seed: int) -> float:
 
 NB05, NB06 = "notebooks/05_class_visualization.ipynb", "notebooks/06_deepdream.ipynb"
 CLAIMS = [
-    dict(name="nb05 maco: worst spectrum distance of 3", run=maco_worst_spectrum_distance, threshold=0.35,
+    dict(name="nb05: MACO, worst spectrum distance of 3", run=maco_worst_spectrum_distance, threshold=0.35,
          higher_is_better=False, where=f"{NB05} (MACO claim)", profile="quick"),
     dict(name="nb05 ladder: Lite0 p of plain and CS231n rungs", run=ladder_min_lite0_p, threshold=0.5,
          where=f"{NB05} (ladder claim)", profile="quick"),
