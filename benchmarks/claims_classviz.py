@@ -214,8 +214,29 @@ def maco_worst_spectrum_distance(seed: int) -> float:
                for name in ("flamingo", "goldfish", "volcano"))
 
 
+def diversity_ratio(seed: int) -> float:
+    """tests/test_classviz_levers.py: three channel images of a tiny seeded CNN optimised together, with a
+    diversity term (weight 50) and without; the mean Gram cosine similarity at ``conv1`` with / without."""
+    from vizlab.hooks import capture
+    from vizlab.optimize import Context, channel, diversity, fourier, render
+    from vizlab.toy import tiny_cnn
+
+    tiny = tiny_cnn(seed=0)
+    out = []
+    for weight in (50.0, 0.0):
+        param = fourier((3, 3, 16, 16), seed=seed, std=0.01)
+        goal = channel("conv2", 1) + weight * diversity("conv1") if weight else channel("conv2", 1)
+        image = render(tiny, goal, param, steps=30, lr=0.1, progress=False, seed=seed).image
+        with torch.no_grad(), capture(tiny, ["conv1"]) as cap:
+            tiny(image)
+        out.append(-float(diversity("conv1")(Context(None, dict(cap.activations)))))
+    return out[0] / out[1]
+
+
 NB05, NB06 = "notebooks/05_class_visualization.ipynb", "notebooks/06_deepdream.ipynb"
 CLAIMS = [
+    dict(name="test diversity: Gram similarity with / without the term", run=diversity_ratio, threshold=0.9,
+         higher_is_better=False, where="tests/test_classviz_levers.py", profile="quick"),
     dict(name="nb05: MACO, worst spectrum distance of 3", run=maco_worst_spectrum_distance, threshold=0.35,
          higher_is_better=False, where=f"{NB05} (MACO claim)", profile="quick"),
     dict(name="nb05 ladder: Lite0 p of plain and CS231n rungs", run=ladder_min_lite0_p, threshold=0.5,

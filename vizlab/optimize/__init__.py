@@ -19,8 +19,8 @@ from .classviz import (ASSIGNMENT, CS231N, FOURIER, MACO, ClassVizSettings, Ense
 from .deepdream import ANIMAL_CLASSES, HEAD_DREAM, DreamResult, class_mass, deepdream
 from .fooling import FoolingResult, fooling_image
 from .inversion import features, invert
-from .objectives import (Context, Objective, channel, class_log_probability, class_logit, feature_match, guided,
-                         layer_activation, neuron)
+from .objectives import (Context, Objective, channel, class_log_probability, class_logit, diversity, feature_match,
+                         guided, layer_activation, neuron)
 from .params import (Parameterization, fourier, frequency_energy, maco, natural_spectrum, pixels,
                      spectrum_distance)
 from .plots import show_fooling, show_inversions, show_result, show_snapshots
@@ -33,7 +33,7 @@ __all__ = [
     "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "ClassVizSettings", "class_probability", "class_visualization", "model_units",
     "preset", "regularizer_ladder", "verdict", "ghost_network",
     "ANIMAL_CLASSES", "HEAD_DREAM", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
-    "Context", "Objective", "channel", "class_log_probability", "class_logit", "feature_match", "guided",
+    "Context", "Objective", "channel", "diversity", "class_log_probability", "class_logit", "feature_match", "guided",
     "layer_activation", "neuron", "Parameterization", "fourier", "frequency_energy", "maco", "natural_spectrum", "pixels", "spectrum_distance",
     "show_fooling", "show_inversions", "show_result", "show_snapshots",
     "L2", "TV", "Blur", "Clamp", "ClipWeak", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",

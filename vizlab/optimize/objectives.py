@@ -171,6 +171,33 @@ def neuron(layer: str, index: int, y: int | None = None, x: int | None = None) -
     return Objective(fn, (layer,), f"{layer}:{index}@({y},{x})")
 
 
+def diversity(layer: str) -> Objective:
+    """Minus the mean cosine similarity of the Gram matrices of ``layer`` between the images of a batch.
+
+    Added (with a weight) to a channel or neuron objective when several images are optimised at once, it pushes
+    them apart in *style* (which features occur together) while each still excites the unit, so the batch
+    shows several facets of what the unit responds to (the "diversity" term of the Distill article "Feature
+    Visualization"). ``-1`` for identical images, ``0`` for images with orthogonal Gram matrices; a batch of one
+    gives ``0``. Example: ``opt.channel("block5", 7) + 0.5 * opt.diversity("block4")`` on a ``(4, 3, H, W)``
+    parameterization.
+    """
+    def fn(c: Context) -> torch.Tensor:
+        a = c.act(layer)
+        if a.dim() != 4:
+            raise ValueError(f"diversity needs a spatial layer (N, C, H, W); {layer!r} has shape {tuple(a.shape)}")
+        n = a.shape[0]
+        if n < 2:
+            return a.sum() * 0.0
+        flat = a.flatten(2)
+        gram = torch.bmm(flat, flat.transpose(1, 2)).flatten(1) / flat.shape[-1]
+        gram = torch.nn.functional.normalize(gram, dim=1)
+        sim = gram @ gram.T
+        off = sim.sum() - sim.diagonal().sum()
+        return -off / (n * (n - 1))
+
+    return Objective(fn, (layer,), f"diversity {layer}")
+
+
 def layer_activation(layer: str) -> Objective:
     """DeepDream's objective: the mean squared activation of a layer, ``mean(A**2)`` (its gradient is ``A``)."""
     return Objective(lambda c: c.act(layer).pow(2).mean(), (layer,), f"{layer}²")
