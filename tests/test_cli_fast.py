@@ -73,14 +73,14 @@ def test_stylize_caps_the_longest_side_by_default_and_says_so(tmp_path, tiny_net
     monkeypatch.setattr(style_cli, "DEFAULT_MAX_SIDE", 300)  # the same code path as 1024, on a small photo
     photo = _big_photo(tmp_path, 600, 400)
     assert main(["stylize", str(tiny_net), str(photo), str(tmp_path / "capped.png")]) == 0
-    err = capsys.readouterr().err
-    assert "longest side capped at 300 px" in err and "--size full" in err  # exact
+    out = capsys.readouterr().out
+    assert "longest side capped at 300 px" in out and "--size full" in out  # exact
     assert Image.open(tmp_path / "capped.png").size == (300, 200)  # exact
     assert main(["stylize", str(tiny_net), str(photo), str(tmp_path / "full.png"), "--size", "full"]) == 0
     assert Image.open(tmp_path / "full.png").size == (600, 400)  # exact
     assert main(["stylize", str(tiny_net), str(photo), str(tmp_path / "short.png"), "--size", "100"]) == 0
     assert Image.open(tmp_path / "short.png").size == (150, 100)  # exact
-    assert "stylising 150x100" in capsys.readouterr().err  # exact
+    assert "stylising 150x100" in capsys.readouterr().out  # exact
 
 
 def test_notebooks_command_copies_and_keeps_edits(tmp_path, capsys):

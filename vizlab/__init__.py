@@ -21,6 +21,8 @@ _NAMES = {
 }
 _SUBPACKAGES = {"attribution", "claims", "evaluate", "exercises", "inside", "optimize", "plotting", "style", "toy",
                 "widgets"}
+# modules that ``import vizlab`` used to load eagerly, reachable as attributes (``vizlab.device.set_threads``)
+_MODULES = {"device", "hooks", "images", "models", "profiles", "fastpath", "resources", "cli"}
 __all__ = [*_NAMES, "__version__", *sorted(_SUBPACKAGES)]
 
 
@@ -29,7 +31,7 @@ def __getattr__(name: str):
         value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
         globals()[name] = value  # later look-ups skip this function
         return value
-    if name in _SUBPACKAGES:
+    if name in _SUBPACKAGES or name in _MODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'vizlab' has no attribute {name!r}")
 

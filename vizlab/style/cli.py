@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -68,7 +67,7 @@ def _check_output(output: Path) -> None:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(message, flush=True)  # stdout: stderr holds only the one-line error, if any
 
 
 def _stylize(args: argparse.Namespace) -> int:
