@@ -19,6 +19,9 @@ SKIP = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", ".DS
 
 class BuildWithData(build_py):
     def run(self):
+        if not getattr(self, "editable_mode", False):
+            # an in-tree build reuses build/lib: files of modules deleted since must not reach the wheel
+            shutil.rmtree(Path(self.build_lib) / "vizlab", ignore_errors=True)
         super().run()
         if getattr(self, "editable_mode", False):
             return
