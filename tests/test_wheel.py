@@ -33,6 +33,9 @@ def _run(cmd, cwd, env, timeout=300):
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """``(python, vizlab_script, env, workdir)`` of a fresh venv holding the freshly built wheel."""
+    setuptools = pytest.importorskip("setuptools")  # the test extra has it; the build uses this interpreter's
+    if int(setuptools.__version__.split(".")[0]) < 77:
+        pytest.fail(f"setuptools {setuptools.__version__} is too old to build vizlab (>= 77, the test extra)")
     tmp = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     env.update(MPLBACKEND="Agg", VIZLAB_PROFILE="quick", PIP_DISABLE_PIP_VERSION_CHECK="1")
