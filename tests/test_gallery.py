@@ -99,7 +99,22 @@ def _load_page(url, timeout=180):
 
 
 def _kernels(proc, psutil):
-    return [p for p in psutil.Process(proc.pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    """Live kernel processes under ``vizlab gallery`` (a zombie, culled but not yet reaped, counts as gone)."""
+    alive = []
+    for p in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(p.cmdline()):
+                alive.append(p)
+        except psutil.Error:  # exited (or became a zombie) while we looked
+            continue
+    return alive
+
+
+def _alive(p, psutil):
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _wait(predicate, timeout):
@@ -124,7 +139,7 @@ def test_a_signal_stops_voila_and_every_kernel(tmp_path, signame):
         family = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(getattr(signal, signame))
         assert proc.wait(timeout=60) == 0  # exact
-        assert _wait(lambda: not [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], 30), \
+        assert _wait(lambda: not [p for p in family if _alive(p, psutil)], 30), \
             f"left running after {signame}: {[p.cmdline() for p in family if p.is_running()]}"
     finally:
         if proc.poll() is None:
