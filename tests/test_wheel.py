@@ -53,15 +53,16 @@ def installed(tmp_path_factory):
          cwd=tmp, env=env)
     work = tmp / "elsewhere"
     work.mkdir()
-    return python, bindir / "vizlab", env, work, wheel
+    return python, bindir / "vizlab", env, work, purelib
 
 
 def test_the_wheel_carries_its_data_and_notebooks(installed):
-    python, _, env, work, wheel = installed
+    python, _, env, work, purelib = installed
     out = _run([python, "-c", "import json, vizlab, vizlab.resources as r; print(json.dumps([vizlab.__file__, "
                 "str(r.data_dir()), str(r.notebooks_dir()), r.checkout_root() is None]))"], cwd=work, env=env)
     file, data, notebooks, not_a_checkout = json.loads(out.stdout)
-    assert not Path(file).is_relative_to(ROOT) and not_a_checkout  # exact
+    assert Path(file).resolve().is_relative_to(purelib.resolve()) and not_a_checkout  # exact: the wheel's copy
+    assert Path(data).resolve().is_relative_to(purelib.resolve())  # exact
     assert (Path(data) / "styles" / "swirls.png").is_file() and (Path(data) / "networks" / "swirls.pt").is_file()  # exact
     assert (Path(notebooks) / "01_weights_and_activations.ipynb").is_file()  # exact
     assert sorted(p.name for p in (Path(notebooks) / "exercises").glob("*.ipynb"))  # exact
