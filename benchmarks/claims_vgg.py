@@ -32,7 +32,21 @@ def adain_convention_ratio(seed: int) -> float:
     return min(v for k, v in e.items() if k != "rgb01") / e["rgb01"]
 
 
+def adain_style_loss_ratio(seed: int) -> float:
+    """AdaIN's style loss (mean/std at relu1_1..relu4_1) of the stylised cat over the photo's (swirls, 128 px)."""
+    from vizlab.style import style_batch
+    from vizlab.style.adain import adain, content_batch, load_adain, statistics_loss
+
+    net = load_adain("cpu")
+    photo = torch.roll(content_batch("cat", 128), shifts=(seed, seed), dims=(2, 3))
+    style = style_batch(None, "swirls", 128)
+    out = adain(photo, style, alpha=1.0, net=net)
+    return statistics_loss(out, style, net) / statistics_loss(photo, style, net)
+
+
 CLAIMS = [
+    dict(name="vgg_adain_style_loss_ratio", run=adain_style_loss_ratio, threshold=0.75, higher_is_better=False,
+         where="tests/test_style_adain.py::test_adain_moves_the_photo_to_the_style_statistics", profile="quick"),
     dict(name="vgg_adain_reconstruction_mae", run=adain_reconstruction_mae, threshold=0.1, higher_is_better=False,
          where="tests/test_vgg_normalised.py::test_decoder_reconstructs_the_photo_only_in_the_right_convention",
          profile="quick"),

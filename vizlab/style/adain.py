@@ -104,18 +104,20 @@ class AdaIN(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """``relu4_1`` features of ``[0, 1]`` RGB images ``(N, 3, H, W)`` -> ``(N, 512, ceil(H/8), ceil(W/8))``."""
-        return self.encoder(x)
+        return self.encoder(x.contiguous(memory_format=torch.channels_last))
 
     def decode(self, features: torch.Tensor) -> torch.Tensor:
         """Features back to an image (not clamped)."""
-        return self.decoder(features)
+        return self.decoder(features.contiguous(memory_format=torch.channels_last)).contiguous()
+
+    def blend(self, content_features: torch.Tensor, style_features: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+        """Decode ``alpha * AdaIN(c, s) + (1 - alpha) * c`` from already encoded features (an explorer caches
+        both, so moving the strength slider costs one decoder pass)."""
+        t = adain_features(content_features, style_features)
+        return self.decode(alpha * t + (1 - alpha) * content_features)
 
     def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
-        fc = self.encode(content)
-        fs = self.encode(style)
-        t = adain_features(fc, fs)
-        t = alpha * t + (1 - alpha) * fc
-        return self.decode(t)
+        return self.blend(self.encode(content), self.encode(style), alpha)
 
 
 _NETS: dict[str, AdaIN] = {}
@@ -134,7 +136,8 @@ def load_adain(device: str | torch.device | None = None) -> AdaIN:
             raise ModelUnavailableError(f"{path} is not the AdaIN decoder vizlab expects ({len(state)} tensors, "
                                         f"{len(ours)} expected)")
         decoder.load_state_dict(state)
-        _NETS[str(dev)] = AdaIN(encoder, decoder).to(dev)
+        # channels_last: measured 1.2-1.9x faster convolutions on a 2-core CPU (benchmarks/bench_style.py)
+        _NETS[str(dev)] = AdaIN(encoder, decoder).to(dev).to(memory_format=torch.channels_last)
     return _NETS[str(dev)]
 
 
@@ -189,6 +192,31 @@ def adain(content, style, alpha: float = 1.0, *, size: int | None = 256, style_s
     x = content_batch(content, size).to(device)
     s = style_batch(None, style, style_size or size or 256).to(device)
     return net(x, s, float(alpha)).clamp(0, 1)
+
+
+STATISTICS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+@torch.no_grad()
+def statistics_loss(image: torch.Tensor, style: torch.Tensor, net: AdaIN | None = None,
+                    layers: Sequence[str] = STATISTICS_LAYERS) -> float:
+    """AdaIN's style loss: ``sum_l ||mu(phi_l(image)) - mu(phi_l(style))|| + ||sigma(...) - sigma(...)||`` over
+    the encoder's ``relu1_1 ... relu4_1`` (Huang & Belongie's eq. 12), for ``(1, 3, H, W)`` images in ``[0, 1]``."""
+    from ..hooks import capture
+
+    net = load_adain() if net is None else net
+    vgg = net.encoder_model
+    device = model_device(net)
+
+    def stats(x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        with capture(vgg, list(layers)) as cap:
+            net.encode(x.to(device))
+        return [(cap[n].mean(dim=(2, 3)), cap[n].std(dim=(2, 3), unbiased=False)) for n in layers]
+
+    total = 0.0
+    for (mi, si), (ms, ss) in zip(stats(image), stats(style)):
+        total += float((mi - ms).norm() + (si - ss).norm())
+    return total
 
 
 def reconstruction_error(images: Sequence, size: int = 256, net: AdaIN | None = None) -> list[float]:

