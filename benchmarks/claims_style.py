@@ -34,9 +34,13 @@ def _grid(seed: int) -> list[dict]:
     import vizlab
     from vizlab.style.quality import transfer_grid
 
-    recs = transfer_grid(STYLES, PHOTOS, size=vizlab.by_profile(quick=128, lecture=192),
-                         steps=vizlab.by_profile(quick=50, lecture=120), style_weight=30, content_weight=4,
-                         seed=seed, verbose=False)
+    from vizlab.style import loss_network
+
+    # as notebook 07's set-up cell: the lecture profile runs on VGG-19 (Gatys' layers), the quick one on Lite0
+    net = loss_network(vizlab.by_profile(quick="efficientnet_lite0", lecture="vgg19_normalised"))
+    recs = transfer_grid(STYLES, PHOTOS, loss_net=net, size=128, steps=vizlab.by_profile(quick=50, lecture=40),
+                         lr=vizlab.by_profile(quick=0.03, lecture=0.05), style_weight=30,
+                         content_weight=vizlab.by_profile(quick=4, lecture=3), seed=seed, verbose=False)
     rows = [dict(style=r.style, photo=r.photo, fall=r.fall, rank=r.rank) for r in recs]
     cache.write_text(json.dumps(rows))
     return rows
@@ -74,13 +78,12 @@ def loss_networks_shift_min(seed: int) -> float:
     net = loss_network()
     small = vizlab.by_profile(quick=96, lecture=128)
     blocks = loss_network("efficientnet_lite0_blocks", model=net.model)
-    torch.manual_seed(seed)
-    vgg = loss_network("vgg19", weights=None)
+    vgg = loss_network("vgg19_normalised")
     c, s = _batch("cat", small), _batch("swirls", small)
     shifts = []
-    for lnet in (net, blocks, vgg):
+    for lnet in (vgg, net, blocks):
         r = style_transfer(c, "swirls", loss_net=lnet, size=small, steps=vizlab.by_profile(quick=30, lecture=80),
-                           content_weight=4, progress=False, seed=seed)
+                           content_weight=4, progress=False, seed=seed, lr=0.05 if lnet is vgg else 0.03)
         shifts.append(color_shift(c, s, r.image))
     return min(shifts)
 
@@ -89,11 +92,11 @@ def texture_ratio_max(seed: int) -> float:
     import vizlab
     from vizlab.style import loss_network, style_distance, synthesize_texture
 
-    net = loss_network()
-    size = vizlab.by_profile(quick=96, lecture=160)
+    net = loss_network(vizlab.by_profile(quick="efficientnet_lite0", lecture="vgg19_normalised"))
+    size = vizlab.by_profile(quick=96, lecture=128)
     ratios = []
-    for name in ["brick", "gravel", "grass"]:
-        t = synthesize_texture(name, loss_net=net, size=size, steps=vizlab.by_profile(quick=25, lecture=40),
+    for name in vizlab.by_profile(quick=["brick", "gravel", "grass"], lecture=["brick", "gravel", "impression"]):
+        t = synthesize_texture(name, loss_net=net, size=size, steps=vizlab.by_profile(quick=25, lecture=20),
                                octaves=2, optimizer="lbfgs", tv_weight=1.0, progress=False, seed=seed)
         src = _batch(name, size)
         noise = torch.rand_like(src, generator=torch.Generator().manual_seed(0))

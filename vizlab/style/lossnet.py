@@ -95,7 +95,8 @@ class LossNetwork(nn.Module):
         recipe: optional :class:`Recipe` carried along for callers (default layers and weights).
     """
 
-    def __init__(self, model: nn.Module, layers: Sequence[str], recipe: Recipe | None = None):
+    def __init__(self, model: nn.Module, layers: Sequence[str], recipe: Recipe | None = None, *,
+                 channels_last: bool = False):
         super().__init__()
         if isinstance(layers, str) or not layers:
             raise ValueError(f"layers must be a non-empty list of layer names, got {layers!r}")
@@ -103,6 +104,11 @@ class LossNetwork(nn.Module):
         self.layer_names = list(dict.fromkeys(layers))
         self._modules_by_name = {name: resolve_layer(model, name)[1] for name in self.layer_names}
         self.recipe = recipe
+        # Plain conv stacks (VGG) run a step 1.3-1.45x faster on a CPU in channels-last memory format
+        # (measured, fwd+bwd to relu5_1 at 128 px); the activations returned are the same numbers.
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         found: dict[str, torch.Tensor] = {}
@@ -129,7 +135,7 @@ class LossNetwork(nn.Module):
             for name, module in self._modules_by_name.items():
                 handles.append(module.register_forward_hook(make_hook(name)))
             try:
-                self.model(x)
+                self.model(x.contiguous(memory_format=torch.channels_last) if self.channels_last else x)
             except _Enough:
                 pass
         finally:
@@ -184,4 +190,4 @@ def loss_network(name: str | nn.Module = "efficientnet_lite0", *, weights: str |
                          f"{recipe.model!r}")
     if layers is None:
         layers = [*recipe.style_layers, *recipe.content_layers]
-    return LossNetwork(model, layers, recipe)
+    return LossNetwork(model, layers, recipe, channels_last=recipe.model == "vgg19_normalised")
