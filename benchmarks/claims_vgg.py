@@ -83,9 +83,9 @@ def adain_alpha_ratio(seed: int) -> float:
 
 
 CLAIMS = [
-    dict(name="adain: style loss falls on every unseen photo", run=adain_grid_worst_ratio, threshold=0.8,
+    dict(name="nb08: adain, largest style-loss share left", run=adain_grid_worst_ratio, threshold=0.8,
          higher_is_better=False, where="notebooks/08_fast_style_transfer.ipynb (AdaIN grid)", profile="quick"),
-    dict(name="adain: style loss falls from alpha 0 to alpha 1", run=adain_alpha_ratio, threshold=0.8,
+    dict(name="nb08: adain, style loss alpha 1 / alpha 0", run=adain_alpha_ratio, threshold=0.8,
          higher_is_better=False, where="notebooks/08_fast_style_transfer.ipynb (AdaIN alpha row)", profile="quick"),
     dict(name="vgg_adain_style_loss_ratio", run=adain_style_loss_ratio, threshold=0.75, higher_is_better=False,
          where="tests/test_style_adain.py::test_adain_moves_the_photo_to_the_style_statistics", profile="quick"),
