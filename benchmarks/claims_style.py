@@ -34,13 +34,9 @@ def _grid(seed: int) -> list[dict]:
     import vizlab
     from vizlab.style.quality import transfer_grid
 
-    from vizlab.style import loss_network
-
-    # as notebook 07's set-up cell: the lecture profile runs on VGG-19 (Gatys' layers), the quick one on Lite0
-    net = loss_network(vizlab.by_profile(quick="efficientnet_lite0", lecture="vgg19_normalised"))
-    recs = transfer_grid(STYLES, PHOTOS, loss_net=net, size=128, steps=vizlab.by_profile(quick=50, lecture=40),
-                         lr=vizlab.by_profile(quick=0.03, lecture=0.05), style_weight=30,
-                         content_weight=vizlab.by_profile(quick=4, lecture=3), seed=seed, verbose=False)
+    recs = transfer_grid(STYLES, PHOTOS, size=vizlab.by_profile(quick=128, lecture=192),
+                         steps=vizlab.by_profile(quick=50, lecture=120), style_weight=30, content_weight=4,
+                         seed=seed, verbose=False)
     rows = [dict(style=r.style, photo=r.photo, fall=r.fall, rank=r.rank) for r in recs]
     cache.write_text(json.dumps(rows))
     return rows
@@ -82,7 +78,7 @@ def loss_networks_shift_min(seed: int) -> float:
     c, s = _batch("cat", small), _batch("swirls", small)
     shifts = []
     for lnet in (vgg, net, blocks):
-        r = style_transfer(c, "swirls", loss_net=lnet, size=small, steps=vizlab.by_profile(quick=30, lecture=80),
+        r = style_transfer(c, "swirls", loss_net=lnet, size=small, steps=vizlab.by_profile(quick=30, lecture=40),
                            content_weight=4, progress=False, seed=seed, lr=0.05 if lnet is vgg else 0.03)
         shifts.append(color_shift(c, s, r.image))
     return min(shifts)
