@@ -35,7 +35,7 @@ def _grid(seed: int) -> list[dict]:
     from vizlab.style.quality import transfer_grid
 
     recs = transfer_grid(STYLES, PHOTOS, size=vizlab.by_profile(quick=128, lecture=192),
-                         steps=vizlab.by_profile(quick=50, lecture=120), style_weight=30, content_weight=4,
+                         steps=vizlab.by_profile(quick=50, lecture=80), style_weight=30, content_weight=4,
                          seed=seed, verbose=False)
     rows = [dict(style=r.style, photo=r.photo, fall=r.fall, rank=r.rank) for r in recs]
     cache.write_text(json.dumps(rows))
@@ -57,7 +57,7 @@ def knobs_style_ratio_max(seed: int) -> float:
 
     net = loss_network()
     small = vizlab.by_profile(quick=96, lecture=128)
-    n_k = vizlab.by_profile(quick=30, lecture=80)
+    n_k = vizlab.by_profile(quick=30, lecture=60)
     kw = dict(loss_net=net, size=small, steps=n_k, content_weight=4, progress=False, seed=seed)
     runs = [style_transfer("cat", "swirls", optimizer="lbfgs", **{**kw, "steps": n_k // 2}),
             style_transfer("cat", "swirls", init="noise", **kw),
@@ -92,7 +92,7 @@ def texture_ratio_max(seed: int) -> float:
     size = vizlab.by_profile(quick=96, lecture=128)
     ratios = []
     for name in vizlab.by_profile(quick=["brick", "gravel", "grass"], lecture=["brick", "gravel", "impression"]):
-        t = synthesize_texture(name, loss_net=net, size=size, steps=vizlab.by_profile(quick=25, lecture=20),
+        t = synthesize_texture(name, loss_net=net, size=size, steps=vizlab.by_profile(quick=25, lecture=15),
                                octaves=2, optimizer="lbfgs", tv_weight=1.0, progress=False, seed=seed)
         src = _batch(name, size)
         noise = torch.rand_like(src, generator=torch.Generator().manual_seed(0))
