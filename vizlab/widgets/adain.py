@@ -35,7 +35,7 @@ class AdainExplorer(Explorer):
         content: the photo (sample name, path, URL, array, ``(1, 3, H, W)`` tensor).
         styles: names offered in the picker (default: :func:`~vizlab.style.artwork.style_names`).
         alpha: the first strength, in ``[0, 1]``.
-        size: the photo's shorter side in pixels (aspect kept, sides cropped to multiples of 8).
+        size: the side of the photo's square centre crop in pixels (cropped to a multiple of 8).
         style_size: the side the style image is encoded at (default: ``size``).
         net: a loaded :class:`~vizlab.style.adain.AdaIN` (default: :func:`~vizlab.style.adain.load_adain`).
 
@@ -56,7 +56,8 @@ class AdainExplorer(Explorer):
         self.net = load_adain() if net is None else net
         self.device = next(self.net.parameters()).device
         self.size, self.style_size = size, style_size or size
-        self.photo = content_batch(content, size)
+        # a square centre crop: a landscape photo at its full width would cost 1.5x per update
+        self.photo = content_batch(style_batch(None, content, size), None)
         self.encoded = 0
         self._style_images: dict[str, torch.Tensor] = {}
         self._style_feats: dict[str, torch.Tensor] = {}
