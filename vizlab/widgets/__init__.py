@@ -17,6 +17,7 @@ _EXPLORERS = {
     "ClassVizExplorer": "classviz",
     "DeepDreamExplorer": "deepdream",
     "StyleExplorer": "style",
+    "AdainExplorer": "adain",
     "TrustExplorer": "trust",
 }
 __all__ = ["Explorer", "figure_to_png", "set_mode", *_EXPLORERS]
