@@ -152,6 +152,28 @@ def cascade_step(model: nn.Module, layers: list[str], k: int, seed: int = 0) -> 
     return [p.detach().clone() for p in model.parameters()]
 
 
+def find_cue(model: nn.Module, images: torch.Tensor, palette: torch.Tensor, size: int = 4):
+    """The shortcut detective: paint a ``size`` x ``size`` mark of every palette colour at every place (step 2)
+    on cue-free images; the cue sits where some colour swings the prediction hardest; each class's colour is the
+    one that raises that class's mean probability most there. Returns ``(row, col, colours)``."""
+    model.eval()
+    n, _, h, w = images.shape
+    best, best_place = -1.0, (0, 0)
+    with torch.no_grad():
+        base = model(images).softmax(1).mean(0)
+        for r in range(0, h - size + 1, 2):
+            for c in range(0, w - size + 1, 2):
+                painted = images[None].repeat(len(palette), 1, 1, 1, 1)
+                painted[:, :, :, r:r + size, c:c + size] = palette[:, None, :, None, None]
+                probs = model(painted.flatten(0, 1)).softmax(1).view(len(palette), n, -1).mean(1)
+                swing = (probs - base).abs().sum(1).max().item()
+                if swing > best:
+                    best, best_place, best_probs = swing, (r, c), probs
+    r, c = best_place
+    colours = best_probs.argmax(0)                  # per class: the colour that raises it most
+    return r + (size - 1) / 2, c + (size - 1) / 2, colours
+
+
 # The solutions students see with ``solution()``; the instructor notebooks' solution cells are the same code,
 # and tests check that each one passes its exercise (hidden cases included).
 SOURCES: dict[str, str] = {
@@ -276,6 +298,25 @@ def cascade_step(model, layers, k, seed=0):
         if hasattr(module, "reset_parameters"):
             module.reset_parameters()
     return [p.detach().clone() for p in model.parameters()]
+''',
+    "find_cue": '''
+def find_cue(model, images, palette, size=4):
+    model.eval()
+    n, _, h, w = images.shape
+    best, best_place = -1.0, (0, 0)
+    with torch.no_grad():
+        base = model(images).softmax(1).mean(0)              # what the model says without any mark
+        for r in range(0, h - size + 1, 2):                  # every place, step 2
+            for c in range(0, w - size + 1, 2):
+                painted = images[None].repeat(len(palette), 1, 1, 1, 1)
+                painted[:, :, :, r:r + size, c:c + size] = palette[:, None, :, None, None]
+                probs = model(painted.flatten(0, 1)).softmax(1).view(len(palette), n, -1).mean(1)
+                swing = (probs - base).abs().sum(1).max().item()   # the strongest colour's effect here
+                if swing > best:
+                    best, best_place, best_probs = swing, (r, c), probs
+    r, c = best_place
+    colours = best_probs.argmax(0)                           # per class: the colour that raises it most
+    return r + (size - 1) / 2, c + (size - 1) / 2, colours
 ''',
 }
 SOURCES = {k: v.strip() + "\n" for k, v in SOURCES.items()}

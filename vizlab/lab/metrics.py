@@ -25,12 +25,12 @@ from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+from scipy.stats import spearmanr
 from torch import nn
 
 from .. import attribution as A
 from ..evaluate.faithfulness import deletion, insertion, road
 from ..evaluate.methods import METHODS
-from ..evaluate.similarity import spearman
 from ..inside.datasets import ImageSet
 
 #: The layer the CAM family reads in :class:`~vizlab.inside.ShapesCNN` (8 x 8 on 32-pixel images).
@@ -39,7 +39,7 @@ CAM_LAYER = "relu3"
 
 def _occlusion(model, x, classes, layer=None):
     # A 4-pixel window (the cue's size) at step 2, filled with the mean gray of the images.
-    return A.occlusion(model, x, classes, patch=4, stride=2, baseline="gray").map
+    return A.occlusion(model, x, classes, patch=4, stride=2, baseline="gray", batch_size=256).map
 
 
 #: Every attribution method of vizlab by name: ``fn(model, x, classes, layer) -> (N, H, W)`` (the CAM family at
@@ -159,7 +159,7 @@ def ground_truth_table(models: dict[str, nn.Module], data: ImageSet, methods: Se
             heat = lab_attribute(model, x, classes, method)
             cls = classes.tolist()
             frac = torch.tensor([0.0, *road_fractions])
-            road_curve = road(model, x, heat, cls, fractions=tuple(road_fractions))
+            road_curve = road(model, x, heat, cls, fractions=tuple(road_fractions), batch_size=64)
             rows.append({
                 "model": model_name, "method": method,
                 "cue share": float(mask_share(heat, cue_mask).mean()),
@@ -212,12 +212,13 @@ def metric_agreement(rows: Sequence[dict], evidence: dict[str, str],
         mine = [r for r in rows if r["model"] == model]
         if len(mine) < 3:
             raise ValueError(f"model {model!r} has {len(mine)} rows; need at least 3 methods to rank")
-        truth = torch.tensor([r[f"{where} share"] for r in mine])
+        truth = [r[f"{where} share"] for r in mine]
         out[model] = {}
         for metric in metrics:
             sign = -1.0 if COLUMNS.get(metric) == "lower" else 1.0
-            values = torch.tensor([sign * r[metric] for r in mine])
-            out[model][metric] = float(spearman(values[None], truth[None])[0])
+            values = [sign * r[metric] for r in mine]
+            rho = spearmanr(values, truth).statistic
+            out[model][metric] = 0.0 if rho != rho else float(rho)   # NaN (a constant column): no agreement
     return out
 
 

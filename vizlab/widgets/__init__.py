@@ -18,6 +18,7 @@ _EXPLORERS = {
     "DeepDreamExplorer": "deepdream",
     "StyleExplorer": "style",
     "TrustExplorer": "trust",
+    "LabExplorer": "lab",
 }
 __all__ = ["Explorer", "figure_to_png", "set_mode", *_EXPLORERS]
 
