@@ -50,11 +50,17 @@ class LabRecipe:
     weight_decay: float = 0.05
     batch_size: int = 64
     penalty: float = 10.0
+    penalty_noise: float = 0.0
 
 
 def _train_rrr(model: nn.Module, train: ImageSet, *, epochs: int, lr: float, weight_decay: float, batch_size: int,
-               penalty: float, seed: int, progress: bool, stop: threading.Event | None = None) -> list[float]:
-    """Cross-entropy plus the input-gradient penalty on ``train.extra["cue_mask"]``; returns the penalty per epoch."""
+               penalty: float, seed: int, progress: bool, stop: threading.Event | None = None,
+               penalty_noise: float = 0.0) -> list[float]:
+    """Cross-entropy plus the input-gradient penalty on ``train.extra["cue_mask"]``; returns the penalty per epoch.
+
+    ``penalty_noise`` > 0 evaluates the penalty's gradient at a copy of the batch whose masked pixels carry
+    Gaussian noise of that size: a ReLU network can otherwise read the cue through steps that are flat at the
+    few colours the cue takes (zero gradient there, a jump in between)."""
     from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
@@ -74,12 +80,19 @@ def _train_rrr(model: nn.Module, train: ImageSet, *, epochs: int, lr: float, wei
                 if stop is not None and stop.is_set():
                     raise KeyboardInterrupt
                 idx = perm[b:b + batch_size]
-                x = train.batch(idx, device).requires_grad_(True)
+                x = train.batch(idx, device)
                 y = train.labels[idx].to(device)
-                logp = model(x).log_softmax(1)
-                ce = nn.functional.nll_loss(logp, y)
-                (grad,) = torch.autograd.grad(logp.sum(), x, create_graph=True)
                 m = masks[idx].to(device)[:, None].float()
+                if penalty_noise > 0:
+                    noise = torch.randn(x.shape, generator=g).to(device)
+                    xp = (x + penalty_noise * noise * m).clamp(0, 1).requires_grad_(True)
+                    ce = nn.functional.cross_entropy(model(x), y)
+                    logp = model(xp).log_softmax(1)
+                else:
+                    xp = x.requires_grad_(True)
+                    logp = model(xp).log_softmax(1)
+                    ce = nn.functional.nll_loss(logp, y)
+                (grad,) = torch.autograd.grad(logp.sum(), xp, create_graph=True)
                 pen = ((grad * m) ** 2).flatten(1).sum(1).mean()
                 loss = ce + penalty * pen
                 opt.zero_grad(set_to_none=True)
@@ -112,7 +125,8 @@ def train_lab_model(kind: str = "shortcut", *, seed: int = 0, cue: Cue | None = 
     model.cam_layer = "relu3"
     if kind == "rrr":
         _train_rrr(model, data, epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                   batch_size=recipe.batch_size, penalty=recipe.penalty, seed=seed, progress=progress, stop=stop)
+                   batch_size=recipe.batch_size, penalty=recipe.penalty, seed=seed, progress=progress, stop=stop,
+                   penalty_noise=recipe.penalty_noise)
     else:
         # No flips: a flip would move a corner mark to the other corner.
         train_classifier(model, data, None, epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
