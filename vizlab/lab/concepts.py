@@ -17,6 +17,7 @@ Example:
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -193,7 +194,9 @@ def tcav(model: nn.Module, images: torch.Tensor | ImageSet, target: int, concept
         if np.ptp(scores) == 0 and np.ptp(null) == 0:
             p = 1.0 if scores[0] == null[0] else 0.0
         else:
-            p = float(ttest_ind(scores, null, equal_var=False).pvalue)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)   # scores of 0 and 1 only: precision notes
+                p = float(ttest_ind(scores, null, equal_var=False).pvalue)
         result.concepts[c] = ConceptResult(c, scores, null, p, p < alpha / len(concepts))
     return result
 

@@ -225,7 +225,9 @@ def metric_agreement(rows: Sequence[dict], evidence: dict[str, str],
         for metric in metrics:
             sign = -1.0 if COLUMNS.get(metric) == "lower" else 1.0
             values = [sign * r[metric] for r in mine]
-            rho = spearmanr(values, truth).statistic
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")    # a constant column: NaN, reported as 0 below
+                rho = spearmanr(values, truth).statistic
             out[model][metric] = 0.0 if rho != rho else float(rho)   # NaN (a constant column): no agreement
     return out
 
