@@ -742,11 +742,12 @@ def _detective_judge(args, kwargs, got) -> str | None:
     if found.shape != colours.shape or found.is_floating_point():
         return (f"colours must be {len(colours)} integer indices into the palette, one per class; got "
                 f"{describe(found)}")
-    tol = 2.0
+    tol = 8.0   # the corner: a convolutional network reacts to the mark a few pixels off its place too
     if abs(row - centre[0]) > tol or abs(col - centre[1]) > tol:
         if abs(col - centre[0]) <= tol and abs(row - centre[1]) <= tol:
             return "row and col are swapped: row counts down from the top, col across from the left"
-        return (f"the cue is not at ({row:.1f}, {col:.1f}) (allowed: within {tol:g} pixels of its centre). "
+        return (f"the cue is not at ({row:.1f}, {col:.1f}) (allowed: within {tol:g} pixels of its centre, i.e. the "
+                "right corner of the image). "
                 "Where does painting a mark change the model's mind most?")
     if not torch.equal(found.long().cpu(), colours):
         right = int((found.long().cpu() == colours).sum())
@@ -766,8 +767,8 @@ detective = Exercise(
     doc="A model was trained on shapes with a planted cue: a ``size`` x ``size`` square mark, always at the same "
         "place, whose colour (one of ``palette``) tells the class. Find it.\n\n"
         "Args: model (a ShapesCNN), images ``(N, 3, 32, 32)`` without the cue, palette ``(P, 3)`` RGB colours.\n"
-        "Returns: ``(row, col, colours)``: the mark's centre in pixels (within 2 pixels) and a ``(K,)`` integer "
-        "tensor with the palette index of each class's cue colour.")
+        "Returns: ``(row, col, colours)``: the mark's centre in pixels (within 8 pixels: the right corner) and a "
+        "``(K,)`` integer tensor with the palette index of each class's cue colour.")
 
 
 EXERCISES: dict[str, Exercise] = {e.name: e for e in

@@ -133,8 +133,9 @@ def ground_truth_table(models: dict[str, nn.Module], data: ImageSet, methods: Se
     ``cue share``, ``shape share`` (:func:`mask_share`), ``cue area`` and ``shape area`` (the masks' share of
     the pixels: what a uniform map would get), ``cue lift`` and ``shape lift`` (share / area, per image, then
     averaged: how many times denser the heat is there than a uniform map's; the cue covers 1.6 % of the image,
-    the shape about 20 %, so shares alone favour the shape), ``points at cue`` / ``points at shape`` (:func:`pointing_game`
-    with ``tolerance``), ``deletion`` (area, lower is better), ``insertion`` (higher is better) and ``ROAD``
+    the shape about 20 %, so shares alone favour the shape), ``points at cue`` / ``points at shape``
+    (:func:`pointing_game` with ``tolerance``), ``deletion`` (area, lower is better), ``insertion`` (higher is
+    better) and ``ROAD``
     (most relevant first, area over ``road_fractions``; lower is better).
 
     Args:

@@ -27,16 +27,18 @@ def draw_masks(ax: Axes, shape_mask, cue_mask, *, linewidth: float = 1.2) -> Non
 def show_evidence(image, heat, shape_mask=None, cue_mask=None, ax: Axes | None = None, *, title: str | None = None,
                   alpha: float = 0.55) -> Axes:
     """``image`` (``(3, H, W)`` tensor or ``(H, W, 3)`` array) under ``heat`` (``(H, W)``, scaled to its maximum,
-    jet colours) with the masks outlined: the picture the lab asks about (is the heat on the cue or the shape?)."""
+    jet colours; ``None``: the image alone) with the masks outlined: the picture the lab asks about (is the heat
+    on the cue or on the shape?)."""
     if ax is None:
         _, ax = subplots(figsize=(3, 3))
     img = torch.as_tensor(image).detach().float().cpu()
     if img.dim() == 3 and img.shape[0] == 3:
         img = img.permute(1, 2, 0)
-    h = torch.as_tensor(heat).detach().float().cpu().clamp_min(0)
-    h = (h / h.max().clamp_min(1e-12)).numpy()
     ax.imshow(img.numpy().clip(0, 1), interpolation="nearest")
-    ax.imshow(h, cmap="jet", alpha=alpha * np.clip(h * 1.5, 0.15, 1.0), vmin=0, vmax=1, interpolation="bilinear")
+    if heat is not None:
+        h = torch.as_tensor(heat).detach().float().cpu().clamp_min(0)
+        h = (h / h.max().clamp_min(1e-12)).numpy()
+        ax.imshow(h, cmap="jet", alpha=alpha * np.clip(h * 1.5, 0.15, 1.0), vmin=0, vmax=1, interpolation="bilinear")
     draw_masks(ax, shape_mask, cue_mask)
     ax.set_axis_off()
     if title:
@@ -91,7 +93,8 @@ def show_tcav(results: dict, ax: Axes | None = None, *, title: str | None = None
 def unit_patches(images: torch.Tensor, maps: torch.Tensor, units: dict[int, tuple[str, float]], thresholds, *,
                  k: int = 5, size: float = 1.0) -> Figure:
     """For each labelled unit (``{unit: (concept, IoU)}``), its ``k`` top images with the region above the unit's
-    threshold outlined. ``maps`` ``(N, C, H, W)`` are the upsampled activations (:func:`~vizlab.lab.concepts.unit_maps`)."""
+    threshold outlined. ``maps`` ``(N, C, H, W)`` are the upsampled activations
+    (:func:`~vizlab.lab.concepts.unit_maps`)."""
     rows = list(units)
     fig, axes = subplots(len(rows), k, figsize=(size * k, size * len(rows) + 0.2), squeeze=False)
     for i, unit in enumerate(rows):
