@@ -72,8 +72,8 @@ def _tcav_p(kind: str, seed: int) -> float:
     from vizlab.lab.concepts import tcav
 
     data = paired_sets(200, seed=1)["match"]
-    circles = data.subset(data.labels == 0).batch()[:20]
-    res = tcav(_model(kind, seed), circles, 0, ["red", "blue", "stripes", "dots"], random_sets=20, n=20, seed=seed)
+    circles = data.subset(data.labels == 0).batch()[:40]
+    res = tcav(_model(kind, seed), circles, 0, ["red", "blue", "stripes", "dots"], random_sets=20, n=40, seed=seed)
     return res["red"].p_value
 
 
