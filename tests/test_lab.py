@@ -162,7 +162,7 @@ def test_lab_models_are_cached_and_the_shortcut_is_learned(tiny_models):
     assert all(torch.equal(a[k], b[k]) for k in a)  # exact: loaded from the cache
     sets = paired_sets(200, seed=1)
     short, clean = cue_reliance(models["shortcut"], sets), cue_reliance(models["clean"], sets)
-    assert short["drop"] > 0.3  # claim: lab test: tiny shortcut model drop
+    assert short["drop"] > 0.25  # claim: lab test: tiny shortcut model drop
     assert clean["drop"] < short["drop"] - 0.2  # claim: lab test: tiny clean drop below shortcut drop
 
 
