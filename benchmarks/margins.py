@@ -170,8 +170,13 @@ def notebook_margins(paths: list[Path], threads_list: list[int], isas: list[str]
           "| margin |")
     print("|---|---|---:|---:|---|---:|---:|")
     for name, where, op, t, worst, at, median, margin in rows:
-        print(f"| {name} | {where} | {op} {t:.4g} | {worst} | {at} | {median} | {margin} |")
+        print(f"| {_cell(name)} | {where} | {op} {t:.4g} | {worst} | {at} | {median} | {margin} |")
     return 1 if flagged else 0
+
+
+def _cell(text: str) -> str:
+    """A claim's name as a markdown table cell (names such as 'max |a - b|' carry bars)."""
+    return text.replace("|", "\\|")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
           % (len(args.seeds) * len(args.threads) * len(isas)))
     print("|---|---|---:|---:|---|---:|---:|")
     for name, where, op, t, worst, at, median, margin in rows:
-        print(f"| {name} | {where} | {op} {t:.4g} | {worst} | {at} | {median} | {margin} |")
+        print(f"| {_cell(name)} | {where} | {op} {t:.4g} | {worst} | {at} | {median} | {margin} |")
     return 1 if flagged else 0
 
 
