@@ -1,9 +1,10 @@
 """Asserted outcomes of the ground-truth lab (issue 28), recomputed per seed for benchmarks/margins.py.
 
 The seed is the training seed of the lab's models (data, initialisation and batch order) and of the concept and
-random sets; the test images stay the notebook's. Models are trained afresh (``cache=False``): the cache key does
-not know the thread count or the instruction set, and a margin has to see what each of them trains. Settings are
-the quick profile's. Each claim trains one to three tiny models: 15-60 s per run on the idle machine.
+random sets; the test images stay the notebook's. The lab's model cache does not know the thread count or the
+instruction set, and a margin has to see what each of them trains, so the models trained here go to their own
+cache folder per thread count and ``ATEN_CPU_CAPABILITY`` (claims of one setting share them). Settings are the
+notebook's. A claim trains up to two models of 15-25 s each on the idle machine, or loads them.
 """
 from __future__ import annotations
 
@@ -15,12 +16,20 @@ _CACHE: dict = {}
 
 
 def _model(kind: str, seed: int, **kwargs):
+    import os
+
+    from vizlab.inside.features import cache_dir
     from vizlab.lab import LabRecipe, lab_model
+
+    if "base" not in _CACHE:
+        _CACHE["base"] = cache_dir()
+    setting = f"t{torch.get_num_threads()}-{os.environ.get('ATEN_CPU_CAPABILITY', 'native')}"
+    os.environ["VIZLAB_CACHE"] = str(_CACHE["base"] / f"claims-lab-{setting}")
 
     kwargs.setdefault("recipe", LabRecipe())     # the notebook's recipe (both profiles)
     key = (kind, seed, repr(sorted(kwargs.items())))
     if key not in _CACHE:
-        _CACHE[key] = lab_model(kind, seed=seed, cache=False, progress=False, **kwargs)
+        _CACHE[key] = lab_model(kind, seed=seed, progress=False, **kwargs)
     return _CACHE[key]
 
 
