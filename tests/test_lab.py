@@ -203,6 +203,19 @@ def test_right_reasons_penalty_moves_gradients_off_the_cue():
     assert on_cue[300.0] < 0.1 * on_cue[0.0]  # claim: lab test: rrr penalty shrinks the squared gradient on the cue
 
 
+def test_as_sequential_computes_the_same_function(tiny_models):
+    from vizlab.lab import as_sequential
+
+    model = tiny_models[0]["shortcut"]
+    seq = as_sequential(model)
+    x = make_shortcut(8, seed=9).batch()
+    with torch.no_grad():
+        assert torch.allclose(seq(x), model(x), atol=1e-4)  # exact: the normalisation folded into conv1
+    assert all(type(m).__module__.startswith("torch.") for m in seq.modules())  # exact
+    with pytest.raises(TypeError, match="must be a ShapesCNN"):
+        as_sequential(seq)
+
+
 def test_lab_model_validation():
     with pytest.raises(ValueError, match="kind must be one of"):
         lab_model("lucky")

@@ -711,10 +711,12 @@ def _detective_cases(hidden: bool) -> list[Case]:
                                   progress=False)
                 _DETECTIVE_MODELS[seed] = {k: v.clone() for k, v in model.state_dict().items()}
             from ..inside.shapes import shapes_cnn
+            from ..lab import as_sequential
 
             model = shapes_cnn(seed, 4, _detective_recipe().width, 1.0)
             model.load_state_dict(_DETECTIVE_MODELS[seed])
-            return (model.eval(), _detective_images(seed, place), _detective_palette()), {}
+            # A plain nn.Sequential: the grader's sandbox unpickles it with torch alone.
+            return (as_sequential(model.eval()), _detective_images(seed, place), _detective_palette()), {}
         out.append(Case(f"a shortcut model (seed {seed}) with a hidden cue, 24 cue-free 32x32 images, the 6-colour "
                         "palette", make, is_hidden))
     return out
@@ -766,7 +768,8 @@ detective = Exercise(
     solution=ref.SOURCES["find_cue"],
     doc="A model was trained on shapes with a planted cue: a ``size`` x ``size`` square mark, always at the same "
         "place, whose colour (one of ``palette``) tells the class. Find it.\n\n"
-        "Args: model (a ShapesCNN), images ``(N, 3, 32, 32)`` without the cue, palette ``(P, 3)`` RGB colours.\n"
+        "Args: model (a small CNN, an ``nn.Sequential``), images ``(N, 3, 32, 32)`` without the cue, palette "
+        "``(P, 3)`` RGB colours.\n"
         "Returns: ``(row, col, colours)``: the mark's centre in pixels (within 8 pixels: the right corner) and a "
         "``(K,)`` integer tensor with the palette index of each class's cue colour.")
 

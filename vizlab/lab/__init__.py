@@ -11,9 +11,9 @@
 from .data import LAB_SHAPES, MODES, PLACES, Cue, class_shapes, make_shortcut, paired_sets
 from .metrics import (BASELINE_METHODS, CAM_LAYER, LAB_METHODS, flips, format_rows, ground_truth_table, lab_attribute,
                       mask_share, metric_agreement, pointing_game, predictions, told_truth)
-from .models import KINDS, LabRecipe, cue_reliance, lab_model, train_lab_model
+from .models import KINDS, LabRecipe, as_sequential, cue_reliance, lab_model, train_lab_model
 
 __all__ = ["LAB_SHAPES", "MODES", "PLACES", "Cue", "class_shapes", "make_shortcut", "paired_sets",
            "BASELINE_METHODS", "CAM_LAYER", "LAB_METHODS", "flips", "format_rows", "ground_truth_table",
            "lab_attribute", "mask_share", "metric_agreement", "pointing_game", "predictions", "told_truth",
-           "KINDS", "LabRecipe", "cue_reliance", "lab_model", "train_lab_model"]
+           "KINDS", "LabRecipe", "as_sequential", "cue_reliance", "lab_model", "train_lab_model"]
