@@ -32,6 +32,7 @@ from torch import nn
 from ..inside.datasets import ImageSet, _check_int
 from ..inside.features import cache_dir
 from ..inside.shapes import ShapesCNN, accuracy, shapes_cnn, train_classifier
+from ..toy import seeded
 from .data import Cue, class_shapes, make_shortcut, paired_sets
 
 KINDS = ("shortcut", "clean", "rrr")
@@ -191,7 +192,8 @@ def as_sequential(model: ShapesCNN) -> nn.Sequential:
         raise TypeError(f"model must be a ShapesCNN, got {type(model).__name__}")
     conv = model.conv1
     pad = conv.padding[0]
-    first = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=0)
+    with seeded(0):   # its initial weights are overwritten; leave the caller's random stream alone
+        first = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride, padding=0)
     with torch.no_grad():
         first.weight.copy_(conv.weight / 0.25)
         first.bias.copy_(conv.bias - conv.weight.sum((1, 2, 3)) * 0.5 / 0.25)
