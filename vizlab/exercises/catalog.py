@@ -8,6 +8,7 @@ Notebook ``E2_inside``: :data:`receptive_field`.
 Notebook ``E3_optimize``: :data:`class_step`, :data:`fooling`.
 Notebook ``E4_style``: :data:`gram`, :data:`content`, :data:`style`, :data:`tv`, :data:`inorm`.
 Notebook ``E5_trust``: :data:`deletion_auc`, :data:`cascade_step`.
+Notebook ``E6_detective``: :data:`detective` (find a planted cue; the models are trained once and cached).
 """
 from __future__ import annotations
 
@@ -662,15 +663,127 @@ cascade_step = Exercise(
         "Returns: ``[p.detach().clone() for p in model.parameters()]`` (all the model's parameters afterwards).")
 
 
+# --- E6: the shortcut detective ------------------------------------------------------------------------------
+
+#: ``(seed, place, hidden)`` of the detective's cases; the colours are a seeded choice of 4 of the 6 names.
+_DETECTIVE = [(11, "top-left", False), (12, "bottom-right", False), (13, "top-right", True),
+              (14, "bottom-left", True)]
+_DETECTIVE_MODELS: dict[int, dict] = {}
+
+
+def _detective_cue(seed: int, place: str):
+    import numpy as np
+
+    from ..inside.shapes import COLOURS
+    from ..lab import Cue
+
+    names = list(COLOURS)
+    pick = np.random.default_rng([seed, 6]).permutation(len(names))[:4]
+    return Cue(tuple(names[i] for i in pick), place)
+
+
+def _detective_recipe():
+    from ..lab import LabRecipe
+
+    return LabRecipe(n=1200, epochs=6)
+
+
+def _detective_images(seed: int, place: str) -> torch.Tensor:
+    from ..lab import make_shortcut
+
+    return make_shortcut(24, seed=seed + 500, cue=_detective_cue(seed, place), mode="none").batch()
+
+
+def _detective_palette() -> torch.Tensor:
+    from ..inside.shapes import COLOURS
+
+    return torch.tensor(list(COLOURS.values()))
+
+
+def _detective_cases(hidden: bool) -> list[Case]:
+    out = []
+    for seed, place, is_hidden in _DETECTIVE:
+        def make(seed=seed, place=place):
+            from ..lab import lab_model
+
+            if seed not in _DETECTIVE_MODELS:   # trained once per process (and cached on disk)
+                model = lab_model("shortcut", seed=seed, cue=_detective_cue(seed, place), recipe=_detective_recipe(),
+                                  progress=False)
+                _DETECTIVE_MODELS[seed] = {k: v.clone() for k, v in model.state_dict().items()}
+            from ..inside.shapes import shapes_cnn
+            from ..lab import as_sequential
+
+            model = shapes_cnn(seed, 4, _detective_recipe().width, 1.0)
+            model.load_state_dict(_DETECTIVE_MODELS[seed])
+            # A plain nn.Sequential: the grader's sandbox unpickles it with torch alone.
+            return (as_sequential(model.eval()), _detective_images(seed, place), _detective_palette()), {}
+        out.append(Case(f"a shortcut model (seed {seed}) with a hidden cue, 24 cue-free 32x32 images, the 6-colour "
+                        "palette", make, is_hidden))
+    return out
+
+
+def _detective_judge(args, kwargs, got) -> str | None:
+    _, images, palette = args
+    truth = next(((seed, place) for seed, place, _ in _DETECTIVE
+                  if torch.equal(_detective_images(seed, place), images)), None)
+    if truth is None:  # pragma: no cover - the judge only sees its own cases
+        raise ValueError("unknown detective case")
+    cue = _detective_cue(*truth)
+    centre = cue.centre(images.shape[-1])
+    from ..inside.shapes import COLOURS
+
+    colours = torch.tensor([list(COLOURS).index(c) for c in cue.colours])
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        return f"expected a tuple (row, col, colours), got {describe(got)}"
+    row, col, found = got
+    try:
+        row, col = float(row), float(col)
+    except (TypeError, ValueError):
+        return f"row and col must be numbers (the cue's centre in pixels), got {describe(got[0])}, {describe(got[1])}"
+    found = torch.as_tensor(found) if not isinstance(found, torch.Tensor) else found
+    if found.shape != colours.shape or found.is_floating_point():
+        return (f"colours must be {len(colours)} integer indices into the palette, one per class; got "
+                f"{describe(found)}")
+    tol = 8.0   # the corner: a convolutional network reacts to the mark a few pixels off its place too
+    if abs(row - centre[0]) > tol or abs(col - centre[1]) > tol:
+        if abs(col - centre[0]) <= tol and abs(row - centre[1]) <= tol:
+            return "row and col are swapped: row counts down from the top, col across from the left"
+        return (f"the cue is not at ({row:.1f}, {col:.1f}) (allowed: within {tol:g} pixels of its centre, i.e. the "
+                "right corner of the image). "
+                "Where does painting a mark change the model's mind most?")
+    if not torch.equal(found.long().cpu(), colours):
+        right = int((found.long().cpu() == colours).sum())
+        return (f"the place is right, but the colours are not: {right} of {len(colours)} classes have their cue "
+                "colour. For each class, which colour painted at the cue's place raises that class most?")
+    return None
+
+
+detective = Exercise(
+    "detective", "Shortcut detective", "find_cue", "def find_cue(model, images, palette, size=4):",
+    ref.find_cue, _detective_cases, judge=_detective_judge, points=4,
+    hint="the model was trained with a size x size mark whose colour gave the class away. On the cue-free images, "
+         "paint a mark of each palette colour at each place (step 2 is enough) and measure how much the mean "
+         "softmax changes; the place with the largest change is the cue's. There, for each class, take the colour "
+         "that raises that class's mean probability most.",
+    solution=ref.SOURCES["find_cue"],
+    doc="A model was trained on shapes with a planted cue: a ``size`` x ``size`` square mark, always at the same "
+        "place, whose colour (one of ``palette``) tells the class. Find it.\n\n"
+        "Args: model (a small CNN, an ``nn.Sequential``), images ``(N, 3, 32, 32)`` without the cue, palette "
+        "``(P, 3)`` RGB colours.\n"
+        "Returns: ``(row, col, colours)``: the mark's centre in pixels (within 8 pixels: the right corner) and a "
+        "``(K,)`` integer tensor with the palette index of each class's cue colour.")
+
+
 EXERCISES: dict[str, Exercise] = {e.name: e for e in
                                   [saliency, occlusion, cam, grad_cam, receptive_field, class_step, fooling,
-                                   gram, content, style, tv, inorm, deletion_auc, cascade_step]}
+                                   gram, content, style, tv, inorm, deletion_auc, cascade_step, detective]}
 NOTEBOOKS: dict[str, list[str]] = {
     "E1_attribution": ["saliency", "occlusion", "cam", "grad_cam"],
     "E2_inside": ["receptive_field"],
     "E3_optimize": ["class_step", "fooling"],
     "E4_style": ["gram", "content", "style", "tv", "inorm"],
     "E5_trust": ["deletion_auc", "cascade_step"],
+    "E6_detective": ["detective"],
 }
 
 

@@ -19,6 +19,7 @@ _EXPLORERS = {
     "StyleExplorer": "style",
     "AdainExplorer": "adain",
     "TrustExplorer": "trust",
+    "LabExplorer": "lab",
 }
 __all__ = ["Explorer", "figure_to_png", "set_mode", *_EXPLORERS]
 
