@@ -77,20 +77,6 @@ def gradient_pointing_flip(seed: int) -> float:
     return by["shortcut", "gradient"]["points at cue"] - by["clean", "gradient"]["points at cue"]
 
 
-def _tcav_p(kind: str, seed: int) -> float:
-    from vizlab.lab import paired_sets
-    from vizlab.lab.concepts import tcav
-
-    data = paired_sets(200, seed=1)["match"]
-    circles = data.subset(data.labels == 0).batch()[:40]
-    res = tcav(_model(kind, seed), circles, 0, ["red", "blue", "stripes", "dots"], random_sets=20, n=40, seed=seed)
-    return res["red"].p_value
-
-
-def tcav_shortcut_p(seed: int) -> float:
-    return _tcav_p("shortcut", seed)
-
-
 def _rrr(seed: int) -> dict:
     from vizlab.lab import cue_reliance, paired_sets
 
@@ -188,8 +174,6 @@ CLAIMS = [
          higher_is_better=True, where=f"{NB} (cell 12)", profile="quick"),
     dict(name="lab: the gradient's hottest pixel moves onto the cue", run=gradient_pointing_flip, threshold=0.5,
          higher_is_better=True, where=f"{NB} (cell 12)", profile="quick"),
-    dict(name="lab: TCAV finds the cue colour for the shortcut model", run=tcav_shortcut_p, threshold=1e-3,
-         higher_is_better=False, where=f"{NB} (cell 15)", profile="quick"),
     dict(name="lab: randomising the cue restores accuracy without it", run=randomised_gain, threshold=0.3,
          higher_is_better=True, where=f"{NB} (cell 18)", profile="quick"),
     dict(name="detective: painted marks steer the mystery model", run=detective_follows, threshold=0.8,
