@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from vizlab.exercises import grading
+from vizlab.exercises import backends, grading
 from vizlab.exercises.grading import Limits, csv_cell, feedback_name, find_submissions, grade
-from vizlab.exercises.sandbox import MAGIC, encode_frame, read_frames
+from vizlab.exercises.protocol import MAGIC, encode_frame, read_frames
 
 from test_grading import CONTENT, EXERCISES, GRAM, IMPORTS, LIMITS, SUBMISSIONS, TV, notebook
 
@@ -373,7 +373,7 @@ def test_no_backend_means_a_clear_error_or_a_loud_warning(tmp_path, monkeypatch,
     subs = tmp_path / "subs"
     subs.mkdir()
     (subs / "ann.ipynb").write_text(SUBMISSIONS["correct"])
-    monkeypatch.setattr(grading.shutil, "which", lambda name: None)
+    monkeypatch.setattr(backends.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="bubblewrap"):
         grade(subs, tmp_path / "g.csv", exercises=EXERCISES, limits=LIMITS, progress=False)
     results = grade(subs, tmp_path / "g.csv", exercises=EXERCISES, limits=LIMITS, progress=False, sandbox="none")

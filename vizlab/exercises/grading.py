@@ -25,22 +25,20 @@ unless ``regrade=True``.
 
 ``sandbox="none"`` runs notebooks as plain processes of your user, with the limits but without isolation: only
 for trusted notebooks (it warns loudly).
+
+The code, by job: :mod:`~vizlab.exercises.backends` (starting the sandbox), :mod:`~vizlab.exercises.sandbox` (the
+zygote and each notebook's namespaces), :mod:`~vizlab.exercises.student` (the process that runs the cells and
+calls the functions), :mod:`~vizlab.exercises.protocol` (the frames it sends back), :mod:`~vizlab.exercises.rules`
+(what an answer must not do), :mod:`~vizlab.exercises.submissions` (finding and reading notebooks),
+:mod:`~vizlab.exercises.feedback` (feedback files and the CSV); this module runs and judges.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
-import pickle
-import re
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -48,12 +46,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import catalog, sandbox
+from . import catalog
+from .backends import BACKENDS, Sandbox, exposed_under_tmp, hidden_paths, zygote_command  # noqa: F401 (re-exported)
 from .core import Unsupported
-from .sandbox import read_frames
+from .feedback import _write_csv, atomic_write, csv_cell, feedback_name, feedback_text  # noqa: F401 (re-exported)
+from .protocol import parse_status, read_frames
+from .rules import _cases_blob, _notebooks_map, forbidden_calls  # noqa: F401 (re-exported)
+from .submissions import _code_cells, find_submissions  # noqa: F401 (re-exported)
 
 GRADER_VERSION = "2"
-BACKENDS = ("auto", "bwrap", "unshare", "none")
 
 
 @dataclass
@@ -88,395 +89,7 @@ class Run:
     failed: bool = False            # the grader could not run it at all (not the notebook's fault)
 
 
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or "_"
-
-
-def feedback_name(student: str) -> str:
-    """The file stem of a student's feedback: readable, and distinct for distinct names (a hash of the name)."""
-    digest = hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    return f"{_safe_name(student).lstrip('.')[:60] or '_'}-{digest}"
-
-
-def find_submissions(directory: str | Path) -> dict[str, list[Path]]:
-    """``{student: [notebooks]}``: ``<student>.ipynb`` files and ``<student>/`` folders (searched recursively).
-
-    Names starting with a dot count like any other (a dot-file is a submission too); only Jupyter's own
-    ``.ipynb_checkpoints`` folders are left out.
-    """
-    root = Path(directory)
-    if not root.is_dir():
-        raise ValueError(f"SUBMISSIONS_DIR must be a folder; {str(directory)!r} is not")
-    found: dict[str, list[Path]] = {}
-    for entry in sorted(root.iterdir()):
-        if entry.name == ".ipynb_checkpoints":
-            continue
-        if entry.is_file() and entry.suffix == ".ipynb":
-            found.setdefault(entry.name[:-len(".ipynb")] or entry.name, []).append(entry)
-        elif entry.is_dir():
-            found.setdefault(entry.name, []).extend(
-                sorted(p for p in entry.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and p.is_file()))
-    return found
-
-
-def _code_cells(data: bytes) -> list[tuple[int, str]]:
-    """The code cells to run, as ``(index, source)``; nbgrader test cells are skipped (the grader judges)."""
-    nb = json.loads(data.decode("utf-8"))
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise ValueError("not a Jupyter notebook (no list of cells)")
-    cells = []
-    for index, cell in enumerate(nb["cells"]):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
-        grader = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
-        if grader.get("grade") and not grader.get("solution"):
-            continue
-        source = cell.get("source", "")
-        source = "".join(str(s) for s in source) if isinstance(source, list) else str(source)
-        cells.append((index, source))
-    return cells
-
-
-# --- what an answer must not call ------------------------------------------------------------------------------
-
-_GENERIC = {"vizlab", "vizlab.hooks", "vizlab.models", "vizlab.images", "vizlab.toy", "vizlab.device",
-            "vizlab.profiles"}
-_FORBIDDEN: dict[str, list[tuple[str, str]]] = {}
-
-
-def forbidden_calls(name: str) -> list[tuple[str, str]]:
-    """``(file, qualified name)`` of the library functions that implement exercise ``name``'s technique.
-
-    Derived, not listed: the exercise's reference runs once under a tracer, and every vizlab function it calls
-    (outside the exercises package and the generic helpers: hooks, models, images, toy, device) is the library's
-    implementation of what the student must write. A reference that is plain tensor code (CAM) forbids nothing.
-    """
-    if name in _FORBIDDEN:
-        return _FORBIDDEN[name]
-    ex = catalog.get(name)
-    found: dict[tuple[str, str], None] = {}
-
-    def module_of(frame) -> str:
-        return str(frame.f_globals.get("__name__", ""))
-
-    def tracer(frame, event, arg):
-        mod = module_of(frame)
-        if mod.startswith("vizlab.") and not mod.startswith("vizlab.exercises") and mod not in _GENERIC:
-            caller = frame.f_back
-            while caller is not None and not module_of(caller).startswith("vizlab"):
-                caller = caller.f_back  # through decorators and torch wrappers
-            if caller is not None and module_of(caller).startswith("vizlab.exercises"):
-                code = frame.f_code
-                if code.co_name != "<module>":  # importing a module is not calling it
-                    found[(code.co_filename, getattr(code, "co_qualname", code.co_name))] = None
-        return None
-
-    case = ex.cases(hidden=False)[0]
-    args, kwargs = case.make()
-    previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        ex.reference(*args, **kwargs)
-    except Exception:  # noqa: BLE001 - a reference that fails here forbids what it reached
-        pass
-    finally:
-        sys.settrace(previous)
-    _FORBIDDEN[name] = list(found)
-    return _FORBIDDEN[name]
-
-
-def _cases_blob(exercises: Sequence[str]) -> bytes:
-    """What the sandbox receives after a notebook's cells have run: for each exercise its cases' inputs."""
-    specs = []
-    for name in exercises:
-        ex = catalog.get(name)
-        specs.append({"name": name, "function": ex.function, "no_loops": bool(ex.no_loops),
-                      "forbidden": forbidden_calls(name), "cases": [c.make() for c in ex.cases(hidden=True)]})
-    data = pickle.dumps(specs, protocol=pickle.HIGHEST_PROTOCOL)
-    return len(data).to_bytes(8, "big") + data
-
-
-def _notebooks_map() -> dict[str, list[list[str]]]:
-    return {nb: [[n, catalog.get(n).function] for n in names] for nb, names in catalog.NOTEBOOKS.items()}
-
-
-# --- the sandbox (trusted side) -------------------------------------------------------------------------------
-
-def _warn(message: str) -> None:
-    bar = "!" * 78
-    print(f"{bar}\nvizlab grade: WARNING: {message}\n{bar}", file=sys.stderr)
-
-
-def _never_hide(path: Path) -> bool:
-    """Folders that hold the interpreter or vizlab itself (hiding them would break the sandbox)."""
-    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
-              Path(__file__).resolve().parents[1], *(Path(p) for p in sys.path if p and os.path.isdir(p))]
-    path = path.resolve()
-    return any(path == n.resolve() or path in n.resolve().parents for n in needed)
-
-
-def hidden_paths(extra: Sequence[str | Path] = ()) -> dict:
-    """What the sandbox must not see: the catalog (everything of ``vizlab/exercises`` but the sandbox's own
-    code), the instructor notebooks, and ``extra`` (submissions, outputs, scratch)."""
-    from .release import SOURCE_DIR
-
-    exercises_dir = str(Path(__file__).resolve().parent)
-    dirs: list[str] = []
-    candidates = sorted({Path(p).resolve() for p in [SOURCE_DIR, *extra]}, key=lambda p: len(p.parts))
-    for p in candidates:
-        inside = any(Path(d) in p.parents for d in dirs)  # already hidden with the folder around it
-        if p.is_dir() and not inside and not _never_hide(p) and not str(p).startswith("/tmp/"):
-            dirs.append(str(p))
-    return {"dirs": [exercises_dir, *dirs], "keep": {exercises_dir: ["core.py", "sandbox.py"]},
-            "expose": exposed_under_tmp()}
-
-
-def exposed_under_tmp() -> list[str]:
-    """Folders the sandbox needs that live under ``/tmp`` (a virtualenv or a clone of vizlab there, as in a CI
-    checkout): the sandbox's private ``/tmp`` would hide them, so they are bound back read-only. Only the
-    interpreter's prefix and vizlab's own package folder: never the clone around them (instructor notebooks)."""
-    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(__file__).resolve().parents[1]}
-    under = sorted(str(p) for p in needed if str(p).startswith("/tmp/"))
-    return [p for p in under if not any(p.startswith(q + "/") for q in under)]  # outermost folders only
-
-
-def zygote_command(backend: str, hide: dict) -> tuple[list[str], dict]:
-    """The command that starts the zygote with ``backend`` and the zygote's configuration."""
-    # The catalog must never be imported in the sandbox: with unshare, the zygote hides it itself, running the
-    # hiding code from sandbox.py's file before anything imports the vizlab.exercises package.
-    code = (f"import importlib.util, json, os\n"
-            f"spec = importlib.util.spec_from_file_location('_vizlab_boot', {sandbox.__file__!r})\n"
-            f"boot = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(boot)\n"
-            f"boot.hide_from_config()\ndel boot\n"
-            f"from vizlab.exercises.sandbox import zygote_main\nzygote_main()\n")
-    python = [sys.executable, "-c", code]
-    if backend == "bwrap":
-        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for directory in hide.get("expose", []):  # before the hiding mounts, which may lie inside them
-            cmd += ["--ro-bind", directory, directory]
-        cmd += ["--unshare-all", "--die-with-parent", "--new-session"]
-        for directory in hide["dirs"]:
-            cmd += ["--tmpfs", directory]
-        for directory, names in hide["keep"].items():
-            for name in names:
-                cmd += ["--ro-bind", os.path.join(directory, name), os.path.join(directory, name)]
-        for directory in hide["dirs"]:
-            cmd += ["--remount-ro", directory]
-        cmd += ["--remount-ro", "/tmp"]
-        return cmd + python, {"sandboxed": True, "expose": hide.get("expose", [])}
-    if backend == "unshare":
-        return (["unshare", "-Upfn", "--mount-proc", "-r", "--kill-child"] + python,
-                {"sandboxed": True, "hide": hide, "expose": hide.get("expose", [])})
-    return python, {"sandboxed": False}
-
-
-class Sandbox:
-    """A running zygote and the notebooks it runs (see :mod:`vizlab.exercises.sandbox`)."""
-
-    def __init__(self, backend: str = "auto", hide: Sequence[str | Path] = (), startup_timeout: float = 120.0):
-        if backend not in BACKENDS:
-            raise ValueError(f"sandbox must be one of {', '.join(BACKENDS)}; got {backend!r}")
-        self.lock = threading.Lock()
-        self.ended: dict[int, threading.Event] = {}
-        self.statuses: dict[int, int] = {}
-        self.next_id = 0
-        self.gone = False
-        self.proc: subprocess.Popen | None = None
-        errors = []
-        candidates = ["bwrap", "unshare"] if backend == "auto" else [backend]
-        for name in candidates:
-            if name != "none" and not shutil.which(name):
-                errors.append(f"{name}: not installed")
-                continue
-            problem = self._start(name, hidden_paths(hide), startup_timeout)
-            if problem is None:
-                self.backend = name
-                break
-            errors.append(f"{name}: {problem}")
-        else:
-            hint = ("install bubblewrap (apt-get install bubblewrap) or allow unprivileged user namespaces, or "
-                    "pass --sandbox none to run trusted notebooks without isolation")
-            raise RuntimeError(f"no sandbox could be started ({'; '.join(errors)}); {hint}")
-        if self.backend == "none":
-            _warn("--sandbox none: notebooks run as YOUR user with access to your files, your network and the "
-                  "grader's processes. Use it only for notebooks you trust.")
-
-    def _start(self, backend: str, hide: dict, timeout: float) -> str | None:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cmd, config = zygote_command(backend, hide)
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "VIZLAB_ZYGOTE_FD": str(child.fileno()), "VIZLAB_ZYGOTE_CONFIG": json.dumps(config),
-               "PYTHONPATH": os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])]),
-               "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": "/tmp",
-               "PYTHONWARNINGS": "ignore"}
-        self.errlog = tempfile.TemporaryFile()
-
-        def die_with_us():  # PR_SET_PDEATHSIG: the zygote's launcher dies with the grader, even on SIGKILL
-            import ctypes
-
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
-
-        try:
-            proc = subprocess.Popen(cmd, pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL,
-                                    stdout=self.errlog, stderr=self.errlog, preexec_fn=die_with_us,
-                                    start_new_session=True)
-        except OSError as exc:
-            return str(exc)
-        finally:
-            child.close()
-        parent.settimeout(timeout)
-        try:
-            hello = json.loads(parent.recv(1 << 16) or b"null")
-        except (OSError, ValueError):
-            hello = None
-        if not isinstance(hello, dict) or not hello.get("ok"):
-            proc.kill()
-            proc.wait()
-            parent.close()
-            size = self.errlog.seek(0, 2)
-            self.errlog.seek(max(0, size - 600))
-            tail = self.errlog.read().decode("utf-8", "replace").strip().splitlines()
-            why = (hello or {}).get("error") if isinstance(hello, dict) else None
-            return why or (tail[-1] if tail else "the sandbox did not start")
-        parent.settimeout(None)
-        self.proc, self.sock = proc, parent
-        self.reader = threading.Thread(target=self._read_control, daemon=True)
-        self.reader.start()
-        return None
-
-    def _read_control(self) -> None:
-        while True:
-            try:
-                msg = self.sock.recv(1 << 16)
-            except OSError:
-                msg = b""
-            if not msg:
-                with self.lock:
-                    self.gone = True  # results of notebooks still running now are not the notebooks' doing
-                    for event in self.ended.values():
-                        event.set()  # the zygote is gone: every running notebook is gone with it
-                return
-            try:
-                data = json.loads(msg)
-                job_id, status = int(data["end"]), int(data["status"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            with self.lock:
-                self.statuses[job_id] = status
-                event = self.ended.get(job_id)
-            if event:
-                event.set()
-
-    def run(self, job: dict, cases: bytes, limits: Limits) -> dict:
-        """Run one notebook; returns its raw results, the status its init reported, the log tail, timing."""
-        with self.lock:
-            job_id = self.next_id
-            self.next_id += 1
-            event = self.ended[job_id] = threading.Event()
-        results_r, results_w = os.pipe()
-        status_r, status_w = os.pipe()
-        log, cases_file, job_file = tempfile.TemporaryFile(), tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        workdir = None
-        if self.backend == "none":
-            workdir = tempfile.mkdtemp(prefix="vizlab-grade-", dir=job.pop("scratch", None))
-            job["workdir"] = os.path.join(workdir, "work")
-            os.mkdir(job["workdir"])
-        job.pop("scratch", None)
-        cases_file.write(cases)
-        cases_file.seek(0)
-        pickle.dump(job, job_file, protocol=pickle.HIGHEST_PROTOCOL)
-        job_file.seek(0)
-        collected: dict[str, Any] = {"results": bytearray(), "overflow": False, "status": b""}
-
-        def drain(fd: int, key: str, cap: int) -> None:
-            buf = collected[key]
-            while True:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    break
-                if len(buf) + len(chunk) <= cap:
-                    buf.extend(chunk)
-                else:  # keep draining (the notebook must not block), but keep nothing more
-                    collected["overflow" if key == "results" else "status_overflow"] = True
-            os.close(fd)
-
-        collected["status"] = bytearray()
-        readers = [threading.Thread(target=drain, args=(results_r, "results", limits.file_bytes), daemon=True),
-                   threading.Thread(target=drain, args=(status_r, "status", 4096), daemon=True)]
-        for r in readers:
-            r.start()
-        started = time.monotonic()
-        timed_out = False
-        try:
-            socket.send_fds(self.sock, [pickle.dumps({"op": "run", "id": job_id})],
-                            [results_w, status_w, log.fileno(), cases_file.fileno(), job_file.fileno()])
-        finally:
-            for fd in (results_w, status_w):
-                os.close(fd)
-        try:
-            if not event.wait(limits.timeout):
-                timed_out = True
-                self.sock.send(pickle.dumps({"op": "kill", "id": job_id}))
-                event.wait(30)
-        finally:
-            for r in readers:
-                r.join(30)
-            with self.lock:
-                self.ended.pop(job_id, None)
-                zygote_status = self.statuses.pop(job_id, None)
-            cases_file.close()
-            job_file.close()
-            if workdir:
-                shutil.rmtree(workdir, ignore_errors=True)
-        size = os.fstat(log.fileno()).st_size
-        tail = os.pread(log.fileno(), 2000, max(0, size - 2000)).decode("utf-8", "replace")
-        log.close()
-        return {"results": bytes(collected["results"]), "overflow": collected["overflow"],
-                "status": bytes(collected["status"]), "log_tail": tail, "timed_out": timed_out,
-                "seconds": time.monotonic() - started, "zygote_status": zygote_status,
-                "alive": not self.gone and self.proc is not None and self.proc.poll() is None}
-
-    def close(self) -> None:
-        """Stop the zygote (and with it every notebook still running)."""
-        if self.proc is None:
-            return
-        with self.lock:
-            self.gone = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader; the zygote sees the end and stops
-            self.sock.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-        self.errlog.close()
-
-    def __enter__(self) -> "Sandbox":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def _parse_status(data: bytes) -> dict | None:
-    """The init's report ``{"signal", "code", "leftovers"}``, checked field by field."""
-    try:
-        report = json.loads(data.decode("utf-8")) if data else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(report, dict) or set(report) != {"signal", "code", "leftovers"}:
-        return None
-    for key in report:
-        value = report[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**16):
-            return None
-    return report
-
+# --- running and judging ---------------------------------------------------------------------------------------
 
 def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sandbox,
                  scratch: str | Path | None = None, cases: bytes | None = None) -> Run:
@@ -508,7 +121,7 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sand
         run.notes.append(f"{run.notebook}: the notebook sent more than {limits.file_bytes} bytes of results; "
                          "the rest was ignored")
     run.log_tail = out["log_tail"]
-    status = _parse_status(out["status"])
+    status = parse_status(out["status"])
     done = any(f["kind"] == "done" for f in run.frames)
     last_cell = next((f["index"] for f in reversed(run.frames) if f["kind"] == "cell"), None)
     last_case = next((f for f in reversed(run.frames) if f["kind"] == "case"), None)
@@ -662,56 +275,6 @@ def _error_result(student: str, paths: Sequence[Path], exercises: Sequence[str],
     return {"student": student, "notebooks": [p.name for p in paths], "exercises": scores, "total": 0,
             "max_total": sum(s["max"] for s in scores.values()), "notes": [f"could not be graded: {why}"],
             "seconds": 0.0, "grader_version": GRADER_VERSION, "ungraded": True}
-
-
-def feedback_text(result: dict) -> str:
-    """The per-student feedback: score per exercise, what failed and why, notes about the run."""
-    lines = [f"Feedback for {result['student']}  ({', '.join(result['notebooks']) or 'no notebook'})",
-             f"Total: {result['total']:g} / {result['max_total']:g}", ""]
-    for name, s in result["exercises"].items():
-        mark = "✓" if s["passed"] == s["total"] else "✗"
-        lines.append(f"{mark} {s['title']} [{name}]: {s['points']:g} / {s['max']:g}  "
-                     f"({s['passed']} of {s['total']} tests passed, hidden tests included)")
-        for problem in s["problems"]:
-            lines.extend("    " + line for line in f"- {problem}".splitlines())
-    if result["notes"]:
-        lines += ["", "About the run:"] + [f"  - {note}" for note in result["notes"]]
-    return "\n".join(lines) + "\n"
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then ``os.replace`` it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def csv_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run as a formula: text starting with ``= + - @`` (or a tab or carriage
-    return) gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _write_csv(out: Path, feedback: Path, students: Sequence[str], exercises: Sequence[str],
-               results: dict[str, dict] | None = None) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["student", *exercises, "total", "max_total", "notes"])
-    for student in students:
-        result = (results or {}).get(student)
-        if result is None:
-            try:
-                result = json.loads((feedback / f"{feedback_name(student)}.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-        writer.writerow([csv_cell(student), *(result["exercises"].get(e, {}).get("points", 0) for e in exercises),
-                         result["total"], result["max_total"], len(result["notes"])])
-    atomic_write(out, buf.getvalue())
 
 
 def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises: Sequence[str] | None = None,
