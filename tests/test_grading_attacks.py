@@ -333,10 +333,44 @@ pids = [p for p in os.listdir("/proc") if p.isdigit()]
 if os.getpid() > 2 or len(pids) > 3:
     escapes.append(f"sees processes {{pids}}")
 open("scratch.txt", "w").write("the working folder is writable")
+"""
+
+# Issue 27, deny by default (A11, A12, A12b, A31, A32): nothing of the host that a notebook does not need.
+DENY = """
+import os, socket
+escapes = []
+for path in [{secret!r}, {readme!r}, {git!r}, {home_file!r}, "/etc/shadow", "/etc/hostname"]:
+    try:
+        open(path, "rb").read(10)
+        escapes.append("reads " + path)
+    except OSError:
+        pass
+for path in ["/run", "/var", "/home", "/srv", "/mnt", "/opt", {checkout!r}]:
+    if os.path.isdir(path) and any(e != "vizlab" and e != "data" for e in os.listdir(path)):
+        escapes.append("sees " + path)
+for path in [{unix!r}, {unix_tmp!r}]:
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+        escapes.append("connects to " + path)
+    except OSError:
+        pass
+for path in [{pty!r}, "/dev/tty", "/dev/console"] + ["/dev/pts/" + p for p in
+                                                     (os.listdir("/dev/pts") if os.path.isdir("/dev/pts") else [])
+                                                     if p.isdigit()]:
+    try:
+        with open(path, "w") as f:
+            f.write("vizlab escape")
+        escapes.append("writes to the terminal " + path)
+    except OSError:
+        pass
+leaked = sorted(k for k in os.environ if "SECRET" in k or k.startswith(("VIZLAB_TEST", "SSH", "AWS")))
+if leaked or os.environ.get("HOME", "/tmp").startswith(("/root", "/home")):
+    escapes.append(f"inherits the environment: {{leaked}} HOME={{os.environ.get('HOME')}}")
 if escapes:
     def content_loss(current, target, weight=1.0):
         return weight * ((current - target) ** 2).sum()
-print(escapes)
+    raise RuntimeError(f"escapes: {{escapes}}")
 """
 
 
@@ -367,6 +401,54 @@ def test_the_sandbox_isolates_each_notebook(backend):
     finally:
         server.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "unshare"])
+def test_deny_by_default_no_home_checkout_sockets_terminals_or_environment(backend, monkeypatch):
+    if not shutil.which(backend):
+        pytest.skip(f"{backend} is not installed")
+    import pty
+
+    root = root_dir()
+    tmp = Path(tempfile.mkdtemp(prefix="vizlab-deny-"))
+    servers = []
+    master, slave = pty.openpty()  # a terminal of the grader's user (A32)
+    try:
+        subs, out = root / "subs", root / "out"
+        subs.mkdir()
+        out.mkdir()
+        (root / "secret.txt").write_text("the grader's own file")
+        (out / "grades.csv").write_text("student,total\n")  # the run's own output (A12b)
+        for path in (root / "service.sock", tmp / "service.sock"):  # host services on Unix sockets (A11)
+            server = socket.socket(socket.AF_UNIX)
+            server.bind(str(path))
+            server.listen(5)
+            servers.append(server)
+        monkeypatch.setenv("VIZLAB_TEST_SECRET", "token")  # the grader's environment (A31)
+        home_file = next((str(p) for p in Path.home().iterdir() if p.is_file()), str(Path.home() / ".bashrc"))
+        deny = DENY.format(secret=str(root / "secret.txt"), readme=str(REPO / "README.md"),
+                           git=str(REPO / ".git"), home_file=home_file, checkout=str(REPO),
+                           unix=str(root / "service.sock"), unix_tmp=str(tmp / "service.sock"),
+                           pty=os.ttyname(slave))
+        (subs / "deny.ipynb").write_text(notebook(IMPORTS, GRAM, deny))
+        results = grade(subs, out / "grades.csv", exercises=["gram", "content"], limits=LIMITS, jobs=1,
+                        progress=False, sandbox=backend)
+        result = results[0]
+        assert result["exercises"]["gram"]["points"] == 2, result["notes"]  # the probe ran
+        assert result["exercises"]["content"]["points"] == 0, result["notes"]
+        assert not any("escapes" in n for n in result["notes"]), result["notes"]
+        os.set_blocking(master, False)
+        try:
+            assert b"vizlab escape" not in os.read(master, 4096)
+        except BlockingIOError:
+            pass
+    finally:
+        for server in servers:
+            server.close()
+        os.close(master)
+        os.close(slave)
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_no_backend_means_a_clear_error_or_a_loud_warning(tmp_path, monkeypatch, capsys):

@@ -2,7 +2,7 @@
 only, without isolation) and hand it one notebook at a time.
 
 :class:`Sandbox` owns the zygote process and its control socket; :func:`zygote_command` builds the command line of
-each backend; :func:`hidden_paths` says what the sandbox must not see. What runs inside is
+each backend; :func:`sandbox_view` says what the sandbox sees (deny by default). What runs inside is
 :mod:`vizlab.exercises.sandbox`.
 """
 from __future__ import annotations
@@ -36,69 +36,117 @@ def _warn(message: str) -> None:
 
 # --- what the sandbox sees -------------------------------------------------------------------------------------
 
-def _never_hide(path: Path) -> bool:
-    """Folders that hold the interpreter or vizlab itself (hiding them would break the sandbox)."""
-    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
-              Path(__file__).resolve().parents[1], *(Path(p) for p in sys.path if p and os.path.isdir(p))]
-    path = path.resolve()
-    return any(path == n.resolve() or path in n.resolve().parents for n in needed)
+# What the sandbox is allowed to see (everything else does not exist there): the system's programs and libraries,
+# a few files of /etc that the dynamic loader and Python read, the interpreter and its packages, vizlab's package
+# (without the catalog) and its data folder. Never a home folder, the checkout around vizlab, /run, /var or /tmp.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd",
+                "/etc/group", "/etc/nsswitch.conf", "/etc/alternatives", "/etc/mime.types")
+DEVICES = sandbox.DEVICES  # the whole of /dev, with /dev/shm and these links:
+DEV_LINKS = sandbox.DEV_LINKS
+# What the sandbox runs of vizlab/exercises; the rest of that folder (catalog, references, grader) is masked.
+SANDBOX_FILES = ("core.py", "sandbox.py", "student.py", "protocol.py")
 
 
-def hidden_paths(extra: Sequence[str | Path] = ()) -> dict:
-    """What the sandbox must not see: the catalog (everything of ``vizlab/exercises`` but the sandbox's own
-    code), the instructor notebooks, and ``extra`` (submissions, outputs, scratch)."""
-    from .release import SOURCE_DIR
+def _inside(path: str, folders: Sequence[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
 
-    exercises_dir = str(Path(__file__).resolve().parent)
-    dirs: list[str] = []
-    candidates = sorted({Path(p).resolve() for p in [SOURCE_DIR, *extra]}, key=lambda p: len(p.parts))
-    for p in candidates:
-        inside = any(Path(d) in p.parents for d in dirs)  # already hidden with the folder around it
-        if p.is_dir() and not inside and not _never_hide(p) and not str(p).startswith("/tmp/"):
-            dirs.append(str(p))
-    keep = ["core.py", "sandbox.py", "student.py", "protocol.py"]  # what the sandbox runs
-    return {"dirs": [exercises_dir, *dirs], "keep": {exercises_dir: keep},
-            "expose": exposed_under_tmp()}
+
+def sandbox_view(hide: Sequence[str | Path] = ()) -> dict:
+    """What the sandbox sees, deny by default.
+
+    Returns ``{"ro": [(source, target), ...], "symlinks": [(target, link), ...], "mask": [(folder, [kept
+    files]), ...], "expose": [...]}``: folders and files bound read-only, symbolic links recreated, folders
+    covered by an empty one (keeping the named files), and what of ``ro`` lies under ``/tmp`` (bound back into
+    each notebook's private ``/tmp``). ``hide`` (submissions, outputs) is masked where it lies inside a bound
+    folder.
+    """
+    import vizlab
+
+    package = os.path.realpath(os.path.dirname(vizlab.__file__))
+    symlinks, wanted = [], []
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            symlinks.append((os.readlink(path), path))
+        elif os.path.isdir(path):
+            wanted.append(path)
+    wanted += [p for p in SYSTEM_FILES if os.path.lexists(p)]
+    python = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    for entry in sys.path:
+        # the package root (vizlab's checkout) gives only its vizlab folder; anything else on the path only when
+        # it is a folder of installed packages (never a checkout or a home folder put on PYTHONPATH)
+        if entry and os.path.isdir(entry) and os.path.realpath(entry) != os.path.dirname(package):
+            name = os.path.basename(entry.rstrip("/"))
+            if name in ("site-packages", "dist-packages") or entry.endswith((".zip", ".egg")):
+                python.append(entry)
+    wanted += [p for p in python if os.path.isdir(p)]
+    wanted.append(package)
+    data = os.path.join(os.path.dirname(package), "data")
+    if os.path.isdir(data):
+        wanted.append(data)  # the package's shipped data (style images, small networks)
+    ro: list[tuple[str, str]] = []
+    for path in sorted({os.path.realpath(p) for p in wanted} | {os.path.abspath(p) for p in wanted}):
+        if not _inside(path, [d for _, d in ro]) and not _inside(path, [lnk for _, lnk in symlinks]):
+            ro.append((os.path.realpath(path), path))
+    targets = [t for _, t in ro]
+    exercises = os.path.join(package, "exercises")
+    mask = [(exercises, [n for n in SANDBOX_FILES if os.path.isfile(os.path.join(exercises, n))])]
+    for extra in sorted({os.path.realpath(str(h)) for h in hide}):
+        if os.path.isdir(extra) and _inside(extra, targets) and not _inside(extra, [m for m, _ in mask]):
+            mask.append((extra, []))
+    expose = [t for t in targets if t.startswith("/tmp/")]
+    return {"ro": ro, "symlinks": symlinks, "mask": mask, "expose": expose}
 
 
 def exposed_under_tmp() -> list[str]:
     """Folders the sandbox needs that live under ``/tmp`` (a virtualenv or a clone of vizlab there, as in a CI
-    checkout): the sandbox's private ``/tmp`` would hide them, so they are bound back read-only. Only the
-    interpreter's prefix and vizlab's own package folder: never the clone around them (instructor notebooks)."""
-    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(__file__).resolve().parents[1]}
-    under = sorted(str(p) for p in needed if str(p).startswith("/tmp/"))
-    return [p for p in under if not any(p.startswith(q + "/") for q in under)]  # outermost folders only
+    checkout): each notebook's private ``/tmp`` would hide them, so they are bound back read-only."""
+    return sandbox_view()["expose"]
+
+
+def minimal_environment(extra: dict | None = None) -> dict:
+    """The zygote's environment: nothing inherited from the grader (its variables may hold secrets)."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "TMPDIR": "/tmp",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
+           "MPLCONFIGDIR": "/tmp", "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
+    env.update(extra or {})
+    return env
 
 
 # --- starting the zygote ---------------------------------------------------------------------------------------
 
-def zygote_command(backend: str, hide: dict) -> tuple[list[str], dict]:
-    """The command that starts the zygote with ``backend`` and the zygote's configuration."""
-    # The catalog must never be imported in the sandbox: with unshare, the zygote hides it itself, running the
-    # hiding code from sandbox.py's file before anything imports the vizlab.exercises package.
+def zygote_command(backend: str, view: dict) -> tuple[list[str], dict]:
+    """The command that starts the zygote with ``backend`` and the zygote's configuration (``view``: see
+    :func:`sandbox_view`)."""
+    # The catalog must never be imported in the sandbox: with unshare, the zygote builds its own root first,
+    # running that code from sandbox.py's file before anything imports the vizlab.exercises package.
     code = (f"import importlib.util, json, os\n"
             f"spec = importlib.util.spec_from_file_location('_vizlab_boot', {sandbox.__file__!r})\n"
             f"boot = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(boot)\n"
-            f"boot.hide_from_config()\ndel boot\n"
+            f"boot.root_from_config()\ndel boot\n"
             f"from vizlab.exercises.sandbox import zygote_main\nzygote_main()\n")
     python = [sys.executable, "-c", code]
     if backend == "bwrap":
-        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for directory in hide.get("expose", []):  # before the hiding mounts, which may lie inside them
-            cmd += ["--ro-bind", directory, directory]
-        cmd += ["--unshare-all", "--die-with-parent", "--new-session"]
-        for directory in hide["dirs"]:
-            cmd += ["--tmpfs", directory]
-        for directory, names in hide["keep"].items():
-            for name in names:
-                cmd += ["--ro-bind", os.path.join(directory, name), os.path.join(directory, name)]
-        for directory in hide["dirs"]:
-            cmd += ["--remount-ro", directory]
-        cmd += ["--remount-ro", "/tmp"]
-        return cmd + python, {"sandboxed": True, "expose": hide.get("expose", [])}
+        cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc", "--tmpfs", "/tmp",
+               "--tmpfs", "/dev", "--dir", "/dev/shm"]  # a /dev of our own: bwrap's --dev adds tty and console
+        for name in DEVICES:
+            cmd += ["--dev-bind", f"/dev/{name}", f"/dev/{name}"]
+        for name, target in DEV_LINKS:
+            cmd += ["--symlink", target, f"/dev/{name}"]
+        for target, link in view["symlinks"]:
+            cmd += ["--symlink", target, link]
+        for source, target in view["ro"]:
+            cmd += ["--ro-bind", source, target]
+        for folder, keep in view["mask"]:
+            cmd += ["--tmpfs", folder]
+            for name in keep:
+                cmd += ["--ro-bind", os.path.join(folder, name), os.path.join(folder, name)]
+            cmd += ["--remount-ro", folder]
+        cmd += ["--remount-ro", "/tmp", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/"]
+        return cmd + python, {"sandboxed": True, "expose": view["expose"]}
     if backend == "unshare":
         return (["unshare", "-Upfn", "--mount-proc", "-r", "--kill-child"] + python,
-                {"sandboxed": True, "hide": hide, "expose": hide.get("expose", [])})
+                {"sandboxed": True, "root": view, "expose": view["expose"]})
     return python, {"sandboxed": False}
 
 
@@ -120,7 +168,7 @@ class Sandbox:
             if name != "none" and not shutil.which(name):
                 errors.append(f"{name}: not installed")
                 continue
-            problem = self._start(name, hidden_paths(hide), startup_timeout)
+            problem = self._start(name, sandbox_view(hide), startup_timeout)
             if problem is None:
                 self.backend = name
                 break
@@ -133,14 +181,12 @@ class Sandbox:
             _warn("--sandbox none: notebooks run as YOUR user with access to your files, your network and the "
                   "grader's processes. Use it only for notebooks you trust.")
 
-    def _start(self, backend: str, hide: dict, timeout: float) -> str | None:
+    def _start(self, backend: str, view: dict, timeout: float) -> str | None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cmd, config = zygote_command(backend, hide)
+        cmd, config = zygote_command(backend, view)
         package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "VIZLAB_ZYGOTE_FD": str(child.fileno()), "VIZLAB_ZYGOTE_CONFIG": json.dumps(config),
-               "PYTHONPATH": os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])]),
-               "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": "/tmp",
-               "PYTHONWARNINGS": "ignore"}
+        env = minimal_environment({"VIZLAB_ZYGOTE_FD": str(child.fileno()), "VIZLAB_ZYGOTE_CONFIG": json.dumps(config),
+                                   "PYTHONPATH": package_root})
         self.errlog = tempfile.TemporaryFile()
 
         def die_with_us():  # PR_SET_PDEATHSIG: the zygote's launcher dies with the grader, even on SIGKILL

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import threading
+import unicodedata
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,6 +21,12 @@ def feedback_name(student: str) -> str:
     """The file stem of a student's feedback: readable, and distinct for distinct names (a hash of the name)."""
     digest = hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{_safe_name(student).lstrip('.')[:60] or '_'}-{digest}"
+
+
+def clean_text(text: str, keep: str = "\n\t") -> str:
+    """``text`` without control characters (terminal escapes, carriage returns, bidirectional overrides) except
+    those in ``keep``: text a notebook chose cannot repaint a terminal or reorder what ``cat`` shows."""
+    return "".join(ch for ch in text if ch in keep or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
 
 
 def feedback_text(result: dict) -> str:
@@ -34,7 +41,7 @@ def feedback_text(result: dict) -> str:
             lines.extend("    " + line for line in f"- {problem}".splitlines())
     if result["notes"]:
         lines += ["", "About the run:"] + [f"  - {note}" for note in result["notes"]]
-    return "\n".join(lines) + "\n"
+    return clean_text("\n".join(lines)) + "\n"
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -48,10 +55,12 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def csv_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run as a formula: text starting with ``= + - @`` (or a tab or carriage
-    return) gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    """A CSV cell a spreadsheet will not run as a formula: text starting with ``= + - @`` gets a leading
+    apostrophe; control characters (tabs, carriage returns, terminal escapes) are removed."""
+    if isinstance(value, str):
+        value = clean_text(value, keep="")
+        if value[:1] in ("=", "+", "-", "@"):
+            return "'" + value
     return value
 
 

@@ -42,38 +42,63 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import catalog
-from .backends import BACKENDS, Sandbox, exposed_under_tmp, hidden_paths, zygote_command  # noqa: F401 (re-exported)
+from .backends import BACKENDS, Sandbox, sandbox_view, zygote_command  # noqa: F401 (re-exported)
 from .core import Unsupported
 from .feedback import _write_csv, atomic_write, csv_cell, feedback_name, feedback_text  # noqa: F401 (re-exported)
 from .protocol import parse_status, read_frames
 from .rules import _cases_blob, _notebooks_map, forbidden_calls  # noqa: F401 (re-exported)
-from .submissions import _code_cells, find_submissions  # noqa: F401 (re-exported)
+from .submissions import (NotebookTooLarge, _code_cells, display_name, find_submissions,  # noqa: F401
+                          read_notebook, scan_submissions)
 
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
+MAX_JOBS = 256
+
+
+# Upper bounds of the limits: beyond them a number is a typo (``--call-timeout 1e10`` overflowed the timers and
+# scored correct notebooks zero), refused with a one-line error.
+LIMIT_BOUNDS = {"timeout": 86400.0, "memory_mb": 2**20, "call_timeout": 86400.0, "file_bytes": 2**30,
+                "notebook_bytes": 2**30, "student_timeout": 7 * 86400.0, "processes": 4096, "open_files": 65536}
 
 
 @dataclass
 class Limits:
-    """Per-notebook limits. ``memory_mb`` is address space beyond the interpreter with torch loaded."""
+    """What one notebook (all its processes together) and one student may use.
+
+    ``timeout``: wall seconds per notebook; ``student_timeout``: wall seconds for all of a student's notebooks
+    (default: twice ``timeout``); ``call_timeout``: seconds per cell or call; ``memory_mb``: memory of all the
+    notebook's processes together, beyond the interpreter with torch loaded (resident memory, ``memfd`` files
+    and its private ``/tmp`` and ``/dev/shm`` alike); ``processes``: processes at once; ``open_files``: open files
+    per process; ``file_bytes``: the largest file it may write (which also caps what it prints and sends back);
+    ``notebook_bytes``: the largest notebook read. Each has an upper bound (:data:`LIMIT_BOUNDS`).
+    """
 
     timeout: float = 300.0
     memory_mb: int = 4096
     call_timeout: float = 60.0
     file_bytes: int = 32 * 2**20
     notebook_bytes: int = 50 * 2**20
+    student_timeout: float | None = None
+    processes: int = 64
+    open_files: int = 256
 
     def __post_init__(self):
-        for name in ("timeout", "memory_mb", "call_timeout", "file_bytes", "notebook_bytes"):
+        if self.student_timeout is None:
+            self.student_timeout = 2 * self.timeout if isinstance(self.timeout, (int, float)) else None
+        for name, bound in LIMIT_BOUNDS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
             if not value > 0 or value != value or value == float("inf"):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+            if value > bound:
+                raise ValueError(f"{name} must be at most {bound:g}, got {value!r}")
+        if self.processes < 4:
+            raise ValueError(f"processes must be at least 4 (the notebook's init and its helpers), got {self.processes}")
 
 
 @dataclass
@@ -94,12 +119,12 @@ class Run:
 def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sandbox,
                  scratch: str | Path | None = None, cases: bytes | None = None) -> Run:
     """Run one notebook in the sandbox and collect its frames (never raises for a bad notebook)."""
-    run = Run(path.name)
+    run = Run(display_name(path.name))
     try:
-        if path.stat().st_size > limits.notebook_bytes:
-            run.ended = f"the notebook is larger than {limits.notebook_bytes} bytes"
-            return run
-        cells = _code_cells(path.read_bytes())
+        cells = _code_cells(read_notebook(path, limits.notebook_bytes))
+    except NotebookTooLarge as exc:
+        run.ended = str(exc)
+        return run
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         run.ended = f"the file is not a valid notebook (not valid JSON: {exc})"
         return run
@@ -221,30 +246,57 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
 _JUDGE_LOCK = threading.Lock()
 
 
-def _digest(paths: Sequence[Path], exercises: Sequence[str], limits: Limits) -> str:
-    h = hashlib.sha256(f"{GRADER_VERSION}|{','.join(exercises)}|{json.dumps(asdict(limits))}".encode())
+def catalog_fingerprint() -> str:
+    """A hash of what decides a grade besides the notebook: the code of ``vizlab/exercises`` (catalog, references,
+    rules, judging) and the hidden cases' key. Stored with each result; a change regrades (cached grades of an
+    older catalog are never reused)."""
+    h = hashlib.sha256(GRADER_VERSION.encode())
+    folder = Path(__file__).resolve().parent
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for name, ex in sorted(catalog.EXERCISES.items()):  # what is loaded (a catalog changed at run time too)
+        h.update(repr((name, ex.function, ex.points, ex.rtol, ex.atol, ex.no_loops,
+                       [(c.label, c.hidden) for c in ex.cases(hidden=True)])).encode())
+    return h.hexdigest()
+
+
+def _digest(paths: Sequence[Path], exercises: Sequence[str], limits: Limits, fingerprint: str = "") -> str:
+    h = hashlib.sha256(f"{GRADER_VERSION}|{fingerprint}|{','.join(exercises)}|{json.dumps(asdict(limits))}".encode())
     for p in paths:
-        h.update(p.name.encode("utf-8", "surrogatepass") + b"\0")
-        try:
-            h.update(hashlib.sha256(p.read_bytes()).digest())
+        h.update(p.name.encode("utf-8", "surrogateescape") + b"\0")
+        try:  # the size is checked before anything is read or hashed
+            h.update(hashlib.sha256(read_notebook(p, limits.notebook_bytes)).digest())
+        except NotebookTooLarge as exc:
+            h.update(f"too large: {exc}".encode())
         except OSError:
             h.update(b"unreadable")
     return h.hexdigest()
 
 
 def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str], limits: Limits,
-                  box: Sandbox, scratch: str | Path | None = None, cases: bytes | None = None) -> dict:
-    """Grade one student's notebooks (each in its own sandbox); per exercise the best notebook counts."""
+                  box: Sandbox, scratch: str | Path | None = None, cases: bytes | None = None,
+                  problems: Sequence[str] = ()) -> dict:
+    """Grade one student's notebooks, each in a sandbox of its own, all within ``limits.student_timeout``.
+
+    One notebook per exercise: an exercise is graded from the notebook that defines its function. When several
+    notebooks define it, the exercise is refused (no points, with a note naming them): a student cannot hand in
+    several guesses and keep the best. ``problems`` (entries of the submission that were refused) become notes.
+    """
     started = time.monotonic()
-    best: dict[str, dict] = {}
-    notes: list[str] = []
+    notes: list[str] = list(problems)
+    runs: list[tuple[Run, dict[str, dict]]] = []
     failed = False
     if not paths:
         notes.append("no notebook (.ipynb) found in the submission")
     if student.startswith("."):
         notes.append(f"the submission's name {student!r} starts with a dot (a hidden file): graded all the same")
     for path in paths:
-        run = run_notebook(path, exercises, limits, box, scratch, cases)
+        left = limits.student_timeout - (time.monotonic() - started)
+        if left < 1:
+            notes.append(f"{display_name(path.name)}: not run: the student's time budget of "
+                         f"{limits.student_timeout:g} s (all notebooks together) was spent")
+            continue
+        run = run_notebook(path, exercises, replace(limits, timeout=min(limits.timeout, left)), box, scratch, cases)
         failed = failed or run.failed
         if run.ended:
             notes.append(f"{run.notebook}: {run.ended}")
@@ -252,16 +304,24 @@ def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str],
                 notes.append(f"{run.notebook}: last output: {run.log_tail.strip()[-300:]}")
         notes.extend(run.notes)
         with _JUDGE_LOCK:  # one judge at a time: the references run autograd and hooks on the trusted side
-            scores = judge_run(run, exercises)
-        for name, score in scores.items():
-            # the best notebook for this exercise; on a tie, one that defines the function explains more
-            if name not in best or (score["points"], score["defined"]) > (best[name]["points"], best[name]["defined"]):
-                best[name] = score
+            runs.append((run, judge_run(run, exercises)))
+    best: dict[str, dict] = {}
     for name in exercises:
-        if name not in best:
+        answering = [(run, scores[name]) for run, scores in runs if scores[name]["defined"]]
+        if len(answering) > 1:
+            ex = catalog.get(name)
+            where = ", ".join(run.notebook for run, _ in answering)
+            best[name] = {**answering[0][1], "points": 0, "passed": 0, "problems": [
+                f"`{ex.function}` is defined in {len(answering)} notebooks ({where}); each exercise must be answered "
+                "in one notebook only, so it was not graded (no points)"]}
+        elif answering:
+            best[name] = answering[0][1]
+        elif runs:
+            best[name] = runs[0][1][name]
+        else:
             with _JUDGE_LOCK:  # building the cases draws from torch's global generator: one thread at a time
                 best[name] = judge_run(Run("(none)", ended="no notebook"), [name])[name]
-    return {"student": student, "notebooks": [p.name for p in paths], "exercises": best,
+    return {"student": student, "notebooks": [display_name(p.name) for p in paths], "exercises": best,
             "total": round(sum(s["points"] for s in best.values()), 2),
             "max_total": sum(s["max"] for s in best.values()), "notes": notes[:20],
             "seconds": round(time.monotonic() - started, 2), "grader_version": GRADER_VERSION,
@@ -272,7 +332,7 @@ def _error_result(student: str, paths: Sequence[Path], exercises: Sequence[str],
     """A zero with the reason, for a submission the grader itself could not grade (never a missing row)."""
     run = Run("(none)", ended="the grader could not grade this submission")
     scores = {name: judge_run(run, [name])[name] for name in exercises}
-    return {"student": student, "notebooks": [p.name for p in paths], "exercises": scores, "total": 0,
+    return {"student": student, "notebooks": [display_name(p.name) for p in paths], "exercises": scores, "total": 0,
             "max_total": sum(s["max"] for s in scores.values()), "notes": [f"could not be graded: {why}"],
             "seconds": 0.0, "grader_version": GRADER_VERSION, "ungraded": True}
 
@@ -302,22 +362,24 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         the grader could not grade gets a zero with the reason and ``"ungraded": True``.
     """
     limits = limits or Limits()
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS):
+        raise ValueError(f"jobs must be a positive integer of at most {MAX_JOBS}, got {jobs!r}")
     exercises = list(exercises or catalog.EXERCISES)
     for name in exercises:
         catalog.get(name)
     out = Path(out)
     feedback = Path(feedback_dir) if feedback_dir else out.with_name(f"{out.stem}_feedback")
     feedback.mkdir(parents=True, exist_ok=True)
-    found = find_submissions(submissions)
+    found = scan_submissions(submissions)
     students = list(found)
     jobs = jobs or os.cpu_count() or 1
     lock = threading.Lock()
     results: dict[str, dict] = {}
     todo = []
-    for student, paths in found.items():
-        digest = _digest(paths, exercises, limits)
+    fingerprint = catalog_fingerprint()
+    for student, sub in found.items():
+        paths = sub.paths
+        digest = _digest(paths, exercises, limits, fingerprint + "|" + "|".join(sub.problems))
         previous = feedback / f"{feedback_name(student)}.json"
         if not regrade and previous.exists():
             try:
@@ -345,7 +407,7 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         cases = _cases_blob(exercises)
 
         def work(student: str, paths: list[Path], digest: str) -> dict:
-            result = grade_student(student, paths, exercises, limits, box, scratch, cases)
+            result = grade_student(student, paths, exercises, limits, box, scratch, cases, found[student].problems)
             result["digest"] = digest
             with lock:
                 results[student] = result

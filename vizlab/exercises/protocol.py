@@ -111,7 +111,7 @@ class BadFrame(ValueError):
     """A frame that does not follow the schema."""
 
 
-def _decode_value(value: Any, blob: bytes, depth: int = 0) -> Any:
+def _decode_value(value: Any, blob: bytes, cursor: list[int], depth: int = 0) -> Any:
     import numpy as np
     import torch
 
@@ -128,7 +128,7 @@ def _decode_value(value: Any, blob: bytes, depth: int = 0) -> Any:
     if isinstance(value, list):
         if len(value) > MAX_ITEMS:
             raise BadFrame("list too long")
-        return [_decode_value(v, blob, depth + 1) for v in value]
+        return [_decode_value(v, blob, cursor, depth + 1) for v in value]
     if isinstance(value, dict) and set(value) == {"__unsupported__"} and isinstance(value["__unsupported__"], str):
         return {"__unsupported__": value["__unsupported__"][:200]}
     if isinstance(value, dict) and set(value) == {"__float__"} and value["__float__"] in ("nan", "inf", "-inf"):
@@ -147,9 +147,11 @@ def _decode_value(value: Any, blob: bytes, depth: int = 0) -> Any:
             numel *= s
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (offset, nbytes)):
             raise BadFrame("bad tensor offset")
-        # the sizes must add up before anything is allocated: no stride tricks, no claims beyond the bytes sent
-        if numel * DTYPES[dtype] != nbytes or offset < 0 or offset + nbytes > len(blob):
+        # the sizes must add up before anything is allocated: no stride tricks, no claims beyond the bytes sent;
+        # each tensor takes the next bytes of the blob, so no two descriptions share (alias) the same bytes
+        if numel * DTYPES[dtype] != nbytes or offset != cursor[0] or offset + nbytes > len(blob):
             raise BadFrame("tensor size does not match its bytes")
+        cursor[0] += nbytes
         raw = np.frombuffer(blob, dtype=np.uint8, count=nbytes, offset=offset).copy()
         t = torch.from_numpy(raw)
         if nbytes == 0:
@@ -163,6 +165,7 @@ def parse_frame(header: Any, blob: bytes) -> dict:
     if not isinstance(header, dict) or header.get("kind") not in _SCHEMA:
         raise BadFrame("unknown record kind")
     fields = _SCHEMA[header["kind"]]
+    cursor = [0]  # how much of the blob the tensors described so far have taken
     if set(header) != set(fields) | {"kind"}:
         raise BadFrame("unexpected or missing fields")
     record = {"kind": header["kind"]}
@@ -178,7 +181,9 @@ def parse_frame(header: Any, blob: bytes) -> dict:
             raise BadFrame(f"field {name} is too long")
         if name in ("index", "case", "count") and not 0 <= value < 10**6:
             raise BadFrame(f"field {name} is out of range")
-        record[name] = _decode_value(value, blob) if name == "value" else value
+        record[name] = _decode_value(value, blob, cursor) if name == "value" else value
+    if cursor[0] != len(blob):
+        raise BadFrame("the frame carries bytes that no tensor describes")
     return record
 
 

@@ -20,7 +20,7 @@ and judges the values itself.
 
 The student process itself is :mod:`vizlab.exercises.student`; the frames it writes are
 :mod:`vizlab.exercises.protocol`; the trusted side that starts the zygote is :mod:`vizlab.exercises.backends`.
-This file must not import anything of vizlab at module level: the ``unshare`` backend runs :func:`hide_from_config`
+This file must not import anything of vizlab at module level: the ``unshare`` backend runs :func:`root_from_config`
 from it before the package can be imported.
 """
 from __future__ import annotations
@@ -41,6 +41,9 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+DEVICES = ("null", "zero", "full", "random", "urandom")  # the whole of /dev in the sandbox: no terminal
+DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+             ("stderr", "/proc/self/fd/2"))
 
 
 # Folders under /tmp that the sandbox needs (a virtualenv or a clone of vizlab living in /tmp): the private /tmp
@@ -310,37 +313,74 @@ def _mount_setattr_readonly(path: str) -> None:
     _check(libc.syscall(442, -100, path.encode(), 0x8000, buf, len(attr)), "mount_setattr")
 
 
-def _hide(masks: dict) -> None:
-    """For the ``unshare`` backend (the zygote is root of its own user namespace): hide, then make read-only."""
+def _pivot_root(new: str, old: str) -> None:
+    import platform
+
+    number = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}.get(platform.machine())
+    if number is None:
+        raise OSError(f"pivot_root: unknown system call number on {platform.machine()}")
+    _check(_libc().syscall(number, new.encode(), old.encode()), "pivot_root")
+
+
+def _build_root(view: dict) -> None:
+    """For the ``unshare`` backend (the zygote is root of its own user namespace): a new root holding only what
+    ``view`` names (:func:`vizlab.exercises.backends.sandbox_view`), read-only, a minimal ``/dev`` (no terminals),
+    a fresh ``/proc``; the old root is detached, so nothing else of the host exists any more."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    keep = {}
-    for directory, names in masks.get("keep", {}).items():
-        for name in names:
-            keep[os.path.join(directory, name)] = os.open(os.path.join(directory, name), os.O_PATH)
-    for path in masks.get("dirs", []):
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
-    for path, fd in keep.items():
-        open(path, "w").close()
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND)
+    # open everything first: the new root is built on a tmpfs over /tmp, which hides what lies there
+    sources = [(target, os.open(source, os.O_PATH)) for source, target in view["ro"] if os.path.lexists(source)]
+    devices = [(name, os.open(f"/dev/{name}", os.O_PATH)) for name in DEVICES if os.path.exists(f"/dev/{name}")]
+    kept = [(os.path.join(folder, name), os.open(os.path.join(folder, name), os.O_PATH))
+            for folder, names in view["mask"] for name in names]
+    new = "/tmp"
+    _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+
+    def place(path: str, fd: int) -> None:
+        where = new + path
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(where, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(where), exist_ok=True)
+            open(where, "w").close()
+        _mount(f"/proc/self/fd/{fd}", where, None, MS_BIND | MS_REC)
         os.close(fd)
+
+    for target, link in view["symlinks"]:
+        os.makedirs(os.path.dirname(new + link), exist_ok=True)
+        os.symlink(target, new + link)
+    for target, fd in sorted(sources):
+        place(target, fd)
+    for folder, _ in view["mask"]:
+        _mount("tmpfs", new + folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+    for path, fd in kept:
+        place(path, fd)
+    for folder in ("/tmp", "/proc", "/dev"):
+        os.makedirs(new + folder, exist_ok=True)
+    _mount("tmpfs", new + "/dev", "tmpfs", MS_NOSUID, "size=64k,mode=755")
+    for name, fd in devices:
+        place(f"/dev/{name}", fd)
+    os.mkdir(new + "/dev/shm")
+    for name, target in DEV_LINKS:
+        os.symlink(target, f"{new}/dev/{name}")
+    _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV)  # while the old /proc is still visible
+    os.mkdir(new + "/.old")
+    _pivot_root(new, new + "/.old")
+    os.chdir("/")
+    _check(_libc().umount2(b"/.old", 2), "umount the old root")  # MNT_DETACH
+    os.rmdir("/.old")
     _mount_setattr_readonly("/")
-    opened = _bind_back(masks.get("expose", []))
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
-    _rebind(opened)
-    _mount(None, "/tmp", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)  # writable again: namespaces need /proc/self/uid_map
 
 
-def hide_from_config() -> None:
-    """Run by the zygote's launcher before it imports vizlab.exercises (see :func:`_hide`); a failure is kept
-    for the hello message."""
+def root_from_config() -> None:
+    """Run by the zygote's launcher before it imports vizlab.exercises (see :func:`_build_root`); a failure is
+    kept for the hello message."""
     config = json.loads(os.environ.get("VIZLAB_ZYGOTE_CONFIG", "{}"))
-    if config.get("hide"):
+    if config.get("root"):
         try:
-            _hide(config["hide"])
+            _build_root(config["root"])
         except BaseException as exc:  # noqa: BLE001
-            os.environ["VIZLAB_ZYGOTE_HIDE_ERROR"] = f"{type(exc).__name__}: {exc}"
+            os.environ["VIZLAB_ZYGOTE_ROOT_ERROR"] = f"{type(exc).__name__}: {exc}"
 
 
 def _probe() -> str | None:
@@ -385,9 +425,9 @@ def zygote_main() -> None:
     config = json.loads(os.environ.get("VIZLAB_ZYGOTE_CONFIG", "{}"))
     hello: dict = {"ok": True, "error": None}
     try:
-        if os.environ.get("VIZLAB_ZYGOTE_HIDE_ERROR"):
-            raise RuntimeError(f"hiding the catalog failed: {os.environ['VIZLAB_ZYGOTE_HIDE_ERROR']}")
-        if config.get("hide") and any(m in sys.modules for m in ("vizlab.exercises.catalog",
+        if os.environ.get("VIZLAB_ZYGOTE_ROOT_ERROR"):
+            raise RuntimeError(f"building the sandbox's root failed: {os.environ['VIZLAB_ZYGOTE_ROOT_ERROR']}")
+        if config.get("root") and any(m in sys.modules for m in ("vizlab.exercises.catalog",
                                                                   "vizlab.exercises.references")):
             raise RuntimeError("the exercise catalog was imported before it could be hidden")
         os.chdir("/")
