@@ -80,9 +80,15 @@ def attacks(root: Path) -> dict[str, str]:
             "        def content_loss(current, target, weight=1.0):\n"
             "            return weight * ((current - target) ** 2).sum()\n    except OSError:\n        pass"),
             "try:\n    import vizlab.exercises.references as r\n    tv_loss = r.tv_loss\nexcept Exception:\n    pass"),
-        # the library's own implementation, called directly, through exec, and through eval at call time
+        # the library's own implementation, called directly (issue 27: refused inside the sandbox) ...
         "library": notebook(IMPORTS, (
             "def gram_matrix(features):\n    from vizlab.style.losses import gram_matrix as g\n    return g(features)"),
+            "import vizlab.style.losses as L\ndef content_loss(current, target, weight=1.0):\n"
+            "    return L.content_loss(current, target, weight=weight)",
+            "from vizlab.style import losses\nkeep = losses.tv_loss\ndef tv_loss(img, weight=1.0):\n"
+            "    return keep(img, weight=weight)"),
+        # ... and through exec and through eval at call time (issue 27: "needs review", never full marks)
+        "library_exec": notebook(IMPORTS, GRAM,
             "exec('def content_loss(current, target, weight=1.0):\\n'\n"
             "     '    import vizlab.style.losses as L\\n    return L.content_loss(current, target, weight=weight)')",
             "def tv_loss(img, weight=1.0):\n    return eval('__import__(\"vizlab.style.losses\").style.losses.tv_loss')"
@@ -170,14 +176,22 @@ def test_calling_the_library_implementation_scores_zero_even_through_exec_and_ev
     text = (root / "grades_feedback" / f"{feedback_name('library')}.txt").read_text()
     assert text.count("calls vizlab's own implementation of this technique") == 3
     assert "gram_matrix" in text and "content_loss" in text and "tv_loss" in text
+    # a correct gram_matrix beside exec and eval: the whole notebook needs review, never full marks
+    assert total(results, "library_exec") == 0
+    review = results["library_exec"]["exercises"]
+    assert all(review[e]["review"] for e in EXERCISES)
+    text = (root / "grades_feedback" / f"{feedback_name('library_exec')}.txt").read_text()
+    assert "needs review by a person" in text and "calls exec()" in text and "calls eval()" in text
+    rows = {r["student"]: r for r in csv.DictReader((root / "grades.csv").open())}
+    assert rows["library_exec"]["needs_review"] == " ".join(EXERCISES) and rows["library"]["needs_review"] == ""
 
 
-def test_loops_hidden_in_exec_or_eval_break_the_no_loops_rule(attacked):
+def test_loops_hidden_in_exec_or_eval_need_review(attacked):
     results, root, _ = attacked
     for student in ("loops_exec", "loops_eval"):
-        assert results[student]["exercises"]["tv"]["points"] == 0, student
-        assert results[student]["exercises"]["gram"]["points"] == 2, student
-        assert "must not use Python loops" in "".join(results[student]["exercises"]["tv"]["problems"])
+        assert results[student]["total"] == 0, student
+        assert results[student]["exercises"]["tv"]["review"], student
+        assert "needs review by a person" in "".join(results[student]["exercises"]["tv"]["problems"])
 
 
 def test_forged_records_are_rejected_and_the_student_keeps_a_row(attacked):

@@ -32,9 +32,12 @@ def clean_text(text: str, keep: str = "\n\t") -> str:
 def feedback_text(result: dict) -> str:
     """The per-student feedback: score per exercise, what failed and why, notes about the run."""
     lines = [f"Feedback for {result['student']}  ({', '.join(result['notebooks']) or 'no notebook'})",
-             f"Total: {result['total']:g} / {result['max_total']:g}", ""]
+             f"Total: {result['total']:g} / {result['max_total']:g}"]
+    if result.get("caps"):
+        lines.append(f"Caps: {result['caps']}")
+    lines.append("")
     for name, s in result["exercises"].items():
-        mark = "✓" if s["passed"] == s["total"] else "✗"
+        mark = "?" if s.get("review") else "✓" if s["passed"] == s["total"] else "✗"
         lines.append(f"{mark} {s['title']} [{name}]: {s['points']:g} / {s['max']:g}  "
                      f"({s['passed']} of {s['total']} tests passed, hidden tests included)")
         for problem in s["problems"]:
@@ -68,7 +71,7 @@ def _write_csv(out: Path, feedback: Path, students: Sequence[str], exercises: Se
                results: dict[str, dict] | None = None) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["student", *exercises, "total", "max_total", "notes"])
+    writer.writerow(["student", *exercises, "total", "max_total", "notes", "needs_review"])
     for student in students:
         result = (results or {}).get(student)
         if result is None:
@@ -77,5 +80,6 @@ def _write_csv(out: Path, feedback: Path, students: Sequence[str], exercises: Se
             except (OSError, ValueError):
                 continue
         writer.writerow([csv_cell(student), *(result["exercises"].get(e, {}).get("points", 0) for e in exercises),
-                         result["total"], result["max_total"], len(result["notes"])])
+                         result["total"], result["max_total"], len(result["notes"]),
+                         " ".join(e for e in exercises if result["exercises"].get(e, {}).get("review"))])
     atomic_write(out, buf.getvalue())

@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -51,7 +52,7 @@ from .backends import BACKENDS, Sandbox, sandbox_view, zygote_command  # noqa: F
 from .core import Unsupported
 from .feedback import _write_csv, atomic_write, csv_cell, feedback_name, feedback_text  # noqa: F401 (re-exported)
 from .protocol import parse_status, read_frames
-from .rules import _cases_blob, _notebooks_map, forbidden_calls  # noqa: F401 (re-exported)
+from .rules import SourceRules, _cases_blob, _notebooks_map, forbidden_calls, judge_source
 from .submissions import (NotebookTooLarge, _code_cells, display_name, find_submissions,  # noqa: F401
                           read_notebook, scan_submissions)
 
@@ -112,6 +113,7 @@ class Run:
     void: bool = False              # the run broke the rules (ran out of time, left threads): no points
     log_tail: str = ""
     failed: bool = False            # the grader could not run it at all (not the notebook's fault)
+    rules: SourceRules = field(default_factory=SourceRules)  # what its source says (judged outside the sandbox)
 
 
 # --- running and judging ---------------------------------------------------------------------------------------
@@ -131,9 +133,12 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sand
     except Exception as exc:  # noqa: BLE001 - any malformed file (also nesting deep enough to overflow the parser)
         run.ended = f"the file could not be read as a notebook: {type(exc).__name__}: {str(exc)[:200]}"
         return run
-    job = {"cells": cells, "notebooks": _notebooks_map(), "memory_mb": limits.memory_mb,
+    run.rules = judge_source(cells, [catalog.get(name).function for name in exercises])
+    forbidden = sorted({tuple(f) for name in exercises for f in forbidden_calls(name)})
+    job = {"cells": cells, "notebooks": _notebooks_map(), "forbidden": forbidden, "memory_mb": limits.memory_mb,
            "file_bytes": limits.file_bytes, "timeout": limits.timeout, "call_timeout": limits.call_timeout,
-           "tmp_bytes": max(limits.file_bytes * 4, 64 * 2**20), "scratch": scratch}
+           "tmp_bytes": max(limits.file_bytes * 4, 64 * 2**20), "scratch": scratch, "processes": limits.processes,
+           "open_files": limits.open_files}
     out = box.run(job, cases if cases is not None else _cases_blob(exercises), limits)
     if not out["alive"] and out["zygote_status"] is None:
         run.failed = True
@@ -159,6 +164,8 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sand
         run.ended = (f"the notebook's sandbox ended without a report ({where}): was it killed from inside? "
                      "No points for this notebook")
         run.void = True
+    elif status["cap"]:
+        run.ended = f"the notebook was {status['cap']} ({where}); no points for what it had not answered yet"
     elif not done:
         sig, code = status["signal"], status["code"]
         if sig:
@@ -190,25 +197,43 @@ def _unsupported(value: Any) -> Any:
     return value
 
 
+REFUSED = "LibraryCallRefused"
+
+
 def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
-    """Per exercise: ``points``, ``max``, ``passed``, ``total`` and the ``problems`` found (trusted side)."""
+    """Per exercise: ``points``, ``max``, ``passed``, ``total``, ``review`` and the ``problems`` found (trusted side).
+
+    Before any value is judged, in this order: "needs review" (:func:`~vizlab.exercises.rules.judge_source`: tricks
+    in the notebook, or the function not defined by a plain ``def``), a call of the library's own implementation
+    (refused inside the sandbox), a loop in a no-loops exercise (in the function's source and the notebook's
+    helpers it uses). Each costs the exercise's points, with the reason.
+    """
     scores = {}
     for name in exercises:
         ex = catalog.get(name)
         cases = ex.cases(hidden=True)
         frames = {f["case"]: f for f in run.frames if f["kind"] == "case" and f["exercise"] == name}
         missing = any(f["kind"] == "missing" and f["exercise"] == name for f in run.frames)
-        function = next((f for f in run.frames if f["kind"] == "function" and f["exercise"] == name), None)
-        source = function["source"] if function else None
-        forbidden = sorted({hit for f in frames.values() for hit in f["forbidden"]})
-        loops = list(dict.fromkeys([*(function["loops"] if function else []),
-                                    *(loop for f in frames.values() for loop in f["loops"])]))
+        defined = any(f["kind"] == "function" and f["exercise"] == name for f in run.frames)
+        source = run.rules.sources.get(ex.function)
+        loops = run.rules.loops.get(ex.function, [])
+        refused = sorted({f["error"].split(": ", 1)[-1].split(" is vizlab")[0] for f in frames.values()
+                          if f["error"] and f["error"].startswith(REFUSED)})
+        review = list(run.rules.review)
+        if defined and ex.function not in run.rules.plain:
+            review.append(f"`{ex.function}` is not defined by a plain `def` at the notebook's top level")
         rule = None
-        if forbidden and not run.void:
-            rule = (f"`{ex.function}` calls vizlab's own implementation of this technique ({', '.join(forbidden)}); "
+        if run.void or missing or not defined:
+            pass
+        elif review:
+            rule = (f"needs review by a person: the notebook {'; '.join(review[:3])}"
+                    f"{f' (and {len(review) - 3} more)' if len(review) > 3 else ''}. Such code can change what the "
+                    "grader sees, so it is never scored automatically: no points until a person has looked")
+        elif refused:
+            rule = (f"`{ex.function}` calls vizlab's own implementation of this technique ({', '.join(refused)}); "
                     "write it yourself. No points for this exercise")
-        elif ex.no_loops and loops and not run.void:
-            rule = (f"{ex.function} must not use Python loops (found running: {', '.join(loops[:4])}). "
+        elif ex.no_loops and loops:
+            rule = (f"{ex.function} must not use Python loops (found: {', '.join(loops[:4])}). "
                     "Use tensor slicing and whole-tensor operations instead. No points for this exercise")
         passed, problems = 0, []
         for i, case in enumerate(cases):
@@ -239,11 +264,30 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
                 problems.append(problem)
         scores[name] = {"title": ex.title, "defined": not missing and not run.void,
                         "points": round(ex.points * passed / len(cases), 2), "max": ex.points,
-                        "passed": passed, "total": len(cases), "problems": problems[:2]}
+                        "passed": passed, "total": len(cases), "problems": problems[:2],
+                        "review": bool(review) and rule is not None and rule.startswith("needs review")}
     return scores
 
 
 _JUDGE_LOCK = threading.Lock()
+
+
+def grading_key(feedback: Path) -> bytes:
+    """The key the hidden cases are derived from (:func:`vizlab.exercises.catalog.hidden_key`):
+    ``VIZLAB_GRADER_KEY`` or ``VIZLAB_GRADER_KEY_FILE`` when set, else ``.hidden-cases.key`` in the feedback
+    folder (created once, readable only by you; the sandbox never sees that folder)."""
+    if os.environ.get("VIZLAB_GRADER_KEY") or os.environ.get("VIZLAB_GRADER_KEY_FILE"):
+        catalog.use_key(None)
+        return catalog.hidden_key()
+    path = feedback / ".hidden-cases.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    return read_notebook(path, 4096).strip()
 
 
 def catalog_fingerprint() -> str:
@@ -254,6 +298,7 @@ def catalog_fingerprint() -> str:
     folder = Path(__file__).resolve().parent
     for path in sorted(folder.glob("*.py")):
         h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    h.update(catalog.key_fingerprint().encode())  # a new key for the hidden cases regrades
     for name, ex in sorted(catalog.EXERCISES.items()):  # what is loaded (a catalog changed at run time too)
         h.update(repr((name, ex.function, ex.points, ex.rtol, ex.atol, ex.no_loops,
                        [(c.label, c.hidden) for c in ex.cases(hidden=True)])).encode())
@@ -325,7 +370,16 @@ def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str],
             "total": round(sum(s["points"] for s in best.values()), 2),
             "max_total": sum(s["max"] for s in best.values()), "notes": notes[:20],
             "seconds": round(time.monotonic() - started, 2), "grader_version": GRADER_VERSION,
-            "ungraded": failed}
+            "ungraded": failed, "caps": caps_line(limits)}
+
+
+def caps_line(limits: Limits) -> str:
+    """What the feedback header says about the caps, and which mechanism enforced them."""
+    from .sandbox import CAPS_MECHANISM
+
+    return (f"memory {limits.memory_mb} MB, {limits.processes} processes, {limits.open_files} open files (all of a "
+            f"notebook's processes together); {limits.timeout:g} s per notebook, {limits.student_timeout:g} s per "
+            f"student; enforced by {CAPS_MECHANISM}")
 
 
 def _error_result(student: str, paths: Sequence[Path], exercises: Sequence[str], why: str) -> dict:
@@ -370,6 +424,7 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
     out = Path(out)
     feedback = Path(feedback_dir) if feedback_dir else out.with_name(f"{out.stem}_feedback")
     feedback.mkdir(parents=True, exist_ok=True)
+    catalog.use_key(grading_key(feedback))
     found = scan_submissions(submissions)
     students = list(found)
     jobs = jobs or os.cpu_count() or 1

@@ -207,14 +207,17 @@ def read_frames(data: bytes) -> tuple[list[dict], int]:
 
 
 def parse_status(data: bytes) -> dict | None:
-    """The init's report ``{"signal", "code", "leftovers"}``, checked field by field."""
+    """The report on how a notebook ended ``{"signal", "code", "leftovers", "cap"}``, checked field by field (``cap``:
+    why the watchdog stopped it, or ``None``)."""
     try:
         report = json.loads(data.decode("utf-8")) if data else None
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(report, dict) or set(report) != {"signal", "code", "leftovers"}:
+    if not isinstance(report, dict) or set(report) != {"signal", "code", "leftovers", "cap"}:
         return None
-    for key in report:
+    if report["cap"] is not None and not (isinstance(report["cap"], str) and len(report["cap"]) < 1000):
+        return None
+    for key in ("signal", "code", "leftovers"):
         value = report[key]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**16):
             return None

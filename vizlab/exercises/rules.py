@@ -1,10 +1,20 @@
-"""Grading rules that do not depend on the values returned: what an answer must not call, and what the sandbox
-is handed (the cases, built on the trusted side)."""
+"""Grading rules that do not depend on the values returned, all decided on the trusted side.
+
+* :func:`forbidden_calls`: the library functions that implement an exercise's technique (derived by tracing the
+  reference). Inside the sandbox they are made unavailable before the notebook runs (calling one raises
+  ``LibraryCallRefused``), so an answer that calls one gets no points for that exercise, with a note.
+* :func:`judge_source`: the notebook's source, read as text outside the student's process: the no-loops rule,
+  and "needs review" for code that evaluates text, reaches frames, tracers or code objects, or compiles with
+  TorchScript (such code could change what the grader sees; it is never given full marks automatically).
+* :func:`_cases_blob`: what the sandbox is handed after the cells ran (the cases, built here).
+"""
 from __future__ import annotations
 
+import ast
 import pickle
 import sys
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 from . import catalog
 
@@ -67,3 +77,147 @@ def _cases_blob(exercises: Sequence[str]) -> bytes:
 
 def _notebooks_map() -> dict[str, list[list[str]]]:
     return {nb: [[n, catalog.get(n).function] for n in names] for nb, names in catalog.NOTEBOOKS.items()}
+
+
+# --- rules judged on the notebook's source (trusted side, outside the student's process) -----------------------
+
+# Code that can rewrite, hide or bypass a graded function from inside the student's process: evaluating text as
+# code, reaching frames, tracers or code objects, compiling with TorchScript, loading modules by hand. Anywhere in
+# a notebook, it makes every exercise the notebook answers "needs review" (no points until a person has looked).
+DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "breakpoint"}
+TRICK_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "__closure__", "__defaults__", "__kwdefaults__",
+                    "__wrapped__", "__subclasses__", "_getframe", "settrace", "setprofile", "gettrace", "getprofile",
+                    "f_back", "f_locals", "f_globals", "f_code", "f_trace", "tb_frame", "gi_frame", "cr_frame",
+                    "addaudithook", "meta_path", "path_hooks", "path_importer_cache", "jit", "_C", "_ops"}
+TRICK_MODULES = {"ctypes", "inspect", "importlib", "runpy", "gc", "marshal", "types", "code", "codeop", "dis",
+                 "builtins", "pickle", "dill", "cffi", "torch.jit", "torch._dynamo", "torch.compiler", "sys.monitoring"}
+LOOP_NODES = {ast.For: "for", ast.AsyncFor: "for", ast.While: "while", ast.ListComp: "list comprehension",
+              ast.GeneratorExp: "generator", ast.SetComp: "set comprehension", ast.DictComp: "dict comprehension"}
+
+
+@dataclass
+class SourceRules:
+    """What the notebook's source says about each graded function (see :func:`judge_source`)."""
+
+    review: list[str] = field(default_factory=list)           # reasons for "needs review", for every exercise
+    sources: dict[str, str] = field(default_factory=dict)    # function -> its def and the helpers it uses
+    loops: dict[str, list[str]] = field(default_factory=dict)  # function -> loops in that code
+    plain: set[str] = field(default_factory=set)              # functions defined by a plain top-level def
+
+
+def _transform() -> Callable[[str], str]:
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell
+    except Exception:  # noqa: BLE001 - without IPython, cells are plain Python
+        return lambda src: src
+
+
+def _top_level(body: list[ast.stmt]):
+    """Statements at module level, also inside ``if``/``try``/``with``/loops (not inside functions or classes)."""
+    for node in body:
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for name in ("body", "orelse", "finalbody", "handlers"):
+                inner = getattr(node, name, None)
+                if isinstance(inner, list):
+                    yield from _top_level([n for n in inner if isinstance(n, ast.AST)])
+
+
+def _tricks(tree: ast.AST, where: str) -> list[str]:
+    found = []
+    sys_names = {"sys"}
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", "?")
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if isinstance(node, ast.Import):
+                sys_names |= {a.asname or a.name for a in node.names if a.name == "sys"}
+            if isinstance(node, ast.ImportFrom) and node.module == "sys":
+                modules += [f"sys.{a.name}" for a in node.names]
+            for m in modules:
+                if m in TRICK_MODULES or m.split(".")[0] in TRICK_MODULES or m in ("sys._getframe", "sys.modules"):
+                    found.append(f"imports {m} ({where}, line {line})")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CALLS:
+            found.append(f"calls {node.func.id}() ({where}, line {line})")
+        elif isinstance(node, ast.Attribute) and (node.attr in TRICK_ATTRIBUTES or (
+                node.attr == "modules" and isinstance(node.value, ast.Name) and node.value.id in sys_names)):
+            found.append(f"uses .{node.attr} ({where}, line {line})")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TRICK_ATTRIBUTES | DYNAMIC_CALLS:
+            found.append(f"names {node.value!r} in a string ({where}, line {line})")
+    return found
+
+
+def _magic_code(tree: ast.AST) -> list[str]:
+    """The code inside ``get_ipython().run_line_magic("time", code)`` and ``run_cell_magic("time", "", code)``
+    calls (what IPython's transformer makes of ``%time``/``%%time`` and the like), as text."""
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("run_line_magic", "run_cell_magic")
+                and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)):
+            args = [a.value for a in node.args]
+            if node.func.attr == "run_cell_magic" and len(args) == 3:
+                found.append(args[2])
+            elif len(args) == 2:
+                line = args[1]
+                found.append(line.split(None, 1)[-1] if line.lstrip().startswith("-") else line)
+    return found
+
+
+def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> SourceRules:
+    """Judge the notebook's code cells (``(index, source)``), as text, for the graded ``functions``.
+
+    * every trick of :data:`TRICK_ATTRIBUTES`, :data:`TRICK_MODULES`, :data:`DYNAMIC_CALLS`, anywhere: a reason for
+      "needs review" (the code runs in the same process as the graded functions, so it can alter any of them);
+    * a graded function that is not defined by a plain ``def`` at the notebook's top level (``exec``, an
+      assignment, a lambda) cannot be judged from its source: found later by the caller (``plain``);
+    * each graded function's code, with the notebook's own functions and classes it uses (transitively):
+      ``sources`` (for the no-loops rule and the judge) and the loops in it (``loops``).
+    """
+    transform = _transform()
+    result = SourceRules()
+    defs: dict[str, tuple[str, ast.AST, str]] = {}
+    todo = [(f"cell {index}", source, 0) for index, source in reversed(cells)]
+    while todo:
+        where, source, depth = todo.pop()
+        try:
+            code = transform(source)
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+            continue  # the cell fails in the sandbox too
+        result.review.extend(_tricks(tree, where))
+        if depth < 3:  # code that %time, %timeit, %%time, %%timeit, %%capture run (the sandbox runs it too)
+            todo.extend((where, inner, depth + 1) for inner in reversed(_magic_code(tree)))
+        for node in _top_level(tree.body):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defs[node.name] = (where, node, ast.get_source_segment(code, node) or "")
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        defs[target.id] = (where, node, ast.get_source_segment(code, node) or "")
+    for function in functions:
+        entry = defs.get(function)
+        if entry is None:
+            continue
+        if isinstance(entry[1], (ast.FunctionDef, ast.AsyncFunctionDef)):
+            result.plain.add(function)
+        seen, todo, parts, loops = set(), [function], [], []
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in defs:
+                continue
+            seen.add(name)
+            where, node, text = defs[name]
+            parts.append(text)
+            for inner in ast.walk(node):
+                if type(inner) in LOOP_NODES:
+                    kind = LOOP_NODES[type(inner)]
+                    loops.append(f"{kind}{' loop' if kind in ('for', 'while') else ''} in {name} ({where}, line {inner.lineno})")
+                elif isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load) and inner.id in defs:
+                    todo.append(inner.id)
+        result.sources[function] = "\n\n".join(parts)
+        result.loops[function] = loops
+    result.review = list(dict.fromkeys(result.review))
+    return result

@@ -35,6 +35,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -155,6 +156,8 @@ def _init(job: dict, fds: dict, sandboxed: bool, vm: int) -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     os.setsid()  # a session and process group of its own: killpg(0) from the notebook stays inside
     if sandboxed:
+        # a mount namespace of its own: the watchdog in the parent keeps the zygote's /proc
+        _check(_libc().unshare(CLONE_NEWNS), "unshare the mount namespace")
         work = _private_mounts(int(job["tmp_bytes"]))
     else:
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -275,23 +278,135 @@ def _kill_children() -> int:
     return killed
 
 
+WATCH_INTERVAL = 0.05  # seconds between two looks of the watchdog
+CAPS_MECHANISM = (f"a watchdog over the notebook's PID namespace (every {WATCH_INTERVAL:g} s; cgroups are not "
+                  "used by this version)")
+
+
+def _descendants(root: int) -> set[int]:
+    """``root`` and every process below it (for an init: every process of its PID namespace)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = {root}, [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _usage(root: int, sandboxed: bool = True) -> dict:
+    """What the processes below ``root`` hold together: how many, their private memory (what they wrote beyond
+    the zygote's shared pages), their ``memfd`` files, their ``/tmp`` and ``/dev/shm``, the distinct files they
+    have open."""
+    pids = _descendants(root)
+    memory = 0
+    memfds: dict[tuple[int, int], int] = {}
+    opened: set[tuple[int, int]] = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith((b"Private_Clean:", b"Private_Dirty:")):
+                        memory += int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                st = os.stat(f"/proc/{pid}/fd/{fd}")
+                opened.add((st.st_dev, st.st_ino))  # a file inherited by a child is still one file
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
+                    memfds[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+            except OSError:
+                pass
+    for folder in ("tmp", "dev/shm") if sandboxed else ():  # the init's private tmpfs mounts
+        try:
+            st = os.statvfs(f"/proc/{root}/root/{folder}")
+            memory += (st.f_blocks - st.f_bfree) * st.f_frsize
+        except OSError:
+            pass
+    return {"processes": len(pids), "memory": memory + sum(memfds.values()), "files": len(opened)}
+
+
+def _watch(init: int, job: dict, sandboxed: bool) -> str | None:
+    """Until ``init`` ends: cap what all the notebook's processes use together; kill its namespace (by killing
+    its init) at the first excess and say why."""
+    memory = int(job["memory_mb"]) * 2**20
+    processes, files = int(job["processes"]), int(job["open_files"])
+    while True:
+        done, _ = os.waitpid(init, os.WNOHANG)
+        if done:
+            return None
+        use = _usage(init, sandboxed)
+        why = None
+        if use["processes"] > processes:
+            why = f"it ran more than {processes} processes at once"
+        elif use["memory"] > memory:
+            why = (f"it used more than {job['memory_mb']} MB of memory, all its processes together (resident "
+                   f"memory, memfd files, /tmp and /dev/shm: {use['memory'] // 2**20} MB)")
+        elif use["files"] > files:
+            why = f"it held more than {files} files open, all its processes together"
+        if why:
+            try:
+                os.kill(init, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(init, 0)  # when the init of a PID namespace is reaped, every process in it is gone
+            return f"stopped by {CAPS_MECHANISM.split(' (')[0]}: {why}"
+        time.sleep(WATCH_INTERVAL)
+
+
 def _job(job: dict, fds: dict, sandboxed: bool) -> None:
-    """The zygote's child for one notebook: enter new namespaces, fork their init, wait for it."""
+    """The zygote's child for one notebook: enter new namespaces, fork their init, watch it (:func:`_watch`),
+    and report how it ended on the status pipe."""
     code = 0
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         vm = _vm_size()
         if sandboxed:
             _enter_namespaces()
+        report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             try:
-                _init(job, fds, sandboxed, vm)
+                os.close(report_r)
+                _init(job, {**fds, "status": report_w}, sandboxed, vm)
             finally:
                 os._exit(4)
+        os.close(report_w)
+        status = fds.pop("status")
         for fd in fds.values():
             os.close(fd)
-        os.waitpid(pid, 0)  # when the init of a PID namespace is reaped, every process in it is gone
+        cap = _watch(pid, job, sandboxed)
+        data = b""
+        while len(data) < 4096:
+            chunk = os.read(report_r, 4096)
+            if not chunk:
+                break
+            data += chunk
+        try:
+            report = json.JSONDecoder().raw_decode(data.decode("utf-8"))[0] if data else None
+        except ValueError:
+            report = None
+        if cap:
+            report = {"signal": int(signal.SIGKILL), "code": None, "leftovers": 0, "cap": cap}
+        elif isinstance(report, dict):
+            report["cap"] = None
+        if report is not None:
+            os.write(status, json.dumps(report).encode())
+        os.close(status)
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
         code = 5
@@ -450,9 +565,6 @@ def zygote_main() -> None:
             why = _probe()
             if why:
                 hello = {"ok": False, "error": f"a notebook cannot get namespaces of its own here: {why}"}
-        from .student import _snapshot_library
-
-        _snapshot_library()
     except BaseException as exc:  # noqa: BLE001
         hello = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     sock.sendall(json.dumps(hello).encode())

@@ -8,7 +8,6 @@ they reach the sandbox only now), calls the student's functions and writes one f
 """
 from __future__ import annotations
 
-import dis
 import os
 import pickle
 import resource
@@ -20,8 +19,8 @@ import traceback
 import types
 from typing import Any
 
-from .protocol import MAX_STR, _sanitize, write_frame
-from .sandbox import _EXPOSED, PR_SET_PDEATHSIG, _prctl
+from .protocol import _sanitize, write_frame
+from .sandbox import PR_SET_PDEATHSIG, _prctl
 
 class CallTimeout(Exception):
     """A cell or a call ran past the per-call limit."""
@@ -71,7 +70,8 @@ class _Shell:
 def _limit(job: dict, vm: int) -> None:
     """Resource limits of the student process (they cannot be raised again)."""
     limits = [(resource.RLIMIT_FSIZE, int(job["file_bytes"])), (resource.RLIMIT_CPU, int(job["timeout"]) + 5),
-              (resource.RLIMIT_CORE, 0)]
+              (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, int(job["open_files"])),
+              (resource.RLIMIT_NPROC, int(job["processes"]))]  # NPROC binds only where the grader is not root
     if vm:  # address space beyond what the interpreter with torch already maps (Linux; skipped elsewhere)
         limits.append((resource.RLIMIT_AS, vm + int(job["memory_mb"]) * 2**20))
     for which, value in limits:
@@ -83,78 +83,50 @@ def _limit(job: dict, vm: int) -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-# --- what ran --------------------------------------------------------------------------------------------------
+# --- answers absent, not watched -------------------------------------------------------------------------------
 
-_LOOP_OPS = {dis.opmap[name] for name in ("FOR_ITER", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT",
-                                          "JUMP_ABSOLUTE", "POP_JUMP_BACKWARD_IF_TRUE",
-                                          "POP_JUMP_BACKWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_NONE",
-                                          "POP_JUMP_BACKWARD_IF_NOT_NONE") if name in dis.opmap}
+class LibraryCallRefused(Exception):
+    """Raised by a library function that implements a graded technique, while grading."""
 
 
-def code_loops(code: types.CodeType, nested: bool = True) -> list[str]:
-    """Where ``code`` (and, with ``nested``, the code objects it defines) loops: ``["name (line n)", ...]``."""
-    found = []
-    line = None
-    for ins in dis.get_instructions(code):
-        if ins.starts_line is not None:
-            line = ins.starts_line
-        if ins.opcode in _LOOP_OPS:
-            found.append(f"{getattr(code, 'co_qualname', code.co_name)} (line {line})")
-            break
-    if nested:
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                found.extend(code_loops(const))
-    return found
+def _refusing(fn: types.FunctionType, what: str) -> types.CodeType:
+    """A code object that raises :class:`LibraryCallRefused`, with the same free variables as ``fn``'s (so it can
+    replace ``fn.__code__``: every reference to the function, wherever it is held, now refuses)."""
+    free = fn.__code__.co_freevars
+    lines = ["def outer():"] + [f"    {v} = None" for v in free] + ["    def refused(*args, **kwargs):"]
+    if free:
+        lines.append(f"        ({', '.join(free)},)")
+    lines += [f"        raise LibraryCallRefused({what!r})", "    return refused"]
+    scope = {"LibraryCallRefused": LibraryCallRefused}
+    exec(compile("\n".join(lines), f"<refused {what}>", "exec"), scope)
+    return scope["outer"]().__code__
 
 
-_LIBRARY_CODES: set = set()
-_LIBRARY_MODULES: set = set()
-
-
-def _snapshot_library() -> None:
-    """Remember every code object loaded before any notebook runs: the library's own code (by value)."""
-    import gc
-
-    def add(code: types.CodeType) -> None:
-        if code not in _LIBRARY_CODES:
-            _LIBRARY_CODES.add(code)
-            for const in code.co_consts:
-                if isinstance(const, types.CodeType):
-                    add(const)
-
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # isinstance on some deprecated torch objects warns
-        for obj in gc.get_objects():
-            if type(obj) is types.FunctionType:
-                add(obj.__code__)
-    _LIBRARY_MODULES.update(sys.modules)
-
-
-def _is_library(code: types.CodeType) -> bool:
-    if code in _LIBRARY_CODES:
-        return True
-    # a module imported later from a real file (the notebook imported a library the zygote had not loaded)
-    for name, module in list(sys.modules.items()):
-        if name not in _LIBRARY_MODULES and getattr(module, "__file__", None) == code.co_filename:
-            return os.path.isfile(code.co_filename) and not _student_writable(code.co_filename)
-    return False
-
-
-def _student_writable(path: str) -> bool:
-    """Whether a notebook could have written ``path``: under its private ``/tmp`` (or the working folder), but
-    not in a read-only folder bound back into it (:data:`_EXPOSED`)."""
-    if any(path.startswith(e.rstrip("/") + "/") for e in _EXPOSED):
-        return False
-    return path.startswith(("/tmp", os.getcwd()))
+def refuse_library(forbidden: list) -> list[str]:
+    """Make the library's implementations of the graded techniques unavailable in this process, before any
+    notebook code runs: ``forbidden`` lists ``(file, qualified name)`` (:func:`vizlab.exercises.rules.
+    forbidden_calls`). Returns those that were found and replaced."""
+    done = []
+    modules = {getattr(m, "__file__", None): m for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
+    for filename, qualname in forbidden:
+        obj = modules.get(filename)
+        for part in qualname.split("."):
+            obj = getattr(obj, part, None)
+        obj = getattr(obj, "__func__", obj)
+        if not isinstance(obj, types.FunctionType):
+            continue
+        what = f"{obj.__module__}.{qualname} is vizlab's own implementation of a graded exercise: not available " \
+               "while grading (write it yourself)"
+        obj.__globals__.setdefault("LibraryCallRefused", LibraryCallRefused)  # what the new code raises
+        obj.__code__ = _refusing(obj, what)
+        done.append(qualname)
+    return done
 
 
 class _Guard:
-    """An audit hook (it cannot be removed) that refuses what would blind the tracer while a function is graded:
-    changing the trace or profile function, ctypes, new processes; and, at any time, searching the interpreter's
-    memory for the harness (``gc.get_objects`` and friends)."""
+    """An audit hook (it cannot be removed): while a function is graded, no tracer, ctypes or new processes; at
+    any time, no search of the interpreter's memory for the harness (``gc.get_objects`` and friends). A second
+    line only: the rules themselves are judged outside this process (:mod:`vizlab.exercises.rules`)."""
 
     CALLS = ("sys.settrace", "sys.setprofile", "ctypes.", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec",
              "os.spawn", "os.system", "subprocess.Popen", "os.kill", "os.killpg", "signal.pthread_kill")
@@ -162,7 +134,7 @@ class _Guard:
 
     def __init__(self):
         self.calling = False   # a graded call is running
-        self.harness = False   # the harness itself is switching the tracer
+        self.harness = False   # the harness itself is counting threads
 
     def __call__(self, event: str, args: tuple) -> None:
         if self.harness:
@@ -217,7 +189,6 @@ def _stub_exercises(notebooks: dict[str, list[list[str]]]) -> None:
 
 def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
     import linecache
-    import threading
 
     import torch
 
@@ -225,6 +196,7 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
     transform = job["transform"]
     _stub_exercises(job["notebooks"])
+    refuse_library(job.get("forbidden", []))
     try:
         import tqdm
 
@@ -271,13 +243,6 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
     with os.fdopen(cases_fd, "rb") as f:
         (size,) = struct.unpack(">Q", f.read(8))
         exercises = pickle.loads(f.read(size))  # from the trusted grader
-    seen: set = set()
-
-    def tracer(frame, event, arg):
-        seen.add(frame.f_code)
-
-    from .core import function_source
-
     for spec in exercises:
         name, function = spec["name"], spec["function"]
         timed_out = False
@@ -285,12 +250,9 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
         if not callable(fn):
             write_frame(fd, {"kind": "missing", "exercise": name})
             continue
-        source = function_source(fn) if spec["no_loops"] else None
-        code = getattr(fn, "__code__", None)
-        static = code_loops(code) if spec["no_loops"] and isinstance(code, types.CodeType) else []
-        write_frame(fd, {"kind": "function", "exercise": name, "source": (source or "")[:MAX_STR] or None,
-                         "loops": static[:10]})
-        forbidden = {tuple(f) for f in spec["forbidden"]}
+        # the rules (no loops, no library implementation, no tricks) are judged outside this process, on the
+        # notebook's source and on what the calls raised: "forbidden" and "loops" stay empty
+        write_frame(fd, {"kind": "function", "exercise": name, "source": None, "loops": []})
         for i, (args, kwargs) in enumerate(spec["cases"]):
             record: dict[str, Any] = {"kind": "case", "exercise": name, "case": i, "value": None, "error": None,
                                       "seconds": 0.0, "forbidden": [], "loops": []}
@@ -299,20 +261,13 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
                 record["error"] = "skipped: an earlier call of this function ran past the time limit"
                 write_frame(fd, record)
                 continue
-            seen.clear()
             try:
                 _alarm(limit)
-                guard.harness = True
-                threading.settrace(tracer)
-                sys.settrace(tracer)
-                guard.harness, guard.calling = False, True
+                guard.calling = True
                 try:
                     value = fn(*args, **kwargs)
                 finally:
-                    guard.harness, guard.calling = True, False
-                    sys.settrace(None)
-                    threading.settrace(None)
-                    guard.harness = False
+                    guard.calling = False
                     _alarm(0)
                 record["value"] = _sanitize(value)
             except NotImplementedError:
@@ -330,11 +285,5 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
                               if f.filename.startswith("<cell")), "")
                 record["error"] = f"{type(exc).__name__}: {str(exc)[:300]}{where}"
             record["seconds"] = time.monotonic() - started
-            hits = sorted({f"{c.co_qualname}" for c in seen
-                           if (c.co_filename, getattr(c, "co_qualname", c.co_name)) in forbidden})
-            record["forbidden"] = hits[:10]
-            if spec["no_loops"]:
-                record["loops"] = sorted({loop for c in seen if not _is_library(c)
-                                          for loop in code_loops(c, nested=False)})[:10]
             write_frame(fd, record)
     write_frame(fd, {"kind": "done"})
