@@ -3,6 +3,15 @@
 Every case is built from a seed (tiny CNNs from :func:`vizlab.toy.tiny_cnn`, random tensors from private
 generators), so the notebook check, the hidden tests and the sandboxed grader all see the same inputs.
 
+Hidden cases (the mechanism every exercise uses, a new one too): a case builder ``cases(hidden)`` lists its cases
+as slots; a visible case uses its slot number as the seed, a hidden one takes ``_seed(slot, True)``, a seed derived
+(HMAC-SHA256, :func:`hidden_seed`) from the key of :func:`hidden_key`: ``VIZLAB_GRADER_KEY``, the file
+``VIZLAB_GRADER_KEY_FILE`` names, or the key ``vizlab grade`` keeps in its feedback folder; without any, a random
+key for the process (hidden checks in a notebook then still compare answer and reference on the same inputs).
+So the package students install holds the shapes of the hidden cases but not their inputs: nobody can tabulate
+the answers. An exercise judged by properties (``judge=``, no reference to compare with) must draw only hidden
+cases its reference passes: see :func:`_reachable` (the fooling image). The sandbox never imports this module.
+
 Notebook ``E1_attribution``: :data:`saliency`, :data:`occlusion`, :data:`cam`, :data:`grad_cam`.
 Notebook ``E2_inside``: :data:`receptive_field`.
 Notebook ``E3_optimize``: :data:`class_step`, :data:`fooling`.

@@ -10,11 +10,15 @@ clock, address space (``RLIMIT_AS``), CPU time, file size (which also caps what 
 and per call.
 
 Results come back only through a pipe, capped in size and parsed strictly (schema and sizes are checked before
-anything is allocated). Only this, trusted, process judges: it rebuilds every case (visible and hidden), judges
+anything is allocated; each tensor takes the next bytes of its frame). Only this, trusted, process judges: it
+rebuilds every case (visible and hidden, the hidden ones derived from a key the package does not hold), judges
 the values the student's functions returned, and writes the feedback and the CSV, after the notebook's
-namespace is gone. An answer that runs the library's own implementation of the graded technique (seen by a
-tracer while it is called, so ``exec``/``eval`` do not hide it) scores zero for that exercise, and so does a
-loop in a no-loops exercise (found in the bytecode that ran, not only in the source text).
+namespace is gone. The rules are judged here too, on the notebook's source (:mod:`~vizlab.exercises.rules`): a
+loop in a no-loops exercise; "needs review" for ``exec``/``eval``/TorchScript/frame and tracer tricks; and a call
+of the library's own implementation of the technique, which the sandbox makes raise before the notebook runs.
+Caps for the whole notebook (memory with memfd and tmpfs, processes, open files) are kept by a watchdog over its
+PID namespace; wall time per notebook and per student. One notebook per exercise: an exercise defined in several
+notebooks of one submission is refused.
 
 Layout: a submission is ``SUBMISSIONS_DIR/<student>.ipynb`` or a folder ``SUBMISSIONS_DIR/<student>/`` with
 any number of notebooks (nbgrader's ``submitted/<student>/<assignment>/*.ipynb`` works). Results go to

@@ -1,19 +1,20 @@
 """The untrusted side of grading: a sandboxed *zygote* that runs submitted notebooks and reports what they return.
 
 The grader (:mod:`vizlab.exercises.grading`) starts one zygote per run, inside ``bwrap`` or ``unshare`` (see
-:func:`vizlab.exercises.backends.zygote_command`): its own PID namespace (it dies with the grader), no
-network, the file system read-only, and the submissions, the output folder, the instructor notebooks and the
-exercise catalog (references, hidden cases) not mounted. The zygote imports torch and vizlab once; for each notebook it forks a process that enters
-*new* namespaces of its own (user, PID, mount, network, IPC) and becomes the ``init`` of that PID namespace:
+:func:`vizlab.exercises.backends.zygote_command`): its own PID namespace (it dies with the grader), no network, and
+a root that holds only what :func:`vizlab.exercises.backends.sandbox_view` allows (deny by default: system
+libraries, the interpreter and its packages, vizlab without its catalog), read-only. The zygote imports torch and
+vizlab once; for each notebook it forks a process (:func:`_job`) that enters *new* namespaces of its own (user,
+PID, mount, network, IPC), forks their ``init`` and watches it (:func:`_watch`: memory, memfd files, tmpfs,
+processes and open files of the whole namespace; the namespace is killed at the first excess):
 
-* ``init`` mounts a private, empty ``/tmp`` (the notebook's working folder) and a fresh ``/proc``, then forks the
+* ``init`` enters a mount namespace of its own, mounts a private, empty ``/tmp`` (the notebook's working folder) and a fresh ``/proc``, then forks the
   *student* process, waits for it, kills whatever else is left (when ``init`` exits, the kernel kills every
   process of the namespace: no double fork escapes), and writes how the student process ended to a status pipe
   the student process never holds;
 * the *student* process sets its resource limits, runs the code cells, tells ``init`` it is ready, receives the
   exercises' cases (hidden ones included: they reach the sandbox only now, after the notebook's own code has
-  run), calls the student's functions on them under a tracer, and writes one frame per outcome to the results
-  pipe.
+  run), calls the student's functions on them, and writes one frame per outcome to the results pipe.
 
 Nothing here decides a grade: the grader rebuilds every case, parses the frames strictly (:func:`read_frames`)
 and judges the values itself.
