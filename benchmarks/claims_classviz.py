@@ -28,7 +28,7 @@ def _ladder(seed: int) -> dict:
     from vizlab import optimize as opt
 
     model, judge = _models()
-    size, steps = vizlab.by_profile(quick=96, lecture=160), vizlab.by_profile(quick=40, lecture=100)
+    size, steps = vizlab.by_profile(quick=128, lecture=160), vizlab.by_profile(quick=80, lecture=100)
     out = {}
     for label, settings in opt.regularizer_ladder(size=size, steps=steps):
         r = opt.class_visualization(model, "flamingo", settings, seed=seed, progress=False)

@@ -281,6 +281,65 @@ def _check(v: float) -> float:
     return v if math.isfinite(v) else BAD
 
 
+# -- embedded-model and training outcomes asserted by the unit tests (issue 29) ---------------------------------
+def _composite(seed: int):
+    """The cat-and-espresso composite rolled sideways by ``seed`` pixels: the deterministic attribution tests have
+    no seed of their own, so a small shift stands in for another photo of the same scene."""
+    model = _model()
+    return model, torch.roll(model.to_input("cat_and_espresso"), shifts=seed, dims=3)
+
+
+def gradcam_head_conv_differs(seed: int) -> float:
+    """max |Grad-CAM at head_conv - at head| (tests/test_attribution.py asserts > 0.05)."""
+    from vizlab.attribution import grad_cam
+
+    model, x = _composite(seed)
+    return float((grad_cam(model, x, "Egyptian cat", layer="head_conv") - grad_cam(model, x, "Egyptian cat"))
+                 .abs().max())
+
+
+def gradcam_discriminative_min(seed: int) -> float:
+    """The smaller of the cat map's share on the cat half and the cup map's share on the cup half (> 0.7)."""
+    from vizlab.attribution import grad_cam
+
+    model, x = _composite(seed)
+    half = x.shape[-2] // 2
+    cat, cup = grad_cam(model, x, "Egyptian cat")[0], grad_cam(model, x, "espresso")[0]
+    return min(float(cat[:half].sum() / cat.sum()), float(cup[half:].sum() / cup.sum()))
+
+
+def espresso_probability(seed: int) -> float:
+    """Lite0's p(espresso) on the espresso photo rolled by ``seed`` pixels (tests/test_models.py: > 0.8)."""
+    model = _model()
+    x = torch.roll(model.to_input("espresso"), shifts=seed, dims=3)
+    with torch.no_grad():
+        return float(model(x).softmax(1)[0, model.class_index("espresso")])
+
+
+def dark_term_brightens(seed: int) -> float:
+    """Share of near-black pixels after 6 training steps of a black-painting network with the darkening term,
+    over the share without it (tests/test_style_transformer.py asserts < 1); ``seed`` seeds the training."""
+    from vizlab.style.transformer import ContentCrops, TransformerNet, train_transformer
+
+    net = _tiny_net(0, style_weight=5.0)
+    kw = dict(size=24, batch_size=2, width=4, blocks=1, loss_net=net, progress=False, seed=seed + 1, lr=1e-2)
+
+    def black_net():
+        torch.manual_seed(seed)
+        t = TransformerNet(width=4, blocks=1)
+        with torch.no_grad():
+            t.decoder[-1][-1].bias.fill_(-4.0)
+        return t
+
+    on = train_transformer(torch.zeros(1, 3, 24, 24), dark_weight=100.0, net=black_net(), steps=6, **kw)
+    off = train_transformer(torch.zeros(1, 3, 24, 24), net=black_net(), steps=6, **kw)
+    x = ContentCrops(None, size=24, seed=5).batch(2)
+    with torch.no_grad():
+        dark_on = (on.net(x).amax(1) < 0.15).float().mean()
+        dark_off = (off.net(x).amax(1) < 0.15).float().mean()
+    return float(dark_on / dark_off)
+
+
 CLAIMS = [
     dict(name="classviz_flamingo_logodds", run=classviz_flamingo, threshold=math.log(9),
          where="tests/test_optimize_model.py::test_cs231n_class_visualization_is_classified_as_its_class"),
@@ -314,6 +373,14 @@ CLAIMS = [
          higher_is_better=False, where="notebooks/exercises/E3_optimize.ipynb (cell 7, check of the solution)"),
     dict(name="e3_fooling_reference", run=lambda s: _check(e3_fooling_reference(s)), threshold=1.0,
          higher_is_better=False, where="tests/test_exercises.py::test_library_fooling_images_pass_the_judge"),
+    dict(name="gradcam_head_conv_differs", run=gradcam_head_conv_differs, threshold=0.05,
+         where="tests/test_attribution.py::test_cam_equals_grad_cam_on_embedded_model_and_conv_head_differs"),
+    dict(name="gradcam_discriminative_min", run=gradcam_discriminative_min, threshold=0.7,
+         where="tests/test_attribution.py::test_grad_cam_is_class_discriminative_on_cat_and_espresso"),
+    dict(name="espresso_probability", run=espresso_probability, threshold=0.8,
+         where="tests/test_models.py::test_embedded_model_classifies_cat_and_espresso"),
+    dict(name="dark_term_brightens", run=dark_term_brightens, threshold=1.0, higher_is_better=False,
+         where="tests/test_style_transformer.py::test_darkening_term_enters_the_training_loss"),
 ]
 for _claim in CLAIMS:
     _claim.setdefault("profile", "quick")

@@ -11,7 +11,7 @@ from vizlab.images import (SAMPLES, as_float_image, cat_and_espresso, load_image
 def test_every_sample_loads_offline_as_float_rgb(name):
     img = sample_image(name)
     assert img.dtype == np.float32 and img.ndim == 3 and img.shape[2] == 3
-    assert 0.0 <= img.min() and img.max() <= 1.0 and img.std() > 0.01
+    assert 0.0 <= img.min() and img.max() <= 1.0 and img.std() > 0.01  # exact
 
 
 def test_aliases_and_resize():
@@ -51,7 +51,7 @@ def test_load_image_file_modes(tmp_path, mode):
     assert 0 <= img.min() and img.max() <= 1
     if mode == "I;16":
         gray = np.asarray(Image.fromarray(rgb).convert("L")) / 255.0
-        assert np.abs(img[..., 0] - gray).max() < 1e-3  # 16-bit scaled by 65535, not clipped
+        assert np.abs(img[..., 0] - gray).max() < 1e-3  # exact; 16-bit scaled by 65535, not clipped
 
 
 def test_rgba_is_composited_on_white(tmp_path):
@@ -69,7 +69,7 @@ def test_exif_rotation_is_applied(tmp_path):
     pil.save(tmp_path / "r.jpg", exif=exif.tobytes(), quality=95)
     img = load_image(tmp_path / "r.jpg")
     assert img.shape == (40, 20, 3)  # portrait after rotation
-    assert img[:15].mean() > 0.8 and img[-15:].mean() < 0.2  # white half is now on top
+    assert img[:15].mean() > 0.8 and img[-15:].mean() < 0.2  # exact; white half is now on top
 
 
 def test_bad_sources_have_clear_errors(tmp_path):

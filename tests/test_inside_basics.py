@@ -18,7 +18,7 @@ def test_orientedness_separates_edges_from_blobs():
     blob = torch.exp(-((yy - 3.5) ** 2 + (xx - 3.5) ** 2) / 4)  # isotropic blob
     filters = torch.stack([edge, edge.T, blob])[:, None].expand(-1, 3, -1, -1)
     o = orientedness(filters)
-    assert o[0] > 0.99 and o[1] > 0.99 and o[2] < 0.05
+    assert o[0] > 0.99 and o[1] > 0.99 and o[2] < 0.05  # exact: synthetic edge and blob filters
 
 
 def test_colour_fraction_of_gray_and_opponent_filters():

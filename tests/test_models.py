@@ -13,7 +13,7 @@ def test_embedded_model_classifies_cat_and_espresso(model):
     top3 = [name for name, _ in model.predict("cat", k=3)]
     assert any("cat" in n for n in top3), top3
     name, p = model.predict("espresso", k=1)[0]
-    assert name == "espresso" and p > 0.8
+    assert name == "espresso" and p > 0.8  # claim: espresso_probability
 
 
 def test_predict_batch_and_probabilities(model):
@@ -28,7 +28,7 @@ def test_model_takes_unit_range_pixels_and_inverts_preprocessing(model):
     assert x.shape == (1, 3, 224, 224) and 0 <= x.min() and x.max() <= 1
     z = model.preprocess("cat")
     assert torch.allclose(model.denormalize(z), x, atol=1e-6)
-    assert z.min() < -0.5  # EfficientNet-Lite wants [-1, 1]
+    assert z.min() < -0.5  # exact: preprocessing maps 0 to -1; EfficientNet-Lite wants [-1, 1]
     assert torch.allclose(model(x), model.net(z), atol=1e-5)
 
 

@@ -98,7 +98,7 @@ def test_color_sqrt_is_a_square_root_of_a_covariance():
     cov = torch.tensor(np.cov(px.T))
     ratio = (root @ root.T) / cov
     assert torch.allclose(ratio, ratio[0, 0].expand(3, 3), rtol=1e-4)  # equal up to the column scaling
-    assert torch.linalg.det(COLOR_SQRT).abs() > 1e-3
+    assert torch.linalg.det(COLOR_SQRT).abs() > 1e-3  # exact
 
 
 def test_bad_shapes_raise():
@@ -145,7 +145,7 @@ def test_blur_matches_scipy():
     x = torch.rand(1, 3, 20, 13, dtype=torch.float64)
     ours = gaussian_blur(x, 0.5).numpy()
     theirs = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, 0.5, 0.5))
-    assert np.abs(ours - theirs).max() < 1e-12
+    assert np.abs(ours - theirs).max() < 1e-12  # exact
 
 
 def test_clamp_keeps_pixels_valid(tiny):

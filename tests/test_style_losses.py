@@ -21,7 +21,7 @@ def test_gram_symmetric_and_psd(feats, normalize):
     assert g.shape == (2, 5, 5)
     assert torch.allclose(g, g.transpose(1, 2), atol=1e-6)
     eig = torch.linalg.eigvalsh(g.double())
-    assert eig.min() > -1e-8
+    assert eig.min() > -1e-8  # exact
 
 
 def test_gram_invariant_to_shuffling_positions(feats):
@@ -158,7 +158,7 @@ def test_style_palette_finds_the_colours_of_a_two_colour_image():
     pal = style_palette(img, n=4)
     assert pal.shape == (4, 3)
     for colour in (torch.tensor([1.0, 0, 0]), torch.tensor([0, 0.5, 0.5])):
-        assert torch.cdist(colour[None], pal).min() < 1e-6
+        assert torch.cdist(colour[None], pal).min() < 1e-6  # exact
     assert palette_loss(img[None], pal, margin=0.0).item() == pytest.approx(0.0, abs=1e-8)
     with pytest.raises(ValueError, match="palette"):
         palette_loss(img[None], torch.zeros(4, 2))
@@ -234,7 +234,7 @@ def test_minimising_darkening_loss_removes_a_blob_that_blob_check_finds():
         opt.zero_grad()
         darkening_loss(img, photo).backward()
         opt.step()
-    assert darkening_loss(img.detach(), photo).item() < 1e-6
+    assert darkening_loss(img.detach(), photo).item() < 1e-6  # exact
     assert blob_check(img.detach().clamp(0, 1), photo).ok
     # The rest of the image was not touched.
     assert torch.equal(img.detach()[..., :20, :], out[..., :20, :])

@@ -246,7 +246,7 @@ def test_darkening_term_enters_the_training_loss(tiny_net):
     # The term's gradient brightens the output: after the same steps, fewer near-black pixels than without.
     x = ContentCrops(None, size=24, seed=5).batch(2)
     with torch.no_grad():
-        assert (on.net(x).amax(1) < 0.15).float().mean() < (off.net(x).amax(1) < 0.15).float().mean()
+        assert (on.net(x).amax(1) < 0.15).float().mean() < (off.net(x).amax(1) < 0.15).float().mean()  # claim: dark_term_brightens
     for h in on.history:
         assert h["total"] == pytest.approx(h["content"] + h["style"] + h["tv"] + h["palette"] + h["dark"], rel=1e-5)
     assert on.config["dark_weight"] == 100.0
