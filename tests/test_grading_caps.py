@@ -190,3 +190,17 @@ def test_hidden_cases_come_from_a_key_the_package_does_not_hold(tmp_path, monkey
     assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
     assert all(r["exercises"]["gram"]["passed"] == 2 for r in results)  # a key of the run's own
     catalog.use_key(None)
+
+
+def test_the_exercise_notebooks_score_full_marks_without_notes_or_review(tmp_path):
+    """The instructor notebooks, handed in as one submission: every exercise once, no rule misfires (no "needs
+    review", no refused library call, no loop found where loops are allowed), no cap reached."""
+    repo = Path(__file__).resolve().parents[1] / "notebooks" / "exercises"
+    folder = tmp_path / "subs" / "teacher"
+    folder.mkdir(parents=True)
+    for path in sorted(repo.glob("E*.ipynb")):
+        shutil.copy(path, folder / path.name)
+    limits = Limits(timeout=240, student_timeout=900, call_timeout=60, memory_mb=2048)
+    result = grade(tmp_path / "subs", tmp_path / "g.csv", limits=limits, progress=False)[0]
+    assert result["total"] == result["max_total"], json.dumps(result["exercises"], indent=1)[:3000]
+    assert result["notes"] == [] and not any(s["review"] for s in result["exercises"].values())
