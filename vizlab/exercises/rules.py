@@ -85,12 +85,17 @@ def _notebooks_map() -> dict[str, list[list[str]]]:
 # code, reaching frames, tracers or code objects, compiling with TorchScript, loading modules by hand. Anywhere in
 # a notebook, it makes every exercise the notebook answers "needs review" (no points until a person has looked).
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "breakpoint"}
-TRICK_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "__closure__", "__defaults__", "__kwdefaults__",
+TRICK_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "__dict__", "__closure__", "__defaults__", "__kwdefaults__",
                     "__wrapped__", "__subclasses__", "_getframe", "settrace", "setprofile", "gettrace", "getprofile",
                     "f_back", "f_locals", "f_globals", "f_code", "f_trace", "tb_frame", "gi_frame", "cr_frame",
                     "addaudithook", "meta_path", "path_hooks", "path_importer_cache", "jit", "_C", "_ops"}
 TRICK_MODULES = {"ctypes", "inspect", "importlib", "runpy", "gc", "marshal", "types", "code", "codeop", "dis",
                  "builtins", "pickle", "dill", "cffi", "torch.jit", "torch._dynamo", "torch.compiler", "sys.monitoring"}
+TRICK_STRINGS = TRICK_ATTRIBUTES | {"exec", "eval", "compile", "__import__"}
+TRICK_NAMES = {"__builtins__", "__loader__", "__spec__", "attrgetter", "methodcaller"}
+NAMED_ACCESS = {"getattr", "setattr", "delattr", "hasattr"}
+# decorators a graded function may have (they do not replace it); any other one needs review
+PLAIN_DECORATORS = {"torch.no_grad()", "torch.inference_mode()", "torch.enable_grad()", "no_grad()"}
 LOOP_NODES = {ast.For: "for", ast.AsyncFor: "for", ast.While: "while", ast.ListComp: "list comprehension",
               ast.GeneratorExp: "generator", ast.SetComp: "set comprehension", ast.DictComp: "dict comprehension"}
 
@@ -125,9 +130,21 @@ def _top_level(body: list[ast.stmt]):
                     yield from _top_level([n for n in inner if isinstance(n, ast.AST)])
 
 
+def _shallow(node: ast.AST):
+    """``node`` and what it contains, except the bodies of functions, lambdas and classes defined in it."""
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        yield current
+        for child in ast.iter_child_nodes(current):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                todo.append(child)
+
+
 def _tricks(tree: ast.AST, where: str) -> list[str]:
     found = []
     sys_names = {"sys"}
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -144,8 +161,15 @@ def _tricks(tree: ast.AST, where: str) -> list[str]:
         elif isinstance(node, ast.Attribute) and (node.attr in TRICK_ATTRIBUTES or (
                 node.attr == "modules" and isinstance(node.value, ast.Name) and node.value.id in sys_names)):
             found.append(f"uses .{node.attr} ({where}, line {line})")
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TRICK_ATTRIBUTES | DYNAMIC_CALLS:
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TRICK_STRINGS:
             found.append(f"names {node.value!r} in a string ({where}, line {line})")
+        elif isinstance(node, ast.Name) and node.id in DYNAMIC_CALLS and id(node) not in called:
+            found.append(f"uses {node.id} ({where}, line {line})")  # f = eval; f(text)
+        elif isinstance(node, ast.Name) and node.id in TRICK_NAMES:
+            found.append(f"uses {node.id} ({where}, line {line})")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NAMED_ACCESS
+              and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant)):
+            found.append(f"calls {node.func.id}() with a computed name ({where}, line {line})")
     return found
 
 
@@ -179,6 +203,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
     transform = _transform()
     result = SourceRules()
     defs: dict[str, tuple[str, ast.AST, str]] = {}
+    rebound: dict[str, str] = {}  # names bound at top level other than by def (assignment, import, global, ...)
     todo = [(f"cell {index}", source, 0) for index, source in reversed(cells)]
     while todo:
         where, source, depth = todo.pop()
@@ -190,7 +215,16 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
         result.review.extend(_tricks(tree, where))
         if depth < 3:  # code that %time, %timeit, %%time, %%timeit, %%capture run (the sandbox runs it too)
             todo.extend((where, inner, depth + 1) for inner in reversed(_magic_code(tree)))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Global, ast.Nonlocal)):
+                rebound.update({name: f"{where}, line {node.lineno}" for name in node.names})
         for node in _top_level(tree.body):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                for inner in _shallow(node):
+                    if isinstance(inner, ast.Name) and isinstance(inner.ctx, (ast.Store, ast.Del)):
+                        rebound[inner.id] = f"{where}, line {inner.lineno}"
+                    elif isinstance(inner, ast.alias):
+                        rebound[(inner.asname or inner.name).split(".")[0]] = f"{where}, line {node.lineno}"
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 defs[node.name] = (where, node, ast.get_source_segment(code, node) or "")
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
@@ -201,7 +235,14 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
         entry = defs.get(function)
         if entry is None:
             continue
-        if isinstance(entry[1], (ast.FunctionDef, ast.AsyncFunctionDef)):
+        node = entry[1]
+        decorators = [ast.unparse(d) for d in getattr(node, "decorator_list", [])]
+        odd = [d for d in decorators if d not in PLAIN_DECORATORS]
+        if odd:
+            result.review.append(f"decorates `{function}` with {', '.join(odd)} ({entry[0]})")
+        if function in rebound:
+            result.review.append(f"binds `{function}` again other than by `def` ({rebound[function]})")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not odd and function not in rebound:
             result.plain.add(function)
         seen, todo, parts, loops = set(), [function], [], []
         while todo:
