@@ -130,6 +130,8 @@ def hostile():
     os.mkfifo(subs / "pipe.ipynb")
     (subs / "shouting.IPYNB").write_text(SUBMISSIONS["correct"])
     (subs / "notes.txt").write_text("not a notebook")
+    with open(subs / "huge.ipynb", "wb") as f:  # A09: 3 GB, sparse (no disk), over the notebook limit
+        f.truncate(3 * 2**30)
     folder = subs / "mixed"
     folder.mkdir()
     (folder / "E4_style.ipynb").write_text(SUBMISSIONS["correct"])
@@ -199,11 +201,17 @@ def test_control_characters_are_stripped_from_feedback(hostile):
     assert text.splitlines()[1] == "Total: 3 / 5"
 
 
+def test_a_huge_notebook_is_refused_before_it_is_read(hostile):
+    results, _ = hostile
+    assert results["huge"]["total"] == 0
+    assert f"the notebook is larger than {LIMITS.notebook_bytes} bytes (3221225472 bytes)" in notes(results["huge"])
+
+
 def test_every_entry_of_the_folder_gets_a_row(hostile):
     results, root = hostile
     assert set(results) == set(scan_submissions(root / "subs"))
     rows = list(csv.DictReader((root / "grades.csv").open(encoding="utf-8")))
-    assert len(rows) == len(results) == 13
+    assert len(rows) == len(results) == 14
 
 
 def test_a_catalog_change_invalidates_cached_grades(tmp_path, monkeypatch):
