@@ -204,3 +204,19 @@ def test_the_exercise_notebooks_score_full_marks_without_notes_or_review(tmp_pat
     result = grade(tmp_path / "subs", tmp_path / "g.csv", limits=limits, progress=False)[0]
     assert result["total"] == result["max_total"], json.dumps(result["exercises"], indent=1)[:3000]
     assert result["notes"] == [] and not any(s["review"] for s in result["exercises"].values())
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "unshare"])
+def test_the_caps_hold_under_every_backend(backend, tmp_path):
+    if not shutil.which(backend):
+        pytest.skip(f"{backend} is not installed")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("memfd", "many_children", "forked_memory"):
+        (subs / f"{name}.ipynb").write_text(HOSTILE[name])
+    results = {r["student"]: r for r in grade(subs, tmp_path / "g.csv", exercises=EXERCISES, limits=CAPS, jobs=2,
+                                             progress=False, sandbox=backend)}
+    assert "more than 32 processes" in notes(results["many_children"]), notes(results["many_children"])
+    for student in ("memfd", "forked_memory"):
+        assert "more than 512 MB of memory" in notes(results[student]), (student, notes(results[student]))
+    assert all(r["total"] == 0 for r in results.values())
