@@ -36,6 +36,11 @@ HOSTILE = {
     "many_children": notebook(IMPORTS, GRAM, CONTENT, TV, (
         "import os, time\nfor _ in range(200):\n    if os.fork() == 0:\n        time.sleep(60)\n"
         "        os._exit(0)\n" + HOLD)),
+    # open files: two children with 200 files each (each under the per-process limit, together over 256)
+    "many_files": notebook(IMPORTS, GRAM, CONTENT, TV, (
+        "import os, time\nfor k in range(2):\n    if os.fork() == 0:\n"
+        "        held = [open(f'/tmp/f{k}_{i}', 'w') for i in range(200)]\n        time.sleep(60)\n"
+        "        os._exit(0)\n" + HOLD)),
     # A15: two guesses for the same exercise in one submission
     "guesses": None,
     # A01: switch off the tracer (there is none any more), then call vizlab's own implementation
@@ -104,6 +109,12 @@ def test_processes_are_capped(capped):
     results, _ = capped
     result = results["many_children"]
     assert result["total"] == 0 and "more than 32 processes" in notes(result), notes(result)
+
+
+def test_open_files_of_all_processes_together_are_capped(capped):
+    results, _ = capped
+    result = results["many_files"]
+    assert result["total"] == 0 and "more than 256 files open" in notes(result), notes(result)
 
 
 def test_the_feedback_header_says_which_mechanism_capped(capped):
