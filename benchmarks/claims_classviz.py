@@ -32,7 +32,10 @@ def _ladder(seed: int) -> dict:
     out = {}
     for label, settings in opt.regularizer_ladder(size=size, steps=steps):
         r = opt.class_visualization(model, "flamingo", settings, seed=seed, progress=False)
-        out[label] = (r.info["target_probability"], opt.verdict(judge, r.image, "flamingo")["rank"])
+        with torch.no_grad():
+            scores = model(r.image)[0]
+        lite0_rank = int((scores > scores[model.class_index("flamingo")]).sum()) + 1
+        out[label] = (r.info["target_probability"], opt.verdict(judge, r.image, "flamingo")["rank"], lite0_rank)
     return out
 
 
@@ -45,9 +48,12 @@ def ladder_rank_gain(seed: int) -> float:
     return d["plain ascent"][1] / d["+ blur schedule, decaying steps"][1]
 
 
-def ladder_min_lite0_p(seed: int) -> float:
+def ladder_max_lite0_rank(seed: int) -> float:
+    """The worse Lite0 rank of flamingo of the plain and CS231n rungs (nb05 claims <= 5 for each). Until issue 29
+    the claim was p > 0.5 at 96 px / 40 steps: p = 0.0001 with one thread; at 128 px / 80 steps p was still 0.374
+    (plain ascent, seed 1, 2 threads, default kernels; top class 'maze') in 1 of 12 runs."""
     d = _ladder(seed)
-    return min(d["plain ascent"][0], d["+ L2, jitter, blur (CS231n)"][0])
+    return max(d["plain ascent"][2], d["+ L2, jitter, blur (CS231n)"][2])
 
 
 @lru_cache(maxsize=None)
@@ -206,8 +212,8 @@ def head_dream_animal_ratio(seed: int) -> float:
 
 NB05, NB06 = "notebooks/05_class_visualization.ipynb", "notebooks/06_deepdream.ipynb"
 CLAIMS = [
-    dict(name="nb05 ladder: Lite0 p of plain and CS231n rungs", run=ladder_min_lite0_p, threshold=0.5,
-         where=f"{NB05} (ladder claim)", profile="quick"),
+    dict(name="nb05 ladder: worse Lite0 rank of plain and CS231n rungs", run=ladder_max_lite0_rank, threshold=5,
+         higher_is_better=False, where=f"{NB05} (ladder claim)", profile="quick"),
     dict(name="nb05 pixel mode: min Lite0 p", run=pixel_min_lite0_p, threshold=0.5,
          where=f"{NB05} (pixel recipe claim); tests/test_optimize_model.py", profile="quick"),
     dict(name="nb05 fourier: min Lite0 p of the 6 classes", run=fourier_min_lite0_p, threshold=0.5,

@@ -482,3 +482,16 @@ def test_the_forbidden_functions_are_derived_from_the_references():
     assert names["saliency"] == {"saliency"}
     assert names["gram"] == {"gram_matrix"} and names["tv"] == {"tv_loss"}
     assert names["cam"] == set()  # CAM's reference is plain tensor code: nothing to forbid
+
+
+def test_the_instructor_notebooks_are_never_in_the_sandbox_view():
+    """In a checkout they lie outside every bound folder; in a wheel they ship inside the package
+    (vizlab/_shipped/notebooks/exercises) and are masked."""
+    from vizlab.exercises.backends import _inside, sandbox_view
+    from vizlab.exercises.release import SOURCE_DIR
+
+    view = sandbox_view()
+    source = os.path.realpath(SOURCE_DIR)
+    masked = [folder for folder, _ in view["mask"]]
+    assert not _inside(source, [t for _, t in view["ro"]]) or _inside(source, masked)
+    assert not any(_inside(t, [source]) for _, t in view["ro"])

@@ -433,13 +433,22 @@ def load_judge(device: str | torch.device | None = None) -> VizModel:
 
 
 def model_input(model: nn.Module, image) -> torch.Tensor:
-    """Image(s) as a float32 ``(N, 3, H, W)`` batch in ``[0, 1]`` on the model's device.
+    """Image(s) as a float32 ``(N, 3, H, W)`` batch on the model's device.
 
     A :class:`VizModel` takes anything its :meth:`~VizModel.to_input` does (non-tensors are resized to its input
-    size); any other module takes tensors, or same-sized images, through :func:`vizlab.images.to_tensor`.
+    size; tensors must be ``[0, 1]`` pixels, which it normalises). Any other module gets a tensor as it is, in
+    whatever range it expects (e.g. already normalised), and same-sized images (arrays, files, names) as ``[0, 1]``
+    pixels through :func:`vizlab.images.to_tensor`.
     """
     if isinstance(model, VizModel):
         return model.to_input(image)
+    if isinstance(image, torch.Tensor):
+        t = image.unsqueeze(0) if image.dim() == 3 else image
+        if t.dim() != 4:
+            raise ValueError(f"image tensor must have shape (C, H, W) or (N, C, H, W); got {tuple(image.shape)}")
+        if not t.is_floating_point():
+            raise TypeError(f"image tensor must be floating point, got {t.dtype}")
+        return t.to(device=model_device(model), dtype=torch.float32)
     return to_tensor(image, model_device(model))
 
 

@@ -91,7 +91,11 @@ def sandbox_view(hide: Sequence[str | Path] = ()) -> dict:
     targets = [t for _, t in ro]
     exercises = os.path.join(package, "exercises")
     mask = [(exercises, [n for n in SANDBOX_FILES if os.path.isfile(os.path.join(exercises, n))])]
-    for extra in sorted({os.path.realpath(str(h)) for h in hide}):
+    # the instructor notebooks (solutions) lie inside the package in a wheel (vizlab/_shipped/notebooks/exercises)
+    from ..resources import shipped_dir
+
+    instructor = shipped_dir("notebooks", must_exist=False) / "exercises"
+    for extra in sorted({os.path.realpath(str(h)) for h in [*hide, instructor]}):
         if os.path.isdir(extra) and _inside(extra, targets) and not _inside(extra, [m for m, _ in mask]):
             mask.append((extra, []))
     expose = [t for t in targets if t.startswith("/tmp/")]

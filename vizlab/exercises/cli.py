@@ -5,11 +5,18 @@ import argparse
 import sys
 from typing import Any, Callable
 
+# Upper bounds of the limits (also checked by vizlab.exercises.grading.Limits): beyond them a number is a typo
+# (`--call-timeout 1e10` overflowed the timers and scored correct notebooks zero). Here, not in grading, so that
+# building the parser imports no torch.
+LIMIT_BOUNDS = {"timeout": 86400.0, "memory_mb": 2**20, "call_timeout": 86400.0, "file_bytes": 2**30,
+                "notebook_bytes": 2**30, "student_timeout": 7 * 86400.0, "processes": 4096, "open_files": 65536}
+MAX_JOBS = 256
+
 
 def _release(args: argparse.Namespace) -> int:
-    from .release import release
+    from .release import SOURCE_DIR, STUDENT_DIR, release
 
-    paths = release(args.source, args.out, check=args.check)
+    paths = release(args.source or SOURCE_DIR, args.out or STUDENT_DIR, check=args.check)
     if args.check:
         for p in paths:
             print(f"out of date: {p}")
@@ -70,12 +77,13 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
-    from .grading import LIMIT_BOUNDS, MAX_JOBS
-    from .release import SOURCE_DIR, STUDENT_DIR
-
+    # Defaults are resolved when the command runs (vizlab.exercises imports torch; --help must not).
     rel = sub.add_parser("release", help="write the student notebooks (solutions stubbed, hidden tests removed)")
-    rel.add_argument("--source", default=str(SOURCE_DIR), help="instructor notebooks (default: %(default)s)")
-    rel.add_argument("--out", default=str(STUDENT_DIR), help="where student copies go (default: %(default)s)")
+    rel.add_argument("--source", default=None,
+                     help="instructor notebooks (default: the exercises shipped with vizlab)")
+    rel.add_argument("--out", default=None,
+                     help="where student copies go (default: notebooks/student in a source checkout, else "
+                          "./student in the current folder)")
     rel.add_argument("--check", action="store_true", help="only report copies that are out of date (exit 1)")
     rel.set_defaults(func=_release)
 

@@ -53,6 +53,7 @@ from typing import Any, Callable, Sequence
 
 from . import catalog
 from .backends import BACKENDS, Sandbox, sandbox_view, zygote_command  # noqa: F401 (re-exported)
+from .cli import LIMIT_BOUNDS, MAX_JOBS
 from .core import Unsupported
 from .feedback import _write_csv, atomic_write, csv_cell, feedback_name, feedback_text  # noqa: F401 (re-exported)
 from .protocol import parse_status, read_frames
@@ -61,13 +62,6 @@ from .submissions import (NotebookTooLarge, _code_cells, display_name, find_subm
                           read_notebook, scan_submissions)
 
 GRADER_VERSION = "3"
-MAX_JOBS = 256
-
-
-# Upper bounds of the limits: beyond them a number is a typo (``--call-timeout 1e10`` overflowed the timers and
-# scored correct notebooks zero), refused with a one-line error.
-LIMIT_BOUNDS = {"timeout": 86400.0, "memory_mb": 2**20, "call_timeout": 86400.0, "file_bytes": 2**30,
-                "notebook_bytes": 2**30, "student_timeout": 7 * 86400.0, "processes": 4096, "open_files": 65536}
 
 
 @dataclass
