@@ -758,10 +758,22 @@ cascade_step = Exercise(
 
 # --- E6: the shortcut detective ------------------------------------------------------------------------------
 
-#: ``(seed, place, hidden)`` of the detective's cases; the colours are a seeded choice of 4 of the 6 names.
-_DETECTIVE = [(11, "top-left", False), (12, "bottom-right", False), (13, "top-right", True),
-              (14, "bottom-left", True)]
+#: The detective's visible cases, ``(seed, place)``; the colours are a seeded choice of 4 of the 6 names.
+_DETECTIVE_VISIBLE = [(11, "top-left"), (12, "bottom-right")]
 _DETECTIVE_MODELS: dict[int, dict] = {}
+
+
+def _detective_specs() -> list[tuple[int, str, bool]]:
+    """``(seed, place, hidden)`` of every detective case. A hidden case's seed (and with it the cue's colours) and
+    which of the two remaining corners it takes come from the grader's key (:func:`hidden_seed`), so the answers
+    are not in the package students install."""
+    specs = [(seed, place, False) for seed, place in _DETECTIVE_VISIBLE]
+    corners = ["top-right", "bottom-left"]
+    if hidden_seed("detective:corners") % 2:
+        corners.reverse()
+    for slot, place in zip((2, 3), corners):
+        specs.append((1000 + hidden_seed(f"detective:{slot}") % 100_000, place, True))
+    return specs
 
 
 def _detective_cue(seed: int, place: str):
@@ -795,7 +807,7 @@ def _detective_palette() -> torch.Tensor:
 
 def _detective_cases(hidden: bool) -> list[Case]:
     out = []
-    for seed, place, is_hidden in _DETECTIVE:
+    for seed, place, is_hidden in _detective_specs():
         def make(seed=seed, place=place):
             from ..lab import lab_model
 
@@ -810,14 +822,14 @@ def _detective_cases(hidden: bool) -> list[Case]:
             model.load_state_dict(_DETECTIVE_MODELS[seed])
             # A plain nn.Sequential: the grader's sandbox unpickles it with torch alone.
             return (as_sequential(model.eval()), _detective_images(seed, place), _detective_palette()), {}
-        out.append(Case(f"a shortcut model (seed {seed}) with a hidden cue, 24 cue-free 32x32 images, the 6-colour "
-                        "palette", make, is_hidden))
+        name = "a hidden shortcut model" if is_hidden else f"a shortcut model (seed {seed})"
+        out.append(Case(f"{name} with a hidden cue, 24 cue-free 32x32 images, the 6-colour palette", make, is_hidden))
     return out
 
 
 def _detective_judge(args, kwargs, got) -> str | None:
     _, images, palette = args
-    truth = next(((seed, place) for seed, place, _ in _DETECTIVE
+    truth = next(((seed, place) for seed, place, _ in _detective_specs()
                   if torch.equal(_detective_images(seed, place), images)), None)
     if truth is None:  # pragma: no cover - the judge only sees its own cases
         raise ValueError("unknown detective case")
