@@ -53,6 +53,10 @@ def setup() -> None:
         return
     # An old pip cannot install a pyproject-only package in editable mode.
     _run([PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip>=23"])
+    # Up to round 7 the distribution was called "vizlab" (an unrelated project on the package index has that
+    # name): an old editable install of it would shadow the new one's metadata, so it goes first.
+    if subprocess.run([PYTHON, "-m", "pip", "show", "-q", "vizlab"], capture_output=True).returncode == 0:
+        _run([PYTHON, "-m", "pip", "uninstall", "--quiet", "-y", "vizlab"])
     _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{_extras()}]"])
     STAMP.write_text(_wanted_stamp())
 

@@ -35,7 +35,7 @@ def _grid(seed: int) -> list[dict]:
     from vizlab.style.quality import transfer_grid
 
     recs = transfer_grid(STYLES, PHOTOS, size=vizlab.by_profile(quick=128, lecture=192),
-                         steps=vizlab.by_profile(quick=50, lecture=120), style_weight=30, content_weight=4,
+                         steps=vizlab.by_profile(quick=50, lecture=80), style_weight=30, content_weight=4,
                          seed=seed, verbose=False)
     rows = [dict(style=r.style, photo=r.photo, fall=r.fall, rank=r.rank) for r in recs]
     cache.write_text(json.dumps(rows))
@@ -57,7 +57,7 @@ def knobs_style_ratio_max(seed: int) -> float:
 
     net = loss_network()
     small = vizlab.by_profile(quick=96, lecture=128)
-    n_k = vizlab.by_profile(quick=30, lecture=80)
+    n_k = vizlab.by_profile(quick=30, lecture=60)
     kw = dict(loss_net=net, size=small, steps=n_k, content_weight=4, progress=False, seed=seed)
     runs = [style_transfer("cat", "swirls", optimizer="lbfgs", **{**kw, "steps": n_k // 2}),
             style_transfer("cat", "swirls", init="noise", **kw),
@@ -74,13 +74,12 @@ def loss_networks_shift_min(seed: int) -> float:
     net = loss_network()
     small = vizlab.by_profile(quick=96, lecture=128)
     blocks = loss_network("efficientnet_lite0_blocks", model=net.model)
-    torch.manual_seed(seed)
-    vgg = loss_network("vgg19", weights=None)
+    vgg = loss_network("vgg19_normalised")
     c, s = _batch("cat", small), _batch("swirls", small)
     shifts = []
-    for lnet in (net, blocks, vgg):
-        r = style_transfer(c, "swirls", loss_net=lnet, size=small, steps=vizlab.by_profile(quick=30, lecture=80),
-                           content_weight=4, progress=False, seed=seed)
+    for lnet in (vgg, net, blocks):
+        r = style_transfer(c, "swirls", loss_net=lnet, size=small, steps=vizlab.by_profile(quick=30, lecture=40),
+                           content_weight=4, progress=False, seed=seed, lr=0.05 if lnet is vgg else 0.03)
         shifts.append(color_shift(c, s, r.image))
     return min(shifts)
 
@@ -89,11 +88,11 @@ def texture_ratio_max(seed: int) -> float:
     import vizlab
     from vizlab.style import loss_network, style_distance, synthesize_texture
 
-    net = loss_network()
-    size = vizlab.by_profile(quick=96, lecture=160)
+    net = loss_network(vizlab.by_profile(quick="efficientnet_lite0", lecture="vgg19_normalised"))
+    size = vizlab.by_profile(quick=96, lecture=128)
     ratios = []
-    for name in ["brick", "gravel", "grass"]:
-        t = synthesize_texture(name, loss_net=net, size=size, steps=vizlab.by_profile(quick=25, lecture=40),
+    for name in vizlab.by_profile(quick=["brick", "gravel", "grass"], lecture=["brick", "gravel", "impression"]):
+        t = synthesize_texture(name, loss_net=net, size=size, steps=vizlab.by_profile(quick=25, lecture=15),
                                octaves=2, optimizer="lbfgs", tv_weight=1.0, progress=False, seed=seed)
         src = _batch(name, size)
         noise = torch.rand_like(src, generator=torch.Generator().manual_seed(0))

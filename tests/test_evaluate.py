@@ -238,7 +238,7 @@ def test_randomization_test_restores_weights_after_an_error():
     with pytest.raises(ValueError, match="mode"):
         randomization_test(net, "gradient", random_images(1, 16, 0), mode="top-down")
     with pytest.raises(ValueError, match="method"):
-        randomization_test(net, "gradcam", random_images(1, 16, 0))
+        randomization_test(net, "gradcam_v2", random_images(1, 16, 0))
     with pytest.raises(ValueError, match="measure"):
         randomization_test(net, "gradient", random_images(1, 16, 0), measures=("pearson",))
 

@@ -61,3 +61,116 @@ def test_cli_port_must_be_a_number(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["gallery", "--port", "eighty"])
     assert exc.value.code == 2 and "invalid int value" in capsys.readouterr().err
+
+
+# -- the server's life cycle (issue 26): kernels culled, SIGTERM/SIGINT stop Voilà and every kernel -------------
+def _start_gallery(tmp_path, *extra):
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("voila")
+    psutil = pytest.importorskip("psutil")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("print('tiny page')")]
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, path)
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_CONFIG_DIR"}
+    proc = subprocess.Popen([sys.executable, "-m", "vizlab", "gallery", "--notebook", str(path), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    url = re.fullmatch(r"vizlab gallery: (http://\S+/)\s*", proc.stdout.readline()).group(1)
+    return proc, url, psutil
+
+
+def _load_page(url, timeout=180):
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _kernels(proc, psutil):
+    """Live kernel processes under ``vizlab gallery`` (a zombie, culled but not yet reaped, counts as gone)."""
+    alive = []
+    for p in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(p.cmdline()):
+                alive.append(p)
+        except psutil.Error:  # exited (or became a zombie) while we looked
+            continue
+    return alive
+
+
+def _alive(p, psutil):
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _wait(predicate, timeout):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_signal_stops_voila_and_every_kernel(tmp_path, signame):
+    import signal
+
+    proc, url, psutil = _start_gallery(tmp_path)
+    try:
+        assert "tiny page" in _load_page(url) + _load_page(url)  # two page loads: two kernels
+        assert _wait(lambda: len(_kernels(proc, psutil)) >= 1, 60)  # exact
+        family = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(getattr(signal, signame))
+        assert proc.wait(timeout=60) == 0  # exact
+        assert _wait(lambda: not [p for p in family if _alive(p, psutil)], 30), \
+            f"left running after {signame}: {[p.cmdline() for p in family if p.is_running()]}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_idle_kernels_of_closed_pages_are_culled(tmp_path):
+    proc, url, psutil = _start_gallery(tmp_path, "--cull-idle", "4")
+    try:
+        for _ in range(3):  # open and close the page three times
+            assert "tiny page" in _load_page(url)
+        assert _wait(lambda: len(_kernels(proc, psutil)) == 0, 90), \
+            f"{len(_kernels(proc, psutil))} kernel(s) still running after the pages closed"
+        assert proc.poll() is None  # the server itself keeps serving  # exact
+        assert "tiny page" in _load_page(url)  # exact
+    finally:
+        import signal
+
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def test_an_explorer_shows_a_placeholder_picture_before_its_first_run(model):
+    import io
+
+    from PIL import Image
+
+    from vizlab.widgets import ClassVizExplorer
+    from vizlab.widgets.base import Explorer, placeholder_png
+
+    assert Image.open(io.BytesIO(placeholder_png())).size == (240, 96)  # exact: a valid PNG
+    assert Explorer().image.value == placeholder_png()  # exact
+    ex = ClassVizExplorer(model, size=32, steps=2)
+    assert ex.image.value == placeholder_png()  # exact: nothing drawn before Run

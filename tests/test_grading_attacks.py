@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from vizlab.exercises import grading
+from vizlab.exercises import backends, grading
 from vizlab.exercises.grading import Limits, csv_cell, feedback_name, find_submissions, grade
-from vizlab.exercises.sandbox import MAGIC, encode_frame, read_frames
+from vizlab.exercises.protocol import MAGIC, encode_frame, read_frames
 
 from test_grading import CONTENT, EXERCISES, GRAM, IMPORTS, LIMITS, SUBMISSIONS, TV, notebook
 
@@ -80,9 +80,15 @@ def attacks(root: Path) -> dict[str, str]:
             "        def content_loss(current, target, weight=1.0):\n"
             "            return weight * ((current - target) ** 2).sum()\n    except OSError:\n        pass"),
             "try:\n    import vizlab.exercises.references as r\n    tv_loss = r.tv_loss\nexcept Exception:\n    pass"),
-        # the library's own implementation, called directly, through exec, and through eval at call time
+        # the library's own implementation, called directly (issue 27: refused inside the sandbox) ...
         "library": notebook(IMPORTS, (
             "def gram_matrix(features):\n    from vizlab.style.losses import gram_matrix as g\n    return g(features)"),
+            "import vizlab.style.losses as L\ndef content_loss(current, target, weight=1.0):\n"
+            "    return L.content_loss(current, target, weight=weight)",
+            "from vizlab.style import losses\nkeep = losses.tv_loss\ndef tv_loss(img, weight=1.0):\n"
+            "    return keep(img, weight=weight)"),
+        # ... and through exec and through eval at call time (issue 27: "needs review", never full marks)
+        "library_exec": notebook(IMPORTS, GRAM,
             "exec('def content_loss(current, target, weight=1.0):\\n'\n"
             "     '    import vizlab.style.losses as L\\n    return L.content_loss(current, target, weight=weight)')",
             "def tv_loss(img, weight=1.0):\n    return eval('__import__(\"vizlab.style.losses\").style.losses.tv_loss')"
@@ -170,14 +176,22 @@ def test_calling_the_library_implementation_scores_zero_even_through_exec_and_ev
     text = (root / "grades_feedback" / f"{feedback_name('library')}.txt").read_text()
     assert text.count("calls vizlab's own implementation of this technique") == 3
     assert "gram_matrix" in text and "content_loss" in text and "tv_loss" in text
+    # a correct gram_matrix beside exec and eval: the whole notebook needs review, never full marks
+    assert total(results, "library_exec") == 0
+    review = results["library_exec"]["exercises"]
+    assert all(review[e]["review"] for e in EXERCISES)
+    text = (root / "grades_feedback" / f"{feedback_name('library_exec')}.txt").read_text()
+    assert "needs review by a person" in text and "calls exec()" in text and "calls eval()" in text
+    rows = {r["student"]: r for r in csv.DictReader((root / "grades.csv").open())}
+    assert rows["library_exec"]["needs_review"] == " ".join(EXERCISES) and rows["library"]["needs_review"] == ""
 
 
-def test_loops_hidden_in_exec_or_eval_break_the_no_loops_rule(attacked):
+def test_loops_hidden_in_exec_or_eval_need_review(attacked):
     results, root, _ = attacked
     for student in ("loops_exec", "loops_eval"):
-        assert results[student]["exercises"]["tv"]["points"] == 0, student
-        assert results[student]["exercises"]["gram"]["points"] == 2, student
-        assert "must not use Python loops" in "".join(results[student]["exercises"]["tv"]["problems"])
+        assert results[student]["total"] == 0, student
+        assert results[student]["exercises"]["tv"]["review"], student
+        assert "needs review by a person" in "".join(results[student]["exercises"]["tv"]["problems"])
 
 
 def test_forged_records_are_rejected_and_the_student_keeps_a_row(attacked):
@@ -333,10 +347,49 @@ pids = [p for p in os.listdir("/proc") if p.isdigit()]
 if os.getpid() > 2 or len(pids) > 3:
     escapes.append(f"sees processes {{pids}}")
 open("scratch.txt", "w").write("the working folder is writable")
+"""
+
+# Issue 27, deny by default (A11, A12, A12b, A31, A32): nothing of the host that a notebook does not need.
+DENY = """
+import os, socket
+escapes = []
+for path in [{secret!r}, {readme!r}, {git!r}, {home_file!r}, "/etc/shadow", "/etc/hostname"]:
+    try:
+        open(path, "rb").read(10)
+        escapes.append("reads " + path)
+    except OSError:
+        pass
+# in the checkout only vizlab, data and the folder that holds the installed packages (a .venv inside the
+# checkout, as in CI's clean clone) may show, and the last only as the path to site-packages
+import sys
+allowed = {{"vizlab", "data"}} | {{p[len({checkout!r}) + 1:].split("/")[0] for p in sys.path
+                                 if p.startswith({checkout!r} + "/") and "-packages" in p}}
+for path in ["/run", "/var", "/home", "/srv", "/mnt", "/opt", {checkout!r}]:
+    if os.path.isdir(path) and any(e not in allowed for e in os.listdir(path)):
+        escapes.append("sees " + path)
+for path in [{unix!r}, {unix_tmp!r}]:
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+        escapes.append("connects to " + path)
+    except OSError:
+        pass
+for path in [{pty!r}, "/dev/tty", "/dev/console"] + ["/dev/pts/" + p for p in
+                                                     (os.listdir("/dev/pts") if os.path.isdir("/dev/pts") else [])
+                                                     if p.isdigit()]:
+    try:
+        with open(path, "w") as f:
+            f.write("vizlab escape")
+        escapes.append("writes to the terminal " + path)
+    except OSError:
+        pass
+leaked = sorted(k for k in os.environ if "SECRET" in k or k.startswith(("VIZLAB_TEST", "SSH", "AWS")))
+if leaked or os.environ.get("HOME", "/tmp").startswith(("/root", "/home")):
+    escapes.append(f"inherits the environment: {{leaked}} HOME={{os.environ.get('HOME')}}")
 if escapes:
     def content_loss(current, target, weight=1.0):
         return weight * ((current - target) ** 2).sum()
-print(escapes)
+    raise RuntimeError(f"escapes: {{escapes}}")
 """
 
 
@@ -369,11 +422,59 @@ def test_the_sandbox_isolates_each_notebook(backend):
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.parametrize("backend", ["bwrap", "unshare"])
+def test_deny_by_default_no_home_checkout_sockets_terminals_or_environment(backend, monkeypatch):
+    if not shutil.which(backend):
+        pytest.skip(f"{backend} is not installed")
+    import pty
+
+    root = root_dir()
+    tmp = Path(tempfile.mkdtemp(prefix="vizlab-deny-"))
+    servers = []
+    master, slave = pty.openpty()  # a terminal of the grader's user (A32)
+    try:
+        subs, out = root / "subs", root / "out"
+        subs.mkdir()
+        out.mkdir()
+        (root / "secret.txt").write_text("the grader's own file")
+        (out / "grades.csv").write_text("student,total\n")  # the run's own output (A12b)
+        for path in (root / "service.sock", tmp / "service.sock"):  # host services on Unix sockets (A11)
+            server = socket.socket(socket.AF_UNIX)
+            server.bind(str(path))
+            server.listen(5)
+            servers.append(server)
+        monkeypatch.setenv("VIZLAB_TEST_SECRET", "token")  # the grader's environment (A31)
+        home_file = next((str(p) for p in Path.home().iterdir() if p.is_file()), str(Path.home() / ".bashrc"))
+        deny = DENY.format(secret=str(root / "secret.txt"), readme=str(REPO / "README.md"),
+                           git=str(REPO / ".git"), home_file=home_file, checkout=str(REPO),
+                           unix=str(root / "service.sock"), unix_tmp=str(tmp / "service.sock"),
+                           pty=os.ttyname(slave))
+        (subs / "deny.ipynb").write_text(notebook(IMPORTS, GRAM, deny))
+        results = grade(subs, out / "grades.csv", exercises=["gram", "content"], limits=LIMITS, jobs=1,
+                        progress=False, sandbox=backend)
+        result = results[0]
+        assert result["exercises"]["gram"]["points"] == 2, result["notes"]  # the probe ran
+        assert result["exercises"]["content"]["points"] == 0, result["notes"]
+        assert not any("escapes" in n for n in result["notes"]), result["notes"]
+        os.set_blocking(master, False)
+        try:
+            assert b"vizlab escape" not in os.read(master, 4096)
+        except BlockingIOError:
+            pass
+    finally:
+        for server in servers:
+            server.close()
+        os.close(master)
+        os.close(slave)
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_no_backend_means_a_clear_error_or_a_loud_warning(tmp_path, monkeypatch, capsys):
     subs = tmp_path / "subs"
     subs.mkdir()
     (subs / "ann.ipynb").write_text(SUBMISSIONS["correct"])
-    monkeypatch.setattr(grading.shutil, "which", lambda name: None)
+    monkeypatch.setattr(backends.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match="bubblewrap"):
         grade(subs, tmp_path / "g.csv", exercises=EXERCISES, limits=LIMITS, progress=False)
     results = grade(subs, tmp_path / "g.csv", exercises=EXERCISES, limits=LIMITS, progress=False, sandbox="none")
@@ -386,3 +487,16 @@ def test_the_forbidden_functions_are_derived_from_the_references():
     assert names["saliency"] == {"saliency"}
     assert names["gram"] == {"gram_matrix"} and names["tv"] == {"tv_loss"}
     assert names["cam"] == set()  # CAM's reference is plain tensor code: nothing to forbid
+
+
+def test_the_instructor_notebooks_are_never_in_the_sandbox_view():
+    """In a checkout they lie outside every bound folder; in a wheel they ship inside the package
+    (vizlab/_shipped/notebooks/exercises) and are masked."""
+    from vizlab.exercises.backends import _inside, sandbox_view
+    from vizlab.exercises.release import SOURCE_DIR
+
+    view = sandbox_view()
+    source = os.path.realpath(SOURCE_DIR)
+    masked = [folder for folder, _ in view["mask"]]
+    assert not _inside(source, [t for _, t in view["ro"]]) or _inside(source, masked)
+    assert not any(_inside(t, [source]) for _, t in view["ro"])

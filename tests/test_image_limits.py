@@ -11,9 +11,9 @@ from vizlab.models import model_input
 from vizlab.toy import tiny_cnn
 
 
-def test_a_float_image_in_0_255_is_refused_everywhere():
+def test_a_float_image_in_0_255_is_refused_everywhere_vizlab_normalises(model):
     photo = torch.rand(3, 16, 16) * 255
-    for call in (lambda: load_image(photo), lambda: to_tensor(photo), lambda: model_input(tiny_cnn(0), photo),
+    for call in (lambda: load_image(photo), lambda: to_tensor(photo), lambda: model_input(model, photo),
                  lambda: load_image(photo.permute(1, 2, 0).numpy())):
         with pytest.raises(ValueError, match=r"\[0, 1\]"):
             call()
@@ -24,11 +24,15 @@ def test_a_float_image_in_0_255_is_refused_everywhere():
     assert to_tensor(photo / 250).max() > 1
 
 
-def test_attribution_refuses_a_0_255_image():
+def test_attribution_refuses_a_0_255_image_only_for_vizlabs_own_models(model):
     from vizlab.attribution import saliency
 
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        saliency(tiny_cnn(0), torch.rand(1, 3, 16, 16) * 255, 0)
+        saliency(model, torch.rand(1, 3, 16, 16) * 255, 0)
+    # a plain module gets its input as it is (issue 26): any range, e.g. already normalised or 0..255
+    wide = torch.rand(1, 3, 16, 16) * 255
+    assert saliency(tiny_cnn(0), wide, 0).shape == (1, 16, 16)  # exact
+    assert torch.equal(model_input(tiny_cnn(0), wide), wide)  # exact
 
 
 def test_huge_sizes_and_images_are_refused_with_a_clear_error(tmp_path):

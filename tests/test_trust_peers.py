@@ -48,13 +48,14 @@ def test_score_cam_matches_pytorch_grad_cam(model, photo):
 
 
 @pytest.mark.parametrize("photo", PHOTOS)
-def test_integrated_gradients_match_captum_and_report_completeness(model, photo):
+@pytest.mark.parametrize("ours_rule,their_method", [("midpoint", "riemann_middle"), ("gauss-legendre", "gausslegendre")])
+def test_integrated_gradients_match_captum_and_report_completeness(model, photo, ours_rule, their_method):
     captum_attr = pytest.importorskip("captum.attr")
     x = model.to_input(photo, 128)
     c = int(model(x).argmax())
-    ours, delta = integrated_gradients(model, x, c, steps=24, reduce="none", return_delta=True)
+    ours, delta = integrated_gradients(model, x, c, steps=24, reduce="none", return_delta=True, rule=ours_rule)
     theirs, their_delta = captum_attr.IntegratedGradients(model).attribute(
-        x, target=c, n_steps=24, method="riemann_middle", return_convergence_delta=True)
+        x, target=c, n_steps=24, method=their_method, return_convergence_delta=True)
     assert corr(ours, theirs) >= 0.99  # exact: same formula as the peer
     assert corr(ours.abs().amax(1), theirs.abs().amax(1)) >= 0.99  # exact: same formula as the peer
     # the same quadrature gives the same completeness gap (captum: sum - (S(x) - S(x0)))

@@ -29,6 +29,6 @@ def test_trust_explorer_randomises_caches_and_restores(model):
 
 def test_trust_explorer_rejects_unknown_method_and_layer(model):
     with pytest.raises(ValueError, match="method"):
-        TrustExplorer(model, "cat", size=64, method="gradcam")
+        TrustExplorer(model, "cat", size=64, method="gradcam_v2")
     with pytest.raises(ValueError, match="layer"):
         TrustExplorer(model, "cat", size=64, layer="pool")

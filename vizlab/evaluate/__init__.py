@@ -14,7 +14,7 @@ Example:
 from .baselines import edge_map, random_map
 from .faithfulness import (Curve, auc, average_drop, blur, deletion, increase_in_confidence, insertion,
                            noisy_linear_imputation, pixel_ranks, road)
-from .methods import METHODS, attribute, method_name
+from .methods import METHODS, as_method, attribute, canonical_name, method_name
 from .plot import show_cascade, show_curves, show_label_randomization, show_similarity
 from .randomization import (LabelRandomization, RandomizationResult, cascade_step, label_randomization,
                             preserved_weights, randomization_layers, randomization_test, randomize_)
@@ -22,7 +22,7 @@ from .similarity import MEASURES, hog_similarity, spearman, ssim
 from .table import faithfulness_table, format_table
 
 __all__ = ["edge_map", "random_map", "Curve", "auc", "average_drop", "blur", "deletion", "increase_in_confidence",
-           "insertion", "noisy_linear_imputation", "pixel_ranks", "road", "METHODS", "attribute", "method_name",
+           "insertion", "noisy_linear_imputation", "pixel_ranks", "road", "METHODS", "as_method", "attribute", "canonical_name", "method_name",
            "show_cascade", "show_curves", "show_label_randomization", "show_similarity", "LabelRandomization", "RandomizationResult",
            "cascade_step", "label_randomization", "preserved_weights", "randomization_layers",
            "randomization_test", "randomize_", "MEASURES", "hog_similarity", "spearman", "ssim", "faithfulness_table",

@@ -28,7 +28,7 @@ from torch import nn
 from ..attribution._common import as_batch
 from ..attribution.targets import TargetLike, as_class_target
 from ..models import resolve_layer
-from .methods import MapFn, attribute, method_name
+from .methods import MapFn, as_method, attribute, method_name
 from .similarity import MEASURES
 
 Group = tuple[str, list[nn.Module]]
@@ -140,7 +140,8 @@ def randomization_test(model: nn.Module, method: str | MapFn, images, target: Ta
     Args:
         model: the trained classifier (its weights are restored on return, also after an error).
         method: a name in :data:`vizlab.evaluate.METHODS` (``"gradient"``, ``"guided backprop"``,
-            ``"Grad-CAM"``, ...) or ``fn(model, x, classes, layer) -> (N, H, W)``.
+            ``"Grad-CAM"``, ...) or its snake_case form (``"guided_backprop"``), an attribution function
+            (``vizlab.attribution.guided_backprop``), or ``fn(model, x, classes, layer) -> (N, H, W)``.
         images: ``(N, 3, H, W)`` in ``[0, 1]`` (or what ``model.to_input`` takes).
         target: the class to explain (default: the trained model's top-1), kept for every step.
         mode: ``"cascading"`` (from the top, cumulative) or ``"independent"`` (one group at a time).
@@ -155,6 +156,7 @@ def randomization_test(model: nn.Module, method: str | MapFn, images, target: Ta
     for m in measures:
         if m not in MEASURES:
             raise ValueError(f"measure {m!r} is unknown; use any of {', '.join(MEASURES)}")
+    as_method(method)  # an unknown name fails before any work
     groups = _groups(model, layers)
     if steps is not None:
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= len(groups):
@@ -217,6 +219,9 @@ def label_randomization(methods: Sequence[str | MapFn] = ("gradient", "guided ba
     """
     from ..inside.shapes import accuracy, make_shapes, shapes_cnn, train_classifier
     from ..inside.datasets import ImageSet
+
+    for method in methods:
+        as_method(method)  # an unknown name fails before the two trainings
 
     data = make_shapes(n + images, size, seed=seed)
     train, val = data.split(images / (n + images), seed=seed)

@@ -11,7 +11,7 @@ from torch import nn
 from ..attribution._common import as_batch
 from ..attribution.targets import TargetLike, as_class_target
 from .faithfulness import average_drop, deletion, insertion
-from .methods import MapFn, attribute, method_name
+from .methods import MapFn, as_method, attribute, method_name
 
 
 def faithfulness_table(model: nn.Module, images, rows: Sequence[tuple[str | MapFn, object]], target: TargetLike = None,
@@ -21,6 +21,8 @@ def faithfulness_table(model: nn.Module, images, rows: Sequence[tuple[str | MapF
     The class of each image is the model's top-1 (or ``target``), the same for every row. ``progress`` prints
     one line per row (so a notebook shows it is working).
     """
+    for method, _ in rows:
+        as_method(method)  # an unknown name fails before any work
     x = as_batch(model, images)
     with torch.no_grad():
         classes = as_class_target(model, target, model(x)).indices(x.shape[0])

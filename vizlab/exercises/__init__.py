@@ -4,7 +4,7 @@
 >>> E4.gram.check(gram_matrix)             # doctest: +SKIP
 ✓ Correct: Gram matrix (2 cases passed)
 
-``E1``…``E5`` group the exercises of each notebook; :data:`EXERCISES` maps names to :class:`Exercise` s.
+``E1``…``E6`` group the exercises of each notebook; :data:`EXERCISES` maps names to :class:`Exercise` s.
 """
 from types import SimpleNamespace
 
@@ -17,6 +17,7 @@ E2 = SimpleNamespace(**{n: EXERCISES[n] for n in NOTEBOOKS["E2_inside"]})
 E3 = SimpleNamespace(**{n: EXERCISES[n] for n in NOTEBOOKS["E3_optimize"]})
 E4 = SimpleNamespace(**{n: EXERCISES[n] for n in NOTEBOOKS["E4_style"]})
 E5 = SimpleNamespace(**{n: EXERCISES[n] for n in NOTEBOOKS["E5_trust"]})
+E6 = SimpleNamespace(**{n: EXERCISES[n] for n in NOTEBOOKS["E6_detective"]})
 
 __all__ = ["EXERCISES", "NOTEBOOKS", "get", "Case", "CheckResult", "Exercise", "NotImplementedYet",
-           "E1", "E2", "E3", "E4", "E5", "catalog"]
+           "E1", "E2", "E3", "E4", "E5", "E6", "catalog"]

@@ -3,14 +3,29 @@
 Every case is built from a seed (tiny CNNs from :func:`vizlab.toy.tiny_cnn`, random tensors from private
 generators), so the notebook check, the hidden tests and the sandboxed grader all see the same inputs.
 
+Hidden cases (the mechanism every exercise uses, a new one too): a case builder ``cases(hidden)`` lists its cases
+as slots; a visible case uses its slot number as the seed, a hidden one takes ``_seed(slot, True)``, a seed derived
+(HMAC-SHA256, :func:`hidden_seed`) from the key of :func:`hidden_key`: ``VIZLAB_GRADER_KEY``, the file
+``VIZLAB_GRADER_KEY_FILE`` names, or the key ``vizlab grade`` keeps in its feedback folder; without any, a random
+key for the process (hidden checks in a notebook then still compare answer and reference on the same inputs).
+So the package students install holds the shapes of the hidden cases but not their inputs: nobody can tabulate
+the answers. An exercise judged by properties (``judge=``, no reference to compare with) must draw only hidden
+cases its reference passes: see :func:`_reachable` (the fooling image). The sandbox never imports this module.
+
 Notebook ``E1_attribution``: :data:`saliency`, :data:`occlusion`, :data:`cam`, :data:`grad_cam`.
 Notebook ``E2_inside``: :data:`receptive_field`.
 Notebook ``E3_optimize``: :data:`class_step`, :data:`fooling`.
 Notebook ``E4_style``: :data:`gram`, :data:`content`, :data:`style`, :data:`tv`, :data:`inorm`.
 Notebook ``E5_trust``: :data:`deletion_auc`, :data:`cascade_step`.
+Notebook ``E6_detective``: :data:`detective` (find a planted cue; the models are trained once and cached).
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -20,6 +35,53 @@ from ..hooks import capture
 from ..toy import random_images, seeded, tiny_cnn
 from . import references as ref
 from .core import Case, Exercise, describe
+
+
+# --- hidden cases: derived from a key ---------------------------------------------------------------------------
+# A hidden case's inputs come from a seed derived from the instructor's key, never from a number in this file: a
+# student who reads the package can rebuild the visible cases, but not the hidden ones (A28). The key is
+# VIZLAB_GRADER_KEY (text), or the file VIZLAB_GRADER_KEY_FILE names; without either, a random key for this
+# process (hidden checks in a notebook still work: reference and answer see the same inputs). `vizlab grade` keeps
+# a key in its feedback folder (`.hidden-cases.key`, created once), so that reruns see the same cases.
+
+_KEY: list[bytes] = []
+
+
+def use_key(key: bytes | str | None) -> None:
+    """Derive hidden cases from ``key`` from now on (``None``: back to the environment or a random key)."""
+    _KEY.clear()
+    if key is not None:
+        _KEY.append(key.encode() if isinstance(key, str) else bytes(key))
+
+
+def hidden_key() -> bytes:
+    """The key the hidden cases are derived from (see the comment above :func:`use_key`)."""
+    if not _KEY:
+        text = os.environ.get("VIZLAB_GRADER_KEY", "")
+        path = os.environ.get("VIZLAB_GRADER_KEY_FILE", "")
+        if text:
+            _KEY.append(text.encode())
+        elif path:
+            _KEY.append(Path(path).read_bytes().strip())
+        else:
+            _KEY.append(secrets.token_bytes(32))
+    return _KEY[0]
+
+
+def key_fingerprint() -> str:
+    """A short, one-way name of the key (stored with cached grades: a new key regrades)."""
+    return hashlib.sha256(b"vizlab-key-fingerprint" + hidden_key()).hexdigest()[:16]
+
+
+def hidden_seed(slot: str | int) -> int:
+    """The seed of hidden case ``slot``, derived from the key (HMAC-SHA256)."""
+    digest = hmac.new(hidden_key(), f"vizlab-hidden-case:{slot}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") % (2**31 - 1)
+
+
+def _seed(seed: int, hidden: bool, salt: str = "") -> int:
+    """``seed`` itself for a visible case; for a hidden one, the seed derived from the key for that slot."""
+    return hidden_seed(f"{salt}{seed}") if hidden else seed
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -37,6 +99,7 @@ def _model_cases(specs: list[tuple[int, int, int, bool]], extra: Callable[[int],
     def cases(hidden: bool) -> list[Case]:
         out = []
         for seed, n, size, is_hidden in specs:
+            seed = _seed(seed, is_hidden)
             def make(seed=seed, n=n, size=size):
                 kwargs = extra(seed) if extra else {}
                 return (tiny_cnn(seed), random_images(n, size, seed), _targets(n, seed)), kwargs
@@ -132,6 +195,7 @@ def _cam_cases(hidden: bool) -> list[Case]:
     out = []
     for seed, n, c, h, k, is_hidden in [(0, 1, 8, 4, 5, False), (1, 2, 16, 5, 10, False),
                                         (2, 3, 6, 3, 4, True), (3, 1, 32, 7, 10, True)]:
+        seed = _seed(seed, is_hidden)
         def make(seed=seed, n=n, c=c, h=h, k=k):
             g = _gen(seed)
             feats = torch.randn(n, c, h, h, generator=g).relu()
@@ -220,15 +284,17 @@ def _rf_cases(hidden: bool) -> list[Case]:
             return ([nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
                      nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1)],), {}
     out.append(Case("conv3-relu-conv3-relu-maxpool2-conv3 (VGG-like)", vgg_like))
-    for seed in (0, 1, 2, 3):
-        def make(seed=seed):
+    for slot in (0, 1, 2, 3):
+        seed = _seed(slot, slot >= 2)
+
+        def make(seed=seed, slot=slot):
             g = torch.Generator().manual_seed(seed)
             layers: list[nn.Module] = []
-            for _ in range(3 + seed):
+            for _ in range(3 + slot):
                 kind = int(torch.randint(0, 4, (1,), generator=g))
                 k = [1, 3, 5, 7][int(torch.randint(0, 4, (1,), generator=g))]
                 s = 1 + int(torch.randint(0, 2, (1,), generator=g))
-                d = 1 + int(torch.randint(0, 2, (1,), generator=g)) if seed >= 1 else 1
+                d = 1 + int(torch.randint(0, 2, (1,), generator=g)) if slot >= 1 else 1
                 if kind == 0:
                     layers.append(nn.MaxPool2d(min(k, 3), stride=s))
                 elif kind == 1:
@@ -239,7 +305,7 @@ def _rf_cases(hidden: bool) -> list[Case]:
                 layers.append(nn.ReLU())
             return (layers,), {}
         label = ", ".join(_layer_label(m) for m in make()[0][0] if not isinstance(m, nn.ReLU))
-        out.append(Case(f"random stack (seed {seed}): {label}", make, hidden=seed >= 2))
+        out.append(Case(f"random stack (seed {seed}): {label}", make, hidden=slot >= 2))
     return out
 
 
@@ -343,9 +409,29 @@ def sharp_cnn(seed: int) -> nn.Module:
     return model
 
 
+_REACHABLE: dict[tuple, int] = {}
+
+
+def _reachable(slot: int, n: int, size: int) -> int:
+    """A key-derived seed for a hidden fooling case that the reference itself solves (the judge checks properties,
+    so a case no correct answer can pass must not be drawn): the first of ``hidden_seed("fooling:slot:i")``."""
+    cache = (key_fingerprint(), slot, n, size)
+    if cache not in _REACHABLE:
+        for attempt in range(100):
+            seed = hidden_seed(f"fooling:{slot}:{attempt}")
+            model, x = sharp_cnn(seed), random_images(n, size, seed)
+            with torch.no_grad():
+                target = model(x).topk(2, dim=1).indices[:, 1]
+            if _fool_judge((model, x, target), {}, ref.fooling_images(model, x, target)) is None:
+                break
+        _REACHABLE[cache] = seed
+    return _REACHABLE[cache]
+
+
 def _fool_cases(hidden: bool) -> list[Case]:
     out = []
     for seed, n, size, is_hidden in [(0, 1, 16, False), (2, 2, 12, False), (1, 2, 16, True), (7, 3, 16, True)]:
+        seed = _reachable(seed, n, size) if is_hidden else seed
         def make(seed=seed, n=n, size=size):
             model, x = sharp_cnn(seed), random_images(n, size, seed)
             with torch.no_grad():
@@ -399,6 +485,7 @@ def _feature_cases(specs):
     def cases(hidden: bool) -> list[Case]:
         out = []
         for seed, shape, is_hidden in specs:
+            seed = _seed(seed, is_hidden)
             def make(seed=seed, shape=shape):
                 return (torch.randn(*shape, generator=_gen(seed)),), {}
             out.append(Case(f"features of shape {shape} (seed {seed})", make, is_hidden))
@@ -429,6 +516,7 @@ def _pair_cases(specs):
     def cases(hidden: bool) -> list[Case]:
         out = []
         for seed, shape, weight, is_hidden in specs:
+            seed = _seed(seed, is_hidden)
             def make(seed=seed, shape=shape, weight=weight):
                 g = _gen(seed)
                 return (torch.randn(*shape, generator=g), torch.randn(*shape, generator=g)), {"weight": weight}
@@ -457,6 +545,7 @@ def _style_cases(hidden: bool) -> list[Case]:
     for seed, shapes, is_hidden in [(0, [(1, 3, 6, 6), (1, 6, 3, 3)], False),
                                     (1, [(1, 4, 5, 5), (1, 8, 4, 4), (1, 8, 2, 2)], False),
                                     (2, [(1, 5, 7, 3)], True)]:
+        seed = _seed(seed, is_hidden)
         def make(seed=seed, shapes=shapes):
             g = _gen(seed)
             feats = [torch.randn(*s, generator=g) for s in shapes]
@@ -496,6 +585,7 @@ def _img_cases(hidden: bool) -> list[Case]:
     out = []
     for seed, shape, weight, is_hidden in [(0, (1, 3, 5, 5), 1.0, False), (1, (2, 3, 4, 7), 0.5, False),
                                            (2, (1, 1, 9, 2), 3.0, True), (3, (1, 3, 16, 16), 1e-3, True)]:
+        seed = _seed(seed, is_hidden)
         def make(seed=seed, shape=shape, weight=weight):
             return (torch.rand(*shape, generator=_gen(seed)),), {"weight": weight}
         out.append(Case(f"image of shape {shape} (seed {seed}), weight={weight}", make, is_hidden))
@@ -529,6 +619,7 @@ def _inorm_cases(hidden: bool) -> list[Case]:
     out = []
     for seed, shape, scale, is_hidden in [(0, (1, 3, 4, 4), 3.0, False), (1, (2, 4, 5, 3), 0.003, False),
                                           (2, (3, 2, 6, 6), 1.0, True), (3, (2, 8, 2, 2), 0.01, True)]:
+        seed = _seed(seed, is_hidden)
         def make(seed=seed, shape=shape, scale=scale):
             g = _gen(seed)
             x = torch.randn(*shape, generator=g) * scale + torch.randn(shape[:2], generator=g)[..., None, None]
@@ -568,6 +659,7 @@ def _deletion_cases(hidden: bool) -> list[Case]:
     out = []
     for seed, n, size, steps, is_hidden in [(0, 1, 8, 4, False), (1, 2, 8, 8, False), (2, 2, 12, 6, True),
                                             (3, 3, 10, 5, True)]:
+        seed = _seed(seed, is_hidden)
         def make(seed=seed, n=n, size=size, steps=steps):
             heat = torch.rand(n, size, size, generator=_gen(seed + 7))
             return (tiny_cnn(seed), random_images(n, size, seed), heat, _targets(n, seed)), {"steps": steps}
@@ -624,6 +716,8 @@ deletion_auc = Exercise(
 def _cascade_cases(hidden: bool) -> list[Case]:
     out = []
     for seed, k, rseed, is_hidden in [(0, 0, 0, False), (1, 1, 5, False), (2, 2, 3, True), (3, 1, 11, True)]:
+        seed = _seed(seed, is_hidden)
+        rseed = _seed(rseed, is_hidden, 'reinit')
         def make(seed=seed, k=k, rseed=rseed):
             return (tiny_cnn(seed), ["fc", "conv2", "conv1"], k), {"seed": rseed}
         out.append(Case(f"tiny_cnn(seed={seed}), layers ['fc', 'conv2', 'conv1'], k={k}, seed={rseed}", make,
@@ -662,15 +756,139 @@ cascade_step = Exercise(
         "Returns: ``[p.detach().clone() for p in model.parameters()]`` (all the model's parameters afterwards).")
 
 
+# --- E6: the shortcut detective ------------------------------------------------------------------------------
+
+#: The detective's visible cases, ``(seed, place)``; the colours are a seeded choice of 4 of the 6 names.
+_DETECTIVE_VISIBLE = [(11, "top-left"), (12, "bottom-right")]
+_DETECTIVE_MODELS: dict[int, dict] = {}
+
+
+def _detective_specs() -> list[tuple[int, str, bool]]:
+    """``(seed, place, hidden)`` of every detective case. A hidden case's seed (and with it the cue's colours) and
+    which of the two remaining corners it takes come from the grader's key (:func:`hidden_seed`), so the answers
+    are not in the package students install."""
+    specs = [(seed, place, False) for seed, place in _DETECTIVE_VISIBLE]
+    corners = ["top-right", "bottom-left"]
+    if hidden_seed("detective:corners") % 2:
+        corners.reverse()
+    for slot, place in zip((2, 3), corners):
+        specs.append((1000 + hidden_seed(f"detective:{slot}") % 100_000, place, True))
+    return specs
+
+
+def _detective_cue(seed: int, place: str):
+    import numpy as np
+
+    from ..inside.shapes import COLOURS
+    from ..lab import Cue
+
+    names = list(COLOURS)
+    pick = np.random.default_rng([seed, 6]).permutation(len(names))[:4]
+    return Cue(tuple(names[i] for i in pick), place)
+
+
+def _detective_recipe():
+    from ..lab import LabRecipe
+
+    return LabRecipe(n=1200, epochs=6)
+
+
+def _detective_images(seed: int, place: str) -> torch.Tensor:
+    from ..lab import make_shortcut
+
+    return make_shortcut(24, seed=seed + 500, cue=_detective_cue(seed, place), mode="none").batch()
+
+
+def _detective_palette() -> torch.Tensor:
+    from ..inside.shapes import COLOURS
+
+    return torch.tensor(list(COLOURS.values()))
+
+
+def _detective_cases(hidden: bool) -> list[Case]:
+    out = []
+    for seed, place, is_hidden in _detective_specs():
+        def make(seed=seed, place=place):
+            from ..lab import lab_model
+
+            if seed not in _DETECTIVE_MODELS:   # trained once per process (and cached on disk)
+                model = lab_model("shortcut", seed=seed, cue=_detective_cue(seed, place), recipe=_detective_recipe(),
+                                  progress=False)
+                _DETECTIVE_MODELS[seed] = {k: v.clone() for k, v in model.state_dict().items()}
+            from ..inside.shapes import shapes_cnn
+            from ..lab import as_sequential
+
+            model = shapes_cnn(seed, 4, _detective_recipe().width, 1.0)
+            model.load_state_dict(_DETECTIVE_MODELS[seed])
+            # A plain nn.Sequential: the grader's sandbox unpickles it with torch alone.
+            return (as_sequential(model.eval()), _detective_images(seed, place), _detective_palette()), {}
+        name = "a hidden shortcut model" if is_hidden else f"a shortcut model (seed {seed})"
+        out.append(Case(f"{name} with a hidden cue, 24 cue-free 32x32 images, the 6-colour palette", make, is_hidden))
+    return out
+
+
+def _detective_judge(args, kwargs, got) -> str | None:
+    _, images, palette = args
+    truth = next(((seed, place) for seed, place, _ in _detective_specs()
+                  if torch.equal(_detective_images(seed, place), images)), None)
+    if truth is None:  # pragma: no cover - the judge only sees its own cases
+        raise ValueError("unknown detective case")
+    cue = _detective_cue(*truth)
+    centre = cue.centre(images.shape[-1])
+    from ..inside.shapes import COLOURS
+
+    colours = torch.tensor([list(COLOURS).index(c) for c in cue.colours])
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        return f"expected a tuple (row, col, colours), got {describe(got)}"
+    row, col, found = got
+    try:
+        row, col = float(row), float(col)
+    except (TypeError, ValueError):
+        return f"row and col must be numbers (the cue's centre in pixels), got {describe(got[0])}, {describe(got[1])}"
+    found = torch.as_tensor(found) if not isinstance(found, torch.Tensor) else found
+    if found.shape != colours.shape or found.is_floating_point():
+        return (f"colours must be {len(colours)} integer indices into the palette, one per class; got "
+                f"{describe(found)}")
+    tol = 8.0   # the corner: a convolutional network reacts to the mark a few pixels off its place too
+    if abs(row - centre[0]) > tol or abs(col - centre[1]) > tol:
+        if abs(col - centre[0]) <= tol and abs(row - centre[1]) <= tol:
+            return "row and col are swapped: row counts down from the top, col across from the left"
+        return (f"the cue is not at ({row:.1f}, {col:.1f}) (allowed: within {tol:g} pixels of its centre, i.e. the "
+                "right corner of the image). "
+                "Where does painting a mark change the model's mind most?")
+    if not torch.equal(found.long().cpu(), colours):
+        right = int((found.long().cpu() == colours).sum())
+        return (f"the place is right, but the colours are not: {right} of {len(colours)} classes have their cue "
+                "colour. For each class, which colour painted at the cue's place raises that class most?")
+    return None
+
+
+detective = Exercise(
+    "detective", "Shortcut detective", "find_cue", "def find_cue(model, images, palette, size=4):",
+    ref.find_cue, _detective_cases, judge=_detective_judge, points=4,
+    hint="the model was trained with a size x size mark whose colour gave the class away. On the cue-free images, "
+         "paint a mark of each palette colour at each place (step 2 is enough) and measure how much the mean "
+         "softmax changes; the place with the largest change is the cue's. There, for each class, take the colour "
+         "that raises that class's mean probability most.",
+    solution=ref.SOURCES["find_cue"],
+    doc="A model was trained on shapes with a planted cue: a ``size`` x ``size`` square mark, always at the same "
+        "place, whose colour (one of ``palette``) tells the class. Find it.\n\n"
+        "Args: model (a small CNN, an ``nn.Sequential``), images ``(N, 3, 32, 32)`` without the cue, palette "
+        "``(P, 3)`` RGB colours.\n"
+        "Returns: ``(row, col, colours)``: the mark's centre in pixels (within 8 pixels: the right corner) and a "
+        "``(K,)`` integer tensor with the palette index of each class's cue colour.")
+
+
 EXERCISES: dict[str, Exercise] = {e.name: e for e in
                                   [saliency, occlusion, cam, grad_cam, receptive_field, class_step, fooling,
-                                   gram, content, style, tv, inorm, deletion_auc, cascade_step]}
+                                   gram, content, style, tv, inorm, deletion_auc, cascade_step, detective]}
 NOTEBOOKS: dict[str, list[str]] = {
     "E1_attribution": ["saliency", "occlusion", "cam", "grad_cam"],
     "E2_inside": ["receptive_field"],
     "E3_optimize": ["class_step", "fooling"],
     "E4_style": ["gram", "content", "style", "tv", "inorm"],
     "E5_trust": ["deletion_auc", "cascade_step"],
+    "E6_detective": ["detective"],
 }
 
 

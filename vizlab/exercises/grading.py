@@ -10,11 +10,15 @@ clock, address space (``RLIMIT_AS``), CPU time, file size (which also caps what 
 and per call.
 
 Results come back only through a pipe, capped in size and parsed strictly (schema and sizes are checked before
-anything is allocated). Only this, trusted, process judges: it rebuilds every case (visible and hidden), judges
+anything is allocated; each tensor takes the next bytes of its frame). Only this, trusted, process judges: it
+rebuilds every case (visible and hidden, the hidden ones derived from a key the package does not hold), judges
 the values the student's functions returned, and writes the feedback and the CSV, after the notebook's
-namespace is gone. An answer that runs the library's own implementation of the graded technique (seen by a
-tracer while it is called, so ``exec``/``eval`` do not hide it) scores zero for that exercise, and so does a
-loop in a no-loops exercise (found in the bytecode that ran, not only in the source text).
+namespace is gone. The rules are judged here too, on the notebook's source (:mod:`~vizlab.exercises.rules`): a
+loop in a no-loops exercise; "needs review" for ``exec``/``eval``/TorchScript/frame and tracer tricks; and a call
+of the library's own implementation of the technique, which the sandbox makes raise before the notebook runs.
+Caps for the whole notebook (memory with memfd and tmpfs, processes, open files) are kept by a watchdog over its
+PID namespace; wall time per notebook and per student. One notebook per exercise: an exercise defined in several
+notebooks of one submission is refused.
 
 Layout: a submission is ``SUBMISSIONS_DIR/<student>.ipynb`` or a folder ``SUBMISSIONS_DIR/<student>/`` with
 any number of notebooks (nbgrader's ``submitted/<student>/<assignment>/*.ipynb`` works). Results go to
@@ -25,54 +29,75 @@ unless ``regrade=True``.
 
 ``sandbox="none"`` runs notebooks as plain processes of your user, with the limits but without isolation: only
 for trusted notebooks (it warns loudly).
+
+The code, by job: :mod:`~vizlab.exercises.backends` (starting the sandbox), :mod:`~vizlab.exercises.sandbox` (the
+zygote and each notebook's namespaces), :mod:`~vizlab.exercises.student` (the process that runs the cells and
+calls the functions), :mod:`~vizlab.exercises.protocol` (the frames it sends back), :mod:`~vizlab.exercises.rules`
+(what an answer must not do), :mod:`~vizlab.exercises.submissions` (finding and reading notebooks),
+:mod:`~vizlab.exercises.feedback` (feedback files and the CSV); this module runs and judges.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
-import pickle
-import re
-import shutil
+import secrets
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import catalog, sandbox
+from . import catalog
+from .backends import BACKENDS, Sandbox, sandbox_view, zygote_command  # noqa: F401 (re-exported)
+from .cli import LIMIT_BOUNDS, MAX_JOBS
 from .core import Unsupported
-from .sandbox import read_frames
+from .feedback import _write_csv, atomic_write, csv_cell, feedback_name, feedback_text  # noqa: F401 (re-exported)
+from .protocol import parse_status, read_frames
+from .rules import SourceRules, _cases_blob, _notebooks_map, forbidden_calls, judge_source
+from .submissions import (NotebookTooLarge, _code_cells, display_name, find_submissions,  # noqa: F401
+                          read_notebook, scan_submissions)
 
-GRADER_VERSION = "2"
-BACKENDS = ("auto", "bwrap", "unshare", "none")
+GRADER_VERSION = "3"
 
 
 @dataclass
 class Limits:
-    """Per-notebook limits. ``memory_mb`` is address space beyond the interpreter with torch loaded."""
+    """What one notebook (all its processes together) and one student may use.
+
+    ``timeout``: wall seconds per notebook; ``student_timeout``: wall seconds for all of a student's notebooks
+    (default: twice ``timeout``); ``call_timeout``: seconds per cell or call; ``memory_mb``: memory of all the
+    notebook's processes together, beyond the interpreter with torch loaded (resident memory, ``memfd`` files
+    and its private ``/tmp`` and ``/dev/shm`` alike); ``processes``: processes at once; ``open_files``: open files
+    per process; ``file_bytes``: the largest file it may write (which also caps what it prints and sends back);
+    ``notebook_bytes``: the largest notebook read. Each has an upper bound (:data:`LIMIT_BOUNDS`).
+    """
 
     timeout: float = 300.0
     memory_mb: int = 4096
     call_timeout: float = 60.0
     file_bytes: int = 32 * 2**20
     notebook_bytes: int = 50 * 2**20
+    student_timeout: float | None = None
+    processes: int = 64
+    open_files: int = 256
 
     def __post_init__(self):
-        for name in ("timeout", "memory_mb", "call_timeout", "file_bytes", "notebook_bytes"):
+        if self.student_timeout is None:
+            self.student_timeout = 2 * self.timeout if isinstance(self.timeout, (int, float)) else None
+        for name, bound in LIMIT_BOUNDS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
             if not value > 0 or value != value or value == float("inf"):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+            if value > bound:
+                raise ValueError(f"{name} must be at most {bound:g}, got {value!r}")
+        if self.processes < 4:
+            raise ValueError(f"processes must be at least 4 (the notebook's init and its helpers), got {self.processes}")
 
 
 @dataclass
@@ -86,416 +111,32 @@ class Run:
     void: bool = False              # the run broke the rules (ran out of time, left threads): no points
     log_tail: str = ""
     failed: bool = False            # the grader could not run it at all (not the notebook's fault)
+    rules: SourceRules = field(default_factory=SourceRules)  # what its source says (judged outside the sandbox)
 
 
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or "_"
-
-
-def feedback_name(student: str) -> str:
-    """The file stem of a student's feedback: readable, and distinct for distinct names (a hash of the name)."""
-    digest = hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    return f"{_safe_name(student).lstrip('.')[:60] or '_'}-{digest}"
-
-
-def find_submissions(directory: str | Path) -> dict[str, list[Path]]:
-    """``{student: [notebooks]}``: ``<student>.ipynb`` files and ``<student>/`` folders (searched recursively).
-
-    Names starting with a dot count like any other (a dot-file is a submission too); only Jupyter's own
-    ``.ipynb_checkpoints`` folders are left out.
-    """
-    root = Path(directory)
-    if not root.is_dir():
-        raise ValueError(f"SUBMISSIONS_DIR must be a folder; {str(directory)!r} is not")
-    found: dict[str, list[Path]] = {}
-    for entry in sorted(root.iterdir()):
-        if entry.name == ".ipynb_checkpoints":
-            continue
-        if entry.is_file() and entry.suffix == ".ipynb":
-            found.setdefault(entry.name[:-len(".ipynb")] or entry.name, []).append(entry)
-        elif entry.is_dir():
-            found.setdefault(entry.name, []).extend(
-                sorted(p for p in entry.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and p.is_file()))
-    return found
-
-
-def _code_cells(data: bytes) -> list[tuple[int, str]]:
-    """The code cells to run, as ``(index, source)``; nbgrader test cells are skipped (the grader judges)."""
-    nb = json.loads(data.decode("utf-8"))
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise ValueError("not a Jupyter notebook (no list of cells)")
-    cells = []
-    for index, cell in enumerate(nb["cells"]):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
-        grader = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
-        if grader.get("grade") and not grader.get("solution"):
-            continue
-        source = cell.get("source", "")
-        source = "".join(str(s) for s in source) if isinstance(source, list) else str(source)
-        cells.append((index, source))
-    return cells
-
-
-# --- what an answer must not call ------------------------------------------------------------------------------
-
-_GENERIC = {"vizlab", "vizlab.hooks", "vizlab.models", "vizlab.images", "vizlab.toy", "vizlab.device",
-            "vizlab.profiles"}
-_FORBIDDEN: dict[str, list[tuple[str, str]]] = {}
-
-
-def forbidden_calls(name: str) -> list[tuple[str, str]]:
-    """``(file, qualified name)`` of the library functions that implement exercise ``name``'s technique.
-
-    Derived, not listed: the exercise's reference runs once under a tracer, and every vizlab function it calls
-    (outside the exercises package and the generic helpers: hooks, models, images, toy, device) is the library's
-    implementation of what the student must write. A reference that is plain tensor code (CAM) forbids nothing.
-    """
-    if name in _FORBIDDEN:
-        return _FORBIDDEN[name]
-    ex = catalog.get(name)
-    found: dict[tuple[str, str], None] = {}
-
-    def module_of(frame) -> str:
-        return str(frame.f_globals.get("__name__", ""))
-
-    def tracer(frame, event, arg):
-        mod = module_of(frame)
-        if mod.startswith("vizlab.") and not mod.startswith("vizlab.exercises") and mod not in _GENERIC:
-            caller = frame.f_back
-            while caller is not None and not module_of(caller).startswith("vizlab"):
-                caller = caller.f_back  # through decorators and torch wrappers
-            if caller is not None and module_of(caller).startswith("vizlab.exercises"):
-                code = frame.f_code
-                if code.co_name != "<module>":  # importing a module is not calling it
-                    found[(code.co_filename, getattr(code, "co_qualname", code.co_name))] = None
-        return None
-
-    case = ex.cases(hidden=False)[0]
-    args, kwargs = case.make()
-    previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        ex.reference(*args, **kwargs)
-    except Exception:  # noqa: BLE001 - a reference that fails here forbids what it reached
-        pass
-    finally:
-        sys.settrace(previous)
-    _FORBIDDEN[name] = list(found)
-    return _FORBIDDEN[name]
-
-
-def _cases_blob(exercises: Sequence[str]) -> bytes:
-    """What the sandbox receives after a notebook's cells have run: for each exercise its cases' inputs."""
-    specs = []
-    for name in exercises:
-        ex = catalog.get(name)
-        specs.append({"name": name, "function": ex.function, "no_loops": bool(ex.no_loops),
-                      "forbidden": forbidden_calls(name), "cases": [c.make() for c in ex.cases(hidden=True)]})
-    data = pickle.dumps(specs, protocol=pickle.HIGHEST_PROTOCOL)
-    return len(data).to_bytes(8, "big") + data
-
-
-def _notebooks_map() -> dict[str, list[list[str]]]:
-    return {nb: [[n, catalog.get(n).function] for n in names] for nb, names in catalog.NOTEBOOKS.items()}
-
-
-# --- the sandbox (trusted side) -------------------------------------------------------------------------------
-
-def _warn(message: str) -> None:
-    bar = "!" * 78
-    print(f"{bar}\nvizlab grade: WARNING: {message}\n{bar}", file=sys.stderr)
-
-
-def _never_hide(path: Path) -> bool:
-    """Folders that hold the interpreter or vizlab itself (hiding them would break the sandbox)."""
-    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
-              Path(__file__).resolve().parents[1], *(Path(p) for p in sys.path if p and os.path.isdir(p))]
-    path = path.resolve()
-    return any(path == n.resolve() or path in n.resolve().parents for n in needed)
-
-
-def hidden_paths(extra: Sequence[str | Path] = ()) -> dict:
-    """What the sandbox must not see: the catalog (everything of ``vizlab/exercises`` but the sandbox's own
-    code), the instructor notebooks, and ``extra`` (submissions, outputs, scratch)."""
-    from .release import SOURCE_DIR
-
-    exercises_dir = str(Path(__file__).resolve().parent)
-    dirs: list[str] = []
-    candidates = sorted({Path(p).resolve() for p in [SOURCE_DIR, *extra]}, key=lambda p: len(p.parts))
-    for p in candidates:
-        inside = any(Path(d) in p.parents for d in dirs)  # already hidden with the folder around it
-        if p.is_dir() and not inside and not _never_hide(p) and not str(p).startswith("/tmp/"):
-            dirs.append(str(p))
-    return {"dirs": [exercises_dir, *dirs], "keep": {exercises_dir: ["core.py", "sandbox.py"]},
-            "expose": exposed_under_tmp()}
-
-
-def exposed_under_tmp() -> list[str]:
-    """Folders the sandbox needs that live under ``/tmp`` (a virtualenv or a clone of vizlab there, as in a CI
-    checkout): the sandbox's private ``/tmp`` would hide them, so they are bound back read-only. Only the
-    interpreter's prefix and vizlab's own package folder: never the clone around them (instructor notebooks)."""
-    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(__file__).resolve().parents[1]}
-    under = sorted(str(p) for p in needed if str(p).startswith("/tmp/"))
-    return [p for p in under if not any(p.startswith(q + "/") for q in under)]  # outermost folders only
-
-
-def zygote_command(backend: str, hide: dict) -> tuple[list[str], dict]:
-    """The command that starts the zygote with ``backend`` and the zygote's configuration."""
-    # The catalog must never be imported in the sandbox: with unshare, the zygote hides it itself, running the
-    # hiding code from sandbox.py's file before anything imports the vizlab.exercises package.
-    code = (f"import importlib.util, json, os\n"
-            f"spec = importlib.util.spec_from_file_location('_vizlab_boot', {sandbox.__file__!r})\n"
-            f"boot = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(boot)\n"
-            f"boot.hide_from_config()\ndel boot\n"
-            f"from vizlab.exercises.sandbox import zygote_main\nzygote_main()\n")
-    python = [sys.executable, "-c", code]
-    if backend == "bwrap":
-        cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for directory in hide.get("expose", []):  # before the hiding mounts, which may lie inside them
-            cmd += ["--ro-bind", directory, directory]
-        cmd += ["--unshare-all", "--die-with-parent", "--new-session"]
-        for directory in hide["dirs"]:
-            cmd += ["--tmpfs", directory]
-        for directory, names in hide["keep"].items():
-            for name in names:
-                cmd += ["--ro-bind", os.path.join(directory, name), os.path.join(directory, name)]
-        for directory in hide["dirs"]:
-            cmd += ["--remount-ro", directory]
-        cmd += ["--remount-ro", "/tmp"]
-        return cmd + python, {"sandboxed": True, "expose": hide.get("expose", [])}
-    if backend == "unshare":
-        return (["unshare", "-Upfn", "--mount-proc", "-r", "--kill-child"] + python,
-                {"sandboxed": True, "hide": hide, "expose": hide.get("expose", [])})
-    return python, {"sandboxed": False}
-
-
-class Sandbox:
-    """A running zygote and the notebooks it runs (see :mod:`vizlab.exercises.sandbox`)."""
-
-    def __init__(self, backend: str = "auto", hide: Sequence[str | Path] = (), startup_timeout: float = 120.0):
-        if backend not in BACKENDS:
-            raise ValueError(f"sandbox must be one of {', '.join(BACKENDS)}; got {backend!r}")
-        self.lock = threading.Lock()
-        self.ended: dict[int, threading.Event] = {}
-        self.statuses: dict[int, int] = {}
-        self.next_id = 0
-        self.gone = False
-        self.proc: subprocess.Popen | None = None
-        errors = []
-        candidates = ["bwrap", "unshare"] if backend == "auto" else [backend]
-        for name in candidates:
-            if name != "none" and not shutil.which(name):
-                errors.append(f"{name}: not installed")
-                continue
-            problem = self._start(name, hidden_paths(hide), startup_timeout)
-            if problem is None:
-                self.backend = name
-                break
-            errors.append(f"{name}: {problem}")
-        else:
-            hint = ("install bubblewrap (apt-get install bubblewrap) or allow unprivileged user namespaces, or "
-                    "pass --sandbox none to run trusted notebooks without isolation")
-            raise RuntimeError(f"no sandbox could be started ({'; '.join(errors)}); {hint}")
-        if self.backend == "none":
-            _warn("--sandbox none: notebooks run as YOUR user with access to your files, your network and the "
-                  "grader's processes. Use it only for notebooks you trust.")
-
-    def _start(self, backend: str, hide: dict, timeout: float) -> str | None:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cmd, config = zygote_command(backend, hide)
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "VIZLAB_ZYGOTE_FD": str(child.fileno()), "VIZLAB_ZYGOTE_CONFIG": json.dumps(config),
-               "PYTHONPATH": os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])]),
-               "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": "/tmp",
-               "PYTHONWARNINGS": "ignore"}
-        self.errlog = tempfile.TemporaryFile()
-
-        def die_with_us():  # PR_SET_PDEATHSIG: the zygote's launcher dies with the grader, even on SIGKILL
-            import ctypes
-
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
-
-        try:
-            proc = subprocess.Popen(cmd, pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL,
-                                    stdout=self.errlog, stderr=self.errlog, preexec_fn=die_with_us,
-                                    start_new_session=True)
-        except OSError as exc:
-            return str(exc)
-        finally:
-            child.close()
-        parent.settimeout(timeout)
-        try:
-            hello = json.loads(parent.recv(1 << 16) or b"null")
-        except (OSError, ValueError):
-            hello = None
-        if not isinstance(hello, dict) or not hello.get("ok"):
-            proc.kill()
-            proc.wait()
-            parent.close()
-            size = self.errlog.seek(0, 2)
-            self.errlog.seek(max(0, size - 600))
-            tail = self.errlog.read().decode("utf-8", "replace").strip().splitlines()
-            why = (hello or {}).get("error") if isinstance(hello, dict) else None
-            return why or (tail[-1] if tail else "the sandbox did not start")
-        parent.settimeout(None)
-        self.proc, self.sock = proc, parent
-        self.reader = threading.Thread(target=self._read_control, daemon=True)
-        self.reader.start()
-        return None
-
-    def _read_control(self) -> None:
-        while True:
-            try:
-                msg = self.sock.recv(1 << 16)
-            except OSError:
-                msg = b""
-            if not msg:
-                with self.lock:
-                    self.gone = True  # results of notebooks still running now are not the notebooks' doing
-                    for event in self.ended.values():
-                        event.set()  # the zygote is gone: every running notebook is gone with it
-                return
-            try:
-                data = json.loads(msg)
-                job_id, status = int(data["end"]), int(data["status"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            with self.lock:
-                self.statuses[job_id] = status
-                event = self.ended.get(job_id)
-            if event:
-                event.set()
-
-    def run(self, job: dict, cases: bytes, limits: Limits) -> dict:
-        """Run one notebook; returns its raw results, the status its init reported, the log tail, timing."""
-        with self.lock:
-            job_id = self.next_id
-            self.next_id += 1
-            event = self.ended[job_id] = threading.Event()
-        results_r, results_w = os.pipe()
-        status_r, status_w = os.pipe()
-        log, cases_file, job_file = tempfile.TemporaryFile(), tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        workdir = None
-        if self.backend == "none":
-            workdir = tempfile.mkdtemp(prefix="vizlab-grade-", dir=job.pop("scratch", None))
-            job["workdir"] = os.path.join(workdir, "work")
-            os.mkdir(job["workdir"])
-        job.pop("scratch", None)
-        cases_file.write(cases)
-        cases_file.seek(0)
-        pickle.dump(job, job_file, protocol=pickle.HIGHEST_PROTOCOL)
-        job_file.seek(0)
-        collected: dict[str, Any] = {"results": bytearray(), "overflow": False, "status": b""}
-
-        def drain(fd: int, key: str, cap: int) -> None:
-            buf = collected[key]
-            while True:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    break
-                if len(buf) + len(chunk) <= cap:
-                    buf.extend(chunk)
-                else:  # keep draining (the notebook must not block), but keep nothing more
-                    collected["overflow" if key == "results" else "status_overflow"] = True
-            os.close(fd)
-
-        collected["status"] = bytearray()
-        readers = [threading.Thread(target=drain, args=(results_r, "results", limits.file_bytes), daemon=True),
-                   threading.Thread(target=drain, args=(status_r, "status", 4096), daemon=True)]
-        for r in readers:
-            r.start()
-        started = time.monotonic()
-        timed_out = False
-        try:
-            socket.send_fds(self.sock, [pickle.dumps({"op": "run", "id": job_id})],
-                            [results_w, status_w, log.fileno(), cases_file.fileno(), job_file.fileno()])
-        finally:
-            for fd in (results_w, status_w):
-                os.close(fd)
-        try:
-            if not event.wait(limits.timeout):
-                timed_out = True
-                self.sock.send(pickle.dumps({"op": "kill", "id": job_id}))
-                event.wait(30)
-        finally:
-            for r in readers:
-                r.join(30)
-            with self.lock:
-                self.ended.pop(job_id, None)
-                zygote_status = self.statuses.pop(job_id, None)
-            cases_file.close()
-            job_file.close()
-            if workdir:
-                shutil.rmtree(workdir, ignore_errors=True)
-        size = os.fstat(log.fileno()).st_size
-        tail = os.pread(log.fileno(), 2000, max(0, size - 2000)).decode("utf-8", "replace")
-        log.close()
-        return {"results": bytes(collected["results"]), "overflow": collected["overflow"],
-                "status": bytes(collected["status"]), "log_tail": tail, "timed_out": timed_out,
-                "seconds": time.monotonic() - started, "zygote_status": zygote_status,
-                "alive": not self.gone and self.proc is not None and self.proc.poll() is None}
-
-    def close(self) -> None:
-        """Stop the zygote (and with it every notebook still running)."""
-        if self.proc is None:
-            return
-        with self.lock:
-            self.gone = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader; the zygote sees the end and stops
-            self.sock.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-        self.errlog.close()
-
-    def __enter__(self) -> "Sandbox":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def _parse_status(data: bytes) -> dict | None:
-    """The init's report ``{"signal", "code", "leftovers"}``, checked field by field."""
-    try:
-        report = json.loads(data.decode("utf-8")) if data else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(report, dict) or set(report) != {"signal", "code", "leftovers"}:
-        return None
-    for key in report:
-        value = report[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**16):
-            return None
-    return report
-
+# --- running and judging ---------------------------------------------------------------------------------------
 
 def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sandbox,
                  scratch: str | Path | None = None, cases: bytes | None = None) -> Run:
     """Run one notebook in the sandbox and collect its frames (never raises for a bad notebook)."""
-    run = Run(path.name)
+    run = Run(display_name(path.name))
     try:
-        if path.stat().st_size > limits.notebook_bytes:
-            run.ended = f"the notebook is larger than {limits.notebook_bytes} bytes"
-            return run
-        cells = _code_cells(path.read_bytes())
+        cells = _code_cells(read_notebook(path, limits.notebook_bytes))
+    except NotebookTooLarge as exc:
+        run.ended = str(exc)
+        return run
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         run.ended = f"the file is not a valid notebook (not valid JSON: {exc})"
         return run
     except Exception as exc:  # noqa: BLE001 - any malformed file (also nesting deep enough to overflow the parser)
         run.ended = f"the file could not be read as a notebook: {type(exc).__name__}: {str(exc)[:200]}"
         return run
-    job = {"cells": cells, "notebooks": _notebooks_map(), "memory_mb": limits.memory_mb,
+    run.rules = judge_source(cells, [catalog.get(name).function for name in exercises])
+    forbidden = sorted({tuple(f) for name in exercises for f in forbidden_calls(name)})
+    job = {"cells": cells, "notebooks": _notebooks_map(), "forbidden": forbidden, "memory_mb": limits.memory_mb,
            "file_bytes": limits.file_bytes, "timeout": limits.timeout, "call_timeout": limits.call_timeout,
-           "tmp_bytes": max(limits.file_bytes * 4, 64 * 2**20), "scratch": scratch}
+           "tmp_bytes": max(limits.file_bytes * 4, 64 * 2**20), "scratch": scratch, "processes": limits.processes,
+           "open_files": limits.open_files}
     out = box.run(job, cases if cases is not None else _cases_blob(exercises), limits)
     if not out["alive"] and out["zygote_status"] is None:
         run.failed = True
@@ -508,7 +149,7 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sand
         run.notes.append(f"{run.notebook}: the notebook sent more than {limits.file_bytes} bytes of results; "
                          "the rest was ignored")
     run.log_tail = out["log_tail"]
-    status = _parse_status(out["status"])
+    status = parse_status(out["status"])
     done = any(f["kind"] == "done" for f in run.frames)
     last_cell = next((f["index"] for f in reversed(run.frames) if f["kind"] == "cell"), None)
     last_case = next((f for f in reversed(run.frames) if f["kind"] == "case"), None)
@@ -521,6 +162,8 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sand
         run.ended = (f"the notebook's sandbox ended without a report ({where}): was it killed from inside? "
                      "No points for this notebook")
         run.void = True
+    elif status["cap"]:
+        run.ended = f"the notebook was {status['cap']} ({where}); no points for what it had not answered yet"
     elif not done:
         sig, code = status["signal"], status["code"]
         if sig:
@@ -552,25 +195,43 @@ def _unsupported(value: Any) -> Any:
     return value
 
 
+REFUSED = "LibraryCallRefused"
+
+
 def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
-    """Per exercise: ``points``, ``max``, ``passed``, ``total`` and the ``problems`` found (trusted side)."""
+    """Per exercise: ``points``, ``max``, ``passed``, ``total``, ``review`` and the ``problems`` found (trusted side).
+
+    Before any value is judged, in this order: "needs review" (:func:`~vizlab.exercises.rules.judge_source`: tricks
+    in the notebook, or the function not defined by a plain ``def``), a call of the library's own implementation
+    (refused inside the sandbox), a loop in a no-loops exercise (in the function's source and the notebook's
+    helpers it uses). Each costs the exercise's points, with the reason.
+    """
     scores = {}
     for name in exercises:
         ex = catalog.get(name)
         cases = ex.cases(hidden=True)
         frames = {f["case"]: f for f in run.frames if f["kind"] == "case" and f["exercise"] == name}
         missing = any(f["kind"] == "missing" and f["exercise"] == name for f in run.frames)
-        function = next((f for f in run.frames if f["kind"] == "function" and f["exercise"] == name), None)
-        source = function["source"] if function else None
-        forbidden = sorted({hit for f in frames.values() for hit in f["forbidden"]})
-        loops = list(dict.fromkeys([*(function["loops"] if function else []),
-                                    *(loop for f in frames.values() for loop in f["loops"])]))
+        defined = any(f["kind"] == "function" and f["exercise"] == name for f in run.frames)
+        source = run.rules.sources.get(ex.function)
+        loops = run.rules.loops.get(ex.function, [])
+        refused = sorted({f["error"].split(": ", 1)[-1].split(" is vizlab")[0] for f in frames.values()
+                          if f["error"] and f["error"].startswith(REFUSED)})
+        review = list(run.rules.review)
+        if defined and ex.function not in run.rules.plain:
+            review.append(f"`{ex.function}` is not defined by a plain `def` at the notebook's top level")
         rule = None
-        if forbidden and not run.void:
-            rule = (f"`{ex.function}` calls vizlab's own implementation of this technique ({', '.join(forbidden)}); "
+        if run.void or missing or not defined:
+            pass
+        elif review:
+            rule = (f"needs review by a person: the notebook {'; '.join(review[:3])}"
+                    f"{f' (and {len(review) - 3} more)' if len(review) > 3 else ''}. Such code can change what the "
+                    "grader sees, so it is never scored automatically: no points until a person has looked")
+        elif refused:
+            rule = (f"`{ex.function}` calls vizlab's own implementation of this technique ({', '.join(refused)}); "
                     "write it yourself. No points for this exercise")
-        elif ex.no_loops and loops and not run.void:
-            rule = (f"{ex.function} must not use Python loops (found running: {', '.join(loops[:4])}). "
+        elif ex.no_loops and loops:
+            rule = (f"{ex.function} must not use Python loops (found: {', '.join(loops[:4])}). "
                     "Use tensor slicing and whole-tensor operations instead. No points for this exercise")
         passed, problems = 0, []
         for i, case in enumerate(cases):
@@ -601,37 +262,84 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
                 problems.append(problem)
         scores[name] = {"title": ex.title, "defined": not missing and not run.void,
                         "points": round(ex.points * passed / len(cases), 2), "max": ex.points,
-                        "passed": passed, "total": len(cases), "problems": problems[:2]}
+                        "passed": passed, "total": len(cases), "problems": problems[:2],
+                        "review": bool(review) and rule is not None and rule.startswith("needs review")}
     return scores
 
 
 _JUDGE_LOCK = threading.Lock()
 
 
-def _digest(paths: Sequence[Path], exercises: Sequence[str], limits: Limits) -> str:
-    h = hashlib.sha256(f"{GRADER_VERSION}|{','.join(exercises)}|{json.dumps(asdict(limits))}".encode())
+def grading_key(feedback: Path) -> bytes:
+    """The key the hidden cases are derived from (:func:`vizlab.exercises.catalog.hidden_key`):
+    ``VIZLAB_GRADER_KEY`` or ``VIZLAB_GRADER_KEY_FILE`` when set, else ``.hidden-cases.key`` in the feedback
+    folder (created once, readable only by you; the sandbox never sees that folder)."""
+    if os.environ.get("VIZLAB_GRADER_KEY") or os.environ.get("VIZLAB_GRADER_KEY_FILE"):
+        catalog.use_key(None)
+        return catalog.hidden_key()
+    path = feedback / ".hidden-cases.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    return read_notebook(path, 4096).strip()
+
+
+def catalog_fingerprint() -> str:
+    """A hash of what decides a grade besides the notebook: the code of ``vizlab/exercises`` (catalog, references,
+    rules, judging) and the hidden cases' key. Stored with each result; a change regrades (cached grades of an
+    older catalog are never reused)."""
+    h = hashlib.sha256(GRADER_VERSION.encode())
+    folder = Path(__file__).resolve().parent
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    h.update(catalog.key_fingerprint().encode())  # a new key for the hidden cases regrades
+    for name, ex in sorted(catalog.EXERCISES.items()):  # what is loaded (a catalog changed at run time too)
+        h.update(repr((name, ex.function, ex.points, ex.rtol, ex.atol, ex.no_loops,
+                       [(c.label, c.hidden) for c in ex.cases(hidden=True)])).encode())
+    return h.hexdigest()
+
+
+def _digest(paths: Sequence[Path], exercises: Sequence[str], limits: Limits, fingerprint: str = "") -> str:
+    h = hashlib.sha256(f"{GRADER_VERSION}|{fingerprint}|{','.join(exercises)}|{json.dumps(asdict(limits))}".encode())
     for p in paths:
-        h.update(p.name.encode("utf-8", "surrogatepass") + b"\0")
-        try:
-            h.update(hashlib.sha256(p.read_bytes()).digest())
+        h.update(p.name.encode("utf-8", "surrogateescape") + b"\0")
+        try:  # the size is checked before anything is read or hashed
+            h.update(hashlib.sha256(read_notebook(p, limits.notebook_bytes)).digest())
+        except NotebookTooLarge as exc:
+            h.update(f"too large: {exc}".encode())
         except OSError:
             h.update(b"unreadable")
     return h.hexdigest()
 
 
 def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str], limits: Limits,
-                  box: Sandbox, scratch: str | Path | None = None, cases: bytes | None = None) -> dict:
-    """Grade one student's notebooks (each in its own sandbox); per exercise the best notebook counts."""
+                  box: Sandbox, scratch: str | Path | None = None, cases: bytes | None = None,
+                  problems: Sequence[str] = ()) -> dict:
+    """Grade one student's notebooks, each in a sandbox of its own, all within ``limits.student_timeout``.
+
+    One notebook per exercise: an exercise is graded from the notebook that defines its function. When several
+    notebooks define it, the exercise is refused (no points, with a note naming them): a student cannot hand in
+    several guesses and keep the best. ``problems`` (entries of the submission that were refused) become notes.
+    """
     started = time.monotonic()
-    best: dict[str, dict] = {}
-    notes: list[str] = []
+    notes: list[str] = list(problems)
+    runs: list[tuple[Run, dict[str, dict]]] = []
     failed = False
     if not paths:
         notes.append("no notebook (.ipynb) found in the submission")
     if student.startswith("."):
         notes.append(f"the submission's name {student!r} starts with a dot (a hidden file): graded all the same")
     for path in paths:
-        run = run_notebook(path, exercises, limits, box, scratch, cases)
+        left = limits.student_timeout - (time.monotonic() - started)
+        if left < 1:
+            notes.append(f"{display_name(path.name)}: not run: the student's time budget of "
+                         f"{limits.student_timeout:g} s (all notebooks together) was spent")
+            continue
+        run = run_notebook(path, exercises, replace(limits, timeout=min(limits.timeout, left)), box, scratch, cases)
         failed = failed or run.failed
         if run.ended:
             notes.append(f"{run.notebook}: {run.ended}")
@@ -639,79 +347,46 @@ def grade_student(student: str, paths: Sequence[Path], exercises: Sequence[str],
                 notes.append(f"{run.notebook}: last output: {run.log_tail.strip()[-300:]}")
         notes.extend(run.notes)
         with _JUDGE_LOCK:  # one judge at a time: the references run autograd and hooks on the trusted side
-            scores = judge_run(run, exercises)
-        for name, score in scores.items():
-            # the best notebook for this exercise; on a tie, one that defines the function explains more
-            if name not in best or (score["points"], score["defined"]) > (best[name]["points"], best[name]["defined"]):
-                best[name] = score
+            runs.append((run, judge_run(run, exercises)))
+    best: dict[str, dict] = {}
     for name in exercises:
-        if name not in best:
+        answering = [(run, scores[name]) for run, scores in runs if scores[name]["defined"]]
+        if len(answering) > 1:
+            ex = catalog.get(name)
+            where = ", ".join(run.notebook for run, _ in answering)
+            best[name] = {**answering[0][1], "points": 0, "passed": 0, "problems": [
+                f"`{ex.function}` is defined in {len(answering)} notebooks ({where}); each exercise must be answered "
+                "in one notebook only, so it was not graded (no points)"]}
+        elif answering:
+            best[name] = answering[0][1]
+        elif runs:
+            best[name] = runs[0][1][name]
+        else:
             with _JUDGE_LOCK:  # building the cases draws from torch's global generator: one thread at a time
                 best[name] = judge_run(Run("(none)", ended="no notebook"), [name])[name]
-    return {"student": student, "notebooks": [p.name for p in paths], "exercises": best,
+    return {"student": student, "notebooks": [display_name(p.name) for p in paths], "exercises": best,
             "total": round(sum(s["points"] for s in best.values()), 2),
             "max_total": sum(s["max"] for s in best.values()), "notes": notes[:20],
             "seconds": round(time.monotonic() - started, 2), "grader_version": GRADER_VERSION,
-            "ungraded": failed}
+            "ungraded": failed, "caps": caps_line(limits)}
+
+
+def caps_line(limits: Limits) -> str:
+    """What the feedback header says about the caps, and which mechanism enforced them."""
+    from .sandbox import CAPS_MECHANISM
+
+    return (f"memory {limits.memory_mb} MB, {limits.processes} processes, {limits.open_files} open files (all of a "
+            f"notebook's processes together); {limits.timeout:g} s per notebook, {limits.student_timeout:g} s per "
+            f"student; enforced by {CAPS_MECHANISM}")
 
 
 def _error_result(student: str, paths: Sequence[Path], exercises: Sequence[str], why: str) -> dict:
     """A zero with the reason, for a submission the grader itself could not grade (never a missing row)."""
     run = Run("(none)", ended="the grader could not grade this submission")
     scores = {name: judge_run(run, [name])[name] for name in exercises}
-    return {"student": student, "notebooks": [p.name for p in paths], "exercises": scores, "total": 0,
+    return {"student": student, "notebooks": [display_name(p.name) for p in paths], "exercises": scores, "total": 0,
             "max_total": sum(s["max"] for s in scores.values()), "notes": [f"could not be graded: {why}"],
             "seconds": 0.0, "grader_version": GRADER_VERSION, "ungraded": True}
-
-
-def feedback_text(result: dict) -> str:
-    """The per-student feedback: score per exercise, what failed and why, notes about the run."""
-    lines = [f"Feedback for {result['student']}  ({', '.join(result['notebooks']) or 'no notebook'})",
-             f"Total: {result['total']:g} / {result['max_total']:g}", ""]
-    for name, s in result["exercises"].items():
-        mark = "✓" if s["passed"] == s["total"] else "✗"
-        lines.append(f"{mark} {s['title']} [{name}]: {s['points']:g} / {s['max']:g}  "
-                     f"({s['passed']} of {s['total']} tests passed, hidden tests included)")
-        for problem in s["problems"]:
-            lines.extend("    " + line for line in f"- {problem}".splitlines())
-    if result["notes"]:
-        lines += ["", "About the run:"] + [f"  - {note}" for note in result["notes"]]
-    return "\n".join(lines) + "\n"
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then ``os.replace`` it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def csv_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run as a formula: text starting with ``= + - @`` (or a tab or carriage
-    return) gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def _write_csv(out: Path, feedback: Path, students: Sequence[str], exercises: Sequence[str],
-               results: dict[str, dict] | None = None) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["student", *exercises, "total", "max_total", "notes"])
-    for student in students:
-        result = (results or {}).get(student)
-        if result is None:
-            try:
-                result = json.loads((feedback / f"{feedback_name(student)}.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-        writer.writerow([csv_cell(student), *(result["exercises"].get(e, {}).get("points", 0) for e in exercises),
-                         result["total"], result["max_total"], len(result["notes"])])
-    atomic_write(out, buf.getvalue())
 
 
 def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises: Sequence[str] | None = None,
@@ -739,22 +414,25 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         the grader could not grade gets a zero with the reason and ``"ungraded": True``.
     """
     limits = limits or Limits()
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS):
+        raise ValueError(f"jobs must be a positive integer of at most {MAX_JOBS}, got {jobs!r}")
     exercises = list(exercises or catalog.EXERCISES)
     for name in exercises:
         catalog.get(name)
     out = Path(out)
     feedback = Path(feedback_dir) if feedback_dir else out.with_name(f"{out.stem}_feedback")
     feedback.mkdir(parents=True, exist_ok=True)
-    found = find_submissions(submissions)
+    catalog.use_key(grading_key(feedback))
+    found = scan_submissions(submissions)
     students = list(found)
     jobs = jobs or os.cpu_count() or 1
     lock = threading.Lock()
     results: dict[str, dict] = {}
     todo = []
-    for student, paths in found.items():
-        digest = _digest(paths, exercises, limits)
+    fingerprint = catalog_fingerprint()
+    for student, sub in found.items():
+        paths = sub.paths
+        digest = _digest(paths, exercises, limits, fingerprint + "|" + "|".join(sub.problems))
         previous = feedback / f"{feedback_name(student)}.json"
         if not regrade and previous.exists():
             try:
@@ -782,7 +460,7 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         cases = _cases_blob(exercises)
 
         def work(student: str, paths: list[Path], digest: str) -> dict:
-            result = grade_student(student, paths, exercises, limits, box, scratch, cases)
+            result = grade_student(student, paths, exercises, limits, box, scratch, cases, found[student].problems)
             result["digest"] = digest
             with lock:
                 results[student] = result

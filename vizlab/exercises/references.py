@@ -152,6 +152,16 @@ def cascade_step(model: nn.Module, layers: list[str], k: int, seed: int = 0) -> 
     return [p.detach().clone() for p in model.parameters()]
 
 
+def find_cue(model: nn.Module, images: torch.Tensor, palette: torch.Tensor, size: int = 4):
+    """The shortcut detective (the same code as the solution in :data:`SOURCES`): paint a mark of each palette
+    colour at every place (step 2) on 4 of the images; the cue sits where some colour swings the mean prediction
+    most; there, on all images, each class's colour is the one that raises that class most.
+    Returns ``(row, col, colours)``."""
+    ns: dict = {"torch": torch}
+    exec(SOURCES["find_cue"], ns)
+    return ns["find_cue"](model, images, palette, size)
+
+
 # The solutions students see with ``solution()``; the instructor notebooks' solution cells are the same code,
 # and tests check that each one passes its exercise (hidden cases included).
 SOURCES: dict[str, str] = {
@@ -276,6 +286,29 @@ def cascade_step(model, layers, k, seed=0):
         if hasattr(module, "reset_parameters"):
             module.reset_parameters()
     return [p.detach().clone() for p in model.parameters()]
+''',
+    "find_cue": '''
+def find_cue(model, images, palette, size=4):
+    model.eval()
+    h, w = images.shape[-2:]
+    probe = images[:4]                                      # a few images are enough to see the swing
+    best = -1.0
+    with torch.no_grad():
+        base = model(probe).softmax(1).mean(0)              # what the model says without any mark
+        for r in range(0, h - size + 1, 2):                 # every place, step 2
+            for c in range(0, w - size + 1, 2):
+                painted = probe[None].repeat(len(palette), 1, 1, 1, 1)
+                painted[:, :, :, r:r + size, c:c + size] = palette[:, None, :, None, None]
+                probs = model(painted.flatten(0, 1)).softmax(1).view(len(palette), len(probe), -1).mean(1)
+                swing = (probs - base).abs().sum(1).max().item()   # the strongest colour's effect here
+                if swing > best:
+                    best, place = swing, (r, c)
+        r, c = place
+        painted = images[None].repeat(len(palette), 1, 1, 1, 1)     # at the cue's place, on all images:
+        painted[:, :, :, r:r + size, c:c + size] = palette[:, None, :, None, None]
+        probs = model(painted.flatten(0, 1)).softmax(1).view(len(palette), len(images), -1).mean(1)
+    colours = probs.argmax(0)                               # per class, the colour that raises it most
+    return r + (size - 1) / 2, c + (size - 1) / 2, colours
 ''',
 }
 SOURCES = {k: v.strip() + "\n" for k, v in SOURCES.items()}

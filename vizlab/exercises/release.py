@@ -14,12 +14,16 @@ from pathlib import Path
 
 import nbformat
 
+from ..resources import checkout_root, is_installed_copy, shipped_dir
+
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 STUB = "raise NotImplementedError  # your code here"
-ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIR = ROOT / "notebooks" / "exercises"
-STUDENT_DIR = ROOT / "notebooks" / "student"
+#: The instructor notebooks: the installed package's copy, or the checkout's ``notebooks/exercises``.
+SOURCE_DIR = shipped_dir("notebooks", must_exist=False) / "exercises"
+#: Where ``vizlab release`` writes by default: the checkout's ``notebooks/student`` (kept in git, checked by a
+#: test), or, from an installed wheel, ``student/`` in the current folder (never into site-packages).
+STUDENT_DIR = checkout_root() / "notebooks" / "student" if checkout_root() is not None else Path("student")
 
 
 def _strip_regions(source: str, begin: str, end: str, replacement: str | None, where: str) -> str:
@@ -69,6 +73,8 @@ def release(source_dir: str | Path = SOURCE_DIR, out_dir: str | Path = STUDENT_D
         The student notebooks written, or with ``check`` those that are missing or out of date.
     """
     source_dir, out_dir = Path(source_dir), Path(out_dir)
+    if not check and is_installed_copy(out_dir):
+        raise ValueError(f"out_dir {str(out_dir)!r} is inside the installed package; give a folder of your own")
     sources = sorted(source_dir.glob("*.ipynb"))
     if not sources:
         raise ValueError(f"source_dir {str(source_dir)!r} holds no notebooks")

@@ -1,35 +1,36 @@
 """The untrusted side of grading: a sandboxed *zygote* that runs submitted notebooks and reports what they return.
 
 The grader (:mod:`vizlab.exercises.grading`) starts one zygote per run, inside ``bwrap`` or ``unshare`` (see
-:func:`zygote_command`): its own PID namespace (it dies with the grader), no network, the file system read-only,
-and the submissions, the output folder, the instructor notebooks and the exercise catalog (references, hidden
-cases) not mounted. The zygote imports torch and vizlab once; for each notebook it forks a process that enters
-*new* namespaces of its own (user, PID, mount, network, IPC) and becomes the ``init`` of that PID namespace:
+:func:`vizlab.exercises.backends.zygote_command`): its own PID namespace (it dies with the grader), no network, and
+a root that holds only what :func:`vizlab.exercises.backends.sandbox_view` allows (deny by default: system
+libraries, the interpreter and its packages, vizlab without its catalog), read-only. The zygote imports torch and
+vizlab once; for each notebook it forks a process (:func:`_job`) that enters *new* namespaces of its own (user,
+PID, mount, network, IPC), forks their ``init`` and watches it (:func:`_watch`: memory, memfd files, tmpfs,
+processes and open files of the whole namespace; the namespace is killed at the first excess):
 
-* ``init`` mounts a private, empty ``/tmp`` (the notebook's working folder) and a fresh ``/proc``, then forks the
+* ``init`` enters a mount namespace of its own, mounts a private, empty ``/tmp`` (the notebook's working folder) and a fresh ``/proc``, then forks the
   *student* process, waits for it, kills whatever else is left (when ``init`` exits, the kernel kills every
   process of the namespace: no double fork escapes), and writes how the student process ended to a status pipe
   the student process never holds;
 * the *student* process sets its resource limits, runs the code cells, tells ``init`` it is ready, receives the
   exercises' cases (hidden ones included: they reach the sandbox only now, after the notebook's own code has
-  run), calls the student's functions on them under a tracer, and writes one frame per outcome to the results
-  pipe.
+  run), calls the student's functions on them, and writes one frame per outcome to the results pipe.
 
 Nothing here decides a grade: the grader rebuilds every case, parses the frames strictly (:func:`read_frames`)
 and judges the values itself.
 
-Frame: ``b"VZ1"``, 4-byte big-endian header length, 4-byte blob length, a JSON header, then the raw bytes of the
-tensors the header describes. The reader checks sizes, types and shapes before it allocates anything.
+The student process itself is :mod:`vizlab.exercises.student`; the frames it writes are
+:mod:`vizlab.exercises.protocol`; the trusted side that starts the zygote is :mod:`vizlab.exercises.backends`.
+This file must not import anything of vizlab at module level: the ``unshare`` backend runs :func:`root_from_config`
+from it before the package can be imported.
 """
 from __future__ import annotations
 
 import ctypes
-import dis
 import io
 import json
 import os
 import pickle
-import resource
 import select
 import signal
 import socket
@@ -37,246 +38,22 @@ import struct
 import sys
 import time
 import traceback
-import types
-from typing import Any
-
-MAX_FRAME = 16 * 2**20
-MAX_HEADER = 2**20
-MAX_STR = 20000
-MAX_ITEMS = 64
-MAX_DEPTH = 4
-MAGIC = b"VZ1"
-# dtype name -> item size; the only dtypes a result tensor may have.
-DTYPES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2,
-          "int8": 1, "uint8": 1, "bool": 1, "complex64": 8, "complex128": 16}
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+DEVICES = ("null", "zero", "full", "random", "urandom")  # the whole of /dev in the sandbox: no terminal
+DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+             ("stderr", "/proc/self/fd/2"))
 
 
-class CallTimeout(Exception):
-    """A cell or a call ran past the per-call limit."""
+# Folders under /tmp that the sandbox needs (a virtualenv or a clone of vizlab living in /tmp): the private /tmp
+# hides them, so they are bound back, read-only (the grader puts them in the zygote's configuration).
+_EXPOSED: list[str] = [p for p in json.loads(os.environ.get("VIZLAB_ZYGOTE_CONFIG", "{}")).get("expose", [])]
 
 
-# --- frames ---------------------------------------------------------------------------------------------------
-
-def _sanitize(value: Any, depth: int = 0) -> Any:
-    import numpy as np
-    import torch
-
-    if depth > MAX_DEPTH:
-        return {"__unsupported__": "deeply nested value"}
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().as_subclass(torch.Tensor).clone().contiguous()
-    if isinstance(value, np.ndarray) and value.dtype != object:
-        return torch.from_numpy(np.ascontiguousarray(value)).clone()
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, (tuple, list)) and len(value) <= MAX_ITEMS:
-        return [_sanitize(v, depth + 1) for v in value]
-    return {"__unsupported__": type(value).__name__}
-
-
-def encode_frame(record: dict) -> bytes:
-    """``record`` (strings, numbers, lists and CPU tensors) as one frame."""
-    import torch
-
-    blobs: list[bytes] = []
-    offset = 0
-
-    def walk(value: Any) -> Any:
-        nonlocal offset
-        if isinstance(value, torch.Tensor):
-            name = str(value.dtype).replace("torch.", "")
-            if name not in DTYPES:
-                return {"__unsupported__": f"tensor of dtype {name}"}
-            data = value.contiguous().view(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b""
-            entry = {"__t__": [name, list(value.shape), offset, len(data)]}
-            blobs.append(data)
-            offset += len(data)
-            return entry
-        if isinstance(value, (list, tuple)):
-            return [walk(v) for v in value]
-        if isinstance(value, dict):
-            return {str(k): walk(v) for k, v in value.items()}
-        if isinstance(value, str):
-            return value[:MAX_STR]
-        if isinstance(value, float) and value != value:
-            return {"__float__": "nan"}
-        if isinstance(value, float) and value in (float("inf"), float("-inf")):
-            return {"__float__": "inf" if value > 0 else "-inf"}
-        return value
-
-    header = json.dumps(walk(record)).encode()
-    blob = b"".join(blobs)
-    if len(blob) > MAX_FRAME or len(header) > MAX_HEADER:
-        small = {k: v for k, v in record.items() if k != "value"}
-        small.update(value=None, error=f"the result is too large to send back ({len(blob)} bytes)")
-        header, blob = json.dumps(walk(small)).encode(), b""
-    return MAGIC + struct.pack(">II", len(header), len(blob)) + header + blob
-
-
-def write_frame(fd: int, record: dict) -> None:
-    data = encode_frame(record)
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-_SCHEMA: dict[str, dict[str, tuple]] = {
-    # kind: {field: (allowed types...)}; every field is required, no other field is allowed
-    "cell": {"index": (int,)},
-    "cell_error": {"index": (int,), "error": (str,)},
-    "missing": {"exercise": (str,)},
-    "function": {"exercise": (str,), "source": (str, type(None)), "loops": (list,)},
-    "case": {"exercise": (str,), "case": (int,), "value": (object,), "error": (str, type(None)),
-             "seconds": (float, int), "forbidden": (list,), "loops": (list,)},
-    "threads": {"count": (int,)},
-    "done": {},
-}
-
-
-class BadFrame(ValueError):
-    """A frame that does not follow the schema."""
-
-
-def _decode_value(value: Any, blob: bytes, depth: int = 0) -> Any:
-    import numpy as np
-    import torch
-
-    if depth > MAX_DEPTH + 2:
-        raise BadFrame("value nested too deeply")
-    if value is None or isinstance(value, (bool, int, float)):
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63:
-            raise BadFrame("integer out of range")
-        return value
-    if isinstance(value, str):
-        if len(value) > MAX_STR:
-            raise BadFrame("string too long")
-        return value
-    if isinstance(value, list):
-        if len(value) > MAX_ITEMS:
-            raise BadFrame("list too long")
-        return [_decode_value(v, blob, depth + 1) for v in value]
-    if isinstance(value, dict) and set(value) == {"__unsupported__"} and isinstance(value["__unsupported__"], str):
-        return {"__unsupported__": value["__unsupported__"][:200]}
-    if isinstance(value, dict) and set(value) == {"__float__"} and value["__float__"] in ("nan", "inf", "-inf"):
-        return float(value["__float__"])
-    if isinstance(value, dict) and set(value) == {"__t__"}:
-        spec = value["__t__"]
-        if not (isinstance(spec, list) and len(spec) == 4):
-            raise BadFrame("bad tensor description")
-        dtype, shape, offset, nbytes = spec
-        if dtype not in DTYPES or not isinstance(shape, list) or len(shape) > 8:
-            raise BadFrame("bad tensor dtype or shape")
-        numel = 1
-        for s in shape:
-            if not isinstance(s, int) or isinstance(s, bool) or s < 0 or s > MAX_FRAME:
-                raise BadFrame("bad tensor shape")
-            numel *= s
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (offset, nbytes)):
-            raise BadFrame("bad tensor offset")
-        # the sizes must add up before anything is allocated: no stride tricks, no claims beyond the bytes sent
-        if numel * DTYPES[dtype] != nbytes or offset < 0 or offset + nbytes > len(blob):
-            raise BadFrame("tensor size does not match its bytes")
-        raw = np.frombuffer(blob, dtype=np.uint8, count=nbytes, offset=offset).copy()
-        t = torch.from_numpy(raw)
-        if nbytes == 0:
-            return torch.empty(shape, dtype=getattr(torch, dtype))
-        return t.view(getattr(torch, dtype)).reshape(shape)
-    raise BadFrame(f"unexpected value of type {type(value).__name__}")
-
-
-def parse_frame(header: Any, blob: bytes) -> dict:
-    """Check one decoded header against :data:`_SCHEMA`; tensors are rebuilt from ``blob``."""
-    if not isinstance(header, dict) or header.get("kind") not in _SCHEMA:
-        raise BadFrame("unknown record kind")
-    fields = _SCHEMA[header["kind"]]
-    if set(header) != set(fields) | {"kind"}:
-        raise BadFrame("unexpected or missing fields")
-    record = {"kind": header["kind"]}
-    for name, allowed in fields.items():
-        value = header[name]
-        if allowed != (object,):
-            if isinstance(value, bool) or not isinstance(value, allowed):
-                raise BadFrame(f"field {name} has the wrong type")
-        if name in ("forbidden", "loops"):
-            if len(value) > MAX_ITEMS or not all(isinstance(v, str) and len(v) <= 500 for v in value):
-                raise BadFrame(f"field {name} is not a short list of strings")
-        if isinstance(value, str) and len(value) > MAX_STR:
-            raise BadFrame(f"field {name} is too long")
-        if name in ("index", "case", "count") and not 0 <= value < 10**6:
-            raise BadFrame(f"field {name} is out of range")
-        record[name] = _decode_value(value, blob) if name == "value" else value
-    return record
-
-
-def read_frames(data: bytes) -> tuple[list[dict], int]:
-    """The frames in ``data`` and how many could not be read (a broken frame ends the stream)."""
-    frames, bad, pos = [], 0, 0
-    while pos < len(data):
-        if len(data) - pos < 11 or data[pos:pos + 3] != MAGIC:
-            return frames, bad + 1
-        hlen, blen = struct.unpack(">II", data[pos + 3:pos + 11])
-        pos += 11
-        if hlen > MAX_HEADER or blen > MAX_FRAME or pos + hlen + blen > len(data):
-            return frames, bad + 1
-        try:
-            header = json.loads(data[pos:pos + hlen].decode("utf-8"))
-            frames.append(parse_frame(header, data[pos + hlen:pos + hlen + blen]))
-        except (BadFrame, ValueError, RecursionError, UnicodeDecodeError, TypeError, OverflowError, RuntimeError):
-            bad += 1
-        pos += hlen + blen
-    return frames, bad
-
-
-# --- the student process --------------------------------------------------------------------------------------
-
-def _alarm(seconds: float) -> None:
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.0))
-
-
-def _on_alarm(signum, frame):
-    raise CallTimeout()
-
-
-class _Shell:
-    """Stands in for IPython's ``get_ipython()`` when grading: shell escapes and most magics do nothing, but the
-    code under ``%time``/``%%time``, ``%timeit``/``%%timeit`` and ``%%capture`` runs once (it may define functions)."""
-
-    RUNS_CODE = {"time", "timeit", "capture"}
-
-    def __init__(self, namespace: dict | None = None, transform=lambda src: src):
-        self.namespace = namespace if namespace is not None else {}
-        self.transform = transform
-
-    def _run(self, code: str) -> None:
-        exec(compile(self.transform(code), "<magic>", "exec"), self.namespace)
-
-    def run_line_magic(self, name, line, *args, **kwargs):
-        if name in ("time", "timeit") and line.strip():
-            self._run(line.split(None, 1)[-1] if line.lstrip().startswith("-") else line)
-        return None
-
-    def run_cell_magic(self, name, line, cell, *args, **kwargs):
-        if name in self.RUNS_CODE:
-            self._run(cell)
-        return None
-
-    def system(self, *args, **kwargs):
-        return None
-
-    def getoutput(self, *args, **kwargs):
-        return []
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: None
-
+# --- system calls ----------------------------------------------------------------------------------------------
 
 def _libc():
     return ctypes.CDLL(None, use_errno=True)
@@ -289,19 +66,16 @@ def _prctl(option: int, value: int) -> None:
         pass
 
 
-def _limit(job: dict, vm: int) -> None:
-    """Resource limits of the student process (they cannot be raised again)."""
-    limits = [(resource.RLIMIT_FSIZE, int(job["file_bytes"])), (resource.RLIMIT_CPU, int(job["timeout"]) + 5),
-              (resource.RLIMIT_CORE, 0)]
-    if vm:  # address space beyond what the interpreter with torch already maps (Linux; skipped elsewhere)
-        limits.append((resource.RLIMIT_AS, vm + int(job["memory_mb"]) * 2**20))
-    for which, value in limits:
-        try:
-            resource.setrlimit(which, (value, value))
-        except (ValueError, OSError):
-            pass
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with an error instead of a kill
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    libc = _libc()
+    _check(libc.mount(source.encode() if source else None, target.encode(), fstype.encode() if fstype else None,
+                      ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
 
 
 def _vm_size() -> int:
@@ -312,75 +86,6 @@ def _vm_size() -> int:
     except OSError:
         pass
     return 0
-
-
-_LOOP_OPS = {dis.opmap[name] for name in ("FOR_ITER", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT",
-                                          "JUMP_ABSOLUTE", "POP_JUMP_BACKWARD_IF_TRUE",
-                                          "POP_JUMP_BACKWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_NONE",
-                                          "POP_JUMP_BACKWARD_IF_NOT_NONE") if name in dis.opmap}
-
-
-def code_loops(code: types.CodeType, nested: bool = True) -> list[str]:
-    """Where ``code`` (and, with ``nested``, the code objects it defines) loops: ``["name (line n)", ...]``."""
-    found = []
-    line = None
-    for ins in dis.get_instructions(code):
-        if ins.starts_line is not None:
-            line = ins.starts_line
-        if ins.opcode in _LOOP_OPS:
-            found.append(f"{getattr(code, 'co_qualname', code.co_name)} (line {line})")
-            break
-    if nested:
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                found.extend(code_loops(const))
-    return found
-
-
-_LIBRARY_CODES: set = set()
-_LIBRARY_MODULES: set = set()
-# Folders under /tmp that the sandbox needs (a virtualenv or a clone of vizlab living in /tmp): the private /tmp
-# hides them, so they are bound back, read-only (the grader puts them in the zygote's configuration).
-_EXPOSED: list[str] = [p for p in json.loads(os.environ.get("VIZLAB_ZYGOTE_CONFIG", "{}")).get("expose", [])]
-
-
-def _snapshot_library() -> None:
-    """Remember every code object loaded before any notebook runs: the library's own code (by value)."""
-    import gc
-
-    def add(code: types.CodeType) -> None:
-        if code not in _LIBRARY_CODES:
-            _LIBRARY_CODES.add(code)
-            for const in code.co_consts:
-                if isinstance(const, types.CodeType):
-                    add(const)
-
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # isinstance on some deprecated torch objects warns
-        for obj in gc.get_objects():
-            if type(obj) is types.FunctionType:
-                add(obj.__code__)
-    _LIBRARY_MODULES.update(sys.modules)
-
-
-def _is_library(code: types.CodeType) -> bool:
-    if code in _LIBRARY_CODES:
-        return True
-    # a module imported later from a real file (the notebook imported a library the zygote had not loaded)
-    for name, module in list(sys.modules.items()):
-        if name not in _LIBRARY_MODULES and getattr(module, "__file__", None) == code.co_filename:
-            return os.path.isfile(code.co_filename) and not _student_writable(code.co_filename)
-    return False
-
-
-def _student_writable(path: str) -> bool:
-    """Whether a notebook could have written ``path``: under its private ``/tmp`` (or the working folder), but
-    not in a read-only folder bound back into it (:data:`_EXPOSED`)."""
-    if any(path.startswith(e.rstrip("/") + "/") for e in _EXPOSED):
-        return False
-    return path.startswith(("/tmp", os.getcwd()))
 
 
 def _bind_back(paths: list[str]) -> list[tuple[str, int]]:
@@ -398,206 +103,7 @@ def _rebind(opened: list[tuple[str, int]]) -> None:
         os.close(fd)
 
 
-class _Guard:
-    """An audit hook (it cannot be removed) that refuses what would blind the tracer while a function is graded:
-    changing the trace or profile function, ctypes, new processes; and, at any time, searching the interpreter's
-    memory for the harness (``gc.get_objects`` and friends)."""
-
-    CALLS = ("sys.settrace", "sys.setprofile", "ctypes.", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec",
-             "os.spawn", "os.system", "subprocess.Popen", "os.kill", "os.killpg", "signal.pthread_kill")
-    ALWAYS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames")
-
-    def __init__(self):
-        self.calling = False   # a graded call is running
-        self.harness = False   # the harness itself is switching the tracer
-
-    def __call__(self, event: str, args: tuple) -> None:
-        if self.harness:
-            return
-        if event.startswith(self.ALWAYS) or (self.calling and event.startswith(self.CALLS)):
-            raise PermissionError(f"{event} is not allowed while a notebook is graded")
-
-
-def _stub_exercises(notebooks: dict[str, list[list[str]]]) -> None:
-    """A stand-in ``vizlab.exercises`` for the sandbox: the checks are the grader's job, not the notebook's.
-
-    The real catalog (references, hidden cases) is not mounted; ``E1.saliency.check(fn)`` prints a line and
-    ``passes(fn)`` is ``False``, so demonstration cells guarded by it are skipped.
-    """
-    from types import SimpleNamespace
-
-    here = os.path.dirname(os.path.abspath(__file__))
-
-    class Check:
-        def __init__(self, name: str, function: str):
-            self.name, self.function = name, function
-
-        def check(self, *args, **kwargs):
-            print(f"({self.name}: checked by the grader)")
-            return SimpleNamespace(exercise=self.name, status="graded later", passed=False, cases=0)
-
-        def passes(self, *args, **kwargs):
-            return False
-
-        def hint(self):
-            return ""
-
-        def solution(self):
-            return ""
-
-    stub = types.ModuleType("vizlab.exercises")
-    stub.__path__ = [here]
-    stub.__doc__ = "Stand-in used while grading (the real checks run in the grader)."
-    all_checks = {}
-    for notebook, pairs in notebooks.items():
-        checks = {name: Check(name, function) for name, function in pairs}
-        all_checks.update(checks)
-        setattr(stub, notebook.split("_")[0], SimpleNamespace(**checks))
-    stub.EXERCISES = all_checks
-    sys.modules["vizlab.exercises"] = stub
-    import vizlab
-
-    vizlab.exercises = stub
-
-
-def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
-    import linecache
-    import threading
-
-    import torch
-
-    torch.set_num_threads(1)
-    signal.signal(signal.SIGALRM, _on_alarm)
-    transform = job["transform"]
-    _stub_exercises(job["notebooks"])
-    try:
-        import tqdm
-
-        tqdm.tqdm.monitor_interval = 0  # no monitor thread: threads left running void the grading
-    except Exception:  # noqa: BLE001
-        pass
-    guard = _Guard()
-    sys.addaudithook(guard)
-    namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
-    shell = _Shell(namespace, transform)
-    namespace["get_ipython"] = lambda: shell
-    limit = float(job["call_timeout"])
-    for index, source in job["cells"]:
-        write_frame(fd, {"kind": "cell", "index": index})
-        error = None
-        try:
-            code = transform(source)
-            name = f"<cell {index}>"
-            linecache.cache[name] = (len(code), None, code.splitlines(True), name)
-            compiled = compile(code, name, "exec")
-            _alarm(limit)
-            try:
-                exec(compiled, namespace)
-            finally:
-                _alarm(0)
-        except CallTimeout:
-            error = f"the cell ran longer than {limit:g} s and was stopped"
-        except SystemExit as exc:
-            error = f"the cell called sys.exit({exc.code!r}); the grader ignored it and went on"
-        except MemoryError:
-            error = f"MemoryError: the cell ran out of memory (limit: {job['memory_mb']} MB)"
-        except BaseException as exc:  # noqa: BLE001 - anything a notebook can raise
-            error = f"{type(exc).__name__}: {str(exc)[:300]}"
-        if error:
-            write_frame(fd, {"kind": "cell_error", "index": index, "error": error})
-    # The cells are done: only now do the cases (hidden ones included) enter the sandbox.
-    guard.harness = True
-    threads = len(sys._current_frames())
-    guard.harness = False
-    if threads > 1:
-        write_frame(fd, {"kind": "threads", "count": threads - 1})
-    os.write(ready_fd, b"R")
-    os.close(ready_fd)
-    with os.fdopen(cases_fd, "rb") as f:
-        (size,) = struct.unpack(">Q", f.read(8))
-        exercises = pickle.loads(f.read(size))  # from the trusted grader
-    seen: set = set()
-
-    def tracer(frame, event, arg):
-        seen.add(frame.f_code)
-
-    from .core import function_source
-
-    for spec in exercises:
-        name, function = spec["name"], spec["function"]
-        timed_out = False
-        fn = namespace.get(function)
-        if not callable(fn):
-            write_frame(fd, {"kind": "missing", "exercise": name})
-            continue
-        source = function_source(fn) if spec["no_loops"] else None
-        code = getattr(fn, "__code__", None)
-        static = code_loops(code) if spec["no_loops"] and isinstance(code, types.CodeType) else []
-        write_frame(fd, {"kind": "function", "exercise": name, "source": (source or "")[:MAX_STR] or None,
-                         "loops": static[:10]})
-        forbidden = {tuple(f) for f in spec["forbidden"]}
-        for i, (args, kwargs) in enumerate(spec["cases"]):
-            record: dict[str, Any] = {"kind": "case", "exercise": name, "case": i, "value": None, "error": None,
-                                      "seconds": 0.0, "forbidden": [], "loops": []}
-            started = time.monotonic()
-            if timed_out:
-                record["error"] = "skipped: an earlier call of this function ran past the time limit"
-                write_frame(fd, record)
-                continue
-            seen.clear()
-            try:
-                _alarm(limit)
-                guard.harness = True
-                threading.settrace(tracer)
-                sys.settrace(tracer)
-                guard.harness, guard.calling = False, True
-                try:
-                    value = fn(*args, **kwargs)
-                finally:
-                    guard.harness, guard.calling = True, False
-                    sys.settrace(None)
-                    threading.settrace(None)
-                    guard.harness = False
-                    _alarm(0)
-                record["value"] = _sanitize(value)
-            except NotImplementedError:
-                record["error"] = "not implemented"
-            except CallTimeout:
-                record["error"] = f"the call ran longer than {limit:g} s and was stopped"
-                timed_out = True
-            except SystemExit as exc:
-                record["error"] = f"the function called sys.exit({exc.code!r})"
-            except MemoryError:
-                record["error"] = f"MemoryError: the call ran out of memory (limit: {job['memory_mb']} MB)"
-            except BaseException as exc:  # noqa: BLE001
-                tb = traceback.extract_tb(exc.__traceback__)
-                where = next((f" ({f.filename}, line {f.lineno})" for f in reversed(tb)
-                              if f.filename.startswith("<cell")), "")
-                record["error"] = f"{type(exc).__name__}: {str(exc)[:300]}{where}"
-            record["seconds"] = time.monotonic() - started
-            hits = sorted({f"{c.co_qualname}" for c in seen
-                           if (c.co_filename, getattr(c, "co_qualname", c.co_name)) in forbidden})
-            record["forbidden"] = hits[:10]
-            if spec["no_loops"]:
-                record["loops"] = sorted({loop for c in seen if not _is_library(c)
-                                          for loop in code_loops(c, nested=False)})[:10]
-            write_frame(fd, record)
-    write_frame(fd, {"kind": "done"})
-
-
 # --- the per-notebook namespace and its init -------------------------------------------------------------------
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    libc = _libc()
-    _check(libc.mount(source.encode() if source else None, target.encode(), fstype.encode() if fstype else None,
-                      ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
-
 
 def _enter_namespaces() -> None:
     """New user, PID, mount, network and IPC namespaces (the next child becomes PID 1 of the new one)."""
@@ -651,6 +157,8 @@ def _init(job: dict, fds: dict, sandboxed: bool, vm: int) -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     os.setsid()  # a session and process group of its own: killpg(0) from the notebook stays inside
     if sandboxed:
+        # a mount namespace of its own: the watchdog in the parent keeps the zygote's /proc
+        _check(_libc().unshare(CLONE_NEWNS), "unshare the mount namespace")
         work = _private_mounts(int(job["tmp_bytes"]))
     else:
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -672,6 +180,8 @@ def _init(job: dict, fds: dict, sandboxed: bool, vm: int) -> None:
             os.chdir(work)
             os.environ.update({"TMPDIR": work, "HOME": work, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                                "MPLBACKEND": "Agg", "VIZLAB_STRICT_CHECKS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+            from .student import _limit, _student
+
             _limit(job, vm)
             _student(job, fds["results"], ready_w, cases_r)
         except BaseException:  # noqa: BLE001
@@ -769,30 +279,142 @@ def _kill_children() -> int:
     return killed
 
 
+WATCH_INTERVAL = 0.05  # seconds between two looks of the watchdog
+CAPS_MECHANISM = (f"a watchdog over the notebook's PID namespace (every {WATCH_INTERVAL:g} s; cgroups are not "
+                  "used by this version)")
+
+
+def _descendants(root: int) -> set[int]:
+    """``root`` and every process below it (for an init: every process of its PID namespace)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = {root}, [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _usage(root: int, sandboxed: bool = True) -> dict:
+    """What the processes below ``root`` hold together: how many, their private memory (what they wrote beyond
+    the zygote's shared pages), their ``memfd`` files, their ``/tmp`` and ``/dev/shm``, the distinct files they
+    have open."""
+    pids = _descendants(root)
+    memory = 0
+    memfds: dict[tuple[int, int], int] = {}
+    opened: set[tuple[int, int]] = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith((b"Private_Clean:", b"Private_Dirty:")):
+                        memory += int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                st = os.stat(f"/proc/{pid}/fd/{fd}")
+                opened.add((st.st_dev, st.st_ino))  # a file inherited by a child is still one file
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
+                    memfds[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+            except OSError:
+                pass
+    for folder in ("tmp", "dev/shm") if sandboxed else ():  # the init's private tmpfs mounts
+        try:
+            st = os.statvfs(f"/proc/{root}/root/{folder}")
+            memory += (st.f_blocks - st.f_bfree) * st.f_frsize
+        except OSError:
+            pass
+    return {"processes": len(pids), "memory": memory + sum(memfds.values()), "files": len(opened)}
+
+
+def _watch(init: int, job: dict, sandboxed: bool) -> str | None:
+    """Until ``init`` ends: cap what all the notebook's processes use together; kill its namespace (by killing
+    its init) at the first excess and say why."""
+    memory = int(job["memory_mb"]) * 2**20
+    processes, files = int(job["processes"]), int(job["open_files"])
+    while True:
+        done, _ = os.waitpid(init, os.WNOHANG)
+        if done:
+            return None
+        use = _usage(init, sandboxed)
+        why = None
+        if use["processes"] > processes:
+            why = f"it ran more than {processes} processes at once"
+        elif use["memory"] > memory:
+            why = (f"it used more than {job['memory_mb']} MB of memory, all its processes together (resident "
+                   f"memory, memfd files, /tmp and /dev/shm: {use['memory'] // 2**20} MB)")
+        elif use["files"] > files:
+            why = f"it held more than {files} files open, all its processes together"
+        if why:
+            try:
+                os.kill(init, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(init, 0)  # when the init of a PID namespace is reaped, every process in it is gone
+            return f"stopped by {CAPS_MECHANISM.split(' (')[0]}: {why}"
+        time.sleep(WATCH_INTERVAL)
+
+
 def _job(job: dict, fds: dict, sandboxed: bool) -> None:
-    """The zygote's child for one notebook: enter new namespaces, fork their init, wait for it."""
+    """The zygote's child for one notebook: enter new namespaces, fork their init, watch it (:func:`_watch`),
+    and report how it ended on the status pipe."""
     code = 0
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         vm = _vm_size()
         if sandboxed:
             _enter_namespaces()
+        report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             try:
-                _init(job, fds, sandboxed, vm)
+                os.close(report_r)
+                _init(job, {**fds, "status": report_w}, sandboxed, vm)
             finally:
                 os._exit(4)
+        os.close(report_w)
+        status = fds.pop("status")
         for fd in fds.values():
             os.close(fd)
-        os.waitpid(pid, 0)  # when the init of a PID namespace is reaped, every process in it is gone
+        cap = _watch(pid, job, sandboxed)
+        data = b""
+        while len(data) < 4096:
+            chunk = os.read(report_r, 4096)
+            if not chunk:
+                break
+            data += chunk
+        try:
+            report = json.JSONDecoder().raw_decode(data.decode("utf-8"))[0] if data else None
+        except ValueError:
+            report = None
+        if cap:
+            report = {"signal": int(signal.SIGKILL), "code": None, "leftovers": 0, "cap": cap}
+        elif isinstance(report, dict):
+            report["cap"] = None
+        if report is not None:
+            os.write(status, json.dumps(report).encode())
+        os.close(status)
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
         code = 5
     os._exit(code)
 
 
-# --- the zygote --------------------------------------------------------------------------------------------------
+# --- the zygote ------------------------------------------------------------------------------------------------
 
 PRELOAD = ["numpy", "torch", "torch.nn.functional", "vizlab", "vizlab.toy", "vizlab.hooks", "vizlab.attribution",
            "vizlab.inside", "vizlab.optimize", "vizlab.style", "vizlab.plotting", "vizlab.exercises.core",
@@ -807,37 +429,74 @@ def _mount_setattr_readonly(path: str) -> None:
     _check(libc.syscall(442, -100, path.encode(), 0x8000, buf, len(attr)), "mount_setattr")
 
 
-def _hide(masks: dict) -> None:
-    """For the ``unshare`` backend (the zygote is root of its own user namespace): hide, then make read-only."""
+def _pivot_root(new: str, old: str) -> None:
+    import platform
+
+    number = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}.get(platform.machine())
+    if number is None:
+        raise OSError(f"pivot_root: unknown system call number on {platform.machine()}")
+    _check(_libc().syscall(number, new.encode(), old.encode()), "pivot_root")
+
+
+def _build_root(view: dict) -> None:
+    """For the ``unshare`` backend (the zygote is root of its own user namespace): a new root holding only what
+    ``view`` names (:func:`vizlab.exercises.backends.sandbox_view`), read-only, a minimal ``/dev`` (no terminals),
+    a fresh ``/proc``; the old root is detached, so nothing else of the host exists any more."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    keep = {}
-    for directory, names in masks.get("keep", {}).items():
-        for name in names:
-            keep[os.path.join(directory, name)] = os.open(os.path.join(directory, name), os.O_PATH)
-    for path in masks.get("dirs", []):
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
-    for path, fd in keep.items():
-        open(path, "w").close()
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND)
+    # open everything first: the new root is built on a tmpfs over /tmp, which hides what lies there
+    sources = [(target, os.open(source, os.O_PATH)) for source, target in view["ro"] if os.path.lexists(source)]
+    devices = [(name, os.open(f"/dev/{name}", os.O_PATH)) for name in DEVICES if os.path.exists(f"/dev/{name}")]
+    kept = [(os.path.join(folder, name), os.open(os.path.join(folder, name), os.O_PATH))
+            for folder, names in view["mask"] for name in names]
+    new = "/tmp"
+    _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+
+    def place(path: str, fd: int) -> None:
+        where = new + path
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(where, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(where), exist_ok=True)
+            open(where, "w").close()
+        _mount(f"/proc/self/fd/{fd}", where, None, MS_BIND | MS_REC)
         os.close(fd)
+
+    for target, link in view["symlinks"]:
+        os.makedirs(os.path.dirname(new + link), exist_ok=True)
+        os.symlink(target, new + link)
+    for target, fd in sorted(sources):
+        place(target, fd)
+    for folder, _ in view["mask"]:
+        _mount("tmpfs", new + folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+    for path, fd in kept:
+        place(path, fd)
+    for folder in ("/tmp", "/proc", "/dev"):
+        os.makedirs(new + folder, exist_ok=True)
+    _mount("tmpfs", new + "/dev", "tmpfs", MS_NOSUID, "size=64k,mode=755")
+    for name, fd in devices:
+        place(f"/dev/{name}", fd)
+    os.mkdir(new + "/dev/shm")
+    for name, target in DEV_LINKS:
+        os.symlink(target, f"{new}/dev/{name}")
+    _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV)  # while the old /proc is still visible
+    os.mkdir(new + "/.old")
+    _pivot_root(new, new + "/.old")
+    os.chdir("/")
+    _check(_libc().umount2(b"/.old", 2), "umount the old root")  # MNT_DETACH
+    os.rmdir("/.old")
     _mount_setattr_readonly("/")
-    opened = _bind_back(masks.get("expose", []))
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
-    _rebind(opened)
-    _mount(None, "/tmp", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)  # writable again: namespaces need /proc/self/uid_map
 
 
-def hide_from_config() -> None:
-    """Run by the zygote's launcher before it imports vizlab.exercises (see :func:`_hide`); a failure is kept
-    for the hello message."""
+def root_from_config() -> None:
+    """Run by the zygote's launcher before it imports vizlab.exercises (see :func:`_build_root`); a failure is
+    kept for the hello message."""
     config = json.loads(os.environ.get("VIZLAB_ZYGOTE_CONFIG", "{}"))
-    if config.get("hide"):
+    if config.get("root"):
         try:
-            _hide(config["hide"])
+            _build_root(config["root"])
         except BaseException as exc:  # noqa: BLE001
-            os.environ["VIZLAB_ZYGOTE_HIDE_ERROR"] = f"{type(exc).__name__}: {exc}"
+            os.environ["VIZLAB_ZYGOTE_ROOT_ERROR"] = f"{type(exc).__name__}: {exc}"
 
 
 def _probe() -> str | None:
@@ -882,9 +541,9 @@ def zygote_main() -> None:
     config = json.loads(os.environ.get("VIZLAB_ZYGOTE_CONFIG", "{}"))
     hello: dict = {"ok": True, "error": None}
     try:
-        if os.environ.get("VIZLAB_ZYGOTE_HIDE_ERROR"):
-            raise RuntimeError(f"hiding the catalog failed: {os.environ['VIZLAB_ZYGOTE_HIDE_ERROR']}")
-        if config.get("hide") and any(m in sys.modules for m in ("vizlab.exercises.catalog",
+        if os.environ.get("VIZLAB_ZYGOTE_ROOT_ERROR"):
+            raise RuntimeError(f"building the sandbox's root failed: {os.environ['VIZLAB_ZYGOTE_ROOT_ERROR']}")
+        if config.get("root") and any(m in sys.modules for m in ("vizlab.exercises.catalog",
                                                                   "vizlab.exercises.references")):
             raise RuntimeError("the exercise catalog was imported before it could be hidden")
         os.chdir("/")
@@ -907,7 +566,6 @@ def zygote_main() -> None:
             why = _probe()
             if why:
                 hello = {"ok": False, "error": f"a notebook cannot get namespaces of its own here: {why}"}
-        _snapshot_library()
     except BaseException as exc:  # noqa: BLE001
         hello = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     sock.sendall(json.dumps(hello).encode())

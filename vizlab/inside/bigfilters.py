@@ -29,9 +29,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..models import IMAGENET_MEAN, IMAGENET_STD, Normalize
+from ..resources import is_installed_copy, shipped_dir
 from ..toy import seeded
 
-CHECKPOINT = Path(__file__).resolve().parents[2] / "data" / "networks" / "bigfilters.pt"
+CHECKPOINT = shipped_dir("data", must_exist=False) / "networks" / "bigfilters.pt"  # see vizlab.resources
 #: Extra photos from scikit-image used for training, besides the package's sample photos.
 EXTRA_SKIMAGE = ("camera", "coins", "moon", "page", "text", "cell", "clock", "logo", "colorwheel")
 
@@ -94,6 +95,11 @@ def load_bigfilters(path: str | Path | None = None, device: str | torch.device |
 
     path = Path(path) if path is not None else CHECKPOINT
     if not path.is_file():
+        if is_installed_copy(path):  # never suggest writing into site-packages
+            raise FileNotFoundError(f"no checkpoint at {path}: this installation of vizlab lacks its data; reinstall "
+                                    f"it from a wheel built with data (`pip wheel .` in the repository), or train "
+                                    f"one into a folder of your own (`python -m vizlab.inside.bigfilters "
+                                    f"bigfilters.pt`) and pass path='bigfilters.pt'")
         raise FileNotFoundError(f"no checkpoint at {path}; train one with `python -m vizlab.inside.bigfilters {path}`")
     state = torch.load(path, map_location="cpu", weights_only=True)
     meta = state.get("meta", {})

@@ -80,7 +80,7 @@ def _mask(shape: str, xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator, 
 
 def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, noise: float = 0.04,
                 supersample: int = 2, upright: bool = False, pattern_scale: float = 1.0,
-                background: str = "flat") -> ImageSet:
+                background: str = "flat", masks: bool = False) -> ImageSet:
     """``n`` labelled images of coloured shapes and textures (balanced over shapes), deterministic in ``seed``.
 
     Args:
@@ -100,6 +100,9 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
             sample photos, dimmed to a random contrast of 0.2-0.5): natural clutter, so an object's outline
             has to be found among the edges and textures of real images. The backgrounds come from their own
             random stream, so shapes, positions and colours are the same as with ``"flat"``.
+        masks: also return each object's evidence mask, ``extra["mask"]``: a ``bool`` tensor ``(N, H, W)``,
+            true where the object covers at least half a pixel (the pixels that carry the shape). The images
+            are the same with or without it.
 
     Returns:
         An :class:`ImageSet` labelled by shape, with ``extra["colour"]`` (names in ``extra_names["colour"]``).
@@ -123,20 +126,25 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
     rng.shuffle(labels)
     colours = rng.integers(0, len(palette), size=n)
     out = np.empty((n, 3, size, size), dtype=np.uint8)
+    hard = np.zeros((n, size, size), dtype=bool) if masks else None
     clutter = _photo_backgrounds(n, size, np.random.default_rng([seed, 1])) if background == "photos" else None
     for i in range(n):
         mask = _mask(shapes[labels[i]], xx, yy, rng, size, np.pi / 2 if upright else None, pattern_scale)
         mask = mask.reshape(size, supersample, size, supersample).mean(axis=(1, 3))
+        if hard is not None:
+            hard[i] = mask >= 0.5
         level = rng.uniform(0.05, 0.3)
         colour = np.clip(palette[colours[i]] + rng.normal(0, 0.04, size=3), 0, 1)
         back = level if clutter is None else clutter[i]
         img = back * (1 - mask[None]) + colour[:, None, None] * mask[None]
         img = img + rng.normal(0, noise, size=img.shape)
         out[i] = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    extra = {"colour": torch.from_numpy(colours.astype(np.int64))}
+    if hard is not None:
+        extra["mask"] = torch.from_numpy(hard)
     return ImageSet(torch.from_numpy(out), torch.from_numpy(labels.astype(np.int64)), shapes,
                     f"{'upright ' if upright else ''}shapes{' on photos' if clutter is not None else ''} "
-                    f"({n} images, {size}x{size})", extra={"colour": torch.from_numpy(colours.astype(np.int64))},
-                    extra_names={"colour": list(COLOURS)})
+                    f"({n} images, {size}x{size})", extra=extra, extra_names={"colour": list(COLOURS)})
 
 
 #: Photos whose crops make the ``"photos"`` backgrounds of :func:`make_shapes`.

@@ -32,8 +32,9 @@ from PIL import Image, ImageDraw, ImageFilter
 from torch import nn
 
 from ..images import load_image, resize, to_image, to_tensor
+from ..resources import shipped_dir
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+DATA_DIR = shipped_dir("data", must_exist=False)  # the wheel's copy, or the checkout's data/ (vizlab.resources)
 STYLE_DIR = DATA_DIR / "styles"
 
 

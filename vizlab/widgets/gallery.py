@@ -15,10 +15,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import nbformat
@@ -94,21 +96,77 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def voila_command(notebook: str | os.PathLike, port: int, *, host: str = "127.0.0.1") -> list[str]:
-    """The Voilà command line that serves ``notebook`` on ``host:port`` without code and without a browser."""
+#: Seconds a kernel may sit idle with no page connected before Voilà shuts it down. Each page load starts a
+#: kernel of about 1.3 GB, and Voilà's own shutdown request on closing the page was refused (403), so closed
+#: pages' kernels piled up (issue 26).
+CULL_IDLE_S = 120
+
+
+def voila_command(notebook: str | os.PathLike, port: int, *, host: str = "127.0.0.1",
+                  cull_idle: int = CULL_IDLE_S) -> list[str]:
+    """The Voilà command line that serves ``notebook`` on ``host:port`` without code and without a browser;
+    kernels idle for ``cull_idle`` seconds with no page connected are shut down (an open page keeps its own)."""
     return [sys.executable, "-m", "voila", str(notebook), f"--port={port}", f"--Voila.ip={host}",
             "--no-browser", "--strip_sources=True", "--Voila.port_retries=0",
             # the kernel may take a while on a busy 2-core machine: do not give up on the page early
-            "--VoilaConfiguration.http_keep_alive_timeout=600"]
+            "--VoilaConfiguration.http_keep_alive_timeout=600",
+            f"--MappingKernelManager.cull_idle_timeout={int(cull_idle)}",
+            f"--MappingKernelManager.cull_interval={max(1, min(60, int(cull_idle) // 2))}",
+            "--MappingKernelManager.cull_connected=False"]
 
 
-def serve(port: int | None = None, notebook: str | os.PathLike | None = None, *, host: str = "127.0.0.1") -> int:
+class _Stopped(Exception):
+    """SIGTERM (or SIGINT) reached ``vizlab gallery``."""
+
+
+def _descendants(pid: int) -> list:
+    try:
+        import psutil  # comes with ipykernel, which Voilà needs
+    except ImportError:
+        return []
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def stop_voila(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Stop Voilà and every kernel it started: SIGTERM (Voilà then shuts its kernels down itself), SIGKILL
+    after ``timeout`` seconds, and the same for any kernel still alive after that."""
+    children = _descendants(proc.pid)  # before Voilà goes: afterwards its kernels have no parent to find them by
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    for child in children:
+        try:
+            child.terminate()
+        except Exception:  # noqa: BLE001 - gone already
+            continue
+    for child in children:
+        try:
+            child.wait(timeout=timeout)
+        except Exception:  # noqa: BLE001 - gone (psutil.NoSuchProcess) or stuck
+            try:
+                child.kill()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def serve(port: int | None = None, notebook: str | os.PathLike | None = None, *, host: str = "127.0.0.1",
+          cull_idle: int = CULL_IDLE_S) -> int:
     """Serve the gallery (or ``notebook``) with Voilà until interrupted; prints the URL first.
+
+    SIGTERM and SIGINT (Ctrl-C) stop Voilà and every kernel it started (:func:`stop_voila`).
 
     Args:
         port: TCP port; ``None`` picks a free one.
         notebook: serve this notebook instead of the built-in dashboard.
         host: interface to listen on (loopback by default: nothing is exposed to the network).
+        cull_idle: seconds an idle kernel with no page connected lives on (see :data:`CULL_IDLE_S`).
 
     Returns:
         Voilà's exit code (0 after Ctrl-C).
@@ -135,12 +193,26 @@ def serve(port: int | None = None, notebook: str | os.PathLike | None = None, *,
         # terminal (whose VSCODE_PID the kernel would inherit and read as "VS Code"), unless chosen explicitly.
         env = dict(os.environ)
         env.setdefault("VIZLAB_WIDGET_MODE", "thread")
-        proc = subprocess.Popen(voila_command(path, port, host=host), cwd=path.parent, stdout=out, env=env)
+        # Its own session: Ctrl-C in the terminal reaches only this process, which stops Voilà and its kernels
+        # in order (Voilà itself would ask "Shutdown this server (y/[n])?" on a terminal and keep running).
+        proc = subprocess.Popen(voila_command(path, port, host=host, cull_idle=cull_idle), cwd=path.parent,
+                                stdout=out, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            def stopped(signum, frame):
+                raise _Stopped(signum)
+
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, stopped)
         try:
             return proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait(timeout=30)
+        except (KeyboardInterrupt, _Stopped):
+            stop_voila(proc)
             return 0
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if proc.poll() is None:  # any other way out (an error) must not leave Voilà behind either
+                stop_voila(proc)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

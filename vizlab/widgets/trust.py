@@ -20,9 +20,19 @@ from ..attribution._common import first_image
 from ..attribution.cam import default_layer
 from ..evaluate import (METHODS, attribute, cascade_step, deletion, preserved_weights, randomization_layers,
                         show_curves, spearman)
+from ..evaluate.methods import canonical_name
 from ..plotting import show_image, subplots
 from .base import Explorer
 from .gradcam import spatial_layers
+
+
+def _known(name: str) -> str | None:
+    """The :data:`METHODS` key for a display or snake_case name, or ``None``."""
+    try:
+        return canonical_name(name)
+    except ValueError:
+        return None
+
 
 DEFAULT_METHODS = ("gradient", "guided backprop", "Grad-CAM", "LayerCAM", "HiResCAM", "XGrad-CAM", "EigenCAM",
                    "integrated gradients", "edge (Sobel)", "random")
@@ -50,9 +60,12 @@ class TrustExplorer(Explorer):
         self.x = first_image(model, image, size)
         with torch.no_grad():
             self.target = int(model(self.x).argmax(1)[0])
-        unknown = [m for m in methods if m not in METHODS]
+        unknown = [m for m in methods if not isinstance(m, str) or _known(m) is None]
         if unknown:
-            raise ValueError(f"unknown methods {unknown}; use names from vizlab.evaluate.METHODS")
+            raise ValueError(f"unknown methods {unknown}; use names from vizlab.evaluate.METHODS "
+                             f"(or their snake_case forms, e.g. 'guided_backprop')")
+        methods = [_known(m) for m in methods]
+        method = _known(method) or method
         if method not in methods:
             raise ValueError(f"method={method!r} is not one of {', '.join(methods)}")
         self.groups = randomization_layers(model)

@@ -1,0 +1,106 @@
+"""AdaIN (Huang & Belongie 2017) with the shipped decoder: the function, the explorer and the CLI."""
+import datetime
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vizlab.cli import main
+from vizlab.images import load_image
+from vizlab.style import style_batch
+from vizlab.style.adain import adain, adain_features, content_batch, load_adain, statistics_loss
+from vizlab.style.transformer import instance_norm
+
+
+@pytest.fixture(scope="module")
+def net():
+    return load_adain("cpu")
+
+
+def test_adain_is_instance_norm_with_the_style_statistics():
+    gen = torch.Generator().manual_seed(0)
+    c = torch.randn(2, 8, 6, 5, generator=gen) * 3 + 1
+    s = torch.randn(1, 8, 9, 7, generator=gen) * 0.5 - 2
+    t = adain_features(c, s, eps=0.0)
+    assert torch.allclose(t.mean(dim=(2, 3)), s.mean(dim=(2, 3)).expand(2, -1), atol=1e-5)  # exact
+    assert torch.allclose(t.std(dim=(2, 3), unbiased=False), s.std(dim=(2, 3), unbiased=False).expand(2, -1),
+                          atol=1e-4)  # exact
+    # with the unit statistics of a standard-normalised style, AdaIN is plain instance normalisation
+    unit = (s - s.mean(dim=(2, 3), keepdim=True)) / s.std(dim=(2, 3), unbiased=False, keepdim=True)
+    assert torch.allclose(adain_features(c, unit, eps=1e-5), instance_norm(c, 1e-5), atol=1e-4)  # exact
+    with pytest.raises(ValueError, match="do not fit"):
+        adain_features(c, torch.rand(1, 4, 3, 3))
+    with pytest.raises(TypeError, match="content must be a torch.Tensor"):
+        adain_features(np.zeros((1, 8, 2, 2)), s)
+
+
+def test_adain_moves_the_photo_to_the_style_statistics(net):
+    """AdaIN's own style loss (mean and std at relu1_1 ... relu4_1) falls by more than a quarter."""
+    photo = content_batch("cat", 128)
+    style = style_batch(None, "swirls", 128)
+    out = adain(photo, style, alpha=1.0, net=net)
+    assert out.shape == photo.shape and 0 <= out.min() and out.max() <= 1  # exact
+    ratio = statistics_loss(out, style, net) / statistics_loss(photo, style, net)
+    assert ratio < 0.75, ratio  # claim: vgg_adain_style_loss_ratio
+
+
+def test_alpha_zero_is_the_auto_encoder_and_alpha_blends(net):
+    photo = content_batch("espresso", 64)
+    with torch.no_grad():
+        recon = net.decode(net.encode(photo)).clamp(0, 1)
+    assert torch.allclose(adain(photo, "waves", alpha=0.0, net=net), recon, atol=1e-5)  # exact
+    half = adain(photo, "waves", alpha=0.5, net=net)
+    full = adain(photo, "waves", alpha=1.0, net=net)
+    assert not torch.allclose(half, full, atol=1e-3) and not torch.allclose(half, recon, atol=1e-3)  # exact
+
+
+def test_sizes_and_errors(net):
+    out = adain("rocket", "brick", size=60, net=net)        # rocket is landscape: shorter side 60 -> 56
+    assert out.shape[-2] == 56 and out.shape[-1] % 8 == 0 and out.shape[-1] > 56  # exact
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="alpha must be in"):
+            adain("cat", "swirls", alpha=bad, net=net)
+    with pytest.raises(TypeError, match="alpha"):
+        adain("cat", "swirls", alpha="strong", net=net)
+    with pytest.raises(ValueError, match="size"):
+        adain("cat", "swirls", size=4, net=net)
+    with pytest.raises(ValueError, match="style_size"):
+        adain("cat", "swirls", size=64, style_size=2, net=net)
+
+
+def test_explorer_caches_features_and_takes_uploads(net):
+    from vizlab.widgets import AdainExplorer
+
+    ex = AdainExplorer("cat", ["swirls", "brick"], size=64, net=net)
+    assert ex.encoded == 2 and ex.image.value and ex.output.shape[-2] == 64  # exact: photo + first style
+    first = ex.output
+    ex.alpha.value = 0.3
+    assert ex.encoded == 2 and not torch.equal(ex.output, first)  # exact: the slider only decodes
+    assert ex.alpha.continuous_update is False  # exact
+    ex.style.value = "brick"
+    ex.style.value = "swirls"
+    assert ex.encoded == 3 and "cached" in ex.status.value  # exact
+    png = io.BytesIO()
+    Image.fromarray((load_image("flower", 64) * 255).astype(np.uint8)).save(png, format="PNG")
+    ex.upload.value = ({"name": "my.png", "type": "image/png", "size": len(png.getvalue()),
+                        "content": memoryview(png.getvalue()), "last_modified": datetime.datetime(2026, 1, 1)},)
+    assert ex.style.value.startswith("upload: my.png") and ex.encoded == 4  # exact
+    n = len(ex.history)
+    ex.upload.value = ({"name": "notes.txt", "type": "text/plain", "size": 5, "content": memoryview(b"hello"),
+                        "last_modified": datetime.datetime(2026, 1, 1)},)
+    assert "not an image" in ex.status.value and len(ex.history) == n  # exact
+    with pytest.raises(ValueError, match="alpha"):
+        AdainExplorer("cat", alpha=2.0, net=net)
+
+
+def test_cli_stylize_accepts_adain(tmp_path, capsys):
+    out = tmp_path / "cat_waves.png"
+    assert main(["stylize", "adain:waves", "cat", str(out), "--size", "48", "--alpha", "0.7"]) == 0  # exact
+    img = load_image(out)
+    assert img.shape[0] == 48 and img.shape[1] % 8 == 0  # exact
+    assert main(["stylize", "adain:", "cat", str(tmp_path / "x.png")]) == 2  # exact
+    assert "adain:STYLE" in capsys.readouterr().err
+    assert main(["stylize", "swirls", "cat", str(tmp_path / "y.png"), "--alpha", "0.5"]) == 2  # exact
+    assert main(["stylize", "adain:no_such_style_file.png", "cat", str(tmp_path / "z.png")]) == 2  # exact

@@ -1,0 +1,264 @@
+"""Grading rules that do not depend on the values returned, all decided on the trusted side.
+
+* :func:`forbidden_calls`: the library functions that implement an exercise's technique (derived by tracing the
+  reference). Inside the sandbox they are made unavailable before the notebook runs (calling one raises
+  ``LibraryCallRefused``), so an answer that calls one gets no points for that exercise, with a note.
+* :func:`judge_source`: the notebook's source, read as text outside the student's process: the no-loops rule,
+  and "needs review" for code that evaluates text, reaches frames, tracers or code objects, or compiles with
+  TorchScript (such code could change what the grader sees; it is never given full marks automatically).
+* :func:`_cases_blob`: what the sandbox is handed after the cells ran (the cases, built here).
+"""
+from __future__ import annotations
+
+import ast
+import pickle
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from . import catalog
+
+_GENERIC = {"vizlab", "vizlab.hooks", "vizlab.models", "vizlab.images", "vizlab.toy", "vizlab.device",
+            "vizlab.profiles"}
+_FORBIDDEN: dict[str, list[tuple[str, str]]] = {}
+
+
+def forbidden_calls(name: str) -> list[tuple[str, str]]:
+    """``(file, qualified name)`` of the library functions that implement exercise ``name``'s technique.
+
+    Derived, not listed: the exercise's reference runs once under a tracer, and every vizlab function it calls
+    (outside the exercises package and the generic helpers: hooks, models, images, toy, device) is the library's
+    implementation of what the student must write. A reference that is plain tensor code (CAM) forbids nothing.
+    """
+    if name in _FORBIDDEN:
+        return _FORBIDDEN[name]
+    ex = catalog.get(name)
+    found: dict[tuple[str, str], None] = {}
+
+    def module_of(frame) -> str:
+        return str(frame.f_globals.get("__name__", ""))
+
+    def tracer(frame, event, arg):
+        mod = module_of(frame)
+        if mod.startswith("vizlab.") and not mod.startswith("vizlab.exercises") and mod not in _GENERIC:
+            caller = frame.f_back
+            while caller is not None and not module_of(caller).startswith("vizlab"):
+                caller = caller.f_back  # through decorators and torch wrappers
+            if caller is not None and module_of(caller).startswith("vizlab.exercises"):
+                code = frame.f_code
+                if code.co_name != "<module>":  # importing a module is not calling it
+                    found[(code.co_filename, getattr(code, "co_qualname", code.co_name))] = None
+        return None
+
+    case = ex.cases(hidden=False)[0]
+    args, kwargs = case.make()
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        ex.reference(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - a reference that fails here forbids what it reached
+        pass
+    finally:
+        sys.settrace(previous)
+    _FORBIDDEN[name] = list(found)
+    return _FORBIDDEN[name]
+
+
+def _cases_blob(exercises: Sequence[str]) -> bytes:
+    """What the sandbox receives after a notebook's cells have run: for each exercise its cases' inputs."""
+    specs = []
+    for name in exercises:
+        ex = catalog.get(name)
+        specs.append({"name": name, "function": ex.function, "no_loops": bool(ex.no_loops),
+                      "forbidden": forbidden_calls(name), "cases": [c.make() for c in ex.cases(hidden=True)]})
+    data = pickle.dumps(specs, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(data).to_bytes(8, "big") + data
+
+
+def _notebooks_map() -> dict[str, list[list[str]]]:
+    return {nb: [[n, catalog.get(n).function] for n in names] for nb, names in catalog.NOTEBOOKS.items()}
+
+
+# --- rules judged on the notebook's source (trusted side, outside the student's process) -----------------------
+
+# Code that can rewrite, hide or bypass a graded function from inside the student's process: evaluating text as
+# code, reaching frames, tracers or code objects, compiling with TorchScript, loading modules by hand. Anywhere in
+# a notebook, it makes every exercise the notebook answers "needs review" (no points until a person has looked).
+DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "breakpoint"}
+TRICK_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "__dict__", "__closure__", "__defaults__", "__kwdefaults__",
+                    "__wrapped__", "__subclasses__", "_getframe", "settrace", "setprofile", "gettrace", "getprofile",
+                    "f_back", "f_locals", "f_globals", "f_code", "f_trace", "tb_frame", "gi_frame", "cr_frame",
+                    "addaudithook", "meta_path", "path_hooks", "path_importer_cache", "jit", "_C", "_ops"}
+TRICK_MODULES = {"ctypes", "inspect", "importlib", "runpy", "gc", "marshal", "types", "code", "codeop", "dis",
+                 "builtins", "pickle", "dill", "cffi", "torch.jit", "torch._dynamo", "torch.compiler", "sys.monitoring"}
+TRICK_STRINGS = TRICK_ATTRIBUTES | {"exec", "eval", "compile", "__import__"}
+TRICK_NAMES = {"__builtins__", "__loader__", "__spec__", "attrgetter", "methodcaller"}
+NAMED_ACCESS = {"getattr", "setattr", "delattr", "hasattr"}
+# decorators a graded function may have (they do not replace it); any other one needs review
+PLAIN_DECORATORS = {"torch.no_grad()", "torch.inference_mode()", "torch.enable_grad()", "no_grad()"}
+LOOP_NODES = {ast.For: "for", ast.AsyncFor: "for", ast.While: "while", ast.ListComp: "list comprehension",
+              ast.GeneratorExp: "generator", ast.SetComp: "set comprehension", ast.DictComp: "dict comprehension"}
+
+
+@dataclass
+class SourceRules:
+    """What the notebook's source says about each graded function (see :func:`judge_source`)."""
+
+    review: list[str] = field(default_factory=list)           # reasons for "needs review", for every exercise
+    sources: dict[str, str] = field(default_factory=dict)    # function -> its def and the helpers it uses
+    loops: dict[str, list[str]] = field(default_factory=dict)  # function -> loops in that code
+    plain: set[str] = field(default_factory=set)              # functions defined by a plain top-level def
+
+
+def _transform() -> Callable[[str], str]:
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell
+    except Exception:  # noqa: BLE001 - without IPython, cells are plain Python
+        return lambda src: src
+
+
+def _top_level(body: list[ast.stmt]):
+    """Statements at module level, also inside ``if``/``try``/``with``/loops (not inside functions or classes)."""
+    for node in body:
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for name in ("body", "orelse", "finalbody", "handlers"):
+                inner = getattr(node, name, None)
+                if isinstance(inner, list):
+                    yield from _top_level([n for n in inner if isinstance(n, ast.AST)])
+
+
+def _shallow(node: ast.AST):
+    """``node`` and what it contains, except the bodies of functions, lambdas and classes defined in it."""
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        yield current
+        for child in ast.iter_child_nodes(current):
+            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                todo.append(child)
+
+
+def _tricks(tree: ast.AST, where: str) -> list[str]:
+    found = []
+    sys_names = {"sys"}
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", "?")
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if isinstance(node, ast.Import):
+                sys_names |= {a.asname or a.name for a in node.names if a.name == "sys"}
+            if isinstance(node, ast.ImportFrom) and node.module == "sys":
+                modules += [f"sys.{a.name}" for a in node.names]
+            for m in modules:
+                if m in TRICK_MODULES or m.split(".")[0] in TRICK_MODULES or m in ("sys._getframe", "sys.modules"):
+                    found.append(f"imports {m} ({where}, line {line})")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CALLS:
+            found.append(f"calls {node.func.id}() ({where}, line {line})")
+        elif isinstance(node, ast.Attribute) and (node.attr in TRICK_ATTRIBUTES or (
+                node.attr == "modules" and isinstance(node.value, ast.Name) and node.value.id in sys_names)):
+            found.append(f"uses .{node.attr} ({where}, line {line})")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TRICK_STRINGS:
+            found.append(f"names {node.value!r} in a string ({where}, line {line})")
+        elif isinstance(node, ast.Name) and node.id in DYNAMIC_CALLS and id(node) not in called:
+            found.append(f"uses {node.id} ({where}, line {line})")  # f = eval; f(text)
+        elif isinstance(node, ast.Name) and node.id in TRICK_NAMES:
+            found.append(f"uses {node.id} ({where}, line {line})")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NAMED_ACCESS
+              and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant)):
+            found.append(f"calls {node.func.id}() with a computed name ({where}, line {line})")
+    return found
+
+
+def _magic_code(tree: ast.AST) -> list[str]:
+    """The code inside ``get_ipython().run_line_magic("time", code)`` and ``run_cell_magic("time", "", code)``
+    calls (what IPython's transformer makes of ``%time``/``%%time`` and the like), as text."""
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("run_line_magic", "run_cell_magic")
+                and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)):
+            args = [a.value for a in node.args]
+            if node.func.attr == "run_cell_magic" and len(args) == 3:
+                found.append(args[2])
+            elif len(args) == 2:
+                line = args[1]
+                found.append(line.split(None, 1)[-1] if line.lstrip().startswith("-") else line)
+    return found
+
+
+def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> SourceRules:
+    """Judge the notebook's code cells (``(index, source)``), as text, for the graded ``functions``.
+
+    * every trick of :data:`TRICK_ATTRIBUTES`, :data:`TRICK_MODULES`, :data:`DYNAMIC_CALLS`, anywhere: a reason for
+      "needs review" (the code runs in the same process as the graded functions, so it can alter any of them);
+    * a graded function that is not defined by a plain ``def`` at the notebook's top level (``exec``, an
+      assignment, a lambda) cannot be judged from its source: found later by the caller (``plain``);
+    * each graded function's code, with the notebook's own functions and classes it uses (transitively):
+      ``sources`` (for the no-loops rule and the judge) and the loops in it (``loops``).
+    """
+    transform = _transform()
+    result = SourceRules()
+    defs: dict[str, tuple[str, ast.AST, str]] = {}
+    rebound: dict[str, str] = {}  # names bound at top level other than by def (assignment, import, global, ...)
+    todo = [(f"cell {index}", source, 0) for index, source in reversed(cells)]
+    while todo:
+        where, source, depth = todo.pop()
+        try:
+            code = transform(source)
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+            continue  # the cell fails in the sandbox too
+        result.review.extend(_tricks(tree, where))
+        if depth < 3:  # code that %time, %timeit, %%time, %%timeit, %%capture run (the sandbox runs it too)
+            todo.extend((where, inner, depth + 1) for inner in reversed(_magic_code(tree)))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Global, ast.Nonlocal)):
+                rebound.update({name: f"{where}, line {node.lineno}" for name in node.names})
+        for node in _top_level(tree.body):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                for inner in _shallow(node):
+                    if isinstance(inner, ast.Name) and isinstance(inner.ctx, (ast.Store, ast.Del)):
+                        rebound[inner.id] = f"{where}, line {inner.lineno}"
+                    elif isinstance(inner, ast.alias):
+                        rebound[(inner.asname or inner.name).split(".")[0]] = f"{where}, line {node.lineno}"
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                defs[node.name] = (where, node, ast.get_source_segment(code, node) or "")
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        defs[target.id] = (where, node, ast.get_source_segment(code, node) or "")
+    for function in functions:
+        entry = defs.get(function)
+        if entry is None:
+            continue
+        node = entry[1]
+        decorators = [ast.unparse(d) for d in getattr(node, "decorator_list", [])]
+        odd = [d for d in decorators if d not in PLAIN_DECORATORS]
+        if odd:
+            result.review.append(f"decorates `{function}` with {', '.join(odd)} ({entry[0]})")
+        if function in rebound:
+            result.review.append(f"binds `{function}` again other than by `def` ({rebound[function]})")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not odd and function not in rebound:
+            result.plain.add(function)
+        seen, todo, parts, loops = set(), [function], [], []
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in defs:
+                continue
+            seen.add(name)
+            where, node, text = defs[name]
+            parts.append(text)
+            for inner in ast.walk(node):
+                if type(inner) in LOOP_NODES:
+                    kind = LOOP_NODES[type(inner)]
+                    loops.append(f"{kind}{' loop' if kind in ('for', 'while') else ''} in {name} ({where}, line {inner.lineno})")
+                elif isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load) and inner.id in defs:
+                    todo.append(inner.id)
+        result.sources[function] = "\n\n".join(parts)
+        result.loops[function] = loops
+    result.review = list(dict.fromkeys(result.review))
+    return result

@@ -1,0 +1,289 @@
+"""The student process: runs a notebook's code cells, then calls its functions on the cases it is handed.
+
+Runs inside the sandbox (:mod:`vizlab.exercises.sandbox` forks it for each notebook); nothing here decides a grade.
+It sets its resource limits, stands in for ``get_ipython()`` and for ``vizlab.exercises`` (the checks are the
+grader's job), runs the cells, tells ``init`` it is ready, receives the exercises' cases (hidden ones included:
+they reach the sandbox only now), calls the student's functions and writes one frame per outcome
+(:mod:`vizlab.exercises.protocol`).
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import resource
+import signal
+import struct
+import sys
+import time
+import traceback
+import types
+from typing import Any
+
+from .protocol import _sanitize, write_frame
+from .sandbox import PR_SET_PDEATHSIG, _prctl
+
+class CallTimeout(Exception):
+    """A cell or a call ran past the per-call limit."""
+
+
+def _alarm(seconds: float) -> None:
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.0))
+
+
+def _on_alarm(signum, frame):
+    raise CallTimeout()
+
+
+class _Shell:
+    """Stands in for IPython's ``get_ipython()`` when grading: shell escapes and most magics do nothing, but the
+    code under ``%time``/``%%time``, ``%timeit``/``%%timeit`` and ``%%capture`` runs once (it may define functions)."""
+
+    RUNS_CODE = {"time", "timeit", "capture"}
+
+    def __init__(self, namespace: dict | None = None, transform=lambda src: src):
+        self.namespace = namespace if namespace is not None else {}
+        self.transform = transform
+
+    def _run(self, code: str) -> None:
+        exec(compile(self.transform(code), "<magic>", "exec"), self.namespace)
+
+    def run_line_magic(self, name, line, *args, **kwargs):
+        if name in ("time", "timeit") and line.strip():
+            self._run(line.split(None, 1)[-1] if line.lstrip().startswith("-") else line)
+        return None
+
+    def run_cell_magic(self, name, line, cell, *args, **kwargs):
+        if name in self.RUNS_CODE:
+            self._run(cell)
+        return None
+
+    def system(self, *args, **kwargs):
+        return None
+
+    def getoutput(self, *args, **kwargs):
+        return []
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def _limit(job: dict, vm: int) -> None:
+    """Resource limits of the student process (they cannot be raised again)."""
+    limits = [(resource.RLIMIT_FSIZE, int(job["file_bytes"])), (resource.RLIMIT_CPU, int(job["timeout"]) + 5),
+              (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, int(job["open_files"])),
+              (resource.RLIMIT_NPROC, int(job["processes"]))]  # NPROC binds only where the grader is not root
+    if vm:  # address space beyond what the interpreter with torch already maps (Linux; skipped elsewhere)
+        limits.append((resource.RLIMIT_AS, vm + int(job["memory_mb"]) * 2**20))
+    for which, value in limits:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with an error instead of a kill
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+# --- answers absent, not watched -------------------------------------------------------------------------------
+
+class LibraryCallRefused(Exception):
+    """Raised by a library function that implements a graded technique, while grading."""
+
+
+def _refusing(fn: types.FunctionType, what: str) -> types.CodeType:
+    """A code object that raises :class:`LibraryCallRefused`, with the same free variables as ``fn``'s (so it can
+    replace ``fn.__code__``: every reference to the function, wherever it is held, now refuses)."""
+    free = fn.__code__.co_freevars
+    lines = ["def outer():"] + [f"    {v} = None" for v in free] + ["    def refused(*args, **kwargs):"]
+    if free:
+        lines.append(f"        ({', '.join(free)},)")
+    lines += [f"        raise LibraryCallRefused({what!r})", "    return refused"]
+    scope = {"LibraryCallRefused": LibraryCallRefused}
+    exec(compile("\n".join(lines), f"<refused {what}>", "exec"), scope)
+    return scope["outer"]().__code__
+
+
+def refuse_library(forbidden: list) -> list[str]:
+    """Make the library's implementations of the graded techniques unavailable in this process, before any
+    notebook code runs: ``forbidden`` lists ``(file, qualified name)`` (:func:`vizlab.exercises.rules.
+    forbidden_calls`). Returns those that were found and replaced."""
+    done = []
+    modules = {getattr(m, "__file__", None): m for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
+    for filename, qualname in forbidden:
+        obj = modules.get(filename)
+        for part in qualname.split("."):
+            obj = getattr(obj, part, None)
+        obj = getattr(obj, "__func__", obj)
+        if not isinstance(obj, types.FunctionType):
+            continue
+        what = f"{obj.__module__}.{qualname} is vizlab's own implementation of a graded exercise: not available " \
+               "while grading (write it yourself)"
+        obj.__globals__.setdefault("LibraryCallRefused", LibraryCallRefused)  # what the new code raises
+        obj.__code__ = _refusing(obj, what)
+        done.append(qualname)
+    return done
+
+
+class _Guard:
+    """An audit hook (it cannot be removed): while a function is graded, no tracer, ctypes or new processes; at
+    any time, no search of the interpreter's memory for the harness (``gc.get_objects`` and friends). A second
+    line only: the rules themselves are judged outside this process (:mod:`vizlab.exercises.rules`)."""
+
+    CALLS = ("sys.settrace", "sys.setprofile", "ctypes.", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec",
+             "os.spawn", "os.system", "subprocess.Popen", "os.kill", "os.killpg", "signal.pthread_kill")
+    ALWAYS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames")
+
+    def __init__(self):
+        self.calling = False   # a graded call is running
+        self.harness = False   # the harness itself is counting threads
+
+    def __call__(self, event: str, args: tuple) -> None:
+        if self.harness:
+            return
+        if event.startswith(self.ALWAYS) or (self.calling and event.startswith(self.CALLS)):
+            raise PermissionError(f"{event} is not allowed while a notebook is graded")
+
+
+# --- the cells and the calls -----------------------------------------------------------------------------------
+
+def _stub_exercises(notebooks: dict[str, list[list[str]]]) -> None:
+    """A stand-in ``vizlab.exercises`` for the sandbox: the checks are the grader's job, not the notebook's.
+
+    The real catalog (references, hidden cases) is not mounted; ``E1.saliency.check(fn)`` prints a line and
+    ``passes(fn)`` is ``False``, so demonstration cells guarded by it are skipped.
+    """
+    from types import SimpleNamespace
+
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    class Check:
+        def __init__(self, name: str, function: str):
+            self.name, self.function = name, function
+
+        def check(self, *args, **kwargs):
+            print(f"({self.name}: checked by the grader)")
+            return SimpleNamespace(exercise=self.name, status="graded later", passed=False, cases=0)
+
+        def passes(self, *args, **kwargs):
+            return False
+
+        def hint(self):
+            return ""
+
+        def solution(self):
+            return ""
+
+    stub = types.ModuleType("vizlab.exercises")
+    stub.__path__ = [here]
+    stub.__doc__ = "Stand-in used while grading (the real checks run in the grader)."
+    all_checks = {}
+    for notebook, pairs in notebooks.items():
+        checks = {name: Check(name, function) for name, function in pairs}
+        all_checks.update(checks)
+        setattr(stub, notebook.split("_")[0], SimpleNamespace(**checks))
+    stub.EXERCISES = all_checks
+    sys.modules["vizlab.exercises"] = stub
+    import vizlab
+
+    vizlab.exercises = stub
+
+
+def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
+    import linecache
+
+    import torch
+
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    transform = job["transform"]
+    _stub_exercises(job["notebooks"])
+    refuse_library(job.get("forbidden", []))
+    try:
+        import tqdm
+
+        tqdm.tqdm.monitor_interval = 0  # no monitor thread: threads left running void the grading
+    except Exception:  # noqa: BLE001
+        pass
+    guard = _Guard()
+    sys.addaudithook(guard)
+    namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
+    shell = _Shell(namespace, transform)
+    namespace["get_ipython"] = lambda: shell
+    limit = float(job["call_timeout"])
+    for index, source in job["cells"]:
+        write_frame(fd, {"kind": "cell", "index": index})
+        error = None
+        try:
+            code = transform(source)
+            name = f"<cell {index}>"
+            linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+            compiled = compile(code, name, "exec")
+            _alarm(limit)
+            try:
+                exec(compiled, namespace)
+            finally:
+                _alarm(0)
+        except CallTimeout:
+            error = f"the cell ran longer than {limit:g} s and was stopped"
+        except SystemExit as exc:
+            error = f"the cell called sys.exit({exc.code!r}); the grader ignored it and went on"
+        except MemoryError:
+            error = f"MemoryError: the cell ran out of memory (limit: {job['memory_mb']} MB)"
+        except BaseException as exc:  # noqa: BLE001 - anything a notebook can raise
+            error = f"{type(exc).__name__}: {str(exc)[:300]}"
+        if error:
+            write_frame(fd, {"kind": "cell_error", "index": index, "error": error})
+    # The cells are done: only now do the cases (hidden ones included) enter the sandbox.
+    guard.harness = True
+    threads = len(sys._current_frames())
+    guard.harness = False
+    if threads > 1:
+        write_frame(fd, {"kind": "threads", "count": threads - 1})
+    os.write(ready_fd, b"R")
+    os.close(ready_fd)
+    with os.fdopen(cases_fd, "rb") as f:
+        (size,) = struct.unpack(">Q", f.read(8))
+        exercises = pickle.loads(f.read(size))  # from the trusted grader
+    for spec in exercises:
+        name, function = spec["name"], spec["function"]
+        timed_out = False
+        fn = namespace.get(function)
+        if not callable(fn):
+            write_frame(fd, {"kind": "missing", "exercise": name})
+            continue
+        # the rules (no loops, no library implementation, no tricks) are judged outside this process, on the
+        # notebook's source and on what the calls raised: "forbidden" and "loops" stay empty
+        write_frame(fd, {"kind": "function", "exercise": name, "source": None, "loops": []})
+        for i, (args, kwargs) in enumerate(spec["cases"]):
+            record: dict[str, Any] = {"kind": "case", "exercise": name, "case": i, "value": None, "error": None,
+                                      "seconds": 0.0, "forbidden": [], "loops": []}
+            started = time.monotonic()
+            if timed_out:
+                record["error"] = "skipped: an earlier call of this function ran past the time limit"
+                write_frame(fd, record)
+                continue
+            try:
+                _alarm(limit)
+                guard.calling = True
+                try:
+                    value = fn(*args, **kwargs)
+                finally:
+                    guard.calling = False
+                    _alarm(0)
+                record["value"] = _sanitize(value)
+            except NotImplementedError:
+                record["error"] = "not implemented"
+            except CallTimeout:
+                record["error"] = f"the call ran longer than {limit:g} s and was stopped"
+                timed_out = True
+            except SystemExit as exc:
+                record["error"] = f"the function called sys.exit({exc.code!r})"
+            except MemoryError:
+                record["error"] = f"MemoryError: the call ran out of memory (limit: {job['memory_mb']} MB)"
+            except BaseException as exc:  # noqa: BLE001
+                tb = traceback.extract_tb(exc.__traceback__)
+                where = next((f" ({f.filename}, line {f.lineno})" for f in reversed(tb)
+                              if f.filename.startswith("<cell")), "")
+                record["error"] = f"{type(exc).__name__}: {str(exc)[:300]}{where}"
+            record["seconds"] = time.monotonic() - started
+            write_frame(fd, record)
+    write_frame(fd, {"kind": "done"})

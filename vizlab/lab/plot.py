@@ -1,0 +1,115 @@
+"""Figures of the lab: a heatmap with the evidence masks drawn on it, a grid of methods, TCAV scores, unit patches."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..plotting import subplots
+
+SHAPE_COLOUR = "white"
+CUE_COLOUR = "#00ff66"
+
+
+def draw_masks(ax: Axes, shape_mask, cue_mask, *, linewidth: float = 1.2) -> None:
+    """Outline the shape's mask (white) and the cue's mask (bright green) on ``ax``."""
+    for mask, colour in ((shape_mask, SHAPE_COLOUR), (cue_mask, CUE_COLOUR)):
+        if mask is None:
+            continue
+        m = np.asarray(torch.as_tensor(mask).float().cpu())
+        if m.any():
+            ax.contour(m, levels=[0.5], colors=[colour], linewidths=linewidth)
+
+
+def show_evidence(image, heat, shape_mask=None, cue_mask=None, ax: Axes | None = None, *, title: str | None = None,
+                  alpha: float = 0.55) -> Axes:
+    """``image`` (``(3, H, W)`` tensor or ``(H, W, 3)`` array) under ``heat`` (``(H, W)``, scaled to its maximum,
+    jet colours; ``None``: the image alone) with the masks outlined: the picture the lab asks about (is the heat
+    on the cue or on the shape?)."""
+    if ax is None:
+        _, ax = subplots(figsize=(3, 3))
+    img = torch.as_tensor(image).detach().float().cpu()
+    if img.dim() == 3 and img.shape[0] == 3:
+        img = img.permute(1, 2, 0)
+    ax.imshow(img.numpy().clip(0, 1), interpolation="nearest")
+    if heat is not None:
+        h = torch.as_tensor(heat).detach().float().cpu().clamp_min(0)
+        h = (h / h.max().clamp_min(1e-12)).numpy()
+        ax.imshow(h, cmap="jet", alpha=alpha * np.clip(h * 1.5, 0.15, 1.0), vmin=0, vmax=1, interpolation="bilinear")
+    draw_masks(ax, shape_mask, cue_mask)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=8)
+    return ax
+
+
+def method_grid(images: torch.Tensor, maps: dict[str, torch.Tensor], shape_masks, cue_masks, *,
+                row_titles: Sequence[str] | None = None, size: float = 1.35) -> Figure:
+    """One row per image, one column per method: :func:`show_evidence` panels (column titles: the methods)."""
+    n, names = len(images), list(maps)
+    fig, axes = subplots(n, len(names), figsize=(size * len(names), size * n + 0.3), squeeze=False)
+    for i in range(n):
+        for j, name in enumerate(names):
+            show_evidence(images[i], maps[name][i], shape_masks[i], cue_masks[i], axes[i, j],
+                          title=name if i == 0 else None)
+        if row_titles is not None:
+            axes[i, 0].text(-0.08, 0.5, row_titles[i], transform=axes[i, 0].transAxes, rotation=90, va="center",
+                            ha="right", fontsize=8)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def show_tcav(results: dict, ax: Axes | None = None, *, title: str | None = None) -> Axes:
+    """Bars of mean TCAV scores (``{label: TCAVResult}``, one group per label, one bar per concept), the random
+    sets' mean as a dashed line per group and a star over significant concepts."""
+    if ax is None:
+        _, ax = subplots(figsize=(7, 3))
+    labels = list(results)
+    concepts = list(next(iter(results.values())).concepts)
+    width = 0.8 / len(concepts)
+    for g, label in enumerate(labels):
+        res = results[label]
+        for k, c in enumerate(concepts):
+            r = res[c]
+            x = g + (k - (len(concepts) - 1) / 2) * width
+            ax.bar(x, r.mean, width * 0.9, yerr=float(np.std(r.scores)), color=f"C{k}", label=c if g == 0 else None,
+                   capsize=2)
+            if r.significant:
+                ax.text(x, min(r.mean + float(np.std(r.scores)) + 0.03, 1.05), "*", ha="center", fontsize=11)
+        null = float(np.mean(next(iter(res.concepts.values())).null))
+        ax.plot([g - 0.42, g + 0.42], [null, null], "k--", lw=1)
+    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("TCAV score")
+    ax.legend(fontsize=7, ncol=len(concepts), loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def unit_patches(images: torch.Tensor, maps: torch.Tensor, units: dict[int, tuple[str, float]], thresholds, *,
+                 k: int = 5, size: float = 1.0) -> Figure:
+    """For each labelled unit (``{unit: (concept, IoU)}``), its ``k`` top images with the region above the unit's
+    threshold outlined. ``maps`` ``(N, C, H, W)`` are the upsampled activations
+    (:func:`~vizlab.lab.concepts.unit_maps`)."""
+    rows = list(units)
+    fig, axes = subplots(len(rows), k, figsize=(size * k, size * len(rows) + 0.2), squeeze=False)
+    for i, unit in enumerate(rows):
+        peak = maps[:, unit].flatten(1).amax(1)
+        top = peak.topk(min(k, len(peak))).indices.tolist()
+        for j in range(k):
+            ax = axes[i, j]
+            ax.set_axis_off()
+            if j >= len(top):
+                continue
+            n = top[j]
+            ax.imshow(images[n].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+            ax.contour((maps[n, unit] > thresholds[unit]).float().numpy(), levels=[0.5], colors=["#00ff66"],
+                       linewidths=1.0)
+        concept, iou = units[unit]
+        axes[i, 0].set_title(f"unit {unit}: {concept} (IoU {iou:.2f})", fontsize=7, loc="left")
+    fig.tight_layout(pad=0.2)
+    return fig
