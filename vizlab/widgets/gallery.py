@@ -47,16 +47,21 @@ SECTIONS: list[tuple[str, str, str]] = [
      'DeepDreamExplorer(new_model(), "temple", size=128)'),
     ("Style transfer", "Paint the cat in the style of an artwork; Run, and Stop to keep the partial result.",
      'StyleExplorer("cat", loss_net=loss_network(model=new_model()), size=96, steps=40, autostart=False)'),
+    ("AdaIN: any style in one pass", "Pick a style (or upload one) and slide its strength: one forward pass each.",
+     'AdainExplorer("cat", size=192)'),
     ("Can we trust this map?", "A method's map beside its deletion curve; randomise the layers and watch it change.",
      'TrustExplorer(new_model(), "cat_and_espresso", size=128, steps=8)'),
+    ("Ground-truth lab", "A model that learned a shortcut and a clean one: does the heat sit on the cue or the shape?",
+     'LabExplorer({kind: lab_model(kind, progress=False) for kind in ("shortcut", "clean")}, paired_sets(48))'),
 ]
 
 SETUP = """\
 import vizlab
 from vizlab.inside import photo_crops
+from vizlab.lab import lab_model, paired_sets
 from vizlab.style import loss_network
-from vizlab.widgets import (ClassVizExplorer, DeepDreamExplorer, FeatureMapExplorer, GradCamExplorer,
-                            OcclusionExplorer, PatchExplorer, StyleExplorer, TrustExplorer)
+from vizlab.widgets import (AdainExplorer, ClassVizExplorer, DeepDreamExplorer, FeatureMapExplorer, GradCamExplorer,
+                            LabExplorer, OcclusionExplorer, PatchExplorer, StyleExplorer, TrustExplorer)
 
 
 def new_model():
