@@ -108,3 +108,16 @@ def test_tensor_round_trip_and_batches(tmp_path):
         to_image(batch)
     save_image(t, tmp_path / "x.png")
     assert np.abs(load_image(tmp_path / "x.png") - img).max() <= 1 / 255 + 1e-6
+
+
+def test_image_batch_keeps_the_aspect_and_takes_tensors_as_they_are():
+    from vizlab.images import image_batch
+
+    img = np.zeros((40, 80, 3), dtype=np.float32)
+    assert image_batch(img, 20).shape == (1, 3, 20, 40)  # exact: shorter side 20, aspect kept
+    assert image_batch(img).shape == (1, 3, 40, 80)  # exact: None keeps the size
+    t = torch.rand(2, 3, 10, 12)
+    assert torch.equal(image_batch(t, 64), t)  # exact: a tensor is used as it is
+    for bad in (8, 20.0, True):
+        with pytest.raises(ValueError, match="size must be an integer"):
+            image_batch(img, bad)

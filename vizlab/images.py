@@ -337,6 +337,28 @@ def to_tensor(images, device: torch.device | str | None = None) -> torch.Tensor:
     return t.to(device) if device is not None else t
 
 
+def image_batch(image, size: int | None = None) -> torch.Tensor:
+    """A ``(N, 3, H, W)`` CPU batch in ``[0, 1]`` at a photo's own aspect ratio.
+
+    A tensor is used as it is (its shape checked by :func:`to_tensor`; ``size`` does not apply); anything
+    :func:`load_image` takes is resized so that its shorter side is ``size`` pixels (``None`` keeps its size).
+
+    Example:
+        >>> image_batch("cat", 160).shape
+        torch.Size([1, 3, 160, 160])
+    """
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 16):
+        raise ValueError(f"size must be an integer of at least 16 pixels (or None), got {size!r}")
+    if isinstance(image, torch.Tensor):
+        return to_tensor(image)
+    img = load_image(image)
+    if size is not None:
+        h, w = img.shape[:2]
+        s = size / min(h, w)
+        img = resize(img, (max(1, round(h * s)), max(1, round(w * s))))
+    return to_tensor(img)
+
+
 def to_image(tensor: torch.Tensor) -> np.ndarray:
     """A ``(3, H, W)`` or ``(1, 3, H, W)`` tensor in ``[0, 1]`` to vizlab's ``(H, W, 3)`` float32 array.
 

@@ -322,13 +322,7 @@ def _vgg19_normalised(pretrained: bool) -> tuple[nn.Module, dict[str, str], str]
     if not pretrained:
         return net, layers, "random initialisation"
     package, relative = FEATURE_MODELS["vgg19_normalised"]
-    path = package_file(package, relative)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    ours = net.state_dict()
-    if set(state) != set(ours) or any(state[k].shape != ours[k].shape for k in ours):
-        raise ModelUnavailableError(f"{path} does not hold the 16-convolution normalised VGG-19 that vizlab expects "
-                                    f"({len(state)} tensors, {len(ours)} expected)")
-    net.load_state_dict(state)
+    load_checked_state(net, package_file(package, relative), "the 16-convolution normalised VGG-19")
     return net, layers, f"normalised VGG-19 (Gatys et al.; as published with AdaIN), from {relative} (package {package})"
 
 
@@ -509,6 +503,17 @@ def load_judge(device: str | torch.device | None = None) -> VizModel:
             p.requires_grad_(False)
         _JUDGES[str(dev)] = judge
     return _JUDGES[str(dev)]
+
+
+def load_checked_state(module: nn.Module, path, what: str) -> None:
+    """Load the state dict at ``path`` into ``module`` after checking that it has exactly ``module``'s tensors
+    and shapes; otherwise :class:`ModelUnavailableError` says the file is not ``what``."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    ours = module.state_dict()
+    if set(state) != set(ours) or any(state[k].shape != ours[k].shape for k in ours):
+        raise ModelUnavailableError(f"{path} does not hold {what} that vizlab expects ({len(state)} tensors, "
+                                    f"{len(ours)} expected)")
+    module.load_state_dict(state)
 
 
 def model_input(model: nn.Module, image) -> torch.Tensor:

@@ -30,7 +30,7 @@ from torch import nn
 
 from ..device import model_device
 from ..toy import seeded
-from ..images import SAMPLES, TEXTURES, load_image, resize, to_tensor
+from ..images import SAMPLES, TEXTURES, image_batch, load_image, resize
 from .artwork import DATA_DIR, style_batch
 from .lossnet import LossNetwork, loss_network
 from .losses import (darkening_loss, gram_matrix, palette_loss, relative_content_loss, relative_style_loss,
@@ -585,16 +585,5 @@ def stylize(net: TransformerNet, image, size: int | None = None) -> torch.Tensor
     ``image``: anything :func:`vizlab.images.load_image` takes (resized so its shorter side is ``size``,
     keeping the aspect ratio), or a ``(N, 3, H, W)`` tensor in ``[0, 1]`` (used at its own size).
     """
-    device = model_device(net)
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 16):
-        raise ValueError(f"size must be an integer of at least 16 pixels (or None), got {size!r}")
-    if isinstance(image, torch.Tensor):
-        x = to_tensor(image)  # checks the shape; size does not apply to tensors, which are used as they are
-    else:
-        img = load_image(image)
-        if size is not None:
-            h, w = img.shape[:2]
-            s = size / min(h, w)
-            img = resize(img, (max(1, round(h * s)), max(1, round(w * s))))
-        x = to_tensor(img)
-    return net.eval()(x.to(device).float())
+    x = image_batch(image, size)  # a tensor is used as it is; size applies to images it loads
+    return net.eval()(x.to(model_device(net)).float())
