@@ -17,7 +17,7 @@ import pytest
 from vizlab.exercises import catalog
 from vizlab.exercises.grading import Limits, feedback_name, grade
 
-from test_grading import CONTENT, EXERCISES, GRAM, IMPORTS, SUBMISSIONS, TV, notebook
+from test_grading import CONTENT, EXERCISES, GRAM, IMPORTS, SUBMISSIONS, TV, notebook, notes
 from test_grading_attacks import root_dir
 
 CAPS = Limits(timeout=30, call_timeout=5, memory_mb=512, file_bytes=32 * 2**20, processes=32)
@@ -86,10 +86,6 @@ def capped():
         yield {r["student"]: r for r in results}, root
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-def notes(result) -> str:
-    return "\n".join(result["notes"])
 
 
 def problems(result, exercise) -> str:

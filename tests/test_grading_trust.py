@@ -21,7 +21,7 @@ from vizlab.exercises.grading import Limits, feedback_name, grade
 from vizlab.exercises.protocol import MAGIC, read_frames
 from vizlab.exercises.submissions import NotebookTooLarge, read_notebook, scan_submissions
 
-from test_grading import CONTENT, EXERCISES, GRAM, IMPORTS, LIMITS, SUBMISSIONS, TV, notebook
+from test_grading import CONTENT, EXERCISES, GRAM, IMPORTS, LIMITS, SUBMISSIONS, TV, notebook, notes
 from test_grading_attacks import STUB_GRAM, frame, root_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,10 +152,6 @@ def hostile():
         yield {r["student"]: r for r in results}, root
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-def notes(result) -> str:
-    return "\n".join(result["notes"])
 
 
 def test_a_name_that_is_not_utf8_gets_an_escaped_row_and_the_run_goes_on(hostile):
