@@ -209,7 +209,8 @@ def test_the_exercise_notebooks_score_full_marks_without_notes_or_review(tmp_pat
         shutil.copy(path, folder / path.name)
     limits = Limits(timeout=240, student_timeout=900, call_timeout=60, memory_mb=2048)
     result = grade(tmp_path / "subs", tmp_path / "g.csv", limits=limits, progress=False)[0]
-    assert result["total"] == result["max_total"], json.dumps(result["exercises"], indent=1)[:3000]
+    short = {name: s for name, s in result["exercises"].items() if s["points"] != s["max"]}
+    assert result["total"] == result["max_total"], json.dumps({"short": short, "notes": result["notes"]}, indent=1)
     assert result["notes"] == [] and not any(s["review"] for s in result["exercises"].values())
 
 
