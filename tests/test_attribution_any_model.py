@@ -81,7 +81,7 @@ def test_plain_modules_take_any_range_and_linear_attributions_are_closed_form():
     grad = saliency(model, x, 1, reduce="none")
     assert torch.allclose(grad, wc.expand_as(grad))  # exact
     assert torch.allclose(saliency(model, x, 1), wc.abs().amax(0).expand(2, H, W))  # exact
-    for rule in ("gauss-legendre", "midpoint"):
+    for rule in ("adaptive", "gauss-legendre", "midpoint"):
         ig, delta = integrated_gradients(model, x, 1, steps=3, rule=rule, reduce="none", return_delta=True)
         assert torch.allclose(ig, wc * x, atol=1e-4)  # exact
         assert delta.abs().max() < 1e-3  # exact
@@ -93,7 +93,7 @@ def test_plain_modules_take_any_range_and_linear_attributions_are_closed_form():
 def test_gauss_legendre_is_exact_where_the_midpoint_rule_is_not():
     model, x = build(Cubic), wide_input(1, 1) / 20
     expected = model.a * x ** 3
-    gl = integrated_gradients(model, x, 0, steps=2, reduce="none")  # Gauss-Legendre is the default
+    gl = integrated_gradients(model, x, 0, steps=2, rule="gauss-legendre", reduce="none")
     assert torch.allclose(gl, expected, atol=1e-5)  # exact
     mid = integrated_gradients(model, x, 0, steps=2, rule="midpoint", reduce="none")
     assert not torch.allclose(mid, expected, atol=1e-3)  # exact
@@ -101,6 +101,38 @@ def test_gauss_legendre_is_exact_where_the_midpoint_rule_is_not():
     assert float(weights.sum()) == pytest.approx(1.0) and 0 < float(alphas.min()) < float(alphas.max()) < 1  # exact
     with pytest.raises(ValueError, match="rule='simpson' is unknown"):
         integrated_gradients(model, x, 0, rule="simpson")
+
+
+def test_adaptive_integrated_gradients_refine_until_the_tolerance():
+    """A ReLU network's path integrand jumps at every kink; the adaptive rule splits the panels that miss their
+    own score change ``S(b) - S(a)`` until the whole gap is within the tolerance."""
+    model, x = tiny_cnn(0), torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    for tolerance in (1e-2, 1e-3, 1e-4):
+        ig, info = integrated_gradients(model, x, [1, 2], steps=4, tolerance=tolerance, reduce="none",
+                                        return_info=True)
+        assert torch.allclose(ig.flatten(1).double().sum(1) - info["score_change"].double(),
+                              info["delta"].double(), atol=1e-5)  # exact: delta is the attributions' own gap
+        assert (info["gap"] <= tolerance).all(), (tolerance, info["gap"])  # exact: the stopping rule
+        assert (info["steps"] <= 512).all() and (info["steps"] % 4 == 0).all()  # exact
+    assert info["steps"].max() > 4  # exact: 1e-4 needs more than the first panel (measured 252 and 100 points)
+    # with no budget to split, the adaptive rule is one panel: Gauss-Legendre at 4 points, the same numbers
+    one, info = integrated_gradients(model, x, [1, 2], steps=4, max_steps=4, reduce="none", return_info=True)
+    gl = integrated_gradients(model, x, [1, 2], steps=4, rule="gauss-legendre", reduce="none")
+    assert torch.allclose(one, gl, atol=1e-6) and info["steps"].tolist() == [4, 4]  # exact
+    for bad, kind in [(dict(tolerance=0), ValueError), (dict(tolerance=1.5), ValueError),
+                      (dict(tolerance="2 %"), ValueError), (dict(max_steps=0), ValueError),
+                      (dict(max_steps=2.5), TypeError)]:
+        with pytest.raises(kind, match=next(iter(bad))):
+            integrated_gradients(model, x, [1, 2], **bad)
+
+
+def test_adaptive_integrated_gradients_are_complete_on_hard_photos(model):
+    """Photos where 64 fixed Gauss-Legendre points miss most (33 % and 19 % at 224 px; 5.0 % and 9.1 % at the
+    128 px used here, measured): the adaptive default is within 5 % (measured 1.6 % and 1.2 %, 32 and 80 points)."""
+    x = torch.cat([model.to_input(p, 128) for p in ("cat_and_espresso", "gravel")])
+    cls = model(x).argmax(1).tolist()
+    _, info = integrated_gradients(model, x, cls, return_info=True)
+    assert float(info["gap"].max()) < 0.05, info  # claim: IG adaptive completeness gap, hard photos at 128 px
 
 
 def test_guided_backprop_is_closed_form():

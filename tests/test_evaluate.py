@@ -57,7 +57,7 @@ def test_score_cam_weights_are_a_softmax_over_channels_and_batching_does_not_mat
 def test_integrated_gradients_completeness_gap_shrinks_with_steps(tiny, images):
     gaps = []
     for steps in (2, 8, 64):
-        ig = IntegratedGradients(tiny, steps=steps)
+        ig = IntegratedGradients(tiny, steps=steps, rule="gauss-legendre")
         attr = ig.attributions(images, [1, 2])
         assert attr.shape == images.shape
         gaps.append(float((ig.delta.abs() / ig.score_change.abs()).max()))
