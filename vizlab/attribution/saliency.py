@@ -234,8 +234,9 @@ class IntegratedGradients(GradientMethod):
     the tolerance (benchmarks/bench_ig_completeness.py).
 
     After a call, ``delta`` ``(N,)`` holds the completeness gap ``sum(attributions) - (S(x) - S(x0))``,
-    ``score_change`` ``(N,)`` holds ``S(x) - S(x0)`` (``S`` the target logit) and ``steps_used`` ``(N,)`` the
-    gradient points taken per image.
+    ``score_change`` ``(N,)`` holds ``S(x) - S(x0)`` (``S`` the target logit), ``steps_used`` ``(N,)`` the
+    gradient points taken per image (including those of panels split later) and, for the adaptive rule,
+    ``cuts`` the final panel boundaries per image (where the path was refined).
     """
 
     def __init__(self, model: nn.Module, steps: int = 32, baseline: float | torch.Tensor = 0.0,
@@ -258,12 +259,14 @@ class IntegratedGradients(GradientMethod):
         self.delta: torch.Tensor | None = None
         self.score_change: torch.Tensor | None = None
         self.steps_used: torch.Tensor | None = None
+        self.cuts: list[list[float]] = []
 
     def attributions(self, x: torch.Tensor, target: TargetLike) -> torch.Tensor:
         """Signed attributions ``(N, 3, H, W)``; sets :attr:`delta`, :attr:`score_change`, :attr:`steps_used`."""
         x0 = torch.as_tensor(self.baseline, dtype=x.dtype, device=x.device).expand_as(x)
         with torch.no_grad():
             classes = as_class_target(self.model, target, self.model(x)).indices(x.shape[0]).to(x.device)
+        self.cuts = []
         if self.rule == "adaptive":
             parts = [self._adaptive(x[n:n + 1], x0[n:n + 1], int(classes[n])) for n in range(x.shape[0])]
             attr = torch.cat([p[0] for p in parts])
@@ -362,6 +365,7 @@ class IntegratedGradients(GradientMethod):
             done = sorted(keep + panels(halves), key=lambda p: p[0])
             used += 2 * k * len(picked)
         total = torch.cat([p[4] for p in done]).sum(0, keepdim=True)
+        self.cuts.append([p[0] for p in done] + [done[-1][1]])
         return (diff * total).to(x.dtype), change, used
 
     def maps(self, x: torch.Tensor, target: TargetLike, reduce: str) -> torch.Tensor:
