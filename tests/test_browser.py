@@ -15,8 +15,11 @@ Run and Stop) and check what the browser shows:
 Every lecture case runs in both run modes of the explorers (``vizlab.widgets.base``): the notebook as it is,
 with the server's kernels in "thread" mode (``VIZLAB_WIDGET_MODE=thread``), and a copy named ``*__main.ipynb``
 whose second cell calls ``vizlab.widgets.set_mode("main")`` (jobs on the kernel's main thread, as in Colab and
-VS Code). Last, ``vizlab gallery`` serves the Voilà dashboard: the page must show every explorer and no code,
-and its occlusion slider must change the picture.
+VS Code). ``tests/fixtures/every_explorer.ipynb`` holds the eight explorers that notebooks 03 and 05 do not
+show; its "main"-mode copy checks each one (a slider or Run/Stop). Last, ``vizlab gallery`` serves the Voilà
+dashboard (its kernel in "thread" mode): the page must show every explorer and no code, and each of the ten
+explorers must answer its control; and a small gallery page opened and closed three times must leave no kernel
+behind and no growth of the server's memory.
 
 Screenshots of every step go to ``test-artifacts/browser/``. ``tests/fixtures/demo_explorer.ipynb`` is a
 minimal explorer that keeps the harness honest even without the lecture notebooks, and
@@ -29,6 +32,7 @@ installs Chromium, ``go.py`` the extras).
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -72,6 +76,7 @@ DEMO = "tests/fixtures/demo_explorer.ipynb"
 DEMO_BROKEN = "tests/fixtures/demo_explorer_broken.ipynb"
 OCCLUSION = "notebooks/03_occlusion_and_saliency.ipynb"
 CLASS_VIZ = "notebooks/05_class_visualization.ipynb"
+EVERY = "tests/fixtures/every_explorer.ipynb"  # the explorers 03 and 05 do not show, for "main" mode
 
 MAIN_SUFFIX = "__main"  # copies of the notebooks that run their explorers in "main" mode
 MAIN_CELL = 'import vizlab.widgets\nprint("vizlab widget mode:", vizlab.widgets.set_mode("main"))'
@@ -350,9 +355,12 @@ class Session:
         found = [e for e in WIDGET_ERRORS if e.lower() in text.lower()]
         assert not found, f"{self.name}: {found} in the outputs:\n{text[-3000:]}"
 
-    def explorer(self, *, slider: str | None = None, buttons: tuple[str, ...] = ()):
-        """The first ``.vizlab-explorer`` having the slider labelled ``slider`` and all ``buttons``."""
+    def explorer(self, *, slider: str | None = None, buttons: tuple[str, ...] = (), nth: int | None = None):
+        """The first ``.vizlab-explorer`` having the slider labelled ``slider`` and all ``buttons`` (``nth``: the
+        page's ``nth`` explorer, which must have them)."""
         loc = self.page.locator(f"{self.root} .vizlab-explorer")
+        if nth is not None:
+            loc = loc.nth(nth)
         if slider:
             label = self.page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(slider)}\b", re.I))
             loc = loc.filter(has=self.page.locator(".widget-slider", has=label))
@@ -362,7 +370,7 @@ class Session:
         try:
             loc.wait_for(timeout=20_000)
         except Exception as exc:
-            raise AssertionError(f"{self.name}: no explorer with slider={slider!r} buttons={buttons} is shown "
+            raise AssertionError(f"{self.name}: no explorer (nth={nth}) with slider={slider!r} buttons={buttons} is shown "
                                  f"(widget not rendered?); outputs:\n{self.outputs_text()[-3000:]}") from exc
         return loc
 
@@ -482,12 +490,13 @@ def _poll(condition, timeout_s: float) -> bool:
     return True
 
 
-def check_slider(sess: Session, slider: str = "patch", timeout_s: float = PICTURE_S) -> None:
+def check_slider(sess: Session, slider: str = "patch", timeout_s: float = PICTURE_S, nth: int | None = None) -> None:
     """Move ``slider`` one step with the keyboard; the picture must change and no error may appear."""
-    explorer = sess.explorer(slider=slider)
+    explorer = sess.explorer(slider=slider, nth=nth)
     before = sess.wait_settled(explorer, timeout_s, "before the slider moves")
     label = sess.page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(slider)}\b", re.I))
     widget = explorer.locator(".widget-slider", has=label).first
+    widget.scroll_into_view_if_needed()
     readout = widget.locator(".widget-readout")
     value_before = readout.inner_text()
     handle = widget.locator(".noUi-handle").first
@@ -508,9 +517,9 @@ def check_slider(sess: Session, slider: str = "patch", timeout_s: float = PICTUR
     sess.assert_no_widget_errors()
 
 
-def check_run_stop(sess: Session, timeout_s: float = PICTURE_S) -> None:
+def check_run_stop(sess: Session, timeout_s: float = PICTURE_S, nth: int | None = None) -> None:
     """Click Run, see the picture update, click Stop: status says stopped and the picture stays."""
-    explorer = sess.explorer(buttons=("Run", "Stop"))
+    explorer = sess.explorer(buttons=("Run", "Stop"), nth=nth)
     before = sess.wait_settled(explorer, timeout_s, "before Run", need_picture=False)
     # A run that ends on its own before Stop arrives would prove nothing: ask for as many steps as allowed.
     label = sess.page.locator(".widget-label", has_text=re.compile(r"^\s*steps\b", re.I))
@@ -518,6 +527,11 @@ def check_run_stop(sess: Session, timeout_s: float = PICTURE_S) -> None:
     if steps.count():
         steps.first.fill("100000")  # a bounded field clamps this to its maximum
         steps.first.press("Enter")
+    # sliders of the run's length (DeepDream's octaves and steps/octave, style transfer's steps): to the end
+    label = sess.page.locator(".widget-label", has_text=re.compile(r"^\s*(steps|octaves)\b", re.I))
+    for handle in explorer.locator(".widget-slider", has=label).locator(".noUi-handle").all():
+        handle.focus()
+        handle.press("End")
     sess.button(explorer, "Run").click()
     sess.wait_picture_change(explorer, before, timeout_s, "clicking Run")
     sess.shot("running", explorer)
@@ -537,6 +551,27 @@ def check_run_stop(sess: Session, timeout_s: float = PICTURE_S) -> None:
     sess.assert_no_widget_errors()
 
 
+def slider(name: str, nth: int):
+    """The check that moves the ``nth`` explorer's ``name`` slider (several explorers share a page)."""
+    return functools.partial(check_slider, slider=name, nth=nth)
+
+
+def run_stop(nth: int):
+    return functools.partial(check_run_stop, nth=nth)
+
+
+# The explorers of every_explorer.ipynb, in page order, each with the control a student would use first.
+EVERY_CHECKS = (
+    slider("channel", 0),  # FeatureMapExplorer
+    slider("channel", 1),  # PatchExplorer
+    slider("alpha", 2),  # GradCamExplorer
+    run_stop(3),  # DeepDreamExplorer
+    run_stop(4),  # StyleExplorer
+    slider("alpha", 5),  # AdainExplorer
+    slider("randomise down to", 6),  # TrustExplorer
+    slider("image", 7),  # LabExplorer
+)
+
 # Each lecture notebook with the checks its explorer must pass, in both run modes; the demo explorer has both
 # controls.
 _CHECKS = {
@@ -544,7 +579,10 @@ _CHECKS = {
     OCCLUSION: (check_slider,),  # "patch" slider of the occlusion explorer
     CLASS_VIZ: (check_run_stop,),  # Run/Stop of the class-visualization explorer
 }
-CASES = {**_CHECKS, **{in_main_mode(nb): checks for nb, checks in _CHECKS.items()}}
+# every_explorer.ipynb only in "main" mode: "thread" mode is the Voilà gallery's (test_gallery_...), whose
+# kernel already holds every explorer; there each one gets the same check (GALLERY_CHECKS).
+CASES = {**_CHECKS, **{in_main_mode(nb): checks for nb, checks in _CHECKS.items()},
+         in_main_mode(EVERY): EVERY_CHECKS}
 
 
 @pytest.mark.parametrize("notebook", list(CASES))
@@ -570,6 +608,20 @@ def test_checks_fail_on_a_broken_widget(session, notebook):
 
 # -- the Voilà gallery -------------------------------------------------------------------------------------------
 GALLERY_S = 300  # the page appears once the dashboard's kernel has built every explorer
+GALLERY_ORDER = ("FeatureMapExplorer", "PatchExplorer", "OcclusionExplorer", "GradCamExplorer", "ClassVizExplorer",
+                 "DeepDreamExplorer", "StyleExplorer", "AdainExplorer", "TrustExplorer", "LabExplorer")
+# The gallery's explorers in page order (GALLERY_ORDER) after the occlusion slider (2).
+GALLERY_CHECKS = (
+    slider("channel", 0),  # feature maps
+    slider("channel", 1),  # maximally activating patches
+    slider("alpha", 3),  # Grad-CAM
+    run_stop(4),  # class visualisation
+    run_stop(5),  # DeepDream
+    run_stop(6),  # style transfer
+    slider("alpha", 7),  # AdaIN
+    slider("randomise down to", 8),  # trust
+    slider("image", 9),  # ground-truth lab
+)
 
 
 class GalleryPage(Session):
@@ -577,9 +629,9 @@ class GalleryPage(Session):
 
     root = "body"
 
-    def __init__(self, context, url: str, log: Path) -> None:
+    def __init__(self, context, url: str, log: Path, name: str = "gallery") -> None:
         self.url, self.log = url, log
-        super().__init__(context, lab=None, notebook="gallery")
+        super().__init__(context, lab=None, notebook=name)
 
     def wait_kernel_idle(self, timeout_s: float) -> None:
         """Voilà has no kernel status bar; the explorer's settled picture is what the checks wait for."""
@@ -588,7 +640,7 @@ class GalleryPage(Session):
         if not self.closed:
             self.closed = True
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            (ARTIFACTS / "gallery-console.log").write_text("\n".join(self.console))
+            (ARTIFACTS / f"{self.name}-console.log").write_text("\n".join(self.console))
             self.context.close()
 
 
@@ -598,6 +650,8 @@ def test_gallery_serves_every_explorer_without_code(browser, tmp_path):
         _unavailable("the voila package is not installed (pip install -e .[lab])")
     from vizlab.widgets.gallery import SECTIONS
 
+    shown = [re.match(r"\w+", code).group(0) for _, _, code in SECTIONS]
+    assert shown == list(GALLERY_ORDER), f"the gallery's order changed: {shown}; update GALLERY_CHECKS"
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -640,6 +694,8 @@ def test_gallery_serves_every_explorer_without_code(browser, tmp_path):
         assert not page.page.locator(".jp-InputArea-editor:visible").count(), "the gallery shows code cells"
         page.assert_no_widget_errors()
         check_slider(page, "patch")  # the occlusion explorer
+        for check in GALLERY_CHECKS:  # and every other explorer, in "thread" mode (Voilà's)
+            check(page)
         statuses = page.page.locator(".vizlab-status").all_inner_texts()
         assert not [t for t in statuses if _failed(t)], f"an explorer of the gallery failed: {statuses}"
         print(f"gallery: {len(SECTIONS)} explorers shown {page.loaded_s:.0f} s after the page was requested")
@@ -655,3 +711,109 @@ def test_gallery_serves_every_explorer_without_code(browser, tmp_path):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         if log.exists():
             shutil.copy(log, ARTIFACTS / "voila.log")
+
+
+# -- the gallery's server over repeated page loads (issue 26) ----------------------------------------------------
+CYCLES = 3  # page loads
+CULL_S = 3  # vizlab gallery --cull-idle: a closed page's kernel goes after this many idle seconds
+GROWTH_MB = 60  # allowed growth of the server's memory from the second closed page to the last
+
+
+def _server_tree(pid: int) -> tuple[list, list]:
+    """(every live process under ``vizlab gallery`` with itself, the kernels among them); zombies count as gone."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return [], []
+    alive = []
+    for p in procs:
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                alive.append((p, " ".join(p.cmdline())))
+        except psutil.Error:  # gone while we looked
+            continue
+    return [p for p, _ in alive], [p for p, cmd in alive if "ipykernel" in cmd]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _rss_mb(procs) -> float:
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except Exception:  # noqa: BLE001 - gone while we looked
+            continue
+    return total / 2 ** 20
+
+
+def test_gallery_pages_opened_and_closed_give_back_their_kernels_and_memory(browser, tmp_path):
+    """Open a ``vizlab gallery`` page in Chromium, use its explorer, close it; four times. While a page is open
+    the server holds one kernel; after it closes the kernel goes (culled, idle and unconnected) and the
+    server's memory comes back: no pile of kernels, no growth from page to page.
+
+    The page is the demo explorer (``vizlab gallery --notebook``): the server's life cycle is the same for any
+    notebook, and the full gallery's kernel (about 1.3 GB, a minute to build) four times would cost minutes.
+    """
+    if importlib.util.find_spec("voila") is None:
+        _unavailable("the voila package is not installed (pip install -e .[lab])")
+    if importlib.util.find_spec("psutil") is None:
+        _unavailable("the psutil package is not installed (it comes with ipykernel)")
+    for name in ("demo_explorer.ipynb", "demo_explorer.py"):
+        shutil.copy(ROOT / "tests" / "fixtures" / name, tmp_path / name)
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                     ("JUPYTER_DATA_DIR", "data"), ("IPYTHONDIR", "ipython")]:
+        env[var] = str(tmp_path / sub)
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    log = tmp_path / "voila-cycles.log"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "vizlab.cli", "gallery", "--notebook",
+                                 str(tmp_path / "demo_explorer.ipynb"), "--cull-idle", str(CULL_S)],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=log_file,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    closed_mb, open_mb = [], []
+    try:
+        line = proc.stdout.readline().decode()
+        match = re.fullmatch(r"vizlab gallery: (http://127\.0\.0\.1:(\d+)/)\s*", line)
+        assert match, f"vizlab gallery printed {line!r}; log:\n{log.read_text(errors='replace')}"
+        url, port = match.group(1), int(match.group(2))
+        assert _poll(lambda: _listening(port), SERVER_START_S), f"Voilà did not listen within {SERVER_START_S} s"
+        for cycle in range(CYCLES):
+            page = GalleryPage(browser.new_context(viewport={"width": 1000, "height": 700}), url, log,
+                               name=f"gallery-cycle{cycle}")
+            try:
+                page.page.goto(url, timeout=GALLERY_S * 1000, wait_until="commit")
+                check_slider(page, "patch")  # the page is live: its slider redraws the picture
+                procs, kernels = _server_tree(proc.pid)
+                assert len(kernels) == 1, f"page {cycle + 1} open: {len(kernels)} kernels"  # exact
+                open_mb.append(_rss_mb(procs))
+            finally:
+                page.close()
+            gone = _poll(lambda: not _server_tree(proc.pid)[1], 90)
+            procs, kernels = _server_tree(proc.pid)
+            assert gone, f"page {cycle + 1} closed: {len(kernels)} kernel(s) still running after 90 s"
+            closed_mb.append(_rss_mb(procs))
+        print(f"server memory with a page open {', '.join(f'{m:.0f}' for m in open_mb)} MB; "
+              f"after each page closed {', '.join(f'{m:.0f}' for m in closed_mb)} MB")
+        assert proc.poll() is None, "vizlab gallery exited"  # exact
+        growth = closed_mb[-1] - closed_mb[1]
+        assert growth < GROWTH_MB, f"the server grew by {growth:.0f} MB over {CYCLES - 2} page loads: {closed_mb}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        if log.exists():
+            shutil.copy(log, ARTIFACTS / "voila-cycles.log")
