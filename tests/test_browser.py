@@ -15,7 +15,8 @@ Run and Stop) and check what the browser shows:
 Every lecture case runs in both run modes of the explorers (``vizlab.widgets.base``): the notebook as it is,
 with the server's kernels in "thread" mode (``VIZLAB_WIDGET_MODE=thread``), and a copy named ``*__main.ipynb``
 whose second cell calls ``vizlab.widgets.set_mode("main")`` (jobs on the kernel's main thread, as in Colab and
-VS Code). Last, ``vizlab gallery`` serves the Voilà dashboard: the page must show every explorer and no code,
+VS Code); that copy keeps only the set-up cells and the explorer cells (``main_mode_cells``: the rest of the
+notebook is what the thread-mode page and nbval run already). Last, ``vizlab gallery`` serves the Voilà dashboard: the page must show every explorer and no code,
 and its occlusion slider must change the picture.
 
 Screenshots of every step go to ``test-artifacts/browser/``. ``tests/fixtures/demo_explorer.ipynb`` is a
@@ -87,11 +88,26 @@ def source_of(notebook: str) -> str:
     return notebook.replace(f"{MAIN_SUFFIX}.ipynb", ".ipynb")
 
 
+def main_mode_cells(cells: list[dict]) -> list[dict]:
+    """The cells of the "main"-mode copy: a cell that switches every explorer to "main" mode (second, as always),
+    then the notebook's text, its first two code cells (the Colab snippet and the set-up cell, which loads the
+    model) and each code cell that builds an explorer.
+
+    What the explorers need comes from the set-up cell; the notebook's other code cells (minutes of optimisation in
+    notebook 05) run in the thread-mode page and under nbval, and would only repeat here. An explorer cell that
+    needed a dropped cell would fail here with a NameError (a traceback in its output), not pass unseen."""
+    code = [i for i, c in enumerate(cells) if c["cell_type"] == "code"]
+    dropped = {i for i in code[2:] if "Explorer(" not in "".join(cells[i]["source"])}
+    out = [c for i, c in enumerate(cells) if i not in dropped]
+    out.insert(1, {"cell_type": "code", "execution_count": None, "id": "vizlab-main-mode", "metadata": {},
+                   "outputs": [], "source": MAIN_CELL})
+    return out
+
+
 def write_main_copy(serve: Path, notebook: str) -> None:
-    """Copy ``notebook`` with a second cell that switches every explorer to "main" mode."""
+    """Copy ``notebook`` as its "main"-mode version (:func:`main_mode_cells`)."""
     nb = json.loads((serve / notebook).read_text())
-    nb["cells"].insert(1, {"cell_type": "code", "execution_count": None, "id": "vizlab-main-mode",
-                           "metadata": {}, "outputs": [], "source": MAIN_CELL})
+    nb["cells"] = main_mode_cells(nb["cells"])
     (serve / in_main_mode(notebook)).write_text(json.dumps(nb))
 
 

@@ -22,9 +22,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -175,9 +178,15 @@ def lab_model(kind: str = "shortcut", *, seed: int = 0, cue: Cue | None = None, 
         print(f"trained the {kind} model in {time.perf_counter() - start:.0f} s", flush=True)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(model.state_dict(), tmp)
-        tmp.replace(path)
+        # A temporary name of its own: two processes sharing the cache folder (the test workers, a notebook's
+        # kernel) may train the same model at once; each replaces the file atomically with a complete copy.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(model.state_dict(), tmp)
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     return model
 
 
