@@ -86,6 +86,22 @@ def _workers(rest: list[str], env: dict[str, str]) -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
+def pytest_command(rest: list[str], env: dict[str, str]) -> list[str]:
+    """The pytest command line of ``go.py test`` with the arguments ``rest``; sets its defaults in ``env``."""
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("VIZLAB_PROFILE", "quick")  # small sizes and step counts; students get "lecture"
+    # One cache folder for the run: the tests (run here) and each notebook's kernel (run in the notebook's own
+    # folder) would otherwise each train the lab models again in their own ./.vizlab-cache.
+    env.setdefault("VIZLAB_CACHE", str(ROOT / ".vizlab-cache"))
+    workers = _workers(rest, env)
+    if workers > 1:
+        # Two processes keep both cores busy where a test runs mostly on one (small tensors, Python, waiting on a
+        # kernel or a sandbox); one torch thread each (cores / workers), so they do not fight over the cores.
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+        rest = ["-n", str(workers), "--dist", "loadfile", *rest]
+    return [str(PYTHON), "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *rest]
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "lab"
     rest = argv[1:]
@@ -101,18 +117,7 @@ def main(argv: list[str]) -> int:
     # the CPU time of PASSIVE. Fewer threads on a busy machine: vizlab.device.set_threads("auto").
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if command == "test":
-        env.setdefault("MPLBACKEND", "Agg")
-        env.setdefault("VIZLAB_PROFILE", "quick")  # small sizes and step counts; students get "lecture"
-        # One cache folder for the run: the tests (run here) and each notebook's kernel (run in the notebook's own
-        # folder) would otherwise each train the lab models again in their own ./.vizlab-cache.
-        env.setdefault("VIZLAB_CACHE", str(ROOT / ".vizlab-cache"))
-        workers = _workers(rest, env)
-        if workers > 1:
-            # Two processes keep both cores busy where a test runs mostly on one (small tensors, Python, waiting on
-            # a kernel or a sandbox); one torch thread each, so the two do not fight over the cores.
-            env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-            rest = ["-n", str(workers), "--dist", "loadfile", *rest]
-        cmd = [PYTHON, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *rest]
+        cmd = pytest_command(rest, env)
     else:
         cmd = [PYTHON, "-m", "jupyter", "lab", str(ROOT / "notebooks" / "00_welcome.ipynb"), *rest]
         if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in rest:

@@ -16,8 +16,8 @@ Every lecture case runs in both run modes of the explorers (``vizlab.widgets.bas
 with the server's kernels in "thread" mode (``VIZLAB_WIDGET_MODE=thread``), and a copy named ``*__main.ipynb``
 whose second cell calls ``vizlab.widgets.set_mode("main")`` (jobs on the kernel's main thread, as in Colab and
 VS Code); that copy keeps only the set-up cells and the explorer cells (``main_mode_cells``: the rest of the
-notebook is what the thread-mode page and nbval run already). Last, ``vizlab gallery`` serves the Voilà dashboard: the page must show every explorer and no code,
-and its occlusion slider must change the picture.
+notebook is what the thread-mode page and nbval run already). Last, ``vizlab gallery`` serves the Voilà
+dashboard: the page must show every explorer and no code, and its occlusion slider must change the picture.
 
 Screenshots of every step go to ``test-artifacts/browser/``. ``tests/fixtures/demo_explorer.ipynb`` is a
 minimal explorer that keeps the harness honest even without the lecture notebooks, and
