@@ -98,7 +98,8 @@ def pytest_command(rest: list[str], env: dict[str, str]) -> list[str]:
         # Two processes keep both cores busy where a test runs mostly on one (small tensors, Python, waiting on a
         # kernel or a sandbox); one torch thread each (cores / workers), so they do not fight over the cores.
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-        rest = ["-n", str(workers), "--dist", "loadfile", *rest]
+        # whole files from one queue in collection order (tests/conftest.py puts the longest first)
+        rest = ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder", *rest]
     return [str(PYTHON), "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *rest]
 
 

@@ -51,7 +51,7 @@ def test_go_py_test_runs_two_workers_one_thread_each_and_one_cache(monkeypatch):
     monkeypatch.setattr(go.os, "cpu_count", lambda: 2)
     env = {}
     cmd = go.pytest_command(["-k", "gradcam"], env)
-    assert cmd[-6:] == ["-n", "2", "--dist", "loadfile", "-k", "gradcam"]  # exact
+    assert cmd[-7:] == ["-n", "2", "--dist", "loadfile", "--no-loadscope-reorder", "-k", "gradcam"]  # exact
     assert env["OMP_NUM_THREADS"] == "1" and env["VIZLAB_PROFILE"] == "quick"  # exact
     assert env["VIZLAB_CACHE"] == str(ROOT / ".vizlab-cache")  # exact
     # what the caller set stays; choosing the workers (or none) yourself turns the default off
