@@ -44,11 +44,11 @@ def test_hidden_cases_are_solvable_by_the_solution_and_the_hint_for_any_key():
     """For several grader keys, the instructor notebook's solution passes every hidden case, and the hint's algorithm
     read literally passes one per key (a drawn model is kept only when both find its cue with a margin, so this
     checks the draw end to end)."""
-    from test_exercises import _notebook_solution
+    from test_exercises import _notebook_solutions
 
     from vizlab.exercises import catalog, references
 
-    mine = _notebook_solution("E6_detective", "find_cue")
+    mine = _notebook_solutions("E6_detective")["find_cue"]
     try:
         for k in range(3):
             catalog.use_key(f"test-key-{k}")
