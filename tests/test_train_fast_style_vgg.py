@@ -82,3 +82,12 @@ def test_training_two_steps_on_cpu_writes_a_loadable_network_losses_and_previews
 
     assert Image.open(out / "preview.png").size == (256 * (1 + len(HELD_OUT)), 256)  # exact: style + 6 photos
     assert sorted(p.name for p in out.iterdir()) == ["losses.json", "preview.png", "swirls_vgg.pt"]  # exact
+    # --evaluate judges the network on the held-out photos and writes them stylised at 512 px
+    done = _run("--evaluate", str(path), "--out", str(tmp_path / "eval"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]  # exact
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [r["photo"] for r in rows] == list(HELD_OUT)  # exact
+    assert all({"fall", "blob", "blob512", "cls", "rank"} <= set(r) for r in rows)  # exact
+    assert all(1 <= r["rank"] <= 1000 and 0 <= r["blob512"] <= 1 for r in rows)  # exact: a rank and a share
+    shots = sorted((tmp_path / "eval").glob("*.png"))
+    assert len(shots) == len(HELD_OUT) and all(min(Image.open(p).size) == 512 for p in shots)  # exact
