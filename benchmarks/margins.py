@@ -260,7 +260,8 @@ def _moved(good: list[dict]) -> str:
         return "none (bit for bit)"
     rs = best[1]
     lo, hi = min(rs, key=lambda r: r["value"]), max(rs, key=lambda r: r["value"])
-    return (f"{best[0]:.1%} ({lo['isa']} {lo['value']:.4g} vs {hi['isa']} {hi['value']:.4g}; "
+    share = f"{best[0]:.1%}" if best[0] >= 0.001 else "< 0.1%"
+    return (f"{share} ({lo['isa']} {lo['value']:.4g} vs {hi['isa']} {hi['value']:.4g}; "
             + (f"seed {lo['seed']}, " if lo.get("seed") is not None else "") + f"{lo['threads']} thr.)")
 
 
