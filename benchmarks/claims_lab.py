@@ -77,6 +77,30 @@ def gradient_pointing_flip(seed: int) -> float:
     return by["shortcut", "gradient"]["points at cue"] - by["clean", "gradient"]["points at cue"]
 
 
+def _tcav(kind: str, seed: int):
+    from vizlab.lab import paired_sets
+    from vizlab.lab.concepts import tcav
+
+    key = ("tcav", kind, seed)
+    if key not in _CACHE:
+        match = paired_sets(400, seed=1)["match"]
+        circles = match.subset(match.labels == 0).batch()[:40]       # the notebook's TCAV_N = 40
+        _CACHE[key] = tcav(_model(kind, seed), circles, 0, ["red", "blue", "stripes", "dots"], random_sets=20,
+                           n=40, seed=0)
+    return _CACHE[key]
+
+
+def tcav_cue_log_p(seed: int) -> float:
+    """-log10 of the p-value of the cue's colour (red) for class circle, shortcut model."""
+    import math
+
+    return -math.log10(max(_tcav("shortcut", seed)["red"].p_value, 1e-300))
+
+
+def tcav_cue_score(seed: int) -> float:
+    return _tcav("shortcut", seed)["red"].mean
+
+
 def _rrr(seed: int) -> dict:
     from vizlab.lab import cue_reliance, paired_sets
 
@@ -189,6 +213,8 @@ CLAIMS = [
          higher_is_better=True, where=f"{NB} (cell 12)", profile="quick"),
     dict(name="lab: randomising the cue restores accuracy without it", run=randomised_gain, threshold=0.3,
          higher_is_better=True, where=f"{NB} (cell 18)", profile="quick"),
+    dict(name="lab: TCAV finds the cue's colour for the shortcut model (-log10 p)", run=tcav_cue_log_p,
+         threshold=3.0, higher_is_better=True, where=f"{NB} (cell 15)", profile="quick"),
     dict(name="detective: painted marks steer the mystery model", run=detective_follows, threshold=0.8,
          higher_is_better=True, where=f"{E6} (cell 7)", profile="quick"),
     dict(name="detective: the painted mark steers most images of every class", run=detective_every_class,
