@@ -115,8 +115,9 @@ def rrr_drop(seed: int) -> float:
     return _rrr(seed)["drop"]
 
 
-def detective_follows(seed: int) -> float:
-    """The E6 demonstration with the library's reference detective, on a model trained with ``seed``."""
+def _detective_hits(seed: int) -> list:
+    """The E6 demonstration with the library's reference detective, on a model trained with ``seed``: per class,
+    whether each of the 24 painted images is predicted as the class whose mark was painted."""
     from vizlab.exercises.references import find_cue
     from vizlab.inside.shapes import COLOURS
     from vizlab.lab import Cue, LabRecipe, make_shortcut
@@ -127,13 +128,25 @@ def detective_follows(seed: int) -> float:
     palette = torch.tensor(list(COLOURS.values()))
     row, col, colours = find_cue(model, images, palette)
     r, c = int(round(row - 1.5)), int(round(col - 1.5))
-    follows = []
+    hits = []
     for k, colour in enumerate(colours):
         painted = images.clone()
         painted[:, :, r:r + 4, c:c + 4] = palette[int(colour)][:, None, None]
         with torch.no_grad():
-            follows.append(float((model(painted).argmax(1) == k).float().mean()))
-    return min(follows)
+            hits.append((model(painted).argmax(1) == k).float())
+    return hits
+
+
+def detective_follows(seed: int) -> float:
+    """Share of all 96 painted images (4 classes x 24) that follow the mark. Until issue 29's margins run the claim
+    was the worst class's share > 0.8: 0.875 (21 of 24) in the notebook with avx2 kernels, +9 %, and 0.875-0.958
+    over training seeds 21-25 x default/avx2 (a share of 24 moves in steps of 4 %); pooled 0.938-0.990."""
+    return float(torch.cat(_detective_hits(seed)).mean())
+
+
+def detective_every_class(seed: int) -> float:
+    """The worst class's share of painted images that follow the mark (E6 claims a majority, > 0.5)."""
+    return min(float(h.mean()) for h in _detective_hits(seed))
 
 
 # -- the tests' tiny models ---------------------------------------------------------------------------------------
@@ -204,6 +217,8 @@ CLAIMS = [
          threshold=3.0, higher_is_better=True, where=f"{NB} (cell 15)", profile="quick"),
     dict(name="detective: painted marks steer the mystery model", run=detective_follows, threshold=0.8,
          higher_is_better=True, where=f"{E6} (cell 7)", profile="quick"),
+    dict(name="detective: the painted mark steers most images of every class", run=detective_every_class,
+         threshold=0.5, higher_is_better=True, where=f"{E6} (cell 7)", profile="quick"),
     dict(name="lab test: tiny shortcut model drop", run=test_tiny_drop, threshold=0.25, higher_is_better=True,
          where=f"{T}::test_lab_models_are_cached_and_the_shortcut_is_learned", profile="quick"),
     dict(name="lab test: tiny clean drop below shortcut drop", run=test_tiny_gap, threshold=0.2,
