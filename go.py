@@ -7,6 +7,12 @@
 Needs only Python >= 3.10 with pip and venv. The virtual environment lives in ``.venv`` next to this file
 and is reused: packages are installed again only when ``pyproject.toml`` changes. Extra arguments after
 ``test`` go to pytest (``python3 go.py test -k gradcam``), after ``lab`` to JupyterLab.
+
+``test`` runs pytest in two worker processes (pytest-xdist, ``--dist loadfile``: each file, and so each notebook,
+stays in one worker, in order) with ``OMP_NUM_THREADS`` = cores / workers, so two workers on two cores use one
+torch thread each. ``VIZLAB_TEST_WORKERS=1`` runs in one process; passing ``-n``/``--numprocesses`` or
+``-p no:xdist`` yourself overrides it. Trained lab models and cached features go to one folder for the whole run
+(``VIZLAB_CACHE``, default ``.vizlab-cache`` here), shared by the tests and the notebooks' kernels.
 """
 from __future__ import annotations
 
@@ -61,6 +67,42 @@ def setup() -> None:
     STAMP.write_text(_wanted_stamp())
 
 
+def _workers(rest: list[str], env: dict[str, str]) -> int:
+    """How many pytest-xdist workers ``go.py test`` starts: ``VIZLAB_TEST_WORKERS``, else 2 where there are at
+    least two cores; 1 (no xdist) when the arguments choose already (``-n``, ``--numprocesses``, ``-p no:xdist``)."""
+    chosen = any(a == "-n" or (a.startswith("-n") and (a[2:].isdigit() or a[2:] == "auto"))
+                 or a.startswith("--numprocesses") or "no:xdist" in a for a in rest)
+    if chosen:
+        return 1
+    text = env.get("VIZLAB_TEST_WORKERS", "").strip()
+    if text:
+        try:
+            workers = int(text)
+        except ValueError as exc:
+            raise SystemExit(f"VIZLAB_TEST_WORKERS must be a whole number >= 1, got {text!r}") from exc
+        if workers < 1:
+            raise SystemExit(f"VIZLAB_TEST_WORKERS must be a whole number >= 1, got {text!r}")
+        return workers
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def pytest_command(rest: list[str], env: dict[str, str]) -> list[str]:
+    """The pytest command line of ``go.py test`` with the arguments ``rest``; sets its defaults in ``env``."""
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("VIZLAB_PROFILE", "quick")  # small sizes and step counts; students get "lecture"
+    # One cache folder for the run: the tests (run here) and each notebook's kernel (run in the notebook's own
+    # folder) would otherwise each train the lab models again in their own ./.vizlab-cache.
+    env.setdefault("VIZLAB_CACHE", str(ROOT / ".vizlab-cache"))
+    workers = _workers(rest, env)
+    if workers > 1:
+        # Two processes keep both cores busy where a test runs mostly on one (small tensors, Python, waiting on a
+        # kernel or a sandbox); one torch thread each (cores / workers), so they do not fight over the cores.
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+        # whole files from one queue in collection order (tests/conftest.py puts the longest first)
+        rest = ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder", *rest]
+    return [str(PYTHON), "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *rest]
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "lab"
     rest = argv[1:]
@@ -76,9 +118,7 @@ def main(argv: list[str]) -> int:
     # the CPU time of PASSIVE. Fewer threads on a busy machine: vizlab.device.set_threads("auto").
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if command == "test":
-        env.setdefault("MPLBACKEND", "Agg")
-        env.setdefault("VIZLAB_PROFILE", "quick")  # small sizes and step counts; students get "lecture"
-        cmd = [PYTHON, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", *rest]
+        cmd = pytest_command(rest, env)
     else:
         cmd = [PYTHON, "-m", "jupyter", "lab", str(ROOT / "notebooks" / "00_welcome.ipynb"), *rest]
         if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in rest:

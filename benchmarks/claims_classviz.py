@@ -83,12 +83,14 @@ def pixel_min_lite0_p(seed: int) -> float:
 FOURIER_CLASSES = ("flamingo", "goldfish", "volcano", "tarantula", "jellyfish", "pizza")
 
 
+@lru_cache(maxsize=None)
 def _fourier_ranks(seed: int) -> dict[str, list]:
     """``{class: [Lite2's rank, Lite0's probability]}`` of nb05's Fourier class images (224 px in both profiles).
 
-    margins.py runs each claim in its own process; three claims read these six images, so with
-    ``VIZLAB_CLAIMS_CACHE=/some/file.json`` set the ranks are kept there, keyed by the seed, the thread count
-    and the preset (a changed preset never reads stale ranks). Without it they are recomputed.
+    margins.py runs the claims of this module in one process per thread count and instruction set, where the
+    four claims that read these six images share them (``lru_cache``); across processes, with
+    ``VIZLAB_CLAIMS_CACHE=/some/file.json`` set the ranks are kept there, keyed by the seed, the thread count,
+    the instruction set and the preset (a changed preset never reads stale ranks). Without it they are recomputed.
     """
     import json
     import os
@@ -96,7 +98,8 @@ def _fourier_ranks(seed: int) -> dict[str, list]:
     from vizlab import optimize as opt
 
     path = os.environ.get("VIZLAB_CLAIMS_CACHE")
-    key = f"{seed}|{torch.get_num_threads()}|{opt.FOURIER!r}|{FOURIER_CLASSES}"
+    key = (f"{seed}|{torch.get_num_threads()}|{os.environ.get('ATEN_CPU_CAPABILITY', 'native')}|{opt.FOURIER!r}"
+           f"|{FOURIER_CLASSES}")
     cache = json.loads(Path(path).read_text()) if path and os.path.exists(path) else {}
     if key not in cache:
         model, judge = _models()

@@ -34,7 +34,8 @@ def _shapes_run(seed: int):
 
     data = make_shapes(N_SHAPES, size=SIZE, seed=0, upright=True, pattern_scale=PATTERN_SCALE)
     _, val = data.split(0.2, seed=seed)   # the split train_shapes_cnn makes with this seed: val stays unseen
-    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    # the instruction set too (issue 29): a network trained with other kernels must not be read back
+    threads = os.environ.get("OMP_NUM_THREADS", "default") + "-" + os.environ.get("ATEN_CPU_CAPABILITY", "native")
     # the recipe's settings in the name: a changed recipe must not reuse a stale cached network
     recipe_key = "-".join(f"{v}" for v in RECIPES[RECIPE].values())
     name = f"shapes-{RECIPE}-{recipe_key}-{SIZE}-{N_SHAPES}-p{PATTERN_SCALE}-{seed}-{threads}"

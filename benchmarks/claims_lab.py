@@ -77,6 +77,30 @@ def gradient_pointing_flip(seed: int) -> float:
     return by["shortcut", "gradient"]["points at cue"] - by["clean", "gradient"]["points at cue"]
 
 
+def _tcav(kind: str, seed: int):
+    from vizlab.lab import paired_sets
+    from vizlab.lab.concepts import tcav
+
+    key = ("tcav", kind, seed)
+    if key not in _CACHE:
+        match = paired_sets(400, seed=1)["match"]
+        circles = match.subset(match.labels == 0).batch()[:40]       # the notebook's TCAV_N = 40
+        _CACHE[key] = tcav(_model(kind, seed), circles, 0, ["red", "blue", "stripes", "dots"], random_sets=20,
+                           n=40, seed=0)
+    return _CACHE[key]
+
+
+def tcav_cue_log_p(seed: int) -> float:
+    """-log10 of the p-value of the cue's colour (red) for class circle, shortcut model."""
+    import math
+
+    return -math.log10(max(_tcav("shortcut", seed)["red"].p_value, 1e-300))
+
+
+def tcav_cue_score(seed: int) -> float:
+    return _tcav("shortcut", seed)["red"].mean
+
+
 def _rrr(seed: int) -> dict:
     from vizlab.lab import cue_reliance, paired_sets
 
@@ -91,8 +115,9 @@ def rrr_drop(seed: int) -> float:
     return _rrr(seed)["drop"]
 
 
-def detective_follows(seed: int) -> float:
-    """The E6 demonstration with the library's reference detective, on a model trained with ``seed``."""
+def _detective_hits(seed: int) -> list:
+    """The E6 demonstration with the library's reference detective, on a model trained with ``seed``: per class,
+    whether each of the 24 painted images is predicted as the class whose mark was painted."""
     from vizlab.exercises.references import find_cue
     from vizlab.inside.shapes import COLOURS
     from vizlab.lab import Cue, LabRecipe, make_shortcut
@@ -103,13 +128,25 @@ def detective_follows(seed: int) -> float:
     palette = torch.tensor(list(COLOURS.values()))
     row, col, colours = find_cue(model, images, palette)
     r, c = int(round(row - 1.5)), int(round(col - 1.5))
-    follows = []
+    hits = []
     for k, colour in enumerate(colours):
         painted = images.clone()
         painted[:, :, r:r + 4, c:c + 4] = palette[int(colour)][:, None, None]
         with torch.no_grad():
-            follows.append(float((model(painted).argmax(1) == k).float().mean()))
-    return min(follows)
+            hits.append((model(painted).argmax(1) == k).float())
+    return hits
+
+
+def detective_follows(seed: int) -> float:
+    """Share of all 96 painted images (4 classes x 24) that follow the mark. Until issue 29's margins run the claim
+    was the worst class's share > 0.8: 0.875 (21 of 24) in the notebook with avx2 kernels, +9 %, and 0.875-0.958
+    over training seeds 21-25 x default/avx2 (a share of 24 moves in steps of 4 %); pooled 0.938-0.990."""
+    return float(torch.cat(_detective_hits(seed)).mean())
+
+
+def detective_every_class(seed: int) -> float:
+    """The worst class's share of painted images that follow the mark (E6 claims a majority, > 0.5)."""
+    return min(float(h.mean()) for h in _detective_hits(seed))
 
 
 # -- the tests' tiny models ---------------------------------------------------------------------------------------
@@ -176,8 +213,12 @@ CLAIMS = [
          higher_is_better=True, where=f"{NB} (cell 12)", profile="quick"),
     dict(name="lab: randomising the cue restores accuracy without it", run=randomised_gain, threshold=0.3,
          higher_is_better=True, where=f"{NB} (cell 18)", profile="quick"),
+    dict(name="lab: TCAV finds the cue's colour for the shortcut model (-log10 p)", run=tcav_cue_log_p,
+         threshold=3.0, higher_is_better=True, where=f"{NB} (cell 15)", profile="quick"),
     dict(name="detective: painted marks steer the mystery model", run=detective_follows, threshold=0.8,
          higher_is_better=True, where=f"{E6} (cell 7)", profile="quick"),
+    dict(name="detective: the painted mark steers most images of every class", run=detective_every_class,
+         threshold=0.5, higher_is_better=True, where=f"{E6} (cell 7)", profile="quick"),
     dict(name="lab test: tiny shortcut model drop", run=test_tiny_drop, threshold=0.25, higher_is_better=True,
          where=f"{T}::test_lab_models_are_cached_and_the_shortcut_is_learned", profile="quick"),
     dict(name="lab test: tiny clean drop below shortcut drop", run=test_tiny_gap, threshold=0.2,

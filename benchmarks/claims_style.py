@@ -28,7 +28,8 @@ def _grid(seed: int) -> list[dict]:
     # The grid is the costly part (12 transfers) and starts from the photos: the seed does not enter (it only
     # seeds a noise start), so it is computed once per thread count and profile and read by both claims.
     cache = Path(os.environ.get("TMPDIR", "/tmp")) / (
-        f"vizlab_claims_style_grid_{os.environ.get('OMP_NUM_THREADS', '')}_{os.environ.get('VIZLAB_PROFILE', '')}.json")
+        f"vizlab_claims_style_grid_{os.environ.get('OMP_NUM_THREADS', '')}_{os.environ.get('VIZLAB_PROFILE', '')}"
+        f"_{os.environ.get('ATEN_CPU_CAPABILITY', 'native')}.json")  # per instruction set too (issue 29)
     if cache.exists():
         return json.loads(cache.read_text())
     import vizlab

@@ -42,6 +42,9 @@ def main() -> None:
     parser.add_argument("--style-weight", type=float, default=30.0)
     parser.add_argument("--content-weight", type=float, default=3.0)
     parser.add_argument("--tv-weight", type=float, default=0.3)
+    parser.add_argument("--content-layers", nargs="+", default=["conv4_2"],
+                        help="content layers (round 8 measured relu3_1, and conv4_2 relu2_2, against the paper's conv4_2)")
+    parser.add_argument("--optimizer", default="adam", choices=["adam", "lbfgs"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -53,6 +56,8 @@ def main() -> None:
     (out / "blind").mkdir(parents=True, exist_ok=True)
     (out / "styles").mkdir(parents=True, exist_ok=True)
     net = loss_network("vgg19_normalised")
+    style_layers = list(net.recipe.style_layers)
+    net = loss_network("vgg19_normalised", model=net.model, layers=[*style_layers, *args.content_layers])
     judge = vizlab.load_judge()
     rng = random.Random(args.seed)
     letters = dict(zip(args.styles, rng.sample("ABCDEFGH"[:len(args.styles)], len(args.styles))))
@@ -68,8 +73,9 @@ def main() -> None:
         t = time.perf_counter()
         r = style_transfer(c, st, loss_net=net, size=args.size, steps=args.steps, lr=args.lr, style_scale=scale,
                            style_weight=args.style_weight, content_weight=args.content_weight,
-                           tv_weight=args.tv_weight, progress=False, seed=args.seed)
-        fall = 1 - style_distance(net, r.image, s) / style_distance(net, c, s)
+                           tv_weight=args.tv_weight, content_layers=args.content_layers, style_layers=style_layers,
+                           optimizer=args.optimizer, progress=False, seed=args.seed)
+        fall = 1 - style_distance(net, r.image, s, style_layers) / style_distance(net, c, s, style_layers)
         cls = judge.predict(c, 1)[0][0]
         rank = int(judge.rank(r.image, cls)[0])
         name = f"img{order[k]:02d}.png"

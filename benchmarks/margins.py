@@ -30,6 +30,18 @@ have one.
     python benchmarks/margins.py -k classviz --seeds 0 1 --threads 1 --isa default
     python benchmarks/margins.py --notebooks          # every claim of every notebook, threads 1 and 2, all ISAs
     python benchmarks/margins.py --notebooks notebooks/exercises/E5_trust.ipynb --isa default avx2
+    python benchmarks/margins.py -k claims_lab --record benchmarks/margins_runs.jsonl   # every run, one JSON line
+    python benchmarks/margins.py --table benchmarks/margins_runs.jsonl                  # the table from records
+
+Machine-readable results: ``--record PATH`` appends one JSON line per run (claim, where, operator, threshold,
+seed, threads, instruction set, value, CPU and wall seconds) as it goes, so a long matrix can be run in pieces and
+an interrupted one keeps what it measured; ``--table`` prints the worst-case table from such records (and, per
+claim, how far the value moved between instruction sets at the same seed and thread count) without running.
+
+Cost: the claims of one ``claims_*.py`` module run in one process per thread count and instruction set (a
+process start with torch costs seconds, which dominated the matrix of the cheap claims). A claim whose first
+seed costs more than ``--costly`` CPU seconds (default 20) runs only the first three of ``--seeds`` in that
+process; the table says so.
 """
 from __future__ import annotations
 
@@ -94,20 +106,37 @@ def load_claims(path: Path) -> list[dict]:
     return claims
 
 
-def _child(path: str, name: str, seeds: list[int]) -> None:
-    """Run one claim for each seed in this process; print one JSON line per seed (an error ends the line's
-    value as null and the process carries on with the next seed)."""
+def _child(path: str, names: list[str], seeds: list[int], costly: float) -> None:
+    """Run the named claims of one module for each seed in this process; print one JSON line per run (an error
+    makes the value null and the process carries on). A claim whose first seed took more than ``costly`` CPU
+    seconds runs only the first three seeds (one line says so)."""
     import traceback
 
-    claim = next(c for c in load_claims(Path(path)) if c["name"] == name)
-    for seed in seeds:
-        start = time.perf_counter()
-        try:
-            value = float(claim["run"](seed))
-        except Exception:
-            traceback.print_exc()
-            value = None
-        print(json.dumps({"seed": seed, "value": value, "seconds": time.perf_counter() - start}), flush=True)
+    claims = {c["name"]: c for c in load_claims(Path(path))}
+    for name in names:
+        todo = list(seeds)
+        i = 0
+        while i < len(todo):
+            seed = todo[i]
+            start, cpu = time.perf_counter(), time.process_time()
+            try:
+                value = float(claims[name]["run"](seed))
+            except Exception:
+                traceback.print_exc()
+                value = None
+            cpu = time.process_time() - cpu
+            print(json.dumps({"name": name, "seed": seed, "value": value, "seconds": time.perf_counter() - start,
+                              "cpu_seconds": cpu}), flush=True)
+            if i == 0 and cpu > costly and len(todo) > 3:
+                todo = todo[:3]
+                print(json.dumps({"name": name, "costly": cpu, "seeds": todo}), flush=True)
+            i += 1
+
+
+def _record(path: str | None, row: dict) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
 
 
 def run_notebook(path: Path, threads: int, isa: str, timeout: int) -> tuple[list[dict], str]:
@@ -134,49 +163,196 @@ def run_notebook(path: Path, threads: int, isa: str, timeout: int) -> tuple[list
         return records, summary[-1] if summary else (out.stderr.strip().splitlines() or ["failed"])[-1]
 
 
-def notebook_margins(paths: list[Path], threads_list: list[int], isas: list[str], k: str, timeout: int) -> int:
-    rows, flagged = [], 0
+def notebook_margins(paths: list[Path], threads_list: list[int], isas: list[str], k: str, timeout: int,
+                     record: str | None) -> list[dict]:
+    """Execute each notebook once per thread count and instruction set; return one record per claim and run."""
+    rows = []
     for path in paths:
         if k and k not in str(path):
             continue
         if "claim(" not in path.read_text(encoding="utf-8"):
             continue
         where = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-        values: dict[str, list] = {}
-        meta: dict[str, tuple[str, float]] = {}
         for threads in threads_list:
             for isa in isas:
                 start = time.perf_counter()
                 records, error = run_notebook(path, threads, isa, timeout)
-                print(f"  {where}: {threads} thread(s), {isa}: {len(records)} claims in "
-                      f"{time.perf_counter() - start:.0f} s{'; ' + error if error else ''}", flush=True)
+                seconds = time.perf_counter() - start
+                print(f"  {where}: {threads} thread(s), {isa}: {len(records)} claims in {seconds:.0f} s"
+                      f"{'; ' + error if error else ''}", flush=True)
+                base = dict(kind="notebook", module=where, where=where, seed=None, threads=threads, isa=isa,
+                            notebook_seconds=round(seconds, 1), notebook_error=error or None,
+                            when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
                 for r in records:
-                    values.setdefault(r["name"], []).append((r["value"], threads, isa))
-                    meta[r["name"]] = (r["op"], r["threshold"])
-        runs = len(threads_list) * len(isas)
-        for name, vals in values.items():
-            op, t = meta[name]
-            higher = op.startswith(">")
-            worst, threads, isa = (min if higher else max)(vals, key=lambda v: v[0])
-            median = statistics.median(v for v, _, _ in vals)
-            margin = _margin(worst, t, higher)
-            bad = margin < FLAG or len(vals) < runs
-            flagged += bad
-            mark = " **(< 10 %)**" if margin < FLAG else ""
-            missing = f" ({runs - len(vals)} run(s) without it)" if len(vals) < runs else ""
-            rows.append((name, where, op, t, f"{worst:.4g}", f"{threads} thr., {isa}", f"{median:.4g}",
-                         f"{margin:+.0%}{mark}{missing}"))
-    print(f"\n| claim | notebook | threshold | worst of {len(threads_list) * len(isas)} runs | worst at | median "
-          "| margin |")
-    print("|---|---|---:|---:|---|---:|---:|")
-    for name, where, op, t, worst, at, median, margin in rows:
-        print(f"| {_cell(name)} | {where} | {op} {t:.4g} | {worst} | {at} | {median} | {margin} |")
-    return 1 if flagged else 0
+                    row = dict(base, claim=r["name"], op=r["op"], threshold=r["threshold"], value=r["value"])
+                    rows.append(row)
+                    _record(record, row)
+                if not records:
+                    row = dict(base, claim=f"(every claim of {where})", op=">", threshold=0.0, value=None)
+                    rows.append(row)
+                    _record(record, row)
+    return rows
+
+
+def _setting(r: dict) -> str:
+    return (f"seed {r['seed']}, " if r.get("seed") is not None else "") + f"{r['threads']} thr., {r['isa']}"
+
+
+def table(rows: list[dict]) -> tuple[str, int]:
+    """The worst case of every claim in ``rows`` (records of runs) as a markdown table; return it and the number
+    of claims flagged (margin under 10 %, or a run without a value).
+
+    "moved across ISAs": for each seed and thread count measured on several instruction sets, the range of the
+    values over those sets relative to their mean magnitude; the largest such range and where it was."""
+    claims: dict[tuple, list[dict]] = {}
+    for r in rows:
+        claims.setdefault((r["kind"], r["where"], r["claim"]), []).append(r)
+    lines = ["| claim | asserted in | threshold | runs | worst | worst at | median | margin | moved across ISAs |",
+             "|---|---|---:|---|---:|---|---:|---:|---|"]
+    flagged = 0
+    for (kind, where, name), runs in claims.items():
+        op, t = runs[-1]["op"], float(runs[-1]["threshold"])
+        higher = op.startswith(">")
+        good = [r for r in runs if r["value"] is not None and r["value"] == r["value"]]
+        seeds = sorted({r["seed"] for r in runs if r.get("seed") is not None})
+        threads = sorted({r["threads"] for r in runs})
+        isas = sorted({r["isa"] for r in runs}, key=lambda i: ["default", "avx2", "avx512", "native"].index(i))
+        shape = (f"{len(runs)} = " + (f"seeds {_span(seeds)} x " if seeds else "")
+                 + f"thr. {'/'.join(map(str, threads))} x {'/'.join(isas)}")
+        bad = len(good) < len(runs)
+        if not good:
+            flagged += 1
+            lines.append(f"| {_cell(name)} | {where} | {op} {t:.4g} | {shape} | error | | | "
+                         f"{len(runs)} run(s) without a value | |")
+            continue
+        worst = (min if higher else max)(good, key=lambda r: r["value"])
+        median = statistics.median(r["value"] for r in good)
+        margin = _margin(worst["value"], t, higher)
+        flagged += bad or margin < FLAG
+        mark = " **(< 10 %)**" if margin < FLAG else ""
+        missing = f"; {len(runs) - len(good)} run(s) without a value" if bad else ""
+        lines.append(f"| {_cell(name)} | {where} | {op} {t:.4g} | {shape} | {worst['value']:.4g} | "
+                     f"{_setting(worst)} | {median:.4g} | {margin:+.0%}{mark}{missing} | {_moved(good)} |")
+    return "\n".join(lines), flagged
+
+
+def _span(seeds: list[int]) -> str:
+    return f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 else \
+        " ".join(map(str, seeds))
+
+
+def _moved(good: list[dict]) -> str:
+    groups: dict[tuple, list[dict]] = {}
+    for r in good:
+        groups.setdefault((r.get("seed"), r["threads"]), []).append(r)
+    best = None
+    for rs in groups.values():
+        if len({r["isa"] for r in rs}) < 2:
+            continue
+        values = [r["value"] for r in rs]
+        spread = max(values) - min(values)
+        scale = statistics.mean(abs(v) for v in values) or 1.0
+        if best is None or spread / scale > best[0]:
+            best = (spread / scale, rs)
+    if best is None:
+        return "n/a (one ISA)"
+    if best[0] == 0:
+        return "none (bit for bit)"
+    rs = best[1]
+    lo, hi = min(rs, key=lambda r: r["value"]), max(rs, key=lambda r: r["value"])
+    share = f"{best[0]:.1%}" if best[0] >= 0.001 else "< 0.1%"
+    return (f"{share} ({lo['isa']} {lo['value']:.4g} vs {hi['isa']} {hi['value']:.4g}; "
+            + (f"seed {lo['seed']}, " if lo.get("seed") is not None else "") + f"{lo['threads']} thr.)")
+
+
+def load_records(paths: list[str]) -> list[dict]:
+    rows = []
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows
 
 
 def _cell(text: str) -> str:
     """A claim's name as a markdown table cell (names such as 'max |a - b|' carry bars)."""
     return text.replace("|", "\\|")
+
+
+def registry_margins(args, isas: list[str]) -> list[dict]:
+    """Run every selected registered claim over seeds x threads x instruction sets; return one record per run."""
+    rows = []
+    for path in claim_modules():
+        selected = [c for c in load_claims(path)
+                    if (not args.k or args.k in path.stem or args.k in c["name"])
+                    and (not args.profile or c.get("profile", "quick") == args.profile)]
+        if args.list:
+            for c in selected:
+                print(f"{path.stem}: {c['name']} ({'>' if c.get('higher_is_better', True) else '<'} "
+                      f"{c['threshold']:.4g}, {c.get('where', '')})")
+            continue
+        by_profile: dict[str, list[dict]] = {}
+        for c in selected:
+            by_profile.setdefault(c.get("profile", "quick"), []).append(c)
+        for profile, claims in by_profile.items():
+            info = {c["name"]: c for c in claims}
+            for threads in args.threads:
+                for isa in isas:
+                    env = _env(threads, isa, profile)
+                    cmd = [sys.executable, __file__, "--child", str(path), str(args.costly),
+                           ",".join(map(str, args.seeds)), *info]
+                    log = tempfile.TemporaryFile("w+")  # not a pipe: a chatty child must not block on a full one
+                    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+                    expected = {name: list(args.seeds) for name in info}
+                    done: set[tuple] = set()
+                    for line in child.stdout:
+                        if not line.startswith("{"):
+                            continue
+                        result = json.loads(line)
+                        name = result["name"]
+                        if "costly" in result:
+                            expected[name] = result["seeds"]
+                            print(f"  {name}: {result['costly']:.0f} CPU s for one run: seeds "
+                                  f"{result['seeds']} only", flush=True)
+                            continue
+                        done.add((name, result["seed"]))
+                        value = result["value"]
+                        if value is not None and value != value:  # NaN
+                            value = None
+                        c = info[name]
+                        row = dict(kind="registry", module=path.stem, claim=name,
+                                   where=c.get("where", path.name),
+                                   op=">" if c.get("higher_is_better", True) else "<",
+                                   threshold=float(c["threshold"]), profile=profile, seed=result["seed"],
+                                   threads=threads, isa=isa, value=value,
+                                   seconds=round(result["seconds"], 2),
+                                   cpu_seconds=round(result.get("cpu_seconds", float("nan")), 2),
+                                   when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                        rows.append(row)
+                        _record(args.record, row)
+                        shown = "ERROR" if value is None else f"{value:.4g}"
+                        print(f"  {name}: seed {result['seed']}, {threads} thread(s), {isa}: {shown} "
+                              f"({result['seconds']:.1f} s, {result.get('cpu_seconds', 0):.1f} CPU s)",
+                              flush=True)
+                    child.wait()
+                    log.seek(0)
+                    stderr = log.read()
+                    log.close()
+                    missing = [(n, s) for n, ss in expected.items() for s in ss if (n, s) not in done]
+                    if missing or child.returncode != 0 or "Traceback" in stderr:
+                        print(stderr[-3000:], file=sys.stderr)
+                        print(f"  {path.stem}, {threads} thread(s), {isa}: the child exited with status "
+                              f"{child.returncode}; no result for {missing}", flush=True)
+                    for name, seed in missing:
+                        c = info[name]
+                        row = dict(kind="registry", module=path.stem, claim=name, where=c.get("where", path.name),
+                                   op=">" if c.get("higher_is_better", True) else "<",
+                                   threshold=float(c["threshold"]), profile=profile, seed=seed, threads=threads,
+                                   isa=isa, value=None, error=f"child exited with status {child.returncode}",
+                                   when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                        rows.append(row)
+                        _record(args.record, row)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,12 +366,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", nargs="*", default=None, metavar="NOTEBOOK",
                         help="measure the claims of these notebooks (none named: every notebook in notebooks/)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per notebook cell (--notebooks)")
+    parser.add_argument("--costly", type=float, default=20.0,
+                        help="CPU seconds: a claim whose first seed costs more runs only the first three seeds")
+    parser.add_argument("--record", metavar="PATH", help="append every run as one JSON line to this file")
+    parser.add_argument("--table", nargs="+", metavar="PATH",
+                        help="print the worst-case table from --record files and exit (runs nothing)")
+    parser.add_argument("--profile", choices=["quick", "lecture"], default=None,
+                        help="only the registered claims measured in this profile")
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
-    parser.add_argument("--child", nargs="+", metavar="MODULE CLAIM SEED", help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs="+", metavar="MODULE COSTLY SEEDS CLAIM", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child(args.child[0], args.child[1], [int(s) for s in args.child[2:]])
+        path, costly, seeds, *names = args.child
+        _child(path, names, [int(s) for s in seeds.split(",")], float(costly))
         return 0
+    if args.table:
+        text, flagged = table(load_records(args.table))
+        print(text)
+        return 1 if flagged else 0
     isas = args.isa or available_isas()
     unknown = set(isas) - {"default", "avx2", "avx512", "native"}
     if unknown:
@@ -203,70 +391,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.notebooks is not None:
         paths = ([Path(p).resolve() for p in args.notebooks] if args.notebooks else
                  sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "notebooks" / "exercises").glob("*.ipynb")))
-        return notebook_margins(paths, args.threads, isas, args.k, args.timeout)
-    rows, flagged = [], 0
-    for path in claim_modules():
-        for claim in load_claims(path):
-            if args.k and args.k not in path.stem and args.k not in claim["name"]:
-                continue
-            higher = claim.get("higher_is_better", True)
-            if args.list:
-                print(f"{path.stem}: {claim['name']} ({'>' if higher else '<'} {claim['threshold']:.4g}, "
-                      f"{claim.get('where', '')})")
-                continue
-            values, errors = [], []
-            for threads in args.threads:
-                for isa in isas:
-                    env = _env(threads, isa, claim.get("profile", "quick"))
-                    cmd = [sys.executable, __file__, "--child", str(path), claim["name"], *map(str, args.seeds)]
-                    log = tempfile.TemporaryFile("w+")  # not a pipe: a chatty child must not block on a full one
-                    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-                    done = set()
-                    for line in child.stdout:
-                        if not line.startswith("{"):
-                            continue
-                        result = json.loads(line)
-                        seed, value = result["seed"], result["value"]
-                        done.add(seed)
-                        if value is None or value != value:  # raised, or NaN
-                            errors.append((seed, threads, isa))
-                            print(f"  {claim['name']}: seed {seed}, {threads} thread(s), {isa}: ERROR", flush=True)
-                            continue
-                        values.append((value, seed, threads, isa))
-                        print(f"  {claim['name']}: seed {seed}, {threads} thread(s), {isa}: {value:.4g} "
-                              f"({result['seconds']:.1f} s)", flush=True)
-                    child.wait()
-                    log.seek(0)
-                    stderr = log.read()
-                    log.close()
-                    missing = [seed for seed in args.seeds if seed not in done]
-                    if errors or missing or child.returncode != 0:
-                        print(stderr[-3000:], file=sys.stderr)
-                        print(f"  {claim['name']}, {threads} thread(s), {isa}: the child exited with status "
-                              f"{child.returncode}{'; no result for seeds ' + str(missing) if missing else ''}",
-                              flush=True)
-                    errors.extend((seed, threads, isa) for seed in missing)
-            t = float(claim["threshold"])
-            op = ">" if higher else "<"
-            if errors or not values:
-                flagged += 1
-                rows.append((claim["name"], claim.get("where", path.name), op, t, "error", "", "",
-                             f"{len(errors)} run(s) raised"))
-                continue
-            worst, seed, threads, isa = (min if higher else max)(values, key=lambda v: v[0])
-            median = statistics.median(v[0] for v in values)
-            margin = _margin(worst, t, higher)
-            flagged += margin < FLAG
-            mark = " **(< 10 %)**" if margin < FLAG else ""
-            rows.append((claim["name"], claim.get("where", path.name), op, t, f"{worst:.4g}",
-                         f"seed {seed}, {threads} thr., {isa}", f"{median:.4g}", f"{margin:+.0%}{mark}"))
-    if args.list:
-        return 0
-    print("\n| claim | asserted in | threshold | worst of %d runs | worst at | median | margin |"
-          % (len(args.seeds) * len(args.threads) * len(isas)))
-    print("|---|---|---:|---:|---|---:|---:|")
-    for name, where, op, t, worst, at, median, margin in rows:
-        print(f"| {_cell(name)} | {where} | {op} {t:.4g} | {worst} | {at} | {median} | {margin} |")
+        rows = notebook_margins(paths, args.threads, isas, args.k, args.timeout, args.record)
+    else:
+        rows = registry_margins(args, isas)
+        if args.list:
+            return 0
+    text, flagged = table(rows)
+    print("\n" + text)
     return 1 if flagged else 0
 
 

@@ -12,14 +12,15 @@ Run and Stop) and check what the browser shows:
 * after Stop the status line says "stopped" and the picture stays (non-empty, no further frames);
 * no output area contains a widget error or a traceback.
 
-Every lecture case runs in both run modes of the explorers (``vizlab.widgets.base``): the notebook as it is,
-with the server's kernels in "thread" mode (``VIZLAB_WIDGET_MODE=thread``), and a copy named ``*__main.ipynb``
-whose second cell calls ``vizlab.widgets.set_mode("main")`` (jobs on the kernel's main thread, as in Colab and
-VS Code). ``tests/fixtures/every_explorer.ipynb`` holds the eight explorers that notebooks 03 and 05 do not
-show; its "main"-mode copy checks each one (a slider or Run/Stop). Last, ``vizlab gallery`` serves the Voilà
-dashboard (its kernel in "thread" mode): the page must show every explorer and no code, and each of the ten
-explorers must answer its control; and a small gallery page opened and closed three times must leave no kernel
-behind and no growth of the server's memory.
+Every lecture case runs in both run modes of the explorers (``vizlab.widgets.base``): with the server's kernels
+in "thread" mode (``VIZLAB_WIDGET_MODE=thread``), and a copy named ``*__main.ipynb`` whose second cell calls
+``vizlab.widgets.set_mode("main")`` (jobs on the kernel's main thread, as in Colab and VS Code). A page runs the
+notebook's set-up cells and its explorer cells (``explorer_cells``); its other cells are nbval's to run.
+``tests/fixtures/every_explorer.ipynb`` holds the eight explorers that notebooks 03 and 05 do not show; its
+"main"-mode copy checks each one (a slider or Run/Stop). Last, ``vizlab gallery`` serves the Voilà dashboard
+(its kernel in "thread" mode): the page must show every explorer and no code, and each of the ten explorers must
+answer its control; and a small gallery page opened and closed three times must leave no kernel behind and no
+growth of the server's memory.
 
 Screenshots of every step go to ``test-artifacts/browser/``. ``tests/fixtures/demo_explorer.ipynb`` is a
 minimal explorer that keeps the harness honest even without the lecture notebooks, and
@@ -92,12 +93,33 @@ def source_of(notebook: str) -> str:
     return notebook.replace(f"{MAIN_SUFFIX}.ipynb", ".ipynb")
 
 
-def write_main_copy(serve: Path, notebook: str) -> None:
-    """Copy ``notebook`` with a second cell that switches every explorer to "main" mode."""
-    nb = json.loads((serve / notebook).read_text())
-    nb["cells"].insert(1, {"cell_type": "code", "execution_count": None, "id": "vizlab-main-mode",
-                           "metadata": {}, "outputs": [], "source": MAIN_CELL})
+def explorer_cells(cells: list[dict], main: bool = False) -> list[dict]:
+    """The cells a page runs: the notebook's text, its first two code cells (the Colab snippet and the set-up cell,
+    which loads the model) and each code cell that builds an explorer; with ``main``, a cell that switches every
+    explorer to "main" mode goes second.
+
+    The explorers are what this module proves; what they need comes from the set-up cell. The notebook's other code
+    cells (minutes of optimisation in notebook 05) are nbval's to run, with the same kernel and packages; here they
+    only made the pages slow (four notebook runs at once) and the test load-sensitive. An explorer cell that needed
+    a dropped cell would fail here with a NameError (a traceback in its output), not pass unseen."""
+    code = [i for i, c in enumerate(cells) if c["cell_type"] == "code"]
+    dropped = {i for i in code[2:] if "Explorer(" not in "".join(cells[i]["source"])}
+    out = [c for i, c in enumerate(cells) if i not in dropped]
+    if main:
+        out.insert(1, {"cell_type": "code", "execution_count": None, "id": "vizlab-main-mode", "metadata": {},
+                       "outputs": [], "source": MAIN_CELL})
+    return out
+
+
+def write_pages(serve: Path, notebook: str) -> None:
+    """Replace the served copy of ``notebook`` by its explorer cells and write its "main"-mode copy beside it."""
+    path = serve / notebook
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    nb["cells"] = explorer_cells(cells, main=True)
     (serve / in_main_mode(notebook)).write_text(json.dumps(nb))
+    nb["cells"] = explorer_cells(cells)
+    path.write_text(json.dumps(nb))
 
 
 # Seconds; the machine may be shared and the lecture notebooks load a real model.
@@ -160,9 +182,9 @@ def lab(tmp_path_factory):
     shutil.copytree(ROOT / "tests" / "fixtures", serve / "tests" / "fixtures", ignore=ignore)
     if (ROOT / "data").is_dir():  # notebooks may read ../data
         (serve / "data").symlink_to(ROOT / "data", target_is_directory=True)
-    for notebook in CASES:
-        if notebook.endswith(f"{MAIN_SUFFIX}.ipynb") and (serve / source_of(notebook)).exists():
-            write_main_copy(serve, source_of(notebook))
+    for notebook in [*_CHECKS, EVERY]:  # every_explorer's thread-mode page is the Voilà gallery's
+        if (serve / notebook).exists():
+            write_pages(serve, notebook)
 
     settings = base / "user-settings"
     # Every cell stays in the DOM (no virtual scrolling), so every output area can be scanned for errors.

@@ -188,7 +188,7 @@ def _notebook_solutions(notebook: str) -> dict:
 def test_instructor_solutions_pass_the_hidden_cases_of_any_key(notebook):
     """A new grader key draws new hidden cases: for 4 keys, the instructor notebook's own solutions pass every hidden
     case. (The fooling exercise once drew, from a clean clone's key, a case the hint's algorithm failed by a little:
-    mean change 0.234 > 0.2; about one key in eight did. E6's cases have their own test in test_lab_exercise.)"""
+    mean change 0.234 > 0.2; about one key in eight did. E6's cases have their own test in test_lab_detective.)"""
     from vizlab.exercises import catalog
 
     ns = _notebook_solutions(notebook)

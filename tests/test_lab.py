@@ -203,6 +203,23 @@ def test_right_reasons_penalty_moves_gradients_off_the_cue():
     assert on_cue[300.0] < 0.1 * on_cue[0.0]  # claim: lab test: rrr penalty shrinks the squared gradient on the cue
 
 
+def test_penalty_on_part_of_each_batch_and_the_cache_key():
+    """``penalty_images`` evaluates the penalty on the first images of each batch (the cheap recipe of
+    ``lab_model("rrr")``); it is part of the rrr model's cache key only, so the other kinds keep their weights."""
+    from vizlab.inside.shapes import shapes_cnn
+    from vizlab.lab.models import _key
+
+    data = make_shortcut(64, seed=0)
+    model = shapes_cnn(0, 4, 4, 1.0)
+    history = _train_rrr(model, data, epochs=2, lr=1e-2, weight_decay=0.05, batch_size=32, penalty=10.0, seed=0,
+                         progress=False, penalty_images=8)
+    assert len(history) == 2 and all(np.isfinite(history))  # exact
+    cue = Cue()
+    for kind in ("shortcut", "clean"):
+        assert _key(kind, 0, cue, LabRecipe()) == _key(kind, 0, cue, LabRecipe(penalty_images=64))  # exact
+    assert _key("rrr", 0, cue, LabRecipe()) != _key("rrr", 0, cue, LabRecipe(penalty_images=64))  # exact
+
+
 def test_as_sequential_computes_the_same_function(tiny_models):
     from vizlab.lab import as_sequential
 
@@ -287,8 +304,11 @@ def test_tcav_on_a_network_that_reads_red():
     images = concept_images("random", 16, seed=4)
     res = tcav(net, images, 0, ["red", "green"], random_sets=10, n=12)
     assert set(res.concepts) == {"red", "green"} and len(res["red"].scores) == 10  # exact
+    # The null: 10 random-vs-random CAVs between fresh pairs of sets, each in both orientations (no preferred sign).
+    null = res["red"].null
+    assert len(null) == 20 and np.allclose(np.sort(null), np.sort(1 - null))  # exact
     # Logit 0 is the mean redness minus the other colours: every red CAV raises it, in every image.
-    assert res["red"].mean == 1.0 and np.mean(res["red"].null) < 0.9  # exact
+    assert res["red"].mean == 1.0 and res["red"].p_value < 1e-3  # exact: scores all 1 against a null centred on 0.5
     assert "red" in res.significant() and "TCAV for class 0" in res.summary()  # exact
     with pytest.raises(ValueError, match="random_sets must be at least 2"):
         tcav(net, images, 0, ["red"], random_sets=1)

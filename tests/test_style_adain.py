@@ -10,7 +10,8 @@ from PIL import Image
 from vizlab.cli import main
 from vizlab.images import load_image
 from vizlab.style import style_batch
-from vizlab.style.adain import adain, adain_features, content_batch, load_adain, statistics_loss
+from vizlab.style.adain import (adain, adain_features, content_batch, feature_statistics, load_adain,
+                                statistics_loss)
 from vizlab.style.transformer import instance_norm
 
 
@@ -82,6 +83,15 @@ def test_explorer_caches_features_and_takes_uploads(net):
     ex.style.value = "brick"
     ex.style.value = "swirls"
     assert ex.encoded == 3 and "cached" in ex.status.value  # exact
+    # only the style's statistics are kept, and decoding from them is decoding from the feature maps
+    mean, std = ex._style_feats["swirls"]
+    assert mean.shape == std.shape == (1, 512, 1, 1)  # exact
+    feats = net.encode(ex._style_images["swirls"])
+    with torch.no_grad():
+        assert torch.allclose(net.blend(ex._content_feats, (mean, std), 0.7), net.blend(ex._content_feats, feats, 0.7),
+                              atol=1e-4)  # exact
+    big = AdainExplorer("cat", ["swirls"], size=256, net=net)
+    assert big.style_size == 192 and big._style_images["swirls"].shape[-1] == 192  # exact: STYLE_SIDE
     png = io.BytesIO()
     Image.fromarray((load_image("flower", 64) * 255).astype(np.uint8)).save(png, format="PNG")
     ex.upload.value = ({"name": "my.png", "type": "image/png", "size": len(png.getvalue()),

@@ -179,6 +179,28 @@ def find_cue(model: nn.Module, images: torch.Tensor, palette: torch.Tensor, size
     return ns["find_cue"](model, images, palette, size)
 
 
+def find_cue_by_hint(model: nn.Module, images: torch.Tensor, palette: torch.Tensor, size: int = 4):
+    """The algorithm E6's hint describes, read literally (all the images for the scan, not 4 of them): at every
+    place (step 2) paint a mark of each palette colour and take the largest change of the mean softmax (L1); the
+    cue is where it is largest; there each class's colour is the one that raises its mean probability most.
+    Hidden detective cases are drawn only where this finds the cue too (``catalog._detective_reachable``)."""
+    model.eval()
+    h, w = images.shape[-2:]
+    best, place = -1.0, (0, 0)
+    with torch.no_grad():
+        base = model(images).softmax(1).mean(0)
+        for r in range(0, h - size + 1, 2):
+            for c in range(0, w - size + 1, 2):
+                painted = images[None].repeat(len(palette), 1, 1, 1, 1)
+                painted[:, :, :, r:r + size, c:c + size] = palette[:, None, :, None, None]
+                probs = model(painted.flatten(0, 1)).softmax(1).view(len(palette), len(images), -1).mean(1)
+                swing = (probs - base).abs().sum(1).max().item()
+                if swing > best:
+                    best, place, at_best = swing, (r, c), probs
+    r, c = place
+    return r + (size - 1) / 2, c + (size - 1) / 2, at_best.argmax(0)
+
+
 # The solutions students see with ``solution()``; the instructor notebooks' solution cells are the same code,
 # and tests check that each one passes its exercise (hidden cases included).
 SOURCES: dict[str, str] = {

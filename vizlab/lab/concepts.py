@@ -5,7 +5,8 @@ one colour, ...). A linear classifier separates the concept's activations at a l
 set; its normal is the concept activation vector (CAV). The TCAV score of a class is the fraction of the
 class's images whose logit rises along the CAV (a positive directional derivative). One random set gives a
 noisy CAV, so :func:`tcav` repeats it against ``random_sets`` random sets and compares the scores with those of
-random-vs-random CAVs by a two-sided t-test: a concept counts only when its scores differ from chance.
+random-vs-random CAVs (each between two fresh random sets, counted in both orientations) by a two-sided Welch
+t-test: a concept counts only when its scores differ from chance.
 
 **Network dissection** (Bau et al. 2017). Each unit's activation map, upsampled to the image, is thresholded
 at its top ``1 - quantile`` over a probe set; the intersection over union of that region with each concept's
@@ -160,8 +161,8 @@ def tcav(model: nn.Module, images: torch.Tensor | ImageSet, target: int, concept
         layer: where the CAVs live. Not the last convolution of a :class:`~vizlab.inside.ShapesCNN`: after it
             come only average pooling and a linear layer, so the logit's gradient there is the same for every
             image and every score is 0 or 1.
-        random_sets: how many random sets (each concept is scored against every one; the null is random
-            set 0 against each of the others, so ``random_sets + 1`` sets are drawn).
+        random_sets: how many random sets each concept is scored against; the null has as many CAVs between two
+            further random sets each (``3 * random_sets`` sets are drawn), counted in both orientations.
         n: images per concept and per random set.
         alpha: significance level, divided by the number of concepts (Bonferroni).
         seed: seeds the concept and random sets.
@@ -180,13 +181,20 @@ def tcav(model: nn.Module, images: torch.Tensor | ImageSet, target: int, concept
     model.eval()
     size = x.shape[-1]
     grads = _layer_gradients(model, x, layer, int(target))
+    # Sets 1..R score the concepts; the null pairs fresh sets (R+1, R+2), (R+3, R+4), ...: a null built on one
+    # shared random set inherits that set's accidental content (a few more red marks than usual, say) and its mean
+    # wandered from 0.45 to 0.94 between training seeds, which decided the test. A random-vs-random CAV has no
+    # preferred sign either, so each null pair counts in both orientations (s and 1 - s): the null is centred on
+    # 0.5 by construction and its spread is that of random directions.
     randoms = [_flat_activations(model, concept_images("random", n, size, seed=seed * 1000 + 1 + i), layer)
-               for i in range(random_sets + 1)]
+               for i in range(3 * random_sets + 1)]
 
     def score(direction: torch.Tensor) -> float:
         return float(((grads @ direction) > 0).float().mean())
 
-    null = np.array([score(cav(randoms[0], randoms[i], seed=i)) for i in range(1, random_sets + 1)])
+    one_way = np.array([score(cav(randoms[random_sets + 1 + 2 * j], randoms[random_sets + 2 + 2 * j], seed=j))
+                        for j in range(random_sets)])
+    null = np.concatenate([one_way, 1.0 - one_way])
     result = TCAVResult(int(target), layer, alpha)
     for c in concepts:
         acts = _flat_activations(model, concept_images(c, n, size, seed=seed), layer)

@@ -63,8 +63,9 @@ def method_grid(images: torch.Tensor, maps: dict[str, torch.Tensor], shape_masks
 
 
 def show_tcav(results: dict, ax: Axes | None = None, *, title: str | None = None) -> Axes:
-    """Bars of mean TCAV scores (``{label: TCAVResult}``, one group per label, one bar per concept), the random
-    sets' mean as a dashed line per group and a star over significant concepts."""
+    """Bars of mean TCAV scores (``{label: TCAVResult}``, one group per label, one bar per concept), the null's
+    mean (random-vs-random CAVs) as a dashed line and its 10-90 % range as a gray band per group, and a star over
+    significant concepts."""
     if ax is None:
         _, ax = subplots(figsize=(7, 3))
     labels = list(results)
@@ -79,12 +80,15 @@ def show_tcav(results: dict, ax: Axes | None = None, *, title: str | None = None
                    capsize=2)
             if r.significant:
                 ax.text(x, min(r.mean + float(np.std(r.scores)) + 0.03, 1.05), "*", ha="center", fontsize=11)
-        null = float(np.mean(next(iter(res.concepts.values())).null))
-        ax.plot([g - 0.42, g + 0.42], [null, null], "k--", lw=1)
+        null = next(iter(res.concepts.values())).null
+        lo, hi = np.quantile(null, [0.1, 0.9])
+        ax.fill_between([g - 0.42, g + 0.42], lo, hi, color="0.85", zorder=0, lw=0,
+                        label="random CAVs (10-90 %)" if g == 0 else None)
+        ax.plot([g - 0.42, g + 0.42], [float(np.mean(null))] * 2, "k--", lw=1)
     ax.set_xticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("TCAV score")
-    ax.legend(fontsize=7, ncol=len(concepts), loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    ax.legend(fontsize=7, ncol=len(concepts) + 1, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     if title:
         ax.set_title(title, fontsize=9)
     return ax

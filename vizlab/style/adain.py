@@ -78,9 +78,20 @@ def adain_features(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5
     if content.shape[1] != style.shape[1] or style.shape[0] not in (1, content.shape[0]):
         raise ValueError(f"style features {tuple(style.shape)} do not fit content features {tuple(content.shape)} "
                          f"(same channels; batch 1 or the same batch)")
-    mean = style.mean(dim=(2, 3), keepdim=True)
-    std = torch.sqrt(style.var(dim=(2, 3), keepdim=True, unbiased=False) + eps)
+    mean, std = feature_statistics(style, eps)
     return instance_norm(content, eps) * std + mean
+
+
+def feature_statistics(features: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample, per-channel mean and standard deviation over ``H, W``, each ``(N, C, 1, 1)``: all that AdaIN
+    keeps of a style image (so an explorer caches these 2 x 512 numbers per style, not the feature maps)."""
+    if not isinstance(features, torch.Tensor):
+        raise TypeError(f"features must be a torch.Tensor, got {type(features).__name__}")
+    if features.dim() != 4:
+        raise ValueError(f"features must be (N, C, H, W), got shape {tuple(features.shape)}")
+    mean = features.mean(dim=(2, 3), keepdim=True)
+    std = torch.sqrt(features.var(dim=(2, 3), keepdim=True, unbiased=False) + eps)
+    return mean, std
 
 
 class AdaIN(nn.Module):
@@ -110,10 +121,15 @@ class AdaIN(nn.Module):
         """Features back to an image (not clamped)."""
         return self.decoder(features.contiguous(memory_format=torch.channels_last)).contiguous()
 
-    def blend(self, content_features: torch.Tensor, style_features: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    def blend(self, content_features: torch.Tensor, style_features, alpha: float = 1.0) -> torch.Tensor:
         """Decode ``alpha * AdaIN(c, s) + (1 - alpha) * c`` from already encoded features (an explorer caches
-        both, so moving the strength slider costs one decoder pass)."""
-        t = adain_features(content_features, style_features)
+        both, so moving the strength slider costs one decoder pass). ``style_features``: the style's feature
+        maps, or their ``(mean, std)`` from :func:`feature_statistics`."""
+        if isinstance(style_features, torch.Tensor):
+            t = adain_features(content_features, style_features)
+        else:
+            mean, std = style_features
+            t = instance_norm(content_features) * std + mean
         return self.decode(alpha * t + (1 - alpha) * content_features)
 
     def forward(self, content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:

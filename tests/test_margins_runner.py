@@ -1,0 +1,83 @@
+"""benchmarks/margins.py: the records it writes and the table it builds from them (issue 29).
+
+The runner's numbers come from claims that take minutes; these tests feed it small made-up claims and records,
+so they check its bookkeeping (worst case, margin, the instruction-set move, the seeds a costly claim runs) and
+nothing about torch."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _margins():
+    spec = importlib.util.spec_from_file_location("_margins_under_test", ROOT / "benchmarks" / "margins.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(value, seed, threads, isa, name="c", op=">", threshold=1.0):
+    return dict(kind="registry", module="claims_x", claim=name, where="tests/x.py", op=op, threshold=threshold,
+                seed=seed, threads=threads, isa=isa, value=value)
+
+
+def test_table_reports_the_worst_run_its_setting_and_the_move_between_instruction_sets():
+    m = _margins()
+    rows = [_row(2.0, 0, 1, "default"), _row(1.5, 0, 1, "avx512"), _row(1.9, 1, 2, "default"),
+            _row(1.9, 1, 2, "avx512")]
+    text, flagged = m.table(rows)
+    line = text.splitlines()[2]
+    assert "| 1.5 | seed 0, 1 thr., avx512 |" in line
+    assert "+50%" in line  # (1.5 - 1) / 1
+    assert "4 = seeds 0-1 x thr. 1/2 x default/avx512" in line
+    assert "28.6% (avx512 1.5 vs default 2; seed 0, 1 thr.)" in line  # 0.5 / mean(2, 1.5)
+    assert flagged == 0
+
+
+def test_table_flags_a_small_margin_a_lower_is_better_claim_and_a_run_without_value():
+    m = _margins()
+    small = [_row(0.95, 0, 1, "default", name="low", op="<", threshold=1.0),
+             _row(0.5, 0, 1, "avx2", name="low", op="<", threshold=1.0)]
+    text, flagged = m.table(small)
+    assert "| 0.95 | seed 0, 1 thr., default |" in text and "**(< 10 %)**" in text and flagged == 1
+    broken = [_row(3.0, 0, 1, "default"), _row(None, 1, 1, "default")]
+    text, flagged = m.table(broken)
+    assert "1 run(s) without a value" in text and flagged == 1
+    text, flagged = m.table([_row(2.0, 0, 1, "default"), _row(2.0, 0, 1, "avx2")])
+    assert "none (bit for bit)" in text and flagged == 0
+
+
+def test_child_runs_every_seed_of_a_cheap_claim_and_three_of_a_costly_one(tmp_path, capsys):
+    m = _margins()
+    module = tmp_path / "claims_fake.py"
+    module.write_text(
+        "import time\n"
+        "def cheap(seed):\n    return float(seed)\n"
+        "def costly(seed):\n    t = time.process_time()\n    while time.process_time() - t < 0.05:\n        pass\n"
+        "    return 1.0 + seed\n"
+        "def broken(seed):\n    raise RuntimeError('no')\n"
+        "CLAIMS = [dict(name='cheap', run=cheap, threshold=0.0), dict(name='costly', run=costly, threshold=0.0),\n"
+        "          dict(name='broken', run=broken, threshold=0.0)]\n")
+    m._child(str(module), ["cheap", "costly", "broken"], [0, 1, 2, 3, 4], costly=0.01)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    runs = {}
+    for line in lines:
+        if "seed" in line and "value" in line:
+            runs.setdefault(line["name"], []).append((line["seed"], line["value"]))
+    assert runs["cheap"] == [(s, float(s)) for s in range(5)]  # well under 0.01 CPU s: all five seeds
+    assert [s for s, _ in runs["costly"]] == [0, 1, 2]
+    assert any(line.get("costly") and line["name"] == "costly" for line in lines)
+    assert runs["broken"][0] == (0, None) and len(runs["broken"]) == 5
+
+
+def test_records_round_trip_through_a_file(tmp_path):
+    m = _margins()
+    path = tmp_path / "runs.jsonl"
+    for row in [_row(2.0, 0, 1, "default"), _row(1.2, 1, 1, "avx2")]:
+        m._record(str(path), row)
+    rows = m.load_records([str(path)])
+    assert [r["value"] for r in rows] == [2.0, 1.2]
+    assert "| 1.2 | seed 1, 1 thr., avx2 |" in m.table(rows)[0]
