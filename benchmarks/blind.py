@@ -46,6 +46,10 @@ RECIPES = {
     "steps150": ("fourier", {"steps": 150}),
     "maco_ensemble": ("fourier", {"maco": True, "l2": 0.0, "ensemble": ("efficientnet_lite1",)}),
     "maco_strong": ("fourier", {"maco": True, "l2": 0.0, "transforms": "strong", "jitter": 16}),
+    # round 8: the centre-object prior (one object in a soft round window, a random ground behind it per step)
+    "maco_centre": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3}),
+    # ... and the model sees the image at 128 px (coarse structure: one object's shape, not fine texture), 100 steps
+    "maco_centre_coarse": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
