@@ -227,6 +227,17 @@ def test_matcher_counts_synonyms_plurals_and_the_basic_level():
     assert blind.matches("an American black bear", strict) and blind.matches("a bear", basic)  # exact
 
 
+def test_fresh20_classes_are_imagenet_names_with_accept_lists(model):
+    assert len(set(blind.FRESH20)) == 20 and not set(blind.FRESH20) & set(blind.ISSUE_CLASSES)  # exact
+    for cls in blind.FRESH20:
+        assert cls in model.categories and cls in blind.ACCEPT  # exact
+        assert blind.matches(cls, blind.accept_lists(cls)[0])  # exact: the class's own name is accepted
+    assert blind.first_hit(["a red fire truck"], blind.accept_lists("fire engine")[0]) == 1  # exact
+    assert blind.first_hit(["strawberries"], blind.accept_lists("strawberry")[0]) == 1  # exact
+    assert blind.first_hit(["a yellow bus"], blind.accept_lists("school bus")[0]) is None  # exact: basic level only
+    assert blind.first_hit(["a yellow bus"], blind.accept_lists("school bus")[1]) == 1  # exact
+
+
 def test_score_reads_answers_and_counts_per_recipe(tmp_path, capsys):
     entries = [dict(image="img00.png", recipe="maco", cls="flamingo", lite2_rank=1, seconds=1.0),
                dict(image="img01.png", recipe="maco", cls="lemon", lite2_rank=9, seconds=2.0)]
