@@ -174,30 +174,31 @@ def test_library_fooling_images_pass_the_judge():
     assert ex.check(ex.reference, strict=True, hidden=True, quiet=True).passed
 
 
-def _notebook_solution(notebook: str, function: str):
-    """``function`` as the instructor notebook defines it (its solution cell, executed like a notebook would)."""
+def _notebook_solutions(notebook: str) -> dict:
+    """The functions the instructor notebook's solution cells define, executed in order like a notebook would."""
     nb = nbformat.read(SOURCE_DIR / f"{notebook}.ipynb", as_version=4)
-    source = next(c.source for c in nb.cells if c.cell_type == "code" and f"def {function}(" in c.source)
     ns = {"torch": torch, "nn": nn, "F": torch.nn.functional, "vizlab": vizlab}
-    exec(source, ns)
-    return ns[function]
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source:
+            exec(cell.source, ns)
+    return ns
 
 
-def test_hidden_fooling_cases_are_solvable_by_the_hinted_algorithm_for_any_key():
-    """A new grader key draws new hidden cases: for 12 keys, the instructor notebook's solution (the algorithm the
-    hint describes: the whole batch steps until every image is fooled) passes every hidden fooling case. Before the
-    margin in ``catalog._reachable``, one case in sixteen failed it by a little (mean change 0.21-0.23 > 0.2), and a
-    clean clone's CI drew one."""
+@pytest.mark.parametrize("notebook", [n for n in NOTEBOOKS if n != "E6_detective"])
+def test_instructor_solutions_pass_the_hidden_cases_of_any_key(notebook):
+    """A new grader key draws new hidden cases: for 4 keys, the instructor notebook's own solutions pass every hidden
+    case. (The fooling exercise once drew, from a clean clone's key, a case the hint's algorithm failed by a little:
+    mean change 0.234 > 0.2; about one key in eight did. E6's cases have their own test in test_lab_exercise.)"""
     from vizlab.exercises import catalog
 
-    mine = _notebook_solution("E3_optimize", "fooling_image")
-    ex = get("fooling")
+    ns = _notebook_solutions(notebook)
     try:
-        for k in range(12):
+        for k in range(4):
             catalog.use_key(f"test-key-{k}")
-            for case in ex.cases(hidden=True):
-                (model, x, target), kwargs = case.make()
-                assert ex.judge(case, mine(model, x, target)) is None, (k, case.label)
+            for name in NOTEBOOKS[notebook]:
+                ex = EXERCISES[name]
+                result = ex.check(ns[ex.function], strict=False, hidden=True, quiet=True)
+                assert result.passed, (k, name, result)
     finally:
         catalog.use_key(None)
 
