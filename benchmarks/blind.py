@@ -46,6 +46,10 @@ RECIPES = {
     "steps150": ("fourier", {"steps": 150}),
     "maco_ensemble": ("fourier", {"maco": True, "l2": 0.0, "ensemble": ("efficientnet_lite1",)}),
     "maco_strong": ("fourier", {"maco": True, "l2": 0.0, "transforms": "strong", "jitter": 16}),
+    # round 8: the centre-object prior (one object in a soft round window, a random ground behind it per step)
+    "maco_centre": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3}),
+    # ... and the model sees the image at 128 px (coarse structure: one object's shape, not fine texture), 100 steps
+    "maco_centre_coarse": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
@@ -62,7 +66,35 @@ ACCEPT = {
     "monarch": (["monarch"], ["butterfly"]),
     "peacock": (["peacock", "peafowl", "peahen", "peacock feather"], ["peacock", "peafowl", "feather"]),
     "bell pepper": (["bell pepper", "pepper", "capsicum", "paprika"], ["pepper", "capsicum", "paprika"]),
+    # round 8's fresh set of 20 (classes a person names from a picture; written before any viewer answered)
+    "giant panda": (["giant panda", "panda"], ["panda", "bear"]),
+    "zebra": (["zebra"], ["zebra"]),
+    "koala": (["koala"], ["koala"]),
+    "toucan": (["toucan"], ["toucan", "hornbill"]),
+    "ladybug": (["ladybug", "ladybird", "lady beetle"], ["beetle"]),
+    "starfish": (["starfish", "sea star"], ["starfish"]),
+    "snail": (["snail"], ["snail", "shell", "slug"]),
+    "hummingbird": (["hummingbird", "humming bird"], ["hummingbird"]),
+    "ostrich": (["ostrich"], ["ostrich", "emu"]),
+    "tiger": (["tiger"], ["tiger"]),
+    "strawberry": (["strawberry", "strawberries"], ["strawberry", "strawberries", "berry", "berries"]),
+    "banana": (["banana"], ["banana"]),
+    "pineapple": (["pineapple", "ananas"], ["pineapple"]),
+    "broccoli": (["broccoli"], ["broccoli", "cauliflower"]),
+    "school bus": (["school bus", "schoolbus"], ["bus", "buses"]),
+    "fire engine": (["fire engine", "fire truck", "firetruck", "fire appliance"], ["truck", "fire"]),
+    "airliner": (["airliner", "jetliner", "passenger jet", "passenger plane", "passenger aircraft"],
+                 ["airplane", "aeroplane", "plane", "jet", "aircraft"]),
+    "umbrella": (["umbrella", "parasol"], ["umbrella"]),
+    "teddy": (["teddy", "teddy bear"], ["stuffed animal", "plush", "soft toy", "stuffed toy"]),
+    "soccer ball": (["soccer ball", "football"], ["ball"]),
 }
+
+#: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
+#: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.
+FRESH20 = ["giant panda", "zebra", "koala", "toucan", "ladybug", "starfish", "snail", "hummingbird", "ostrich",
+           "tiger", "strawberry", "banana", "pineapple", "broccoli", "school bus", "fire engine", "airliner",
+           "umbrella", "teddy", "soccer ball"]
 
 QUESTION = ("What does each picture show? For every picture give five guesses, most likely first, as one line "
             "'imgNN: guess1; guess2; guess3; guess4; guess5'. Name objects, animals or scenes (not just colours "
@@ -152,7 +184,7 @@ def render_set(args) -> int:
     for p in model.parameters():
         p.requires_grad_(False)
     judge = vizlab.load_judge()
-    classes = args.classes or ISSUE_CLASSES
+    classes = args.classes or (FRESH20 if args.fresh20 else ISSUE_CLASSES)
     if args.random:
         drawn = random.Random(args.random_seed).sample(range(len(model.categories)), args.random)
         classes = [model.categories[i] for i in drawn]
@@ -279,6 +311,7 @@ def main(argv=None) -> int:
     r = sub.add_parser("render", help="make a shuffled, untitled set and its key")
     r.add_argument("--recipes", nargs="+", default=["fourier"], choices=list(RECIPES))
     r.add_argument("--classes", nargs="*", default=None, help="class names (default: the issue's ten)")
+    r.add_argument("--fresh20", action="store_true", help="round 8's fresh set of 20 classes (FRESH20)")
     r.add_argument("--random", type=int, default=0, help="instead: this many classes drawn from all 1000")
     r.add_argument("--random-seed", type=int, default=0)
     r.add_argument("--out", required=True, help="the viewer's folder (images only)")

@@ -158,6 +158,51 @@ def test_build_uses_maco_without_a_clamp(tiny):
     assert not any(type(r).__name__ == "Clamp" for r in regs)  # exact
 
 
+def test_centre_window_is_one_inside_zero_outside_and_checks_its_input():
+    from vizlab.optimize import centre_window
+
+    m = centre_window(64, 0.25, 0.15)
+    assert m.shape == (1, 1, 64, 64)  # exact
+    assert float(m[0, 0, 32, 32]) == 1.0 and float(m[0, 0, 0, 0]) == 0.0  # exact: centre inside, corner out
+    assert float(m[0, 0, 32, 63]) == 0.0 and 0 < float(m[0, 0, 32, 55]) < 1  # exact: soft edge, then zero
+    torch.testing.assert_close(m, m.flip(-1))
+    torch.testing.assert_close(m, m.transpose(-1, -2))
+    with pytest.raises(ValueError, match="radius must be in"):
+        centre_window(64, 0.0)
+    with pytest.raises(TypeError, match="size must be an int"):
+        centre_window(64.0, 0.3)
+
+
+def test_windowed_image_is_grey_outside_and_backdrop_changes_only_the_ground():
+    import random
+
+    from vizlab.optimize import Backdrop, pixels, windowed
+
+    param = windowed(pixels((1, 3, 32, 32), seed=0), 0.2, 0.1)
+    x = param.image()
+    outside = param.window[0, 0] == 0
+    assert torch.all(x[0][:, outside] == 0.5)  # exact: a plain grey ground
+    assert param.params[0].requires_grad and param.name == "pixels+window"  # exact
+    y = Backdrop(param.window, param.ground)(x, random.Random(0))
+    inside = param.window[0, 0] == 1
+    torch.testing.assert_close(y[0][:, inside], x[0][:, inside])  # the object is untouched
+    assert not torch.allclose(y[0][:, outside], x[0][:, outside])  # exact: a random colour behind it
+    with pytest.raises(TypeError, match="param must be a Parameterization"):
+        windowed(torch.zeros(1, 3, 8, 8), 0.3)
+
+
+def test_centre_setting_builds_a_windowed_render(tiny):
+    from vizlab.optimize import Backdrop
+
+    param, transforms, regs, optimizer = build(tiny, preset("maco", size=32, centre=0.3), seed=0)
+    assert param.name == "maco+window" and isinstance(transforms[0], Backdrop)  # exact
+    r = class_visualization(tiny, 1, preset("maco", size=32, steps=2, centre=0.3), progress=False)
+    corner = r.image[0, :, :3, :3]
+    assert torch.all(corner == 0.5)  # exact: the result is shown on the grey ground
+    with pytest.raises(ValueError, match="centre must be 0"):
+        preset("maco", centre=1.5)
+
+
 def test_lite1_loads_offline_and_joins_an_ensemble(model):
     import vizlab
 
@@ -180,6 +225,17 @@ def test_matcher_counts_synonyms_plurals_and_the_basic_level():
     assert blind.first_hit(["x", "x", "x", "x", "x", "goldfish"], blind.accept_lists("goldfish")[0]) is None
     strict, basic = blind.accept_lists("American black bear")  # a class without a hand-written list
     assert blind.matches("an American black bear", strict) and blind.matches("a bear", basic)  # exact
+
+
+def test_fresh20_classes_are_imagenet_names_with_accept_lists(model):
+    assert len(set(blind.FRESH20)) == 20 and not set(blind.FRESH20) & set(blind.ISSUE_CLASSES)  # exact
+    for cls in blind.FRESH20:
+        assert cls in model.categories and cls in blind.ACCEPT  # exact
+        assert blind.matches(cls, blind.accept_lists(cls)[0])  # exact: the class's own name is accepted
+    assert blind.first_hit(["a red fire truck"], blind.accept_lists("fire engine")[0]) == 1  # exact
+    assert blind.first_hit(["strawberries"], blind.accept_lists("strawberry")[0]) == 1  # exact
+    assert blind.first_hit(["a yellow bus"], blind.accept_lists("school bus")[0]) is None  # exact: basic level only
+    assert blind.first_hit(["a yellow bus"], blind.accept_lists("school bus")[1]) == 1  # exact
 
 
 def test_score_reads_answers_and_counts_per_recipe(tmp_path, capsys):

@@ -37,10 +37,10 @@ from torch import nn
 from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_log_probability, class_logit
-from .params import fourier, maco, pixels
+from .params import fourier, maco, pixels, windowed
 from .regularizers import L2, TV, Blur, Clamp, ClipWeak
 from .render import RenderResult, cosine_decay, render
-from .transforms import Crop, Jitter, standard, strong
+from .transforms import Backdrop, Crop, Jitter, standard, strong
 
 MODES = ("cs231n", "fourier")
 #: The random transformations of the Fourier mode: :func:`~.transforms.standard` or the harsher
@@ -99,6 +99,10 @@ class ClassVizSettings:
             averaged with the model's: the image must show the class to all of them (loaded once, cached).
         transforms: fourier mode: ``"standard"`` (pad, jitter, scale 0.9-1.1, rotate 10 degrees) or
             ``"strong"`` (scale 0.75-1.25, rotate 20 degrees, jitter twice as far).
+        centre: a centre-object prior (0: off): the image is seen through a soft round window of this radius
+            (a fraction of the side; :func:`~vizlab.optimize.params.windowed`) on a plain grey ground, and during
+            the optimisation on a random colour at every step (:class:`~vizlab.optimize.transforms.Backdrop`), so
+            the class has to appear as one object in the middle.
     """
 
     mode: str = "cs231n"
@@ -125,6 +129,7 @@ class ClassVizSettings:
     saturation: float = 1.0
     ensemble: tuple = ()
     transforms: str = "standard"
+    centre: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.ensemble, str) or not isinstance(self.ensemble, (tuple, list)):
@@ -152,6 +157,8 @@ class ClassVizSettings:
             raise ValueError(f"view must be 0 (the image's size) or at least 16 pixels, got {self.view}")
         if not 0 < float(self.crop) <= 1:
             raise ValueError(f"crop must be in (0, 1], got {self.crop}")
+        if not 0 <= float(self.centre) <= 1:
+            raise ValueError(f"centre must be 0 (off) or a radius in (0, 1], got {self.centre}")
         if not 0 <= float(self.ghost) < 1:
             raise ValueError(f"ghost must be a probability in [0, 1), got {self.ghost}")
         if float(self.decay) < 0:
@@ -241,6 +248,9 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0):
         robust = strong if settings.transforms == "strong" else standard
         transforms = [robust(settings.jitter)] if settings.jitter > 0 else []
         optimizer = "adam"
+    if settings.centre > 0:
+        param = windowed(param, settings.centre)
+        transforms.insert(0, Backdrop(param.window, param.ground))
     if settings.crop < 1 or settings.view:
         transforms.append(Crop(settings.crop, settings.view or settings.size))
     # a sigmoid image (fourier, maco) is inside [0, 1] already; maco's set_image would also re-project the phase

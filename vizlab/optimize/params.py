@@ -354,3 +354,47 @@ def frequency_energy(image: torch.Tensor, cutoff: float = 0.25) -> float:
     f = torch.sqrt(torch.fft.fftfreq(h)[:, None] ** 2 + torch.fft.rfftfreq(w)[None, :] ** 2).to(x.device)
     total = spec.sum().item()
     return float(spec[..., f > cutoff].sum().item() / total) if total > 0 else 0.0
+
+
+def centre_window(size: int, radius: float, softness: float = 0.15, device=None) -> torch.Tensor:
+    """A ``(1, 1, size, size)`` mask: 1 inside a centred disc of ``radius`` (a fraction of the side), falling
+    along half a cosine to 0 at ``radius + softness``."""
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"size must be an int, got {type(size).__name__}")
+    if not 0 < float(radius) <= 1:
+        raise ValueError(f"radius must be in (0, 1], got {radius}")
+    if not 0 < float(softness) <= 1:
+        raise ValueError(f"softness must be in (0, 1], got {softness}")
+    t = (torch.arange(size, dtype=torch.float32, device=device) + 0.5) / size - 0.5
+    r = torch.sqrt(t[:, None] ** 2 + t[None, :] ** 2)
+    u = ((r - float(radius)) / float(softness)).clamp(0, 1)
+    return (0.5 + 0.5 * torch.cos(torch.pi * u)).view(1, 1, size, size)
+
+
+def windowed(param: Parameterization, radius: float, softness: float = 0.15, backdrop: float = 0.5) -> Parameterization:
+    """``param``'s image seen through :func:`centre_window`: ``m * x + (1 - m) * backdrop`` (a centre-object
+    prior: the class must appear as one object in the middle, on a plain grey ground).
+
+    The result's ``window`` attribute is the mask (a :class:`~vizlab.optimize.transforms.Backdrop` transform
+    uses it to put a random ground behind the object at every step). ``set_image`` writes through to ``param``.
+    """
+    if not isinstance(param, Parameterization):
+        raise TypeError(f"param must be a Parameterization, got {type(param).__name__}")
+    if not 0 <= float(backdrop) <= 1:
+        raise ValueError(f"backdrop must be in [0, 1], got {backdrop}")
+    x0 = param.image()
+    h, w = x0.shape[-2:]
+    if h != w:
+        raise ValueError(f"windowed needs a square image, got {h}x{w}")
+    mask = centre_window(int(h), radius, softness, device=x0.device)
+    ground = float(backdrop)
+
+    def image() -> torch.Tensor:
+        return mask * param.image() + (1 - mask) * ground
+
+    def set_image(x: torch.Tensor) -> None:
+        param.set_image(x)
+
+    out = Parameterization(param.params, image, set_image, f"{param.name}+window")
+    out.window, out.ground = mask, ground
+    return out

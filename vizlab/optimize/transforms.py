@@ -190,3 +190,19 @@ def strong(jitter_px: int = 16) -> Compose:
     """
     return compose(pad(jitter_px), jitter(jitter_px), scale(tuple(0.75 + 0.05 * i for i in range(11))),
                    rotate(tuple(range(-20, 21, 4))), jitter(max(1, jitter_px // 2)))
+
+
+class Backdrop(Transform):
+    """Put a random ground behind a windowed image: ``x + (1 - mask) * (colour - ground)`` with a fresh uniform
+    random colour per step (for :func:`~vizlab.optimize.params.windowed`, whose image is
+    ``mask * x + (1 - mask) * ground``). The object then has to carry the class on any ground, not the
+    ground itself (as in the Distill "Differentiable image parameterizations" article's random backgrounds)."""
+
+    def __init__(self, mask: torch.Tensor, ground: float = 0.5):
+        if not isinstance(mask, torch.Tensor) or mask.dim() != 4 or mask.shape[:2] != (1, 1):
+            raise TypeError("mask must be a (1, 1, H, W) tensor")
+        self.mask, self.ground = mask, float(ground)
+
+    def __call__(self, x, rng):
+        colour = torch.tensor([rng.random() for _ in range(3)], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        return x + (1 - self.mask.to(x.device, x.dtype)) * (colour - self.ground)
