@@ -676,6 +676,32 @@ class GalleryPage(Session):
             self.context.close()
 
 
+def _gallery_env(tmp_path: Path) -> dict:
+    """The environment ``vizlab gallery`` runs in under a test: this checkout first on the path, Jupyter's folders
+    in ``tmp_path``, no matplotlib backend forced (the kernels choose their own)."""
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
+                     ("JUPYTER_DATA_DIR", "data"), ("IPYTHONDIR", "ipython")]:
+        env[var] = str(tmp_path / sub)
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    return env
+
+
+def _stop_gallery(proc: subprocess.Popen, log: Path, keep_as: str) -> None:
+    """End ``vizlab gallery`` and its kernels (its process group: SIGTERM, SIGKILL after 20 s) and keep its log."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    if log.exists():
+        shutil.copy(log, ARTIFACTS / keep_as)
+
+
 def test_gallery_serves_every_explorer_without_code(browser, tmp_path):
     """``vizlab gallery`` prints a loopback URL; the page shows every explorer, no code, and a slider works."""
     if importlib.util.find_spec("voila") is None:
@@ -684,13 +710,7 @@ def test_gallery_serves_every_explorer_without_code(browser, tmp_path):
 
     shown = [re.match(r"\w+", code).group(0) for _, _, code in SECTIONS]
     assert shown == list(GALLERY_ORDER), f"the gallery's order changed: {shown}; update GALLERY_CHECKS"
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                     ("JUPYTER_DATA_DIR", "data"), ("IPYTHONDIR", "ipython")]:
-        env[var] = str(tmp_path / sub)
-    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    env = _gallery_env(tmp_path)
     log = tmp_path / "voila.log"
     with open(log, "wb") as log_file:
         proc = subprocess.Popen([sys.executable, "-m", "vizlab.cli", "gallery"], cwd=tmp_path, env=env,
@@ -734,15 +754,7 @@ def test_gallery_serves_every_explorer_without_code(browser, tmp_path):
     finally:
         if page is not None:
             page.close()
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        if log.exists():
-            shutil.copy(log, ARTIFACTS / "voila.log")
+        _stop_gallery(proc, log, "voila.log")
 
 
 # -- the gallery's server over repeated page loads (issue 26) ----------------------------------------------------
@@ -799,13 +811,7 @@ def test_gallery_pages_opened_and_closed_give_back_their_kernels_and_memory(brow
         _unavailable("the psutil package is not installed (it comes with ipykernel)")
     for name in ("demo_explorer.ipynb", "demo_explorer.py"):
         shutil.copy(ROOT / "tests" / "fixtures" / name, tmp_path / name)
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                     ("JUPYTER_DATA_DIR", "data"), ("IPYTHONDIR", "ipython")]:
-        env[var] = str(tmp_path / sub)
-    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    env = _gallery_env(tmp_path)
     log = tmp_path / "voila-cycles.log"
     with open(log, "wb") as log_file:
         proc = subprocess.Popen([sys.executable, "-m", "vizlab.cli", "gallery", "--notebook",
@@ -840,12 +846,4 @@ def test_gallery_pages_opened_and_closed_give_back_their_kernels_and_memory(brow
         growth = closed_mb[-1] - closed_mb[1]
         assert growth < GROWTH_MB, f"the server grew by {growth:.0f} MB over {CYCLES - 2} page loads: {closed_mb}"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        if log.exists():
-            shutil.copy(log, ARTIFACTS / "voila-cycles.log")
+        _stop_gallery(proc, log, "voila-cycles.log")

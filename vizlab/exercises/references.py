@@ -103,19 +103,13 @@ def fooling_images(model: nn.Module, x: torch.Tensor, target: torch.Tensor, max_
 
 
 def fooling_images_by_hint(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
-                           max_steps: int = 100, step: float = 0.005) -> torch.Tensor:
-    """The algorithm the fooling exercise's hint describes (and the instructor notebook's solution): the whole batch
-    takes signed-gradient steps of cross-entropy until every image is fooled, so an image fooled early keeps moving.
-    Hidden cases are drawn only where this passes too, with a margin (see ``catalog._reachable``)."""
-    x_fool = x.detach().clone()
-    for _ in range(max_steps):
-        x_fool.requires_grad_(True)
-        logits = model(x_fool)
-        if torch.equal(logits.argmax(1), target):
-            break
-        (g,) = torch.autograd.grad(F.cross_entropy(logits, target), x_fool)
-        x_fool = (x_fool.detach() - step * g.sign()).clamp(0, 1)
-    return x_fool.detach()
+                           max_steps: int = 100) -> torch.Tensor:
+    """The algorithm the fooling exercise's hint describes: the instructor solution ``SOURCES["fooling_image"]`` (the
+    whole batch takes signed-gradient steps of cross-entropy until every image is fooled, so an image fooled early
+    keeps moving). Hidden cases are drawn only where this passes too, with a margin (see ``catalog._reachable``)."""
+    namespace = {"torch": torch, "F": F}
+    exec(SOURCES["fooling_image"], namespace)  # the solution text, defined as a student's cell would
+    return namespace["fooling_image"](model, x, target, max_steps=max_steps)
 
 
 def gram_matrix(features: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
