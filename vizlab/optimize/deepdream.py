@@ -69,6 +69,14 @@ def octave_sizes(hw: tuple[int, int], octaves: int, octave_scale: float, smalles
 #: plain step: purple-green leafy texture); the espresso gets darker rings and a few eye-like knots.
 HEAD_DREAM = dict(octave_scale=1.4, step_size=0.02, detail_blur=0.7, ghost=0.35, decay=1.0, decorrelate=True)
 
+#: Round 9's "objects" dream, for ``load_model("vgg19_normalised")`` (the style-transfer VGG-19): its deep layer
+#: ``relu5_2`` at 224 px, 4 octaves of ratio 1.4, 10 steps each, a colour-decorrelated step, the added detail
+#: lightly blurred. Use it whole: ``deepdream(vgg, photo, **opt.OBJECTS_DREAM)`` (it names the layer too).
+#: About 25 s of CPU per 224-px dream on one core (process CPU time, estimated; 110 s wall on the shared 2-core
+#: machine at load 12).
+OBJECTS_DREAM = dict(layer="relu5_2", octaves=4, octave_scale=1.4, steps=10, step_size=0.01, jitter=16,
+                     detail_blur=0.5, decorrelate=True)
+
 
 def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 3, octave_scale: float = 1.4,
               steps: int = 10, step_size: float = 0.01, jitter: int = 8, channel_index: int | None = None,
