@@ -15,7 +15,7 @@ collect_ignore_glob = ["fixtures/*"]
 # Rough CPU (and waiting) seconds, measured on a shared 2-core machine (issue 29); order only, never asserted.
 SLOW_FIRST = [
     "tests/test_browser.py",                       # JupyterLab, Chromium, six pages at once; Voila's gallery
-    "notebooks/05_class_visualization.ipynb",      # ladder, CS231n, Fourier and MACO class images, fooling
+    "notebooks/05_class_visualization.ipynb",      # ladder, CS231n, Fourier and default class images, fooling
     "notebooks/02_inside_at_scale.ipynb",          # trains the shapes CNN (~100 s)
     "notebooks/10_ground_truth_lab.ipynb",         # the lab models (shortcut, clean, right-for-the-right-reasons)
     "tests/test_grading_caps.py",                  # sandboxes with time and memory caps
