@@ -6,30 +6,19 @@ and irrelevant concepts; (c) a null with the concept runs' own design (a random 
 against the same random sets).
 """
 import sys, time
-import numpy as np, torch
-from vizlab.lab import lab_model, paired_sets, Cue
-from vizlab.lab.concepts import tcav, concept_images, _flat_activations, _layer_gradients, cav
-from vizlab.inside.shapes import COLOURS
+from vizlab.lab import lab_model, paired_sets
+from vizlab.lab.concepts import mark_effect, tcav
 
 seeds = [int(s) for s in sys.argv[1:]] or [0, 1, 2]
 sets = paired_sets(400, seed=1)
 none = sets["none"]
 circ = none.subset(none.labels == 0).batch()[:40]
-cue = Cue()
-r0, c0 = cue.corner(32)
 for seed in seeds:
     for kind in ("shortcut", "clean"):
         t = time.time()
         m = lab_model(kind, seed=seed, progress=False).eval()
         tt = time.time() - t
-        with torch.no_grad():
-            base = m(circ)[:, 0]
-            d = {}
-            for name in ("red", "green", "blue", "yellow", "magenta", "cyan") if all(
-                    k in COLOURS for k in ("magenta", "cyan")) else COLOURS:
-                x = circ.clone()
-                x[:, :, r0:r0 + 4, c0:c0 + 4] = torch.tensor(COLOURS[name])[:, None, None]
-                d[name] = float((m(x)[:, 0] - base).mean())
+        d = mark_effect(m, circ, 0)
         t = time.time()
         res = tcav(m, circ, 0, ["red", "blue", "stripes", "dots"], random_sets=20, n=40, seed=0)
         tt2 = time.time() - t
