@@ -50,6 +50,11 @@ RECIPES = {
     "maco_centre": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3}),
     # ... and the model sees the image at 128 px (coarse structure: one object's shape, not fine texture), 100 steps
     "maco_centre_coarse": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100}),
+    # round 9: the lecture's pixel recipe (pixels, L2, blur, jitter) with the same centre prior and coarse view
+    "cs231n_centre": ("cs231n", {"centre": 0.3}),
+    "cs231n_centre_coarse": ("cs231n", {"centre": 0.3, "view": 128}),
+    # ... with a wider blur (sigma 2 -> 1 instead of 1 -> 0.3): the coarse view alone leaves aliasing grids
+    "cs231n_centre_coarse_blur": ("cs231n", {"centre": 0.3, "view": 128, "blur_sigma": 2.0, "blur_end": 1.0}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
@@ -88,7 +93,33 @@ ACCEPT = {
     "umbrella": (["umbrella", "parasol"], ["umbrella"]),
     "teddy": (["teddy", "teddy bear"], ["stuffed animal", "plush", "soft toy", "stuffed toy"]),
     "soccer ball": (["soccer ball", "football"], ["ball"]),
+    # round 9's random set (--random 20 --random-seed 61206, drawn from all 1000 classes; written before any
+    # image of them was rendered); bell pepper and volcano are above
+    "packet": (["packet", "package", "pack", "sachet"], ["bag", "pouch", "wrapper"]),
+    "spotted salamander": (["spotted salamander", "salamander"], ["newt", "amphibian"]),
+    "abacus": (["abacus"], ["counting frame"]),
+    "drumstick": (["drumstick", "drum stick"], ["drum stick"]),
+    "Leonberg": (["Leonberg", "Leonberger"], ["dog"]),
+    "long-horned beetle": (["long-horned beetle", "long horned beetle", "longhorn beetle", "longhorn",
+                            "capricorn beetle"], ["beetle"]),
+    "Australian terrier": (["Australian terrier"], ["dog", "terrier"]),
+    "puck": (["puck", "hockey puck"], ["hockey"]),
+    "chiffonier": (["chiffonier", "commode", "chest of drawers", "dresser"],
+                   ["chest", "drawer", "cabinet", "cupboard", "sideboard"]),
+    "thunder snake": (["thunder snake", "worm snake"], ["snake"]),
+    "whippet": (["whippet"], ["dog", "greyhound"]),
+    "Indian elephant": (["Indian elephant", "Asian elephant"], ["elephant"]),
+    "frying pan": (["frying pan", "frypan", "skillet", "pan"], ["wok", "cookware"]),
+    "espresso": (["espresso"], ["coffee", "cappuccino", "latte"]),
+    "agama": (["agama"], ["lizard"]),
+    "valley": (["valley", "vale"], ["mountain", "landscape", "hillside"]),
+    "Weimaraner": (["Weimaraner"], ["dog"]),
+    "paper towel": (["paper towel", "kitchen roll", "paper roll", "towel roll"],
+                    ["towel", "toilet paper", "toilet roll", "tissue"]),
 }
+
+#: Round 9's fresh random set: the seed of ``--random 20 --random-seed``, chosen after the recipe was frozen.
+RANDOM_SEED_R9 = 61206
 
 #: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
 #: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.

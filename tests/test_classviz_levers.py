@@ -301,3 +301,19 @@ def test_diversity_is_minus_one_for_identical_images_and_zero_for_one():
 def test_diversity_term_makes_a_batch_of_channel_images_less_alike():
     # measured 0.68-0.70 for seeds 0-2 (the same images without the term are alike: similarity 0.99999)
     assert diversity_ratio(0) < 0.9  # claim: test diversity: Gram similarity with / without the term
+
+
+def test_default_mode_is_the_object_recipe():
+    """Issue 24 round 9: with neither settings nor mode, class_visualization uses OBJECT (MACO, centre prior,
+    128-px view, 100 steps), the recipe blind viewers named most often."""
+    from vizlab.optimize import OBJECT, class_visualization
+    from vizlab.optimize.classviz import DEFAULT_MODE, preset
+
+    assert DEFAULT_MODE == "object" and preset("object") == OBJECT  # exact
+    assert (OBJECT.maco, OBJECT.centre, OBJECT.view, OBJECT.steps, OBJECT.size) == (True, 0.3, 128, 100, 224)  # exact
+    tiny = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    r = class_visualization(tiny, 1, size=32, steps=2, view=16, progress=False)
+    assert r.info["settings"] == preset("object", size=32, steps=2, view=16)  # exact
+    assert class_visualization(tiny, 1, OBJECT, mode="object", size=32, steps=1, view=16, progress=False).steps == 1  # exact
+    with pytest.raises(ValueError, match="mode"):
+        class_visualization(tiny, 1, mode="objects", size=32, steps=1, progress=False)

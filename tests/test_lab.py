@@ -11,7 +11,8 @@ from vizlab.inside.shapes import COLOURS
 from vizlab.lab import (Cue, LabRecipe, cue_reliance, flips, format_rows, ground_truth_table, lab_attribute,
                         lab_model, make_shortcut, mask_share, metric_agreement, paired_sets, pointing_game,
                         told_truth)
-from vizlab.lab.concepts import PATTERNS, cav, concept_images, concept_masks, dissect, probe_set, tcav
+from vizlab.lab.concepts import (PATTERNS, cav, concept_images, concept_masks, dissect, mark_effect, probe_set,
+                                 tcav)
 from vizlab.lab.models import _train_rrr, train_lab_model
 
 
@@ -314,6 +315,21 @@ def test_tcav_on_a_network_that_reads_red():
         tcav(net, images, 0, ["red"], random_sets=1)
     with pytest.raises(ValueError, match="concepts is empty"):
         tcav(net, images, 0, [])
+
+
+def test_mark_effect_reads_the_colour_a_network_responds_to():
+    net = _ColourNet()
+    images = concept_images("random", 8, seed=3)
+    eff = mark_effect(net, images, 0, ["red", "green", "blue"])
+    # Logit 0 is mean(red unit) - mean(green unit) - mean(blue unit): a red mark raises it, the others lower it.
+    assert eff["red"] > 0 > eff["green"] and eff["blue"] < 0  # exact: the network is built that way
+    assert set(mark_effect(net, images, 0)) == set(COLOURS)  # exact
+    with pytest.raises(ValueError, match="fixed place"):
+        mark_effect(net, images, 0, cue=Cue(place="anywhere"))
+    with pytest.raises(ValueError, match="colours must be names"):
+        mark_effect(net, images, 0, ["plaid"])
+    with pytest.raises(TypeError, match="cue must be"):
+        mark_effect(net, images, 0, cue="red")
 
 
 # -- explorer ------------------------------------------------------------------------------------------------------

@@ -209,6 +209,45 @@ def tcav(model: nn.Module, images: torch.Tensor | ImageSet, target: int, concept
     return result
 
 
+def mark_effect(model: nn.Module, images: torch.Tensor | ImageSet, target: int, colours: Sequence[str] | None = None,
+                *, cue: Cue | None = None) -> dict[str, float]:
+    """The ground truth TCAV estimates, by intervention: ``{colour: mean change of the target logit}`` when a mark of
+    that colour (the cue's size, at its place) is painted on every image. A concept matters for the class when
+    its colour moves the logit unlike the other colours do.
+
+    Args:
+        model: the classifier.
+        images: ``(N, 3, H, W)`` in ``[0, 1]`` or an ImageSet (best without a cue: ``paired_sets(...)["none"]``).
+        target: the class whose logit is read.
+        colours: names of :data:`~vizlab.inside.shapes.COLOURS` (default all).
+        cue: where and how large the mark is (default ``Cue()``; ``"anywhere"`` is not a place).
+    """
+    cue = Cue() if cue is None else cue
+    if not isinstance(cue, Cue):
+        raise TypeError(f"cue must be a vizlab.lab.Cue, got {type(cue).__name__}")
+    x = images.batch() if isinstance(images, ImageSet) else images
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError("images must be an ImageSet or a tensor (N, 3, H, W)")
+    corner = cue.corner(x.shape[-1])
+    if corner is None:
+        raise ValueError(f"cue.place must be a fixed place for an intervention, got {cue.place!r}")
+    colours = list(COLOURS) if colours is None else list(colours)
+    unknown = [c for c in colours if c not in COLOURS]
+    if unknown:
+        raise ValueError(f"colours must be names of {list(COLOURS)}, got {unknown}")
+    (r, c), s = corner, cue.size
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        base = model(x.to(device))[:, int(target)]
+        out = {}
+        for name in colours:
+            painted = x.clone()
+            painted[:, :, r:r + s, c:c + s] = torch.tensor(COLOURS[name], dtype=x.dtype)[:, None, None]
+            out[name] = float((model(painted.to(device))[:, int(target)] - base).mean())
+    return out
+
+
 # -- network dissection ---------------------------------------------------------------------------------------
 
 def probe_set(n: int = 300, size: int = 32, *, seed: int = 5) -> ImageSet:

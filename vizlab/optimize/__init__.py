@@ -13,7 +13,7 @@ Composable pieces (after lucid/lucent's design, written anew):
 And the lecture's techniques built from them: :func:`class_visualization`, :func:`deepdream`,
 :func:`invert`, :func:`fooling_image`.
 """
-from .classviz import (ASSIGNMENT, CS231N, FOURIER, MACO, ClassVizSettings, Ensemble, class_probability,
+from .classviz import (ASSIGNMENT, CS231N, FOURIER, MACO, OBJECT, ClassVizSettings, Ensemble, class_probability,
                        class_visualization, ensemble_member, ghost_network, model_units, preset, regularizer_ladder,
                        verdict)
 from .deepdream import ANIMAL_CLASSES, HEAD_DREAM, OBJECTS_DREAM, DreamResult, class_mass, deepdream
@@ -30,7 +30,7 @@ from .transforms import (Backdrop, Compose, Crop, Jitter, Pad, Rotate, Scale, Tr
                          scale, strong)
 
 __all__ = [
-    "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "ClassVizSettings", "class_probability", "class_visualization", "model_units",
+    "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "OBJECT", "ClassVizSettings", "class_probability", "class_visualization", "model_units",
     "preset", "regularizer_ladder", "verdict", "ghost_network",
     "ANIMAL_CLASSES", "HEAD_DREAM", "OBJECTS_DREAM", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
     "Context", "Objective", "channel", "diversity", "class_log_probability", "class_logit", "feature_match", "guided",
