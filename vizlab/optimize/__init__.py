@@ -16,7 +16,7 @@ And the lecture's techniques built from them: :func:`class_visualization`, :func
 from .classviz import (ASSIGNMENT, CS231N, FOURIER, MACO, OBJECT, ClassVizSettings, Ensemble, class_probability,
                        class_visualization, ensemble_member, ghost_network, model_units, preset, regularizer_ladder,
                        verdict)
-from .deepdream import ANIMAL_CLASSES, HEAD_DREAM, OBJECTS_DREAM, DreamResult, class_mass, deepdream
+from .deepdream import ANIMAL_CLASSES, HEAD_DREAM, VGG_DREAM, DreamResult, class_mass, deepdream
 from .fooling import FoolingResult, fooling_image
 from .inversion import features, invert
 from .objectives import (Context, Objective, channel, class_log_probability, class_logit, diversity, feature_match,
@@ -32,7 +32,7 @@ from .transforms import (Backdrop, Compose, Crop, Jitter, Pad, Rotate, Scale, Tr
 __all__ = [
     "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "OBJECT", "ClassVizSettings", "class_probability", "class_visualization", "model_units",
     "preset", "regularizer_ladder", "verdict", "ghost_network",
-    "ANIMAL_CLASSES", "HEAD_DREAM", "OBJECTS_DREAM", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
+    "ANIMAL_CLASSES", "HEAD_DREAM", "VGG_DREAM", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
     "Context", "Objective", "channel", "diversity", "class_log_probability", "class_logit", "feature_match", "guided",
     "layer_activation", "neuron", "Parameterization", "centre_window", "windowed", "fourier", "frequency_energy", "maco", "natural_spectrum", "pixels", "spectrum_distance",
     "show_fooling", "show_inversions", "show_result", "show_snapshots",

@@ -72,11 +72,11 @@ HEAD_DREAM = dict(octave_scale=1.4, step_size=0.02, detail_blur=0.7, ghost=0.35,
 #: Round 9's "objects" dream, for ``load_model("vgg19_normalised")`` (the style-transfer VGG-19): its deep layer
 #: ``relu5_2`` at 224 px, 4 octaves of ratio 1.4, 10 steps each, a colour-decorrelated step, the added detail
 #: lightly blurred. A blind viewer named animal parts (dog faces, eyes, snouts) in 5 of 5 photos without animals
-#: (benchmarks/README.md, issue 24, round 9). Use it whole: ``deepdream(vgg, photo, **opt.OBJECTS_DREAM)`` (it
+#: (benchmarks/README.md, issue 24, round 9). Use it whole: ``deepdream(vgg, photo, **opt.VGG_DREAM)`` (it
 #: names the layer too).
 #: About 25 s of CPU per 224-px dream on one core (process CPU time, estimated; 110 s wall on the shared 2-core
 #: machine at load 12).
-OBJECTS_DREAM = dict(layer="relu5_2", octaves=4, octave_scale=1.4, steps=10, step_size=0.01, jitter=16,
+VGG_DREAM = dict(layer="relu5_2", octaves=4, octave_scale=1.4, steps=10, step_size=0.01, jitter=16,
                      detail_blur=0.5, decorrelate=True)
 
 
