@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -273,7 +274,10 @@ def _grader_process(subs: Path, out: Path, marker: str, timeout: float = 60) -> 
               f"call_timeout=2, memory_mb=1024, file_bytes=2 * 2**20), jobs=1, progress=False)\n")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1",
            "VIZLAB_TEST_MARK": marker}
-    return subprocess.Popen([sys.executable, "-c", script], env=env)
+    # as at a terminal: SIGINT not ignored (a shell's background job inherits SIGINT ignored, and Python then
+    # keeps it ignored, so Ctrl-C would never reach the grader: found when CI was started with '&')
+    return subprocess.Popen([sys.executable, "-c", script], env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def marked(marker: str) -> list[int]:
