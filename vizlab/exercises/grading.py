@@ -46,7 +46,7 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -389,20 +389,6 @@ def _error_result(student: str, paths: Sequence[Path], exercises: Sequence[str],
             "seconds": 0.0, "grader_version": GRADER_VERSION, "ungraded": True}
 
 
-def _completed(futures, poll_s: float = 0.25):
-    """Yield ``futures`` as they complete, waking every ``poll_s`` seconds.
-
-    A process-directed signal (Ctrl-C's SIGINT) may be delivered to any thread; Python runs its handler in the main
-    thread only when that thread next runs bytecode. A main thread blocked until the next notebook ends (as with
-    ``as_completed``) would raise ``KeyboardInterrupt`` only then, after that notebook was graded: polling bounds
-    the delay to ``poll_s`` (a clean-clone CI run graded a notebook the grader had been told to stop, round 9).
-    """
-    pending = set(futures)
-    while pending:
-        done, pending = wait(pending, timeout=poll_s, return_when=FIRST_COMPLETED)
-        yield from done
-
-
 def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises: Sequence[str] | None = None,
           limits: Limits | None = None, jobs: int | None = None, regrade: bool = False, progress: bool = True,
           feedback_dir: str | Path | None = None, on_result: Callable[[dict], None] | None = None,
@@ -487,7 +473,7 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
         pool = ThreadPoolExecutor(max_workers=jobs)
         try:
             futures = {pool.submit(work, *item): item for item in todo}
-            for future in _completed(futures):
+            for future in as_completed(futures):
                 student, paths, digest = futures[future]
                 try:
                     result = future.result()
