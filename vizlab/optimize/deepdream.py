@@ -77,7 +77,7 @@ HEAD_DREAM = dict(octave_scale=1.4, step_size=0.02, detail_blur=0.7, ghost=0.35,
 #: About 25 s of CPU per 224-px dream on one core (process CPU time, estimated; 110 s wall on the shared 2-core
 #: machine at load 12).
 VGG_DREAM = dict(layer="relu5_2", octaves=4, octave_scale=1.4, steps=10, step_size=0.01, jitter=16,
-                     detail_blur=0.5, decorrelate=True)
+                 detail_blur=0.5, decorrelate=True)
 
 
 def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 3, octave_scale: float = 1.4,
