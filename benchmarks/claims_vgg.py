@@ -82,7 +82,49 @@ def adain_alpha_ratio(seed: int) -> float:
     return hi / lo
 
 
+GATYS_STYLES = {"swirls": 1.0, "brush": 1.0, "impression": 1.0, "waves": 1.5}   # notebook 07's table (cell 8)
+
+
+def _gatys_vgg_grid(seed: int) -> list[dict]:
+    # Notebook 07's lecture table: GATYS_VGG (Adam from the photo) on the espresso in 4 styles. The seed does not
+    # enter (nothing is drawn), so the four transfers run once per thread count, profile and instruction set and
+    # both claims read them (as claims_style._grid does).
+    import json
+    import os
+    from pathlib import Path
+
+    cache = Path(os.environ.get("TMPDIR", "/tmp")) / (
+        f"vizlab_claims_gatys_vgg_{os.environ.get('OMP_NUM_THREADS', '')}_{os.environ.get('VIZLAB_PROFILE', '')}"
+        f"_{os.environ.get('ATEN_CPU_CAPABILITY', 'native')}.json")
+    if cache.exists():
+        return json.loads(cache.read_text())
+    from vizlab.style import loss_network
+    from vizlab.style.quality import transfer_grid
+
+    recs = transfer_grid(GATYS_STYLES, ["espresso"], loss_net=loss_network("vgg19_normalised", device="cpu"),
+                         seed=seed, verbose=False)
+    rows = [dict(style=r.style, photo=r.photo, fall=r.fall, rank=r.rank) for r in recs]
+    cache.write_text(json.dumps(rows))
+    return rows
+
+
+def gatys_vgg_gram_left_max(seed: int) -> float:
+    """Largest share of the Gram distance left over notebook 07's lecture table (VGG-19, espresso x 4 styles)."""
+    return max(1 - r["fall"] for r in _gatys_vgg_grid(seed))
+
+
+def gatys_vgg_rank_max(seed: int) -> float:
+    """Worst Lite2 rank of the espresso's class over the same four results."""
+    return float(max(r["rank"] for r in _gatys_vgg_grid(seed)))
+
+
 CLAIMS = [
+    dict(name="nb07: VGG-19 Gatys, largest Gram distance left", run=gatys_vgg_gram_left_max, threshold=0.15,
+         higher_is_better=False, where="notebooks/07_style_transfer.ipynb (cell 8, lecture profile)",
+         profile="lecture"),
+    dict(name="nb07: VGG-19 Gatys, worst Lite2 rank of the photo's class", run=gatys_vgg_rank_max, threshold=250,
+         higher_is_better=False, where="notebooks/07_style_transfer.ipynb (cell 8, lecture profile)",
+         profile="lecture"),
     dict(name="nb08: adain, largest style-loss share left", run=adain_grid_worst_ratio, threshold=0.8,
          higher_is_better=False, where="notebooks/08_fast_style_transfer.ipynb (AdaIN grid)", profile="quick"),
     dict(name="nb08: adain, style loss alpha 1 / alpha 0", run=adain_alpha_ratio, threshold=0.8,

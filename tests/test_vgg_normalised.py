@@ -109,3 +109,22 @@ def test_fast_style_training_runs_on_vgg_perceptual_loss(vgg, tmp_path):
     assert r.steps == 2 and all(np.isfinite(h["total"]) for h in r.history)  # exact
     loaded = load_transformer(out, device="cpu")
     assert loaded.meta["loss_net"] == "vgg19_normalised" and loaded.meta["steps_done"] == 2  # exact
+
+
+def test_gatys_vgg_preset_is_the_default_optimisation_on_vgg(vgg):
+    """``GATYS_VGG`` carries the optimisation notebook 07's lecture profile runs; style_transfer takes it by default."""
+    from vizlab.style import GATYS_VGG, loss_network, style_batch, style_transfer
+
+    assert GATYS_VGG.model == "vgg19_normalised" and GATYS_VGG.content_layers == ("conv4_2",)  # exact
+    assert (GATYS_VGG.optimizer, GATYS_VGG.lr, GATYS_VGG.steps, GATYS_VGG.size) == ("adam", 0.05, 30, 192)  # exact
+    net = loss_network("vgg19_normalised", model=vgg)
+    assert net.recipe is GATYS_VGG  # exact
+    content = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(0)),
+                                             5, 1, 2)
+    one = style_transfer(content, "swirls", loss_net=net, steps=1, progress=False)
+    assert one.image.shape == (1, 3, 192, 192) and one.steps == 1  # exact: the recipe's size
+    start = style_batch(net, content, 192)  # the photo at the recipe's size: where the optimisation starts
+    moved = (one.image - start).abs().max()
+    assert 0.049 < moved <= 0.05 + 1e-6  # exact: Adam's first step is lr * sign(gradient) per pixel, lr = 0.05
+    full = style_transfer(content, "swirls", loss_net=net, size=32, progress=False)
+    assert full.steps == 30 and len(full.history) == 30  # exact: the recipe's steps

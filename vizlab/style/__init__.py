@@ -10,13 +10,13 @@
 from .artwork import ARTWORKS, artwork, save_artwork, style_batch, style_image, style_names
 from .gatys import (StyleResult, color_shift, print_progress, style_distance, style_transfer,
                     synthesize_texture)
-from .lossnet import RECIPES, LossNetwork, Recipe, loss_network
+from .lossnet import GATYS_VGG, RECIPES, LossNetwork, Recipe, loss_network
 from .losses import (content_loss, darkening_loss, gram_matrix, palette_loss, saturation_loss, style_loss,
                      style_palette, tv_loss)
 from .transformer import (TransformerNet, instance_norm, load_transformer, network_names, save_transformer,
                           stylize, train_transformer)
 
-__all__ = ["ARTWORKS", "RECIPES", "LossNetwork", "Recipe", "StyleResult", "TransformerNet", "artwork",
+__all__ = ["ARTWORKS", "GATYS_VGG", "RECIPES", "LossNetwork", "Recipe", "StyleResult", "TransformerNet", "artwork",
            "color_shift", "content_loss", "gram_matrix", "instance_norm", "load_transformer", "loss_network",
            "network_names", "print_progress", "save_artwork", "save_transformer", "style_distance", "style_image",
            "style_loss", "style_names", "style_transfer", "stylize", "synthesize_texture", "train_transformer",

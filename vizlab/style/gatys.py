@@ -105,8 +105,9 @@ def style_distance(loss_net: LossNetwork, image: torch.Tensor, style: torch.Tens
 
 
 # -- the optimisation ----------------------------------------------------------------------------------------
-def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size: int = 256, steps: int = 200,
-                   optimizer: str = "adam", lr: float = 0.03, init: str | torch.Tensor = "content",
+def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size: int | None = None,
+                   steps: int | None = None, optimizer: str | None = None, lr: float | None = None,
+                   init: str | torch.Tensor = "content",
                    style_blend: Sequence[float] | None = None, style_scale: float = 1.0,
                    content_weight: float | None = None, style_weight: float | None = None,
                    tv_weight: float | None = None, style_layers: Sequence[str] | None = None,
@@ -126,6 +127,8 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         steps: optimisation steps.
         optimizer: ``"adam"`` (``lr`` in pixel units) or ``"lbfgs"`` (``lr`` ignored; one iteration per step,
             whose strong-Wolfe line search may evaluate the loss several times).
+        size, steps, optimizer, lr: ``None`` takes the value ``loss_net.recipe`` was tuned with (without a
+            recipe: 256 px, 200 steps, Adam, 0.03).
         init: ``"content"``, ``"noise"`` or a starting image tensor.
         style_blend: weights of several style images (normalised to sum 1); default equal.
         style_scale: the style image is sized ``size * style_scale`` (larger = bigger strokes).
@@ -142,10 +145,18 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
     Returns:
         A :class:`StyleResult`.
     """
+    loss_net = loss_network() if loss_net is None else loss_net
+    recipe: Recipe | None = loss_net.recipe
+    size = (recipe.size if recipe else 256) if size is None else size
+    steps = (recipe.steps if recipe else 200) if steps is None else steps
+    optimizer = (recipe.optimizer if recipe else "adam") if optimizer is None else optimizer
+    lr = (recipe.lr if recipe else 0.03) if lr is None else lr
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if not isinstance(size, int) or size < 16:
+        raise ValueError(f"size must be an integer of at least 16 pixels, got {size!r}")
     if not isinstance(init, torch.Tensor) and init not in INITS:
         raise ValueError(f"init must be one of {INITS} or an image tensor, got {init!r}")
     if content is None and isinstance(init, str) and init == "content":
@@ -154,8 +165,6 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         raise ValueError(f"style_scale must be positive, got {style_scale!r}")
     from tqdm.auto import tqdm
 
-    loss_net = loss_network() if loss_net is None else loss_net
-    recipe: Recipe | None = loss_net.recipe
     s_layers = list(style_layers or (recipe.style_layers if recipe else loss_net.layer_names))
     c_layers = list(content_layers or (recipe.content_layers if recipe else ()))
     for name in [*s_layers, *c_layers]:
@@ -216,10 +225,12 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         total = ls + lc + lt
         return total, {"style": ls.item(), "content": lc.item(), "tv": lt.item(), "total": total.item()}
 
-    if optimizer == "adam":
-        opt: torch.optim.Optimizer = torch.optim.Adam([x], lr=lr)
-    else:
-        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
+    def make_optimizer() -> torch.optim.Optimizer:
+        if optimizer == "adam":
+            return torch.optim.Adam([x], lr=lr)
+        return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
+
+    opt = make_optimizer()
 
     result = StyleResult(image=x.detach().cpu())
     start = time.perf_counter()
@@ -239,12 +250,20 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
                     record.update(parts)
                 return total
 
+            before = x.detach().clone() if optimizer == "lbfgs" else None
             opt.step(closure)
             if optimizer == "adam":
                 with torch.no_grad():
                     x.clamp_(0, 1)  # keep real pixels: a projected gradient step
-            # (L-BFGS keeps its own iterate: clamping it would break its curvature history; the loss and
-            # the result see the clamped image, and pixels outside [0, 1] get no gradient.)
+            elif torch.equal(before, x.detach()):
+                # L-BFGS keeps its own iterate (clamping it each step would break its curvature history; the
+                # loss and the result see the clamped image, and pixels outside [0, 1] get no gradient). That
+                # kink can stall it: the line search returns a zero step, and with the same history every later
+                # step would too (measured: VGG-19 at 192 px stalled after 8 of 20 steps). Then clamp and
+                # start afresh from here.
+                with torch.no_grad():
+                    x.clamp_(0, 1)
+                opt = make_optimizer()
             record["step"] = step + 1
             result.history.append(record)
             result.steps = step + 1

@@ -169,15 +169,17 @@ class TransferRecord:
     seconds: float
 
 
-def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: int, steps: int, loss_net=None,
-                  judge=None, verbose: bool = True, **kwargs) -> list[TransferRecord]:
+def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: int | None = None,
+                  steps: int | None = None, loss_net=None, judge=None, verbose: bool = True,
+                  **kwargs) -> list[TransferRecord]:
     """Gatys' style transfer for every style x photo pair, each measured twice: how far the Gram distance to
     the style fell (style taken) and where the judge ranks the photo's class (content kept).
 
     Tuning a recipe on one pair overfits that pair; this is the table to tune on. ``kwargs`` go to
     :func:`~vizlab.style.gatys.style_transfer` (``style_weight``, ``lr``, ``seed`` ...). ``styles`` may be a
     dict ``{name: style_scale}`` (a style with fine detail can be used at a larger scale); the Gram distance
-    is then measured to the style image at that scale, the target the optimisation had.
+    is then measured to the style image at that scale, the target the optimisation had. ``size`` and ``steps``
+    default to those ``loss_net.recipe`` was tuned with.
     """
     from ..models import load_judge
     from .artwork import style_batch
@@ -186,6 +188,8 @@ def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: 
 
     loss_net = loss_network() if loss_net is None else loss_net
     judge = load_judge() if judge is None else judge
+    recipe = loss_net.recipe
+    size = (recipe.size if recipe else 256) if size is None else size
     kwargs.setdefault("progress", False)
     scales = dict(styles) if isinstance(styles, dict) else {st: kwargs.get("style_scale", 1.0) for st in styles}
     kwargs.pop("style_scale", None)
