@@ -24,23 +24,41 @@ def _batch(name, size):
     return style_batch(None, name, size)
 
 
+def cached_rows(tag: str, compute) -> list[dict]:
+    """``compute()``'s rows, computed once per thread count, profile and instruction set (issue 29) and read back
+    from a file after that: for a costly grid that starts from the photos, where the seed does not enter, and
+    that several claims read."""
+    cache = Path(os.environ.get("TMPDIR", "/tmp")) / (
+        f"vizlab_claims_{tag}_{os.environ.get('OMP_NUM_THREADS', '')}_{os.environ.get('VIZLAB_PROFILE', '')}"
+        f"_{os.environ.get('ATEN_CPU_CAPABILITY', 'native')}.json")
+    if cache.exists():
+        return json.loads(cache.read_text())
+    rows = compute()
+    cache.write_text(json.dumps(rows))
+    return rows
+
+
+def grid_rows(tag: str, styles, photos, seed: int, loss_net: str | None = None, **kwargs) -> list[dict]:
+    """:func:`~vizlab.style.quality.transfer_grid`'s measures (style, photo, fall, rank) as rows, cached by
+    :func:`cached_rows`; ``loss_net`` names a :data:`~vizlab.style.RECIPES` network (default Lite0's)."""
+    def compute() -> list[dict]:
+        from vizlab.style import loss_network
+        from vizlab.style.quality import transfer_grid
+
+        net = loss_network(loss_net, device="cpu") if loss_net else None
+        recs = transfer_grid(styles, photos, loss_net=net, seed=seed, verbose=False, **kwargs)
+        return [dict(style=r.style, photo=r.photo, fall=r.fall, rank=r.rank) for r in recs]
+
+    return cached_rows(tag, compute)
+
+
 def _grid(seed: int) -> list[dict]:
     # The grid is the costly part (12 transfers) and starts from the photos: the seed does not enter (it only
     # seeds a noise start), so it is computed once per thread count and profile and read by both claims.
-    cache = Path(os.environ.get("TMPDIR", "/tmp")) / (
-        f"vizlab_claims_style_grid_{os.environ.get('OMP_NUM_THREADS', '')}_{os.environ.get('VIZLAB_PROFILE', '')}"
-        f"_{os.environ.get('ATEN_CPU_CAPABILITY', 'native')}.json")  # per instruction set too (issue 29)
-    if cache.exists():
-        return json.loads(cache.read_text())
     import vizlab
-    from vizlab.style.quality import transfer_grid
 
-    recs = transfer_grid(STYLES, PHOTOS, size=vizlab.by_profile(quick=128, lecture=192),
-                         steps=vizlab.by_profile(quick=50, lecture=80), style_weight=30, content_weight=4,
-                         seed=seed, verbose=False)
-    rows = [dict(style=r.style, photo=r.photo, fall=r.fall, rank=r.rank) for r in recs]
-    cache.write_text(json.dumps(rows))
-    return rows
+    return grid_rows("style_grid", STYLES, PHOTOS, seed, size=vizlab.by_profile(quick=128, lecture=192),
+                     steps=vizlab.by_profile(quick=50, lecture=80), style_weight=30, content_weight=4)
 
 
 def gram_left_max(seed: int) -> float:

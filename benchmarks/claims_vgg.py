@@ -88,24 +88,10 @@ GATYS_STYLES = {"swirls": 1.0, "brush": 1.0, "impression": 1.0, "waves": 1.5}   
 def _gatys_vgg_grid(seed: int) -> list[dict]:
     # Notebook 07's lecture table: GATYS_VGG (Adam from the photo) on the espresso in 4 styles. The seed does not
     # enter (nothing is drawn), so the four transfers run once per thread count, profile and instruction set and
-    # both claims read them (as claims_style._grid does).
-    import json
-    import os
-    from pathlib import Path
+    # both claims read them.
+    from claims_style import grid_rows   # benchmarks/ is on the path of margins.py's processes
 
-    cache = Path(os.environ.get("TMPDIR", "/tmp")) / (
-        f"vizlab_claims_gatys_vgg_{os.environ.get('OMP_NUM_THREADS', '')}_{os.environ.get('VIZLAB_PROFILE', '')}"
-        f"_{os.environ.get('ATEN_CPU_CAPABILITY', 'native')}.json")
-    if cache.exists():
-        return json.loads(cache.read_text())
-    from vizlab.style import loss_network
-    from vizlab.style.quality import transfer_grid
-
-    recs = transfer_grid(GATYS_STYLES, ["espresso"], loss_net=loss_network("vgg19_normalised", device="cpu"),
-                         seed=seed, verbose=False)
-    rows = [dict(style=r.style, photo=r.photo, fall=r.fall, rank=r.rank) for r in recs]
-    cache.write_text(json.dumps(rows))
-    return rows
+    return grid_rows("gatys_vgg", GATYS_STYLES, ["espresso"], seed, loss_net="vgg19_normalised")
 
 
 def gatys_vgg_gram_left_max(seed: int) -> float:
