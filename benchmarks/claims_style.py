@@ -111,7 +111,7 @@ def texture_ratio_max(seed: int) -> float:
     size = vizlab.by_profile(quick=96, lecture=128)
     ratios = []
     for name in vizlab.by_profile(quick=["brick", "gravel", "grass"], lecture=["brick", "gravel", "impression"]):
-        t = synthesize_texture(name, loss_net=net, size=size, steps=vizlab.by_profile(quick=25, lecture=15),
+        t = synthesize_texture(name, loss_net=net, size=size, steps=vizlab.by_profile(quick=25, lecture=10),
                                octaves=2, optimizer="lbfgs", tv_weight=1.0, progress=False, seed=seed)
         src = _batch(name, size)
         noise = torch.rand_like(src, generator=torch.Generator().manual_seed(0))
