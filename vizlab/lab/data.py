@@ -172,4 +172,5 @@ def paired_sets(n: int = 300, size: int = 32, *, seed: int = 1, cue: Cue | None 
             for mode in ("match", "none", "swap")}
 
 
-__all__ = ["Cue", "PLACES", "MODES", "LAB_SHAPES", "MARGIN", "make_shortcut", "paint_marks", "paired_sets", "class_shapes", "SHAPES"]
+__all__ = ["Cue", "PLACES", "MODES", "LAB_SHAPES", "MARGIN", "make_shortcut", "paint_marks", "paired_sets", "class_shapes",
+           "SHAPES"]
