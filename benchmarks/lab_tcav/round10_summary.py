@@ -54,8 +54,11 @@ for group, names in (("colours+random", None), ("patterns", ("stripes", "checker
         cue = [r for r in sel if r["kind"] == "shortcut" and r["concept"] == "red"]
         cue_hits = sum(significant(r, tau) for r in cue)
         sign_wrong = sum(significant(r, tau) and r["e"] * r["iv"] < 0 for r in sel)
+        names = [f"{r['kind']} {r['concept']} (train {r['seed']}, sets {r['sets']}: {r['e']:+.2f}, intervention "
+                 f"{r['iv']:+.2f})" for r in sel if significant(r, tau) and abs(r["iv"]) < MATTERS]
         print(f"  {group:15s} min_effect {tau:4.2f}: false positives {fp}/{neg}, misses {miss}/{pos}, "
-              f"wrong sign {sign_wrong}" + (f", the cue found {cue_hits}/{len(cue)}" if cue else ""))
+              f"wrong sign {sign_wrong}" + (f", the cue found {cue_hits}/{len(cue)}" if cue else "")
+              + (f"; false positives: {', '.join(names)}" if names and tau >= 0.5 else ""))
 print("\nper run (training seed, set seed): the cue for the shortcut model, red for the clean model, and every "
       "significant concept that does not matter by intervention (min_effect 1)")
 by_run = defaultdict(list)
