@@ -3,7 +3,9 @@ intervention; the false-positive and miss counts against the intervention (a con
 moves the circle logit by at least 1 against a random mark); and the same counts for other values of min_effect,
 recomputed from each run's effect and standard error (Bonferroni over the 10 concepts of the sweep).
 
-Usage: python benchmarks/lab_tcav/round10_summary.py [benchmarks/lab_tcav/round10_tcav.log]
+Usage: python benchmarks/lab_tcav/round10_summary.py [LOG ...]   (default: round10_tcav.log, then
+round10_tcav_random.log, whose "random" runs replace the first log's: those were measured before the concept
+"random" became a third random draw; in the first log it was the random set itself, its effect minus the null's)
 """
 import re
 import sys
@@ -11,17 +13,20 @@ from collections import defaultdict
 
 from scipy.stats import t as student_t
 
-path = sys.argv[1] if len(sys.argv) > 1 else "benchmarks/lab_tcav/round10_tcav.log"
+paths = sys.argv[1:] or ["benchmarks/lab_tcav/round10_tcav.log", "benchmarks/lab_tcav/round10_tcav_random.log"]
 pat = re.compile(r"(\w+) ([+-]\d+\.\d+)\+-(\d+\.\d+) p=\S+? IV=([+-]\d+\.\d+) acc=(\d\.\d+)")
-runs = []
-for line in open(path):
-    m = re.match(r"train (\d+) sets (\d+) (\w+)\s+([\d.]+)s \| (.*)", line)
-    if not m:
-        continue
-    seed, sets, kind, secs, rest = m.groups()
-    for c, e, se, iv, acc in pat.findall(rest):
-        runs.append(dict(seed=int(seed), sets=int(sets), kind=kind, concept=c, e=float(e), se=float(se),
-                         iv=float(iv), acc=float(acc)))
+found = {}     # a later log replaces an earlier one's run of the same (seed, sets, model, concept)
+for path in paths:
+    for line in open(path):
+        m = re.match(r"train (\d+) sets (\d+) (\w+)\s+([\d.]+)s \| (.*)", line)
+        if not m:
+            continue
+        seed, sets, kind, secs, rest = m.groups()
+        for c, e, se, iv, acc in pat.findall(rest):
+            found[int(seed), int(sets), kind, c] = dict(seed=int(seed), sets=int(sets), kind=kind, concept=c,
+                                                        e=float(e), se=float(se), iv=float(iv), acc=float(acc))
+runs = list(found.values())
+path = " + ".join(paths)
 K, R, ALPHA, MATTERS = 10, 20, 0.05, 1.0
 
 
@@ -73,3 +78,18 @@ for (seed, sets), rs in sorted(by_run.items()):
     print(f"  train {seed} sets {sets}: shortcut red {s['e']:+.2f} ({'significant' if significant(s, 1) else 'NOT'})"
           f", clean red {c['e']:+.2f} ({'significant' if significant(c, 1) else 'not'}); false positives: "
           f"{', '.join(fps) or 'none'}")
+print("\nmarkdown, per run (min_effect 1; * significant; FP: significant where the intervention moves the logit by < 1)")
+print("| training seed, set seed | shortcut: red (the cue) | shortcut: also significant | clean: red | "
+      "clean: significant | false positives |")
+print("|---|---|---|---|---|---|")
+for (seed, sets), rs in sorted(by_run.items()):
+    get = {(r["kind"], r["concept"]): r for r in rs}
+    s, c = get.get(("shortcut", "red")), get.get(("clean", "red"))
+    if s is None or c is None:
+        continue
+    also = [f"{r['concept']} {r['e']:+.2f}" for r in rs
+            if r["kind"] == "shortcut" and r["concept"] != "red" and significant(r, 1.0)]
+    clean_sig = [f"{r['concept']} {r['e']:+.2f}" for r in rs if r["kind"] == "clean" and significant(r, 1.0)]
+    fps = sum(significant(r, 1.0) and abs(r["iv"]) < MATTERS for r in rs)
+    print(f"| {seed}, {sets} | {s['e']:+.2f}{'*' if significant(s, 1) else ''} | {', '.join(also) or '-'} | "
+          f"{c['e']:+.2f}{'*' if significant(c, 1) else ''} | {', '.join(clean_sig) or '-'} | {fps} |")
