@@ -40,6 +40,31 @@ def test_hidden_variants_come_from_the_key():
         catalog.use_key(None)
 
 
+def test_listing_the_cases_draws_nothing_making_a_hidden_case_does(monkeypatch):
+    """The grader lists every exercise's cases for its fingerprint on every run, also when it grades only other
+    exercises; a draw trains a model (about 10 s on one core), so listing must not draw. Making a hidden case
+    draws it, from the key in use at that moment."""
+    from vizlab.exercises import catalog
+    from vizlab.exercises.grading import catalog_fingerprint
+
+    drawn = []
+
+    def spy(slot):
+        drawn.append((catalog.key_fingerprint(), slot))
+        return catalog._DETECTIVE[0]  # a visible case's model: trained or loaded once for this module anyway
+
+    monkeypatch.setattr(catalog, "_detective_reachable", spy)
+    try:
+        catalog.use_key("a key never drawn from")
+        cases = E6.detective.cases(hidden=True)
+        catalog_fingerprint()
+        assert drawn == [] and [c.hidden for c in cases] == [False, False, True, True]  # exact
+        cases[3].make()
+        assert drawn == [(catalog.key_fingerprint(), 1)]  # exact
+    finally:
+        catalog.use_key(None)
+
+
 def test_hidden_cases_are_solvable_by_the_solution_and_the_hint_for_any_key():
     """For several grader keys, the instructor notebook's solution passes every hidden case, and the hint's algorithm
     read literally passes one per key (a drawn model is kept only when both find its cue with a margin, so this
