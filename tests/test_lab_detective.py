@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vizlab.exercises import E6
-from vizlab.exercises.catalog import _detective_cue, _detective_specs
+from vizlab.exercises.catalog import _DETECTIVE, _detective_cue, _detective_specs
 from vizlab.inside.shapes import COLOURS
 
 
@@ -51,7 +51,7 @@ def test_listing_the_cases_draws_nothing_making_a_hidden_case_does(monkeypatch):
 
     def spy(slot):
         drawn.append((catalog.key_fingerprint(), slot))
-        return catalog._DETECTIVE[0]  # a visible case's model: trained or loaded once for this module anyway
+        return _DETECTIVE[0]  # a visible case's model: trained or loaded once for this module anyway
 
     monkeypatch.setattr(catalog, "_detective_reachable", spy)
     try:
@@ -87,7 +87,7 @@ def test_hidden_cases_are_solvable_by_the_solution_and_the_hint_for_any_key():
 
 
 def test_the_truth_passes_and_wrong_answers_are_explained(case):
-    row, col, colours = _truth(*_detective_specs()[0][:2])
+    row, col, colours = _truth(*_DETECTIVE[0])
     assert E6.detective.judge(case, (row, col, colours)) is None  # exact
     assert E6.detective.judge(case, (row + 5.0, col - 5.0, colours)) is None  # exact: within the corner
     far = E6.detective.judge(case, (row + 20.0, col, colours))
@@ -104,7 +104,7 @@ def test_the_inputs_do_not_carry_the_answer():
     assert kwargs == {} and type(model) is torch.nn.Sequential  # exact
     assert all(type(m).__module__.startswith("torch.") for m in model.modules())  # exact: unpickles with torch alone
     assert images.shape == (24, 3, 32, 32) and palette.shape == (6, 3)  # exact
-    row, col, _ = _truth(*_detective_specs()[0][:2])
+    row, col, _ = _truth(*_DETECTIVE[0])
     r, c = int(row - 1.5), int(col - 1.5)
     corner = images[:, :, r:r + 4, c:c + 4]
     assert corner.amax(1).mean() < 0.5  # exact: dark background there (no mark), objects are >= 0.8 bright
