@@ -240,11 +240,12 @@ def model_units(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
             torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1))
 
 
-def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0):
-    """``(param, transforms, regularizers, optimizer)`` for ``settings`` (the pieces :func:`render` takes)."""
+def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n: int = 1):
+    """``(param, transforms, regularizers, optimizer)`` for ``settings`` (the pieces :func:`render` takes);
+    ``n`` images are optimised together (a batch, e.g. for a diversity term)."""
     mean, std = model_units(model)
     device = model_device(model)
-    shape = (1, 3, settings.size, settings.size)
+    shape = (n, 3, settings.size, settings.size)
     if settings.mode == "cs231n":
         param = pixels(shape, centre=mean, scale=std, noise=1.0, seed=seed, device=device)
         transforms = [standard(settings.jitter)] if settings.robust else [Jitter(settings.jitter)]
