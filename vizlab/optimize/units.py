@@ -29,6 +29,7 @@ from ..models import resolve_layer
 from .classviz import MACO, ClassVizSettings, build, ghost_network
 from .objectives import Context, Objective, channel as channel_objective, diversity as diversity_objective, neuron as neuron_objective
 from .render import RenderResult, cosine_decay, render
+from .transforms import Transform, roll
 
 #: The unit recipe: :data:`~.classviz.MACO` (phase only, the photos' magnitude, standard transforms, Adam 0.15
 #: falling to 0.015) with the model looking at a 128-px view of the 224-px image, 64 steps, and no ghost network
@@ -37,6 +38,27 @@ from .render import RenderResult, cosine_decay, render
 UNIT = replace(MACO, view=128, steps=64, ghost=0.0)
 #: The default weight of the diversity term, relative to the unit's activation (see :func:`unit_visualization`).
 DIVERSITY = 0.5
+
+
+class _Shift(Transform):
+    """A fixed circular shift by ``(dy, dx)`` pixels (for the neuron mode, see :func:`unit_visualization`)."""
+
+    def __init__(self, dy: int, dx: int):
+        self.dy, self.dx = int(dy), int(dx)
+
+    def __call__(self, x, rng):
+        return roll(x, self.dy, self.dx)
+
+
+def _mean_jitter(settings: ClassVizSettings) -> int:
+    """The mean shift (pixels, down and right) of the random transforms of ``settings``: the two jitters of
+    :func:`~.transforms.standard` / :func:`~.transforms.strong` roll by ``0..j`` and ``0..max(1, j // 2)``."""
+    j = settings.jitter
+    if j <= 0:
+        return 0
+    if settings.mode == "cs231n" and not settings.robust:
+        return round(j / 2)
+    return round(j / 2 + max(1, j // 2) / 2)
 
 
 class _Reached(Exception):
@@ -195,6 +217,12 @@ def unit_visualization(model: nn.Module, layer: str, channel: int, n: int = 3, *
                          f"(0..{shape[1] - 1})")
 
     param, transforms, regs, optimizer = build(model, settings, seed, n=n)
+    if neuron:
+        # the jitters roll only down and right (by about 6 px on average with the default 8): without this
+        # shift back the optimised neuron would sit that far up and left of the final image's centre
+        back = _mean_jitter(settings)
+        if back:
+            transforms.insert(0, _Shift(-back, -back))
     use_div = n > 1 and diversity > 0
     # the network is run only up to the layers the objective reads (named by module path inside the wrapper)
     net = _Upto(model, [layer, div_layer] if use_div else [layer])
