@@ -8,6 +8,7 @@ neither the key nor the code answers A or B per sheet; hits / units and a one-si
 0.5 are the score.
 
     python benchmarks/blind_units.py render --out benchmarks/blind24/set_r10_units --queue /work/blind-queue/r10-units
+    python benchmarks/blind_units.py figure --out benchmarks/blind24/set_r10_units   # units.png, first 6 units
     python benchmarks/blind_units.py score --out benchmarks/blind24/set_r10_units --answers answers.md
 """
 from __future__ import annotations
@@ -156,6 +157,25 @@ def render(args) -> None:
     print(f"{len(key)} sheets in {sheets}" + (f" and {queue}" if queue else ""))
 
 
+def figure(args) -> None:
+    """The library figure (:func:`vizlab.optimize.show_units`) for the first ``--count`` units of the rule."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import vizlab
+    from vizlab.inside import max_activating_patches, patch_pool
+    from vizlab.optimize import show_units
+
+    out = Path(args.out)
+    units = units_by_rule()[:args.count]
+    net = vizlab.load_model()
+    pool = patch_pool(224, crops_per_photo=CROPS_PER_PHOTO, shapes=0, seed=0)
+    found = max_activating_patches(net, pool, LAYER, channels=units, k=K_PATCHES, full_fields=True, progress=False)
+    rows = {f"{LAYER}:{u}": (torch.load(out / "renders" / f"unit{u:02d}.pt")["image"], found[u]) for u in units}
+    show_units(rows, size=1.1).savefig(out / "units.png", dpi=72)
+    print(out / "units.png")
+
+
 def binomial_p(hits: int, n: int) -> float:
     """One-sided P(X >= hits) for X ~ Binomial(n, 0.5)."""
     return sum(math.comb(n, k) for k in range(hits, n + 1)) / 2 ** n
@@ -185,11 +205,14 @@ def main(argv=None) -> None:
     r = sub.add_parser("render")
     r.add_argument("--out", required=True)
     r.add_argument("--queue", default=None)
+    f = sub.add_parser("figure")
+    f.add_argument("--out", required=True)
+    f.add_argument("--count", type=int, default=6)
     s = sub.add_parser("score")
     s.add_argument("--out", required=True)
     s.add_argument("--answers", required=True)
     args = ap.parse_args(argv)
-    {"render": render, "score": score}[args.cmd](args)
+    {"render": render, "score": score, "figure": figure}[args.cmd](args)
 
 
 if __name__ == "__main__":
