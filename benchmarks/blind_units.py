@@ -116,14 +116,15 @@ def render(args) -> None:
     cache.mkdir(exist_ok=True)
     costs = {}
     images = {}
-    for u in units:
+    todo = [int(x) for x in args.only.split(",")] if args.only else units
+    for u in todo:
         f = cache / f"unit{u:02d}.pt"
         if f.exists():
             saved = torch.load(f)
             images[u], costs[u] = saved["image"], saved["info"]
             continue
         c0, w0 = cpu_seconds(), time.perf_counter()
-        r = unit_visualization(net, LAYER, u, n=N_IMAGES, progress=False)
+        r = unit_visualization(net, LAYER, u, n=N_IMAGES, neuron=args.neuron, progress=False)
         info = {k: v for k, v in r.info.items() if k != "settings"}
         info.update(cpu_s=cpu_seconds() - c0, wall_s=time.perf_counter() - w0,
                     top_patch=found[u][0].value, load=list(map(float, open("/proc/loadavg").read().split()[:3])))
@@ -131,6 +132,8 @@ def render(args) -> None:
         images[u], costs[u] = r.image.cpu(), info
         print(f"unit {u}: cpu {info['cpu_s']:.1f} s, wall {info['wall_s']:.1f} s, peak {info['peak']}, "
               f"top patch {info['top_patch']:.2f}, similarity {info['similarity']:.2f}", flush=True)
+    if args.only:
+        return  # a share of the units (parallel processes); a last call without --only makes the sheets
     foil = derangement(len(units), FOIL_SEED)
     coins = np.random.default_rng(COIN_SEED).integers(0, 2, len(units)).tolist()
     order = np.random.default_rng(ORDER_SEED).permutation(len(units)).tolist()
@@ -205,6 +208,8 @@ def main(argv=None) -> None:
     r = sub.add_parser("render")
     r.add_argument("--out", required=True)
     r.add_argument("--queue", default=None)
+    r.add_argument("--neuron", action="store_true", help="the centre neuron of each channel instead of the channel")
+    r.add_argument("--only", default=None, help="render only these units (comma-separated), no sheets")
     f = sub.add_parser("figure")
     f.add_argument("--out", required=True)
     f.add_argument("--count", type=int, default=6)
