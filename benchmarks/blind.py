@@ -240,7 +240,7 @@ def render_set(args) -> int:
     if key_path.resolve().is_relative_to(out.resolve()):
         raise SystemExit("the key must not be inside the viewer's folder")
     out.mkdir(parents=True, exist_ok=True)
-    if any(out.glob("img*.png")):
+    if any(out.glob("img*.png")) and not args.resume:
         raise SystemExit(f"{out} already has images: use a fresh folder for a fresh viewer")
     key_path.parent.mkdir(parents=True, exist_ok=True)
     if args.threads:
@@ -258,9 +258,12 @@ def render_set(args) -> int:
     random.Random(args.seed).shuffle(order)
     part, parts = (int(v) for v in args.part.split("/"))
     entries = []
-    for slot, j in enumerate(order):
+    slots = list(enumerate(order))
+    for slot, j in reversed(slots) if args.reverse else slots:
         if slot % parts != part:
             continue  # another process (--part) renders this one
+        if args.resume and (out / f"img{slot:02d}.png").exists():
+            continue  # rendered by another process
         recipe, cls = jobs[j]
         base, changes = RECIPES[recipe]
         target = model.class_index(cls)
@@ -284,8 +287,12 @@ def merge(args) -> int:
     if len({k["folder"] for k in keys}) != 1:
         raise SystemExit("the keys belong to different folders")
     entries = sorted((e for k in keys for e in k["entries"]), key=lambda e: e["image"])
-    if len({e["image"] for e in entries}) != len(entries):
-        raise SystemExit("two keys name the same image")
+    seen = {}
+    for e in entries:  # two processes met on one slot (--reverse): the same call, the same image; keep one
+        if e["image"] in seen and seen[e["image"]]["cls"] != e["cls"]:
+            raise SystemExit(f"two keys give {e['image']} different classes")
+        seen.setdefault(e["image"], e)
+    entries = list(seen.values())
     Path(args.out).write_text(json.dumps(dict(folder=keys[0]["folder"], entries=entries), indent=1))
     return 0
 
@@ -400,6 +407,10 @@ def main(argv=None) -> int:
     r.add_argument("--threads", type=int, default=None)
     r.add_argument("--part", default="0/1", help="K/N: render only the images whose slot is K modulo N (N "
                    "processes in parallel, each with its own --key; join the keys with `merge`)")
+    r.add_argument("--resume", action="store_true", help="the folder may hold images already: skip those slots "
+                   "(another process's, or an interrupted run's)")
+    r.add_argument("--reverse", action="store_true", help="go through the slots from the last (a second process "
+                   "on the same --part meets the first in the middle)")
     r.set_defaults(fn=render_set)
     m = sub.add_parser("merge", help="join the keys of a set rendered in parts")
     m.add_argument("--keys", nargs="+", required=True)

@@ -116,6 +116,7 @@ def derived(rows: list[dict]) -> dict[str, list[dict]]:
     """``restart2`` and ``ensemble_weak`` from the rendered rows (see the module's docstring)."""
     by = {(r["variant"], r["seed"], r["cls"]): r for r in rows}
     out = {"restart2": [], "ensemble_weak": []}
+    has_ensemble = any(v == "ensemble" for v, _, _ in by)
     for (variant, seed, cls), r in by.items():
         if variant != "base" or seed != 0:
             continue
@@ -124,6 +125,8 @@ def derived(rows: list[dict]) -> dict[str, list[dict]]:
             best = min((r, other), key=lambda x: (x["lite2_rank"], x["lite2_blur_rank"]))
             out["restart2"].append(dict(best, cpu_seconds=r["cpu_seconds"] + other["cpu_seconds"]
                                         + r["proxy_cpu_seconds"] + other["proxy_cpu_seconds"]))
+        if not has_ensemble:
+            continue  # not measured: the strong classes alone would read as a result
         if r["lite0_p"] >= WEAK:
             out["ensemble_weak"].append(r)
         elif ("ensemble", 0, cls) in by:
@@ -142,7 +145,7 @@ def summary(args) -> int:
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(f"{r['variant']}_s{r['seed']}", []).append(r)
-    groups.update(derived(rows))
+    groups.update({k: v for k, v in derived(rows).items() if v})
     ten = set(ISSUE_CLASSES)
     drawn = set(RANDOM20_R9)
     print("| variant | set | n | median Lite0 p | Lite0 p >= 0.5 | median p at the view | Lite2 top-5 | Lite2 top-1 "
