@@ -303,7 +303,8 @@ def test_merge_joins_the_keys_of_a_set_rendered_in_parts(tmp_path):
     b = dict(folder="f", entries=[dict(image="img00.png", cls="volcano"), dict(image="img03.png", cls="pizza")])
     for name, key in (("a.json", a), ("b.json", b)):
         (tmp_path / name).write_text(json.dumps(key))
-    blind.main(["merge", "--keys", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "k.json")])
+    blind.main(["merge", "--keys", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out",
+                str(tmp_path / "k.json")])
     merged = json.loads((tmp_path / "k.json").read_text())
     assert [e["image"] for e in merged["entries"]] == ["img00.png", "img01.png", "img03.png"]  # exact: one each
     b["entries"][1]["cls"] = "lemon"  # the same slot with another class: two different orders, refused
