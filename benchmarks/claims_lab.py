@@ -77,7 +77,12 @@ def gradient_pointing_flip(seed: int) -> float:
     return by["shortcut", "gradient"]["points at cue"] - by["clean", "gradient"]["points at cue"]
 
 
+TCAV_CONCEPTS = ["red", "blue", "stripes", "dots", "random"]     # the notebook's
+
+
 def _tcav(kind: str, seed: int):
+    """The notebook's TCAV (class circle, its 40 circles, 20 random sets of 40 images), with the concept and random
+    sets drawn from ``seed`` too (the notebook uses 0)."""
     from vizlab.lab import paired_sets
     from vizlab.lab.concepts import tcav
 
@@ -85,16 +90,33 @@ def _tcav(kind: str, seed: int):
     if key not in _CACHE:
         match = paired_sets(400, seed=1)["match"]
         circles = match.subset(match.labels == 0).batch()[:40]       # the notebook's TCAV_N = 40
-        _CACHE[key] = tcav(_model(kind, seed), circles, 0, ["red", "blue", "stripes", "dots"], random_sets=20,
-                           n=40, seed=0)
+        _CACHE[key] = tcav(_model(kind, seed), circles, 0, TCAV_CONCEPTS, random_sets=20, n=40, seed=seed)
     return _CACHE[key]
 
 
 def tcav_cue_log_p(seed: int) -> float:
-    """-log10 of the p-value of the cue's colour (red) for class circle, shortcut model."""
+    """-log10 of the p-value of the cue's colour (red) for class circle, shortcut model (minimum-effect test)."""
     import math
 
     return -math.log10(max(_tcav("shortcut", seed)["red"].p_value, 1e-300))
+
+
+def tcav_cue_effect(seed: int) -> float:
+    """The shortcut model's TCAV effect of red on the circle logit (must exceed min_effect = 1)."""
+    return _tcav("shortcut", seed)["red"].effect
+
+
+def tcav_clean_cue_effect(seed: int) -> float:
+    """|TCAV effect| of red for the clean model (under min_effect = 1: not significant, however small its p)."""
+    return abs(_tcav("clean", seed)["red"].effect)
+
+
+def tcav_irrelevant_effect(seed: int) -> float:
+    """The largest |TCAV effect| among the concepts that do not matter by intervention (concept_effect / mark_effect:
+    every mark colour for the clean model, and the random pseudo-concept for both models)."""
+    clean, short = _tcav("clean", seed), _tcav("shortcut", seed)
+    return max(abs(clean["red"].effect), abs(clean["blue"].effect), abs(clean["random"].effect),
+               abs(short["random"].effect))
 
 
 def tcav_cue_score(seed: int) -> float:
@@ -215,6 +237,12 @@ CLAIMS = [
          higher_is_better=True, where=f"{NB} (cell 18)", profile="quick"),
     dict(name="lab: TCAV finds the cue's colour for the shortcut model (-log10 p)", run=tcav_cue_log_p,
          threshold=3.0, higher_is_better=True, where=f"{NB} (cell 15)", profile="quick"),
+    dict(name="lab: TCAV's cue effect for the shortcut model exceeds min_effect (logit)", run=tcav_cue_effect,
+         threshold=1.0, higher_is_better=True, where=f"{NB} (cell 15)", profile="quick"),
+    dict(name="lab: TCAV's cue effect for the clean model stays under min_effect (|logit|)",
+         run=tcav_clean_cue_effect, threshold=1.0, higher_is_better=False, where=f"{NB} (cell 15)", profile="quick"),
+    dict(name="lab: TCAV's irrelevant concepts stay under min_effect (max |logit|)", run=tcav_irrelevant_effect,
+         threshold=1.0, higher_is_better=False, where=f"{NB} (cell 15)", profile="quick"),
     dict(name="detective: painted marks steer the mystery model", run=detective_follows, threshold=0.8,
          higher_is_better=True, where=f"{E6} (cell 7)", profile="quick"),
     dict(name="detective: the painted mark steers most images of every class", run=detective_every_class,

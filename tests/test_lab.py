@@ -11,8 +11,9 @@ from vizlab.inside.shapes import COLOURS
 from vizlab.lab import (Cue, LabRecipe, cue_reliance, flips, format_rows, ground_truth_table, lab_attribute,
                         lab_model, make_shortcut, mask_share, metric_agreement, paired_sets, pointing_game,
                         told_truth)
-from vizlab.lab.concepts import (PATTERNS, cav, concept_images, concept_masks, dissect, mark_effect, probe_set,
-                                 tcav)
+from vizlab.lab.concepts import (PATTERNS, cav, concept_effect, concept_images, concept_masks, dissect, mark_effect,
+                                 paint_concept, probe_set, tcav)
+from vizlab.lab.data import paint_marks
 from vizlab.lab.models import _train_rrr, train_lab_model
 
 
@@ -245,18 +246,40 @@ def test_lab_model_validation():
 
 # -- concepts ----------------------------------------------------------------------------------------------------
 
-def test_concept_images_are_deterministic_and_show_their_colour():
+def test_concept_images_are_deterministic_and_paint_the_cue_as_the_dataset_does():
     red = concept_images("red", 6, seed=1)
     assert red.shape == (6, 3, 32, 32) and torch.equal(red, concept_images("red", 6, seed=1))  # exact
-    target = torch.tensor(COLOURS["red"])[:, None, None]
-    exact_red = ((red - target).abs().amax(1) < 1e-6).flatten(1).sum(1)
-    assert (exact_red >= 9).all()  # exact: at least one 3x3 mark painted in the pure colour
+    # The mark sits where make_shortcut puts the cue, in the cue's colour up to the same jitter.
+    (r, c), s = Cue().corner(32), Cue().size
+    mark = red[:, :, r:r + s, c:c + s]
+    assert (mark - torch.tensor(COLOURS["red"])[:, None, None]).abs().mean() < 0.05  # exact: jitter sd 0.04
     for name in PATTERNS + ("random",):
         assert concept_images(name, 2).shape == (2, 3, 32, 32)  # exact
     with pytest.raises(ValueError, match="concept must be"):
         concept_images("plaid")
     with pytest.raises(TypeError, match="concept must be a name"):
         concept_images(3)
+    with pytest.raises(TypeError, match="cue must be"):
+        concept_images("red", cue="top-left")
+
+
+def test_a_concept_set_differs_from_its_random_set_only_in_the_concept():
+    scenes = make_shapes(10, 32, seed=7, masks=True)
+    random = paint_concept(scenes, "random", seed=3)
+    (r, c), s = Cue().corner(32), Cue().size
+    in_mark = torch.zeros(32, 32, dtype=torch.bool)
+    in_mark[r:r + s, c:c + s] = True
+    changed = {name: (paint_concept(scenes, name, seed=3) != random).any(1) for name in ("red", "stripes", "dots")}
+    assert not changed["red"][:, ~in_mark].any() and changed["red"].any()  # exact: only the mark is recoloured
+    shape = scenes.extra["mask"]
+    assert not (changed["stripes"] & ~shape).any() and changed["stripes"].any()  # exact: only the shape is striped
+    assert changed["dots"].any() and not torch.equal(random, paint_concept(scenes, "random", seed=3, draw=1))  # exact
+    # The lab's own datasets are painted by the same helper: a shortcut set's cue pixels are a paint_marks mark.
+    images = scenes.images.numpy().copy()
+    rgb = np.array([COLOURS["red"]] * 5 + [[np.nan] * 3] * 5, dtype=np.float32)
+    mask = paint_marks(images, rgb, np.full((10, 2), 2), np.zeros((10, 3, 4, 4)))
+    assert mask[:5].sum() == 5 * 16 and not mask[5:].any()  # exact
+    assert np.array_equal(images[5:], scenes.images.numpy()[5:])  # exact: NaN colour, no mark
 
 
 def test_cav_points_from_random_to_concept():
@@ -301,20 +324,43 @@ def test_dissection_labels_colour_detectors_by_their_colour():
 
 
 def test_tcav_on_a_network_that_reads_red():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from vizlab.lab.plot import show_tcav
+
     net = _ColourNet()
     images = concept_images("random", 16, seed=4)
-    res = tcav(net, images, 0, ["red", "green"], random_sets=10, n=12)
-    assert set(res.concepts) == {"red", "green"} and len(res["red"].scores) == 10  # exact
-    # The null: 10 random-vs-random CAVs between fresh pairs of sets, each in both orientations (no preferred sign).
-    null = res["red"].null
-    assert len(null) == 20 and np.allclose(np.sort(null), np.sort(1 - null))  # exact
-    # Logit 0 is the mean redness minus the other colours: every red CAV raises it, in every image.
-    assert res["red"].mean == 1.0 and res["red"].p_value < 1e-3  # exact: scores all 1 against a null centred on 0.5
-    assert "red" in res.significant() and "TCAV for class 0" in res.summary()  # exact
+    # Logit 0 is the mean redness minus the other colours, linear in relu2: a red mark instead of a random one
+    # raises it by about 0.01-0.02 (a 4x4 mark of 32x32 pixels), a green one lowers it.
+    res = tcav(net, images, 0, ["red", "green", "random"], random_sets=20, n=12, min_effect=0.005)
+    assert set(res.concepts) == {"red", "green", "random"} and len(res["red"].effects) == 20  # exact
+    assert len(res["red"].null) == 20 and res["red"].mean == 1.0 and res["green"].mean == 0.0  # exact: linear net
+    assert res["red"].effect > 0.005 > -0.005 > res["green"].effect  # exact: the network is built that way
+    assert res.significant() == ["red", "green"]  # exact: "random" is one more pseudo-concept, no effect
+    assert res["red"].accuracy.mean() > 0.8  # exact: a red mark is linearly separable in a colour detector's map
+    # However precise, an effect below min_effect does not count (the default: 1 logit).
+    assert tcav(net, images, 0, ["red"], random_sets=5, n=12).significant() == []  # exact: effect ~0.02 < 1
+    assert "TCAV for class 0" in res.summary()  # exact
+    ax = show_tcav({"net": res})
+    assert len(ax.patches) == 3  # exact: one bar per concept
     with pytest.raises(ValueError, match="random_sets must be at least 2"):
         tcav(net, images, 0, ["red"], random_sets=1)
     with pytest.raises(ValueError, match="concepts is empty"):
         tcav(net, images, 0, [])
+    with pytest.raises(ValueError, match="min_effect"):
+        tcav(net, images, 0, ["red"], min_effect=-1)
+    with pytest.raises(ValueError, match="concept must be"):
+        tcav(net, images, 0, ["plaid"])
+
+
+def test_concept_effect_is_the_intervention_tcav_estimates():
+    net = _ColourNet()
+    scenes = make_shapes(12, 32, seed=4, masks=True)
+    eff = concept_effect(net, scenes, 0, ["red", "green", "random"], draws=3)
+    assert eff["red"] > 0 > eff["green"] and eff["random"] == 0.0  # exact: the same draw painted twice
+    with pytest.raises(TypeError, match="scenes must be"):
+        concept_effect(net, scenes.batch(), 0, ["red"])
 
 
 def test_mark_effect_reads_the_colour_a_network_responds_to():

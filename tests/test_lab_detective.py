@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vizlab.exercises import E6
-from vizlab.exercises.catalog import _detective_cue, _detective_specs
+from vizlab.exercises.catalog import _DETECTIVE, _detective_cue, _detective_specs
 from vizlab.inside.shapes import COLOURS
 
 
@@ -40,6 +40,31 @@ def test_hidden_variants_come_from_the_key():
         catalog.use_key(None)
 
 
+def test_listing_the_cases_draws_nothing_making_a_hidden_case_does(monkeypatch):
+    """The grader lists every exercise's cases for its fingerprint on every run, also when it grades only other
+    exercises; a draw trains a model (about 10 s on one core), so listing must not draw. Making a hidden case
+    draws it, from the key in use at that moment."""
+    from vizlab.exercises import catalog
+    from vizlab.exercises.grading import catalog_fingerprint
+
+    drawn = []
+
+    def spy(slot):
+        drawn.append((catalog.key_fingerprint(), slot))
+        return _DETECTIVE[0]  # a visible case's model: trained or loaded once for this module anyway
+
+    monkeypatch.setattr(catalog, "_detective_reachable", spy)
+    try:
+        catalog.use_key("a key never drawn from")
+        cases = E6.detective.cases(hidden=True)
+        catalog_fingerprint()
+        assert drawn == [] and [c.hidden for c in cases] == [False, False, True, True]  # exact
+        cases[3].make()
+        assert drawn == [(catalog.key_fingerprint(), 1)]  # exact
+    finally:
+        catalog.use_key(None)
+
+
 def test_hidden_cases_are_solvable_by_the_solution_and_the_hint_for_any_key():
     """For several grader keys, the instructor notebook's solution passes every hidden case, and the hint's algorithm
     read literally passes one per key (a drawn model is kept only when both find its cue with a margin, so this
@@ -62,7 +87,7 @@ def test_hidden_cases_are_solvable_by_the_solution_and_the_hint_for_any_key():
 
 
 def test_the_truth_passes_and_wrong_answers_are_explained(case):
-    row, col, colours = _truth(*_detective_specs()[0][:2])
+    row, col, colours = _truth(*_DETECTIVE[0])
     assert E6.detective.judge(case, (row, col, colours)) is None  # exact
     assert E6.detective.judge(case, (row + 5.0, col - 5.0, colours)) is None  # exact: within the corner
     far = E6.detective.judge(case, (row + 20.0, col, colours))
@@ -79,7 +104,7 @@ def test_the_inputs_do_not_carry_the_answer():
     assert kwargs == {} and type(model) is torch.nn.Sequential  # exact
     assert all(type(m).__module__.startswith("torch.") for m in model.modules())  # exact: unpickles with torch alone
     assert images.shape == (24, 3, 32, 32) and palette.shape == (6, 3)  # exact
-    row, col, _ = _truth(*_detective_specs()[0][:2])
+    row, col, _ = _truth(*_DETECTIVE[0])
     r, c = int(row - 1.5), int(col - 1.5)
     corner = images[:, :, r:r + 4, c:c + 4]
     assert corner.amax(1).mean() < 0.5  # exact: dark background there (no mark), objects are >= 0.8 bright

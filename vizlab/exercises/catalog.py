@@ -881,13 +881,21 @@ def _detective_palette() -> torch.Tensor:
 
 
 def _detective_cases(hidden: bool) -> list[Case]:
+    """The visible cases, then (with ``hidden``) one per hidden slot. Listing them trains nothing: a hidden case is
+    drawn from the key (a model trained per draw) only when it is made. The grader lists every exercise's cases
+    for its fingerprint (:func:`vizlab.exercises.grading.catalog_fingerprint`) on every run, also when it grades
+    other exercises; the labels of the hidden cases do not depend on the draw."""
     out = []
-    specs = _detective_specs() if hidden else [(seed, place, False) for seed, place in _DETECTIVE]
-    for seed, place, is_hidden in specs:
-        def make(seed=seed, place=place):
+    slots = [(seed, place, None) for seed, place in _DETECTIVE]
+    slots += [(None, None, slot) for slot in range(_DETECTIVE_HIDDEN)] if hidden else []
+    for seed, place, slot in slots:
+        def make(seed=seed, place=place, slot=slot):
+            if slot is not None:
+                seed, place = _detective_reachable(slot)
             return (_detective_model(seed, place), _detective_images(seed, place), _detective_palette()), {}
-        name = "a hidden shortcut model" if is_hidden else f"a shortcut model (seed {seed})"
-        out.append(Case(f"{name} with a hidden cue, 24 cue-free 32x32 images, the 6-colour palette", make, is_hidden))
+        name = "a hidden shortcut model" if slot is not None else f"a shortcut model (seed {seed})"
+        out.append(Case(f"{name} with a hidden cue, 24 cue-free 32x32 images, the 6-colour palette", make,
+                        slot is not None))
     return out
 
 

@@ -130,22 +130,37 @@ def make_shortcut(n: int = 1200, size: int = 32, *, seed: int = 0, cue: Cue | No
     labels = base.labels.numpy()
     cue_class = {"match": labels, "none": np.full(n, -1), "swap": other, "random": random_class}[mode]
     images = base.images.numpy().copy()
-    cue_mask = np.zeros((n, size, size), dtype=bool)
     palette = np.array([COLOURS[c] for c in cue.colours], dtype=np.float32)
-    s = cue.size
-    for i in range(n):
-        if cue_class[i] < 0:
-            continue
-        r, c = where[i]
-        patch = np.clip(palette[cue_class[i]][:, None, None] + jitter[i], 0, 1)
-        images[i, :, r:r + s, c:c + s] = (patch * 255 + 0.5).astype(np.uint8)
-        cue_mask[i, r:r + s, c:c + s] = True
+    rgb = np.where(cue_class[:, None] >= 0, palette[np.maximum(cue_class, 0)], np.nan)
+    cue_mask = paint_marks(images, rgb, where, jitter)
     shape_mask = base.extra["mask"].numpy() & ~cue_mask
     extra = {"mask": torch.from_numpy(shape_mask), "cue_mask": torch.from_numpy(cue_mask),
              "cue": torch.from_numpy(cue_class.astype(np.int64)), "colour": base.extra["colour"]}
     return ImageSet(torch.from_numpy(images), base.labels, shapes,
                     f"shapes with a {cue.place} cue ({mode}; {n} images, {size}x{size})", extra=extra,
                     extra_names={"colour": list(COLOURS), "cue": list(cue.colours)})
+
+
+def paint_marks(images: np.ndarray, rgb: np.ndarray, where: np.ndarray, jitter: np.ndarray) -> np.ndarray:
+    """Paint one square mark per image, as the lab's datasets draw the cue; returns the marks' ``bool`` masks.
+
+    Args:
+        images: ``uint8`` ``(N, 3, H, W)``, changed in place.
+        rgb: ``(N, 3)`` colours in ``[0, 1]``; a row of NaN leaves its image without a mark.
+        where: ``(N, 2)`` row and column of each mark's top-left pixel.
+        jitter: ``(N, 3, s, s)`` noise added to the colour; ``s`` is the mark's side.
+    """
+    n, _, height, width = images.shape
+    s = jitter.shape[-1]
+    mask = np.zeros((n, height, width), dtype=bool)
+    for i in range(n):
+        if np.isnan(rgb[i]).any():
+            continue
+        r, c = where[i]
+        patch = np.clip(np.asarray(rgb[i], dtype=np.float32)[:, None, None] + jitter[i], 0, 1)
+        images[i, :, r:r + s, c:c + s] = (patch * 255 + 0.5).astype(np.uint8)
+        mask[i, r:r + s, c:c + s] = True
+    return mask
 
 
 def paired_sets(n: int = 300, size: int = 32, *, seed: int = 1, cue: Cue | None = None,
@@ -157,4 +172,5 @@ def paired_sets(n: int = 300, size: int = 32, *, seed: int = 1, cue: Cue | None 
             for mode in ("match", "none", "swap")}
 
 
-__all__ = ["Cue", "PLACES", "MODES", "LAB_SHAPES", "MARGIN", "make_shortcut", "paired_sets", "class_shapes", "SHAPES"]
+__all__ = ["Cue", "PLACES", "MODES", "LAB_SHAPES", "MARGIN", "make_shortcut", "paint_marks", "paired_sets", "class_shapes",
+           "SHAPES"]

@@ -63,32 +63,35 @@ def method_grid(images: torch.Tensor, maps: dict[str, torch.Tensor], shape_masks
 
 
 def show_tcav(results: dict, ax: Axes | None = None, *, title: str | None = None) -> Axes:
-    """Bars of mean TCAV scores (``{label: TCAVResult}``, one group per label, one bar per concept), the null's
-    mean (random-vs-random CAVs) as a dashed line and its 10-90 % range as a gray band per group, and a star over
-    significant concepts."""
+    """Per group (``{label: TCAVResult}``) one bar per concept: its effect on the logit (:func:`~vizlab.lab.concepts.
+    tcav`: first order, minus the pseudo-concept's) with a 95 % interval, the band ``+-min_effect`` an effect must
+    leave to count in gray, a star over significant concepts, and the TCAV score (share of images) under each
+    bar."""
     if ax is None:
         _, ax = subplots(figsize=(7, 3))
     labels = list(results)
     concepts = list(next(iter(results.values())).concepts)
     width = 0.8 / len(concepts)
+    top = 1.0
     for g, label in enumerate(labels):
         res = results[label]
+        band = max(res.min_effect, 1e-9)
+        ax.fill_between([g - 0.42, g + 0.42], -band, band, color="0.85", zorder=0, lw=0,
+                        label=f"|effect| < {res.min_effect:g} (does not count)" if g == 0 else None)
         for k, c in enumerate(concepts):
             r = res[c]
             x = g + (k - (len(concepts) - 1) / 2) * width
-            ax.bar(x, r.mean, width * 0.9, yerr=float(np.std(r.scores)), color=f"C{k}", label=c if g == 0 else None,
+            ax.bar(x, r.effect, width * 0.9, yerr=2 * r.stderr, color=f"C{k}", label=c if g == 0 else None,
                    capsize=2)
             if r.significant:
-                ax.text(x, min(r.mean + float(np.std(r.scores)) + 0.03, 1.05), "*", ha="center", fontsize=11)
-        null = next(iter(res.concepts.values())).null
-        lo, hi = np.quantile(null, [0.1, 0.9])
-        ax.fill_between([g - 0.42, g + 0.42], lo, hi, color="0.85", zorder=0, lw=0,
-                        label="random CAVs (10-90 %)" if g == 0 else None)
-        ax.plot([g - 0.42, g + 0.42], [float(np.mean(null))] * 2, "k--", lw=1)
+                ax.text(x, r.effect + (0.1 if r.effect >= 0 else -0.45), "*", ha="center", fontsize=11)
+            ax.text(x, -0.3 if r.effect >= 0 else 0.1, f"{r.mean:.2f}", ha="center", fontsize=6, color="0.3")
+            top = max(top, abs(r.effect) + 2 * r.stderr)
+    ax.axhline(0, color="k", lw=0.8)
     ax.set_xticks(range(len(labels)), labels, fontsize=8)
-    ax.set_ylim(0, 1.12)
-    ax.set_ylabel("TCAV score")
-    ax.legend(fontsize=7, ncol=len(concepts) + 1, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    ax.set_ylim(-top - 0.6, top + 0.6)
+    ax.set_ylabel("effect on the logit\n(TCAV, first order)", fontsize=8)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     if title:
         ax.set_title(title, fontsize=9)
     return ax
