@@ -23,7 +23,7 @@ from .inversion import features, invert
 from .objectives import (Context, Objective, channel, class_log_probability, class_logit, diversity, feature_match,
                          guided, layer_activation, neuron)
 from .params import (Parameterization, centre_window, fourier, frequency_energy, maco, natural_spectrum, pixels,
-                     spectrum_distance, windowed)
+                     spectrum_distance, upsampled, windowed)
 from .plots import show_fooling, show_inversions, show_result, show_snapshots, show_units
 from .regularizers import L2, TV, Blur, Clamp, ClipWeak, Regularizer, gaussian_blur, total_variation
 from .render import RenderResult, cosine_decay, render
@@ -36,7 +36,7 @@ __all__ = [
     "preset", "regularizer_ladder", "verdict", "ghost_network",
     "ANIMAL_CLASSES", "HEAD_DREAM", "VGG_DREAM", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
     "Context", "Objective", "channel", "diversity", "class_log_probability", "class_logit", "feature_match", "guided",
-    "layer_activation", "neuron", "Parameterization", "centre_window", "windowed", "fourier", "frequency_energy", "maco", "natural_spectrum", "pixels", "spectrum_distance",
+    "layer_activation", "neuron", "Parameterization", "centre_window", "windowed", "fourier", "frequency_energy", "maco", "natural_spectrum", "pixels", "spectrum_distance", "upsampled",
     "show_fooling", "show_inversions", "show_result", "show_snapshots", "show_units",
     "DIVERSITY", "UNIT", "gram_similarity", "unit_values", "unit_visualization",
     "L2", "TV", "Blur", "Clamp", "ClipWeak", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
