@@ -62,7 +62,7 @@ def _pixel_mode(seed: int) -> list[tuple[float, int]]:
     from vizlab import optimize as opt
 
     model, judge = _models()
-    size, steps = vizlab.by_profile(quick=128, lecture=224), vizlab.by_profile(quick=100, lecture=150)
+    size, steps = vizlab.by_profile(quick=128, lecture=224), vizlab.by_profile(quick=100, lecture=100)
     out = []
     for name in ("flamingo", "tarantula"):
         r = opt.class_visualization(model, name, mode="cs231n", size=size, steps=steps, seed=seed, progress=False)
@@ -283,6 +283,8 @@ CLAIMS = [
          where=f"{NB05} (ladder claim, lecture)", profile="lecture"),
     dict(name="nb05 pixel mode: worst Lite2 rank (lecture)", run=pixel_worst_lite2_rank, threshold=20,
          higher_is_better=False, where=f"{NB05} (pixel recipe claim, lecture)", profile="lecture"),
+    dict(name="nb05 pixel mode: min Lite0 p (lecture)", run=pixel_min_lite0_p, threshold=0.5,
+         where=f"{NB05} (pixel recipe claim, lecture)", profile="lecture"),
     dict(name="nb06 head dream: Lite2 animal mass / photo's (lecture)", run=head_dream_animal_ratio, threshold=3.0,
          where=f"{NB06} (head dream claim, lecture)", profile="lecture"),
 ]

@@ -203,6 +203,51 @@ def test_centre_setting_builds_a_windowed_render(tiny):
         preset("maco", centre=1.5)
 
 
+def test_upsampled_enlarges_the_canvas_and_writes_back_through_it():
+    from vizlab.optimize import pixels, upsampled
+
+    small = pixels((1, 3, 16, 16), seed=0)
+    param = upsampled(small, 48)
+    x = param.image().detach()
+    assert x.shape == (1, 3, 48, 48) and param.params == small.params  # exact: the same leaves, a larger image
+    assert float(x.min()) >= 0 and float(x.max()) <= 1  # exact: bicubic overshoot is clamped
+    target = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(1)),
+                                             size=(48, 48), mode="bilinear", align_corners=False)
+    param.set_image(target)  # a smooth image: the 16-px canvas holds it, so it comes back nearly unchanged
+    assert float((param.image().detach() - target).abs().mean()) < 0.03  # exact: only the resampling's rounding differs
+    with pytest.raises(ValueError, match="size must be at least the parameterization's side"):
+        upsampled(small, 8)
+    with pytest.raises(TypeError, match="size must be an int"):
+        upsampled(small, 48.0)
+    with pytest.raises(TypeError, match="param must be a Parameterization"):
+        upsampled(torch.zeros(1, 3, 8, 8), 16)
+
+
+def test_canvas_leaves_no_detail_finer_than_the_view(tiny):
+    from vizlab.optimize import frequency_energy
+
+    settings = preset("maco", size=64, view=32, steps=2)
+    full, *_ = build(tiny, settings, seed=0)
+    small, *_ = build(tiny, replace_canvas(settings, 32), seed=0)
+    assert small.params[0].shape[-2] == 32 and small.image().shape[-1] == 64  # exact: 32-px canvas, 64-px image
+    # above the 32-px view's Nyquist (0.25 cycles per pixel of the 64-px image) MACO's full-size canvas starts
+    # with a photo's share of energy, which the model never sees and so never changes; the enlarged canvas has
+    # almost none (measured 0.061 and 0.006)
+    assert frequency_energy(full.image(), 0.25) > 5 * frequency_energy(small.image(), 0.25)  # exact: resampling
+    r = class_visualization(tiny, 1, replace_canvas(settings, 32), progress=False)
+    assert r.image.shape == (1, 3, 64, 64) and r.info["settings"].canvas == 32  # exact
+    with pytest.raises(ValueError, match="canvas must be 0"):
+        preset("object", canvas=300)
+    with pytest.raises(TypeError, match="canvas must be an int"):
+        preset("object", canvas=128.0)
+
+
+def replace_canvas(settings, canvas):
+    from dataclasses import replace
+
+    return replace(settings, canvas=canvas)
+
+
 def test_lite1_loads_offline_and_joins_an_ensemble(model):
     import vizlab
 
@@ -251,6 +296,22 @@ def test_score_reads_answers_and_counts_per_recipe(tmp_path, capsys):
     assert "**maco**: blind top-1 0/2, top-5 1/2 (basic level: top-1 0, top-5 2)" in text
     rows = json.loads(out.read_text())
     assert [r["strict_hit"] for r in rows] == [2, None] and rows[1]["basic_hit"] == 2  # exact
+
+
+def test_merge_joins_the_keys_of_a_set_rendered_in_parts(tmp_path):
+    a = dict(folder="f", entries=[dict(image="img01.png", cls="lemon"), dict(image="img03.png", cls="pizza")])
+    b = dict(folder="f", entries=[dict(image="img00.png", cls="volcano"), dict(image="img03.png", cls="pizza")])
+    for name, key in (("a.json", a), ("b.json", b)):
+        (tmp_path / name).write_text(json.dumps(key))
+    blind.main(["merge", "--keys", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out",
+                str(tmp_path / "k.json")])
+    merged = json.loads((tmp_path / "k.json").read_text())
+    assert [e["image"] for e in merged["entries"]] == ["img00.png", "img01.png", "img03.png"]  # exact: one each
+    b["entries"][1]["cls"] = "lemon"  # the same slot with another class: two different orders, refused
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    with pytest.raises(SystemExit, match="different classes"):
+        blind.main(["merge", "--keys", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out",
+                    str(tmp_path / "k.json")])
 
 
 def test_image_grid_writes_captions_under_the_images():

@@ -11,7 +11,8 @@ Composable pieces (after lucid/lucent's design, written anew):
 * the render loop :func:`render` (progress bar, snapshots, Stop, seeded).
 
 And the lecture's techniques built from them: :func:`class_visualization`, :func:`deepdream`,
-:func:`invert`, :func:`fooling_image`.
+:func:`invert`, :func:`fooling_image`; inside the network, :func:`unit_visualization` (channels and neurons, several
+diverse images per unit) shown beside the unit's natural patches by :func:`show_units`.
 """
 from .classviz import (ASSIGNMENT, CS231N, FOURIER, MACO, OBJECT, ClassVizSettings, Ensemble, class_probability,
                        class_visualization, ensemble_member, ghost_network, model_units, preset, regularizer_ladder,
@@ -22,10 +23,11 @@ from .inversion import features, invert
 from .objectives import (Context, Objective, channel, class_log_probability, class_logit, diversity, feature_match,
                          guided, layer_activation, neuron)
 from .params import (Parameterization, centre_window, fourier, frequency_energy, maco, natural_spectrum, pixels,
-                     spectrum_distance, windowed)
-from .plots import show_fooling, show_inversions, show_result, show_snapshots
+                     spectrum_distance, upsampled, windowed)
+from .plots import show_fooling, show_inversions, show_result, show_snapshots, show_units
 from .regularizers import L2, TV, Blur, Clamp, ClipWeak, Regularizer, gaussian_blur, total_variation
 from .render import RenderResult, cosine_decay, render
+from .units import DIVERSITY, UNIT, gram_similarity, unit_values, unit_visualization
 from .transforms import (Backdrop, Compose, Crop, Jitter, Pad, Rotate, Scale, Transform, compose, jitter, pad, rotate, roll,
                          scale, strong)
 
@@ -34,8 +36,9 @@ __all__ = [
     "preset", "regularizer_ladder", "verdict", "ghost_network",
     "ANIMAL_CLASSES", "HEAD_DREAM", "VGG_DREAM", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
     "Context", "Objective", "channel", "diversity", "class_log_probability", "class_logit", "feature_match", "guided",
-    "layer_activation", "neuron", "Parameterization", "centre_window", "windowed", "fourier", "frequency_energy", "maco", "natural_spectrum", "pixels", "spectrum_distance",
-    "show_fooling", "show_inversions", "show_result", "show_snapshots",
+    "layer_activation", "neuron", "Parameterization", "centre_window", "windowed", "fourier", "frequency_energy", "maco", "natural_spectrum", "pixels", "spectrum_distance", "upsampled",
+    "show_fooling", "show_inversions", "show_result", "show_snapshots", "show_units",
+    "DIVERSITY", "UNIT", "gram_similarity", "unit_values", "unit_visualization",
     "L2", "TV", "Blur", "Clamp", "ClipWeak", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
     "Backdrop", "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "strong",
     "Ensemble", "ensemble_member",

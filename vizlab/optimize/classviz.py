@@ -37,7 +37,7 @@ from torch import nn
 from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_log_probability, class_logit
-from .params import fourier, maco, pixels, windowed
+from .params import fourier, maco, pixels, upsampled, windowed
 from .regularizers import L2, TV, Blur, Clamp, ClipWeak
 from .render import RenderResult, cosine_decay, render
 from .transforms import Backdrop, Crop, Jitter, standard, strong
@@ -103,6 +103,9 @@ class ClassVizSettings:
             (a fraction of the side; :func:`~vizlab.optimize.params.windowed`) on a plain grey ground, and during
             the optimisation on a random colour at every step (:class:`~vizlab.optimize.transforms.Backdrop`), so
             the class has to appear as one object in the middle.
+        canvas: the side (pixels) of the optimised image, enlarged (bicubic) to ``size`` (0: ``size``). With a
+            small ``view`` the model never sees the detail finer than the view, which in a full-size canvas stays
+            as it started (with ``maco``: photo-contrast noise); a canvas of the view's side has no such detail.
     """
 
     mode: str = "cs231n"
@@ -130,6 +133,7 @@ class ClassVizSettings:
     ensemble: tuple = ()
     transforms: str = "standard"
     centre: float = 0.0
+    canvas: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.ensemble, str) or not isinstance(self.ensemble, (tuple, list)):
@@ -147,7 +151,7 @@ class ClassVizSettings:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        for name in ("steps", "jitter", "blur_every", "size", "copies", "view"):
+        for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -155,6 +159,9 @@ class ClassVizSettings:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
         if self.view != 0 and self.view < 16:
             raise ValueError(f"view must be 0 (the image's size) or at least 16 pixels, got {self.view}")
+        if self.canvas != 0 and not 16 <= self.canvas <= self.size:
+            raise ValueError(f"canvas must be 0 (the image's size) or between 16 and size ({self.size}) pixels, "
+                             f"got {self.canvas}")
         if not 0 < float(self.crop) <= 1:
             raise ValueError(f"crop must be in (0, 1], got {self.crop}")
         if not 0 <= float(self.centre) <= 1:
@@ -240,11 +247,13 @@ def model_units(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
             torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1))
 
 
-def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0):
-    """``(param, transforms, regularizers, optimizer)`` for ``settings`` (the pieces :func:`render` takes)."""
+def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n: int = 1):
+    """``(param, transforms, regularizers, optimizer)`` for ``settings`` (the pieces :func:`render` takes);
+    ``n`` images are optimised together (a batch, e.g. for a diversity term)."""
     mean, std = model_units(model)
     device = model_device(model)
-    shape = (1, 3, settings.size, settings.size)
+    side = settings.canvas or settings.size
+    shape = (n, 3, side, side)
     if settings.mode == "cs231n":
         param = pixels(shape, centre=mean, scale=std, noise=1.0, seed=seed, device=device)
         transforms = [standard(settings.jitter)] if settings.robust else [Jitter(settings.jitter)]
@@ -259,6 +268,8 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0):
         robust = strong if settings.transforms == "strong" else standard
         transforms = [robust(settings.jitter)] if settings.jitter > 0 else []
         optimizer = "adam"
+    if side != settings.size:
+        param = upsampled(param, settings.size)
     if settings.centre > 0:
         param = windowed(param, settings.centre)
         transforms.insert(0, Backdrop(param.window, param.ground))

@@ -398,3 +398,32 @@ def windowed(param: Parameterization, radius: float, softness: float = 0.15, bac
     out = Parameterization(param.params, image, set_image, f"{param.name}+window")
     out.window, out.ground = mask, ground
     return out
+
+
+def upsampled(param: Parameterization, size: int, mode: str = "bicubic") -> Parameterization:
+    """``param``'s (smaller) image enlarged to ``size x size`` pixels (clamped to ``[0, 1]``).
+
+    Where the model only ever sees a smaller view of the image (``ClassVizSettings.view``), the detail finer than
+    that view is never optimised: in a full-size parameterization it stays random (with :func:`maco`, noise at a
+    photo's contrast). Optimising a canvas of the view's size and enlarging it leaves no such detail.
+    ``set_image`` shrinks the image (antialiased) and writes it through to ``param``.
+    """
+    if not isinstance(param, Parameterization):
+        raise TypeError(f"param must be a Parameterization, got {type(param).__name__}")
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"size must be an int, got {type(size).__name__}")
+    if mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"mode must be 'bilinear' or 'bicubic', got {mode!r}")
+    h, w = param.image().shape[-2:]
+    if size < max(h, w):
+        raise ValueError(f"size must be at least the parameterization's side ({max(h, w)}), got {size}")
+    f = torch.nn.functional
+
+    def image() -> torch.Tensor:
+        return f.interpolate(param.image(), size=(size, size), mode=mode, align_corners=False).clamp(0, 1)
+
+    def set_image(x: torch.Tensor) -> None:
+        param.set_image(f.interpolate(x, size=(int(h), int(w)), mode="bilinear", align_corners=False,
+                                      antialias=True))
+
+    return Parameterization(param.params, image, set_image, f"{param.name}+upsampled")

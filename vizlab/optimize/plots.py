@@ -53,3 +53,59 @@ def show_inversions(original: torch.Tensor, results: Sequence[RenderResult], siz
     titles = ["original"] + [f"from {r.info.get('layer', '?')} (MSE {r.info.get('mse', float('nan')):.3f})"
                              for r in results]
     return image_grid(images, titles, size=size)
+
+
+def show_units(units, *, size: float = 1.5, patches: int | None = None, padded: bool = True) -> Figure:
+    """One row per unit: its optimised images, then its maximally activating natural patches; returns the Figure.
+
+    Args:
+        units: ``{label: (images, patches)}``: ``images`` an ``(n, 3, H, W)`` tensor (e.g.
+            :func:`~vizlab.optimize.unit_visualization`'s ``result.image``) and ``patches`` a list of
+            :class:`~vizlab.inside.Patch` (one channel's entry of :func:`~vizlab.inside.max_activating_patches`).
+        size: side of one panel in inches.
+        patches: show at most this many patches per unit (default: all).
+        padded: show each patch at full field size (gray where the field leaves the image).
+
+    Example:
+        >>> r = unit_visualization(model, "block4", 12)                          # doctest: +SKIP
+        >>> show_units({"block4:12": (r.image, found[12])})                      # doctest: +SKIP
+    """
+    if not hasattr(units, "items"):
+        raise TypeError(f"units must be a mapping {{label: (images, patches)}}, got {type(units).__name__}")
+    if not units:
+        raise ValueError("units is empty")
+    if patches is not None and (isinstance(patches, bool) or not isinstance(patches, int) or patches < 1):
+        raise ValueError(f"patches must be a positive int or None, got {patches!r}")
+    rows = []
+    for label, entry in units.items():
+        if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+            raise TypeError(f"units[{label!r}] must be a pair (images, patches)")
+        images, found = entry
+        if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"units[{label!r}]: images must be an (n, 3, H, W) tensor")
+        found = list(found)[:patches] if patches is not None else list(found)
+        rows.append((str(label), images.detach().float().cpu().clamp(0, 1), found))
+    n_img = max(len(r[1]) for r in rows)
+    n_pat = max(len(r[2]) for r in rows)
+    ncols = n_img + 1 + n_pat  # a narrow gap column between the two halves
+    widths = [1.0] * n_img + [0.25] + [1.0] * n_pat
+    fig, axes = subplots(len(rows), ncols, figsize=(size * (n_img + n_pat + 0.25), size * len(rows) + 0.35),
+                         squeeze=False, gridspec_kw={"width_ratios": widths})
+    for r, (label, images, found) in enumerate(rows):
+        for c, ax in enumerate(axes[r]):
+            ax.set_axis_off()
+            if c < len(images):
+                ax.imshow(images[c].permute(1, 2, 0).numpy())
+            elif c > n_img and c - n_img - 1 < len(found):
+                p = found[c - n_img - 1]
+                ax.imshow(p.padded if padded else p.pixels, interpolation="nearest")
+        axes[r, 0].set_axis_on()
+        axes[r, 0].set_xticks([])
+        axes[r, 0].set_yticks([])
+        for spine in axes[r, 0].spines.values():
+            spine.set_visible(False)
+        axes[r, 0].set_ylabel(label, fontsize=9)
+    axes[0, 0].set_title("optimised", fontsize=9, loc="left")
+    axes[0, n_img + 1].set_title("top natural patches", fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig
