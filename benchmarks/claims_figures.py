@@ -8,8 +8,10 @@ the claims about it share one training run.
 Issue 14 asked for median orientedness >= 0.6 of its first-layer filters. Rounds 4-5 (recipe "edges" at
 32 px, step 1) measured 0.34-0.61 over these 10 runs (5 seeds x 1, 2 threads), and a second four-shape
 network 0.36-0.71. Round 6's recipe "strided" measured 0.71-0.90 (median 0.83; the levers that did not help
-are listed beside ``RECIPES`` in vizlab/inside/shapes.py), so the notebook asserts median orientedness > 0.6
-(worst case 18 % above it) and gray filters.
+are listed beside ``RECIPES`` in vizlab/inside/shapes.py), so the notebook asserted median orientedness > 0.6.
+Round 10's matrix with instruction sets (seeds 0-2 x 1, 2 threads x default, avx2) measured 0.61-0.85: seed 2 with
+one thread and the default kernels gave 0.614, 2 % above 0.6, so the claim is now > 0.5 (worst case 23 % above it;
+random 7x7 filters give 0.13-0.19), with gray filters.
 
     python benchmarks/margins.py -k figures
 """
@@ -133,7 +135,7 @@ def smoothgrad_grid(seed: int) -> float:
 CLAIMS = [
     dict(name="shapes CNN validation accuracy", run=shapes_val_accuracy, threshold=0.85, higher_is_better=True,
          where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
-    dict(name="shapes CNN first layer: median orientedness", run=shapes_orientedness_median, threshold=0.6,
+    dict(name="shapes CNN first layer: median orientedness", run=shapes_orientedness_median, threshold=0.5,
          higher_is_better=True, where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
     dict(name="shapes CNN first layer: median colour fraction", run=shapes_colour_median, threshold=0.3,
          higher_is_better=False, where="notebooks/02_inside_at_scale.ipynb (cell 10)", profile="quick"),
