@@ -21,7 +21,6 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ..device import model_device
 from ..hooks import capture
@@ -103,7 +102,7 @@ def _probe(model: nn.Module, layer: str, size: int) -> torch.Size:
     return cap.activations[layer].shape
 
 
-def unit_values(model: nn.Module, images: torch.Tensor, layer: str, channel: int, *, neuron: bool = False,
+def unit_values(model: nn.Module, images: torch.Tensor, layer: str, channel: int, *,
                 size: int | None = None) -> dict[str, torch.Tensor]:
     """How much ``images`` excite a unit: ``{"mean": (N,), "peak": (N,), "centre": (N,)}``.
 
@@ -114,9 +113,9 @@ def unit_values(model: nn.Module, images: torch.Tensor, layer: str, channel: int
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be an (N, 3, H, W) tensor, got "
                          f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
-    x = images.to(model_device(model))
-    if size is not None and tuple(x.shape[-2:]) != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+    from ..inside.features import resize_batch  # here, not at import: vizlab.optimize does not load vizlab.inside
+
+    x = resize_batch(images.to(model_device(model)), size)
     with torch.no_grad(), capture(model, [layer]) as cap:
         model(x)
     a = cap.activations[layer][:, channel].float()
@@ -130,9 +129,9 @@ def gram_similarity(model: nn.Module, images: torch.Tensor, layer: str, size: in
 
     Minus :func:`~.objectives.diversity`'s value; a measure of how different a batch of unit images is.
     """
-    x = images.to(model_device(model))
-    if size is not None and tuple(x.shape[-2:]) != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+    from ..inside.features import resize_batch
+
+    x = resize_batch(images.to(model_device(model)), size)
     with torch.no_grad(), capture(model, [layer]) as cap:
         model(x)
     return -float(diversity_objective(layer)(Context(torch.zeros(len(x), 1), dict(cap.activations))))
