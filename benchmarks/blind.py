@@ -61,6 +61,12 @@ RECIPES = {
                                               "canvas": 128}),
     # ... or a 160-px view (the lever frozen in round 10 by the proxies of benchmarks/converge.py)
     "maco_centre_view160": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 160, "steps": 100}),
+    # round 11: the canvas recipe with a Lite0 + Lite1 ensemble (what the image shows must work for both), or
+    # with the harsher scale/rotation robustness
+    "canvas_ensemble": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                    "canvas": 128, "ensemble": ("efficientnet_lite1",)}),
+    "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                  "canvas": 128, "transforms": "strong", "jitter": 16}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
