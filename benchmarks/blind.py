@@ -153,6 +153,34 @@ ACCEPT = {
     "fountain": (["fountain"], ["geyser", "sprinkler"]),
     "howler monkey": (["howler monkey", "howler"], ["monkey", "ape", "primate"]),
     "typewriter keyboard": (["typewriter keyboard", "typewriter", "keyboard"], ["keys", "computer", "laptop"]),
+    # round 11's random set (--random 20 --random-seed 77716, drawn after the candidate canvas_ensemble was
+    # frozen in commit 3e86c91; written before any image of them was rendered). ImageNet's "amphibian" is the
+    # amphibious vehicle, "thresher" the threshing machine, "admiral" the butterfly
+    "thresher": (["thresher", "threshing machine", "thrasher", "combine harvester", "combine"],
+                 ["harvester", "tractor", "farm machine", "agricultural machine"]),
+    "wire-haired fox terrier": (["wire-haired fox terrier", "wire haired fox terrier", "fox terrier",
+                                 "wirehaired terrier", "wire fox terrier"], ["dog", "terrier"]),
+    "cougar": (["cougar", "puma", "mountain lion", "catamount", "panther"], ["big cat", "lion", "cat"]),
+    "screwdriver": (["screwdriver", "screw driver"], ["tool"]),
+    "amphibian": (["amphibian", "amphibious vehicle", "amphibious car", "duck boat", "amphicar"],
+                  ["boat", "vehicle", "jeep", "car"]),
+    "cornet": (["cornet", "trumpet", "bugle", "flugelhorn"], ["horn", "brass", "instrument", "tuba"]),
+    "tile roof": (["tile roof", "roof tile", "tiled roof", "roof"], ["tile", "shingle", "house", "building"]),
+    "alp": (["alp", "alps", "alpine", "snowy mountain", "mountain peak", "snow-capped mountain"],
+            ["mountain", "peak", "landscape", "hill", "glacier", "snow"]),
+    "black widow": (["black widow", "widow spider"], ["spider"]),
+    "digital clock": (["digital clock", "alarm clock", "clock radio", "led clock"], ["clock", "display", "timer"]),
+    "knot": (["knot"], ["rope", "string", "cord", "twine"]),
+    "modem": (["modem", "router"], ["electronics", "box", "network"]),
+    "fountain pen": (["fountain pen", "pen", "nib"], ["writing", "ink"]),
+    "robin": (["robin", "american robin"], ["bird", "thrush"]),
+    "pedestal": (["pedestal", "plinth", "footstall", "column base"], ["column", "pillar", "statue", "stand"]),
+    "comic book": (["comic book", "comic", "comics", "graphic novel", "cartoon"], ["book", "magazine"]),
+    "admiral": (["admiral", "red admiral"], ["butterfly", "moth"]),
+    "overskirt": (["overskirt", "skirt"], ["dress", "gown", "petticoat", "tutu"]),
+    "barrel": (["barrel", "cask", "keg"], ["drum", "tun", "vat"]),
+    "streetcar": (["streetcar", "tram", "tramcar", "trolley", "trolley car", "cable car", "street car"],
+                  ["train", "bus", "railcar", "passenger car"]),
 }
 
 #: Round 9's fresh random set: the seed of ``--random 20 --random-seed``, chosen after the recipe was frozen.
@@ -160,6 +188,9 @@ RANDOM_SEED_R9 = 61206
 #: Round 10's: chosen after the round-10 recipe (``maco_centre_view160``) was frozen in commit 65cf350, from the
 #: clock's nanoseconds at that moment (276037199, modulo 100000).
 RANDOM_SEED_R10 = 37199
+#: Round 11's: chosen after the candidate ``canvas_ensemble`` was frozen in commit 3e86c91, from the clock's
+#: nanoseconds at that moment (modulo 100000).
+RANDOM_SEED_R11 = 77716
 
 #: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
 #: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.
