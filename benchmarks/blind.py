@@ -198,9 +198,14 @@ FRESH20 = ["giant panda", "zebra", "koala", "toucan", "ladybug", "starfish", "sn
            "tiger", "strawberry", "banana", "pineapple", "broccoli", "school bus", "fire engine", "airliner",
            "umbrella", "teddy", "soccer ball"]
 
-QUESTION = ("What does each picture show? For every picture give five guesses, most likely first, as one line "
-            "'imgNN: guess1; guess2; guess3; guess4; guess5'. Name objects, animals or scenes (not just colours "
-            "or 'abstract'); if unsure, still give your five best guesses.")
+#: The viewer's question (round 11: it says that any everyday thing may be shown, so a viewer does not fall
+#: back on a class list it knows, e.g. Imagenette's ten, as one round-10 viewer did).
+QUESTION = ("Each picture was made by a computer and is meant to show one thing. It could be any everyday object, "
+            "animal, plant, place, vehicle or food: there is no list of possible answers. For every picture give "
+            "five guesses of what it shows, most likely first, one line per picture: "
+            "'imgNN: guess1; guess2; guess3; guess4; guess5'. Name concrete things (an object, an animal, a scene, "
+            "a food), not colours or 'abstract'; if unsure, still give your five best guesses. Look at each "
+            "picture on its own.")
 
 
 def _norm(text: str) -> str:
@@ -239,8 +244,8 @@ def first_hit(guesses: list[str], phrases: list[str]) -> int | None:
 
 # -- rendering ------------------------------------------------------------------------------------------------
 def degraded(image: torch.Tensor, kind: str) -> torch.Tensor:
-    """A copy of ``image`` as a viewer with poor eyes might see it: ``grey``, ``blur`` (sigma 2 px) or ``small``
-    (down to 56 px and back)."""
+    """A copy of ``image`` as a viewer with poor eyes might see it: ``grey``, ``blur`` (sigma 2 px), ``small``
+    (down to 56 px and back) or ``tiny`` (32 px and back)."""
     from vizlab.optimize.regularizers import gaussian_blur
 
     if kind == "grey":
@@ -248,12 +253,13 @@ def degraded(image: torch.Tensor, kind: str) -> torch.Tensor:
         return g.expand_as(image).contiguous()
     if kind == "blur":
         return gaussian_blur(image, 2.0)
-    if kind == "small":
+    if kind in ("small", "tiny"):
         h, w = image.shape[-2:]
-        small = torch.nn.functional.interpolate(image, size=(56, 56), mode="bilinear", antialias=True,
+        side = 56 if kind == "small" else 32
+        small = torch.nn.functional.interpolate(image, size=(side, side), mode="bilinear", antialias=True,
                                                 align_corners=False)
         return torch.nn.functional.interpolate(small, size=(h, w), mode="bilinear", align_corners=False).clamp(0, 1)
-    raise ValueError(f"kind must be grey, blur or small, got {kind!r}")
+    raise ValueError(f"kind must be grey, blur, small or tiny, got {kind!r}")
 
 
 def proxies(judge, image: torch.Tensor, target: int) -> dict:
@@ -419,12 +425,21 @@ def proxy(args) -> int:
     return 0
 
 
+def agreement(passed, truth) -> tuple[int, float, int, int, int]:
+    """How a proxy's verdicts ``passed`` agree with the viewer's ``truth`` (lists of bools): ``(agree, balanced
+    accuracy, pass & named, pass & not named, fail & named)``; balanced accuracy is the mean of the pass rate on
+    named and the fail rate on unnamed images (0.5 for a rule that passes everything or nothing)."""
+    n, named = len(truth), sum(truth)
+    agree = sum(p == t for p, t in zip(passed, truth))
+    tp = sum(p and t for p, t in zip(passed, truth))
+    fp = sum(p and not t for p, t in zip(passed, truth))
+    tn = n - named - fp
+    return agree, 0.5 * (tp / max(named, 1) + tn / max(n - named, 1)), tp, fp, named - tp
+
+
 def _agree_row(name, rule, passed, truth):
     n = len(truth)
-    agree = sum(p == t for p, t in zip(passed, truth))
-    ps = sum(p and t for p, t in zip(passed, truth))
-    pu = sum(p and not t for p, t in zip(passed, truth))
-    fs = sum((not p) and t for p, t in zip(passed, truth))
+    agree, _, ps, pu, fs = agreement(passed, truth)
     print(f"| {name} | {rule} | {agree}/{n} ({agree / n:.0%}) | {ps} | {pu} | {fs} |")
 
 

@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from blind import agreement, degraded  # noqa: E402
+
 HERE = Path(__file__).resolve().parent / "blind24"
 #: sets of class images (not units or dreams)
 SKIP = ("units", "dreams")
 MODELS = ("efficientnet_lite2", "efficientnet_lite1", "efficientnet_lite0")
-COPIES = ("plain", "blur", "blur4", "grey", "small", "tiny")
+COPIES = ("plain", "blur", "grey", "small", "tiny")
 
 
 def scored_rows(root: Path = HERE) -> list[dict]:
@@ -46,21 +50,8 @@ def scored_rows(root: Path = HERE) -> list[dict]:
 
 
 def degrade(x: torch.Tensor, kind: str) -> torch.Tensor:
-    from vizlab.optimize.regularizers import gaussian_blur
-
-    F = torch.nn.functional
-    if kind == "plain":
-        return x
-    if kind == "blur":
-        return gaussian_blur(x, 2.0)
-    if kind == "blur4":
-        return gaussian_blur(x, 4.0)
-    if kind == "grey":
-        g = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
-        return g.expand_as(x).contiguous()
-    side = {"small": 56, "tiny": 32}[kind]
-    small = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
-    return F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False).clamp(0, 1)
+    """``x`` itself (``plain``) or blind.py's degraded copy (``grey``, ``blur``, ``small``, ``tiny``)."""
+    return x if kind == "plain" else degraded(x, kind)
 
 
 def colourfulness(x: np.ndarray) -> float:
@@ -70,7 +61,8 @@ def colourfulness(x: np.ndarray) -> float:
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
 
 
-def measure(rows: list[dict]) -> list[dict]:
+def measure(rows: list[dict], save=None) -> list[dict]:
+    """The proxies of ``rows``; ``save(done)`` is called every 10 images (a cache that survives a stop)."""
     from PIL import Image
 
     from vizlab.models import load_model
@@ -84,7 +76,7 @@ def measure(rows: list[dict]) -> list[dict]:
     out = []
     with torch.no_grad():
         for i, r in enumerate(rows):
-            arr = np.asarray(Image.open(r["path"]).convert("RGB"))
+            arr = np.array(Image.open(r["path"]).convert("RGB"))
             x = torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float() / 255
             t = r["target"]
             res = dict(r)
@@ -107,6 +99,8 @@ def measure(rows: list[dict]) -> list[dict]:
                 res[f"ens3_{kind}_rank"] = int((mean > mean[t]).sum()) + 1
             out.append(res)
             print(f"{i + 1}/{len(rows)}", flush=True, end="\r")
+            if save is not None and (i + 1) % 10 == 0:
+                save(out)
     print()
     return out
 
@@ -123,17 +117,6 @@ def rules(rows: list[dict]):
         for q in (0.25, 0.5, 0.75):
             cut = values[int(q * (len(values) - 1))]
             yield name, f">= {cut:.3g} (q{int(q * 100)})", [r[name] >= cut for r in rows]
-
-
-def agreement(passed, truth) -> tuple[int, float, int, int, int]:
-    n = len(truth)
-    agree = sum(p == t for p, t in zip(passed, truth))
-    named = sum(truth)
-    tp = sum(p and t for p, t in zip(passed, truth))
-    fp = sum(p and not t for p, t in zip(passed, truth))
-    tn = n - named - fp
-    bal = 0.5 * (tp / max(named, 1) + tn / max(n - named, 1))
-    return agree, bal, tp, fp, named - tp
 
 
 def report(rows: list[dict], top: int, k: int = 5) -> list[tuple]:
@@ -183,17 +166,17 @@ def main(argv=None) -> int:
     parser.add_argument("--sets", nargs="*", default=None, help="only these set folders")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    if args.json and Path(args.json).exists():
-        rows = json.loads(Path(args.json).read_text())
-        known = {(r["set"], r["image"]) for r in rows}
-        new = [r for r in scored_rows() if (r["set"], r["image"]) not in known]
-        if new:
-            rows += measure(new)
-            Path(args.json).write_text(json.dumps(rows, indent=1))
-    else:
-        rows = measure(scored_rows())
-        if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=1))
+    cache = Path(args.json) if args.json else None
+    rows = json.loads(cache.read_text()) if cache and cache.exists() else []
+    known = {(r["set"], r["image"]) for r in rows}
+    new = [r for r in scored_rows() if (r["set"], r["image"]) not in known]
+    if new:
+        def save(done):
+            if cache:
+                cache.write_text(json.dumps(rows + done, indent=1))
+
+        rows += measure(new, save)
+        save([])
     if args.sets:
         rows = [r for r in rows if r["set"] in args.sets]
     k = 1 if args.top1 else 5

@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -237,7 +238,10 @@ def test_canvas_leaves_no_detail_finer_than_the_view(tiny):
     r = class_visualization(tiny, 1, replace_canvas(settings, 32), progress=False)
     assert r.image.shape == (1, 3, 64, 64) and r.info["settings"].canvas == 32  # exact
     with pytest.raises(ValueError, match="canvas must be 0"):
-        preset("object", canvas=300)
+        preset("object", canvas=8)
+    # a canvas larger than the image is the image's size (the default's 128 with a smaller size: no enlargement)
+    big, *_ = build(tiny, replace_canvas(settings, 300), seed=0)
+    assert big.params[0].shape[-2] == 64 and big.image().shape[-1] == 64  # exact
     with pytest.raises(TypeError, match="canvas must be an int"):
         preset("object", canvas=128.0)
 
@@ -342,6 +346,25 @@ def test_proxy_agreement_counts_each_rule(tmp_path, capsys):
     assert "| lite2_rank | rank <= 1 | 3/3 (100%) | 1 | 0 | 0 |" in capsys.readouterr().out
 
 
+def test_agreement_and_the_proxy_helpers():
+    # two named images, two not: a rule that passes everything agrees on 2 of 4 with balanced accuracy 0.5
+    truth = [True, True, False, False]
+    assert blind.agreement([True] * 4, truth) == (2, 0.5, 2, 2, 0)  # exact
+    assert blind.agreement([True, False, False, False], truth) == (3, 0.75, 1, 0, 1)  # exact
+    import proxy24
+
+    grey = np.full((8, 8, 3), 128, np.uint8)
+    red = grey.copy()
+    red[:4, :, 0], red[:4, :, 1:] = 255, 0
+    assert proxy24.colourfulness(grey) == 0.0 and proxy24.colourfulness(red) > 50  # exact: hand-computable
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert proxy24.degrade(x, "plain") is x  # exact
+    tiny = proxy24.degrade(x, "tiny")
+    assert tiny.shape == x.shape and tiny.std() < 0.5 * x.std()  # exact: 32 px and back removes the noise
+    with pytest.raises(ValueError, match="kind must be"):
+        proxy24.degrade(x, "sepia")
+
+
 # -- diversity: several different images of one unit ---------------------------------------------------------
 def test_diversity_is_minus_one_for_identical_images_and_zero_for_one():
     from vizlab.optimize import Context, diversity
@@ -371,7 +394,8 @@ def test_default_mode_is_the_object_recipe():
     from vizlab.optimize.classviz import DEFAULT_MODE, preset
 
     assert DEFAULT_MODE == "object" and preset("object") == OBJECT  # exact
-    assert (OBJECT.maco, OBJECT.centre, OBJECT.view, OBJECT.steps, OBJECT.size) == (True, 0.3, 128, 100, 224)  # exact
+    assert (OBJECT.maco, OBJECT.centre, OBJECT.view, OBJECT.steps, OBJECT.size, OBJECT.canvas) == (
+        True, 0.3, 128, 100, 224, 128)  # exact
     tiny = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     r = class_visualization(tiny, 1, size=32, steps=2, view=16, progress=False)
     assert r.info["settings"] == preset("object", size=32, steps=2, view=16)  # exact
