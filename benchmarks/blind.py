@@ -65,6 +65,9 @@ RECIPES = {
     # with the harsher scale/rotation robustness
     "canvas_ensemble": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                     "canvas": 128, "ensemble": ("efficientnet_lite1",)}),
+    # ... and the lecture's pixel recipe with the same centre prior, view and canvas (a 128-px pixel canvas,
+    # enlarged: no aliasing grid for the wider blur of round 9 to hide)
+    "cs231n_centre_canvas": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128}),
     "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                   "canvas": 128, "transforms": "strong", "jitter": 16}),
 }
