@@ -32,6 +32,7 @@ have one.
     python benchmarks/margins.py --notebooks notebooks/exercises/E5_trust.ipynb --isa default avx2
     python benchmarks/margins.py -k claims_lab --record benchmarks/margins_runs.jsonl   # every run, one JSON line
     python benchmarks/margins.py --table benchmarks/margins_runs.jsonl                  # the table from records
+    python benchmarks/margins.py --coverage            # registered claims lacking a threads x ISA setting there
 
 Machine-readable results: ``--record PATH`` appends one JSON line per run (claim, where, operator, threshold,
 seed, threads, instruction set, value, CPU and wall seconds) as it goes, so a long matrix can be run in pieces and
