@@ -12,6 +12,10 @@ Run and Stop) and check what the browser shows:
 * after Stop the status line says "stopped" and the picture stays (non-empty, no further frames);
 * no output area contains a widget error or a traceback.
 
+Before and after each step the explorer must have settled: no job of its own running (the ``vizlab-busy`` mark that
+``Explorer`` puts on its status line from ``start`` to the job's end) and nothing changed for ``QUIET_S``; waiting
+on that mark, not on seconds of quiet, is what keeps the module's many steps short.
+
 Every lecture case runs in both run modes of the explorers (``vizlab.widgets.base``): with the server's kernels
 in "thread" mode (``VIZLAB_WIDGET_MODE=thread``), and a copy named ``*__main.ipynb`` whose second cell calls
 ``vizlab.widgets.set_mode("main")`` (jobs on the kernel's main thread, as in Colab and VS Code). A page runs the
