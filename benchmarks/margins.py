@@ -275,6 +275,22 @@ def load_records(paths: list[str]) -> list[dict]:
     return rows
 
 
+def rejudge(rows: list[dict], registered: dict[str, dict]) -> tuple[list[dict], list[str]]:
+    """Judge registry records by today's claims: a record of a registered claim whose threshold or direction has
+    changed since it was run gets the registered ones (its value does not depend on them; the old threshold stays
+    as ``recorded_threshold``). Returns the rows and the names of the claims that changed."""
+    out, changed = [], set()
+    for r in rows:
+        c = registered.get(r["claim"]) if r.get("kind", "registry") == "registry" else None
+        if c is not None:
+            op = ">" if c.get("higher_is_better", True) else "<"
+            if (op, float(c["threshold"])) != (r["op"], float(r["threshold"])):
+                r = dict(r, op=op, threshold=float(c["threshold"]), recorded_threshold=r["threshold"])
+                changed.add(r["claim"])
+        out.append(r)
+    return out, sorted(changed)
+
+
 def _cell(text: str) -> str:
     """A claim's name as a markdown table cell (names such as 'max |a - b|' carry bars)."""
     return text.replace("|", "\\|")
@@ -432,8 +448,12 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return 1 if lacking else 0
     if args.table:
-        text, flagged = table(load_records(args.table))
+        registered = {c["name"]: c for path in claim_modules() for c in load_claims(path)}
+        rows, changed = rejudge(load_records(args.table), registered)
+        text, flagged = table(rows)
         print(text)
+        if changed:
+            print(f"\nJudged by today's threshold (records ran with another): {'; '.join(changed)}")
         return 1 if flagged else 0
     isas = args.isa or available_isas()
     unknown = set(isas) - {"default", "avx2", "avx512", "native"}

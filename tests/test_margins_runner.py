@@ -105,3 +105,15 @@ def test_coverage_lists_the_claims_lacking_a_setting_a_failed_one_and_stale_reco
     assert "1 claim name(s) in the records are not registered (renamed or removed): old name" in text
     text, lacking = m.coverage(rows, registered[:1], [1], ["default"])
     assert lacking == 0 and text.startswith("1 of 1 registered claims") and text.splitlines()[0].endswith(".")
+
+
+def test_records_are_judged_by_the_registered_threshold_of_today():
+    m = _margins()
+    rows = [_row(0.61, 0, 1, "default", name="moved", threshold=0.6), _row(0.61, 0, 1, "default", name="kept"),
+            dict(_row(0.61, None, 1, "default", name="moved", threshold=0.6), kind="notebook")]
+    registered = {"moved": dict(name="moved", threshold=0.5), "kept": dict(name="kept", threshold=1.0)}
+    out, changed = m.rejudge(rows, registered)
+    assert changed == ["moved"]
+    assert (out[0]["threshold"], out[0]["recorded_threshold"]) == (0.5, 0.6) and rows[0]["threshold"] == 0.6
+    assert out[1] == rows[1] and out[2] == rows[2]  # unchanged claim; a notebook's own record keeps its threshold
+    assert "+22%" in m.table(out[:1])[0] and "**(< 10 %)**" in m.table(rows[:1])[0]  # (0.61 - 0.5) / 0.5
