@@ -388,8 +388,8 @@ def test_diversity_term_makes_a_batch_of_channel_images_less_alike():
 
 
 def test_default_mode_is_the_object_recipe():
-    """Issue 24 round 9: with neither settings nor mode, class_visualization uses OBJECT (MACO, centre prior,
-    128-px view, 100 steps), the recipe blind viewers named most often."""
+    """Issue 24 rounds 9 and 11: with neither settings nor mode, class_visualization uses OBJECT (MACO, centre
+    prior, 128-px view and canvas, 100 steps), the recipe blind viewers named most often."""
     from vizlab.optimize import OBJECT, class_visualization
     from vizlab.optimize.classviz import DEFAULT_MODE, preset
 
