@@ -42,7 +42,11 @@ def main() -> None:
     p.add_argument("--content-weight", type=float, default=3.0)
     p.add_argument("--tv-weight", type=float, default=0.3)
     p.add_argument("--layer-weights", type=float, nargs=5, default=None)
+    p.add_argument("--auto-weights", action="store_true",
+                   help="style-layer weights 1 / (the photo's relative Gram distance at that layer), normalised")
     p.add_argument("--content-layers", nargs="+", default=["conv4_2"])
+    p.add_argument("--lite-content", type=float, default=0.0,
+                   help="also a relative content loss on EfficientNet-Lite0's block3_expand (the judge's sister)")
     p.add_argument("--preserve-color", action="store_true")
     p.add_argument("--every", type=int, default=5)
     p.add_argument("--save-every", action="store_true")
@@ -60,6 +64,7 @@ def main() -> None:
     sl = list(net.recipe.style_layers)
     net = loss_network("vgg19_normalised", model=net.model, layers=[*sl, *args.content_layers])
     judge = vizlab.load_judge()
+    lite = loss_network() if args.lite_content else None
     lw = args.layer_weights or [1 / len(sl)] * len(sl)
     lw = [w / sum(lw) for w in lw]
     for st in args.styles:
@@ -68,6 +73,11 @@ def main() -> None:
         for ph in args.photos:
             c_full = style_batch(None, ph, args.size)
             d0 = style_distance(net, c_full, s_full, sl)
+            d0_l = [style_distance(net, c_full, s_full, [k]) for k in sl]
+            lw_pair = lw
+            if args.auto_weights:
+                lw_pair = [1 / v for v in d0_l]
+                lw_pair = [w / sum(lw_pair) for w in lw_pair]
             cls = judge.predict(c_full, 1)[0][0]
             s_opt, c_opt = s_full, c_full
             if args.preserve_color:
@@ -77,6 +87,7 @@ def main() -> None:
                 targets = [gram_matrix(fs[n]) for n in sl]
                 fc = net(c_opt)
                 tv_ref = tv_loss(c_opt)
+                lite_c = lite(c_opt)["block3_expand"] if lite is not None else None
             n = args.size
             if args.param == "pixel":
                 params = [c_opt.clone().requires_grad_(True)]
@@ -108,9 +119,11 @@ def main() -> None:
                 x = image()
                 img = x.clamp(0, 1) if args.param == "pyramid" else x
                 feats = net(img)
-                loss = args.style_weight * relative_style_loss([feats[k] for k in sl], targets, lw)
+                loss = args.style_weight * relative_style_loss([feats[k] for k in sl], targets, lw_pair)
                 for k in args.content_layers:
                     loss = loss + relative_content_loss(feats[k], fc[k], args.content_weight)
+                if lite is not None:
+                    loss = loss + relative_content_loss(lite(img)["block3_expand"], lite_c, args.lite_content)
                 loss = loss + args.tv_weight * tv_loss(img) / tv_ref.clamp_min(1e-8)
                 loss.backward()
                 opt.step()
@@ -120,7 +133,9 @@ def main() -> None:
                 if step % args.every == 0 or step == args.steps:
                     with torch.no_grad():
                         fin = _finish(image(), c_full, args.preserve_color)
-                        rows.append(dict(step=step, fall=round(1 - style_distance(net, fin, s_full, sl) / d0, 4),
+                        d_l = [style_distance(net, fin, s_full, [k]) for k in sl]
+                        rows.append(dict(step=step, fall=round(1 - sum(d_l) / len(d_l) / d0, 4),
+                                         fall_layers=round(1 - sum(a / b for a, b in zip(d_l, d0_l)) / len(sl), 4),
                                          rank=int(judge.rank(fin, cls)[0]),
                                          rank_small=int(judge.rank(F.interpolate(fin, size=(64, 64), mode="area"),
                                                                    cls)[0])))
