@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -52,18 +51,14 @@ def main() -> None:
     p.add_argument("--save-every", action="store_true")
     args = p.parse_args()
 
-    import vizlab
     from vizlab.images import save_image
     from vizlab.style import loss_network, style_batch, style_distance
     from vizlab.style.gatys import _finish, luminance, match_luminance
     from vizlab.style.losses import gram_matrix, relative_content_loss, relative_style_loss, tv_loss
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    net = loss_network("vgg19_normalised")
-    sl = list(net.recipe.style_layers)
-    net = loss_network("vgg19_normalised", model=net.model, layers=[*sl, *args.content_layers])
-    judge = vizlab.load_judge()
+    from gatys_vgg_sweep import setup   # benchmarks/ is the script's folder, first on the path
+
+    out, net, sl, judge = setup(args.out, args.content_layers)
     lite = loss_network() if args.lite_content else None
     lw = args.layer_weights or [1 / len(sl)] * len(sl)
     lw = [w / sum(lw) for w in lw]
