@@ -25,14 +25,10 @@ import torch.nn.functional as F
 
 
 def main() -> None:
+    from gatys_vgg_sweep import common_arguments, setup   # benchmarks/ is the script's folder: on the path
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tag", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--styles", nargs="+", default=["swirls", "brush", "impression", "waves"])
-    p.add_argument("--photos", nargs="+", default=["cat", "espresso"])
-    p.add_argument("--size", type=int, default=192)
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--lr", type=float, default=0.05)
+    common_arguments(p)
     p.add_argument("--warmup", type=int, default=0)
     p.add_argument("--param", default="pixel", choices=["pixel", "pyramid"])
     p.add_argument("--levels", type=int, default=4)
@@ -56,7 +52,6 @@ def main() -> None:
     from vizlab.style.gatys import _finish, luminance, match_luminance
     from vizlab.style.losses import gram_matrix, relative_content_loss, relative_style_loss, tv_loss
 
-    from gatys_vgg_sweep import setup   # benchmarks/ is the script's folder, first on the path
 
     out, net, sl, judge = setup(args.out, args.content_layers)
     lite = loss_network() if args.lite_content else None

@@ -17,6 +17,17 @@ from pathlib import Path
 import torch
 
 
+def common_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments both Gatys-VGG trajectory scripts take (output, pairs, size, steps, Adam step)."""
+    p.add_argument("--tag", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--styles", nargs="+", default=["swirls", "brush", "impression", "waves"])
+    p.add_argument("--photos", nargs="+", default=["cat", "espresso"])
+    p.add_argument("--size", type=int, default=192)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--lr", type=float, default=0.05)
+
+
 def setup(out: str, content_layers) -> tuple:
     """The output folder (made), VGG-19 computing the recipe's style layers and ``content_layers``, the style
     layers' names and the judge EfficientNet-Lite2."""
@@ -33,13 +44,7 @@ def setup(out: str, content_layers) -> tuple:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tag", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--styles", nargs="+", default=["swirls", "brush", "impression", "waves"])
-    p.add_argument("--photos", nargs="+", default=["cat", "espresso"])
-    p.add_argument("--size", type=int, default=192)
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--lr", type=float, default=0.05)
+    common_arguments(p)
     p.add_argument("--optimizer", default="adam", choices=["adam", "lbfgs"])
     p.add_argument("--style-weight", type=float, default=30.0)
     p.add_argument("--content-weight", type=float, default=3.0)
