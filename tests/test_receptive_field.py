@@ -176,3 +176,16 @@ def test_bad_arguments():
         receptive_fields(tiny_cnn(), 0)
     with pytest.raises(ValueError, match="unknown layer"):
         receptive_field(tiny_cnn(), "conv9", 16)
+
+
+def test_vgg19_top_patches_are_cut_at_the_true_field_size(vgg):
+    from vizlab.inside import make_shapes, max_activating_patches
+
+    images = make_shapes(4, 64, seed=0)
+    found = max_activating_patches(vgg, images, "relu3_1", channels=[0, 5], k=3, full_fields=True, cache=False,
+                                   progress=False)
+    for patches in found.values():
+        for p in patches:
+            y0, y1, x0, x1 = p.box
+            assert (y1 - y0, x1 - x0) == (24, 24) and p.padded.shape == (24, 24, 3)  # exact
+            assert (y0, x0) == (-10 + 4 * p.unit[0], -10 + 4 * p.unit[1])  # exact
