@@ -11,8 +11,9 @@ neither the key nor the code answers A or B per sheet; hits / units and a one-si
     python benchmarks/blind_units.py figure --out benchmarks/blind24/set_r10_units   # units.png, first 6 units
     python benchmarks/blind_units.py score --out benchmarks/blind24/set_r10_units --answers answers.md
 
-``--rules vgg_relu4_1`` (round 11): the same protocol on the lecture's VGG-19 (``load_model("vgg19_normalised")``),
-layer ``relu4_1``, with its own seeds (``blind24/set_r11_vgg_units/RULES.md``).
+``--rules vgg_relu3_1`` (round 11; before the rules: ``--rules NAME render ...``): the same protocol on the lecture's
+VGG-19 (``load_model("vgg19_normalised")``), layer ``relu3_1``, with its own seeds
+(``blind24/set_r11_vgg_units/RULES.md``; ``vgg_relu4_1`` was the first choice, too slow for the shared machine).
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ import torch
 RULES = {
     "lite0_block4": dict(model=None, layer="block4", channels=80, units=24, seeds=(2410, 2411, 2412, 2413)),
     "vgg_relu4_1": dict(model="vgg19_normalised", layer="relu4_1", channels=512, units=20,
+                        seeds=(2420, 2421, 2422, 2423)),
+    "vgg_relu3_1": dict(model="vgg19_normalised", layer="relu3_1", channels=256, units=20,
                         seeds=(2420, 2421, 2422, 2423)),
 }
 LAYER = "block4"
