@@ -37,6 +37,16 @@ from pathlib import Path
 #: The texture recipes (source at ``source_size`` px, output ``size`` px). ``brush`` is the shipped painted
 #: stroke artwork (data/styles/brush.png, 256 px): the painting texture.
 RECIPES = {
+    # Round 11 request b (after a): brick with the spectrum constraint at 3 and long-range correlations (shifts
+    # across and down, in output pixels) at pool1-pool3; brush at 1.5x its PNG's scale (bigger strokes for VGG).
+    "brick": dict(size=128, source_size=256, octaves=2, steps=[60, 30], spectrum_weight=3.0, long_range_weight=5.0,
+                  long_range={"pool1": [8, 16], "pool2": [8, 16, 32, 48], "pool3": [16, 32, 48]}),
+    "gravel": dict(size=128, source_size=256, octaves=2, steps=[50, 30], spectrum_weight=0.3),
+    "brush": dict(size=96, source_size=384, octaves=2, steps=[40, 60], spectrum_weight=0.0),
+}
+#: Request a (round 11, first): the same for gravel; brick spectrum 1.0 without long-range terms, brush 128 px
+#: from the 256-px PNG with spectrum 0.3 and per-RGB-channel histogram matching.
+RECIPES_A = {
     "brick": dict(size=128, source_size=256, octaves=2, steps=[50, 30], spectrum_weight=1.0),
     "gravel": dict(size=128, source_size=256, octaves=2, steps=[50, 30], spectrum_weight=0.3),
     "brush": dict(size=128, source_size=256, octaves=2, steps=[50, 30], spectrum_weight=0.3),

@@ -5,8 +5,9 @@ from torch import nn
 
 from vizlab.models import load_model
 from vizlab.style import style_batch
-from vizlab.style.texture import (TEXTURE_LAYERS, TextureNet, periodic_component, spectrum_distance,
-                                  spectrum_projection, synthesize_texture_vgg, texture_gram_distance)
+from vizlab.style.texture import (TEXTURE_LAYERS, TextureNet, match_colors_pca, periodic_component,
+                                  spectrum_distance, spectrum_projection, synthesize_texture_vgg,
+                                  texture_gram_distance)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,16 @@ def test_synthesis_matches_the_source_statistics(tnet):
     q = torch.linspace(0, 1, 9)
     assert torch.allclose(torch.quantile(r.image[0, 0].flatten(), q), torch.quantile(src[0, 0].flatten(), q),
                           atol=0.03)  # exact
+
+
+def test_pca_colour_matching_gives_the_source_colour_statistics():
+    src = style_batch(None, "brush", 64)
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    m = match_colors_pca(x, src)
+    cov = lambda img: torch.cov(img[0].reshape(3, -1))  # noqa: E731
+    # Mean and covariance become the source's (up to the clamp to [0, 1]); uniform noise's are far from them.
+    assert torch.allclose(m.mean(dim=(2, 3)), src.mean(dim=(2, 3)), atol=0.01)  # exact
+    assert (cov(m) - cov(src)).abs().max() < 0.005 < (cov(x) - cov(src)).abs().max()  # exact
 
 
 @pytest.mark.parametrize("kwargs, error, word", [

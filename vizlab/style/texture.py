@@ -212,6 +212,19 @@ def texture_gram_distance(net: TextureNet, image: torch.Tensor, source: torch.Te
                          for n in layers) / len(layers))
 
 
+def match_colors_pca(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Histogram matching in the reference's principal colour axes: both ``(1, 3, H, W)`` images are expressed
+    in the eigenvectors of the reference's pixel covariance, each of those three channels takes the reference's
+    distribution (rank matching), and the result goes back to RGB. Per-RGB-channel matching would mix hues that
+    the source never has; these axes are uncorrelated in the source."""
+    ref = reference[0].reshape(3, -1)
+    mean = ref.mean(dim=1, keepdim=True)
+    _, vecs = torch.linalg.eigh(torch.cov(ref))
+    to_pca = lambda img: (vecs.T @ (img[0].reshape(3, -1) - mean)).reshape(1, 3, *img.shape[-2:])  # noqa: E731
+    matched = match_histogram(to_pca(image), to_pca(reference))
+    return ((vecs @ matched[0].reshape(3, -1)) + mean).reshape(image.shape).clamp(0, 1)
+
+
 def _spectral_noise(source: torch.Tensor, side: int, generator: torch.Generator) -> torch.Tensor:
     """Noise with the source's mean colour and Fourier modulus (random phase, the same for every channel)."""
     crop = _crop(source, side)
@@ -255,7 +268,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         range_weight: weight of a penalty on pixels outside ``[0, 1]`` (the pixels are free for L-BFGS).
         pooling, padding: see :class:`TextureNet` (``"max"``, ``"reflect"`` give the plain trunk).
         init: ``"spectrum"`` (noise with the source's spectrum and mean) or ``"noise"`` (grey plus noise).
-        match_colors: give the result the source's per-channel histogram at the end.
+        match_colors: give the result the source's histogram at the end (a gray source: its gray levels; a
+            colour source: along its principal colour axes, :func:`match_colors_pca`).
         net: a :class:`TextureNet` to reuse (its ``pooling``/``padding`` are then used).
         seed: seeds the initial noise.
         callback: ``callback(octave, step, loss)`` after each L-BFGS iteration.
@@ -354,7 +368,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 callback(k, step + 1, record["total"])
     out = (x.detach().expand(-1, 3, -1, -1) if gray else x.detach()).clamp(0, 1).contiguous()
     if match_colors:
-        out = match_histogram(out, src_full)
+        out = match_histogram(out, src_full) if gray else match_colors_pca(out, src_full)
     result.image = out.cpu()
     result.steps = len(result.history)
     result.seconds = time.perf_counter() - start
