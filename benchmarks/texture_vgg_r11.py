@@ -106,22 +106,27 @@ def _pairs(args: argparse.Namespace) -> None:
 
     rng = random.Random(args.seed)
     src_dir = Path(args.out)
+    # Each synthesis's recipe (its source scale) as its render recorded it.
+    runs = {f"{r['texture']}_s{r['seed']}{r['tag']}.png": r["recipe"]
+            for r in map(json.loads, (src_dir / "runs.jsonl").read_text().splitlines())} \
+        if (src_dir / "runs.jsonl").exists() else {}
     items = []
-    for path in sorted(src_dir.glob(f"*_s*{args.tag}.png")):
-        m = re.fullmatch(rf"(\w+?)_s(\d+){re.escape(args.tag)}\.png", path.name)
-        if not m or m.group(1) not in RECIPES:
+    for path in sorted(src_dir.glob("*_s*.png")):
+        m = re.fullmatch(r"([a-z]+)_s(\d+)(.*)\.png", path.name)
+        if not m or m.group(1) not in RECIPES or (args.tag and m.group(3) != args.tag):
             continue
         texture = m.group(1)
+        recipe = runs.get(path.name, RECIPES[texture])
         synth = torch.from_numpy(load_image(path)).permute(2, 0, 1)[None].float()
-        src = style_batch(None, texture, RECIPES[texture]["source_size"])
+        src = style_batch(None, texture, recipe["source_size"])
         t = args.tile
         for j in range(args.tiles):
             # The synthesis is periodic (circular padding): a window that wraps round is as good as any.
             sy, sx = rng.randrange(synth.shape[-2]), rng.randrange(synth.shape[-1])
             cy, cx = rng.randrange(src.shape[-2] - t + 1), rng.randrange(src.shape[-1] - t + 1)
             window = torch.roll(synth, shifts=(-sy, -sx), dims=(2, 3))[..., :t, :t]
-            items.append(dict(texture=texture, synthesis=path.name, synth_xy=[sx, sy], crop_xy=[cx, cy],
-                              tiles=(window, src[..., cy:cy + t, cx:cx + t])))
+            items.append(dict(texture=texture, synthesis=path.name, recipe=recipe, synth_xy=[sx, sy],
+                              crop_xy=[cx, cy], tiles=(window, src[..., cy:cy + t, cx:cx + t])))
     rng.shuffle(items)
     queue = Path(args.queue)
     (queue / "images").mkdir(parents=True, exist_ok=False)
@@ -184,7 +189,7 @@ def main() -> None:
     p.set_defaults(fn=_render)
     p = sub.add_parser("pairs")
     p.add_argument("--out", required=True, help="the render folder")
-    p.add_argument("--tag", default="")
+    p.add_argument("--tag", default="", help="only the syntheses with this suffix (default: all)")
     p.add_argument("--queue", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--tile", type=int, default=96)
