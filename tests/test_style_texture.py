@@ -99,6 +99,19 @@ def test_synthesis_matches_the_source_statistics(tnet):
                           atol=0.03)  # exact
 
 
+def test_octave_upsampling_keeps_the_texture_periodic():
+    from vizlab.style.texture import _upsample_periodic
+
+    x = torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(4))
+    up = _upsample_periodic(x, 16)
+    assert up.shape == (1, 1, 16, 16)  # exact
+    # Rolling by one coarse pixel before is rolling by two fine pixels after: no place is the border.
+    assert torch.allclose(torch.roll(up, 2, 3), _upsample_periodic(torch.roll(x, 1, 3), 16), atol=1e-6)  # exact
+    plain = torch.nn.functional.interpolate(x, size=(16, 16), mode="bicubic", align_corners=False)
+    assert not torch.allclose(torch.roll(plain, 2, 3), torch.nn.functional.interpolate(
+        torch.roll(x, 1, 3), size=(16, 16), mode="bicubic", align_corners=False), atol=1e-3)  # exact
+
+
 def test_pca_colour_matching_gives_the_source_colour_statistics():
     src = style_batch(None, "brush", 64)
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))

@@ -235,6 +235,17 @@ def _spectral_noise(source: torch.Tensor, side: int, generator: torch.Generator)
     return (torch.fft.ifft2(fs * phase).real + mean).clamp(0, 1)
 
 
+def _upsample_periodic(x: torch.Tensor, side: int) -> torch.Tensor:
+    """Bicubic upsampling of a periodic image to ``side`` that stays periodic: the image is padded by wrapping
+    round before the interpolation (which otherwise repeats the border pixels and leaves a seam where the
+    texture wraps) and the pad cut off after."""
+    pad = 2
+    big = F.interpolate(F.pad(x, (pad,) * 4, mode="circular"), scale_factor=side / x.shape[-1], mode="bicubic",
+                        align_corners=False)
+    cut = round(pad * side / x.shape[-1])
+    return big[..., cut:cut + side, cut:cut + side]
+
+
 def _crop(img: torch.Tensor, side: int) -> torch.Tensor:
     h, w = img.shape[-2:]
     if h < side or w < side:
@@ -322,7 +333,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             x0 = _spectral_noise(src, side, gen) if init == "spectrum" else \
                 (0.5 + 0.1 * torch.randn(1, 3, side, side, generator=gen)).clamp(0, 1)
         else:
-            x0 = F.interpolate(x.detach(), size=(side, side), mode="bicubic", align_corners=False)
+            x0 = _upsample_periodic(x.detach(), side)
         # A gray source gives a gray texture: one channel is optimised (no colour noise, a third of the unknowns).
         x = (x0.mean(dim=1, keepdim=True) if gray else x0).clone().requires_grad_(True)
 
