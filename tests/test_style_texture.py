@@ -122,6 +122,13 @@ def test_pca_colour_matching_gives_the_source_colour_statistics():
     assert (cov(m) - cov(src)).abs().max() < 0.005 < (cov(x) - cov(src)).abs().max()  # exact
 
 
+def test_colour_sources_are_not_histogram_matched_by_default(tnet):
+    kw = dict(size=32, source_size=64, octaves=1, steps=2, net=tnet, seed=1)
+    auto = synthesize_texture_vgg("brush", **kw).image
+    assert torch.equal(auto, synthesize_texture_vgg("brush", match_colors=False, **kw).image)  # exact
+    assert not torch.equal(auto, synthesize_texture_vgg("brush", match_colors=True, **kw).image)  # exact
+
+
 @pytest.mark.parametrize("kwargs, error, word", [
     (dict(size=8), ValueError, "size"),
     (dict(octaves=0), ValueError, "octaves"),

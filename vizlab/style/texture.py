@@ -257,7 +257,7 @@ def _crop(img: torch.Tensor, side: int) -> torch.Tensor:
 def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None = None, octaves: int = 2,
                            steps: int | Sequence[int] = 60, layers: Sequence[str] = TEXTURE_LAYERS,
                            spectrum_weight: float = 1.0, range_weight: float = 10.0, pooling: str = "avg",
-                           padding: str = "circular", init: str = "spectrum", match_colors: bool = True,
+                           padding: str = "circular", init: str = "spectrum", match_colors: bool | None = None,
                            long_range: dict[str, Sequence[int]] | None = None, long_range_weight: float = 1.0,
                            net: TextureNet | None = None, seed: int = 0,
                            callback: Callable[[int, int, float], None] | None = None) -> StyleResult:
@@ -280,7 +280,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         pooling, padding: see :class:`TextureNet` (``"max"``, ``"reflect"`` give the plain trunk).
         init: ``"spectrum"`` (noise with the source's spectrum and mean) or ``"noise"`` (grey plus noise).
         match_colors: give the result the source's histogram at the end (a gray source: its gray levels; a
-            colour source: along its principal colour axes, :func:`match_colors_pca`).
+            colour source: along its principal colour axes, :func:`match_colors_pca`). ``None`` (default): for
+            gray sources only: on the colour ``brush`` either matching raised the Gram distance 5-7 fold (measured,
+            benchmarks/README.md, round 11).
         net: a :class:`TextureNet` to reuse (its ``pooling``/``padding`` are then used).
         seed: seeds the initial noise.
         callback: ``callback(octave, step, loss)`` after each L-BFGS iteration.
@@ -378,6 +380,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             if callback is not None:
                 callback(k, step + 1, record["total"])
     out = (x.detach().expand(-1, 3, -1, -1) if gray else x.detach()).clamp(0, 1).contiguous()
+    if match_colors is None:
+        match_colors = gray
     if match_colors:
         out = match_histogram(out, src_full) if gray else match_colors_pca(out, src_full)
     result.image = out.cpu()
