@@ -92,7 +92,7 @@ def test_synthesis_matches_the_source_statistics(tnet):
     assert len(r.history) == 8 and r.history[-1]["gram"] < r.history[0]["gram"]  # exact
     noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     left = texture_gram_distance(tnet, r.image, src) / texture_gram_distance(tnet, noise, src)
-    assert left < 0.1  # claim: texture_vgg_gram_left
+    assert left < 0.01  # claim: texture_vgg_gram_left
     # The histogram is the source's (rank matching): the sorted values agree at the same quantiles.
     q = torch.linspace(0, 1, 9)
     assert torch.allclose(torch.quantile(r.image[0, 0].flatten(), q), torch.quantile(src[0, 0].flatten(), q),
