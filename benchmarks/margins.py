@@ -32,6 +32,7 @@ have one.
     python benchmarks/margins.py --notebooks notebooks/exercises/E5_trust.ipynb --isa default avx2
     python benchmarks/margins.py -k claims_lab --record benchmarks/margins_runs.jsonl   # every run, one JSON line
     python benchmarks/margins.py --table benchmarks/margins_runs.jsonl                  # the table from records
+    python benchmarks/margins.py --coverage            # registered claims lacking a threads x ISA setting there
 
 Machine-readable results: ``--record PATH`` appends one JSON line per run (claim, where, operator, threshold,
 seed, threads, instruction set, value, CPU and wall seconds) as it goes, so a long matrix can be run in pieces and
@@ -274,9 +275,64 @@ def load_records(paths: list[str]) -> list[dict]:
     return rows
 
 
+def rejudge(rows: list[dict], registered: dict[str, dict]) -> tuple[list[dict], list[str]]:
+    """Judge registry records by today's claims: a record of a registered claim whose threshold or direction has
+    changed since it was run gets the registered ones (its value does not depend on them; the old threshold stays
+    as ``recorded_threshold``). Returns the rows and the names of the claims that changed."""
+    out, changed = [], set()
+    for r in rows:
+        c = registered.get(r["claim"]) if r.get("kind", "registry") == "registry" else None
+        if c is not None:
+            op = ">" if c.get("higher_is_better", True) else "<"
+            if (op, float(c["threshold"])) != (r["op"], float(r["threshold"])):
+                r = dict(r, op=op, threshold=float(c["threshold"]), recorded_threshold=r["threshold"])
+                changed.add(r["claim"])
+        out.append(r)
+    return out, sorted(changed)
+
+
 def _cell(text: str) -> str:
     """A claim's name as a markdown table cell (names such as 'max |a - b|' carry bars)."""
     return text.replace("|", "\\|")
+
+
+def coverage(rows: list[dict], registered: list[tuple[str, dict]], threads: list[int],
+             isas: list[str]) -> tuple[str, int]:
+    """Which registered claims lack runs in the matrix ``threads`` x ``isas``: a report and how many claims lack
+    one cell or more.
+
+    ``registered`` is (module stem, claim) for every claim of the ``claims_*.py`` modules; ``rows`` the records
+    (``--record`` files). A cell (thread count, instruction set) counts once one of its runs has a value; a claim
+    whose runs there all failed is listed with "no value". Records of claims no longer registered are named too
+    (a renamed claim leaves its old records behind)."""
+    runs: dict[str, dict[tuple, list]] = {}
+    for r in rows:
+        if r.get("kind", "registry") == "registry":
+            runs.setdefault(r["claim"], {}).setdefault((r["threads"], r["isa"]), []).append(r)
+    cells = [(t, i) for t in threads for i in isas]
+    names = {c["name"] for _, c in registered}
+    lines, lacking = [], 0
+    for stem, c in registered:
+        mine = runs.get(c["name"], {})
+        missing = [f"{t} thr. {i}" for t, i in cells if (t, i) not in mine]
+        failed = [f"{t} thr. {i}" for t, i in cells
+                  if (t, i) in mine and all(r["value"] is None for r in mine[(t, i)])]
+        if not missing and not failed:
+            continue
+        lacking += 1
+        seeds = sorted({r["seed"] for rs in mine.values() for r in rs if r.get("seed") is not None})
+        have = f"; has {sum(map(len, mine.values()))} run(s), seeds {_span(seeds) if seeds else '-'}" if mine else "; no runs"
+        what = ([f"missing {', '.join(missing)}"] if missing else []) + \
+               ([f"no value on {', '.join(failed)}"] if failed else [])
+        lines.append(f"  {stem}: {c['name']} [{c.get('profile', 'quick')}]: {'; '.join(what)}{have}")
+    stale = sorted(set(runs) - names)
+    head = (f"{len(registered) - lacking} of {len(registered)} registered claims have a run with a value on every "
+            f"one of {len(cells)} settings (threads {'/'.join(map(str, threads))} x {'/'.join(isas)})")
+    text = "\n".join([head + (":" if lines else "."), *lines])
+    if stale:
+        text += f"\n{len(stale)} claim name(s) in the records are not registered (renamed or removed): " + \
+                "; ".join(stale)
+    return text, lacking
 
 
 def registry_margins(args, isas: list[str]) -> list[dict]:
@@ -374,15 +430,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=["quick", "lecture"], default=None,
                         help="only the registered claims measured in this profile")
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
+    parser.add_argument("--coverage", nargs="*", metavar="PATH", default=None,
+                        help="list the registered claims that lack runs on some --threads x --isa setting (--isa "
+                             "default: default avx2) in these --record files (none named: "
+                             "benchmarks/margins_runs.jsonl) and exit (status 1 if any lacks one)")
     parser.add_argument("--child", nargs="+", metavar="MODULE COSTLY SEEDS CLAIM", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         path, costly, seeds, *names = args.child
         _child(path, names, [int(s) for s in seeds.split(",")], float(costly))
         return 0
-    if args.table:
-        text, flagged = table(load_records(args.table))
+    if args.coverage is not None:
+        paths = args.coverage or [str(HERE / "margins_runs.jsonl")]
+        registered = [(path.stem, c) for path in claim_modules() for c in load_claims(path)
+                      if (not args.k or args.k in path.stem or args.k in c["name"])]
+        text, lacking = coverage(load_records(paths), registered, args.threads, args.isa or ["default", "avx2"])
         print(text)
+        return 1 if lacking else 0
+    if args.table:
+        registered = {c["name"]: c for path in claim_modules() for c in load_claims(path)}
+        rows, changed = rejudge(load_records(args.table), registered)
+        text, flagged = table(rows)
+        print(text)
+        if changed:
+            print(f"\nJudged by today's threshold (records ran with another): {'; '.join(changed)}")
         return 1 if flagged else 0
     isas = args.isa or available_isas()
     unknown = set(isas) - {"default", "avx2", "avx512", "native"}

@@ -12,6 +12,10 @@ Run and Stop) and check what the browser shows:
 * after Stop the status line says "stopped" and the picture stays (non-empty, no further frames);
 * no output area contains a widget error or a traceback.
 
+Before and after each step the explorer must have settled: no job of its own running (the ``vizlab-busy`` mark that
+``Explorer`` puts on its status line from ``start`` to the job's end) and nothing changed for ``QUIET_S``; waiting
+on that mark, not on seconds of quiet, is what keeps the module's many steps short.
+
 Every lecture case runs in both run modes of the explorers (``vizlab.widgets.base``): with the server's kernels
 in "thread" mode (``VIZLAB_WIDGET_MODE=thread``), and a copy named ``*__main.ipynb`` whose second cell calls
 ``vizlab.widgets.set_mode("main")`` (jobs on the kernel's main thread, as in Colab and VS Code). A page runs the
@@ -51,6 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from vizlab.widgets.base import BUSY_CLASS
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -124,6 +130,7 @@ def write_pages(serve: Path, notebook: str) -> None:
 
 # Seconds; the machine may be shared and the lecture notebooks load a real model.
 SERVER_START_S = 120
+QUIET_S = 1.0  # an explorer has settled when no job runs and nothing changed for this long (Session.wait_settled)
 OPEN_S = 180
 RUN_ALL_S = 420
 PICTURE_S = 120
@@ -307,10 +314,18 @@ class Session:
         self.context.close()
 
     def open(self) -> None:
+        self.request()
+        self.wait_opened()
+
+    def request(self) -> None:
+        """Ask for the notebook's page and return once the server answers (the page goes on loading)."""
         # A workspace of its own: pages sharing one would restore each other's tabs (and start their kernels).
         workspace = re.sub(r"[^A-Za-z0-9_-]+", "-", self.name)
         self.page.goto(f"{self.lab.url}/lab/workspaces/{workspace}/tree/{self.notebook}"
-                       f"?reset&token={self.lab.token}")
+                       f"?reset&token={self.lab.token}", wait_until="commit", timeout=OPEN_S * 1000)
+
+    def wait_opened(self) -> None:
+        """Wait until the requested notebook shows its cells and its kernel is idle."""
         self.page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for(state="attached",
                                                                                     timeout=OPEN_S * 1000)
         self.wait_kernel_idle(OPEN_S)
@@ -416,28 +431,35 @@ class Session:
                 time.sleep(0.3)
         raise AssertionError(f"{self.name}: cannot read the explorer's picture") from last
 
-    def wait_settled(self, explorer, timeout_s: float, what: str, quiet_s: float = 3.0,
+    def busy(self, explorer) -> bool:
+        """Whether the explorer has a job started or running (its status line has ``vizlab-busy``)."""
+        return explorer.locator(f".vizlab-status.{BUSY_CLASS}").count() > 0
+
+    def wait_settled(self, explorer, timeout_s: float, what: str, quiet_s: float = QUIET_S,
                      need_picture: bool = True) -> str:
-        """Wait until neither the picture nor the status line changed for ``quiet_s`` seconds.
+        """Wait until the explorer has no job running and neither its picture nor its status line changed for
+        ``quiet_s`` seconds.
 
         With ``need_picture``, a picture must be shown too (an explorer that draws only after Run has none).
 
         Explorers compute in the background (a coarse map, then a finer one): a change seen later must come
-        from what the test did, not from work still running from before.
+        from what the test did, not from work still running from before. The job's end is what the explorer
+        says (``vizlab-busy`` goes after its last picture, in the same order); ``quiet_s`` only lets a picture
+        drawn by a callback without a job (the kernel's main thread) arrive.
         """
         deadline = time.monotonic() + timeout_s
         last, since = None, time.monotonic()
         while True:
-            now = (self.picture(explorer), self.status(explorer))
+            now = (self.picture(explorer), self.status(explorer), self.busy(explorer))
             if now != last:
                 last, since = now, time.monotonic()
-            elif (now[0] or not need_picture) and time.monotonic() - since >= quiet_s:
+            elif not now[2] and (now[0] or not need_picture) and time.monotonic() - since >= quiet_s:
                 return now[0]
             if time.monotonic() > deadline:
                 self.shot(f"not-settled-{what}", explorer)
                 raise AssertionError(f"{self.name}: the explorer did not settle {what} within {timeout_s:.0f} s "
-                                     f"(picture shown: {bool(now[0])}, status: {now[1]!r})")
-            time.sleep(0.5)
+                                     f"(picture shown: {bool(now[0])}, status: {now[1]!r}, job running: {now[2]})")
+            time.sleep(0.25)
 
     def button(self, explorer, name: str):
         # By text, not accessible name: an icon (fa-play) may add a glyph to the name.
@@ -451,7 +473,7 @@ class Session:
                 return now
             if _failed(self.status(explorer)):  # the explorer reported a failure: no need to wait
                 break
-            time.sleep(0.5)
+            time.sleep(0.25)
         self.shot(f"no-change-after-{what}", explorer)
         raise AssertionError(f"{self.name}: the picture did not change within {timeout_s:.0f} s after {what}; "
                              f"status: {self.status(explorer)!r}")
@@ -465,7 +487,8 @@ def started(lab, browser):
     """Every notebook of this module opened in its own page, Run All started: they run side by side.
 
     Running the notebooks at once, not one after the other, keeps the module's wall time near that of the
-    slowest notebook. Each test then waits for its own notebook and uses its explorer.
+    slowest notebook; the pages are all requested first, so they load (JupyterLab, a kernel each) at the same
+    time too. Each test then waits for its own notebook and uses its explorer.
     """
     sessions: dict[str, Session] = {}
     for notebook in [DEMO, DEMO_BROKEN, *CASES]:  # the quick ones first
@@ -476,9 +499,16 @@ def started(lab, browser):
         sess = sessions[notebook] = Session(browser.new_context(viewport={"width": 1400, "height": 1000}), lab,
                                             notebook)
         try:
-            sess.open()
-            sess.start_run_all()
+            sess.request()
         except Exception as exc:  # reported by that notebook's test, not by every test
+            sess.error = exc
+    for sess in sessions.values():
+        if sess.error is not None:
+            continue
+        try:
+            sess.wait_opened()
+            sess.start_run_all()
+        except Exception as exc:
             sess.error = exc
     yield sessions
     for sess in sessions.values():

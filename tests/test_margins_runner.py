@@ -81,3 +81,39 @@ def test_records_round_trip_through_a_file(tmp_path):
     rows = m.load_records([str(path)])
     assert [r["value"] for r in rows] == [2.0, 1.2]
     assert "| 1.2 | seed 1, 1 thr., avx2 |" in m.table(rows)[0]
+
+
+def test_coverage_lists_the_claims_lacking_a_setting_a_failed_one_and_stale_records():
+    m = _margins()
+    registered = [("claims_x", dict(name="full", threshold=1.0)), ("claims_x", dict(name="half", threshold=1.0)),
+                  ("claims_y", dict(name="none", threshold=1.0, profile="lecture")),
+                  ("claims_y", dict(name="broken", threshold=1.0))]
+    rows = [_row(2.0, s, t, i, name="full") for s in (0, 1) for t in (1, 2) for i in ("default", "avx2")]
+    rows += [_row(2.0, s, 1, i, name="half") for s in range(5) for i in ("default", "avx2")]
+    rows += [_row(None if (t, i) == (2, "avx2") else 2.0, s, t, i, name="broken")  # fails on 2 thr. avx2
+             for s in (0, 1) for t in (1, 2) for i in ("default", "avx2")]
+    rows += [_row(2.0, 0, 1, "default", name="old name")]
+    rows += [dict(_row(2.0, None, 1, "default", name="half"), kind="notebook")]  # notebook rows do not count
+    text, lacking = m.coverage(rows, registered, [1, 2], ["default", "avx2"])
+    lines = text.splitlines()
+    assert lines[0].startswith("1 of 4 registered claims have a run with a value on every one of 4 settings")
+    assert lacking == 3
+    assert "claims_x: half [quick]: missing 2 thr. default, 2 thr. avx2; has 10 run(s), seeds 0-4" in text
+    assert "claims_y: none [lecture]: missing 1 thr. default, 1 thr. avx2, 2 thr. default, 2 thr. avx2; no runs" in text
+    assert "claims_y: broken [quick]: no value on 2 thr. avx2" in text
+    assert not any("claims_x: full" in line for line in lines)
+    assert "1 claim name(s) in the records are not registered (renamed or removed): old name" in text
+    text, lacking = m.coverage(rows, registered[:1], [1], ["default"])
+    assert lacking == 0 and text.startswith("1 of 1 registered claims") and text.splitlines()[0].endswith(".")
+
+
+def test_records_are_judged_by_the_registered_threshold_of_today():
+    m = _margins()
+    rows = [_row(0.61, 0, 1, "default", name="moved", threshold=0.6), _row(0.61, 0, 1, "default", name="kept"),
+            dict(_row(0.61, None, 1, "default", name="moved", threshold=0.6), kind="notebook")]
+    registered = {"moved": dict(name="moved", threshold=0.5), "kept": dict(name="kept", threshold=1.0)}
+    out, changed = m.rejudge(rows, registered)
+    assert changed == ["moved"]
+    assert (out[0]["threshold"], out[0]["recorded_threshold"]) == (0.5, 0.6) and rows[0]["threshold"] == 0.6
+    assert out[1] == rows[1] and out[2] == rows[2]  # unchanged claim; a notebook's own record keeps its threshold
+    assert "+22%" in m.table(out[:1])[0] and "**(< 10 %)**" in m.table(rows[:1])[0]  # (0.61 - 0.5) / 0.5

@@ -159,6 +159,64 @@ def test_a_failing_job_reports_the_same_status(mode, monkeypatch):
     assert not ex.running
 
 
+@pytest.mark.parametrize("mode", ["thread", "main"])
+def test_the_status_line_is_marked_busy_exactly_while_a_job_runs(mode, monkeypatch):
+    """``vizlab-busy`` (what the browser test waits on) is on the status line from start until the job has ended,
+    also when it raises."""
+    vw.set_mode(mode)
+    ex = DemoExplorer()
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)  # the failing job's traceback: expected
+    busy = lambda: base.BUSY_CLASS in ex.status._dom_classes  # noqa: E731
+    going, seen = threading.Event(), []
+
+    def job(stop):
+        seen.append(busy())
+        going.wait(10)
+
+    def bad(stop):
+        raise ValueError("bad patch")
+
+    assert not busy()
+    if mode == "thread":
+        ex.start(job)
+        assert busy()  # marked before the thread starts
+        going.set()
+        assert ex.wait(10)
+        ex.start(bad)
+        assert ex.wait(10)
+    else:
+        going.set()
+        ex.start(job)  # outside a cell: runs at once, on this thread
+        with pytest.raises(ValueError, match="bad patch"):
+            ex.start(bad)
+    assert seen == [True] and not busy() and not ex.running
+
+
+def test_main_mode_a_job_deferred_to_the_end_of_its_cell_is_busy_until_it_has_run(monkeypatch):
+    vw.set_mode("main")
+    ex = DemoExplorer()
+
+    class Events:
+        def register(self, name, fn):
+            self.after_cell = fn
+
+        def unregister(self, name, fn):
+            self.after_cell = None
+
+    class Kernel:
+        def get_parent(self, channel):
+            return {"header": {"msg_type": "execute_request"}}  # as while a cell runs
+
+    shell = type("Shell", (), {"kernel": Kernel(), "events": Events()})()
+    monkeypatch.setattr(base, "_ipython", lambda: shell)
+    monkeypatch.setattr(base, "_kernel", lambda: None)  # no widget events to process
+    ran = []
+    ex.start(lambda stop: ran.append(base.BUSY_CLASS in ex.status._dom_classes))
+    assert ran == [] and ex.running and base.BUSY_CLASS in ex.status._dom_classes  # waits for its cell
+    shell.events.after_cell()
+    assert ran == [True] and not ex.running and base.BUSY_CLASS not in ex.status._dom_classes
+
+
 def test_main_mode_restart_from_an_event_replaces_the_run(monkeypatch):
     """A slider that stops and restarts the run (the occlusion explorer's pattern) works inside a main run."""
     vw.set_mode("main")

@@ -19,7 +19,9 @@ explorer needs to know which is used):
 ``stop.wait(s)``), keeps its partial result when stopped, and writes the same status lines.
 
 CSS classes (for browser tests and styling): the picture has ``vizlab-image``, the status line
-``vizlab-status``, the whole explorer ``vizlab-explorer``.
+``vizlab-status``, the whole explorer ``vizlab-explorer``; while a job is started or running (:attr:`Explorer.running`)
+the status line also has ``vizlab-busy`` (a page can tell "still computing" from "done" without guessing from quiet
+time).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 MODES = ("auto", "thread", "main")
+BUSY_CLASS = "vizlab-busy"  # on the status line while a job is started or running
 _log = logging.getLogger(__name__)
 _mode_override: str | None = None
 
@@ -434,6 +437,14 @@ class Explorer:
     def set_status(self, text: str) -> None:
         self.status.value = text
 
+    def _mark_busy(self, busy: bool) -> None:
+        """Put :data:`BUSY_CLASS` on the status line (or take it off): sent to the page after whatever the job
+        drew before, in the same order."""
+        if busy:
+            self.status.add_class(BUSY_CLASS)
+        else:
+            self.status.remove_class(BUSY_CLASS)
+
     # -- long jobs -------------------------------------------------------------------------------------------
     @property
     def effective_mode(self) -> str:
@@ -477,8 +488,11 @@ class Explorer:
             except Exception as exc:  # shown to the student instead of vanishing in a thread
                 self.set_status(f"<b>error:</b> {type(exc).__name__}: {exc}")
                 raise
+            finally:
+                self._mark_busy(False)
 
         self._worker = threading.Thread(target=target, daemon=True, name=type(self).__name__)
+        self._mark_busy(True)
         self._worker.start()
         return self._worker
 
@@ -498,6 +512,7 @@ class Explorer:
             if self._deferred is None:
                 shell.events.register("post_run_cell", self._after_cell)
             self._deferred = job
+            self._mark_busy(True)
             return None
         self._run_main(job)
         return None
@@ -526,6 +541,7 @@ class Explorer:
 
     def _run_main(self, job: Callable[[threading.Event], None] | None) -> None:
         self._main_depth += 1
+        self._mark_busy(True)
         try:
             with _PUMP:
                 self._stop.pumping = True
@@ -544,6 +560,8 @@ class Explorer:
             self._pending = None
             if self._main_depth == 0:
                 self._stop.pumping = False
+                if self._deferred is None:  # a job deferred meanwhile still runs after its cell
+                    self._mark_busy(False)
 
     def stop(self) -> None:
         """Ask the running job to stop (it keeps its partial result)."""
