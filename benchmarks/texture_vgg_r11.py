@@ -37,12 +37,15 @@ from pathlib import Path
 #: The texture recipes (source at ``source_size`` px, output ``size`` px). ``brush`` is the shipped painted
 #: stroke artwork (data/styles/brush.png, 256 px): the painting texture.
 RECIPES = {
-    # Round 11 request b (after a): brick with the spectrum constraint at 3 and long-range correlations (shifts
-    # across and down, in output pixels) at pool1-pool3; brush at 1.5x its PNG's scale (bigger strokes for VGG).
-    "brick": dict(size=128, source_size=256, octaves=2, steps=[60, 30], spectrum_weight=3.0, long_range_weight=5.0,
-                  long_range={"pool1": [8, 16], "pool2": [8, 16, 32, 48], "pool3": [16, 32, 48]}),
-    "gravel": dict(size=128, source_size=256, octaves=2, steps=[50, 30], spectrum_weight=0.3),
-    "brush": dict(size=96, source_size=384, octaves=2, steps=[40, 60], spectrum_weight=0.0),
+    # Round 11's last recipes (request c; runs_r11_texture_c.jsonl): brick with the spectrum constraint at 3 and
+    # long-range correlations (shifts across and down, in output pixels) at pool1-pool3; brush at 1.5x its PNG's
+    # scale (bigger strokes for VGG), not histogram-matched (the default for colour sources since request c).
+    # Request b had the same with steps [60, 30] (brick), [50, 30] (gravel) and [40, 60] plus PCA colour matching
+    # (brush), and a gravel at 96 px from 384.
+    "brick": dict(size=128, source_size=256, octaves=2, steps=[120, 80], spectrum_weight=3.0,
+                  long_range_weight=5.0, long_range={"pool1": [8, 16], "pool2": [8, 16, 32, 48], "pool3": [16, 32, 48]}),
+    "gravel": dict(size=128, source_size=256, octaves=2, steps=[60, 60], spectrum_weight=0.3),
+    "brush": dict(size=96, source_size=384, octaves=2, steps=[80, 160], spectrum_weight=0.0),
 }
 #: Request a (round 11, first): the same for gravel; brick spectrum 1.0 without long-range terms, brush 128 px
 #: from the 256-px PNG with spectrum 0.3 and per-RGB-channel histogram matching.
