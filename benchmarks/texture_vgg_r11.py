@@ -43,7 +43,8 @@ RECIPES = {
     # Request b had the same with steps [60, 30] (brick), [50, 30] (gravel) and [40, 60] plus PCA colour matching
     # (brush), and a gravel at 96 px from 384.
     "brick": dict(size=128, source_size=256, octaves=2, steps=[120, 80], spectrum_weight=3.0,
-                  long_range_weight=5.0, long_range={"pool1": [8, 16], "pool2": [8, 16, 32, 48], "pool3": [16, 32, 48]}),
+                  long_range_weight=5.0,
+                  long_range={"pool1": [8, 16], "pool2": [8, 16, 32, 48], "pool3": [16, 32, 48]}),
     "gravel": dict(size=128, source_size=256, octaves=2, steps=[60, 60], spectrum_weight=0.3),
     "brush": dict(size=96, source_size=384, octaves=2, steps=[80, 160], spectrum_weight=0.0),
 }
