@@ -10,6 +10,10 @@ neither the key nor the code answers A or B per sheet; hits / units and a one-si
     python benchmarks/blind_units.py render --out benchmarks/blind24/set_r10_units --queue /work/blind-queue/r10-units
     python benchmarks/blind_units.py figure --out benchmarks/blind24/set_r10_units   # units.png, first 6 units
     python benchmarks/blind_units.py score --out benchmarks/blind24/set_r10_units --answers answers.md
+
+``--rules vgg_relu3_1`` (round 11; before the rules: ``--rules NAME render ...``): the same protocol on the lecture's
+VGG-19 (``load_model("vgg19_normalised")``), layer ``relu3_1``, with its own seeds
+(``blind24/set_r11_vgg_units/RULES.md``; ``vgg_relu4_1`` was the first choice, too slow for the shared machine).
 """
 from __future__ import annotations
 
@@ -25,6 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+# Rule sets: model (None: the embedded Lite0), layer, its channel count, and the seeds of units, foils, coins, order.
+RULES = {
+    "lite0_block4": dict(model=None, layer="block4", channels=80, units=24, seeds=(2410, 2411, 2412, 2413)),
+    "vgg_relu4_1": dict(model="vgg19_normalised", layer="relu4_1", channels=512, units=20,
+                        seeds=(2420, 2421, 2422, 2423)),
+    "vgg_relu3_1": dict(model="vgg19_normalised", layer="relu3_1", channels=256, units=20,
+                        seeds=(2420, 2421, 2422, 2423)),
+}
 LAYER = "block4"
 N_CHANNELS = 80
 UNITS_SEED, FOIL_SEED, COIN_SEED, ORDER_SEED = 2410, 2411, 2412, 2413
@@ -46,6 +58,23 @@ sheet00: A
 sheet01: B
 ...
 """
+
+
+def use_rules(name: str) -> None:
+    """Switch the module's rule constants to the rule set ``name`` (see :data:`RULES`)."""
+    global LAYER, N_CHANNELS, N_UNITS, UNITS_SEED, FOIL_SEED, COIN_SEED, ORDER_SEED, MODEL
+    r = RULES[name]
+    MODEL, LAYER, N_CHANNELS, N_UNITS = r["model"], r["layer"], r["channels"], r["units"]
+    UNITS_SEED, FOIL_SEED, COIN_SEED, ORDER_SEED = r["seeds"]
+
+
+MODEL = None
+
+
+def load_net():
+    import vizlab
+
+    return vizlab.load_model() if MODEL is None else vizlab.load_model(MODEL, device="cpu")
 
 
 def units_by_rule() -> list[int]:
@@ -99,7 +128,6 @@ def sheet(images: torch.Tensor, row_a, row_b, path: Path) -> None:
 
 
 def render(args) -> None:
-    import vizlab
     from vizlab.inside import max_activating_patches, patch_pool
     from vizlab.optimize import unit_visualization
 
@@ -107,11 +135,7 @@ def render(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     units = units_by_rule()
-    net = vizlab.load_model()
-    pool = patch_pool(224, crops_per_photo=CROPS_PER_PHOTO, shapes=0, seed=0)
-    # one patch per image (whole photos and crops of them): with only the package's 14 photos, one patch per
-    # photo made every unit's row the same few photos (pilot on channels 0, 2, 3, 5: RULES.md)
-    found = max_activating_patches(net, pool, LAYER, channels=units, k=K_PATCHES, full_fields=True, progress=False)
+    net = load_net()
     cache = out / "renders"
     cache.mkdir(exist_ok=True)
     costs = {}
@@ -127,13 +151,19 @@ def render(args) -> None:
         r = unit_visualization(net, LAYER, u, n=N_IMAGES, neuron=args.neuron, progress=False)
         info = {k: v for k, v in r.info.items() if k != "settings"}
         info.update(cpu_s=cpu_seconds() - c0, wall_s=time.perf_counter() - w0,
-                    top_patch=found[u][0].value, load=list(map(float, open("/proc/loadavg").read().split()[:3])))
+                    load=list(map(float, open("/proc/loadavg").read().split()[:3])))
         torch.save({"image": r.image.cpu(), "info": info}, f)
         images[u], costs[u] = r.image.cpu(), info
         print(f"unit {u}: cpu {info['cpu_s']:.1f} s, wall {info['wall_s']:.1f} s, peak {info['peak']}, "
-              f"top patch {info['top_patch']:.2f}, similarity {info['similarity']:.2f}", flush=True)
+              f"similarity {info['similarity']:.2f}", flush=True)
     if args.only:
         return  # a share of the units (parallel processes); a last call without --only makes the sheets
+    pool = patch_pool(224, crops_per_photo=CROPS_PER_PHOTO, shapes=0, seed=0)
+    # one patch per image (whole photos and crops of them): with only the package's 14 photos, one patch per
+    # photo made every unit's row the same few photos (pilot on channels 0, 2, 3, 5: RULES.md)
+    found = max_activating_patches(net, pool, LAYER, channels=units, k=K_PATCHES, full_fields=True, progress=False)
+    for u in units:
+        costs[u]["top_patch"] = found[u][0].value
     foil = derangement(len(units), FOIL_SEED)
     coins = np.random.default_rng(COIN_SEED).integers(0, 2, len(units)).tolist()
     order = np.random.default_rng(ORDER_SEED).permutation(len(units)).tolist()
@@ -165,13 +195,12 @@ def figure(args) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import vizlab
     from vizlab.inside import max_activating_patches, patch_pool
     from vizlab.optimize import show_units
 
     out = Path(args.out)
     units = units_by_rule()[:args.count]
-    net = vizlab.load_model()
+    net = load_net()
     pool = patch_pool(224, crops_per_photo=CROPS_PER_PHOTO, shapes=0, seed=0)
     found = max_activating_patches(net, pool, LAYER, channels=units, k=K_PATCHES, full_fields=True, progress=False)
     rows = {f"{LAYER}:{u}": (torch.load(out / "renders" / f"unit{u:02d}.pt")["image"], found[u]) for u in units}
@@ -216,7 +245,9 @@ def main(argv=None) -> None:
     s = sub.add_parser("score")
     s.add_argument("--out", required=True)
     s.add_argument("--answers", required=True)
+    ap.add_argument("--rules", default="lite0_block4", choices=sorted(RULES), help="model, layer and seeds")
     args = ap.parse_args(argv)
+    use_rules(args.rules)
     {"render": render, "score": score, "figure": figure}[args.cmd](args)
 
 

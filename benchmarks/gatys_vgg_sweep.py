@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def common_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments both Gatys-VGG trajectory scripts take (output, pairs, size, steps, Adam step)."""
     p.add_argument("--tag", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--styles", nargs="+", default=["swirls", "brush", "impression", "waves"])
@@ -26,6 +26,25 @@ def main() -> None:
     p.add_argument("--size", type=int, default=192)
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--lr", type=float, default=0.05)
+
+
+def setup(out: str, content_layers) -> tuple:
+    """The output folder (made), VGG-19 computing the recipe's style layers and ``content_layers``, the style
+    layers' names and the judge EfficientNet-Lite2."""
+    import vizlab
+    from vizlab.style import loss_network
+
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    net = loss_network("vgg19_normalised")
+    sl = list(net.recipe.style_layers)
+    return path, loss_network("vgg19_normalised", model=net.model, layers=[*sl, *content_layers]), sl, \
+        vizlab.load_judge()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    common_arguments(p)
     p.add_argument("--optimizer", default="adam", choices=["adam", "lbfgs"])
     p.add_argument("--style-weight", type=float, default=30.0)
     p.add_argument("--content-weight", type=float, default=3.0)
@@ -36,16 +55,10 @@ def main() -> None:
     p.add_argument("--every", type=int, default=5)
     args = p.parse_args()
 
-    import vizlab
     from vizlab.images import save_image
-    from vizlab.style import loss_network, style_batch, style_distance, style_transfer
+    from vizlab.style import style_batch, style_distance, style_transfer
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    net = loss_network("vgg19_normalised")
-    sl = list(net.recipe.style_layers)
-    net = loss_network("vgg19_normalised", model=net.model, layers=[*sl, *args.content_layers])
-    judge = vizlab.load_judge()
+    out, net, sl, judge = setup(args.out, args.content_layers)
     for st in args.styles:
         scale = args.scale if args.scale is not None else (1.5 if st == "waves" else 1.0)
         s = style_batch(None, st, round(args.size * scale))

@@ -9,8 +9,9 @@ from vizlab.inside.receptive_field import receptive_field, receptive_fields
 from vizlab.toy import tiny_cnn
 
 
-def _grad_box(model: nn.Module, layer: str, size: int, i: int, j: int, seed: int = 0):
-    """Bounding box (y0, y1, x0, x1) of the input pixels with a nonzero gradient for one unit (all channels)."""
+def _grad_boxes(model: nn.Module, layer: str, size: int, units, seed: int = 0):
+    """Bounding boxes (y0, y1, x0, x1) of the input pixels with a nonzero gradient, one per unit ``(i, j)``
+    (all channels of the unit summed), from one forward pass."""
     from vizlab.hooks import capture
 
     torch.manual_seed(seed)
@@ -18,9 +19,17 @@ def _grad_box(model: nn.Module, layer: str, size: int, i: int, j: int, seed: int
     with capture(model, layer, keep_graph=True) as cap:
         model(x)
     act = cap[layer]
-    (g,) = torch.autograd.grad(act[0, :, i, j].sum(), x)
-    nz = g.abs().sum(1)[0].nonzero()
-    return (int(nz[:, 0].min()), int(nz[:, 0].max()) + 1, int(nz[:, 1].min()), int(nz[:, 1].max()) + 1)
+    boxes = []
+    for i, j in units:
+        (g,) = torch.autograd.grad(act[0, :, i, j].sum(), x, retain_graph=True)
+        nz = g.abs().sum(1)[0].nonzero()
+        boxes.append((int(nz[:, 0].min()), int(nz[:, 0].max()) + 1, int(nz[:, 1].min()), int(nz[:, 1].max()) + 1))
+    return boxes
+
+
+def _grad_box(model: nn.Module, layer: str, size: int, i: int, j: int, seed: int = 0):
+    """:func:`_grad_boxes` for one unit."""
+    return _grad_boxes(model, layer, size, [(i, j)], seed)[0]
 
 
 def test_two_3x3_convs_see_5x5():
@@ -113,6 +122,53 @@ def test_embedded_efficientnet_fields_contain_the_gradient_support(model):
     assert fields["stem"].size == (3, 3) and fields["stem"].stride == (2, 2)
     assert fields["block3"].stride == (8, 8)
     assert receptive_field(model, "block3", size) == fields["block3"]
+    # Deeper, at a size where block4's 147-pixel field fits inside the image around the centre unit.
+    rf = receptive_field(model, "block4", 160)
+    h, w = rf.output_size
+    assert rf.size == (147, 147) and rf.stride == (16, 16)  # exact
+    assert _grad_boxes(model, "block4", 160, [(h // 2, w // 2), (0, 0)]) == [rf.box(h // 2, w // 2), rf.box(0, 0)]  # exact
+
+
+def test_explicit_pad_layers_move_the_start_like_conv_padding():
+    torch.manual_seed(0)
+    for pad in (nn.ReflectionPad2d(1), nn.ZeroPad2d((2, 1, 1, 0)), nn.ReplicationPad2d(1)):
+        net = nn.Sequential(pad, nn.Conv2d(3, 4, 3), nn.MaxPool2d(2, ceil_mode=True), nn.ReflectionPad2d(1),
+                            nn.Conv2d(4, 4, 3))
+        rf = receptive_field(net, "4", 21)
+        left, _, top, _ = pad.padding
+        assert rf.size == (8, 8) and rf.stride == (2, 2) and rf.start == (-top - 2, -left - 2)  # exact
+        h, w = rf.output_size
+        for i, j in [(h // 2, w // 2), (0, 0), (h - 1, w - 1)]:
+            assert _grad_box(net, "4", 21, i, j) == rf.box(i, j), (pad, i, j)  # exact
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    from vizlab.models import load_model
+
+    return load_model("vgg19_normalised", device="cpu")
+
+
+def test_style_vgg19_fields_from_its_reflection_pads_match_the_gradient_support(vgg):
+    # Every 3x3 conv of this VGG-19 follows a ReflectionPad2d and has padding 0; a walk that missed the pads
+    # took each conv for a side branch and gave relu5_1 a 16-pixel field. From the geometry: 3x3 convs add
+    # 2 * jump, 2x2 pools add 1 * jump and double it: relu3_1 24 px, relu4_1 68, relu5_1 156, relu5_4 252.
+    fields = receptive_fields(vgg, 224)
+    expected = {"relu1_1": (3, 1), "relu2_1": (10, 2), "relu3_1": (24, 4), "relu4_1": (68, 8), "relu5_1": (156, 16),
+                "relu5_4": (252, 16)}
+    for layer, (size, stride) in expected.items():
+        assert fields[layer].size == (size, size) and fields[layer].stride == (stride, stride), layer  # exact
+    # Empirically: the input pixels that move a unit (nonzero gradient) fill exactly its clipped field.
+    # The gradient runs on the trunk up to relu5_1 only (the same modules; the full model would add time).
+    size = 176
+    last = int(vgg.layers["relu5_1"].split(".")[1])
+    trunk = vgg.net[: last + 1]
+    for layer in ("relu3_1", "relu4_1", "relu5_1"):
+        rf = receptive_field(vgg, layer, size)
+        h, w = rf.output_size
+        units = [(h // 2, w // 2), (0, 0), (h - 1, w // 3)]
+        module = str(int(vgg.layers[layer].split(".")[1]))
+        assert _grad_boxes(trunk, module, size, units) == [rf.box(i, j) for i, j in units], layer  # exact
 
 
 def test_bad_arguments():
@@ -120,3 +176,16 @@ def test_bad_arguments():
         receptive_fields(tiny_cnn(), 0)
     with pytest.raises(ValueError, match="unknown layer"):
         receptive_field(tiny_cnn(), "conv9", 16)
+
+
+def test_vgg19_top_patches_are_cut_at_the_true_field_size(vgg):
+    from vizlab.inside import make_shapes, max_activating_patches
+
+    images = make_shapes(4, 64, seed=0)
+    found = max_activating_patches(vgg, images, "relu3_1", channels=[0, 5], k=3, full_fields=True, cache=False,
+                                   progress=False)
+    for patches in found.values():
+        for p in patches:
+            y0, y1, x0, x1 = p.box
+            assert (y1 - y0, x1 - x0) == (24, 24) and p.padded.shape == (24, 24, 3)  # exact
+            assert (y0, x0) == (-10 + 4 * p.unit[0], -10 + 4 * p.unit[1])  # exact

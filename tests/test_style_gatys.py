@@ -207,3 +207,17 @@ def test_shipped_style_pngs_match_the_generator():
     for name in ARTWORKS:
         shipped = load_image(STYLE_DIR / f"{name}.png")
         assert np.abs(shipped - artwork(name, 256)).max() <= 1.5 / 255, name
+
+
+def test_balanced_layer_weights_start_every_style_layer_equal(tiny_net, pair):
+    content, style = pair
+    d = [style_distance(tiny_net, content, style, [layer]) for layer in ("relu1", "relu2")]
+    result = style_transfer(content, style, loss_net=tiny_net, size=24, steps=1, lr=0.05, progress=False,
+                            layer_weights="balanced")
+    # sum_l w_l d_l with w_l = (1/d_l) / sum_k (1/d_k): each term is 1 / sum_k (1/d_k)
+    expected = tiny_net.recipe.style_weight * len(d) / sum(1 / v for v in d)
+    # the layers start unequal (harmonic mean below the arithmetic mean), so the weighting has something to do
+    assert expected < tiny_net.recipe.style_weight * sum(d) / len(d)   # exact
+    assert result.history[0]["style"] == pytest.approx(expected, rel=1e-4)   # exact
+    with pytest.raises(ValueError, match="balanced"):
+        style_transfer(content, style, loss_net=tiny_net, layer_weights="equal")

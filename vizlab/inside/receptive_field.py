@@ -15,7 +15,10 @@ with ``size = stride = 1, start = 0`` at the input. Unit ``i`` of a layer then s
 :func:`receptive_fields` finds the layers by running the model once on a dummy input with a forward hook on
 every module, so that it sees the modules in the order they run and the real padding of each one: timm's
 ``Conv2dSame`` (TensorFlow "SAME" padding, used by EfficientNet-Lite0) pads by an amount that depends on the
-input size, and ``padding="same"`` convolutions too. Branches: a module whose input does not have the
+input size, and ``padding="same"`` convolutions too. Explicit pad layers (``nn.ReflectionPad2d`` before each
+unpadded 3x3 convolution of the style-transfer VGG-19) move the start like a convolution's own padding;
+reflected and replicated pixels come from inside the field, so its clipped box still holds every pixel that
+can reach the unit. Branches: a module whose input does not have the
 spatial size of the main path so far (a squeeze-excitation 1x1 conv, a residual shortcut that downsamples)
 is skipped; residual additions do not change the field, because the main path's field contains the
 shortcut's. Global pooling gives a field that covers the whole input.
@@ -84,6 +87,10 @@ def _same_pad(size: int, k: int, s: int, d: int) -> int:
     return total // 2
 
 
+# Pad layers that keep each pixel where it was; circular padding (which wraps the far edge in) is not among them.
+_PADS = (nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d)
+
+
 def _geometry(module: nn.Module, in_hw: tuple[int, int], out_hw: tuple[int, int]):
     """``[(k_eff, stride, pad_before)] * 2`` for a layer that moves or widens fields, else ``None``."""
     name = type(module).__name__
@@ -105,6 +112,11 @@ def _geometry(module: nn.Module, in_hw: tuple[int, int], out_hw: tuple[int, int]
                 pad = _pair(padding)[axis]
             result.append((d[axis] * (k[axis] - 1) + 1, s[axis], pad))
         return result
+    if isinstance(module, _PADS) and len(module.padding) == 4:
+        # An explicit pad layer (VGG-19 of style transfer: reflection pad, then a conv with padding 0) moves the
+        # fields' start by its before-padding and widens nothing; (left, right, top, bottom) -> rows, columns.
+        left, _, top, _ = (int(p) for p in module.padding)
+        return [(1, 1, top), (1, 1, left)]
     if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
         result = []
         for axis in range(2):

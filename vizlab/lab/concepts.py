@@ -397,15 +397,16 @@ def concept_effect(model: nn.Module, scenes: ImageSet, target: int, concepts: Se
     concepts = list(concepts)
     device = next(model.parameters()).device
     model.eval()
-    out = {}
+    out = {c: 0.0 for c in concepts}
+    if not concepts:
+        return out
     with torch.no_grad():
-        for c in concepts:
-            change = 0.0
-            for k in range(draws):
+        for k in range(draws):
+            # one random-mark reference per draw, shared by every concept (it does not depend on the concept)
+            reference = model(paint_concept(scenes, "random", seed=k, cue=cue).to(device))[:, int(target)]
+            for c in concepts:
                 painted = model(paint_concept(scenes, c, seed=k, cue=cue).to(device))[:, int(target)]
-                reference = model(paint_concept(scenes, "random", seed=k, cue=cue).to(device))[:, int(target)]
-                change += float((painted - reference).mean()) / draws
-            out[c] = change
+                out[c] += float((painted - reference).mean()) / draws
     return out
 
 

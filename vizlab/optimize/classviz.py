@@ -471,12 +471,12 @@ def verdict(model: nn.Module, image: torch.Tensor, target: int | str, resize: bo
         >>> verdict(load_judge(), result.image, "flamingo")["rank"]    # doctest: +SKIP
         1
     """
+    from ..inside.features import resize_batch  # here, not at import: vizlab.optimize does not load vizlab.inside
+
     index = class_of(model, target)
     x = image.detach().to(model_device(model))
-    size = getattr(model, "input_size", None)
-    if resize and size is not None and tuple(x.shape[-2:]) != (size, size):
-        x = nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                                      antialias=True).clamp(0, 1)
+    if resize:
+        x = resize_batch(x, getattr(model, "input_size", None))
     logits = model(x)[0]
     probs = logits.softmax(dim=0)
     top = int(probs.argmax())

@@ -237,10 +237,9 @@ def class_mass(model: nn.Module, image, classes=ANIMAL_CLASSES) -> float:
     A measurable sign that a deep-layer dream draws animal parts: the judge's animal mass rises over the photo's.
     The image is resized to the model's ``input_size`` when it has one.
     """
-    x = _as_input(model, image)
-    size = getattr(model, "input_size", None)
-    if size is not None and tuple(x.shape[-2:]) != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+    from ..inside.features import resize_batch  # here, not at import: vizlab.optimize does not load vizlab.inside
+
+    x = resize_batch(_as_input(model, image), getattr(model, "input_size", None))
     probs = model(x).softmax(dim=1)[0]
     index = torch.as_tensor(list(classes), dtype=torch.long, device=probs.device)
     if index.numel() == 0 or int(index.min()) < 0 or int(index.max()) >= probs.numel():

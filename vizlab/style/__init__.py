@@ -4,6 +4,7 @@
 * :mod:`~vizlab.style.lossnet` - loss networks and their recipes (EfficientNet-Lite0 offline, VGG);
 * :mod:`~vizlab.style.artwork` - procedurally generated style images, textures, any image;
 * :mod:`~vizlab.style.gatys` - optimisation-based transfer and texture synthesis;
+* :mod:`~vizlab.style.texture` - texture synthesis on VGG-19 that aims to pass for a photo crop;
 * :mod:`~vizlab.style.transformer` - Johnson et al.'s TransformerNet, its training and files;
 * :mod:`~vizlab.style.cli` - ``vizlab style-train`` and ``vizlab stylize``.
 """
@@ -13,6 +14,7 @@ from .gatys import (StyleResult, color_shift, print_progress, style_distance, st
 from .lossnet import GATYS_VGG, RECIPES, LossNetwork, Recipe, loss_network
 from .losses import (content_loss, darkening_loss, gram_matrix, palette_loss, saturation_loss, style_loss,
                      style_palette, tv_loss)
+from .texture import TextureNet, synthesize_texture_vgg
 from .transformer import (TransformerNet, instance_norm, load_transformer, network_names, save_transformer,
                           stylize, train_transformer)
 
@@ -20,4 +22,4 @@ __all__ = ["ARTWORKS", "GATYS_VGG", "RECIPES", "LossNetwork", "Recipe", "StyleRe
            "color_shift", "content_loss", "gram_matrix", "instance_norm", "load_transformer", "loss_network",
            "network_names", "print_progress", "save_artwork", "save_transformer", "style_distance", "style_image",
            "style_loss", "style_names", "style_transfer", "stylize", "synthesize_texture", "train_transformer",
-           "tv_loss", "palette_loss", "style_palette", "darkening_loss", "saturation_loss", "style_batch"]
+           "tv_loss", "palette_loss", "TextureNet", "synthesize_texture_vgg", "style_palette", "darkening_loss", "saturation_loss", "style_batch"]

@@ -111,7 +111,8 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
                    style_blend: Sequence[float] | None = None, style_scale: float = 1.0,
                    content_weight: float | None = None, style_weight: float | None = None,
                    tv_weight: float | None = None, style_layers: Sequence[str] | None = None,
-                   content_layers: Sequence[str] | None = None, layer_weights: Sequence[float] | None = None,
+                   content_layers: Sequence[str] | None = None,
+                   layer_weights: Sequence[float] | str | None = None,
                    preserve_color: bool = False, snapshot_every: int = 0,
                    callback: Callable[[int, dict, torch.Tensor], None] | None = None,
                    stop_event: threading.Event | None = None, progress: bool = True, seed: int = 0) -> StyleResult:
@@ -134,7 +135,10 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         style_scale: the style image is sized ``size * style_scale`` (larger = bigger strokes).
         content_weight, style_weight, tv_weight: weights of the three relative losses.
         style_layers, content_layers, layer_weights: override the recipe's layers (they must be among
-            ``loss_net.layer_names``).
+            ``loss_net.layer_names``). ``layer_weights="balanced"`` weighs each style layer by the inverse of the
+            starting image's relative Gram distance there (normalised to sum 1), so that every layer's term starts
+            equal: on VGG-19 a painting's ``relu5_1`` Gram is small and would otherwise carry 43-89 % of the
+            photo's distance (issue 25, round 11: stronger style on every layer, not a better-kept class).
         preserve_color: transfer on luminance only and keep the content's colours.
         snapshot_every: keep a copy of the image every this many steps (0: none).
         callback: ``callback(step, losses, image)`` after each step.
@@ -170,7 +174,10 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
     for name in [*s_layers, *c_layers]:
         if name not in loss_net.layer_names:
             raise ValueError(f"layer {name!r} is not computed by loss_net (it has {loss_net.layer_names})")
-    lw = list(layer_weights) if layer_weights is not None else [1.0 / len(s_layers)] * len(s_layers)
+    balanced = isinstance(layer_weights, str)
+    if balanced and layer_weights != "balanced":
+        raise ValueError(f"layer_weights must be a list of weights or 'balanced', got {layer_weights!r}")
+    lw = list(layer_weights) if layer_weights is not None and not balanced else [1.0 / len(s_layers)] * len(s_layers)
     if len(lw) != len(s_layers):
         raise ValueError(f"layer_weights has {len(lw)} entries for {len(s_layers)} style layers")
     cw = (recipe.content_weight if recipe else 1.0) if content_weight is None else content_weight
@@ -212,6 +219,12 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         x0 = content_img.clone()
     else:
         x0 = (0.5 + 0.1 * torch.randn(1, 3, size, size, generator=gen)).clamp(0, 1).to(device)
+    if balanced:
+        with torch.no_grad():
+            f0 = loss_net(x0)
+            d0 = [float(relative_style_loss([f0[n]], [t], [1.0])) for n, t in zip(s_layers, targets)]
+        inv = [1.0 / max(d, 1e-12) for d in d0]
+        lw = [v / sum(inv) for v in inv]
     x = x0.detach().clone().requires_grad_(True)
 
     def losses_of(x: torch.Tensor) -> tuple[torch.Tensor, dict]:

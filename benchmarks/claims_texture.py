@@ -1,0 +1,27 @@
+"""Asserted outcomes of VGG-19 texture synthesis (vizlab.style.texture, issue 25 round 11).
+
+``python benchmarks/margins.py -k texture_vgg`` recomputes them for seeds 0-4 and OMP_NUM_THREADS 1 and 2; the
+seed is the synthesis's own (its initial noise).
+"""
+from __future__ import annotations
+
+import torch
+
+
+def texture_vgg_gram_left(seed: int) -> float:
+    """Gram distance left after 8 L-BFGS steps on gravel at 32 px (source 64 px), relative to a uniform-noise
+    image's, as tests/test_style_texture.py::test_synthesis_matches_the_source_statistics: asserted < 0.01."""
+    from vizlab.style import style_batch
+    from vizlab.style.texture import TextureNet, synthesize_texture_vgg, texture_gram_distance
+
+    net = TextureNet()
+    src = style_batch(None, "gravel", 64)
+    r = synthesize_texture_vgg("gravel", size=32, source_size=64, octaves=1, steps=8, net=net, seed=seed)
+    noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
+    return texture_gram_distance(net, r.image, src) / texture_gram_distance(net, noise, src)
+
+
+CLAIMS = [
+    dict(name="texture_vgg_gram_left", run=texture_vgg_gram_left, threshold=0.01, higher_is_better=False,
+         where="tests/test_style_texture.py::test_synthesis_matches_the_source_statistics", profile="quick"),
+]

