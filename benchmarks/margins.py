@@ -297,20 +297,21 @@ def _cell(text: str) -> str:
 
 
 def coverage(rows: list[dict], registered: list[tuple[str, dict]], threads: list[int],
-             isas: list[str]) -> tuple[str, int]:
+             isas: list[str], known: set[str] | None = None) -> tuple[str, int]:
     """Which registered claims lack runs in the matrix ``threads`` x ``isas``: a report and how many claims lack
     one cell or more.
 
     ``registered`` is (module stem, claim) for every claim of the ``claims_*.py`` modules; ``rows`` the records
     (``--record`` files). A cell (thread count, instruction set) counts once one of its runs has a value; a claim
     whose runs there all failed is listed with "no value". Records of claims no longer registered are named too
-    (a renamed claim leaves its old records behind)."""
+    (a renamed claim leaves its old records behind); ``known``: every registered name, when ``registered`` is a
+    selection (``-k``), so that the other claims' records are not taken for stale ones."""
     runs: dict[str, dict[tuple, list]] = {}
     for r in rows:
         if r.get("kind", "registry") == "registry":
             runs.setdefault(r["claim"], {}).setdefault((r["threads"], r["isa"]), []).append(r)
     cells = [(t, i) for t in threads for i in isas]
-    names = {c["name"] for _, c in registered}
+    names = {c["name"] for _, c in registered} | set(known or ())
     lines, lacking = [], 0
     for stem, c in registered:
         mine = runs.get(c["name"], {})
@@ -321,7 +322,8 @@ def coverage(rows: list[dict], registered: list[tuple[str, dict]], threads: list
             continue
         lacking += 1
         seeds = sorted({r["seed"] for rs in mine.values() for r in rs if r.get("seed") is not None})
-        have = f"; has {sum(map(len, mine.values()))} run(s), seeds {_span(seeds) if seeds else '-'}" if mine else "; no runs"
+        have = (f"; has {sum(map(len, mine.values()))} run(s), seeds {_span(seeds) if seeds else '-'}" if mine
+                else "; no runs")
         what = ([f"missing {', '.join(missing)}"] if missing else []) + \
                ([f"no value on {', '.join(failed)}"] if failed else [])
         lines.append(f"  {stem}: {c['name']} [{c.get('profile', 'quick')}]: {'; '.join(what)}{have}")
@@ -442,9 +444,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.coverage is not None:
         paths = args.coverage or [str(HERE / "margins_runs.jsonl")]
-        registered = [(path.stem, c) for path in claim_modules() for c in load_claims(path)
-                      if (not args.k or args.k in path.stem or args.k in c["name"])]
-        text, lacking = coverage(load_records(paths), registered, args.threads, args.isa or ["default", "avx2"])
+        every = [(path.stem, c) for path in claim_modules() for c in load_claims(path)]
+        registered = [(stem, c) for stem, c in every if not args.k or args.k in stem or args.k in c["name"]]
+        text, lacking = coverage(load_records(paths), registered, args.threads, args.isa or ["default", "avx2"],
+                                 known={c["name"] for _, c in every})
         print(text)
         return 1 if lacking else 0
     if args.table:

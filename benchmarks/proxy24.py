@@ -66,14 +66,14 @@ def measure(rows: list[dict], save=None) -> list[dict]:
     """The proxies of ``rows``; ``save(done)`` is called every 10 images (a cache that survives a stop)."""
     from PIL import Image
 
+    from vizlab.inside.features import resize_batch
     from vizlab.models import load_model
 
     models = {}
     for name in MODELS:
-        m = load_model(name)
+        m = load_model(name, device="cpu")  # the images stay on the CPU
         m.eval()
         models[name] = m
-    F = torch.nn.functional
     out = []
     with torch.no_grad():
         for i, r in enumerate(rows):
@@ -88,9 +88,7 @@ def measure(rows: list[dict], save=None) -> list[dict]:
                 y = degrade(x, kind)
                 logits = []
                 for name, m in models.items():
-                    s = m.input_size
-                    z = F.interpolate(y, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
-                    lg = m(z.clamp(0, 1))[0]
+                    lg = m(resize_batch(y, m.input_size).clamp(0, 1))[0]
                     logits.append(lg.log_softmax(0))
                     short = name.split("_")[-1]
                     res[f"png_{short}_{kind}_rank"] = int((lg > lg[t]).sum()) + 1

@@ -105,6 +105,10 @@ def test_coverage_lists_the_claims_lacking_a_setting_a_failed_one_and_stale_reco
     assert "1 claim name(s) in the records are not registered (renamed or removed): old name" in text
     text, lacking = m.coverage(rows, registered[:1], [1], ["default"])
     assert lacking == 0 and text.startswith("1 of 1 registered claims") and text.splitlines()[0].endswith(".")
+    # A selection (-k) with every registered name known: the other claims' records are not "stale".
+    text, _ = m.coverage(rows, registered[:1], [1], ["default"], known={c["name"] for _, c in registered})
+    assert "not registered" in text and "half" not in text.split("not registered")[1]
+    assert "old name" in text
 
 
 def test_records_are_judged_by_the_registered_threshold_of_today():

@@ -126,7 +126,8 @@ def test_embedded_efficientnet_fields_contain_the_gradient_support(model):
     rf = receptive_field(model, "block4", 160)
     h, w = rf.output_size
     assert rf.size == (147, 147) and rf.stride == (16, 16)  # exact
-    assert _grad_boxes(model, "block4", 160, [(h // 2, w // 2), (0, 0)]) == [rf.box(h // 2, w // 2), rf.box(0, 0)]  # exact
+    boxes = _grad_boxes(model, "block4", 160, [(h // 2, w // 2), (0, 0)])
+    assert boxes == [rf.box(h // 2, w // 2), rf.box(0, 0)]  # exact
 
 
 def test_explicit_pad_layers_move_the_start_like_conv_padding():
@@ -140,6 +141,21 @@ def test_explicit_pad_layers_move_the_start_like_conv_padding():
         h, w = rf.output_size
         for i, j in [(h // 2, w // 2), (0, 0), (h - 1, w - 1)]:
             assert _grad_box(net, "4", 21, i, j) == rf.box(i, j), (pad, i, j)  # exact
+
+
+class _FunctionalPad(nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.pad(x, (1, 1, 1, 1), mode="circular")
+
+
+def test_a_resizing_layer_of_unknown_geometry_is_an_error_not_a_wrong_field():
+    """Before round 11's fix VGG-19's pad layers were skipped and every later field came out too small; a pad that
+    vizlab still does not know (circular, functional) must stop the computation, and hooks must not be left."""
+    for pad in (_FunctionalPad(), nn.CircularPad2d(1)):
+        net = nn.Sequential(pad, nn.Conv2d(3, 4, 3), nn.ReLU())
+        with pytest.raises(ValueError, match=type(pad).__name__):
+            receptive_fields(net, 16)
+        assert all(not m._forward_hooks for m in net.modules())  # exact
 
 
 @pytest.fixture(scope="module")

@@ -137,6 +137,14 @@ def test_colour_sources_are_not_histogram_matched_by_default(tnet):
     (dict(spectrum_weight=-1), ValueError, "spectrum_weight"),
     (dict(source_size=16), ValueError, "source_size"),
     (dict(layers=["relu9_9"]), ValueError, "relu9_9"),
+    (dict(layers=[]), ValueError, "layers"),
+    (dict(layers="pool1"), TypeError, "layers"),
+    (dict(size="32"), TypeError, "size"),
+    (dict(octaves=2.0), TypeError, "octaves"),
+    (dict(steps=[1.5]), TypeError, "steps"),
+    (dict(spectrum_weight=None), TypeError, "spectrum_weight"),
+    (dict(long_range_weight=-0.5), ValueError, "long_range_weight"),
+    (dict(net="vgg"), TypeError, "net"),
 ])
 def test_bad_arguments_name_themselves(tnet, kwargs, error, word):
     with pytest.raises(error, match=word):
@@ -148,5 +156,5 @@ def test_texture_net_rejects_other_models_and_options(vgg):
         TextureNet(vgg, pooling="median")
     with pytest.raises(ValueError, match="padding"):
         TextureNet(vgg, padding="zeros")
-    with pytest.raises(ValueError, match="vgg19_normalised"):
+    with pytest.raises(TypeError, match="VizModel"):
         TextureNet(nn.Sequential())

@@ -115,6 +115,8 @@ def _geometry(module: nn.Module, in_hw: tuple[int, int], out_hw: tuple[int, int]
     if isinstance(module, _PADS) and len(module.padding) == 4:
         # An explicit pad layer (VGG-19 of style transfer: reflection pad, then a conv with padding 0) moves the
         # fields' start by its before-padding and widens nothing; (left, right, top, bottom) -> rows, columns.
+        # (Reflected pixels come from inside the field only while the pad is at most (k - 1) / 2 of the conv after
+        # it, as in VGG-19's pad 1 before each 3x3 conv.)
         left, _, top, _ = (int(p) for p in module.padding)
         return [(1, 1, top), (1, 1, left)]
     if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
@@ -172,6 +174,13 @@ def receptive_fields(model: nn.Module, input_size: int | tuple[int, int] | None 
             in_hw, out_hw = _hw(inputs), _hw(output)
             geometry = _geometry(module, in_hw, out_hw) if in_hw is not None and out_hw is not None else None
             on_path = in_hw == state["hw"] or (in_hw is None and state["hw"] == (1, 1))
+            if (geometry is None and in_hw == state["hw"] and out_hw is not None and out_hw != in_hw
+                    and next(module.children(), None) is None):
+                # A leaf on the main path that resizes with no known geometry (circular padding, a module that
+                # pads or resamples with torch.nn.functional): every field after it would be silently wrong.
+                raise ValueError(f"receptive fields: layer {path!r} ({type(module).__name__}) changes the map from "
+                                 f"{in_hw} to {out_hw} and its geometry is not known; vizlab knows convolutions, "
+                                 f"pooling and zero/constant/reflection/replication pad layers")
             if geometry is not None and in_hw == state["hw"]:
                 for axis, (k_eff, s, pad) in enumerate(geometry):
                     state["start"][axis] -= pad * state["stride"][axis]

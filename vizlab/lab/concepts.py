@@ -394,7 +394,7 @@ def concept_effect(model: nn.Module, scenes: ImageSet, target: int, concepts: Se
         draws: how many paintings to average.
     """
     draws = _check_int("draws", draws)
-    concepts = list(concepts)
+    concepts = list(dict.fromkeys(concepts))  # a name given twice is one concept (not counted twice)
     device = next(model.parameters()).device
     model.eval()
     out = {c: 0.0 for c in concepts}

@@ -18,8 +18,9 @@ from .texture import TextureNet, synthesize_texture_vgg
 from .transformer import (TransformerNet, instance_norm, load_transformer, network_names, save_transformer,
                           stylize, train_transformer)
 
-__all__ = ["ARTWORKS", "GATYS_VGG", "RECIPES", "LossNetwork", "Recipe", "StyleResult", "TransformerNet", "artwork",
-           "color_shift", "content_loss", "gram_matrix", "instance_norm", "load_transformer", "loss_network",
-           "network_names", "print_progress", "save_artwork", "save_transformer", "style_distance", "style_image",
-           "style_loss", "style_names", "style_transfer", "stylize", "synthesize_texture", "train_transformer",
-           "tv_loss", "palette_loss", "TextureNet", "synthesize_texture_vgg", "style_palette", "darkening_loss", "saturation_loss", "style_batch"]
+__all__ = ["ARTWORKS", "GATYS_VGG", "RECIPES", "artwork", "color_shift", "content_loss", "darkening_loss",
+           "gram_matrix", "instance_norm", "load_transformer", "loss_network", "LossNetwork", "network_names",
+           "palette_loss", "print_progress", "Recipe", "saturation_loss", "save_artwork", "save_transformer",
+           "style_batch", "style_distance", "style_image", "style_loss", "style_names", "style_palette",
+           "style_transfer", "StyleResult", "stylize", "synthesize_texture", "synthesize_texture_vgg", "TextureNet",
+           "train_transformer", "TransformerNet", "tv_loss"]

