@@ -113,15 +113,29 @@ def unit_values(model: nn.Module, images: torch.Tensor, layer: str, channel: int
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be an (N, 3, H, W) tensor, got "
                          f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
+    return _unit_stats(_activations(model, images, [layer], size)[layer], channel)
+
+
+def _activations(model: nn.Module, images: torch.Tensor, layers, size: int | None) -> dict[str, torch.Tensor]:
+    """``{layer: activation}`` of ``images`` (resized to ``size`` first), one forward pass for all ``layers``."""
     from ..inside.features import resize_batch  # here, not at import: vizlab.optimize does not load vizlab.inside
 
     x = resize_batch(images.to(model_device(model)), size)
-    with torch.no_grad(), capture(model, [layer]) as cap:
+    with torch.no_grad(), capture(model, list(dict.fromkeys(layers))) as cap:
         model(x)
-    a = cap.activations[layer][:, channel].float()
+    return dict(cap.activations)
+
+
+def _unit_stats(activation: torch.Tensor, channel: int) -> dict[str, torch.Tensor]:
+    a = activation[:, channel].float()
     h, w = a.shape[-2:]
     return {"mean": a.flatten(1).mean(1).cpu(), "peak": a.flatten(1).amax(1).cpu(),
             "centre": a[:, h // 2, w // 2].cpu()}
+
+
+def _gram_similarity(activations: dict[str, torch.Tensor], layer: str) -> float:
+    n = len(activations[layer])
+    return -float(diversity_objective(layer)(Context(torch.zeros(n, 1), activations)))
 
 
 def gram_similarity(model: nn.Module, images: torch.Tensor, layer: str, size: int | None = None) -> float:
@@ -129,12 +143,7 @@ def gram_similarity(model: nn.Module, images: torch.Tensor, layer: str, size: in
 
     Minus :func:`~.objectives.diversity`'s value; a measure of how different a batch of unit images is.
     """
-    from ..inside.features import resize_batch
-
-    x = resize_batch(images.to(model_device(model)), size)
-    with torch.no_grad(), capture(model, [layer]) as cap:
-        model(x)
-    return -float(diversity_objective(layer)(Context(torch.zeros(len(x), 1), dict(cap.activations))))
+    return _gram_similarity(_activations(model, images, [layer], size), layer)
 
 
 def unit_visualization(model: nn.Module, layer: str, channel: int, n: int = 3, *, neuron: bool = False,
@@ -246,9 +255,10 @@ def unit_visualization(model: nn.Module, layer: str, channel: int, n: int = 3, *
                         transforms=transforms, regularizers=regs, seed=seed, snapshots=snapshots, callback=callback,
                         stop_event=stop_event, progress=progress, desc=f"{layer}:{channel} ({kind})",
                         lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end))
-    values = unit_values(model, result.image, layer, channel, size=side)
+    # one forward pass for both measures (unit_values and gram_similarity on the final images)
+    acts = _activations(model, result.image, [layer, div_layer] if n > 1 else [layer], side)
+    values = _unit_stats(acts[layer], channel)
     result.info.update(layer=layer, channel=channel, neuron=neuron, settings=settings, diversity=float(diversity),
-                       diversity_layer=div_layer,
-                       similarity=gram_similarity(model, result.image, div_layer, side) if n > 1 else 1.0,
+                       diversity_layer=div_layer, similarity=_gram_similarity(acts, div_layer) if n > 1 else 1.0,
                        **{k: v.tolist() for k, v in values.items()})
     return result

@@ -43,7 +43,8 @@ from torch import nn
 from ..device import model_device
 from ..models import VizModel, load_model
 from .artwork import style_batch
-from .gatys import StyleResult, match_histogram
+from .gatys import StyleResult, _is_gray, match_histogram
+from .losses import gram_matrix, relative_style_loss
 
 #: Gatys et al. (2015)'s texture layers (their best set, "conv1_1 ... pool4").
 TEXTURE_LAYERS = ("relu1_1", "pool1", "pool2", "pool3", "pool4")
@@ -129,16 +130,17 @@ class TextureNet(nn.Module):
         return out
 
 
-def _gram(f: torch.Tensor) -> torch.Tensor:
-    """``F F^T / (H W)``: the feature correlations averaged over positions (independent of the image size)."""
-    n, c, h, w = f.shape
-    flat = f.reshape(n, c, h * w)
-    return flat @ flat.transpose(1, 2) / (h * w)
+def _gram_loss(feats: dict[str, torch.Tensor], targets: dict[str, torch.Tensor], layers: Sequence[str]
+               ) -> torch.Tensor:
+    """Mean over ``layers`` of ``||G - A||^2 / ||A||^2``: :func:`~.losses.relative_style_loss` with equal weights
+    (its Gram normalisation cancels in the ratio; ``targets``: :func:`~.losses.gram_matrix` of the source)."""
+    return relative_style_loss([feats[n] for n in layers], [targets[n] for n in layers],
+                               [1.0 / len(layers)] * len(layers))
 
 
 def _relative(a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``||a - target||^2 / ||target||^2``, the denominator floored (a layer whose target is all zero gives
-    no NaN)."""
+    no NaN); for the shifted correlations, which :func:`~.losses.relative_style_loss` does not compute."""
     return (a - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
 
 
@@ -219,10 +221,11 @@ def spectrum_distance(x: torch.Tensor, source: torch.Tensor) -> float:
 
 def texture_gram_distance(net: TextureNet, image: torch.Tensor, source: torch.Tensor,
                           layers: Sequence[str] = TEXTURE_LAYERS) -> float:
-    """Mean over ``layers`` of ``||G(image) - G(source)||^2 / ||G(source)||^2`` (position-averaged Grams)."""
+    """Mean over ``layers`` of ``||G(image) - G(source)||^2 / ||G(source)||^2`` (the normalisation of the Gram
+    matrices cancels)."""
     with torch.no_grad():
         fi, fs = net(image, layers), net(source, layers)
-        return float(sum(_relative(_gram(fi[n]), _gram(fs[n])) for n in layers) / len(layers))
+        return float(_gram_loss(fi, {n: gram_matrix(fs[n]) for n in layers}, layers))
 
 
 def match_colors_pca(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -348,7 +351,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     feat_layers = list(dict.fromkeys([*layers, *long_range]))
     src_full = style_batch(None, source, source_size).to(device)
     gen = torch.Generator().manual_seed(seed)
-    gray = bool((src_full - src_full.mean(dim=1, keepdim=True)).abs().max() < 1e-3)
+    gray = _is_gray(src_full)
 
     start = time.perf_counter()
     result = StyleResult(image=torch.zeros(1, 3, size, size))
@@ -359,7 +362,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         src = F.interpolate(src_full, scale_factor=1 / factor, mode="area") if factor > 1 else src_full
         with torch.no_grad():
             fsrc = net(src, feat_layers)
-            targets = {n: _gram(fsrc[n]) for n in layers}
+            targets = {n: gram_matrix(fsrc[n]) for n in layers}
             probe = torch.zeros(1, 3, side, side, device=device)
             plan = _shift_plan(long_range, factor, net(probe, list(long_range))) if long_range else []
             shifted = [_shifted_gram(fsrc[n], dy, dx, periodic=False) for n, dy, dx in plan]
@@ -386,7 +389,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             opt.zero_grad(set_to_none=True)
             img = x.expand(-1, 3, -1, -1) if gray else x
             feats = net(img, feat_layers)
-            gram = sum(_relative(_gram(feats[n]), targets[n]) for n in layers) / len(layers)
+            gram = _gram_loss(feats, targets, layers)
             if plan:
                 lr_loss = sum(_relative(_shifted_gram(feats[n], dy, dx, periodic=True), t)
                               for (n, dy, dx), t in zip(plan, shifted)) / len(plan)
