@@ -198,7 +198,7 @@ def train(args: argparse.Namespace) -> None:
             norm="instance", width=args.width, blocks=args.blocks, loss_net=loss_net, style_size=args.style_size,
             checkpoint=checkpoint, checkpoint_every=args.checkpoint_every, seed=args.seed, callback=report,
             stop_event=stop, progress=False, palette_weight=args.palette_weight, flat_patches=args.flat_patches,
-            saturation_weight=args.saturation_weight)
+            saturation_weight=args.saturation_weight, resume=args.resume)
         net = result.net
         meta = {**result.config, "loss_net": f"vgg19_normalised up to {LAST_LAYER}",
                 "style_layers": list(STYLE_LAYERS), "content_layers": list(CONTENT_LAYERS),
@@ -277,6 +277,8 @@ def main(argv=None) -> None:
     parser.add_argument("--saturation-weight", type=float, default=0.5)
     parser.add_argument("--flat-patches", type=float, default=0.3)
     parser.add_argument("--checkpoint-every", type=int, default=250)
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/<style>_vgg.ckpt where it exists "
+                        "(network, Adam's state, step count, losses) up to --steps in total")
     parser.add_argument("--print-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
