@@ -180,13 +180,16 @@ def train(args: argparse.Namespace) -> None:
         stop = threading.Event()
         start = time.perf_counter()
         last_print = [start]
+        first_step: list[int] = []   # a resumed run starts past step 1: its ms/step counts this process's steps
+
 
         def report(step: int, losses: dict) -> None:
             now = time.perf_counter()
+            first_step[:] = first_step or [step]
             if step <= 3 or step % args.print_every == 0 or now - last_print[0] > 20:
                 print(f"{style} step {step}/{args.steps}: total {losses['total']:.4g} content {losses['content']:.4g}"
                       f" style {losses['style']:.4g} tv {losses['tv']:.3g} palette {losses['palette']:.3g} "
-                      f"({now - start:.1f} s, {(now - start) / step * 1000:.0f} ms/step)", flush=True)
+                      f"({now - start:.1f} s, {(now - start) / (step - first_step[0] + 1) * 1000:.0f} ms/step)", flush=True)
                 last_print[0] = now
             if args.max_seconds and now - start > args.max_seconds:
                 stop.set()
