@@ -55,7 +55,7 @@ HIST = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
 RECIPES_R12 = {
     "brick": dict(RECIPES["brick"], histogram_layers=HIST),
     "gravel": dict(size=128, source_size=256, octaves=2, steps=[80, 100], spectrum_weight=3.0, histogram_layers=HIST),
-    "brush": dict(size=128, source_size=256, octaves=2, steps=[60, 80], spectrum_weight=1.0, histogram_layers=HIST),
+    "brush": dict(RECIPES["brush"], histogram_layers=HIST),
     "waves": dict(size=128, source_size=256, octaves=2, steps=[60, 80], spectrum_weight=0.3, histogram_layers=HIST),
 }
 ALL_TEXTURES = sorted({*RECIPES, *RECIPES_R12})

@@ -23,8 +23,10 @@ and additions that matter to the eye:
   the Gram loss leaves: by default for gray sources only (their gray levels); a colour source can be matched along
   its principal colour axes (:func:`match_colors_pca`, ``match_colors=True``);
 
-and, optionally, **long-range correlations** (``long_range``; Berger & Memisevic 2016): a layer's features
-correlated with the same features shifted down and across, which keep a brick wall's courses in line.
+and, optionally, **activation histograms** (``histogram_layers``; Risser, Wilmot & Barnes 2017): each channel
+of a layer takes the source's distribution of values, not only its second moments; and **long-range
+correlations** (``long_range``; Berger & Memisevic 2016): a layer's features correlated with the same features
+shifted down and across, which keep a brick wall's courses in line.
 
 Example:
     >>> result = synthesize_texture_vgg("gravel", size=128, steps=40)          # doctest: +SKIP
@@ -318,6 +320,10 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             themselves ``shift`` output pixels away, down and across (Berger & Memisevic 2016: the Gram
             matrix forgets where things are; these keep a brick wall's courses in line). ``None``: none.
         long_range_weight: the weight of those terms (their mean relative distance).
+        histogram_layers: layers whose activations also take the source's distribution channel by channel
+            (Risser, Wilmot & Barnes 2017's histogram loss, :func:`_histogram_loss`; round 12 used
+            ``relu1_1, relu2_1, relu3_1, relu4_1``). Default: none.
+        histogram_weight: the weight of their mean loss.
         range_weight: weight of a penalty on pixels outside ``[0, 1]`` (the pixels are free for L-BFGS).
         pooling, padding: see :class:`TextureNet` (``"max"``, ``"reflect"`` give the plain trunk).
         init: ``"spectrum"`` (noise with the source's spectrum and mean) or ``"noise"`` (grey plus noise).
