@@ -8,16 +8,13 @@ from vizlab.optimize import class_visualization, fooling_image
 
 
 def test_cs231n_class_visualization_is_classified_as_its_class(model):
-    from vizlab.inside.features import resize_batch
-
     target = model.class_index("flamingo")
-    # the preset (round 12): a 128-px canvas seen at 128 px, enlarged to 224; nb05's flamingo, same seed
-    r = class_visualization(model, target, mode="cs231n", progress=False)
-    assert r.image.shape[-1] == 224 and r.info["settings"].view == 128  # exact
+    # 96 px / 60 steps ended at p = 0.014 on another CPU (issue 11); margins: benchmarks/claims_tests.py
+    r = class_visualization(model, target, mode="cs231n", size=128, steps=100, progress=False)
     with torch.no_grad():
-        predicted = int(model(resize_batch(r.image, 128)).argmax())
-    assert predicted == target, f"predicted {model.categories[predicted]!r} at the view"
-    assert r.info["view_probability"] > 0.5  # claim: nb05 pixel mode: min Lite0 p at the view
+        predicted = int(model(r.image).argmax())
+    assert predicted == target, f"predicted {model.categories[predicted]!r}"
+    assert r.info["target_probability"] > 0.9  # claim: classviz_flamingo_logodds
     assert r.image.min() >= 0 and r.image.max() <= 1
     assert hooks_left(model) == 0
 

@@ -108,7 +108,8 @@ def pixels(shape=(1, 3, 224, 224), *, init: torch.Tensor | None = None, centre=0
         device: where the parameters live (take it from the model).
         decorrelate: each pixel's three numbers are mixed by :data:`COLOR_SQRT` (the square root of natural
             photos' colour covariance): ``image = centre + scale * (M z)``. A step of a given length then changes
-            brightness most and the two colour differences 2.4x and 10x less (no rainbow-coloured grain).
+            brightness most and the two colour differences 2.4x and 10x less (no rainbow grain, but with CS231n's
+            normalised steps the picture stays nearly grey: round 12, issue 24).
     """
     device = torch.device("cpu") if device is None else torch.device(device)
     c = _channel_vector(centre, device, "centre")
@@ -120,7 +121,9 @@ def pixels(shape=(1, 3, 224, 224), *, init: torch.Tensor | None = None, centre=0
     if init is not None:
         if not isinstance(init, torch.Tensor) or init.dim() != 4 or init.shape[1] != 3:
             raise ValueError(f"init must be an (N, 3, H, W) image tensor, got {getattr(init, 'shape', type(init))}")
-        z = torch.einsum("ij,njhw->nihw", unmix, (init.detach().to(device, torch.float32) - c) / s).contiguous()
+        z = ((init.detach().to(device, torch.float32) - c) / s).clone()
+        if decorrelate:
+            z = torch.einsum("ij,njhw->nihw", unmix, z).contiguous()
     else:
         n, _, h, w = _shape(shape)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
