@@ -3,6 +3,9 @@
 development set looked at by eye, with Lite0/Lite2 as diagnostics (not as the judge: see README, round 11).
 
     python benchmarks/pixel_r12.py --variants base blur3 --out /tmp/pix --jsonl rows.jsonl
+    # round 12's other rows: one lever on top of "delta", e.g. strong scale/rotation or a 96-px canvas
+    python benchmarks/pixel_r12.py --variants delta --tag _strong --extra '{"transforms": "strong"}' ...
+    python benchmarks/pixel_r12.py --variants delta --tag _c96 --extra '{"canvas": 96}' ...
 
 Each row: variant, class, Lite0's p on the 224-px image and on the 128-px view, Lite2's rank, CPU seconds. A
 contact sheet per variant (``<out>/<variant>.png``, the classes in the order given) is saved to look at.
@@ -20,21 +23,11 @@ import torch
 BASE = {"centre": 0.3, "view": 128, "canvas": 128}
 VARIANTS = {
     "preset": {},                                   # the CS231N preset as it is in the library now
-    "base": {},
+    "base": {},                                     # round 11's set e (its write-back: the shrunk picture)
     "blur3": {"blur_sigma": 3.0, "blur_end": 0.5},  # strong blur first, narrowing
-    "blur2e2": {"blur_sigma": 2.0, "blur_end": 0.5, "blur_every": 2},
-    "lr50": {"lr": 50.0},
-    "steps200": {"steps": 200},
-    "decorrelate": {"decorrelate": True},
-    "strong": {"transforms": "strong"},
-    "canvas96": {"canvas": 96, "view": 96},
-    "canvas112": {"canvas": 112, "view": 112},
-    "l2low": {"l2": 3e-4},
-    "logsoftmax": {"objective": "log_softmax"},
     "noclamp": {},   # no clamp projection every step (the image is clamped when it is drawn anyway)
-    "delta": {},     # projections write only their change back to the canvas (no resize round trip per step)
-    "delta_decor": {"decorrelate": True},
-    "noclamp_decor": {"decorrelate": True},
+    "delta": {},     # projections write only their change back to the canvas (upsampled(write="change"))
+    "delta_decor": {"decorrelate": True},           # ... and colour-decorrelated pixels
 }
 
 
