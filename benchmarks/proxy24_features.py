@@ -35,33 +35,25 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blind import degraded  # noqa: E402
-from proxy24 import colourfulness  # noqa: E402
+from proxy24 import colourfulness, scored_rows  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "blind24"
 OUT = HERE / "proxies_r12.json"
-SKIP = ("units", "dreams")
 LITES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 COPIES = ("plain", "grey", "blur", "small")
 VGG_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 
 def image_rows(root: Path = HERE) -> list[dict]:
-    """Every scored class image: its set, the PNG the viewer saw (``same_as`` followed), the truth."""
+    """Every scored class image (``proxy24.scored_rows``): its set, the PNG the viewer saw, the truth."""
     rows = []
-    for path in sorted(root.glob("set*/scored.json")):
-        if any(s in path.parent.name for s in SKIP):
-            continue
-        folder = path.parent / "images" if (path.parent / "images").is_dir() else path.parent
-        for r in json.loads(path.read_text()):
-            if not r.get("guesses"):
-                continue
-            png = root / r["same_as"] if r.get("same_as") else folder / r["image"]
-            if not png.exists():
-                raise FileNotFoundError(png)
-            rows.append(dict(set=path.parent.name, image=r["image"], png=str(png.relative_to(root)),
-                             cls=r["cls"], target=int(r["target"]), recipe=r.get("recipe"),
-                             strict_hit=r.get("strict_hit"), basic_hit=r.get("basic_hit"),
-                             guesses=r["guesses"]))
+    for r in scored_rows(root):
+        png = Path(r["path"])
+        if not png.exists():
+            raise FileNotFoundError(png)
+        rows.append(dict(set=r["set"], image=r["image"], png=str(png.relative_to(root)), cls=r["cls"],
+                         target=int(r["target"]), recipe=r.get("recipe"), strict_hit=r.get("strict_hit"),
+                         basic_hit=r.get("basic_hit"), guesses=r["guesses"]))
     return rows
 
 
