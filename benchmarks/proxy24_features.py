@@ -209,6 +209,11 @@ class Judges:
                     sal_entropy=float(-(s * np.log(s + 1e-20)).sum() / np.log(s.size)))
 
 
+def write(rows: list[dict]) -> None:
+    """One row per line (a readable diff)."""
+    OUT.write_text("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n")
+
+
 def main() -> int:
     torch.set_num_threads(1)
     rows = image_rows()
@@ -232,9 +237,9 @@ def main() -> int:
         cache[key] = feats
         out.append(dict(r, **feats))
         if (i + 1) % 10 == 0:
-            OUT.write_text(json.dumps(out, indent=0))
+            write(out)
             print(f"{i + 1}/{len(rows)} ({time.process_time() - t0:.0f} CPU s)", flush=True)
-    OUT.write_text(json.dumps(out, indent=0))
+    write(out)
     print(f"done: {len(out)} rows, {time.process_time() - t0:.0f} CPU s", flush=True)
     return 0
 
