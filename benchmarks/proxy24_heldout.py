@@ -35,6 +35,7 @@ that difference's interval is above 0 under both splits.
     python benchmarks/proxy24_heldout.py                  # both splits, top-5 truth
     python benchmarks/proxy24_heldout.py --top1           # the first guess as the truth
     python benchmarks/proxy24_heldout.py --json out.json  # also write the table
+    python benchmarks/proxy24_heldout.py --skip-sets set_r12_a_cs231n_ten   # round 12's table: rounds 7-11 only
 """
 from __future__ import annotations
 
@@ -59,8 +60,8 @@ NOT_FEATURES = {"set", "image", "png", "cls", "target", "recipe", "strict_hit", 
 MERGE = {"set_r11_d_canvas_ten_second_viewer": "set_r11_a_canvas_ten", "set_r9_c_random20": "set_r9_a_maco_centre_coarse"}
 
 
-def load(path: Path = ROWS, k: int = 5):
-    rows = json.loads(Path(path).read_text())
+def load(path: Path = ROWS, k: int = 5, skip=()):
+    rows = [r for r in json.loads(Path(path).read_text()) if r["set"] not in skip]
     names = sorted(n for n, v in rows[0].items() if n not in NOT_FEATURES and isinstance(v, (int, float)))
     x = np.array([[float(r[n]) for n in names] for r in rows])
     rank_cols = [i for i, n in enumerate(names) if n.endswith("_rank")]
@@ -260,8 +261,8 @@ def bootstrap(pred, base, y, g, score=None, sets=None, draws: int = 1000, seed: 
     return q(agree), q(bal), q(diff), q(aucs), q(within)
 
 
-def evaluate(path: Path = ROWS, k: int = 5, splits=("set", "round"), show: int = 12, pool=None) -> dict:
-    rows, names, x, y, sets = load(path, k)
+def evaluate(path: Path = ROWS, k: int = 5, splits=("set", "round"), show: int = 12, pool=None, skip=()) -> dict:
+    rows, names, x, y, sets = load(path, k, skip)
     print(f"{len(y)} judged images ({len(set(r['png'] for r in rows))} distinct PNGs) from {len(set(sets))} sets; "
           f"named in the top {k}: {int(y.sum())}; never named: {int((~y).sum())} "
           f"({(~y).mean():.0%}); {len(names)} features")
@@ -302,9 +303,9 @@ def evaluate(path: Path = ROWS, k: int = 5, splits=("set", "round"), show: int =
     return result
 
 
-def describe(path: Path = ROWS, k: int = 5, show: int = 15) -> None:
+def describe(path: Path = ROWS, k: int = 5, show: int = 15, skip=()) -> None:
     """Descriptive (not a held-out score): each feature's AUC pooled and within sets (mean over sets)."""
-    rows, names, x, y, sets = load(path, k)
+    rows, names, x, y, sets = load(path, k, skip)
     sets = np.array(sets)
     out = []
     for j, name in enumerate(names):
@@ -324,11 +325,12 @@ def main(argv=None) -> int:
     parser.add_argument("--top1", action="store_true", help="the truth is a first-guess hit")
     parser.add_argument("--json", default=None, help="write the tables here")
     parser.add_argument("--show", type=int, default=12)
+    parser.add_argument("--skip-sets", nargs="*", default=(), help="leave these sets out (e.g. a later round)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     k = 1 if args.top1 else 5
-    result = evaluate(Path(args.rows), k, show=args.show)
-    describe(Path(args.rows), k)
+    result = evaluate(Path(args.rows), k, show=args.show, skip=tuple(args.skip_sets))
+    describe(Path(args.rows), k, skip=tuple(args.skip_sets))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=float))
     return 0
