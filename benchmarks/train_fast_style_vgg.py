@@ -182,7 +182,6 @@ def train(args: argparse.Namespace) -> None:
         last_print = [start]
         first_step: list[int] = []   # a resumed run starts past step 1: its ms/step counts this process's steps
 
-
         def report(step: int, losses: dict) -> None:
             now = time.perf_counter()
             first_step[:] = first_step or [step]
@@ -208,7 +207,8 @@ def train(args: argparse.Namespace) -> None:
                 "steps_done": result.steps, "seconds": round(result.seconds, 1), "device": str(device),
                 "stopped_early": result.stopped, "last": result.history[-1] if result.history else {}}
         path = save_transformer(net, out / f"{style}_vgg.pt", meta=meta)   # float16, no optimizer state
-        checkpoint.unlink(missing_ok=True)   # the resumable copy (with Adam's state) is not shipped
+        if not (result.stopped or args.keep_checkpoint):
+            checkpoint.unlink(missing_ok=True)   # the resumable copy (with Adam's state) is not shipped
         records[style] = {**meta, "history": result.history}
         (out / "losses.json").write_text(json.dumps(records, indent=0))
         size = path.stat().st_size
@@ -280,6 +280,9 @@ def main(argv=None) -> None:
     parser.add_argument("--saturation-weight", type=float, default=0.5)
     parser.add_argument("--flat-patches", type=float, default=0.3)
     parser.add_argument("--checkpoint-every", type=int, default=250)
+    parser.add_argument("--keep-checkpoint", action="store_true",
+                        help="keep OUT/<style>_vgg.ckpt after a finished run, for a next stage with --resume (a run "
+                             "stopped by --max-seconds or Ctrl-C always keeps it)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/<style>_vgg.ckpt where it exists "
                         "(network, Adam's state, step count, losses) up to --steps in total")
     parser.add_argument("--print-every", type=int, default=50)
