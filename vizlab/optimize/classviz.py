@@ -43,7 +43,7 @@ from .render import RenderResult, cosine_decay, render
 from .transforms import Backdrop, Crop, Jitter, standard, strong
 
 MODES = ("cs231n", "fourier")
-#: The random transformations of the Fourier mode: :func:`~.transforms.standard` or the harsher
+#: The random transformations of every mode: :func:`~.transforms.standard` or the harsher
 #: :func:`~.transforms.strong`.
 ROBUSTNESS = ("standard", "strong")
 #: What is maximised: the class score (CS231n) or its log-probability (the score minus a soft maximum of all
