@@ -97,6 +97,25 @@ def test_maco_saturation_scales_only_the_colour_channels():
         maco((1, 3, 16, 16), saturation="high")
 
 
+def test_maco_tilt_moves_the_energy_to_coarse_frequencies_and_keeps_its_total():
+    """Issue 24 round 12: ``tilt`` multiplies the fixed magnitude by 1/f^tilt at the same energy per channel."""
+    amp = torch.full((3, 16, 9), 0.01)  # small: the sigmoid is linear enough to read the spectrum back
+    flat = _pre_sigmoid_amplitude(maco((1, 3, 16, 16), seed=0, magnitude=amp).image().detach())[0]
+    got = _pre_sigmoid_amplitude(maco((1, 3, 16, 16), seed=0, magnitude=amp, tilt=1.0).image().detach())[0]
+    torch.testing.assert_close(flat, amp.double(), atol=1e-5, rtol=1e-3)  # tilt 0: the magnitude as given
+    torch.testing.assert_close(got.pow(2).sum(dim=(-2, -1)), amp.double().pow(2).sum(dim=(-2, -1)), rtol=1e-3,
+                               atol=0)
+    # one cycle per image against the Nyquist frequency (8 cycles): 8x the amplitude at tilt 1
+    torch.testing.assert_close(got[:, 0, 1] / got[:, 0, 8], torch.full((3,), 8.0, dtype=torch.float64), rtol=1e-3,
+                               atol=0)
+    with pytest.raises(ValueError, match="tilt must be in"):
+        maco((1, 3, 16, 16), tilt=-0.5)
+    with pytest.raises(TypeError, match="tilt must be a number"):
+        maco((1, 3, 16, 16), tilt="steep")
+    with pytest.raises(ValueError, match="tilt must be >= 0"):
+        preset("object", tilt=-1.0)
+
+
 def test_maco_learn_mean_adds_the_colour_and_bad_input_is_named():
     assert len(maco((1, 3, 16, 16), seed=0, learn_mean=True).params) == 2  # exact
     with pytest.raises(ValueError, match="magnitude must have shape"):
@@ -202,6 +221,18 @@ def test_centre_setting_builds_a_windowed_render(tiny):
     assert torch.all(corner == 0.5)  # exact: the result is shown on the grey ground
     with pytest.raises(ValueError, match="centre must be 0"):
         preset("maco", centre=1.5)
+
+
+def test_backdrop_switch_leaves_the_window_on_its_grey_ground(tiny):
+    """Issue 24 round 12: ``backdrop=False`` keeps the window but puts no random colour behind it while optimising."""
+    from vizlab.optimize import Backdrop
+
+    param, transforms, _, _ = build(tiny, preset("maco", size=32, centre=0.3, backdrop=False), seed=0)
+    assert param.name == "maco+window" and not any(isinstance(t, Backdrop) for t in transforms)  # exact
+    r = class_visualization(tiny, 1, preset("maco", size=32, steps=2, centre=0.3, backdrop=False), progress=False)
+    assert torch.all(r.image[0, :, :3, :3] == 0.5)  # exact: still shown on the grey ground
+    with pytest.raises(TypeError, match="backdrop must be a bool"):
+        preset("maco", backdrop="no")
 
 
 def test_upsampled_enlarges_the_canvas_and_writes_back_through_it():

@@ -95,6 +95,8 @@ class ClassVizSettings:
             mean amplitude spectrum (:func:`~vizlab.optimize.params.maco`; Fel et al. 2023); the L2 and decay
             settings then have no spectrum to shape (L2 still pulls the mean colour to grey).
         saturation: maco: the colour-difference channels' magnitude times this (above 1: more colourful).
+        tilt: maco: the fixed magnitude times ``1/f^tilt``, at the same total energy (above 0: less fine grain,
+            more contrast in coarse shapes; :func:`~vizlab.optimize.params.maco`).
         ensemble: names of further embedded models (e.g. ``("efficientnet_lite1",)``) whose class scores are
             averaged with the model's: the image must show the class to all of them (loaded once, cached).
         transforms: fourier mode: ``"standard"`` (pad, jitter, scale 0.9-1.1, rotate 10 degrees) or
@@ -103,6 +105,8 @@ class ClassVizSettings:
             (a fraction of the side; :func:`~vizlab.optimize.params.windowed`) on a plain grey ground, and during
             the optimisation on a random colour at every step (:class:`~vizlab.optimize.transforms.Backdrop`), so
             the class has to appear as one object in the middle.
+        backdrop: with ``centre``: a random colour behind the window at every step (off: the plain grey ground
+            of the final image at every step).
         canvas: the side (pixels) of the optimised image, enlarged (bicubic) to ``size`` (0, or a canvas larger
             than ``size``: ``size``, no enlargement). With a small ``view`` the model never sees the detail finer
             than the view, which in a full-size canvas stays as it started (with ``maco``: photo-contrast noise);
@@ -131,6 +135,8 @@ class ClassVizSettings:
     ghost: float = 0.0
     maco: bool = False
     saturation: float = 1.0
+    tilt: float = 0.0
+    backdrop: bool = True
     ensemble: tuple = ()
     transforms: str = "standard"
     centre: float = 0.0
@@ -146,6 +152,8 @@ class ClassVizSettings:
             if name not in EMBEDDED_MODELS:
                 raise ValueError(f"ensemble members must be embedded models ({', '.join(EMBEDDED_MODELS)}), "
                                  f"got {name!r}")
+        if not isinstance(self.backdrop, bool):
+            raise TypeError(f"backdrop must be a bool, got {type(self.backdrop).__name__}")
         if self.transforms not in ROBUSTNESS:
             raise ValueError(f"transforms must be one of {', '.join(ROBUSTNESS)}, got {self.transforms!r}")
         if self.mode not in MODES:
@@ -174,7 +182,7 @@ class ClassVizSettings:
             raise ValueError(f"copies must be >= 1, got {self.copies}")
         if self.blur_every < 1:
             raise ValueError(f"blur_every must be >= 1, got {self.blur_every}")
-        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "saturation") + (("blur_end",) if self.blur_end is not None else ()):
+        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "saturation", "tilt") + (("blur_end",) if self.blur_end is not None else ()):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= float(self.lr_end) <= 1:
@@ -265,7 +273,8 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
     else:
         # start from grey: the photos' mean colour (the parameterization's default) is a brown head start
         if settings.maco:
-            param = maco(shape, seed=seed, device=device, mean=0.5, saturation=settings.saturation)
+            param = maco(shape, seed=seed, device=device, mean=0.5, saturation=settings.saturation,
+                         tilt=settings.tilt)
         else:
             param = fourier(shape, seed=seed, device=device, decorrelate=settings.decorrelate, mean=0.5,
                             decay=settings.decay)
@@ -276,7 +285,8 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
         param = upsampled(param, settings.size)
     if settings.centre > 0:
         param = windowed(param, settings.centre)
-        transforms.insert(0, Backdrop(param.window, param.ground))
+        if settings.backdrop:
+            transforms.insert(0, Backdrop(param.window, param.ground))
     if settings.crop < 1 or settings.view:
         transforms.append(Crop(settings.crop, settings.view or settings.size))
     # a sigmoid image (fourier, maco) is inside [0, 1] already; maco's set_image would also re-project the phase
