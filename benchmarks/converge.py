@@ -9,7 +9,8 @@ image goes to ``--log``; the image to ``--images/<variant>_s<seed>/<class>.png``
     python benchmarks/converge.py --variants base steps150 --seeds 0 --log /tmp/c.jsonl --images /tmp/c
     python benchmarks/converge.py --summary /tmp/c.jsonl      # one row per variant (and derived variants)
 
-The classes are the issue's ten plus round 9's seeded random 20 (``--random-seed 61206``). Derived variants are
+The classes are the issue's ten plus round 9's seeded random 20 (``--random-seed 61206``), or with ``--random N
+--random-seed S`` N classes drawn from all 1000 (round 12's development set: ``--random 14 --random-seed 1206``). Derived variants are
 computed from the log, not rendered: ``restart2`` (of seeds 0 and 1 of ``base``, the image whose proxy is best:
 Lite2's rank, then its rank on the blurred copy; cost = both renders + the proxy) and ``ensemble_weak``
 (``base``, re-rendered with the Lite0+Lite1 ensemble where Lite0's p on the base image is below 0.3; cost =
