@@ -71,6 +71,10 @@ RECIPES = {
     # round 12: the canvas recipe without the random colour behind the window (frozen as the default OBJECT)
     "canvas_nobackdrop": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                       "canvas": 128, "backdrop": False}),
+    # round 12: the pixel candidate frozen in commit 2b6568a (then the CS231N preset; reverted after its blind
+    # count): centre 0.3, view and canvas 128, strong scale/rotation; with a canvas the pixel mode's clamp and
+    # blur write only their change back to it (params.upsampled(write="change"))
+    "cs231n_r12": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong"}),
     "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                   "canvas": 128, "transforms": "strong", "jitter": 16}),
 }

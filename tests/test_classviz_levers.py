@@ -255,6 +255,61 @@ def test_upsampled_enlarges_the_canvas_and_writes_back_through_it():
         upsampled(torch.zeros(1, 3, 8, 8), 16)
 
 
+def test_upsampled_change_write_leaves_an_unprojected_canvas_alone():
+    from vizlab.optimize import pixels, upsampled
+
+    small = pixels((1, 3, 16, 16), seed=0)
+    before = small.image().detach().clone()
+    inner = pixels((1, 3, 16, 16), seed=0)
+    whole = upsampled(inner, 48)                                        # round 11: writes the shrunk picture back
+    change = upsampled(small, 48, write="change")                       # round 12 (pixel mode): only the change
+    with torch.no_grad():
+        whole.set_image(whole.image())
+        change.set_image(change.image())
+    # writing the picture itself back blurs the canvas by the enlarge-and-shrink round trip; the change is zero
+    assert float((inner.image().detach() - before).abs().mean()) > 0.01  # exact: the round trip of 0.1-std noise
+    assert float((small.image().detach() - before).abs().max()) < 1e-6  # exact: float rounding only
+    with torch.no_grad():                                               # a real projection still reaches it
+        change.set_image(change.image().clamp(0.45, 0.55))
+    assert float(small.image().detach().max()) < float(before.max()) - 0.05  # exact: the bright pixels came down
+    with pytest.raises(ValueError, match="write must be 'image' or 'change'"):
+        upsampled(small, 48, write="both")
+
+
+def test_pixel_mode_canvas_writes_changes_and_decorrelates_on_request():
+    from vizlab.optimize import pixels
+
+    param, *_ = build(torch.nn.Identity(), preset("cs231n", size=48, canvas=16, centre=0.0))
+    assert param.name == "pixels+upsampled" and param.image().shape[-1] == 48  # exact
+    with torch.no_grad():
+        start = param.params[0].detach().clone()
+        param.set_image(param.image())
+    assert torch.allclose(param.params[0], start, atol=1e-5)  # exact: write="change" in the pixel mode
+    from vizlab.optimize.transforms import Scale
+
+    def widest_scale(settings):
+        _, transforms, _, _ = build(torch.nn.Identity(), settings)
+        return max(max(t.factors) for t in transforms[0].transforms if isinstance(t, Scale))
+
+    # the pixel mode's random scale/rotation follows `transforms` (it used to ignore it)
+    assert widest_scale(preset("cs231n", size=32, transforms="strong")) > widest_scale(preset("cs231n", size=32))  # exact
+    plain = pixels((1, 3, 32, 32), seed=0, noise=1.0)
+    mixed = pixels((1, 3, 32, 32), seed=0, noise=1.0, decorrelate=True)
+    assert mixed.name == "pixels+decorrelated"  # exact
+    # the same noise mixed by the photos' colour covariance: most of it is brightness, little is colour
+    def colour(param):  # each pixel minus its grey level: the colour part
+        x = param.image().detach()
+        return float((x - x.mean(dim=1, keepdim=True)).std())
+
+    assert colour(mixed) < 0.5 * colour(plain)  # exact: a fixed matrix on seed-0 noise (measured ratio 0.31)
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        mixed.set_image(x)
+    assert torch.allclose(mixed.image(), x, atol=1e-5)  # exact: set_image inverts the mixing
+    again = pixels(init=x, decorrelate=True, centre=(0.4, 0.5, 0.6), scale=(0.2, 0.3, 0.25))
+    assert torch.allclose(again.image(), x, atol=1e-5)  # exact
+
+
 def test_canvas_leaves_no_detail_finer_than_the_view(tiny):
     from vizlab.optimize import frequency_energy
 
