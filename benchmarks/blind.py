@@ -68,7 +68,8 @@ RECIPES = {
     # ... and the lecture's pixel recipe with the same centre prior, view and canvas (a 128-px pixel canvas,
     # enlarged: no aliasing grid for the wider blur of round 9 to hide)
     "cs231n_centre_canvas": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128}),
-    # round 12: the canvas recipe without the random colour behind the window (frozen as the default OBJECT)
+    # round 12: the canvas recipe without the random colour behind the window (frozen as the default OBJECT in
+    # commit 3f8f9d1 for the random draw; reverted after the blind counts: the ten 5/10 and 6/10)
     "canvas_nobackdrop": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                       "canvas": 128, "backdrop": False}),
     # round 12: the pixel candidate frozen in commit 2b6568a (then the CS231N preset; reverted after its blind
