@@ -76,6 +76,10 @@ RECIPES = {
     # count): centre 0.3, view and canvas 128, strong scale/rotation; with a canvas the pixel mode's clamp and
     # blur write only their change back to it (params.upsampled(write="change"))
     "cs231n_r12": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong"}),
+    # ... or round 11's default (random ground) that optimises again on the plain ground only where Lite0's p at the
+    # view stays below 0.5 (classes that never converge with the random ground; the ten all do)
+    "canvas_retry": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                 "canvas": 128, "retry_plain": 0.5}),
     "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                   "canvas": 128, "transforms": "strong", "jitter": 16}),
 }

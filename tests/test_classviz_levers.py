@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +236,25 @@ def test_backdrop_switch_leaves_the_window_on_its_grey_ground(tiny):
         preset("maco", backdrop="no")
 
 
+def test_retry_plain_renders_again_on_the_grey_ground_only_below_the_threshold(tiny):
+    """Issue 24 round 12: ``retry_plain`` re-optimises without the random ground when the view's p is too low."""
+    from vizlab.optimize.classviz import view_probability
+
+    base = preset("maco", size=32, steps=2, centre=0.3, view=16)
+    plain = class_visualization(tiny, 1, replace(base, backdrop=False), progress=False)
+    never = class_visualization(tiny, 1, replace(base, retry_plain=1e-9), progress=False)
+    assert "retry" not in never.info  # exact: a probability is above 1e-9, no second run
+    always = class_visualization(tiny, 1, replace(base, retry_plain=1.0), progress=False)
+    retry = always.info["retry"]
+    assert retry["random"] == pytest.approx(view_probability(tiny, never.image, 1, 16))  # exact: same first run
+    assert retry["plain"] == pytest.approx(view_probability(tiny, plain.image, 1, 16))  # exact: the plain run
+    kept = plain if retry["kept"] == "plain" else never
+    torch.testing.assert_close(always.image, kept.image)  # exact: the image of the kept run
+    assert always.info["settings"].retry_plain == 1.0  # exact
+    with pytest.raises(ValueError, match="retry_plain must be a probability"):
+        preset("object", retry_plain=1.5)
+
+
 def test_upsampled_enlarges_the_canvas_and_writes_back_through_it():
     from vizlab.optimize import pixels, upsampled
 
@@ -333,7 +353,6 @@ def test_canvas_leaves_no_detail_finer_than_the_view(tiny):
 
 
 def replace_canvas(settings, canvas):
-    from dataclasses import replace
 
     return replace(settings, canvas=canvas)
 

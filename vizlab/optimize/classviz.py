@@ -110,6 +110,10 @@ class ClassVizSettings:
             the class has to appear as one object in the middle.
         backdrop: with ``centre``: a random colour behind the window at every step (off: the plain grey ground
             of the final image at every step).
+        retry_plain: with ``centre`` and ``backdrop``: when the model's probability of the class on the final image
+            seen at the view's side is below this, optimise again on the plain grey ground (``backdrop=False``)
+            and keep the image the model is surer of at the view (``info["retry"]`` says both probabilities and
+            which was kept); 0: off. The random ground stops some classes from ever converging (issue 24, round 12).
         canvas: the side (pixels) of the optimised image, enlarged (bicubic) to ``size`` (0, or a canvas larger
             than ``size``: ``size``, no enlargement). With a small ``view`` the model never sees the detail finer
             than the view, which in a full-size canvas stays as it started (with ``maco``: photo-contrast noise);
@@ -140,6 +144,7 @@ class ClassVizSettings:
     saturation: float = 1.0
     tilt: float = 0.0
     backdrop: bool = True
+    retry_plain: float = 0.0
     ensemble: tuple = ()
     transforms: str = "standard"
     centre: float = 0.0
@@ -188,6 +193,8 @@ class ClassVizSettings:
         for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "saturation", "tilt") + (("blur_end",) if self.blur_end is not None else ()):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= float(self.retry_plain) <= 1:
+            raise ValueError(f"retry_plain must be a probability in [0, 1], got {self.retry_plain}")
         if not 0 <= float(self.lr_end) <= 1:
             raise ValueError(f"lr_end must be in [0, 1], got {self.lr_end}")
         if float(self.clip_weak) >= 100:
@@ -480,7 +487,27 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                         copies=settings.copies)
     result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
                        target_probability=class_probability(model, result.image, index))
+    if settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop and result.reason == "finished":
+        side = settings.view or settings.size
+        first = view_probability(model, result.image, index, side)
+        if first < settings.retry_plain:
+            plain = class_visualization(model, index, replace(settings, backdrop=False, retry_plain=0.0), seed=seed,
+                                        snapshots=snapshots, callback=callback, stop_event=stop_event,
+                                        progress=progress)
+            again = view_probability(model, plain.image, index, side)
+            kept = plain if again > first else result
+            kept.info["retry"] = dict(random=first, plain=again, kept="plain" if again > first else "random")
+            kept.info["settings"] = settings
+            return kept
     return result
+
+
+@torch.no_grad()
+def view_probability(model: nn.Module, image: torch.Tensor, target: int, side: int) -> float:
+    """``p(target | image)`` with the image resized (antialiased) to ``side x side``: what the optimisation's view saw."""
+    small = nn.functional.interpolate(image.to(model_device(model)), size=(side, side), mode="bilinear",
+                                      antialias=True, align_corners=False)
+    return class_probability(model, small, target)
 
 
 @torch.no_grad()
