@@ -386,6 +386,7 @@ def render_set(args) -> int:
         entry = dict(image=name, recipe=recipe, cls=model.categories[target], target=target,
                      lite0_p=r.info["target_probability"], seconds=seconds, cpu_seconds=cpu_s,
                      threads=torch.get_num_threads(), image_seed=args.image_seed,
+                     **({"retry": r.info["retry"]} if "retry" in r.info else {}),
                      **proxies(judge, r.image, target))
         entries.append(entry)
         key_path.write_text(json.dumps(dict(folder=str(out), entries=entries), indent=1))
