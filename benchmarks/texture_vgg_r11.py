@@ -48,6 +48,18 @@ RECIPES = {
     "gravel": dict(size=128, source_size=256, octaves=2, steps=[60, 60], spectrum_weight=0.3),
     "brush": dict(size=96, source_size=384, octaves=2, steps=[80, 160], spectrum_weight=0.0),
 }
+#: Round 12 (r12-texture): Risser et al.'s histogram loss on relu1_1 ... relu4_1 added; ``waves`` (the shipped
+#: painted wave bands, data/styles/waves.png, stationary) as a second painting beside the non-stationary ``brush``.
+#: ``render --round 12`` starts from these.
+HIST = ["relu1_1", "relu2_1", "relu3_1", "relu4_1"]
+RECIPES_R12 = {
+    "brick": dict(RECIPES["brick"], histogram_layers=HIST),
+    "gravel": dict(size=128, source_size=256, octaves=2, steps=[80, 100], spectrum_weight=3.0, histogram_layers=HIST),
+    "brush": dict(RECIPES["brush"], histogram_layers=HIST),
+    "waves": dict(size=128, source_size=256, octaves=2, steps=[60, 80], spectrum_weight=0.3, histogram_layers=HIST),
+}
+ALL_TEXTURES = sorted({*RECIPES, *RECIPES_R12})
+
 #: Request a (round 11, first): the same for gravel; brick spectrum 1.0 without long-range terms, brush 128 px
 #: from the 256-px PNG with spectrum 0.3 and per-RGB-channel histogram matching.
 RECIPES_A = {
@@ -77,7 +89,7 @@ def _render(args: argparse.Namespace) -> None:
                                       texture_gram_distance)
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    recipe = dict(RECIPES[args.texture])
+    recipe = dict((RECIPES_R12 if args.round == 12 else RECIPES)[args.texture])
     if args.recipe:
         recipe.update(json.loads(args.recipe))
     out = Path(args.out)
@@ -117,10 +129,10 @@ def _pairs(args: argparse.Namespace) -> None:
     items = []
     for path in sorted(src_dir.glob("*_s*.png")):
         m = re.fullmatch(r"([a-z]+)_s(\d+)(.*)\.png", path.name)
-        if not m or m.group(1) not in RECIPES or (args.tag and m.group(3) != args.tag):
+        if not m or m.group(1) not in ALL_TEXTURES or (args.tag and m.group(3) != args.tag):
             continue
         texture = m.group(1)
-        recipe = runs.get(path.name, RECIPES[texture])
+        recipe = runs.get(path.name, RECIPES.get(texture, RECIPES_R12.get(texture)))
         synth = torch.from_numpy(load_image(path)).permute(2, 0, 1)[None].float()
         src = style_batch(None, texture, recipe["source_size"])
         t = args.tile
@@ -185,7 +197,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("render")
-    p.add_argument("--texture", required=True, choices=sorted(RECIPES))
+    p.add_argument("--texture", required=True, choices=ALL_TEXTURES)
+    p.add_argument("--round", type=int, default=11, choices=[11, 12], help="whose recipes: round 11's or 12's")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.add_argument("--tag", default="", help="suffix of the file name (a recipe variant)")

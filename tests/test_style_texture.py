@@ -158,3 +158,41 @@ def test_texture_net_rejects_other_models_and_options(vgg):
         TextureNet(vgg, padding="zeros")
     with pytest.raises(TypeError, match="VizModel"):
         TextureNet(nn.Sequential())
+
+
+def test_histogram_loss_is_zero_for_the_source_distribution_and_pulls_towards_it():
+    from vizlab.style.texture import _histogram_loss, _sorted_channels
+
+    g = torch.Generator().manual_seed(5)
+    src = torch.rand(1, 4, 12, 12, generator=g) ** 3          # skewed values, four channels
+    target = _sorted_channels(src)
+    # Any rearrangement of the source's values (here a shuffle within each channel) has its histogram: loss 0,
+    # also when the synthesis has a different number of values (every second value: the same quantiles).
+    perm = src.reshape(4, -1)[:, torch.randperm(144, generator=g)].reshape(1, 4, 12, 12)
+    assert float(_histogram_loss(perm, target)) < 1e-10  # exact
+    half = target[:, ::2].reshape(1, 4, 8, 9)
+    assert float(_histogram_loss(half, target)) < 1e-3  # exact
+    # A flat map is far from it; a gradient step on the loss moves the map's sorted values towards the source's.
+    x = torch.full((1, 4, 12, 12), 0.3).add(0.01 * torch.randn(1, 4, 12, 12, generator=g)).requires_grad_(True)
+    loss = _histogram_loss(x, target)
+    assert loss.item() > 0.1  # exact
+    loss.backward()
+    y = (x - 20 * x.grad).detach()
+    assert float(_histogram_loss(y, target)) < 0.5 * loss.item()  # exact
+    assert (_sorted_channels(y) - target).abs().mean() < (_sorted_channels(x.detach()) - target).abs().mean()  # exact
+
+
+def test_histogram_layers_are_checked_and_change_the_synthesis(tnet):
+    kw = dict(size=32, source_size=64, octaves=1, steps=3, net=tnet, seed=0)
+    plain = synthesize_texture_vgg("gravel", **kw)
+    hist = synthesize_texture_vgg("gravel", histogram_layers=["relu1_1", "relu4_1"], **kw)
+    assert not torch.equal(plain.image, hist.image)  # exact
+    # Weight 0 leaves the loss, and so the synthesis, as without the term.
+    off = synthesize_texture_vgg("gravel", histogram_layers=["relu1_1"], histogram_weight=0.0, **kw)
+    assert torch.allclose(off.image, plain.image, atol=1e-6)  # exact
+    with pytest.raises(ValueError, match="relu9_1"):
+        synthesize_texture_vgg("gravel", histogram_layers=["relu9_1"], **kw)
+    with pytest.raises(TypeError, match="histogram_layers"):
+        synthesize_texture_vgg("gravel", histogram_layers="relu1_1", **kw)
+    with pytest.raises(ValueError, match="histogram_weight"):
+        synthesize_texture_vgg("gravel", histogram_layers=["relu1_1"], histogram_weight=-1, **kw)

@@ -23,8 +23,10 @@ and additions that matter to the eye:
   the Gram loss leaves: by default for gray sources only (their gray levels); a colour source can be matched along
   its principal colour axes (:func:`match_colors_pca`, ``match_colors=True``);
 
-and, optionally, **long-range correlations** (``long_range``; Berger & Memisevic 2016): a layer's features
-correlated with the same features shifted down and across, which keep a brick wall's courses in line.
+and, optionally, **activation histograms** (``histogram_layers``; Risser, Wilmot & Barnes 2017): each channel
+of a layer takes the source's distribution of values, not only its second moments; and **long-range
+correlations** (``long_range``; Berger & Memisevic 2016): a layer's features correlated with the same features
+shifted down and across, which keep a brick wall's courses in line.
 
 Example:
     >>> result = synthesize_texture_vgg("gravel", size=128, steps=40)          # doctest: +SKIP
@@ -136,6 +138,31 @@ def _gram_loss(feats: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
     (its Gram normalisation cancels in the ratio; ``targets``: :func:`~.losses.gram_matrix` of the source)."""
     return relative_style_loss([feats[n] for n in layers], [targets[n] for n in layers],
                                [1.0 / len(layers)] * len(layers))
+
+
+def _sorted_channels(f: torch.Tensor) -> torch.Tensor:
+    """A ``(1, C, H, W)`` feature map's values per channel, sorted: ``(C, H*W)``."""
+    return f.reshape(f.shape[1], -1).sort(dim=1).values
+
+
+def _histogram_loss(f: torch.Tensor, source_sorted: torch.Tensor) -> torch.Tensor:
+    """Risser, Wilmot & Barnes (2017)'s histogram loss: ``||f - R(f)||^2 / ||s||^2`` (both per value), where
+    ``R(f)`` gives every channel of ``f`` the source's distribution of values by rank (exact histogram matching;
+    ``R`` is held fixed, so the gradient pulls each activation towards its matched value). A Gram matrix matches
+    second moments only; this term also fixes each channel's contrast and skew (the washed-out look)."""
+    c = f.shape[1]
+    flat = f.reshape(c, -1)
+    n, m = flat.shape[1], source_sorted.shape[1]
+    with torch.no_grad():
+        # The source's quantiles at the synthesis's ranks (linear interpolation between source values).
+        pos = torch.linspace(0, m - 1, n, device=f.device, dtype=f.dtype)
+        lo = pos.floor().long().clamp(max=m - 1)
+        hi = (lo + 1).clamp(max=m - 1)
+        w = pos - lo
+        quant = source_sorted[:, lo] * (1 - w) + source_sorted[:, hi] * w
+        order = flat.argsort(dim=1)
+        matched = torch.empty_like(flat).scatter_(1, order, quant)
+    return (flat - matched).pow(2).mean() / source_sorted.pow(2).mean().clamp_min(1e-12)
 
 
 def _relative(a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -275,6 +302,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                            spectrum_weight: float = 1.0, range_weight: float = 10.0, pooling: str = "avg",
                            padding: str = "circular", init: str = "spectrum", match_colors: bool | None = None,
                            long_range: dict[str, Sequence[int]] | None = None, long_range_weight: float = 1.0,
+                           histogram_layers: Sequence[str] = (), histogram_weight: float = 1.0,
                            net: TextureNet | None = None, seed: int = 0,
                            callback: Callable[[int, int, float], None] | None = None) -> StyleResult:
     """Synthesise a ``size`` x ``size`` texture that looks like ``source`` on the normalised VGG-19.
@@ -292,6 +320,10 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             themselves ``shift`` output pixels away, down and across (Berger & Memisevic 2016: the Gram
             matrix forgets where things are; these keep a brick wall's courses in line). ``None``: none.
         long_range_weight: the weight of those terms (their mean relative distance).
+        histogram_layers: layers whose activations also take the source's distribution channel by channel
+            (Risser, Wilmot & Barnes 2017's histogram loss, :func:`_histogram_loss`; round 12 used
+            ``relu1_1, relu2_1, relu3_1, relu4_1``). Default: none.
+        histogram_weight: the weight of their mean loss.
         range_weight: weight of a penalty on pixels outside ``[0, 1]`` (the pixels are free for L-BFGS).
         pooling, padding: see :class:`TextureNet` (``"max"``, ``"reflect"`` give the plain trunk).
         init: ``"spectrum"`` (noise with the source's spectrum and mean) or ``"noise"`` (grey plus noise).
@@ -331,7 +363,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     if init not in ("spectrum", "noise"):
         raise ValueError(f"init must be 'spectrum' or 'noise', got {init!r}")
     for name, value in (("spectrum_weight", spectrum_weight), ("range_weight", range_weight),
-                        ("long_range_weight", long_range_weight)):
+                        ("long_range_weight", long_range_weight), ("histogram_weight", histogram_weight)):
         weight(name, value)
     source_size = 2 * size if source_size is None else source_size
     whole("source_size", source_size)
@@ -346,9 +378,12 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     if not layers:
         raise ValueError(f"layers must name at least one layer of {list(TEXTURE_LAYERS)} or the trunk")
     long_range = dict(long_range or {})
+    if isinstance(histogram_layers, str):
+        raise TypeError(f"histogram_layers must be a sequence of layer names, got the string {histogram_layers!r}")
+    histogram_layers = list(histogram_layers)
     device = model_device(net)
-    net(torch.zeros(1, 3, 16, 16, device=device), [*layers, *long_range])  # checks the layer names
-    feat_layers = list(dict.fromkeys([*layers, *long_range]))
+    net(torch.zeros(1, 3, 16, 16, device=device), [*layers, *long_range, *histogram_layers])  # checks the names
+    feat_layers = list(dict.fromkeys([*layers, *long_range, *histogram_layers]))
     src_full = style_batch(None, source, source_size).to(device)
     gen = torch.Generator().manual_seed(seed)
     gray = _is_gray(src_full)
@@ -366,6 +401,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             probe = torch.zeros(1, 3, side, side, device=device)
             plan = _shift_plan(long_range, factor, net(probe, list(long_range))) if long_range else []
             shifted = [_shifted_gram(fsrc[n], dy, dx, periodic=False) for n, dy, dx in plan]
+            hist_targets = {n: _sorted_channels(fsrc[n]) for n in histogram_layers}
             crop = _crop(src, side)
             mean = crop.mean(dim=(-2, -1), keepdim=True)
             source_fft = torch.fft.fft2(periodic_component(crop - mean))
@@ -394,6 +430,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 lr_loss = sum(_relative(_shifted_gram(feats[n], dy, dx, periodic=True), t)
                               for (n, dy, dx), t in zip(plan, shifted)) / len(plan)
                 gram = gram + long_range_weight * lr_loss
+            if hist_targets:
+                gram = gram + histogram_weight * sum(_histogram_loss(feats[n], t) for n, t in hist_targets.items()
+                                                     ) / len(hist_targets)
             total = gram + range_weight * (F.relu(x - 1).pow(2).sum() + F.relu(-x).pow(2).sum()) / x[0, 0].numel()
             spec = x.new_zeros(())
             if spectrum_weight > 0:
