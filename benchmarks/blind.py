@@ -313,21 +313,10 @@ def first_hit(guesses: list[str], phrases: list[str]) -> int | None:
 # -- rendering ------------------------------------------------------------------------------------------------
 def degraded(image: torch.Tensor, kind: str) -> torch.Tensor:
     """A copy of ``image`` as a viewer with poor eyes might see it: ``grey``, ``blur`` (sigma 2 px), ``small``
-    (down to 56 px and back) or ``tiny`` (32 px and back)."""
-    from vizlab.optimize.regularizers import gaussian_blur
+    (down to 56 px and back) or ``tiny`` (32 px and back); :func:`vizlab.optimize.degraded_copy`."""
+    from vizlab.optimize import degraded_copy
 
-    if kind == "grey":
-        g = (0.299 * image[:, 0] + 0.587 * image[:, 1] + 0.114 * image[:, 2]).unsqueeze(1)
-        return g.expand_as(image).contiguous()
-    if kind == "blur":
-        return gaussian_blur(image, 2.0)
-    if kind in ("small", "tiny"):
-        h, w = image.shape[-2:]
-        side = 56 if kind == "small" else 32
-        small = torch.nn.functional.interpolate(image, size=(side, side), mode="bilinear", antialias=True,
-                                                align_corners=False)
-        return torch.nn.functional.interpolate(small, size=(h, w), mode="bilinear", align_corners=False).clamp(0, 1)
-    raise ValueError(f"kind must be grey, blur, small or tiny, got {kind!r}")
+    return degraded_copy(image, kind)
 
 
 def proxies(judge, image: torch.Tensor, target: int) -> dict:

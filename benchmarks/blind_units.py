@@ -127,8 +127,33 @@ def sheet(images: torch.Tensor, row_a, row_b, path: Path) -> None:
     plt.close(fig)
 
 
-def render(args) -> None:
+def patches(net, units: list[int], out: Path) -> dict:
+    """The top patches of ``units`` (cached in ``out/patches.pt``: a separate ``patches`` call can make them
+    while the units render)."""
     from vizlab.inside import max_activating_patches, patch_pool
+
+    cache = out / "patches.pt"
+    if cache.exists():
+        found = torch.load(cache, weights_only=False)
+        if all(u in found for u in units):
+            return found
+    pool = patch_pool(224, crops_per_photo=CROPS_PER_PHOTO, shapes=0, seed=0)
+    # one patch per image (whole photos and crops of them): with only the package's 14 photos, one patch per
+    # photo made every unit's row the same few photos (pilot on channels 0, 2, 3, 5: RULES.md)
+    found = max_activating_patches(net, pool, LAYER, channels=units, k=K_PATCHES, full_fields=True, progress=False)
+    torch.save(found, cache)
+    return found
+
+
+def patches_only(args) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    c0 = cpu_seconds()
+    found = patches(load_net(), units_by_rule(), out)
+    print(f"patches of {len(found)} units in {cpu_seconds() - c0:.0f} CPU s: {out / 'patches.pt'}", flush=True)
+
+
+def render(args) -> None:
     from vizlab.optimize import unit_visualization
 
     out = Path(args.out)
@@ -143,6 +168,11 @@ def render(args) -> None:
     todo = [int(x) for x in args.only.split(",")] if args.only else units
     for u in todo:
         f = cache / f"unit{u:02d}.pt"
+        if args.available:
+            if f.exists():
+                saved = torch.load(f)
+                images[u], costs[u] = saved["image"], saved["info"]
+            continue
         if f.exists():
             saved = torch.load(f)
             images[u], costs[u] = saved["image"], saved["info"]
@@ -158,10 +188,12 @@ def render(args) -> None:
               f"similarity {info['similarity']:.2f}", flush=True)
     if args.only:
         return  # a share of the units (parallel processes); a last call without --only makes the sheets
-    pool = patch_pool(224, crops_per_photo=CROPS_PER_PHOTO, shapes=0, seed=0)
-    # one patch per image (whole photos and crops of them): with only the package's 14 photos, one patch per
-    # photo made every unit's row the same few photos (pilot on channels 0, 2, 3, 5: RULES.md)
-    found = max_activating_patches(net, pool, LAYER, channels=units, k=K_PATCHES, full_fields=True, progress=False)
+    if args.available:
+        # round 12: the units rendered before the stop, in the rule's (sorted, i.e. random) order; foil, coin and
+        # order seeds are applied to this shorter list (RULES.md of the set says so before any render)
+        units = [u for u in units if u in images]
+        print(f"{len(units)} units rendered: {units}", flush=True)
+    found = patches(net, units, out)
     for u in units:
         costs[u]["top_patch"] = found[u][0].value
     foil = derangement(len(units), FOIL_SEED)
@@ -195,14 +227,14 @@ def figure(args) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    from vizlab.inside import max_activating_patches, patch_pool
     from vizlab.optimize import show_units
 
     out = Path(args.out)
     units = units_by_rule()[:args.count]
+    if args.available:
+        units = [u for u in units_by_rule() if (out / "renders" / f"unit{u:02d}.pt").exists()][:args.count]
     net = load_net()
-    pool = patch_pool(224, crops_per_photo=CROPS_PER_PHOTO, shapes=0, seed=0)
-    found = max_activating_patches(net, pool, LAYER, channels=units, k=K_PATCHES, full_fields=True, progress=False)
+    found = patches(net, units, out)
     rows = {f"{LAYER}:{u}": (torch.load(out / "renders" / f"unit{u:02d}.pt")["image"], found[u]) for u in units}
     show_units(rows, size=1.1).savefig(out / "units.png", dpi=72)
     print(out / "units.png")
@@ -239,16 +271,21 @@ def main(argv=None) -> None:
     r.add_argument("--queue", default=None)
     r.add_argument("--neuron", action="store_true", help="the centre neuron of each channel instead of the channel")
     r.add_argument("--only", default=None, help="render only these units (comma-separated), no sheets")
+    r.add_argument("--available", action="store_true",
+                   help="render nothing: the sheets of the units already rendered (a stop before all were done)")
+    pa = sub.add_parser("patches", help="only the top patches of the rule's units (cached for render)")
+    pa.add_argument("--out", required=True)
     f = sub.add_parser("figure")
     f.add_argument("--out", required=True)
     f.add_argument("--count", type=int, default=6)
+    f.add_argument("--available", action="store_true", help="the first rendered units")
     s = sub.add_parser("score")
     s.add_argument("--out", required=True)
     s.add_argument("--answers", required=True)
     ap.add_argument("--rules", default="lite0_block4", choices=sorted(RULES), help="model, layer and seeds")
     args = ap.parse_args(argv)
     use_rules(args.rules)
-    {"render": render, "score": score, "figure": figure}[args.cmd](args)
+    {"render": render, "score": score, "figure": figure, "patches": patches_only}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ which stands in for another framing of the same photo.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -104,6 +106,42 @@ def gatys_vgg_rank_max(seed: int) -> float:
     return float(max(r["rank"] for r in _gatys_vgg_grid(seed)))
 
 
+# -- the fast style network trained on VGG-19's perceptual loss (issue 25 item 4): data/networks/vgg19/swirls.pt --
+FAST_VGG = "vgg19/swirls"
+
+
+@functools.lru_cache(maxsize=8)   # the two claims below read the same measurements (one process, one seed)
+def _fast_vgg_distances(seed: int, size: int = 256) -> tuple[tuple[float, float, float], ...]:
+    """Per held-out photo (rolled by ``seed`` pixels): the relative Gram distance to the swirls image, on Johnson
+    et al.'s VGG-19 style layers (relu1_2 ... relu4_3), of the photo, of the VGG-19-trained network's output and
+    of the shipped EfficientNet-Lite0-trained network's output."""
+    from vizlab.style import load_transformer, loss_network, style_batch, style_distance, stylize
+    from vizlab.style.transformer import HELD_OUT
+
+    vgg = loss_network("vgg19_normalised_fast", device="cpu")
+    nets = [load_transformer(FAST_VGG, device="cpu"), load_transformer("swirls", device="cpu")]
+    s = style_batch(None, "swirls", size)
+    rows = []
+    with torch.no_grad():
+        for p in HELD_OUT:
+            x = torch.roll(style_batch(None, p, size), shifts=(seed, seed), dims=(2, 3))
+            rows.append(tuple(style_distance(vgg, y, s) for y in (x, *(stylize(n, x) for n in nets))))
+    return tuple(rows)
+
+
+def fast_vgg_gram_fall_min(seed: int) -> float:
+    """The least fall of the VGG-19 Gram distance to the style, ``1 - d(output) / d(photo)``, over the six
+    held-out photos, for the network trained on VGG-19's perceptual loss (256 px)."""
+    return min(1 - net / photo for photo, net, _ in _fast_vgg_distances(seed))
+
+
+def fast_vgg_over_lite0_gram(seed: int) -> float:
+    """Mean over the held-out photos of the VGG-19 network's Gram distance over the Lite0-trained network's
+    (both ``swirls``, measured on VGG-19's style layers at 256 px): below 1 = closer to the style's Gram."""
+    rows = _fast_vgg_distances(seed)
+    return sum(net / lite for _, net, lite in rows) / len(rows)
+
+
 CLAIMS = [
     dict(name="nb07: VGG-19 Gatys, largest Gram distance left", run=gatys_vgg_gram_left_max, threshold=0.15,
          higher_is_better=False, where="notebooks/07_style_transfer.ipynb (cell 8, lecture profile)",
@@ -123,4 +161,13 @@ CLAIMS = [
     dict(name="vgg_adain_convention_ratio", run=adain_convention_ratio, threshold=2.0,
          where="tests/test_vgg_normalised.py::test_decoder_reconstructs_the_photo_only_in_the_right_convention",
          profile="quick"),
+    dict(name="fast_vgg_gram_fall_min", run=fast_vgg_gram_fall_min, threshold=0.4,
+         where="tests/test_fast_style_vgg19_network.py::test_it_moves_every_held_out_photo_towards_the_style_on_vgg19",
+         profile="quick"),
+    dict(name="fast_vgg_over_lite0_gram", run=fast_vgg_over_lite0_gram, threshold=0.65, higher_is_better=False,
+         where="tests/test_fast_style_vgg19_network.py::test_it_is_closer_to_the_style_than_the_lite0_trained_network",
+         profile="quick"),
+    dict(name="nb08: vgg19/swirls, VGG Gram distance over the Lite0 network's", run=fast_vgg_over_lite0_gram,
+         threshold=0.65, higher_is_better=False,
+         where="notebooks/08_fast_style_transfer.ipynb (VGG-19 section, lecture profile)", profile="lecture"),
 ]

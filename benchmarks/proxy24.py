@@ -46,7 +46,9 @@ def scored_rows(root: Path = HERE) -> list[dict]:
         folder = path.parent / "images" if (path.parent / "images").is_dir() else path.parent
         for r in json.loads(path.read_text()):
             if r.get("guesses"):
-                rows.append(dict(r, set=path.parent.name, path=str(folder / r["image"])))
+                # a second viewer's set shows another set's PNGs (``same_as``) and has no images of its own
+                png = root / r["same_as"] if r.get("same_as") else folder / r["image"]
+                rows.append(dict(r, set=path.parent.name, path=str(png)))
     return rows
 
 

@@ -220,6 +220,9 @@ def main() -> None:
     p.add_argument("--json", default="")
     p.set_defaults(fn=_score)
     args = parser.parse_args()
+    if args.cmd == "render" and args.texture not in (RECIPES_R12 if args.round == 12 else RECIPES):
+        parser.error(f"round {args.round} has no recipe for --texture {args.texture!r}; "
+                     f"it has {sorted(RECIPES_R12 if args.round == 12 else RECIPES)}")
     args.fn(args)
 
 

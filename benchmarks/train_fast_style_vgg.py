@@ -180,13 +180,15 @@ def train(args: argparse.Namespace) -> None:
         stop = threading.Event()
         start = time.perf_counter()
         last_print = [start]
+        first_step: list[int] = []   # a resumed run starts past step 1: its ms/step counts this process's steps
 
         def report(step: int, losses: dict) -> None:
             now = time.perf_counter()
+            first_step[:] = first_step or [step]
             if step <= 3 or step % args.print_every == 0 or now - last_print[0] > 20:
                 print(f"{style} step {step}/{args.steps}: total {losses['total']:.4g} content {losses['content']:.4g}"
                       f" style {losses['style']:.4g} tv {losses['tv']:.3g} palette {losses['palette']:.3g} "
-                      f"({now - start:.1f} s, {(now - start) / step * 1000:.0f} ms/step)", flush=True)
+                      f"({now - start:.1f} s, {(now - start) / (step - first_step[0] + 1) * 1000:.0f} ms/step)", flush=True)
                 last_print[0] = now
             if args.max_seconds and now - start > args.max_seconds:
                 stop.set()
@@ -198,14 +200,15 @@ def train(args: argparse.Namespace) -> None:
             norm="instance", width=args.width, blocks=args.blocks, loss_net=loss_net, style_size=args.style_size,
             checkpoint=checkpoint, checkpoint_every=args.checkpoint_every, seed=args.seed, callback=report,
             stop_event=stop, progress=False, palette_weight=args.palette_weight, flat_patches=args.flat_patches,
-            saturation_weight=args.saturation_weight)
+            saturation_weight=args.saturation_weight, resume=args.resume)
         net = result.net
         meta = {**result.config, "loss_net": f"vgg19_normalised up to {LAST_LAYER}",
                 "style_layers": list(STYLE_LAYERS), "content_layers": list(CONTENT_LAYERS),
                 "steps_done": result.steps, "seconds": round(result.seconds, 1), "device": str(device),
                 "stopped_early": result.stopped, "last": result.history[-1] if result.history else {}}
         path = save_transformer(net, out / f"{style}_vgg.pt", meta=meta)   # float16, no optimizer state
-        checkpoint.unlink(missing_ok=True)   # the resumable copy (with Adam's state) is not shipped
+        if not (result.stopped or args.keep_checkpoint):
+            checkpoint.unlink(missing_ok=True)   # the resumable copy (with Adam's state) is not shipped
         records[style] = {**meta, "history": result.history}
         (out / "losses.json").write_text(json.dumps(records, indent=0))
         size = path.stat().st_size
@@ -277,6 +280,11 @@ def main(argv=None) -> None:
     parser.add_argument("--saturation-weight", type=float, default=0.5)
     parser.add_argument("--flat-patches", type=float, default=0.3)
     parser.add_argument("--checkpoint-every", type=int, default=250)
+    parser.add_argument("--keep-checkpoint", action="store_true",
+                        help="keep OUT/<style>_vgg.ckpt after a finished run, for a next stage with --resume (a run "
+                             "stopped by --max-seconds or Ctrl-C always keeps it)")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/<style>_vgg.ckpt where it exists "
+                        "(network, Adam's state, step count, losses) up to --steps in total")
     parser.add_argument("--print-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")

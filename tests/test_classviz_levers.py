@@ -302,6 +302,7 @@ def test_pixel_mode_canvas_writes_changes_and_decorrelates_on_request():
     param, *_ = build(torch.nn.Identity(), preset("cs231n", size=48, canvas=16, centre=0.0))
     assert param.name == "pixels+upsampled" and param.image().shape[-1] == 48  # exact
     with torch.no_grad():
+        param.params[0].mul_(0.1)  # a canvas well inside [0, 1], so the clamp has nothing to pull back
         start = param.params[0].detach().clone()
         param.set_image(param.image())
     assert torch.allclose(param.params[0], start, atol=1e-5)  # exact: write="change" in the pixel mode
@@ -328,6 +329,39 @@ def test_pixel_mode_canvas_writes_changes_and_decorrelates_on_request():
     assert torch.allclose(mixed.image(), x, atol=1e-5)  # exact: set_image inverts the mixing
     again = pixels(init=x, decorrelate=True, centre=(0.4, 0.5, 0.6), scale=(0.2, 0.3, 0.25))
     assert torch.allclose(again.image(), x, atol=1e-5)  # exact
+    # build passes the setting on in the pixel mode (it used to ignore it)
+    assert build(torch.nn.Identity(), preset("cs231n", size=32, decorrelate=True))[0].name == "pixels+decorrelated"  # exact
+    with pytest.raises(TypeError, match="decorrelate must be True or False"):
+        pixels((1, 3, 8, 8), decorrelate="yes")
+
+
+def test_canvas_clamp_and_window_write_only_their_change():
+    from vizlab.optimize import pixels
+    from vizlab.optimize.params import upsampled, windowed
+
+    # a canvas value outside [0, 1]: the clamp of the enlarged image pulls it back, although the image it shows
+    # is already clamped (the change is taken from the enlargement before its clamp)
+    small = pixels((1, 3, 8, 8), seed=0, noise=0.0)
+    with torch.no_grad():
+        small.params[0][:, :, 2:6, 2:6] = 0.9  # canvas value 0.5 + 0.9 = 1.4
+        big = upsampled(small, 24, write="change")
+        assert float(big.image().max()) <= 1.0  # exact
+        big.set_image(big.image().clamp(0, 1))
+    assert float(small.image().max()) < 1.25  # exact: 1.4 came down (1.14; before the fix it stayed at 1.4)
+    # a projection that leaves the windowed image as it is leaves the parameters as they are (the window's soft
+    # edge is not pulled towards the grey ground)
+    inner = pixels((1, 3, 16, 16), seed=1, noise=0.2)
+    win = windowed(inner, 0.3)
+    with torch.no_grad():
+        start = inner.params[0].detach().clone()
+        win.set_image(win.image())
+    assert torch.allclose(inner.params[0], start, atol=1e-6)  # exact
+    param, *_ = build(torch.nn.Identity(), preset("cs231n", size=48, canvas=16, centre=0.3))
+    with torch.no_grad():
+        param.params[0].mul_(0.1)
+        start = param.params[0].detach().clone()
+        param.set_image(param.image())
+    assert torch.allclose(param.params[0], start, atol=1e-5)  # exact: window and canvas write changes only
 
 
 def test_canvas_leaves_no_detail_finer_than_the_view(tiny):

@@ -91,3 +91,23 @@ def test_training_two_steps_on_cpu_writes_a_loadable_network_losses_and_previews
     assert all(1 <= r["rank"] <= 1000 and 0 <= r["blob512"] <= 1 for r in rows)  # exact: a rank and a share
     shots = sorted((tmp_path / "eval").glob("*.png"))
     assert len(shots) == len(HELD_OUT) and all(min(Image.open(p).size) == 512 for p in shots)  # exact
+
+
+def test_resume_continues_an_interrupted_run_from_its_checkpoint(exported, tmp_path):
+    """A CPU run in stages: --keep-checkpoint leaves <out>/<style>_vgg.ckpt after a finished stage, and --resume
+    picks it up (network, Adam, step count, losses)."""
+    out = tmp_path / "out"
+    common = ("--data", str(exported), "--out", str(out), "--device", "cpu", "--size", "64", "--batch-size", "1",
+              "--width", "8", "--styles", "swirls")
+    done = _run(*common, "--steps", "1", "--keep-checkpoint", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]  # exact
+    assert (out / "swirls_vgg.ckpt").exists()  # exact: a finished stage keeps it on request
+    first = json.loads((out / "losses.json").read_text())["swirls"]
+    done = _run("--data", str(exported), "--out", str(out), "--device", "cpu", "--steps", "2", "--size", "64",
+                "--batch-size", "1", "--width", "8", "--styles", "swirls", "--resume", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]  # exact
+    assert "swirls step 1/2" not in done.stdout and "swirls step 2/2" in done.stdout  # exact: step 1 was not redone
+    record = json.loads((out / "losses.json").read_text())["swirls"]
+    assert record["steps_done"] == 2 and len(record["history"]) == 2  # exact
+    assert record["history"][0]["total"] == pytest.approx(first["history"][0]["total"], rel=1e-3)  # exact: the saved step
+    assert not (out / "swirls_vgg.ckpt").exists()  # exact: the resumable copy is not left behind

@@ -14,9 +14,9 @@ And the lecture's techniques built from them: :func:`class_visualization`, :func
 :func:`invert`, :func:`fooling_image`; inside the network, :func:`unit_visualization` (channels and neurons, several
 diverse images per unit) shown beside the unit's natural patches by :func:`show_units`.
 """
-from .classviz import (ASSIGNMENT, CS231N, FOURIER, MACO, OBJECT, ClassVizSettings, Ensemble, class_probability,
-                       class_visualization, ensemble_member, ghost_network, model_units, preset, regularizer_ladder,
-                       verdict)
+from .classviz import (ASSIGNMENT, COPIES, CS231N, FOURIER, MACO, OBJECT, PANEL, ClassVizSettings, Ensemble,
+                       class_probability, class_visualization, degraded_copy, ensemble_member, ghost_network,
+                       judge_panel, model_units, preset, regularizer_ladder, verdict)
 from .deepdream import ANIMAL_CLASSES, HEAD_DREAM, VGG_DREAM, DreamResult, class_mass, deepdream
 from .fooling import FoolingResult, fooling_image
 from .inversion import features, invert
@@ -41,5 +41,5 @@ __all__ = [
     "DIVERSITY", "UNIT", "gram_similarity", "unit_values", "unit_visualization",
     "L2", "TV", "Blur", "Clamp", "ClipWeak", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
     "Backdrop", "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "strong",
-    "Ensemble", "ensemble_member",
+    "Ensemble", "ensemble_member", "COPIES", "PANEL", "degraded_copy", "judge_panel",
 ]

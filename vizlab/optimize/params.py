@@ -111,19 +111,26 @@ def pixels(shape=(1, 3, 224, 224), *, init: torch.Tensor | None = None, centre=0
             brightness most and the two colour differences 2.4x and 10x less (no rainbow grain, but with CS231n's
             normalised steps the picture stays nearly grey: round 12, issue 24).
     """
+    if not isinstance(decorrelate, bool):
+        raise TypeError(f"decorrelate must be True or False, got {type(decorrelate).__name__}")
     device = torch.device("cpu") if device is None else torch.device(device)
     c = _channel_vector(centre, device, "centre")
     s = _channel_vector(scale, device, "scale")
     if (s <= 0).any():
         raise ValueError(f"scale must be positive, got {scale!r}")
-    mix = (COLOR_SQRT if decorrelate else torch.eye(3)).to(device)
-    unmix = torch.linalg.inv(mix)
+    if decorrelate:
+        mix = COLOR_SQRT.to(device)
+        unmix = torch.linalg.inv(mix)
+
+    def colours(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("ij,njhw->nihw", m, x)
+
     if init is not None:
         if not isinstance(init, torch.Tensor) or init.dim() != 4 or init.shape[1] != 3:
             raise ValueError(f"init must be an (N, 3, H, W) image tensor, got {getattr(init, 'shape', type(init))}")
         z = ((init.detach().to(device, torch.float32) - c) / s).clone()
         if decorrelate:
-            z = torch.einsum("ij,njhw->nihw", unmix, z).contiguous()
+            z = colours(unmix, z).contiguous()
     else:
         n, _, h, w = _shape(shape)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -139,10 +146,10 @@ def pixels(shape=(1, 3, 224, 224), *, init: torch.Tensor | None = None, centre=0
             z.copy_((x - c) / s)
     else:
         def image() -> torch.Tensor:
-            return c + s * torch.einsum("ij,njhw->nihw", mix, z)
+            return c + s * colours(mix, z)
 
         def set_image(x: torch.Tensor) -> None:
-            z.copy_(torch.einsum("ij,njhw->nihw", unmix, (x - c) / s))
+            z.copy_(colours(unmix, (x - c) / s))
 
     return Parameterization([z], image, set_image, "pixels+decorrelated" if decorrelate else "pixels")
 
@@ -405,7 +412,10 @@ def windowed(param: Parameterization, radius: float, softness: float = 0.15, bac
     prior: the class must appear as one object in the middle, on a plain grey ground).
 
     The result's ``window`` attribute is the mask (a :class:`~vizlab.optimize.transforms.Backdrop` transform
-    uses it to put a random ground behind the object at every step). ``set_image`` writes through to ``param``.
+    uses it to put a random ground behind the object at every step). ``set_image(x)`` writes the change
+    ``x - image()`` through to ``param`` (``set_image`` carries the render loop's projections: clamp, blur): a
+    projection that leaves the windowed image as it is leaves ``param`` as it is, where writing ``x`` itself
+    would pull the window's soft edge towards the grey ground at every step.
     """
     if not isinstance(param, Parameterization):
         raise TypeError(f"param must be a Parameterization, got {type(param).__name__}")
@@ -422,7 +432,7 @@ def windowed(param: Parameterization, radius: float, softness: float = 0.15, bac
         return mask * param.image() + (1 - mask) * ground
 
     def set_image(x: torch.Tensor) -> None:
-        param.set_image(x)
+        param.set_image(param.image() + (x - image()))
 
     out = Parameterization(param.params, image, set_image, f"{param.name}+window")
     out.window, out.ground = mask, ground
@@ -437,7 +447,8 @@ def upsampled(param: Parameterization, size: int, mode: str = "bicubic", write: 
     photo's contrast). Optimising a canvas of the view's size and enlarging it leaves no such detail.
 
     ``set_image(x)`` shrinks (antialiased) and writes through to ``param``: with ``write="image"`` the image
-    ``x`` itself; with ``write="change"`` only the change ``x - image()``, added to the canvas. The second is for
+    ``x`` itself; with ``write="change"`` only the change from the enlarged canvas before its clamp to ``[0, 1]``,
+    added to the canvas (so a clamp pulls canvas values that left ``[0, 1]`` back). The second is for
     projections applied every step (the pixel mode's clamp and blur): a projection that leaves the image as it
     is then leaves the canvas as it is, where writing the shrunk image back would blur the canvas by the
     enlarge-and-shrink round trip at every step (round 12: the pixel recipe's 128-px canvas then did not
@@ -456,8 +467,11 @@ def upsampled(param: Parameterization, size: int, mode: str = "bicubic", write: 
         raise ValueError(f"size must be at least the parameterization's side ({max(h, w)}), got {size}")
     f = torch.nn.functional
 
+    def enlarged() -> torch.Tensor:
+        return f.interpolate(param.image(), size=(size, size), mode=mode, align_corners=False)
+
     def image() -> torch.Tensor:
-        return f.interpolate(param.image(), size=(size, size), mode=mode, align_corners=False).clamp(0, 1)
+        return enlarged().clamp(0, 1)
 
     def shrink(x: torch.Tensor) -> torch.Tensor:
         return f.interpolate(x, size=(int(h), int(w)), mode="bilinear", align_corners=False, antialias=True)
@@ -466,6 +480,6 @@ def upsampled(param: Parameterization, size: int, mode: str = "bicubic", write: 
         if write == "image":
             param.set_image(shrink(x))
         else:
-            param.set_image(param.image() + shrink(x - image()))
+            param.set_image(param.image() + shrink(x - enlarged()))
 
     return Parameterization(param.params, image, set_image, f"{param.name}+upsampled")

@@ -83,7 +83,7 @@ class ClassVizExplorer(Explorer):
         self.blur_sigma = W.FloatSlider(value=base.blur_sigma, min=0.0, max=2.0, step=0.1, description="blur sigma",
                                         **s)
         self.blur_every = W.IntSlider(value=base.blur_every, min=1, max=50, description="blur every", **s)
-        self.decorrelate = W.Checkbox(value=base.decorrelate, description="decorrelate colours (fourier)",
+        self.decorrelate = W.Checkbox(value=base.decorrelate, description="decorrelate colours",
                                       indent=False, layout=W.Layout(width="220px"))
         self.steps = W.BoundedIntText(value=base.steps, min=1, max=5000, description="steps",
                                       style={"description_width": "80px"}, layout=W.Layout(width="180px"))
