@@ -9,7 +9,8 @@ image goes to ``--log``; the image to ``--images/<variant>_s<seed>/<class>.png``
     python benchmarks/converge.py --variants base steps150 --seeds 0 --log /tmp/c.jsonl --images /tmp/c
     python benchmarks/converge.py --summary /tmp/c.jsonl      # one row per variant (and derived variants)
 
-The classes are the issue's ten plus round 9's seeded random 20 (``--random-seed 61206``). Derived variants are
+The classes are the issue's ten plus round 9's seeded random 20 (``--random-seed 61206``), or with ``--random N
+--random-seed S`` N classes drawn from all 1000 (round 12's development set: ``--random 14 --random-seed 1206``). Derived variants are
 computed from the log, not rendered: ``restart2`` (of seeds 0 and 1 of ``base``, the image whose proxy is best:
 Lite2's rank, then its rank on the blurred copy; cost = both renders + the proxy) and ``ensemble_weak``
 (``base``, re-rendered with the Lite0+Lite1 ensemble where Lite0's p on the base image is below 0.3; cost =
@@ -40,6 +41,17 @@ VARIANTS = {
     "ensemble": {"ensemble": ("efficientnet_lite1",)},
     # the model sees 128 px: optimise a 128-px canvas and enlarge it (no unseen, never-optimised fine detail)
     "canvas128": {"canvas": 128},
+    # round 12 (the default has canvas=128 since round 11): levers for random classes
+    "log_softmax": {"objective": "log_softmax"},
+    "strong": {"transforms": "strong", "jitter": 16},
+    "steps200lr03": {"steps": 200, "lr": 0.3},
+    "tilt05": {"tilt": 0.5},
+    "tilt1": {"tilt": 1.0},
+    "nocentre": {"centre": 0.0},
+    "centre04": {"centre": 0.4},
+    # the window on its plain grey ground at every step (no random colour behind it)
+    "nobackdrop": {"backdrop": False},
+    "nobackdrop_tilt05": {"backdrop": False, "tilt": 0.5},
 }
 #: Round 9's random draw (``random.Random(61206).sample(range(1000), 20)``), for the summary's split.
 RANDOM20_R9 = ("packet", "spotted salamander", "abacus", "drumstick", "Leonberg", "long-horned beetle",
@@ -67,6 +79,9 @@ def run(args) -> int:
         p.requires_grad_(False)
     judge = vizlab.load_judge()
     names = args.classes or classes(model)
+    if args.random:
+        drawn = random.Random(args.random_seed).sample(range(len(model.categories)), args.random)
+        names = [model.categories[i] for i in drawn]
     only = set(json.loads(Path(args.only_weak).read_text())) if args.only_weak else None
     log = Path(args.log)
     done = set()
@@ -164,6 +179,8 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=["base"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--classes", nargs="*", default=None)
+    parser.add_argument("--random", type=int, default=0, help="instead: this many classes drawn from all 1000")
+    parser.add_argument("--random-seed", type=int, default=RANDOM_SEED_R9, help="the seed of --random's draw")
     parser.add_argument("--only-weak", default=None, help="a JSON list of class names: render only these")
     parser.add_argument("--log", default=None)
     parser.add_argument("--images", default="/tmp/converge")

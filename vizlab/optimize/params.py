@@ -252,7 +252,7 @@ def natural_spectrum(h: int = 224, w: int | None = None) -> torch.Tensor:
 
 
 def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude: torch.Tensor | None = None,
-         learn_mean: bool = False, saturation: float = 1.0,
+         learn_mean: bool = False, saturation: float = 1.0, tilt: float = 0.0,
          device: torch.device | str | None = None) -> Parameterization:
     """Magnitude-constrained parameterization (MACO, Fel et al. 2023): only the phase of the spectrum is free.
 
@@ -273,6 +273,9 @@ def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude
             colour lets the sigmoid saturate, and on flamingo it turned everything green).
         saturation: multiplies the magnitude of the two colour-difference channels (the columns of
             :data:`COLOR_SQRT` with the smaller norms): above 1, more colourful than the photos.
+        tilt: the magnitude times ``1 / f^tilt`` (``f`` in cycles per pixel, floored at one cycle per image),
+            rescaled per channel to the same total energy: above 0 the image's contrast moves from fine grain to
+            coarse shapes (0: the photos' spectrum as it is).
         device: where the parameters live.
     """
     device = torch.device("cpu") if device is None else torch.device(device)
@@ -290,7 +293,17 @@ def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude
         raise TypeError(f"saturation must be a number, got {type(saturation).__name__}") from exc
     if saturation < 0:
         raise ValueError(f"saturation must be >= 0, got {saturation}")
+    try:
+        tilt = float(tilt)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"tilt must be a number, got {type(tilt).__name__}") from exc
+    if not 0 <= tilt <= 4:
+        raise ValueError(f"tilt must be in [0, 4], got {tilt}")
     amp = magnitude.to(device, torch.float32).clone()
+    if tilt:
+        tilted = amp * _frequency_scale(h, w, tilt, device)
+        energy = amp.pow(2).sum(dim=(-2, -1), keepdim=True)
+        amp = tilted * (energy / tilted.pow(2).sum(dim=(-2, -1), keepdim=True).clamp_min(1e-30)).sqrt()
     if saturation != 1:
         brightness = int(COLOR_SQRT.norm(dim=0).argmax())
         for c in range(3):
