@@ -412,10 +412,11 @@ def windowed(param: Parameterization, radius: float, softness: float = 0.15, bac
     prior: the class must appear as one object in the middle, on a plain grey ground).
 
     The result's ``window`` attribute is the mask (a :class:`~vizlab.optimize.transforms.Backdrop` transform
-    uses it to put a random ground behind the object at every step). ``set_image(x)`` writes the change
-    ``x - image()`` through to ``param`` (``set_image`` carries the render loop's projections: clamp, blur): a
-    projection that leaves the windowed image as it is leaves ``param`` as it is, where writing ``x`` itself
-    would pull the window's soft edge towards the grey ground at every step.
+    uses it to put a random ground behind the object at every step). ``set_image(x)`` writes ``x`` itself through
+    to ``param``: a projection (the pixel mode's clamp and blur) therefore also pulls the window's soft edge
+    towards the ground a little at every step, which keeps every pixel of the result inside ``[0, 1]`` after a
+    clamp (writing only the change would not: at the edge the picture moves by ``mask`` times it). The pixel
+    recipes judged blind with a window (rounds 9-12) were rendered this way.
     """
     if not isinstance(param, Parameterization):
         raise TypeError(f"param must be a Parameterization, got {type(param).__name__}")
@@ -432,7 +433,7 @@ def windowed(param: Parameterization, radius: float, softness: float = 0.15, bac
         return mask * param.image() + (1 - mask) * ground
 
     def set_image(x: torch.Tensor) -> None:
-        param.set_image(param.image() + (x - image()))
+        param.set_image(x)
 
     out = Parameterization(param.params, image, set_image, f"{param.name}+window")
     out.window, out.ground = mask, ground
