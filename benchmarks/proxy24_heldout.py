@@ -28,8 +28,9 @@ Reported per candidate, over the pooled held-out verdicts: agreement (k/n), bala
 interval from a bootstrap over groups (sets resampled with replacement, 1000 draws), and the difference of
 agreement from the base rate with its own bootstrap interval; for candidates with a score, the AUC of the pooled
 held-out scores and the share of within-set pairs (a named and an unnamed image of the same set) that the
-held-out score orders right: the question tuning asks (which of two renders will a person name?), which does
-not depend on a threshold carrying over between recipes. A proxy "beats the base rate clearly" only if
+held-out score orders right (every set has one image per class, so these pairs are of two classes: a ranking of
+classes within a recipe, not of two renders of one class), which does not depend on a threshold carrying over
+between recipes. A proxy "beats the base rate clearly" only if
 that difference's interval is above 0 under both splits.
 
     python benchmarks/proxy24_heldout.py                  # both splits, top-5 truth
@@ -205,8 +206,8 @@ def heldout(names, x, y, g, sets, pool=None):
 
 def pairs(score, y, sets) -> tuple[float, int]:
     """Within-set ranking: over every (named, unnamed) pair of images judged in the same set, how many the
-    score orders right (ties count one half), and how many pairs. The use in tuning: which of two renders of the
-    same recipe will a person name?"""
+    score orders right (ties count one half), and how many pairs. Each set has one image per class, so each pair
+    is of two classes of the same recipe."""
     score, y, sets = np.asarray(score, float), np.asarray(y, bool), np.asarray(sets)
     good, total = 0.0, 0
     for s in np.unique(sets):

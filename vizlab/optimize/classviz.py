@@ -586,8 +586,10 @@ def judge_panel(image: torch.Tensor, target: int | str, models=PANEL, copies=COP
     **What it is good for** (issue 24, round 12; ``benchmarks/proxy24_heldout.py`` over 260 blind verdicts
     on class images of rounds 7-11): among images judged in the same set (one recipe), the lower
     ``mean_log_rank`` goes with the image a person names in 73 % of (named, unnamed) pairs (95 % interval
-    over sets 64-81 %; the ROC AUC over all images is 0.70), so it can pick among seeds or renders of one
-    recipe. As a yes/no verdict ("a person will name it") no threshold, picked on the other sets or rounds,
+    over sets 64-81 %; the ROC AUC over all images is 0.70). Every set holds one image per class, so those pairs
+    are of different classes: it orders classes by how well their images read, within one recipe. Whether it
+    picks the better of two renders of the same class is not shown (over 321 same-class pairs across sets it
+    orders about half right: chance). As a yes/no verdict ("a person will name it") no threshold, picked on the other sets or rounds,
     agreed with people clearly more often than always answering "not named" (58 %); ``benchmarks/README.md``
     has the numbers. It does not replace the blind count.
 
