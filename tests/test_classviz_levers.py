@@ -248,11 +248,23 @@ def test_retry_plain_renders_again_on_the_grey_ground_only_below_the_threshold(t
     retry = always.info["retry"]
     assert retry["random"] == pytest.approx(view_probability(tiny, never.image, 1, 16))  # exact: same first run
     assert retry["plain"] == pytest.approx(view_probability(tiny, plain.image, 1, 16))  # exact: the plain run
+    assert retry[retry["kept"]] == max(retry["random"], retry["plain"])  # exact: the surer run is kept
     kept = plain if retry["kept"] == "plain" else never
     torch.testing.assert_close(always.image, kept.image)  # exact: the image of the kept run
     assert always.info["settings"].retry_plain == 1.0  # exact
+    assert always.seconds == pytest.approx(sum(retry["seconds"].values()))  # exact: both runs are its cost
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    stopped = class_visualization(tiny, 1, replace(base, retry_plain=1.0), progress=False, stop_event=stop)
+    assert "retry" not in stopped.info  # exact: a stopped run is not retried
     with pytest.raises(ValueError, match="retry_plain must be a probability"):
         preset("object", retry_plain=1.5)
+    with pytest.raises(TypeError, match="retry_plain must be a number"):
+        preset("object", retry_plain="0.5")
+    with pytest.raises(ValueError, match="tilt must be in"):
+        preset("maco", tilt=5)
 
 
 def test_upsampled_enlarges_the_canvas_and_writes_back_through_it():

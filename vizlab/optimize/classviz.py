@@ -162,6 +162,12 @@ class ClassVizSettings:
                                  f"got {name!r}")
         if not isinstance(self.backdrop, bool):
             raise TypeError(f"backdrop must be a bool, got {type(self.backdrop).__name__}")
+        for name in ("tilt", "retry_plain"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        if self.tilt > 4:   # below 0: the check of every non-negative number below
+            raise ValueError(f"tilt must be in [0, 4], got {self.tilt}")
         if self.transforms not in ROBUSTNESS:
             raise ValueError(f"transforms must be one of {', '.join(ROBUSTNESS)}, got {self.transforms!r}")
         if self.mode not in MODES:
@@ -493,14 +499,20 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                        target_probability=class_probability(model, result.image, index))
     if settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop and result.reason == "finished":
         side = settings.view or settings.size
-        first = view_probability(model, result.image, index, side)
+        first = (result.info["target_probability"] if side == result.image.shape[-1]
+                 else view_probability(model, result.image, index, side))
         if first < settings.retry_plain:
             plain = class_visualization(model, index, replace(settings, backdrop=False, retry_plain=0.0), seed=seed,
                                         snapshots=snapshots, callback=callback, stop_event=stop_event,
                                         progress=progress)
+            if plain.reason != "finished":   # a stopped second run: keep the finished first one
+                return result
             again = view_probability(model, plain.image, index, side)
-            kept = plain if again > first else result
-            kept.info["retry"] = dict(random=first, plain=again, kept="plain" if again > first else "random")
+            keep_plain = again > first
+            kept = plain if keep_plain else result
+            kept.info["retry"] = dict(random=first, plain=again, kept="plain" if keep_plain else "random",
+                                      seconds=dict(random=result.seconds, plain=plain.seconds))
+            kept.seconds = result.seconds + plain.seconds   # both runs are the cost of this image
             kept.info["settings"] = settings
             return kept
     return result
@@ -509,9 +521,9 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
 @torch.no_grad()
 def view_probability(model: nn.Module, image: torch.Tensor, target: int, side: int) -> float:
     """``p(target | image)`` with the image resized (antialiased) to ``side x side``: what the optimisation's view saw."""
-    small = nn.functional.interpolate(image.to(model_device(model)), size=(side, side), mode="bilinear",
-                                      antialias=True, align_corners=False)
-    return class_probability(model, small, target)
+    from ..inside.features import resize_batch  # here, not at import: vizlab.optimize does not load vizlab.inside
+
+    return class_probability(model, resize_batch(image.to(model_device(model)), side), target)
 
 
 @torch.no_grad()
