@@ -31,7 +31,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blind import ISSUE_CLASSES, RANDOM_SEED_R9, proxies  # noqa: E402
 
-#: Each variant changes one setting of ``opt.OBJECT``.
+#: Each variant changes one setting of round 11's ``opt.OBJECT`` (:data:`BASE`: today's default without the
+#: round-12 second run, so that ``base`` and the levers mean what the round-10 to round-12 tables measured).
 VARIANTS = {
     "base": {},
     "steps150": {"steps": 150},
@@ -52,7 +53,10 @@ VARIANTS = {
     # the window on its plain grey ground at every step (no random colour behind it)
     "nobackdrop": {"backdrop": False},
     "nobackdrop_tilt05": {"backdrop": False, "tilt": 0.5},
+    # round 12's default: a second run on the plain ground where the view's p stays below 0.5
+    "retry": {"retry_plain": 0.5},
 }
+BASE = {"retry_plain": 0.0}
 #: Round 9's random draw (``random.Random(61206).sample(range(1000), 20)``), for the summary's split.
 RANDOM20_R9 = ("packet", "spotted salamander", "abacus", "drumstick", "Leonberg", "long-horned beetle",
                "Australian terrier", "puck", "chiffonier", "thunder snake", "whippet", "Indian elephant", "frying pan",
@@ -71,7 +75,7 @@ def run(args) -> int:
     import vizlab
     from vizlab.images import save_image
     from vizlab.optimize import class_visualization, preset
-    from vizlab.optimize.classviz import class_probability
+    from vizlab.optimize.classviz import view_probability
 
     torch.set_num_threads(args.threads)
     model = vizlab.load_model()
@@ -95,16 +99,13 @@ def run(args) -> int:
                 if (variant, seed, cls) in done or (only is not None and cls not in only):
                     continue
                 target = model.class_index(cls)
-                settings = preset("object", **VARIANTS[variant])
+                settings = preset("object", **{**BASE, **VARIANTS[variant]})
                 start, cpu = time.perf_counter(), time.process_time()
                 r = class_visualization(model, target, settings, seed=seed, progress=False)
                 seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
-                view = settings.view or settings.size
-                small = torch.nn.functional.interpolate(r.image, size=(view, view), mode="bilinear",
-                                                        antialias=True, align_corners=False)
                 start_p = time.process_time()
-                row = dict(variant=variant, seed=seed, cls=cls, target=target,
-                           lite0_p=r.info["target_probability"], lite0_p_view=class_probability(model, small, target),
+                row = dict(variant=variant, seed=seed, cls=cls, target=target, lite0_p=r.info["target_probability"],
+                           lite0_p_view=view_probability(model, r.image, target, settings.view or settings.size),
                            seconds=seconds, cpu_seconds=cpu_s, threads=torch.get_num_threads(),
                            load=open("/proc/loadavg").read().split()[0], **proxies(judge, r.image, target))
                 row["proxy_cpu_seconds"] = time.process_time() - start_p
