@@ -142,7 +142,13 @@ def _gram_loss(feats: dict[str, torch.Tensor], targets: dict[str, torch.Tensor],
 
 def _sorted_channels(f: torch.Tensor) -> torch.Tensor:
     """A ``(1, C, H, W)`` feature map's values per channel, sorted: ``(C, H*W)``."""
+    _one_image(f)
     return f.reshape(f.shape[1], -1).sort(dim=1).values
+
+
+def _one_image(f: torch.Tensor) -> None:
+    if f.dim() != 4 or f.shape[0] != 1:   # a batch would mix its images into one channel's values
+        raise ValueError(f"f must be one feature map (1, C, H, W), got {tuple(f.shape)}")
 
 
 def _histogram_loss(f: torch.Tensor, source_sorted: torch.Tensor) -> torch.Tensor:
@@ -150,6 +156,7 @@ def _histogram_loss(f: torch.Tensor, source_sorted: torch.Tensor) -> torch.Tenso
     ``R(f)`` gives every channel of ``f`` the source's distribution of values by rank (exact histogram matching;
     ``R`` is held fixed, so the gradient pulls each activation towards its matched value). A Gram matrix matches
     second moments only; this term also fixes each channel's contrast and skew (the washed-out look)."""
+    _one_image(f)
     c = f.shape[1]
     flat = f.reshape(c, -1)
     n, m = flat.shape[1], source_sorted.shape[1]
