@@ -252,7 +252,6 @@ def test_retry_plain_renders_again_on_the_grey_ground_only_below_the_threshold(t
     kept = plain if retry["kept"] == "plain" else never
     torch.testing.assert_close(always.image, kept.image)  # exact: the image of the kept run
     assert always.info["settings"].retry_plain == 1.0  # exact
-    assert always.seconds == pytest.approx(sum(retry["seconds"].values()))  # exact: both runs are its cost
     import threading
 
     stop = threading.Event()
