@@ -47,29 +47,45 @@ from pathlib import Path
 
 import torch
 
-#: The deepest layer kept: relu4_1 is module 30 of the published state dict's ``nn.Sequential``.
-LAST_LAYER = "relu4_1"
-CONTENT_LAYERS = ("relu2_2",)
-STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_1")
+#: The loss network's layers, by ``--layers``: ``relu4_1`` (round 12's default, the encoder cut after relu4_1,
+#: module 30 of the published state dict's ``nn.Sequential``) or ``johnson`` (Johnson et al. 2016's exact
+#: layers, the encoder cut after relu4_3, module 36: two more 512-channel convolutions).
+LAYER_SETS = {
+    "relu4_1": dict(last="relu4_1", style=("relu1_2", "relu2_2", "relu3_3", "relu4_1"), content=("relu2_2",)),
+    "johnson": dict(last="relu4_3", style=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), content=("relu2_2",)),
+}
+LAST_LAYER = LAYER_SETS["relu4_1"]["last"]
+CONTENT_LAYERS = LAYER_SETS["relu4_1"]["content"]
+STYLE_LAYERS = LAYER_SETS["relu4_1"]["style"]
 ENCODER_NAME = "vgg19_relu4_1_fp16.pth"
+
+
+def encoder_name(layers: str = "relu4_1") -> str:
+    """The exported encoder's file name for a layer set (``vgg19_relu4_1_fp16.pth``, ``vgg19_relu4_3_fp16.pth``)."""
+    if layers not in LAYER_SETS:
+        raise ValueError(f"layers={layers!r} is not one of {sorted(LAYER_SETS)}")
+    return f"vgg19_{LAYER_SETS[layers]['last']}_fp16.pth"
 MAX_BYTES = 16 * 2 ** 20
 TILE = 256   # side of the preview tiles
 
 
-def truncated_vgg():
-    """The normalised VGG-19 trunk up to :data:`LAST_LAYER` (random weights) and its friendly layer names."""
+def truncated_vgg(last_layer: str = LAST_LAYER):
+    """The normalised VGG-19 trunk up to ``last_layer`` (random weights) and its friendly layer names."""
     from torch import nn
 
     from vizlab.models import vgg19_normalised_net
 
     net, names = vgg19_normalised_net()
-    last = int(names[LAST_LAYER].split(".")[1])
+    if last_layer not in names:
+        raise ValueError(f"last_layer={last_layer!r} is not a layer of the normalised VGG-19")
+    last = int(names[last_layer].split(".")[1])
     trunk = nn.Sequential(*list(net.children())[:last + 1])
     return trunk, {k: v for k, v in names.items() if int(v.split(".")[1]) <= last}
 
 
-def export(path: Path) -> None:
-    """Write the truncated encoder (float16), the training photos and the held-out photos next to ``path``."""
+def export(path: Path, layers: str = "relu4_1") -> None:
+    """Write the encoder truncated for ``layers`` (float16), the training photos and the held-out photos next
+    to ``path``."""
     import numpy as np
     from PIL import Image
 
@@ -77,7 +93,7 @@ def export(path: Path) -> None:
     from vizlab.models import FEATURE_MODELS, package_file
     from vizlab.style.transformer import HELD_OUT, training_content
 
-    trunk, _ = truncated_vgg()
+    trunk, _ = truncated_vgg(LAYER_SETS[layers]["last"])
     full = torch.load(package_file(*FEATURE_MODELS["vgg19_normalised"]), map_location="cpu", weights_only=True)
     state = {k: full[k].half() for k in trunk.state_dict()}   # the first layers' keys are the same indices
     trunk.load_state_dict({k: v.float() for k, v in state.items()})
@@ -106,27 +122,32 @@ def export(path: Path) -> None:
         print(f"wrote {len(sources)} photos to {target}")
 
 
-def load_loss_network(path: Path, device: torch.device):
-    """A :class:`~vizlab.style.lossnet.LossNetwork` on the exported encoder, with Johnson et al.'s layers."""
+def load_loss_network(path: Path, device: torch.device, layers: str = "relu4_1"):
+    """A :class:`~vizlab.style.lossnet.LossNetwork` on the exported encoder, with Johnson et al.'s layers
+    (``layers="johnson"``) or round 12's (the last style layer relu4_1, ``layers="relu4_1"``)."""
     from vizlab.models import VizModel, load_checked_state
     from vizlab.style.lossnet import LossNetwork, Recipe
 
-    trunk, names = truncated_vgg()
+    encoder_name(layers)   # checks the name
+    spec = LAYER_SETS[layers]
+    last_layer, style_layers, content_layers = spec["last"], spec["style"], spec["content"]
+    trunk, names = truncated_vgg(last_layer)
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise SystemExit(f"{path} is not a state dict")
     tmp = path.with_suffix(".float32.tmp")
     torch.save({k: v.float() for k, v in state.items()}, tmp)  # load_checked_state reads a file
     try:
-        load_checked_state(trunk, tmp, f"VGG-19 up to {LAST_LAYER} (export it with --export-encoder)")
+        load_checked_state(trunk, tmp, f"VGG-19 up to {last_layer} (export it with --export-encoder"
+                           f"{'' if layers == 'relu4_1' else ' --layers ' + layers})")
     finally:
         tmp.unlink()
     model = VizModel(trunk, name="vgg19_normalised", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), categories=[],
-                     layers=names, weights=f"normalised VGG-19 up to {LAST_LAYER}, from {path.name}")
-    recipe = Recipe("vgg19_normalised", style_layers=STYLE_LAYERS, content_layers=CONTENT_LAYERS, style_weight=5.0,
+                     layers=names, weights=f"normalised VGG-19 up to {last_layer}, from {path.name}")
+    recipe = Recipe("vgg19_normalised", style_layers=style_layers, content_layers=content_layers, style_weight=5.0,
                     content_weight=1.0, tv_weight=1e-5,
-                    note=f"Johnson et al. 2016's layers on the normalised VGG-19, up to {LAST_LAYER}")
-    return LossNetwork(model.to(device).eval(), [*STYLE_LAYERS, *CONTENT_LAYERS], recipe,
+                    note=f"Johnson et al. 2016's layers on the normalised VGG-19, up to {last_layer}")
+    return LossNetwork(model.to(device).eval(), [*style_layers, *content_layers], recipe,
                        channels_last=device.type == "cuda")
 
 
@@ -173,7 +194,8 @@ def train(args: argparse.Namespace) -> None:
         print("device: cpu, threads", torch.get_num_threads(), flush=True)
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    loss_net = load_loss_network(data / ENCODER_NAME, device)
+    loss_net = load_loss_network(data / encoder_name(args.layers), device, args.layers)
+    spec = LAYER_SETS[args.layers]
     records: dict[str, dict] = {}
     rows: list[torch.Tensor] = []
     for style in args.styles:
@@ -202,8 +224,8 @@ def train(args: argparse.Namespace) -> None:
             stop_event=stop, progress=False, palette_weight=args.palette_weight, flat_patches=args.flat_patches,
             saturation_weight=args.saturation_weight, resume=args.resume)
         net = result.net
-        meta = {**result.config, "loss_net": f"vgg19_normalised up to {LAST_LAYER}",
-                "style_layers": list(STYLE_LAYERS), "content_layers": list(CONTENT_LAYERS),
+        meta = {**result.config, "loss_net": f"vgg19_normalised up to {spec['last']}",
+                "style_layers": list(spec["style"]), "content_layers": list(spec["content"]),
                 "steps_done": result.steps, "seconds": round(result.seconds, 1), "device": str(device),
                 "stopped_early": result.stopped, "last": result.history[-1] if result.history else {}}
         path = save_transformer(net, out / f"{style}_vgg.pt", meta=meta)   # float16, no optimizer state
@@ -262,6 +284,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--export-encoder", metavar="PATH", help="write the encoder (and content/, heldout/ next to "
                         "it) and exit")
+    parser.add_argument("--layers", default="relu4_1", choices=sorted(LAYER_SETS),
+                        help="the loss network's layers: relu4_1 (round 12: style relu1_2, relu2_2, relu3_3, relu4_1; "
+                        "the encoder cut after relu4_1) or johnson (Johnson et al.'s exact style relu1_2, relu2_2, "
+                        "relu3_3, relu4_3; cut after relu4_3); content relu2_2 in both")
     parser.add_argument("--data", default=".gpu", help="the folder --export-encoder wrote (default .gpu)")
     parser.add_argument("--out", help="where the networks, losses and previews go")
     parser.add_argument("--styles", nargs="+", default=["swirls", "impression"])
@@ -295,7 +321,7 @@ def main(argv=None) -> None:
         evaluate(Path(args.evaluate), None, Path(args.out) if args.out else None)
         return
     if args.export_encoder:
-        export(Path(args.export_encoder))
+        export(Path(args.export_encoder), args.layers)
         return
     if not args.out:
         parser.error("--out is required for training")

@@ -111,3 +111,32 @@ def test_resume_continues_an_interrupted_run_from_its_checkpoint(exported, tmp_p
     assert record["steps_done"] == 2 and len(record["history"]) == 2  # exact
     assert record["history"][0]["total"] == pytest.approx(first["history"][0]["total"], rel=1e-3)  # exact: the saved step
     assert not (out / "swirls_vgg.ckpt").exists()  # exact: the resumable copy is not left behind
+
+
+def test_johnson_layers_cut_the_encoder_after_relu4_3_and_train_on_it(tmp_path):
+    """--layers johnson: Johnson et al.'s exact style layers (relu1_2, relu2_2, relu3_3, relu4_3), the encoder
+    exported up to conv4_3 (module 35) and the network's meta naming those layers; the default stays relu4_1."""
+    script = _module()
+    assert script.encoder_name() == "vgg19_relu4_1_fp16.pth"  # exact: round 12's command is unchanged
+    assert script.encoder_name("johnson") == "vgg19_relu4_3_fp16.pth"  # exact
+    with pytest.raises(ValueError, match="layers='relu5_1'"):
+        script.encoder_name("relu5_1")
+    path = tmp_path / script.encoder_name("johnson")
+    done = _run("--export-encoder", str(path), "--layers", "johnson", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]  # exact
+    state = torch.load(path, weights_only=True)
+    assert max(int(k.split(".")[0]) for k in state) == 35 and path.stat().st_size <= 16 * 2 ** 20  # exact: conv4_3
+    net = script.load_loss_network(path, torch.device("cpu"), "johnson")
+    x = torch.rand(1, 3, 48, 48)
+    with torch.no_grad():
+        ref = load_model("vgg19_normalised", device="cpu").net[:37](x)
+        ours = net(x)["relu4_3"]
+    assert (ours - ref).abs().max() <= 2e-3 * ref.abs().max()  # exact: float16 weights
+    out = tmp_path / "out"
+    done = _run("--layers", "johnson", "--data", str(tmp_path), "--out", str(out), "--device", "cpu", "--steps", "1",
+                "--size", "64", "--batch-size", "1", "--width", "8", "--styles", "impression", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]  # exact
+    meta = load_transformer(out / "impression_vgg.pt", device="cpu").meta
+    assert meta["loss_net"] == "vgg19_normalised up to relu4_3"  # exact
+    assert meta["style_layers"] == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]  # exact
+    assert meta["content_layers"] == ["relu2_2"]  # exact
