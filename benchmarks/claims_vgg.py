@@ -106,21 +106,23 @@ def gatys_vgg_rank_max(seed: int) -> float:
     return float(max(r["rank"] for r in _gatys_vgg_grid(seed)))
 
 
-# -- the fast style network trained on VGG-19's perceptual loss (issue 25 item 4): data/networks/vgg19/swirls.pt --
+# -- the fast style networks trained on VGG-19's perceptual loss (issue 25 item 4): data/networks/vgg19/*.pt --
 FAST_VGG = "vgg19/swirls"
+#: style -> the VGG-19-trained network's shipped name (round 12: swirls, relu4_1; round 13: impression, relu4_3)
+FAST_VGG_NETS = {"swirls": FAST_VGG, "impression": "vgg19/impression"}
 
 
-@functools.lru_cache(maxsize=8)   # the two claims below read the same measurements (one process, one seed)
-def _fast_vgg_distances(seed: int, size: int = 256) -> tuple[tuple[float, float, float], ...]:
-    """Per held-out photo (rolled by ``seed`` pixels): the relative Gram distance to the swirls image, on Johnson
+@functools.lru_cache(maxsize=8)   # the claims below read the same measurements (one process, one seed)
+def _fast_vgg_distances(seed: int, size: int = 256, style: str = "swirls") -> tuple[tuple[float, float, float], ...]:
+    """Per held-out photo (rolled by ``seed`` pixels): the relative Gram distance to the style image, on Johnson
     et al.'s VGG-19 style layers (relu1_2 ... relu4_3), of the photo, of the VGG-19-trained network's output and
-    of the shipped EfficientNet-Lite0-trained network's output."""
+    of the shipped EfficientNet-Lite0-trained network's output for the same style."""
     from vizlab.style import load_transformer, loss_network, style_batch, style_distance, stylize
     from vizlab.style.transformer import HELD_OUT
 
     vgg = loss_network("vgg19_normalised_fast", device="cpu")
-    nets = [load_transformer(FAST_VGG, device="cpu"), load_transformer("swirls", device="cpu")]
-    s = style_batch(None, "swirls", size)
+    nets = [load_transformer(FAST_VGG_NETS[style], device="cpu"), load_transformer(style, device="cpu")]
+    s = style_batch(None, style, size)
     rows = []
     with torch.no_grad():
         for p in HELD_OUT:
@@ -129,17 +131,27 @@ def _fast_vgg_distances(seed: int, size: int = 256) -> tuple[tuple[float, float,
     return tuple(rows)
 
 
-def fast_vgg_gram_fall_min(seed: int) -> float:
+def fast_vgg_gram_fall_min(seed: int, style: str = "swirls") -> float:
     """The least fall of the VGG-19 Gram distance to the style, ``1 - d(output) / d(photo)``, over the six
     held-out photos, for the network trained on VGG-19's perceptual loss (256 px)."""
-    return min(1 - net / photo for photo, net, _ in _fast_vgg_distances(seed))
+    return min(1 - net / photo for photo, net, _ in _fast_vgg_distances(seed, style=style))
 
 
-def fast_vgg_over_lite0_gram(seed: int) -> float:
+def fast_vgg_over_lite0_gram(seed: int, style: str = "swirls") -> float:
     """Mean over the held-out photos of the VGG-19 network's Gram distance over the Lite0-trained network's
-    (both ``swirls``, measured on VGG-19's style layers at 256 px): below 1 = closer to the style's Gram."""
-    rows = _fast_vgg_distances(seed)
+    (the same style, measured on VGG-19's style layers at 256 px): below 1 = closer to the style's Gram."""
+    rows = _fast_vgg_distances(seed, style=style)
     return sum(net / lite for _, net, lite in rows) / len(rows)
+
+
+def fast_vgg_impression_gram_fall_min(seed: int) -> float:
+    """:func:`fast_vgg_gram_fall_min` for ``vgg19/impression`` (round 13, Johnson's exact layers)."""
+    return fast_vgg_gram_fall_min(seed, "impression")
+
+
+def fast_vgg_impression_over_lite0_gram(seed: int) -> float:
+    """:func:`fast_vgg_over_lite0_gram` for ``vgg19/impression`` against the Lite0-trained ``impression``."""
+    return fast_vgg_over_lite0_gram(seed, "impression")
 
 
 CLAIMS = [
@@ -169,5 +181,16 @@ CLAIMS = [
          profile="quick"),
     dict(name="nb08: vgg19/swirls, VGG Gram distance over the Lite0 network's", run=fast_vgg_over_lite0_gram,
          threshold=0.65, higher_is_better=False,
+         where="notebooks/08_fast_style_transfer.ipynb (VGG-19 section, lecture profile)", profile="lecture"),
+    # round 13: vgg19/impression (Johnson's exact layers, relu4_3); seed 0: 0.515 and 0.544
+    dict(name="fast_vgg_impression_gram_fall_min", run=fast_vgg_impression_gram_fall_min, threshold=0.45,
+         where="tests/test_fast_style_vgg19_network.py::test_vgg19_impression_moves_every_held_out_photo_towards_the_style",
+         profile="quick"),
+    dict(name="fast_vgg_impression_over_lite0_gram", run=fast_vgg_impression_over_lite0_gram, threshold=0.62,
+         higher_is_better=False,
+         where="tests/test_fast_style_vgg19_network.py::test_vgg19_impression_is_closer_to_the_style_than_the_lite0_network",
+         profile="quick"),
+    dict(name="nb08: vgg19/impression, VGG Gram distance over the Lite0 network's",
+         run=fast_vgg_impression_over_lite0_gram, threshold=0.62, higher_is_better=False,
          where="notebooks/08_fast_style_transfer.ipynb (VGG-19 section, lecture profile)", profile="lecture"),
 ]

@@ -50,3 +50,26 @@ def test_the_cli_stylizes_with_it_by_name(tmp_path):
     out = tmp_path / "cat_vgg.png"
     assert main(["stylize", "vgg19/swirls", "cat", str(out), "--size", "96"]) == 0  # exact
     assert min(load_image(out).shape[:2]) == 96  # exact
+
+
+# -- round 13: data/networks/vgg19/impression.pt, Johnson et al.'s exact layers (style up to relu4_3) --
+def test_vgg19_impression_is_shipped_with_johnsons_exact_layers():
+    assert (NETWORK_DIR / "vgg19" / "impression.pt").is_file()  # exact
+    net = load_transformer(claims_vgg.FAST_VGG_NETS["impression"], device="cpu")
+    assert net.config == {"norm": "instance", "width": 16, "blocks": 5}  # exact
+    meta = net.meta
+    assert meta["style"] == "impression" and meta["size"] == 256 and meta["steps_done"] >= 2000  # exact
+    assert meta["batch_size"] == 1 and meta["loss_net"] == "vgg19_normalised up to relu4_3"  # exact
+    assert meta["style_layers"] == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]  # exact: Johnson et al.'s
+    assert meta["content_layers"] == ["relu2_2"]  # exact
+    assert "vgg19/impression" not in network_names() and "impression" in network_names()  # exact
+
+
+def test_vgg19_impression_moves_every_held_out_photo_towards_the_style():
+    fall = claims_vgg.fast_vgg_impression_gram_fall_min(0)
+    assert fall > 0.45, fall  # claim: fast_vgg_impression_gram_fall_min
+
+
+def test_vgg19_impression_is_closer_to_the_style_than_the_lite0_network():
+    ratio = claims_vgg.fast_vgg_impression_over_lite0_gram(0)
+    assert ratio < 0.62, ratio  # claim: fast_vgg_impression_over_lite0_gram

@@ -65,6 +65,7 @@ def test_the_wheel_carries_its_data_and_notebooks(installed):
     assert Path(data).resolve().is_relative_to(purelib.resolve())  # exact
     assert (Path(data) / "styles" / "swirls.png").is_file() and (Path(data) / "networks" / "swirls.pt").is_file()  # exact
     assert (Path(data) / "networks" / "vgg19" / "swirls.pt").is_file()  # exact: subfolders of data/ ship too
+    assert (Path(data) / "networks" / "vgg19" / "impression.pt").is_file()  # exact: round 13's VGG-19 network
     assert (Path(notebooks) / "01_weights_and_activations.ipynb").is_file()  # exact
     assert sorted(p.name for p in (Path(notebooks) / "exercises").glob("*.ipynb"))  # exact
 
