@@ -27,6 +27,8 @@ VARIANTS = {
     "contrib50": {"clip_contrib": 50.0, "clip_every": 4},          # Yosinski: small contribution -> mean colour
     "weak50": {"clip_weak": 50.0, "clip_every": 4},                # Yosinski: small norm -> mean colour
     "oct_contrib50": {"octaves": (32, 64), "clip_contrib": 50.0, "clip_every": 4},
+    "chroma4": {"chroma_blur": 4.0},                               # blur only the colour (no rainbow grain)
+    "oct_chroma4": {"octaves": (32, 64), "chroma_blur": 4.0},
 }
 DEV = ["flamingo", "lemon", "tarantula", "strawberry"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vizlab.optimize import ClipContribution, ClipWeak, class_logit, frequency_energy, pixels, render
+from vizlab.optimize import ChromaBlur, ClipContribution, ClipWeak, class_logit, frequency_energy, pixels, render
 from vizlab.optimize.classviz import ClassVizSettings, build, class_visualization, octave_stages, preset
 
 
@@ -61,6 +61,30 @@ def test_render_hands_the_clip_the_gradient_at_the_image(tiny):
     expected, = torch.autograd.grad(-tiny(x)[0, 1], x)
     assert torch.equal(seen, start)  # exact: the image the model saw
     torch.testing.assert_close(grad, expected)
+
+
+# -- blurring only the colour ------------------------------------------------------------------------------
+def test_chroma_blur_smooths_the_colour_and_keeps_the_grey_level():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 32, 32, generator=gen)          # independently coloured grain
+    out = ChromaBlur(3.0, every=2).project(x, 0)
+    torch.testing.assert_close(out.mean(dim=1), x.mean(dim=1))   # the brightness detail is untouched
+    colour, smoothed = x - x.mean(dim=1, keepdim=True), out - out.mean(dim=1, keepdim=True)
+    # share of the colour's energy above 0.1 cycles per pixel: 0.97 for the grain, 0.15 after (a Gaussian filter)
+    assert frequency_energy(smoothed, 0.1) < 0.3 * frequency_energy(colour, 0.1)  # exact: a Gaussian filter
+    assert ChromaBlur(3.0, every=2).project(x, 1) is None  # exact: only every second step
+    assert ChromaBlur(0.0).project(x, 0) is None  # exact: off
+    grey = x.mean(dim=1, keepdim=True).expand_as(x)
+    torch.testing.assert_close(ChromaBlur(3.0).project(grey, 0), grey)   # a grey picture stays as it is
+    with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
+        ChromaBlur(-1.0)
+    with pytest.raises(ValueError, match="every must be an integer >= 1"):
+        ChromaBlur(1.0, every=0)
+    _, _, regs, _ = build(torch.nn.Identity(), preset("cs231n", size=32, chroma_blur=2.0, blur_every=3))
+    chroma = [r for r in regs if isinstance(r, ChromaBlur)]
+    assert len(chroma) == 1 and chroma[0].sigma == 2.0 and chroma[0].every == 3  # exact
+    with pytest.raises(ValueError, match="chroma_blur must be >= 0"):
+        preset("cs231n", chroma_blur=-1.0)
 
 
 # -- octaves: coarse-to-fine canvases ------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_log_probability, class_logit
 from .params import fourier, maco, pixels, upsampled, windowed
-from .regularizers import L2, TV, Blur, Clamp, ClipContribution, ClipWeak
+from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak
 from .render import RenderResult, cosine_decay, render
 from .transforms import Backdrop, Crop, Jitter, standard, strong
 
@@ -85,6 +85,9 @@ class ClassVizSettings:
             is in the lowest ``clip_contrib`` percent to the mean colour (Yosinski et al. 2015, "clipping pixels
             with small contribution"; inside the window with ``centre``); 0: off.
         clip_every: how often (in steps) the two clips act.
+        chroma_blur: every ``blur_every`` steps, blur only the colour (each pixel minus its grey level) with a
+            Gaussian of this width (pixels of the image; :class:`~vizlab.optimize.regularizers.ChromaBlur`): no
+            independently coloured fine grain, colour only in larger regions; 0: off.
         octaves: pixel mode: coarse-to-fine. The sides (pixels) of smaller canvases optimised first, smallest
             first, each enlarged (bicubic) to start the next; the last stage is the canvas itself (``canvas`` or
             ``size``). ``steps`` is shared equally among the stages (the last takes the remainder); each stage
@@ -147,6 +150,7 @@ class ClassVizSettings:
     clip_weak: float = 0.0
     clip_contrib: float = 0.0
     clip_every: int = 1
+    chroma_blur: float = 0.0
     octaves: tuple = ()
     objective: str = "logit"
     copies: int = 1
@@ -229,7 +233,7 @@ class ClassVizSettings:
             raise ValueError(f"blur_every must be >= 1, got {self.blur_every}")
         if self.clip_every < 1:
             raise ValueError(f"clip_every must be >= 1, got {self.clip_every}")
-        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "clip_contrib", "saturation", "tilt") + (("blur_end",) if self.blur_end is not None else ()):
+        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "clip_contrib", "chroma_blur", "saturation", "tilt") + (("blur_end",) if self.blur_end is not None else ()):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= float(self.retry_plain) <= 1:
@@ -371,6 +375,8 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
     regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), *clamp,
             Blur(settings.blur_sigma, settings.blur_every, end_sigma=settings.blur_end,
                  steps=settings.steps if settings.blur_end is not None else None)]
+    if settings.chroma_blur > 0:
+        regs.append(ChromaBlur(settings.chroma_blur, settings.blur_every))
     region = param.window if settings.centre > 0 else None
     if settings.clip_weak > 0:
         regs.append(ClipWeak(settings.clip_weak, settings.clip_every, centre=mean, scale=std, region=region))
