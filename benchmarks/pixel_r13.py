@@ -11,12 +11,7 @@ thread). A contact sheet per variant (``<out>/<variant>.png``, the classes in th
 """
 from __future__ import annotations
 
-import argparse
-import json
-import time
 from pathlib import Path
-
-import torch
 
 #: round 12's candidate (``blind.py``'s ``cs231n_r12``): centre window, 128-px view and canvas, strong transforms
 BASE = {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong"}
@@ -29,55 +24,20 @@ VARIANTS = {
     "oct_contrib50": {"octaves": (32, 64), "clip_contrib": 50.0, "clip_every": 4},
     "chroma4": {"chroma_blur": 4.0},                               # blur only the colour (no rainbow grain)
     "oct_chroma4": {"octaves": (32, 64), "chroma_blur": 4.0},
+    # the frozen candidate (blind.py's cs231n_r13_chroma_blur2); run as --variants chroma4 --tag _blur2
+    # --extra '{"blur_sigma": 2.0, "blur_end": 0.5}', like _c8 ('{"chroma_blur": 8.0}') and _lr50 ('{"lr": 50.0}')
+    "chroma4_blur2": {"chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5},
 }
 DEV = ["flamingo", "lemon", "tarantula", "strawberry"]
 
 
 def main(argv=None) -> int:
-    import vizlab
-    from vizlab import optimize as opt
-    from vizlab.images import save_image
+    import sys
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--variants", nargs="+", required=True)
-    ap.add_argument("--classes", nargs="+", default=DEV)
-    ap.add_argument("--extra", default="{}", help="JSON of further changes applied to every variant")
-    ap.add_argument("--tag", default="")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--jsonl", required=True)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    torch.set_num_threads(1)
-    model = vizlab.load_model()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    judge = vizlab.load_judge()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    extra = json.loads(args.extra)
-    for variant in args.variants:
-        changes = {**BASE, **VARIANTS[variant], **extra}
-        settings = opt.preset("cs231n", **changes)
-        name = variant + args.tag
-        images = []
-        for cls in args.classes:
-            cpu = time.process_time()
-            r = opt.class_visualization(model, cls, settings, seed=args.seed, progress=False)
-            cpu = time.process_time() - cpu
-            idx = model.class_index(cls)
-            row = dict(variant=name, cls=cls, changes={k: list(v) if isinstance(v, tuple) else v
-                                                        for k, v in changes.items()},
-                       lite0_p=r.info["target_probability"],
-                       lite0_view_p=__import__("vizlab.optimize.classviz", fromlist=["x"]).view_probability(model, r.image, idx, settings.view or settings.size),
-                       lite2_rank=opt.verdict(judge, r.image, cls)["rank"], cpu_s=round(cpu, 1))
-            save_image(r.image[0], out / f"{name}_{cls.replace(' ', '_')}.png")
-            images.append(r.image[0])
-            with open(args.jsonl, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-            print(f"{name:14s} {cls:12s} p {row['lite0_p']:.3f} view p {row['lite0_view_p']:.3f} "
-                  f"Lite2 {row['lite2_rank']:4d} {cpu:.1f} CPU s", flush=True)
-        save_image(torch.cat(images, dim=2), out / f"{name}.png")
-    return 0
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import pixel_r12   # the same loop, rows and contact sheets as round 12's; the library's pixel path as it is
+
+    return pixel_r12.main(argv, variants=VARIANTS, base=BASE, dev=DEV, patch=False)
 
 
 if __name__ == "__main__":
