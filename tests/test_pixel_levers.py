@@ -128,7 +128,10 @@ def test_build_starts_the_canvas_from_init_and_adds_the_clips():
 
 def test_octaves_set_the_coarse_shapes_first(tiny):
     settings = preset("cs231n", size=64, canvas=32, octaves=(16,), steps=6, blur_sigma=0.0, jitter=2)
-    r = class_visualization(tiny, 1, settings, snapshots=1, progress=False)
+    seen = []
+    r = class_visualization(tiny, 1, settings, snapshots=1, progress=False,
+                            callback=lambda step, img, value: seen.append(step))
+    assert seen == [1, 2, 3, 4, 5, 6]  # exact: the callback counts across the stages
     assert r.steps == 6 and len(r.values) == 6 and r.info["octaves"] == [3, 3]  # exact
     assert sorted(r.snapshots) == [1, 2, 3, 4, 5, 6]  # exact: numbered across the stages
     # the 32-px canvas starts from the 16-px stage's picture, enlarged, not from noise: after as many steps the

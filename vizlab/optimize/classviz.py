@@ -90,8 +90,8 @@ class ClassVizSettings:
             independently coloured fine grain, colour only in larger regions; 0: off.
         octaves: pixel mode: coarse-to-fine. The sides (pixels) of smaller canvases optimised first, smallest
             first, each enlarged (bicubic) to start the next; the last stage is the canvas itself (``canvas`` or
-            ``size``). ``steps`` is shared equally among the stages (the last takes the remainder); each stage
-            runs its own step and blur schedules, and its step length is ``lr`` times its side over the final
+            ``size``). ``steps`` is shared equally among the stages (the last takes the remainder; snapshots and
+            the callback count steps across the stages); each stage runs its own step and blur schedules, and its step length is ``lr`` times its side over the final
             side, so that every stage moves each pixel by the same amount. ``()``: one stage (off).
         objective: ``"logit"`` (the class score ``s_y``, as CS231n) or ``"log_softmax"`` (``log p(y|x)``: also
             lowers the other classes, so the image shows what sets this class apart from its neighbours).
@@ -559,7 +559,7 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         net = Ensemble([model, *(ensemble_member(n, device) for n in settings.ensemble)])
     with ghost_network(net, settings.ghost, seed=seed, strict=False) as ghost:
         stages = octave_stages(settings)
-        done = []
+        done, offset = [], 0
         for k, (side, steps, lr) in enumerate(stages):
             if k > 0:   # the next octave starts from the last one's canvas, enlarged
                 init = torch.nn.functional.interpolate(param.canvas.image().detach(), size=(side, side),
@@ -571,11 +571,14 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                 param, transforms, regs, optimizer = build(model, stage, seed)
             result = render(net, goal, param, steps=steps, lr=lr, optimizer=optimizer,
                             transforms=transforms, regularizers=regs, seed=None if seed is None else seed + k,
-                            snapshots=snapshots, callback=callback, stop_event=stop_event, progress=progress,
+                            snapshots=snapshots, stop_event=stop_event, progress=progress,
+                            callback=callback if callback is None or offset == 0 else
+                            (lambda step, img, value, at=offset: callback(at + step, img, value)),
                             desc=f"{settings.mode}: {name}" + (f" ({side} px)" if len(stages) > 1 else ""),
                             lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end),
                             copies=settings.copies)
             done.append(result)
+            offset += result.steps
             if result.reason != "finished":
                 break
         if len(done) > 1:   # one result for the whole run: values and snapshots numbered across the stages
