@@ -141,3 +141,14 @@ def test_octaves_set_the_coarse_shapes_first(tiny):
                               progress=False)
     assert frequency_energy(r.image, 0.15) < 0.5 * frequency_energy(one.image, 0.15)  # exact: resampling
     assert r.image.shape == (1, 3, 64, 64)  # exact
+
+
+def test_class_visualization_with_the_contribution_clip_leaves_few_pixels_off_the_mean(tiny):
+    from vizlab.optimize.classviz import model_units
+
+    settings = preset("cs231n", size=32, steps=3, clip_contrib=90.0, blur_sigma=0.0, jitter=2)
+    r = class_visualization(tiny, 1, settings, progress=False)
+    mean, _ = model_units(tiny)
+    at_mean = (r.image - mean).abs().amax(dim=1) < 1e-6
+    # the last step's clip reset the 90 % of pixels that contributed least: they sit exactly on the mean colour
+    assert 0.85 <= float(at_mean.float().mean()) < 1  # exact: a percentile of 1024 pixels
