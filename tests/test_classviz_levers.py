@@ -266,6 +266,29 @@ def test_retry_plain_renders_again_on_the_grey_ground_only_below_the_threshold(t
         preset("maco", tilt=5)
 
 
+def test_starts_continue_the_start_with_the_highest_view_score(tiny):
+    """Issue 24 round 13: ``starts`` short runs from seeds ``seed, seed+1, ...``; the best at the view goes on."""
+    from vizlab.optimize.classviz import view_logit
+
+    base = preset("maco", size=32, steps=6, centre=0.3, view=16, lr_end=1.0)  # a constant rate: a start is a short run
+    several = class_visualization(tiny, 1, replace(base, starts=3, start_steps=2), seed=4, progress=False)
+    starts = several.info["starts"]
+    assert len(starts["scores"]) == 3 and starts["scores"][starts["kept"]] == max(starts["scores"])  # exact
+    assert several.steps == 4 and several.reason == "finished"  # exact: the rest of the 6 steps
+    for k, score in enumerate(starts["scores"]):  # each start is the 2-step run of its own seed
+        short = class_visualization(tiny, 1, replace(base, steps=2), seed=4 + k, progress=False)
+        assert score == pytest.approx(view_logit(tiny, short.image, 1, 16), rel=1e-5)  # exact: the same run
+    assert len(set(starts["scores"])) == 3  # exact: three different starts
+    first = class_visualization(tiny, 1, replace(base, starts=1), seed=4, progress=False)
+    assert "starts" not in first.info  # exact: one start is the plain run
+    with pytest.raises(ValueError, match="start_steps must be in"):
+        preset("object", starts=3, start_steps=100)
+    with pytest.raises(ValueError, match="starts must be >= 1"):
+        preset("object", starts=0)
+    with pytest.raises(TypeError, match="starts must be an int"):
+        preset("object", starts=2.0)
+
+
 def test_upsampled_enlarges_the_canvas_and_writes_back_through_it():
     from vizlab.optimize import pixels, upsampled
 

@@ -114,6 +114,11 @@ class ClassVizSettings:
             seen at the view's side is below this, optimise again on the plain grey ground (``backdrop=False``)
             and keep the image the model is surer of at the view (``info["retry"]`` says both probabilities and
             which was kept); 0: off. The random ground stops some classes from ever converging (issue 24, round 12).
+        starts: begin from this many random phases (image seeds ``seed, seed + 1, ...``), run each for
+            ``start_steps`` steps of the schedule, and continue only the one whose class score at the view (the
+            logit, no transforms) is highest for the remaining ``steps - start_steps`` (1: one start). Costs
+            ``(starts - 1) * start_steps`` more steps; ``info["starts"]`` holds each start's score.
+        start_steps: the steps of each start (with ``starts`` above 1; fewer than ``steps``).
         canvas: the side (pixels) of the optimised image, enlarged (bicubic) to ``size`` (0, or a canvas larger
             than ``size``: ``size``, no enlargement). With a small ``view`` the model never sees the detail finer
             than the view, which in a full-size canvas stays as it started (with ``maco``: photo-contrast noise);
@@ -145,6 +150,8 @@ class ClassVizSettings:
     tilt: float = 0.0
     backdrop: bool = True
     retry_plain: float = 0.0
+    starts: int = 1
+    start_steps: int = 30
     ensemble: tuple = ()
     transforms: str = "standard"
     centre: float = 0.0
@@ -174,7 +181,7 @@ class ClassVizSettings:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas"):
+        for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas", "starts", "start_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -194,6 +201,11 @@ class ClassVizSettings:
             raise ValueError(f"decay must be >= 0, got {self.decay}")
         if self.copies < 1:
             raise ValueError(f"copies must be >= 1, got {self.copies}")
+        if self.starts < 1:
+            raise ValueError(f"starts must be >= 1, got {self.starts}")
+        if self.starts > 1 and not 1 <= self.start_steps < self.steps:
+            raise ValueError(f"start_steps must be in [1, steps - 1] = [1, {self.steps - 1}] with starts > 1, "
+                             f"got {self.start_steps}")
         if self.blur_every < 1:
             raise ValueError(f"blur_every must be >= 1, got {self.blur_every}")
         for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "saturation", "tilt") + (("blur_end",) if self.blur_end is not None else ()):
@@ -486,19 +498,47 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             raise ValueError(f"mode={mode!r} disagrees with settings.mode={settings.mode!r}")
         settings = replace(settings, **changes) if changes else settings
     index = class_of(model, target)
-    param, transforms, regs, optimizer = build(model, settings, seed)
     name = model.categories[index] if hasattr(model, "categories") else str(index)
     goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
     net = model
     if settings.ensemble:
         device = model_device(model)
         net = Ensemble([model, *(ensemble_member(n, device) for n in settings.ensemble)])
-    with ghost_network(net, settings.ghost, seed=seed, strict=False) as ghost:
-        result = render(net, goal, param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
-                        transforms=transforms, regularizers=regs, seed=seed, snapshots=snapshots, callback=callback,
-                        stop_event=stop_event, progress=progress, desc=f"{settings.mode}: {name}",
-                        lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end),
-                        copies=settings.copies)
+    schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
+    run = dict(lr=settings.lr, regularizers=None, stop_event=stop_event, progress=progress,
+               desc=f"{settings.mode}: {name}", copies=settings.copies)
+    offset, scores, spent = 0, [], 0.0
+    if settings.starts > 1:
+        side = settings.view or settings.size
+        best = None
+        for k in range(settings.starts):
+            start_seed = None if seed is None else seed + k
+            pieces = build(model, settings, start_seed)
+            with ghost_network(net, settings.ghost, seed=start_seed, strict=False):
+                short = render(net, goal, pieces[0], steps=settings.start_steps, optimizer=pieces[3],
+                               transforms=pieces[1], **{**run, "regularizers": pieces[2]}, seed=start_seed,
+                               lr_schedule=None if schedule is None else _shifted(schedule, 0, settings.steps))
+            spent += short.seconds
+            if short.reason != "finished":   # stopped during a start: that start is the result
+                short.info.update(target=index, class_name=name, settings=settings,
+                                  target_probability=class_probability(model, short.image, index))
+                return short
+            scores.append(view_logit(model, short.image, index, side))
+            if best is None or scores[-1] > scores[best[0]]:
+                best = (k, start_seed, pieces)
+        chosen, run_seed, (param, transforms, regs, optimizer) = best
+        offset = settings.start_steps
+    else:
+        run_seed = seed
+        param, transforms, regs, optimizer = build(model, settings, seed)
+    with ghost_network(net, settings.ghost, seed=run_seed, strict=False) as ghost:
+        result = render(net, goal, param, steps=settings.steps - offset, optimizer=optimizer,
+                        transforms=transforms, **{**run, "regularizers": regs}, seed=run_seed, snapshots=snapshots,
+                        callback=callback,
+                        lr_schedule=None if schedule is None else _shifted(schedule, offset, settings.steps))
+    if scores:
+        result.info["starts"] = dict(scores=scores, kept=chosen)
+        result.seconds += spent
     result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
                        target_probability=class_probability(model, result.image, index))
     if settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop and result.reason == "finished":
@@ -506,7 +546,8 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         first = (result.info["target_probability"] if side == result.image.shape[-1]
                  else view_probability(model, result.image, index, side))
         if first < settings.retry_plain:
-            plain = class_visualization(model, index, replace(settings, backdrop=False, retry_plain=0.0), seed=seed,
+            plain = class_visualization(model, index, replace(settings, backdrop=False, retry_plain=0.0, starts=1),
+                                        seed=seed,
                                         snapshots=snapshots, callback=callback, stop_event=stop_event,
                                         progress=progress)
             if plain.reason != "finished":   # a stopped second run: keep the finished first one
@@ -520,6 +561,19 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             kept.info["settings"] = settings
             return kept
     return result
+
+
+def _shifted(schedule: Callable[[int, int], float], offset: int, total: int) -> Callable[[int, int], float]:
+    """``schedule`` of a ``total``-step run, seen from its step ``offset`` on (a run split into a start and a rest)."""
+    return lambda step, steps: schedule(step + offset, total)
+
+
+@torch.no_grad()
+def view_logit(model: nn.Module, image: torch.Tensor, target: int, side: int) -> float:
+    """The class score (logit) with the image resized (antialiased) to ``side x side`` (the view)."""
+    from ..inside.features import resize_batch  # here, not at import: vizlab.optimize does not load vizlab.inside
+
+    return float(model(resize_batch(image.to(model_device(model)), side))[0, target])
 
 
 @torch.no_grad()
