@@ -117,7 +117,8 @@ class ClassVizSettings:
         starts: begin from this many random phases (image seeds ``seed, seed + 1, ...``), run each for
             ``start_steps`` steps of the schedule, and continue only the one whose class score at the view (the
             logit, no transforms) is highest for the remaining ``steps - start_steps`` (1: one start). Costs
-            ``(starts - 1) * start_steps`` more steps; ``info["starts"]`` holds each start's score.
+            ``(starts - 1) * start_steps`` more steps; ``info["starts"]`` holds each start's score. A second run
+            on the plain ground (``retry_plain``) is one start.
         start_steps: the steps of each start (with ``starts`` above 1; fewer than ``steps``).
         canvas: the side (pixels) of the optimised image, enlarged (bicubic) to ``size`` (0, or a canvas larger
             than ``size``: ``size``, no enlargement). With a small ``view`` the model never sees the detail finer
