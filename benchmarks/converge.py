@@ -59,6 +59,8 @@ VARIANTS = {
     "retry_sat05": {"retry_plain": 0.5, "saturation": 0.5},
     "retry_starts3": {"retry_plain": 0.5, "starts": 3},
     "retry_copies2": {"retry_plain": 0.5, "copies": 2},
+    # the colour-difference channels' magnitude tilted by 1/f at the same colour energy (colour in areas, not grain)
+    "retry_ctilt1": {"retry_plain": 0.5, "colour_tilt": 1.0},
 }
 BASE = {"retry_plain": 0.0}
 #: Round 9's random draw (``random.Random(61206).sample(range(1000), 20)``), for the summary's split.

@@ -117,6 +117,27 @@ def test_maco_tilt_moves_the_energy_to_coarse_frequencies_and_keeps_its_total():
         preset("object", tilt=-1.0)
 
 
+def test_maco_colour_tilt_moves_only_the_colour_to_coarse_frequencies():
+    """Issue 24 round 13: ``colour_tilt`` tilts the two colour-difference channels only, at their energy."""
+    amp = torch.full((3, 16, 9), 0.01)
+    got = _pre_sigmoid_amplitude(maco((1, 3, 16, 16), seed=0, magnitude=amp, colour_tilt=1.0).image().detach())[0]
+    brightness = int(COLOR_SQRT.norm(dim=0).argmax())
+    colour = [c for c in range(3) if c != brightness]
+    torch.testing.assert_close(got[brightness], amp[brightness].double(), atol=1e-5, rtol=1e-3)  # exact: untouched
+    torch.testing.assert_close(got[colour].pow(2).sum(dim=(-2, -1)), amp[colour].double().pow(2).sum(dim=(-2, -1)),
+                               rtol=1e-3, atol=0)  # exact: the colour energy is kept
+    torch.testing.assert_close(got[colour][:, 0, 1] / got[colour][:, 0, 8], torch.full((2,), 8.0, dtype=torch.float64),
+                               rtol=1e-3, atol=0)  # exact: 1/f, one cycle per image against 8
+    with pytest.raises(ValueError, match="colour_tilt must be in"):
+        maco((1, 3, 16, 16), colour_tilt=5)
+    with pytest.raises(TypeError, match="colour_tilt must be a number"):
+        maco((1, 3, 16, 16), colour_tilt="fine")
+    with pytest.raises(ValueError, match="colour_tilt must be in"):
+        preset("object", colour_tilt=4.5)
+    with pytest.raises(TypeError, match="colour_tilt must be a number"):
+        preset("object", colour_tilt=None)
+
+
 def test_maco_learn_mean_adds_the_colour_and_bad_input_is_named():
     assert len(maco((1, 3, 16, 16), seed=0, learn_mean=True).params) == 2  # exact
     with pytest.raises(ValueError, match="magnitude must have shape"):

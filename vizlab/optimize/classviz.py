@@ -100,6 +100,9 @@ class ClassVizSettings:
         saturation: maco: the colour-difference channels' magnitude times this (above 1: more colourful).
         tilt: maco: the fixed magnitude times ``1/f^tilt``, at the same total energy (above 0: less fine grain,
             more contrast in coarse shapes; :func:`~vizlab.optimize.params.maco`).
+        colour_tilt: maco: the two colour-difference channels' fixed magnitude times ``1/f^colour_tilt`` at the
+            same colour energy (above 0: the colour sits in large areas, not in a fine rainbow grain; the
+            brightness keeps the photos' spectrum).
         ensemble: names of further embedded models (e.g. ``("efficientnet_lite1",)``) whose class scores are
             averaged with the model's: the image must show the class to all of them (loaded once, cached).
         transforms: fourier mode, and cs231n mode with ``robust``: ``"standard"`` (pad, jitter, scale 0.9-1.1,
@@ -149,6 +152,7 @@ class ClassVizSettings:
     maco: bool = False
     saturation: float = 1.0
     tilt: float = 0.0
+    colour_tilt: float = 0.0
     backdrop: bool = True
     retry_plain: float = 0.0
     starts: int = 1
@@ -170,12 +174,13 @@ class ClassVizSettings:
                                  f"got {name!r}")
         if not isinstance(self.backdrop, bool):
             raise TypeError(f"backdrop must be a bool, got {type(self.backdrop).__name__}")
-        for name in ("tilt", "retry_plain"):
+        for name in ("tilt", "colour_tilt", "retry_plain"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-        if self.tilt > 4:   # below 0: the check of every non-negative number below
-            raise ValueError(f"tilt must be in [0, 4], got {self.tilt}")
+        for name in ("tilt", "colour_tilt"):
+            if getattr(self, name) > 4:   # below 0: the check of every non-negative number below
+                raise ValueError(f"{name} must be in [0, 4], got {getattr(self, name)}")
         if self.transforms not in ROBUSTNESS:
             raise ValueError(f"transforms must be one of {', '.join(ROBUSTNESS)}, got {self.transforms!r}")
         if self.mode not in MODES:
@@ -209,7 +214,7 @@ class ClassVizSettings:
                              f"got {self.start_steps}")
         if self.blur_every < 1:
             raise ValueError(f"blur_every must be >= 1, got {self.blur_every}")
-        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "saturation", "tilt") + (("blur_end",) if self.blur_end is not None else ()):
+        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "saturation", "tilt", "colour_tilt") + (("blur_end",) if self.blur_end is not None else ()):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= float(self.retry_plain) <= 1:
@@ -318,7 +323,7 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
         # start from grey: the photos' mean colour (the parameterization's default) is a brown head start
         if settings.maco:
             param = maco(shape, seed=seed, device=device, mean=0.5, saturation=settings.saturation,
-                         tilt=settings.tilt)
+                         tilt=settings.tilt, colour_tilt=settings.colour_tilt)
         else:
             param = fourier(shape, seed=seed, device=device, decorrelate=settings.decorrelate, mean=0.5,
                             decay=settings.decay)
