@@ -251,6 +251,17 @@ def natural_spectrum(h: int = 224, w: int | None = None) -> torch.Tensor:
     return _photo_spectrum(h, w).clone()
 
 
+def _non_negative(name: str, value, high: float | None = None) -> float:
+    """``value`` as a float in ``[0, high]`` (``[0, inf)`` without ``high``), or a named TypeError/ValueError."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from exc
+    if number < 0 or (high is not None and number > high):
+        raise ValueError(f"{name} must be {'>= 0' if high is None else f'in [0, {high:g}]'}, got {number}")
+    return number
+
+
 def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude: torch.Tensor | None = None,
          learn_mean: bool = False, saturation: float = 1.0, tilt: float = 0.0, colour_tilt: float = 0.0,
          device: torch.device | str | None = None) -> Parameterization:
@@ -290,24 +301,9 @@ def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude
     if tuple(magnitude.shape) != (3, h, w // 2 + 1):
         raise ValueError(f"magnitude must have shape {(3, h, w // 2 + 1)} for a {h}x{w} image, "
                          f"got {tuple(magnitude.shape)}")
-    try:
-        saturation = float(saturation)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"saturation must be a number, got {type(saturation).__name__}") from exc
-    if saturation < 0:
-        raise ValueError(f"saturation must be >= 0, got {saturation}")
-    try:
-        tilt = float(tilt)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"tilt must be a number, got {type(tilt).__name__}") from exc
-    if not 0 <= tilt <= 4:
-        raise ValueError(f"tilt must be in [0, 4], got {tilt}")
-    try:
-        colour_tilt = float(colour_tilt)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"colour_tilt must be a number, got {type(colour_tilt).__name__}") from exc
-    if not 0 <= colour_tilt <= 4:
-        raise ValueError(f"colour_tilt must be in [0, 4], got {colour_tilt}")
+    saturation = _non_negative("saturation", saturation)
+    tilt = _non_negative("tilt", tilt, 4)
+    colour_tilt = _non_negative("colour_tilt", colour_tilt, 4)
     amp = magnitude.to(device, torch.float32).clone()
     brightness = int(COLOR_SQRT.norm(dim=0).argmax())
     colour = [c for c in range(3) if c != brightness]
