@@ -78,6 +78,13 @@ RECIPES = {
     "cs231n_r12": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong"}),
     # ... or round 11's default (random ground) that optimises again on the plain ground only where Lite0's p at the
     # view stays below 0.5 (classes that never converge with the random ground; the issue's ten all do)
+    # round 13: round 12's pixel candidate with the colour blurred apart from the brightness every 4 steps
+    # (ChromaBlur, sigma 4 px: no independently coloured grain) - the lever that changed the look on the
+    # development set (benchmarks/pixel_r13.py); octaves and Yosinski's clips did not
+    "cs231n_r13_chroma": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
+                                     "chroma_blur": 4.0}),
+    "cs231n_r13_chroma_blur2": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
+                                           "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5}),
     "canvas_retry": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                  "canvas": 128, "retry_plain": 0.5}),
     "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
