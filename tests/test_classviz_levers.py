@@ -308,6 +308,8 @@ def test_starts_continue_the_start_with_the_highest_view_score(tiny):
         preset("object", starts=0)
     with pytest.raises(TypeError, match="starts must be an int"):
         preset("object", starts=2.0)
+    with pytest.raises(ValueError, match="starts .* and octaves .* do not combine"):
+        preset("cs231n", starts=2, octaves=(64,))
 
 
 def test_upsampled_enlarges_the_canvas_and_writes_back_through_it():
