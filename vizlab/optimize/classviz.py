@@ -114,6 +114,9 @@ class ClassVizSettings:
         saturation: maco: the colour-difference channels' magnitude times this (above 1: more colourful).
         tilt: maco: the fixed magnitude times ``1/f^tilt``, at the same total energy (above 0: less fine grain,
             more contrast in coarse shapes; :func:`~vizlab.optimize.params.maco`).
+        colour_tilt: maco: the two colour-difference channels' fixed magnitude times ``1/f^colour_tilt`` at the
+            same colour energy (above 0: the colour sits in large areas, not in a fine rainbow grain; the
+            brightness keeps the photos' spectrum).
         ensemble: names of further embedded models (e.g. ``("efficientnet_lite1",)``) whose class scores are
             averaged with the model's: the image must show the class to all of them (loaded once, cached).
         transforms: fourier mode, and cs231n mode with ``robust``: ``"standard"`` (pad, jitter, scale 0.9-1.1,
@@ -128,6 +131,12 @@ class ClassVizSettings:
             seen at the view's side is below this, optimise again on the plain grey ground (``backdrop=False``)
             and keep the image the model is surer of at the view (``info["retry"]`` says both probabilities and
             which was kept); 0: off. The random ground stops some classes from ever converging (issue 24, round 12).
+        starts: begin from this many random phases (image seeds ``seed, seed + 1, ...``), run each for
+            ``start_steps`` steps of the schedule, and continue only the one whose class score at the view (the
+            logit, no transforms) is highest for the remaining ``steps - start_steps`` (1: one start). Costs
+            ``(starts - 1) * start_steps`` more steps; ``info["starts"]`` holds each start's score. A second run
+            on the plain ground (``retry_plain``) is one start.
+        start_steps: the steps of each start (with ``starts`` above 1; fewer than ``steps``).
         canvas: the side (pixels) of the optimised image, enlarged (bicubic) to ``size`` (0, or a canvas larger
             than ``size``: ``size``, no enlargement). With a small ``view`` the model never sees the detail finer
             than the view, which in a full-size canvas stays as it started (with ``maco``: photo-contrast noise);
@@ -161,8 +170,11 @@ class ClassVizSettings:
     maco: bool = False
     saturation: float = 1.0
     tilt: float = 0.0
+    colour_tilt: float = 0.0
     backdrop: bool = True
     retry_plain: float = 0.0
+    starts: int = 1
+    start_steps: int = 30
     ensemble: tuple = ()
     transforms: str = "standard"
     centre: float = 0.0
@@ -197,19 +209,21 @@ class ClassVizSettings:
                                  f"{self.octaves}), got {self.steps}")
         if not isinstance(self.backdrop, bool):
             raise TypeError(f"backdrop must be a bool, got {type(self.backdrop).__name__}")
-        for name in ("tilt", "retry_plain"):
+        for name in ("tilt", "colour_tilt", "retry_plain"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-        if self.tilt > 4:   # below 0: the check of every non-negative number below
-            raise ValueError(f"tilt must be in [0, 4], got {self.tilt}")
+        for name in ("tilt", "colour_tilt"):
+            if getattr(self, name) > 4:   # below 0: the check of every non-negative number below
+                raise ValueError(f"{name} must be in [0, 4], got {getattr(self, name)}")
         if self.transforms not in ROBUSTNESS:
             raise ValueError(f"transforms must be one of {', '.join(ROBUSTNESS)}, got {self.transforms!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas", "clip_every"):
+        for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas", "clip_every", "starts",
+                     "start_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -229,11 +243,20 @@ class ClassVizSettings:
             raise ValueError(f"decay must be >= 0, got {self.decay}")
         if self.copies < 1:
             raise ValueError(f"copies must be >= 1, got {self.copies}")
+        if self.starts < 1:
+            raise ValueError(f"starts must be >= 1, got {self.starts}")
+        if self.starts > 1 and not 1 <= self.start_steps < self.steps:
+            raise ValueError(f"start_steps must be in [1, steps - 1] = [1, {self.steps - 1}] with starts > 1, "
+                             f"got {self.start_steps}")
         if self.blur_every < 1:
             raise ValueError(f"blur_every must be >= 1, got {self.blur_every}")
         if self.clip_every < 1:
             raise ValueError(f"clip_every must be >= 1, got {self.clip_every}")
-        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "clip_contrib", "chroma_blur", "saturation", "tilt") + (("blur_end",) if self.blur_end is not None else ()):
+        if self.starts > 1 and self.octaves:
+            raise ValueError(f"starts (several starts) and octaves (coarse-to-fine stages) do not combine, got "
+                             f"starts={self.starts} and octaves={self.octaves}")
+        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "clip_contrib", "chroma_blur", "saturation", "tilt",
+                     "colour_tilt") + (("blur_end",) if self.blur_end is not None else ()):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= float(self.retry_plain) <= 1:
@@ -297,7 +320,10 @@ MACO = replace(FOURIER, maco=True, l2=0.0)
 #: (``retry_plain=0.5``): every image that converges is round 11's (the issue's ten all do), the classes that never
 #: converge get a second chance at about twice the cost (14-20 CPU s). Blind, a fresh random 20 (seed 71131): 7/20
 #: named first and 9/20 in five by the accept lists, 6/20 and 8/20 read by hand (basic level 9 and 12), 16 of its
-#: images being round 11's recipe unchanged; the goal (12/20 and 16/20) is not met.
+#: images being round 11's recipe unchanged; the goal (12/20 and 16/20) is not met. Round 13: a second viewer on
+#: that set named the same classes (7/20 and 9/20); a fresh random 20 (seed 34666), this recipe unchanged: 5/20 first
+#: and 7/20 in five. Every image of both draws converges at the view; the unnamed show a part, texture or the wrong
+#: colours (``benchmarks/README.md``, issue 24, round 13; ``colour_tilt`` is the next lever to judge).
 OBJECT = replace(MACO, centre=0.3, view=128, steps=100, canvas=128, retry_plain=0.5)
 #: Presets by name: the two modes, the MACO variant of the Fourier mode, the default (``"object"``) and the
 #: assignment's original defaults.
@@ -356,7 +382,7 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
         # start from grey: the photos' mean colour (the parameterization's default) is a brown head start
         if settings.maco:
             param = maco(shape, seed=seed, device=device, mean=0.5, saturation=settings.saturation,
-                         tilt=settings.tilt)
+                         tilt=settings.tilt, colour_tilt=settings.colour_tilt)
         else:
             param = fourier(shape, seed=seed, device=device, decorrelate=settings.decorrelate, mean=0.5,
                             decay=settings.decay)
@@ -554,45 +580,78 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             raise ValueError(f"mode={mode!r} disagrees with settings.mode={settings.mode!r}")
         settings = replace(settings, **changes) if changes else settings
     index = class_of(model, target)
-    param, transforms, regs, optimizer = build(model, settings, seed)
     name = model.categories[index] if hasattr(model, "categories") else str(index)
     goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
     net = model
     if settings.ensemble:
         device = model_device(model)
         net = Ensemble([model, *(ensemble_member(n, device) for n in settings.ensemble)])
-    with ghost_network(net, settings.ghost, seed=seed, strict=False) as ghost:
-        stages = octave_stages(settings)
-        done, offset = [], 0
-        for k, (side, steps, lr) in enumerate(stages):
-            if k > 0:   # the next octave starts from the last one's canvas, enlarged
-                init = torch.nn.functional.interpolate(param.canvas.image().detach(), size=(side, side),
-                                                       mode="bicubic", align_corners=False).clamp(0, 1)
-                stage = replace(settings, canvas=side, steps=steps, octaves=())
-                param, transforms, regs, optimizer = build(model, stage, seed, init=init)
-            elif len(stages) > 1:
-                stage = replace(settings, canvas=side, steps=steps, octaves=())
-                param, transforms, regs, optimizer = build(model, stage, seed)
-            result = render(net, goal, param, steps=steps, lr=lr, optimizer=optimizer,
-                            transforms=transforms, regularizers=regs, seed=None if seed is None else seed + k,
-                            snapshots=snapshots, stop_event=stop_event, progress=progress,
-                            callback=callback if callback is None or offset == 0 else
-                            (lambda step, img, value, at=offset: callback(at + step, img, value)),
-                            desc=f"{settings.mode}: {name}" + (f" ({side} px)" if len(stages) > 1 else ""),
-                            lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end),
-                            copies=settings.copies)
-            done.append(result)
-            offset += result.steps
-            if result.reason != "finished":
-                break
-        if len(done) > 1:   # one result for the whole run: values and snapshots numbered across the stages
-            offset, values, shots = 0, [], {}
-            for part in done:
-                values += part.values
-                shots.update({offset + step: img for step, img in part.snapshots.items()})
-                offset += part.steps
-            result = RenderResult(result.image, values, shots, offset, settings.steps, result.reason,
-                                  sum(part.seconds for part in done), dict(octaves=[part.steps for part in done]))
+    schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
+    run = dict(lr=settings.lr, regularizers=None, stop_event=stop_event, progress=progress,
+               desc=f"{settings.mode}: {name}", copies=settings.copies)
+    offset, scores, spent = 0, [], 0.0
+    if settings.starts > 1:
+        side = settings.view or settings.size
+        best = None
+        for k in range(settings.starts):
+            start_seed = None if seed is None else seed + k
+            pieces = build(model, settings, start_seed)
+            with ghost_network(net, settings.ghost, seed=start_seed, strict=False):
+                short = render(net, goal, pieces[0], steps=settings.start_steps, optimizer=pieces[3],
+                               transforms=pieces[1], **{**run, "regularizers": pieces[2]}, seed=start_seed,
+                               lr_schedule=None if schedule is None else _shifted(schedule, 0, settings.steps))
+            spent += short.seconds
+            if short.reason != "finished":   # stopped during a start: that start is the result
+                short.info.update(target=index, class_name=name, settings=settings,
+                                  target_probability=class_probability(model, short.image, index))
+                return short
+            scores.append(view_logit(model, short.image, index, side))
+            if best is None or scores[-1] > scores[best[0]]:
+                best = (k, start_seed, pieces)
+        chosen, run_seed, (param, transforms, regs, optimizer) = best
+        offset = settings.start_steps
+        with ghost_network(net, settings.ghost, seed=run_seed, strict=False) as ghost:
+            result = render(net, goal, param, steps=settings.steps - offset, optimizer=optimizer,
+                            transforms=transforms, **{**run, "regularizers": regs}, seed=run_seed,
+                            snapshots=snapshots, callback=callback,
+                            lr_schedule=None if schedule is None else _shifted(schedule, offset, settings.steps))
+        result.info["starts"] = dict(scores=scores, kept=chosen)
+        result.seconds += spent
+    else:
+        param, transforms, regs, optimizer = build(model, settings, seed)
+        with ghost_network(net, settings.ghost, seed=seed, strict=False) as ghost:
+            stages = octave_stages(settings)
+            done, offset = [], 0
+            for k, (side, steps, lr) in enumerate(stages):
+                if k > 0:   # the next octave starts from the last one's canvas, enlarged
+                    init = torch.nn.functional.interpolate(param.canvas.image().detach(), size=(side, side),
+                                                           mode="bicubic", align_corners=False).clamp(0, 1)
+                    stage = replace(settings, canvas=side, steps=steps, octaves=())
+                    param, transforms, regs, optimizer = build(model, stage, seed, init=init)
+                elif len(stages) > 1:
+                    stage = replace(settings, canvas=side, steps=steps, octaves=())
+                    param, transforms, regs, optimizer = build(model, stage, seed)
+                result = render(net, goal, param, steps=steps, lr=lr, optimizer=optimizer,
+                                transforms=transforms, regularizers=regs, seed=None if seed is None else seed + k,
+                                snapshots=snapshots, stop_event=stop_event, progress=progress,
+                                callback=callback if callback is None or offset == 0 else
+                                (lambda step, img, value, at=offset: callback(at + step, img, value)),
+                                desc=f"{settings.mode}: {name}" + (f" ({side} px)" if len(stages) > 1 else ""),
+                                lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end),
+                                copies=settings.copies)
+                done.append(result)
+                offset += result.steps
+                if result.reason != "finished":
+                    break
+            if len(done) > 1:   # one result for the whole run: values and snapshots numbered across the stages
+                offset, values, shots = 0, [], {}
+                for part in done:
+                    values += part.values
+                    shots.update({offset + step: img for step, img in part.snapshots.items()})
+                    offset += part.steps
+                result = RenderResult(result.image, values, shots, offset, settings.steps, result.reason,
+                                      sum(part.seconds for part in done),
+                                      dict(octaves=[part.steps for part in done]))
     result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
                        target_probability=class_probability(model, result.image, index))
     if settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop and result.reason == "finished":
@@ -600,7 +659,8 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         first = (result.info["target_probability"] if side == result.image.shape[-1]
                  else view_probability(model, result.image, index, side))
         if first < settings.retry_plain:
-            plain = class_visualization(model, index, replace(settings, backdrop=False, retry_plain=0.0), seed=seed,
+            plain = class_visualization(model, index, replace(settings, backdrop=False, retry_plain=0.0, starts=1),
+                                        seed=seed,
                                         snapshots=snapshots, callback=callback, stop_event=stop_event,
                                         progress=progress)
             if plain.reason != "finished":   # a stopped second run: keep the finished first one
@@ -614,6 +674,19 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             kept.info["settings"] = settings
             return kept
     return result
+
+
+def _shifted(schedule: Callable[[int, int], float], offset: int, total: int) -> Callable[[int, int], float]:
+    """``schedule`` of a ``total``-step run, seen from its step ``offset`` on (a run split into a start and a rest)."""
+    return lambda step, steps: schedule(step + offset, total)
+
+
+@torch.no_grad()
+def view_logit(model: nn.Module, image: torch.Tensor, target: int, side: int) -> float:
+    """The class score (logit) with the image resized (antialiased) to ``side x side`` (the view)."""
+    from ..inside.features import resize_batch  # here, not at import: vizlab.optimize does not load vizlab.inside
+
+    return float(model(resize_batch(image.to(model_device(model)), side))[0, target])
 
 
 @torch.no_grad()
