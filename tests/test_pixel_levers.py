@@ -2,6 +2,8 @@
 (small norm, small contribution) and octaves (coarse-to-fine canvases)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -141,6 +143,27 @@ def test_octaves_set_the_coarse_shapes_first(tiny):
                               progress=False)
     assert frequency_energy(r.image, 0.15) < 0.5 * frequency_energy(one.image, 0.15)  # exact: resampling
     assert r.image.shape == (1, 3, 64, 64)  # exact
+
+
+def test_octave_snapshots_are_chosen_over_the_whole_run(tiny):
+    settings = preset("cs231n", size=32, canvas=32, octaves=(16,), steps=6, blur_sigma=0.0, jitter=2)
+    seen = []
+    r = class_visualization(tiny, 1, settings, snapshots=[4], progress=False,
+                            callback=lambda step, img, value: seen.append(step))
+    assert sorted(r.snapshots) == [4, 6] and seen == [4, 6]  # exact: step 4 of the run and its last, not 3
+    twelve = replace(settings, steps=12, octaves=(16, 24))
+    assert sorted(class_visualization(tiny, 1, twelve, snapshots=4, progress=False).snapshots) == [4, 8, 12]  # exact
+    assert sorted(class_visualization(tiny, 1, twelve, progress=False).snapshots) == [12]  # exact
+
+
+def test_octave_stages_keep_their_own_blur_timing(tiny):
+    from vizlab.optimize import Blur
+    from vizlab.optimize.classviz import _Local
+
+    blur = Blur(1.0, 3)
+    x = torch.rand(1, 3, 8, 8)
+    assert _Local(blur, 4).project(x, 4) is not None and _Local(blur, 4).project(x, 5) is None  # exact
+    assert blur.project(x, 4) is None  # exact: the run's step 4 is the stage's step 0
 
 
 def test_class_visualization_with_the_contribution_clip_leaves_few_pixels_off_the_mean(tiny):

@@ -38,7 +38,7 @@ from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_log_probability, class_logit
 from .params import fourier, maco, pixels, upsampled, windowed
-from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak
+from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, Regularizer
 from .render import RenderResult, cosine_decay, render
 from .transforms import Backdrop, Crop, Jitter, standard, strong
 
@@ -90,9 +90,9 @@ class ClassVizSettings:
             independently coloured fine grain, colour only in larger regions; 0: off.
         octaves: pixel mode: coarse-to-fine. The sides (pixels) of smaller canvases optimised first, smallest
             first, each enlarged (bicubic) to start the next; the last stage is the canvas itself (``canvas`` or
-            ``size``). ``steps`` is shared equally among the stages (the last takes the remainder; snapshots and
-            the callback count steps across the stages); each stage runs its own step and blur schedules, and its step length is ``lr`` times its side over the final
-            side, so that every stage moves each pixel by the same amount. ``()``: one stage (off).
+            ``size``). ``steps`` is shared equally among the stages (the last takes the remainder; the snapshot steps are
+            chosen, and the callback counts, across the stages); each stage runs its own step and blur schedules,
+            and its step length is ``lr`` times its side over the final side, so that every stage moves each pixel by the same amount. ``()``: one stage (off).
         objective: ``"logit"`` (the class score ``s_y``, as CS231n) or ``"log_softmax"`` (``log p(y|x)``: also
             lowers the other classes, so the image shows what sets this class apart from its neighbours).
         copies: how many independently transformed copies the model sees per step (their mean objective is
@@ -133,7 +133,10 @@ class ClassVizSettings:
             which was kept); 0: off. The random ground stops some classes from ever converging (issue 24, round 12).
         starts: begin from this many random phases (image seeds ``seed, seed + 1, ...``), run each for
             ``start_steps`` steps of the schedule, and continue only the one whose class score at the view (the
-            logit, no transforms) is highest for the remaining ``steps - start_steps`` (1: one start). Costs
+            logit, no transforms) is highest for the remaining ``steps - start_steps`` (1: one start). The kept start
+            goes on as one run: its parameters, Adam's moments, its random draws and ghost, the step and blur
+            schedules of all ``steps``; the result counts every step (its values, the snapshots of the run's
+            steps), the callback sees steps ``start_steps + 1`` on. Costs
             ``(starts - 1) * start_steps`` more steps; ``info["starts"]`` holds each start's score. A second run
             on the plain ground (``retry_plain``) is one start.
         start_steps: the steps of each start (with ``starts`` above 1; fewer than ``steps``).
@@ -589,69 +592,62 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
     run = dict(lr=settings.lr, regularizers=None, stop_event=stop_event, progress=progress,
                desc=f"{settings.mode}: {name}", copies=settings.copies)
-    offset, scores, spent = 0, [], 0.0
+    spent = 0.0
     if settings.starts > 1:
         side = settings.view or settings.size
-        best = None
+        scores, best = [], None
         for k in range(settings.starts):
             start_seed = None if seed is None else seed + k
             pieces = build(model, settings, start_seed)
-            with ghost_network(net, settings.ghost, seed=start_seed, strict=False):
-                short = render(net, goal, pieces[0], steps=settings.start_steps, optimizer=pieces[3],
-                               transforms=pieces[1], **{**run, "regularizers": pieces[2]}, seed=start_seed,
-                               lr_schedule=None if schedule is None else _shifted(schedule, 0, settings.steps))
+            ghost, state = ghost_network(net, settings.ghost, seed=start_seed, strict=False), {}
+            with ghost:   # the first start_steps of the whole run (its schedules, its snapshots; no callback)
+                short = render(net, goal, pieces[0], steps=settings.start_steps, total=settings.steps,
+                               optimizer=pieces[3], transforms=pieces[1], **{**run, "regularizers": pieces[2]},
+                               seed=start_seed, snapshots=snapshots, lr_schedule=schedule, state=state)
             spent += short.seconds
             if short.reason != "finished":   # stopped during a start: that start is the result
-                short.info.update(target=index, class_name=name, settings=settings,
-                                  target_probability=class_probability(model, short.image, index))
-                return short
+                result = _joined([short], settings.steps, dict(starts=dict(scores=scores, kept=k)))
+                result.seconds = spent
+                break
             scores.append(view_logit(model, short.image, index, side))
             if best is None or scores[-1] > scores[best[0]]:
-                best = (k, start_seed, pieces)
-        chosen, run_seed, (param, transforms, regs, optimizer) = best
-        offset = settings.start_steps
-        with ghost_network(net, settings.ghost, seed=run_seed, strict=False) as ghost:
-            result = render(net, goal, param, steps=settings.steps - offset, optimizer=optimizer,
-                            transforms=transforms, **{**run, "regularizers": regs}, seed=run_seed,
-                            snapshots=snapshots, callback=callback,
-                            lr_schedule=None if schedule is None else _shifted(schedule, offset, settings.steps))
-        result.info["starts"] = dict(scores=scores, kept=chosen)
-        result.seconds += spent
+                best = (k, start_seed, pieces, ghost, state, short)
+        else:
+            chosen, run_seed, (param, transforms, regs, optimizer), ghost, state, short = best
+            with ghost:   # the kept start goes on: same parameters, optimizer moments, random draws and ghost
+                rest = render(net, goal, param, steps=settings.steps - settings.start_steps,
+                              first_step=settings.start_steps, total=settings.steps, optimizer=optimizer,
+                              transforms=transforms, **{**run, "regularizers": regs}, seed=run_seed,
+                              snapshots=snapshots, callback=callback, lr_schedule=schedule, state=state)
+            result = _joined([short, rest], settings.steps, dict(starts=dict(scores=scores, kept=chosen)))
+            result.seconds = spent + rest.seconds
     else:
         param, transforms, regs, optimizer = build(model, settings, seed)
+        stages = octave_stages(settings)
+        parts, offset = [], 0
         with ghost_network(net, settings.ghost, seed=seed, strict=False) as ghost:
-            stages = octave_stages(settings)
-            done, offset = [], 0
             for k, (side, steps, lr) in enumerate(stages):
-                if k > 0:   # the next octave starts from the last one's canvas, enlarged
-                    init = torch.nn.functional.interpolate(param.canvas.image().detach(), size=(side, side),
-                                                           mode="bicubic", align_corners=False).clamp(0, 1)
+                stage_schedule = schedule
+                if len(stages) > 1:   # each stage: its own canvas, step and blur schedules
+                    init = None if k == 0 else torch.nn.functional.interpolate(
+                        param.canvas.image().detach(), size=(side, side), mode="bicubic",
+                        align_corners=False).clamp(0, 1)   # the last stage's canvas, enlarged
                     stage = replace(settings, canvas=side, steps=steps, octaves=())
                     param, transforms, regs, optimizer = build(model, stage, seed, init=init)
-                elif len(stages) > 1:
-                    stage = replace(settings, canvas=side, steps=steps, octaves=())
-                    param, transforms, regs, optimizer = build(model, stage, seed)
-                result = render(net, goal, param, steps=steps, lr=lr, optimizer=optimizer,
-                                transforms=transforms, regularizers=regs, seed=None if seed is None else seed + k,
-                                snapshots=snapshots, stop_event=stop_event, progress=progress,
-                                callback=callback if callback is None or offset == 0 else
-                                (lambda step, img, value, at=offset: callback(at + step, img, value)),
-                                desc=f"{settings.mode}: {name}" + (f" ({side} px)" if len(stages) > 1 else ""),
-                                lr_schedule=None if settings.lr_end == 1 else cosine_decay(settings.lr_end),
-                                copies=settings.copies)
-                done.append(result)
-                offset += result.steps
-                if result.reason != "finished":
+                    regs = [_Local(r, offset) for r in regs]
+                    stage_schedule = None if schedule is None else _shifted(schedule, -offset, steps)
+                part = render(net, goal, param, steps=steps, lr=lr, optimizer=optimizer,
+                              transforms=transforms, regularizers=regs, seed=None if seed is None else seed + k,
+                              snapshots=snapshots, stop_event=stop_event, progress=progress, callback=callback,
+                              desc=f"{settings.mode}: {name}" + (f" ({side} px)" if len(stages) > 1 else ""),
+                              lr_schedule=stage_schedule, copies=settings.copies, first_step=offset,
+                              total=settings.steps)
+                parts.append(part)
+                offset += part.steps
+                if part.reason != "finished":
                     break
-            if len(done) > 1:   # one result for the whole run: values and snapshots numbered across the stages
-                offset, values, shots = 0, [], {}
-                for part in done:
-                    values += part.values
-                    shots.update({offset + step: img for step, img in part.snapshots.items()})
-                    offset += part.steps
-                result = RenderResult(result.image, values, shots, offset, settings.steps, result.reason,
-                                      sum(part.seconds for part in done),
-                                      dict(octaves=[part.steps for part in done]))
+        result = parts[0] if len(stages) == 1 else _joined(parts, settings.steps,
+                                                           dict(octaves=[part.steps for part in parts]))
     result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
                        target_probability=class_probability(model, result.image, index))
     if settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop and result.reason == "finished":
@@ -674,6 +670,34 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             kept.info["settings"] = settings
             return kept
     return result
+
+
+def _joined(parts: list[RenderResult], requested: int, info: dict) -> RenderResult:
+    """One result for a run rendered in parts (a start and its continuation, octave stages): the values in order,
+    the snapshots (numbered across the run already), the last part's image and reason."""
+    values, shots = [], {}
+    for part in parts:
+        values += part.values
+        shots.update(part.snapshots)
+    return RenderResult(parts[-1].image, values, shots, sum(part.steps for part in parts), requested,
+                        parts[-1].reason, sum(part.seconds for part in parts), info)
+
+
+class _Local(Regularizer):
+    """``inner`` counting its steps from ``offset`` (an octave stage keeps its own blur timing and schedule)."""
+
+    def __init__(self, inner: Regularizer, offset: int):
+        self.inner, self.offset = inner, offset
+        self.wants_gradient = getattr(inner, "wants_gradient", False)
+
+    def penalty(self, x):
+        return self.inner.penalty(x)
+
+    def project(self, x, step):
+        return self.inner.project(x, step - self.offset)
+
+    def observe(self, x, grad):
+        self.inner.observe(x, grad)
 
 
 def _shifted(schedule: Callable[[int, int], float], offset: int, total: int) -> Callable[[int, int], float]:
