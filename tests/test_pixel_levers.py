@@ -175,3 +175,17 @@ def test_class_visualization_with_the_contribution_clip_leaves_few_pixels_off_th
     at_mean = (r.image - mean).abs().amax(dim=1) < 1e-6
     # the last step's clip reset the 90 % of pixels that contributed least: they sit exactly on the mean colour
     assert 0.85 <= float(at_mean.float().mean()) < 1  # exact: a percentile of 1024 pixels
+
+
+def test_contribution_clip_sees_the_objectives_gradient_not_the_penalties(tiny):
+    from vizlab.optimize import L2
+
+    clip = ClipContribution(50.0, every=5)
+    param = pixels((1, 3, 16, 16), seed=0)
+    render(tiny, class_logit(1), param, steps=1, lr=0.01, regularizers=[L2(10.0, centre=0.5), clip], progress=False)
+    seen, grad = clip._seen
+    x = seen.clone().requires_grad_(True)
+    want, = torch.autograd.grad(-tiny(x)[0, 1], x)
+    torch.testing.assert_close(grad, want)
+    with_l2, = torch.autograd.grad(-tiny(x)[0, 1] + 10.0 * ((x - 0.5) ** 2).sum(), x)
+    assert not torch.allclose(with_l2, want)  # exact: the L2 pull would have changed the score

@@ -249,8 +249,8 @@ class ClipContribution(ClipWeak):
     it fades, and the image keeps the parts that excite the class on a neutral ground.
 
     The render loop hands the gradient over: a regularizer with ``wants_gradient`` gets
-    ``observe(image, gradient)`` (the gradient of the loss, i.e. minus the objective's, at the image the model
-    saw) before the update, and uses it in the ``project`` that follows.
+    ``observe(image, gradient)`` (the gradient of minus the objective alone, without the penalties, at the image
+    the model saw) before the update, and uses it in the ``project`` that follows.
     """
 
     wants_gradient = True
@@ -260,7 +260,7 @@ class ClipContribution(ClipWeak):
         self._seen: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def observe(self, x: torch.Tensor, grad: torch.Tensor) -> None:
-        """Remember the image the model saw and the loss's gradient with respect to it."""
+        """Remember the image the model saw and the gradient of minus the objective with respect to it."""
         if grad.shape != x.shape:
             raise ValueError(f"grad must have the image's shape {tuple(x.shape)}, got {tuple(grad.shape)}")
         self._seen = (x.detach(), grad.detach())
@@ -272,7 +272,7 @@ class ClipContribution(ClipWeak):
         if seen.shape != x.shape:
             raise ValueError(f"the gradient was for a {tuple(seen.shape)} image, got {tuple(x.shape)}")
         c, s = self._units(seen)
-        # the loss's gradient in z units is s * d loss / d x; the sign does not matter under the absolute value
+        # the gradient in z units is s * d(-objective) / d x; the sign does not matter under the absolute value
         return (((seen - c) / s) * (grad * s)).sum(dim=1, keepdim=True).abs()
 
 

@@ -7,7 +7,7 @@ One step::
     loss   = -objective + sum(penalties(x))
     params <- update(params, d loss / d params)   # adam | sgd | normalized (g / ||g||_2) | normalized_mean
     x      <- projections(image())                # blur every k steps, clamp (ClipContribution also
-                                                  # sees d loss / d x)
+                                                  # sees d(-objective) / d x)
 
 Progress goes to ``tqdm.auto``; ``callback(step, image, value)`` receives snapshots; a ``threading.Event``
 (``stop_event``) or Ctrl-C (``KeyboardInterrupt``) ends the run early and the partial result is returned.
@@ -216,17 +216,17 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
                     reason = "reached"
                     break
                 loss = -value
+                if watchers:
+                    # regularizers that judge pixels by the objective's gradient (ClipContribution) see it at the
+                    # image, before the penalties join the loss
+                    grad_x, = torch.autograd.grad(loss, x, retain_graph=True)
+                    for r in watchers:
+                        r.observe(x, grad_x)
                 for r in regs:
                     term = r.penalty(x)
                     if term is not None:
                         loss = loss + term
-                if watchers:
-                    # regularizers that judge pixels by the gradient (ClipContribution) see it at the image
-                    *grads, grad_x = torch.autograd.grad(loss, [*params, x])
-                    for r in watchers:
-                        r.observe(x, grad_x)
-                else:
-                    grads = torch.autograd.grad(loss, params)
+                grads = torch.autograd.grad(loss, params)
                 rate = lr if lr_schedule is None else lr * float(lr_schedule(first_step + step, total))
                 with torch.no_grad():
                     if opt is not None:
