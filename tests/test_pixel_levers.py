@@ -189,3 +189,35 @@ def test_contribution_clip_sees_the_objectives_gradient_not_the_penalties(tiny):
     torch.testing.assert_close(grad, want)
     with_l2, = torch.autograd.grad(-tiny(x)[0, 1] + 10.0 * ((x - 0.5) ** 2).sum(), x)
     assert not torch.allclose(with_l2, want)  # exact: the L2 pull would have changed the score
+
+
+def test_settings_and_maco_reject_nan_and_infinity():
+    from vizlab.optimize import maco
+
+    nan = float("nan")
+    for name in ("tilt", "colour_tilt", "saturation"):
+        with pytest.raises(ValueError, match=f"{name} must be"):
+            maco((1, 3, 16, 16), **{name: nan})
+        with pytest.raises(ValueError, match=f"{name} must be a finite number, got nan"):
+            preset("maco", **{name: nan})
+    for name in ("clip_contrib", "clip_weak", "lr", "l2", "decay", "chroma_blur", "blur_end"):
+        with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+            preset("cs231n", **{name: nan})
+    with pytest.raises(ValueError, match="lr must be a finite number, got inf"):
+        preset("cs231n", lr=float("inf"))
+    with pytest.raises(TypeError, match="l2 must be a number, got str"):
+        preset("cs231n", l2="0.1")
+
+
+def test_settings_check_types_before_values_and_name_what_is_wrong():
+    with pytest.raises(TypeError, match="steps must be an int, got str"):
+        preset("cs231n", octaves=(32,), steps="9")
+    with pytest.raises(ValueError, match="start_steps must be >= 1, got -5"):
+        preset("object", start_steps=-5)   # one start: still checked
+    with pytest.raises(TypeError, match="init must be an image tensor of shape"):
+        build(torch.nn.Identity(), preset("cs231n", size=16), init=[[0.5]])
+    with pytest.raises(TypeError, match="region must be a .* mask tensor or None, got list"):
+        ClipWeak(10, region=[[1.0]])
+    for cls in (ChromaBlur, ClipWeak):
+        with pytest.raises(TypeError, match="every must be an integer >= 1, got bool"):
+            cls(1.0, every=True)

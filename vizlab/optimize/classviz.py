@@ -27,6 +27,7 @@ Two modes, each a :class:`ClassVizSettings` preset whose fields are the explorer
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
@@ -49,6 +50,16 @@ ROBUSTNESS = ("standard", "strong")
 #: What is maximised: the class score (CS231n) or its log-probability (the score minus a soft maximum of all
 #: scores, so the other classes are pushed down as well).
 OBJECTIVES = ("logit", "log_softmax")
+
+
+#: The settings' float fields (checked to be finite numbers).
+_NUMBERS = ("lr", "l2", "tv", "blur_sigma", "lr_end", "clip_weak", "clip_contrib", "chroma_blur", "decay", "crop",
+            "ghost", "saturation", "tilt", "colour_tilt", "retry_plain", "centre")
+
+
+def canvas_side(settings: ClassVizSettings) -> int:
+    """The side (pixels) of the optimised canvas: ``settings.canvas``, or ``size`` when it is 0 or larger."""
+    return min(settings.canvas or settings.size, settings.size)
 
 
 @dataclass
@@ -199,23 +210,19 @@ class ClassVizSettings:
         for side in self.octaves:
             if isinstance(side, bool) or not isinstance(side, int):
                 raise TypeError(f"octaves must hold ints (canvas sides in pixels), got {side!r}")
-        if self.octaves:
-            if self.mode != "cs231n":
-                raise ValueError(f"octaves are for the pixel mode (cs231n), got mode={self.mode!r}")
-            final = min(self.canvas or self.size, self.size)
-            sides = (*self.octaves, final)
-            if self.octaves[0] < 16 or any(a >= b for a, b in zip(sides, sides[1:])):
-                raise ValueError(f"octaves must be increasing canvas sides from 16 pixels up to below the final "
-                                 f"canvas ({final}), got {self.octaves}")
-            if self.steps < len(sides):
-                raise ValueError(f"steps must be at least one per stage ({len(sides)} with octaves "
-                                 f"{self.octaves}), got {self.steps}")
         if not isinstance(self.backdrop, bool):
             raise TypeError(f"backdrop must be a bool, got {type(self.backdrop).__name__}")
-        for name in ("tilt", "colour_tilt", "retry_plain"):
+        for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas", "clip_every", "starts",
+                     "start_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        for name in _NUMBERS + (("blur_end",) if self.blur_end is not None else ()):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
         for name in ("tilt", "colour_tilt"):
             if getattr(self, name) > 4:   # below 0: the check of every non-negative number below
                 raise ValueError(f"{name} must be in [0, 4], got {getattr(self, name)}")
@@ -225,30 +232,38 @@ class ClassVizSettings:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas", "clip_every", "starts",
-                     "start_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         if self.size < 16:
             raise ValueError(f"size must be at least 16 pixels, got {self.size}")
         if self.view != 0 and self.view < 16:
             raise ValueError(f"view must be 0 (the image's size) or at least 16 pixels, got {self.view}")
         if self.canvas != 0 and self.canvas < 16:
             raise ValueError(f"canvas must be 0 (the image's size) or at least 16 pixels, got {self.canvas}")
+        if self.octaves:   # after the type checks: the sides are compared with the canvas and the steps
+            if self.mode != "cs231n":
+                raise ValueError(f"octaves are for the pixel mode (cs231n), got mode={self.mode!r}")
+            final = canvas_side(self)
+            sides = (*self.octaves, final)
+            if self.octaves[0] < 16 or any(a >= b for a, b in zip(sides, sides[1:])):
+                raise ValueError(f"octaves must be increasing canvas sides from 16 pixels up to below the final "
+                                 f"canvas ({final}), got {self.octaves}")
+            if self.steps < len(sides):
+                raise ValueError(f"steps must be at least one per stage ({len(sides)} with octaves "
+                                 f"{self.octaves}), got {self.steps}")
         if not 0 < float(self.crop) <= 1:
             raise ValueError(f"crop must be in (0, 1], got {self.crop}")
         if not 0 <= float(self.centre) <= 1:
             raise ValueError(f"centre must be 0 (off) or a radius in (0, 1], got {self.centre}")
         if not 0 <= float(self.ghost) < 1:
             raise ValueError(f"ghost must be a probability in [0, 1), got {self.ghost}")
-        if float(self.decay) < 0:
+        if not float(self.decay) >= 0:
             raise ValueError(f"decay must be >= 0, got {self.decay}")
         if self.copies < 1:
             raise ValueError(f"copies must be >= 1, got {self.copies}")
         if self.starts < 1:
             raise ValueError(f"starts must be >= 1, got {self.starts}")
-        if self.starts > 1 and not 1 <= self.start_steps < self.steps:
+        if self.start_steps < 1:
+            raise ValueError(f"start_steps must be >= 1, got {self.start_steps}")
+        if self.starts > 1 and self.start_steps >= self.steps:
             raise ValueError(f"start_steps must be in [1, steps - 1] = [1, {self.steps - 1}] with starts > 1, "
                              f"got {self.start_steps}")
         if self.blur_every < 1:
@@ -260,7 +275,7 @@ class ClassVizSettings:
                              f"starts={self.starts} and octaves={self.octaves}")
         for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "clip_contrib", "chroma_blur", "saturation", "tilt",
                      "colour_tilt") + (("blur_end",) if self.blur_end is not None else ()):
-            if float(getattr(self, name)) < 0:
+            if not float(getattr(self, name)) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= float(self.retry_plain) <= 1:
             raise ValueError(f"retry_plain must be a probability in [0, 1], got {self.retry_plain}")
@@ -367,14 +382,15 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
     octaves' next stage). ``param.canvas`` is the optimised canvas before enlargement and window."""
     mean, std = model_units(model)
     device = model_device(model)
-    side = min(settings.canvas or settings.size, settings.size)
+    side = canvas_side(settings)
     shape = (n, 3, side, side)
     if init is not None:
         if settings.mode != "cs231n":
             raise ValueError(f"init is for the pixel mode (cs231n), got mode={settings.mode!r}")
-        if not isinstance(init, torch.Tensor) or tuple(init.shape) != shape:
-            raise ValueError(f"init must be an image tensor of shape {shape}, got "
-                             f"{tuple(init.shape) if isinstance(init, torch.Tensor) else type(init).__name__}")
+        if not isinstance(init, torch.Tensor):
+            raise TypeError(f"init must be an image tensor of shape {shape}, got {type(init).__name__}")
+        if tuple(init.shape) != shape:
+            raise ValueError(f"init must be an image tensor of shape {shape}, got {tuple(init.shape)}")
     if settings.mode == "cs231n":
         param = pixels(shape, init=init, centre=mean, scale=std, noise=1.0, seed=seed, device=device,
                        decorrelate=settings.decorrelate)
@@ -422,7 +438,7 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
 
 def octave_stages(settings: ClassVizSettings) -> list[tuple[int, int, float]]:
     """``(canvas side, steps, lr)`` of each stage of ``settings.octaves`` (one stage without octaves)."""
-    final = min(settings.canvas or settings.size, settings.size)
+    final = canvas_side(settings)
     sides = (*settings.octaves, final)
     share = settings.steps // len(sides)
     steps = [share] * (len(sides) - 1) + [settings.steps - share * (len(sides) - 1)]

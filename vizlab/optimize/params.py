@@ -22,6 +22,7 @@ Two kinds:
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Callable, Sequence
 
@@ -257,7 +258,7 @@ def _non_negative(name: str, value, high: float | None = None) -> float:
         number = float(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a number, got {type(value).__name__}") from exc
-    if number < 0 or (high is not None and number > high):
+    if not 0 <= number <= (math.inf if high is None else high):   # NaN fails too
         raise ValueError(f"{name} must be {'>= 0' if high is None else f'in [0, {high:g}]'}, got {number}")
     return number
 

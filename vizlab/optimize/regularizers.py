@@ -43,6 +43,15 @@ def _weight(value, name: str) -> float:
     return value
 
 
+def _every(every) -> int:
+    """``every`` (a period in steps) checked: a named TypeError for a non-int, ValueError below 1."""
+    if isinstance(every, bool) or not isinstance(every, int):
+        raise TypeError(f"every must be an integer >= 1, got {type(every).__name__} {every!r}")
+    if every < 1:
+        raise ValueError(f"every must be an integer >= 1, got {every!r}")
+    return every
+
+
 class L2(Regularizer):
     """``weight * sum(((x - centre) / scale)^2)``; with the model's mean/std this is CS231n's L2 on the input."""
 
@@ -127,9 +136,7 @@ class Blur(Regularizer):
 
     def __init__(self, sigma: float = 0.5, every: int = 10, end_sigma: float | None = None, steps: int | None = None):
         self.sigma = _weight(sigma, "sigma")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an integer >= 1, got {every!r}")
-        self.every = every
+        self.every = _every(every)
         self.end_sigma = self.sigma if end_sigma is None else _weight(end_sigma, "end_sigma")
         if end_sigma is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(f"steps must be an integer >= 1 when end_sigma is given, got {steps!r}")
@@ -162,9 +169,7 @@ class ChromaBlur(Regularizer):
 
     def __init__(self, sigma: float = 4.0, every: int = 4):
         self.sigma = _weight(sigma, "sigma")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an integer >= 1, got {every!r}")
-        self.every = every
+        self.every = _every(every)
 
     def project(self, x, step):
         if self.sigma == 0 or step % self.every != 0:
@@ -188,9 +193,7 @@ class ClipWeak(Regularizer):
         self.percentile = _weight(percentile, "percentile")
         if self.percentile >= 100:
             raise ValueError(f"percentile must be in [0, 100), got {percentile}")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an integer >= 1, got {every!r}")
-        self.every = every
+        self.every = _every(every)
         self.centre, self.scale = centre, scale
         self.region = _region(region)
 
@@ -219,9 +222,10 @@ class ClipWeak(Regularizer):
 def _region(region):
     if region is None:
         return None
-    if not isinstance(region, torch.Tensor) or region.dim() != 4 or region.shape[:2] != (1, 1):
-        raise ValueError(f"region must be a (1, 1, H, W) mask tensor or None, got "
-                         f"{tuple(region.shape) if isinstance(region, torch.Tensor) else type(region).__name__}")
+    if not isinstance(region, torch.Tensor):
+        raise TypeError(f"region must be a (1, 1, H, W) mask tensor or None, got {type(region).__name__}")
+    if region.dim() != 4 or region.shape[:2] != (1, 1):
+        raise ValueError(f"region must be a (1, 1, H, W) mask tensor or None, got {tuple(region.shape)}")
     return region > 0.5
 
 
