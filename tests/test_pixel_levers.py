@@ -221,3 +221,16 @@ def test_settings_check_types_before_values_and_name_what_is_wrong():
     for cls in (ChromaBlur, ClipWeak):
         with pytest.raises(TypeError, match="every must be an integer >= 1, got bool"):
             cls(1.0, every=True)
+
+
+def test_norm_clip_leaves_a_uniform_image_alone_and_the_contribution_clip_takes_ties():
+    x = torch.full((1, 3, 8, 8), 0.7)
+    assert torch.equal(ClipWeak(10, centre=0.5).project(x, 0), x)  # exact: no pixel is weaker than the rest
+    region = torch.ones(1, 1, 8, 8)
+    assert torch.equal(ClipWeak(10, centre=0.5, region=region).project(x, 0), x)  # exact
+    clip = ClipContribution(10, centre=0.5)
+    grad = torch.zeros_like(x)
+    grad[..., :2, :] = 1.0   # only the top two rows contribute; the rest contribute exactly nothing
+    clip.observe(x, grad)
+    out = clip.project(x, 0)
+    assert bool((out[..., 2:, :] == 0.5).all()) and torch.equal(out[..., :2, :], x[..., :2, :])  # exact

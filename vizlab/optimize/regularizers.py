@@ -189,6 +189,9 @@ class ClipWeak(Regularizer):
     outside a window would otherwise count as the weakest pixels).
     """
 
+    #: pixels exactly at the percentile are kept (a uniform image stays as it is)
+    inclusive = False
+
     def __init__(self, percentile: float = 10.0, every: int = 1, centre=0.5, scale=1.0, region=None):
         self.percentile = _weight(percentile, "percentile")
         if self.percentile >= 100:
@@ -216,7 +219,7 @@ class ClipWeak(Regularizer):
         if score is None:
             return None
         c, _ = self._units(x)
-        return torch.where(_weakest(score, self.percentile, self.region), c.expand_as(x), x)
+        return torch.where(_weakest(score, self.percentile, self.region, self.inclusive), c.expand_as(x), x)
 
 
 def _region(region):
@@ -229,17 +232,18 @@ def _region(region):
     return region > 0.5
 
 
-def _weakest(score: torch.Tensor, percentile: float, region) -> torch.Tensor:
-    """``(N, 1, H, W)`` bool: the pixels whose ``score`` is at most its ``percentile``-th percentile (inside
-    ``region``, a ``(1, 1, H, W)`` bool mask, when given; pixels outside it are never chosen)."""
+def _weakest(score: torch.Tensor, percentile: float, region, inclusive: bool = False) -> torch.Tensor:
+    """``(N, 1, H, W)`` bool: the pixels whose ``score`` is below its ``percentile``-th percentile (``inclusive``:
+    at most; inside ``region``, a ``(1, 1, H, W)`` bool mask, when given; pixels outside it are never chosen)."""
+    below = torch.le if inclusive else torch.lt
     if region is None:
         cut = torch.quantile(score.flatten(1), percentile / 100, dim=1).view(-1, 1, 1, 1)
-        return score <= cut
+        return below(score, cut)
     if region.shape[-2:] != score.shape[-2:]:
         raise ValueError(f"region is {tuple(region.shape[-2:])} but the image {tuple(score.shape[-2:])}")
     inside = region.to(score.device).flatten()
     cut = torch.stack([torch.quantile(row[inside], percentile / 100) for row in score.flatten(1)])
-    return (score <= cut.view(-1, 1, 1, 1)) & region.to(score.device)
+    return below(score, cut.view(-1, 1, 1, 1)) & region.to(score.device)
 
 
 class ClipContribution(ClipWeak):
@@ -258,6 +262,9 @@ class ClipContribution(ClipWeak):
     """
 
     wants_gradient = True
+    #: pixels at the percentile are reset too: many contribute exactly nothing (e.g. those on the mean colour),
+    #: and a strict cut at a percentile of 0 would then reset none
+    inclusive = True
 
     def __init__(self, percentile: float = 10.0, every: int = 1, centre=0.5, scale=1.0, region=None):
         super().__init__(percentile, every, centre, scale, region)
