@@ -234,3 +234,20 @@ def test_norm_clip_leaves_a_uniform_image_alone_and_the_contribution_clip_takes_
     clip.observe(x, grad)
     out = clip.project(x, 0)
     assert bool((out[..., 2:, :] == 0.5).all()) and torch.equal(out[..., :2, :], x[..., :2, :])  # exact
+
+
+def test_a_stopped_start_or_octave_stage_still_reports_the_whole_run(tiny):
+    import threading
+
+    stop = threading.Event()
+    stop.set()   # stops before the first step: during the first start
+    r = class_visualization(tiny, 1, preset("maco", size=32, steps=6, starts=3, start_steps=2), stop_event=stop,
+                            progress=False)
+    assert r.reason == "stopped" and r.requested == 6 and r.steps == 0  # exact
+    assert r.info["starts"] == dict(scores=[], kept=0) and "ghost_blocks" in r.info  # exact
+    stop = threading.Event()
+    settings = preset("cs231n", size=32, octaves=(16,), steps=6, blur_sigma=0.0, jitter=2)
+    r = class_visualization(tiny, 1, settings, stop_event=stop, snapshots=1, progress=False,
+                            callback=lambda step, img, value: step == 2 and stop.set())
+    assert r.reason == "stopped" and r.steps == 2 and r.requested == 6 and r.info["octaves"] == [2]  # exact
+    assert sorted(r.snapshots) == [1, 2] and len(r.values) == 2  # exact
