@@ -722,19 +722,21 @@ def _shifted(schedule: Callable[[int, int], float], offset: int, total: int) -> 
 
 
 @torch.no_grad()
+def _view_logits(model: nn.Module, image: torch.Tensor, side: int) -> torch.Tensor:
+    """The model's logits with the image resized (antialiased) to ``side x side`` (the view)."""
+    from ..inside.features import resize_batch  # here, not at import: vizlab.optimize does not load vizlab.inside
+
+    return model(resize_batch(image.to(model_device(model)), side))
+
+
 def view_logit(model: nn.Module, image: torch.Tensor, target: int, side: int) -> float:
     """The class score (logit) with the image resized (antialiased) to ``side x side`` (the view)."""
-    from ..inside.features import resize_batch  # here, not at import: vizlab.optimize does not load vizlab.inside
-
-    return float(model(resize_batch(image.to(model_device(model)), side))[0, target])
+    return float(_view_logits(model, image, side)[0, target])
 
 
-@torch.no_grad()
 def view_probability(model: nn.Module, image: torch.Tensor, target: int, side: int) -> float:
     """``p(target | image)`` with the image resized (antialiased) to ``side x side``: what the optimisation's view saw."""
-    from ..inside.features import resize_batch  # here, not at import: vizlab.optimize does not load vizlab.inside
-
-    return class_probability(model, resize_batch(image.to(model_device(model)), side), target)
+    return float(_view_logits(model, image, side).softmax(dim=1)[0, target])
 
 
 @torch.no_grad()
