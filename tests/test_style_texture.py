@@ -242,3 +242,21 @@ def test_lbfgs_chunks_take_the_same_path_with_fewer_evaluations(tnet, monkeypatc
     assert len(one.history) == len(ten.history) == 12  # exact
     assert n_ten <= n_one - 10  # exact
     assert torch.allclose(one.image, ten.image, atol=1e-5)  # exact
+
+
+def test_tv_weight_flattens_the_synthesis_and_is_checked(tnet):
+    from vizlab.style.texture import _total_variation
+
+    kw = dict(size=32, source_size=64, octaves=1, steps=6, net=tnet, seed=0, match_colors=False)
+    plain = synthesize_texture_vgg("waves", **kw)
+    off = synthesize_texture_vgg("waves", tv_weight=0.0, **kw)
+    assert torch.equal(off.image, plain.image)  # exact
+    flat = synthesize_texture_vgg("waves", tv_weight=1.0, **kw)
+    # At equal iterations the penalty leaves less variation between neighbouring pixels.
+    assert float(_total_variation(flat.image)) < 0.9 * float(_total_variation(plain.image))  # exact
+    # A shifted image (wrapping round) has the same total variation: the penalty has no border.
+    assert torch.allclose(_total_variation(plain.image), _total_variation(plain.image.roll((5, 7), (-2, -1))))  # exact
+    with pytest.raises(ValueError, match="tv_weight"):
+        synthesize_texture_vgg("waves", tv_weight=-1.0, **kw)
+    with pytest.raises(TypeError, match="tv_weight"):
+        synthesize_texture_vgg("waves", tv_weight="0.1", **kw)
