@@ -117,6 +117,27 @@ def test_maco_tilt_moves_the_energy_to_coarse_frequencies_and_keeps_its_total():
         preset("object", tilt=-1.0)
 
 
+def test_maco_colour_tilt_moves_only_the_colour_to_coarse_frequencies():
+    """Issue 24 round 13: ``colour_tilt`` tilts the two colour-difference channels only, at their energy."""
+    amp = torch.full((3, 16, 9), 0.01)
+    got = _pre_sigmoid_amplitude(maco((1, 3, 16, 16), seed=0, magnitude=amp, colour_tilt=1.0).image().detach())[0]
+    brightness = int(COLOR_SQRT.norm(dim=0).argmax())
+    colour = [c for c in range(3) if c != brightness]
+    torch.testing.assert_close(got[brightness], amp[brightness].double(), atol=1e-5, rtol=1e-3)  # exact: untouched
+    torch.testing.assert_close(got[colour].pow(2).sum(dim=(-2, -1)), amp[colour].double().pow(2).sum(dim=(-2, -1)),
+                               rtol=1e-3, atol=0)  # exact: the colour energy is kept
+    torch.testing.assert_close(got[colour][:, 0, 1] / got[colour][:, 0, 8], torch.full((2,), 8.0, dtype=torch.float64),
+                               rtol=1e-3, atol=0)  # exact: 1/f, one cycle per image against 8
+    with pytest.raises(ValueError, match="colour_tilt must be in"):
+        maco((1, 3, 16, 16), colour_tilt=5)
+    with pytest.raises(TypeError, match="colour_tilt must be a number"):
+        maco((1, 3, 16, 16), colour_tilt="fine")
+    with pytest.raises(ValueError, match="colour_tilt must be in"):
+        preset("object", colour_tilt=4.5)
+    with pytest.raises(TypeError, match="colour_tilt must be a number"):
+        preset("object", colour_tilt=None)
+
+
 def test_maco_learn_mean_adds_the_colour_and_bad_input_is_named():
     assert len(maco((1, 3, 16, 16), seed=0, learn_mean=True).params) == 2  # exact
     with pytest.raises(ValueError, match="magnitude must have shape"):
@@ -264,6 +285,31 @@ def test_retry_plain_renders_again_on_the_grey_ground_only_below_the_threshold(t
         preset("object", retry_plain="0.5")
     with pytest.raises(ValueError, match="tilt must be in"):
         preset("maco", tilt=5)
+
+
+def test_starts_continue_the_start_with_the_highest_view_score(tiny):
+    """Issue 24 round 13: ``starts`` short runs from seeds ``seed, seed+1, ...``; the best at the view goes on."""
+    from vizlab.optimize.classviz import view_logit
+
+    base = preset("maco", size=32, steps=6, centre=0.3, view=16, lr_end=1.0)  # a constant rate: a start is a short run
+    several = class_visualization(tiny, 1, replace(base, starts=3, start_steps=2), seed=4, progress=False)
+    starts = several.info["starts"]
+    assert len(starts["scores"]) == 3 and starts["scores"][starts["kept"]] == max(starts["scores"])  # exact
+    assert several.steps == 4 and several.reason == "finished"  # exact: the rest of the 6 steps
+    for k, score in enumerate(starts["scores"]):  # each start is the 2-step run of its own seed
+        short = class_visualization(tiny, 1, replace(base, steps=2), seed=4 + k, progress=False)
+        assert score == pytest.approx(view_logit(tiny, short.image, 1, 16), rel=1e-5)  # exact: the same run
+    assert len(set(starts["scores"])) == 3  # exact: three different starts
+    first = class_visualization(tiny, 1, replace(base, starts=1), seed=4, progress=False)
+    assert "starts" not in first.info  # exact: one start is the plain run
+    with pytest.raises(ValueError, match="start_steps must be in"):
+        preset("object", starts=3, start_steps=100)
+    with pytest.raises(ValueError, match="starts must be >= 1"):
+        preset("object", starts=0)
+    with pytest.raises(TypeError, match="starts must be an int"):
+        preset("object", starts=2.0)
+    with pytest.raises(ValueError, match="starts .* and octaves .* do not combine"):
+        preset("cs231n", starts=2, octaves=(64,))
 
 
 def test_upsampled_enlarges_the_canvas_and_writes_back_through_it():

@@ -6,7 +6,8 @@ One step::
     logits = model(transforms(x))                 # hooks record obj.layers
     loss   = -objective + sum(penalties(x))
     params <- update(params, d loss / d params)   # adam | sgd | normalized (g / ||g||_2) | normalized_mean
-    x      <- projections(image())                # blur every k steps, clamp
+    x      <- projections(image())                # blur every k steps, clamp (ClipContribution also
+                                                  # sees d loss / d x)
 
 Progress goes to ``tqdm.auto``; ``callback(step, image, value)`` receives snapshots; a ``threading.Event``
 (``stop_event``) or Ctrl-C (``KeyboardInterrupt``) ends the run early and the partial result is returned.
@@ -148,6 +149,7 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
     for r in regs:
         if not isinstance(r, Regularizer):
             raise TypeError(f"regularizers must be Regularizer objects (L2, TV, Blur, Clamp), got {type(r).__name__}")
+    watchers = [r for r in regs if getattr(r, "wants_gradient", False)]
     rng = random.Random(seed)
     params = param.params
     opt = None
@@ -199,7 +201,13 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
                     term = r.penalty(x)
                     if term is not None:
                         loss = loss + term
-                grads = torch.autograd.grad(loss, params)
+                if watchers:
+                    # regularizers that judge pixels by the gradient (ClipContribution) see it at the image
+                    *grads, grad_x = torch.autograd.grad(loss, [*params, x])
+                    for r in watchers:
+                        r.observe(x, grad_x)
+                else:
+                    grads = torch.autograd.grad(loss, params)
                 rate = lr if lr_schedule is None else lr * float(lr_schedule(step, steps))
                 with torch.no_grad():
                     if opt is not None:
