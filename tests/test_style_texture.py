@@ -220,6 +220,12 @@ def test_rank_match_serves_both_histogram_matchings():
     assert float(_histogram_loss(matched, _sorted_channels(ref.reshape(1, 2, 5, 10)))) < 1e-12  # exact
     with pytest.raises(ValueError, match="sorted_reference"):
         rank_match(vals, ref[:1])
+    with pytest.raises(ValueError, match="sorted_reference"):
+        rank_match(vals, ref[:, :0])
+    # A half-precision reference longer than float16 can count (65504) still gets its quantiles.
+    big = torch.linspace(0, 1, 70000, dtype=torch.float16).unsqueeze(0)
+    half = rank_match(torch.arange(3.0).unsqueeze(0), big)
+    assert torch.allclose(half.float(), torch.tensor([[0.0, 0.5, 1.0]]), atol=1e-3)  # exact
 
 
 def test_lbfgs_chunks_take_the_same_path_with_fewer_evaluations(tnet, monkeypatch):
@@ -260,3 +266,16 @@ def test_tv_weight_flattens_the_synthesis_and_is_checked(tnet):
         synthesize_texture_vgg("waves", tv_weight=-1.0, **kw)
     with pytest.raises(TypeError, match="tv_weight"):
         synthesize_texture_vgg("waves", tv_weight="0.1", **kw)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="tv_weight"):
+            synthesize_texture_vgg("waves", tv_weight=bad, **kw)
+
+
+def test_history_records_where_each_iteration_ended(tnet):
+    """A line search that finds no better point leaves the image where it was: its record is the start's loss,
+    not a rejected trial's; and the losses recorded never rise (L-BFGS with a strong-Wolfe search only accepts
+    decreases)."""
+    r = synthesize_texture_vgg("gravel", size=32, source_size=64, octaves=1, steps=13, net=tnet, seed=0)
+    totals = [h["total"] for h in r.history]
+    assert len(totals) == 13  # exact
+    assert all(b <= a + 1e-9 for a, b in zip(totals, totals[1:]))  # exact

@@ -332,10 +332,13 @@ def rank_match(values: torch.Tensor, sorted_reference: torch.Tensor) -> torch.Te
         raise ValueError(f"values and sorted_reference must be (C, N) and (C, M) with the same C, got "
                          f"{tuple(values.shape)} and {tuple(sorted_reference.shape)}")
     n, m = values.shape[1], sorted_reference.shape[1]
-    pos = torch.linspace(0, m - 1, n, device=values.device, dtype=sorted_reference.dtype)
+    if m < 1:
+        raise ValueError("sorted_reference must hold at least one value per row, got an empty row")
+    # the rank positions in float64 (a float16 reference cannot even hold positions past 65504)
+    pos = torch.linspace(0, m - 1, n, device=values.device, dtype=torch.float64)
     lo = pos.floor().long().clamp(max=m - 1)
     hi = (lo + 1).clamp(max=m - 1)
-    w = pos - lo
+    w = (pos - lo).to(sorted_reference.dtype if sorted_reference.is_floating_point() else torch.float32)
     quantiles = (sorted_reference[:, lo] * (1 - w) + sorted_reference[:, hi] * w).to(values.dtype)
     return torch.empty_like(values).scatter_(1, values.argsort(dim=1), quantiles)
 

@@ -35,6 +35,7 @@ Example:
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable, Sequence
 
@@ -342,11 +343,13 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             benchmarks/README.md, round 11).
         net: a :class:`TextureNet` to reuse (its ``pooling``/``padding`` are then used).
         seed: seeds the initial noise.
-        callback: ``callback(octave, step, loss)`` after each L-BFGS iteration.
+        callback: ``callback(octave, step, loss)`` once per L-BFGS iteration; the calls come in bursts, after
+            each ``step`` call of :data:`LBFGS_CHUNK` iterations (the image is then the chunk's last).
 
     Returns:
-        A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum"}``
-        per iteration; ``seconds``: the whole run).
+        A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum",
+        "total"}`` per iteration, the losses where that iteration ended (so ``history[0]`` is after the first
+        iteration, not the start); ``seconds``: the whole run).
     """
     def whole(name: str, value) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -355,8 +358,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     def weight(name: str, value) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
     whole("size", size)
     if size < 16:
@@ -465,7 +468,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             # ``chunk`` iterations per ``step`` call: torch's L-BFGS evaluates the loss afresh at the start of every
             # call, so one iteration per call would cost an extra forward and backward pass each.
             n = min(LBFGS_CHUNK, per_octave[k] - done)
-            opt.param_groups[0].update(max_iter=n, max_eval=4 * n)
+            # torch gives each line search what is left of ``max_eval`` (``max_ls = max_eval - evaluations so
+            # far``): the 25 on top keep the last iteration's search its full default budget
+            opt.param_groups[0].update(max_iter=n, max_eval=4 * n + 25)
             first = opt.state[x].get("n_iter", 0)
             evals.clear()
             before = x.detach().clone()
@@ -476,10 +481,16 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 # later step would stall too, so start the history afresh from here (and count it as an iteration).
                 opt = make_optimizer()
                 last = first + 1
-            # One record per iteration: the loss at the last point that iteration evaluated (its accepted step).
+            # One record per iteration: the loss where that iteration ended. The strong-Wolfe search returns the
+            # lowest point of its bracket, which may be where it started (a step of 0): so the lowest of the
+            # iteration's evaluations and the point it started from (the chunk's first evaluation, then the
+            # previous record).
+            start_point = evals[0] if evals else None
             for it in range(first + 1, last + 1):
-                mine = [e for e in evals if e["n_iter"] == it] or evals[-1:]
-                record = {key: mine[-1][key] for key in ("gram", "spectrum", "total")}
+                mine = [e for e in evals if e["n_iter"] == it] + ([start_point] if start_point else [])
+                best = min(mine, key=lambda e: e["total"]) if mine else evals[-1]
+                start_point = best
+                record = {key: best[key] for key in ("gram", "spectrum", "total")}
                 done += 1
                 record.update(octave=k, step=done)
                 result.history.append(record)
