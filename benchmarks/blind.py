@@ -78,6 +78,13 @@ RECIPES = {
     "cs231n_r12": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong"}),
     # ... or round 11's default (random ground) that optimises again on the plain ground only where Lite0's p at the
     # view stays below 0.5 (classes that never converge with the random ground; the issue's ten all do)
+    # round 13: round 12's pixel candidate with the colour blurred apart from the brightness every 4 steps
+    # (ChromaBlur, sigma 4 px: no independently coloured grain) - the lever that changed the look on the
+    # development set (benchmarks/pixel_r13.py); octaves and Yosinski's clips did not
+    "cs231n_r13_chroma": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
+                                     "chroma_blur": 4.0}),
+    "cs231n_r13_chroma_blur2": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
+                                           "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5}),
     "canvas_retry": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                  "canvas": 128, "retry_plain": 0.5}),
     "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
@@ -243,6 +250,29 @@ ACCEPT = {
     "junco": (["junco", "snowbird"], ["bird", "sparrow", "finch"]),
     "leaf beetle": (["leaf beetle", "beetle"], ["bug", "insect", "ladybug", "ladybird"]),
     "bicycle-built-for-two": (["bicycle-built-for-two", "tandem"], ["bicycle", "bike", "cycle"]),
+    # round 13's random set (--random 20 --random-seed 34666, drawn after the default was frozen unchanged at commit
+    # e32ba5c; written before any image of them was rendered; broccoli, pitcher and sweatshirt are earlier rounds'
+    # entries). ImageNet's "pick" is the guitar pick (plectrum), "cash machine" the ATM, "velvet" the fabric
+    "whiskey jug": (["whiskey jug", "whisky jug", "jug", "moonshine jug"],
+                    ["pitcher", "ewer", "vase", "jar", "pot", "urn", "bottle"]),
+    "Dungeness crab": (["dungeness crab"], ["crab", "crustacean"]),
+    "refrigerator": (["refrigerator", "fridge", "icebox", "freezer"], ["appliance"]),
+    "velvet": (["velvet", "velour", "velveteen"], ["fabric", "cloth", "textile", "curtain", "drape"]),
+    "perfume": (["perfume", "perfume bottle", "cologne", "fragrance", "scent bottle"], ["bottle", "flask"]),
+    "cash machine": (["cash machine", "atm", "cash dispenser", "automated teller", "cashpoint"],
+                     ["kiosk", "vending machine", "terminal"]),
+    "cabbage butterfly": (["cabbage butterfly", "cabbage white", "white butterfly", "pieris"], ["butterfly", "moth"]),
+    "bassoon": (["bassoon"], ["oboe", "clarinet", "woodwind", "instrument"]),
+    "maypole": (["maypole", "may pole"], ["pole", "ribbon"]),
+    "bolo tie": (["bolo tie", "bola tie", "bolo", "string tie", "bootlace tie"],
+                 ["tie", "necktie", "pendant", "necklace", "brooch"]),
+    "bee": (["bee", "honeybee", "bumblebee"], ["wasp", "hornet", "insect"]),
+    "fly": (["fly", "housefly", "blowfly", "bluebottle"], ["insect", "bug"]),
+    "pick": (["guitar pick", "plectrum", "pick"], ["guitar"]),
+    "book jacket": (["book jacket", "dust jacket", "book cover", "dust cover"], ["book", "cover", "magazine"]),
+    "screw": (["screw"], ["bolt", "nail", "nut", "hardware"]),
+    "llama": (["llama", "alpaca", "guanaco", "vicuna"], ["camel", "camelid"]),
+    "badger": (["badger"], ["badger"]),
 }
 
 #: Round 9's fresh random set: the seed of ``--random 20 --random-seed``, chosen after the recipe was frozen.
@@ -259,6 +289,10 @@ RANDOM_SEED_R12 = 2392
 #: Round 12's second: chosen after ``canvas_retry`` was frozen in commit 1c6ac0d, from the clock's nanoseconds right
 #: after that commit (1796605281466871131, modulo 100000). Snow leopard was in the development set (seed 1206) too.
 RANDOM_SEED_R12B = 71131
+#: Round 13's: the default (``canvas_retry``, round 12's ``OBJECT``) kept unchanged and frozen at commit e32ba5c,
+#: then the clock's nanoseconds (1796613127871934666, modulo 100000). Whiskey jug was in round 13's development
+#: set (seed 13013) too.
+RANDOM_SEED_R13 = 34666
 
 #: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
 #: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.

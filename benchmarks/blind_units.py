@@ -133,15 +133,18 @@ def patches(net, units: list[int], out: Path) -> dict:
     from vizlab.inside import max_activating_patches, patch_pool
 
     cache = out / "patches.pt"
+    # the cache is keyed by what made it (layer, pool, k), not only by the units: an out folder reused after a
+    # change of LAYER would otherwise hand back another layer's patches
+    made_by = {"layer": LAYER, "crops_per_photo": CROPS_PER_PHOTO, "k": K_PATCHES}
     if cache.exists():
-        found = torch.load(cache, weights_only=False)
-        if all(u in found for u in units):
-            return found
+        saved = torch.load(cache, weights_only=False)
+        if isinstance(saved, dict) and saved.get("made_by") == made_by and all(u in saved["found"] for u in units):
+            return saved["found"]
     pool = patch_pool(224, crops_per_photo=CROPS_PER_PHOTO, shapes=0, seed=0)
     # one patch per image (whole photos and crops of them): with only the package's 14 photos, one patch per
     # photo made every unit's row the same few photos (pilot on channels 0, 2, 3, 5: RULES.md)
     found = max_activating_patches(net, pool, LAYER, channels=units, k=K_PATCHES, full_fields=True, progress=False)
-    torch.save(found, cache)
+    torch.save({"made_by": made_by, "found": found}, cache)
     return found
 
 

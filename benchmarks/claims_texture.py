@@ -21,7 +21,21 @@ def texture_vgg_gram_left(seed: int) -> float:
     return texture_gram_distance(net, r.image, src) / texture_gram_distance(net, noise, src)
 
 
+def texture_vgg_tv_ratio(seed: int) -> float:
+    """Total variation of a 6-iteration waves synthesis at 32 px with ``tv_weight=1`` over the same without, as
+    tests/test_style_texture.py::test_tv_weight_flattens_the_synthesis_and_is_checked: asserted < 0.9."""
+    from vizlab.style.texture import TextureNet, _total_variation, synthesize_texture_vgg
+
+    net = TextureNet()
+    kw = dict(size=32, source_size=64, octaves=1, steps=6, net=net, seed=seed, match_colors=False)
+    plain = synthesize_texture_vgg("waves", **kw)
+    flat = synthesize_texture_vgg("waves", tv_weight=1.0, **kw)
+    return float(_total_variation(flat.image) / _total_variation(plain.image))
+
+
 CLAIMS = [
     dict(name="texture_vgg_gram_left", run=texture_vgg_gram_left, threshold=0.01, higher_is_better=False,
          where="tests/test_style_texture.py::test_synthesis_matches_the_source_statistics", profile="quick"),
+    dict(name="texture_vgg_tv_ratio", run=texture_vgg_tv_ratio, threshold=0.9, higher_is_better=False,
+         where="tests/test_style_texture.py::test_tv_weight_flattens_the_synthesis_and_is_checked", profile="quick"),
 ]

@@ -55,6 +55,12 @@ VARIANTS = {
     "nobackdrop_tilt05": {"backdrop": False, "tilt": 0.5},
     # round 12's default: a second run on the plain ground where the view's p stays below 0.5
     "retry": {"retry_plain": 0.5},
+    # round 13, each on round 12's default (the second run included): levers for converged-but-unreadable images
+    "retry_sat05": {"retry_plain": 0.5, "saturation": 0.5},
+    "retry_starts3": {"retry_plain": 0.5, "starts": 3},
+    "retry_copies2": {"retry_plain": 0.5, "copies": 2},
+    # the colour-difference channels' magnitude tilted by 1/f at the same colour energy (colour in areas, not grain)
+    "retry_ctilt1": {"retry_plain": 0.5, "colour_tilt": 1.0},
 }
 BASE = {"retry_plain": 0.0}
 #: Round 9's random draw (``random.Random(61206).sample(range(1000), 20)``), for the summary's split.

@@ -34,7 +34,12 @@ VARIANTS = {
 DEV = ["flamingo", "lemon", "monarch", "tarantula", "strawberry", "koala"]
 
 
-def main(argv=None) -> int:
+def main(argv=None, variants=None, base=None, dev=None, patch: bool = True) -> int:
+    """Render each variant's images and rows. ``variants``, ``base`` and ``dev`` default to round 12's;
+    ``patch``: round 12's variants swap the pixel path's clamp and write-back by name (``noclamp*``, ``delta*``;
+    round 13's script, ``pixel_r13.py``, runs the library as it is and passes ``False``)."""
+    variants = VARIANTS if variants is None else variants
+    base = BASE if base is None else base
     import vizlab
     from vizlab import optimize as opt
     from vizlab.images import save_image
@@ -42,7 +47,7 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", nargs="+", required=True)
-    ap.add_argument("--classes", nargs="+", default=DEV)
+    ap.add_argument("--classes", nargs="+", default=DEV if dev is None else dev)
     ap.add_argument("--extra", default="{}", help="JSON of further changes applied to every variant")
     ap.add_argument("--tag", default="")
     ap.add_argument("--out", required=True)
@@ -58,14 +63,15 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     extra = json.loads(args.extra)
     for variant in args.variants:
-        changes = {} if variant == "preset" else {**BASE, **VARIANTS[variant], **extra}
+        changes = {} if variant == "preset" else {**base, **variants[variant], **extra}
         settings = opt.preset("cs231n", **changes)
-        import vizlab.optimize.classviz as cv
-        from vizlab.optimize.regularizers import Clamp, Regularizer
-        cv.Clamp = (lambda lo, hi: Regularizer()) if variant.startswith("noclamp") else Clamp
-        from vizlab.optimize.params import upsampled
-        cv.upsampled = upsampled if variant.startswith("delta") else (
-            lambda param, size, write="image": upsampled(param, size))   # round 11's write-back (base)
+        if patch:
+            import vizlab.optimize.classviz as cv
+            from vizlab.optimize.regularizers import Clamp, Regularizer
+            cv.Clamp = (lambda lo, hi: Regularizer()) if variant.startswith("noclamp") else Clamp
+            from vizlab.optimize.params import upsampled
+            cv.upsampled = upsampled if variant.startswith("delta") else (
+                lambda param, size, write="image": upsampled(param, size))   # round 11's write-back (base)
         name = variant + args.tag
         images = []
         for cls in args.classes:

@@ -34,7 +34,6 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blind import degraded  # noqa: E402
 from proxy24 import colourfulness, scored_rows  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "blind24"
@@ -152,23 +151,21 @@ class Judges:
 
     @torch.no_grad()
     def measure(self, x: torch.Tensor, target: int) -> dict:
-        from vizlab.inside.features import resize_batch
+        from vizlab.optimize import judge_panel
 
+        # the library's panel (Lite0/1/2 on the image and its degraded copies), this script's loaded networks
+        panel = judge_panel(x, target, models=tuple(self.lites.values()), copies=COPIES)
         out = {}
-        logranks = []
-        top5 = 0
-        for copy in COPIES:
-            y = x if copy == "plain" else degraded(x, copy)
-            for short, m in self.lites.items():
-                lg = m(resize_batch(y, m.input_size).clamp(0, 1))[0]
-                rank = int((lg > lg[target]).sum()) + 1
-                out[f"{short}_{copy}_rank"] = rank
-                out[f"{short}_{copy}_logp"] = float(lg.log_softmax(0)[target])
-                logranks.append(np.log(rank))
-                top5 += rank <= 5
-        out["lite_top5_count"] = int(top5)
-        out["lite_mean_logrank"] = float(np.mean(logranks))
-        out["lite_degraded_mean_logrank"] = float(np.mean(logranks[3:]))
+        degraded_logranks = []
+        for (key, rank), short in zip(panel["ranks"].items(), [s for _ in COPIES for s in self.lites]):
+            copy = key.split("/")[1]
+            out[f"{short}_{copy}_rank"] = rank
+            out[f"{short}_{copy}_logp"] = panel["log_probs"][key]
+            if copy != "plain":
+                degraded_logranks.append(np.log(rank))
+        out["lite_top5_count"] = int(panel["top5"])
+        out["lite_mean_logrank"] = float(panel["mean_log_rank"])
+        out["lite_degraded_mean_logrank"] = float(np.mean(degraded_logranks))
         g, mu = self._vgg_stats(x)
         near, tomean, mdist = [], [], []
         for layer in VGG_LAYERS:

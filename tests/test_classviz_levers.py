@@ -117,6 +117,27 @@ def test_maco_tilt_moves_the_energy_to_coarse_frequencies_and_keeps_its_total():
         preset("object", tilt=-1.0)
 
 
+def test_maco_colour_tilt_moves_only_the_colour_to_coarse_frequencies():
+    """Issue 24 round 13: ``colour_tilt`` tilts the two colour-difference channels only, at their energy."""
+    amp = torch.full((3, 16, 9), 0.01)
+    got = _pre_sigmoid_amplitude(maco((1, 3, 16, 16), seed=0, magnitude=amp, colour_tilt=1.0).image().detach())[0]
+    brightness = int(COLOR_SQRT.norm(dim=0).argmax())
+    colour = [c for c in range(3) if c != brightness]
+    torch.testing.assert_close(got[brightness], amp[brightness].double(), atol=1e-5, rtol=1e-3)  # exact: untouched
+    torch.testing.assert_close(got[colour].pow(2).sum(dim=(-2, -1)), amp[colour].double().pow(2).sum(dim=(-2, -1)),
+                               rtol=1e-3, atol=0)  # exact: the colour energy is kept
+    torch.testing.assert_close(got[colour][:, 0, 1] / got[colour][:, 0, 8], torch.full((2,), 8.0, dtype=torch.float64),
+                               rtol=1e-3, atol=0)  # exact: 1/f, one cycle per image against 8
+    with pytest.raises(ValueError, match="colour_tilt must be in"):
+        maco((1, 3, 16, 16), colour_tilt=5)
+    with pytest.raises(TypeError, match="colour_tilt must be a number"):
+        maco((1, 3, 16, 16), colour_tilt="fine")
+    with pytest.raises(ValueError, match="colour_tilt must be in"):
+        preset("object", colour_tilt=4.5)
+    with pytest.raises(TypeError, match="colour_tilt must be a number"):
+        preset("object", colour_tilt=None)
+
+
 def test_maco_learn_mean_adds_the_colour_and_bad_input_is_named():
     assert len(maco((1, 3, 16, 16), seed=0, learn_mean=True).params) == 2  # exact
     with pytest.raises(ValueError, match="magnitude must have shape"):
@@ -264,6 +285,79 @@ def test_retry_plain_renders_again_on_the_grey_ground_only_below_the_threshold(t
         preset("object", retry_plain="0.5")
     with pytest.raises(ValueError, match="tilt must be in"):
         preset("maco", tilt=5)
+
+
+def test_starts_continue_the_start_with_the_highest_view_score(tiny):
+    """Issue 24 round 13: ``starts`` short runs from seeds ``seed, seed+1, ...``; the best at the view goes on."""
+    from vizlab.optimize.classviz import view_logit
+
+    base = preset("maco", size=32, steps=6, centre=0.3, view=16, lr_end=1.0)  # a constant rate: a start is a short run
+    several = class_visualization(tiny, 1, replace(base, starts=3, start_steps=2), seed=4, progress=False)
+    starts = several.info["starts"]
+    assert len(starts["scores"]) == 3 and starts["scores"][starts["kept"]] == max(starts["scores"])  # exact
+    assert several.steps == 6 and several.requested == 6 and several.reason == "finished"  # exact: the whole run
+    assert len(several.values) == 6  # exact: the kept start's 2 values, then the rest's 4
+    for k, score in enumerate(starts["scores"]):  # each start is the 2-step run of its own seed
+        short = class_visualization(tiny, 1, replace(base, steps=2), seed=4 + k, progress=False)
+        assert score == pytest.approx(view_logit(tiny, short.image, 1, 16), rel=1e-5)  # exact: the same run
+    assert len(set(starts["scores"])) == 3  # exact: three different starts
+    first = class_visualization(tiny, 1, replace(base, starts=1), seed=4, progress=False)
+    assert "starts" not in first.info  # exact: one start is the plain run
+    with pytest.raises(ValueError, match="start_steps must be in"):
+        preset("object", starts=3, start_steps=100)
+    with pytest.raises(ValueError, match="starts must be >= 1"):
+        preset("object", starts=0)
+    with pytest.raises(TypeError, match="starts must be an int"):
+        preset("object", starts=2.0)
+    with pytest.raises(ValueError, match="starts .* and octaves .* do not combine"):
+        preset("cs231n", starts=2, octaves=(64,))
+
+
+def test_starts_go_on_as_one_run_numbered_across_the_start(tiny):
+    """The kept start continues: steps, snapshots and the callback count from the start's first step, and the
+    result is exactly the kept seed rendered ``start_steps`` steps, then the rest on the same parameters."""
+    from vizlab.optimize.classviz import build, cosine_decay
+
+    settings = preset("maco", size=32, steps=6, centre=0.3, view=16, starts=3, start_steps=2)  # lr falls to 0.1
+    seen = []
+    r = class_visualization(tiny, 1, settings, seed=4, snapshots=1, progress=False,
+                            callback=lambda step, img, value: seen.append(step))
+    assert seen == [3, 4, 5, 6]  # exact: the callback sees the continuation, numbered across the run
+    assert sorted(r.snapshots) == [1, 2, 3, 4, 5, 6] and r.steps == 6 and len(r.values) == 6  # exact
+    shots = class_visualization(tiny, 1, settings, seed=4, snapshots=[4], progress=False).snapshots
+    assert sorted(shots) == [4, 6]  # exact: step 4 of the run (and its last), not of the continuation
+    kept = 4 + r.info["starts"]["kept"]
+    param, transforms, regs, optimizer = build(tiny, settings, kept)
+    state, common = {}, dict(optimizer=optimizer, transforms=transforms, regularizers=regs, lr=settings.lr,
+                             seed=kept, progress=False, lr_schedule=cosine_decay(settings.lr_end), total=6)
+    head = render(tiny, class_logit(1), param, steps=2, state=state, **common)
+    tail = render(tiny, class_logit(1), param, steps=4, first_step=2, state=state, **common)
+    assert torch.equal(tail.image, r.image)  # exact: one run in two parts
+    assert head.values + tail.values == r.values  # exact
+
+
+def test_render_in_two_parts_with_its_state_is_one_render(tiny):
+    """``first_step``/``total``/``state``: the Adam moments, the random transforms and the blur timing go on."""
+    from vizlab.optimize import Blur, Jitter, cosine_decay, fourier
+
+    def run(parts):
+        param, state = fourier((1, 3, 32, 32), seed=0), {}
+        common = dict(lr=0.1, transforms=[Jitter(2)], regularizers=[Blur(1.0, 3, end_sigma=0.2, steps=7)],
+                      seed=3, progress=False, lr_schedule=cosine_decay(0.1), total=7, snapshots=2)
+        out, first = [], 0
+        for steps in parts:
+            out.append(render(tiny, class_logit(1), param, steps=steps, first_step=first, state=state, **common))
+            first += steps
+        return out
+
+    (whole,), (a, b) = run([7]), run([3, 4])
+    assert torch.equal(b.image, whole.image)  # exact
+    assert sorted(a.snapshots) == [2] and sorted(b.snapshots) == [4, 6, 7]  # exact: the run's snapshot steps
+    assert sorted(whole.snapshots) == [2, 4, 6, 7]  # exact
+    with pytest.raises(TypeError, match="state must be a dict"):
+        render(tiny, class_logit(1), fourier((1, 3, 16, 16)), steps=1, state=[], progress=False)
+    with pytest.raises(ValueError, match="total=2 is not allowed"):
+        render(tiny, class_logit(1), fourier((1, 3, 16, 16)), steps=2, first_step=1, total=2, progress=False)
 
 
 def test_upsampled_enlarges_the_canvas_and_writes_back_through_it():

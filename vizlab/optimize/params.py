@@ -22,6 +22,7 @@ Two kinds:
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Callable, Sequence
 
@@ -251,8 +252,19 @@ def natural_spectrum(h: int = 224, w: int | None = None) -> torch.Tensor:
     return _photo_spectrum(h, w).clone()
 
 
+def _non_negative(name: str, value, high: float | None = None) -> float:
+    """``value`` as a float in ``[0, high]`` (``[0, inf)`` without ``high``), or a named TypeError/ValueError."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from exc
+    if not 0 <= number <= (math.inf if high is None else high):   # NaN fails too
+        raise ValueError(f"{name} must be {'>= 0' if high is None else f'in [0, {high:g}]'}, got {number}")
+    return number
+
+
 def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude: torch.Tensor | None = None,
-         learn_mean: bool = False, saturation: float = 1.0, tilt: float = 0.0,
+         learn_mean: bool = False, saturation: float = 1.0, tilt: float = 0.0, colour_tilt: float = 0.0,
          device: torch.device | str | None = None) -> Parameterization:
     """Magnitude-constrained parameterization (MACO, Fel et al. 2023): only the phase of the spectrum is free.
 
@@ -276,6 +288,9 @@ def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude
         tilt: the magnitude times ``1 / f^tilt`` (``f`` in cycles per pixel, floored at one cycle per image),
             rescaled per channel to the same total energy: above 0 the image's contrast moves from fine grain to
             coarse shapes (0: the photos' spectrum as it is).
+        colour_tilt: the same for the two colour-difference channels only, after ``tilt``: their fixed
+            magnitude times ``1 / f^colour_tilt`` at the same colour energy, so the image's colour moves from
+            fine grain to large areas while its brightness keeps the photos' detail (0: off).
         device: where the parameters live.
     """
     device = torch.device("cpu") if device is None else torch.device(device)
@@ -287,28 +302,24 @@ def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude
     if tuple(magnitude.shape) != (3, h, w // 2 + 1):
         raise ValueError(f"magnitude must have shape {(3, h, w // 2 + 1)} for a {h}x{w} image, "
                          f"got {tuple(magnitude.shape)}")
-    try:
-        saturation = float(saturation)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"saturation must be a number, got {type(saturation).__name__}") from exc
-    if saturation < 0:
-        raise ValueError(f"saturation must be >= 0, got {saturation}")
-    try:
-        tilt = float(tilt)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"tilt must be a number, got {type(tilt).__name__}") from exc
-    if not 0 <= tilt <= 4:
-        raise ValueError(f"tilt must be in [0, 4], got {tilt}")
+    saturation = _non_negative("saturation", saturation)
+    tilt = _non_negative("tilt", tilt, 4)
+    colour_tilt = _non_negative("colour_tilt", colour_tilt, 4)
     amp = magnitude.to(device, torch.float32).clone()
+    brightness = int(COLOR_SQRT.norm(dim=0).argmax())
+    colour = [c for c in range(3) if c != brightness]
+
+    def tilted(a: torch.Tensor, by: float) -> torch.Tensor:  # a * 1/f^by, rescaled to a's energy per channel
+        out = a * _frequency_scale(h, w, by, device)
+        energy = a.pow(2).sum(dim=(-2, -1), keepdim=True)
+        return out * (energy / out.pow(2).sum(dim=(-2, -1), keepdim=True).clamp_min(1e-30)).sqrt()
+
     if tilt:
-        tilted = amp * _frequency_scale(h, w, tilt, device)
-        energy = amp.pow(2).sum(dim=(-2, -1), keepdim=True)
-        amp = tilted * (energy / tilted.pow(2).sum(dim=(-2, -1), keepdim=True).clamp_min(1e-30)).sqrt()
+        amp = tilted(amp, tilt)
+    if colour_tilt:
+        amp[colour] = tilted(amp[colour], colour_tilt)
     if saturation != 1:
-        brightness = int(COLOR_SQRT.norm(dim=0).argmax())
-        for c in range(3):
-            if c != brightness:
-                amp[c] *= saturation
+        amp[colour] *= saturation
     base = _channel_vector(mean, device, "mean")
     if ((base <= 0) | (base >= 1)).any():
         raise ValueError(f"mean must be in (0, 1), got {mean!r}")

@@ -6,7 +6,8 @@ Two kinds, both applied by the render loop:
   :class:`TV` (total variation, ``w * sum((x[i+1,j] - x[i,j])^2 + (x[i,j+1] - x[i,j])^2)``);
 * **projections** change the image after an update: :class:`Blur` (Gaussian of width ``sigma`` every
   ``every`` steps, CS231n's ``blur_every``, optionally on a schedule), :class:`ClipWeak` (reset the weakest
-  pixels, Yosinski et al. 2015) and :class:`Clamp` (keep pixels in ``[lo, hi]``).
+  pixels, Yosinski et al. 2015), :class:`ClipContribution` (reset the pixels that contribute least to the
+  objective, same paper; it is handed the gradient at the image) and :class:`Clamp` (keep pixels in ``[lo, hi]``).
 
 A weight (or sigma) of 0 switches a regularizer off.
 """
@@ -40,6 +41,15 @@ def _weight(value, name: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return value
+
+
+def _every(every) -> int:
+    """``every`` (a period in steps) checked: a named TypeError for a non-int, ValueError below 1."""
+    if isinstance(every, bool) or not isinstance(every, int):
+        raise TypeError(f"every must be an integer >= 1, got {type(every).__name__} {every!r}")
+    if every < 1:
+        raise ValueError(f"every must be an integer >= 1, got {every!r}")
+    return every
 
 
 class L2(Regularizer):
@@ -126,9 +136,7 @@ class Blur(Regularizer):
 
     def __init__(self, sigma: float = 0.5, every: int = 10, end_sigma: float | None = None, steps: int | None = None):
         self.sigma = _weight(sigma, "sigma")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an integer >= 1, got {every!r}")
-        self.every = every
+        self.every = _every(every)
         self.end_sigma = self.sigma if end_sigma is None else _weight(end_sigma, "end_sigma")
         if end_sigma is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(f"steps must be an integer >= 1 when end_sigma is given, got {steps!r}")
@@ -148,34 +156,135 @@ class Blur(Regularizer):
         return None if sigma == 0 else gaussian_blur(x, sigma)
 
 
+class ChromaBlur(Regularizer):
+    """Blur only the colour of the image: every ``every`` steps the part of each pixel that differs from its grey
+    level (``x - mean over the three channels``) is blurred with a Gaussian of width ``sigma``, the grey level is
+    left as it is.
+
+    Pixel ascent puts much of its energy into fine grain whose three channels vary independently (a rainbow
+    texture over the whole object, issue 24 rounds 11-12); a plain blur wide enough to remove it also removes the
+    shapes' edges. This keeps the brightness detail and leaves colour only in regions of ``sigma`` and more, as
+    photos have (and as JPEG keeps colour at a coarser resolution than brightness). ``sigma=0`` switches it off.
+    """
+
+    def __init__(self, sigma: float = 4.0, every: int = 4):
+        self.sigma = _weight(sigma, "sigma")
+        self.every = _every(every)
+
+    def project(self, x, step):
+        if self.sigma == 0 or step % self.every != 0:
+            return None
+        grey = x.mean(dim=1, keepdim=True)
+        return grey + gaussian_blur(x - grey, self.sigma)
+
+
 class ClipWeak(Regularizer):
     """Set the weakest pixels to ``centre`` (Yosinski et al. 2015, "clipping pixels with small norm").
 
     Every ``every`` steps, pixels whose colour vector ``(x - centre) / scale`` is shorter than the
     ``percentile``-th percentile of all pixels' are reset to ``centre`` (gray in the model's units): what the
     class does not need fades out, so the image is the object on a calm background instead of texture
-    everywhere. ``percentile=0`` switches it off.
+    everywhere. ``percentile=0`` switches it off. ``region`` (a ``(1, 1, H, W)`` mask, e.g. a centre window):
+    the percentile is taken over the pixels where the mask is above 0.5 and only those are reset (the ground
+    outside a window would otherwise count as the weakest pixels).
     """
 
-    def __init__(self, percentile: float = 10.0, every: int = 1, centre=0.5, scale=1.0):
+    #: pixels exactly at the percentile are kept (a uniform image stays as it is)
+    inclusive = False
+
+    def __init__(self, percentile: float = 10.0, every: int = 1, centre=0.5, scale=1.0, region=None):
         self.percentile = _weight(percentile, "percentile")
         if self.percentile >= 100:
             raise ValueError(f"percentile must be in [0, 100), got {percentile}")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an integer >= 1, got {every!r}")
-        self.every = every
+        self.every = _every(every)
         self.centre, self.scale = centre, scale
+        self.region = _region(region)
 
-    def project(self, x, step):
-        if self.percentile == 0 or step % self.every != 0:
-            return None
+    def _units(self, x):
         c = torch.as_tensor(self.centre, dtype=x.dtype, device=x.device)
         s = torch.as_tensor(self.scale, dtype=x.dtype, device=x.device)
         c = c.view(1, -1, 1, 1) if c.numel() == 3 else c
         s = s.view(1, -1, 1, 1) if s.numel() == 3 else s
-        norm = ((x - c) / s).norm(dim=1, keepdim=True)
-        cut = torch.quantile(norm.flatten(1), self.percentile / 100, dim=1).view(-1, 1, 1, 1)
-        return torch.where(norm < cut, c.expand_as(x), x)
+        return c, s
+
+    def strength(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 1, H, W)``: how much each pixel counts (here the length of its normalised colour vector)."""
+        c, s = self._units(x)
+        return ((x - c) / s).norm(dim=1, keepdim=True)
+
+    def project(self, x, step):
+        if self.percentile == 0 or step % self.every != 0:
+            return None
+        score = self.strength(x)
+        if score is None:
+            return None
+        c, _ = self._units(x)
+        return torch.where(_weakest(score, self.percentile, self.region, self.inclusive), c.expand_as(x), x)
+
+
+def _region(region):
+    if region is None:
+        return None
+    if not isinstance(region, torch.Tensor):
+        raise TypeError(f"region must be a (1, 1, H, W) mask tensor or None, got {type(region).__name__}")
+    if region.dim() != 4 or region.shape[:2] != (1, 1):
+        raise ValueError(f"region must be a (1, 1, H, W) mask tensor or None, got {tuple(region.shape)}")
+    return region > 0.5
+
+
+def _weakest(score: torch.Tensor, percentile: float, region, inclusive: bool = False) -> torch.Tensor:
+    """``(N, 1, H, W)`` bool: the pixels whose ``score`` is below its ``percentile``-th percentile (``inclusive``:
+    at most; inside ``region``, a ``(1, 1, H, W)`` bool mask, when given; pixels outside it are never chosen)."""
+    below = torch.le if inclusive else torch.lt
+    if region is None:
+        cut = torch.quantile(score.flatten(1), percentile / 100, dim=1).view(-1, 1, 1, 1)
+        return below(score, cut)
+    if region.shape[-2:] != score.shape[-2:]:
+        raise ValueError(f"region is {tuple(region.shape[-2:])} but the image {tuple(score.shape[-2:])}")
+    inside = region.to(score.device).flatten()
+    cut = torch.stack([torch.quantile(row[inside], percentile / 100) for row in score.flatten(1)])
+    return below(score, cut.view(-1, 1, 1, 1)) & region.to(score.device)
+
+
+class ClipContribution(ClipWeak):
+    """Set the pixels that contribute least to the objective to ``centre`` (Yosinski et al. 2015, "clipping
+    pixels with small contribution").
+
+    A pixel's contribution is ``|sum_c z_c * g_c|``, with ``z = (x - centre) / scale`` its normalised colour and
+    ``g`` the gradient of the objective with respect to it: to first order how much the objective would change if
+    the pixel were set to ``centre``. Every ``every`` steps the pixels below the ``percentile``-th percentile of
+    contribution (inside ``region``, when given) are reset to ``centre``: colour where the class does not need
+    it fades, and the image keeps the parts that excite the class on a neutral ground.
+
+    The render loop hands the gradient over: a regularizer with ``wants_gradient`` gets
+    ``observe(image, gradient)`` (the gradient of minus the objective alone, without the penalties, at the image
+    the model saw) before the update, and uses it in the ``project`` that follows.
+    """
+
+    wants_gradient = True
+    #: pixels at the percentile are reset too: many contribute exactly nothing (e.g. those on the mean colour),
+    #: and a strict cut at a percentile of 0 would then reset none
+    inclusive = True
+
+    def __init__(self, percentile: float = 10.0, every: int = 1, centre=0.5, scale=1.0, region=None):
+        super().__init__(percentile, every, centre, scale, region)
+        self._seen: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def observe(self, x: torch.Tensor, grad: torch.Tensor) -> None:
+        """Remember the image the model saw and the gradient of minus the objective with respect to it."""
+        if grad.shape != x.shape:
+            raise ValueError(f"grad must have the image's shape {tuple(x.shape)}, got {tuple(grad.shape)}")
+        self._seen = (x.detach(), grad.detach())
+
+    def strength(self, x):
+        if self._seen is None:
+            return None   # no gradient seen yet: nothing to judge by
+        seen, grad = self._seen
+        if seen.shape != x.shape:
+            raise ValueError(f"the gradient was for a {tuple(seen.shape)} image, got {tuple(x.shape)}")
+        c, s = self._units(seen)
+        # the gradient in z units is s * d(-objective) / d x; the sign does not matter under the absolute value
+        return (((seen - c) / s) * (grad * s)).sum(dim=1, keepdim=True).abs()
 
 
 class Clamp(Regularizer):

@@ -6,7 +6,8 @@ One step::
     logits = model(transforms(x))                 # hooks record obj.layers
     loss   = -objective + sum(penalties(x))
     params <- update(params, d loss / d params)   # adam | sgd | normalized (g / ||g||_2) | normalized_mean
-    x      <- projections(image())                # blur every k steps, clamp
+    x      <- projections(image())                # blur every k steps, clamp (ClipContribution also
+                                                  # sees d(-objective) / d x)
 
 Progress goes to ``tqdm.auto``; ``callback(step, image, value)`` receives snapshots; a ``threading.Event``
 (``stop_event``) or Ctrl-C (``KeyboardInterrupt``) ends the run early and the partial result is returned.
@@ -90,7 +91,8 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
            callback: Callable[[int, torch.Tensor, float], None] | None = None,
            until: Callable[[Context], bool] | None = None, stop_event: threading.Event | None = None,
            progress: bool = True, desc: str | None = None,
-           lr_schedule: Callable[[int, int], float] | None = None, copies: int = 1) -> RenderResult:
+           lr_schedule: Callable[[int, int], float] | None = None, copies: int = 1,
+           first_step: int = 0, total: int | None = None, state: dict | None = None) -> RenderResult:
     """Optimize an image so that ``objective`` grows; return the (possibly partial) result.
 
     Args:
@@ -116,6 +118,14 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         copies: the model sees this many independently transformed copies of the image per step and the
             objective is their mean (a less noisy gradient for the same update count, at ``copies`` times the
             cost of a step).
+        first_step, total: this call runs steps ``first_step + 1 .. first_step + steps`` of a ``total``-step run
+            (default: ``first_step + steps``; a run split into parts, e.g. a start and its continuation): the
+            projections (blur timing and schedule), ``lr_schedule(step, total)``, the snapshot steps (chosen over
+            the whole run) and the callback's step numbers are the run's. The final snapshot is added only when
+            this call ends the run (or stops early); ``RenderResult.steps``/``requested`` count this call's steps.
+        state: a dict carried between the calls that continue one run: read at the start (the optimizer's
+            moments, the transforms' random state) and written back at the end, so that the parts render
+            exactly what one call would.
 
     Example:
         >>> result = render(model, class_logit(130), steps=100)     # doctest: +SKIP
@@ -135,6 +145,11 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
     if lr_schedule is not None and not callable(lr_schedule):
         raise TypeError(f"lr_schedule must be callable (step, steps) -> factor, got {type(lr_schedule).__name__}")
     check_int("copies", copies, 1)
+    check_int("first_step", first_step, 0)
+    total = first_step + steps if total is None else check_int("total", total, first_step + steps)
+    if state is not None and not isinstance(state, dict):
+        raise TypeError(f"state must be a dict (carried between the parts of one run) or None, "
+                        f"got {type(state).__name__}")
     device = model_device(model)
     if param is None:
         param = pixels((1, 3, size, size), seed=seed, device=device)
@@ -148,6 +163,7 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
     for r in regs:
         if not isinstance(r, Regularizer):
             raise TypeError(f"regularizers must be Regularizer objects (L2, TV, Blur, Clamp), got {type(r).__name__}")
+    watchers = [r for r in regs if getattr(r, "wants_gradient", False)]
     rng = random.Random(seed)
     params = param.params
     opt = None
@@ -155,7 +171,11 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         opt = torch.optim.Adam(params, lr=lr)
     elif optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=lr)
-    want = _snapshot_steps(snapshots, steps)
+    if state and "rng" in state:
+        rng.setstate(state["rng"])
+    if opt is not None and state and "optimizer" in state:
+        opt.load_state_dict(state["optimizer"])
+    want = {s for s in _snapshot_steps(snapshots, total) if first_step < s <= first_step + steps}
     values: list[float] = []
     shots: dict[int, torch.Tensor] = {}
     reason = "finished"
@@ -168,6 +188,7 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
     layers = sorted(objective.layers)
 
     def snap(step: int, value: float) -> None:
+        step += first_step   # the run's step number
         if step not in want:
             return  # building the image (an inverse FFT for Fourier) costs a little: only at snapshot steps
         with torch.no_grad():
@@ -195,12 +216,18 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
                     reason = "reached"
                     break
                 loss = -value
+                if watchers:
+                    # regularizers that judge pixels by the objective's gradient (ClipContribution) see it at the
+                    # image, before the penalties join the loss
+                    grad_x, = torch.autograd.grad(loss, x, retain_graph=True)
+                    for r in watchers:
+                        r.observe(x, grad_x)
                 for r in regs:
                     term = r.penalty(x)
                     if term is not None:
                         loss = loss + term
                 grads = torch.autograd.grad(loss, params)
-                rate = lr if lr_schedule is None else lr * float(lr_schedule(step, steps))
+                rate = lr if lr_schedule is None else lr * float(lr_schedule(first_step + step, total))
                 with torch.no_grad():
                     if opt is not None:
                         for group in opt.param_groups:
@@ -218,7 +245,7 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
                             p.sub_(rate * g / g.abs().mean().clamp_min(1e-12))
                     img = None
                     for r in regs:
-                        new = r.project(param.image() if img is None else img, step)
+                        new = r.project(param.image() if img is None else img, first_step + step)
                         if new is not None:
                             img = new
                     if img is not None:
@@ -234,11 +261,13 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         reason = "interrupted"
     finally:
         bar.close()
-    if reason != "finished" or done not in shots:
-        last = values[-1] if values else float("nan")
-        if done not in shots:
-            want.add(done)
-            snap(done, last)
+    if state is not None:
+        state["rng"] = rng.getstate()
+        if opt is not None:
+            state["optimizer"] = opt.state_dict()
+    if (reason != "finished" or first_step + done == total) and first_step + done not in shots:
+        want.add(first_step + done)   # the run's last step (or the one it stopped at) is always a snapshot
+        snap(done, values[-1] if values else float("nan"))
     with torch.no_grad():
         final = param.image().detach()
     return RenderResult(final, values, shots, done, steps, reason, time.perf_counter() - start)

@@ -322,19 +322,34 @@ def print_progress(every: int = 20, total: int | None = None) -> Callable[[int, 
     return callback
 
 
+def rank_match(values: torch.Tensor, sorted_reference: torch.Tensor) -> torch.Tensor:
+    """Exact histogram matching by rank, row by row: ``values`` ``(C, N)`` and ``sorted_reference`` ``(C, M)``
+    (each row sorted ascending) give ``(C, N)`` where the k-th smallest value of a row is replaced by the
+    reference row's quantile at the same rank (linear interpolation between reference values, so ``N`` and ``M``
+    may differ). The one helper behind :func:`match_histogram` (pixels) and the texture synthesis's histogram
+    loss (feature maps, :func:`vizlab.style.texture._histogram_loss`)."""
+    if values.dim() != 2 or sorted_reference.dim() != 2 or values.shape[0] != sorted_reference.shape[0]:
+        raise ValueError(f"values and sorted_reference must be (C, N) and (C, M) with the same C, got "
+                         f"{tuple(values.shape)} and {tuple(sorted_reference.shape)}")
+    n, m = values.shape[1], sorted_reference.shape[1]
+    if m < 1:
+        raise ValueError("sorted_reference must hold at least one value per row, got an empty row")
+    # the rank positions in float64 (a float16 reference cannot even hold positions past 65504)
+    pos = torch.linspace(0, m - 1, n, device=values.device, dtype=torch.float64)
+    lo = pos.floor().long().clamp(max=m - 1)
+    hi = (lo + 1).clamp(max=m - 1)
+    w = (pos - lo).to(sorted_reference.dtype if sorted_reference.is_floating_point() else torch.float32)
+    quantiles = (sorted_reference[:, lo] * (1 - w) + sorted_reference[:, hi] * w).to(values.dtype)
+    return torch.empty_like(values).scatter_(1, values.argsort(dim=1), quantiles)
+
+
 def match_histogram(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Give each channel of ``image`` the value distribution of ``reference``'s (rank matching, as in Heeger &
-    Bergen's texture synthesis, 1995). Both ``(1, C, H, W)``; the result has ``image``'s shape."""
-    out = torch.empty_like(image)
-    for c in range(image.shape[1]):
-        src = image[0, c].flatten()
-        ref = torch.sort(reference[0, c % reference.shape[1]].flatten()).values
-        # The k-th smallest pixel of the image takes the value at the same quantile of the reference.
-        q = torch.linspace(0, len(ref) - 1, len(src)).round().long()
-        vals = torch.empty_like(src)
-        vals[torch.argsort(src)] = ref[q]
-        out[0, c] = vals.view_as(image[0, c])
-    return out
+    Bergen's texture synthesis, 1995; :func:`rank_match`). Both ``(1, C, H, W)``; the result has ``image``'s
+    shape. A reference with fewer channels is used cyclically (a gray reference for every channel)."""
+    c, rc = image.shape[1], reference.shape[1]
+    ref = reference[0].reshape(rc, -1)[torch.arange(c) % rc].sort(dim=1).values
+    return rank_match(image[0].reshape(c, -1), ref).reshape(image.shape)
 
 
 def _is_gray(img: torch.Tensor) -> bool:

@@ -35,6 +35,7 @@ Example:
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable, Sequence
 
@@ -45,13 +46,15 @@ from torch import nn
 from ..device import model_device
 from ..models import VizModel, load_model
 from .artwork import style_batch
-from .gatys import StyleResult, _is_gray, match_histogram
+from .gatys import StyleResult, _is_gray, match_histogram, rank_match
 from .losses import gram_matrix, relative_style_loss
 
 #: Gatys et al. (2015)'s texture layers (their best set, "conv1_1 ... pool4").
 TEXTURE_LAYERS = ("relu1_1", "pool1", "pool2", "pool3", "pool4")
 POOLINGS = ("avg", "max")
 PADDINGS = ("circular", "reflect")
+#: L-BFGS iterations per ``step`` call in :func:`synthesize_texture_vgg` (each call re-evaluates its start point).
+LBFGS_CHUNK = 10
 
 
 class _CircularPad(nn.Module):
@@ -157,19 +160,16 @@ def _histogram_loss(f: torch.Tensor, source_sorted: torch.Tensor) -> torch.Tenso
     ``R`` is held fixed, so the gradient pulls each activation towards its matched value). A Gram matrix matches
     second moments only; this term also fixes each channel's contrast and skew (the washed-out look)."""
     _one_image(f)
-    c = f.shape[1]
-    flat = f.reshape(c, -1)
-    n, m = flat.shape[1], source_sorted.shape[1]
+    flat = f.reshape(f.shape[1], -1)
     with torch.no_grad():
-        # The source's quantiles at the synthesis's ranks (linear interpolation between source values).
-        pos = torch.linspace(0, m - 1, n, device=f.device, dtype=f.dtype)
-        lo = pos.floor().long().clamp(max=m - 1)
-        hi = (lo + 1).clamp(max=m - 1)
-        w = pos - lo
-        quant = source_sorted[:, lo] * (1 - w) + source_sorted[:, hi] * w
-        order = flat.argsort(dim=1)
-        matched = torch.empty_like(flat).scatter_(1, order, quant)
+        matched = rank_match(flat, source_sorted)
     return (flat - matched).pow(2).mean() / source_sorted.pow(2).mean().clamp_min(1e-12)
+
+
+def _total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels, down and across, wrapping round (a periodic
+    texture has no border)."""
+    return ((x - x.roll(1, dims=-2)).abs().mean() + (x - x.roll(1, dims=-1)).abs().mean()) / 2
 
 
 def _relative(a: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -310,7 +310,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                            padding: str = "circular", init: str = "spectrum", match_colors: bool | None = None,
                            long_range: dict[str, Sequence[int]] | None = None, long_range_weight: float = 1.0,
                            histogram_layers: Sequence[str] = (), histogram_weight: float = 1.0,
-                           net: TextureNet | None = None, seed: int = 0,
+                           tv_weight: float = 0.0, net: TextureNet | None = None, seed: int = 0,
                            callback: Callable[[int, int, float], None] | None = None) -> StyleResult:
     """Synthesise a ``size`` x ``size`` texture that looks like ``source`` on the normalised VGG-19.
 
@@ -331,6 +331,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             (Risser, Wilmot & Barnes 2017's histogram loss, :func:`_histogram_loss`; round 12 used
             ``relu1_1, relu2_1, relu3_1, relu4_1``). Default: none.
         histogram_weight: the weight of their mean loss.
+        tv_weight: weight of a total-variation penalty (the mean absolute difference of neighbouring pixels,
+            wrapping round, over the source crop's own): it favours flat areas with sharp edges over the fine
+            speckle that a Gram loss leaves inside stones and paint patches. Default 0 (off).
         range_weight: weight of a penalty on pixels outside ``[0, 1]`` (the pixels are free for L-BFGS).
         pooling, padding: see :class:`TextureNet` (``"max"``, ``"reflect"`` give the plain trunk).
         init: ``"spectrum"`` (noise with the source's spectrum and mean) or ``"noise"`` (grey plus noise).
@@ -340,11 +343,13 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             benchmarks/README.md, round 11).
         net: a :class:`TextureNet` to reuse (its ``pooling``/``padding`` are then used).
         seed: seeds the initial noise.
-        callback: ``callback(octave, step, loss)`` after each L-BFGS iteration.
+        callback: ``callback(octave, step, loss)`` once per L-BFGS iteration; the calls come in bursts, after
+            each ``step`` call of :data:`LBFGS_CHUNK` iterations (the image is then the chunk's last).
 
     Returns:
-        A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum"}``
-        per iteration; ``seconds``: the whole run).
+        A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum",
+        "total"}`` per iteration, the losses where that iteration ended (so ``history[0]`` is after the first
+        iteration, not the start); ``seconds``: the whole run).
     """
     def whole(name: str, value) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -353,8 +358,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     def weight(name: str, value) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
     whole("size", size)
     if size < 16:
@@ -370,7 +375,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     if init not in ("spectrum", "noise"):
         raise ValueError(f"init must be 'spectrum' or 'noise', got {init!r}")
     for name, value in (("spectrum_weight", spectrum_weight), ("range_weight", range_weight),
-                        ("long_range_weight", long_range_weight), ("histogram_weight", histogram_weight)):
+                        ("long_range_weight", long_range_weight), ("histogram_weight", histogram_weight),
+                        ("tv_weight", tv_weight)):
         weight(name, value)
     source_size = 2 * size if source_size is None else source_size
     whole("source_size", source_size)
@@ -413,6 +419,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             mean = crop.mean(dim=(-2, -1), keepdim=True)
             source_fft = torch.fft.fft2(periodic_component(crop - mean))
             energy = (crop - mean).pow(2).sum().clamp_min(1e-12)  # a flat source: no 0/0
+            source_tv = _total_variation(crop).clamp_min(1e-12)
         if x is None:
             x0 = _spectral_noise(src.cpu(), side, gen) if init == "spectrum" else \
                 (0.5 + 0.1 * torch.randn(1, 3, side, side, generator=gen)).clamp(0, 1)
@@ -423,10 +430,12 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         x = (x0.mean(dim=1, keepdim=True) if gray else x0).clone().requires_grad_(True)
 
         def make_optimizer() -> torch.optim.Optimizer:
-            return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, line_search_fn="strong_wolfe")
+            # No tolerance stop: the iterations asked for are run (a search that finds no step ends the chunk).
+            return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, tolerance_grad=0.0,
+                                     tolerance_change=0.0, line_search_fn="strong_wolfe")
 
         opt = make_optimizer()
-        record: dict = {}
+        evals: list[dict] = []
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
@@ -441,6 +450,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 gram = gram + histogram_weight * sum(_histogram_loss(feats[n], t) for n, t in hist_targets.items()
                                                      ) / len(hist_targets)
             total = gram + range_weight * (F.relu(x - 1).pow(2).sum() + F.relu(-x).pow(2).sum()) / x[0, 0].numel()
+            if tv_weight > 0:
+                total = total + tv_weight * _total_variation(img) / source_tv
             spec = x.new_zeros(())
             if spectrum_weight > 0:
                 with torch.no_grad():
@@ -448,22 +459,45 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 spec = (img - target).pow(2).sum() / energy
                 total = total + spectrum_weight * spec
             total.backward()
-            if not record:
-                record.update(gram=gram.item(), spectrum=spec.item(), total=total.item())
+            evals.append(dict(n_iter=opt.state[x].get("n_iter", 0), gram=gram.item(), spectrum=spec.item(),
+                              total=total.item()))
             return total
 
-        for step in range(per_octave[k]):
-            record = {}
+        done = 0
+        while done < per_octave[k]:
+            # ``chunk`` iterations per ``step`` call: torch's L-BFGS evaluates the loss afresh at the start of every
+            # call, so one iteration per call would cost an extra forward and backward pass each.
+            n = min(LBFGS_CHUNK, per_octave[k] - done)
+            # torch gives each line search what is left of ``max_eval`` (``max_ls = max_eval - evaluations so
+            # far``): the 25 on top keep the last iteration's search its full default budget
+            opt.param_groups[0].update(max_iter=n, max_eval=4 * n + 25)
+            first = opt.state[x].get("n_iter", 0)
+            evals.clear()
             before = x.detach().clone()
             opt.step(closure)
+            last = opt.state[x].get("n_iter", 0)
             if torch.equal(before, x.detach()):
                 # The strong-Wolfe search found no step with this curvature history; with the same history every
-                # later step would stall too, so start the history afresh from here.
+                # later step would stall too, so start the history afresh from here (and count it as an iteration).
                 opt = make_optimizer()
-            record.update(octave=k, step=step + 1)
-            result.history.append(record)
-            if callback is not None:
-                callback(k, step + 1, record["total"])
+                last = first + 1
+            # One record per iteration: the loss where that iteration ended. The strong-Wolfe search returns the
+            # lowest point of its bracket, which may be where it started (a step of 0): so the lowest of the
+            # iteration's evaluations and the point it started from (the chunk's first evaluation, then the
+            # previous record).
+            start_point = evals[0] if evals else None
+            for it in range(first + 1, last + 1):
+                mine = [e for e in evals if e["n_iter"] == it] + ([start_point] if start_point else [])
+                best = min(mine, key=lambda e: e["total"]) if mine else evals[-1]
+                start_point = best
+                record = {key: best[key] for key in ("gram", "spectrum", "total")}
+                done += 1
+                record.update(octave=k, step=done)
+                result.history.append(record)
+                if callback is not None:
+                    callback(k, done, record["total"])
+                if done == per_octave[k]:
+                    break
     out = (x.detach().expand(-1, 3, -1, -1) if gray else x.detach()).clamp(0, 1).contiguous()
     if match_colors is None:
         match_colors = gray
