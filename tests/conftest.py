@@ -30,7 +30,8 @@ SLOW_FIRST = [
     "notebooks/10_ground_truth_lab.ipynb",         # 45: the lab models (shortcut, clean, right-for-the-right-reasons)
     "notebooks/07_style_transfer.ipynb",           # 42-46
     "notebooks/08_fast_style_transfer.ipynb",      # 35
-    "tests/test_train_fast_style_vgg.py",          # 33
+    "tests/test_train_fast_style_vgg.py",          # 33 (58 in round 13's loaded clean clone: the relu4_3 export)
+    "tests/test_fast_style_vgg19_network.py",      # 66 in round 13's loaded clean clone (two VGG networks)
     "tests/test_grading_attacks.py",               # ~30: seven sandbox starts
     "tests/test_gallery.py",                       # 27
     "notebooks/09_can_we_trust_these_pictures.ipynb",  # 18-25
