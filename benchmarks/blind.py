@@ -89,6 +89,9 @@ RECIPES = {
                                  "canvas": 128, "retry_plain": 0.5}),
     "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                   "canvas": 128, "transforms": "strong", "jitter": 16}),
+    # round 13 (coordinator): the default with the colour channels' contrast moved to coarse scales
+    "canvas_retry_ctilt1": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                        "canvas": 128, "retry_plain": 0.5, "colour_tilt": 1.0}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
