@@ -156,16 +156,10 @@ class _Snapshots:
         torch.optim.LBFGS = Recording  # this process only: it renders one texture and exits
 
     def __call__(self, step: int, seconds: float) -> None:
-        import torch
         from vizlab.images import save_image
-        from vizlab.style.gatys import _is_gray, match_histogram
-        from vizlab.style.texture import texture_gram_distance
+        from vizlab.style.texture import _finished, texture_gram_distance
 
-        x = self.params[0].detach()
-        gray = _is_gray(self.src)
-        img = (x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x).clamp(0, 1).contiguous()
-        if gray:
-            img = match_histogram(img, self.src)
+        img = _finished(self.params[0], self.src)
         gram = texture_gram_distance(self.net, img, self.src) / self.noise_gram
         a = self.args
         save_image(img[0], self.out / f"{a.texture}_s{a.seed}{a.tag}_it{step}.png")

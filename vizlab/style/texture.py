@@ -304,6 +304,19 @@ def _crop(img: torch.Tensor, side: int) -> torch.Tensor:
     return img[..., y:y + side, x:x + side]
 
 
+
+def _finished(x: torch.Tensor, source: torch.Tensor, match_colors: bool | None = None) -> torch.Tensor:
+    """The synthesis's pixels ``x`` (one channel for a gray source, three otherwise) as the result image: three
+    channels, clamped to ``[0, 1]``, then histogram-matched to ``source`` as ``match_colors`` says (``None``: gray
+    sources only; see :func:`synthesize_texture_vgg`)."""
+    gray = _is_gray(source)
+    out = (x.detach().expand(-1, 3, -1, -1) if x.shape[1] == 1 else x.detach()).clamp(0, 1).contiguous()
+    if match_colors is None:
+        match_colors = gray
+    if match_colors:
+        out = match_histogram(out, source) if gray else match_colors_pca(out, source)
+    return out
+
 def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None = None, octaves: int = 2,
                            steps: int | Sequence[int] = 60, layers: Sequence[str] = TEXTURE_LAYERS,
                            spectrum_weight: float = 1.0, range_weight: float = 10.0, pooling: str = "avg",
@@ -498,12 +511,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                     callback(k, done, record["total"])
                 if done == per_octave[k]:
                     break
-    out = (x.detach().expand(-1, 3, -1, -1) if gray else x.detach()).clamp(0, 1).contiguous()
-    if match_colors is None:
-        match_colors = gray
-    if match_colors:
-        out = match_histogram(out, src_full) if gray else match_colors_pca(out, src_full)
-    result.image = out.cpu()
+    result.image = _finished(x, src_full, match_colors).cpu()
     result.steps = len(result.history)
     result.seconds = time.perf_counter() - start
     return result
