@@ -606,8 +606,8 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         device = model_device(model)
         net = Ensemble([model, *(ensemble_member(n, device) for n in settings.ensemble)])
     schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
-    run = dict(lr=settings.lr, regularizers=None, stop_event=stop_event, progress=progress,
-               desc=f"{settings.mode}: {name}", copies=settings.copies)
+    desc = f"{settings.mode}: {name}"
+    run = dict(stop_event=stop_event, progress=progress, copies=settings.copies)   # every render call's
     spent = 0.0
     if settings.starts > 1:
         side = settings.view or settings.size
@@ -618,8 +618,9 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             ghost, state = ghost_network(net, settings.ghost, seed=start_seed, strict=False), {}
             with ghost:   # the first start_steps of the whole run (its schedules, its snapshots; no callback)
                 short = render(net, goal, pieces[0], steps=settings.start_steps, total=settings.steps,
-                               optimizer=pieces[3], transforms=pieces[1], **{**run, "regularizers": pieces[2]},
-                               seed=start_seed, snapshots=snapshots, lr_schedule=schedule, state=state)
+                               lr=settings.lr, optimizer=pieces[3], transforms=pieces[1], regularizers=pieces[2],
+                               seed=start_seed, snapshots=snapshots, lr_schedule=schedule, state=state, desc=desc,
+                               **run)
             spent += short.seconds
             if short.reason != "finished":   # stopped during a start: that start is the result
                 result = _joined([short], settings.steps, dict(starts=dict(scores=scores, kept=k)))
@@ -632,9 +633,10 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             chosen, run_seed, (param, transforms, regs, optimizer), ghost, state, short = best
             with ghost:   # the kept start goes on: same parameters, optimizer moments, random draws and ghost
                 rest = render(net, goal, param, steps=settings.steps - settings.start_steps,
-                              first_step=settings.start_steps, total=settings.steps, optimizer=optimizer,
-                              transforms=transforms, **{**run, "regularizers": regs}, seed=run_seed,
-                              snapshots=snapshots, callback=callback, lr_schedule=schedule, state=state)
+                              first_step=settings.start_steps, total=settings.steps, lr=settings.lr,
+                              optimizer=optimizer, transforms=transforms, regularizers=regs, seed=run_seed,
+                              snapshots=snapshots, callback=callback, lr_schedule=schedule, state=state, desc=desc,
+                              **run)
             result = _joined([short, rest], settings.steps, dict(starts=dict(scores=scores, kept=chosen)))
             result.seconds = spent + rest.seconds
     else:
@@ -654,10 +656,9 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                     stage_schedule = None if schedule is None else _shifted(schedule, -offset, steps)
                 part = render(net, goal, param, steps=steps, lr=lr, optimizer=optimizer,
                               transforms=transforms, regularizers=regs, seed=None if seed is None else seed + k,
-                              snapshots=snapshots, stop_event=stop_event, progress=progress, callback=callback,
-                              desc=f"{settings.mode}: {name}" + (f" ({side} px)" if len(stages) > 1 else ""),
-                              lr_schedule=stage_schedule, copies=settings.copies, first_step=offset,
-                              total=settings.steps)
+                              snapshots=snapshots, callback=callback,
+                              desc=desc + (f" ({side} px)" if len(stages) > 1 else ""),
+                              lr_schedule=stage_schedule, first_step=offset, total=settings.steps, **run)
                 parts.append(part)
                 offset += part.steps
                 if part.reason != "finished":
