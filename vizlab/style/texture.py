@@ -304,7 +304,6 @@ def _crop(img: torch.Tensor, side: int) -> torch.Tensor:
     return img[..., y:y + side, x:x + side]
 
 
-
 def _finished(x: torch.Tensor, source: torch.Tensor, match_colors: bool | None = None) -> torch.Tensor:
     """The synthesis's pixels ``x`` (one channel for a gray source, three otherwise) as the result image: three
     channels, clamped to ``[0, 1]``, then histogram-matched to ``source`` as ``match_colors`` says (``None``: gray
@@ -316,6 +315,7 @@ def _finished(x: torch.Tensor, source: torch.Tensor, match_colors: bool | None =
     if match_colors:
         out = match_histogram(out, source) if gray else match_colors_pca(out, source)
     return out
+
 
 def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None = None, octaves: int = 2,
                            steps: int | Sequence[int] = 60, layers: Sequence[str] = TEXTURE_LAYERS,
