@@ -156,10 +156,12 @@ def fast_vgg_impression_over_lite0_gram(seed: int) -> float:
 
 
 CLAIMS = [
-    dict(name="nb07: VGG-19 Gatys (balanced layers), largest Gram distance left", run=gatys_vgg_gram_left_max, threshold=0.15,
+    dict(name="nb07: VGG-19 Gatys (balanced layers), largest Gram distance left", run=gatys_vgg_gram_left_max,
+         threshold=0.15,
          higher_is_better=False, where="notebooks/07_style_transfer.ipynb (cell 8, lecture profile)",
          profile="lecture"),
-    dict(name="nb07: VGG-19 Gatys (balanced layers), worst Lite2 rank of the photo's class", run=gatys_vgg_rank_max, threshold=400,
+    dict(name="nb07: VGG-19 Gatys (balanced layers), worst Lite2 rank of the photo's class", run=gatys_vgg_rank_max,
+         threshold=400,
          higher_is_better=False, where="notebooks/07_style_transfer.ipynb (cell 8, lecture profile)",
          profile="lecture"),
     dict(name="nb08: adain, largest style-loss share left", run=adain_grid_worst_ratio, threshold=0.8,
