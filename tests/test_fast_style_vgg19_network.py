@@ -1,4 +1,5 @@
-"""The fast style network trained on VGG-19's perceptual loss (issue 25, item 4): ``data/networks/vgg19/swirls.pt``.
+"""The fast style network trained on VGG-19's perceptual loss (issue 25, item 4): ``data/networks/vgg19/swirls.pt``
+(round 14: Johnson et al.'s exact layers) and ``vgg19/impression.pt`` (round 13, the same layers).
 
 Trained on this repository's CPU with ``benchmarks/train_fast_style_vgg.py`` (the command, steps, time and losses
 are in ``data/README.md``); these tests check that it is found by name and that it does what it was trained for
@@ -23,6 +24,9 @@ def test_the_network_is_shipped_in_its_subfolder_and_loads_by_name():
     meta = net.meta
     assert meta["style"] == "swirls" and meta["size"] == 256 and meta["steps_done"] >= 2000  # exact
     assert meta["loss_net"].startswith("vgg19_normalised") and meta["content_layers"] == ["relu2_2"]  # exact
+    # round 14: retrained on Johnson et al.'s exact layers (round 12's file stopped at relu4_1)
+    assert meta["batch_size"] == 1 and meta["loss_net"] == "vgg19_normalised up to relu4_3"  # exact
+    assert meta["style_layers"] == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]  # exact: Johnson et al.'s
     # a subfolder: notebook 08's table and claims_style.py iterate over the top-level networks only
     assert "vgg19/swirls" not in network_names() and "swirls" in network_names()  # exact
     x = torch.rand(1, 3, 40, 52)
@@ -34,13 +38,13 @@ def test_the_network_is_shipped_in_its_subfolder_and_loads_by_name():
 def test_it_moves_every_held_out_photo_towards_the_style_on_vgg19():
     """On VGG-19's own style layers the Gram distance to the style falls for every unseen photo."""
     fall = claims_vgg.fast_vgg_gram_fall_min(0)   # the registered claim itself (its measurements are cached)
-    assert fall > 0.4, fall  # claim: fast_vgg_gram_fall_min
+    assert fall > 0.29, fall  # claim: fast_vgg_gram_fall_min
 
 
 def test_it_is_closer_to_the_style_than_the_lite0_trained_network():
     """Trained on the loss the lecture defines, it beats the Lite0-trained ``swirls`` on that loss."""
     ratio = claims_vgg.fast_vgg_over_lite0_gram(0)
-    assert ratio < 0.65, ratio  # claim: fast_vgg_over_lite0_gram
+    assert ratio < 0.74, ratio  # claim: fast_vgg_over_lite0_gram
 
 
 def test_the_cli_stylizes_with_it_by_name(tmp_path):
