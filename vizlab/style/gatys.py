@@ -230,15 +230,11 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         floor = max(0.01 * sum(d0) / len(d0), 1e-12)
         inv = [1.0 / max(d, floor) for d in d0]
         lw = [v / sum(inv) for v in inv]
-    x = x0.detach().clamp(0, 1).clone().requires_grad_(True)
+    x = x0.detach().clone().requires_grad_(True)
 
     def losses_of(x: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        # Adam's iterate is projected back into [0, 1] after every step, so it is the image itself. It must not
-        # pass through clamp: clamp's gradient is 0 at the bounds, so every pixel channel that reached 0 or 1 stayed
-        # there for good (issue 25, round 14: notebook 07's `swirls` x espresso stopped at a Gram fall of 88 %
-        # instead of 92 %, a darker saucer frozen). L-BFGS's line search may probe pixels outside [0, 1]: measure
-        # the image they would be shown as.
-        img = x if optimizer == "adam" else x.clamp(0, 1)
+        # L-BFGS's line search may probe pixels outside [0, 1]; measure the image they would be shown as.
+        img = x.clamp(0, 1)
         feats = loss_net(img)
         ls = sw * relative_style_loss([feats[n] for n in s_layers], targets, lw)
         lc = sum((relative_content_loss(feats[n], content_feats[n], cw) for n in c_layers), img.new_zeros(())) \
