@@ -25,7 +25,7 @@ from .objectives import (Context, Objective, channel, class_log_probability, cla
 from .params import (Parameterization, centre_window, fourier, frequency_energy, maco, natural_spectrum, pixels,
                      spectrum_distance, upsampled, windowed)
 from .plots import show_fooling, show_inversions, show_result, show_snapshots, show_units
-from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, Regularizer, gaussian_blur, total_variation
+from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, LumaBlur, Regularizer, gaussian_blur, total_variation
 from .render import RenderResult, cosine_decay, render
 from .units import DIVERSITY, UNIT, gram_similarity, unit_values, unit_visualization
 from .transforms import (Backdrop, Compose, Crop, Jitter, Pad, Rotate, Scale, Transform, compose, jitter, pad, rotate, roll,
@@ -39,7 +39,7 @@ __all__ = [
     "layer_activation", "neuron", "Parameterization", "centre_window", "windowed", "fourier", "frequency_energy", "maco", "natural_spectrum", "pixels", "spectrum_distance", "upsampled",
     "show_fooling", "show_inversions", "show_result", "show_snapshots", "show_units",
     "DIVERSITY", "UNIT", "gram_similarity", "unit_values", "unit_visualization",
-    "L2", "TV", "Blur", "ChromaBlur", "Clamp", "ClipContribution", "ClipWeak", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
+    "L2", "TV", "Blur", "ChromaBlur", "Clamp", "ClipContribution", "ClipWeak", "LumaBlur", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
     "Backdrop", "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "strong",
     "Ensemble", "ensemble_member", "COPIES", "PANEL", "degraded_copy", "judge_panel",
 ]

@@ -39,7 +39,7 @@ from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_log_probability, class_logit
 from .params import fourier, maco, pixels, upsampled, windowed
-from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, Regularizer
+from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, LumaBlur, Regularizer
 from .render import RenderResult, cosine_decay, render
 from .transforms import Backdrop, Crop, Jitter, standard, strong
 
@@ -53,7 +53,8 @@ OBJECTIVES = ("logit", "log_softmax")
 
 
 #: The settings' float fields (checked to be finite numbers).
-_NUMBERS = ("lr", "l2", "tv", "blur_sigma", "lr_end", "clip_weak", "clip_contrib", "chroma_blur", "decay", "crop",
+_NUMBERS = ("lr", "l2", "tv", "blur_sigma", "lr_end", "clip_weak", "clip_contrib", "chroma_blur", "luma_blur", "decay",
+            "crop",
             "ghost", "saturation", "tilt", "colour_tilt", "retry_plain", "centre")
 
 
@@ -99,6 +100,10 @@ class ClassVizSettings:
         chroma_blur: every ``blur_every`` steps, blur only the colour (each pixel minus its grey level) with a
             Gaussian of this width (pixels of the image; :class:`~vizlab.optimize.regularizers.ChromaBlur`): no
             independently coloured fine grain, colour only in larger regions; 0: off.
+        luma_blur: every ``blur_every`` steps, blur only the brightness (each pixel's grey level, its colour kept)
+            with a Gaussian of this width (:class:`~vizlab.optimize.regularizers.LumaBlur`); 0: off.
+        luma_blur_end: the brightness blur's width falls linearly from ``luma_blur`` to this at the last step
+            (``None``: constant): wide early, so large light and dark shapes form first and the detail late.
         octaves: pixel mode: coarse-to-fine. The sides (pixels) of smaller canvases optimised first, smallest
             first, each enlarged (bicubic) to start the next; the last stage is the canvas itself (``canvas`` or
             ``size``). ``steps`` is shared equally among the stages (the last takes the remainder; the snapshot steps are
@@ -174,6 +179,8 @@ class ClassVizSettings:
     clip_contrib: float = 0.0
     clip_every: int = 1
     chroma_blur: float = 0.0
+    luma_blur: float = 0.0
+    luma_blur_end: float | None = None
     octaves: tuple = ()
     objective: str = "logit"
     copies: int = 1
@@ -217,7 +224,8 @@ class ClassVizSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        for name in _NUMBERS + (("blur_end",) if self.blur_end is not None else ()):
+        optional = tuple(name for name in ("blur_end", "luma_blur_end") if getattr(self, name) is not None)
+        for name in _NUMBERS + optional:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -273,8 +281,8 @@ class ClassVizSettings:
         if self.starts > 1 and self.octaves:
             raise ValueError(f"starts (several starts) and octaves (coarse-to-fine stages) do not combine, got "
                              f"starts={self.starts} and octaves={self.octaves}")
-        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "clip_contrib", "chroma_blur", "saturation", "tilt",
-                     "colour_tilt") + (("blur_end",) if self.blur_end is not None else ()):
+        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "clip_contrib", "chroma_blur", "luma_blur",
+                     "saturation", "tilt", "colour_tilt") + optional:
             if not float(getattr(self, name)) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= float(self.retry_plain) <= 1:
@@ -426,6 +434,9 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
                  steps=settings.steps if settings.blur_end is not None else None)]
     if settings.chroma_blur > 0:
         regs.append(ChromaBlur(settings.chroma_blur, settings.blur_every))
+    if settings.luma_blur > 0:
+        regs.append(LumaBlur(settings.luma_blur, settings.blur_every, end_sigma=settings.luma_blur_end,
+                             steps=settings.steps if settings.luma_blur_end is not None else None))
     region = param.window if settings.centre > 0 else None
     if settings.clip_weak > 0:
         regs.append(ClipWeak(settings.clip_weak, settings.clip_every, centre=mean, scale=std, region=region))
