@@ -66,3 +66,51 @@ def test_settings_build_the_luma_blur_and_check_its_values():
         preset("cs231n", luma_blur="2")
     with pytest.raises(TypeError, match="every must be an integer >= 1, got bool"):
         LumaBlur(1.0, every=True)
+
+
+# -- showing the result at full contrast (the assignment's deprocess(should_rescale=True)) ----------------------
+def test_rescaled_stretches_the_differences_from_the_ground_and_keeps_the_ground():
+    from vizlab.optimize import rescaled
+
+    x = torch.full((1, 3, 20, 20), 0.5)
+    x[0, 0, 5:10, 5:10] = 0.6          # a faint red square ...
+    x[0, 2, 12:15, 12:15] = 0.45       # ... and a fainter dark-blue one on the grey ground
+    out = rescaled(x, 0.5, percentile=100)
+    assert torch.equal(out[..., :4, :4], x[..., :4, :4])  # exact: the ground stays grey
+    # the strongest difference (0.1) is stretched to the ground's room (0.5): a factor of 5 for every pixel
+    torch.testing.assert_close(out[0, 0, 5:10, 5:10], torch.full((5, 5), 1.0))
+    torch.testing.assert_close(out[0, 2, 12:15, 12:15], torch.full((3, 3), 0.25))
+    assert torch.equal(rescaled(out, 0.5, percentile=100), out)  # exact: already at full contrast, no change
+    # a percentile below 100 lets a few extreme pixels clip instead of deciding the factor
+    x[0, 1, 0, 0] = 1.0
+    assert float(rescaled(x, 0.5, percentile=100)[0, 0, 7, 7]) < 0.61  # exact: one pixel at 1 blocks the stretch
+    assert float(rescaled(x, 0.5, percentile=95)[0, 0, 7, 7]) == pytest.approx(1.0)  # exact: 5x, clamped
+    # without a ground: each image's mean colour stays where it is
+    flat = torch.rand(2, 3, 1, 1, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
+    y = flat.expand(2, 3, 16, 16).clone()
+    y[:, :, 4:8, 4:8] += 0.05
+    mean = y.mean(dim=(2, 3), keepdim=True)
+    assert torch.allclose(rescaled(y).mean(dim=(2, 3), keepdim=True), mean, atol=0.02)  # exact: linear about the mean
+    assert float((rescaled(y) - mean).abs().amax()) > 3 * float((y - mean).abs().amax())  # exact: stretched
+    with pytest.raises(TypeError, match="image must be a tensor"):
+        rescaled([[0.5]])
+    with pytest.raises(ValueError, match=r"image must be \(N, 3, H, W\)"):
+        rescaled(torch.zeros(3, 8, 8))
+    with pytest.raises(ValueError, match="percentile must be in \\(0, 100\\], got 0"):
+        rescaled(x, 0.5, percentile=0)
+    with pytest.raises(ValueError, match="ground must be None or one or three numbers in \\[0, 1\\]"):
+        rescaled(x, 1.5)
+
+
+def test_the_rescale_setting_stretches_only_the_shown_result(tiny):
+    from vizlab.optimize.classviz import class_visualization
+
+    settings = preset("cs231n", size=32, steps=4, jitter=2, centre=0.3)
+    plain = class_visualization(tiny, 1, settings, progress=False)
+    shown = class_visualization(tiny, 1, settings, rescale=True, progress=False)
+    ground = plain.image[..., :2, :2]
+    torch.testing.assert_close(shown.image[..., :2, :2], ground)          # the window's grey ground is kept
+    assert float((shown.image - 0.5).abs().amax()) > float((plain.image - 0.5).abs().amax())  # exact: stretched
+    assert plain.values == shown.values  # exact: the optimisation is the same run
+    with pytest.raises(TypeError, match="rescale must be a bool, got int"):
+        preset("cs231n", rescale=1)

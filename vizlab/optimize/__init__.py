@@ -15,7 +15,7 @@ And the lecture's techniques built from them: :func:`class_visualization`, :func
 diverse images per unit) shown beside the unit's natural patches by :func:`show_units`.
 """
 from .classviz import (ASSIGNMENT, COPIES, CS231N, FOURIER, MACO, OBJECT, PANEL, ClassVizSettings, Ensemble,
-                       class_probability, class_visualization, degraded_copy, ensemble_member, ghost_network,
+                       class_probability, class_visualization, degraded_copy, ensemble_member, ghost_network, rescaled,
                        judge_panel, model_units, preset, regularizer_ladder, verdict)
 from .deepdream import ANIMAL_CLASSES, HEAD_DREAM, VGG_DREAM, DreamResult, class_mass, deepdream
 from .fooling import FoolingResult, fooling_image
@@ -41,5 +41,5 @@ __all__ = [
     "DIVERSITY", "UNIT", "gram_similarity", "unit_values", "unit_visualization",
     "L2", "TV", "Blur", "ChromaBlur", "Clamp", "ClipContribution", "ClipWeak", "LumaBlur", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
     "Backdrop", "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "strong",
-    "Ensemble", "ensemble_member", "COPIES", "PANEL", "degraded_copy", "judge_panel",
+    "Ensemble", "ensemble_member", "COPIES", "PANEL", "degraded_copy", "judge_panel", "rescaled",
 ]
