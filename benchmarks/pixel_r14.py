@@ -42,7 +42,8 @@ def contrast(paths) -> list[dict]:
         grey = px.mean(axis=1)
         rg, yb = px[:, 0] - px[:, 1], 0.5 * (px[:, 0] + px[:, 1]) - px[:, 2]
         colourful = np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
-        rows.append(dict(path=str(path), contrast=round(float(grey.std()), 4), colourfulness=round(float(colourful), 4)))
+        rows.append(dict(path=str(path), contrast=round(float(grey.std()), 4),
+                         colourfulness=round(float(colourful), 4)))
     return rows
 
 
