@@ -1,8 +1,7 @@
-"""Round 14 (issue 25 item 2): how many Adam steps notebook 07's lecture Gatys needs for a Gram fall >= 90 % on
-every held-out pair, measured on the whole 4 x 6 grid in one run per pair.
+"""Round 14 (issue 25 item 2): notebook 07's lecture Gatys on the 4 x 6 held-out grid, measured at checkpoint steps.
 
-Run: ``OMP_NUM_THREADS=1 PYTHONPATH=. nice -n 10 python benchmarks/gatys_vgg_r14.py --out DIR [--steps 40]
-[--at 30 32 34 36 38 40] [--pairs swirls:espresso ...]``
+Run: ``OMP_NUM_THREADS=1 PYTHONPATH=. nice -n 10 python benchmarks/gatys_vgg_r14.py --out DIR [--steps 30]
+[--at 20 25 30] [--pairs swirls:espresso ...]``
 
 Each pair is painted by :func:`vizlab.style.style_transfer` with notebook 07's lecture settings (``GATYS_VGG``:
 192 px, Adam 0.05 from the photo, content ``conv4_2`` 3, style ``relu1_1 … relu5_1`` 30, TV 0.3,
@@ -12,27 +11,25 @@ the script records the issue's Gram fall (``1 - d(x)/d(photo)``, the five layers
 relative Gram distance, and EfficientNet-Lite2's rank of the class it gives the photo, and saves the image as
 ``DIR/steps<k>/<style>_<photo>.png``. One JSON line per pair goes to ``DIR/runs.jsonl`` (with the CPU seconds of
 the optimisation alone, measured without the checkpoints' own cost).
+
+Round 14 ran it with f033c84's change to :func:`vizlab.style.style_transfer` applied (Adam's loss reads the projected
+iterate itself instead of ``x.clamp(0, 1)``, whose gradient is 0 at the bounds); that change was reverted in
+4aedfe3 (benchmarks/README.md, "Round 14"). Check out f033c84's ``vizlab/style/gatys.py`` to repeat those runs.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
 from pathlib import Path
 
-STYLES = {"swirls": 1.0, "brush": 1.0, "impression": 1.0, "waves": 1.5}   # style -> style_scale, as notebook 07
+from gatys_vgg_r13 import STYLES, grid_arguments   # benchmarks/ is the script's folder: on the path
 
 
 def main() -> None:
-    from vizlab.style.transformer import HELD_OUT
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", required=True)
-    p.add_argument("--pairs", nargs="*", default=[f"{st}:{ph}" for st in STYLES for ph in HELD_OUT],
-                   help="style:photo pairs (default: notebook 07's 4 styles x the 6 held-out photos)")
-    p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--at", type=int, nargs="+", default=[30, 32, 34, 36, 38, 40])
+    p = grid_arguments(__doc__)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--at", type=int, nargs="+", default=[20, 25, 30])
     args = p.parse_args()
 
     import torch
