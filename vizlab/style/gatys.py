@@ -29,7 +29,7 @@ from ..device import model_device
 from ..images import load_image, resize, to_image, to_tensor
 from .artwork import style_batch
 from .lossnet import LossNetwork, Recipe, loss_network
-from .losses import gram_matrix, relative_content_loss, relative_style_loss, tv_loss
+from .losses import gram_matrix, relative_content_loss, relative_gram_error, relative_style_loss, tv_loss
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise")
@@ -94,14 +94,30 @@ def color_shift(content: torch.Tensor, style: torch.Tensor, output: torch.Tensor
 
 
 @torch.no_grad()
+def style_grams(loss_net: LossNetwork, image: torch.Tensor,
+                layers: Sequence[str] | None = None) -> list[torch.Tensor]:
+    """The Gram matrices of ``image`` at the style layers (``loss_net.recipe``'s, or ``layers``): what
+    :func:`style_distance` compares. Compute them once for an image that is measured against several others
+    (a style against many outputs, a photo against several styles): one pass of the loss network each."""
+    layers = list(layers or (loss_net.recipe.style_layers if loss_net.recipe else loss_net.layer_names))
+    feats = loss_net(image.to(model_device(loss_net)))
+    return [gram_matrix(feats[n]) for n in layers]
+
+
+def gram_distance(grams: Sequence[torch.Tensor], target: Sequence[torch.Tensor]) -> float:
+    """Relative Gram distance ``mean_l ||G_l - A_l||^2 / ||A_l||^2`` of two :func:`style_grams` lists."""
+    if len(grams) != len(target) or not grams:
+        raise ValueError(f"grams and target must be equally long non-empty lists, got {len(grams)} and {len(target)}")
+    total, w = grams[0].new_zeros(()), 1.0 / len(grams)
+    for g, a in zip(grams, target):
+        total = total + w * relative_gram_error(g, a).mean()   # relative_style_loss's arithmetic, term by term
+    return float(total)
+
+
 def style_distance(loss_net: LossNetwork, image: torch.Tensor, style: torch.Tensor,
                    layers: Sequence[str] | None = None) -> float:
     """Relative Gram distance ``mean_l ||G_l(image) - G_l(style)||^2 / ||G_l(style)||^2`` on the style layers."""
-    layers = list(layers or (loss_net.recipe.style_layers if loss_net.recipe else loss_net.layer_names))
-    device = model_device(loss_net)
-    fi, fs = loss_net(image.to(device)), loss_net(style.to(device))
-    return float(relative_style_loss([fi[n] for n in layers], [gram_matrix(fs[n]) for n in layers],
-                                     [1.0 / len(layers)] * len(layers)))
+    return gram_distance(style_grams(loss_net, image, layers), style_grams(loss_net, style, layers))
 
 
 # -- the optimisation ----------------------------------------------------------------------------------------

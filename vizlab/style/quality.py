@@ -221,7 +221,7 @@ def network_report(net: torch.nn.Module, style, photos: Sequence, *, size: int =
     held-out photos once, for the chosen one.
     """
     from .artwork import style_batch
-    from .gatys import style_distance
+    from .gatys import gram_distance, style_grams
     from .lossnet import loss_network
     from .transformer import stylize
 
@@ -231,12 +231,13 @@ def network_report(net: torch.nn.Module, style, photos: Sequence, *, size: int =
     loss_net = loss_network() if loss_net is None else loss_net
     device = next(net.parameters()).device
     s = batch(style)
+    target = style_grams(loss_net, s)   # once: one pass of the loss network per image in all
     rows = []
     xs = [batch(p) for p in photos]
     outs = [stylize(net, x.to(device)).cpu() for x in xs]
     for p, x, y in zip(photos, xs, outs):
-        rows.append({"photo": str(p), "fall": 1 - style_distance(loss_net, y, s) / style_distance(loss_net, x, s),
-                     "blob": blob_check(y, x, s).largest})
+        fall = 1 - gram_distance(style_grams(loss_net, y), target) / gram_distance(style_grams(loss_net, x), target)
+        rows.append({"photo": str(p), "fall": fall, "blob": blob_check(y, x, s).largest})
     if judge is not None:
         for row, (cls, rank) in zip(rows, judge_ranks(outs, xs, judge)):
             row.update(cls=cls, rank=rank)
