@@ -133,7 +133,7 @@ def _defaults() -> dict:
     out = {"fall": [], "fall_mean": [], "second_blob": [], "third_rank": []}
     for n in network_names():
         rows = network_report(load_transformer(n, device="cpu"), n, list(HELD_OUT), size=256, loss_net=vgg,
-                              judge=judge, photo_grams=grams)
+                              judge=judge, photo_grams=grams)   # the falls: as the lecture profile measures them
         out["fall"] += [r["fall"] for r in rows]
         out["fall_mean"].append(sum(r["fall"] for r in rows) / len(rows))
         out["second_blob"].append(sorted(r["blob"] for r in rows)[-2])
@@ -208,10 +208,11 @@ def batch_norm_batch_gap(seed: int) -> float:
 
 
 CLAIMS = [
+    # the Gram falls are asserted in the lecture profile only (VGG-19 passes); the table is the same in both profiles
     dict(name="style_default_vgg_fall_min", run=default_vgg_fall_min, threshold=0.3,
-         where="notebooks/08_fast_style_transfer.ipynb (main table)", profile="quick"),
+         where="notebooks/08_fast_style_transfer.ipynb (main table, lecture profile)", profile="lecture"),
     dict(name="style_default_vgg_fall_mean_min", run=default_vgg_fall_mean_min, threshold=0.5,
-         where="notebooks/08_fast_style_transfer.ipynb (main table)", profile="quick"),
+         where="notebooks/08_fast_style_transfer.ipynb (main table, lecture profile)", profile="lecture"),
     dict(name="style_default_second_blob_max", run=default_second_blob_max, threshold=0.01, higher_is_better=False,
          where="notebooks/08_fast_style_transfer.ipynb (main table)", profile="quick"),
     dict(name="style_default_third_rank_max", run=default_third_rank_max, threshold=50, higher_is_better=False,

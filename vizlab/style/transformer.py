@@ -518,7 +518,8 @@ def network_names() -> list[str]:
 
 def network_file(name: str) -> Path:
     """The file a shipped network's name loads: ``"swirls"`` -> ``data/networks/vgg19/swirls.pt`` (a default,
-    :data:`DEFAULT_NETWORKS`), ``"lite0/swirls"`` -> ``data/networks/lite0/swirls.pt``.
+    :data:`DEFAULT_NETWORKS`, which wins over a top-level file of the same name), ``"lite0/swirls"`` ->
+    ``data/networks/lite0/swirls.pt``, ``"mine"`` -> ``data/networks/mine.pt``.
 
     Raises:
         ValueError: no shipped network has that name (the message lists the names).
