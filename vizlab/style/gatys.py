@@ -326,8 +326,9 @@ def rank_match(values: torch.Tensor, sorted_reference: torch.Tensor) -> torch.Te
     """Exact histogram matching by rank, row by row: ``values`` ``(C, N)`` and ``sorted_reference`` ``(C, M)``
     (each row sorted ascending) give ``(C, N)`` where the k-th smallest value of a row is replaced by the
     reference row's quantile at the same rank (linear interpolation between reference values, so ``N`` and ``M``
-    may differ). Equal values of a row get equal outputs: the mean of the quantiles at their ranks. The one helper behind :func:`match_histogram` (pixels) and the texture synthesis's histogram
-    loss (feature maps, :func:`vizlab.style.texture._histogram_loss`)."""
+    may differ). Equal values of a row get equal outputs: the mean of the quantiles at their ranks. The one
+    helper behind :func:`match_histogram` (pixels) and the texture synthesis's histogram loss (feature maps,
+    :func:`vizlab.style.texture._histogram_loss`)."""
     if values.dim() != 2 or sorted_reference.dim() != 2 or values.shape[0] != sorted_reference.shape[0]:
         raise ValueError(f"values and sorted_reference must be (C, N) and (C, M) with the same C, got "
                          f"{tuple(values.shape)} and {tuple(sorted_reference.shape)}")
