@@ -201,13 +201,19 @@ class PatchBank:
         return self.patches.shape[0]
 
 
+def _wrapped(f: torch.Tensor, size: int, periodic: bool) -> torch.Tensor:
+    """``f`` padded by wrapping round so that every position has a whole ``size`` x ``size`` patch (``periodic``),
+    or ``f`` itself (then only the patches inside the map)."""
+    if not periodic:
+        return f
+    lo = (size - 1) // 2
+    return F.pad(f, (lo, size - 1 - lo, lo, size - 1 - lo), mode="circular")
+
+
 def _patch_columns(f: torch.Tensor, size: int, periodic: bool) -> torch.Tensor:
     """Every ``size`` x ``size`` patch of a ``(1, C, H, W)`` map, one per column ``(C*size*size, P)``: wrapping
     round (``periodic``, a periodic synthesis: ``P = H*W``) or inside the map only."""
-    if periodic:
-        lo = (size - 1) // 2
-        f = F.pad(f, (lo, size - 1 - lo, lo, size - 1 - lo), mode="circular")
-    return F.unfold(f, size)[0]
+    return F.unfold(_wrapped(f, size, periodic), size)[0]
 
 
 def nearest_patches(f: torch.Tensor, bank: PatchBank, periodic: bool = True) -> torch.Tensor:
@@ -215,10 +221,7 @@ def nearest_patches(f: torch.Tensor, bank: PatchBank, periodic: bool = True) -> 
     patch with the highest normalised cross-correlation, ``(P,)``; one convolution with the bank's filters."""
     _one_image(f)
     with torch.no_grad():
-        if periodic:
-            lo = (bank.size - 1) // 2
-            f = F.pad(f, (lo, bank.size - 1 - lo, lo, bank.size - 1 - lo), mode="circular")
-        return F.conv2d(f, bank.filters).flatten(2)[0].argmax(dim=0)
+        return F.conv2d(_wrapped(f, bank.size, periodic), bank.filters).flatten(2)[0].argmax(dim=0)
 
 
 def _patch_loss(f: torch.Tensor, bank: PatchBank, periodic: bool = True) -> torch.Tensor:
