@@ -356,7 +356,7 @@ def test_render_in_two_parts_with_its_state_is_one_render(tiny):
     assert sorted(whole.snapshots) == [2, 4, 6, 7]  # exact
     with pytest.raises(TypeError, match="state must be a dict"):
         render(tiny, class_logit(1), fourier((1, 3, 16, 16)), steps=1, state=[], progress=False)
-    with pytest.raises(ValueError, match="total=2 is not allowed"):
+    with pytest.raises(ValueError, match="total must be an integer >= 3, got 2"):
         render(tiny, class_logit(1), fourier((1, 3, 16, 16)), steps=2, first_step=1, total=2, progress=False)
 
 
