@@ -41,7 +41,7 @@ from .objectives import class_log_probability, class_logit
 from .params import fourier, maco, pixels, upsampled, windowed
 from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, Regularizer
 from .render import RenderResult, cosine_decay, render
-from .transforms import Backdrop, Crop, Jitter, standard, strong
+from .transforms import Backdrop, Crop, Jitter, ZoomOut, standard, strong
 
 MODES = ("cs231n", "fourier")
 #: The random transformations of every mode: :func:`~.transforms.standard` or the harsher
@@ -54,7 +54,7 @@ OBJECTIVES = ("logit", "log_softmax")
 
 #: The settings' float fields (checked to be finite numbers).
 _NUMBERS = ("lr", "l2", "tv", "blur_sigma", "lr_end", "clip_weak", "clip_contrib", "chroma_blur", "decay", "crop",
-            "ghost", "saturation", "tilt", "colour_tilt", "retry_plain", "centre")
+            "ghost", "saturation", "tilt", "colour_tilt", "retry_plain", "centre", "whole")
 
 
 def canvas_side(settings: ClassVizSettings) -> int:
@@ -142,6 +142,11 @@ class ClassVizSettings:
             seen at the view's side is below this, optimise again on the plain grey ground (``backdrop=False``)
             and keep the image the model is surer of at the view (``info["retry"]`` says both probabilities and
             which was kept); 0: off. The random ground stops some classes from ever converging (issue 24, round 12).
+        whole: a second, zoomed-out copy of the view every step (:class:`~vizlab.optimize.transforms.ZoomOut`):
+            the transformed view shrunk to a fraction of its side drawn from ``[0.8 * whole, whole]``, in the
+            middle of a frame of the view's side; the class score of both copies is ascended, so the image must
+            show the class also as a small whole object, not only as a close-up part filling the window (issue 24,
+            round 14). Each step costs about two forward passes; 0: off.
         starts: begin from this many random phases (image seeds ``seed, seed + 1, ...``), run each for
             ``start_steps`` steps of the schedule, and continue only the one whose class score at the view (the
             logit, no transforms) is highest for the remaining ``steps - start_steps`` (1: one start). The kept start
@@ -193,6 +198,7 @@ class ClassVizSettings:
     transforms: str = "standard"
     centre: float = 0.0
     canvas: int = 0
+    whole: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.ensemble, str) or not isinstance(self.ensemble, (tuple, list)):
@@ -253,6 +259,8 @@ class ClassVizSettings:
             raise ValueError(f"crop must be in (0, 1], got {self.crop}")
         if not 0 <= float(self.centre) <= 1:
             raise ValueError(f"centre must be 0 (off) or a radius in (0, 1], got {self.centre}")
+        if not 0 <= float(self.whole) < 1 or 0 < float(self.whole) < 0.1:
+            raise ValueError(f"whole must be 0 (off) or a fraction of the view's side in [0.1, 1), got {self.whole}")
         if not 0 <= float(self.ghost) < 1:
             raise ValueError(f"ghost must be a probability in [0, 1), got {self.ghost}")
         if not float(self.decay) >= 0:
@@ -419,6 +427,8 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
             transforms.insert(0, Backdrop(param.window, param.ground))
     if settings.crop < 1 or settings.view:
         transforms.append(Crop(settings.crop, settings.view or settings.size))
+    if settings.whole > 0:   # last: the zoomed-out copy of exactly what the model sees
+        transforms.append(ZoomOut(0.8 * settings.whole, settings.whole))
     # a sigmoid image (fourier, maco) is inside [0, 1] already; maco's set_image would also re-project the phase
     clamp = [] if settings.mode == "fourier" and settings.maco else [Clamp(0.0, 1.0)]
     regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), *clamp,
