@@ -65,6 +65,7 @@ VARIANTS = {
     # score too, not only a close-up part)
     "retry_whole055": {"retry_plain": 0.5, "whole": 0.55},
     "retry_whole04": {"retry_plain": 0.5, "whole": 0.4},
+    "retry_wholeonly06": {"retry_plain": 0.5, "whole": 0.6, "whole_only": True},
 }
 BASE = {"retry_plain": 0.0}
 #: Round 9's random draw (``random.Random(61206).sample(range(1000), 20)``), for the summary's split.

@@ -663,6 +663,8 @@ def test_zoom_out_adds_a_small_copy_in_the_middle_of_its_ground():
     ring = torch.ones(64, 64, dtype=torch.bool)
     ring[16:48, 16:48] = False
     torch.testing.assert_close(out[1][:, ring], torch.full_like(out[1][:, ring], 0.2))  # the ground repeated
+    only = ZoomOut(0.5, 0.5, keep=False)(x, random.Random(0))
+    assert only.shape == (1, 3, 64, 64) and torch.equal(only, out[1:])  # exact: keep=False: the copy alone
     out[1].sum().backward()
     assert float(x.grad[..., 16:48, 16:48].abs().sum()) > 0  # exact: the small copy's gradient reaches the image
     sides = set()
@@ -679,6 +681,8 @@ def test_zoom_out_adds_a_small_copy_in_the_middle_of_its_ground():
         ZoomOut(0.5, 1.0)
     with pytest.raises(TypeError, match="smallest must be a number"):
         ZoomOut("0.5", 0.6)
+    with pytest.raises(TypeError, match="keep must be a bool"):
+        ZoomOut(0.5, 0.6, keep=1)
 
 
 def test_whole_setting_shows_the_model_the_view_and_its_zoomed_out_copy(tiny):
@@ -696,6 +700,19 @@ def test_whole_setting_shows_the_model_the_view_and_its_zoomed_out_copy(tiny):
         hook.remove()
     assert batches[:2] == [(2, 3, 24, 24)] * 2  # exact: every step scores both copies at the view's side
     assert r.image.shape == (1, 3, 32, 32)  # exact: one image comes out
+    alone = replace(settings, whole_only=True)
+    assert build(tiny, alone, seed=0)[1][-1].keep is False  # exact
+    batches.clear()
+    hook = tiny.register_forward_hook(lambda m, inputs, out: batches.append(tuple(inputs[0].shape)))
+    try:
+        class_visualization(tiny, 1, alone, progress=False)
+    finally:
+        hook.remove()
+    assert batches[:2] == [(1, 3, 24, 24)] * 2  # exact: whole_only: the zoomed-out copy alone
+    with pytest.raises(TypeError, match="whole_only must be a bool"):
+        preset("object", whole=0.5, whole_only="yes")
+    with pytest.raises(ValueError, match="whole_only needs whole > 0"):
+        preset("object", whole_only=True)
     with pytest.raises(ValueError, match="whole must be 0"):
         preset("object", whole=1.2)
     with pytest.raises(ValueError, match="whole must be 0"):

@@ -147,6 +147,8 @@ class ClassVizSettings:
             middle of a frame of the view's side; the class score of both copies is ascended, so the image must
             show the class also as a small whole object, not only as a close-up part filling the window (issue 24,
             round 14). Each step costs about two forward passes; 0: off.
+        whole_only: with ``whole``: the model sees only the zoomed-out copy (the object always small in its frame,
+            no close-up; one forward pass per step).
         starts: begin from this many random phases (image seeds ``seed, seed + 1, ...``), run each for
             ``start_steps`` steps of the schedule, and continue only the one whose class score at the view (the
             logit, no transforms) is highest for the remaining ``steps - start_steps`` (1: one start). The kept start
@@ -199,6 +201,7 @@ class ClassVizSettings:
     centre: float = 0.0
     canvas: int = 0
     whole: float = 0.0
+    whole_only: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.ensemble, str) or not isinstance(self.ensemble, (tuple, list)):
@@ -216,8 +219,9 @@ class ClassVizSettings:
         for side in self.octaves:
             if isinstance(side, bool) or not isinstance(side, int):
                 raise TypeError(f"octaves must hold ints (canvas sides in pixels), got {side!r}")
-        if not isinstance(self.backdrop, bool):
-            raise TypeError(f"backdrop must be a bool, got {type(self.backdrop).__name__}")
+        for name in ("backdrop", "whole_only"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
         for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas", "clip_every", "starts",
                      "start_steps"):
             value = getattr(self, name)
@@ -261,6 +265,8 @@ class ClassVizSettings:
             raise ValueError(f"centre must be 0 (off) or a radius in (0, 1], got {self.centre}")
         if not 0 <= float(self.whole) < 1 or 0 < float(self.whole) < 0.1:
             raise ValueError(f"whole must be 0 (off) or a fraction of the view's side in [0.1, 1), got {self.whole}")
+        if self.whole_only and not self.whole:
+            raise ValueError("whole_only needs whole > 0 (the side of the zoomed-out copy), got whole=0")
         if not 0 <= float(self.ghost) < 1:
             raise ValueError(f"ghost must be a probability in [0, 1), got {self.ghost}")
         if not float(self.decay) >= 0:
@@ -428,7 +434,7 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
     if settings.crop < 1 or settings.view:
         transforms.append(Crop(settings.crop, settings.view or settings.size))
     if settings.whole > 0:   # last: the zoomed-out copy of exactly what the model sees
-        transforms.append(ZoomOut(0.8 * settings.whole, settings.whole))
+        transforms.append(ZoomOut(0.8 * settings.whole, settings.whole, keep=not settings.whole_only))
     # a sigmoid image (fourier, maco) is inside [0, 1] already; maco's set_image would also re-project the phase
     clamp = [] if settings.mode == "fourier" and settings.maco else [Clamp(0.0, 1.0)]
     regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), *clamp,

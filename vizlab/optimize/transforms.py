@@ -212,14 +212,17 @@ class ZoomOut(Transform):
     """Add a zoomed-out copy of each image to the batch: the image shrunk to a fraction of its side drawn
     uniformly from ``[smallest, largest]``, placed in the middle of a frame of the same side whose border repeats
     the shrunk image's edge pixels (the ground around a windowed object). Output: ``(2N, C, H, W)``, the images
-    first, their zoomed-out copies after.
+    first, their zoomed-out copies after (``keep=False``: only the zoomed-out copies, ``(N, C, H, W)``).
 
     The objective (summed over the batch) then asks the image to show the class both as seen and small, in the
     middle of a wider frame: a part that fills the view (a head, a muzzle, a lens) scores at one scale, the whole
     object at both (issue 24, round 14).
     """
 
-    def __init__(self, smallest: float = 0.45, largest: float = 0.6):
+    def __init__(self, smallest: float = 0.45, largest: float = 0.6, keep: bool = True):
+        if not isinstance(keep, bool):
+            raise TypeError(f"keep must be a bool, got {type(keep).__name__}")
+        self.keep = keep
         for name, value in (("smallest", smallest), ("largest", largest)):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -236,4 +239,4 @@ class ZoomOut(Transform):
         small = F.interpolate(x, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
         top, left = (h - sh) // 2, (w - sw) // 2
         framed = F.pad(small, (left, w - sw - left, top, h - sh - top), mode="replicate")
-        return torch.cat([x, framed])
+        return torch.cat([x, framed]) if self.keep else framed
