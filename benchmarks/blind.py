@@ -85,6 +85,14 @@ RECIPES = {
                                      "chroma_blur": 4.0}),
     "cs231n_r13_chroma_blur2": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
                                            "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5}),
+    # round 14: round 13's pixel candidate shown at full contrast (the assignment's deprocess(should_rescale=True):
+    # classviz.rescaled about the window's grey; the optimisation is round 13's), and with the colour and plain
+    # blurs every 8 steps instead of 4 (less damping, more colour) as well
+    "cs231n_r14_rescale": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
+                                      "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5, "rescale": True}),
+    "cs231n_r14_rescale_bev8": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
+                                           "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5, "rescale": True,
+                                           "blur_every": 8}),
     "canvas_retry": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                  "canvas": 128, "retry_plain": 0.5}),
     "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,

@@ -5,7 +5,8 @@ Two kinds, both applied by the render loop:
 * **penalties** are added to the loss: :class:`L2` (``w * sum(((x - c) / s)^2)``, CS231n's ``l2_reg``) and
   :class:`TV` (total variation, ``w * sum((x[i+1,j] - x[i,j])^2 + (x[i,j+1] - x[i,j])^2)``);
 * **projections** change the image after an update: :class:`Blur` (Gaussian of width ``sigma`` every
-  ``every`` steps, CS231n's ``blur_every``, optionally on a schedule), :class:`ClipWeak` (reset the weakest
+  ``every`` steps, CS231n's ``blur_every``, optionally on a schedule), :class:`ChromaBlur` and :class:`LumaBlur`
+  (only the colour, only the brightness), :class:`ClipWeak` (reset the weakest
   pixels, Yosinski et al. 2015), :class:`ClipContribution` (reset the pixels that contribute least to the
   objective, same paper; it is handed the gradient at the image) and :class:`Clamp` (keep pixels in ``[lo, hi]``).
 
@@ -153,7 +154,26 @@ class Blur(Regularizer):
         if step % self.every != 0:
             return None
         sigma = self.sigma_at(step)
-        return None if sigma == 0 else gaussian_blur(x, sigma)
+        return None if sigma == 0 else self.blurred(x, sigma)
+
+    def blurred(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        """``x`` blurred with width ``sigma`` (here every channel alike)."""
+        return gaussian_blur(x, sigma)
+
+
+class LumaBlur(Blur):
+    """Blur only the brightness of the image: the grey level (the mean over the three channels) is blurred with a
+    Gaussian of width ``sigma``, each pixel's difference from its grey level (its colour) is left as it is; every
+    ``every`` steps, on :class:`Blur`'s schedule (``end_sigma``, ``steps``: the width falls linearly).
+
+    The partner of :class:`ChromaBlur`: with the colour blurred, what is left of pixel ascent's fine grain is
+    brightness (issue 24, round 13). Wide early and narrowing, it lets only large light and dark shapes form
+    first and the detail in late, without blurring the colour a second time.
+    """
+
+    def blurred(self, x, sigma):
+        grey = x.mean(dim=1, keepdim=True)
+        return x - grey + gaussian_blur(grey, sigma)
 
 
 class ChromaBlur(Regularizer):
