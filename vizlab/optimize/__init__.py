@@ -29,7 +29,7 @@ from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, Cli
 from .render import RenderResult, cosine_decay, render
 from .units import DIVERSITY, UNIT, gram_similarity, unit_values, unit_visualization
 from .transforms import (Backdrop, Compose, Crop, Jitter, Pad, Rotate, Scale, Transform, compose, jitter, pad, rotate, roll,
-                         scale, strong)
+                         scale, strong, ZoomOut)
 
 __all__ = [
     "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "OBJECT", "ClassVizSettings", "class_probability", "class_visualization", "model_units",
@@ -40,6 +40,6 @@ __all__ = [
     "show_fooling", "show_inversions", "show_result", "show_snapshots", "show_units",
     "DIVERSITY", "UNIT", "gram_similarity", "unit_values", "unit_visualization",
     "L2", "TV", "Blur", "ChromaBlur", "Clamp", "ClipContribution", "ClipWeak", "LumaBlur", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
-    "Backdrop", "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "strong",
+    "Backdrop", "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "strong", "ZoomOut",
     "Ensemble", "ensemble_member", "COPIES", "PANEL", "degraded_copy", "judge_panel", "rescaled",
 ]

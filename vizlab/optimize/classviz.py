@@ -41,7 +41,7 @@ from .objectives import class_log_probability, class_logit
 from .params import fourier, maco, pixels, upsampled, windowed
 from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, LumaBlur, Regularizer
 from .render import RenderResult, cosine_decay, render
-from .transforms import Backdrop, Crop, Jitter, standard, strong
+from .transforms import Backdrop, Crop, Jitter, ZoomOut, standard, strong
 
 MODES = ("cs231n", "fourier")
 #: The random transformations of every mode: :func:`~.transforms.standard` or the harsher
@@ -55,7 +55,7 @@ OBJECTIVES = ("logit", "log_softmax")
 #: The settings' float fields (checked to be finite numbers).
 _NUMBERS = ("lr", "l2", "tv", "blur_sigma", "lr_end", "clip_weak", "clip_contrib", "chroma_blur", "luma_blur", "decay",
             "crop",
-            "ghost", "saturation", "tilt", "colour_tilt", "retry_plain", "centre")
+            "ghost", "saturation", "tilt", "colour_tilt", "retry_plain", "centre", "whole")
 
 
 def canvas_side(settings: ClassVizSettings) -> int:
@@ -152,6 +152,13 @@ class ClassVizSettings:
             seen at the view's side is below this, optimise again on the plain grey ground (``backdrop=False``)
             and keep the image the model is surer of at the view (``info["retry"]`` says both probabilities and
             which was kept); 0: off. The random ground stops some classes from ever converging (issue 24, round 12).
+        whole: a second, zoomed-out copy of the view every step (:class:`~vizlab.optimize.transforms.ZoomOut`):
+            the transformed view shrunk to a fraction of its side drawn from ``[0.8 * whole, whole]``, in the
+            middle of a frame of the view's side; the class score of both copies is ascended, so the image must
+            show the class also as a small whole object, not only as a close-up part filling the window (issue 24,
+            round 14). Each step costs about two forward passes; 0: off.
+        whole_only: with ``whole``: the model sees only the zoomed-out copy (the object always small in its frame,
+            no close-up; one forward pass per step).
         starts: begin from this many random phases (image seeds ``seed, seed + 1, ...``), run each for
             ``start_steps`` steps of the schedule, and continue only the one whose class score at the view (the
             logit, no transforms) is highest for the remaining ``steps - start_steps`` (1: one start). The kept start
@@ -206,6 +213,8 @@ class ClassVizSettings:
     transforms: str = "standard"
     centre: float = 0.0
     canvas: int = 0
+    whole: float = 0.0
+    whole_only: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.ensemble, str) or not isinstance(self.ensemble, (tuple, list)):
@@ -223,7 +232,7 @@ class ClassVizSettings:
         for side in self.octaves:
             if isinstance(side, bool) or not isinstance(side, int):
                 raise TypeError(f"octaves must hold ints (canvas sides in pixels), got {side!r}")
-        for name in ("backdrop", "rescale"):
+        for name in ("backdrop", "rescale", "whole_only"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
         for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas", "clip_every", "starts",
@@ -268,6 +277,10 @@ class ClassVizSettings:
             raise ValueError(f"crop must be in (0, 1], got {self.crop}")
         if not 0 <= float(self.centre) <= 1:
             raise ValueError(f"centre must be 0 (off) or a radius in (0, 1], got {self.centre}")
+        if not 0 <= float(self.whole) < 1 or 0 < float(self.whole) < 0.1:
+            raise ValueError(f"whole must be 0 (off) or a fraction of the view's side in [0.1, 1), got {self.whole}")
+        if self.whole_only and not self.whole:
+            raise ValueError("whole_only needs whole > 0 (the side of the zoomed-out copy), got whole=0")
         if not 0 <= float(self.ghost) < 1:
             raise ValueError(f"ghost must be a probability in [0, 1), got {self.ghost}")
         if not float(self.decay) >= 0:
@@ -438,6 +451,8 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
             transforms.insert(0, Backdrop(param.window, param.ground))
     if settings.crop < 1 or settings.view:
         transforms.append(Crop(settings.crop, settings.view or settings.size))
+    if settings.whole > 0:   # last: the zoomed-out copy of exactly what the model sees
+        transforms.append(ZoomOut(0.8 * settings.whole, settings.whole, keep=not settings.whole_only))
     # a sigmoid image (fourier, maco) is inside [0, 1] already; maco's set_image would also re-project the phase
     clamp = [] if settings.mode == "fourier" and settings.maco else [Clamp(0.0, 1.0)]
     regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), *clamp,

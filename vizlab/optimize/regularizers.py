@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..attribution._common import check_int
+
 
 class Regularizer:
     """Base class. ``penalty(x)`` returns a loss term or ``None``; ``project(x, step)`` a new image or ``None``."""
@@ -42,15 +44,6 @@ def _weight(value, name: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return value
-
-
-def _every(every) -> int:
-    """``every`` (a period in steps) checked: a named TypeError for a non-int, ValueError below 1."""
-    if isinstance(every, bool) or not isinstance(every, int):
-        raise TypeError(f"every must be an integer >= 1, got {type(every).__name__} {every!r}")
-    if every < 1:
-        raise ValueError(f"every must be an integer >= 1, got {every!r}")
-    return every
 
 
 class L2(Regularizer):
@@ -137,7 +130,7 @@ class Blur(Regularizer):
 
     def __init__(self, sigma: float = 0.5, every: int = 10, end_sigma: float | None = None, steps: int | None = None):
         self.sigma = _weight(sigma, "sigma")
-        self.every = _every(every)
+        self.every = check_int("every", every, 1)
         self.end_sigma = self.sigma if end_sigma is None else _weight(end_sigma, "end_sigma")
         if end_sigma is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(f"steps must be an integer >= 1 when end_sigma is given, got {steps!r}")
@@ -189,7 +182,7 @@ class ChromaBlur(Regularizer):
 
     def __init__(self, sigma: float = 4.0, every: int = 4):
         self.sigma = _weight(sigma, "sigma")
-        self.every = _every(every)
+        self.every = check_int("every", every, 1)
 
     def project(self, x, step):
         if self.sigma == 0 or step % self.every != 0:
@@ -216,7 +209,7 @@ class ClipWeak(Regularizer):
         self.percentile = _weight(percentile, "percentile")
         if self.percentile >= 100:
             raise ValueError(f"percentile must be in [0, 100), got {percentile}")
-        self.every = _every(every)
+        self.every = check_int("every", every, 1)
         self.centre, self.scale = centre, scale
         self.region = _region(region)
 
