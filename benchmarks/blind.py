@@ -85,6 +85,14 @@ RECIPES = {
                                      "chroma_blur": 4.0}),
     "cs231n_r13_chroma_blur2": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
                                            "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5}),
+    # round 14: round 13's pixel candidate shown at full contrast (the assignment's deprocess(should_rescale=True):
+    # classviz.rescaled about the window's grey; the optimisation is round 13's), and with the colour and plain
+    # blurs every 8 steps instead of 4 (less damping, more colour) as well
+    "cs231n_r14_rescale": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
+                                      "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5, "rescale": True}),
+    "cs231n_r14_rescale_bev8": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
+                                           "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5, "rescale": True,
+                                           "blur_every": 8}),
     "canvas_retry": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                  "canvas": 128, "retry_plain": 0.5}),
     "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
@@ -92,6 +100,12 @@ RECIPES = {
     # round 13 (coordinator): the default with the colour channels' contrast moved to coarse scales
     "canvas_retry_ctilt1": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                         "canvas": 128, "retry_plain": 0.5, "colour_tilt": 1.0}),
+    # round 14 (r14-random): the default plus a zoomed-out copy of the view every step (ZoomOut): the object must
+    # also score small in a wider frame (the "part" failures of round 13's diagnosis); whole_only: that copy alone
+    "canvas_retry_whole04": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                         "canvas": 128, "retry_plain": 0.5, "whole": 0.4}),
+    "canvas_retry_wholeonly06": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                             "canvas": 128, "retry_plain": 0.5, "whole": 0.6, "whole_only": True}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
@@ -276,6 +290,35 @@ ACCEPT = {
     "screw": (["screw"], ["bolt", "nail", "nut", "hardware"]),
     "llama": (["llama", "alpaca", "guanaco", "vicuna"], ["camel", "camelid"]),
     "badger": (["badger"], ["badger"]),
+    # round 14's random set (--random 20 --random-seed 11919, drawn after the candidate canvas_retry_whole04 was
+    # frozen at commit 041e1e1; written before any image of them was rendered; cabbage butterfly is round 13's
+    # entry). ImageNet's "bannister" is the handrail, "confectionery" the sweet shop, "binder" the ring binder,
+    # "agaric" the gilled mushroom, "stinkhorn" the phallus-shaped fungus, "titi" the monkey, "indri" the lemur
+    "bannister": (["bannister", "banister", "handrail", "balustrade", "railing", "stair rail"],
+                  ["stairs", "staircase", "stairway", "rail", "fence"]),
+    "mobile home": (["mobile home", "trailer", "caravan", "trailer home", "motorhome", "camper"],
+                    ["house", "home", "cabin", "vehicle", "rv"]),
+    "cocktail shaker": (["cocktail shaker", "shaker"], ["flask", "bottle", "canister", "thermos", "tumbler",
+                                                         "cup"]),
+    "agaric": (["agaric", "fly agaric", "amanita", "mushroom", "toadstool"], ["fungus", "fungi"]),
+    "cheetah": (["cheetah"], ["leopard", "jaguar", "big cat", "cat"]),
+    "bow tie": (["bow tie", "bowtie", "bow-tie"], ["tie", "bow", "necktie"]),
+    "wall clock": (["wall clock", "clock"], ["watch", "timepiece"]),
+    "fireboat": (["fireboat", "fire boat"], ["boat", "ship", "tugboat", "tug", "vessel"]),
+    "confectionery": (["confectionery", "sweet shop", "candy store", "candy shop", "confectioner"],
+                      ["candy", "sweets", "shop", "store", "lollipop", "candies"]),
+    "dugong": (["dugong", "sea cow", "manatee"], ["seal", "walrus", "sea lion", "marine mammal"]),
+    "stinkhorn": (["stinkhorn", "phallus"], ["mushroom", "fungus", "fungi", "toadstool"]),
+    "indri": (["indri", "lemur"], ["monkey", "primate", "ape"]),
+    "rock beauty": (["rock beauty", "angelfish", "angel fish"], ["fish", "reef fish", "tropical fish"]),
+    "binder": (["binder", "ring binder", "folder", "ring folder"], ["notebook", "file", "book"]),
+    "joystick": (["joystick", "joy stick"], ["controller", "game controller", "gamepad", "lever"]),
+    "titi": (["titi", "titi monkey"], ["monkey", "primate", "marmoset", "tamarin", "lemur"]),
+    "red wine": (["red wine", "wine"], ["glass", "wine glass", "drink", "grape", "juice"]),
+    "greenhouse": (["greenhouse", "glasshouse", "hothouse", "conservatory", "nursery"], ["garden", "building",
+                                                                                        "shed"]),
+    "iPod": (["ipod", "mp3 player", "music player", "media player"], ["phone", "smartphone", "device",
+                                                                       "player", "gadget"]),
 }
 
 #: Round 9's fresh random set: the seed of ``--random 20 --random-seed``, chosen after the recipe was frozen.
@@ -296,6 +339,10 @@ RANDOM_SEED_R12B = 71131
 #: then the clock's nanoseconds (1796613127871934666, modulo 100000). Whiskey jug was in round 13's development
 #: set (seed 13013) too.
 RANDOM_SEED_R13 = 34666
+#: Round 14's: the candidate ``canvas_retry_whole04`` (the default plus a zoomed-out copy of the view; the default
+#: unchanged) frozen at commit 041e1e1, then the clock's nanoseconds (1796624408884011919, modulo 100000). Rock
+#: beauty was in round 14's development draw (seed 1407) too, never rendered; cabbage butterfly in round 13's set.
+RANDOM_SEED_R14 = 11919
 
 #: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
 #: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.
@@ -385,7 +432,7 @@ def render_set(args) -> int:
     model = vizlab.load_model()
     for p in model.parameters():
         p.requires_grad_(False)
-    judge = vizlab.load_judge()
+    judge = None if args.no_proxies else vizlab.load_judge()
     classes = args.classes or (FRESH20 if args.fresh20 else ISSUE_CLASSES)
     if args.random:
         drawn = random.Random(args.random_seed).sample(range(len(model.categories)), args.random)
@@ -413,10 +460,28 @@ def render_set(args) -> int:
                      lite0_p=r.info["target_probability"], seconds=seconds, cpu_seconds=cpu_s,
                      threads=torch.get_num_threads(), image_seed=args.image_seed,
                      **({"retry": r.info["retry"]} if "retry" in r.info else {}),
-                     **proxies(judge, r.image, target))
+                     **({} if args.no_proxies else proxies(judge, r.image, target)))
         entries.append(entry)
         key_path.write_text(json.dumps(dict(folder=str(out), entries=entries), indent=1))
         print(f"{slot + 1}/{len(jobs)} done ({seconds:.1f} s)", flush=True)  # nothing about the content
+    return 0
+
+
+def proxy_pngs(args) -> int:
+    """Add the proxies (and Lite0's p at 224 px) to a key rendered with ``--no-proxies``, from its saved PNGs."""
+    import vizlab
+    from vizlab.images import load_image
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    key = json.loads(Path(args.key).read_text())
+    model, judge = vizlab.load_model(), vizlab.load_judge()
+    for e in key["entries"]:
+        if "lite2_rank" in e:
+            continue
+        image = torch.from_numpy(load_image(Path(key["folder"]) / e["image"])).permute(2, 0, 1).unsqueeze(0)
+        e.update(proxies(judge, image, e["target"]), proxies_from="png")
+    Path(args.key).write_text(json.dumps(key, indent=1))
     return 0
 
 
@@ -554,11 +619,17 @@ def main(argv=None) -> int:
     r.add_argument("--threads", type=int, default=None)
     r.add_argument("--part", default="0/1", help="K/N: render only the images whose slot is K modulo N (N "
                    "processes in parallel, each with its own --key; join the keys with `merge`)")
+    r.add_argument("--no-proxies", action="store_true", help="leave Lite2's proxies out of the key (faster on a "
+                   "busy machine; `proxy-pngs` adds them afterwards from the saved PNGs)")
     r.add_argument("--resume", action="store_true", help="the folder may hold images already: skip those slots "
                    "(another process's, or an interrupted run's)")
     r.add_argument("--reverse", action="store_true", help="go through the slots from the last (a second process "
                    "on the same --part meets the first in the middle)")
     r.set_defaults(fn=render_set)
+    g = sub.add_parser("proxy-pngs", help="add the proxies to a key rendered with --no-proxies, from its PNGs")
+    g.add_argument("--key", required=True)
+    g.add_argument("--threads", type=int, default=1)
+    g.set_defaults(fn=proxy_pngs)
     m = sub.add_parser("merge", help="join the keys of a set rendered in parts")
     m.add_argument("--keys", nargs="+", required=True)
     m.add_argument("--out", required=True)

@@ -118,12 +118,12 @@ FAST_VGG_NETS = {"swirls": FAST_VGG, "impression": "vgg19/impression"}
 def _fast_vgg_distances(seed: int, size: int = 256, style: str = "swirls") -> tuple[tuple[float, float, float], ...]:
     """Per held-out photo (rolled by ``seed`` pixels): the relative Gram distance to the style image, on Johnson
     et al.'s VGG-19 style layers (relu1_2 ... relu4_3), of the photo, of the VGG-19-trained network's output and
-    of the shipped EfficientNet-Lite0-trained network's output for the same style."""
+    of the EfficientNet-Lite0-trained network's output for the same style (``lite0/<style>``)."""
     from vizlab.style import load_transformer, loss_network, style_batch, style_distance, stylize
     from vizlab.style.transformer import HELD_OUT
 
     vgg = loss_network("vgg19_normalised_fast", device="cpu")
-    nets = [load_transformer(FAST_VGG_NETS[style], device="cpu"), load_transformer(style, device="cpu")]
+    nets = [load_transformer(FAST_VGG_NETS[style], device="cpu"), load_transformer(f"lite0/{style}", device="cpu")]
     s = style_batch(None, style, size)
     rows = []
     with torch.no_grad():

@@ -61,6 +61,11 @@ VARIANTS = {
     "retry_copies2": {"retry_plain": 0.5, "copies": 2},
     # the colour-difference channels' magnitude tilted by 1/f at the same colour energy (colour in areas, not grain)
     "retry_ctilt1": {"retry_plain": 0.5, "colour_tilt": 1.0},
+    # round 14, on round 12's default: a zoomed-out second copy of the view every step (the whole object must
+    # score too, not only a close-up part)
+    "retry_whole055": {"retry_plain": 0.5, "whole": 0.55},
+    "retry_whole04": {"retry_plain": 0.5, "whole": 0.4},
+    "retry_wholeonly06": {"retry_plain": 0.5, "whole": 0.6, "whole_only": True},
 }
 BASE = {"retry_plain": 0.0}
 #: Round 9's random draw (``random.Random(61206).sample(range(1000), 20)``), for the summary's split.

@@ -69,7 +69,14 @@ RECIPES_R13 = {
     "waves": dict(size=128, source_size=256, octaves=2, steps=[100, 900], spectrum_weight=0.3),
     "brush": dict(RECIPES["brush"], steps=[100, 900]),
 }
-ROUNDS = {11: RECIPES, 12: RECIPES_R12, 13: RECIPES_R13}
+#: Round 14 (r14-texture): Li & Wand (2016)'s patch-matching term (``patch_layers``: each 3 x 3 neighbourhood of
+#: relu3_1 and relu4_1 pulled towards its nearest source patch; every second source patch down and across, for
+#: the search's cost) at weight 3 on top of round 11's last recipes (brick keeps its spectrum and long-range
+#: terms). The final octave asks for 400 iterations and is cut by the clock (``render`` under ``timeout -s INT``:
+#: Ctrl-C returns the synthesis so far); the blind images are what the runs reached (runs_r14_texture.jsonl).
+PATCH = dict(patch_layers=["relu3_1", "relu4_1"], patch_weight=3.0, patch_stride=2)
+RECIPES_R14 = {texture: dict(RECIPES[texture], steps=[40, 400], **PATCH) for texture in ("brick", "gravel", "brush")}
+ROUNDS = {11: RECIPES, 12: RECIPES_R12, 13: RECIPES_R13, 14: RECIPES_R14}
 ALL_TEXTURES = sorted({*RECIPES, *RECIPES_R12})
 
 #: Request a (round 11, first): the same for gravel; brick spectrum 1.0 without long-range terms, brush 128 px
@@ -126,7 +133,9 @@ def _render(args: argparse.Namespace) -> None:
     spec = spectrum_distance(r.image, _crop(src, size))
     save_image(r.image[0], out / f"{args.texture}_s{args.seed}{args.tag}.png")
     row = dict(texture=args.texture, seed=args.seed, tag=args.tag, recipe=recipe, gram_left=round(gram, 4),
-               spectrum_distance=round(spec, 4), seconds=round(r.seconds, 1),
+               spectrum_distance=round(spec, 4), patch_loss=round(r.history[-1].get("patch", 0.0), 4),
+               iterations=r.steps, stopped=r.stopped,
+               seconds=round(r.seconds, 1),
                load=[round(load0, 1), round(os.getloadavg()[0], 1)])
     print(json.dumps(row), flush=True)
     with open(out / "runs.jsonl", "a") as f:
@@ -253,7 +262,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("render")
     p.add_argument("--texture", required=True, choices=ALL_TEXTURES)
-    p.add_argument("--round", type=int, default=11, choices=sorted(ROUNDS), help="whose recipes: round 11's, 12's or 13's")
+    p.add_argument("--round", type=int, default=11, choices=sorted(ROUNDS),
+                   help="whose recipes: round 11's, 12's, 13's or 14's")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.add_argument("--tag", default="", help="suffix of the file name (a recipe variant)")

@@ -356,7 +356,7 @@ def test_render_in_two_parts_with_its_state_is_one_render(tiny):
     assert sorted(whole.snapshots) == [2, 4, 6, 7]  # exact
     with pytest.raises(TypeError, match="state must be a dict"):
         render(tiny, class_logit(1), fourier((1, 3, 16, 16)), steps=1, state=[], progress=False)
-    with pytest.raises(ValueError, match="total=2 is not allowed"):
+    with pytest.raises(ValueError, match="total must be an integer >= 3, got 2"):
         render(tiny, class_logit(1), fourier((1, 3, 16, 16)), steps=2, first_step=1, total=2, progress=False)
 
 
@@ -642,3 +642,82 @@ def test_default_mode_is_the_object_recipe():
     assert class_visualization(tiny, 1, OBJECT, mode="object", size=32, steps=1, view=16, progress=False).steps == 1  # exact
     with pytest.raises(ValueError, match="mode"):
         class_visualization(tiny, 1, mode="objects", size=32, steps=1, progress=False)
+
+
+# -- round 14: the zoomed-out second copy (the whole object must score, not only a part) ----------------------
+def test_zoom_out_adds_a_small_copy_in_the_middle_of_its_ground():
+    import random
+
+    import torch.nn.functional as F
+
+    from vizlab.optimize import ZoomOut
+
+    x = torch.full((1, 3, 64, 64), 0.2)
+    x[..., 16:48, 16:48] = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    x.requires_grad_(True)
+    out = ZoomOut(0.5, 0.5)(x, random.Random(0))
+    assert out.shape == (2, 3, 64, 64)  # exact: the image, then its zoomed-out copy
+    assert torch.equal(out[:1], x)  # exact: the first copy is the image itself
+    small = F.interpolate(x.detach(), size=(32, 32), mode="bilinear", align_corners=False, antialias=True)
+    torch.testing.assert_close(out[1:, :, 16:48, 16:48], small)  # the whole image, half size, in the middle
+    ring = torch.ones(64, 64, dtype=torch.bool)
+    ring[16:48, 16:48] = False
+    torch.testing.assert_close(out[1][:, ring], torch.full_like(out[1][:, ring], 0.2))  # the ground repeated
+    only = ZoomOut(0.5, 0.5, keep=False)(x, random.Random(0))
+    assert only.shape == (1, 3, 64, 64) and torch.equal(only, out[1:])  # exact: keep=False: the copy alone
+    out[1].sum().backward()
+    assert float(x.grad[..., 16:48, 16:48].abs().sum()) > 0  # exact: the small copy's gradient reaches the image
+    sides = set()
+    for s in range(40):   # the shrunk side is drawn inside [smallest, largest] of the side
+        y = ZoomOut(0.4, 0.6)(torch.zeros(1, 3, 100, 100), random.Random(s))
+        assert y.shape == (2, 3, 100, 100)  # exact
+    for s in range(40):
+        frac = random.Random(s).uniform(0.4, 0.6)
+        sides.add(max(8, round(100 * frac)))
+    assert min(sides) >= 40 and max(sides) <= 60 and len(sides) > 5  # exact
+    with pytest.raises(ValueError, match="smallest and largest must satisfy"):
+        ZoomOut(0.7, 0.5)
+    with pytest.raises(ValueError, match="smallest and largest must satisfy"):
+        ZoomOut(0.5, 1.0)
+    with pytest.raises(TypeError, match="smallest must be a number"):
+        ZoomOut("0.5", 0.6)
+    with pytest.raises(TypeError, match="keep must be a bool"):
+        ZoomOut(0.5, 0.6, keep=1)
+
+
+def test_whole_setting_shows_the_model_the_view_and_its_zoomed_out_copy(tiny):
+    from vizlab.optimize import OBJECT, ZoomOut
+
+    small_default = replace(OBJECT, size=32, view=24, canvas=0)   # the default's transforms at a test's size
+    default_transforms = build(tiny, small_default, seed=0)[1]
+    assert OBJECT.whole == 0 and not any(isinstance(t, ZoomOut) for t in default_transforms)  # exact
+    settings = preset("maco", size=32, steps=2, centre=0.3, view=24, whole=0.5)
+    transforms = build(tiny, settings, seed=0)[1]
+    assert isinstance(transforms[-1], ZoomOut) and transforms[-1].largest == 0.5  # exact: after the view's resize
+    batches = []
+    hook = tiny.register_forward_hook(lambda m, inputs, out: batches.append(tuple(inputs[0].shape)))
+    try:
+        r = class_visualization(tiny, 1, settings, progress=False)
+    finally:
+        hook.remove()
+    assert batches[:2] == [(2, 3, 24, 24)] * 2  # exact: every step scores both copies at the view's side
+    assert r.image.shape == (1, 3, 32, 32)  # exact: one image comes out
+    alone = replace(settings, whole_only=True)
+    assert build(tiny, alone, seed=0)[1][-1].keep is False  # exact
+    batches.clear()
+    hook = tiny.register_forward_hook(lambda m, inputs, out: batches.append(tuple(inputs[0].shape)))
+    try:
+        class_visualization(tiny, 1, alone, progress=False)
+    finally:
+        hook.remove()
+    assert batches[:2] == [(1, 3, 24, 24)] * 2  # exact: whole_only: the zoomed-out copy alone
+    with pytest.raises(TypeError, match="whole_only must be a bool"):
+        preset("object", whole=0.5, whole_only="yes")
+    with pytest.raises(ValueError, match="whole_only needs whole > 0"):
+        preset("object", whole_only=True)
+    with pytest.raises(ValueError, match="whole must be 0"):
+        preset("object", whole=1.2)
+    with pytest.raises(ValueError, match="whole must be 0"):
+        preset("object", whole=0.05)
+    with pytest.raises(TypeError, match="whole must be a number"):
+        preset("object", whole="big")

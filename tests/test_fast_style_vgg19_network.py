@@ -27,8 +27,8 @@ def test_the_network_is_shipped_in_its_subfolder_and_loads_by_name():
     # round 14: retrained on Johnson et al.'s exact layers (round 12's file stopped at relu4_1)
     assert meta["batch_size"] == 1 and meta["loss_net"] == "vgg19_normalised up to relu4_3"  # exact
     assert meta["style_layers"] == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]  # exact: Johnson et al.'s
-    # a subfolder: notebook 08's table and claims_style.py iterate over the top-level networks only
-    assert "vgg19/swirls" not in network_names() and "swirls" in network_names()  # exact
+    # round 14: the default name "swirls" loads this file (notebook 08's table lists it as "swirls")
+    assert "vgg19/swirls" not in network_names() and load_transformer("swirls").meta == meta  # exact
     x = torch.rand(1, 3, 40, 52)
     with torch.no_grad():
         y = net(x)
@@ -66,7 +66,7 @@ def test_vgg19_impression_is_shipped_with_johnsons_exact_layers():
     assert meta["batch_size"] == 1 and meta["loss_net"] == "vgg19_normalised up to relu4_3"  # exact
     assert meta["style_layers"] == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]  # exact: Johnson et al.'s
     assert meta["content_layers"] == ["relu2_2"]  # exact
-    assert "vgg19/impression" not in network_names() and "impression" in network_names()  # exact
+    assert "vgg19/impression" not in network_names() and load_transformer("impression").meta == meta  # exact
 
 
 def test_vgg19_impression_moves_every_held_out_photo_towards_the_style():

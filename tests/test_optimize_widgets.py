@@ -38,6 +38,13 @@ def test_classviz_controls_are_the_settings(model):
     assert "vizlab-image" in ex.image._dom_classes and "vizlab-status" in ex.status._dom_classes
 
 
+def test_classviz_redraw_every_is_checked(model):
+    with pytest.raises(TypeError, match="redraw_every must be an integer >= 1, got str '5'"):
+        ClassVizExplorer(model, classes=["flamingo"], size=64, redraw_every="5")
+    with pytest.raises(ValueError, match="redraw_every must be an integer >= 1, got 0"):
+        ClassVizExplorer(model, classes=["flamingo"], size=64, redraw_every=0)
+
+
 def test_classviz_run_draws_and_finishes(model):
     ex = ClassVizExplorer(model, classes=["goldfish"], size=64, steps=6, redraw_every=2)
     ex.run_button.click()

@@ -279,3 +279,151 @@ def test_history_records_where_each_iteration_ended(tnet):
     totals = [h["total"] for h in r.history]
     assert len(totals) == 13  # exact
     assert all(b <= a + 1e-9 for a, b in zip(totals, totals[1:]))  # exact
+
+
+# -- round 14: the patch-matching term (Li & Wand 2016's idea), Ctrl-C, ties in rank_match -------------------------
+def test_patch_loss_is_zero_on_the_source_and_finds_the_nearest_patch(tnet):
+    from vizlab.style.texture import PatchBank, _patch_loss, nearest_patches
+
+    g = torch.Generator().manual_seed(7)
+    src = torch.rand(1, 5, 9, 11, generator=g)
+    bank = PatchBank(src)
+    assert len(bank) == 7 * 9  # exact
+    # Every patch inside the source is its own nearest neighbour (no two random patches are parallel): loss 0.
+    assert torch.equal(nearest_patches(src, bank, periodic=False), torch.arange(63))  # exact
+    assert float(_patch_loss(src, bank, periodic=False)) < 1e-10  # exact
+    # A constructed case: a map whose every patch is a scaled, slightly perturbed source patch (rolled, so the
+    # indices are not in order) finds that patch by normalised cross-correlation, whatever the scale.
+    picks = torch.randperm(63, generator=g)[:20]
+    scaled = bank.patches[picks] * (0.2 + 3 * torch.rand(20, 1, generator=g))
+    scaled = scaled + 1e-3 * torch.randn(scaled.shape, generator=g)
+    f = scaled.T.reshape(1, 5, 3, 3, 20)                     # 20 patches side by side in a 3 x 60 map
+    f = f.permute(0, 1, 2, 4, 3).reshape(1, 5, 3, 60)
+    cols = torch.nn.functional.unfold(f, 3, stride=(1, 3))   # the 20 non-overlapping patches
+    stacked = cols[0].T.reshape(20, 5, 3, 3).permute(1, 2, 0, 3).reshape(1, 5, 3, 60)
+    idx = nearest_patches(stacked, bank, periodic=False)     # 1 x 58 positions; every third is a whole patch
+    assert torch.equal(idx[::3], picks)  # exact
+    # On the features of a synthesis: a periodic image's features against the features of that image tiled 2 x 2
+    # (circular padding: the tiled map is the map tiled, so every wrapped patch is a source patch): loss ~0.
+    x = torch.rand(1, 3, 32, 32, generator=g)
+    f1 = tnet(x, ["relu2_1"])["relu2_1"]
+    f4 = tnet(x.repeat(1, 1, 2, 2), ["relu2_1"])["relu2_1"]
+    assert float(_patch_loss(f1, PatchBank(f4), periodic=True)) < 1e-6  # exact
+    # ... and a different image is far from it.
+    y = torch.rand(1, 3, 32, 32, generator=g)
+    assert float(_patch_loss(tnet(y, ["relu2_1"])["relu2_1"], PatchBank(f4))) > 0.05  # exact
+
+
+def test_patch_loss_pulls_the_synthesis_towards_its_neighbours(tnet):
+    from vizlab.style.texture import PatchBank, _patch_loss
+
+    g = torch.Generator().manual_seed(8)
+    src = torch.rand(1, 4, 10, 10, generator=g)
+    bank = PatchBank(src)
+    x = torch.rand(1, 4, 8, 8, generator=g).requires_grad_(True)
+    loss = _patch_loss(x, bank)
+    loss.backward()
+    y = (x - 0.05 * x.grad / x.grad.abs().max()).detach()
+    assert float(_patch_loss(y, bank)) < loss.item()  # exact
+
+
+def test_patch_layers_change_the_synthesis_and_are_checked(tnet):
+    from vizlab.style.texture import PatchBank
+
+    kw = dict(size=32, source_size=64, octaves=1, steps=4, net=tnet, seed=0)
+    plain = synthesize_texture_vgg("brick", **kw)
+    patch = synthesize_texture_vgg("brick", patch_layers=["relu3_1"], **kw)
+    assert not torch.equal(plain.image, patch.image)  # exact
+    assert all(h["patch"] == 0 for h in plain.history) and all(h["patch"] > 0 for h in patch.history)  # exact
+    # the term's value falls over the iterations
+    assert patch.history[-1]["patch"] < patch.history[0]["patch"]  # exact
+    off = synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_weight=0.0, **kw)
+    assert torch.allclose(off.image, plain.image, atol=1e-6)  # exact
+    with pytest.raises(ValueError, match="relu9_1"):
+        synthesize_texture_vgg("brick", patch_layers=["relu9_1"], **kw)
+    with pytest.raises(TypeError, match="patch_layers"):
+        synthesize_texture_vgg("brick", patch_layers="relu3_1", **kw)
+    for bad, error in ((-1.0, ValueError), (float("nan"), ValueError), ("1", TypeError)):
+        with pytest.raises(error, match="patch_weight"):
+            synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_weight=bad, **kw)
+    for bad, error in ((0, ValueError), (1.5, TypeError)):
+        with pytest.raises(error, match="patch_stride"):
+            synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_stride=bad, **kw)
+    # a source map smaller than one patch (pool4 of a 32-px source is 2 x 2) says so
+    with pytest.raises(ValueError, match="smaller than one patch"):
+        synthesize_texture_vgg("brick", patch_layers=["pool4"], size=32, source_size=32, octaves=1, steps=1,
+                               net=tnet)
+    with pytest.raises(ValueError, match="stride"):
+        PatchBank(torch.rand(1, 2, 5, 5), stride=0)
+
+
+def test_an_interrupted_synthesis_returns_what_it_has(tnet):
+    import threading
+
+    kw = dict(size=32, source_size=64, octaves=2, steps=[10, 20], net=tnet, seed=0)
+    seen = []
+
+    def ctrl_c(octave, step, loss):
+        seen.append((octave, step))
+        if octave == 1 and step == 10:
+            raise KeyboardInterrupt
+
+    part = synthesize_texture_vgg("gravel", callback=ctrl_c, **kw)
+    assert part.stopped and seen[-1] == (1, 10)  # exact
+    assert part.steps == len(part.history) == 20 and part.image.shape == (1, 3, 32, 32)  # exact
+    # the 20 iterations done and the image they reached are, bit for bit, those of a run asked for 20
+    short = synthesize_texture_vgg("gravel", **{**kw, "steps": [10, 10]})
+    assert not short.stopped  # exact
+    assert [h["total"] for h in part.history] == [h["total"] for h in short.history]  # exact
+    assert torch.equal(part.image, short.image)  # exact
+    # Interrupted in the coarse octave: that octave's image, upsampled to the size asked for (as a run with no
+    # iterations in the fine octave gives it).
+    early = synthesize_texture_vgg("gravel", callback=lambda o, s, l: (_ for _ in ()).throw(KeyboardInterrupt), **kw)
+    assert early.stopped and early.steps == 10 and early.image.shape == (1, 3, 32, 32)  # exact
+    assert torch.equal(early.image, synthesize_texture_vgg("gravel", **{**kw, "steps": [10, 0]}).image)  # exact
+    # stop_event: the same, from another thread (set here before the run: it stops after the first chunk).
+    stop = threading.Event()
+    stop.set()
+    stopped = synthesize_texture_vgg("gravel", stop_event=stop, **kw)
+    assert stopped.stopped and stopped.steps == 10  # exact
+    assert torch.equal(stopped.image, early.image)  # exact
+    with pytest.raises(TypeError, match="stop_event"):
+        synthesize_texture_vgg("gravel", stop_event=True, **kw)
+
+
+def test_rank_match_maps_equal_values_to_equal_outputs():
+    from vizlab.style.gatys import match_histogram, rank_match
+
+    g = torch.Generator().manual_seed(4)
+    ref = (torch.rand(2, 40, generator=g) ** 2).sort(dim=1).values
+    # a ReLU-like row (many zeros) and a row of four levels
+    vals = torch.stack([torch.relu(torch.randn(60, generator=g)), torch.randint(0, 4, (60,), generator=g).float()])
+    out = rank_match(vals, ref)
+    for row in range(2):
+        for v in vals[row].unique():
+            same = out[row][vals[row] == v]
+            assert torch.all(same == same[0])  # exact
+    # order is kept (a larger input never gets a smaller output) and the mean is the reference's quantiles' mean
+    for row in range(2):
+        o = vals[row].argsort()
+        assert bool((out[row][o].diff() >= 0).all())  # exact
+    untied = rank_match(torch.arange(60.0).expand(2, 60), ref)
+    assert torch.allclose(out.mean(dim=1), untied.mean(dim=1), atol=1e-6)  # exact
+    # all equal: every value gets the reference's mean (over the quantiles)
+    flat = rank_match(torch.zeros(1, 30), ref[:1])
+    assert torch.allclose(flat, untied[:1, :30].new_full((1, 30), float(rank_match(torch.arange(30.0)[None],
+                                                                                    ref[:1]).mean())))  # exact
+    # An image without ties is matched exactly as before (a sort's ranks, each its own quantile).
+    img = torch.rand(1, 3, 16, 16, generator=g)
+    refimg = torch.rand(1, 3, 20, 20, generator=g)
+    sorted_ref = refimg[0].reshape(3, -1).sort(dim=1).values
+    pos = torch.linspace(0, 399, 256, dtype=torch.float64)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=399)
+    w = (pos - lo).float()
+    q = sorted_ref[:, lo] * (1 - w) + sorted_ref[:, hi] * w
+    before = torch.empty(3, 256).scatter_(1, img[0].reshape(3, -1).argsort(dim=1), q)
+    assert torch.equal(match_histogram(img, refimg)[0].reshape(3, -1), before)  # exact
+    # A gray 8-bit-like image matched to itself keeps its levels (a ramp would have spread them).
+    levels = (torch.randint(0, 8, (1, 1, 12, 12), generator=g).float() / 7)
+    assert torch.allclose(match_histogram(levels, levels), levels, atol=1e-6)  # exact

@@ -63,7 +63,9 @@ def test_the_wheel_carries_its_data_and_notebooks(installed):
     file, data, notebooks, not_a_checkout = json.loads(out.stdout)
     assert Path(file).resolve().is_relative_to(purelib.resolve()) and not_a_checkout  # exact: the wheel's copy
     assert Path(data).resolve().is_relative_to(purelib.resolve())  # exact
-    assert (Path(data) / "styles" / "swirls.png").is_file() and (Path(data) / "networks" / "swirls.pt").is_file()  # exact
+    assert (Path(data) / "styles" / "swirls.png").is_file()  # exact
+    assert (Path(data) / "networks" / "lite0" / "swirls.pt").is_file()  # exact: the Lite0-trained networks (round 14)
+    assert (Path(data) / "networks" / "lite0" / "impression.pt").is_file()  # exact
     assert (Path(data) / "networks" / "vgg19" / "swirls.pt").is_file()  # exact: subfolders of data/ ship too
     assert (Path(data) / "networks" / "vgg19" / "impression.pt").is_file()  # exact: round 13's VGG-19 network
     assert (Path(notebooks) / "01_weights_and_activations.ipynb").is_file()  # exact
@@ -74,6 +76,8 @@ def test_stylize_with_a_shipped_network_from_another_folder(installed):
     _, vizlab, env, work, _ = installed
     proc = _run([vizlab, "stylize", "swirls", "cat", "cat_swirls.png", "--size", "64"], cwd=work, env=env)
     assert (work / "cat_swirls.png").is_file() and "wrote" in proc.stdout  # exact
+    proc = _run([vizlab, "stylize", "lite0/impression", "cat", "cat_lite0.png", "--size", "64"], cwd=work, env=env)
+    assert (work / "cat_lite0.png").is_file() and "wrote" in proc.stdout  # exact: a subfolder's network by name
 
 
 def test_release_writes_into_the_current_folder_not_site_packages(installed):

@@ -129,7 +129,10 @@ def _train_rrr(model: nn.Module, train: ImageSet, *, epochs: int, lr: float, wei
 def train_lab_model(kind: str = "shortcut", *, seed: int = 0, cue: Cue | None = None,
                     recipe: LabRecipe | None = None, progress: bool = True,
                     stop: threading.Event | None = None) -> ShapesCNN:
-    """Train one lab model from scratch (no cache); see the module docstring for the ``kind``s."""
+    """Train one lab model from scratch (no cache); see the module docstring for the ``kind``s.
+
+    A set ``stop`` event or Ctrl-C ends the training after the current batch and returns the model as it is then;
+    its ``stopped_early`` attribute says whether that happened (``False`` after the recipe's last epoch)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     recipe = LabRecipe() if recipe is None else recipe
@@ -139,13 +142,17 @@ def train_lab_model(kind: str = "shortcut", *, seed: int = 0, cue: Cue | None = 
     model = shapes_cnn(seed, data.num_classes, recipe.width, 1.0, class_names=data.class_names)
     model.cam_layer = "relu3"
     if kind == "rrr":
-        _train_rrr(model, data, epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                   batch_size=recipe.batch_size, penalty=recipe.penalty, seed=seed, progress=progress, stop=stop,
-                   penalty_noise=recipe.penalty_noise, penalty_images=recipe.penalty_images)
+        penalties = _train_rrr(model, data, epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                               batch_size=recipe.batch_size, penalty=recipe.penalty, seed=seed, progress=progress,
+                               stop=stop, penalty_noise=recipe.penalty_noise, penalty_images=recipe.penalty_images)
+        stopped = len(penalties) < recipe.epochs      # an epoch that was cut short records nothing
     else:
         # No flips: a flip would move a corner mark to the other corner.
-        train_classifier(model, data, None, epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                         batch_size=recipe.batch_size, seed=seed, augment=False, progress=progress, stop=stop)
+        history = train_classifier(model, data, None, epochs=recipe.epochs, lr=recipe.lr,
+                                   weight_decay=recipe.weight_decay, batch_size=recipe.batch_size, seed=seed,
+                                   augment=False, progress=progress, stop=stop)
+        stopped = history.stopped
+    model.stopped_early = stopped
     return model.eval()
 
 
@@ -187,6 +194,12 @@ def lab_model(kind: str = "shortcut", *, seed: int = 0, cue: Cue | None = None, 
             pass
     start = time.perf_counter()
     model = train_lab_model(kind, seed=seed, cue=cue, recipe=recipe, progress=progress)
+    if model.stopped_early:
+        # Ctrl-C (or a kernel being shut down, which interrupts it first) ended the training early. The half-trained
+        # model must not be cached under the recipe's name: every later call, in any process sharing the cache,
+        # would load it as the trained one (measured: a gallery page closed during training left a clean model
+        # that read the shape in 77 % of images instead of 92 %, and notebook 10's claim failed on it).
+        raise KeyboardInterrupt(f"lab_model({kind!r}): training was interrupted; nothing was cached")
     if progress:
         print(f"trained the {kind} model in {time.perf_counter() - start:.0f} s", flush=True)
     if cache:

@@ -15,7 +15,7 @@ And the lecture's techniques built from them: :func:`class_visualization`, :func
 diverse images per unit) shown beside the unit's natural patches by :func:`show_units`.
 """
 from .classviz import (ASSIGNMENT, COPIES, CS231N, FOURIER, MACO, OBJECT, PANEL, ClassVizSettings, Ensemble,
-                       class_probability, class_visualization, degraded_copy, ensemble_member, ghost_network,
+                       class_probability, class_visualization, degraded_copy, ensemble_member, ghost_network, rescaled,
                        judge_panel, model_units, preset, regularizer_ladder, verdict)
 from .deepdream import ANIMAL_CLASSES, HEAD_DREAM, VGG_DREAM, DreamResult, class_mass, deepdream
 from .fooling import FoolingResult, fooling_image
@@ -25,11 +25,11 @@ from .objectives import (Context, Objective, channel, class_log_probability, cla
 from .params import (Parameterization, centre_window, fourier, frequency_energy, maco, natural_spectrum, pixels,
                      spectrum_distance, upsampled, windowed)
 from .plots import show_fooling, show_inversions, show_result, show_snapshots, show_units
-from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, Regularizer, gaussian_blur, total_variation
+from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, LumaBlur, Regularizer, gaussian_blur, total_variation
 from .render import RenderResult, cosine_decay, render
 from .units import DIVERSITY, UNIT, gram_similarity, unit_values, unit_visualization
 from .transforms import (Backdrop, Compose, Crop, Jitter, Pad, Rotate, Scale, Transform, compose, jitter, pad, rotate, roll,
-                         scale, strong)
+                         scale, strong, ZoomOut)
 
 __all__ = [
     "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "OBJECT", "ClassVizSettings", "class_probability", "class_visualization", "model_units",
@@ -39,7 +39,7 @@ __all__ = [
     "layer_activation", "neuron", "Parameterization", "centre_window", "windowed", "fourier", "frequency_energy", "maco", "natural_spectrum", "pixels", "spectrum_distance", "upsampled",
     "show_fooling", "show_inversions", "show_result", "show_snapshots", "show_units",
     "DIVERSITY", "UNIT", "gram_similarity", "unit_values", "unit_visualization",
-    "L2", "TV", "Blur", "ChromaBlur", "Clamp", "ClipContribution", "ClipWeak", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
-    "Backdrop", "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "strong",
-    "Ensemble", "ensemble_member", "COPIES", "PANEL", "degraded_copy", "judge_panel",
+    "L2", "TV", "Blur", "ChromaBlur", "Clamp", "ClipContribution", "ClipWeak", "LumaBlur", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
+    "Backdrop", "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "strong", "ZoomOut",
+    "Ensemble", "ensemble_member", "COPIES", "PANEL", "degraded_copy", "judge_panel", "rescaled",
 ]

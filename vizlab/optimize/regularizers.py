@@ -5,7 +5,8 @@ Two kinds, both applied by the render loop:
 * **penalties** are added to the loss: :class:`L2` (``w * sum(((x - c) / s)^2)``, CS231n's ``l2_reg``) and
   :class:`TV` (total variation, ``w * sum((x[i+1,j] - x[i,j])^2 + (x[i,j+1] - x[i,j])^2)``);
 * **projections** change the image after an update: :class:`Blur` (Gaussian of width ``sigma`` every
-  ``every`` steps, CS231n's ``blur_every``, optionally on a schedule), :class:`ClipWeak` (reset the weakest
+  ``every`` steps, CS231n's ``blur_every``, optionally on a schedule), :class:`ChromaBlur` and :class:`LumaBlur`
+  (only the colour, only the brightness), :class:`ClipWeak` (reset the weakest
   pixels, Yosinski et al. 2015), :class:`ClipContribution` (reset the pixels that contribute least to the
   objective, same paper; it is handed the gradient at the image) and :class:`Clamp` (keep pixels in ``[lo, hi]``).
 
@@ -17,6 +18,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from ..attribution._common import check_int
 
 
 class Regularizer:
@@ -41,15 +44,6 @@ def _weight(value, name: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return value
-
-
-def _every(every) -> int:
-    """``every`` (a period in steps) checked: a named TypeError for a non-int, ValueError below 1."""
-    if isinstance(every, bool) or not isinstance(every, int):
-        raise TypeError(f"every must be an integer >= 1, got {type(every).__name__} {every!r}")
-    if every < 1:
-        raise ValueError(f"every must be an integer >= 1, got {every!r}")
-    return every
 
 
 class L2(Regularizer):
@@ -136,7 +130,7 @@ class Blur(Regularizer):
 
     def __init__(self, sigma: float = 0.5, every: int = 10, end_sigma: float | None = None, steps: int | None = None):
         self.sigma = _weight(sigma, "sigma")
-        self.every = _every(every)
+        self.every = check_int("every", every, 1)
         self.end_sigma = self.sigma if end_sigma is None else _weight(end_sigma, "end_sigma")
         if end_sigma is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(f"steps must be an integer >= 1 when end_sigma is given, got {steps!r}")
@@ -153,7 +147,26 @@ class Blur(Regularizer):
         if step % self.every != 0:
             return None
         sigma = self.sigma_at(step)
-        return None if sigma == 0 else gaussian_blur(x, sigma)
+        return None if sigma == 0 else self.blurred(x, sigma)
+
+    def blurred(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        """``x`` blurred with width ``sigma`` (here every channel alike)."""
+        return gaussian_blur(x, sigma)
+
+
+class LumaBlur(Blur):
+    """Blur only the brightness of the image: the grey level (the mean over the three channels) is blurred with a
+    Gaussian of width ``sigma``, each pixel's difference from its grey level (its colour) is left as it is; every
+    ``every`` steps, on :class:`Blur`'s schedule (``end_sigma``, ``steps``: the width falls linearly).
+
+    The partner of :class:`ChromaBlur`: with the colour blurred, what is left of pixel ascent's fine grain is
+    brightness (issue 24, round 13). Wide early and narrowing, it lets only large light and dark shapes form
+    first and the detail in late, without blurring the colour a second time.
+    """
+
+    def blurred(self, x, sigma):
+        grey = x.mean(dim=1, keepdim=True)
+        return x - grey + gaussian_blur(grey, sigma)
 
 
 class ChromaBlur(Regularizer):
@@ -169,7 +182,7 @@ class ChromaBlur(Regularizer):
 
     def __init__(self, sigma: float = 4.0, every: int = 4):
         self.sigma = _weight(sigma, "sigma")
-        self.every = _every(every)
+        self.every = check_int("every", every, 1)
 
     def project(self, x, step):
         if self.sigma == 0 or step % self.every != 0:
@@ -196,7 +209,7 @@ class ClipWeak(Regularizer):
         self.percentile = _weight(percentile, "percentile")
         if self.percentile >= 100:
             raise ValueError(f"percentile must be in [0, 100), got {percentile}")
-        self.every = _every(every)
+        self.every = check_int("every", every, 1)
         self.centre, self.scale = centre, scale
         self.region = _region(region)
 

@@ -66,14 +66,6 @@ class RenderResult:
         return self.reason in ("stopped", "interrupted")
 
 
-def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int):
-        raise TypeError(f"steps must be an int, got {type(steps).__name__}")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    return steps
-
-
 def _snapshot_steps(snapshots, steps: int) -> set[int]:
     if snapshots is None:
         return {steps}
@@ -133,7 +125,7 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         torch.Size([1, 3, 224, 224])
     """
     objective = as_objective(objective)
-    steps = _check_steps(steps)
+    steps = check_int("steps", steps, 0)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     try:

@@ -206,3 +206,37 @@ class Backdrop(Transform):
     def __call__(self, x, rng):
         colour = torch.tensor([rng.random() for _ in range(3)], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         return x + (1 - self.mask.to(x.device, x.dtype)) * (colour - self.ground)
+
+
+class ZoomOut(Transform):
+    """Add a zoomed-out copy of each image to the batch: the image shrunk to a fraction of its side drawn
+    uniformly from ``[smallest, largest]``, placed in the middle of a frame of the same side whose border repeats
+    the shrunk image's edge pixels (the ground around a windowed object). Output: ``(2N, C, H, W)``, the images
+    first, their zoomed-out copies after (``keep=False``: only the zoomed-out copies, ``(N, C, H, W)``).
+
+    The objective (summed over the batch) then asks the image to show the class both as seen and small, in the
+    middle of a wider frame: a part that fills the view (a head, a muzzle, a lens) scores at one scale, the whole
+    object at both (issue 24, round 14).
+    """
+
+    def __init__(self, smallest: float = 0.45, largest: float = 0.6, keep: bool = True):
+        if not isinstance(keep, bool):
+            raise TypeError(f"keep must be a bool, got {type(keep).__name__}")
+        self.keep = keep
+        for name, value in (("smallest", smallest), ("largest", largest)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        smallest, largest = float(smallest), float(largest)
+        if not 0 < smallest <= largest < 1:
+            raise ValueError(f"smallest and largest must satisfy 0 < smallest <= largest < 1, got "
+                             f"smallest={smallest}, largest={largest}")
+        self.smallest, self.largest = smallest, largest
+
+    def __call__(self, x, rng):
+        h, w = x.shape[-2:]
+        frac = rng.uniform(self.smallest, self.largest)
+        sh, sw = max(8, round(h * frac)), max(8, round(w * frac))
+        small = F.interpolate(x, size=(sh, sw), mode="bilinear", align_corners=False, antialias=True)
+        top, left = (h - sh) // 2, (w - sw) // 2
+        framed = F.pad(small, (left, w - sw - left, top, h - sh - top), mode="replicate")
+        return torch.cat([x, framed]) if self.keep else framed

@@ -9,18 +9,19 @@
 * :mod:`~vizlab.style.cli` - ``vizlab style-train`` and ``vizlab stylize``.
 """
 from .artwork import ARTWORKS, artwork, save_artwork, style_batch, style_image, style_names
-from .gatys import (StyleResult, color_shift, print_progress, style_distance, style_transfer,
-                    synthesize_texture)
+from .gatys import (StyleResult, color_shift, gram_distance, print_progress, style_distance, style_grams,
+                    style_transfer, synthesize_texture)
 from .lossnet import GATYS_VGG, RECIPES, LossNetwork, Recipe, loss_network
 from .losses import (content_loss, darkening_loss, gram_matrix, palette_loss, saturation_loss, style_loss,
                      style_palette, tv_loss)
 from .texture import TextureNet, synthesize_texture_vgg
-from .transformer import (TransformerNet, instance_norm, load_transformer, network_names, save_transformer,
-                          stylize, train_transformer)
+from .transformer import (TransformerNet, instance_norm, load_transformer, network_file, network_names,
+                          save_transformer, stylize, train_transformer)
 
 __all__ = ["ARTWORKS", "GATYS_VGG", "RECIPES", "artwork", "color_shift", "content_loss", "darkening_loss",
-           "gram_matrix", "instance_norm", "load_transformer", "loss_network", "LossNetwork", "network_names",
+           "gram_distance", "gram_matrix", "instance_norm", "load_transformer", "loss_network", "LossNetwork", "network_file",
+           "network_names",
            "palette_loss", "print_progress", "Recipe", "saturation_loss", "save_artwork", "save_transformer",
-           "style_batch", "style_distance", "style_image", "style_loss", "style_names", "style_palette",
+           "style_batch", "style_distance", "style_grams", "style_image", "style_loss", "style_names", "style_palette",
            "style_transfer", "StyleResult", "stylize", "synthesize_texture", "synthesize_texture_vgg", "TextureNet",
            "train_transformer", "TransformerNet", "tv_loss"]

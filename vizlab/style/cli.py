@@ -2,8 +2,9 @@
 
 Examples::
 
-    vizlab style-train swirls data/networks/swirls.pt --size 256 --steps 1000 --width 16 --resume
-    vizlab stylize swirls cat cat_swirls.png --size 512
+    vizlab style-train swirls my_swirls.pt --size 256 --steps 1000 --width 16 --resume
+    vizlab stylize swirls cat cat_swirls.png --size 512        # the shipped VGG-19-trained network
+    vizlab stylize lite0/swirls cat cat_lite0.png --size 512  # the older one, trained on EfficientNet-Lite0
     vizlab stylize adain:waves cat cat_waves.png --size 512 --alpha 0.8
 """
 from __future__ import annotations
@@ -158,7 +159,8 @@ def add_commands(sub) -> None:
     train.set_defaults(func=_train)
 
     styl = sub.add_parser("stylize", help="stylise an image with a trained network (one forward pass)")
-    styl.add_argument("network", help="a shipped network name (see data/networks), a .pt file, or adain:STYLE for "
+    styl.add_argument("network", help="a shipped network name (swirls, impression: trained on VGG-19; lite0/swirls, "
+                                      "lite0/impression: on EfficientNet-Lite0), a .pt file, or adain:STYLE for "
                                       "AdaIN with any style image (adain:swirls, adain:painting.jpg, adain:URL)")
     styl.add_argument("image", help="content image: sample name, path or URL")
     styl.add_argument("output", help="image file to write (.png, .jpg, ...; checked before any work)")

@@ -29,7 +29,7 @@ from ..device import model_device
 from ..images import load_image, resize, to_image, to_tensor
 from .artwork import style_batch
 from .lossnet import LossNetwork, Recipe, loss_network
-from .losses import gram_matrix, relative_content_loss, relative_style_loss, tv_loss
+from .losses import gram_matrix, relative_content_loss, relative_gram_error, relative_style_loss, tv_loss
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise")
@@ -94,14 +94,30 @@ def color_shift(content: torch.Tensor, style: torch.Tensor, output: torch.Tensor
 
 
 @torch.no_grad()
+def style_grams(loss_net: LossNetwork, image: torch.Tensor,
+                layers: Sequence[str] | None = None) -> list[torch.Tensor]:
+    """The Gram matrices of ``image`` at the style layers (``loss_net.recipe``'s, or ``layers``): what
+    :func:`style_distance` compares. Compute them once for an image that is measured against several others
+    (a style against many outputs, a photo against several styles): one pass of the loss network each."""
+    layers = list(layers or (loss_net.recipe.style_layers if loss_net.recipe else loss_net.layer_names))
+    feats = loss_net(image.to(model_device(loss_net)))
+    return [gram_matrix(feats[n]) for n in layers]
+
+
+def gram_distance(grams: Sequence[torch.Tensor], target: Sequence[torch.Tensor]) -> float:
+    """Relative Gram distance ``mean_l ||G_l - A_l||^2 / ||A_l||^2`` of two :func:`style_grams` lists."""
+    if len(grams) != len(target) or not grams:
+        raise ValueError(f"grams and target must be equally long non-empty lists, got {len(grams)} and {len(target)}")
+    total, w = grams[0].new_zeros(()), 1.0 / len(grams)
+    for g, a in zip(grams, target):
+        total = total + w * relative_gram_error(g, a).mean()   # relative_style_loss's arithmetic, term by term
+    return float(total)
+
+
 def style_distance(loss_net: LossNetwork, image: torch.Tensor, style: torch.Tensor,
                    layers: Sequence[str] | None = None) -> float:
     """Relative Gram distance ``mean_l ||G_l(image) - G_l(style)||^2 / ||G_l(style)||^2`` on the style layers."""
-    layers = list(layers or (loss_net.recipe.style_layers if loss_net.recipe else loss_net.layer_names))
-    device = model_device(loss_net)
-    fi, fs = loss_net(image.to(device)), loss_net(style.to(device))
-    return float(relative_style_loss([fi[n] for n in layers], [gram_matrix(fs[n]) for n in layers],
-                                     [1.0 / len(layers)] * len(layers)))
+    return gram_distance(style_grams(loss_net, image, layers), style_grams(loss_net, style, layers))
 
 
 # -- the optimisation ----------------------------------------------------------------------------------------
@@ -326,8 +342,9 @@ def rank_match(values: torch.Tensor, sorted_reference: torch.Tensor) -> torch.Te
     """Exact histogram matching by rank, row by row: ``values`` ``(C, N)`` and ``sorted_reference`` ``(C, M)``
     (each row sorted ascending) give ``(C, N)`` where the k-th smallest value of a row is replaced by the
     reference row's quantile at the same rank (linear interpolation between reference values, so ``N`` and ``M``
-    may differ). The one helper behind :func:`match_histogram` (pixels) and the texture synthesis's histogram
-    loss (feature maps, :func:`vizlab.style.texture._histogram_loss`)."""
+    may differ). Equal values of a row get equal outputs: the mean of the quantiles at their ranks. The one
+    helper behind :func:`match_histogram` (pixels) and the texture synthesis's histogram loss (feature maps,
+    :func:`vizlab.style.texture._histogram_loss`)."""
     if values.dim() != 2 or sorted_reference.dim() != 2 or values.shape[0] != sorted_reference.shape[0]:
         raise ValueError(f"values and sorted_reference must be (C, N) and (C, M) with the same C, got "
                          f"{tuple(values.shape)} and {tuple(sorted_reference.shape)}")
@@ -340,7 +357,24 @@ def rank_match(values: torch.Tensor, sorted_reference: torch.Tensor) -> torch.Te
     hi = (lo + 1).clamp(max=m - 1)
     w = (pos - lo).to(sorted_reference.dtype if sorted_reference.is_floating_point() else torch.float32)
     quantiles = (sorted_reference[:, lo] * (1 - w) + sorted_reference[:, hi] * w).to(values.dtype)
-    return torch.empty_like(values).scatter_(1, values.argsort(dim=1), quantiles)
+    ordered, order = values.sort(dim=1)
+    if n > 1:
+        # Equal values (a flat region, a ReLU's zeros, an 8-bit image's levels) must map to equal outputs, not to
+        # a ramp of quantiles in whatever order the sort left them: each run of equal values takes the mean of
+        # its quantiles (a value without a twin keeps its own, so untied inputs are unchanged).
+        starts = torch.ones_like(ordered, dtype=torch.bool)
+        starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+        if not bool(starts.all()):
+            group = starts.long().cumsum(dim=1) - 1 + torch.arange(values.shape[0], device=values.device)[:, None] * n
+            sums = torch.zeros(values.shape[0] * n, dtype=torch.float64, device=values.device)
+            counts = torch.zeros_like(sums)
+            flat = group.flatten()
+            sums.index_add_(0, flat, quantiles.double().flatten())
+            counts.index_add_(0, flat, torch.ones_like(flat, dtype=torch.float64))
+            tied = (sums[flat] / counts[flat]).reshape(quantiles.shape).to(values.dtype)
+            quantiles = torch.where(starts & torch.cat([starts[:, 1:], torch.ones_like(starts[:, :1])], dim=1),
+                                    quantiles, tied)
+    return torch.empty_like(values).scatter_(1, order, quantiles)
 
 
 def match_histogram(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

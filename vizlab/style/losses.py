@@ -147,10 +147,14 @@ def relative_style_loss(feats: Sequence[torch.Tensor], target_grams: Sequence[to
     """
     total = feats[0].new_zeros(())
     for f, a, w in zip(feats, target_grams, weights):
-        g = gram_matrix(f, normalize)
-        energy = a.pow(2).sum(dim=(-2, -1)).clamp_min(1e-12)
-        total = total + w * ((g - a).pow(2).sum(dim=(-2, -1)) / energy).mean()
+        total = total + w * relative_gram_error(gram_matrix(f, normalize), a).mean()
     return total
+
+
+def relative_gram_error(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``||G - A||^2 / ||A||^2`` per sample (Gram matrices in the last two dimensions): one layer's term of
+    :func:`relative_style_loss`."""
+    return (gram - target).pow(2).sum(dim=(-2, -1)) / target.pow(2).sum(dim=(-2, -1)).clamp_min(1e-12)
 
 
 def relative_content_loss(current: torch.Tensor, target: torch.Tensor, weight: float = 1.0) -> torch.Tensor:

@@ -211,32 +211,47 @@ def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: 
 
 @torch.no_grad()
 def network_report(net: torch.nn.Module, style, photos: Sequence, *, size: int = 256, loss_net=None,
-                   judge=None) -> list[dict]:
+                   judge=None, photo_grams: dict | None = None, keep_images: bool = False,
+                   style_fall: bool = True) -> list[dict]:
     """One row per photo for a trained style network, as notebook 08 measures it: ``fall`` (``1 -
-    d(output, style) / d(photo, style)``, d the relative Gram distance), ``blob`` (:func:`blob_check`'s
-    largest blob) and, with a ``judge``, ``cls``/``rank`` (:func:`judge_ranks`). Photos and style are taken
-    at ``size`` (anything :func:`~vizlab.style.artwork.style_image` takes).
+    d(output, style) / d(photo, style)``, d the relative Gram distance on ``loss_net``'s style layers),
+    ``blob`` (:func:`blob_check`'s largest blob) and, with a ``judge``, ``cls``/``rank`` (:func:`judge_ranks`).
+    Photos and style are taken at ``size`` (anything :func:`~vizlab.style.artwork.style_image` takes).
+
+    ``photo_grams``: a dict the call reads and fills with each named photo's Gram matrices (keyed by name and size),
+    so that several networks measured on the same photos and ``loss_net`` pass each photo through it once.
+    ``keep_images=True`` adds the stylised image (a ``(1, 3, H, W)`` tensor) to each row as ``"image"``;
+    ``style_fall=False`` leaves ``fall`` out and runs no loss network (VGG-19 costs ~0.4 s of CPU per image).
 
     Use it on :data:`~vizlab.style.transformer.VALIDATION` photos to choose a checkpoint, and on the
     held-out photos once, for the chosen one.
     """
     from .artwork import style_batch
-    from .gatys import style_distance
+    from .gatys import gram_distance, style_grams
     from .lossnet import loss_network
     from .transformer import stylize
 
     def batch(name):
         return style_batch(None, name, size)
 
-    loss_net = loss_network() if loss_net is None else loss_net
     device = next(net.parameters()).device
     s = batch(style)
-    rows = []
     xs = [batch(p) for p in photos]
     outs = [stylize(net, x.to(device)).cpu() for x in xs]
-    for p, x, y in zip(photos, xs, outs):
-        rows.append({"photo": str(p), "fall": 1 - style_distance(loss_net, y, s) / style_distance(loss_net, x, s),
-                     "blob": blob_check(y, x, s).largest})
+    rows = [{"photo": str(p), "blob": blob_check(y, x, s).largest} for p, x, y in zip(photos, xs, outs)]
+    if style_fall:
+        loss_net = loss_network() if loss_net is None else loss_net
+        target = style_grams(loss_net, s)   # once: one pass of the loss network per image in all
+        photo_grams = {} if photo_grams is None else photo_grams
+        for row, p, x, y in zip(rows, photos, xs, outs):
+            key = (p, size) if isinstance(p, str) else None   # images given as arrays are measured every time
+            grams = photo_grams[key] if key in photo_grams else style_grams(loss_net, x)
+            if key is not None:
+                photo_grams[key] = grams
+            row["fall"] = 1 - gram_distance(style_grams(loss_net, y), target) / gram_distance(grams, target)
+    if keep_images:
+        for row, y in zip(rows, outs):
+            row["image"] = y
     if judge is not None:
         for row, (cls, rank) in zip(rows, judge_ranks(outs, xs, judge)):
             row.update(cls=cls, rank=rank)

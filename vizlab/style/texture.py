@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Callable, Sequence
 
@@ -164,6 +165,73 @@ def _histogram_loss(f: torch.Tensor, source_sorted: torch.Tensor) -> torch.Tenso
     with torch.no_grad():
         matched = rank_match(flat, source_sorted)
     return (flat - matched).pow(2).mean() / source_sorted.pow(2).mean().clamp_min(1e-12)
+
+
+class PatchBank:
+    """The source's feature patches for the patch-matching term (Li & Wand 2016's idea, "CNNMRF").
+
+    ``patches``: every ``size`` x ``size`` neighbourhood of a ``(1, C, H, W)`` source feature map that lies inside
+    it (every ``stride``-th position down and across), flattened, ``(L, C*size*size)``; ``filters``: the same
+    patches scaled to unit length, shaped ``(L, C, size, size)`` as convolution filters, so that one convolution of
+    a feature map with them gives every position's normalised cross-correlation with every source patch (up to
+    the position's own patch length, which does not change which source patch is nearest).
+    """
+
+    def __init__(self, source: torch.Tensor, size: int = 3, stride: int = 1):
+        _one_image(source)
+        for name, value in (("size", size), ("stride", stride)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"patch {name} must be an integer, got {type(value).__name__} {value!r}")
+            if value < 1:
+                raise ValueError(f"patch {name} must be >= 1, got {value!r}")
+        c, h, w = source.shape[1:]
+        if h < size or w < size:
+            raise ValueError(f"the source's feature map ({h}x{w}) is smaller than one patch ({size}x{size}): "
+                             f"use a larger source_size or a shallower patch layer")
+        cols = F.unfold(source.detach(), size, stride=stride)[0]          # (C*size*size, L)
+        self.patches = cols.T.contiguous()
+        self.filters = (self.patches / self.patches.norm(dim=1, keepdim=True).clamp_min(1e-8)
+                        ).reshape(-1, c, size, size)
+        self.size = size
+        # the loss's fixed denominator: the mean energy of a source patch (the loss is then relative, like the
+        # Gram terms, and does not jump when the nearest neighbours change)
+        self.energy = self.patches.pow(2).sum(dim=1).mean().clamp_min(1e-12)
+
+    def __len__(self) -> int:
+        return self.patches.shape[0]
+
+
+def _wrapped(f: torch.Tensor, size: int, periodic: bool) -> torch.Tensor:
+    """``f`` padded by wrapping round so that every position has a whole ``size`` x ``size`` patch (``periodic``),
+    or ``f`` itself (then only the patches inside the map)."""
+    if not periodic:
+        return f
+    lo = (size - 1) // 2
+    return F.pad(f, (lo, size - 1 - lo, lo, size - 1 - lo), mode="circular")
+
+
+def _patch_columns(f: torch.Tensor, size: int, periodic: bool) -> torch.Tensor:
+    """Every ``size`` x ``size`` patch of a ``(1, C, H, W)`` map, one per column ``(C*size*size, P)``: wrapping
+    round (``periodic``, a periodic synthesis: ``P = H*W``) or inside the map only."""
+    return F.unfold(_wrapped(f, size, periodic), size)[0]
+
+
+def nearest_patches(f: torch.Tensor, bank: PatchBank, periodic: bool = True) -> torch.Tensor:
+    """For every patch of the feature map ``f`` (see :func:`_patch_columns`), the index into ``bank`` of the source
+    patch with the highest normalised cross-correlation, ``(P,)``; one convolution with the bank's filters."""
+    _one_image(f)
+    with torch.no_grad():
+        return F.conv2d(_wrapped(f, bank.size, periodic), bank.filters).flatten(2)[0].argmax(dim=0)
+
+
+def _patch_loss(f: torch.Tensor, bank: PatchBank, periodic: bool = True) -> torch.Tensor:
+    """Li & Wand (2016)'s MRF term: each patch of ``f`` pulled towards its nearest source patch (by normalised
+    cross-correlation, :func:`nearest_patches`, held fixed for the gradient): the mean over ``f``'s patches of
+    ``||patch - nearest||^2``, over the mean energy of a source patch. 0 where every patch of ``f`` is a source
+    patch."""
+    idx = nearest_patches(f, bank, periodic)
+    cols = _patch_columns(f, bank.size, periodic)
+    return (cols.T - bank.patches[idx]).pow(2).sum(dim=1).mean() / bank.energy
 
 
 def _total_variation(x: torch.Tensor) -> torch.Tensor:
@@ -317,14 +385,20 @@ def _finished(x: torch.Tensor, source: torch.Tensor, match_colors: bool | None =
     return out
 
 
+class _Stopped(Exception):
+    """``stop_event`` was set: leave the optimisation loops (caught in :func:`synthesize_texture_vgg`)."""
+
+
 def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None = None, octaves: int = 2,
                            steps: int | Sequence[int] = 60, layers: Sequence[str] = TEXTURE_LAYERS,
                            spectrum_weight: float = 1.0, range_weight: float = 10.0, pooling: str = "avg",
                            padding: str = "circular", init: str = "spectrum", match_colors: bool | None = None,
                            long_range: dict[str, Sequence[int]] | None = None, long_range_weight: float = 1.0,
                            histogram_layers: Sequence[str] = (), histogram_weight: float = 1.0,
-                           tv_weight: float = 0.0, net: TextureNet | None = None, seed: int = 0,
-                           callback: Callable[[int, int, float], None] | None = None) -> StyleResult:
+                           tv_weight: float = 0.0, patch_layers: Sequence[str] = (), patch_weight: float = 1.0,
+                           patch_stride: int = 1, net: TextureNet | None = None, seed: int = 0,
+                           callback: Callable[[int, int, float], None] | None = None,
+                           stop_event: threading.Event | None = None) -> StyleResult:
     """Synthesise a ``size`` x ``size`` texture that looks like ``source`` on the normalised VGG-19.
 
     Args:
@@ -347,6 +421,14 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         tv_weight: weight of a total-variation penalty (the mean absolute difference of neighbouring pixels,
             wrapping round, over the source crop's own): it favours flat areas with sharp edges over the fine
             speckle that a Gram loss leaves inside stones and paint patches. Default 0 (off).
+        patch_layers: layers whose 3 x 3 feature neighbourhoods are each pulled towards their nearest
+            neighbour (normalised cross-correlation) among the source's (Li & Wand 2016's MRF term,
+            :func:`_patch_loss`, at every octave with the source at that octave's scale): non-parametric, it copies
+            local structure (sharp edges, flat patches, joints) that the position-averaged Gram matrix loses. E.g.
+            ``("relu3_1", "relu4_1")``. Default: none.
+        patch_weight: the weight of their mean loss.
+        patch_stride: take every ``patch_stride``-th source patch down and across (2: a quarter of the patches,
+            a quarter of the nearest-neighbour search's cost).
         range_weight: weight of a penalty on pixels outside ``[0, 1]`` (the pixels are free for L-BFGS).
         pooling, padding: see :class:`TextureNet` (``"max"``, ``"reflect"`` give the plain trunk).
         init: ``"spectrum"`` (noise with the source's spectrum and mean) or ``"noise"`` (grey plus noise).
@@ -358,10 +440,15 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         seed: seeds the initial noise.
         callback: ``callback(octave, step, loss)`` once per L-BFGS iteration; the calls come in bursts, after
             each ``step`` call of :data:`LBFGS_CHUNK` iterations (the image is then the chunk's last).
+        stop_event: when set (from another thread), stop after the current chunk of iterations.
+
+    Ctrl-C (``KeyboardInterrupt``) or ``stop_event`` ends the run early: the result is then what was synthesised
+    up to the last finished chunk of :data:`LBFGS_CHUNK` iterations (an earlier octave's image upsampled to
+    ``size``), finished as usual, with ``stopped=True``; ``history`` holds the iterations done.
 
     Returns:
         A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum",
-        "total"}`` per iteration, the losses where that iteration ended (so ``history[0]`` is after the first
+        "patch", "total"}`` per iteration ("gram": every feature term but the patch term), the losses where that iteration ended (so ``history[0]`` is after the first
         iteration, not the start); ``seconds``: the whole run).
     """
     def whole(name: str, value) -> None:
@@ -389,7 +476,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         raise ValueError(f"init must be 'spectrum' or 'noise', got {init!r}")
     for name, value in (("spectrum_weight", spectrum_weight), ("range_weight", range_weight),
                         ("long_range_weight", long_range_weight), ("histogram_weight", histogram_weight),
-                        ("tv_weight", tv_weight)):
+                        ("tv_weight", tv_weight), ("patch_weight", patch_weight)):
         weight(name, value)
     source_size = 2 * size if source_size is None else source_size
     whole("source_size", source_size)
@@ -407,9 +494,19 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     if isinstance(histogram_layers, str):
         raise TypeError(f"histogram_layers must be a sequence of layer names, got the string {histogram_layers!r}")
     histogram_layers = list(histogram_layers)
+    if isinstance(patch_layers, str):
+        raise TypeError(f"patch_layers must be a sequence of layer names, got the string {patch_layers!r}")
+    patch_layers = list(patch_layers)
+    whole("patch_stride", patch_stride)
+    if patch_stride < 1:
+        raise ValueError(f"patch_stride must be >= 1, got {patch_stride!r}")
+    if stop_event is not None and not callable(getattr(stop_event, "is_set", None)):
+        raise TypeError(f"stop_event must be a threading.Event or None, got {type(stop_event).__name__}")
     device = model_device(net)
-    net(torch.zeros(1, 3, 16, 16, device=device), [*layers, *long_range, *histogram_layers])  # checks the names
-    feat_layers = list(dict.fromkeys([*layers, *long_range, *histogram_layers]))
+    # checks the names
+    net(torch.zeros(1, 3, 16, 16, device=device), [*layers, *long_range, *histogram_layers, *patch_layers])
+    feat_layers = list(dict.fromkeys([*layers, *long_range, *histogram_layers, *patch_layers]))
+    periodic = net.padding == "circular"   # then the synthesis is periodic and its patches wrap round
     src_full = style_batch(None, source, source_size).to(device)
     gen = torch.Generator().manual_seed(seed)
     gray = _is_gray(src_full)
@@ -417,101 +514,126 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     start = time.perf_counter()
     result = StyleResult(image=torch.zeros(1, 3, size, size))
     x = None
-    for k in range(octaves):
-        factor = 2 ** (octaves - 1 - k)
-        side = size // factor
-        src = F.interpolate(src_full, scale_factor=1 / factor, mode="area") if factor > 1 else src_full
-        with torch.no_grad():
-            fsrc = net(src, feat_layers)
-            targets = {n: gram_matrix(fsrc[n]) for n in layers}
-            probe = torch.zeros(1, 3, side, side, device=device)
-            plan = _shift_plan(long_range, factor, net(probe, list(long_range))) if long_range else []
-            shifted = [_shifted_gram(fsrc[n], dy, dx, periodic=False) for n, dy, dx in plan]
-            hist_targets = {n: _sorted_channels(fsrc[n]) for n in histogram_layers}
-            crop = _crop(src, side)
-            mean = crop.mean(dim=(-2, -1), keepdim=True)
-            source_fft = torch.fft.fft2(periodic_component(crop - mean))
-            energy = (crop - mean).pow(2).sum().clamp_min(1e-12)  # a flat source: no 0/0
-            source_tv = _total_variation(crop).clamp_min(1e-12)
-        if x is None:
-            x0 = _spectral_noise(src.cpu(), side, gen) if init == "spectrum" else \
-                (0.5 + 0.1 * torch.randn(1, 3, side, side, generator=gen)).clamp(0, 1)
-            x0 = x0.to(device)  # drawn on the CPU: the same start on every device
-        else:
-            x0 = _upsample_periodic(x.detach(), side)
-        # A gray source gives a gray texture: one channel is optimised (no colour noise, a third of the unknowns).
-        x = (x0.mean(dim=1, keepdim=True) if gray else x0).clone().requires_grad_(True)
+    kept = None   # the pixels at the end of the last finished chunk (what an interrupted run returns)
 
-        def make_optimizer() -> torch.optim.Optimizer:
-            # No tolerance stop: the iterations asked for are run (a search that finds no step ends the chunk).
-            return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, tolerance_grad=0.0,
-                                     tolerance_change=0.0, line_search_fn="strong_wolfe")
+    def run_octaves() -> None:
+        nonlocal x, kept
+        for k in range(octaves):
+            factor = 2 ** (octaves - 1 - k)
+            side = size // factor
+            src = F.interpolate(src_full, scale_factor=1 / factor, mode="area") if factor > 1 else src_full
+            with torch.no_grad():
+                fsrc = net(src, feat_layers)
+                targets = {n: gram_matrix(fsrc[n]) for n in layers}
+                probe = torch.zeros(1, 3, side, side, device=device)
+                plan = _shift_plan(long_range, factor, net(probe, list(long_range))) if long_range else []
+                shifted = [_shifted_gram(fsrc[n], dy, dx, periodic=False) for n, dy, dx in plan]
+                hist_targets = {n: _sorted_channels(fsrc[n]) for n in histogram_layers}
+                banks = {n: PatchBank(fsrc[n], 3, patch_stride) for n in patch_layers}
+                crop = _crop(src, side)
+                mean = crop.mean(dim=(-2, -1), keepdim=True)
+                source_fft = torch.fft.fft2(periodic_component(crop - mean))
+                energy = (crop - mean).pow(2).sum().clamp_min(1e-12)  # a flat source: no 0/0
+                source_tv = _total_variation(crop).clamp_min(1e-12)
+            if x is None:
+                x0 = _spectral_noise(src.cpu(), side, gen) if init == "spectrum" else \
+                    (0.5 + 0.1 * torch.randn(1, 3, side, side, generator=gen)).clamp(0, 1)
+                x0 = x0.to(device)  # drawn on the CPU: the same start on every device
+            else:
+                x0 = _upsample_periodic(x.detach(), side)
+            # A gray source gives a gray texture: one channel is optimised (no colour noise, a third of the unknowns).
+            x = (x0.mean(dim=1, keepdim=True) if gray else x0).clone().requires_grad_(True)
 
-        opt = make_optimizer()
-        evals: list[dict] = []
+            def make_optimizer() -> torch.optim.Optimizer:
+                # No tolerance stop: the iterations asked for are run (a search that finds no step ends the chunk).
+                return torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=20, tolerance_grad=0.0,
+                                         tolerance_change=0.0, line_search_fn="strong_wolfe")
 
-        def closure() -> torch.Tensor:
-            opt.zero_grad(set_to_none=True)
-            img = x.expand(-1, 3, -1, -1) if gray else x
-            feats = net(img, feat_layers)
-            gram = _gram_loss(feats, targets, layers)
-            if plan:
-                lr_loss = sum(_relative(_shifted_gram(feats[n], dy, dx, periodic=True), t)
-                              for (n, dy, dx), t in zip(plan, shifted)) / len(plan)
-                gram = gram + long_range_weight * lr_loss
-            if hist_targets:
-                gram = gram + histogram_weight * sum(_histogram_loss(feats[n], t) for n, t in hist_targets.items()
-                                                     ) / len(hist_targets)
-            total = gram + range_weight * (F.relu(x - 1).pow(2).sum() + F.relu(-x).pow(2).sum()) / x[0, 0].numel()
-            if tv_weight > 0:
-                total = total + tv_weight * _total_variation(img) / source_tv
-            spec = x.new_zeros(())
-            if spectrum_weight > 0:
-                with torch.no_grad():
-                    target = spectrum_projection(img - mean, source_fft) + mean
-                spec = (img - target).pow(2).sum() / energy
-                total = total + spectrum_weight * spec
-            total.backward()
-            evals.append(dict(n_iter=opt.state[x].get("n_iter", 0), gram=gram.item(), spectrum=spec.item(),
-                              total=total.item()))
-            return total
+            opt = make_optimizer()
+            evals: list[dict] = []
 
-        done = 0
-        while done < per_octave[k]:
-            # ``chunk`` iterations per ``step`` call: torch's L-BFGS evaluates the loss afresh at the start of every
-            # call, so one iteration per call would cost an extra forward and backward pass each.
-            n = min(LBFGS_CHUNK, per_octave[k] - done)
-            # torch gives each line search what is left of ``max_eval`` (``max_ls = max_eval - evaluations so
-            # far``): the 25 on top keep the last iteration's search its full default budget
-            opt.param_groups[0].update(max_iter=n, max_eval=4 * n + 25)
-            first = opt.state[x].get("n_iter", 0)
-            evals.clear()
-            before = x.detach().clone()
-            opt.step(closure)
-            last = opt.state[x].get("n_iter", 0)
-            if torch.equal(before, x.detach()):
-                # The strong-Wolfe search found no step with this curvature history; with the same history every
-                # later step would stall too, so start the history afresh from here (and count it as an iteration).
-                opt = make_optimizer()
-                last = first + 1
-            # One record per iteration: the loss where that iteration ended. The strong-Wolfe search returns the
-            # lowest point of its bracket, which may be where it started (a step of 0): so the lowest of the
-            # iteration's evaluations and the point it started from (the chunk's first evaluation, then the
-            # previous record).
-            start_point = evals[0] if evals else None
-            for it in range(first + 1, last + 1):
-                mine = [e for e in evals if e["n_iter"] == it] + ([start_point] if start_point else [])
-                best = min(mine, key=lambda e: e["total"]) if mine else evals[-1]
-                start_point = best
-                record = {key: best[key] for key in ("gram", "spectrum", "total")}
-                done += 1
-                record.update(octave=k, step=done)
-                result.history.append(record)
-                if callback is not None:
-                    callback(k, done, record["total"])
-                if done == per_octave[k]:
-                    break
-    result.image = _finished(x, src_full, match_colors).cpu()
+            def closure() -> torch.Tensor:
+                opt.zero_grad(set_to_none=True)
+                img = x.expand(-1, 3, -1, -1) if gray else x
+                feats = net(img, feat_layers)
+                gram = _gram_loss(feats, targets, layers)
+                if plan:
+                    lr_loss = sum(_relative(_shifted_gram(feats[n], dy, dx, periodic=True), t)
+                                  for (n, dy, dx), t in zip(plan, shifted)) / len(plan)
+                    gram = gram + long_range_weight * lr_loss
+                if hist_targets:
+                    gram = gram + histogram_weight * sum(_histogram_loss(feats[n], t) for n, t in hist_targets.items()
+                                                         ) / len(hist_targets)
+                patch = sum(_patch_loss(feats[n], b, periodic) for n, b in banks.items()) / len(banks) \
+                    if banks else x.new_zeros(())
+                total = gram + patch_weight * patch + range_weight * (F.relu(x - 1).pow(2).sum() + F.relu(-x).pow(2).sum()) / x[0, 0].numel()
+                if tv_weight > 0:
+                    total = total + tv_weight * _total_variation(img) / source_tv
+                spec = x.new_zeros(())
+                if spectrum_weight > 0:
+                    with torch.no_grad():
+                        target = spectrum_projection(img - mean, source_fft) + mean
+                    spec = (img - target).pow(2).sum() / energy
+                    total = total + spectrum_weight * spec
+                total.backward()
+                evals.append(dict(n_iter=opt.state[x].get("n_iter", 0), gram=gram.item(), spectrum=spec.item(),
+                                  patch=patch.item(), total=total.item()))
+                return total
+
+            done = 0
+            while done < per_octave[k]:
+                # ``chunk`` iterations per ``step`` call: torch's L-BFGS evaluates the loss afresh at the start of every
+                # call, so one iteration per call would cost an extra forward and backward pass each.
+                n = min(LBFGS_CHUNK, per_octave[k] - done)
+                # torch gives each line search what is left of ``max_eval`` (``max_ls = max_eval - evaluations so
+                # far``): the 25 on top keep the last iteration's search its full default budget
+                opt.param_groups[0].update(max_iter=n, max_eval=4 * n + 25)
+                first = opt.state[x].get("n_iter", 0)
+                evals.clear()
+                before = x.detach().clone()
+                opt.step(closure)
+                last = opt.state[x].get("n_iter", 0)
+                if torch.equal(before, x.detach()):
+                    # The strong-Wolfe search found no step with this curvature history; with the same history every
+                    # later step would stall too, so start the history afresh from here (and count it as an iteration).
+                    opt = make_optimizer()
+                    last = first + 1
+                kept = x.detach().clone()
+                # One record per iteration: the loss where that iteration ended. The strong-Wolfe search returns the
+                # lowest point of its bracket, which may be where it started (a step of 0): so the lowest of the
+                # iteration's evaluations and the point it started from (the chunk's first evaluation, then the
+                # previous record).
+                start_point = evals[0] if evals else None
+                records = []
+                for it in range(first + 1, last + 1):
+                    mine = [e for e in evals if e["n_iter"] == it] + ([start_point] if start_point else [])
+                    best = min(mine, key=lambda e: e["total"]) if mine else evals[-1]
+                    start_point = best
+                    record = {key: best[key] for key in ("gram", "spectrum", "patch", "total")}
+                    done += 1
+                    record.update(octave=k, step=done)
+                    records.append(record)
+                    if done == per_octave[k]:
+                        break
+                # the whole chunk is recorded before the callbacks (one that raises KeyboardInterrupt leaves the
+                # history in step with ``kept``)
+                result.history.extend(records)
+                for record in records if callback is not None else ():
+                    callback(k, record["step"], record["total"])
+                if stop_event is not None and stop_event.is_set():
+                    raise _Stopped
+
+    try:
+        run_octaves()
+    except (KeyboardInterrupt, _Stopped):
+        result.stopped = True
+    if kept is None:   # stopped before the first iteration: the start image
+        kept = x.detach().clone() if x is not None else None
+    if kept is None:
+        raise KeyboardInterrupt("synthesize_texture_vgg was interrupted before it had an image")
+    if kept.shape[-1] != size:
+        kept = _upsample_periodic(kept, size)
+    result.image = _finished(kept, src_full, match_colors).cpu()
     result.steps = len(result.history)
     result.seconds = time.perf_counter() - start
     return result

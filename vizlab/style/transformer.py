@@ -37,6 +37,13 @@ from .losses import (darkening_loss, gram_matrix, palette_loss, relative_content
                      saturation_loss, style_palette, tv_loss)
 
 NETWORK_DIR = DATA_DIR / "networks"
+#: The shipped style networks a name loads by default: each style's network trained on the normalised VGG-19's
+#: perceptual loss (Johnson et al.'s layers; issue 25, round 14). The files stay in ``vgg19/``, so
+#: ``"vgg19/swirls"`` loads the same network as ``"swirls"``.
+DEFAULT_NETWORKS = {"impression": "vgg19/impression", "swirls": "vgg19/swirls"}
+#: Files that were top-level networks before round 14 -> the name that loads them now: the networks trained on
+#: EfficientNet-Lite0's features, kept for notebook 08's comparison (they paint droplets and colour grades).
+MOVED_NETWORKS = {"impression.pt": "lite0/impression", "swirls.pt": "lite0/swirls"}
 NORMS = ("instance", "batch")
 #: Sample photos kept out of the offline training set, to judge networks on unseen images.
 HELD_OUT = ("cat", "astronaut", "espresso", "motorcycle", "temple", "grace_hopper")
@@ -494,35 +501,85 @@ def save_transformer(net: TransformerNet, path: str | Path, meta: dict | None = 
 
 
 def network_names() -> list[str]:
-    """Names of the style networks shipped in ``data/networks`` (files saved by :func:`save_transformer`;
-    other models kept there, and the instance-vs-batch-norm study in ``data/networks/norm_study``, are not
-    listed)."""
-    names = []
+    """Names of the style networks shipped in ``data/networks``: the defaults (:data:`DEFAULT_NETWORKS`, the
+    VGG-19-trained networks) and any other top-level file saved by :func:`save_transformer`. The networks in
+    subfolders (``vgg19/``, the Lite0-trained ``lite0/`` and the instance-vs-batch-norm study ``norm_study/``)
+    load by their path-like name (``"lite0/swirls"``) but are not listed."""
+    names = {n for n, rel in DEFAULT_NETWORKS.items() if (NETWORK_DIR / f"{rel}.pt").is_file()}
     for p in sorted(NETWORK_DIR.glob("*.pt")):
         try:
             blob = torch.load(p, map_location="cpu", weights_only=True)
         except Exception:
             continue
         if isinstance(blob, dict) and set(blob.get("config", {})) == {"norm", "width", "blocks"}:
-            names.append(p.stem)
-    return names
+            names.add(p.stem)
+    return sorted(names)
+
+
+def network_file(name: str) -> Path:
+    """The file a shipped network's name loads: ``"swirls"`` -> ``data/networks/vgg19/swirls.pt`` (a default,
+    :data:`DEFAULT_NETWORKS`, which wins over a top-level file of the same name), ``"lite0/swirls"`` ->
+    ``data/networks/lite0/swirls.pt``, ``"mine"`` -> ``data/networks/mine.pt``.
+
+    Raises:
+        ValueError: no shipped network has that name (the message lists the names).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    path = NETWORK_DIR / f"{DEFAULT_NETWORKS.get(name, name)}.pt"
+    if path.is_file():
+        return path
+    raise ValueError(f"name={name!r} is not a shipped network ({_known_names()})")
+
+
+def _known_names() -> str:
+    """The names a user can load, for error messages: the listed defaults and the subfolders' networks."""
+    sub = sorted(p.relative_to(NETWORK_DIR).with_suffix("").as_posix() for p in NETWORK_DIR.glob("*/*.pt"))
+    return f"shipped: {', '.join(network_names()) or 'none found'}; in subfolders: {', '.join(sub) or 'none'}"
+
+
+def _moved(path: Path) -> str | None:
+    """The new name of a pre-round-14 network file that no longer exists (``data/networks/swirls.pt``)."""
+    try:
+        same_dir = path.parent.resolve() == NETWORK_DIR.resolve()
+    except OSError:
+        return None
+    return MOVED_NETWORKS.get(path.name) if same_dir and not path.exists() else None
 
 
 def load_transformer(source: str | Path, device: str | torch.device | None = None) -> TransformerNet:
-    """Load a network saved by :func:`save_transformer`, by shipped name (``"swirls"``) or path.
+    """Load a network saved by :func:`save_transformer`, by shipped name or path.
+
+    Names: ``"swirls"`` and ``"impression"`` are the default networks, trained on VGG-19's perceptual loss
+    (:data:`DEFAULT_NETWORKS`; also ``"vgg19/swirls"``); ``"lite0/swirls"`` and ``"lite0/impression"`` the older
+    ones trained on EfficientNet-Lite0's features; :func:`network_names` lists the defaults.
 
     Also accepts a bare state dict. Stale running-statistics keys of instance-norm layers (written by
     ``nn.InstanceNorm2d(track_running_stats=True)`` in old PyTorch) are dropped instead of failing.
     The file's ``meta`` ends up in ``net.meta``.
+
+    Example:
+        >>> net = load_transformer("swirls")          # data/networks/vgg19/swirls.pt
+        >>> net.meta["loss_net"].startswith("vgg19_normalised")
+        True
     """
     from ..device import get_device
 
+    if not isinstance(source, (str, Path)):
+        raise TypeError(f"source must be a network name or a path, got {type(source).__name__}")
     path = Path(source)
-    if not path.exists() and isinstance(source, str) and (NETWORK_DIR / f"{source}.pt").exists():
-        path = NETWORK_DIR / f"{source}.pt"
+    if not path.exists() and isinstance(source, str):
+        try:
+            path = network_file(source)
+        except ValueError:
+            pass
     if not path.exists():
-        raise ValueError(f"source={str(source)!r} is neither a file nor a shipped network "
-                         f"({', '.join(network_names()) or 'none found'})")
+        moved = _moved(path)
+        if moved is not None:
+            raise ValueError(f"source={str(source)!r} no longer exists: that network (trained on EfficientNet-Lite0's "
+                             f"features) moved in round 14; load it as {moved!r}. The name "
+                             f"{moved.split('/')[1]!r} now loads the VGG-19-trained network")
+        raise ValueError(f"source={str(source)!r} is neither a file nor a shipped network ({_known_names()})")
     net = _build(_read_checkpoint(path), path)
     return net.to(get_device(device)).eval()
 

@@ -18,6 +18,7 @@ import ipywidgets as W
 import torch
 from matplotlib.figure import Figure
 
+from ..attribution._common import check_int
 from ..device import scaled
 from ..optimize.classviz import ClassVizSettings, class_visualization, preset
 from ..optimize.render import RenderResult
@@ -53,10 +54,8 @@ class ClassVizExplorer(Explorer):
     def __init__(self, model, classes=None, *, mode: str = "cs231n", size: int | None = None,
                  steps: int | None = None, redraw_every: int = 5, seed: int | None = 0):
         super().__init__()
-        if isinstance(redraw_every, bool) or not isinstance(redraw_every, int) or redraw_every < 1:
-            raise ValueError(f"redraw_every must be an integer >= 1, got {redraw_every!r}")
+        self.redraw_every = check_int("redraw_every", redraw_every, 1)   # a TypeError for "5", a ValueError for 0
         self.model = model
-        self.redraw_every = redraw_every
         self.seed = seed
         self.result: RenderResult | None = None
         names = DEFAULT_CLASSES if classes is None else classes
