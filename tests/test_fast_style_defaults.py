@@ -84,6 +84,14 @@ def test_style_grams_and_gram_distance_give_style_distance_bit_for_bit():
     net = loss_network(device="cpu")
     x, s = style_batch(None, "cat", 64), style_batch(None, "swirls", 64)
     assert gram_distance(style_grams(net, x), style_grams(net, s)) == style_distance(net, x, s)  # exact
+    # ... and both are the training's relative style loss with equal layer weights, computed from the features
+    from vizlab.style.losses import gram_matrix, relative_style_loss
+
+    layers = net.recipe.style_layers
+    fx, fs = net(x), net(s)
+    loss = relative_style_loss([fx[n] for n in layers], [gram_matrix(fs[n]) for n in layers],
+                               [1 / len(layers)] * len(layers))
+    assert style_distance(net, x, s) == float(loss)  # exact
     with pytest.raises(ValueError, match="equally long"):
         gram_distance(style_grams(net, x)[:2], style_grams(net, s))
 
@@ -98,6 +106,9 @@ def test_network_report_shares_the_photos_grams_across_networks():
     assert cache["loss_net"] is loss_net  # exact: the dict knows whose Gram matrices it holds
     again = network_report(net, "swirls", photos, size=48, loss_net=loss_net, photo_grams=cache)
     assert [r["fall"] for r in plain] == [r["fall"] for r in first] == [r["fall"] for r in again]  # exact
+    cache[("cat", 48)] = [g * 2 for g in cache[("cat", 48)]]     # the stored grams are read, not recomputed:
+    read = network_report(net, "swirls", photos, size=48, loss_net=loss_net, photo_grams=cache)
+    assert read[0]["fall"] != plain[0]["fall"] and read[1]["fall"] == plain[1]["fall"]  # exact
     assert first[0]["image"].shape[:2] == (1, 3) and "image" not in plain[0]  # exact
     other = loss_network(device="cpu", weights=None)   # another network's Gram matrices would give wrong falls
     with pytest.raises(ValueError, match="photo_grams was filled with another loss network"):
