@@ -376,6 +376,28 @@ def test_an_interrupted_synthesis_returns_what_it_has(tnet):
     assert not short.stopped  # exact
     assert [h["total"] for h in part.history] == [h["total"] for h in short.history]  # exact
     assert torch.equal(part.image, short.image)  # exact
+    # A real Ctrl-C lands inside an L-BFGS step (mid line search, the pixels at a trial point): raised from a forward
+    # hook on the 7th forward pass of the fine octave's second chunk, the run returns the image and history of the
+    # last finished chunk, the same as the run asked for [10, 10] (not the optimiser's trial pixels).
+    armed, passes = [False], [0]
+
+    def arm(octave, step, loss):
+        armed[0] = armed[0] or (octave == 1 and step == 10)
+
+    def hook(module, inputs, output):
+        if armed[0]:
+            passes[0] += 1
+            if passes[0] == 7:
+                raise KeyboardInterrupt
+
+    handle = tnet.layers[0].register_forward_hook(hook)
+    try:
+        mid = synthesize_texture_vgg("gravel", callback=arm, **kw)
+    finally:
+        handle.remove()
+    assert passes[0] == 7 and mid.stopped and mid.steps == 20  # exact
+    assert [h["total"] for h in mid.history] == [h["total"] for h in short.history]  # exact
+    assert torch.equal(mid.image, short.image)  # exact
     # Interrupted in the coarse octave: that octave's image, upsampled to the size asked for (as a run with no
     # iterations in the fine octave gives it).
     early = synthesize_texture_vgg("gravel", callback=lambda o, s, l: (_ for _ in ()).throw(KeyboardInterrupt), **kw)
