@@ -314,6 +314,36 @@ def test_patch_loss_is_zero_on_the_source_and_finds_the_nearest_patch(tnet):
     assert float(_patch_loss(tnet(y, ["relu2_1"])["relu2_1"], PatchBank(f4))) > 0.05  # exact
 
 
+def test_patch_loss_wraps_round_a_periodic_map():
+    from vizlab.style.texture import PatchBank, _patch_loss, nearest_patches
+
+    g = torch.Generator().manual_seed(9)
+    t = torch.rand(1, 5, 4, 4, generator=g)
+    # periodic: one patch per position (wrapping round), H*W of them; else only the (H-2)*(W-2) inside
+    tiled = PatchBank(t.repeat(1, 1, 2, 2))   # holds every wrapped-round patch of t, and no zero-padded one
+    assert nearest_patches(t, tiled, periodic=True).numel() == 16  # exact
+    assert nearest_patches(t, tiled, periodic=False).numel() == 4  # exact
+    # t (and t rolled across its own edge) wrapped round is made of the tiled source's patches: loss ~0
+    for shift in ((0, 0), (1, 2), (3, 1)):
+        assert float(_patch_loss(t.roll(shift, dims=(-2, -1)), tiled, periodic=True)) < 1e-10  # exact
+    # the bank of t alone has only its 4 inner patches: inside the map the loss is 0, wrapped round it is not
+    own = PatchBank(t)
+    assert float(_patch_loss(t, own, periodic=False)) < 1e-10  # exact
+    assert float(_patch_loss(t, own, periodic=True)) > 0.05  # exact
+
+
+def test_patch_bank_stride_keeps_every_stride_th_patch():
+    from vizlab.style.texture import PatchBank
+
+    src = torch.rand(1, 2, 9, 11, generator=torch.Generator().manual_seed(10))
+    full = PatchBank(src)
+    two = PatchBank(src, stride=2)
+    assert len(full) == 7 * 9 and len(two) == 4 * 5  # exact
+    every_other = full.patches.reshape(7, 9, -1)[::2, ::2].reshape(20, -1)
+    assert torch.equal(two.patches, every_other)  # exact
+    assert two.filters.shape == (20, 2, 3, 3)  # exact
+
+
 def test_patch_loss_pulls_the_synthesis_towards_its_neighbours(tnet):
     from vizlab.style.texture import PatchBank, _patch_loss
 
@@ -337,6 +367,9 @@ def test_patch_layers_change_the_synthesis_and_are_checked(tnet):
     assert all(h["patch"] == 0 for h in plain.history) and all(h["patch"] > 0 for h in patch.history)  # exact
     # the term's value falls over the iterations
     assert patch.history[-1]["patch"] < patch.history[0]["patch"]  # exact
+    # patch_stride reaches the bank (a sparser bank: other nearest patches, another image)
+    strided = synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_stride=2, **kw)
+    assert not torch.equal(strided.image, patch.image)  # exact
     off = synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_weight=0.0, **kw)
     assert torch.allclose(off.image, plain.image, atol=1e-6)  # exact
     with pytest.raises(ValueError, match="relu9_1"):
