@@ -357,7 +357,7 @@ def test_patch_loss_pulls_the_synthesis_towards_its_neighbours(tnet):
     assert float(_patch_loss(y, bank)) < loss.item()  # exact
 
 
-def test_patch_layers_change_the_synthesis_and_are_checked(tnet):
+def test_patch_layers_change_the_synthesis_and_are_checked(vgg, tnet):
     from vizlab.style.texture import PatchBank
 
     kw = dict(size=32, source_size=64, octaves=1, steps=4, net=tnet, seed=0)
@@ -388,6 +388,12 @@ def test_patch_layers_change_the_synthesis_and_are_checked(tnet):
                                net=tnet)
     with pytest.raises(ValueError, match="stride"):
         PatchBank(torch.rand(1, 2, 5, 5), stride=0)
+    # ... and so does a synthesis map smaller than one patch (reflection padding, no wrapping round: relu4_1 of the
+    # 16-px coarse octave is 2 x 2), before any work
+    reflect = TextureNet(vgg, padding="reflect")
+    with pytest.raises(ValueError, match=r"patch_layers.*relu4_1.*2x2.*size 32, octaves 2"):
+        synthesize_texture_vgg("brick", size=32, source_size=64, octaves=2, steps=1, patch_layers=["relu4_1"],
+                               net=reflect)
 
 
 def test_an_interrupted_synthesis_returns_what_it_has(tnet):

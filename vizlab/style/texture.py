@@ -503,10 +503,19 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     if stop_event is not None and not callable(getattr(stop_event, "is_set", None)):
         raise TypeError(f"stop_event must be a threading.Event or None, got {type(stop_event).__name__}")
     device = model_device(net)
-    # checks the names
-    net(torch.zeros(1, 3, 16, 16, device=device), [*layers, *long_range, *histogram_layers, *patch_layers])
-    feat_layers = list(dict.fromkeys([*layers, *long_range, *histogram_layers, *patch_layers]))
     periodic = net.padding == "circular"   # then the synthesis is periodic and its patches wrap round
+    # checks the names, and that a patch layer's map holds a whole 3 x 3 patch at the coarsest octave's side (a
+    # periodic map wraps round, so any size has one patch per position)
+    smallest = size // 2 ** (octaves - 1)
+    probe = net(torch.zeros(1, 3, smallest, smallest, device=device),
+                [*layers, *long_range, *histogram_layers, *patch_layers])
+    for name in patch_layers if not periodic else ():
+        h, w = probe[name].shape[-2:]
+        if h < 3 or w < 3:
+            raise ValueError(f"patch_layers: {name}'s feature map is {h}x{w} at the coarsest octave's side "
+                             f"({smallest} px: size {size}, octaves {octaves}), smaller than one 3x3 patch; use a "
+                             f"shallower patch layer, a larger size or fewer octaves")
+    feat_layers = list(dict.fromkeys([*layers, *long_range, *histogram_layers, *patch_layers]))
     src_full = style_batch(None, source, source_size).to(device)
     gen = torch.Generator().manual_seed(seed)
     gray = _is_gray(src_full)
