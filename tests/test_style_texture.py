@@ -437,6 +437,28 @@ def test_an_interrupted_synthesis_returns_what_it_has(tnet):
     assert passes[0] == 7 and mid.stopped and mid.steps == 20  # exact
     assert [h["total"] for h in mid.history] == [h["total"] for h in short.history]  # exact
     assert torch.equal(mid.image, short.image)  # exact
+    # ... and landing between the end of a chunk and its records (here: while the chunk's first iteration is
+    # recorded, the 21st record in all), the image and the history stay in step: those of the [10, 10] run.
+    import builtins
+
+    import vizlab.style.texture as texture_module
+
+    records = [0]
+
+    def min_then_ctrl_c(*args, **kwargs):
+        if "key" in kwargs:   # the records' min(mine, key=...)
+            records[0] += 1
+            if records[0] == 21:
+                raise KeyboardInterrupt
+        return builtins.min(*args, **kwargs)
+
+    texture_module.min = min_then_ctrl_c   # a module global shadows the builtin
+    try:
+        gap = synthesize_texture_vgg("gravel", **kw)
+    finally:
+        del texture_module.min
+    assert records[0] == 21 and gap.stopped and gap.steps == 20  # exact
+    assert torch.equal(gap.image, short.image)  # exact
     # Interrupted in the coarse octave: that octave's image, upsampled to the size asked for (as a run with no
     # iterations in the fine octave gives it).
     early = synthesize_texture_vgg("gravel", callback=lambda o, s, l: (_ for _ in ()).throw(KeyboardInterrupt), **kw)

@@ -607,7 +607,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                     # later step would stall too, so start the history afresh from here (and count it as an iteration).
                     opt = make_optimizer()
                     last = first + 1
-                kept = x.detach().clone()
+                reached = x.detach().clone()
                 # One record per iteration: the loss where that iteration ended. The strong-Wolfe search returns the
                 # lowest point of its bracket, which may be where it started (a step of 0): so the lowest of the
                 # iteration's evaluations and the point it started from (the chunk's first evaluation, then the
@@ -625,8 +625,10 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                     if done == per_octave[k]:
                         break
                 # the whole chunk is recorded before the callbacks (one that raises KeyboardInterrupt leaves the
-                # history in step with ``kept``)
+                # history in step with ``kept``); ``kept`` moves with the history (a Ctrl-C while the records
+                # are built leaves both at the previous chunk)
                 result.history.extend(records)
+                kept = reached
                 for record in records if callback is not None else ():
                     callback(k, record["step"], record["total"])
                 if stop_event is not None and stop_event.is_set():
