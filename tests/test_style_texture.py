@@ -464,12 +464,28 @@ def test_an_interrupted_synthesis_returns_what_it_has(tnet):
     early = synthesize_texture_vgg("gravel", callback=lambda o, s, l: (_ for _ in ()).throw(KeyboardInterrupt), **kw)
     assert early.stopped and early.steps == 10 and early.image.shape == (1, 3, 32, 32)  # exact
     assert torch.equal(early.image, synthesize_texture_vgg("gravel", **{**kw, "steps": [10, 0]}).image)  # exact
-    # stop_event: the same, from another thread (set here before the run: it stops after the first chunk).
+    # stop_event: the same, from another thread; checked before each chunk. Set before the run: no iteration, the
+    # start image (as a run asked for no iterations gives it).
     stop = threading.Event()
     stop.set()
     stopped = synthesize_texture_vgg("gravel", stop_event=stop, **kw)
-    assert stopped.stopped and stopped.steps == 10  # exact
-    assert torch.equal(stopped.image, early.image)  # exact
+    assert stopped.stopped and stopped.steps == 0  # exact
+    assert torch.equal(stopped.image, synthesize_texture_vgg("gravel", **{**kw, "steps": [0, 0]}).image)  # exact
+    # set during the run (here by the callback after the fine octave's 10th iteration): the next chunk does not start
+    stop = threading.Event()
+    during = synthesize_texture_vgg("gravel", stop_event=stop,
+                                    callback=lambda o, s, l: stop.set() if (o, s) == (1, 10) else None, **kw)
+    assert during.stopped and during.steps == 20 and torch.equal(during.image, short.image)  # exact
+    # A run that did all its iterations is not "stopped", even when the event is set or Ctrl-C comes at its last one.
+    stop = threading.Event()
+
+    def last_step(octave, step, loss):
+        if (octave, step) == (1, 20):
+            stop.set()
+            raise KeyboardInterrupt
+
+    done = synthesize_texture_vgg("gravel", stop_event=stop, callback=last_step, **kw)
+    assert not done.stopped and done.steps == 30  # exact
     with pytest.raises(TypeError, match="stop_event"):
         synthesize_texture_vgg("gravel", stop_event=True, **kw)
 

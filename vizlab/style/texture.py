@@ -440,11 +440,13 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         seed: seeds the initial noise.
         callback: ``callback(octave, step, loss)`` once per L-BFGS iteration; the calls come in bursts, after
             each ``step`` call of :data:`LBFGS_CHUNK` iterations (the image is then the chunk's last).
-        stop_event: when set (from another thread), stop after the current chunk of iterations.
+        stop_event: checked before each chunk of iterations: when set (from another thread), the chunk under way
+            ends and no other starts.
 
     Ctrl-C (``KeyboardInterrupt``) or ``stop_event`` ends the run early: the result is then what was synthesised
     up to the last finished chunk of :data:`LBFGS_CHUNK` iterations (an earlier octave's image upsampled to
-    ``size``), finished as usual, with ``stopped=True``; ``history`` holds the iterations done.
+    ``size``; the start image if none finished), finished as usual, with ``stopped=True`` when iterations were left
+    undone; ``history`` holds the iterations done.
 
     Returns:
         A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum",
@@ -591,6 +593,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
 
             done = 0
             while done < per_octave[k]:
+                if stop_event is not None and stop_event.is_set():   # before the chunk: a set event costs none
+                    raise _Stopped
                 # ``chunk`` iterations per ``step`` call: torch's L-BFGS evaluates the loss afresh at the start of every
                 # call, so one iteration per call would cost an extra forward and backward pass each.
                 n = min(LBFGS_CHUNK, per_octave[k] - done)
@@ -631,13 +635,12 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 kept = reached
                 for record in records if callback is not None else ():
                     callback(k, record["step"], record["total"])
-                if stop_event is not None and stop_event.is_set():
-                    raise _Stopped
 
     try:
         run_octaves()
     except (KeyboardInterrupt, _Stopped):
-        result.stopped = True
+        # stopped only when iterations were left undone (Ctrl-C or the event at the last iteration ends nothing)
+        result.stopped = len(result.history) < sum(per_octave)
     if kept is None:   # stopped before the first iteration: the start image
         kept = x.detach().clone() if x is not None else None
     if kept is None:
