@@ -130,12 +130,13 @@ def test_colour_sources_are_not_histogram_matched_by_default(tnet):
 
 
 @pytest.mark.parametrize("kwargs, error, word", [
-    (dict(size=8), ValueError, "size"),
-    (dict(octaves=0), ValueError, "octaves"),
+    (dict(size=8), ValueError, "size must be an integer >= 16, got 8"),
+    (dict(octaves=0), ValueError, "octaves must be an integer >= 1, got 0"),
+    (dict(octaves=2, steps=[1, -1]), ValueError, "steps must be an integer >= 0, got -1"),
     (dict(octaves=2, steps=[1]), ValueError, "steps"),
     (dict(init="zeros"), ValueError, "init"),
     (dict(spectrum_weight=-1), ValueError, "spectrum_weight"),
-    (dict(source_size=16), ValueError, "source_size"),
+    (dict(source_size=16), ValueError, "source_size must be an integer >= 32, got 16"),
     (dict(layers=["relu9_9"]), ValueError, "relu9_9"),
     (dict(layers=[]), ValueError, "layers"),
     (dict(layers="pool1"), TypeError, "layers"),
@@ -380,14 +381,16 @@ def test_patch_layers_change_the_synthesis_and_are_checked(vgg, tnet):
         with pytest.raises(error, match="patch_weight"):
             synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_weight=bad, **kw)
     for bad, error in ((0, ValueError), (1.5, TypeError)):
-        with pytest.raises(error, match="patch_stride"):
+        with pytest.raises(error, match=f"patch_stride must be an integer >= 1, got .*{bad}"):
             synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_stride=bad, **kw)
     # a source map smaller than one patch (pool4 of a 32-px source is 2 x 2) says so
     with pytest.raises(ValueError, match="smaller than one patch"):
         synthesize_texture_vgg("brick", patch_layers=["pool4"], size=32, source_size=32, octaves=1, steps=1,
                                net=tnet)
-    with pytest.raises(ValueError, match="stride"):
+    with pytest.raises(ValueError, match="stride must be an integer >= 1, got 0"):
         PatchBank(torch.rand(1, 2, 5, 5), stride=0)
+    with pytest.raises(TypeError, match="size must be an integer >= 1, got bool True"):
+        PatchBank(torch.rand(1, 2, 5, 5), size=True)
     # ... and so does a synthesis map smaller than one patch (reflection padding, no wrapping round: relu4_1 of the
     # 16-px coarse octave is 2 x 2), before any work
     reflect = TextureNet(vgg, padding="reflect")

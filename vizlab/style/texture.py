@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..attribution._common import check_int
 from ..device import model_device
 from ..models import VizModel, load_model
 from .artwork import style_batch
@@ -179,11 +180,8 @@ class PatchBank:
 
     def __init__(self, source: torch.Tensor, size: int = 3, stride: int = 1):
         _one_image(source)
-        for name, value in (("size", size), ("stride", stride)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"patch {name} must be an integer, got {type(value).__name__} {value!r}")
-            if value < 1:
-                raise ValueError(f"patch {name} must be >= 1, got {value!r}")
+        check_int("size", size)
+        check_int("stride", stride)
         c, h, w = source.shape[1:]
         if h < size or w < size:
             raise ValueError(f"the source's feature map ({h}x{w}) is smaller than one patch ({size}x{size}): "
@@ -453,26 +451,20 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         "patch", "total"}`` per iteration ("gram": every feature term but the patch term), the losses where that iteration ended (so ``history[0]`` is after the first
         iteration, not the start); ``seconds``: the whole run).
     """
-    def whole(name: str, value) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-
     def weight(name: str, value) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
-    whole("size", size)
-    if size < 16:
-        raise ValueError(f"size must be at least 16 pixels, got {size!r}")
-    whole("octaves", octaves)
-    if octaves < 1 or size // 2 ** (octaves - 1) < 16:
+    check_int("size", size, 16)
+    check_int("octaves", octaves)
+    if size // 2 ** (octaves - 1) < 16:
         raise ValueError(f"octaves must be a positive integer with size / 2**(octaves-1) >= 16, got {octaves!r}")
     per_octave = [steps] * octaves if isinstance(steps, int) else list(steps)
     for s in per_octave:
-        whole("steps", s)
-    if len(per_octave) != octaves or any(s < 0 for s in per_octave):
+        check_int("steps", s, 0)
+    if len(per_octave) != octaves:
         raise ValueError(f"steps must be a non-negative integer or one per octave ({octaves}), got {steps!r}")
     if init not in ("spectrum", "noise"):
         raise ValueError(f"init must be 'spectrum' or 'noise', got {init!r}")
@@ -481,9 +473,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                         ("tv_weight", tv_weight), ("patch_weight", patch_weight)):
         weight(name, value)
     source_size = 2 * size if source_size is None else source_size
-    whole("source_size", source_size)
-    if source_size < size:
-        raise ValueError(f"source_size must be >= size ({size}), got {source_size!r}")
+    check_int("source_size", source_size, size)   # at least size
     if net is not None and not isinstance(net, TextureNet):
         raise TypeError(f"net must be a TextureNet or None, got {type(net).__name__}")
     net = TextureNet(pooling=pooling, padding=padding) if net is None else net
@@ -499,9 +489,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     if isinstance(patch_layers, str):
         raise TypeError(f"patch_layers must be a sequence of layer names, got the string {patch_layers!r}")
     patch_layers = list(patch_layers)
-    whole("patch_stride", patch_stride)
-    if patch_stride < 1:
-        raise ValueError(f"patch_stride must be >= 1, got {patch_stride!r}")
+    check_int("patch_stride", patch_stride)
     if stop_event is not None and not callable(getattr(stop_event, "is_set", None)):
         raise TypeError(f"stop_event must be a threading.Event or None, got {type(stop_event).__name__}")
     device = model_device(net)
