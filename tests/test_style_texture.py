@@ -333,6 +333,27 @@ def test_patch_loss_wraps_round_a_periodic_map():
     assert float(_patch_loss(t, own, periodic=True)) > 0.05  # exact
 
 
+def test_an_all_zero_patch_is_matched_to_the_lowest_energy_source_patch():
+    from vizlab.style.texture import PatchBank, _patch_loss, nearest_patches
+
+    # A dead-ReLU neighbourhood has no direction (every normalised cross-correlation is 0): it is matched to the
+    # source patch of least energy (here the source's own all-zero patch, the 16th), not to the first one.
+    g = torch.Generator().manual_seed(1)
+    src = torch.relu(torch.randn(1, 3, 6, 6, generator=g))
+    src[..., 3:, 3:] = 0
+    bank = PatchBank(src)
+    zero = int(bank.patches.norm(dim=1).argmin())
+    assert zero == 15 and float(bank.patches[zero].abs().max()) == 0  # exact
+    dead = torch.zeros(1, 3, 4, 5)
+    assert torch.equal(nearest_patches(dead, bank), torch.full((20,), zero))  # exact
+    assert float(_patch_loss(dead, bank)) == 0  # exact
+    # a map with some dead neighbourhoods: only those change; the others keep their best correlation
+    f = src.clone()
+    f[..., :3, :3] = 0
+    idx = nearest_patches(f, bank, periodic=False).reshape(4, 4)
+    assert int(idx[0, 0]) == zero and torch.equal(idx[3], torch.arange(12, 16))  # exact
+
+
 def test_patch_bank_stride_keeps_every_stride_th_patch():
     from vizlab.style.texture import PatchBank
 

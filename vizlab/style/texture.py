@@ -175,7 +175,8 @@ class PatchBank:
     it (every ``stride``-th position down and across), flattened, ``(L, C*size*size)``; ``filters``: the same
     patches scaled to unit length, shaped ``(L, C, size, size)`` as convolution filters, so that one convolution of
     a feature map with them gives every position's normalised cross-correlation with every source patch (up to
-    the position's own patch length, which does not change which source patch is nearest).
+    the position's own patch length, which does not change which source patch is nearest); ``lowest``: the index of
+    the patch of least energy (the match of an all-zero patch).
     """
 
     def __init__(self, source: torch.Tensor, size: int = 3, stride: int = 1):
@@ -191,9 +192,13 @@ class PatchBank:
         self.filters = (self.patches / self.patches.norm(dim=1, keepdim=True).clamp_min(1e-8)
                         ).reshape(-1, c, size, size)
         self.size = size
+        energies = self.patches.pow(2).sum(dim=1)
+        # where a patch of the synthesis is all zero (a dead-ReLU neighbourhood: no direction, every correlation
+        # 0) its nearest source patch is the one of least energy (the closest in distance), not the first one
+        self.lowest = energies.argmin()
         # the loss's fixed denominator: the mean energy of a source patch (the loss is then relative, like the
         # Gram terms, and does not jump when the nearest neighbours change)
-        self.energy = self.patches.pow(2).sum(dim=1).mean().clamp_min(1e-12)
+        self.energy = energies.mean().clamp_min(1e-12)
 
     def __len__(self) -> int:
         return self.patches.shape[0]
@@ -216,10 +221,16 @@ def _patch_columns(f: torch.Tensor, size: int, periodic: bool) -> torch.Tensor:
 
 def nearest_patches(f: torch.Tensor, bank: PatchBank, periodic: bool = True) -> torch.Tensor:
     """For every patch of the feature map ``f`` (see :func:`_patch_columns`), the index into ``bank`` of the source
-    patch with the highest normalised cross-correlation, ``(P,)``; one convolution with the bank's filters."""
+    patch with the highest normalised cross-correlation, ``(P,)``; one convolution with the bank's filters. A
+    patch of ``f`` that is all zero (to ``1e-12`` of a source patch's mean energy) gets the source patch of least
+    energy (:attr:`PatchBank.lowest`)."""
     _one_image(f)
     with torch.no_grad():
-        return F.conv2d(_wrapped(f, bank.size, periodic), bank.filters).flatten(2)[0].argmax(dim=0)
+        padded = _wrapped(f, bank.size, periodic)
+        idx = F.conv2d(padded, bank.filters).flatten(2)[0].argmax(dim=0)
+        window = padded.new_ones(1, 1, bank.size, bank.size)
+        energy = F.conv2d(padded.pow(2).sum(dim=1, keepdim=True), window).flatten()
+        return torch.where(energy <= 1e-12 * bank.energy, bank.lowest.to(idx.device), idx)
 
 
 def _patch_loss(f: torch.Tensor, bank: PatchBank, periodic: bool = True) -> torch.Tensor:
