@@ -550,3 +550,13 @@ def test_rank_match_maps_equal_values_to_equal_outputs():
     # A gray 8-bit-like image matched to itself keeps its levels (a ramp would have spread them).
     levels = (torch.randint(0, 8, (1, 1, 12, 12), generator=g).float() / 7)
     assert torch.allclose(match_histogram(levels, levels), levels, atol=1e-6)  # exact
+    # One value per row takes the middle quantile (the reference's median), not the reference's minimum.
+    five, four = ref[:, :5], ref[:, :4]
+    assert torch.equal(rank_match(torch.tensor([[5.0], [-1.0]]), five), five[:, 2:3])  # exact
+    assert torch.allclose(rank_match(torch.tensor([[5.0], [-1.0]]), four), (four[:, 1:2] + four[:, 2:3]) / 2)  # exact
+    # Non-finite values have no rank: a ValueError, not the top quantiles given to NaN.
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="values must be finite"):
+            rank_match(torch.tensor([[0.3, bad, 0.1], [0.0, 1.0, 2.0]]), ref)
+        with pytest.raises(ValueError, match="finite"):
+            match_histogram(torch.full((1, 2, 4, 4), bad), torch.rand(1, 2, 4, 4, generator=g))
