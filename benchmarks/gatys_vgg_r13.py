@@ -24,13 +24,20 @@ from pathlib import Path
 STYLES = {"swirls": 1.0, "brush": 1.0, "impression": 1.0, "waves": 1.5}   # style -> style_scale, as notebook 07
 
 
-def main() -> None:
+def grid_arguments(doc: str) -> argparse.ArgumentParser:
+    """A parser with ``--out`` and ``--pairs`` (default: notebook 07's 4 styles x the 6 held-out photos), for this
+    script and round 14's ``gatys_vgg_r14.py``."""
     from vizlab.style.transformer import HELD_OUT
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--out", required=True)
     p.add_argument("--pairs", nargs="*", default=[f"{st}:{ph}" for st in STYLES for ph in HELD_OUT],
                    help="style:photo pairs (default: notebook 07's 4 styles x the 6 held-out photos)")
+    return p
+
+
+def main() -> None:
+    p = grid_arguments(__doc__)
     p.add_argument("--layer-weights", default="balanced", choices=["balanced", "equal"])
     p.add_argument("--content-weight", type=float, default=None, help="default: GATYS_VGG's")
     p.add_argument("--steps", type=int, default=None, help="default: GATYS_VGG's")

@@ -668,13 +668,14 @@ def test_zoom_out_adds_a_small_copy_in_the_middle_of_its_ground():
     out[1].sum().backward()
     assert float(x.grad[..., 16:48, 16:48].abs().sum()) > 0  # exact: the small copy's gradient reaches the image
     sides = set()
-    for s in range(40):   # the shrunk side is drawn inside [smallest, largest] of the side
-        y = ZoomOut(0.4, 0.6)(torch.zeros(1, 3, 100, 100), random.Random(s))
+    bright = torch.zeros(1, 3, 100, 100)
+    bright[..., 10:90, 10:90] = 1.0     # a dark 10-px frame (the copy's border repeats it) around a bright square
+    for s in range(40):   # the shrunk side, measured in the output, is drawn inside [smallest, largest] of the side
+        y = ZoomOut(0.4, 0.6)(bright, random.Random(s))
         assert y.shape == (2, 3, 100, 100)  # exact
-    for s in range(40):
-        frac = random.Random(s).uniform(0.4, 0.6)
-        sides.add(max(8, round(100 * frac)))
-    assert min(sides) >= 40 and max(sides) <= 60 and len(sides) > 5  # exact
+        span = float(y[1, 0, 50].sum())          # the bright square shrinks with the image: 80 px times the fraction
+        sides.add(round(span / 0.8))
+    assert min(sides) >= 39 and max(sides) <= 61 and len(sides) > 5  # exact
     with pytest.raises(ValueError, match="smallest and largest must satisfy"):
         ZoomOut(0.7, 0.5)
     with pytest.raises(ValueError, match="smallest and largest must satisfy"):
@@ -717,6 +718,8 @@ def test_whole_setting_shows_the_model_the_view_and_its_zoomed_out_copy(tiny):
         preset("object", whole_only=True)
     with pytest.raises(ValueError, match="whole must be 0"):
         preset("object", whole=1.2)
+    with pytest.raises(ValueError, match="whole=0.5 needs centre > 0"):
+        preset("cs231n", whole=0.5)
     with pytest.raises(ValueError, match="whole must be 0"):
         preset("object", whole=0.05)
     with pytest.raises(TypeError, match="whole must be a number"):

@@ -67,7 +67,7 @@ def test_the_cli_stylizes_with_the_vgg19_network_by_default(tmp_path):
     from vizlab.images import load_image, resize, to_tensor
 
     out = tmp_path / "cat.png"
-    assert main(["stylize", "impression", "cat", str(out), "--size", "64"]) == 0  # exact
+    assert main(["stylize", "impression", "cat", str(out), "--size", "64", "--device", "cpu"]) == 0  # exact
     got = to_tensor(load_image(out))
     img = load_image("cat")
     h, w = img.shape[:2]
@@ -84,6 +84,14 @@ def test_style_grams_and_gram_distance_give_style_distance_bit_for_bit():
     net = loss_network(device="cpu")
     x, s = style_batch(None, "cat", 64), style_batch(None, "swirls", 64)
     assert gram_distance(style_grams(net, x), style_grams(net, s)) == style_distance(net, x, s)  # exact
+    # ... and both are the training's relative style loss with equal layer weights, computed from the features
+    from vizlab.style.losses import gram_matrix, relative_style_loss
+
+    layers = net.recipe.style_layers
+    fx, fs = net(x), net(s)
+    loss = relative_style_loss([fx[n] for n in layers], [gram_matrix(fs[n]) for n in layers],
+                               [1 / len(layers)] * len(layers))
+    assert style_distance(net, x, s) == float(loss)  # exact
     with pytest.raises(ValueError, match="equally long"):
         gram_distance(style_grams(net, x)[:2], style_grams(net, s))
 
@@ -94,7 +102,27 @@ def test_network_report_shares_the_photos_grams_across_networks():
     plain = network_report(net, "swirls", photos, size=48, loss_net=loss_net)
     cache: dict = {}
     first = network_report(net, "swirls", photos, size=48, loss_net=loss_net, photo_grams=cache, keep_images=True)
-    assert sorted(cache) == [("cat", 48), ("rocket", 48)]  # exact: one entry per named photo and size
+    assert sorted(k for k in cache if k != "loss_net") == [("cat", 48), ("rocket", 48)]  # exact: per photo and size
+    assert cache["loss_net"] is loss_net  # exact: the dict knows whose Gram matrices it holds
     again = network_report(net, "swirls", photos, size=48, loss_net=loss_net, photo_grams=cache)
     assert [r["fall"] for r in plain] == [r["fall"] for r in first] == [r["fall"] for r in again]  # exact
+    cache[("cat", 48)] = [g * 2 for g in cache[("cat", 48)]]     # the stored grams are read, not recomputed:
+    read = network_report(net, "swirls", photos, size=48, loss_net=loss_net, photo_grams=cache)
+    assert read[0]["fall"] != plain[0]["fall"] and read[1]["fall"] == plain[1]["fall"]  # exact
     assert first[0]["image"].shape[:2] == (1, 3) and "image" not in plain[0]  # exact
+    other = loss_network(device="cpu", weights=None)   # another network's Gram matrices would give wrong falls
+    with pytest.raises(ValueError, match="photo_grams was filled with another loss network"):
+        network_report(net, "swirls", photos, size=48, loss_net=other, photo_grams=cache)
+    with pytest.raises(TypeError, match="photo_grams must be a dict"):
+        network_report(net, "swirls", photos, size=48, loss_net=loss_net, photo_grams=[])
+
+
+def test_names_resolve_to_style_networks_only_and_a_folder_is_not_a_network(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="is not a shipped network"):
+        network_file("bigfilters")          # another model kept in data/networks, not a style network
+    with pytest.raises(ValueError, match="is not a shipped network"):
+        network_file("../networks/vgg19/swirls")
+    (tmp_path / "swirls").mkdir()           # an output folder named after the style, in the current folder
+    monkeypatch.chdir(tmp_path)
+    net = load_transformer("swirls", device="cpu")
+    assert net.meta["loss_net"].startswith("vgg19_normalised")  # exact: the name, not the folder

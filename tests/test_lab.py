@@ -195,6 +195,26 @@ def test_an_interrupted_training_is_not_cached(kind, tmp_path, monkeypatch):
     assert calls == [None]  # exact: lab_model itself passes no stop event
     assert not list(tmp_path.glob("*.pt")) and not list(tmp_path.glob(".*.tmp"))  # exact
     assert train_lab_model(kind, recipe=recipe, progress=False, stop=stop).stopped_early  # exact
+    stop.clear()
+    batches = []
+
+    def late(*args, **kwargs):  # Ctrl-C in the last epoch, after the first epoch finished
+        data = args[1]
+        batch = data.batch
+
+        def counted(*a, **k):
+            batches.append(1)
+            if len(batches) == 3:   # 64 images in batches of 32: the third batch is the second epoch's first
+                stop.set()
+            return batch(*a, **k)
+
+        data.batch = counted
+        return real(*args, **{**kwargs, "stop": stop})
+
+    monkeypatch.setattr(lab_models, name, late)
+    with pytest.raises(KeyboardInterrupt, match="interrupted; nothing was cached"):
+        lab_model(kind, recipe=recipe, progress=False)
+    assert len(batches) == 3 and not list(tmp_path.glob("*.pt"))  # exact: stopped in epoch 2, nothing cached
     monkeypatch.setattr(lab_models, name, real)
     assert not train_lab_model(kind, recipe=recipe, progress=False).stopped_early  # exact
     lab_model(kind, recipe=recipe, progress=False)

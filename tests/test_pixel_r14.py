@@ -114,3 +114,43 @@ def test_the_rescale_setting_stretches_only_the_shown_result(tiny):
     assert plain.values == shown.values  # exact: the optimisation is the same run
     with pytest.raises(TypeError, match="rescale must be a bool, got int"):
         preset("cs231n", rescale=1)
+
+
+def test_colour_and_brightness_blurs_leave_the_result_in_range(tiny):
+    """A blur of the brightness (or of the colour) alone is not an average of pixels: without a clamp after it,
+    a run whose last step is a blur step returned pixels outside [0, 1] (-0.10 to 1.17 here)."""
+    from vizlab.optimize.classviz import class_visualization
+
+    for lever in (dict(luma_blur=2.0), dict(chroma_blur=2.0)):
+        settings = preset("cs231n", size=32, steps=5, blur_every=4, jitter=2, l2=0.0, lr=100.0, **lever)  # step 4 blurs
+        image = class_visualization(tiny, 1, settings, progress=False).image
+        assert float(image.amin()) >= 0 and float(image.amax()) <= 1  # exact: the clamp is the last projection
+
+
+def test_luma_blur_end_needs_luma_blur():
+    with pytest.raises(ValueError, match="luma_blur_end=0.5 needs luma_blur > 0"):
+        preset("cs231n", luma_blur_end=0.5)
+    preset("cs231n", luma_blur=2.0, luma_blur_end=0.5)
+
+
+def test_rescaled_names_a_ground_of_the_wrong_type():
+    from vizlab.optimize.classviz import rescaled
+
+    image = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    for ground in ("0.5", True, [0.5, "x", 0.5]):
+        with pytest.raises(TypeError, match="ground must be None or one or three numbers"):
+            rescaled(image, ground)
+    torch.testing.assert_close(rescaled(image, [0.5, 0.5, 0.5]), rescaled(image, 0.5))
+
+
+def test_rescale_does_not_change_which_image_the_retry_keeps(tiny):
+    """The retry on the plain ground compares the optimised images; the stretch is applied to the kept one only,
+    so the probabilities compared and the image kept are those of the run without ``rescale``."""
+    from vizlab.optimize.classviz import class_visualization, rescaled
+
+    settings = preset("object", size=32, steps=3, view=24, canvas=0, retry_plain=1.0)   # p < 1: always retried
+    plain = class_visualization(tiny, 1, settings, progress=False)
+    shown = class_visualization(tiny, 1, settings, rescale=True, progress=False)
+    for key in ("random", "plain", "kept"):
+        assert plain.info["retry"][key] == shown.info["retry"][key]  # exact: the same comparison and choice
+    torch.testing.assert_close(shown.image, rescaled(plain.image, 0.5))

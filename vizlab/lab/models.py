@@ -189,6 +189,7 @@ def lab_model(kind: str = "shortcut", *, seed: int = 0, cue: Cue | None = None, 
         try:
             model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
             model.cam_layer = "relu3"
+            model.stopped_early = False   # only finished trainings are cached
             return model.eval()
         except Exception:  # a damaged file: train again
             pass

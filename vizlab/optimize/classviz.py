@@ -156,7 +156,9 @@ class ClassVizSettings:
             the transformed view shrunk to a fraction of its side drawn from ``[0.8 * whole, whole]``, in the
             middle of a frame of the view's side; the class score of both copies is ascended, so the image must
             show the class also as a small whole object, not only as a close-up part filling the window (issue 24,
-            round 14). Each step costs about two forward passes; 0: off.
+            round 14). Each step costs about two forward passes; 0: off. Needs ``centre``. The objective sums the
+            two copies' scores, so the recorded values are about twice a run without it and the regularisers weigh
+            half as much against the class.
         whole_only: with ``whole``: the model sees only the zoomed-out copy (the object always small in its frame,
             no close-up; one forward pass per step).
         starts: begin from this many random phases (image seeds ``seed, seed + 1, ...``), run each for
@@ -281,6 +283,12 @@ class ClassVizSettings:
             raise ValueError(f"whole must be 0 (off) or a fraction of the view's side in [0.1, 1), got {self.whole}")
         if self.whole_only and not self.whole:
             raise ValueError("whole_only needs whole > 0 (the side of the zoomed-out copy), got whole=0")
+        if self.whole and not self.centre:
+            raise ValueError(f"whole={self.whole} needs centre > 0: the zoomed-out copy's frame repeats the view's "
+                             "edge, which is a plain ground only around a centre window (got centre=0)")
+        if self.luma_blur_end is not None and not self.luma_blur:
+            raise ValueError(f"luma_blur_end={self.luma_blur_end} needs luma_blur > 0 (the width it starts from), "
+                             "got luma_blur=0")
         if not 0 <= float(self.ghost) < 1:
             raise ValueError(f"ghost must be a probability in [0, 1), got {self.ghost}")
         if not float(self.decay) >= 0:
@@ -463,6 +471,9 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
     if settings.luma_blur > 0:
         regs.append(LumaBlur(settings.luma_blur, settings.blur_every, end_sigma=settings.luma_blur_end,
                              steps=settings.steps if settings.luma_blur_end is not None else None))
+    if clamp and (settings.chroma_blur > 0 or settings.luma_blur > 0):
+        # a blur of the colour or of the brightness alone is not an average of pixels: it can leave [0, 1]
+        regs.append(Clamp(0.0, 1.0))
     region = param.window if settings.centre > 0 else None
     if settings.clip_weak > 0:
         regs.append(ClipWeak(settings.clip_weak, settings.clip_every, centre=mean, scale=std, region=region))
@@ -702,21 +713,29 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                     break
         result = parts[0] if len(stages) == 1 else _joined(parts, settings.steps,
                                                            dict(octaves=[part.steps for part in parts]))
-    if settings.rescale:
-        result.image = rescaled(result.image, 0.5 if settings.centre > 0 else None)
     result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
                        target_probability=class_probability(model, result.image, index))
+
+    def shown(kept: RenderResult) -> RenderResult:
+        """``rescale``: stretch the kept image for display only, after the retry has compared the optimised
+        images (the probability is then the shown image's)."""
+        if settings.rescale:
+            kept.image = rescaled(kept.image, 0.5 if settings.centre > 0 else None)
+            kept.info["target_probability"] = class_probability(model, kept.image, index)
+        return kept
+
     if settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop and result.reason == "finished":
         side = settings.view or settings.size
         first = (result.info["target_probability"] if side == result.image.shape[-1]
                  else view_probability(model, result.image, index, side))
         if first < settings.retry_plain:
-            plain = class_visualization(model, index, replace(settings, backdrop=False, retry_plain=0.0, starts=1),
+            plain = class_visualization(model, index, replace(settings, backdrop=False, retry_plain=0.0, starts=1,
+                                                              rescale=False),
                                         seed=seed,
                                         snapshots=snapshots, callback=callback, stop_event=stop_event,
                                         progress=progress)
             if plain.reason != "finished":   # a stopped second run: keep the finished first one
-                return result
+                return shown(result)
             again = view_probability(model, plain.image, index, side)
             keep_plain = again > first
             kept = plain if keep_plain else result
@@ -724,8 +743,8 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                                       seconds=dict(random=result.seconds, plain=plain.seconds))
             kept.seconds = result.seconds + plain.seconds   # both runs are the cost of this image
             kept.info["settings"] = settings
-            return kept
-    return result
+            return shown(kept)
+    return shown(result)
 
 
 def _joined(parts: list[RenderResult], requested: int, info: dict) -> RenderResult:
@@ -826,7 +845,10 @@ def rescaled(image: torch.Tensor, ground=None, percentile: float = 99.5) -> torc
     if ground is None:
         g = x.mean(dim=(2, 3), keepdim=True)
     else:
-        g = torch.as_tensor(ground, dtype=x.dtype, device=x.device).reshape(-1)
+        numbers = ground if isinstance(ground, (tuple, list)) else [ground]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+            raise TypeError(f"ground must be None or one or three numbers in [0, 1], got {ground!r}")
+        g = torch.as_tensor(numbers, dtype=x.dtype, device=x.device).reshape(-1)
         if g.numel() not in (1, 3) or not bool(((g >= 0) & (g <= 1)).all()):
             raise ValueError(f"ground must be None or one or three numbers in [0, 1], got {ground!r}")
         g = g.view(1, -1, 1, 1).expand(x.shape[0], 3, 1, 1)

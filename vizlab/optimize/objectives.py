@@ -17,6 +17,8 @@ from typing import Callable, Mapping
 
 import torch
 
+from ..attribution._common import check_int
+
 
 @dataclass
 class Context:
@@ -105,11 +107,7 @@ def as_objective(obj) -> Objective:
 
 
 def _check_index(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
+    return check_int(name, value, 0)
 
 
 def class_logit(target: int, *, batch: int | None = None) -> Objective:

@@ -29,7 +29,7 @@ from ..device import model_device
 from ..images import load_image, resize, to_image, to_tensor
 from .artwork import style_batch
 from .lossnet import LossNetwork, Recipe, loss_network
-from .losses import gram_matrix, relative_content_loss, relative_gram_error, relative_style_loss, tv_loss
+from .losses import gram_matrix, relative_content_loss, relative_gram_loss, relative_style_loss, tv_loss
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise")
@@ -108,10 +108,7 @@ def gram_distance(grams: Sequence[torch.Tensor], target: Sequence[torch.Tensor])
     """Relative Gram distance ``mean_l ||G_l - A_l||^2 / ||A_l||^2`` of two :func:`style_grams` lists."""
     if len(grams) != len(target) or not grams:
         raise ValueError(f"grams and target must be equally long non-empty lists, got {len(grams)} and {len(target)}")
-    total, w = grams[0].new_zeros(()), 1.0 / len(grams)
-    for g, a in zip(grams, target):
-        total = total + w * relative_gram_error(g, a).mean()   # relative_style_loss's arithmetic, term by term
-    return float(total)
+    return float(relative_gram_loss(grams, target, [1.0 / len(grams)] * len(grams)))
 
 
 def style_distance(loss_net: LossNetwork, image: torch.Tensor, style: torch.Tensor,

@@ -145,9 +145,16 @@ def relative_style_loss(feats: Sequence[torch.Tensor], target_grams: Sequence[to
     This makes every layer count alike whatever its size and activation scale, so one style weight works
     across loss networks (used by vizlab's offline recipe). Per sample when ``feats`` hold a batch.
     """
-    total = feats[0].new_zeros(())
-    for f, a, w in zip(feats, target_grams, weights):
-        total = total + w * relative_gram_error(gram_matrix(f, normalize), a).mean()
+    return relative_gram_loss([gram_matrix(f, normalize) for f in feats], target_grams, weights)
+
+
+def relative_gram_loss(grams: Sequence[torch.Tensor], target_grams: Sequence[torch.Tensor],
+                       weights: Sequence[float]) -> torch.Tensor:
+    """:func:`relative_style_loss` on Gram matrices already computed: ``sum_l w_l ||G_l - A_l||^2 / ||A_l||^2``
+    (``gatys.gram_distance`` is this with equal weights)."""
+    total = grams[0].new_zeros(())
+    for g, a, w in zip(grams, target_grams, weights):
+        total = total + w * relative_gram_error(g, a).mean()
     return total
 
 

@@ -243,6 +243,13 @@ def network_report(net: torch.nn.Module, style, photos: Sequence, *, size: int =
         loss_net = loss_network() if loss_net is None else loss_net
         target = style_grams(loss_net, s)   # once: one pass of the loss network per image in all
         photo_grams = {} if photo_grams is None else photo_grams
+        if not isinstance(photo_grams, dict):
+            raise TypeError(f"photo_grams must be a dict (filled by earlier calls) or None, got "
+                            f"{type(photo_grams).__name__}")
+        # Gram matrices of one loss network are no use to another: the dict remembers whose they are
+        if photo_grams.setdefault("loss_net", loss_net) is not loss_net:
+            raise ValueError("photo_grams was filled with another loss network's Gram matrices; pass a new dict "
+                             "(or None) for this loss_net")
         for row, p, x, y in zip(rows, photos, xs, outs):
             key = (p, size) if isinstance(p, str) else None   # images given as arrays are measured every time
             grams = photo_grams[key] if key in photo_grams else style_grams(loss_net, x)

@@ -526,15 +526,22 @@ def network_file(name: str) -> Path:
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
-    path = NETWORK_DIR / f"{DEFAULT_NETWORKS.get(name, name)}.pt"
-    if path.is_file():
-        return path
+    # only the names the error lists: not other models kept there (bigfilters), nor a path out of the folder
+    if name in DEFAULT_NETWORKS or name in _subfolder_names() or name in network_names():
+        path = NETWORK_DIR / f"{DEFAULT_NETWORKS.get(name, name)}.pt"
+        if path.is_file():
+            return path
     raise ValueError(f"name={name!r} is not a shipped network ({_known_names()})")
+
+
+def _subfolder_names() -> list[str]:
+    """The networks in ``data/networks``' subfolders, by name (``"lite0/swirls"``, ``"vgg19/swirls"`` ...)."""
+    return sorted(p.relative_to(NETWORK_DIR).with_suffix("").as_posix() for p in NETWORK_DIR.glob("*/*.pt"))
 
 
 def _known_names() -> str:
     """The names a user can load, for error messages: the listed defaults and the subfolders' networks."""
-    sub = sorted(p.relative_to(NETWORK_DIR).with_suffix("").as_posix() for p in NETWORK_DIR.glob("*/*.pt"))
+    sub = _subfolder_names()
     return f"shipped: {', '.join(network_names()) or 'none found'}; in subfolders: {', '.join(sub) or 'none'}"
 
 
@@ -568,12 +575,12 @@ def load_transformer(source: str | Path, device: str | torch.device | None = Non
     if not isinstance(source, (str, Path)):
         raise TypeError(f"source must be a network name or a path, got {type(source).__name__}")
     path = Path(source)
-    if not path.exists() and isinstance(source, str):
+    if not path.is_file() and isinstance(source, str):   # a folder named like a network (an output folder) is not one
         try:
             path = network_file(source)
         except ValueError:
             pass
-    if not path.exists():
+    if not path.is_file():
         moved = _moved(path)
         if moved is not None:
             raise ValueError(f"source={str(source)!r} no longer exists: that network (trained on EfficientNet-Lite0's "
