@@ -132,8 +132,10 @@ def _render(args: argparse.Namespace) -> None:
     gram = texture_gram_distance(net, r.image, src) / noise_gram
     spec = spectrum_distance(r.image, _crop(src, size))
     save_image(r.image[0], out / f"{args.texture}_s{args.seed}{args.tag}.png")
+    # no history: the clock's Ctrl-C came before the first chunk ended
+    patch = round(r.history[-1].get("patch", 0.0), 4) if r.history else None
     row = dict(texture=args.texture, seed=args.seed, tag=args.tag, recipe=recipe, gram_left=round(gram, 4),
-               spectrum_distance=round(spec, 4), patch_loss=round(r.history[-1].get("patch", 0.0), 4),
+               spectrum_distance=round(spec, 4), patch_loss=patch,
                iterations=r.steps, stopped=r.stopped,
                seconds=round(r.seconds, 1),
                load=[round(load0, 1), round(os.getloadavg()[0], 1)])

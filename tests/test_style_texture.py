@@ -130,12 +130,13 @@ def test_colour_sources_are_not_histogram_matched_by_default(tnet):
 
 
 @pytest.mark.parametrize("kwargs, error, word", [
-    (dict(size=8), ValueError, "size"),
-    (dict(octaves=0), ValueError, "octaves"),
+    (dict(size=8), ValueError, "size must be an integer >= 16, got 8"),
+    (dict(octaves=0), ValueError, "octaves must be an integer >= 1, got 0"),
+    (dict(octaves=2, steps=[1, -1]), ValueError, "steps must be an integer >= 0, got -1"),
     (dict(octaves=2, steps=[1]), ValueError, "steps"),
     (dict(init="zeros"), ValueError, "init"),
     (dict(spectrum_weight=-1), ValueError, "spectrum_weight"),
-    (dict(source_size=16), ValueError, "source_size"),
+    (dict(source_size=16), ValueError, "source_size must be an integer >= 32, got 16"),
     (dict(layers=["relu9_9"]), ValueError, "relu9_9"),
     (dict(layers=[]), ValueError, "layers"),
     (dict(layers="pool1"), TypeError, "layers"),
@@ -314,6 +315,57 @@ def test_patch_loss_is_zero_on_the_source_and_finds_the_nearest_patch(tnet):
     assert float(_patch_loss(tnet(y, ["relu2_1"])["relu2_1"], PatchBank(f4))) > 0.05  # exact
 
 
+def test_patch_loss_wraps_round_a_periodic_map():
+    from vizlab.style.texture import PatchBank, _patch_loss, nearest_patches
+
+    g = torch.Generator().manual_seed(9)
+    t = torch.rand(1, 5, 4, 4, generator=g)
+    # periodic: one patch per position (wrapping round), H*W of them; else only the (H-2)*(W-2) inside
+    tiled = PatchBank(t.repeat(1, 1, 2, 2))   # holds every wrapped-round patch of t, and no zero-padded one
+    assert nearest_patches(t, tiled, periodic=True).numel() == 16  # exact
+    assert nearest_patches(t, tiled, periodic=False).numel() == 4  # exact
+    # t (and t rolled across its own edge) wrapped round is made of the tiled source's patches: loss ~0
+    for shift in ((0, 0), (1, 2), (3, 1)):
+        assert float(_patch_loss(t.roll(shift, dims=(-2, -1)), tiled, periodic=True)) < 1e-10  # exact
+    # the bank of t alone has only its 4 inner patches: inside the map the loss is 0, wrapped round it is not
+    own = PatchBank(t)
+    assert float(_patch_loss(t, own, periodic=False)) < 1e-10  # exact
+    assert float(_patch_loss(t, own, periodic=True)) > 0.05  # exact
+
+
+def test_an_all_zero_patch_is_matched_to_the_lowest_energy_source_patch():
+    from vizlab.style.texture import PatchBank, _patch_loss, nearest_patches
+
+    # A dead-ReLU neighbourhood has no direction (every normalised cross-correlation is 0): it is matched to the
+    # source patch of least energy (here the source's own all-zero patch, the 16th), not to the first one.
+    g = torch.Generator().manual_seed(1)
+    src = torch.relu(torch.randn(1, 3, 6, 6, generator=g))
+    src[..., 3:, 3:] = 0
+    bank = PatchBank(src)
+    zero = int(bank.patches.norm(dim=1).argmin())
+    assert zero == 15 and float(bank.patches[zero].abs().max()) == 0  # exact
+    dead = torch.zeros(1, 3, 4, 5)
+    assert torch.equal(nearest_patches(dead, bank), torch.full((20,), zero))  # exact
+    assert float(_patch_loss(dead, bank)) == 0  # exact
+    # a map with some dead neighbourhoods: only those change; the others keep their best correlation
+    f = src.clone()
+    f[..., :3, :3] = 0
+    idx = nearest_patches(f, bank, periodic=False).reshape(4, 4)
+    assert int(idx[0, 0]) == zero and torch.equal(idx[3], torch.arange(12, 16))  # exact
+
+
+def test_patch_bank_stride_keeps_every_stride_th_patch():
+    from vizlab.style.texture import PatchBank
+
+    src = torch.rand(1, 2, 9, 11, generator=torch.Generator().manual_seed(10))
+    full = PatchBank(src)
+    two = PatchBank(src, stride=2)
+    assert len(full) == 7 * 9 and len(two) == 4 * 5  # exact
+    every_other = full.patches.reshape(7, 9, -1)[::2, ::2].reshape(20, -1)
+    assert torch.equal(two.patches, every_other)  # exact
+    assert two.filters.shape == (20, 2, 3, 3)  # exact
+
+
 def test_patch_loss_pulls_the_synthesis_towards_its_neighbours(tnet):
     from vizlab.style.texture import PatchBank, _patch_loss
 
@@ -327,7 +379,7 @@ def test_patch_loss_pulls_the_synthesis_towards_its_neighbours(tnet):
     assert float(_patch_loss(y, bank)) < loss.item()  # exact
 
 
-def test_patch_layers_change_the_synthesis_and_are_checked(tnet):
+def test_patch_layers_change_the_synthesis_and_are_checked(vgg, tnet):
     from vizlab.style.texture import PatchBank
 
     kw = dict(size=32, source_size=64, octaves=1, steps=4, net=tnet, seed=0)
@@ -337,6 +389,9 @@ def test_patch_layers_change_the_synthesis_and_are_checked(tnet):
     assert all(h["patch"] == 0 for h in plain.history) and all(h["patch"] > 0 for h in patch.history)  # exact
     # the term's value falls over the iterations
     assert patch.history[-1]["patch"] < patch.history[0]["patch"]  # exact
+    # patch_stride reaches the bank (a sparser bank: other nearest patches, another image)
+    strided = synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_stride=2, **kw)
+    assert not torch.equal(strided.image, patch.image)  # exact
     off = synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_weight=0.0, **kw)
     assert torch.allclose(off.image, plain.image, atol=1e-6)  # exact
     with pytest.raises(ValueError, match="relu9_1"):
@@ -347,14 +402,22 @@ def test_patch_layers_change_the_synthesis_and_are_checked(tnet):
         with pytest.raises(error, match="patch_weight"):
             synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_weight=bad, **kw)
     for bad, error in ((0, ValueError), (1.5, TypeError)):
-        with pytest.raises(error, match="patch_stride"):
+        with pytest.raises(error, match=f"patch_stride must be an integer >= 1, got .*{bad}"):
             synthesize_texture_vgg("brick", patch_layers=["relu3_1"], patch_stride=bad, **kw)
     # a source map smaller than one patch (pool4 of a 32-px source is 2 x 2) says so
     with pytest.raises(ValueError, match="smaller than one patch"):
         synthesize_texture_vgg("brick", patch_layers=["pool4"], size=32, source_size=32, octaves=1, steps=1,
                                net=tnet)
-    with pytest.raises(ValueError, match="stride"):
+    with pytest.raises(ValueError, match="stride must be an integer >= 1, got 0"):
         PatchBank(torch.rand(1, 2, 5, 5), stride=0)
+    with pytest.raises(TypeError, match="size must be an integer >= 1, got bool True"):
+        PatchBank(torch.rand(1, 2, 5, 5), size=True)
+    # ... and so does a synthesis map smaller than one patch (reflection padding, no wrapping round: relu4_1 of the
+    # 16-px coarse octave is 2 x 2), before any work
+    reflect = TextureNet(vgg, padding="reflect")
+    with pytest.raises(ValueError, match=r"patch_layers.*relu4_1.*2x2.*size 32, octaves 2"):
+        synthesize_texture_vgg("brick", size=32, source_size=64, octaves=2, steps=1, patch_layers=["relu4_1"],
+                               net=reflect)
 
 
 def test_an_interrupted_synthesis_returns_what_it_has(tnet):
@@ -376,17 +439,77 @@ def test_an_interrupted_synthesis_returns_what_it_has(tnet):
     assert not short.stopped  # exact
     assert [h["total"] for h in part.history] == [h["total"] for h in short.history]  # exact
     assert torch.equal(part.image, short.image)  # exact
+    # A real Ctrl-C lands inside an L-BFGS step (mid line search, the pixels at a trial point): raised from a forward
+    # hook on the 7th forward pass of the fine octave's second chunk, the run returns the image and history of the
+    # last finished chunk, the same as the run asked for [10, 10] (not the optimiser's trial pixels).
+    armed, passes = [False], [0]
+
+    def arm(octave, step, loss):
+        armed[0] = armed[0] or (octave == 1 and step == 10)
+
+    def hook(module, inputs, output):
+        if armed[0]:
+            passes[0] += 1
+            if passes[0] == 7:
+                raise KeyboardInterrupt
+
+    handle = tnet.layers[0].register_forward_hook(hook)
+    try:
+        mid = synthesize_texture_vgg("gravel", callback=arm, **kw)
+    finally:
+        handle.remove()
+    assert passes[0] == 7 and mid.stopped and mid.steps == 20  # exact
+    assert [h["total"] for h in mid.history] == [h["total"] for h in short.history]  # exact
+    assert torch.equal(mid.image, short.image)  # exact
+    # ... and landing between the end of a chunk and its records (here: while the chunk's first iteration is
+    # recorded, the 21st record in all), the image and the history stay in step: those of the [10, 10] run.
+    import builtins
+
+    import vizlab.style.texture as texture_module
+
+    records = [0]
+
+    def min_then_ctrl_c(*args, **kwargs):
+        if "key" in kwargs:   # the records' min(mine, key=...)
+            records[0] += 1
+            if records[0] == 21:
+                raise KeyboardInterrupt
+        return builtins.min(*args, **kwargs)
+
+    texture_module.min = min_then_ctrl_c   # a module global shadows the builtin
+    try:
+        gap = synthesize_texture_vgg("gravel", **kw)
+    finally:
+        del texture_module.min
+    assert records[0] == 21 and gap.stopped and gap.steps == 20  # exact
+    assert torch.equal(gap.image, short.image)  # exact
     # Interrupted in the coarse octave: that octave's image, upsampled to the size asked for (as a run with no
     # iterations in the fine octave gives it).
     early = synthesize_texture_vgg("gravel", callback=lambda o, s, l: (_ for _ in ()).throw(KeyboardInterrupt), **kw)
     assert early.stopped and early.steps == 10 and early.image.shape == (1, 3, 32, 32)  # exact
     assert torch.equal(early.image, synthesize_texture_vgg("gravel", **{**kw, "steps": [10, 0]}).image)  # exact
-    # stop_event: the same, from another thread (set here before the run: it stops after the first chunk).
+    # stop_event: the same, from another thread; checked before each chunk. Set before the run: no iteration, the
+    # start image (as a run asked for no iterations gives it).
     stop = threading.Event()
     stop.set()
     stopped = synthesize_texture_vgg("gravel", stop_event=stop, **kw)
-    assert stopped.stopped and stopped.steps == 10  # exact
-    assert torch.equal(stopped.image, early.image)  # exact
+    assert stopped.stopped and stopped.steps == 0  # exact
+    assert torch.equal(stopped.image, synthesize_texture_vgg("gravel", **{**kw, "steps": [0, 0]}).image)  # exact
+    # set during the run (here by the callback after the fine octave's 10th iteration): the next chunk does not start
+    stop = threading.Event()
+    during = synthesize_texture_vgg("gravel", stop_event=stop,
+                                    callback=lambda o, s, l: stop.set() if (o, s) == (1, 10) else None, **kw)
+    assert during.stopped and during.steps == 20 and torch.equal(during.image, short.image)  # exact
+    # A run that did all its iterations is not "stopped", even when the event is set or Ctrl-C comes at its last one.
+    stop = threading.Event()
+
+    def last_step(octave, step, loss):
+        if (octave, step) == (1, 20):
+            stop.set()
+            raise KeyboardInterrupt
+
+    done = synthesize_texture_vgg("gravel", stop_event=stop, callback=last_step, **kw)
+    assert not done.stopped and done.steps == 30  # exact
     with pytest.raises(TypeError, match="stop_event"):
         synthesize_texture_vgg("gravel", stop_event=True, **kw)
 
@@ -427,3 +550,13 @@ def test_rank_match_maps_equal_values_to_equal_outputs():
     # A gray 8-bit-like image matched to itself keeps its levels (a ramp would have spread them).
     levels = (torch.randint(0, 8, (1, 1, 12, 12), generator=g).float() / 7)
     assert torch.allclose(match_histogram(levels, levels), levels, atol=1e-6)  # exact
+    # One value per row takes the middle quantile (the reference's median), not the reference's minimum.
+    five, four = ref[:, :5], ref[:, :4]
+    assert torch.equal(rank_match(torch.tensor([[5.0], [-1.0]]), five), five[:, 2:3])  # exact
+    assert torch.allclose(rank_match(torch.tensor([[5.0], [-1.0]]), four), (four[:, 1:2] + four[:, 2:3]) / 2)  # exact
+    # Non-finite values have no rank: a ValueError, not the top quantiles given to NaN.
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="values must be finite"):
+            rank_match(torch.tensor([[0.3, bad, 0.1], [0.0, 1.0, 2.0]]), ref)
+        with pytest.raises(ValueError, match="finite"):
+            match_histogram(torch.full((1, 2, 4, 4), bad), torch.rand(1, 2, 4, 4, generator=g))

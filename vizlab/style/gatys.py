@@ -339,7 +339,8 @@ def rank_match(values: torch.Tensor, sorted_reference: torch.Tensor) -> torch.Te
     """Exact histogram matching by rank, row by row: ``values`` ``(C, N)`` and ``sorted_reference`` ``(C, M)``
     (each row sorted ascending) give ``(C, N)`` where the k-th smallest value of a row is replaced by the
     reference row's quantile at the same rank (linear interpolation between reference values, so ``N`` and ``M``
-    may differ). Equal values of a row get equal outputs: the mean of the quantiles at their ranks. The one
+    may differ; a row of one value takes the middle quantile, the reference's median). Equal values of a row get
+    equal outputs: the mean of the quantiles at their ranks. Non-finite values (no rank) are a ValueError. The one
     helper behind :func:`match_histogram` (pixels) and the texture synthesis's histogram loss (feature maps,
     :func:`vizlab.style.texture._histogram_loss`)."""
     if values.dim() != 2 or sorted_reference.dim() != 2 or values.shape[0] != sorted_reference.shape[0]:
@@ -348,8 +349,14 @@ def rank_match(values: torch.Tensor, sorted_reference: torch.Tensor) -> torch.Te
     n, m = values.shape[1], sorted_reference.shape[1]
     if m < 1:
         raise ValueError("sorted_reference must hold at least one value per row, got an empty row")
-    # the rank positions in float64 (a float16 reference cannot even hold positions past 65504)
-    pos = torch.linspace(0, m - 1, n, device=values.device, dtype=torch.float64)
+    if values.is_floating_point() and not bool(torch.isfinite(values).all()):
+        # NaN sorts last and would silently take the top quantiles
+        raise ValueError(f"values must be finite, got {int((~torch.isfinite(values)).sum())} NaN or infinite "
+                         f"value(s) of {values.numel()}")
+    # the rank positions in float64 (a float16 reference cannot even hold positions past 65504); a lone value takes
+    # the middle position (the median), not the first (the minimum)
+    pos = torch.linspace(0, m - 1, n, device=values.device, dtype=torch.float64) if n != 1 else \
+        torch.full((1,), (m - 1) / 2, device=values.device, dtype=torch.float64)
     lo = pos.floor().long().clamp(max=m - 1)
     hi = (lo + 1).clamp(max=m - 1)
     w = (pos - lo).to(sorted_reference.dtype if sorted_reference.is_floating_point() else torch.float32)

@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..attribution._common import check_int
 from ..device import model_device
 from ..models import VizModel, load_model
 from .artwork import style_batch
@@ -174,16 +175,14 @@ class PatchBank:
     it (every ``stride``-th position down and across), flattened, ``(L, C*size*size)``; ``filters``: the same
     patches scaled to unit length, shaped ``(L, C, size, size)`` as convolution filters, so that one convolution of
     a feature map with them gives every position's normalised cross-correlation with every source patch (up to
-    the position's own patch length, which does not change which source patch is nearest).
+    the position's own patch length, which does not change which source patch is nearest); ``lowest``: the index of
+    the patch of least energy (the match of an all-zero patch).
     """
 
     def __init__(self, source: torch.Tensor, size: int = 3, stride: int = 1):
         _one_image(source)
-        for name, value in (("size", size), ("stride", stride)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"patch {name} must be an integer, got {type(value).__name__} {value!r}")
-            if value < 1:
-                raise ValueError(f"patch {name} must be >= 1, got {value!r}")
+        check_int("size", size)
+        check_int("stride", stride)
         c, h, w = source.shape[1:]
         if h < size or w < size:
             raise ValueError(f"the source's feature map ({h}x{w}) is smaller than one patch ({size}x{size}): "
@@ -193,9 +192,13 @@ class PatchBank:
         self.filters = (self.patches / self.patches.norm(dim=1, keepdim=True).clamp_min(1e-8)
                         ).reshape(-1, c, size, size)
         self.size = size
+        energies = self.patches.pow(2).sum(dim=1)
+        # where a patch of the synthesis is all zero (a dead-ReLU neighbourhood: no direction, every correlation
+        # 0) its nearest source patch is the one of least energy (the closest in distance), not the first one
+        self.lowest = energies.argmin()
         # the loss's fixed denominator: the mean energy of a source patch (the loss is then relative, like the
         # Gram terms, and does not jump when the nearest neighbours change)
-        self.energy = self.patches.pow(2).sum(dim=1).mean().clamp_min(1e-12)
+        self.energy = energies.mean().clamp_min(1e-12)
 
     def __len__(self) -> int:
         return self.patches.shape[0]
@@ -218,10 +221,16 @@ def _patch_columns(f: torch.Tensor, size: int, periodic: bool) -> torch.Tensor:
 
 def nearest_patches(f: torch.Tensor, bank: PatchBank, periodic: bool = True) -> torch.Tensor:
     """For every patch of the feature map ``f`` (see :func:`_patch_columns`), the index into ``bank`` of the source
-    patch with the highest normalised cross-correlation, ``(P,)``; one convolution with the bank's filters."""
+    patch with the highest normalised cross-correlation, ``(P,)``; one convolution with the bank's filters. A
+    patch of ``f`` that is all zero (to ``1e-12`` of a source patch's mean energy) gets the source patch of least
+    energy (:attr:`PatchBank.lowest`)."""
     _one_image(f)
     with torch.no_grad():
-        return F.conv2d(_wrapped(f, bank.size, periodic), bank.filters).flatten(2)[0].argmax(dim=0)
+        padded = _wrapped(f, bank.size, periodic)
+        idx = F.conv2d(padded, bank.filters).flatten(2)[0].argmax(dim=0)
+        window = padded.new_ones(1, 1, bank.size, bank.size)
+        energy = F.conv2d(padded.pow(2).sum(dim=1, keepdim=True), window).flatten()
+        return torch.where(energy <= 1e-12 * bank.energy, bank.lowest.to(idx.device), idx)
 
 
 def _patch_loss(f: torch.Tensor, bank: PatchBank, periodic: bool = True) -> torch.Tensor:
@@ -440,37 +449,33 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         seed: seeds the initial noise.
         callback: ``callback(octave, step, loss)`` once per L-BFGS iteration; the calls come in bursts, after
             each ``step`` call of :data:`LBFGS_CHUNK` iterations (the image is then the chunk's last).
-        stop_event: when set (from another thread), stop after the current chunk of iterations.
+        stop_event: checked before each chunk of iterations: when set (from another thread), the chunk under way
+            ends and no other starts.
 
     Ctrl-C (``KeyboardInterrupt``) or ``stop_event`` ends the run early: the result is then what was synthesised
     up to the last finished chunk of :data:`LBFGS_CHUNK` iterations (an earlier octave's image upsampled to
-    ``size``), finished as usual, with ``stopped=True``; ``history`` holds the iterations done.
+    ``size``; the start image if none finished), finished as usual, with ``stopped=True`` when iterations were left
+    undone; ``history`` holds the iterations done.
 
     Returns:
         A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum",
         "patch", "total"}`` per iteration ("gram": every feature term but the patch term), the losses where that iteration ended (so ``history[0]`` is after the first
         iteration, not the start); ``seconds``: the whole run).
     """
-    def whole(name: str, value) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-
     def weight(name: str, value) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
-    whole("size", size)
-    if size < 16:
-        raise ValueError(f"size must be at least 16 pixels, got {size!r}")
-    whole("octaves", octaves)
-    if octaves < 1 or size // 2 ** (octaves - 1) < 16:
+    check_int("size", size, 16)
+    check_int("octaves", octaves)
+    if size // 2 ** (octaves - 1) < 16:
         raise ValueError(f"octaves must be a positive integer with size / 2**(octaves-1) >= 16, got {octaves!r}")
     per_octave = [steps] * octaves if isinstance(steps, int) else list(steps)
     for s in per_octave:
-        whole("steps", s)
-    if len(per_octave) != octaves or any(s < 0 for s in per_octave):
+        check_int("steps", s, 0)
+    if len(per_octave) != octaves:
         raise ValueError(f"steps must be a non-negative integer or one per octave ({octaves}), got {steps!r}")
     if init not in ("spectrum", "noise"):
         raise ValueError(f"init must be 'spectrum' or 'noise', got {init!r}")
@@ -479,9 +484,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                         ("tv_weight", tv_weight), ("patch_weight", patch_weight)):
         weight(name, value)
     source_size = 2 * size if source_size is None else source_size
-    whole("source_size", source_size)
-    if source_size < size:
-        raise ValueError(f"source_size must be >= size ({size}), got {source_size!r}")
+    check_int("source_size", source_size, size)   # at least size
     if net is not None and not isinstance(net, TextureNet):
         raise TypeError(f"net must be a TextureNet or None, got {type(net).__name__}")
     net = TextureNet(pooling=pooling, padding=padding) if net is None else net
@@ -497,16 +500,23 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     if isinstance(patch_layers, str):
         raise TypeError(f"patch_layers must be a sequence of layer names, got the string {patch_layers!r}")
     patch_layers = list(patch_layers)
-    whole("patch_stride", patch_stride)
-    if patch_stride < 1:
-        raise ValueError(f"patch_stride must be >= 1, got {patch_stride!r}")
+    check_int("patch_stride", patch_stride)
     if stop_event is not None and not callable(getattr(stop_event, "is_set", None)):
         raise TypeError(f"stop_event must be a threading.Event or None, got {type(stop_event).__name__}")
     device = model_device(net)
-    # checks the names
-    net(torch.zeros(1, 3, 16, 16, device=device), [*layers, *long_range, *histogram_layers, *patch_layers])
-    feat_layers = list(dict.fromkeys([*layers, *long_range, *histogram_layers, *patch_layers]))
     periodic = net.padding == "circular"   # then the synthesis is periodic and its patches wrap round
+    # checks the names, and that a patch layer's map holds a whole 3 x 3 patch at the coarsest octave's side (a
+    # periodic map wraps round, so any size has one patch per position)
+    smallest = size // 2 ** (octaves - 1)
+    probe = net(torch.zeros(1, 3, smallest, smallest, device=device),
+                [*layers, *long_range, *histogram_layers, *patch_layers])
+    for name in patch_layers if not periodic else ():
+        h, w = probe[name].shape[-2:]
+        if h < 3 or w < 3:
+            raise ValueError(f"patch_layers: {name}'s feature map is {h}x{w} at the coarsest octave's side "
+                             f"({smallest} px: size {size}, octaves {octaves}), smaller than one 3x3 patch; use a "
+                             f"shallower patch layer, a larger size or fewer octaves")
+    feat_layers = list(dict.fromkeys([*layers, *long_range, *histogram_layers, *patch_layers]))
     src_full = style_batch(None, source, source_size).to(device)
     gen = torch.Generator().manual_seed(seed)
     gray = _is_gray(src_full)
@@ -582,6 +592,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
 
             done = 0
             while done < per_octave[k]:
+                if stop_event is not None and stop_event.is_set():   # before the chunk: a set event costs none
+                    raise _Stopped
                 # ``chunk`` iterations per ``step`` call: torch's L-BFGS evaluates the loss afresh at the start of every
                 # call, so one iteration per call would cost an extra forward and backward pass each.
                 n = min(LBFGS_CHUNK, per_octave[k] - done)
@@ -598,7 +610,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                     # later step would stall too, so start the history afresh from here (and count it as an iteration).
                     opt = make_optimizer()
                     last = first + 1
-                kept = x.detach().clone()
+                reached = x.detach().clone()
                 # One record per iteration: the loss where that iteration ended. The strong-Wolfe search returns the
                 # lowest point of its bracket, which may be where it started (a step of 0): so the lowest of the
                 # iteration's evaluations and the point it started from (the chunk's first evaluation, then the
@@ -616,17 +628,18 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                     if done == per_octave[k]:
                         break
                 # the whole chunk is recorded before the callbacks (one that raises KeyboardInterrupt leaves the
-                # history in step with ``kept``)
+                # history in step with ``kept``); ``kept`` moves with the history (a Ctrl-C while the records
+                # are built leaves both at the previous chunk)
                 result.history.extend(records)
+                kept = reached
                 for record in records if callback is not None else ():
                     callback(k, record["step"], record["total"])
-                if stop_event is not None and stop_event.is_set():
-                    raise _Stopped
 
     try:
         run_octaves()
     except (KeyboardInterrupt, _Stopped):
-        result.stopped = True
+        # stopped only when iterations were left undone (Ctrl-C or the event at the last iteration ends nothing)
+        result.stopped = len(result.history) < sum(per_octave)
     if kept is None:   # stopped before the first iteration: the start image
         kept = x.detach().clone() if x is not None else None
     if kept is None:
