@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..device import model_device
+from .._validate import check_int  # noqa: F401 - re-exported: the attribution methods import it from here
 from ..images import check_unit_range
 
 
@@ -73,15 +74,3 @@ def safe_normalize(maps: torch.Tensor, what: str = "map") -> torch.Tensor:
     scale = torch.where(dead, torch.ones_like(peak), peak)
     out = maps / scale[:, None, None]
     return torch.where(dead[:, None, None], torch.zeros_like(out), out)
-
-
-def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
-    """``value`` checked as an integer in ``[low, high]`` (no upper bound without ``high``): a TypeError for a
-    non-integer (``bool`` too), a ValueError outside the range, each naming the argument and what is allowed. The
-    one integer check of the attribution and optimisation code (render's steps, a regulariser's period ...)."""
-    allowed = f"in {low}..{high}" if high is not None else f">= {low}"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer {allowed}, got {type(value).__name__} {value!r}")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
-    return value

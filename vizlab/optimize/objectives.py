@@ -17,7 +17,7 @@ from typing import Callable, Mapping
 
 import torch
 
-from ..attribution._common import check_int
+from .._validate import check_int
 
 
 @dataclass

@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..attribution._common import check_int
+from .._validate import check_int
 
 
 class Regularizer:

@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 from torch import nn
 
-from ..attribution._common import check_int
+from .._validate import check_int
 from ..device import model_device
 from ..hooks import capture
 from .objectives import Context, Objective, as_objective

@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attribution._common import check_int
+from .._validate import check_int
 from ..device import model_device
 from ..models import VizModel, load_model
 from .artwork import style_batch

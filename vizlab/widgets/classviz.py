@@ -18,7 +18,7 @@ import ipywidgets as W
 import torch
 from matplotlib.figure import Figure
 
-from ..attribution._common import check_int
+from .._validate import check_int
 from ..device import scaled
 from ..optimize.classviz import ClassVizSettings, class_visualization, preset
 from ..optimize.render import RenderResult
