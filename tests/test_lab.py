@@ -68,7 +68,7 @@ def test_anywhere_cue_moves_and_random_mode_is_uninformative():
     (dict(colours=("red", "red")), ValueError, "different names"),
     (dict(colours=("red", "mauve")), ValueError, "different names"),
     (dict(place="middle"), ValueError, "place must be one of"),
-    (dict(size=0), ValueError, "size must be at least 1"),
+    (dict(size=0), ValueError, "size must be an integer >= 1, got 0"),
 ])
 def test_cue_validation(kwargs, error, text):
     with pytest.raises(error, match=text):
@@ -397,7 +397,7 @@ def test_tcav_on_a_network_that_reads_red():
     assert "TCAV for class 0" in res.summary()  # exact
     ax = show_tcav({"net": res})
     assert len(ax.patches) == 3  # exact: one bar per concept
-    with pytest.raises(ValueError, match="random_sets must be at least 2"):
+    with pytest.raises(ValueError, match="random_sets must be an integer >= 2, got 1"):
         tcav(net, images, 0, ["red"], random_sets=1)
     with pytest.raises(ValueError, match="concepts is empty"):
         tcav(net, images, 0, [])

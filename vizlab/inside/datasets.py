@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..images import load_image, resize, sample_image
+from .._validate import check_int
 from ..models import reachable
 
 #: The photos the offline default is cut from (the textures are grayscale and left out).
@@ -42,14 +43,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 class DatasetUnavailableError(RuntimeError):
     """A data set is not on disk and cannot be downloaded (offline, or the download failed)."""
-
-
-def _check_int(name: str, value, lo: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < lo:
-        raise ValueError(f"{name} must be at least {lo}, got {value}")
-    return int(value)
 
 
 @dataclass(eq=False)
@@ -208,8 +201,8 @@ def photo_crops(per_class: int = 40, size: int = 64, *, photos: Sequence[str] = 
         seed: seed of the private random generator.
         scale: ``(min, max)`` fraction of the photo's area that one crop covers.
     """
-    per_class = _check_int("per_class", per_class)
-    size = _check_int("size", size, 8)
+    per_class = check_int("per_class", per_class)
+    size = check_int("size", size, 8)
     if not (0 < scale[0] <= scale[1] <= 1):
         raise ValueError(f"scale must be (min, max) with 0 < min <= max <= 1, got {scale}")
     photos = list(photos)
@@ -244,9 +237,9 @@ def patch_pool(size: int = 224, *, crops_per_photo: int = 6, shapes: int = 24, s
     from ..images import SAMPLES
     from .shapes import make_shapes
 
-    size = _check_int("size", size, 16)
-    crops_per_photo = _check_int("crops_per_photo", crops_per_photo, 0)
-    shapes = _check_int("shapes", shapes, 0)
+    size = check_int("size", size, 16)
+    crops_per_photo = check_int("crops_per_photo", crops_per_photo, 0)
+    shapes = check_int("shapes", shapes, 0)
     names = list(SAMPLES)
     parts = [torch.stack([torch.from_numpy(resize(sample_image(n), size)).permute(2, 0, 1) for n in names])]
     labels = [torch.arange(len(names))]
@@ -281,7 +274,7 @@ def image_folder(root: str | Path, size: int = 64, *, per_class: int | None = No
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"root={str(root)!r} is not a folder; expected root/<class>/<image> (ImageFolder layout)")
-    size = _check_int("size", size, 8)
+    size = check_int("size", size, 8)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise ValueError(f"root={str(root)!r} has no class sub-folders; expected root/<class>/<image>")
@@ -289,7 +282,7 @@ def image_folder(root: str | Path, size: int = 64, *, per_class: int | None = No
     for label, cls in enumerate(classes):
         files = sorted(p for p in (root / cls).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if per_class is not None:
-            files = files[:_check_int("per_class", per_class)]
+            files = files[:check_int("per_class", per_class)]
         for path in files:
             images.append(resize(load_image(path), size))
             labels.append(label)
@@ -311,7 +304,7 @@ def _from_torchvision(ds, n: int | None, seed: int, size: int | None, name: str)
     count = len(ds)
     index = np.arange(count)
     if n is not None and n < count:
-        index = np.sort(np.random.default_rng(seed).choice(count, size=_check_int("n", n), replace=False))
+        index = np.sort(np.random.default_rng(seed).choice(count, size=check_int("n", n), replace=False))
     images, labels = [], []
     for i in index:
         img, label = ds[int(i)]

@@ -35,7 +35,8 @@ from torch import nn
 
 from ..device import get_device, model_device
 from ..toy import seeded
-from .datasets import ImageSet, _check_int
+from .._validate import check_int
+from .datasets import ImageSet
 
 SHAPES = ("circle", "square", "triangle", "cross", "stripes", "checkers")
 COLOURS = {"red": (0.9, 0.15, 0.1), "green": (0.15, 0.8, 0.2), "blue": (0.15, 0.3, 0.95),
@@ -107,8 +108,8 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
     Returns:
         An :class:`ImageSet` labelled by shape, with ``extra["colour"]`` (names in ``extra_names["colour"]``).
     """
-    n = _check_int("n", n)
-    size = _check_int("size", size, 16)
+    n = check_int("n", n)
+    size = check_int("size", size, 16)
     if not pattern_scale > 0:
         raise ValueError(f"pattern_scale must be > 0, got {pattern_scale!r}")
     if background not in ("flat", "photos"):
@@ -184,7 +185,7 @@ class ShapesCNN(nn.Module):
         super().__init__()
         self.name = "shapes_cnn"
         self.class_names = list(class_names) if class_names is not None else list(SHAPES[:num_classes])
-        self.conv1 = nn.Conv2d(3, width, 7, stride=_check_int("stride", stride), padding=3)
+        self.conv1 = nn.Conv2d(3, width, 7, stride=check_int("stride", stride), padding=3)
         self.relu1 = nn.ReLU()
         self.pool1 = nn.MaxPool2d(2)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
@@ -343,8 +344,8 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
     (:func:`random_blur`), and ``first_layer_smoothness`` adds that multiple of :func:`roughness` of the first
     conv layer's filters to the loss.
     """
-    epochs = _check_int("epochs", epochs, 0)
-    batch_size = _check_int("batch_size", batch_size)
+    epochs = check_int("epochs", epochs, 0)
+    batch_size = check_int("batch_size", batch_size)
     if optimizer not in ("adamw", "sgd"):
         raise ValueError(f"optimizer must be 'adamw' or 'sgd' (with Nesterov momentum 0.9), got {optimizer!r}")
     for name, value in (("input_noise", input_noise), ("blur", blur), ("first_layer_smoothness", first_layer_smoothness)):

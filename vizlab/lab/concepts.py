@@ -45,7 +45,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..hooks import capture
-from ..inside.datasets import ImageSet, _check_int
+from .._validate import check_int
+from ..inside.datasets import ImageSet
 from ..inside.shapes import COLOURS, SHAPES, make_shapes
 from .data import Cue, make_shortcut, paint_marks
 
@@ -68,8 +69,8 @@ def concept_images(concept: str, n: int = 40, size: int = 32, *, seed: int = 0, 
         seed: the scenes. noise: pixel noise. cue: where and how large the mark is (default ``Cue()``).
         draw: which draw of the painting's random choices.
     """
-    n = _check_int("n", n)
-    size = _check_int("size", size, 16)
+    n = check_int("n", n)
+    size = check_int("size", size, 16)
     _check_concept(concept)
     return paint_concept(_scenes(n, size, seed, noise), concept, seed=seed, draw=draw, cue=cue, noise=noise)
 
@@ -102,7 +103,7 @@ def paint_concept(scenes: ImageSet, concept: str, *, seed: int = 0, draw: int = 
     concepts painted with the same ``seed`` and ``draw`` differ only in the concept.
     """
     _check_concept(concept)
-    draw = _check_int("draw", draw, 0)
+    draw = check_int("draw", draw, 0)
     cue = Cue() if cue is None else cue
     if not isinstance(cue, Cue):
         raise TypeError(f"cue must be a vizlab.lab.Cue, got {type(cue).__name__}")
@@ -289,7 +290,7 @@ def tcav(model: nn.Module, images: torch.Tensor | ImageSet, target: int, concept
     """
     from scipy.stats import t as student_t
 
-    random_sets = _check_int("random_sets", random_sets, 2)
+    random_sets = check_int("random_sets", random_sets, 2)
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     if not min_effect >= 0:
@@ -393,7 +394,7 @@ def concept_effect(model: nn.Module, scenes: ImageSet, target: int, concepts: Se
         cue: where the marks go (default ``Cue()``).
         draws: how many paintings to average.
     """
-    draws = _check_int("draws", draws)
+    draws = check_int("draws", draws)
     concepts = list(dict.fromkeys(concepts))  # a name given twice is one concept (not counted twice)
     device = next(model.parameters()).device
     model.eval()

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..inside.datasets import ImageSet, _check_int
+from .._validate import check_int
+from ..inside.datasets import ImageSet
 from ..inside.shapes import COLOURS, SHAPES, make_shapes
 
 #: Where the mark may sit: a fixed corner (2 pixels in from both edges) or anywhere (per image).
@@ -61,7 +62,7 @@ class Cue:
             raise ValueError(f"colours must be at least two different names of {list(COLOURS)}, got {self.colours}")
         if self.place not in PLACES:
             raise ValueError(f"place must be one of {PLACES}, got {self.place!r}")
-        _check_int("size", self.size, 1)
+        check_int("size", self.size, 1)
 
     def corner(self, image_size: int) -> tuple[int, int] | None:
         """``(row, col)`` of the mark's top-left pixel for a fixed place; ``None`` for ``"anywhere"``."""
@@ -77,7 +78,7 @@ class Cue:
 
 def class_shapes(k: int) -> list[str]:
     """The ``k`` class names for a cue with ``k`` colours: the first of :data:`LAB_SHAPES`, then of ``SHAPES``."""
-    k = _check_int("k", k, 2)
+    k = check_int("k", k, 2)
     names = list(LAB_SHAPES) + [s for s in SHAPES if s not in LAB_SHAPES]
     if k > len(names):
         raise ValueError(f"at most {len(names)} classes, got k={k}")
@@ -113,7 +114,7 @@ def make_shortcut(n: int = 1200, size: int = 32, *, seed: int = 0, cue: Cue | No
     if len(cue.colours) != len(shapes):
         raise ValueError(f"cue has {len(cue.colours)} colours but there are {len(shapes)} classes {shapes}; "
                          "give one colour per class")
-    size = _check_int("size", size, 16)
+    size = check_int("size", size, 16)
     if cue.size > size - 2 * MARGIN:
         raise ValueError(f"cue.size={cue.size} does not fit a {size}-pixel image")
     base = make_shapes(n, size, seed=seed, shapes=shapes, noise=noise, masks=True)

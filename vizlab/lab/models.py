@@ -35,7 +35,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..inside.datasets import ImageSet, _check_int
+from .._validate import check_int
+from ..inside.datasets import ImageSet
 from ..inside.features import cache_dir
 from ..inside.shapes import ShapesCNN, accuracy, shapes_cnn, train_classifier
 from ..toy import seeded
@@ -178,7 +179,7 @@ def lab_model(kind: str = "shortcut", *, seed: int = 0, cue: Cue | None = None, 
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    seed = _check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0)
     recipe = LabRecipe() if recipe is None else recipe
     if not isinstance(recipe, LabRecipe):
         raise TypeError(f"recipe must be a LabRecipe, got {type(recipe).__name__}")
