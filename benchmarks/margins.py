@@ -2,7 +2,8 @@
 """Margins of every asserted optimisation/training outcome, across seeds, thread counts and instruction sets.
 
 Each ``benchmarks/claims_*.py`` module lists the outcomes that a notebook or a test asserts, as
-``CLAIMS = [dict(name=..., run=fn, threshold=..., higher_is_better=True, where="notebooks/05... cell 6")]``:
+``CLAIMS = [dict(name=..., run=fn, threshold=..., higher_is_better=True, where="notebooks/05... cell 6")]`` (an
+``op`` of ``">="`` or ``"<="`` where the notebook asserts an inclusive bound):
 ``run(seed)`` recomputes the asserted number with that seed (in the profile the assertion runs in) and returns
 it as a float. This script runs every claim for each seed and each ``OMP_NUM_THREADS`` value, each thread count
 in a fresh process (a different reduction order stands in for another CPU; the seeds of one thread count share
@@ -104,7 +105,19 @@ def load_claims(path: Path) -> list[dict]:
         missing = {"name", "run", "threshold"} - set(claim)
         if missing:
             raise ValueError(f"{path.name}: claim {claim.get('name')!r} lacks {sorted(missing)}")
+        claim_op(claim, path.name)
     return claims
+
+
+def claim_op(claim: dict, source: str = "") -> str:
+    """The comparison a registered claim asserts: its ``op`` (one of ``>``, ``>=``, ``<``, ``<=``, as the notebook's
+    ``claim(...)`` states it) or, without one, ``>`` for ``higher_is_better`` (the default) and ``<`` otherwise."""
+    higher = claim.get("higher_is_better", True)
+    op = claim.get("op", ">" if higher else "<")
+    if op not in (">", ">=", "<", "<=") or op.startswith(">") != higher:
+        raise ValueError(f"{source}: claim {claim.get('name')!r} has op {op!r} and higher_is_better={higher}: "
+                         f"op must be '>' or '>=' when higher is better, '<' or '<=' otherwise")
+    return op
 
 
 def _child(path: str, names: list[str], seeds: list[int], costly: float) -> None:
@@ -283,7 +296,7 @@ def rejudge(rows: list[dict], registered: dict[str, dict]) -> tuple[list[dict], 
     for r in rows:
         c = registered.get(r["claim"]) if r.get("kind", "registry") == "registry" else None
         if c is not None:
-            op = ">" if c.get("higher_is_better", True) else "<"
+            op = claim_op(c)
             if (op, float(c["threshold"])) != (r["op"], float(r["threshold"])):
                 r = dict(r, op=op, threshold=float(c["threshold"]), recorded_threshold=r["threshold"])
                 changed.add(r["claim"])
@@ -346,7 +359,7 @@ def registry_margins(args, isas: list[str]) -> list[dict]:
                     and (not args.profile or c.get("profile", "quick") == args.profile)]
         if args.list:
             for c in selected:
-                print(f"{path.stem}: {c['name']} ({'>' if c.get('higher_is_better', True) else '<'} "
+                print(f"{path.stem}: {c['name']} ({claim_op(c)} "
                       f"{c['threshold']:.4g}, {c.get('where', '')})")
             continue
         by_profile: dict[str, list[dict]] = {}
@@ -380,7 +393,7 @@ def registry_margins(args, isas: list[str]) -> list[dict]:
                         c = info[name]
                         row = dict(kind="registry", module=path.stem, claim=name,
                                    where=c.get("where", path.name),
-                                   op=">" if c.get("higher_is_better", True) else "<",
+                                   op=claim_op(c),
                                    threshold=float(c["threshold"]), profile=profile, seed=result["seed"],
                                    threads=threads, isa=isa, value=value,
                                    seconds=round(result["seconds"], 2),
@@ -404,7 +417,7 @@ def registry_margins(args, isas: list[str]) -> list[dict]:
                     for name, seed in missing:
                         c = info[name]
                         row = dict(kind="registry", module=path.stem, claim=name, where=c.get("where", path.name),
-                                   op=">" if c.get("higher_is_better", True) else "<",
+                                   op=claim_op(c),
                                    threshold=float(c["threshold"]), profile=profile, seed=seed, threads=threads,
                                    isa=isa, value=None, error=f"child exited with status {child.returncode}",
                                    when=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))

@@ -121,3 +121,25 @@ def test_records_are_judged_by_the_registered_threshold_of_today():
     assert (out[0]["threshold"], out[0]["recorded_threshold"]) == (0.5, 0.6) and rows[0]["threshold"] == 0.6
     assert out[1] == rows[1] and out[2] == rows[2]  # unchanged claim; a notebook's own record keeps its threshold
     assert "+22%" in m.table(out[:1])[0] and "**(< 10 %)**" in m.table(rows[:1])[0]  # (0.61 - 0.5) / 0.5
+
+
+def test_a_registered_claim_can_state_an_inclusive_bound_and_its_records_are_rejudged_by_it():
+    import pytest
+    m = _margins()
+    assert m.claim_op(dict(name="a", threshold=1)) == ">"
+    assert m.claim_op(dict(name="a", threshold=1, higher_is_better=False)) == "<"
+    assert m.claim_op(dict(name="a", threshold=1, higher_is_better=False, op="<=")) == "<="
+    for bad in (dict(higher_is_better=False, op=">="), dict(higher_is_better=False, op="=="),
+                dict(higher_is_better=True, op="<")):
+        with pytest.raises(ValueError, match="op must be"):
+            m.claim_op(dict(name="r", threshold=100, **bad))
+    # a record run when the claim was registered as "<" is judged as "<=" now (nb08's integer rank <= 100)
+    rows = [_row(67, 0, 1, "default", name="rank", op="<", threshold=100)]
+    out, changed = m.rejudge(rows, {"rank": dict(name="rank", threshold=100, higher_is_better=False, op="<=")})
+    assert changed == ["rank"] and out[0]["op"] == "<=" and "| <= 100 |" in m.table(out)[0]
+
+
+def test_every_registered_claim_states_a_valid_op():
+    m = _margins()
+    ops = {c["name"]: m.claim_op(c) for path in m.claim_modules() for c in m.load_claims(path)}
+    assert ops["style_default_third_rank_max"] == "<="  # nb08: claim(..., ranks[2], "<=", 100)
