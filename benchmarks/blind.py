@@ -93,6 +93,12 @@ RECIPES = {
     "cs231n_r14_rescale_bev8": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
                                            "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5, "rescale": True,
                                            "blur_every": 8}),
+    # round 15: round 14's candidate with twice the steps (300: the step and blur schedules stretched). Rendered on
+    # round 15's machine, round 14's recipe did not converge at the view for three of the ten (flamingo, pizza, lemon:
+    # Lite0's p 0.03-0.77 at the view; round 14's images came from another CPU); with 300 steps all ten did
+    "cs231n_r15_s300": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
+                                   "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5, "rescale": True,
+                                   "steps": 300}),
     "canvas_retry": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                  "canvas": 128, "retry_plain": 0.5}),
     "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
