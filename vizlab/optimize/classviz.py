@@ -38,7 +38,7 @@ from torch import nn
 from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_log_probability, class_logit
-from .params import fourier, maco, pixels, upsampled, windowed
+from .params import CODE_RANGES, CODE_STARTS, fourier, generator, maco, pixels, upsampled, windowed
 from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, LumaBlur, Regularizer
 from .render import RenderResult, cosine_decay, render
 from .transforms import Backdrop, Crop, Jitter, ZoomOut, standard, strong
@@ -217,6 +217,9 @@ class ClassVizSettings:
     canvas: int = 0
     whole: float = 0.0
     whole_only: bool = False
+    generator: bool = False
+    code_range: str = "clip"
+    code_init: str = "grey"
 
     def __post_init__(self) -> None:
         if isinstance(self.ensemble, str) or not isinstance(self.ensemble, (tuple, list)):
@@ -234,7 +237,7 @@ class ClassVizSettings:
         for side in self.octaves:
             if isinstance(side, bool) or not isinstance(side, int):
                 raise TypeError(f"octaves must hold ints (canvas sides in pixels), got {side!r}")
-        for name in ("backdrop", "rescale", "whole_only"):
+        for name in ("backdrop", "rescale", "whole_only", "generator"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
         for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas", "clip_every", "starts",
@@ -256,6 +259,17 @@ class ClassVizSettings:
             raise ValueError(f"transforms must be one of {', '.join(ROBUSTNESS)}, got {self.transforms!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.code_range not in CODE_RANGES:
+            raise ValueError(f"code_range must be one of {', '.join(CODE_RANGES)}, got {self.code_range!r}")
+        if self.code_init not in CODE_STARTS:
+            raise ValueError(f"code_init must be one of {', '.join(CODE_STARTS)}, got {self.code_init!r}")
+        if self.generator:
+            if self.mode != "fourier" or self.maco:
+                raise ValueError(f"generator replaces the Fourier parameterization: it needs mode='fourier' and "
+                                 f"maco=False, got mode={self.mode!r}, maco={self.maco}")
+            if canvas_side(self) % 8:
+                raise ValueError(f"generator needs a canvas side that is a multiple of 8 (the code is 1/8 of it), "
+                                 f"got {canvas_side(self)}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if self.size < 16:
@@ -439,7 +453,10 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
         optimizer = "normalized"
     else:
         # start from grey: the photos' mean colour (the parameterization's default) is a brown head start
-        if settings.maco:
+        if settings.generator:
+            param = generator(shape, init=settings.code_init, code_range=settings.code_range, seed=seed,
+                              device=device)
+        elif settings.maco:
             param = maco(shape, seed=seed, device=device, mean=0.5, saturation=settings.saturation,
                          tilt=settings.tilt, colour_tilt=settings.colour_tilt)
         else:
@@ -462,10 +479,12 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
     if settings.whole > 0:   # last: the zoomed-out copy of exactly what the model sees
         transforms.append(ZoomOut(0.8 * settings.whole, settings.whole, keep=not settings.whole_only))
     # a sigmoid image (fourier, maco) is inside [0, 1] already; maco's set_image would also re-project the phase
-    clamp = [] if settings.mode == "fourier" and settings.maco else [Clamp(0.0, 1.0)]
-    regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), *clamp,
-            Blur(settings.blur_sigma, settings.blur_every, end_sigma=settings.blur_end,
-                 steps=settings.steps if settings.blur_end is not None else None)]
+    # (the generator's image is clamped already, and a projection would re-encode its code every step)
+    clamp = [] if settings.mode == "fourier" and (settings.maco or settings.generator) else [Clamp(0.0, 1.0)]
+    regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), *clamp]
+    if not (settings.generator and settings.blur_sigma == 0):   # a blur of width 0 still builds the image each step
+        regs.append(Blur(settings.blur_sigma, settings.blur_every, end_sigma=settings.blur_end,
+                         steps=settings.steps if settings.blur_end is not None else None))
     if settings.chroma_blur > 0:
         regs.append(ChromaBlur(settings.chroma_blur, settings.blur_every))
     if settings.luma_blur > 0:
