@@ -104,6 +104,9 @@ RECIPES = {
     # also score small in a wider frame (the "part" failures of round 13's diagnosis); whole_only: that copy alone
     "canvas_retry_whole04": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                          "canvas": 128, "retry_plain": 0.5, "whole": 0.4}),
+    # round 15 (r15-prior): a generator prior (AdaIN's decoder draws the canvas from a relu4_1 code with the photos'
+    # channel statistics) and a Lite1 ensemble, the default's window, view, steps and retry otherwise: preset "prior"
+    "prior_stats_ens": ("prior", {}),
     "canvas_retry_wholeonly06": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                              "canvas": 128, "retry_plain": 0.5, "whole": 0.6, "whole_only": True}),
 }

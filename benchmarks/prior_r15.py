@@ -42,6 +42,28 @@ VARIANTS = {
     "gen_stats_random": dict(GEN, code_range="statistics", code_init="random"),
     "gen_clip_nowin": dict(GEN, centre=0.0),
     "gen_clip_ens": dict(GEN, ensemble=("efficientnet_lite1",)),
+    # Adam's rate 0.3 (0.15 left the flamingo at p 0.09 at the view after 100 steps)
+    "gen_lr03_nowin": dict(GEN, lr=0.3, centre=0.0),
+    "gen_lr03_s60": dict(GEN, lr=0.3, steps=60),
+    "gen_lr03_ens": dict(GEN, lr=0.3, ensemble=("efficientnet_lite1",)),
+    "gen_free_lr03": dict(GEN, lr=0.3, code_range="free"),
+    "gen_random_lr03": dict(GEN, lr=0.3, code_init="random"),
+    "gen_noise_lr03": dict(GEN, lr=0.3, code_init="noise"),
+    "gen_stats_lr03": dict(GEN, lr=0.3, code_range="statistics"),
+    # a 96-px canvas (a 12 x 12 code): coarser shapes, about half the decoder's cost
+    "gen_stats_c96": dict(GEN, code_range="statistics", canvas=96),
+    "gen_stats_s60": dict(GEN, code_range="statistics", steps=60),
+    "gen_stats_ens": dict(GEN, code_range="statistics", ensemble=("efficientnet_lite1",)),
+    # from 09:36 the photo statistics leave out hubble, ihc and retina (NOT_PHOTOS): "p8" = the 8 everyday photos
+    "p8_stats": dict(GEN, code_range="statistics"),
+    "p8_stats_lr03": dict(GEN, code_range="statistics", lr=0.3),
+    "p8_clip_lr03": dict(GEN, lr=0.3),
+    "p8_stats_random": dict(GEN, code_range="statistics", code_init="random"),
+    "p8_stats_ens": dict(GEN, code_range="statistics", ensemble=("efficientnet_lite1",)),
+    "p8_stats_strong": dict(GEN, code_range="statistics", transforms="strong", jitter=16),
+    # the ensemble in 60 steps at a larger rate (the time budget), and with the default's plain-ground second run
+    "p8_ens_s60": dict(GEN, code_range="statistics", ensemble=("efficientnet_lite1",), steps=60, lr=0.2),
+    "p8_ens_retry": dict(GEN, code_range="statistics", ensemble=("efficientnet_lite1",), retry_plain=0.5),
 }
 
 

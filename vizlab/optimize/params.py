@@ -503,6 +503,11 @@ CODE_RANGES = ("clip", "statistics", "free")
 CODE_STARTS = ("grey", "noise", "random")
 
 
+#: Samples that are no everyday photos (a telescope's deep field, a stain under the microscope, a fundus image):
+#: left out of :func:`photo_code_statistics`, whose mean would otherwise lean to their black, brown and orange.
+NOT_PHOTOS = ("hubble", "ihc", "retina")
+
+
 @lru_cache(maxsize=4)
 def _photo_codes(side: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-channel statistics of the sample photos' ``relu4_1`` features (the AdaIN encoder) at ``side`` px:
@@ -514,7 +519,7 @@ def _photo_codes(side: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     net = load_adain("cpu")
     means, stds, values = [], [], []
     with torch.no_grad():
-        for name in (n for n in SAMPLES if n not in TEXTURES):
+        for name in (n for n in SAMPLES if n not in TEXTURES + NOT_PHOTOS):
             x = torch.from_numpy(np.ascontiguousarray(resize(sample_image(name), side))).float()
             f = net.encode(x.permute(2, 0, 1)[None])[0].flatten(1)        # (512, positions)
             means.append(f.mean(dim=1))
@@ -526,7 +531,8 @@ def _photo_codes(side: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 def photo_code_statistics(side: int = 128) -> dict[str, torch.Tensor]:
     """``mean``, ``std`` and ``high`` (99.5th percentile) per channel, each ``(512,)``, of the ``relu4_1``
-    features of vizlab's sample photos (every non-texture sample, shorter side ``side`` and centre-cropped)
+    features of vizlab's everyday sample photos (every sample but the textures and :data:`NOT_PHOTOS`, shorter side
+    ``side`` and centre-cropped)
     under the AdaIN encoder (:mod:`vizlab.style.adain`): the range :func:`generator` keeps its code in.
     Computed from the package's own photos (cached per side), no file."""
     if isinstance(side, bool) or not isinstance(side, int):
