@@ -123,3 +123,17 @@ def test_generator_setting_in_class_visualization(net, tiny):
         ClassVizSettings(mode="fourier", generator=True, code_range="box")
     with pytest.raises(ValueError, match="code_init must be one of"):
         ClassVizSettings(mode="fourier", generator=True, code_init="photo")
+
+
+def test_prior_preset_and_mode(tiny):
+    from vizlab.optimize.classviz import PRIOR, preset
+
+    assert preset("prior") == PRIOR and PRIOR.generator and PRIOR.code_range == "statistics"  # exact
+    assert PRIOR.ensemble == ("efficientnet_lite1",) and PRIOR.canvas == 128 and not PRIOR.maco  # exact
+    assert not OBJECT.generator  # exact: the default is unchanged (opt-in)
+    small = replace(PRIOR, ensemble=(), size=32, canvas=32, view=32, steps=1)
+    r = class_visualization(tiny, 0, small, mode="prior", progress=False)   # the mode agrees with the settings
+    assert r.image.shape == (1, 3, 32, 32)  # exact
+    with pytest.raises(ValueError, match="disagrees"):
+        class_visualization(tiny, 0, replace(OBJECT, size=32, canvas=32, view=32, steps=1), mode="prior",
+                            progress=False)
