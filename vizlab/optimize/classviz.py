@@ -174,6 +174,13 @@ class ClassVizSettings:
             than ``size``: ``size``, no enlargement). With a small ``view`` the model never sees the detail finer
             than the view, which in a full-size canvas stays as it started (with ``maco``: photo-contrast noise);
             a canvas of the view's side has no such detail (the default :data:`OBJECT` uses 128).
+        generator: fourier mode without ``maco``: the canvas is drawn by a frozen image decoder from an optimised
+            code (:func:`~vizlab.optimize.params.generator`, AdaIN's decoder of VGG-19 ``relu4_1`` features; a
+            generator prior after Nguyen et al. 2016), so every picture is one the decoder can make; the canvas side
+            must be a multiple of 8. Off in every preset but ``"prior"`` (:data:`PRIOR`).
+        code_range: with ``generator``: ``"clip"``, ``"statistics"`` or ``"free"`` (how the code is kept in the
+            range of real photos' features; see :func:`~vizlab.optimize.params.generator`).
+        code_init: with ``generator``: ``"grey"``, ``"noise"`` or ``"random"`` (how the code starts).
     """
 
     mode: str = "cs231n"
