@@ -64,6 +64,8 @@ VARIANTS = {
     # the ensemble in 60 steps at a larger rate (the time budget), and with the default's plain-ground second run
     "p8_ens_s60": dict(GEN, code_range="statistics", ensemble=("efficientnet_lite1",), steps=60, lr=0.2),
     "p8_ens_retry": dict(GEN, code_range="statistics", ensemble=("efficientnet_lite1",), retry_plain=0.5),
+    # after the random 20 (8 of 20 short of their class at the view): a larger rate on three of those (dev only)
+    "p8_ens_lr03": dict(GEN, code_range="statistics", ensemble=("efficientnet_lite1",), lr=0.3),
 }
 
 
