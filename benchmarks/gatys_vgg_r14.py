@@ -14,7 +14,8 @@ the optimisation alone, measured without the checkpoints' own cost).
 
 Round 14 ran it with f033c84's change to :func:`vizlab.style.style_transfer` applied (Adam's loss reads the projected
 iterate itself instead of ``x.clamp(0, 1)``, whose gradient is 0 at the bounds); that change was reverted in
-4aedfe3 (benchmarks/README.md, "Round 14"). Check out f033c84's ``vizlab/style/gatys.py`` to repeat those runs.
+4aedfe3 (benchmarks/README.md, "Round 14") and re-applied in round 15, where it is the default (the grids before
+round 15 ran the old loop, which ``style_transfer(..., pin_bounds=True)`` still runs).
 """
 from __future__ import annotations
 

@@ -221,3 +221,51 @@ def test_balanced_layer_weights_start_every_style_layer_equal(tiny_net, pair):
     assert result.history[0]["style"] == pytest.approx(expected, rel=1e-4)   # exact
     with pytest.raises(ValueError, match="balanced"):
         style_transfer(content, style, loss_net=tiny_net, layer_weights="equal")
+
+
+def test_adam_moves_pixels_that_start_at_the_bounds(tiny_net, pair):
+    """A pixel at 0 or 1 keeps its gradient: Adam's projected step moves it inwards (clamp's gradient is 0 at the
+    bounds, which froze every such pixel for good: issue 25, round 14)."""
+    _, style = pair
+    for start in (0.0, 1.0):
+        flat = torch.full((1, 3, 24, 24), start)
+        one = style_transfer(flat, style, loss_net=tiny_net, size=24, steps=1, lr=0.05, progress=False)
+        inwards = (one.image - start).abs()
+        # exact: Adam's first step is lr * sign(gradient) per pixel, so a pixel that moves moves by lr = 0.05
+        assert inwards.max() == pytest.approx(0.05, abs=1e-6)  # exact
+        assert float((inwards > 0.049).float().mean()) > 0.1, start  # exact: many pixels leave the bound
+        # pin_bounds=True, the loop before round 15: the loss reads x.clamp(0, 1), so not one pixel moves
+        pinned = style_transfer(flat, style, loss_net=tiny_net, size=24, steps=3, lr=0.05, pin_bounds=True,
+                                progress=False)
+        assert torch.equal(pinned.image, flat), start  # exact
+    with pytest.raises(TypeError, match="pin_bounds"):
+        style_transfer(flat, style, loss_net=tiny_net, size=24, steps=1, pin_bounds="yes", progress=False)
+
+
+class _Judge:
+    """A stand-in for the judge: transfer_grid only asks for the photo's class and that class's rank."""
+
+    def predict(self, x, k):
+        return [["photo"]]
+
+    def rank(self, x, cls):
+        return [1]
+
+
+def test_transfer_grid_takes_settings_per_style(tiny_net):
+    """A style's own dict of settings reaches style_transfer and wins over the shared ones (notebook 07's quick
+    table, round 15: a content weight per style); a plain number is still the style scale."""
+    from vizlab.style.quality import transfer_grid
+
+    kw = dict(loss_net=tiny_net, judge=_Judge(), size=24, steps=3, verbose=False, content_weight=1.0)
+    grid = transfer_grid({"swirls": {"style_scale": 1.5, "content_weight": 50.0}, "brush": 1.0}, ["cat"], **kw)
+    assert [(r.style, r.photo) for r in grid] == [("swirls", "cat"), ("brush", "cat")]  # exact
+    own = style_transfer("cat", "swirls", loss_net=tiny_net, size=24, steps=3, style_scale=1.5, content_weight=50.0,
+                         progress=False)
+    shared = style_transfer("cat", "brush", loss_net=tiny_net, size=24, steps=3, content_weight=1.0, progress=False)
+    assert torch.equal(grid[0].image, own.image) and torch.equal(grid[1].image, shared.image)  # exact
+    weak = style_transfer("cat", "swirls", loss_net=tiny_net, size=24, steps=3, style_scale=1.5, content_weight=1.0,
+                          progress=False)
+    assert not torch.equal(grid[0].image, weak.image)  # exact: the style's own content weight was used
+    with pytest.raises(TypeError, match="swirls"):
+        transfer_grid({"swirls": "big"}, ["cat"], **kw)

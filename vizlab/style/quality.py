@@ -178,7 +178,9 @@ def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: 
     Tuning a recipe on one pair overfits that pair; this is the table to tune on. ``kwargs`` go to
     :func:`~vizlab.style.gatys.style_transfer` (``style_weight``, ``lr``, ``seed`` ...). ``styles`` may be a
     dict ``{name: style_scale}`` (a style with fine detail can be used at a larger scale); the Gram distance
-    is then measured to the style image at that scale, the target the optimisation had. ``size`` and ``steps``
+    is then measured to the style image at that scale, the target the optimisation had. A value may also be a
+    dict of that style's own :func:`~vizlab.style.gatys.style_transfer` settings, which take precedence over
+    ``kwargs`` (e.g. ``{"waves": {"style_scale": 1.5, "content_weight": 8}}``). ``size`` and ``steps``
     default to those ``loss_net.recipe`` was tuned with.
     """
     from ..models import load_judge
@@ -191,14 +193,26 @@ def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: 
     recipe = loss_net.recipe
     size = (recipe.size if recipe else 256) if size is None else size
     kwargs.setdefault("progress", False)
-    scales = dict(styles) if isinstance(styles, dict) else {st: kwargs.get("style_scale", 1.0) for st in styles}
-    kwargs.pop("style_scale", None)
+    default_scale = kwargs.pop("style_scale", 1.0)
+    per_style = {}
+    for st, value in (styles.items() if isinstance(styles, dict) else ((st, None) for st in styles)):
+        if value is None:
+            per_style[st] = {}
+        elif isinstance(value, dict):
+            per_style[st] = dict(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            per_style[st] = {"style_scale": float(value)}
+        else:
+            raise TypeError(f"styles[{st!r}] must be a style scale (a number) or a dict of style_transfer "
+                            f"settings, got {value!r}")
     records = []
-    for st, scale in scales.items():
+    for st, own in per_style.items():
+        scale = own.pop("style_scale", default_scale)
+        settings = {**kwargs, **own}
         s = style_batch(None, st, max(16, round(size * scale)))
         for ph in photos:
             c = style_batch(None, ph, size)
-            r = style_transfer(c, st, loss_net=loss_net, size=size, steps=steps, style_scale=scale, **kwargs)
+            r = style_transfer(c, st, loss_net=loss_net, size=size, steps=steps, style_scale=scale, **settings)
             fall = 1 - style_distance(loss_net, r.image, s) / style_distance(loss_net, c, s)
             cls = judge.predict(c, 1)[0][0]
             rank = int(judge.rank(r.image, cls)[0])
