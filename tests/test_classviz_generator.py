@@ -104,6 +104,8 @@ def test_generator_setting_in_class_visualization(net, tiny):
     param, transforms, regs, optimizer = build(tiny, small, seed=0)
     assert param.canvas.name == "generator[clip]" and param.canvas.params[0].shape == (1, 512, 4, 4)  # exact
     assert optimizer == "adam" and not any(isinstance(r, Blur) for r in regs)  # exact: no no-op blur
+    _, _, regs, _ = build(tiny, replace(small, blur_end=0.8), seed=0)
+    assert any(isinstance(r, Blur) for r in regs)  # exact: a blur that grows from 0 is kept
     before = {k: v.clone() for k, v in net.decoder.state_dict().items()}
     r = class_visualization(tiny, 1, small, progress=False)
     assert r.image.shape == (1, 3, 64, 64) and r.steps == 2  # exact

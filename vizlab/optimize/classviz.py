@@ -509,7 +509,9 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
     # (the generator's image is clamped already, and a projection would re-encode its code every step)
     clamp = [] if settings.mode == "fourier" and (settings.maco or settings.generator) else [Clamp(0.0, 1.0)]
     regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), *clamp]
-    if not (settings.generator and settings.blur_sigma == 0):   # a blur of width 0 still builds the image each step
+    # a blur of width 0 throughout still builds the image each step (a decoder pass with the generator); a width
+    # that starts at 0 and grows (blur_end > 0) is a blur
+    if not (settings.generator and settings.blur_sigma == 0 and not settings.blur_end):
         regs.append(Blur(settings.blur_sigma, settings.blur_every, end_sigma=settings.blur_end,
                          steps=settings.steps if settings.blur_end is not None else None))
     if settings.chroma_blur > 0:
