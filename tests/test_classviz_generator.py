@@ -104,7 +104,9 @@ def test_generator_setting_in_class_visualization(net, tiny):
     param, transforms, regs, optimizer = build(tiny, small, seed=0)
     assert param.canvas.name == "generator[clip]" and param.canvas.params[0].shape == (1, 512, 4, 4)  # exact
     assert optimizer == "adam" and not any(isinstance(r, Blur) for r in regs)  # exact: no no-op blur
-    _, _, regs, _ = build(tiny, replace(small, blur_end=0.8), seed=0)
+    grows = ClassVizSettings(**{**small.to_dict(), "generator": False, "blur_end": 0.8})
+    grows.generator = True   # past the settings' refusal: build itself keeps the schedule
+    _, _, regs, _ = build(tiny, grows, seed=0)
     assert any(isinstance(r, Blur) for r in regs)  # exact: a blur that grows from 0 is kept
     before = {k: v.clone() for k, v in net.decoder.state_dict().items()}
     r = class_visualization(tiny, 1, small, progress=False)
@@ -119,6 +121,15 @@ def test_generator_setting_in_class_visualization(net, tiny):
         ClassVizSettings(mode="cs231n", generator=True)
     with pytest.raises(ValueError, match="multiple of 8"):
         ClassVizSettings(mode="fourier", generator=True, canvas=100)
+    for name, value in (("blur_sigma", 0.5), ("blur_end", 0.8), ("chroma_blur", 4.0), ("luma_blur", 1.0),
+                        ("clip_weak", 10.0), ("clip_contrib", 10.0)):
+        with pytest.raises(ValueError, match=rf"generator takes no regularizer that rewrites the image \({name}="):
+            replace(small, **{name: value})
+        replace(small, generator=False, **{name: value})   # the same lever without the generator is fine
+    from vizlab.optimize.classviz import preset
+
+    with pytest.raises(ValueError, match="re-encodes the code"):
+        preset("prior", blur_sigma=0.5)
     with pytest.raises(TypeError, match="generator must be a bool"):
         ClassVizSettings(mode="fourier", generator=1)
     with pytest.raises(ValueError, match="code_range must be one of"):

@@ -177,7 +177,9 @@ class ClassVizSettings:
         generator: fourier mode without ``maco``: the canvas is drawn by a frozen image decoder from an optimised
             code (:func:`~vizlab.optimize.params.generator`, AdaIN's decoder of VGG-19 ``relu4_1`` features; a
             generator prior after Nguyen et al. 2016), so every picture is one the decoder can make; the canvas side
-            must be a multiple of 8. Off in every preset but ``"prior"`` (:data:`PRIOR`).
+            must be a multiple of 8; no regularizer that rewrites the image (``blur_sigma``, ``blur_end``,
+            ``chroma_blur``, ``luma_blur``, ``clip_weak``, ``clip_contrib``: writing back re-encodes the code). Off
+            in every preset but ``"prior"`` (:data:`PRIOR`).
         code_range: with ``generator``: ``"clip"``, ``"statistics"`` or ``"free"`` (how the code is kept in the
             range of real photos' features; see :func:`~vizlab.optimize.params.generator`).
         code_init: with ``generator``: ``"grey"``, ``"noise"`` or ``"random"`` (how the code starts).
@@ -277,6 +279,16 @@ class ClassVizSettings:
             if canvas_side(self) % 8:
                 raise ValueError(f"generator needs a canvas side that is a multiple of 8 (the code is 1/8 of it), "
                                  f"got {canvas_side(self)}")
+            # a projection writes its picture back with the generator's set_image, which re-encodes it through
+            # VGG: the code jumps by more than the projection changed (a blur of 0.5 moves the picture 4-11 times
+            # as far as the blur itself), so the lever would do something other than what it says
+            projecting = [f"{name}={getattr(self, name)}" for name in ("blur_sigma", "blur_end", "chroma_blur",
+                                                                        "luma_blur", "clip_weak", "clip_contrib")
+                          if getattr(self, name)]
+            if projecting:
+                raise ValueError(f"generator takes no regularizer that rewrites the image ({', '.join(projecting)}):"
+                                 " writing a picture back re-encodes the code, which moves the picture further than "
+                                 "the regularizer did; set them to 0 (blur_end to None or 0)")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if self.size < 16:
@@ -510,7 +522,7 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
     clamp = [] if settings.mode == "fourier" and (settings.maco or settings.generator) else [Clamp(0.0, 1.0)]
     regs = [L2(settings.l2, centre=mean, scale=std), TV(settings.tv), *clamp]
     # a blur of width 0 throughout still builds the image each step (a decoder pass with the generator); a width
-    # that starts at 0 and grows (blur_end > 0) is a blur
+    # that starts at 0 and grows (blur_end > 0) is a blur (which the settings refuse with the generator)
     if not (settings.generator and settings.blur_sigma == 0 and not settings.blur_end):
         regs.append(Blur(settings.blur_sigma, settings.blur_every, end_sigma=settings.blur_end,
                          steps=settings.steps if settings.blur_end is not None else None))
