@@ -78,6 +78,13 @@ def test_generator_rejects_bad_arguments(net):
         generator((1, 3, 32, 32), init=3, net=net)
     with pytest.raises(ValueError, match=r"init must be an image tensor of shape \(1, 3, 32, 32\)"):
         generator((1, 3, 32, 32), init=torch.rand(1, 3, 16, 16), net=net)
+    with pytest.raises(ValueError, match=r"init must have values in \[0, 1\]"):
+        generator((1, 3, 32, 32), init=torch.rand(1, 3, 32, 32) * 255, net=net)   # refused, not clamped
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(ValueError, match="init must have finite values"):
+            generator((1, 3, 32, 32), init=torch.full((1, 3, 32, 32), bad), net=net)
+    with pytest.raises(TypeError, match="init must be a float image tensor"):
+        generator((1, 3, 32, 32), init=torch.zeros(1, 3, 32, 32, dtype=torch.uint8), net=net)
     with pytest.raises(TypeError, match="net must be an AdaIN network"):
         generator((1, 3, 32, 32), net=torch.nn.Identity())
     with pytest.raises(ValueError, match=r"shape must be \(N, 3, H, W\)"):

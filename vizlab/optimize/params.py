@@ -578,6 +578,7 @@ def generator(shape=(1, 3, 128, 128), *, init="grey", code_range: str = "clip", 
     (a blur, a clip) therefore re-encodes the code, and :class:`~vizlab.optimize.classviz.ClassVizSettings` refuses
     them with the generator.
     """
+    from ..images import check_unit_range
     from ..style.adain import AdaIN, load_adain
     from ..style.transformer import instance_norm
 
@@ -604,7 +605,12 @@ def generator(shape=(1, 3, 128, 128), *, init="grey", code_range: str = "clip", 
     if isinstance(init, torch.Tensor):
         if init.dim() != 4 or tuple(init.shape) != (n, 3, h, w):
             raise ValueError(f"init must be an image tensor of shape {(n, 3, h, w)}, got {tuple(init.shape)}")
-        z = encode(init.clamp(0, 1))
+        if not init.is_floating_point():
+            raise TypeError(f"init must be a float image tensor in [0, 1], got {init.dtype}")
+        if not bool(torch.isfinite(init).all()):
+            raise ValueError("init must have finite values in [0, 1], got NaN or infinity")
+        check_unit_range(init, "init")   # a 0..255 image is refused, not clamped to white
+        z = encode(init.clamp(0, 1))     # a slight overshoot (an optimised image at 1.02) is clamped
     elif isinstance(init, str):
         if init not in CODE_STARTS:
             raise ValueError(f"init must be one of {', '.join(CODE_STARTS)} or an image tensor, got {init!r}")
