@@ -11,6 +11,7 @@ from vizlab.optimize.classviz import OBJECT, ClassVizSettings, build, class_visu
 from vizlab.optimize.params import generator, photo_code_statistics
 from vizlab.optimize.regularizers import Blur
 from vizlab.style.adain import load_adain
+from vizlab.style.transformer import instance_norm
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +56,27 @@ def test_generator_keeps_its_code_in_the_photos_range(net):
     x = param.image().detach()
     assert (code >= 0).all() and (code <= stats["high"].view(1, -1, 1, 1)).all()  # exact: projected
     assert 0 <= float(x.min()) and float(x.max()) <= 1  # exact
-    # "statistics": every channel of the decoder's input has the photos' mean and spread before the ReLU
+    # "statistics": before the ReLU, every channel of the decoder's input has the photos' mean and spread, for
+    # channels whose variance is well above instance_norm's eps (1e-5; a constant channel of z stays constant), so
+    # the code ignores a per-channel affine change of z there (a noise start: on the grey one many channels are
+    # constant or nearly so)
     param = generator((1, 3, 32, 32), init="noise", code_range="statistics", seed=0, net=net)
+    z, = param.params
+    mean, std = stats["mean"].view(1, -1, 1, 1), stats["std"].view(1, -1, 1, 1)
     with torch.no_grad():
-        param.params[0].mul_(7).add_(3)
-        used = param.code()
-    assert (used >= 0).all()  # exact
+        live = z.var(dim=(2, 3), unbiased=False)[0] > 0.1
+        assert int(live.sum()) > 200  # exact: the check below covers most channels
+        pre = instance_norm(z) * std + mean
+        a = param.code().clone()
+        assert torch.allclose(a, torch.relu(pre), atol=1e-6)  # exact: the defining formula
+        spread = live & (stats["std"] > 1e-3)
+        assert torch.allclose(pre.mean(dim=(2, 3))[0, live], stats["mean"][live], atol=1e-4)  # exact
+        assert torch.allclose(pre.std(dim=(2, 3), unbiased=False)[0, spread], stats["std"][spread],
+                              rtol=1e-3)  # exact
+        z.mul_(7).add_(3)
+        b = param.code()
+        assert torch.allclose(a[:, live], b[:, live], atol=1e-3)  # exact: invariant to an affine change of z
+    assert (b >= 0).all()  # exact
     free = generator((1, 3, 32, 32), init="noise", code_range="free", seed=0, net=net)
     with torch.no_grad():
         free.params[0].sub_(100)
