@@ -557,14 +557,20 @@ def generator(shape=(1, 3, 128, 128), *, init="grey", code_range: str = "clip", 
     Args:
         shape: ``(N, 3, H, W)`` with ``H`` and ``W`` multiples of 8.
         init: how ``z`` starts: ``"grey"`` (the encoder's features of a mid-grey image with a little seeded noise:
-            the decoder's picture starts nearly flat), ``"noise"`` (of uniform noise pixels), ``"random"``
+            under ``"clip"`` and ``"free"`` the decoder's picture starts nearly flat, a pixel std of about 0.03 at
+            128 px; under ``"statistics"`` instance normalisation stretches that noise to the photos' contrast, a
+            pixel std of about 0.27), ``"noise"`` (of uniform noise pixels), ``"random"``
             (independent draws per position and channel with the sample photos' channel means and stds,
             ReLU'd), or an ``(N, 3, H, W)`` image tensor in ``[0, 1]`` (its features: a photo start).
         code_range: how ``z`` stays in the range of real photos' features (:func:`photo_code_statistics`, at the
             image's side): ``"clip"`` (projected: before each picture ``z`` is clipped into ``[0, high]`` per
             channel, ``high`` the photos' 99.5th percentile), ``"statistics"`` (the decoder sees
-            ``relu(instance_norm(z) * std + mean)``: every channel has the photos' mean and spread, only the
-            arrangement is free, as :func:`maco` fixes only the spectrum's magnitude) or ``"free"`` (no bound).
+            ``relu(instance_norm(z) * std + mean)``, AdaIN's own formula with the photos' average statistics as
+            the style: before the ReLU, every channel of ``z`` whose variance is well above instance_norm's eps
+            (1e-5) has the photos' mean and spread, so only the arrangement is free, as :func:`maco` fixes only the
+            spectrum's magnitude; a constant channel stays constant at ``relu(mean)`` (88 of 512 at the grey start,
+            128 px). ``mean`` and ``std`` are those of the photos' post-ReLU features, so after the ReLU the code is
+            denser than real features: 15 % zeros at the grey start against about half) or ``"free"`` (no bound).
         seed: seeds the random start (private generator).
         net: a loaded :class:`~vizlab.style.adain.AdaIN` (default: :func:`~vizlab.style.adain.load_adain`).
         device: where the code lives (take it from the model).
