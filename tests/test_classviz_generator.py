@@ -1,6 +1,7 @@
 """Issue 24, round 15: the generator prior (a relu4_1 code decoded by AdaIN's frozen decoder)."""
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import pytest
@@ -47,6 +48,12 @@ def test_generator_is_deterministic_by_seed(net):
 
 def test_generator_keeps_its_code_in_the_photos_range(net):
     stats = photo_code_statistics(32)
+    mine = photo_code_statistics(32, net)   # the caller's encoder (here the same network as the default)
+    assert all(torch.equal(stats[k], mine[k]) for k in stats)  # exact
+    other = copy.deepcopy(net)   # another encoder: the statistics are its own, not the default network's
+    with torch.no_grad():
+        list(other.encoder.parameters())[-1].add_(1.0)
+    assert not torch.allclose(photo_code_statistics(32, other)["mean"], stats["mean"])  # exact
     assert stats["mean"].shape == stats["std"].shape == stats["high"].shape == (512,)  # exact
     assert (stats["high"] >= stats["mean"]).all() and (stats["mean"] >= 0).all()  # exact: ReLU features
     param = generator((1, 3, 32, 32), init="noise", code_range="clip", seed=0, net=net)
@@ -109,6 +116,8 @@ def test_generator_rejects_bad_arguments(net):
         photo_code_statistics(64.0)
     with pytest.raises(ValueError, match="side must be at least 32"):
         photo_code_statistics(16)
+    with pytest.raises(TypeError, match="net must be an AdaIN network"):
+        photo_code_statistics(32, torch.nn.Identity())
 
 
 def test_optimising_the_code_leaves_the_decoder_untrained(net, tiny):

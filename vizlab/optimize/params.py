@@ -509,37 +509,46 @@ NOT_PHOTOS = ("hubble", "ihc", "retina")
 
 
 @lru_cache(maxsize=4)
-def _photo_codes(side: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-channel statistics of the sample photos' ``relu4_1`` features (the AdaIN encoder) at ``side`` px:
-    the mean over photos of each photo's channel mean and of its channel std, and the 99.5th percentile of each
-    channel's values over all photos and positions; each ``(512,)``."""
-    from ..images import SAMPLES, TEXTURES, resize, sample_image
-    from ..style.adain import load_adain
+def _photo_codes(net, side: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-channel statistics of the sample photos' ``relu4_1`` features under ``net``'s encoder at ``side`` px
+    (cached per network and side): the mean over photos of each photo's channel mean and of its channel std, and
+    the 99.5th percentile of each channel's values over all photos and positions; each ``(512,)``, on ``net``'s
+    device."""
+    from ..images import SAMPLES, TEXTURES, samples, to_tensor
+    from ..style.adain import feature_statistics
 
-    net = load_adain("cpu")
+    device = next(net.parameters()).device
     means, stds, values = [], [], []
     with torch.no_grad():
-        for name in (n for n in SAMPLES if n not in TEXTURES + NOT_PHOTOS):
-            x = torch.from_numpy(np.ascontiguousarray(resize(sample_image(name), side))).float()
-            f = net.encode(x.permute(2, 0, 1)[None])[0].flatten(1)        # (512, positions)
-            means.append(f.mean(dim=1))
-            stds.append(f.std(dim=1, unbiased=False))
-            values.append(f)
+        for image in samples([n for n in SAMPLES if n not in TEXTURES + NOT_PHOTOS], side).values():
+            f = net.encode(to_tensor(image, device)).float()                  # (1, 512, h, w)
+            mean, std = feature_statistics(f, eps=0.0)                        # (1, 512, 1, 1) each
+            means.append(mean.flatten())
+            stds.append(std.flatten())
+            values.append(f[0].flatten(1))                                    # (512, positions)
     high = torch.quantile(torch.cat(values, dim=1), 0.995, dim=1)
     return torch.stack(means).mean(0), torch.stack(stds).mean(0), high
 
 
-def photo_code_statistics(side: int = 128) -> dict[str, torch.Tensor]:
+def photo_code_statistics(side: int = 128, net=None) -> dict[str, torch.Tensor]:
     """``mean``, ``std`` and ``high`` (99.5th percentile) per channel, each ``(512,)``, of the ``relu4_1``
     features of vizlab's everyday sample photos (every sample but the textures and :data:`NOT_PHOTOS`, shorter side
     ``side`` and centre-cropped)
-    under the AdaIN encoder (:mod:`vizlab.style.adain`): the range :func:`generator` keeps its code in.
-    Computed from the package's own photos (cached per side), no file."""
+    under the AdaIN encoder (:mod:`vizlab.style.adain`; ``net``, default :func:`~vizlab.style.adain.load_adain`
+    on the CPU): the range :func:`generator` keeps its code in. The means and stds are AdaIN's per-channel
+    statistics (:func:`~vizlab.style.adain.feature_statistics`, without eps) averaged over the photos, taken after
+    the ReLU. Computed from the package's own photos (cached per network and side), no file; on ``net``'s device."""
+    from ..style.adain import AdaIN, load_adain
+
     if isinstance(side, bool) or not isinstance(side, int):
         raise TypeError(f"side must be an int, got {type(side).__name__}")
     if side < 32:
         raise ValueError(f"side must be at least 32 pixels, got {side}")
-    mean, std, high = _photo_codes(side)
+    if net is None:
+        net = load_adain("cpu")
+    elif not isinstance(net, AdaIN):
+        raise TypeError(f"net must be an AdaIN network (vizlab.style.adain.load_adain()), got {type(net).__name__}")
+    mean, std, high = _photo_codes(net, side)
     return {"mean": mean.clone(), "std": std.clone(), "high": high.clone()}
 
 
@@ -563,8 +572,9 @@ def generator(shape=(1, 3, 128, 128), *, init="grey", code_range: str = "clip", 
             (independent draws per position and channel with the sample photos' channel means and stds,
             ReLU'd), or an ``(N, 3, H, W)`` image tensor in ``[0, 1]`` (its features: a photo start).
         code_range: how ``z`` stays in the range of real photos' features (:func:`photo_code_statistics`, at the
-            image's side): ``"clip"`` (projected: before each picture ``z`` is clipped into ``[0, high]`` per
-            channel, ``high`` the photos' 99.5th percentile), ``"statistics"`` (the decoder sees
+            image's side, under ``net``'s encoder): ``"clip"`` (projected: before each picture ``z`` is clipped
+            into ``[0, high]`` per channel, ``high`` the photos' 99.5th percentile), ``"statistics"`` (the decoder
+            sees
             ``relu(instance_norm(z) * std + mean)``, AdaIN's own formula with the photos' average statistics as
             the style: before the ReLU, every channel of ``z`` whose variance is well above instance_norm's eps
             (1e-5) has the photos' mean and spread, so only the arrangement is free, as :func:`maco` fixes only the
@@ -598,7 +608,7 @@ def generator(shape=(1, 3, 128, 128), *, init="grey", code_range: str = "clip", 
         net = load_adain(device)
     elif not isinstance(net, AdaIN):
         raise TypeError(f"net must be an AdaIN network (vizlab.style.adain.load_adain()), got {type(net).__name__}")
-    stats = photo_code_statistics(max(32, min(h, w)))
+    stats = photo_code_statistics(max(32, min(h, w)), net)   # under the caller's encoder, on its device
     mean = stats["mean"].to(device).view(1, -1, 1, 1)
     std = stats["std"].to(device).view(1, -1, 1, 1)
     high = stats["high"].to(device).view(1, -1, 1, 1)
