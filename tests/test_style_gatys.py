@@ -240,6 +240,9 @@ def test_adam_moves_pixels_that_start_at_the_bounds(tiny_net, pair):
         assert torch.equal(pinned.image, flat), start  # exact
     with pytest.raises(TypeError, match="pin_bounds"):
         style_transfer(flat, style, loss_net=tiny_net, size=24, steps=1, pin_bounds="yes", progress=False)
+    with pytest.raises(ValueError, match="pin_bounds.*adam"):   # it would be silently ignored by L-BFGS
+        style_transfer(flat, style, loss_net=tiny_net, size=24, steps=1, optimizer="lbfgs", pin_bounds=True,
+                       progress=False)
 
 
 class _Judge:
