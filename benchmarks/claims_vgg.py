@@ -106,8 +106,13 @@ def gatys_vgg_gram_left_max(seed: int) -> float:
 
 
 def gatys_vgg_rank_median(seed: int) -> float:
-    """Median Lite2 rank of the espresso's class over the same four results (round 15: the worst, `brush`, is near
-    the rank a picture of the style alone gets, 463-831, so only the median is asserted)."""
+    """Median Lite2 rank of the espresso's class over the same four results.
+
+    Before round 15 the worst of the four (151) was asserted, at most 400. The projected-Adam fix took `brush` to
+    438-554 over the four margins configurations, the level of a picture of the style alone (Lite2's rank of
+    `espresso` for the style images at the table's scales: swirls 508, brush 535, impression 831, waves 666 at
+    1.5x), so the worst-rank claim would fail, and so would a per-style one (each result below its style alone:
+    brush 554 > 535 with 1 thread and the default kernels). Only the median is asserted; recorded 133-147.5."""
     return float(statistics.median(r["rank"] for r in _gatys_vgg_grid(seed)))
 
 
@@ -167,8 +172,8 @@ CLAIMS = [
          profile="lecture"),
     dict(name="nb07: VGG-19 Gatys (balanced layers, 40 steps, projected Adam), median Lite2 rank of the photo's class",
          run=gatys_vgg_rank_median,
-         threshold=400,
-         higher_is_better=False, where="notebooks/07_style_transfer.ipynb (cell 8, lecture profile)",
+         threshold=250,
+         higher_is_better=False, op="<=", where="notebooks/07_style_transfer.ipynb (cell 8, lecture profile)",
          profile="lecture"),
     dict(name="nb08: adain, largest style-loss share left", run=adain_grid_worst_ratio, threshold=0.8,
          higher_is_better=False, where="notebooks/08_fast_style_transfer.ipynb (AdaIN grid)", profile="quick"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from vizlab.style.artwork import ARTWORKS, artwork, style_image, style_names
+from vizlab.style.artwork import ARTWORKS, artwork, style_batch, style_image, style_names
 from vizlab.style.gatys import (color_shift, luminance, rgb_to_yiq, style_distance, style_transfer,
                                 synthesize_texture, yiq_to_rgb)
 from vizlab.style.lossnet import LossNetwork, Recipe
@@ -240,12 +240,20 @@ def test_adam_moves_pixels_that_start_at_the_bounds(tiny_net, pair):
         assert torch.equal(pinned.image, flat), start  # exact
     with pytest.raises(TypeError, match="pin_bounds"):
         style_transfer(flat, style, loss_net=tiny_net, size=24, steps=1, pin_bounds="yes", progress=False)
+    with pytest.raises(ValueError, match="pin_bounds.*adam"):   # it would be silently ignored by L-BFGS
+        style_transfer(flat, style, loss_net=tiny_net, size=24, steps=1, optimizer="lbfgs", pin_bounds=True,
+                       progress=False)
 
 
 class _Judge:
-    """A stand-in for the judge: transfer_grid only asks for the photo's class and that class's rank."""
+    """A stand-in for the judge: transfer_grid only asks for the photo's class and that class's rank. It counts
+    the photos it was asked about (one per transfer)."""
+
+    def __init__(self):
+        self.asked = 0
 
     def predict(self, x, k):
+        self.asked += 1
         return [["photo"]]
 
     def rank(self, x, cls):
@@ -254,18 +262,44 @@ class _Judge:
 
 def test_transfer_grid_takes_settings_per_style(tiny_net):
     """A style's own dict of settings reaches style_transfer and wins over the shared ones (notebook 07's quick
-    table, round 15: a content weight per style); a plain number is still the style scale."""
+    table, round 15: a content weight per style); a plain number is still the style scale, and the Gram fall is
+    measured to the style image at that scale."""
     from vizlab.style.quality import transfer_grid
 
     kw = dict(loss_net=tiny_net, judge=_Judge(), size=24, steps=3, verbose=False, content_weight=1.0)
-    grid = transfer_grid({"swirls": {"style_scale": 1.5, "content_weight": 50.0}, "brush": 1.0}, ["cat"], **kw)
+    grid = transfer_grid({"swirls": {"style_scale": 1.5, "content_weight": 50.0}, "brush": 2.0}, ["cat"], **kw)
     assert [(r.style, r.photo) for r in grid] == [("swirls", "cat"), ("brush", "cat")]  # exact
     own = style_transfer("cat", "swirls", loss_net=tiny_net, size=24, steps=3, style_scale=1.5, content_weight=50.0,
                          progress=False)
-    shared = style_transfer("cat", "brush", loss_net=tiny_net, size=24, steps=3, content_weight=1.0, progress=False)
-    assert torch.equal(grid[0].image, own.image) and torch.equal(grid[1].image, shared.image)  # exact
+    scaled = style_transfer("cat", "brush", loss_net=tiny_net, size=24, steps=3, style_scale=2.0, content_weight=1.0,
+                            progress=False)
+    assert torch.equal(grid[0].image, own.image) and torch.equal(grid[1].image, scaled.image)  # exact
+    unscaled = style_transfer("cat", "brush", loss_net=tiny_net, size=24, steps=3, content_weight=1.0, progress=False)
+    assert not torch.equal(grid[1].image, unscaled.image)  # exact: the number was used as brush's style scale
+    photo, target = style_batch(None, "cat", 24), style_batch(None, "brush", 48)   # brush at 2x: 48 px
+    fall = 1 - style_distance(tiny_net, scaled.image, target) / style_distance(tiny_net, photo, target)
+    assert grid[1].fall == pytest.approx(fall, rel=1e-5)  # exact: the fall is measured at the style's own scale
     weak = style_transfer("cat", "swirls", loss_net=tiny_net, size=24, steps=3, style_scale=1.5, content_weight=1.0,
                           progress=False)
     assert not torch.equal(grid[0].image, weak.image)  # exact: the style's own content weight was used
-    with pytest.raises(TypeError, match="swirls"):
-        transfer_grid({"swirls": "big"}, ["cat"], **kw)
+
+
+@pytest.mark.parametrize("styles, error, match", [
+    ({"swirls": "big"}, TypeError, r"styles\['swirls'\]"),
+    ({"swirls": {}, "waves": {"style_scale": "big"}}, ValueError, r"styles\['waves'\]\['style_scale'\]"),
+    ({"swirls": {}, "waves": {"style_scale": None}}, ValueError, r"styles\['waves'\]\['style_scale'\]"),
+    ({"swirls": {}, "waves": -1.0}, ValueError, r"styles\['waves'\].*positive"),
+    ({"swirls": {}, "waves": {"steps": 5}}, TypeError, r"styles\['waves'\] sets 'steps'.*content_weight"),
+    ({"swirls": {}, "waves": {"size": 32}}, TypeError, r"styles\['waves'\] sets 'size'"),
+    ({"swirls": {}, "waves": {"loss_net": None}}, TypeError, r"styles\['waves'\] sets 'loss_net'"),
+    ({"swirls": {}, "waves": {"contnet_weight": 8}}, TypeError, r"styles\['waves'\] has 'contnet_weight'"),
+])
+def test_transfer_grid_checks_every_style_before_any_transfer(tiny_net, styles, error, match):
+    """A bad per-style value is an error naming ``styles[<style>]`` and what is allowed, raised before the first
+    transfer (on VGG-19 a late error would come after minutes of the earlier styles' work)."""
+    from vizlab.style.quality import transfer_grid
+
+    judge = _Judge()
+    with pytest.raises(error, match=match):
+        transfer_grid(styles, ["cat"], loss_net=tiny_net, judge=judge, size=24, steps=1, verbose=False)
+    assert judge.asked == 0  # exact: no transfer ran

@@ -165,7 +165,8 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
             gradient is 0 at the bounds, so a pixel channel that reaches 0 or 1 never moves again (the photo's
             black and white areas start pinned; `swirls` x espresso on VGG-19: 30 % of the values after 30
             steps). Default ``False``: the loss reads the projected iterate itself and every pixel keeps its
-            gradient. L-BFGS always measures the clamped image (its line search probes outside ``[0, 1]``).
+            gradient. L-BFGS always measures the clamped image (its line search probes outside ``[0, 1]``), so
+            ``pin_bounds=True`` with ``optimizer="lbfgs"`` is a ``ValueError``.
 
     Returns:
         A :class:`StyleResult`.
@@ -190,6 +191,9 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         raise ValueError(f"style_scale must be positive, got {style_scale!r}")
     if not isinstance(pin_bounds, bool):
         raise TypeError(f"pin_bounds must be True or False, got {pin_bounds!r}")
+    if pin_bounds and optimizer != "adam":
+        raise ValueError(f"pin_bounds applies to optimizer='adam' only (L-BFGS always measures the clamped image), "
+                         f"got pin_bounds=True with optimizer={optimizer!r}")
     from tqdm.auto import tqdm
 
     s_layers = list(style_layers or (recipe.style_layers if recipe else loss_net.layer_names))

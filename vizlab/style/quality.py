@@ -12,6 +12,9 @@ Example:
 """
 from __future__ import annotations
 
+import inspect
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -169,6 +172,39 @@ class TransferRecord:
     seconds: float
 
 
+#: settings transfer_grid passes to style_transfer itself, or uses itself: not a style's own to set
+_GRID_OWN = ("content", "style", "size", "steps", "loss_net", "judge", "verbose")
+
+
+def _style_scale(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a style scale, a positive real number, got {value!r}")
+    return float(value)
+
+
+def _style_settings(st, value, style_transfer) -> dict:
+    """transfer_grid's settings for one style, checked before any transfer runs."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"styles[{st!r}] must be a style scale (a number) or a dict of style_transfer "
+                            f"settings, got {value!r}")
+        return {"style_scale": _style_scale(f"styles[{st!r}]", value)}
+    allowed = sorted(set(inspect.signature(style_transfer).parameters) - set(_GRID_OWN))
+    for key in value:
+        if key in _GRID_OWN:
+            raise TypeError(f"styles[{st!r}] sets {key!r}, which transfer_grid sets for every style "
+                            f"({', '.join(_GRID_OWN)}); a style's own settings may be: {', '.join(allowed)}")
+        if key not in allowed:
+            raise TypeError(f"styles[{st!r}] has {key!r}, which style_transfer does not take; "
+                            f"a style's own settings may be: {', '.join(allowed)}")
+    own = dict(value)
+    if "style_scale" in own:
+        own["style_scale"] = _style_scale(f"styles[{st!r}]['style_scale']", own["style_scale"])
+    return own
+
+
 def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: int | None = None,
                   steps: int | None = None, loss_net=None, judge=None, verbose: bool = True,
                   **kwargs) -> list[TransferRecord]:
@@ -180,8 +216,10 @@ def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: 
     dict ``{name: style_scale}`` (a style with fine detail can be used at a larger scale); the Gram distance
     is then measured to the style image at that scale, the target the optimisation had. A value may also be a
     dict of that style's own :func:`~vizlab.style.gatys.style_transfer` settings, which take precedence over
-    ``kwargs`` (e.g. ``{"waves": {"style_scale": 1.5, "content_weight": 8}}``). ``size`` and ``steps``
-    default to those ``loss_net.recipe`` was tuned with.
+    ``kwargs`` (e.g. ``{"waves": {"style_scale": 1.5, "content_weight": 8}}``); they are checked before any
+    transfer runs (a style scale is a positive real number; ``size``, ``steps``, ``loss_net``, ``judge`` and
+    ``verbose`` are the grid's own, not a style's). ``size`` and ``steps`` default to those ``loss_net.recipe``
+    was tuned with.
     """
     from ..models import load_judge
     from .artwork import style_batch
@@ -193,18 +231,9 @@ def transfer_grid(styles: Sequence[str] | dict, photos: Sequence[str], *, size: 
     recipe = loss_net.recipe
     size = (recipe.size if recipe else 256) if size is None else size
     kwargs.setdefault("progress", False)
-    default_scale = kwargs.pop("style_scale", 1.0)
-    per_style = {}
-    for st, value in (styles.items() if isinstance(styles, dict) else ((st, None) for st in styles)):
-        if value is None:
-            per_style[st] = {}
-        elif isinstance(value, dict):
-            per_style[st] = dict(value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            per_style[st] = {"style_scale": float(value)}
-        else:
-            raise TypeError(f"styles[{st!r}] must be a style scale (a number) or a dict of style_transfer "
-                            f"settings, got {value!r}")
+    default_scale = _style_scale("style_scale", kwargs.pop("style_scale", 1.0))
+    per_style = {st: _style_settings(st, value, style_transfer)
+                 for st, value in (styles.items() if isinstance(styles, dict) else ((st, None) for st in styles))}
     records = []
     for st, own in per_style.items():
         scale = own.pop("style_scale", default_scale)
