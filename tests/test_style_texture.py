@@ -594,6 +594,16 @@ def test_quilt_rearranges_whole_source_squares_on_a_torus():
             n = origins[(i + di) % 4, (j + dj) % 4]
             wrap = ((i + di) // 4 * 32, (j + dj) // 4 * 32)   # the wrap moves the neighbour's origin by a side
             assert max(abs(o[0] - (n[0] + wrap[0])), abs(o[1] - (n[1] + wrap[1]))) > 4  # exact
+    # seams="cut" (the default): every pixel, in the overlaps too, is a source pixel (its noise channel is the
+    # source's at the row and column it carries); "blend" cross-fades the overlaps, so some are not
+    def from_source(img):
+        r, c = img[0, 0].round().long(), img[0, 1].round().long()
+        exact = (img[0, 0] - r).abs().lt(1e-5) & (img[0, 1] - c).abs().lt(1e-5)
+        return exact & (img[0, 2] - src[0, 2][r.clamp(0, 39), c.clamp(0, 47)]).abs().lt(1e-6)
+
+    assert bool(from_source(q).all())  # exact
+    blend = quilt(src, 32, 8, torch.Generator().manual_seed(3), overlap=4, seams="blend")
+    assert not bool(from_source(blend).all())  # exact
 
 
 def test_quilt_matches_neighbours_and_is_checked():
@@ -610,9 +620,11 @@ def test_quilt_matches_neighbours_and_is_checked():
     def stripes(img):   # the amplitude of the period-8 component of the column means
         return float(torch.fft.rfft(img[0, 0].mean(dim=0)).abs()[img.shape[-1] // 8] / img.shape[-1])
 
-    matched = [stripes(quilt(src, 32, 8, torch.Generator().manual_seed(s))) for s in range(3)]
-    random_ = [stripes(quilt(src, 32, 8, torch.Generator().manual_seed(s), tolerance=1e12)) for s in range(3)]
-    assert min(matched) > 0.18 > max(random_)  # margin: measured values in the commit message
+    for seams in ("cut", "blend"):
+        matched = [stripes(quilt(src, 32, 8, torch.Generator().manual_seed(s), seams=seams)) for s in range(3)]
+        random_ = [stripes(quilt(src, 32, 8, torch.Generator().manual_seed(s), tolerance=1e12, seams=seams))
+                   for s in range(3)]
+        assert min(matched) > 0.18 > max(random_), (seams, matched, random_)  # margin: measured in the commit
     with pytest.raises(ValueError, match="block must divide side"):
         quilt(src, 64, 24)
     with pytest.raises(ValueError, match="block must be an integer >= 2, got 1"):
@@ -625,6 +637,11 @@ def test_quilt_matches_neighbours_and_is_checked():
         quilt(src[..., :8, :8], 64, 16)
     with pytest.raises(ValueError, match="one feature map"):
         quilt(src[0], 64, 16)
+    with pytest.raises(ValueError, match="seams must be 'cut' or 'blend'"):
+        quilt(src, 64, 16, seams="feather")
+    with pytest.raises(ValueError, match="two cells a side"):
+        quilt(src, 16, 16)
+    assert quilt(src, 16, 16, seams="blend").shape == (1, 3, 16, 16)  # exact: one cell wraps onto itself
 
 
 def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
@@ -652,7 +669,7 @@ def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
     stopped = synthesize_texture_vgg("gravel", steps=5, seed=2, stop_event=stop, **kw)
     assert stopped.stopped and torch.equal(stopped.image, start.image)  # exact
     for bad, error, word in ((24, ValueError, "quilt_block must divide size"), (1, ValueError, "quilt_block"),
-                             (16.0, TypeError, "quilt_block")):
+                             (16.0, TypeError, "quilt_block"), (32, ValueError, "at least twice")):
         with pytest.raises(error, match=word):
             synthesize_texture_vgg("gravel", steps=0, **{**kw, "quilt_block": bad})
     with pytest.raises(ValueError, match="quilt_block.*octaves 3"):
@@ -660,3 +677,10 @@ def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
                                quilt_block=4)
     with pytest.raises(ValueError, match="init must be one of"):
         synthesize_texture_vgg("gravel", steps=0, size=32, net=tnet, init="quilted")
+    with pytest.raises(ValueError, match="quilt_seams must be 'cut' or 'blend'"):
+        synthesize_texture_vgg("gravel", steps=0, quilt_seams="soft", **kw)
+    # the seams reach the quilt
+    blend = synthesize_texture_vgg("gravel", steps=0, seed=2, quilt_seams="blend", **kw)
+    expect = _finished(quilt(src, 32, 16, torch.Generator().manual_seed(2), seams="blend").mean(dim=1, keepdim=True),
+                       src)
+    assert torch.equal(blend.image, expect) and not torch.equal(blend.image, start.image)  # exact

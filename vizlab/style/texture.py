@@ -364,8 +364,28 @@ def _spectral_noise(source: torch.Tensor, side: int, generator: torch.Generator)
     return (torch.fft.ifft2(fs * phase).real + mean).clamp(0, 1)
 
 
+def _min_cut(error: torch.Tensor) -> torch.Tensor:
+    """The cheapest path down an ``(L, W)`` error strip, one column per row, moving at most one column between
+    rows (dynamic programming): the column of each row, ``(L,)``."""
+    length, width = error.shape
+    cost = error.clone()
+    back = torch.zeros(length, width, dtype=torch.long)
+    big = torch.tensor(float("inf"))
+    for r in range(1, length):
+        prev = cost[r - 1]
+        options = torch.stack([torch.cat([big[None], prev[:-1]]), prev, torch.cat([prev[1:], big[None]])])
+        best, move = options.min(dim=0)
+        cost[r] += best
+        back[r] = torch.arange(width) + move - 1
+    path = torch.empty(length, dtype=torch.long)
+    path[-1] = cost[-1].argmin()
+    for r in range(length - 1, 0, -1):
+        path[r - 1] = back[r, path[r]]
+    return path
+
+
 def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generator | None = None,
-          overlap: int | None = None, tolerance: float = 0.1) -> torch.Tensor:
+          overlap: int | None = None, tolerance: float = 0.1, seams: str = "cut") -> torch.Tensor:
     """A periodic ``side`` x ``side`` image made of rearranged patches of ``source`` (``(1, C, H, W)``): image
     quilting in the manner of Efros & Freeman (2001), on a torus, as the **start** of a synthesis that then removes
     the seams (``synthesize_texture_vgg(init="quilt")``; it is then not a synthesis from noise).
@@ -374,9 +394,11 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     ``block + overlap`` square of the source that overlaps its neighbours by ``overlap / 2`` on each side. Cells
     are filled in raster order; the first takes a random source position, each later one a random position among
     those whose pixels differ from what is already on the canvas under the square (sum of squared differences) by
-    at most ``1 + tolerance`` times the best (so joints and courses continue across cells). The squares are
-    blended with weights that fall linearly over ``overlap`` pixels towards each edge (a cross-fade in the
-    overlaps, wrapping round).
+    at most ``1 + tolerance`` times the best (so joints and courses continue across cells). ``seams="cut"``
+    (default): in each overlap strip whose far side is already on the canvas, the square is cut along the path of
+    least squared difference to it (Efros & Freeman's minimum error boundary cut), so every pixel is a source
+    pixel; ``"blend"``: the squares are cross-faded with weights that fall linearly over ``overlap`` pixels
+    towards each edge (a crossfade of two unlike squares leaves ghosted, muddy overlaps: round 15's blind viewer).
 
     Args:
         source: the texture, ``(1, C, H, W)``, at the scale of the output; at least ``block + overlap`` a side.
@@ -385,6 +407,7 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
         generator: seeds the choices.
         overlap: pixels shared by neighbouring squares (default ``block // 4``, at least 2; even).
         tolerance: how far above the best match a candidate may be (0: always the best).
+        seams: ``"cut"`` or ``"blend"`` (above).
 
     Returns:
         ``(1, C, side, side)``, periodic.
@@ -399,8 +422,12 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance) \
             or tolerance < 0:
         raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    if seams not in ("cut", "blend"):
+        raise ValueError(f"seams must be 'cut' or 'blend', got {seams!r}")
     c, h, w = source.shape[1:]
     b = block + overlap
+    if seams == "cut" and b > side:
+        raise ValueError(f"seams='cut' needs block + overlap ({b}) <= side ({side}): two cells a side")
     if h < b or w < b:
         raise ValueError(f"the source ({h}x{w} px) is smaller than one quilt square ({b} px: block {block} + "
                          f"overlap {overlap})")
@@ -449,8 +476,38 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
                 y, x = divmod(pick, ssd.shape[1])
             placed[(i, j)] = (y, x)
             square = src[0, :, y:y + b, x:x + b]
-            # added onto the torus (rows and columns wrap round; a square wider than the torus adds onto itself)
             flat = (rows[:, None] * side + cols[None, :]).flatten()
+            if seams == "cut":
+                known = acc_w.view(-1)[flat].view(b, b) > 0
+                here = acc.view(c, -1)[:, flat].view(c, b, b) / acc_w.view(-1)[flat].view(1, b, b).clamp_min(1e-12)
+                err = (square - here).pow(2).sum(dim=0)
+                keep = torch.ones(b, b, dtype=torch.bool)
+                o = overlap
+                lanes = torch.arange(o)
+                if o:
+                    # (strip of err with its outer edge at column 0, how to map the kept side back)
+                    for strip, orient in ((err[:, :o], "left"), (err[:, b - o:].flip(1), "right"),
+                                          (err[:o, :].T, "top"), (err[b - o:, :].T.flip(1), "bottom")):
+                        region = {"left": known[:, :o], "right": known[:, b - o:], "top": known[:o, :],
+                                  "bottom": known[b - o:, :]}[orient]
+                        if not bool(region.all()):
+                            continue
+                        path = _min_cut(strip)
+                        outer = lanes[None, :] < path[:, None]          # (b, o): the canvas's side of the cut
+                        if orient == "left":
+                            keep[:, :o] &= ~outer
+                        elif orient == "right":
+                            keep[:, b - o:] &= ~outer.flip(1)
+                        elif orient == "top":
+                            keep[:o, :] &= ~outer.T
+                        else:
+                            keep[b - o:, :] &= ~outer.T.flip(0)
+                keep |= ~known
+                value = torch.where(keep, square, here)
+                acc.view(c, -1)[:, flat] = value.reshape(c, -1)
+                acc_w.view(-1)[flat] = 1.0
+                continue
+            # added onto the torus (rows and columns wrap round; a square wider than the torus adds onto itself)
             acc.view(c, -1).index_add_(1, flat, (square * weight).reshape(c, -1))
             acc_w.view(1, -1).index_add_(1, flat, weight.reshape(1, -1))
     return (acc / acc_w.clamp_min(1e-12))[None].to(source.device, source.dtype)
@@ -499,7 +556,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                            long_range: dict[str, Sequence[int]] | None = None, long_range_weight: float = 1.0,
                            histogram_layers: Sequence[str] = (), histogram_weight: float = 1.0,
                            tv_weight: float = 0.0, patch_layers: Sequence[str] = (), patch_weight: float = 1.0,
-                           patch_stride: int = 1, quilt_block: int = 32, net: TextureNet | None = None,
+                           patch_stride: int = 1, quilt_block: int = 32, quilt_seams: str = "cut",
+                           net: TextureNet | None = None,
                            seed: int = 0,
                            callback: Callable[[int, int, float], None] | None = None,
                            stop_event: threading.Event | None = None) -> StyleResult:
@@ -540,7 +598,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             patches (:func:`quilt`, ``quilt_block`` px a cell at the output's scale) and the optimisation then
             removes the seams between them; a result is then partly copied source, and must be labelled so.
         quilt_block: the quilt's cell side in output pixels (``init="quilt"`` only): a divisor of ``size`` with
-            ``quilt_block / 2**(octaves-1) >= 2``. Default 32.
+            ``quilt_block / 2**(octaves-1) >= 2``, at most ``size / 2``. Default 32.
+        quilt_seams: how the quilt's squares meet (:func:`quilt`'s ``seams``): ``"cut"`` (default; every pixel a
+            source pixel) or ``"blend"`` (cross-faded overlaps).
         match_colors: give the result the source's histogram at the end (a gray source: its gray levels; a
             colour source: along its principal colour axes, :func:`match_colors_pca`). ``None`` (default): for
             gray sources only: on the colour ``brush`` either matching raised the Gram distance 5-7 fold (measured,
@@ -581,9 +641,12 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     check_int("quilt_block", quilt_block, 2)
     coarsest_block = quilt_block // 2 ** (octaves - 1)
-    if init == "quilt" and (size % quilt_block or coarsest_block < 2 or (size // 2 ** (octaves - 1)) % coarsest_block):
-        raise ValueError(f"quilt_block must divide size ({size}) and leave >= 2 px a cell at the coarsest octave "
-                         f"(octaves {octaves}), got {quilt_block!r}")
+    if init == "quilt" and (size % quilt_block or size // quilt_block < 2 or coarsest_block < 2
+                            or (size // 2 ** (octaves - 1)) % coarsest_block):
+        raise ValueError(f"quilt_block must divide size ({size}) at least twice and leave >= 2 px a cell at the "
+                         f"coarsest octave (octaves {octaves}), got {quilt_block!r}")
+    if quilt_seams not in ("cut", "blend"):
+        raise ValueError(f"quilt_seams must be 'cut' or 'blend', got {quilt_seams!r}")
     for name, value in (("spectrum_weight", spectrum_weight), ("range_weight", range_weight),
                         ("long_range_weight", long_range_weight), ("histogram_weight", histogram_weight),
                         ("tv_weight", tv_weight), ("patch_weight", patch_weight)):
@@ -652,7 +715,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 source_tv = _total_variation(crop).clamp_min(1e-12)
             if x is None:
                 if init == "quilt":
-                    x0 = quilt(src.cpu(), side, quilt_block // factor, gen)
+                    x0 = quilt(src.cpu(), side, quilt_block // factor, gen, seams=quilt_seams)
                 elif init == "spectrum":
                     x0 = _spectral_noise(src.cpu(), side, gen)
                 else:
