@@ -54,6 +54,9 @@ VARIANTS = {
     "s_w3": ("brush", BRUSH),
     "s_w10": ("brush", dict(BRUSH, patch_weight=10.0)),
     "s384_w3": ("brush", dict(RECIPES["brush"], steps=[60, 100], **PATCH)),
+    # every source patch in the bank (stride 1; relu3_1/relu4_1 only), weight 10
+    "b_w10s1": ("brick", dict(BRICK, patch_weight=10.0, patch_stride=1)),
+    "g_w10s1": ("gravel", dict(GRAVEL, patch_weight=10.0, patch_stride=1)),
 }
 #: the patch start (``init="quilt"``: a periodic quilt of rearranged source patches, 32-px cells, then the same
 #: losses at the final size only): NOT a synthesis from noise; ``q*0`` are the quilts themselves (0 iterations)
@@ -76,6 +79,12 @@ for key, texture in (("qb2", "brick"), ("qg2", "gravel"), ("qs2", "brush")):
     VARIANTS[key[:2] + "3"] = (texture, dict(VARIANTS[key][1], quilt_seams="cut"))
     VARIANTS[key[:2] + "30"] = (texture, dict(VARIANTS[key][1], quilt_seams="cut", steps=[0]))
     VARIANTS[key[:2] + "4"] = (texture, dict(VARIANTS[key][1], quilt_seams="cut", tv_weight=1.0))
+    #: and fewer iterations (the 60 of q*3/q*4 made the cut quilt busier and softer than it started: 20 may heal
+    #: the cuts before that)
+    VARIANTS[key[:2] + "5"] = (texture, dict(VARIANTS[key][1], quilt_seams="cut", tv_weight=1.0, steps=[20]))
+    #: tv_weight 1 flattened gravel's stones to cartoon facets and washed out brush's contrast (q*4): 20
+    #: iterations without it
+    VARIANTS[key[:2] + "6"] = (texture, dict(VARIANTS[key][1], quilt_seams="cut", steps=[20]))
 
 
 def _load() -> float:

@@ -668,6 +668,14 @@ def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
     stop.set()
     stopped = synthesize_texture_vgg("gravel", steps=5, seed=2, stop_event=stop, **kw)
     assert stopped.stopped and torch.equal(stopped.image, start.image)  # exact
+    # Ctrl-C after the first chunk keeps that chunk's image, as from a noise start
+    def ctrl_c(octave, step, loss):
+        if step == 10:
+            raise KeyboardInterrupt
+
+    cut = synthesize_texture_vgg("brush", steps=20, seed=1, callback=ctrl_c, **kw)
+    ten = synthesize_texture_vgg("brush", steps=10, seed=1, **kw)
+    assert cut.stopped and cut.steps == 10 and torch.equal(cut.image, ten.image)  # exact
     for bad, error, word in ((24, ValueError, "quilt_block must divide size"), (1, ValueError, "quilt_block"),
                              (16.0, TypeError, "quilt_block"), (32, ValueError, "at least twice")):
         with pytest.raises(error, match=word):
