@@ -57,6 +57,8 @@ VARIANTS = {
     # every source patch in the bank (stride 1; relu3_1/relu4_1 only), weight 10
     "b_w10s1": ("brick", dict(BRICK, patch_weight=10.0, patch_stride=1)),
     "g_w10s1": ("gravel", dict(GRAVEL, patch_weight=10.0, patch_stride=1)),
+    # and the total-variation term that took the grain out of the patch-start brick (qb4)
+    "b_w10s1tv": ("brick", dict(BRICK, patch_weight=10.0, patch_stride=1, tv_weight=1.0)),
 }
 #: the patch start (``init="quilt"``: a periodic quilt of rearranged source patches, 32-px cells, then the same
 #: losses at the final size only): NOT a synthesis from noise; ``q*0`` are the quilts themselves (0 iterations)
@@ -85,6 +87,16 @@ for key, texture in (("qb2", "brick"), ("qg2", "gravel"), ("qs2", "brush")):
     #: tv_weight 1 flattened gravel's stones to cartoon facets and washed out brush's contrast (q*4): 20
     #: iterations without it
     VARIANTS[key[:2] + "6"] = (texture, dict(VARIANTS[key][1], quilt_seams="cut", steps=[20]))
+#: after the second blind request (brick 1/10, gravel 5/10, brush 10/10: "blurry and mushy next to crisp brush
+#: strokes"): brush with its colours matched along the source's principal axes at the end (contrast back), and
+#: with 5 iterations
+VARIANTS["qs7"] = ("brush", dict(VARIANTS["qs6"][1], match_colors=True))
+VARIANTS["qs8"] = ("brush", dict(VARIANTS["qs6"][1], steps=[5]))
+#: after the third (brick 0/10 and 1/10 in the second: both viewers saw the quilt's long joints curve or slant
+#: where the photo's are straight, and took the wrong side): 64-px cells (fewer joins for the slant to drift at)
+VARIANTS["qb7"] = ("brick", dict(VARIANTS["qb5"][1], quilt_block=64))
+#: and gravel (9/10 in the third: "crisper, more separate stones" picked): 5 iterations, less time to mud its start
+VARIANTS["qg8"] = ("gravel", dict(VARIANTS["qg6"][1], steps=[5]))
 
 
 def _load() -> float:
@@ -193,7 +205,7 @@ def _sheet(args: argparse.Namespace) -> None:
             crops.append(src[..., y:y + size, x:x + size])
         gap = torch.ones(1, 3, size, 6)
         row = torch.cat([crops[0], gap, synth, gap, crops[1]], dim=-1)
-        tiles.append((r, F.interpolate(row, scale_factor=2, mode="nearest")[0]))
+        tiles.append((r, F.interpolate(row, scale_factor=args.scale, mode="nearest")[0]))
     width = max(t.shape[-1] for _, t in tiles)
     label_h = 14
     canvas = Image.new("RGB", (width, sum(t.shape[-2] + label_h + 6 for _, t in tiles)), "white")
@@ -207,6 +219,8 @@ def _sheet(args: argparse.Namespace) -> None:
         y += t.shape[-2] + label_h + 6
     path = out / f"sheet_{args.texture}{args.suffix}.png"
     canvas.save(path)
+    if args.jpg:
+        canvas.save(args.jpg, quality=88)
     print(path)
 
 
@@ -244,6 +258,8 @@ def main() -> None:
     p.add_argument("--names", nargs="*", default=[])
     p.add_argument("--suffix", default="")
     p.add_argument("--also", nargs="*", default=[], help="more run folders")
+    p.add_argument("--scale", type=int, default=2, help="nearest-neighbour enlargement")
+    p.add_argument("--jpg", default="", help="also write the sheet as this JPEG (quality 88)")
     p.add_argument("--seed", type=int, default=15)
     p.set_defaults(fn=_sheet)
     p = sub.add_parser("stage")

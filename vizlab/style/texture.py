@@ -28,6 +28,10 @@ of a layer takes the source's distribution of values, not only its second moment
 correlations** (``long_range``; Berger & Memisevic 2016): a layer's features correlated with the same features
 shifted down and across, which keep a brick wall's courses in line.
 
+A second, separately labelled mode is **not synthesis from noise**: ``init="quilt"`` starts from a periodic quilt
+of rearranged source squares (:func:`quilt`, Efros & Freeman 2001's image quilting with minimum-error cuts) and
+lets the same losses remove the seams; its results are partly copied source (round 15, benchmarks/README.md).
+
 Example:
     >>> result = synthesize_texture_vgg("gravel", size=128, steps=40)          # doctest: +SKIP
     >>> result.image.shape                                                       # doctest: +SKIP
