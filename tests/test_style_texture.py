@@ -560,3 +560,135 @@ def test_rank_match_maps_equal_values_to_equal_outputs():
             rank_match(torch.tensor([[0.3, bad, 0.1], [0.0, 1.0, 2.0]]), ref)
         with pytest.raises(ValueError, match="finite"):
             match_histogram(torch.full((1, 2, 4, 4), bad), torch.rand(1, 2, 4, 4, generator=g))
+
+
+def _coordinate_source(h: int = 40, w: int = 48) -> torch.Tensor:
+    """A source whose pixels say where they are: channel 0 the row, channel 1 the column, channel 2 noise."""
+    rows = torch.arange(h, dtype=torch.float32).view(h, 1).expand(h, w)
+    cols = torch.arange(w, dtype=torch.float32).view(1, w).expand(h, w)
+    return torch.stack([rows, cols, torch.rand(h, w, generator=torch.Generator().manual_seed(0))])[None]
+
+
+def test_quilt_rearranges_whole_source_squares_on_a_torus():
+    from vizlab.style.texture import quilt
+
+    src = _coordinate_source()
+    q = quilt(src, 32, 8, torch.Generator().manual_seed(3), overlap=4)
+    assert q.shape == (1, 3, 32, 32)  # exact
+    assert torch.equal(q, quilt(src, 32, 8, torch.Generator().manual_seed(3), overlap=4))  # exact: seeded
+    assert not torch.equal(q, quilt(src, 32, 8, torch.Generator().manual_seed(4), overlap=4))  # exact
+    # each cell's inside (its 6 x 6 pixels that no other square overlaps) is a source square, verbatim: the rows
+    # and columns run on by one pixel at a time
+    origins = {}
+    for i in range(4):
+        for j in range(4):
+            inside = q[0, :2, i * 8 + 2:i * 8 + 8 - 2 + 2, j * 8 + 2:j * 8 + 8 - 2 + 2][:, :4, :4]
+            y0, x0 = inside[0, 0, 0], inside[1, 0, 0]
+            assert torch.allclose(inside[0], y0 + torch.arange(4.0).view(4, 1).expand(4, 4), atol=1e-5)  # exact
+            assert torch.allclose(inside[1], x0 + torch.arange(4.0).view(1, 4).expand(4, 4), atol=1e-5)  # exact
+            origins[i, j] = (float(y0) - i * 8, float(x0) - j * 8)
+    # ... and a rearrangement, not a copy: no cell continues its neighbour's source square (a continuation would
+    # have the same origin), also across the wrap
+    for (i, j), o in origins.items():
+        for di, dj in ((0, 1), (1, 0), (1, 1)):
+            n = origins[(i + di) % 4, (j + dj) % 4]
+            wrap = ((i + di) // 4 * 32, (j + dj) // 4 * 32)   # the wrap moves the neighbour's origin by a side
+            assert max(abs(o[0] - (n[0] + wrap[0])), abs(o[1] - (n[1] + wrap[1]))) > 4  # exact
+    # seams="cut" (the default): every pixel, in the overlaps too, is a source pixel (its noise channel is the
+    # source's at the row and column it carries); "blend" cross-fades the overlaps, so some are not
+    def from_source(img):
+        r, c = img[0, 0].round().long(), img[0, 1].round().long()
+        exact = (img[0, 0] - r).abs().lt(1e-5) & (img[0, 1] - c).abs().lt(1e-5)
+        return exact & (img[0, 2] - src[0, 2][r.clamp(0, 39), c.clamp(0, 47)]).abs().lt(1e-6)
+
+    assert bool(from_source(q).all())  # exact
+    blend = quilt(src, 32, 8, torch.Generator().manual_seed(3), overlap=4, seams="blend")
+    assert not bool(from_source(blend).all())  # exact
+
+
+def test_quilt_matches_neighbours_and_is_checked():
+    from vizlab.style.texture import quilt
+
+    # vertical stripes, period 8 px: a square chosen by how well it fits what is already on the canvas keeps
+    # their phase across the cells, so the quilt's stripes keep the source's contrast; random squares (a tolerance
+    # no candidate exceeds) blend stripes out of phase in the overlaps and lose contrast
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(64.0)
+    src = (0.5 + 0.4 * torch.sin(2 * torch.pi * x / 8)).expand(1, 3, 64, 64) + 0.02 * torch.rand(1, 3, 64, 64,
+                                                                                                 generator=g)
+
+    def stripes(img):   # the amplitude of the period-8 component of the column means
+        return float(torch.fft.rfft(img[0, 0].mean(dim=0)).abs()[img.shape[-1] // 8] / img.shape[-1])
+
+    for seams in ("cut", "blend"):
+        matched = [stripes(quilt(src, 32, 8, torch.Generator().manual_seed(s), seams=seams)) for s in range(3)]
+        random_ = [stripes(quilt(src, 32, 8, torch.Generator().manual_seed(s), tolerance=1e12, seams=seams))
+                   for s in range(3)]
+        assert min(matched) > 0.18 > max(random_), (seams, matched, random_)  # margin: measured in the commit
+    with pytest.raises(ValueError, match="block must divide side"):
+        quilt(src, 64, 24)
+    with pytest.raises(ValueError, match="block must be an integer >= 2, got 1"):
+        quilt(src, 64, 1)
+    with pytest.raises(ValueError, match="tolerance must be a finite number >= 0"):
+        quilt(src, 64, 16, tolerance=float("nan"))
+    with pytest.raises(ValueError, match="overlap must be an integer >= 0, got -2"):
+        quilt(src, 64, 16, overlap=-2)
+    with pytest.raises(ValueError, match="smaller than one quilt square"):
+        quilt(src[..., :8, :8], 64, 16)
+    with pytest.raises(ValueError, match="one feature map"):
+        quilt(src[0], 64, 16)
+    with pytest.raises(ValueError, match="seams must be 'cut' or 'blend'"):
+        quilt(src, 64, 16, seams="feather")
+    with pytest.raises(ValueError, match="two cells a side"):
+        quilt(src, 16, 16)
+    assert quilt(src, 16, 16, seams="blend").shape == (1, 3, 16, 16)  # exact: one cell wraps onto itself
+
+
+def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
+    from vizlab.style.texture import _finished, quilt
+
+    kw = dict(size=32, source_size=64, octaves=1, net=tnet, init="quilt", quilt_block=16)
+    start = synthesize_texture_vgg("gravel", steps=0, seed=2, **kw)
+    # no iterations: the quilt itself, finished as every result is (a gray source: its gray levels)
+    src = style_batch(None, "gravel", 64)
+    expect = _finished(quilt(src, 32, 16, torch.Generator().manual_seed(2)).mean(dim=1, keepdim=True), src)
+    assert torch.equal(start.image, expect) and start.image.shape == (1, 3, 32, 32)  # exact
+    run = synthesize_texture_vgg("brush", steps=3, seed=1, **kw)
+    assert run.image.shape == (1, 3, 32, 32) and run.steps == 3  # exact
+    assert torch.equal(run.image, synthesize_texture_vgg("brush", steps=3, seed=1, **kw).image)  # exact: seeded
+    assert not torch.equal(run.image, synthesize_texture_vgg("brush", steps=3, seed=2, **kw).image)  # exact
+    # two octaves: the coarse octave starts from a quilt of the half-size source with half-size cells
+    two = synthesize_texture_vgg("brush", size=32, source_size=64, octaves=2, steps=[2, 2], net=tnet, init="quilt",
+                                 quilt_block=16)
+    assert two.image.shape == (1, 3, 32, 32) and two.steps == 4  # exact
+    # a stop before the first iteration returns the start: the quilt
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    stopped = synthesize_texture_vgg("gravel", steps=5, seed=2, stop_event=stop, **kw)
+    assert stopped.stopped and torch.equal(stopped.image, start.image)  # exact
+    # Ctrl-C after the first chunk keeps that chunk's image, as from a noise start
+    def ctrl_c(octave, step, loss):
+        if step == 10:
+            raise KeyboardInterrupt
+
+    cut = synthesize_texture_vgg("brush", steps=20, seed=1, callback=ctrl_c, **kw)
+    ten = synthesize_texture_vgg("brush", steps=10, seed=1, **kw)
+    assert cut.stopped and cut.steps == 10 and torch.equal(cut.image, ten.image)  # exact
+    for bad, error, word in ((24, ValueError, "quilt_block must divide size"), (1, ValueError, "quilt_block"),
+                             (16.0, TypeError, "quilt_block"), (32, ValueError, "at least twice")):
+        with pytest.raises(error, match=word):
+            synthesize_texture_vgg("gravel", steps=0, **{**kw, "quilt_block": bad})
+    with pytest.raises(ValueError, match="quilt_block.*octaves 3"):
+        synthesize_texture_vgg("gravel", steps=0, size=64, source_size=128, octaves=3, net=tnet, init="quilt",
+                               quilt_block=4)
+    with pytest.raises(ValueError, match="init must be one of"):
+        synthesize_texture_vgg("gravel", steps=0, size=32, net=tnet, init="quilted")
+    with pytest.raises(ValueError, match="quilt_seams must be 'cut' or 'blend'"):
+        synthesize_texture_vgg("gravel", steps=0, quilt_seams="soft", **kw)
+    # the seams reach the quilt
+    blend = synthesize_texture_vgg("gravel", steps=0, seed=2, quilt_seams="blend", **kw)
+    expect = _finished(quilt(src, 32, 16, torch.Generator().manual_seed(2), seams="blend").mean(dim=1, keepdim=True),
+                       src)
+    assert torch.equal(blend.image, expect) and not torch.equal(blend.image, start.image)  # exact

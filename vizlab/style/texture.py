@@ -28,6 +28,10 @@ of a layer takes the source's distribution of values, not only its second moment
 correlations** (``long_range``; Berger & Memisevic 2016): a layer's features correlated with the same features
 shifted down and across, which keep a brick wall's courses in line.
 
+A second, separately labelled mode is **not synthesis from noise**: ``init="quilt"`` starts from a periodic quilt
+of rearranged source squares (:func:`quilt`, Efros & Freeman 2001's image quilting with minimum-error cuts) and
+lets the same losses remove the seams; its results are partly copied source (round 15, benchmarks/README.md).
+
 Example:
     >>> result = synthesize_texture_vgg("gravel", size=128, steps=40)          # doctest: +SKIP
     >>> result.image.shape                                                       # doctest: +SKIP
@@ -54,6 +58,8 @@ from .losses import gram_matrix, relative_style_loss
 #: Gatys et al. (2015)'s texture layers (their best set, "conv1_1 ... pool4").
 TEXTURE_LAYERS = ("relu1_1", "pool1", "pool2", "pool3", "pool4")
 POOLINGS = ("avg", "max")
+#: ``synthesize_texture_vgg``'s starts: noise with the source's spectrum, plain noise, or a quilt of source patches
+INITS = ("spectrum", "noise", "quilt")
 PADDINGS = ("circular", "reflect")
 #: L-BFGS iterations per ``step`` call in :func:`synthesize_texture_vgg` (each call re-evaluates its start point).
 LBFGS_CHUNK = 10
@@ -362,6 +368,155 @@ def _spectral_noise(source: torch.Tensor, side: int, generator: torch.Generator)
     return (torch.fft.ifft2(fs * phase).real + mean).clamp(0, 1)
 
 
+def _min_cut(error: torch.Tensor) -> torch.Tensor:
+    """The cheapest path down an ``(L, W)`` error strip, one column per row, moving at most one column between
+    rows (dynamic programming): the column of each row, ``(L,)``."""
+    length, width = error.shape
+    cost = error.clone()
+    back = torch.zeros(length, width, dtype=torch.long)
+    big = torch.tensor(float("inf"))
+    for r in range(1, length):
+        prev = cost[r - 1]
+        options = torch.stack([torch.cat([big[None], prev[:-1]]), prev, torch.cat([prev[1:], big[None]])])
+        best, move = options.min(dim=0)
+        cost[r] += best
+        back[r] = torch.arange(width) + move - 1
+    path = torch.empty(length, dtype=torch.long)
+    path[-1] = cost[-1].argmin()
+    for r in range(length - 1, 0, -1):
+        path[r - 1] = back[r, path[r]]
+    return path
+
+
+def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generator | None = None,
+          overlap: int | None = None, tolerance: float = 0.1, seams: str = "cut") -> torch.Tensor:
+    """A periodic ``side`` x ``side`` image made of rearranged patches of ``source`` (``(1, C, H, W)``): image
+    quilting in the manner of Efros & Freeman (2001), on a torus, as the **start** of a synthesis that then removes
+    the seams (``synthesize_texture_vgg(init="quilt")``; it is then not a synthesis from noise).
+
+    The torus is cut into a grid of ``side / block`` cells a side (``block`` must divide ``side``); each cell gets a
+    ``block + overlap`` square of the source that overlaps its neighbours by ``overlap / 2`` on each side. Cells
+    are filled in raster order; the first takes a random source position, each later one a random position among
+    those whose pixels differ from what is already on the canvas under the square (sum of squared differences) by
+    at most ``1 + tolerance`` times the best (so joints and courses continue across cells). ``seams="cut"``
+    (default): in each overlap strip whose far side is already on the canvas, the square is cut along the path of
+    least squared difference to it (Efros & Freeman's minimum error boundary cut), so every pixel is a source
+    pixel; ``"blend"``: the squares are cross-faded with weights that fall linearly over ``overlap`` pixels
+    towards each edge (a crossfade of two unlike squares leaves ghosted, muddy overlaps: round 15's blind viewer).
+
+    Args:
+        source: the texture, ``(1, C, H, W)``, at the scale of the output; at least ``block + overlap`` a side.
+        side: the output's side; a multiple of ``block``.
+        block: the grid's pitch in pixels (>= 2).
+        generator: seeds the choices.
+        overlap: pixels shared by neighbouring squares (default ``block // 4``, at least 2; even).
+        tolerance: how far above the best match a candidate may be (0: always the best).
+        seams: ``"cut"`` or ``"blend"`` (above).
+
+    Returns:
+        ``(1, C, side, side)``, periodic.
+    """
+    _one_image(source)
+    check_int("side", side)
+    check_int("block", block, 2)
+    if side % block:
+        raise ValueError(f"block must divide side ({side}), got {block!r}")
+    overlap = max(2, block // 4) if overlap is None else check_int("overlap", overlap, 0)
+    overlap += overlap % 2
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance) \
+            or tolerance < 0:
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    if seams not in ("cut", "blend"):
+        raise ValueError(f"seams must be 'cut' or 'blend', got {seams!r}")
+    c, h, w = source.shape[1:]
+    b = block + overlap
+    if seams == "cut" and b > side:
+        raise ValueError(f"seams='cut' needs block + overlap ({b}) <= side ({side}): two cells a side")
+    if h < b or w < b:
+        raise ValueError(f"the source ({h}x{w} px) is smaller than one quilt square ({b} px: block {block} + "
+                         f"overlap {overlap})")
+    src = source.detach().float().cpu()
+    # blending weight of one square: linear ramps over ``overlap`` pixels towards each edge
+    ramp = torch.ones(b)
+    if overlap:
+        edge = (torch.arange(overlap, dtype=torch.float32) + 0.5) / overlap
+        ramp[:overlap], ramp[-overlap:] = edge, edge.flip(0)
+    weight = ramp[:, None] * ramp[None, :]
+    acc = torch.zeros(c, side, side)
+    acc_w = torch.zeros(1, side, side)
+    # the candidates' sums of squares under a mask, by convolution over the source
+    src_sq = src.pow(2).sum(dim=1, keepdim=True)
+    n = side // block
+    half = overlap // 2
+    placed: dict[tuple[int, int], tuple[int, int]] = {}
+    ys, xs = torch.arange(h - b + 1)[:, None], torch.arange(w - b + 1)[None, :]
+    for i in range(n):
+        for j in range(n):
+            rows = (torch.arange(b) + i * block - half) % side
+            cols = (torch.arange(b) + j * block - half) % side
+            known_w = acc_w[:, rows][:, :, cols]
+            mask = (known_w > 0).float()                                  # (1, b, b)
+            if mask.sum() == 0:
+                y = int(torch.randint(h - b + 1, (1,), generator=generator))
+                x = int(torch.randint(w - b + 1, (1,), generator=generator))
+            else:
+                canvas = acc[:, rows][:, :, cols] / known_w.clamp_min(1e-12) * mask   # (C, b, b)
+                cross = F.conv2d(src, canvas[None])[0, 0]                 # sum M P T
+                energy = F.conv2d(src_sq, mask[None])[0, 0]              # sum M P^2
+                ssd = (energy - 2 * cross + canvas.pow(2).sum()).clamp_min(0)
+                # a rearrangement, not a copy: the source's own continuation of a placed neighbour (which
+                # matches the overlap exactly) and positions within half a block of it are not candidates
+                allowed = torch.ones_like(ssd, dtype=torch.bool)
+                for (pi, pj), (py, px) in placed.items():
+                    di = (i - pi + n // 2) % n - n // 2 if n > 1 else 0
+                    dj = (j - pj + n // 2) % n - n // 2 if n > 1 else 0
+                    if abs(di) <= 1 and abs(dj) <= 1:
+                        cy, cx = py + di * block, px + dj * block
+                        allowed &= ((ys - cy).abs() > block // 2) | ((xs - cx).abs() > block // 2)
+                if allowed.any():
+                    ssd = torch.where(allowed, ssd, torch.full_like(ssd, float("inf")))
+                good = (ssd <= ssd.min() * (1 + tolerance) + 1e-9).flatten().nonzero()[:, 0]
+                pick = int(good[torch.randint(len(good), (1,), generator=generator)])
+                y, x = divmod(pick, ssd.shape[1])
+            placed[(i, j)] = (y, x)
+            square = src[0, :, y:y + b, x:x + b]
+            flat = (rows[:, None] * side + cols[None, :]).flatten()
+            if seams == "cut":
+                known = acc_w.view(-1)[flat].view(b, b) > 0
+                here = acc.view(c, -1)[:, flat].view(c, b, b) / acc_w.view(-1)[flat].view(1, b, b).clamp_min(1e-12)
+                err = (square - here).pow(2).sum(dim=0)
+                keep = torch.ones(b, b, dtype=torch.bool)
+                o = overlap
+                lanes = torch.arange(o)
+                if o:
+                    # (strip of err with its outer edge at column 0, how to map the kept side back)
+                    for strip, orient in ((err[:, :o], "left"), (err[:, b - o:].flip(1), "right"),
+                                          (err[:o, :].T, "top"), (err[b - o:, :].T.flip(1), "bottom")):
+                        region = {"left": known[:, :o], "right": known[:, b - o:], "top": known[:o, :],
+                                  "bottom": known[b - o:, :]}[orient]
+                        if not bool(region.all()):
+                            continue
+                        path = _min_cut(strip)
+                        outer = lanes[None, :] < path[:, None]          # (b, o): the canvas's side of the cut
+                        if orient == "left":
+                            keep[:, :o] &= ~outer
+                        elif orient == "right":
+                            keep[:, b - o:] &= ~outer.flip(1)
+                        elif orient == "top":
+                            keep[:o, :] &= ~outer.T
+                        else:
+                            keep[b - o:, :] &= ~outer.T.flip(0)
+                keep |= ~known
+                value = torch.where(keep, square, here)
+                acc.view(c, -1)[:, flat] = value.reshape(c, -1)
+                acc_w.view(-1)[flat] = 1.0
+                continue
+            # added onto the torus (rows and columns wrap round; a square wider than the torus adds onto itself)
+            acc.view(c, -1).index_add_(1, flat, (square * weight).reshape(c, -1))
+            acc_w.view(1, -1).index_add_(1, flat, weight.reshape(1, -1))
+    return (acc / acc_w.clamp_min(1e-12))[None].to(source.device, source.dtype)
+
+
 def _upsample_periodic(x: torch.Tensor, side: int) -> torch.Tensor:
     """Bicubic upsampling of a periodic image to ``side`` that stays periodic: the image is padded by wrapping
     round before the interpolation (which otherwise repeats the border pixels and leaves a seam where the
@@ -405,7 +560,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                            long_range: dict[str, Sequence[int]] | None = None, long_range_weight: float = 1.0,
                            histogram_layers: Sequence[str] = (), histogram_weight: float = 1.0,
                            tv_weight: float = 0.0, patch_layers: Sequence[str] = (), patch_weight: float = 1.0,
-                           patch_stride: int = 1, net: TextureNet | None = None, seed: int = 0,
+                           patch_stride: int = 1, quilt_block: int = 32, quilt_seams: str = "cut",
+                           net: TextureNet | None = None,
+                           seed: int = 0,
                            callback: Callable[[int, int, float], None] | None = None,
                            stop_event: threading.Event | None = None) -> StyleResult:
     """Synthesise a ``size`` x ``size`` texture that looks like ``source`` on the normalised VGG-19.
@@ -440,7 +597,14 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             a quarter of the nearest-neighbour search's cost).
         range_weight: weight of a penalty on pixels outside ``[0, 1]`` (the pixels are free for L-BFGS).
         pooling, padding: see :class:`TextureNet` (``"max"``, ``"reflect"`` give the plain trunk).
-        init: ``"spectrum"`` (noise with the source's spectrum and mean) or ``"noise"`` (grey plus noise).
+        init: ``"spectrum"`` (noise with the source's spectrum and mean), ``"noise"`` (grey plus noise), or
+            ``"quilt"``: **not a synthesis from noise**: the start is a periodic quilt of rearranged source
+            patches (:func:`quilt`, ``quilt_block`` px a cell at the output's scale) and the optimisation then
+            removes the seams between them; a result is then partly copied source, and must be labelled so.
+        quilt_block: the quilt's cell side in output pixels (``init="quilt"`` only): a divisor of ``size`` with
+            ``quilt_block / 2**(octaves-1) >= 2``, at most ``size / 2``. Default 32.
+        quilt_seams: how the quilt's squares meet (:func:`quilt`'s ``seams``): ``"cut"`` (default; every pixel a
+            source pixel) or ``"blend"`` (cross-faded overlaps).
         match_colors: give the result the source's histogram at the end (a gray source: its gray levels; a
             colour source: along its principal colour axes, :func:`match_colors_pca`). ``None`` (default): for
             gray sources only: on the colour ``brush`` either matching raised the Gram distance 5-7 fold (measured,
@@ -477,8 +641,16 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         check_int("steps", s, 0)
     if len(per_octave) != octaves:
         raise ValueError(f"steps must be a non-negative integer or one per octave ({octaves}), got {steps!r}")
-    if init not in ("spectrum", "noise"):
-        raise ValueError(f"init must be 'spectrum' or 'noise', got {init!r}")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    check_int("quilt_block", quilt_block, 2)
+    coarsest_block = quilt_block // 2 ** (octaves - 1)
+    if init == "quilt" and (size % quilt_block or size // quilt_block < 2 or coarsest_block < 2
+                            or (size // 2 ** (octaves - 1)) % coarsest_block):
+        raise ValueError(f"quilt_block must divide size ({size}) at least twice and leave >= 2 px a cell at the "
+                         f"coarsest octave (octaves {octaves}), got {quilt_block!r}")
+    if quilt_seams not in ("cut", "blend"):
+        raise ValueError(f"quilt_seams must be 'cut' or 'blend', got {quilt_seams!r}")
     for name, value in (("spectrum_weight", spectrum_weight), ("range_weight", range_weight),
                         ("long_range_weight", long_range_weight), ("histogram_weight", histogram_weight),
                         ("tv_weight", tv_weight), ("patch_weight", patch_weight)):
@@ -546,8 +718,12 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 energy = (crop - mean).pow(2).sum().clamp_min(1e-12)  # a flat source: no 0/0
                 source_tv = _total_variation(crop).clamp_min(1e-12)
             if x is None:
-                x0 = _spectral_noise(src.cpu(), side, gen) if init == "spectrum" else \
-                    (0.5 + 0.1 * torch.randn(1, 3, side, side, generator=gen)).clamp(0, 1)
+                if init == "quilt":
+                    x0 = quilt(src.cpu(), side, quilt_block // factor, gen, seams=quilt_seams)
+                elif init == "spectrum":
+                    x0 = _spectral_noise(src.cpu(), side, gen)
+                else:
+                    x0 = (0.5 + 0.1 * torch.randn(1, 3, side, side, generator=gen)).clamp(0, 1)
                 x0 = x0.to(device)  # drawn on the CPU: the same start on every device
             else:
                 x0 = _upsample_periodic(x.detach(), side)
