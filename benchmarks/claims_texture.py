@@ -33,9 +33,45 @@ def texture_vgg_tv_ratio(seed: int) -> float:
     return float(_total_variation(flat.image) / _total_variation(plain.image))
 
 
+def _stripes_source() -> torch.Tensor:
+    """Vertical stripes of period 8 px with a little noise, as tests/test_style_texture.py's quilt test builds them."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(64.0)
+    return (0.5 + 0.4 * torch.sin(2 * torch.pi * x / 8)).expand(1, 3, 64, 64) + 0.02 * torch.rand(1, 3, 64, 64,
+                                                                                                    generator=g)
+
+
+def _stripes(img: torch.Tensor) -> float:
+    return float(torch.fft.rfft(img[0, 0].mean(dim=0)).abs()[img.shape[-1] // 8] / img.shape[-1])
+
+
+def _quilt_stripes(seed: int, tolerance: float) -> list[float]:
+    from vizlab.style.texture import quilt
+
+    src = _stripes_source()
+    return [_stripes(quilt(src, 32, 8, torch.Generator().manual_seed(seed), tolerance=tolerance, seams=seams))
+            for seams in ("cut", "blend")]
+
+
+def quilt_matched_stripes_min(seed: int) -> float:
+    """The stripes' amplitude kept by a quilt whose squares are matched to their neighbours (the smaller of cut and
+    blended seams), as tests/test_style_texture.py::test_quilt_matches_neighbours_and_is_checked: asserted > 0.18."""
+    return min(_quilt_stripes(seed, 0.1))
+
+
+def quilt_random_stripes_max(seed: int) -> float:
+    """The same for squares drawn at random (a tolerance no candidate exceeds): asserted < 0.18."""
+    return max(_quilt_stripes(seed, 1e12))
+
+
 CLAIMS = [
     dict(name="texture_vgg_gram_left", run=texture_vgg_gram_left, threshold=0.01, higher_is_better=False,
          where="tests/test_style_texture.py::test_synthesis_matches_the_source_statistics", profile="quick"),
     dict(name="texture_vgg_tv_ratio", run=texture_vgg_tv_ratio, threshold=0.9, higher_is_better=False,
          where="tests/test_style_texture.py::test_tv_weight_flattens_the_synthesis_and_is_checked", profile="quick"),
+    dict(name="texture_quilt_matched_stripes_min", run=quilt_matched_stripes_min, threshold=0.18,
+         where="tests/test_style_texture.py::test_quilt_matches_neighbours_and_is_checked", profile="quick"),
+    dict(name="texture_quilt_random_stripes_max", run=quilt_random_stripes_max, threshold=0.18,
+         higher_is_better=False,
+         where="tests/test_style_texture.py::test_quilt_matches_neighbours_and_is_checked", profile="quick"),
 ]
