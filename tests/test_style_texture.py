@@ -569,6 +569,38 @@ def _coordinate_source(h: int = 40, w: int = 48) -> torch.Tensor:
     return torch.stack([rows, cols, torch.rand(h, w, generator=torch.Generator().manual_seed(0))])[None]
 
 
+def _cell_insides(q: torch.Tensor, n: int, block: int, overlap: int, scale: float = 1.0) -> dict:
+    """The source position (row, column) of each cell's inside: the ``block - overlap`` pixels a side that no
+    other square overlaps, checked to be a source square verbatim (rows and columns run on one pixel at a time;
+    channels 0 and 1 carry row and column times ``scale``)."""
+    half, k = overlap // 2, block - overlap
+    coords = q[0, :2] / scale
+    insides = {}
+    for i in range(n):
+        for j in range(n):
+            inside = coords[:, i * block + half:i * block + half + k, j * block + half:j * block + half + k]
+            y0, x0 = inside[0, 0, 0].round(), inside[1, 0, 0].round()
+            assert torch.allclose(inside[0], y0 + torch.arange(float(k)).view(k, 1).expand(k, k), atol=1e-3)  # exact
+            assert torch.allclose(inside[1], x0 + torch.arange(float(k)).view(1, k).expand(k, k), atol=1e-3)  # exact
+            insides[i, j] = (float(y0), float(x0))
+    return insides
+
+
+def _assert_rearranged(q: torch.Tensor, n: int, block: int, overlap: int, scale: float = 1.0) -> None:
+    """A rearrangement, not a copy: no cell's inside lies within half a block of where the source's own
+    continuation of any of its 8 neighbours would put it, across the wrap too (with 2 cells a side the same
+    neighbour lies on both sides, and both continuations count)."""
+    insides = _cell_insides(q, n, block, overlap, scale)
+    for (i, j), (y, x) in insides.items():
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                if (di, dj) == (0, 0):
+                    continue
+                ny, nx = insides[(i - di) % n, (j - dj) % n]
+                gap = max(abs(y - (ny + di * block)), abs(x - (nx + dj * block)))
+                assert gap > block // 2, ((i, j), (di, dj), gap)  # exact
+
+
 def test_quilt_rearranges_whole_source_squares_on_a_torus():
     from vizlab.style.texture import quilt
 
@@ -577,23 +609,8 @@ def test_quilt_rearranges_whole_source_squares_on_a_torus():
     assert q.shape == (1, 3, 32, 32)  # exact
     assert torch.equal(q, quilt(src, 32, 8, torch.Generator().manual_seed(3), overlap=4))  # exact: seeded
     assert not torch.equal(q, quilt(src, 32, 8, torch.Generator().manual_seed(4), overlap=4))  # exact
-    # each cell's inside (its 6 x 6 pixels that no other square overlaps) is a source square, verbatim: the rows
-    # and columns run on by one pixel at a time
-    origins = {}
-    for i in range(4):
-        for j in range(4):
-            inside = q[0, :2, i * 8 + 2:i * 8 + 8 - 2 + 2, j * 8 + 2:j * 8 + 8 - 2 + 2][:, :4, :4]
-            y0, x0 = inside[0, 0, 0], inside[1, 0, 0]
-            assert torch.allclose(inside[0], y0 + torch.arange(4.0).view(4, 1).expand(4, 4), atol=1e-5)  # exact
-            assert torch.allclose(inside[1], x0 + torch.arange(4.0).view(1, 4).expand(4, 4), atol=1e-5)  # exact
-            origins[i, j] = (float(y0) - i * 8, float(x0) - j * 8)
-    # ... and a rearrangement, not a copy: no cell continues its neighbour's source square (a continuation would
-    # have the same origin), also across the wrap
-    for (i, j), o in origins.items():
-        for di, dj in ((0, 1), (1, 0), (1, 1)):
-            n = origins[(i + di) % 4, (j + dj) % 4]
-            wrap = ((i + di) // 4 * 32, (j + dj) // 4 * 32)   # the wrap moves the neighbour's origin by a side
-            assert max(abs(o[0] - (n[0] + wrap[0])), abs(o[1] - (n[1] + wrap[1]))) > 4  # exact
+    # each cell's inside is a source square, verbatim, and no cell continues a neighbour's source square
+    _assert_rearranged(q, 4, 8, 4)
     # seams="cut" (the default): every pixel, in the overlaps too, is a source pixel (its noise channel is the
     # source's at the row and column it carries); "blend" cross-fades the overlaps, so some are not
     def from_source(img):
@@ -604,6 +621,26 @@ def test_quilt_rearranges_whole_source_squares_on_a_torus():
     assert bool(from_source(q).all())  # exact
     blend = quilt(src, 32, 8, torch.Generator().manual_seed(3), overlap=4, seams="blend")
     assert not bool(from_source(blend).all())  # exact
+
+
+def test_quilt_with_two_cells_a_side_continues_no_neighbour():
+    from vizlab.style.texture import quilt
+
+    # with 2 cells a side each neighbour lies on both sides of a cell (the torus wraps), so the source's
+    # continuation of it on either side must be excluded on both. The matching here is driven by smooth noise
+    # (channel 2), under which a continuation fits its side of the overlap exactly; rows and columns (channels 0
+    # and 1, scaled down so they hardly count in the match) say where each square came from. Before the fix (one
+    # side excluded) 14 of 48 and 24 of 48 (cell, offset) pairs were continuations at these two sizes, seeds 0-5.
+    h, w, scale = 40, 48, 1e-3
+    g = torch.Generator().manual_seed(0)
+    rows = torch.arange(h, dtype=torch.float32).view(h, 1).expand(h, w) * scale
+    cols = torch.arange(w, dtype=torch.float32).view(1, w).expand(h, w) * scale
+    smooth = 10 * torch.nn.functional.avg_pool2d(torch.rand(1, 1, h, w, generator=g), 5, 1, 2, count_include_pad=False)[0, 0]
+    src = torch.stack([rows, cols, smooth])[None]
+    for side, block, overlap in ((16, 8, 4), (24, 12, None)):   # (24, 12): the default overlap, 3 rounded up to 4
+        for s in range(6):
+            q = quilt(src, side, block, torch.Generator().manual_seed(s), overlap=overlap)
+            _assert_rearranged(q, 2, block, 4, scale)
 
 
 def test_quilt_matches_neighbours_and_is_checked():

@@ -466,11 +466,14 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
                 ssd = (energy - 2 * cross + canvas.pow(2).sum()).clamp_min(0)
                 # a rearrangement, not a copy: the source's own continuation of a placed neighbour (which
                 # matches the overlap exactly) and positions within half a block of it are not candidates
+                # (each of the 8 offsets on its own: with 2 cells a side the same neighbour lies on both sides)
                 allowed = torch.ones_like(ssd, dtype=torch.bool)
-                for (pi, pj), (py, px) in placed.items():
-                    di = (i - pi + n // 2) % n - n // 2 if n > 1 else 0
-                    dj = (j - pj + n // 2) % n - n // 2 if n > 1 else 0
-                    if abs(di) <= 1 and abs(dj) <= 1:
+                for di in (-1, 0, 1):
+                    for dj in (-1, 0, 1):
+                        cell = ((i - di) % n, (j - dj) % n)
+                        if (di, dj) == (0, 0) or cell == (i, j) or cell not in placed:
+                            continue
+                        py, px = placed[cell]
                         cy, cx = py + di * block, px + dj * block
                         allowed &= ((ys - cy).abs() > block // 2) | ((xs - cx).abs() > block // 2)
                 if allowed.any():
