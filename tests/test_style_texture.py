@@ -668,12 +668,18 @@ def test_quilt_matches_neighbours_and_is_checked():
         quilt(src, 64, 1)
     with pytest.raises(ValueError, match="tolerance must be a finite number >= 0"):
         quilt(src, 64, 16, tolerance=float("nan"))
-    with pytest.raises(ValueError, match="overlap must be an integer >= 0, got -2"):
-        quilt(src, 64, 16, overlap=-2)
-    with pytest.raises(ValueError, match="smaller than one quilt square"):
+    for bad in (-2, 0, 1):   # 0 would turn the matching off (no square overlaps the canvas): a random tiling
+        with pytest.raises(ValueError, match=f"overlap must be an integer >= 2, got {bad}"):
+            quilt(src, 64, 16, overlap=bad)
+    with pytest.raises(ValueError, match=r"source \(8x8 px\) is smaller than one quilt square \(20 px: block 16 \+ "
+                                         r"overlap 4\)"):
         quilt(src[..., :8, :8], 64, 16)
-    with pytest.raises(ValueError, match="one feature map"):
+    with pytest.raises(ValueError, match=r"block 16 \+ overlap 3 rounded up to 4"):
+        quilt(src[..., :8, :8], 64, 16, overlap=3)
+    with pytest.raises(ValueError, match=r"source must be one image \(1, C, H, W\), got shape \(3, 64, 64\)"):
         quilt(src[0], 64, 16)
+    with pytest.raises(TypeError, match="source must be a tensor .* got str"):
+        quilt("gravel", 32, 8)
     with pytest.raises(ValueError, match="seams must be 'cut' or 'blend'"):
         quilt(src, 64, 16, seams="feather")
     with pytest.raises(ValueError, match="two cells a side"):
@@ -722,6 +728,12 @@ def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
                                quilt_block=4)
     with pytest.raises(ValueError, match="init must be one of"):
         synthesize_texture_vgg("gravel", steps=0, size=32, net=tnet, init="quilted")
+    # the smallest source allowed (source_size = size) with the largest cell allowed (size / 2) holds a quilt
+    # square at the coarsest octave, so quilt's "smaller than one quilt square" cannot reach a user from here
+    for octaves in (1, 2):
+        tight = synthesize_texture_vgg("gravel", steps=0, size=32, source_size=32, octaves=octaves, net=tnet,
+                                       init="quilt", quilt_block=16)
+        assert tight.image.shape == (1, 3, 32, 32)  # exact
     with pytest.raises(ValueError, match="quilt_seams must be 'cut' or 'blend'"):
         synthesize_texture_vgg("gravel", steps=0, quilt_seams="soft", **kw)
     # the seams reach the quilt

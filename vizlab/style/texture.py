@@ -416,13 +416,19 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     Returns:
         ``(1, C, side, side)``, periodic.
     """
-    _one_image(source)
+    if not isinstance(source, torch.Tensor):
+        raise TypeError(f"source must be a tensor (1, C, H, W), got {type(source).__name__}; a texture name or "
+                        f"path: load it with vizlab.style.style_batch(None, name, size) first")
+    if source.dim() != 4 or source.shape[0] != 1:
+        raise ValueError(f"source must be one image (1, C, H, W), got shape {tuple(source.shape)}")
     check_int("side", side)
     check_int("block", block, 2)
     if side % block:
         raise ValueError(f"block must divide side ({side}), got {block!r}")
-    overlap = max(2, block // 4) if overlap is None else check_int("overlap", overlap, 0)
+    asked = overlap
+    overlap = max(2, block // 4) if overlap is None else check_int("overlap", overlap, 2)
     overlap += overlap % 2
+    said = f"overlap {overlap}" if asked is None or asked == overlap else f"overlap {asked} rounded up to {overlap}"
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance) \
             or tolerance < 0:
         raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
@@ -433,8 +439,8 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     if seams == "cut" and b > side:
         raise ValueError(f"seams='cut' needs block + overlap ({b}) <= side ({side}): two cells a side")
     if h < b or w < b:
-        raise ValueError(f"the source ({h}x{w} px) is smaller than one quilt square ({b} px: block {block} + "
-                         f"overlap {overlap})")
+        raise ValueError(f"source ({h}x{w} px) is smaller than one quilt square ({b} px: block {block} + "
+                         f"{said})")
     src = source.detach().float().cpu()
     # blending weight of one square: linear ramps over ``overlap`` pixels towards each edge
     ramp = torch.ones(b)
@@ -722,6 +728,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 source_tv = _total_variation(crop).clamp_min(1e-12)
             if x is None:
                 if init == "quilt":
+                    # (no size check needed here: source_size >= size >= 2 quilt_block, and a cell's overlap is at
+                    # most its block, so the coarse source always holds one block + overlap square)
                     x0 = quilt(src.cpu(), side, quilt_block // factor, gen, seams=quilt_seams)
                 elif init == "spectrum":
                     x0 = _spectral_noise(src.cpu(), side, gen)
