@@ -696,6 +696,10 @@ def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
     src = style_batch(None, "gravel", 64)
     expect = _finished(quilt(src, 32, 16, torch.Generator().manual_seed(2)).mean(dim=1, keepdim=True), src)
     assert torch.equal(start.image, expect) and start.image.shape == (1, 3, 32, 32)  # exact
+    # the result carries its label: partly copied source, with the quilt's settings
+    assert "not a synthesis from noise" in start.start and "partly copied source" in start.start  # exact
+    assert "quilt_block 16" in start.start and "quilt_seams 'cut'" in start.start  # exact
+    assert synthesize_texture_vgg("gravel", steps=0, size=32, source_size=64, octaves=1, net=tnet).start == ""  # exact
     run = synthesize_texture_vgg("brush", steps=3, seed=1, **kw)
     assert run.image.shape == (1, 3, 32, 32) and run.steps == 3  # exact
     assert torch.equal(run.image, synthesize_texture_vgg("brush", steps=3, seed=1, **kw).image)  # exact: seeded

@@ -619,7 +619,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             gray sources only: on the colour ``brush`` either matching raised the Gram distance 5-7 fold (measured,
             benchmarks/README.md, round 11).
         net: a :class:`TextureNet` to reuse (its ``pooling``/``padding`` are then used).
-        seed: seeds the initial noise.
+        seed: seeds the start (the noise, or the quilt's choice of source squares).
         callback: ``callback(octave, step, loss)`` once per L-BFGS iteration; the calls come in bursts, after
             each ``step`` call of :data:`LBFGS_CHUNK` iterations (the image is then the chunk's last).
         stop_event: checked before each chunk of iterations: when set (from another thread), the chunk under way
@@ -633,7 +633,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     Returns:
         A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum",
         "patch", "total"}`` per iteration ("gram": every feature term but the patch term), the losses where that iteration ended (so ``history[0]`` is after the first
-        iteration, not the start); ``seconds``: the whole run).
+        iteration, not the start); ``seconds``: the whole run; ``start``: for ``init="quilt"`` a label saying
+        the result is partly copied source, with ``quilt_block`` and ``quilt_seams``; ``""`` for a noise start).
     """
     def weight(name: str, value) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -704,6 +705,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
 
     start = time.perf_counter()
     result = StyleResult(image=torch.zeros(1, 3, size, size))
+    if init == "quilt":   # the label travels with the result (a saved image or a plot has lost the call)
+        result.start = (f"quilt (quilt_block {quilt_block}, quilt_seams {quilt_seams!r}): not a synthesis from "
+                        f"noise; the start is rearranged source squares, so the result is partly copied source")
     x = None
     kept = None   # the pixels at the end of the last finished chunk (what an interrupted run returns)
 
