@@ -30,7 +30,8 @@ shifted down and across, which keep a brick wall's courses in line.
 
 A second, separately labelled mode is **not synthesis from noise**: ``init="quilt"`` starts from a periodic quilt
 of rearranged source squares (:func:`quilt`, Efros & Freeman 2001's image quilting with minimum-error cuts) and
-lets the same losses remove the seams; its results are partly copied source (round 15, benchmarks/README.md).
+lets the same losses remove the seams; its results are partly copied source (how much is not measured) and say so
+in ``result.start`` (round 15, benchmarks/README.md).
 
 Example:
     >>> result = synthesize_texture_vgg("gravel", size=128, steps=40)          # doctest: +SKIP
@@ -397,20 +398,26 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     The torus is cut into a grid of ``side / block`` cells a side (``block`` must divide ``side``); each cell gets a
     ``block + overlap`` square of the source that overlaps its neighbours by ``overlap / 2`` on each side. Cells
     are filled in raster order; the first takes a random source position, each later one a random position among
-    those whose pixels differ from what is already on the canvas under the square (sum of squared differences) by
-    at most ``1 + tolerance`` times the best (so joints and courses continue across cells). ``seams="cut"``
-    (default): in each overlap strip whose far side is already on the canvas, the square is cut along the path of
-    least squared difference to it (Efros & Freeman's minimum error boundary cut), so every pixel is a source
-    pixel; ``"blend"``: the squares are cross-faded with weights that fall linearly over ``overlap`` pixels
-    towards each edge (a crossfade of two unlike squares leaves ghosted, muddy overlaps: round 15's blind viewer).
+    the allowed candidates whose pixels differ from what is already on the canvas under the square (sum of squared
+    differences) by at most ``1 + tolerance`` times the best allowed one (so joints and courses continue across
+    cells). **Not allowed** (so the result is a rearrangement, not a copy of one region): for each of a cell's 8
+    neighbours already placed (across the wrap too; with 2 cells a side a neighbour lies on both sides, and both
+    count), the source's own continuation of the neighbour's square, which fits the shared overlap exactly, and
+    every position within ``block // 2`` of it down and across; if that leaves no candidate, all are allowed.
+    ``seams="cut"`` (default): in each overlap strip whose far side is already on the canvas, the square is cut
+    along the path of least squared difference to it (Efros & Freeman's minimum error boundary cut), so every
+    pixel is a source pixel; ``"blend"``: the squares are cross-faded with weights that fall linearly over
+    ``overlap`` pixels towards each edge (cross-fades leave ghosted overlaps: round 15, looked at, not blind;
+    ``benchmarks/README.md``). How much of a later synthesis stays copied source is not measured.
 
     Args:
         source: the texture, ``(1, C, H, W)``, at the scale of the output; at least ``block + overlap`` a side.
         side: the output's side; a multiple of ``block``.
         block: the grid's pitch in pixels (>= 2).
         generator: seeds the choices.
-        overlap: pixels shared by neighbouring squares (default ``block // 4``, at least 2; even).
-        tolerance: how far above the best match a candidate may be (0: always the best).
+        overlap: pixels shared by neighbouring squares: an integer >= 2 (no overlap would leave nothing to
+            match: a random tiling), rounded up to even. Default ``max(2, block // 4)``, rounded up to even.
+        tolerance: how far above the best allowed match a candidate may be (0: always the best allowed one).
         seams: ``"cut"`` or ``"blend"`` (above).
 
     Returns:
@@ -609,7 +616,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         init: ``"spectrum"`` (noise with the source's spectrum and mean), ``"noise"`` (grey plus noise), or
             ``"quilt"``: **not a synthesis from noise**: the start is a periodic quilt of rearranged source
             patches (:func:`quilt`, ``quilt_block`` px a cell at the output's scale) and the optimisation then
-            removes the seams between them; a result is then partly copied source, and must be labelled so.
+            removes the seams between them; a result is then partly copied source (how much is not measured),
+            and must be labelled so (``result.start`` carries the label).
         quilt_block: the quilt's cell side in output pixels (``init="quilt"`` only): a divisor of ``size`` with
             ``quilt_block / 2**(octaves-1) >= 2``, at most ``size / 2``. Default 32.
         quilt_seams: how the quilt's squares meet (:func:`quilt`'s ``seams``): ``"cut"`` (default; every pixel a
