@@ -623,6 +623,35 @@ def test_quilt_rearranges_whole_source_squares_on_a_torus():
     assert not bool(from_source(blend).all())  # exact
 
 
+def test_min_cut_follows_the_cheapest_connected_path():
+    import itertools
+
+    from vizlab.style.texture import _min_cut
+
+    # one known cheapest path, with moves of +1 and -1 column: zero error on it, 1 elsewhere
+    known = [0, 1, 2, 2, 3, 2, 1, 1]
+    error = torch.ones(len(known), 4)
+    error[torch.arange(len(known)), torch.tensor(known)] = 0
+    assert _min_cut(error).tolist() == known  # exact
+    # no jumps: two zero-error columns that only a jump of 3 could join; the path moves at most one column a row
+    error = torch.ones(6, 4)
+    error[:3, 0] = 0
+    error[3:, 3] = 0
+    path = _min_cut(error)
+    assert int((path[1:] - path[:-1]).abs().max()) <= 1  # exact
+    # random strips: the path's cost is the least over every connected path (brute force)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        error = torch.rand(5, 4, generator=g)
+        path = _min_cut(error)
+        assert int((path[1:] - path[:-1]).abs().max()) <= 1  # exact
+        cost = float(error[torch.arange(5), path].sum())
+        best = min(float(error[0, c0] + sum(error[r + 1, c] for r, c in enumerate(rest)))
+                   for c0 in range(4) for rest in itertools.product(range(4), repeat=4)
+                   if all(abs(b - a) <= 1 for a, b in zip((c0, *rest), rest)))
+        assert cost == pytest.approx(best, abs=1e-6)  # margin: float32 sums
+
+
 def test_quilt_with_two_cells_a_side_continues_no_neighbour():
     from vizlab.style.texture import quilt
 
