@@ -664,7 +664,8 @@ def test_quilt_with_two_cells_a_side_continues_no_neighbour():
     g = torch.Generator().manual_seed(0)
     rows = torch.arange(h, dtype=torch.float32).view(h, 1).expand(h, w) * scale
     cols = torch.arange(w, dtype=torch.float32).view(1, w).expand(h, w) * scale
-    smooth = 10 * torch.nn.functional.avg_pool2d(torch.rand(1, 1, h, w, generator=g), 5, 1, 2, count_include_pad=False)[0, 0]
+    noise = torch.rand(1, 1, h, w, generator=g)
+    smooth = 10 * torch.nn.functional.avg_pool2d(noise, 5, 1, 2, count_include_pad=False)[0, 0]
     src = torch.stack([rows, cols, smooth])[None]
     for side, block, overlap in ((16, 8, 4), (24, 12, None)):   # (24, 12): the default overlap, 3 rounded up to 4
         for s in range(6):
