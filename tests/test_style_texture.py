@@ -569,6 +569,38 @@ def _coordinate_source(h: int = 40, w: int = 48) -> torch.Tensor:
     return torch.stack([rows, cols, torch.rand(h, w, generator=torch.Generator().manual_seed(0))])[None]
 
 
+def _cell_insides(q: torch.Tensor, n: int, block: int, overlap: int, scale: float = 1.0) -> dict:
+    """The source position (row, column) of each cell's inside: the ``block - overlap`` pixels a side that no
+    other square overlaps, checked to be a source square verbatim (rows and columns run on one pixel at a time;
+    channels 0 and 1 carry row and column times ``scale``)."""
+    half, k = overlap // 2, block - overlap
+    coords = q[0, :2] / scale
+    insides = {}
+    for i in range(n):
+        for j in range(n):
+            inside = coords[:, i * block + half:i * block + half + k, j * block + half:j * block + half + k]
+            y0, x0 = inside[0, 0, 0].round(), inside[1, 0, 0].round()
+            assert torch.allclose(inside[0], y0 + torch.arange(float(k)).view(k, 1).expand(k, k), atol=1e-3)  # exact
+            assert torch.allclose(inside[1], x0 + torch.arange(float(k)).view(1, k).expand(k, k), atol=1e-3)  # exact
+            insides[i, j] = (float(y0), float(x0))
+    return insides
+
+
+def _assert_rearranged(q: torch.Tensor, n: int, block: int, overlap: int, scale: float = 1.0) -> None:
+    """A rearrangement, not a copy: no cell's inside lies within half a block of where the source's own
+    continuation of any of its 8 neighbours would put it, across the wrap too (with 2 cells a side the same
+    neighbour lies on both sides, and both continuations count)."""
+    insides = _cell_insides(q, n, block, overlap, scale)
+    for (i, j), (y, x) in insides.items():
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                if (di, dj) == (0, 0):
+                    continue
+                ny, nx = insides[(i - di) % n, (j - dj) % n]
+                gap = max(abs(y - (ny + di * block)), abs(x - (nx + dj * block)))
+                assert gap > block // 2, ((i, j), (di, dj), gap)  # exact
+
+
 def test_quilt_rearranges_whole_source_squares_on_a_torus():
     from vizlab.style.texture import quilt
 
@@ -577,23 +609,8 @@ def test_quilt_rearranges_whole_source_squares_on_a_torus():
     assert q.shape == (1, 3, 32, 32)  # exact
     assert torch.equal(q, quilt(src, 32, 8, torch.Generator().manual_seed(3), overlap=4))  # exact: seeded
     assert not torch.equal(q, quilt(src, 32, 8, torch.Generator().manual_seed(4), overlap=4))  # exact
-    # each cell's inside (its 6 x 6 pixels that no other square overlaps) is a source square, verbatim: the rows
-    # and columns run on by one pixel at a time
-    origins = {}
-    for i in range(4):
-        for j in range(4):
-            inside = q[0, :2, i * 8 + 2:i * 8 + 8 - 2 + 2, j * 8 + 2:j * 8 + 8 - 2 + 2][:, :4, :4]
-            y0, x0 = inside[0, 0, 0], inside[1, 0, 0]
-            assert torch.allclose(inside[0], y0 + torch.arange(4.0).view(4, 1).expand(4, 4), atol=1e-5)  # exact
-            assert torch.allclose(inside[1], x0 + torch.arange(4.0).view(1, 4).expand(4, 4), atol=1e-5)  # exact
-            origins[i, j] = (float(y0) - i * 8, float(x0) - j * 8)
-    # ... and a rearrangement, not a copy: no cell continues its neighbour's source square (a continuation would
-    # have the same origin), also across the wrap
-    for (i, j), o in origins.items():
-        for di, dj in ((0, 1), (1, 0), (1, 1)):
-            n = origins[(i + di) % 4, (j + dj) % 4]
-            wrap = ((i + di) // 4 * 32, (j + dj) // 4 * 32)   # the wrap moves the neighbour's origin by a side
-            assert max(abs(o[0] - (n[0] + wrap[0])), abs(o[1] - (n[1] + wrap[1]))) > 4  # exact
+    # each cell's inside is a source square, verbatim, and no cell continues a neighbour's source square
+    _assert_rearranged(q, 4, 8, 4)
     # seams="cut" (the default): every pixel, in the overlaps too, is a source pixel (its noise channel is the
     # source's at the row and column it carries); "blend" cross-fades the overlaps, so some are not
     def from_source(img):
@@ -604,6 +621,56 @@ def test_quilt_rearranges_whole_source_squares_on_a_torus():
     assert bool(from_source(q).all())  # exact
     blend = quilt(src, 32, 8, torch.Generator().manual_seed(3), overlap=4, seams="blend")
     assert not bool(from_source(blend).all())  # exact
+
+
+def test_min_cut_follows_the_cheapest_connected_path():
+    import itertools
+
+    from vizlab.style.texture import _min_cut
+
+    # one known cheapest path, with moves of +1 and -1 column: zero error on it, 1 elsewhere
+    known = [0, 1, 2, 2, 3, 2, 1, 1]
+    error = torch.ones(len(known), 4)
+    error[torch.arange(len(known)), torch.tensor(known)] = 0
+    assert _min_cut(error).tolist() == known  # exact
+    # no jumps: two zero-error columns that only a jump of 3 could join; the path moves at most one column a row
+    error = torch.ones(6, 4)
+    error[:3, 0] = 0
+    error[3:, 3] = 0
+    path = _min_cut(error)
+    assert int((path[1:] - path[:-1]).abs().max()) <= 1  # exact
+    # random strips: the path's cost is the least over every connected path (brute force)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        error = torch.rand(5, 4, generator=g)
+        path = _min_cut(error)
+        assert int((path[1:] - path[:-1]).abs().max()) <= 1  # exact
+        cost = float(error[torch.arange(5), path].sum())
+        best = min(float(error[0, c0] + sum(error[r + 1, c] for r, c in enumerate(rest)))
+                   for c0 in range(4) for rest in itertools.product(range(4), repeat=4)
+                   if all(abs(b - a) <= 1 for a, b in zip((c0, *rest), rest)))
+        assert cost == pytest.approx(best, abs=1e-6)  # margin: float32 sums
+
+
+def test_quilt_with_two_cells_a_side_continues_no_neighbour():
+    from vizlab.style.texture import quilt
+
+    # with 2 cells a side each neighbour lies on both sides of a cell (the torus wraps), so the source's
+    # continuation of it on either side must be excluded on both. The matching here is driven by smooth noise
+    # (channel 2), under which a continuation fits its side of the overlap exactly; rows and columns (channels 0
+    # and 1, scaled down so they hardly count in the match) say where each square came from. Before the fix (one
+    # side excluded) 14 of 48 and 24 of 48 (cell, offset) pairs were continuations at these two sizes, seeds 0-5.
+    h, w, scale = 40, 48, 1e-3
+    g = torch.Generator().manual_seed(0)
+    rows = torch.arange(h, dtype=torch.float32).view(h, 1).expand(h, w) * scale
+    cols = torch.arange(w, dtype=torch.float32).view(1, w).expand(h, w) * scale
+    noise = torch.rand(1, 1, h, w, generator=g)
+    smooth = 10 * torch.nn.functional.avg_pool2d(noise, 5, 1, 2, count_include_pad=False)[0, 0]
+    src = torch.stack([rows, cols, smooth])[None]
+    for side, block, overlap in ((16, 8, 4), (24, 12, None)):   # (24, 12): the default overlap, 3 rounded up to 4
+        for s in range(6):
+            q = quilt(src, side, block, torch.Generator().manual_seed(s), overlap=overlap)
+            _assert_rearranged(q, 2, block, 4, scale)
 
 
 def test_quilt_matches_neighbours_and_is_checked():
@@ -632,12 +699,18 @@ def test_quilt_matches_neighbours_and_is_checked():
         quilt(src, 64, 1)
     with pytest.raises(ValueError, match="tolerance must be a finite number >= 0"):
         quilt(src, 64, 16, tolerance=float("nan"))
-    with pytest.raises(ValueError, match="overlap must be an integer >= 0, got -2"):
-        quilt(src, 64, 16, overlap=-2)
-    with pytest.raises(ValueError, match="smaller than one quilt square"):
+    for bad in (-2, 0, 1):   # 0 would turn the matching off (no square overlaps the canvas): a random tiling
+        with pytest.raises(ValueError, match=f"overlap must be an integer >= 2, got {bad}"):
+            quilt(src, 64, 16, overlap=bad)
+    with pytest.raises(ValueError, match=r"source \(8x8 px\) is smaller than one quilt square \(20 px: block 16 \+ "
+                                         r"overlap 4\)"):
         quilt(src[..., :8, :8], 64, 16)
-    with pytest.raises(ValueError, match="one feature map"):
+    with pytest.raises(ValueError, match=r"block 16 \+ overlap 3 rounded up to 4"):
+        quilt(src[..., :8, :8], 64, 16, overlap=3)
+    with pytest.raises(ValueError, match=r"source must be one image \(1, C, H, W\), got shape \(3, 64, 64\)"):
         quilt(src[0], 64, 16)
+    with pytest.raises(TypeError, match="source must be a tensor .* got str"):
+        quilt("gravel", 32, 8)
     with pytest.raises(ValueError, match="seams must be 'cut' or 'blend'"):
         quilt(src, 64, 16, seams="feather")
     with pytest.raises(ValueError, match="two cells a side"):
@@ -654,6 +727,10 @@ def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
     src = style_batch(None, "gravel", 64)
     expect = _finished(quilt(src, 32, 16, torch.Generator().manual_seed(2)).mean(dim=1, keepdim=True), src)
     assert torch.equal(start.image, expect) and start.image.shape == (1, 3, 32, 32)  # exact
+    # the result carries its label: partly copied source, with the quilt's settings
+    assert "not a synthesis from noise" in start.start and "partly copied source" in start.start  # exact
+    assert "quilt_block 16" in start.start and "quilt_seams 'cut'" in start.start  # exact
+    assert synthesize_texture_vgg("gravel", steps=0, size=32, source_size=64, octaves=1, net=tnet).start == ""  # exact
     run = synthesize_texture_vgg("brush", steps=3, seed=1, **kw)
     assert run.image.shape == (1, 3, 32, 32) and run.steps == 3  # exact
     assert torch.equal(run.image, synthesize_texture_vgg("brush", steps=3, seed=1, **kw).image)  # exact: seeded
@@ -686,6 +763,12 @@ def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
                                quilt_block=4)
     with pytest.raises(ValueError, match="init must be one of"):
         synthesize_texture_vgg("gravel", steps=0, size=32, net=tnet, init="quilted")
+    # the smallest source allowed (source_size = size) with the largest cell allowed (size / 2) holds a quilt
+    # square at the coarsest octave, so quilt's "smaller than one quilt square" cannot reach a user from here
+    for octaves in (1, 2):
+        tight = synthesize_texture_vgg("gravel", steps=0, size=32, source_size=32, octaves=octaves, net=tnet,
+                                       init="quilt", quilt_block=16)
+        assert tight.image.shape == (1, 3, 32, 32)  # exact
     with pytest.raises(ValueError, match="quilt_seams must be 'cut' or 'blend'"):
         synthesize_texture_vgg("gravel", steps=0, quilt_seams="soft", **kw)
     # the seams reach the quilt

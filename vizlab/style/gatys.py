@@ -40,7 +40,8 @@ class StyleResult:
     """The output of :func:`style_transfer`: ``image`` ``(1, 3, H, W)`` in ``[0, 1]`` (CPU) and the run's record.
 
     ``snapshots`` is a list of ``(step, image)``; ``history`` a list of per-step loss dicts; ``stopped`` says
-    the run was interrupted and ``image`` is the partial result.
+    the run was interrupted and ``image`` is the partial result; ``start`` labels a result that did not start from
+    noise (``synthesize_texture_vgg(init="quilt")``: a start of copied source squares) and is ``""`` otherwise.
     """
 
     image: torch.Tensor
@@ -49,6 +50,7 @@ class StyleResult:
     steps: int = 0
     seconds: float = 0.0
     stopped: bool = False
+    start: str = ""
 
 
 # -- colour ----------------------------------------------------------------------------------------------------

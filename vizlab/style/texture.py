@@ -30,7 +30,8 @@ shifted down and across, which keep a brick wall's courses in line.
 
 A second, separately labelled mode is **not synthesis from noise**: ``init="quilt"`` starts from a periodic quilt
 of rearranged source squares (:func:`quilt`, Efros & Freeman 2001's image quilting with minimum-error cuts) and
-lets the same losses remove the seams; its results are partly copied source (round 15, benchmarks/README.md).
+lets the same losses remove the seams; its results are partly copied source (how much is not measured) and say so
+in ``result.start`` (round 15, benchmarks/README.md).
 
 Example:
     >>> result = synthesize_texture_vgg("gravel", size=128, steps=40)          # doctest: +SKIP
@@ -397,32 +398,44 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     The torus is cut into a grid of ``side / block`` cells a side (``block`` must divide ``side``); each cell gets a
     ``block + overlap`` square of the source that overlaps its neighbours by ``overlap / 2`` on each side. Cells
     are filled in raster order; the first takes a random source position, each later one a random position among
-    those whose pixels differ from what is already on the canvas under the square (sum of squared differences) by
-    at most ``1 + tolerance`` times the best (so joints and courses continue across cells). ``seams="cut"``
-    (default): in each overlap strip whose far side is already on the canvas, the square is cut along the path of
-    least squared difference to it (Efros & Freeman's minimum error boundary cut), so every pixel is a source
-    pixel; ``"blend"``: the squares are cross-faded with weights that fall linearly over ``overlap`` pixels
-    towards each edge (a crossfade of two unlike squares leaves ghosted, muddy overlaps: round 15's blind viewer).
+    the allowed candidates whose pixels differ from what is already on the canvas under the square (sum of squared
+    differences) by at most ``1 + tolerance`` times the best allowed one (so joints and courses continue across
+    cells). **Not allowed** (so the result is a rearrangement, not a copy of one region): for each of a cell's 8
+    neighbours already placed (across the wrap too; with 2 cells a side a neighbour lies on both sides, and both
+    count), the source's own continuation of the neighbour's square, which fits the shared overlap exactly, and
+    every position within ``block // 2`` of it down and across; if that leaves no candidate, all are allowed.
+    ``seams="cut"`` (default): in each overlap strip whose far side is already on the canvas, the square is cut
+    along the path of least squared difference to it (Efros & Freeman's minimum error boundary cut), so every
+    pixel is a source pixel; ``"blend"``: the squares are cross-faded with weights that fall linearly over
+    ``overlap`` pixels towards each edge (cross-fades leave ghosted overlaps: round 15, looked at, not blind;
+    ``benchmarks/README.md``). How much of a later synthesis stays copied source is not measured.
 
     Args:
         source: the texture, ``(1, C, H, W)``, at the scale of the output; at least ``block + overlap`` a side.
         side: the output's side; a multiple of ``block``.
         block: the grid's pitch in pixels (>= 2).
         generator: seeds the choices.
-        overlap: pixels shared by neighbouring squares (default ``block // 4``, at least 2; even).
-        tolerance: how far above the best match a candidate may be (0: always the best).
+        overlap: pixels shared by neighbouring squares: an integer >= 2 (no overlap would leave nothing to
+            match: a random tiling), rounded up to even. Default ``max(2, block // 4)``, rounded up to even.
+        tolerance: how far above the best allowed match a candidate may be (0: always the best allowed one).
         seams: ``"cut"`` or ``"blend"`` (above).
 
     Returns:
         ``(1, C, side, side)``, periodic.
     """
-    _one_image(source)
+    if not isinstance(source, torch.Tensor):
+        raise TypeError(f"source must be a tensor (1, C, H, W), got {type(source).__name__}; a texture name or "
+                        f"path: load it with vizlab.style.style_batch(None, name, size) first")
+    if source.dim() != 4 or source.shape[0] != 1:
+        raise ValueError(f"source must be one image (1, C, H, W), got shape {tuple(source.shape)}")
     check_int("side", side)
     check_int("block", block, 2)
     if side % block:
         raise ValueError(f"block must divide side ({side}), got {block!r}")
-    overlap = max(2, block // 4) if overlap is None else check_int("overlap", overlap, 0)
+    asked = overlap
+    overlap = max(2, block // 4) if overlap is None else check_int("overlap", overlap, 2)
     overlap += overlap % 2
+    said = f"overlap {overlap}" if asked is None or asked == overlap else f"overlap {asked} rounded up to {overlap}"
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance) \
             or tolerance < 0:
         raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
@@ -433,8 +446,8 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     if seams == "cut" and b > side:
         raise ValueError(f"seams='cut' needs block + overlap ({b}) <= side ({side}): two cells a side")
     if h < b or w < b:
-        raise ValueError(f"the source ({h}x{w} px) is smaller than one quilt square ({b} px: block {block} + "
-                         f"overlap {overlap})")
+        raise ValueError(f"source ({h}x{w} px) is smaller than one quilt square ({b} px: block {block} + "
+                         f"{said})")
     src = source.detach().float().cpu()
     # blending weight of one square: linear ramps over ``overlap`` pixels towards each edge
     ramp = torch.ones(b)
@@ -466,11 +479,14 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
                 ssd = (energy - 2 * cross + canvas.pow(2).sum()).clamp_min(0)
                 # a rearrangement, not a copy: the source's own continuation of a placed neighbour (which
                 # matches the overlap exactly) and positions within half a block of it are not candidates
+                # (each of the 8 offsets on its own: with 2 cells a side the same neighbour lies on both sides)
                 allowed = torch.ones_like(ssd, dtype=torch.bool)
-                for (pi, pj), (py, px) in placed.items():
-                    di = (i - pi + n // 2) % n - n // 2 if n > 1 else 0
-                    dj = (j - pj + n // 2) % n - n // 2 if n > 1 else 0
-                    if abs(di) <= 1 and abs(dj) <= 1:
+                for di in (-1, 0, 1):
+                    for dj in (-1, 0, 1):
+                        cell = ((i - di) % n, (j - dj) % n)
+                        if (di, dj) == (0, 0) or cell == (i, j) or cell not in placed:
+                            continue
+                        py, px = placed[cell]
                         cy, cx = py + di * block, px + dj * block
                         allowed &= ((ys - cy).abs() > block // 2) | ((xs - cx).abs() > block // 2)
                 if allowed.any():
@@ -600,7 +616,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         init: ``"spectrum"`` (noise with the source's spectrum and mean), ``"noise"`` (grey plus noise), or
             ``"quilt"``: **not a synthesis from noise**: the start is a periodic quilt of rearranged source
             patches (:func:`quilt`, ``quilt_block`` px a cell at the output's scale) and the optimisation then
-            removes the seams between them; a result is then partly copied source, and must be labelled so.
+            removes the seams between them; a result is then partly copied source (how much is not measured),
+            and must be labelled so (``result.start`` carries the label).
         quilt_block: the quilt's cell side in output pixels (``init="quilt"`` only): a divisor of ``size`` with
             ``quilt_block / 2**(octaves-1) >= 2``, at most ``size / 2``. Default 32.
         quilt_seams: how the quilt's squares meet (:func:`quilt`'s ``seams``): ``"cut"`` (default; every pixel a
@@ -610,7 +627,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             gray sources only: on the colour ``brush`` either matching raised the Gram distance 5-7 fold (measured,
             benchmarks/README.md, round 11).
         net: a :class:`TextureNet` to reuse (its ``pooling``/``padding`` are then used).
-        seed: seeds the initial noise.
+        seed: seeds the start (the noise, or the quilt's choice of source squares).
         callback: ``callback(octave, step, loss)`` once per L-BFGS iteration; the calls come in bursts, after
             each ``step`` call of :data:`LBFGS_CHUNK` iterations (the image is then the chunk's last).
         stop_event: checked before each chunk of iterations: when set (from another thread), the chunk under way
@@ -624,7 +641,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     Returns:
         A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum",
         "patch", "total"}`` per iteration ("gram": every feature term but the patch term), the losses where that iteration ended (so ``history[0]`` is after the first
-        iteration, not the start); ``seconds``: the whole run).
+        iteration, not the start); ``seconds``: the whole run; ``start``: for ``init="quilt"`` a label saying
+        the result is partly copied source, with ``quilt_block`` and ``quilt_seams``; ``""`` for a noise start).
     """
     def weight(name: str, value) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -695,6 +713,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
 
     start = time.perf_counter()
     result = StyleResult(image=torch.zeros(1, 3, size, size))
+    if init == "quilt":   # the label travels with the result (a saved image or a plot has lost the call)
+        result.start = (f"quilt (quilt_block {quilt_block}, quilt_seams {quilt_seams!r}): not a synthesis from "
+                        f"noise; the start is rearranged source squares, so the result is partly copied source")
     x = None
     kept = None   # the pixels at the end of the last finished chunk (what an interrupted run returns)
 
@@ -719,6 +740,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 source_tv = _total_variation(crop).clamp_min(1e-12)
             if x is None:
                 if init == "quilt":
+                    # (no size check needed here: source_size >= size >= 2 quilt_block, and a cell's overlap is at
+                    # most its block, so the coarse source always holds one block + overlap square)
                     x0 = quilt(src.cpu(), side, quilt_block // factor, gen, seams=quilt_seams)
                 elif init == "spectrum":
                     x0 = _spectral_noise(src.cpu(), side, gen)
