@@ -112,9 +112,9 @@ def test_generator_rejects_bad_arguments(net):
         generator((1, 3, 32, 32), net=torch.nn.Identity())
     with pytest.raises(ValueError, match=r"shape must be \(N, 3, H, W\)"):
         generator((1, 1, 32, 32), net=net)
-    with pytest.raises(TypeError, match="side must be an int"):
+    with pytest.raises(TypeError, match="side must be an integer >= 32, got float 64.0"):
         photo_code_statistics(64.0)
-    with pytest.raises(ValueError, match="side must be at least 32"):
+    with pytest.raises(ValueError, match="side must be an integer >= 32, got 16"):
         photo_code_statistics(16)
     with pytest.raises(TypeError, match="net must be an AdaIN network"):
         photo_code_statistics(32, torch.nn.Identity())

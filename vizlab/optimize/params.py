@@ -29,6 +29,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .._validate import check_int
+
 #: Square root of the RGB covariance of natural photos, ``U @ sqrt(S)`` for ``cov = U S U^T``, columns scaled
 #: so the largest has unit norm. Computed by :func:`color_correlation_sqrt` from vizlab's sample photos
 #: (every non-texture sample at 64 px): ``cov = [[.0986 .0640 .0491] [.0640 .0646 .0608] [.0491 .0608 .0668]]``.
@@ -530,6 +532,17 @@ def _photo_codes(net, side: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return torch.stack(means).mean(0), torch.stack(stds).mean(0), high
 
 
+def _adain(net, device):
+    """``net`` checked as a loaded AdaIN network, or :func:`~vizlab.style.adain.load_adain` on ``device``."""
+    from ..style.adain import AdaIN, load_adain
+
+    if net is None:
+        return load_adain(device)
+    if not isinstance(net, AdaIN):
+        raise TypeError(f"net must be an AdaIN network (vizlab.style.adain.load_adain()), got {type(net).__name__}")
+    return net
+
+
 def photo_code_statistics(side: int = 128, net=None) -> dict[str, torch.Tensor]:
     """``mean``, ``std`` and ``high`` (99.5th percentile) per channel, each ``(512,)``, of the ``relu4_1``
     features of vizlab's everyday sample photos (every sample but the textures and :data:`NOT_PHOTOS`, shorter side
@@ -538,17 +551,8 @@ def photo_code_statistics(side: int = 128, net=None) -> dict[str, torch.Tensor]:
     on the CPU): the range :func:`generator` keeps its code in. The means and stds are AdaIN's per-channel
     statistics (:func:`~vizlab.style.adain.feature_statistics`, without eps) averaged over the photos, taken after
     the ReLU. Computed from the package's own photos (cached per network and side), no file; on ``net``'s device."""
-    from ..style.adain import AdaIN, load_adain
-
-    if isinstance(side, bool) or not isinstance(side, int):
-        raise TypeError(f"side must be an int, got {type(side).__name__}")
-    if side < 32:
-        raise ValueError(f"side must be at least 32 pixels, got {side}")
-    if net is None:
-        net = load_adain("cpu")
-    elif not isinstance(net, AdaIN):
-        raise TypeError(f"net must be an AdaIN network (vizlab.style.adain.load_adain()), got {type(net).__name__}")
-    mean, std, high = _photo_codes(net, side)
+    side = check_int("side", side, 32)
+    mean, std, high = _photo_codes(_adain(net, "cpu"), side)
     return {"mean": mean.clone(), "std": std.clone(), "high": high.clone()}
 
 
@@ -595,7 +599,6 @@ def generator(shape=(1, 3, 128, 128), *, init="grey", code_range: str = "clip", 
     them with the generator.
     """
     from ..images import check_unit_range
-    from ..style.adain import AdaIN, load_adain
     from ..style.transformer import instance_norm
 
     device = torch.device("cpu") if device is None else torch.device(device)
@@ -604,10 +607,7 @@ def generator(shape=(1, 3, 128, 128), *, init="grey", code_range: str = "clip", 
         raise ValueError(f"shape's H and W must be multiples of 8 (the code is 1/8 of the side), got {h}x{w}")
     if code_range not in CODE_RANGES:
         raise ValueError(f"code_range must be one of {', '.join(CODE_RANGES)}, got {code_range!r}")
-    if net is None:
-        net = load_adain(device)
-    elif not isinstance(net, AdaIN):
-        raise TypeError(f"net must be an AdaIN network (vizlab.style.adain.load_adain()), got {type(net).__name__}")
+    net = _adain(net, device)
     stats = photo_code_statistics(max(32, min(h, w)), net)   # under the caller's encoder, on its device
     mean = stats["mean"].to(device).view(1, -1, 1, 1)
     std = stats["std"].to(device).view(1, -1, 1, 1)
