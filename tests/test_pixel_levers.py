@@ -31,7 +31,7 @@ def test_clip_contribution_resets_the_pixels_that_contribute_least():
     assert ClipContribution(0).project(x, 0) is None  # exact: off
     with pytest.raises(ValueError, match="grad must have the image's shape"):
         clip.observe(x, grad[..., :5])
-    with pytest.raises(ValueError, match="percentile must be in"):
+    with pytest.raises(ValueError, match="percentile must be a finite number >= 0 and < 100"):
         ClipContribution(100)
     with pytest.raises(ValueError, match="every must be an integer >= 1"):
         ClipContribution(10, every=0)

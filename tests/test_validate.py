@@ -37,3 +37,61 @@ def test_data_sets_use_the_shared_check():
     with pytest.raises(TypeError, match="per_class must be an integer >= 1, got float 2.0"):
         photo_crops(per_class=2.0, size=16)
     assert len(photo_crops(per_class=np.int64(1), size=16)) == len(photo_crops(per_class=1, size=16))
+
+
+def test_check_number_accepts_python_and_numpy_numbers_and_returns_float():
+    from vizlab._validate import check_number
+    assert check_number("w", 0) == 0.0 and type(check_number("w", 2)) is float
+    assert check_number("w", np.float32(0.5)) == 0.5
+    assert check_number("w", np.int64(3), 0, 4) == 3.0
+    assert check_number("w", -1.5, None) == -1.5      # no lower bound
+
+
+@pytest.mark.parametrize("value, kw, error, message", [
+    ("0.1", {}, TypeError, "w must be a finite number >= 0, got str '0.1'"),     # numeric strings are refused
+    (True, {}, TypeError, "w must be a finite number >= 0, got bool True"),
+    (None, {}, TypeError, "w must be a finite number >= 0, got NoneType None"),
+    (float("nan"), {}, ValueError, "w must be a finite number >= 0, got nan"),
+    (float("inf"), {}, ValueError, "w must be a finite number >= 0, got inf"),
+    (-0.1, {}, ValueError, "w must be a finite number >= 0, got -0.1"),
+    (4.5, {"high": 4}, ValueError, r"w must be a finite number >= 0 and <= 4, got 4\.5"),
+    (100, {"high": 100, "high_open": True}, ValueError, "w must be a finite number >= 0 and < 100, got 100"),
+    (0, {"low_open": True}, ValueError, "w must be a finite number > 0, got 0"),
+])
+def test_check_number_names_the_argument_and_what_is_allowed(value, kw, error, message):
+    from vizlab._validate import check_number
+    with pytest.raises(error, match=message):
+        check_number("w", value, **kw)
+
+
+def test_regularisers_and_parameterizations_use_the_shared_number_check():
+    # regularizers._weight and params._non_negative were twins that took numeric strings ("0.1") as numbers
+    from vizlab.optimize.params import maco
+    from vizlab.optimize.regularizers import L2, Blur, ClipWeak
+    with pytest.raises(TypeError, match="weight must be a finite number >= 0, got str '0.1'"):
+        L2(weight="0.1")
+    with pytest.raises(TypeError, match="sigma must be a finite number >= 0, got str '1'"):
+        Blur(sigma="1")
+    with pytest.raises(ValueError, match="percentile must be a finite number >= 0 and < 100, got 100"):
+        ClipWeak(percentile=100)
+    with pytest.raises(TypeError, match="saturation must be a finite number >= 0, got str '1'"):
+        maco((1, 3, 16, 16), saturation="1")
+    with pytest.raises(ValueError, match="tilt must be a finite number >= 0 and <= 4, got 5"):
+        maco((1, 3, 16, 16), tilt=5)
+    assert L2(weight=np.float64(0.25)).weight == 0.25
+
+
+def test_a_bad_seed_is_named_before_torch_sees_it():
+    # torch's own manual_seed raised "RuntimeError: manual_seed expected a long, but got float"
+    import torch
+    from vizlab.evaluate.baselines import random_map
+    from vizlab.optimize.params import fourier, maco, pixels
+    for make in (pixels, fourier, maco):
+        with pytest.raises(TypeError, match="seed must be an integer >= 0, got float 1.5"):
+            make((1, 3, 16, 16), seed=1.5)
+        with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+            make((1, 3, 16, 16), seed=-1)
+    with pytest.raises(TypeError, match="seed must be an integer >= 0, got str '0'"):
+        random_map(torch.zeros(1, 3, 8, 8), seed="0")
+    a, b = maco((1, 3, 16, 16), seed=np.int64(3)), maco((1, 3, 16, 16), seed=3)
+    torch.testing.assert_close(a.image(), b.image())  # exact: the same seed, the same start

@@ -2,6 +2,7 @@
 optimisation and style code import them without pulling in the attribution package and its plotting."""
 from __future__ import annotations
 
+import math
 import numbers
 
 
@@ -17,3 +18,26 @@ def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
     if value < low or (high is not None and value > high):
         raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
     return value
+
+
+def check_number(name: str, value, low: float | None = 0.0, high: float | None = None, *,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` checked as a finite real number in the interval ``[low, high]`` (an end is open with ``low_open``
+    / ``high_open``; ``None`` leaves it unbounded): a TypeError for a non-number (``bool`` and numeric strings
+    too; Python and NumPy ints and floats are accepted and returned as ``float``), a ValueError for NaN, an
+    infinity or a value outside the interval, each naming the argument and what is allowed. The one real-number
+    check of the regularisers, parameterizations and render (a weight, a sigma, a saturation ...)."""
+    parts = []
+    if low is not None:
+        parts.append(f"> {low:g}" if low_open else f">= {low:g}")
+    if high is not None:
+        parts.append(f"< {high:g}" if high_open else f"<= {high:g}")
+    allowed = "a finite number" + (" " + " and ".join(parts) if parts else "")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} {value!r}")
+    number = float(value)
+    if not math.isfinite(number) \
+            or (low is not None and (number <= low if low_open else number < low)) \
+            or (high is not None and (number >= high if high_open else number > high)):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return number

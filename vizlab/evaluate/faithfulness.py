@@ -28,6 +28,7 @@ from torch import nn
 
 from ..attribution._common import as_batch, check_int
 from ..attribution.targets import TargetLike, as_class_target
+from .._validate import check_int
 
 SCORES = ("prob", "logit")
 
@@ -275,7 +276,7 @@ def road(model: nn.Module, image, heat: torch.Tensor, target: TargetLike = None,
     h = _heat(heat, x)
     if order == "lerf":
         h = -h
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
     with torch.no_grad():
         logits = model(x)
         classes = as_class_target(model, target, logits).indices(x.shape[0])

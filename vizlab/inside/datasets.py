@@ -133,7 +133,7 @@ class ImageSet(Dataset):
         """Shuffle with ``seed`` and split into ``(train, validation)``; ``fraction`` goes to validation."""
         if not 0.0 < float(fraction) < 1.0:
             raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(check_int("seed", seed, 0))
         perm = torch.randperm(len(self), generator=g)
         n_val = max(1, int(round(len(self) * float(fraction))))
         return self.subset(perm[n_val:]), self.subset(perm[:n_val])

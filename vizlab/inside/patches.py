@@ -31,6 +31,7 @@ from .datasets import ImageSet
 from .features import extract_features, resize_batch
 from .receptive_field import ReceptiveField, receptive_field
 from ..plotting import subplots
+from .._validate import check_int
 
 PAD_VALUE = 0.5
 
@@ -266,7 +267,7 @@ def channel_coherence(activations: torch.Tensor, k: int = 8, *, field: Receptive
     acts = activations.float()
     mask = allowed if allowed is not None else torch.ones(h, w, dtype=torch.bool)
     positions = mask.nonzero()
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_int("seed", seed, 0))
     rand_img = torch.randint(0, n, (n_random,), generator=g)
     rand_pos = positions[torch.randint(0, len(positions), (n_random,), generator=g)]
     random_vecs = acts[rand_img, :, rand_pos[:, 0], rand_pos[:, 1]]           # (n_random, C)

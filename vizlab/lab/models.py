@@ -80,7 +80,7 @@ def _train_rrr(model: nn.Module, train: ImageSet, *, epochs: int, lr: float, wei
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps = max(1, epochs * -(-len(train) // batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_int("seed", seed, 0))
     masks = train.extra["cue_mask"]
     seen_penalty = []
     bar = tqdm(total=epochs, desc="training (right reasons)", unit="epoch", disable=not progress)

@@ -106,10 +106,6 @@ def as_objective(obj) -> Objective:
                     f"index, got {type(obj).__name__}")
 
 
-def _check_index(value, name: str) -> int:
-    return check_int(name, value, 0)
-
-
 def class_logit(target: int, *, batch: int | None = None) -> Objective:
     """The unnormalised score of class ``target``: ``s_y(x)`` (CS231n maximises this, not the softmax).
 
@@ -117,7 +113,7 @@ def class_logit(target: int, *, batch: int | None = None) -> Objective:
         target: class index (use ``model.class_index("flamingo")`` for names).
         batch: only this image of the batch (default: sum over the batch).
     """
-    target = _check_index(target, "target")
+    target = check_int("target", target, 0)
 
     def fn(c: Context) -> torch.Tensor:
         if target >= c.logits.shape[1]:
@@ -132,13 +128,13 @@ def class_logit(target: int, *, batch: int | None = None) -> Objective:
 
 def class_log_probability(target: int) -> Objective:
     """``log p(target | x)``: raises the target and lowers every other class (used for fooling images)."""
-    target = _check_index(target, "target")
+    target = check_int("target", target, 0)
     return Objective(lambda c: c.logits.log_softmax(dim=1)[:, target].sum(), (), f"log p({target})")
 
 
 def channel(layer: str, index: int) -> Objective:
     """Mean activation of channel ``index`` of ``layer``: ``mean_{h,w} A[c, h, w]``."""
-    index = _check_index(index, "index")
+    index = check_int("index", index, 0)
 
     def fn(c: Context) -> torch.Tensor:
         a = c.act(layer)
@@ -152,7 +148,7 @@ def channel(layer: str, index: int) -> Objective:
 
 def neuron(layer: str, index: int, y: int | None = None, x: int | None = None) -> Objective:
     """One unit: channel ``index`` of ``layer`` at position ``(y, x)`` (default: the centre)."""
-    index = _check_index(index, "index")
+    index = check_int("index", index, 0)
 
     def fn(c: Context) -> torch.Tensor:
         a = c.act(layer)

@@ -22,14 +22,13 @@ Two kinds:
 """
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from .._validate import check_int
+from .._validate import check_int, check_number
 
 #: Square root of the RGB covariance of natural photos, ``U @ sqrt(S)`` for ``cov = U S U^T``, columns scaled
 #: so the largest has unit norm. Computed by :func:`color_correlation_sqrt` from vizlab's sample photos
@@ -136,7 +135,7 @@ def pixels(shape=(1, 3, 224, 224), *, init: torch.Tensor | None = None, centre=0
             z = colours(unmix, z).contiguous()
     else:
         n, _, h, w = _shape(shape)
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        gen = torch.Generator().manual_seed(check_int("seed", seed, 0)) if seed is not None else None
         z = (torch.randn(n, 3, h, w, generator=gen) * noise).to(device)
         # with the default centre 0.5 this starts as gray plus a little noise
     z.requires_grad_(True)
@@ -194,7 +193,7 @@ def fourier(shape=(1, 3, 224, 224), *, decay: float = 1.0, std: float = 0.01, de
     mix = (COLOR_SQRT if decorrelate else torch.eye(3)).to(device)
     unmix = torch.linalg.inv(mix)
     offset = torch.logit(_channel_vector(mean, device, "mean").clamp(1e-3, 1 - 1e-3))
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    gen = torch.Generator().manual_seed(check_int("seed", seed, 0)) if seed is not None else None
     coeffs = (torch.randn(n, 3, h, w // 2 + 1, 2, generator=gen) * std).to(device)
     coeffs.requires_grad_(True)
 
@@ -254,17 +253,6 @@ def natural_spectrum(h: int = 224, w: int | None = None) -> torch.Tensor:
     return _photo_spectrum(h, w).clone()
 
 
-def _non_negative(name: str, value, high: float | None = None) -> float:
-    """``value`` as a float in ``[0, high]`` (``[0, inf)`` without ``high``), or a named TypeError/ValueError."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from exc
-    if not 0 <= number <= (math.inf if high is None else high):   # NaN fails too
-        raise ValueError(f"{name} must be {'>= 0' if high is None else f'in [0, {high:g}]'}, got {number}")
-    return number
-
-
 def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude: torch.Tensor | None = None,
          learn_mean: bool = False, saturation: float = 1.0, tilt: float = 0.0, colour_tilt: float = 0.0,
          device: torch.device | str | None = None) -> Parameterization:
@@ -304,9 +292,9 @@ def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude
     if tuple(magnitude.shape) != (3, h, w // 2 + 1):
         raise ValueError(f"magnitude must have shape {(3, h, w // 2 + 1)} for a {h}x{w} image, "
                          f"got {tuple(magnitude.shape)}")
-    saturation = _non_negative("saturation", saturation)
-    tilt = _non_negative("tilt", tilt, 4)
-    colour_tilt = _non_negative("colour_tilt", colour_tilt, 4)
+    saturation = check_number("saturation", saturation)
+    tilt = check_number("tilt", tilt, 0, 4)
+    colour_tilt = check_number("colour_tilt", colour_tilt, 0, 4)
     amp = magnitude.to(device, torch.float32).clone()
     brightness = int(COLOR_SQRT.norm(dim=0).argmax())
     colour = [c for c in range(3) if c != brightness]
@@ -327,7 +315,7 @@ def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude
         raise ValueError(f"mean must be in (0, 1), got {mean!r}")
     gain = 1.0 / (base * (1 - base))
     mix = COLOR_SQRT.to(device)
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    gen = torch.Generator().manual_seed(check_int("seed", seed, 0)) if seed is not None else None
     phase = ((torch.rand(n, 3, h, w // 2 + 1, generator=gen) * 2 - 1) * torch.pi).to(device).requires_grad_(True)
     offset = torch.logit(base).clone().requires_grad_(bool(learn_mean))
 
@@ -612,7 +600,7 @@ def generator(shape=(1, 3, 128, 128), *, init="grey", code_range: str = "clip", 
     mean = stats["mean"].to(device).view(1, -1, 1, 1)
     std = stats["std"].to(device).view(1, -1, 1, 1)
     high = stats["high"].to(device).view(1, -1, 1, 1)
-    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    gen = torch.Generator().manual_seed(check_int("seed", seed, 0)) if seed is not None else None
 
     def encode(x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

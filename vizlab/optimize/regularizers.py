@@ -14,12 +14,11 @@ A weight (or sigma) of 0 switches a regularizer off.
 """
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
 
-from .._validate import check_int
+from .._validate import check_int, check_number
 
 
 class Regularizer:
@@ -36,21 +35,11 @@ class Regularizer:
         return f"{type(self).__name__}({args})"
 
 
-def _weight(value, name: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}") from exc
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
-
-
 class L2(Regularizer):
     """``weight * sum(((x - centre) / scale)^2)``; with the model's mean/std this is CS231n's L2 on the input."""
 
     def __init__(self, weight: float = 1e-3, centre=0.0, scale=1.0):
-        self.weight = _weight(weight, "weight")
+        self.weight = check_number("weight", weight)
         self.centre, self.scale = centre, scale
 
     def penalty(self, x):
@@ -69,7 +58,7 @@ class TV(Regularizer):
     """Total variation ``weight * sum(dy^2 + dx^2)`` over neighbouring pixels (penalises speckle)."""
 
     def __init__(self, weight: float = 1e-2):
-        self.weight = _weight(weight, "weight")
+        self.weight = check_number("weight", weight)
 
     def penalty(self, x):
         if self.weight == 0:
@@ -84,7 +73,7 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 
 def gaussian_kernel(sigma: float, radius: int | None = None, device=None, dtype=torch.float32) -> torch.Tensor:
     """1-D Gaussian ``exp(-t^2 / (2 sigma^2))`` normalised to sum 1, ``t = -radius..radius`` (default 4 sigma)."""
-    sigma = _weight(sigma, "sigma")
+    sigma = check_number("sigma", sigma)
     if sigma == 0:
         return torch.ones(1, device=device, dtype=dtype)
     radius = max(1, int(4 * sigma + 0.5)) if radius is None else radius
@@ -129,9 +118,9 @@ class Blur(Regularizer):
     """
 
     def __init__(self, sigma: float = 0.5, every: int = 10, end_sigma: float | None = None, steps: int | None = None):
-        self.sigma = _weight(sigma, "sigma")
+        self.sigma = check_number("sigma", sigma)
         self.every = check_int("every", every, 1)
-        self.end_sigma = self.sigma if end_sigma is None else _weight(end_sigma, "end_sigma")
+        self.end_sigma = self.sigma if end_sigma is None else check_number("end_sigma", end_sigma)
         if end_sigma is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(f"steps must be an integer >= 1 when end_sigma is given, got {steps!r}")
         self.steps = steps
@@ -181,7 +170,7 @@ class ChromaBlur(Regularizer):
     """
 
     def __init__(self, sigma: float = 4.0, every: int = 4):
-        self.sigma = _weight(sigma, "sigma")
+        self.sigma = check_number("sigma", sigma)
         self.every = check_int("every", every, 1)
 
     def project(self, x, step):
@@ -206,9 +195,7 @@ class ClipWeak(Regularizer):
     inclusive = False
 
     def __init__(self, percentile: float = 10.0, every: int = 1, centre=0.5, scale=1.0, region=None):
-        self.percentile = _weight(percentile, "percentile")
-        if self.percentile >= 100:
-            raise ValueError(f"percentile must be in [0, 100), got {percentile}")
+        self.percentile = check_number("percentile", percentile, 0, 100, high_open=True)
         self.every = check_int("every", every, 1)
         self.centre, self.scale = centre, scale
         self.region = _region(region)

@@ -19,7 +19,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .objectives import _check_index as _non_negative_int
+from .._validate import check_int, check_number
 
 
 class Transform:
@@ -42,7 +42,7 @@ class Jitter(Transform):
     """CS231n jitter: roll by ``(dy, dx)``, each drawn uniformly from ``0..pixels``; :meth:`undo` inverts it."""
 
     def __init__(self, pixels: int = 16):
-        self.pixels = _non_negative_int(pixels, "pixels")
+        self.pixels = check_int("pixels", pixels, 0)
         self.last: tuple[int, int] = (0, 0)
 
     def __call__(self, x, rng):
@@ -63,7 +63,7 @@ class Pad(Transform):
     """Pad by ``pixels`` on every side (``mode="constant"`` with ``value``, or ``"reflect"``)."""
 
     def __init__(self, pixels: int = 8, mode: str = "constant", value: float = 0.5):
-        self.pixels = _non_negative_int(pixels, "pixels")
+        self.pixels = check_int("pixels", pixels, 0)
         if mode not in ("constant", "reflect", "replicate"):
             raise ValueError(f"mode must be 'constant', 'reflect' or 'replicate', got {mode!r}")
         self.mode, self.value = mode, float(value)
@@ -124,7 +124,7 @@ class Crop(Transform):
         if not 0 < smallest <= 1:
             raise ValueError(f"smallest must be in (0, 1], got {smallest}")
         if size is not None:
-            size = _non_negative_int(size, "size")
+            size = check_int("size", size, 0)
             if size < 8:
                 raise ValueError(f"size must be at least 8 pixels, got {size}")
         self.smallest, self.size = smallest, size
@@ -223,13 +223,10 @@ class ZoomOut(Transform):
         if not isinstance(keep, bool):
             raise TypeError(f"keep must be a bool, got {type(keep).__name__}")
         self.keep = keep
-        for name, value in (("smallest", smallest), ("largest", largest)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-        smallest, largest = float(smallest), float(largest)
-        if not 0 < smallest <= largest < 1:
-            raise ValueError(f"smallest and largest must satisfy 0 < smallest <= largest < 1, got "
-                             f"smallest={smallest}, largest={largest}")
+        smallest = check_number("smallest", smallest, 0, 1, low_open=True, high_open=True)
+        largest = check_number("largest", largest, 0, 1, low_open=True, high_open=True)
+        if smallest > largest:
+            raise ValueError(f"smallest must be <= largest, got smallest={smallest}, largest={largest}")
         self.smallest, self.largest = smallest, largest
 
     def __call__(self, x, rng):
