@@ -115,6 +115,11 @@ RECIPES = {
     "prior_stats_ens": ("prior", {}),
     "canvas_retry_wholeonly06": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                              "canvas": 128, "retry_plain": 0.5, "whole": 0.6, "whole_only": True}),
+    # round 16 (r16-random20): the default (round 12's OBJECT, its plain-ground second run included) with the Lite1
+    # ensemble (what the image shows must work for two networks; round 11's canvas_ensemble plus the retry), chosen on
+    # a random development set (seed 16016) over the generator prior with the retry (prior_retry_lr03 in converge.py)
+    "canvas_retry_ensemble": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                          "canvas": 128, "retry_plain": 0.5, "ensemble": ("efficientnet_lite1",)}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
