@@ -443,9 +443,9 @@ PRIOR = replace(OBJECT, maco=False, generator=True, code_range="statistics", cod
 #: classes) it was better by eye on 4 (a fox's face, monkey faces, a kimono's collar, a bridge tower), worse on none,
 #: Lite2 top-5 6 -> 8 of 10; about 1.5x the default's CPU (median 8-9 CPU s per image on one thread, max 16-20 with
 #: the retry). Blind (one fresh viewer per set): the issue's ten (none triggers the retry) 7/10 named first and 8/10
-#: in five, as the default; a fresh random 20 (seed 12009) 6/20 first and 10/20 in five (basic level 10 and 14), where
-#: the default on the same classes got 5 and 7 (on rounds 12-13's draws 7 and 9, 5 and 7): more in five, not more first
-#: than the default's best, so not the default by the round's rule. ``benchmarks/README.md``, issue 24, round 16.
+#: in five, as the default; a fresh random 20 (seed 12009) 6/20 first and 10/20 in five (a second viewer: 6 and 9),
+#: where the default on the same classes got 5 and 7 (4 and 6; on rounds 12-13's draws 7 and 9, 5 and 7): more in
+#: five, not more first than the default's best, so not the default by the round's rule. ``benchmarks/README.md``, issue 24, round 16.
 OBJECT_ENSEMBLE = replace(OBJECT, ensemble=("efficientnet_lite1",))
 #: Presets by name: the two modes, the MACO variant of the Fourier mode, the default (``"object"``), the default
 #: with a Lite1 ensemble (``"object_ensemble"``), the generator prior (``"prior"``) and the assignment's original
