@@ -115,6 +115,11 @@ RECIPES = {
     "prior_stats_ens": ("prior", {}),
     "canvas_retry_wholeonly06": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                              "canvas": 128, "retry_plain": 0.5, "whole": 0.6, "whole_only": True}),
+    # round 16 (r16-random20): the default (round 12's OBJECT, its plain-ground second run included) with the Lite1
+    # ensemble (what the image shows must work for two networks; round 11's canvas_ensemble plus the retry), chosen on
+    # a random development set (seed 16016) over the generator prior with the retry (prior_retry_lr03 in converge.py)
+    "canvas_retry_ensemble": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                          "canvas": 128, "retry_plain": 0.5, "ensemble": ("efficientnet_lite1",)}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
@@ -356,6 +361,37 @@ ACCEPT = {
                                                                           "schnauzer", "puppy"]),
     "cliff dwelling": (["cliff dwelling", "cliff house", "cliff palace", "pueblo", "mesa verde", "cave dwelling"],
                        ["ruin", "ruins", "cliff", "village", "adobe", "canyon"]),
+    # round 16 (r16-random20): seed 12009's draw, written before any image of it. ImageNet's "vacuum" is the vacuum
+    # cleaner, "hip" the rose hip, "grille" a car's radiator grille, "ram" the male domestic sheep (tup), "torch" a
+    # flaming torch, "stole" the shawl, "puffer" the pufferfish, "jacamar" the long-billed tropical bird
+    "shovel": (["shovel", "spade"], ["tool", "trowel", "garden tool"]),
+    "vacuum": (["vacuum", "vacuum cleaner", "hoover"], ["appliance", "cleaner"]),
+    "hippopotamus": (["hippopotamus", "hippo"], ["rhinoceros", "rhino", "pig", "animal"]),
+    "prairie chicken": (["prairie chicken", "prairie hen", "prairie grouse"],
+                        ["grouse", "bird", "chicken", "hen", "quail", "pheasant", "partridge", "ptarmigan"]),
+    "hip": (["rose hip", "rosehip", "hip"], ["berry", "berries", "fruit", "rose", "cranberry", "cherry"]),
+    "unicycle": (["unicycle", "monocycle"], ["bicycle", "bike", "cycle", "wheel"]),
+    "drilling platform": (["drilling platform", "oil platform", "oil rig", "drilling rig", "offshore platform",
+                           "offshore rig", "rig"], ["platform", "oil", "derrick", "tower", "refinery"]),
+    "coral fungus": (["coral fungus", "coral mushroom", "clavaria"], ["fungus", "fungi", "mushroom", "coral"]),
+    "grille": (["grille", "radiator grille", "radiator grill", "radiator"], ["grill", "car", "truck", "bumper",
+                                                                             "vehicle", "headlight"]),
+    "jacamar": (["jacamar"], ["bird", "hummingbird", "kingfisher", "bee-eater", "bee eater"]),
+    "puffer": (["puffer", "pufferfish", "puffer fish", "blowfish", "globefish", "fugu"],
+               ["fish", "porcupinefish", "porcupine fish"]),
+    "ram": (["ram", "tup"], ["sheep", "lamb", "ewe", "goat", "bighorn", "mouflon", "animal"]),
+    "printer": (["printer", "laser printer", "inkjet"], ["photocopier", "copier", "office machine", "machine",
+                                                        "fax", "scanner"]),
+    "torch": (["torch", "flaming torch", "firebrand", "flambeau"], ["fire", "flame", "candle", "bonfire",
+                                                                   "campfire"]),
+    "red fox": (["red fox"], ["fox", "dog", "jackal", "coyote", "canine", "animal"]),
+    "stole": (["stole", "shawl", "pashmina", "tippet"], ["scarf", "wrap", "boa", "fabric", "cloth", "textile",
+                                                         "garment", "clothing", "fur"]),
+    "mashed potato": (["mashed potato", "mashed potatoes", "mash", "potato puree", "pomme puree"],
+                      ["potato", "food", "puree", "porridge", "dish"]),
+    "convertible": (["convertible", "cabriolet", "drop top", "drop-top"],
+                    ["roadster", "sports car", "car", "automobile", "vehicle"]),
+    "Arabian camel": (["Arabian camel", "dromedary", "camel"], ["llama", "animal"]),
     "iPod": (["ipod", "mp3 player", "music player", "media player"], ["phone", "smartphone", "device",
                                                                        "player", "gadget"]),
 }
@@ -386,6 +422,10 @@ RANDOM_SEED_R14 = 11919
 #: ensemble; the default unchanged) frozen at commit 6c48d75, then the clock's nanoseconds (1796637630649844342,
 #: modulo 100000). Weimaraner was in round 9's random set, dugong in round 14's.
 RANDOM_SEED_R15 = 44342
+#: Round 16's: the candidate ``canvas_retry_ensemble`` (the default plus the Lite1 ensemble; the default unchanged)
+#: frozen at commit e85c967, then the clock's nanoseconds (1796646729563712009, modulo 100000). Refrigerator was in
+#: round 13's random set; none of the 20 was in round 16's development draw (seed 16016).
+RANDOM_SEED_R16 = 12009
 
 #: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
 #: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.

@@ -66,6 +66,15 @@ VARIANTS = {
     "retry_whole055": {"retry_plain": 0.5, "whole": 0.55},
     "retry_whole04": {"retry_plain": 0.5, "whole": 0.4},
     "retry_wholeonly06": {"retry_plain": 0.5, "whole": 0.6, "whole_only": True},
+    # round 16 (r16-random20), levers for generality on a random development set: round 12's default with the Lite1
+    # ensemble (what the image shows must work for two networks); round 15's generator prior (preset "prior") with
+    # the default's plain-ground second run, at its rate and at twice it (Adam 0.3: shape classes that never reached
+    # their class at the view in 100 steps)
+    "retry_ensemble": {"retry_plain": 0.5, "ensemble": ("efficientnet_lite1",)},
+    "prior_retry": {"retry_plain": 0.5, "maco": False, "generator": True, "code_range": "statistics",
+                    "code_init": "grey", "ensemble": ("efficientnet_lite1",)},
+    "prior_retry_lr03": {"retry_plain": 0.5, "maco": False, "generator": True, "code_range": "statistics",
+                         "code_init": "grey", "ensemble": ("efficientnet_lite1",), "lr": 0.3},
 }
 BASE = {"retry_plain": 0.0}
 #: Round 9's random draw (``random.Random(61206).sample(range(1000), 20)``), for the summary's split.
@@ -118,7 +127,8 @@ def run(args) -> int:
                 row = dict(variant=variant, seed=seed, cls=cls, target=target, lite0_p=r.info["target_probability"],
                            lite0_p_view=view_probability(model, r.image, target, settings.view or settings.size),
                            seconds=seconds, cpu_seconds=cpu_s, threads=torch.get_num_threads(),
-                           load=open("/proc/loadavg").read().split()[0], **proxies(judge, r.image, target))
+                           load=open("/proc/loadavg").read().split()[0], **proxies(judge, r.image, target),
+                           **({"retry": r.info["retry"]} if "retry" in r.info else {}))
                 row["proxy_cpu_seconds"] = time.process_time() - start_p
                 save_image(r.image[0], folder / f"{cls.replace(' ', '_')}.png")
                 with log.open("a") as f:

@@ -724,3 +724,38 @@ def test_whole_setting_shows_the_model_the_view_and_its_zoomed_out_copy(tiny):
         preset("object", whole=0.05)
     with pytest.raises(TypeError, match="whole must be a number"):
         preset("object", whole="big")
+
+
+def test_object_ensemble_preset_is_the_default_scored_by_lite0_and_lite1(tiny, model):
+    """Issue 24 round 16: the opt-in preset ``"object_ensemble"`` is OBJECT (its plain-ground retry included) with
+    the Lite1 ensemble; its mode agrees only with MACO settings that have an ensemble."""
+    from vizlab.optimize import OBJECT, OBJECT_ENSEMBLE
+    from vizlab.optimize.classviz import DEFAULT_MODE
+
+    assert preset("object_ensemble") == OBJECT_ENSEMBLE == replace(OBJECT, ensemble=("efficientnet_lite1",))  # exact
+    assert OBJECT_ENSEMBLE.retry_plain == 0.5 and OBJECT.ensemble == () and DEFAULT_MODE == "object"  # exact: opt-in
+    small = replace(OBJECT_ENSEMBLE, size=32, canvas=32, view=32, steps=1, retry_plain=0.0)
+    r = class_visualization(model, "goldfish", small, mode="object_ensemble", progress=False)
+    lite0_blocks = sum(1 for m in model.modules() if getattr(m, "has_skip", False))
+    assert r.image.shape == (1, 3, 32, 32) and r.info["ghost_blocks"] > lite0_blocks  # exact: Lite1 joined
+    with pytest.raises(ValueError, match="disagrees"):   # no ensemble: not this mode
+        class_visualization(tiny, 0, replace(small, ensemble=()), mode="object_ensemble", progress=False)
+    with pytest.raises(ValueError, match="disagrees"):   # pixels: not this mode
+        class_visualization(tiny, 0, preset("cs231n", size=32, steps=1), mode="object_ensemble", progress=False)
+    with pytest.raises(ValueError, match="object_ensemble"):   # the error names the allowed modes
+        class_visualization(tiny, 0, mode="ensemble", progress=False)
+
+
+def test_round16_draw_has_accept_lists_written_for_every_class(model):
+    """The scored random 20 of round 16 (seed 12009) has a hand-written accept list for every class, each
+    accepting the class's own name, none of them in round 16's development draw (seed 16016)."""
+    import random
+
+    drawn = [model.categories[i] for i in random.Random(blind.RANDOM_SEED_R16).sample(range(1000), 20)]
+    dev = {model.categories[i] for i in random.Random(16016).sample(range(1000), 10)}
+    assert not set(drawn) & dev  # exact
+    for cls in drawn:
+        assert cls in blind.ACCEPT and blind.matches(cls, blind.accept_lists(cls)[0])  # exact
+    assert blind.first_hit(["a dromedary"], blind.accept_lists("Arabian camel")[0]) == 1  # exact
+    assert blind.first_hit(["sheep"], blind.accept_lists("ram")[0]) is None  # exact: basic level only
+    assert blind.first_hit(["sheep"], blind.accept_lists("ram")[1]) == 1  # exact
