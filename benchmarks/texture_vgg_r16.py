@@ -1,0 +1,36 @@
+"""Round 16 (r16-swtex): the sliced Wasserstein loss (``synthesize_texture_vgg(loss="sliced")``, Heitz et al. 2021)
+from noise, a tuning grid run with round 15's runner (``texture_vgg_r15.py``: every image and snapshot saved as it
+is made, contact sheets, staging for ``texture_vgg_r11.py``'s blind pairs and scoring).
+
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/texture_vgg_r16.py run --out DIR sb sg ss ...
+    python benchmarks/texture_vgg_r16.py sheet --out DIR --texture brick [--names ...]
+
+All variants start from noise with the source's spectrum (``init="spectrum"``, the default): no quilt, no copied
+source. 128 px from the 256-px source (the blind pairs' scale), unless said.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import texture_vgg_r15 as r15  # noqa: E402
+from texture_vgg_r11 import RECIPES  # noqa: E402
+
+#: the sliced loss on Heitz et al.'s layers (relu1_1 ... relu4_4), no other term
+SLICED = dict(size=128, source_size=256, octaves=2, steps=[60, 100], loss="sliced", spectrum_weight=0.0)
+#: brick's long-range correlations (round 11's: pool1-pool3 shifted Grams at weight 5)
+LONG = dict(long_range_weight=5.0, long_range=RECIPES["brick"]["long_range"])
+
+VARIANTS = {
+    "sb": ("brick", SLICED),
+    "sg": ("gravel", SLICED),
+    "ss": ("brush", SLICED),
+    # brick with round 11's structure terms: the spectrum constraint at 3 and the long-range correlations
+    "sb_sl": ("brick", dict(SLICED, spectrum_weight=3.0, **LONG)),
+}
+r15.VARIANTS.update(VARIANTS)
+
+if __name__ == "__main__":
+    r15.main()
