@@ -29,6 +29,16 @@ VARIANTS = {
     "ss": ("brush", SLICED),
     # brick with round 11's structure terms: the spectrum constraint at 3 and the long-range correlations
     "sb_sl": ("brick", dict(SLICED, spectrum_weight=3.0, **LONG)),
+    # after a look at the first snapshots (gravel's stones small and soft, brick's bricks crisp but its joints
+    # jumbled): a third octave (32 -> 64 -> 128 px: the deepest layers span whole stones and courses at 32 px)
+    "sg_o3": ("gravel", dict(SLICED, octaves=3, steps=[60, 60, 100])),
+    "sb_sl_o3": ("brick", dict(SLICED, spectrum_weight=3.0, octaves=3, steps=[60, 60, 100], **LONG)),
+    # brush at round 11-15's scale (96 px from the source at 384: larger strokes)
+    "ss384": ("brush", dict(SLICED, size=96, source_size=384)),
+    # brush in one octave at 128 px (Heitz et al.'s single scale): ``ss``'s two octaves left the coarse octave's
+    # 2-px blocks and a blotchy, washed-out layout that the fine octave barely moved (its loss 0.0036 -> 0.0031);
+    # at 64 px one octave from noise gave stroke-like patches (looked at, r16runs/peek_redraw.png)
+    "ss_o1": ("brush", dict(SLICED, octaves=1, steps=[160])),
 }
 r15.VARIANTS.update(VARIANTS)
 
