@@ -39,6 +39,13 @@ VARIANTS = {
     # 2-px blocks and a blotchy, washed-out layout that the fine octave barely moved (its loss 0.0036 -> 0.0031);
     # at 64 px one octave from noise gave stroke-like patches (looked at, r16runs/peek_redraw.png)
     "ss_o1": ("brush", dict(SLICED, octaves=1, steps=[160])),
+    # brick's layout (joints that run the whole tile) is larger than relu4_x sees at 128 px: relu5_1 added
+    "sb_sl_l5": ("brick", dict(SLICED, spectrum_weight=3.0, layers=[
+        "relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4",
+        "relu4_1", "relu4_2", "relu4_3", "relu4_4", "relu5_1"], **LONG)),
+    # after swtex-1 (gravel: "stones are sharper" on the original, 10/10 realigned): the spectrum constraint at the
+    # library's default weight 1 (Liu et al.: it keeps gravel's edges sharp)
+    "sg_o3_sp1": ("gravel", dict(SLICED, octaves=3, steps=[60, 60, 100], spectrum_weight=1.0)),
 }
 r15.VARIANTS.update(VARIANTS)
 
