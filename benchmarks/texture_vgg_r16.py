@@ -46,6 +46,9 @@ VARIANTS = {
     # after swtex-1 (gravel: "stones are sharper" on the original, 10/10 realigned): the spectrum constraint at the
     # library's default weight 1 (Liu et al.: it keeps gravel's edges sharp)
     "sg_o3_sp1": ("gravel", dict(SLICED, octaves=3, steps=[60, 60, 100], spectrum_weight=1.0)),
+    # and round 15's crispness lever beside the sliced loss: the patch term (relu3_1/relu4_1, weight 10, stride 1)
+    "sg_o3_p10": ("gravel", dict(SLICED, octaves=3, steps=[60, 60, 100], patch_layers=["relu3_1", "relu4_1"],
+                                 patch_weight=10.0, patch_stride=1)),
 }
 r15.VARIANTS.update(VARIANTS)
 
