@@ -743,8 +743,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     Returns:
         A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum",
         "patch", "total"}`` per iteration ("gram": every feature term but the patch term, the sliced loss in
-        place of the Gram loss for ``loss="sliced"``), the losses where that iteration ended (so ``history[0]`` is after the first
-        iteration, not the start); ``seconds``: the whole run; ``start``: for ``init="quilt"`` a label saying
+        place of the Gram loss for ``loss="sliced"``), the losses where that iteration ended (so ``history[0]``
+        is after the first iteration, not the start); ``seconds``: the whole run; ``start``: for ``init="quilt"`` a label saying
         the result is partly copied source, with ``quilt_block`` and ``quilt_seams``; ``""`` for a noise start).
     """
     check_int("size", size, 16)
