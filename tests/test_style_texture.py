@@ -778,3 +778,127 @@ def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
     expect = _finished(quilt(src, 32, 16, torch.Generator().manual_seed(2), seams="blend").mean(dim=1, keepdim=True),
                        src)
     assert torch.equal(blend.image, expect) and not torch.equal(blend.image, start.image)  # exact
+
+
+# --- round 16: the sliced Wasserstein loss (loss="sliced") ---------------------------------------------------------
+
+def test_sliced_wasserstein_is_zero_for_the_same_feature_vectors_and_positive_otherwise():
+    from vizlab.style.texture import random_directions, sliced_wasserstein
+
+    g = torch.Generator().manual_seed(0)
+    # correlated channels of different spreads and means (independent ones would keep their joint distribution
+    # when one channel is rearranged against the others; iid ones also under a channel permutation)
+    scale = torch.arange(1.0, 9.0).view(1, 8, 1, 1)
+    f0 = torch.randn(1, 8, 32, 32, generator=g) * scale + scale / 2
+    f = torch.einsum("ij,bjhw->bihw", torch.eye(8) + 0.5, f0)
+    dirs = random_directions(8, 16, torch.Generator().manual_seed(1))
+    assert torch.allclose(dirs.norm(dim=1), torch.ones(16))
+    # the same feature vectors at other positions: 0 (sorting forgets where they were)
+    shuffled = f.flatten(2)[..., torch.randperm(1024, generator=g)].reshape(f.shape)
+    assert float(sliced_wasserstein(shuffled, f, dirs)) < 1e-10
+    # a source holding every vector four times (a 2 x 2 tiling, four times the positions): still 0, the quantiles
+    # of the larger set are compared with the smaller's
+    tiled = f.repeat(1, 1, 2, 2)
+    assert float(sliced_wasserstein(f, tiled, dirs)) < 1e-10
+    # other distributions: channels permuted (each channel's own values kept: a per-channel histogram loss sees
+    # nothing), or shifted
+    perm = f[:, torch.arange(7, -1, -1)]
+    # (for scale: a second sample of the same distribution scores 0.003)
+    again = torch.einsum("ij,bjhw->bihw", torch.eye(8) + 0.5,
+                         torch.randn(1, 8, 32, 32, generator=g) * scale + scale / 2)
+    assert float(sliced_wasserstein(again, f, dirs)) < 0.006
+    assert float(sliced_wasserstein(perm, f, dirs)) > 0.03
+    assert float(sliced_wasserstein(f + 4.0, f, dirs)) > 0.05
+    from vizlab.style.texture import _histogram_loss, _sorted_channels
+    swap = torch.cat([f[:, :, :, 16:], f[:, :, :, :16]], dim=3)
+    swap[:, 0] = f[:, 0, :, torch.arange(31, -1, -1)]   # channel 0 rearranged against the others
+    assert float(_histogram_loss(swap, _sorted_channels(f))) < 1e-10
+    assert float(sliced_wasserstein(swap, f, dirs)) > 0.012
+    # differentiable: a gradient step lowers it
+    x = (f + 0.3 * torch.randn(f.shape, generator=g)).requires_grad_(True)
+    before = sliced_wasserstein(x, f, dirs)
+    before.backward()
+    with torch.no_grad():
+        after = sliced_wasserstein(x - 0.5 * x.grad / x.grad.norm(), f, dirs)
+    assert float(after) < float(before.detach())
+    # a count draws that many directions from the generator: seeded
+    a = sliced_wasserstein(perm, f, 4, torch.Generator().manual_seed(3))
+    assert torch.equal(a, sliced_wasserstein(perm, f, 4, torch.Generator().manual_seed(3)))  # exact
+    with pytest.raises(ValueError, match="directions"):
+        sliced_wasserstein(f, f, torch.randn(4, 5))
+    with pytest.raises(ValueError, match="one feature map"):
+        sliced_wasserstein(f.repeat(2, 1, 1, 1), f)
+    with pytest.raises(ValueError, match="count"):
+        random_directions(8, 0)
+
+
+def test_quantiles_interpolate_between_ranks():
+    from vizlab.style.texture import _quantiles
+
+    s = torch.arange(8.0)[None]
+    assert torch.equal(_quantiles(s, 8), s)  # exact
+    assert torch.allclose(_quantiles(s, 4), torch.tensor([[0.5, 2.5, 4.5, 6.5]]))
+    assert torch.allclose(_quantiles(s, 2), torch.tensor([[1.5, 5.5]]))
+    assert torch.allclose(_quantiles(torch.tensor([[0.0, 1.0]]), 4), torch.tensor([[0.0, 0.25, 0.75, 1.0]]))
+
+
+def test_sliced_synthesis_is_seeded_redraws_per_chunk_and_matches_the_distribution(tnet, monkeypatch):
+    import vizlab.style.texture as texture_module
+    from vizlab.style.texture import SLICED_LAYERS, sliced_wasserstein
+
+    kw = dict(size=32, source_size=64, octaves=1, steps=20, net=tnet, loss="sliced",
+              layers=["relu1_1", "relu2_1", "relu3_1"])
+    draws = []
+    real = texture_module.random_directions
+    monkeypatch.setattr(texture_module, "random_directions",
+                        lambda c, n, g=None: draws.append((c, n)) or real(c, n, g))
+    a = synthesize_texture_vgg("gravel", seed=0, **kw)
+    # two chunks of LBFGS_CHUNK iterations: one draw per layer each, as many directions as channels
+    assert draws == [(64, 64), (128, 128), (256, 256)] * 2  # exact
+    draws.clear()
+    synthesize_texture_vgg("gravel", seed=0, directions=5, **{**kw, "steps": 10})
+    assert draws == [(64, 5), (128, 5), (256, 5)]  # exact
+    monkeypatch.undo()
+    assert a.image.shape == (1, 3, 32, 32) and a.steps == 20  # exact
+    assert torch.equal(a.image, synthesize_texture_vgg("gravel", seed=0, **kw).image)  # exact
+    assert not torch.equal(a.image, synthesize_texture_vgg("gravel", seed=1, **kw).image)  # exact
+    # the synthesis's feature vectors are nearer the source's distribution than the start's, at every layer
+    src = style_batch(None, "gravel", 64)
+    start = synthesize_texture_vgg("gravel", seed=0, **{**kw, "steps": 0}).image
+    with torch.no_grad():
+        fs, fa, f0 = tnet(src, kw["layers"]), tnet(a.image, kw["layers"]), tnet(start, kw["layers"])
+    for n in kw["layers"]:
+        left = [float(sliced_wasserstein(f[n], fs[n], 64, torch.Generator().manual_seed(9))) for f in (fa, f0)]
+        # (relu1_1: the start has the source's spectrum already, so much of its distribution)
+        assert left[0] < (0.8 if n == "relu1_1" else 0.6) * left[1], (n, left)
+    # the default layers are Heitz et al.'s twelve ReLUs; the Gram loss keeps Gatys et al.'s
+    assert SLICED_LAYERS[0] == "relu1_1" and SLICED_LAYERS[-1] == "relu4_4" and len(SLICED_LAYERS) == 12  # exact
+
+
+@pytest.mark.parametrize("kwargs, error, word", [
+    (dict(loss="wasserstein"), ValueError, "loss"),
+    (dict(loss="sliced", directions=0), ValueError, "directions"),
+    (dict(loss="sliced", directions=2.5), TypeError, "directions"),
+    (dict(directions=8), ValueError, "directions"),          # the Gram loss has no directions
+    (dict(loss="sliced", layers="relu1_1"), TypeError, "layers"),
+    (dict(loss="sliced", layers=["relu9_9"]), ValueError, "relu9_9"),
+])
+def test_sliced_loss_bad_arguments_name_themselves(tnet, kwargs, error, word):
+    with pytest.raises(error, match=word):
+        synthesize_texture_vgg("gravel", **{"size": 32, "steps": 1, "net": tnet, **kwargs})
+
+
+def test_an_interrupted_sliced_synthesis_keeps_its_last_chunk(tnet):
+    # Ctrl-C after the first chunk: that chunk's image and history, bit for bit those of a run asked for 10
+    # iterations (the directions are drawn per chunk, from their own seeded stream)
+    kw = dict(size=32, source_size=64, octaves=1, net=tnet, loss="sliced", layers=["relu1_1", "relu2_1"], seed=0)
+
+    def ctrl_c(octave, step, loss):
+        if step == 10:
+            raise KeyboardInterrupt
+
+    part = synthesize_texture_vgg("gravel", steps=30, callback=ctrl_c, **kw)
+    short = synthesize_texture_vgg("gravel", steps=10, **kw)
+    assert part.stopped and part.steps == 10 and not short.stopped  # exact
+    assert [h["total"] for h in part.history] == [h["total"] for h in short.history]  # exact
+    assert torch.equal(part.image, short.image)  # exact

@@ -28,6 +28,11 @@ of a layer takes the source's distribution of values, not only its second moment
 correlations** (``long_range``; Berger & Memisevic 2016): a layer's features correlated with the same features
 shifted down and across, which keep a brick wall's courses in line.
 
+``loss="sliced"`` replaces the Gram matrices by Heitz, Vanhoey, Chambon & Belcour (2021)'s **sliced Wasserstein
+loss** (:func:`sliced_wasserstein`): each layer's feature vectors, source and synthesis, are projected onto random
+directions in channel space, sorted, and compared quantile by quantile, so the whole distribution of feature
+vectors is matched, not only its second moments (round 16, opt-in).
+
 A second, separately labelled mode is **not synthesis from noise**: ``init="quilt"`` starts from a periodic quilt
 of rearranged source squares (:func:`quilt`, Efros & Freeman 2001's image quilting with minimum-error cuts) and
 lets the same losses remove the seams; its results are partly copied source (how much is not measured) and say so
@@ -58,6 +63,11 @@ from .losses import gram_matrix, relative_style_loss
 
 #: Gatys et al. (2015)'s texture layers (their best set, "conv1_1 ... pool4").
 TEXTURE_LAYERS = ("relu1_1", "pool1", "pool2", "pool3", "pool4")
+#: the sliced Wasserstein loss's layers (``loss="sliced"``): every ReLU of blocks 1-4, as Heitz et al. (2021) use
+SLICED_LAYERS = ("relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4",
+                 "relu4_1", "relu4_2", "relu4_3", "relu4_4")
+#: ``synthesize_texture_vgg``'s feature losses: Gram matrices (Gatys et al.) or sliced Wasserstein (Heitz et al.)
+LOSSES = ("gram", "sliced")
 POOLINGS = ("avg", "max")
 #: ``synthesize_texture_vgg``'s starts: noise with the source's spectrum, plain noise, or a quilt of source patches
 INITS = ("spectrum", "noise", "quilt")
@@ -173,6 +183,82 @@ def _histogram_loss(f: torch.Tensor, source_sorted: torch.Tensor) -> torch.Tenso
     with torch.no_grad():
         matched = rank_match(flat, source_sorted)
     return (flat - matched).pow(2).mean() / source_sorted.pow(2).mean().clamp_min(1e-12)
+
+
+def random_directions(channels: int, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``count`` random unit vectors in ``channels`` dimensions, ``(count, channels)``: Gaussian draws scaled to
+    length 1 (so uniform on the sphere), drawn on the CPU from ``generator`` (the same on every device)."""
+    check_int("channels", channels)
+    check_int("count", count)
+    d = torch.randn(count, channels, generator=generator)
+    return d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def _quantiles(sorted_values: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` evenly spaced quantiles of each row of ``sorted_values`` ``(D, M)`` (row-wise ascending), ``(D, n)``:
+    the value at rank ``(i + 0.5) M / n - 0.5`` by linear interpolation (``n == M``: the values themselves). The
+    source and the synthesis differ in size (the source is taken larger), so their sorted projections are compared
+    at the same quantiles."""
+    m = sorted_values.shape[1]
+    if n == m:
+        return sorted_values
+    pos = ((torch.arange(n, dtype=sorted_values.dtype, device=sorted_values.device) + 0.5) * m / n - 0.5
+           ).clamp(0, m - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp_max(m - 1)
+    frac = pos - lo
+    return sorted_values[:, lo] * (1 - frac) + sorted_values[:, hi] * frac
+
+
+class SlicedTarget:
+    """One source feature map ``(1, C, H, W)`` for the sliced Wasserstein loss: its feature vectors ``(C, H*W)``
+    and ``energy``, the mean squared projection of a source feature vector onto a random unit direction
+    (``mean ||f||^2 / C``; the loss's fixed denominator, so that every layer counts alike, as the Gram terms'
+    relative distances). :meth:`draw` takes a set of directions and sorts the source's projections onto them
+    once (the synthesis then compares against them until the next draw)."""
+
+    def __init__(self, source: torch.Tensor):
+        _one_image(source)
+        self.features = source.detach().reshape(source.shape[1], -1)
+        self.energy = (self.features.pow(2).sum(dim=0).mean() / self.features.shape[0]).clamp_min(1e-12)
+        self.directions: torch.Tensor | None = None
+        self.sorted: torch.Tensor | None = None
+
+    def draw(self, directions: torch.Tensor) -> None:
+        """Use ``directions`` ``(D, C)`` from now on: the source's projections onto them, sorted, ``(D, H*W)``."""
+        if directions.dim() != 2 or directions.shape[1] != self.features.shape[0]:
+            raise ValueError(f"directions must be (D, {self.features.shape[0]}) for this layer, got "
+                             f"{tuple(directions.shape)}")
+        self.directions = directions.to(self.features)
+        with torch.no_grad():
+            self.sorted = (self.directions @ self.features).sort(dim=1).values
+
+
+def _sliced_loss(f: torch.Tensor, target: SlicedTarget) -> torch.Tensor:
+    """Heitz et al. (2021)'s sliced Wasserstein loss on one layer: the feature vectors of ``f`` ``(1, C, H, W)``
+    and of the source, projected onto ``target``'s current directions; per direction both sets sorted (the 1-D
+    optimal transport is by rank) and compared at the same quantiles; the mean squared difference over
+    ``target.energy``. 0 when ``f``'s feature vectors are the source's in any order (positions shuffled); it sees
+    the whole distribution of feature vectors, where a Gram matrix sees their second moments only."""
+    _one_image(f)
+    if target.sorted is None:
+        raise ValueError("the target has no directions: call target.draw(directions) first")
+    proj = (target.directions @ f.reshape(f.shape[1], -1)).sort(dim=1).values
+    return (proj - _quantiles(target.sorted, proj.shape[1])).pow(2).mean() / target.energy
+
+
+def sliced_wasserstein(f: torch.Tensor, source: torch.Tensor, directions: int | torch.Tensor | None = None,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+    """The sliced Wasserstein distance (squared, relative) between the feature vectors of two ``(1, C, H, W)``
+    maps (sizes may differ): :func:`_sliced_loss` with ``directions`` (a ``(D, C)`` tensor of unit vectors, or a
+    count of random ones drawn from ``generator``; ``None``: ``C`` of them). Differentiable in ``f``."""
+    _one_image(source)
+    target = SlicedTarget(source)
+    c = source.shape[1]
+    if directions is None or isinstance(directions, int):
+        directions = random_directions(c, c if directions is None else directions, generator)
+    target.draw(directions)
+    return _sliced_loss(f, target)
 
 
 class PatchBank:
@@ -576,7 +662,8 @@ class _Stopped(Exception):
 
 
 def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None = None, octaves: int = 2,
-                           steps: int | Sequence[int] = 60, layers: Sequence[str] = TEXTURE_LAYERS,
+                           steps: int | Sequence[int] = 60, layers: Sequence[str] | None = None,
+                           loss: str = "gram", directions: int | None = None,
                            spectrum_weight: float = 1.0, range_weight: float = 10.0, pooling: str = "avg",
                            padding: str = "circular", init: str = "spectrum", match_colors: bool | None = None,
                            long_range: dict[str, Sequence[int]] | None = None, long_range_weight: float = 1.0,
@@ -596,7 +683,16 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             texture's scale. Default ``2 * size``.
         octaves: coarse to fine: octave ``k`` works at ``size / 2**(octaves-1-k)`` with the source scaled alike.
         steps: L-BFGS iterations per octave (one number, or one per octave).
-        layers: the Gram layers (default :data:`TEXTURE_LAYERS`).
+        layers: the layers of the feature loss (default: :data:`TEXTURE_LAYERS` for ``loss="gram"``,
+            :data:`SLICED_LAYERS` for ``loss="sliced"``).
+        loss: the feature loss on ``layers``: ``"gram"`` (default; Gatys et al.: each layer's Gram matrix, the
+            second moments of its feature vectors) or ``"sliced"`` (Heitz et al. 2021's sliced Wasserstein loss,
+            :func:`_sliced_loss`: the whole distribution of feature vectors, compared along random directions in
+            channel space, sorted; the directions are redrawn before every chunk of :data:`LBFGS_CHUNK`
+            iterations, from a generator seeded by ``seed``, so that the line searches inside a chunk see one
+            objective). Opt-in (round 16, benchmarks/README.md).
+        directions: ``loss="sliced"``: random directions per layer and draw; ``None`` (default): as many as the
+            layer has channels (Heitz et al.'s choice: 64 at relu1_x ... 512 at relu4_x).
         spectrum_weight: weight of the spectrum constraint (0 = Gram only).
         long_range: ``{layer: [shift, ...]}``: also match the correlations of that layer's features with
             themselves ``shift`` output pixels away, down and across (Berger & Memisevic 2016: the Gram
@@ -646,12 +742,19 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
 
     Returns:
         A :class:`~vizlab.style.gatys.StyleResult` (``history``: one ``{"octave", "step", "gram", "spectrum",
-        "patch", "total"}`` per iteration ("gram": every feature term but the patch term), the losses where that iteration ended (so ``history[0]`` is after the first
-        iteration, not the start); ``seconds``: the whole run; ``start``: for ``init="quilt"`` a label saying
+        "patch", "total"}`` per iteration ("gram": every feature term but the patch term, the sliced loss in
+        place of the Gram loss for ``loss="sliced"``), the losses where that iteration ended (so ``history[0]``
+        is after the first iteration, not the start); ``seconds``: the whole run; ``start``: for ``init="quilt"`` a label saying
         the result is partly copied source, with ``quilt_block`` and ``quilt_seams``; ``""`` for a noise start).
     """
     check_int("size", size, 16)
     check_int("octaves", octaves)
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if directions is not None:
+        check_int("directions", directions)
+        if loss != "sliced":
+            raise ValueError(f"directions is for loss='sliced' only (loss is {loss!r}), got {directions!r}")
     if size // 2 ** (octaves - 1) < 16:
         raise ValueError(f"octaves must be a positive integer with size / 2**(octaves-1) >= 16, got {octaves!r}")
     per_octave = [steps] * octaves if isinstance(steps, int) else list(steps)
@@ -680,7 +783,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     net = TextureNet(pooling=pooling, padding=padding) if net is None else net
     if isinstance(layers, str):
         raise TypeError(f"layers must be a sequence of layer names, got the string {layers!r}")
-    layers = list(layers)
+    layers = list((TEXTURE_LAYERS if loss == "gram" else SLICED_LAYERS) if layers is None else layers)
     if not layers:
         raise ValueError(f"layers must name at least one layer of {list(TEXTURE_LAYERS)} or the trunk")
     long_range = dict(long_range or {})
@@ -709,6 +812,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     feat_layers = list(dict.fromkeys([*layers, *long_range, *histogram_layers, *patch_layers]))
     src_full = style_batch(None, source, source_size).to(device)
     gen = torch.Generator().manual_seed(seed)
+    # the sliced loss's directions: their own stream (the start's draws stay those of a Gram run with this seed)
+    direction_gen = torch.Generator().manual_seed(seed + 7919)
     gray = _is_gray(src_full)
 
     start = time.perf_counter()
@@ -727,7 +832,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             src = F.interpolate(src_full, scale_factor=1 / factor, mode="area") if factor > 1 else src_full
             with torch.no_grad():
                 fsrc = net(src, feat_layers)
-                targets = {n: gram_matrix(fsrc[n]) for n in layers}
+                targets = {n: gram_matrix(fsrc[n]) for n in layers} if loss == "gram" else {}
+                sliced = {n: SlicedTarget(fsrc[n]) for n in layers} if loss == "sliced" else {}
                 probe = torch.zeros(1, 3, side, side, device=device)
                 plan = _shift_plan(long_range, factor, net(probe, list(long_range))) if long_range else []
                 shifted = [_shifted_gram(fsrc[n], dy, dx, periodic=False) for n, dy, dx in plan]
@@ -765,7 +871,10 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 opt.zero_grad(set_to_none=True)
                 img = x.expand(-1, 3, -1, -1) if gray else x
                 feats = net(img, feat_layers)
-                gram = _gram_loss(feats, targets, layers)
+                if sliced:
+                    gram = sum(_sliced_loss(feats[n], t) for n, t in sliced.items()) / len(sliced)
+                else:
+                    gram = _gram_loss(feats, targets, layers)
                 if plan:
                     lr_loss = sum(_relative(_shifted_gram(feats[n], dy, dx, periodic=True), t)
                                   for (n, dy, dx), t in zip(plan, shifted)) / len(plan)
@@ -796,6 +905,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 # ``chunk`` iterations per ``step`` call: torch's L-BFGS evaluates the loss afresh at the start of every
                 # call, so one iteration per call would cost an extra forward and backward pass each.
                 n = min(LBFGS_CHUNK, per_octave[k] - done)
+                for t in sliced.values():   # fresh directions for this chunk
+                    c = t.features.shape[0]
+                    t.draw(random_directions(c, directions or c, direction_gen))
                 # torch gives each line search what is left of ``max_eval`` (``max_ls = max_eval - evaluations so
                 # far``): the 25 on top keep the last iteration's search its full default budget
                 opt.param_groups[0].update(max_iter=n, max_eval=4 * n + 25)
