@@ -699,7 +699,7 @@ def test_quilt_matches_neighbours_and_is_checked():
         quilt(src, 64, 1)
     with pytest.raises(ValueError, match="tolerance must be a finite number >= 0"):
         quilt(src, 64, 16, tolerance=float("nan"))
-    with pytest.raises(TypeError, match="tolerance must be a number, got str '0.1'"):
+    with pytest.raises(TypeError, match="tolerance must be a finite number >= 0, got str '0.1'"):
         quilt(src, 64, 16, tolerance="0.1")
     for bad in (-2, 0, 1):   # 0 would turn the matching off (no square overlaps the canvas): a random tiling
         with pytest.raises(ValueError, match=f"overlap must be an integer >= 2, got {bad}"):

@@ -45,7 +45,6 @@ Example:
 """
 from __future__ import annotations
 
-import math
 import threading
 import time
 from typing import Callable, Sequence
@@ -54,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_int
+from .._validate import check_int, check_number
 from ..device import model_device
 from ..models import VizModel, load_model
 from .artwork import style_batch
@@ -455,14 +454,6 @@ def _spectral_noise(source: torch.Tensor, side: int, generator: torch.Generator)
     return (torch.fft.ifft2(fs * phase).real + mean).clamp(0, 1)
 
 
-def _check_weight(name: str, value) -> None:
-    """A loss weight or tolerance: a real number (not a bool) for a TypeError, finite and >= 0 for a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-
-
 def _min_cut(error: torch.Tensor) -> torch.Tensor:
     """The cheapest path down an ``(L, W)`` error strip, one column per row, moving at most one column between
     rows (dynamic programming): the column of each row, ``(L,)``."""
@@ -530,7 +521,7 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     overlap = max(2, block // 4) if overlap is None else check_int("overlap", overlap, 2)
     overlap += overlap % 2
     said = f"overlap {overlap}" if asked is None or asked == overlap else f"overlap {asked} rounded up to {overlap}"
-    _check_weight("tolerance", tolerance)
+    check_number("tolerance", tolerance)
     if seams not in ("cut", "blend"):
         raise ValueError(f"seams must be 'cut' or 'blend', got {seams!r}")
     c, h, w = source.shape[1:]
@@ -775,7 +766,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
     for name, value in (("spectrum_weight", spectrum_weight), ("range_weight", range_weight),
                         ("long_range_weight", long_range_weight), ("histogram_weight", histogram_weight),
                         ("tv_weight", tv_weight), ("patch_weight", patch_weight)):
-        _check_weight(name, value)
+        check_number(name, value)
     source_size = 2 * size if source_size is None else source_size
     check_int("source_size", source_size, size)   # at least size
     if net is not None and not isinstance(net, TextureNet):
