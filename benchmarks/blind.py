@@ -394,6 +394,41 @@ ACCEPT = {
     "Arabian camel": (["Arabian camel", "dromedary", "camel"], ["llama", "animal"]),
     "iPod": (["ipod", "mp3 player", "music player", "media player"], ["phone", "smartphone", "device",
                                                                        "player", "gadget"]),
+    # round 16 (r16-confirm): seed 18962's draw, written before any image of it (Shetland sheepdog had one). ImageNet's
+    # "cup" is a drinking cup (teacup; "coffee mug" is its own class), "chest" a lidded storage box ("chest of drawers"
+    # also matches the strict phrase: a known leak), "web site" a screenshot of a web page, "harvestman" the
+    # daddy longlegs (an arachnid), "American egret" the great egret
+    "American egret": (["American egret", "great egret", "great white egret", "egret"],
+                       ["heron", "white heron", "bird", "crane", "stork", "ibis", "wading bird"]),
+    "toilet tissue": (["toilet tissue", "toilet paper", "toilet roll", "bathroom tissue", "loo roll"],
+                      ["paper towel", "tissue", "paper roll", "roll", "paper"]),
+    "cup": (["cup", "teacup", "tea cup", "coffee cup"], ["mug", "bowl", "glass", "goblet", "chalice", "vessel"]),
+    "safety pin": (["safety pin", "nappy pin", "diaper pin"], ["pin", "paper clip", "paperclip", "clip", "brooch"]),
+    "damselfly": (["damselfly", "damsel fly"], ["dragonfly", "insect", "bug", "mayfly"]),
+    "schooner": (["schooner"], ["sailboat", "sailing ship", "sailing boat", "ship", "boat", "yacht", "tall ship",
+                                "clipper", "brigantine", "galleon", "sail"]),
+    "web site": (["web site", "website", "web page", "webpage", "home page", "homepage", "internet site"],
+                 ["screenshot", "browser", "screen", "page", "computer screen"]),
+    "sliding door": (["sliding door", "sliding glass door", "patio door", "shoji"],
+                     ["door", "doorway", "glass door", "window", "wardrobe"]),
+    "marmoset": (["marmoset"], ["monkey", "tamarin", "primate", "lemur", "animal"]),
+    "chest": (["chest", "treasure chest", "storage chest", "hope chest", "blanket chest", "toy box", "coffer"],
+              ["box", "trunk", "crate", "suitcase", "cabinet", "casket", "footlocker"]),
+    "spoonbill": (["spoonbill", "roseate spoonbill"], ["flamingo", "ibis", "heron", "stork", "crane", "wading bird",
+                                                       "bird"]),
+    "sunglasses": (["sunglasses", "sunglass", "dark glasses", "shades"], ["glasses", "spectacles", "eyeglasses",
+                                                                          "goggles", "eyewear"]),
+    "harvestman": (["harvestman", "daddy longlegs", "daddy long legs", "daddy long-legs", "opilionid",
+                    "harvest spider"], ["spider", "arachnid", "insect", "bug"]),
+    "black stork": (["black stork"], ["stork", "bird", "heron", "crane", "ibis", "cormorant"]),
+    "dingo": (["dingo", "warrigal"], ["dog", "wild dog", "jackal", "coyote", "fox", "wolf", "canine", "dhole",
+                                      "animal"]),
+    "parking meter": (["parking meter", "pay and display"], ["meter", "vending machine", "machine", "pole"]),
+    "dalmatian": (["dalmatian", "dalmation", "coach dog", "carriage dog"], ["dog", "puppy", "spotted dog", "pointer",
+                                                                             "animal"]),
+    "shoe shop": (["shoe shop", "shoe store", "shoeshop", "shoe boutique", "shoe display"],
+                  ["shop", "store", "shoe", "boot", "sneaker", "boutique", "display", "market"]),
+    "pomegranate": (["pomegranate"], ["fruit", "berry", "seed", "apple", "fig", "passion fruit"]),
 }
 
 #: Round 9's fresh random set: the seed of ``--random 20 --random-seed``, chosen after the recipe was frozen.
@@ -426,6 +461,10 @@ RANDOM_SEED_R15 = 44342
 #: frozen at commit e85c967, then the clock's nanoseconds (1796646729563712009, modulo 100000). Refrigerator was in
 #: round 13's random set; none of the 20 was in round 16's development draw (seed 16016).
 RANDOM_SEED_R16 = 12009
+#: Round 16's confirmatory draw (r16-confirm): the rule for ``canvas_retry_ensemble`` against ``canvas_retry`` (both
+#: unchanged since round 16) committed first (commit 132a677), then the clock's nanoseconds (1796649228698418962,
+#: modulo 100000). Shetland sheepdog had an accept list from an earlier round.
+RANDOM_SEED_R16C = 18962
 
 #: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
 #: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.

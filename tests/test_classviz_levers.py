@@ -759,3 +759,18 @@ def test_round16_draw_has_accept_lists_written_for_every_class(model):
     assert blind.first_hit(["a dromedary"], blind.accept_lists("Arabian camel")[0]) == 1  # exact
     assert blind.first_hit(["sheep"], blind.accept_lists("ram")[0]) is None  # exact: basic level only
     assert blind.first_hit(["sheep"], blind.accept_lists("ram")[1]) == 1  # exact
+
+
+def test_round16_confirm_draw_has_accept_lists_written_for_every_class(model):
+    """The confirmatory random 20 of round 16 (seed 18962) is a fresh draw, different from round 16's (12009), and
+    every class has a hand-written accept list that accepts its own name."""
+    import random
+
+    drawn = [model.categories[i] for i in random.Random(blind.RANDOM_SEED_R16C).sample(range(1000), 20)]
+    earlier = [model.categories[i] for i in random.Random(blind.RANDOM_SEED_R16).sample(range(1000), 20)]
+    assert not set(drawn) & set(earlier)  # exact
+    for cls in drawn:
+        assert cls in blind.ACCEPT and blind.matches(cls, blind.accept_lists(cls)[0])  # exact
+    assert blind.first_hit(["dark glasses"], blind.accept_lists("sunglasses")[0]) == 1  # exact
+    assert blind.first_hit(["a cupcake"], blind.accept_lists("cup")[0]) is None  # exact: whole words only
+    assert blind.first_hit(["dog", "dingo"], blind.accept_lists("dingo")[0]) == 2  # exact
