@@ -64,6 +64,48 @@ def quilt_random_stripes_max(seed: int) -> float:
     return max(_quilt_stripes(seed, 1e12))
 
 
+def _sliced_values(seed: int) -> dict[str, float]:
+    """The sliced Wasserstein distances of tests/test_style_texture.py::
+    test_sliced_wasserstein_is_zero_for_the_same_feature_vectors_and_positive_otherwise, built the same way (its
+    feature generator seeded ``seed``, its directions ``seed + 1``; the test uses seed 0)."""
+    from vizlab.style.texture import random_directions, sliced_wasserstein
+
+    g = torch.Generator().manual_seed(seed)
+    scale = torch.arange(1.0, 9.0).view(1, 8, 1, 1)
+    mix = torch.eye(8) + 0.5
+    f = torch.einsum("ij,bjhw->bihw", mix, torch.randn(1, 8, 32, 32, generator=g) * scale + scale / 2)
+    dirs = random_directions(8, 128, torch.Generator().manual_seed(seed + 1))
+    torch.randperm(1024, generator=g)   # the test's shuffle draws from the same generator before the second sample
+    again = torch.einsum("ij,bjhw->bihw", mix, torch.randn(1, 8, 32, 32, generator=g) * scale + scale / 2)
+    swap = torch.cat([f[:, :, :, 16:], f[:, :, :, :16]], dim=3)
+    swap[:, 0] = f[:, 0, :, torch.arange(31, -1, -1)]
+    return {"again": float(sliced_wasserstein(again, f, dirs)),
+            "perm": float(sliced_wasserstein(f[:, torch.arange(7, -1, -1)], f, dirs)),
+            "shift": float(sliced_wasserstein(f + 4.0, f, dirs)),
+            "swap": float(sliced_wasserstein(swap, f, dirs))}
+
+
+def sliced_same_distribution(seed: int) -> float:
+    """A second sample of the same distribution: asserted < 0.006."""
+    return _sliced_values(seed)["again"]
+
+
+def sliced_permuted_channels(seed: int) -> float:
+    """Channels permuted (each channel's own values kept): asserted > 0.03."""
+    return _sliced_values(seed)["perm"]
+
+
+def sliced_shifted(seed: int) -> float:
+    """Every feature shifted by 4: asserted > 0.04."""
+    return _sliced_values(seed)["shift"]
+
+
+def sliced_rearranged_channel(seed: int) -> float:
+    """One channel rearranged against the others (the per-channel histogram loss scores 0): asserted > 0.007
+    (above a second sample's ceiling, 0.006)."""
+    return _sliced_values(seed)["swap"]
+
+
 CLAIMS = [
     dict(name="texture_vgg_gram_left", run=texture_vgg_gram_left, threshold=0.01, higher_is_better=False,
          where="tests/test_style_texture.py::test_synthesis_matches_the_source_statistics", profile="quick"),
@@ -74,4 +116,12 @@ CLAIMS = [
     dict(name="texture_quilt_random_stripes_max", run=quilt_random_stripes_max, threshold=0.18,
          higher_is_better=False,
          where="tests/test_style_texture.py::test_quilt_matches_neighbours_and_is_checked", profile="quick"),
+    dict(name="texture_sliced_same_distribution_max", run=sliced_same_distribution, threshold=0.006,
+         higher_is_better=False, where="tests/test_style_texture.py::test_sliced_wasserstein_is_zero_for_the_same_feature_vectors_and_positive_otherwise", profile="quick"),
+    dict(name="texture_sliced_permuted_channels_min", run=sliced_permuted_channels, threshold=0.03,
+         where="tests/test_style_texture.py::test_sliced_wasserstein_is_zero_for_the_same_feature_vectors_and_positive_otherwise", profile="quick"),
+    dict(name="texture_sliced_shifted_min", run=sliced_shifted, threshold=0.04,
+         where="tests/test_style_texture.py::test_sliced_wasserstein_is_zero_for_the_same_feature_vectors_and_positive_otherwise", profile="quick"),
+    dict(name="texture_sliced_rearranged_channel_min", run=sliced_rearranged_channel, threshold=0.007,
+         where="tests/test_style_texture.py::test_sliced_wasserstein_is_zero_for_the_same_feature_vectors_and_positive_otherwise", profile="quick"),
 ]

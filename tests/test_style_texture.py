@@ -791,29 +791,30 @@ def test_sliced_wasserstein_is_zero_for_the_same_feature_vectors_and_positive_ot
     scale = torch.arange(1.0, 9.0).view(1, 8, 1, 1)
     f0 = torch.randn(1, 8, 32, 32, generator=g) * scale + scale / 2
     f = torch.einsum("ij,bjhw->bihw", torch.eye(8) + 0.5, f0)
-    dirs = random_directions(8, 16, torch.Generator().manual_seed(1))
-    assert torch.allclose(dirs.norm(dim=1), torch.ones(16))
+    # 128 directions: with 16 the rearranged channel's score ranged 0.003-0.034 over seeds 0-9 (0.012-0.021 with 128)
+    dirs = random_directions(8, 128, torch.Generator().manual_seed(1))
+    assert torch.allclose(dirs.norm(dim=1), torch.ones(128))
     # the same feature vectors at other positions: 0 (sorting forgets where they were)
     shuffled = f.flatten(2)[..., torch.randperm(1024, generator=g)].reshape(f.shape)
-    assert float(sliced_wasserstein(shuffled, f, dirs)) < 1e-10
+    assert float(sliced_wasserstein(shuffled, f, dirs)) < 1e-10  # exact: the same values, sorted
     # a source holding every vector four times (a 2 x 2 tiling, four times the positions): still 0, the quantiles
     # of the larger set are compared with the smaller's
     tiled = f.repeat(1, 1, 2, 2)
-    assert float(sliced_wasserstein(f, tiled, dirs)) < 1e-10
+    assert float(sliced_wasserstein(f, tiled, dirs)) < 1e-10  # exact: the same quantiles
     # other distributions: channels permuted (each channel's own values kept: a per-channel histogram loss sees
     # nothing), or shifted
     perm = f[:, torch.arange(7, -1, -1)]
     # (for scale: a second sample of the same distribution scores 0.003)
     again = torch.einsum("ij,bjhw->bihw", torch.eye(8) + 0.5,
                          torch.randn(1, 8, 32, 32, generator=g) * scale + scale / 2)
-    assert float(sliced_wasserstein(again, f, dirs)) < 0.006
-    assert float(sliced_wasserstein(perm, f, dirs)) > 0.03
-    assert float(sliced_wasserstein(f + 4.0, f, dirs)) > 0.05
+    assert float(sliced_wasserstein(again, f, dirs)) < 0.006  # claim: texture_sliced_same_distribution_max
+    assert float(sliced_wasserstein(perm, f, dirs)) > 0.03  # claim: texture_sliced_permuted_channels_min
+    assert float(sliced_wasserstein(f + 4.0, f, dirs)) > 0.04  # claim: texture_sliced_shifted_min
     from vizlab.style.texture import _histogram_loss, _sorted_channels
     swap = torch.cat([f[:, :, :, 16:], f[:, :, :, :16]], dim=3)
     swap[:, 0] = f[:, 0, :, torch.arange(31, -1, -1)]   # channel 0 rearranged against the others
-    assert float(_histogram_loss(swap, _sorted_channels(f))) < 1e-10
-    assert float(sliced_wasserstein(swap, f, dirs)) > 0.012
+    assert float(_histogram_loss(swap, _sorted_channels(f))) < 1e-10  # exact: every channel keeps its values
+    assert float(sliced_wasserstein(swap, f, dirs)) > 0.007  # claim: texture_sliced_rearranged_channel_min
     # differentiable: a gradient step lowers it
     x = (f + 0.3 * torch.randn(f.shape, generator=g)).requires_grad_(True)
     before = sliced_wasserstein(x, f, dirs)
