@@ -627,18 +627,19 @@ def test_diversity_term_makes_a_batch_of_channel_images_less_alike():
 
 
 def test_default_mode_is_the_object_recipe():
-    """Issue 24 rounds 9, 11 and 12: with neither settings nor mode, class_visualization uses OBJECT (MACO, centre
-    prior with a random ground per step, 128-px view and canvas, 100 steps; a second run on the plain ground where
-    the view's p stays below 0.5), the recipe blind viewers named most often."""
+    """Issue 24 rounds 9, 11, 12 and 16: with neither settings nor mode, class_visualization uses OBJECT (MACO,
+    centre prior with a random ground per step, 128-px view and canvas, 100 steps; a second run on the plain ground
+    where the view's p stays below 0.5), with a Lite1 ensemble for an ImageNet classifier (OBJECT_ENSEMBLE) and
+    alone for any other model (Lite1 cannot co-judge other classes)."""
     from vizlab.optimize import OBJECT, class_visualization
-    from vizlab.optimize.classviz import DEFAULT_MODE, preset
+    from vizlab.optimize.classviz import DEFAULT_MODE, default_mode, preset
 
-    assert DEFAULT_MODE == "object" and preset("object") == OBJECT  # exact
+    assert DEFAULT_MODE == "object_ensemble" and preset("object") == OBJECT  # exact
     assert (OBJECT.maco, OBJECT.centre, OBJECT.view, OBJECT.steps, OBJECT.size, OBJECT.canvas, OBJECT.backdrop,
             OBJECT.retry_plain) == (True, 0.3, 128, 100, 224, 128, True, 0.5)  # exact
     tiny = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     r = class_visualization(tiny, 1, size=32, steps=2, view=16, progress=False)
-    assert r.info["settings"] == preset("object", size=32, steps=2, view=16)  # exact
+    assert r.info["settings"] == preset("object", size=32, steps=2, view=16) and default_mode(tiny) == "object"  # exact
     assert class_visualization(tiny, 1, OBJECT, mode="object", size=32, steps=1, view=16, progress=False).steps == 1  # exact
     with pytest.raises(ValueError, match="mode"):
         class_visualization(tiny, 1, mode="objects", size=32, steps=1, progress=False)
@@ -727,15 +728,20 @@ def test_whole_setting_shows_the_model_the_view_and_its_zoomed_out_copy(tiny):
 
 
 def test_object_ensemble_preset_is_the_default_scored_by_lite0_and_lite1(tiny, model):
-    """Issue 24 round 16: the opt-in preset ``"object_ensemble"`` is OBJECT (its plain-ground retry included) with
-    the Lite1 ensemble; its mode agrees only with MACO settings that have an ensemble."""
+    """Issue 24 round 16: the preset ``"object_ensemble"`` (the default for ImageNet classifiers since the
+    confirmatory blind draw) is OBJECT (its plain-ground retry included) with the Lite1 ensemble; its mode agrees
+    only with MACO settings that have an ensemble."""
     from vizlab.optimize import OBJECT, OBJECT_ENSEMBLE
-    from vizlab.optimize.classviz import DEFAULT_MODE
+    from vizlab.optimize.classviz import default_mode
 
     assert preset("object_ensemble") == OBJECT_ENSEMBLE == replace(OBJECT, ensemble=("efficientnet_lite1",))  # exact
-    assert OBJECT_ENSEMBLE.retry_plain == 0.5 and OBJECT.ensemble == () and DEFAULT_MODE == "object"  # exact: opt-in
+    assert OBJECT_ENSEMBLE.retry_plain == 0.5 and OBJECT.ensemble == ()  # exact
+    assert default_mode(model) == "object_ensemble" and default_mode(tiny) == "object"  # exact
     small = replace(OBJECT_ENSEMBLE, size=32, canvas=32, view=32, steps=1, retry_plain=0.0)
     r = class_visualization(model, "goldfish", small, mode="object_ensemble", progress=False)
+    plain = class_visualization(model, "goldfish", size=32, canvas=32, view=32, steps=1, retry_plain=0.0,
+                                progress=False)   # no mode, an ImageNet classifier: the ensemble
+    assert plain.info["settings"] == replace(small, steps=1)  # exact
     lite0_blocks = sum(1 for m in model.modules() if getattr(m, "has_skip", False))
     assert r.image.shape == (1, 3, 32, 32) and r.info["ghost_blocks"] > lite0_blocks  # exact: Lite1 joined
     with pytest.raises(ValueError, match="disagrees"):   # no ensemble: not this mode
