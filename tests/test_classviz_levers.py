@@ -287,6 +287,24 @@ def test_retry_plain_renders_again_on_the_grey_ground_only_below_the_threshold(t
         preset("maco", tilt=5)
 
 
+def test_retry_plain_with_rescale_judges_the_stretched_pictures(tiny):
+    """Issue 24 round 16: with ``rescale`` the retry compares the view's p of the pictures as they are shown
+    (stretched about the window's grey), not of the optimised ones (the stretch alone can move p across 0.5)."""
+    from vizlab.optimize.classviz import rescaled, view_probability
+
+    base = preset("cs231n", size=32, steps=2, jitter=2, centre=0.3, view=16, canvas=16)
+    first = class_visualization(tiny, 1, base, progress=False)                        # the random-ground run
+    plain = class_visualization(tiny, 1, replace(base, backdrop=False), progress=False)
+    r = class_visualization(tiny, 1, replace(base, rescale=True, retry_plain=1.0), progress=False)
+    retry = r.info["retry"]
+    assert retry["random"] == pytest.approx(view_probability(tiny, rescaled(first.image, 0.5), 1, 16))  # exact
+    assert retry["plain"] == pytest.approx(view_probability(tiny, rescaled(plain.image, 0.5), 1, 16))  # exact
+    assert retry["random"] != pytest.approx(view_probability(tiny, first.image, 1, 16))  # exact: not the optimised
+    kept = plain if retry["kept"] == "plain" else first
+    torch.testing.assert_close(r.image, rescaled(kept.image, 0.5))  # exact: the kept run, shown stretched
+    assert retry[retry["kept"]] == max(retry["random"], retry["plain"])  # exact
+
+
 def test_starts_continue_the_start_with_the_highest_view_score(tiny):
     """Issue 24 round 13: ``starts`` short runs from seeds ``seed, seed+1, ...``; the best at the view goes on."""
     from vizlab.optimize.classviz import view_logit
@@ -555,6 +573,32 @@ def test_merge_joins_the_keys_of_a_set_rendered_in_parts(tmp_path):
     with pytest.raises(SystemExit, match="different classes"):
         blind.main(["merge", "--keys", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out",
                     str(tmp_path / "k.json")])
+
+
+def test_reshuffle_copies_a_set_under_new_names_for_a_second_viewer(tmp_path):
+    first = tmp_path / "first"
+    first.mkdir()
+    entries = []
+    for k, cls in enumerate(["lemon", "pizza", "volcano", "jellyfish"]):
+        (first / f"img{k:02d}.png").write_bytes(cls.encode())   # each file's bytes name its class
+        entries.append(dict(image=f"img{k:02d}.png", cls=cls))
+    (tmp_path / "key.json").write_text(json.dumps(dict(folder=str(first), entries=entries)))
+    second, new_key = tmp_path / "second", tmp_path / "keys" / "second.json"
+    blind.main(["reshuffle", "--key", str(tmp_path / "key.json"), "--out", str(second), "--new-key", str(new_key),
+                "--seed", "3"])
+    key = json.loads(new_key.read_text())
+    assert key["folder"] == str(second) and key["shuffle_seed"] == 3  # exact
+    assert sorted(e["cls"] for e in key["entries"]) == ["jellyfish", "lemon", "pizza", "volcano"]  # exact
+    for e in key["entries"]:   # the new name holds the picture of the class its key says
+        assert (second / e["image"]).read_bytes() == e["cls"].encode()  # exact
+        assert (first / e["renamed_from"]).read_bytes() == e["cls"].encode()  # exact
+    assert [e["renamed_from"] for e in key["entries"]] != [e["image"] for e in key["entries"]]  # exact: shuffled
+    with pytest.raises(SystemExit, match="already has images"):
+        blind.main(["reshuffle", "--key", str(tmp_path / "key.json"), "--out", str(second), "--new-key",
+                    str(tmp_path / "k2.json"), "--seed", "4"])
+    with pytest.raises(SystemExit, match="must not be inside"):
+        blind.main(["reshuffle", "--key", str(tmp_path / "key.json"), "--out", str(tmp_path / "third"),
+                    "--new-key", str(tmp_path / "third" / "k.json"), "--seed", "4"])
 
 
 def test_image_grid_writes_captions_under_the_images():

@@ -152,6 +152,7 @@ class ClassVizSettings:
             seen at the view's side is below this, optimise again on the plain grey ground (``backdrop=False``)
             and keep the image the model is surer of at the view (``info["retry"]`` says both probabilities and
             which was kept); 0: off. The random ground stops some classes from ever converging (issue 24, round 12).
+            With ``rescale`` both images are judged as they will be shown, stretched (issue 24, round 16).
         whole: a second, zoomed-out copy of the view every step (:class:`~vizlab.optimize.transforms.ZoomOut`):
             the transformed view shrunk to a fraction of its side drawn from ``[0.8 * whole, whole]``, in the
             middle of a frame of the view's side; the class score of both copies is ascended, so the image must
@@ -791,8 +792,16 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
 
     if settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop and result.reason == "finished":
         side = settings.view or settings.size
-        first = (result.info["target_probability"] if side == result.image.shape[-1]
-                 else view_probability(model, result.image, index, side))
+
+        def judged(image: torch.Tensor) -> float:
+            """The view's p of what will be shown: with ``rescale`` the stretched picture (the stretch alone can
+            take a converged picture below the threshold: issue 24, round 15's margins miss)."""
+            if settings.rescale:
+                image = rescaled(image, 0.5)   # the retry needs a centre window, whose ground is grey
+            return view_probability(model, image, index, side)
+
+        first = (result.info["target_probability"] if side == result.image.shape[-1] and not settings.rescale
+                 else judged(result.image))
         if first < settings.retry_plain:
             plain = class_visualization(model, index, replace(settings, backdrop=False, retry_plain=0.0, starts=1,
                                                               rescale=False),
@@ -801,7 +810,7 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                                         progress=progress)
             if plain.reason != "finished":   # a stopped second run: keep the finished first one
                 return shown(result)
-            again = view_probability(model, plain.image, index, side)
+            again = judged(plain.image)
             keep_plain = again > first
             kept = plain if keep_plain else result
             kept.info["retry"] = dict(random=first, plain=again, kept="plain" if keep_plain else "random",
