@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import os
 import time
 from pathlib import Path
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
             # the stretch applied here (both p's from one render), except with a retry, which the library must
             # judge on the stretched pictures itself
             changes["rescale"] = bool(changes.get("retry_plain"))
-            settings = opt.preset("cs231n", **changes)
+            settings = replace(opt.PIXELS_ROBUST, **changes)   # the pixel preset until round 16
             name = variant + args.tag
             images = []
             for cls in args.classes:
