@@ -99,6 +99,12 @@ RECIPES = {
     "cs231n_r15_s300": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
                                    "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5, "rescale": True,
                                    "steps": 300}),
+    # round 16: round 14's candidate (150 steps) with the class score of Lite0 and Lite1 (an ensemble: the picture
+    # must show the class to both) and a second run on the plain grey ground where Lite0's p at the 128-px view of
+    # the shown (stretched) picture stays below 0.5 (retry_plain; the better of the two at the view is kept)
+    "cs231n_r16_ens_retry": ("cs231n", {"centre": 0.3, "view": 128, "canvas": 128, "transforms": "strong",
+                                        "chroma_blur": 4.0, "blur_sigma": 2.0, "blur_end": 0.5, "rescale": True,
+                                        "ensemble": ("efficientnet_lite1",), "retry_plain": 0.5}),
     "canvas_retry": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                  "canvas": 128, "retry_plain": 0.5}),
     "canvas_strong": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
@@ -537,10 +543,22 @@ def proxies(judge, image: torch.Tensor, target: int) -> dict:
     return out
 
 
+def recipe_settings(recipe: str):
+    """The settings of a recipe of :data:`RECIPES`. A ``"cs231n"`` base means the pixel preset as it was until
+    round 16 (:data:`vizlab.optimize.PIXELS_ROBUST`), so that every recipe renders as it did when judged; round 16's
+    ``cs231n_r16_ens_retry`` is the preset ``CS231N`` since then (a test checks that the two are equal)."""
+    from dataclasses import replace
+
+    from vizlab.optimize import PIXELS_ROBUST, preset
+
+    base, changes = RECIPES[recipe]
+    return replace(PIXELS_ROBUST, **changes) if base == "cs231n" else preset(base, **changes)
+
+
 def render_set(args) -> int:
     import vizlab
     from vizlab.images import save_image
-    from vizlab.optimize import class_visualization, preset
+    from vizlab.optimize import class_visualization
 
     out, key_path = Path(args.out), Path(args.key)
     if key_path.resolve().is_relative_to(out.resolve()):
@@ -571,10 +589,9 @@ def render_set(args) -> int:
         if args.resume and (out / f"img{slot:02d}.png").exists():
             continue  # rendered by another process
         recipe, cls = jobs[j]
-        base, changes = RECIPES[recipe]
         target = model.class_index(cls)
         start, cpu = time.perf_counter(), time.process_time()
-        r = class_visualization(model, target, preset(base, **changes), seed=args.image_seed, progress=False)
+        r = class_visualization(model, target, recipe_settings(recipe), seed=args.image_seed, progress=False)
         seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
         name = f"img{slot:02d}.png"
         save_image(r.image[0], out / name)
@@ -619,6 +636,33 @@ def merge(args) -> int:
         seen.setdefault(e["image"], e)
     entries = list(seen.values())
     Path(args.out).write_text(json.dumps(dict(folder=keys[0]["folder"], entries=entries), indent=1))
+    return 0
+
+
+def reshuffle(args) -> int:
+    """The images of a rendered set, copied under new names in a fresh shuffle into another viewer's folder (a
+    second fresh viewer on the same pictures); its key lists each image's ``renamed_from``."""
+    import shutil
+
+    key = json.loads(Path(args.key).read_text())
+    src, out, key_path = Path(key["folder"]), Path(args.out), Path(args.new_key)
+    if key_path.resolve().is_relative_to(out.resolve()):
+        raise SystemExit("the key must not be inside the viewer's folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.glob("img*.png")):
+        raise SystemExit(f"{out} already has images: use a fresh folder for a fresh viewer")
+    old = sorted(key["entries"], key=lambda e: e["image"])
+    order = list(range(len(old)))
+    random.Random(args.seed).shuffle(order)
+    entries = []
+    for slot, j in enumerate(order):
+        name = f"img{slot:02d}.png"
+        shutil.copyfile(src / old[j]["image"], out / name)
+        entries.append(dict(old[j], image=name, renamed_from=old[j]["image"]))
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.write_text(json.dumps(dict(folder=str(out), shuffle_seed=args.seed,
+                                        note=f"{args.key}'s images renamed in a fresh shuffle (seed {args.seed})",
+                                        entries=entries), indent=1))
     return 0
 
 
@@ -756,6 +800,12 @@ def main(argv=None) -> int:
     m.add_argument("--keys", nargs="+", required=True)
     m.add_argument("--out", required=True)
     m.set_defaults(fn=merge)
+    h = sub.add_parser("reshuffle", help="the same images renamed in a fresh shuffle, for a second fresh viewer")
+    h.add_argument("--key", required=True, help="the rendered set's key")
+    h.add_argument("--out", required=True, help="the second viewer's folder (images only)")
+    h.add_argument("--new-key", required=True, help="the new key (JSON), outside that folder")
+    h.add_argument("--seed", type=int, required=True, help="seed of the fresh shuffle")
+    h.set_defaults(fn=reshuffle)
     p = sub.add_parser("prompt", help="print the viewer's question and the image paths")
     p.add_argument("--out", required=True)
     p.set_defaults(fn=prompt)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import time
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def main(argv=None, variants=None, base=None, dev=None, patch: bool = True) -> i
     extra = json.loads(args.extra)
     for variant in args.variants:
         changes = {} if variant == "preset" else {**base, **variants[variant], **extra}
-        settings = opt.preset("cs231n", **changes)
+        settings = replace(opt.PIXELS_ROBUST, **changes)   # the pixel preset until round 16
         if patch:
             import vizlab.optimize.classviz as cv
             from vizlab.optimize.regularizers import Clamp, Regularizer

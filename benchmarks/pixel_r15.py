@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import time
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
         changes["size"] = args.size
         if args.steps:
             changes["steps"] = args.steps
-        settings = opt.preset("cs231n", **changes)
+        settings = replace(opt.PIXELS_ROBUST, **changes)   # the pixel preset until round 16
         name = variant + args.tag
         images = []
         for cls in args.classes:

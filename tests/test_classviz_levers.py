@@ -287,6 +287,24 @@ def test_retry_plain_renders_again_on_the_grey_ground_only_below_the_threshold(t
         preset("maco", tilt=5)
 
 
+def test_retry_plain_with_rescale_judges_the_stretched_pictures(tiny):
+    """Issue 24 round 16: with ``rescale`` the retry compares the view's p of the pictures as they are shown
+    (stretched about the window's grey), not of the optimised ones (the stretch alone can move p across 0.5)."""
+    from vizlab.optimize.classviz import rescaled, view_probability
+
+    base = preset("pixels_robust", size=32, steps=2, jitter=2, centre=0.3, view=16, canvas=16)
+    first = class_visualization(tiny, 1, base, progress=False)                        # the random-ground run
+    plain = class_visualization(tiny, 1, replace(base, backdrop=False), progress=False)
+    r = class_visualization(tiny, 1, replace(base, rescale=True, retry_plain=1.0), progress=False)
+    retry = r.info["retry"]
+    assert retry["random"] == pytest.approx(view_probability(tiny, rescaled(first.image, 0.5), 1, 16))  # exact
+    assert retry["plain"] == pytest.approx(view_probability(tiny, rescaled(plain.image, 0.5), 1, 16))  # exact
+    assert retry["random"] != pytest.approx(view_probability(tiny, first.image, 1, 16))  # exact: not the optimised
+    kept = plain if retry["kept"] == "plain" else first
+    torch.testing.assert_close(r.image, rescaled(kept.image, 0.5))  # exact: the kept run, shown stretched
+    assert retry[retry["kept"]] == max(retry["random"], retry["plain"])  # exact
+
+
 def test_starts_continue_the_start_with_the_highest_view_score(tiny):
     """Issue 24 round 13: ``starts`` short runs from seeds ``seed, seed+1, ...``; the best at the view goes on."""
     from vizlab.optimize.classviz import view_logit
@@ -310,7 +328,7 @@ def test_starts_continue_the_start_with_the_highest_view_score(tiny):
     with pytest.raises(TypeError, match="starts must be an int"):
         preset("object", starts=2.0)
     with pytest.raises(ValueError, match="starts .* and octaves .* do not combine"):
-        preset("cs231n", starts=2, octaves=(64,))
+        preset("pixels_robust", starts=2, octaves=(64,))
 
 
 def test_starts_go_on_as_one_run_numbered_across_the_start(tiny):
@@ -404,7 +422,7 @@ def test_upsampled_change_write_leaves_an_unprojected_canvas_alone():
 def test_pixel_mode_canvas_writes_changes_and_decorrelates_on_request():
     from vizlab.optimize import pixels
 
-    param, *_ = build(torch.nn.Identity(), preset("cs231n", size=48, canvas=16, centre=0.0))
+    param, *_ = build(torch.nn.Identity(), preset("pixels_robust", size=48, canvas=16, centre=0.0))
     assert param.name == "pixels+upsampled" and param.image().shape[-1] == 48  # exact
     with torch.no_grad():
         param.params[0].mul_(0.1)  # a canvas well inside [0, 1], so the clamp has nothing to pull back
@@ -418,7 +436,7 @@ def test_pixel_mode_canvas_writes_changes_and_decorrelates_on_request():
         return max(max(t.factors) for t in transforms[0].transforms if isinstance(t, Scale))
 
     # the pixel mode's random scale/rotation follows `transforms` (it used to ignore it)
-    assert widest_scale(preset("cs231n", size=32, transforms="strong")) > widest_scale(preset("cs231n", size=32))  # exact
+    assert widest_scale(preset("pixels_robust", size=32, transforms="strong")) > widest_scale(preset("pixels_robust", size=32))  # exact
     plain = pixels((1, 3, 32, 32), seed=0, noise=1.0)
     mixed = pixels((1, 3, 32, 32), seed=0, noise=1.0, decorrelate=True)
     assert mixed.name == "pixels+decorrelated"  # exact
@@ -435,7 +453,7 @@ def test_pixel_mode_canvas_writes_changes_and_decorrelates_on_request():
     again = pixels(init=x, decorrelate=True, centre=(0.4, 0.5, 0.6), scale=(0.2, 0.3, 0.25))
     assert torch.allclose(again.image(), x, atol=1e-5)  # exact
     # build passes the setting on in the pixel mode (it used to ignore it)
-    assert build(torch.nn.Identity(), preset("cs231n", size=32, decorrelate=True))[0].name == "pixels+decorrelated"  # exact
+    assert build(torch.nn.Identity(), preset("pixels_robust", size=32, decorrelate=True))[0].name == "pixels+decorrelated"  # exact
     with pytest.raises(TypeError, match="decorrelate must be True or False"):
         pixels((1, 3, 8, 8), decorrelate="yes")
 
@@ -455,7 +473,7 @@ def test_canvas_clamp_writes_only_its_change_and_keeps_pixels_in_range():
     assert float(small.image().max()) < 1.25  # exact: 1.4 came down (1.14; before the fix it stayed at 1.4)
     # the pixel mode with a window (plain pixels behind it): a clamp after a large step leaves every pixel of
     # the picture inside [0, 1], also at the window's soft edge
-    param, *_ = build(torch.nn.Identity(), preset("cs231n", size=48, centre=0.3))
+    param, *_ = build(torch.nn.Identity(), preset("pixels_robust", size=48, centre=0.3))
     with torch.no_grad():
         param.params[0].mul_(25.0)
         assert float(param.image().max()) > 1.5  # exact: the large step left the range
@@ -555,6 +573,32 @@ def test_merge_joins_the_keys_of_a_set_rendered_in_parts(tmp_path):
     with pytest.raises(SystemExit, match="different classes"):
         blind.main(["merge", "--keys", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out",
                     str(tmp_path / "k.json")])
+
+
+def test_reshuffle_copies_a_set_under_new_names_for_a_second_viewer(tmp_path):
+    first = tmp_path / "first"
+    first.mkdir()
+    entries = []
+    for k, cls in enumerate(["lemon", "pizza", "volcano", "jellyfish"]):
+        (first / f"img{k:02d}.png").write_bytes(cls.encode())   # each file's bytes name its class
+        entries.append(dict(image=f"img{k:02d}.png", cls=cls))
+    (tmp_path / "key.json").write_text(json.dumps(dict(folder=str(first), entries=entries)))
+    second, new_key = tmp_path / "second", tmp_path / "keys" / "second.json"
+    blind.main(["reshuffle", "--key", str(tmp_path / "key.json"), "--out", str(second), "--new-key", str(new_key),
+                "--seed", "3"])
+    key = json.loads(new_key.read_text())
+    assert key["folder"] == str(second) and key["shuffle_seed"] == 3  # exact
+    assert sorted(e["cls"] for e in key["entries"]) == ["jellyfish", "lemon", "pizza", "volcano"]  # exact
+    for e in key["entries"]:   # the new name holds the picture of the class its key says
+        assert (second / e["image"]).read_bytes() == e["cls"].encode()  # exact
+        assert (first / e["renamed_from"]).read_bytes() == e["cls"].encode()  # exact
+    assert [e["renamed_from"] for e in key["entries"]] != [e["image"] for e in key["entries"]]  # exact: shuffled
+    with pytest.raises(SystemExit, match="already has images"):
+        blind.main(["reshuffle", "--key", str(tmp_path / "key.json"), "--out", str(second), "--new-key",
+                    str(tmp_path / "k2.json"), "--seed", "4"])
+    with pytest.raises(SystemExit, match="must not be inside"):
+        blind.main(["reshuffle", "--key", str(tmp_path / "key.json"), "--out", str(tmp_path / "third"),
+                    "--new-key", str(tmp_path / "third" / "k.json"), "--seed", "4"])
 
 
 def test_image_grid_writes_captions_under_the_images():
@@ -720,7 +764,7 @@ def test_whole_setting_shows_the_model_the_view_and_its_zoomed_out_copy(tiny):
     with pytest.raises(ValueError, match="whole must be 0"):
         preset("object", whole=1.2)
     with pytest.raises(ValueError, match="whole=0.5 needs centre > 0"):
-        preset("cs231n", whole=0.5)
+        preset("pixels_robust", whole=0.5)
     with pytest.raises(ValueError, match="whole must be 0"):
         preset("object", whole=0.05)
     with pytest.raises(TypeError, match="whole must be a number"):
@@ -780,3 +824,14 @@ def test_round16_confirm_draw_has_accept_lists_written_for_every_class(model):
     assert blind.first_hit(["dark glasses"], blind.accept_lists("sunglasses")[0]) == 1  # exact
     assert blind.first_hit(["a cupcake"], blind.accept_lists("cup")[0]) is None  # exact: whole words only
     assert blind.first_hit(["dog", "dingo"], blind.accept_lists("dingo")[0]) == 2  # exact
+
+
+def test_the_cs231n_preset_is_the_recipe_judged_blind_in_round_16():
+    """Issue 24 round 16: ``CS231N`` is ``blind.py``'s ``cs231n_r16_ens_retry``; the earlier recipes keep the pixel
+    preset they were judged with (``PIXELS_ROBUST``)."""
+    from vizlab.optimize import CS231N, PIXELS_ROBUST
+
+    assert blind.recipe_settings("cs231n_r16_ens_retry") == CS231N  # exact
+    assert blind.recipe_settings("cs231n_r15_s300") == replace(PIXELS_ROBUST, **blind.RECIPES["cs231n_r15_s300"][1])  # exact
+    assert CS231N.ensemble == ("efficientnet_lite1",) and CS231N.retry_plain == 0.5 and CS231N.rescale  # exact
+    assert preset("cs231n") == CS231N and preset("pixels_robust") == PIXELS_ROBUST  # exact

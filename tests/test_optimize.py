@@ -409,7 +409,7 @@ def test_presets_and_settings_validation():
         ClassVizSettings(clip_weak=100.0)
     with pytest.raises(ValueError, match="blur_end"):
         ClassVizSettings(blur_end=-1.0)
-    param, transforms, regs, _ = build(torch.nn.Identity(), preset("cs231n", size=32, clip_weak=5.0))
+    param, transforms, regs, _ = build(torch.nn.Identity(), preset("pixels_robust", size=32, clip_weak=5.0))
     assert any(isinstance(r, ClipWeak) for r in regs)
     assert any(isinstance(r, Blur) and r.sigma_at(0) > r.sigma_at(149) for r in regs)
 

@@ -82,32 +82,32 @@ def test_chroma_blur_smooths_the_colour_and_keeps_the_grey_level():
         ChromaBlur(-1.0)
     with pytest.raises(ValueError, match="every must be an integer >= 1"):
         ChromaBlur(1.0, every=0)
-    _, _, regs, _ = build(torch.nn.Identity(), preset("cs231n", size=32, chroma_blur=2.0, blur_every=3))
+    _, _, regs, _ = build(torch.nn.Identity(), preset("pixels_robust", size=32, chroma_blur=2.0, blur_every=3))
     chroma = [r for r in regs if isinstance(r, ChromaBlur)]
     assert len(chroma) == 1 and chroma[0].sigma == 2.0 and chroma[0].every == 3  # exact
     with pytest.raises(ValueError, match="chroma_blur must be >= 0"):
-        preset("cs231n", chroma_blur=-1.0)
+        preset("pixels_robust", chroma_blur=-1.0)
 
 
 # -- octaves: coarse-to-fine canvases ------------------------------------------------------------------------
 def test_octave_settings_are_checked():
-    assert octave_stages(preset("cs231n", steps=150)) == [(224, 150, 25.0)]  # exact: one stage without octaves
-    stages = octave_stages(preset("cs231n", canvas=128, octaves=(32, 64), steps=100))
+    assert octave_stages(preset("pixels_robust", steps=150)) == [(224, 150, 25.0)]  # exact: one stage without octaves
+    stages = octave_stages(preset("pixels_robust", canvas=128, octaves=(32, 64), steps=100))
     assert stages == [(32, 33, 6.25), (64, 33, 12.5), (128, 34, 25.0)]  # exact: equal shares, lr by side
     with pytest.raises(ValueError, match="octaves are for the pixel mode"):
         preset("fourier", octaves=(32,))
     with pytest.raises(ValueError, match="increasing canvas sides"):
-        preset("cs231n", canvas=128, octaves=(64, 32))
+        preset("pixels_robust", canvas=128, octaves=(64, 32))
     with pytest.raises(ValueError, match="increasing canvas sides"):
-        preset("cs231n", canvas=128, octaves=(32, 128))
+        preset("pixels_robust", canvas=128, octaves=(32, 128))
     with pytest.raises(ValueError, match="increasing canvas sides"):
-        preset("cs231n", octaves=(8, 64))
+        preset("pixels_robust", octaves=(8, 64))
     with pytest.raises(TypeError, match="octaves must be a tuple"):
-        preset("cs231n", octaves="32,64")
+        preset("pixels_robust", octaves="32,64")
     with pytest.raises(TypeError, match="octaves must hold ints"):
-        preset("cs231n", octaves=(32.0,))
+        preset("pixels_robust", octaves=(32.0,))
     with pytest.raises(ValueError, match="steps must be at least one per stage"):
-        preset("cs231n", octaves=(32, 64), steps=2)
+        preset("pixels_robust", octaves=(32, 64), steps=2)
     with pytest.raises(ValueError, match="clip_every must be >= 1"):
         ClassVizSettings(clip_every=0)
     with pytest.raises(ValueError, match="clip_contrib must be a percentage below 100"):
@@ -116,7 +116,7 @@ def test_octave_settings_are_checked():
 
 def test_build_starts_the_canvas_from_init_and_adds_the_clips():
     init = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    settings = preset("cs231n", size=48, canvas=16, centre=0.3, clip_weak=20.0, clip_contrib=30.0, clip_every=3)
+    settings = preset("pixels_robust", size=48, canvas=16, centre=0.3, clip_weak=20.0, clip_contrib=30.0, clip_every=3)
     param, _, regs, _ = build(torch.nn.Identity(), settings, init=init)
     torch.testing.assert_close(param.canvas.image(), init)
     clips = [r for r in regs if isinstance(r, ClipWeak)]
@@ -129,7 +129,7 @@ def test_build_starts_the_canvas_from_init_and_adds_the_clips():
 
 
 def test_octaves_set_the_coarse_shapes_first(tiny):
-    settings = preset("cs231n", size=64, canvas=32, octaves=(16,), steps=6, blur_sigma=0.0, jitter=2)
+    settings = preset("pixels_robust", size=64, canvas=32, octaves=(16,), steps=6, blur_sigma=0.0, jitter=2)
     seen = []
     r = class_visualization(tiny, 1, settings, snapshots=1, progress=False,
                             callback=lambda step, img, value: seen.append(step))
@@ -139,14 +139,14 @@ def test_octaves_set_the_coarse_shapes_first(tiny):
     # the 32-px canvas starts from the 16-px stage's picture, enlarged, not from noise: after as many steps the
     # picture holds far less fine detail than a one-stage run's (measured on seeds 0-3: 0.07-0.19 of the energy
     # above 0.15 cycles per pixel, against 0.53-0.88)
-    one = class_visualization(tiny, 1, preset("cs231n", size=64, canvas=32, steps=6, blur_sigma=0.0, jitter=2),
+    one = class_visualization(tiny, 1, preset("pixels_robust", size=64, canvas=32, steps=6, blur_sigma=0.0, jitter=2),
                               progress=False)
     assert frequency_energy(r.image, 0.15) < 0.5 * frequency_energy(one.image, 0.15)  # exact: resampling
     assert r.image.shape == (1, 3, 64, 64)  # exact
 
 
 def test_octave_snapshots_are_chosen_over_the_whole_run(tiny):
-    settings = preset("cs231n", size=32, canvas=32, octaves=(16,), steps=6, blur_sigma=0.0, jitter=2)
+    settings = preset("pixels_robust", size=32, canvas=32, octaves=(16,), steps=6, blur_sigma=0.0, jitter=2)
     seen = []
     r = class_visualization(tiny, 1, settings, snapshots=[4], progress=False,
                             callback=lambda step, img, value: seen.append(step))
@@ -169,7 +169,7 @@ def test_octave_stages_keep_their_own_blur_timing(tiny):
 def test_class_visualization_with_the_contribution_clip_leaves_few_pixels_off_the_mean(tiny):
     from vizlab.optimize.classviz import model_units
 
-    settings = preset("cs231n", size=32, steps=3, clip_contrib=90.0, blur_sigma=0.0, jitter=2)
+    settings = preset("pixels_robust", size=32, steps=3, clip_contrib=90.0, blur_sigma=0.0, jitter=2)
     r = class_visualization(tiny, 1, settings, progress=False)
     mean, _ = model_units(tiny)
     at_mean = (r.image - mean).abs().amax(dim=1) < 1e-6
@@ -202,20 +202,20 @@ def test_settings_and_maco_reject_nan_and_infinity():
             preset("maco", **{name: nan})
     for name in ("clip_contrib", "clip_weak", "lr", "l2", "decay", "chroma_blur", "blur_end"):
         with pytest.raises(ValueError, match=f"{name} must be a finite number"):
-            preset("cs231n", **{name: nan})
+            preset("pixels_robust", **{name: nan})
     with pytest.raises(ValueError, match="lr must be a finite number, got inf"):
-        preset("cs231n", lr=float("inf"))
+        preset("pixels_robust", lr=float("inf"))
     with pytest.raises(TypeError, match="l2 must be a number, got str"):
-        preset("cs231n", l2="0.1")
+        preset("pixels_robust", l2="0.1")
 
 
 def test_settings_check_types_before_values_and_name_what_is_wrong():
     with pytest.raises(TypeError, match="steps must be an int, got str"):
-        preset("cs231n", octaves=(32,), steps="9")
+        preset("pixels_robust", octaves=(32,), steps="9")
     with pytest.raises(ValueError, match="start_steps must be >= 1, got -5"):
         preset("object", start_steps=-5)   # one start: still checked
     with pytest.raises(TypeError, match="init must be an image tensor of shape"):
-        build(torch.nn.Identity(), preset("cs231n", size=16), init=[[0.5]])
+        build(torch.nn.Identity(), preset("pixels_robust", size=16), init=[[0.5]])
     with pytest.raises(TypeError, match="region must be a .* mask tensor or None, got list"):
         ClipWeak(10, region=[[1.0]])
     for cls in (ChromaBlur, ClipWeak):
@@ -246,7 +246,7 @@ def test_a_stopped_start_or_octave_stage_still_reports_the_whole_run(tiny):
     assert r.reason == "stopped" and r.requested == 6 and r.steps == 0  # exact
     assert r.info["starts"] == dict(scores=[], kept=0) and "ghost_blocks" in r.info  # exact
     stop = threading.Event()
-    settings = preset("cs231n", size=32, octaves=(16,), steps=6, blur_sigma=0.0, jitter=2)
+    settings = preset("pixels_robust", size=32, octaves=(16,), steps=6, blur_sigma=0.0, jitter=2)
     r = class_visualization(tiny, 1, settings, stop_event=stop, snapshots=1, progress=False,
                             callback=lambda step, img, value: step == 2 and stop.set())
     assert r.reason == "stopped" and r.steps == 2 and r.requested == 6 and r.info["octaves"] == [2]  # exact
