@@ -128,3 +128,32 @@ def test_gatys_vgg_preset_is_the_default_optimisation_on_vgg(vgg):
     assert 0.049 < moved <= 0.05 + 1e-6  # exact: Adam's first step is lr * sign(gradient) per pixel, lr = 0.05
     full = style_transfer(content, "swirls", loss_net=net, size=32, progress=False)
     assert full.steps == 40 and len(full.history) == 40  # exact: the recipe's steps
+
+
+def test_conv3_1_recipe_is_gatys_vgg_with_content_one_block_shallower(vgg):
+    """The opt-in ``vgg19_normalised_conv3_1`` (issue 25, round 16) changes only the content layer, and
+    style_transfer measures its content there (a recipe whose layer was silently ignored would score conv4_2)."""
+    import dataclasses
+
+    from vizlab.style import GATYS_VGG, RECIPES, loss_network, style_batch, style_transfer
+    from vizlab.style.losses import relative_content_loss
+
+    recipe = RECIPES["vgg19_normalised_conv3_1"]
+    assert recipe == dataclasses.replace(GATYS_VGG, content_layers=("conv3_1",), note=recipe.note)  # exact
+    net = loss_network("vgg19_normalised_conv3_1", model=vgg)
+    assert set(net.layer_names) == {*GATYS_VGG.style_layers, "conv3_1"}  # exact
+    content = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(0)),
+                                             5, 1, 2)
+    seen = {}
+    r = style_transfer(content, "swirls", loss_net=net, size=32, steps=2, progress=False,
+                       callback=lambda step, losses, image: seen.setdefault(step, image.clone()))
+    photo = style_batch(net, content, 32)
+    both = loss_network("vgg19_normalised", model=vgg, layers=[*GATYS_VGG.style_layers, "conv3_1", "conv4_2"])
+    with torch.no_grad():
+        f1, f0 = both(seen[1]), both(photo)
+        at3 = float(relative_content_loss(f1["conv3_1"], f0["conv3_1"], 3.0))
+        at4 = float(relative_content_loss(f1["conv4_2"], f0["conv4_2"], 3.0))
+    # step 2's record is the loss at step 1's image: its content term is conv3_1's, weight 3
+    assert r.history[1]["content"] == pytest.approx(at3, rel=1e-4)  # exact: float tolerance
+    assert r.history[1]["content"] != pytest.approx(at4, rel=1e-2)  # exact: the two layers' losses differ
+    assert all(not m._forward_hooks for m in vgg.modules())  # exact
