@@ -835,3 +835,13 @@ def test_the_cs231n_preset_is_the_recipe_judged_blind_in_round_16():
     assert blind.recipe_settings("cs231n_r15_s300") == replace(PIXELS_ROBUST, **blind.RECIPES["cs231n_r15_s300"][1])  # exact
     assert CS231N.ensemble == ("efficientnet_lite1",) and CS231N.retry_plain == 0.5 and CS231N.rescale  # exact
     assert preset("cs231n") == CS231N and preset("pixels_robust") == PIXELS_ROBUST  # exact
+
+
+def test_an_ensemble_preset_on_a_model_with_other_classes_says_to_drop_the_ensemble(tiny):
+    """CS231N (round 16) and OBJECT_ENSEMBLE add Lite1 to the score; a model with other classes used to fail in
+    torch.stack with a shape error deep in the loop."""
+    with pytest.raises(ValueError, match=r"ensemble=\(\)"):
+        class_visualization(tiny, 0, preset("cs231n", size=32, canvas=32, view=32, steps=1), progress=False)
+    r = class_visualization(tiny, 0, preset("cs231n", size=32, canvas=32, view=32, steps=1, ensemble=()),
+                            progress=False)
+    assert r.image.shape == (1, 3, 32, 32)  # exact
