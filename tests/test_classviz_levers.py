@@ -838,6 +838,8 @@ def test_the_cs231n_preset_is_the_recipe_judged_blind_in_round_16():
 
 
 def test_an_ensemble_preset_on_a_model_with_other_classes_says_to_drop_the_ensemble(tiny):
+    from vizlab.optimize.classviz import default_mode
+
     """CS231N (round 16) and OBJECT_ENSEMBLE add Lite1 to the score; a model with other classes used to fail in
     torch.stack with a shape error deep in the loop."""
     with pytest.raises(ValueError, match=r"ensemble=\(\)"):
@@ -845,3 +847,11 @@ def test_an_ensemble_preset_on_a_model_with_other_classes_says_to_drop_the_ensem
     r = class_visualization(tiny, 0, preset("cs231n", size=32, canvas=32, view=32, steps=1, ensemble=()),
                             progress=False)
     assert r.image.shape == (1, 3, 32, 32)  # exact
+    from vizlab.toy import tiny_cnn
+    named = tiny_cnn(seed=0)
+    named.categories = [f"shape {k}" for k in range(10)]   # a model with class names of its own
+    assert default_mode(named) == "object"  # exact
+    with pytest.raises(ValueError, match=r"share their class names.*ensemble=\(\)"):
+        class_visualization(named, 0, preset("cs231n", size=32, canvas=32, view=32, steps=1), progress=False)
+    assert class_visualization(named, 0, mode="pixels_robust", size=32, steps=1,
+                               progress=False).steps == 1  # exact: every preset is a mode

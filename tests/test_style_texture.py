@@ -903,3 +903,21 @@ def test_an_interrupted_sliced_synthesis_keeps_its_last_chunk(tnet):
     assert part.stopped and part.steps == 10 and not short.stopped  # exact
     assert [h["total"] for h in part.history] == [h["total"] for h in short.history]  # exact
     assert torch.equal(part.image, short.image)  # exact
+
+
+def test_sliced_wasserstein_checks_its_directions_and_channels():
+    """Round 16 review: longer directions scaled the loss by their squared length, a NumPy count or a float gave an
+    AttributeError, and a channel mismatch torch's matmul error."""
+    import numpy as np
+
+    from vizlab.style.texture import random_directions, sliced_wasserstein
+
+    g = torch.Generator().manual_seed(0)
+    f, src = torch.randn(1, 8, 16, 16, generator=g), torch.randn(1, 8, 16, 16, generator=g)
+    dirs = random_directions(8, 32, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(sliced_wasserstein(f, src, 10 * dirs), sliced_wasserstein(f, src, dirs))  # exact
+    assert sliced_wasserstein(f, src, np.int64(4), torch.Generator().manual_seed(2)).shape == ()  # exact
+    with pytest.raises(TypeError, match="directions must be an integer >= 1, got float 16.0"):
+        sliced_wasserstein(f, src, 16.0)
+    with pytest.raises(ValueError, match="f must have the source's 8 channels, got 4"):
+        sliced_wasserstein(f[:, :4], src, dirs)

@@ -95,3 +95,29 @@ def test_a_bad_seed_is_named_before_torch_sees_it():
         random_map(torch.zeros(1, 3, 8, 8), seed="0")
     a, b = maco((1, 3, 16, 16), seed=np.int64(3)), maco((1, 3, 16, 16), seed=3)
     torch.testing.assert_close(a.image(), b.image())  # exact: the same seed, the same start
+
+
+def test_nan_starts_and_spectra_are_named_not_drawn():
+    # round 16 review: decay=nan, std=nan and noise=nan gave NaN pictures silently
+    from vizlab.optimize.params import fourier, pixels
+    for make, kw in ((fourier, {"decay": float("nan")}), (fourier, {"std": float("nan")}),
+                     (pixels, {"noise": float("nan")})):
+        name = next(iter(kw))
+        with pytest.raises(ValueError, match=f"{name} must be a finite number >= 0, got nan"):
+            make((1, 3, 16, 16), seed=0, **kw)
+
+
+def test_render_crop_and_blur_use_the_shared_checks():
+    import torch
+    from vizlab.optimize.regularizers import Blur
+    from vizlab.optimize.render import render
+    from vizlab.optimize.transforms import Crop
+    with pytest.raises(TypeError, match="smallest must be a finite number > 0 and <= 1, got str '0.5'"):
+        Crop(smallest="0.5")
+    with pytest.raises(ValueError, match="size must be an integer >= 8, got 4"):
+        Crop(size=4)
+    assert Blur(0.5, end_sigma=0.1, steps=np.int64(10)).steps == 10  # exact: NumPy integers are integers
+    with pytest.raises(TypeError, match="steps must be an integer >= 1, got NoneType None"):
+        Blur(0.5, end_sigma=0.1)
+    with pytest.raises(TypeError, match="lr must be a finite number > 0, got str '0.05'"):
+        render(torch.nn.Identity(), 0, steps=1, lr="0.05")

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attribution._common import as_batch, check_int
+from ..attribution._common import as_batch
 from ..attribution.targets import TargetLike, as_class_target
 from .._validate import check_int
 

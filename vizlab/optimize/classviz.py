@@ -766,7 +766,7 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         True
     """
     if settings is None:
-        named = (*MODES, "maco", "object", "object_ensemble", "prior")
+        named = tuple(PRESETS)
         if mode is not None and mode not in named:
             raise ValueError(f"mode must be one of {', '.join(named)}, got {mode!r}")
         settings = preset(mode or default_mode(model), **changes)

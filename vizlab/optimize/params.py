@@ -115,6 +115,7 @@ def pixels(shape=(1, 3, 224, 224), *, init: torch.Tensor | None = None, centre=0
     """
     if not isinstance(decorrelate, bool):
         raise TypeError(f"decorrelate must be True or False, got {type(decorrelate).__name__}")
+    noise = check_number("noise", noise)
     device = torch.device("cpu") if device is None else torch.device(device)
     c = _channel_vector(centre, device, "centre")
     s = _channel_vector(scale, device, "scale")
@@ -187,8 +188,7 @@ def fourier(shape=(1, 3, 224, 224), *, decay: float = 1.0, std: float = 0.01, de
     if init is not None:
         shape = tuple(init.shape)
     n, _, h, w = _shape(shape)
-    if decay < 0:
-        raise ValueError(f"decay must be >= 0, got {decay}")
+    decay, std = check_number("decay", decay), check_number("std", std)
     scale = _frequency_scale(h, w, decay, device)
     mix = (COLOR_SQRT if decorrelate else torch.eye(3)).to(device)
     unmix = torch.linalg.inv(mix)

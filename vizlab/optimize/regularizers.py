@@ -121,9 +121,7 @@ class Blur(Regularizer):
         self.sigma = check_number("sigma", sigma)
         self.every = check_int("every", every, 1)
         self.end_sigma = self.sigma if end_sigma is None else check_number("end_sigma", end_sigma)
-        if end_sigma is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-            raise ValueError(f"steps must be an integer >= 1 when end_sigma is given, got {steps!r}")
-        self.steps = steps
+        self.steps = None if end_sigma is None and steps is None else check_int("steps", steps, 1)
 
     def sigma_at(self, step: int) -> float:
         """The blur width used at ``step``."""

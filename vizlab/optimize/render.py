@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 from torch import nn
 
-from .._validate import check_int
+from .._validate import check_int, check_number
 from ..device import model_device
 from ..hooks import capture
 from .objectives import Context, Objective, as_objective
@@ -128,12 +128,7 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
     steps = check_int("steps", steps, 0)
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    try:
-        lr = float(lr)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"lr must be a number, got {type(lr).__name__}") from exc
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
+    lr = check_number("lr", lr, 0, low_open=True)
     if lr_schedule is not None and not callable(lr_schedule):
         raise TypeError(f"lr_schedule must be callable (step, steps) -> factor, got {type(lr_schedule).__name__}")
     check_int("copies", copies, 1)

@@ -120,13 +120,9 @@ class Crop(Transform):
     """
 
     def __init__(self, smallest: float = 1.0, size: int | None = None):
-        smallest = float(smallest)
-        if not 0 < smallest <= 1:
-            raise ValueError(f"smallest must be in (0, 1], got {smallest}")
+        smallest = check_number("smallest", smallest, 0, 1, low_open=True)
         if size is not None:
-            size = check_int("size", size, 0)
-            if size < 8:
-                raise ValueError(f"size must be at least 8 pixels, got {size}")
+            size = check_int("size", size, 8)
         self.smallest, self.size = smallest, size
 
     def __call__(self, x, rng):

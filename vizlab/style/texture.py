@@ -224,11 +224,15 @@ class SlicedTarget:
         self.sorted: torch.Tensor | None = None
 
     def draw(self, directions: torch.Tensor) -> None:
-        """Use ``directions`` ``(D, C)`` from now on: the source's projections onto them, sorted, ``(D, H*W)``."""
+        """Use ``directions`` ``(D, C)`` from now on: the source's projections onto them, sorted, ``(D, H*W)``.
+        The rows are scaled to unit length (a longer direction would scale the loss by its squared length)."""
+        if not isinstance(directions, torch.Tensor):
+            raise TypeError(f"directions must be a (D, C) tensor, got {type(directions).__name__}")
         if directions.dim() != 2 or directions.shape[1] != self.features.shape[0]:
             raise ValueError(f"directions must be (D, {self.features.shape[0]}) for this layer, got "
                              f"{tuple(directions.shape)}")
-        self.directions = directions.to(self.features)
+        directions = directions.to(self.features)
+        self.directions = directions / directions.norm(dim=1, keepdim=True).clamp_min(1e-12)
         with torch.no_grad():
             self.sorted = (self.directions @ self.features).sort(dim=1).values
 
@@ -242,6 +246,8 @@ def _sliced_loss(f: torch.Tensor, target: SlicedTarget) -> torch.Tensor:
     _one_image(f)
     if target.sorted is None:
         raise ValueError("the target has no directions: call target.draw(directions) first")
+    if f.shape[1] != target.features.shape[0]:
+        raise ValueError(f"f must have the source's {target.features.shape[0]} channels, got {f.shape[1]}")
     proj = (target.directions @ f.reshape(f.shape[1], -1)).sort(dim=1).values
     return (proj - _quantiles(target.sorted, proj.shape[1])).pow(2).mean() / target.energy
 
@@ -254,8 +260,9 @@ def sliced_wasserstein(f: torch.Tensor, source: torch.Tensor, directions: int | 
     _one_image(source)
     target = SlicedTarget(source)
     c = source.shape[1]
-    if directions is None or isinstance(directions, int):
-        directions = random_directions(c, c if directions is None else directions, generator)
+    if not isinstance(directions, torch.Tensor):
+        directions = random_directions(c, c if directions is None else check_int("directions", directions),
+                                       generator)
     target.draw(directions)
     return _sliced_loss(f, target)
 
