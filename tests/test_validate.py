@@ -121,3 +121,23 @@ def test_render_crop_and_blur_use_the_shared_checks():
         Blur(0.5, end_sigma=0.1)
     with pytest.raises(TypeError, match="lr must be a finite number > 0, got str '0.05'"):
         render(torch.nn.Identity(), 0, steps=1, lr="0.05")
+
+
+def test_every_seeded_generator_names_a_bad_seed():
+    # round 16 review: the remaining sites handed the raw seed to torch ("manual_seed expected a long"),
+    # and ghost_network turned 1.7 into 1 silently
+    import torch
+    from vizlab.attribution.saliency import SmoothGrad
+    from vizlab.optimize.classviz import ghost_network
+    from vizlab.style.losses import style_palette
+    from vizlab.toy import random_images, tiny_cnn
+    message = "seed must be an integer >= 0, got float 1.7"
+    with pytest.raises(TypeError, match=message):
+        SmoothGrad(tiny_cnn(seed=0), seed=1.7)
+    with pytest.raises(TypeError, match=message):
+        ghost_network(tiny_cnn(seed=0), 0.1, seed=1.7)
+    with pytest.raises(TypeError, match=message):
+        style_palette(torch.rand(1, 3, 8, 8), n=2, seed=1.7)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+        random_images(seed=-1)
+    torch.testing.assert_close(random_images(seed=np.int64(2)), random_images(seed=2))  # exact

@@ -8,6 +8,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from ._validate import check_int
+
 _SEEDED_LOCK = threading.RLock()  # see seeded()
 
 
@@ -58,5 +60,5 @@ def tiny_cnn(seed: int = 0, num_classes: int = 10, width: int = 8, inplace: bool
 
 def random_images(n: int = 2, size: int = 16, seed: int = 0) -> torch.Tensor:
     """``(n, 3, size, size)`` uniform images in ``[0, 1]`` from a private generator."""
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(check_int("seed", seed, 0))
     return torch.rand(n, 3, size, size, generator=g)

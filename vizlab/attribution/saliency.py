@@ -84,7 +84,7 @@ class SmoothGrad(GradientMethod):
             raise ValueError(f"noise={noise!r} is not allowed; use a fraction of the value range in [0, 1]")
         self.noise = float(noise)
         self.batch_size = check_int("batch_size", batch_size, 1)
-        self.seed = seed
+        self.seed = check_int("seed", seed, 0)
 
     def maps(self, x: torch.Tensor, target: TargetLike, reduce: str) -> torch.Tensor:
         gen = torch.Generator(device="cpu").manual_seed(self.seed)

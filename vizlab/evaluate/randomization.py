@@ -25,6 +25,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
+from .._validate import check_int
 from ..attribution._common import as_batch
 from ..attribution.targets import TargetLike, as_class_target
 from ..models import resolve_layer
@@ -223,6 +224,7 @@ def label_randomization(methods: Sequence[str | MapFn] = ("gradient", "guided ba
     for method in methods:
         as_method(method)  # an unknown name fails before the two trainings
 
+    seed = check_int("seed", seed, 0)
     data = make_shapes(n + images, size, seed=seed)
     train, val = data.split(images / (n + images), seed=seed)
     g = torch.Generator().manual_seed(seed + 1)

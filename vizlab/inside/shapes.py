@@ -379,6 +379,7 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
     steps = max(1, epochs * -(-len(train) // batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     loss_fn = nn.CrossEntropyLoss()
+    seed = check_int("seed", seed, 0)
     g = torch.Generator().manual_seed(seed)
     g_colour = torch.Generator().manual_seed(seed + 100)   # own stream: the flips stay as without colour_augment
     g_noise = torch.Generator().manual_seed(seed + 200)    # likewise for noise and blur

@@ -40,6 +40,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .._validate import check_int
 from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_log_probability, class_logit
@@ -634,7 +635,7 @@ class ghost_network:
         self.model, self.p, self.strict = model, float(p), bool(strict)
         self.generator = torch.Generator()
         if seed is not None:
-            self.generator.manual_seed(int(seed))
+            self.generator.manual_seed(check_int("seed", seed, 0))
         self._handles: list = []
         self._owner: int | None = None
         self.count = 0

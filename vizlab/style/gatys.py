@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .._validate import check_int
 from ..device import model_device
 from ..images import load_image, resize, to_image, to_tensor
 from .artwork import style_batch
@@ -241,7 +242,7 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         ref = content_img if content_img is not None else style_imgs[0]
         tv_ref = tv_loss(ref) * (size * size) / (ref.shape[-1] * ref.shape[-2])
 
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(check_int("seed", seed, 0))
     if isinstance(init, torch.Tensor):
         x0 = style_batch(loss_net, init, size)
     elif init == "content" and content_img is not None:

@@ -23,6 +23,8 @@ from typing import Sequence
 
 import torch
 
+from .._validate import check_int
+
 GRAM_NORMALIZATIONS = ("none", "chw", "nchw")
 
 
@@ -192,7 +194,7 @@ def style_palette(style: torch.Tensor, n: int = 64, iters: int = 15, seed: int =
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     pixels = style.detach().reshape(3, -1).t().float()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
     centres = pixels[torch.randperm(len(pixels), generator=gen)[:n]].clone()
     for _ in range(iters):
         assign = torch.cdist(pixels, centres).argmin(dim=1)

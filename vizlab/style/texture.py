@@ -809,6 +809,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                              f"shallower patch layer, a larger size or fewer octaves")
     feat_layers = list(dict.fromkeys([*layers, *long_range, *histogram_layers, *patch_layers]))
     src_full = style_batch(None, source, source_size).to(device)
+    seed = check_int("seed", seed, 0)
     gen = torch.Generator().manual_seed(seed)
     # the sliced loss's directions: their own stream (the start's draws stay those of a Gram run with this seed)
     direction_gen = torch.Generator().manual_seed(seed + 7919)
