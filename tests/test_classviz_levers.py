@@ -279,6 +279,19 @@ def test_retry_plain_renders_again_on_the_grey_ground_only_below_the_threshold(t
     stop.set()
     stopped = class_visualization(tiny, 1, replace(base, retry_plain=1.0), progress=False, stop_event=stop)
     assert "retry" not in stopped.info  # exact: a stopped run is not retried
+
+    class StopInSecondRun(threading.Event):   # set once the first run's steps have all been checked
+        calls = 0
+
+        def is_set(self):
+            self.calls += 1
+            return self.calls > base.steps
+
+    late = class_visualization(tiny, 1, replace(base, retry_plain=1.0), progress=False, stop_event=StopInSecondRun())
+    info = late.info["retry"]   # round 16 review: a stop in the second run was reported as a plain finish
+    assert info["kept"] == "random" and info["plain"] is None and info["stopped"] == "stopped"  # exact
+    torch.testing.assert_close(late.image, never.image)  # exact: the finished first run is kept
+    assert late.seconds == pytest.approx(info["seconds"]["random"] + info["seconds"]["plain"])  # exact: both runs
     with pytest.raises(ValueError, match="retry_plain must be a probability"):
         preset("object", retry_plain=1.5)
     with pytest.raises(TypeError, match="retry_plain must be a number"):

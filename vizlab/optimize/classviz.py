@@ -875,7 +875,11 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                                         seed=seed,
                                         snapshots=snapshots, callback=callback, stop_event=stop_event,
                                         progress=progress)
-            if plain.reason != "finished":   # a stopped second run: keep the finished first one
+            if plain.reason != "finished":   # a stopped second run: keep the finished first one, say so
+                result.info["retry"] = dict(random=first, plain=None, kept="random", stopped=plain.reason,
+                                            seconds=dict(random=result.seconds, plain=plain.seconds))
+                result.seconds = result.seconds + plain.seconds
+                result.info["settings"] = settings
                 return shown(result)
             again = judged(plain.image)
             keep_plain = again > first
