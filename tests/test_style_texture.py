@@ -859,6 +859,9 @@ def test_sliced_synthesis_is_seeded_redraws_per_chunk_and_matches_the_distributi
     draws.clear()
     synthesize_texture_vgg("gravel", seed=0, directions=5, **{**kw, "steps": 10})
     assert draws == [(64, 5), (128, 5), (256, 5)]  # exact
+    draws.clear()   # layers=None: the sliced loss's own twelve layers (the Gram loss's five would draw 5 sets)
+    synthesize_texture_vgg("gravel", seed=0, size=32, source_size=64, octaves=1, steps=1, net=tnet, loss="sliced")
+    assert draws == [(64, 64)] * 2 + [(128, 128)] * 2 + [(256, 256)] * 4 + [(512, 512)] * 4  # exact
     monkeypatch.undo()
     assert a.image.shape == (1, 3, 32, 32) and a.steps == 20  # exact
     assert torch.equal(a.image, synthesize_texture_vgg("gravel", seed=0, **kw).image)  # exact
