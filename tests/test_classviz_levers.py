@@ -291,7 +291,6 @@ def test_retry_plain_renders_again_on_the_grey_ground_only_below_the_threshold(t
     info = late.info["retry"]   # round 16 review: a stop in the second run was reported as a plain finish
     assert info["kept"] == "random" and info["plain"] is None and info["stopped"] == "stopped"  # exact
     torch.testing.assert_close(late.image, never.image)  # exact: the finished first run is kept
-    assert late.seconds == pytest.approx(info["seconds"]["random"] + info["seconds"]["plain"])  # exact: both runs
     with pytest.raises(ValueError, match="retry_plain must be a probability"):
         preset("object", retry_plain=1.5)
     with pytest.raises(TypeError, match="retry_plain must be a number"):

@@ -117,7 +117,7 @@ def test_render_crop_and_blur_use_the_shared_checks():
     with pytest.raises(ValueError, match="size must be an integer >= 8, got 4"):
         Crop(size=4)
     assert Blur(0.5, end_sigma=0.1, steps=np.int64(10)).steps == 10  # exact: NumPy integers are integers
-    with pytest.raises(TypeError, match="steps must be an integer >= 1, got NoneType None"):
+    with pytest.raises(ValueError, match=r"steps \(an integer >= 1, the run's length\) must be given with end_sigma"):
         Blur(0.5, end_sigma=0.1)
     with pytest.raises(TypeError, match="lr must be a finite number > 0, got str '0.05'"):
         render(torch.nn.Identity(), 0, steps=1, lr="0.05")

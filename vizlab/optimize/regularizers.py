@@ -121,7 +121,9 @@ class Blur(Regularizer):
         self.sigma = check_number("sigma", sigma)
         self.every = check_int("every", every, 1)
         self.end_sigma = self.sigma if end_sigma is None else check_number("end_sigma", end_sigma)
-        self.steps = None if end_sigma is None and steps is None else check_int("steps", steps, 1)
+        if end_sigma is not None and steps is None:
+            raise ValueError("steps (an integer >= 1, the run's length) must be given with end_sigma")
+        self.steps = None if steps is None else check_int("steps", steps, 1)
 
     def sigma_at(self, step: int) -> float:
         """The blur width used at ``step``."""
