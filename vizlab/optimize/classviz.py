@@ -677,6 +677,11 @@ class ghost_network:
         return False
 
 
+#: What an ensemble preset on a model with other classes than ImageNet's needs (both of Ensemble's checks say it).
+_OTHER_CLASSES = ("the ensemble presets ('cs231n', 'object_ensemble', 'prior') add ImageNet models, so for a model "
+                  "with other classes pass ensemble=() (e.g. preset('cs231n', ensemble=()))")
+
+
 class Ensemble(nn.Module):
     """Several classifiers as one: the logits are the mean of theirs (all take the same ``[0, 1]`` image).
 
@@ -697,19 +702,16 @@ class Ensemble(nn.Module):
             self.categories = first.categories
             for m in models[1:]:
                 if list(getattr(m, "categories", first.categories)) != list(first.categories):
-                    raise ValueError("ensemble members must share their class names: the ensemble presets "
-                                     "('cs231n', 'object_ensemble', 'prior') add ImageNet models, so for a model with "
-                                     "other classes pass ensemble=() (e.g. preset('cs231n', ensemble=()))")
+                    raise ValueError(f"ensemble members must share their class names: {_OTHER_CLASSES}")
         if hasattr(first, "normalize"):
             self.normalize = first.normalize
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scores = [m(x) for m in self.members]
-        if len({tuple(t.shape) for t in scores}) > 1:
-            raise ValueError(f"ensemble members must score the same classes, got scores shaped "
-                             f"{sorted({tuple(t.shape) for t in scores})}: the ensemble presets ('cs231n', "
-                             "'object_ensemble', 'prior') add ImageNet models, so for a model with other classes "
-                             "pass ensemble=() (e.g. preset('cs231n', ensemble=()))")
+        shapes = {tuple(t.shape) for t in scores}
+        if len(shapes) > 1:
+            raise ValueError(f"ensemble members must score the same classes, got scores shaped {sorted(shapes)}: "
+                             f"{_OTHER_CLASSES}")
         return torch.stack(scores).mean(dim=0)
 
 
@@ -767,10 +769,7 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         True
     """
     if settings is None:
-        named = tuple(PRESETS)
-        if mode is not None and mode not in named:
-            raise ValueError(f"mode must be one of {', '.join(named)}, got {mode!r}")
-        settings = preset(mode or default_mode(model), **changes)
+        settings = preset(mode or default_mode(model), **changes)   # an unknown mode: preset's ValueError
     else:
         if not isinstance(settings, ClassVizSettings):
             raise TypeError(f"settings must be a ClassVizSettings, got {type(settings).__name__}")
