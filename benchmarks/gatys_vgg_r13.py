@@ -36,6 +36,39 @@ def grid_arguments(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def pair_setup(pair: str, net, judge, layers):
+    """One ``style:photo`` pair of rounds 14-16's scripts: ``(style, photo, style_scale, photo_batch, photo_class,
+    distances)``, where ``distances(img)`` is the per-layer relative Gram distance of ``img`` to the style image
+    on ``layers`` (the issue's Gram fall is ``1 - sum(distances(result)) / sum(distances(photo))``)."""
+    import torch
+
+    from vizlab.style import style_batch
+    from vizlab.style.losses import gram_matrix, relative_style_loss
+
+    st, ph = pair.split(":")
+    scale = STYLES[st]
+    s = style_batch(None, st, max(16, round(192 * scale)))
+    c = style_batch(None, ph, 192)
+    cls = judge.predict(c, 1)[0][0]
+    with torch.no_grad():
+        feats = net(s)
+        grams = [gram_matrix(feats[n]) for n in layers]
+
+    def distances(img):
+        with torch.no_grad():
+            f = net(img)
+            return [float(relative_style_loss([f[n]], [g], [1.0])) for n, g in zip(layers, grams)]
+
+    return st, ph, scale, c, cls, distances
+
+
+def append_row(out: Path, row: dict) -> None:
+    """Append ``row`` to ``out/runs.jsonl`` as one JSON line (saved as it comes) and print it."""
+    with open(out / "runs.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(json.dumps(row), flush=True)
+
+
 def main() -> None:
     p = grid_arguments(__doc__)
     p.add_argument("--layer-weights", default="balanced", choices=["balanced", "equal"])
@@ -74,9 +107,7 @@ def main() -> None:
                    seconds=round(rec.seconds, 1), cpu_seconds=round(time.process_time() - cpu, 1),
                    pair_wall=round(time.perf_counter() - wall, 1), load=round(os.getloadavg()[0], 1),
                    threads=torch.get_num_threads(), at=time.strftime("%H:%M:%S", time.gmtime()))
-        with open(out / "runs.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
-        print(json.dumps(row), flush=True)
+        append_row(out, row)
 
 
 if __name__ == "__main__":

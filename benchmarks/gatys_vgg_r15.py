@@ -15,12 +15,11 @@ the image as ``DIR/cw<WEIGHT>_<LAYER>/steps<k>/<style>_<photo>.png``. One JSON l
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
-from gatys_vgg_r13 import STYLES, grid_arguments   # benchmarks/ is the script's folder: on the path
+from gatys_vgg_r13 import append_row, grid_arguments, pair_setup   # benchmarks/ is the script's folder: on the path
 
 
 def parse_config(text: str) -> tuple[float, str]:
@@ -40,8 +39,7 @@ def main() -> None:
 
     import vizlab
     from vizlab.images import save_image
-    from vizlab.style import GATYS_VGG, loss_network, style_batch, style_transfer
-    from vizlab.style.losses import gram_matrix, relative_style_loss
+    from vizlab.style import GATYS_VGG, loss_network, style_transfer
 
     out = Path(args.out)
     layers = list(GATYS_VGG.style_layers)
@@ -49,20 +47,7 @@ def main() -> None:
     net = loss_network("vgg19_normalised", layers=[*layers, *GATYS_VGG.content_layers, *extra])
     judge = vizlab.load_judge()
     for pair in args.pairs:
-        st, ph = pair.split(":")
-        scale = STYLES[st]
-        s = style_batch(None, st, max(16, round(192 * scale)))
-        c = style_batch(None, ph, 192)
-        cls = judge.predict(c, 1)[0][0]
-        with torch.no_grad():
-            feats = net(s)
-            grams = [gram_matrix(feats[n]) for n in layers]
-
-        def distances(img):
-            with torch.no_grad():
-                f = net(img)
-                return [float(relative_style_loss([f[n]], [g], [1.0])) for n, g in zip(layers, grams)]
-
+        st, ph, scale, c, cls, distances = pair_setup(pair, net, judge, layers)
         d0 = distances(c)
         for cw, lay in configs:
             tag = f"cw{cw:g}_{lay}"
@@ -90,9 +75,7 @@ def main() -> None:
                        cpu_seconds=round(time.process_time() - cpu - spent[0], 1), wall=round(r.seconds, 1),
                        load=round(os.getloadavg()[0], 1), threads=torch.get_num_threads(),
                        at_utc=time.strftime("%H:%M:%S", time.gmtime()))
-            with open(out / "runs.jsonl", "a") as f:
-                f.write(json.dumps(row) + "\n")
-            print(json.dumps(row), flush=True)
+            append_row(out, row)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import os
 import time
 from pathlib import Path
 
-from gatys_vgg_r13 import STYLES, grid_arguments   # benchmarks/ is the script's folder: on the path
+from gatys_vgg_r13 import STYLES, grid_arguments, pair_setup   # benchmarks/ is the script's folder: on the path
 
 R15_PAIRS = ["swirls:espresso", "swirls:astronaut", "brush:motorcycle", "brush:cat", "impression:temple",
              "waves:grace_hopper"]
@@ -74,8 +74,7 @@ def main() -> None:
 
     import vizlab
     from vizlab.images import save_image
-    from vizlab.style import GATYS_VGG, loss_network, style_batch, style_transfer
-    from vizlab.style.losses import gram_matrix, relative_style_loss
+    from vizlab.style import GATYS_VGG, loss_network, style_transfer
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -91,20 +90,7 @@ def main() -> None:
     net = loss_network("vgg19_normalised", layers=[*layers, *GATYS_VGG.content_layers, *extra])
     judge = vizlab.load_judge()
     for pair in args.pairs:
-        st, ph = pair.split(":")
-        scale = STYLES[st]
-        s = style_batch(None, st, max(16, round(192 * scale)))
-        c = style_batch(None, ph, 192)
-        cls = judge.predict(c, 1)[0][0]
-        with torch.no_grad():
-            feats = net(s)
-            grams = [gram_matrix(feats[n]) for n in layers]
-
-        def distances(img):
-            with torch.no_grad():
-                f = net(img)
-                return [float(relative_style_loss([f[n]], [g], [1.0])) for n, g in zip(layers, grams)]
-
+        st, ph, scale, c, cls, distances = pair_setup(pair, net, judge, layers)
         d0 = distances(c)
         for name, cfg in configs.items():
             if (name, st, ph) in done:
