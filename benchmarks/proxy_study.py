@@ -8,11 +8,11 @@ Three steps, each a sub-command:
               viewers' sets point at the first set's PNGs (``same_as``, ``renamed_from``), so one PNG can carry
               two verdicts; ``png`` names the file, ``viewer`` the folder one viewer answered.
 ``features``  candidate proxies of every distinct PNG, computed without the answers (cached, one row per PNG, in
-              ``blind24/proxy_study_features.jsonl``, appended as they come): Lite0/1/2 on the image and on
+              ``blind24/proxy_study_features.jsonl.gz``, appended as they come): Lite0/1/2 on the image and on
               degraded copies (grey, blur sigma 2 px, 32-, 56- and 64-px down-samples, a mirror, four 80 % corner
-              crops and a centre crop), the class's rank / log-probability and each copy's top class and its log-probability; and cheap
-              picture statistics (colourfulness, contrast, saturation, spectral slope, fine-scale power, centre
-              vs border energy, edge density).
+              crops and a centre crop), the class's rank / log-probability and each copy's top class and its
+              log-probability; and cheap picture statistics (colourfulness, contrast, saturation, spectral
+              slope, fine-scale power, centre vs border energy, edge density).
 ``evaluate``  choose on the older rounds (<= ``--train-max``, default 14), report on the newer ones only:
               accuracy against the base rate, balanced accuracy, ROC AUC with a bootstrap interval over PNGs,
               per recipe.
@@ -24,6 +24,7 @@ Three steps, each a sub-command:
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import re
 import sys
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent / "blind24"
-FEATURES = HERE / "proxy_study_features.jsonl"
+FEATURES = HERE / "proxy_study_features.jsonl.gz"
 #: folders of blind24 that are not class images
 NOT_CLASS_IMAGES = ("units", "dreams")
 #: second viewers' sets whose key names the first set only in prose (``renamed_from`` without ``images_of``)
@@ -214,7 +215,9 @@ def features(rows: list[dict], path: Path = FEATURES) -> dict[str, dict]:
     torch.set_num_threads(1)
     done = {}
     if path.exists():
-        for line in path.read_text().splitlines():
+        with gzip.open(path, "rt") as fh:
+            lines = fh.read().splitlines()
+        for line in lines:
             if line.strip():
                 d = json.loads(line)
                 done[d["png"]] = d
@@ -226,7 +229,7 @@ def features(rows: list[dict], path: Path = FEATURES) -> dict[str, dict]:
         return done
     nets = Networks()
     t0 = time.process_time()
-    with path.open("a") as fh:
+    with gzip.open(path, "at") as fh:
         for i, (png, target) in enumerate(sorted(todo.items())):
             x = load_png(HERE / png)
             d = dict(png=png, target=target, **picture_stats(x), **nets.measure(x, target))
@@ -259,7 +262,8 @@ def main(argv=None) -> int:
             keep = sorted({r["png"] for r in rows})
             measured = set()
             if FEATURES.exists():
-                measured = {json.loads(x)["png"] for x in FEATURES.read_text().splitlines() if x.strip()}
+                with gzip.open(FEATURES, "rt") as fh:
+                    measured = {json.loads(x)["png"] for x in fh.read().splitlines() if x.strip()}
             keep = set([p for p in keep if p not in measured][:args.limit])
             rows = [r for r in rows if r["png"] in keep]
         features(rows)

@@ -16,8 +16,9 @@ scored. Candidates:
 
 On the test rounds: agreement with the viewer (named in five, strict) against the base rate (the training
 majority, "never named"), balanced accuracy, ROC AUC, each with a 95 % bootstrap interval over PNGs (a PNG's
-verdicts stay together), the accuracy gain over the base rate and the AUC gain over Lite2 alone (paired); per
-recipe; and the share of (named, unnamed) pairs of one set that the score orders right (``within-set``).
+verdicts stay together; and over sets), the accuracy gain over the base rate and the AUC gain over Lite2 alone
+(paired); per recipe; the share of (named, unnamed) pairs of one set that the score orders right (``within-set``)
+and of one class across sets (``same class``).
 
 **The bar, written down before the first evaluation on the test rounds** (committed with this file): a candidate
 "clearly beats" Lite2 alone and the base rate when, on the test rounds with the strict named-in-five truth, (a) its
@@ -235,6 +236,10 @@ def evaluate(rows: list[dict], feats: dict[str, dict], train_max: int = 14, trut
     rng = np.random.default_rng(17)
     draws = [np.concatenate([idx_of[p] for p in rng.choice(uniq, len(uniq))]) for _ in range(BOOT)]
     sets_te = np.array([r["set"] for r in te])
+    cls_te = np.array([r["cls"] for r in te])
+    uset = np.unique(sets_te)
+    set_draws = [np.concatenate([np.flatnonzero(sets_te == x) for x in rng.choice(uset, len(uset))])
+                 for _ in range(BOOT)]
     base_te = int((~y_te).sum())
     lite2 = cands[0].te
 
@@ -256,9 +261,13 @@ def evaluate(rows: list[dict], feats: dict[str, dict], train_max: int = 14, trut
         a_ci = ci([auc(c.te[d], y_te[d]) for d in draws])
         da = ci([auc(c.te[d], y_te[d]) - auc(lite2[d], y_te[d]) for d in draws])
         ws = within_set(c.te, y_te, sets_te)
+        sc = within_set(c.te, y_te, cls_te)           # the same class in another set (recipe or viewer)
+        gain_set = [int((pas_te[d] == y_te[d]).sum()) - int((~y_te[d]).sum()) for d in set_draws]
+        da_set = ci([auc(c.te[d], y_te[d]) - auc(lite2[d], y_te[d]) for d in set_draws])
         row = dict(name=c.name, cut=c.cut, note=c.note, train_agree=int((pas_tr == y_tr).sum()),
                    test_agree=agree, gain=agree - base_te, gain_ci=ci(gain), balanced=balanced(pas_te, y_te),
                    auc=a, auc_ci=a_ci, auc_minus_lite2_ci=da, within_set=[float(ws[0]), int(ws[1])],
+                   gain_ci_by_set=ci(gain_set), auc_minus_lite2_ci_by_set=da_set, same_class=[float(sc[0]), int(sc[1])],
                    passed_named=int((pas_te & y_te).sum()), passed_unnamed=int((pas_te & ~y_te).sum()))
         # per recipe
         row["per_recipe"] = {}
@@ -268,10 +277,16 @@ def evaluate(rows: list[dict], feats: dict[str, dict], train_max: int = 14, trut
                                           agree=int((pas_te[m] == y_te[m]).sum()), base=int((~y_te[m]).sum()),
                                           auc=auc(c.te[m], y_te[m]))
         result["candidates"].append(row)
-        print(f"| {c.name} | {c.cut:.3g} | {row['train_agree']}/{len(tr)} | {agree}/{len(te)} ({agree / len(te):.0%}) | "
+        print(f"| {c.name} | {c.cut:.3g} | {row['train_agree']}/{len(tr)} | "
+              f"{agree}/{len(te)} ({agree / len(te):.0%}) | "
               f"{agree - base_te:+d} ({row['gain_ci'][0]:+.0f} to {row['gain_ci'][1]:+.0f}) | {row['balanced']:.2f} | "
               f"{a:.2f} ({a_ci[0]:.2f}-{a_ci[1]:.2f}) | {a - auc(lite2, y_te):+.2f} ({da[0]:+.2f} to {da[1]:+.2f}) | "
               f"{ws[0] / max(ws[1], 1):.0%} of {ws[1]} |")
+    print("\nthe same, bootstrap over sets (a set's verdicts stay together), and same-class pairs across sets:")
+    for row in result["candidates"]:
+        g, d, sc = row["gain_ci_by_set"], row["auc_minus_lite2_ci_by_set"], row["same_class"]
+        print(f"| {row['name'][:70]} | minus base {row['gain']:+d} ({g[0]:+.0f} to {g[1]:+.0f}) | AUC minus Lite2's "
+              f"({d[0]:+.3f} to {d[1]:+.3f}) | same class {sc[0] / max(sc[1], 1):.0%} of {sc[1]} |")
     print("\nper recipe (test): named/n, base, agrees and AUC per candidate")
     for rec in sorted({r["recipe"] for r in te}):
         parts = [f"{c['per_recipe'][rec]['agree']} / AUC {c['per_recipe'][rec]['auc']:.2f}"
