@@ -285,3 +285,26 @@ def test_dream_shapes_trainer_and_adain_use_the_shared_checks():
         adain(x, x, alpha="0.5")
     with pytest.raises(ValueError, match="alpha must be a finite number >= 0 and <= 1, got nan"):
         adain(x, x, alpha=float("nan"))
+
+
+def test_lab_embedding_and_transformer_intervals_use_the_shared_check():
+    # TCAV's alpha and min_effect, dissection's quantile, t-SNE's perplexity and the crops' flat_patches each had
+    # a bare comparison of their own (a string raised a comparison TypeError naming nothing; NaN slipped through)
+    import torch
+    from vizlab.inside.embedding import tsne
+    from vizlab.lab.concepts import dissect, tcav
+    from vizlab.style.transformer import ContentCrops
+    from vizlab.toy import random_images, tiny_cnn
+
+    net, x = tiny_cnn(seed=0), random_images(2, 16, seed=0)
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0 and < 1, got nan"):
+        tcav(net, x, 0, ["red"], alpha=float("nan"))
+    with pytest.raises(TypeError, match="min_effect must be a finite number >= 0, got str '1'"):
+        tcav(net, x, 0, ["red"], min_effect="1")
+    with pytest.raises(TypeError, match="quantile must be a finite number > 0 and < 1, got str '0.9'"):
+        dissect(net, None, "relu1", quantile="0.9")
+    with pytest.raises(ValueError, match="perplexity must be a finite number > 0, got 0"):
+        tsne(torch.rand(8, 4, generator=torch.Generator().manual_seed(0)), perplexity=0)
+    with pytest.raises(ValueError, match="flat_patches must be a finite number >= 0 and <= 1, got nan"):
+        ContentCrops(None, size=48, flat_patches=float("nan"))
+    assert ContentCrops(None, size=48, flat_patches=np.float32(0.5)).flat_patches == 0.5  # exact
