@@ -85,7 +85,7 @@ def test_chroma_blur_smooths_the_colour_and_keeps_the_grey_level():
     _, _, regs, _ = build(torch.nn.Identity(), preset("pixels_robust", size=32, chroma_blur=2.0, blur_every=3))
     chroma = [r for r in regs if isinstance(r, ChromaBlur)]
     assert len(chroma) == 1 and chroma[0].sigma == 2.0 and chroma[0].every == 3  # exact
-    with pytest.raises(ValueError, match="chroma_blur must be >= 0"):
+    with pytest.raises(ValueError, match="chroma_blur must be a finite number >= 0, got -1.0"):
         preset("pixels_robust", chroma_blur=-1.0)
 
 
@@ -110,7 +110,7 @@ def test_octave_settings_are_checked():
         preset("pixels_robust", octaves=(32, 64), steps=2)
     with pytest.raises(ValueError, match="clip_every must be >= 1"):
         ClassVizSettings(clip_every=0)
-    with pytest.raises(ValueError, match="clip_contrib must be a percentage below 100"):
+    with pytest.raises(ValueError, match="clip_contrib must be a finite number >= 0 and < 100, got 100.0"):
         ClassVizSettings(clip_contrib=100.0)
 
 
@@ -198,14 +198,14 @@ def test_settings_and_maco_reject_nan_and_infinity():
     for name in ("tilt", "colour_tilt", "saturation"):
         with pytest.raises(ValueError, match=f"{name} must be"):
             maco((1, 3, 16, 16), **{name: nan})
-        with pytest.raises(ValueError, match=f"{name} must be a finite number, got nan"):
+        with pytest.raises(ValueError, match=f"{name} must be a finite number >= 0.*, got nan"):
             preset("maco", **{name: nan})
     for name in ("clip_contrib", "clip_weak", "lr", "l2", "decay", "chroma_blur", "blur_end"):
         with pytest.raises(ValueError, match=f"{name} must be a finite number"):
             preset("pixels_robust", **{name: nan})
-    with pytest.raises(ValueError, match="lr must be a finite number, got inf"):
+    with pytest.raises(ValueError, match="lr must be a finite number >= 0, got inf"):
         preset("pixels_robust", lr=float("inf"))
-    with pytest.raises(TypeError, match="l2 must be a number, got str"):
+    with pytest.raises(TypeError, match="l2 must be a finite number >= 0, got str"):
         preset("pixels_robust", l2="0.1")
 
 

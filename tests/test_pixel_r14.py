@@ -55,14 +55,14 @@ def test_settings_build_the_luma_blur_and_check_its_values():
     assert luma[0].sigma_at(0) == luma[0].sigma_at(99) == 2.0  # exact: no end, a constant width
     _, _, regs, _ = build(torch.nn.Identity(), preset("pixels_robust", size=32))
     assert not any(isinstance(r, LumaBlur) for r in regs)  # exact: off by default
-    with pytest.raises(ValueError, match="luma_blur must be >= 0, got -1.0"):
+    with pytest.raises(ValueError, match="luma_blur must be a finite number >= 0, got -1.0"):
         preset("pixels_robust", luma_blur=-1.0)
-    with pytest.raises(ValueError, match="luma_blur_end must be >= 0, got -0.5"):
+    with pytest.raises(ValueError, match="luma_blur_end must be a finite number >= 0, got -0.5"):
         preset("pixels_robust", luma_blur=2.0, luma_blur_end=-0.5)
     for name in ("luma_blur", "luma_blur_end"):
-        with pytest.raises(ValueError, match=f"{name} must be a finite number, got nan"):
+        with pytest.raises(ValueError, match=f"{name} must be a finite number >= 0, got nan"):
             preset("pixels_robust", **{name: float("nan")})
-    with pytest.raises(TypeError, match="luma_blur must be a number, got str"):
+    with pytest.raises(TypeError, match="luma_blur must be a finite number >= 0, got str"):
         preset("pixels_robust", luma_blur="2")
     with pytest.raises(TypeError, match="every must be an integer >= 1, got bool"):
         LumaBlur(1.0, every=True)
@@ -96,7 +96,7 @@ def test_rescaled_stretches_the_differences_from_the_ground_and_keeps_the_ground
         rescaled([[0.5]])
     with pytest.raises(ValueError, match=r"image must be \(N, 3, H, W\)"):
         rescaled(torch.zeros(3, 8, 8))
-    with pytest.raises(ValueError, match="percentile must be in \\(0, 100\\], got 0"):
+    with pytest.raises(ValueError, match="percentile must be a finite number > 0 and <= 100, got 0"):
         rescaled(x, 0.5, percentile=0)
     with pytest.raises(ValueError, match="ground must be None or one or three numbers in \\[0, 1\\]"):
         rescaled(x, 1.5)

@@ -61,7 +61,7 @@ def test_sizes_and_errors(net):
     out = adain("rocket", "brick", size=60, net=net)        # rocket is landscape: shorter side 60 -> 56
     assert out.shape[-2] == 56 and out.shape[-1] % 8 == 0 and out.shape[-1] > 56  # exact
     for bad in (-0.1, 1.5):
-        with pytest.raises(ValueError, match="alpha must be in"):
+        with pytest.raises(ValueError, match="alpha must be a finite number >= 0 and <= 1, got"):
             adain("cat", "swirls", alpha=bad, net=net)
     with pytest.raises(TypeError, match="alpha"):
         adain("cat", "swirls", alpha="strong", net=net)

@@ -286,9 +286,9 @@ def test_transfer_grid_takes_settings_per_style(tiny_net):
 
 @pytest.mark.parametrize("styles, error, match", [
     ({"swirls": "big"}, TypeError, r"styles\['swirls'\]"),
-    ({"swirls": {}, "waves": {"style_scale": "big"}}, ValueError, r"styles\['waves'\]\['style_scale'\]"),
-    ({"swirls": {}, "waves": {"style_scale": None}}, ValueError, r"styles\['waves'\]\['style_scale'\]"),
-    ({"swirls": {}, "waves": -1.0}, ValueError, r"styles\['waves'\].*positive"),
+    ({"swirls": {}, "waves": {"style_scale": "big"}}, TypeError, r"styles\['waves'\]\['style_scale'\] must be a finite"),
+    ({"swirls": {}, "waves": {"style_scale": None}}, TypeError, r"styles\['waves'\]\['style_scale'\]"),
+    ({"swirls": {}, "waves": -1.0}, ValueError, r"styles\['waves'\] must be a finite number > 0, got -1.0"),
     ({"swirls": {}, "waves": {"steps": 5}}, TypeError, r"styles\['waves'\] sets 'steps'.*content_weight"),
     ({"swirls": {}, "waves": {"size": 32}}, TypeError, r"styles\['waves'\] sets 'size'"),
     ({"swirls": {}, "waves": {"loss_net": None}}, TypeError, r"styles\['waves'\] sets 'loss_net'"),

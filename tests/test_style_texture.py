@@ -783,7 +783,7 @@ def test_quilt_start_is_seeded_shaped_checked_and_interruptible(tnet):
 # --- round 16: the sliced Wasserstein loss (loss="sliced") ---------------------------------------------------------
 
 def test_sliced_wasserstein_is_zero_for_the_same_feature_vectors_and_positive_otherwise():
-    from vizlab.style.texture import random_directions, sliced_wasserstein
+    from vizlab.style.texture import SlicedTarget, random_directions, sliced_wasserstein
 
     g = torch.Generator().manual_seed(0)
     # correlated channels of different spreads and means (independent ones would keep their joint distribution
@@ -793,7 +793,9 @@ def test_sliced_wasserstein_is_zero_for_the_same_feature_vectors_and_positive_ot
     f = torch.einsum("ij,bjhw->bihw", torch.eye(8) + 0.5, f0)
     # 128 directions: with 16 the rearranged channel's score ranged 0.003-0.034 over seeds 0-9 (0.012-0.021 with 128)
     dirs = random_directions(8, 128, torch.Generator().manual_seed(1))
-    assert torch.allclose(dirs.norm(dim=1), torch.ones(128))
+    target = SlicedTarget(f)
+    target.draw(dirs)   # the one place the directions are scaled to unit length
+    assert torch.allclose(target.directions.norm(dim=1), torch.ones(128))
     # the same feature vectors at other positions: 0 (sorting forgets where they were)
     shuffled = f.flatten(2)[..., torch.randperm(1024, generator=g)].reshape(f.shape)
     assert float(sliced_wasserstein(shuffled, f, dirs)) < 1e-10  # exact: the same values, sorted
@@ -924,3 +926,27 @@ def test_sliced_wasserstein_checks_its_directions_and_channels():
         sliced_wasserstein(f, src, 16.0)
     with pytest.raises(ValueError, match="f must have the source's 8 channels, got 4"):
         sliced_wasserstein(f[:, :4], src, dirs)
+
+
+def test_the_sliced_directions_are_normalised_once_and_the_loss_is_unchanged(tnet, monkeypatch):
+    """Round 16 review: random_directions scaled its draws to unit length and SlicedTarget.draw scaled them again.
+    Now only draw does; the loss is that of the old double scaling (to rounding: the second scaling divided by a
+    norm of 1 +- a few ulp), and the synthesis draws its directions from seed + 7919 as before."""
+    import vizlab.style.texture as texture_module
+    from vizlab.style.texture import SlicedTarget, _sliced_loss, random_directions, sliced_wasserstein
+
+    g = torch.Generator().manual_seed(0)
+    f, src = torch.randn(1, 8, 16, 16, generator=g), torch.randn(1, 8, 16, 16, generator=g)
+    raw = torch.randn(32, 8, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(random_directions(8, 32, torch.Generator().manual_seed(1)), raw)  # exact: drawn, not scaled
+    old = SlicedTarget(src)
+    old.draw(raw / raw.norm(dim=1, keepdim=True).clamp_min(1e-12))   # what the old random_directions returned
+    new = sliced_wasserstein(f, src, 32, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(new, _sliced_loss(f, old), rtol=1e-6, atol=0)
+    seeds = []
+    real = texture_module.random_directions
+    monkeypatch.setattr(texture_module, "random_directions",
+                        lambda c, n, gen=None: seeds.append(gen.initial_seed()) or real(c, n, gen))
+    synthesize_texture_vgg("gravel", size=32, source_size=64, octaves=1, steps=1, net=tnet, loss="sliced",
+                           layers=["relu1_1"], seed=5)
+    assert seeds == [5 + 7919]  # exact

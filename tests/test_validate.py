@@ -5,6 +5,8 @@ import pytest
 from vizlab._validate import check_int
 from vizlab.inside.datasets import photo_crops
 
+SEED = r"seed must be an integer >= 0 and < 2\*\*63, got "   # check_seed's words, as a pattern
+
 
 def test_check_int_accepts_python_and_numpy_integers_and_returns_int():
     assert check_int("n", 3) == 3
@@ -87,11 +89,11 @@ def test_a_bad_seed_is_named_before_torch_sees_it():
     from vizlab.evaluate.baselines import random_map
     from vizlab.optimize.params import fourier, maco, pixels
     for make in (pixels, fourier, maco):
-        with pytest.raises(TypeError, match="seed must be an integer >= 0, got float 1.5"):
+        with pytest.raises(TypeError, match=SEED + "float 1.5"):
             make((1, 3, 16, 16), seed=1.5)
-        with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+        with pytest.raises(ValueError, match=SEED + "-1"):
             make((1, 3, 16, 16), seed=-1)
-    with pytest.raises(TypeError, match="seed must be an integer >= 0, got str '0'"):
+    with pytest.raises(TypeError, match=SEED + "str '0'"):
         random_map(torch.zeros(1, 3, 8, 8), seed="0")
     a, b = maco((1, 3, 16, 16), seed=np.int64(3)), maco((1, 3, 16, 16), seed=3)
     torch.testing.assert_close(a.image(), b.image())  # exact: the same seed, the same start
@@ -131,13 +133,178 @@ def test_every_seeded_generator_names_a_bad_seed():
     from vizlab.optimize.classviz import ghost_network
     from vizlab.style.losses import style_palette
     from vizlab.toy import random_images, tiny_cnn
-    message = "seed must be an integer >= 0, got float 1.7"
+    message = SEED + "float 1.7"
     with pytest.raises(TypeError, match=message):
         SmoothGrad(tiny_cnn(seed=0), seed=1.7)
     with pytest.raises(TypeError, match=message):
         ghost_network(tiny_cnn(seed=0), 0.1, seed=1.7)
     with pytest.raises(TypeError, match=message):
         style_palette(torch.rand(1, 3, 8, 8), n=2, seed=1.7)
-    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+    with pytest.raises(ValueError, match=SEED + "-1"):
         random_images(seed=-1)
     torch.testing.assert_close(random_images(seed=np.int64(2)), random_images(seed=2))  # exact
+
+
+# --- round 17: one seeded-generator helper, one number check ---------------------------------------------------------
+
+def test_seeded_generator_is_torchs_generator_seeded_with_seed_plus_offset():
+    import torch
+    from vizlab._validate import seeded_generator
+    for seed, offset in ((0, 0), (3, 0), (5, 7919), (2**63 - 1, 2**63 - 1)):
+        old = torch.Generator().manual_seed(seed + offset)   # what every call site wrote before
+        assert torch.equal(seeded_generator(seed, offset).get_state(), old.get_state())  # exact
+    g = seeded_generator(np.int64(4), np.int32(2))
+    assert g.initial_seed() == 6 and g.device.type == "cpu"  # exact: NumPy integers are integers
+    assert seeded_generator(1, device="cpu").initial_seed() == 1  # exact
+
+
+@pytest.mark.parametrize("value, error, got", [
+    (True, TypeError, "bool True"),
+    (1.0, TypeError, "float 1.0"),
+    ("1", TypeError, "str '1'"),
+    (None, TypeError, "NoneType None"),
+    (-1, ValueError, "-1"),
+    (2**63, ValueError, "9223372036854775808"),           # torch took it, then overflowed at seed + offset
+    (np.uint64(2**63), ValueError, "9223372036854775808"),
+])
+def test_a_bad_seed_is_a_type_or_value_error_naming_it(value, error, got):
+    from vizlab._validate import check_seed, seeded_generator
+    with pytest.raises(error, match=SEED + got):
+        seeded_generator(value)
+    with pytest.raises(error, match=SEED + got):
+        check_seed("seed", value)
+    with pytest.raises(error, match=r"offset must be an integer >= 0 and < 2\*\*63"):
+        seeded_generator(0, value)
+    with pytest.raises(error, match=r"start must be an integer >= 0 and < 2\*\*63"):
+        seeded_generator(value, name="start")
+
+
+def test_seeded_call_sites_draw_what_the_old_code_drew(monkeypatch):
+    # each site built torch.Generator().manual_seed(seed [+ k]) itself; the same seed must give the same pictures
+    import torch
+    import vizlab.inside.shapes as shapes_module
+    from vizlab.evaluate.baselines import random_map
+    from vizlab.exercises.catalog import _targets
+    from vizlab.inside.shapes import make_shapes, shapes_cnn, train_classifier
+    from vizlab.optimize.classviz import ghost_network
+    from vizlab.optimize.params import fourier, maco, pixels
+    from vizlab.toy import random_images, seeded, tiny_cnn
+
+    def old(seed):
+        return torch.Generator().manual_seed(seed)
+
+    assert torch.equal(random_images(3, 8, seed=5), torch.rand(3, 3, 8, 8, generator=old(5)))  # exact
+    assert torch.equal(random_map(torch.zeros(2, 3, 8, 8), seed=4), torch.rand(2, 8, 8, generator=old(4)))  # exact
+    assert torch.equal(_targets(6, 3), torch.randint(0, 10, (6,), generator=old(1003)))  # exact
+    data = make_shapes(40, 16, seed=0)
+    train, val = data.split(0.25, seed=9)
+    perm = torch.randperm(40, generator=old(9))
+    assert torch.equal(val.images, data.images[perm[:10]]) and torch.equal(train.labels, data.labels[perm[10:]])  # exact
+    for make in (pixels, fourier, maco):   # torch's global generator seeded with 7 draws what old(7) draws
+        with seeded(7):
+            unseeded = make((1, 3, 16, 16), seed=None).image()
+        assert torch.equal(make((1, 3, 16, 16), seed=7).image(), unseeded)  # exact
+    ghost = ghost_network(tiny_cnn(seed=0), 0.1, seed=6, strict=False)
+    assert torch.equal(ghost.generator.get_state(), old(6).get_state())  # exact
+    # train_classifier's three streams: seed, seed + 100 (colours), seed + 200 (noise and blur)
+    seen = []
+    real = shapes_module.random_blur
+    monkeypatch.setattr(shapes_module, "random_blur", lambda x, s, g=None: seen.append(g.initial_seed()) or real(x, s, g))
+    train_classifier(shapes_cnn(0, data.num_classes), train, epochs=1, batch_size=30, seed=3, blur=1.0,
+                     progress=False)
+    assert seen and set(seen) == {203}  # exact
+
+
+def test_number_settings_take_numpy_scalars_and_name_bad_ones():
+    # round 16 review: ClassVizSettings' own loop refused np.float32 and said "tilt must be in [0, 4]"; DeepDream,
+    # the shapes trainer, AdaIN's alpha, SmoothGrad's noise and rescaled's percentile each had a twin of their own
+    import torch
+    from vizlab.attribution.saliency import IntegratedGradients, SmoothGrad
+    from vizlab.inside.shapes import random_blur
+    from vizlab.optimize.classviz import ClassVizSettings, ghost_network, rescaled
+    from vizlab.toy import random_images, tiny_cnn
+
+    s = ClassVizSettings(tilt=np.float32(2.5), lr=np.float64(0.5), blur_end=np.float32(0.25))
+    assert (s.tilt, s.lr, s.blur_end) == (2.5, 0.5, 0.25) and type(s.tilt) is float  # exact: stored as Python floats
+    assert type(ClassVizSettings(tilt=2).tilt) is int  # exact: Python numbers are kept as given
+    for kw, error, message in (
+            ({"tilt": 5}, ValueError, "tilt must be a finite number >= 0 and <= 4, got 5"),
+            ({"tilt": "2"}, TypeError, "tilt must be a finite number >= 0 and <= 4, got str '2'"),
+            ({"lr": float("nan")}, ValueError, "lr must be a finite number >= 0, got nan"),
+            ({"crop": 0}, ValueError, "crop must be a finite number > 0 and <= 1, got 0"),
+            ({"ghost": True}, TypeError, "ghost must be a finite number >= 0 and < 1, got bool True"),
+            ({"clip_weak": 100}, ValueError, "clip_weak must be a finite number >= 0 and < 100, got 100"),
+            ({"blur_end": float("inf")}, ValueError, "blur_end must be a finite number >= 0, got inf"),
+            ({"whole": 0.05}, ValueError, r"whole must be 0 \(off\) or a fraction of the view's side in \[0.1, 1\)")):
+        with pytest.raises(error, match=message):
+            ClassVizSettings(**kw)
+    net, x = tiny_cnn(seed=0), random_images(1, 16, seed=0)
+    assert SmoothGrad(net, noise=np.float32(0.25)).noise == 0.25  # exact
+    with pytest.raises(TypeError, match="noise must be a finite number >= 0 and <= 1, got str '0.1'"):
+        SmoothGrad(net, noise="0.1")
+    with pytest.raises(ValueError, match="noise must be a finite number >= 0 and <= 1, got nan"):
+        SmoothGrad(net, noise=float("nan"))
+    with pytest.raises(ValueError, match="tolerance must be a finite number > 0 and < 1, got 1"):
+        IntegratedGradients(net, tolerance=1)
+    with pytest.raises(ValueError, match="p must be a finite number >= 0 and < 1, got nan"):
+        ghost_network(net, float("nan"))
+    assert torch.equal(rescaled(x, percentile=np.float32(99.5)), rescaled(x))  # exact
+    with pytest.raises(ValueError, match=r"percentile must be a finite number > 0 and <= 100, got 0"):
+        rescaled(x, percentile=0)
+    assert torch.equal(rescaled(x, ground=np.float32(0.5)), rescaled(x, ground=0.5))  # exact
+    for ground, error in (((0.5, "grey", 0.5), TypeError), ((0.5, 0.5), ValueError), (float("nan"), ValueError)):
+        with pytest.raises(error, match=r"ground must be None or one or three numbers in \[0, 1\], got"):
+            rescaled(x, ground=ground)
+    with pytest.raises(ValueError, match="max_sigma must be a finite number >= 0, got inf"):
+        random_blur(x, float("inf"))
+    assert random_blur(x, np.float32(0.0)).shape == x.shape  # exact
+
+
+def test_dream_shapes_trainer_and_adain_use_the_shared_checks():
+    import torch
+    from vizlab.inside.datasets import ImageSet
+    from vizlab.inside.shapes import train_classifier
+    from vizlab.optimize.deepdream import deepdream
+    from vizlab.style.adain import adain
+    from vizlab.toy import random_images, tiny_cnn
+
+    net, x = tiny_cnn(seed=0), random_images(1, 16, seed=0)
+    for kw, error, message in (
+            ({"steps": 1.5}, TypeError, "steps must be an integer >= 0, got float 1.5"),   # was a ValueError
+            ({"octave_scale": 1}, ValueError, "octave_scale must be a finite number > 1, got 1"),
+            ({"ghost": float("nan")}, ValueError, "ghost must be a finite number >= 0 and < 1, got nan"),
+            ({"decay": "1"}, TypeError, "decay must be a finite number >= 0 and <= 4, got str '1'")):
+        with pytest.raises(error, match=message):
+            deepdream(net, x, "conv2", **kw)
+    data = ImageSet((x * 255).to(torch.uint8).repeat(4, 1, 1, 1), torch.tensor([0, 1, 0, 1]), ["a", "b"])
+    with pytest.raises(ValueError, match="input_noise must be a finite number >= 0, got inf"):
+        train_classifier(tiny_cnn(seed=0, num_classes=2), data, input_noise=float("inf"), progress=False)
+    with pytest.raises(TypeError, match="lr must be a finite number > 0, got str '0.1'"):
+        train_classifier(tiny_cnn(seed=0, num_classes=2), data, lr="0.1", progress=False)
+    with pytest.raises(TypeError, match="alpha must be a finite number >= 0 and <= 1, got str '0.5'"):
+        adain(x, x, alpha="0.5")
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0 and <= 1, got nan"):
+        adain(x, x, alpha=float("nan"))
+
+
+def test_lab_embedding_and_transformer_intervals_use_the_shared_check():
+    # TCAV's alpha and min_effect, dissection's quantile, t-SNE's perplexity and the crops' flat_patches each had
+    # a bare comparison of their own (a string raised a comparison TypeError naming nothing; NaN slipped through)
+    import torch
+    from vizlab.inside.embedding import tsne
+    from vizlab.lab.concepts import dissect, tcav
+    from vizlab.style.transformer import ContentCrops
+    from vizlab.toy import random_images, tiny_cnn
+
+    net, x = tiny_cnn(seed=0), random_images(2, 16, seed=0)
+    with pytest.raises(ValueError, match="alpha must be a finite number > 0 and < 1, got nan"):
+        tcav(net, x, 0, ["red"], alpha=float("nan"))
+    with pytest.raises(TypeError, match="min_effect must be a finite number >= 0, got str '1'"):
+        tcav(net, x, 0, ["red"], min_effect="1")
+    with pytest.raises(TypeError, match="quantile must be a finite number > 0 and < 1, got str '0.9'"):
+        dissect(net, None, "relu1", quantile="0.9")
+    with pytest.raises(ValueError, match="perplexity must be a finite number > 0, got 0"):
+        tsne(torch.rand(8, 4, generator=torch.Generator().manual_seed(0)), perplexity=0)
+    with pytest.raises(ValueError, match="flat_patches must be a finite number >= 0 and <= 1, got nan"):
+        ContentCrops(None, size=48, flat_patches=float("nan"))
+    assert ContentCrops(None, size=48, flat_patches=np.float32(0.5)).flat_patches == 0.5  # exact

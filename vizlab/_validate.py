@@ -6,12 +6,18 @@ import math
 import numbers
 
 
-def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
+#: torch's generators take a 64-bit seed; vizlab's seeds stay below 2**63, so ``seed + offset`` still fits
+SEED_LIMIT = 2 ** 63
+
+
+def check_int(name: str, value, low: int = 1, high: int | None = None, *, allowed: str | None = None) -> int:
     """``value`` checked as an integer in ``[low, high]`` (no upper bound without ``high``): a TypeError for a
     non-integer (``bool`` too; NumPy integers are accepted and returned as ``int``), a ValueError outside the range,
-    each naming the argument and what is allowed. The one integer check of the attribution, optimisation, style,
-    data set and lab code (render's steps, a regulariser's period, a data set's size ...)."""
-    allowed = f"in {low}..{high}" if high is not None else f">= {low}"
+    each naming the argument and what is allowed (``allowed`` words the range instead, e.g. ``">= 0 and < 2**63"``).
+    The one integer check of the attribution, optimisation, style, data set and lab code (render's steps, a
+    regulariser's period, a data set's size ...)."""
+    if allowed is None:
+        allowed = f"in {low}..{high}" if high is not None else f">= {low}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer {allowed}, got {type(value).__name__} {value!r}")
     value = int(value)
@@ -41,3 +47,25 @@ def check_number(name: str, value, low: float | None = 0.0, high: float | None =
             or (high is not None and (number >= high if high_open else number > high)):
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
     return number
+
+
+def check_seed(name: str, value) -> int:
+    """``value`` checked as a seed: an integer in ``[0, 2**63)`` (NumPy integers accepted, ``bool`` refused), as
+    :func:`check_int` checks it. Returned as ``int``."""
+    return check_int(name, value, 0, SEED_LIMIT - 1, allowed=">= 0 and < 2**63")
+
+
+def seeded_generator(seed, offset: int = 0, device=None, *, name: str = "seed"):
+    """A new ``torch.Generator`` (on ``device``, the CPU by default) seeded with ``seed + offset``: the one place
+    vizlab builds a seeded generator. ``seed`` is checked with :func:`check_seed` under ``name``; ``offset`` (an
+    integer in ``[0, 2**63)``) gives a call site further streams of its own from one seed, e.g. the sliced loss's
+    directions at ``seed + 7919``, apart from the start's draws at ``seed``.
+
+    Example:
+        >>> noise = torch.randn(3, generator=seeded_generator(0))     # doctest: +SKIP
+    """
+    import torch   # here, not at the top: this module stays free of heavy imports
+
+    total = check_seed(name, seed) + check_seed("offset", offset)
+    generator = torch.Generator() if device is None else torch.Generator(device=device)
+    return generator.manual_seed(total)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ._validate import check_number
 from .images import as_float_image, to_image
 
 
@@ -77,8 +78,7 @@ def overlay(image, heat, *, alpha: float = 0.5, cmap: str = "jet", normalize: bo
         cmap: a matplotlib colormap name.
         normalize: scale ``heat`` to ``[0, 1]`` first (otherwise it must already be in ``[0, 1]``).
     """
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    alpha = check_number("alpha", alpha, 0, 1)
     img = _as_array(image)
     h = upsample_map(heat, img.shape[:2])
     h = normalize_map(h) if normalize else np.clip(h, 0.0, 1.0)

@@ -8,7 +8,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from ._validate import check_int
+from ._validate import check_seed, seeded_generator
 
 _SEEDED_LOCK = threading.RLock()  # see seeded()
 
@@ -22,6 +22,7 @@ def seeded(seed: int) -> Iterator[None]:
     seeding it at once drew each other's numbers (measured: 197 of 1200 ``tiny_cnn`` built in 4 threads had
     other weights). Code that draws from the global generator without ``seeded`` can still interleave.
     """
+    seed = check_seed("seed", seed)
     with _SEEDED_LOCK:
         state = torch.random.get_rng_state()
         try:
@@ -60,5 +61,5 @@ def tiny_cnn(seed: int = 0, num_classes: int = 10, width: int = 8, inplace: bool
 
 def random_images(n: int = 2, size: int = 16, seed: int = 0) -> torch.Tensor:
     """``(n, 3, size, size)`` uniform images in ``[0, 1]`` from a private generator."""
-    g = torch.Generator().manual_seed(check_int("seed", seed, 0))
+    g = seeded_generator(seed)
     return torch.rand(n, 3, size, size, generator=g)

@@ -33,6 +33,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from .._validate import check_number, check_seed, seeded_generator
 from ._common import as_batch, check_int
 from .targets import TargetLike, as_class_target, as_target
 
@@ -80,14 +81,12 @@ class SmoothGrad(GradientMethod):
     def __init__(self, model: nn.Module, samples: int = 16, noise: float = 0.15, batch_size: int = 8, seed: int = 0):
         super().__init__(model)
         self.samples = check_int("samples", samples, 1)
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise <= 1:
-            raise ValueError(f"noise={noise!r} is not allowed; use a fraction of the value range in [0, 1]")
-        self.noise = float(noise)
+        self.noise = check_number("noise", noise, 0, 1)   # a fraction of the image's value range
         self.batch_size = check_int("batch_size", batch_size, 1)
-        self.seed = check_int("seed", seed, 0)
+        self.seed = check_seed("seed", seed)
 
     def maps(self, x: torch.Tensor, target: TargetLike, reduce: str) -> torch.Tensor:
-        gen = torch.Generator(device="cpu").manual_seed(self.seed)
+        gen = seeded_generator(self.seed)
         total = None
         for n in range(x.shape[0]):  # per image, so batch results equal per-image results
             xi = x[n:n + 1]
@@ -248,9 +247,8 @@ class IntegratedGradients(GradientMethod):
         self.rule = rule
         if rule != "adaptive":
             self.alphas, self.weights = path_points(self.steps, rule)
-        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1:
-            raise ValueError(f"tolerance={tolerance!r} is not allowed; use a fraction in (0, 1) of S(x) - S(x0)")
-        self.tolerance = float(tolerance)
+        # a fraction of S(x) - S(x0)
+        self.tolerance = check_number("tolerance", tolerance, 0, 1, low_open=True, high_open=True)
         self.max_steps = check_int("max_steps", max_steps, 1)
         if not isinstance(baseline, (int, float, torch.Tensor)) or isinstance(baseline, bool):
             raise TypeError(f"baseline must be a number or a tensor, got {type(baseline).__name__}")

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..attribution._common import safe_normalize
-from .._validate import check_int
+from .._validate import seeded_generator
 
 
 def _images(images) -> torch.Tensor:
@@ -36,5 +36,5 @@ def edge_map(images: torch.Tensor) -> torch.Tensor:
 def random_map(images: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """``(N, H, W)`` uniform noise in ``[0, 1)`` from a private generator (same seed, same map)."""
     x = _images(images)
-    g = torch.Generator().manual_seed(check_int("seed", seed, 0))
+    g = seeded_generator(seed)
     return torch.rand(x.shape[0], *x.shape[-2:], generator=g).to(x.device)

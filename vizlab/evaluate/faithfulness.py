@@ -28,7 +28,7 @@ from torch import nn
 
 from ..attribution._common import as_batch
 from ..attribution.targets import TargetLike, as_class_target
-from .._validate import check_int
+from .._validate import check_int, seeded_generator
 
 SCORES = ("prob", "logit")
 
@@ -276,7 +276,7 @@ def road(model: nn.Module, image, heat: torch.Tensor, target: TargetLike = None,
     h = _heat(heat, x)
     if order == "lerf":
         h = -h
-    gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
+    gen = seeded_generator(seed)
     with torch.no_grad():
         logits = model(x)
         classes = as_class_target(model, target, logits).indices(x.shape[0])

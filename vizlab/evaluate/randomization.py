@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from .._validate import check_int
+from .._validate import check_seed, seeded_generator
 from ..attribution._common import as_batch
 from ..attribution.targets import TargetLike, as_class_target
 from ..models import resolve_layer
@@ -84,6 +84,7 @@ def randomize_(modules: Sequence[nn.Module], seed: int = 0) -> int:
 
     Returns the number of re-initialised modules (0 means nothing changed: an error for the callers).
     """
+    seed = check_seed("seed", seed)
     count = 0
     devices = sorted({p.device.index for m in modules for p in m.parameters() if p.device.type == "cuda"})
     with torch.random.fork_rng(devices=devices):
@@ -224,10 +225,10 @@ def label_randomization(methods: Sequence[str | MapFn] = ("gradient", "guided ba
     for method in methods:
         as_method(method)  # an unknown name fails before the two trainings
 
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     data = make_shapes(n + images, size, seed=seed)
     train, val = data.split(images / (n + images), seed=seed)
-    g = torch.Generator().manual_seed(seed + 1)
+    g = seeded_generator(seed, 1)
     shuffled = ImageSet(train.images, train.labels[torch.randperm(len(train), generator=g)], train.class_names,
                         name="shapes with shuffled labels")
     models = {}

@@ -31,6 +31,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .._validate import seeded_generator
 from ..hooks import capture
 from ..toy import random_images, seeded, tiny_cnn
 from . import references as ref
@@ -84,12 +85,8 @@ def _seed(seed: int, hidden: bool, salt: str = "") -> int:
     return hidden_seed(f"{salt}{seed}") if hidden else seed
 
 
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def _targets(n: int, seed: int, classes: int = 10) -> torch.Tensor:
-    return torch.randint(0, classes, (n,), generator=_gen(seed + 1000))
+    return torch.randint(0, classes, (n,), generator=seeded_generator(seed, 1000))
 
 
 # --- E1: attribution ---------------------------------------------------------------------------------------
@@ -197,7 +194,7 @@ def _cam_cases(hidden: bool) -> list[Case]:
                                         (2, 3, 6, 3, 4, True), (3, 1, 32, 7, 10, True)]:
         seed = _seed(seed, is_hidden)
         def make(seed=seed, n=n, c=c, h=h, k=k):
-            g = _gen(seed)
+            g = seeded_generator(seed)
             feats = torch.randn(n, c, h, h, generator=g).relu()
             weight = torch.randn(k, c, generator=g)
             return (feats, weight, _targets(n, seed, k)), {}
@@ -288,7 +285,7 @@ def _rf_cases(hidden: bool) -> list[Case]:
         seed = _seed(slot, slot >= 2)
 
         def make(seed=seed, slot=slot):
-            g = torch.Generator().manual_seed(seed)
+            g = seeded_generator(seed)
             layers: list[nn.Module] = []
             for _ in range(3 + slot):
                 kind = int(torch.randint(0, 4, (1,), generator=g))
@@ -494,7 +491,7 @@ def _feature_cases(specs):
         for seed, shape, is_hidden in specs:
             seed = _seed(seed, is_hidden)
             def make(seed=seed, shape=shape):
-                return (torch.randn(*shape, generator=_gen(seed)),), {}
+                return (torch.randn(*shape, generator=seeded_generator(seed)),), {}
             out.append(Case(f"features of shape {shape} (seed {seed})", make, is_hidden))
         return out
     return cases
@@ -525,7 +522,7 @@ def _pair_cases(specs):
         for seed, shape, weight, is_hidden in specs:
             seed = _seed(seed, is_hidden)
             def make(seed=seed, shape=shape, weight=weight):
-                g = _gen(seed)
+                g = seeded_generator(seed)
                 return (torch.randn(*shape, generator=g), torch.randn(*shape, generator=g)), {"weight": weight}
             out.append(Case(f"current, target of shape {shape} (seed {seed}), weight={weight}", make, is_hidden))
         return out
@@ -554,7 +551,7 @@ def _style_cases(hidden: bool) -> list[Case]:
                                     (2, [(1, 5, 7, 3)], True)]:
         seed = _seed(seed, is_hidden)
         def make(seed=seed, shapes=shapes):
-            g = _gen(seed)
+            g = seeded_generator(seed)
             feats = [torch.randn(*s, generator=g) for s in shapes]
             grams = [ref.gram_matrix(torch.randn(*s, generator=g), "chw") for s in shapes]
             weights = [float(w) for w in torch.rand(len(shapes), generator=g) * 10]
@@ -594,7 +591,7 @@ def _img_cases(hidden: bool) -> list[Case]:
                                            (2, (1, 1, 9, 2), 3.0, True), (3, (1, 3, 16, 16), 1e-3, True)]:
         seed = _seed(seed, is_hidden)
         def make(seed=seed, shape=shape, weight=weight):
-            return (torch.rand(*shape, generator=_gen(seed)),), {"weight": weight}
+            return (torch.rand(*shape, generator=seeded_generator(seed)),), {"weight": weight}
         out.append(Case(f"image of shape {shape} (seed {seed}), weight={weight}", make, is_hidden))
     return out
 
@@ -628,7 +625,7 @@ def _inorm_cases(hidden: bool) -> list[Case]:
                                           (2, (3, 2, 6, 6), 1.0, True), (3, (2, 8, 2, 2), 0.01, True)]:
         seed = _seed(seed, is_hidden)
         def make(seed=seed, shape=shape, scale=scale):
-            g = _gen(seed)
+            g = seeded_generator(seed)
             x = torch.randn(*shape, generator=g) * scale + torch.randn(shape[:2], generator=g)[..., None, None]
             return (x,), {}
         out.append(Case(f"x of shape {shape} (seed {seed}, spread {scale})", make, is_hidden))
@@ -668,7 +665,7 @@ def _deletion_cases(hidden: bool) -> list[Case]:
                                             (3, 3, 10, 5, True)]:
         seed = _seed(seed, is_hidden)
         def make(seed=seed, n=n, size=size, steps=steps):
-            heat = torch.rand(n, size, size, generator=_gen(seed + 7))
+            heat = torch.rand(n, size, size, generator=seeded_generator(seed, 7))
             return (tiny_cnn(seed), random_images(n, size, seed), heat, _targets(n, seed)), {"steps": steps}
         out.append(Case(f"tiny_cnn(seed={seed}), x: {n} random {size}x{size} images, random heat, target "
                         f"{_targets(n, seed).tolist()}, steps={steps}", make, is_hidden))

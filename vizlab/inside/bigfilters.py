@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._validate import check_int
+from .._validate import check_int, seeded_generator
 from ..models import IMAGENET_MEAN, IMAGENET_STD, Normalize
 from ..resources import is_installed_copy, shipped_dir
 from ..toy import seeded
@@ -227,7 +227,7 @@ def distill(net: BigFilterNet, crops: torch.Tensor, maps: torch.Tensor, *,
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     if optimizer_state is not None:
         opt.load_state_dict(optimizer_state)
-    g = torch.Generator().manual_seed(check_int("seed", seed, 0) + start_step)
+    g = seeded_generator(seed, check_int("start_step", start_step, 0))
     meta = dict(meta or {})
     t0 = time.perf_counter()
     last_save = t0

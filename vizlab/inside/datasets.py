@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..images import load_image, resize, sample_image
-from .._validate import check_int
+from .._validate import check_int, check_number, seeded_generator
 from ..models import reachable
 
 #: The photos the offline default is cut from (the textures are grayscale and left out).
@@ -131,11 +131,9 @@ class ImageSet(Dataset):
 
     def split(self, fraction: float = 0.2, seed: int = 0) -> tuple["ImageSet", "ImageSet"]:
         """Shuffle with ``seed`` and split into ``(train, validation)``; ``fraction`` goes to validation."""
-        if not 0.0 < float(fraction) < 1.0:
-            raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-        g = torch.Generator().manual_seed(check_int("seed", seed, 0))
-        perm = torch.randperm(len(self), generator=g)
-        n_val = max(1, int(round(len(self) * float(fraction))))
+        fraction = check_number("fraction", fraction, 0, 1, low_open=True, high_open=True)
+        perm = torch.randperm(len(self), generator=seeded_generator(seed))
+        n_val = max(1, int(round(len(self) * fraction)))
         return self.subset(perm[n_val:]), self.subset(perm[:n_val])
 
     def fingerprint(self) -> str:

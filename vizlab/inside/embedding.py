@@ -21,6 +21,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .._validate import check_number
 from .datasets import ImageSet
 from .neighbours import _as_features, distances
 from ..plotting import subplots
@@ -55,8 +56,7 @@ def tsne(features, n_components: int = 2, *, perplexity: float = 30.0, seed: int
     f = _as_features(features).numpy()
     if len(f) < 4:
         raise ValueError(f"t-SNE needs at least 4 points, got {len(f)}")
-    if perplexity <= 0:
-        raise ValueError(f"perplexity must be > 0, got {perplexity}")
+    perplexity = check_number("perplexity", perplexity, low_open=True)
     if pca_dims is not None and f.shape[1] > pca_dims and len(f) > pca_dims:
         f = pca(f, pca_dims, seed=seed).numpy()
     perplexity = min(float(perplexity), (len(f) - 1) / 3)
@@ -150,8 +150,7 @@ def scatter_thumbnails(coords, images: ImageSet | None = None, labels=None, *, c
             raise ValueError(f"images has {len(images)} entries for {len(xy)} points")
         rng = np.random.default_rng(seed)
         chosen = rng.choice(len(xy), size=min(thumbnails, len(xy)), replace=False)
-        if thumb_size <= 0:
-            raise ValueError(f"thumb_size must be > 0 (points), got {thumb_size!r}")
+        thumb_size = check_number("thumb_size", thumb_size, low_open=True)   # points
         side = images.size[0]
         for i in chosen:
             box = OffsetImage(images.image(int(i)), zoom=thumb_size / side)

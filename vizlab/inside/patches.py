@@ -31,7 +31,7 @@ from .datasets import ImageSet
 from .features import extract_features, resize_batch
 from .receptive_field import ReceptiveField, receptive_field
 from ..plotting import subplots
-from .._validate import check_int
+from .._validate import check_number, seeded_generator
 
 PAD_VALUE = 0.5
 
@@ -93,9 +93,8 @@ def top_units(activations: torch.Tensor, channel: int, k: int = 8, *, one_per_im
     if max_overlap is not None:
         if field is None:
             raise ValueError("max_overlap needs the layer's receptive field (field=receptive_field(...))")
-        if not 0 <= float(max_overlap) < 1:
-            raise ValueError(f"max_overlap must be in [0, 1), got {max_overlap!r}")
-        return _suppressed(maps, k, field, float(max_overlap), w, sources)
+        max_overlap = check_number("max_overlap", max_overlap, 0, 1, high_open=True)
+        return _suppressed(maps, k, field, max_overlap, w, sources)
     if one_per_image:
         best, where = maps.max(dim=1)
         order = best.argsort(descending=True)[:k]
@@ -267,7 +266,7 @@ def channel_coherence(activations: torch.Tensor, k: int = 8, *, field: Receptive
     acts = activations.float()
     mask = allowed if allowed is not None else torch.ones(h, w, dtype=torch.bool)
     positions = mask.nonzero()
-    g = torch.Generator().manual_seed(check_int("seed", seed, 0))
+    g = seeded_generator(seed)
     rand_img = torch.randint(0, n, (n_random,), generator=g)
     rand_pos = positions[torch.randint(0, len(positions), (n_random,), generator=g)]
     random_vecs = acts[rand_img, :, rand_pos[:, 0], rand_pos[:, 1]]           # (n_random, C)

@@ -35,7 +35,7 @@ from torch import nn
 
 from ..device import get_device, model_device
 from ..toy import seeded
-from .._validate import check_int
+from .._validate import check_int, check_number, seeded_generator
 from .datasets import ImageSet
 
 SHAPES = ("circle", "square", "triangle", "cross", "stripes", "checkers")
@@ -285,10 +285,7 @@ def random_blur(x: torch.Tensor, max_sigma: float, generator: torch.Generator | 
         raise TypeError(f"x must be a tensor (N, C, H, W), got {type(x).__name__}")
     if x.dim() != 4 or min(x.shape[-2:]) < 2:
         raise ValueError(f"x must be a batch (N, C, H, W) with H, W >= 2, got {tuple(x.shape)}")
-    if isinstance(max_sigma, bool) or not isinstance(max_sigma, (int, float)):
-        raise TypeError(f"max_sigma must be a number, got {type(max_sigma).__name__}")
-    if not max_sigma >= 0:
-        raise ValueError(f"max_sigma must be >= 0, got {max_sigma!r}")
+    max_sigma = check_number("max_sigma", max_sigma)
     from ..optimize.regularizers import gaussian_kernel
     sigma = float(torch.rand(1, generator=generator)) * max_sigma
     if sigma < 0.2:   # narrower than a pixel: the kernel would be a delta anyway
@@ -348,13 +345,9 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
     batch_size = check_int("batch_size", batch_size)
     if optimizer not in ("adamw", "sgd"):
         raise ValueError(f"optimizer must be 'adamw' or 'sgd' (with Nesterov momentum 0.9), got {optimizer!r}")
-    for name, value in (("input_noise", input_noise), ("blur", blur), ("first_layer_smoothness", first_layer_smoothness)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-        if value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
-    if lr <= 0 or weight_decay < 0:
-        raise ValueError(f"lr must be > 0 and weight_decay >= 0, got lr={lr}, weight_decay={weight_decay}")
+    input_noise, blur = check_number("input_noise", input_noise), check_number("blur", blur)
+    first_layer_smoothness = check_number("first_layer_smoothness", first_layer_smoothness)
+    lr, weight_decay = check_number("lr", lr, low_open=True), check_number("weight_decay", weight_decay)
     from tqdm.auto import tqdm
 
     device = model_device(model)
@@ -379,10 +372,9 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
     steps = max(1, epochs * -(-len(train) // batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     loss_fn = nn.CrossEntropyLoss()
-    seed = check_int("seed", seed, 0)
-    g = torch.Generator().manual_seed(seed)
-    g_colour = torch.Generator().manual_seed(seed + 100)   # own stream: the flips stay as without colour_augment
-    g_noise = torch.Generator().manual_seed(seed + 200)    # likewise for noise and blur
+    g = seeded_generator(seed)
+    g_colour = seeded_generator(seed, 100)   # own stream: the flips stay as without colour_augment
+    g_noise = seeded_generator(seed, 200)    # likewise for noise and blur
     start_time = time.perf_counter()
     bar = tqdm(total=epochs, desc="training", unit="epoch", disable=not progress)
     try:

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..hooks import capture
-from .._validate import check_int
+from .._validate import check_int, check_number
 from ..inside.datasets import ImageSet
 from ..inside.shapes import COLOURS, SHAPES, make_shapes
 from .data import Cue, make_shortcut, paint_marks
@@ -291,10 +291,8 @@ def tcav(model: nn.Module, images: torch.Tensor | ImageSet, target: int, concept
     from scipy.stats import t as student_t
 
     random_sets = check_int("random_sets", random_sets, 2)
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    if not min_effect >= 0:
-        raise ValueError(f"min_effect must be >= 0, got {min_effect!r}")
+    alpha = check_number("alpha", alpha, 0, 1, low_open=True, high_open=True)
+    min_effect = check_number("min_effect", min_effect)
     x = images.batch() if isinstance(images, ImageSet) else images
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         raise ValueError("images must be an ImageSet or a tensor (N, 3, H, W)")
@@ -485,8 +483,7 @@ def dissect(model: nn.Module, data: ImageSet | None = None, layer: str = "relu3"
         quantile: each unit's threshold is this quantile of its activations over all probe pixels.
         masks: ``{concept: bool (N, H, W)}`` (default :func:`concept_masks` of ``data``).
     """
-    if not 0 < quantile < 1:
-        raise ValueError(f"quantile must be in (0, 1), got {quantile!r}")
+    quantile = check_number("quantile", quantile, 0, 1, low_open=True, high_open=True)
     data = probe_set() if data is None else data
     masks = concept_masks(data) if masks is None else masks
     maps = unit_maps(model, data, layer)

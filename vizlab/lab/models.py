@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .._validate import check_int
+from .._validate import check_seed, seeded_generator
 from ..inside.datasets import ImageSet
 from ..inside.features import cache_dir
 from ..inside.shapes import ShapesCNN, accuracy, shapes_cnn, train_classifier
@@ -80,7 +80,7 @@ def _train_rrr(model: nn.Module, train: ImageSet, *, epochs: int, lr: float, wei
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps = max(1, epochs * -(-len(train) // batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    g = torch.Generator().manual_seed(check_int("seed", seed, 0))
+    g = seeded_generator(seed)
     masks = train.extra["cue_mask"]
     seen_penalty = []
     bar = tqdm(total=epochs, desc="training (right reasons)", unit="epoch", disable=not progress)
@@ -179,7 +179,7 @@ def lab_model(kind: str = "shortcut", *, seed: int = 0, cue: Cue | None = None, 
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    seed = check_int("seed", seed, 0)
+    seed = check_seed("seed", seed)
     recipe = LabRecipe() if recipe is None else recipe
     if not isinstance(recipe, LabRecipe):
         raise TypeError(f"recipe must be a LabRecipe, got {type(recipe).__name__}")

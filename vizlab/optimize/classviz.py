@@ -40,7 +40,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._validate import check_int
+from .._validate import check_number, seeded_generator
 from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_log_probability, class_logit
@@ -59,9 +59,14 @@ OBJECTIVES = ("logit", "log_softmax")
 
 
 #: The settings' float fields (checked to be finite numbers).
-_NUMBERS = ("lr", "l2", "tv", "blur_sigma", "lr_end", "clip_weak", "clip_contrib", "chroma_blur", "luma_blur", "decay",
-            "crop",
-            "ghost", "saturation", "tilt", "colour_tilt", "retry_plain", "centre", "whole")
+#: each number setting's interval, as :func:`~vizlab._validate.check_number`'s keywords (none: ``>= 0``)
+_NUMBERS = {**dict.fromkeys(("lr", "l2", "tv", "blur_sigma", "chroma_blur", "luma_blur", "saturation", "decay",
+                             "blur_end", "luma_blur_end"), {}),
+            **dict.fromkeys(("lr_end", "retry_plain", "centre"), {"high": 1}),       # centre: 0 is off
+            "crop": {"low_open": True, "high": 1},
+            **dict.fromkeys(("ghost", "whole"), {"high": 1, "high_open": True}),     # whole: 0 is off, else >= 0.1
+            **dict.fromkeys(("clip_weak", "clip_contrib"), {"high": 100, "high_open": True}),   # percentiles
+            **dict.fromkeys(("tilt", "colour_tilt"), {"high": 4})}
 
 
 def canvas_side(settings: ClassVizSettings) -> int:
@@ -261,16 +266,13 @@ class ClassVizSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        optional = tuple(name for name in ("blur_end", "luma_blur_end") if getattr(self, name) is not None)
-        for name in _NUMBERS + optional:
+        for name, interval in _NUMBERS.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-            if not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value}")
-        for name in ("tilt", "colour_tilt"):
-            if getattr(self, name) > 4:   # below 0: the check of every non-negative number below
-                raise ValueError(f"{name} must be in [0, 4], got {getattr(self, name)}")
+            if value is None and name in ("blur_end", "luma_blur_end"):   # None: no schedule
+                continue
+            number = check_number(name, value, **interval)
+            if not isinstance(value, (int, float)):   # a NumPy scalar: kept as a Python float (to_dict, JSON)
+                setattr(self, name, number)
         if self.transforms not in ROBUSTNESS:
             raise ValueError(f"transforms must be one of {', '.join(ROBUSTNESS)}, got {self.transforms!r}")
         if self.mode not in MODES:
@@ -315,11 +317,7 @@ class ClassVizSettings:
             if self.steps < len(sides):
                 raise ValueError(f"steps must be at least one per stage ({len(sides)} with octaves "
                                  f"{self.octaves}), got {self.steps}")
-        if not 0 < float(self.crop) <= 1:
-            raise ValueError(f"crop must be in (0, 1], got {self.crop}")
-        if not 0 <= float(self.centre) <= 1:
-            raise ValueError(f"centre must be 0 (off) or a radius in (0, 1], got {self.centre}")
-        if not 0 <= float(self.whole) < 1 or 0 < float(self.whole) < 0.1:
+        if 0 < self.whole < 0.1:
             raise ValueError(f"whole must be 0 (off) or a fraction of the view's side in [0.1, 1), got {self.whole}")
         if self.whole_only and not self.whole:
             raise ValueError("whole_only needs whole > 0 (the side of the zoomed-out copy), got whole=0")
@@ -329,10 +327,6 @@ class ClassVizSettings:
         if self.luma_blur_end is not None and not self.luma_blur:
             raise ValueError(f"luma_blur_end={self.luma_blur_end} needs luma_blur > 0 (the width it starts from), "
                              "got luma_blur=0")
-        if not 0 <= float(self.ghost) < 1:
-            raise ValueError(f"ghost must be a probability in [0, 1), got {self.ghost}")
-        if not float(self.decay) >= 0:
-            raise ValueError(f"decay must be >= 0, got {self.decay}")
         if self.copies < 1:
             raise ValueError(f"copies must be >= 1, got {self.copies}")
         if self.starts < 1:
@@ -349,17 +343,6 @@ class ClassVizSettings:
         if self.starts > 1 and self.octaves:
             raise ValueError(f"starts (several starts) and octaves (coarse-to-fine stages) do not combine, got "
                              f"starts={self.starts} and octaves={self.octaves}")
-        for name in ("lr", "l2", "tv", "blur_sigma", "clip_weak", "clip_contrib", "chroma_blur", "luma_blur",
-                     "saturation", "tilt", "colour_tilt") + optional:
-            if not float(getattr(self, name)) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 <= float(self.retry_plain) <= 1:
-            raise ValueError(f"retry_plain must be a probability in [0, 1], got {self.retry_plain}")
-        if not 0 <= float(self.lr_end) <= 1:
-            raise ValueError(f"lr_end must be in [0, 1], got {self.lr_end}")
-        for name in ("clip_weak", "clip_contrib"):
-            if float(getattr(self, name)) >= 100:
-                raise ValueError(f"{name} must be a percentage below 100, got {getattr(self, name)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -630,12 +613,8 @@ class ghost_network:
     """
 
     def __init__(self, model: nn.Module, p: float, seed: int | None = 0, strict: bool = True):
-        if not 0 <= float(p) < 1:
-            raise ValueError(f"p must be a probability in [0, 1), got {p}")
-        self.model, self.p, self.strict = model, float(p), bool(strict)
-        self.generator = torch.Generator()
-        if seed is not None:
-            self.generator.manual_seed(check_int("seed", seed, 0))
+        self.model, self.p, self.strict = model, check_number("p", p, 0, 1, high_open=True), bool(strict)
+        self.generator = seeded_generator(seed) if seed is not None else torch.Generator()
         self._handles: list = []
         self._owner: int | None = None
         self.count = 0
@@ -981,21 +960,19 @@ def rescaled(image: torch.Tensor, ground=None, percentile: float = 99.5) -> torc
         raise TypeError(f"image must be a tensor, got {type(image).__name__}")
     if image.dim() != 4 or image.shape[1] != 3:
         raise ValueError(f"image must be (N, 3, H, W), got {tuple(image.shape)}")
-    if isinstance(percentile, bool) or not isinstance(percentile, (int, float)):
-        raise TypeError(f"percentile must be a number, got {type(percentile).__name__}")
-    if not 0 < percentile <= 100:
-        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    percentile = check_number("percentile", percentile, 0, 100, low_open=True)
     x = image.detach().float()
     if ground is None:
         g = x.mean(dim=(2, 3), keepdim=True)
     else:
-        numbers = ground if isinstance(ground, (tuple, list)) else [ground]
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
-            raise TypeError(f"ground must be None or one or three numbers in [0, 1], got {ground!r}")
-        g = torch.as_tensor(numbers, dtype=x.dtype, device=x.device).reshape(-1)
-        if g.numel() not in (1, 3) or not bool(((g >= 0) & (g <= 1)).all()):
-            raise ValueError(f"ground must be None or one or three numbers in [0, 1], got {ground!r}")
-        g = g.view(1, -1, 1, 1).expand(x.shape[0], 3, 1, 1)
+        values = ground if isinstance(ground, (tuple, list)) else [ground]
+        try:
+            if len(values) not in (1, 3):
+                raise ValueError("one or three")
+            values = [check_number("ground", v, 0, 1) for v in values]
+        except (TypeError, ValueError) as exc:   # the whole ground named, with what is allowed
+            raise type(exc)(f"ground must be None or one or three numbers in [0, 1], got {ground!r}") from exc
+        g = torch.tensor(values, dtype=x.dtype, device=x.device).view(1, -1, 1, 1).expand(x.shape[0], 3, 1, 1)
     room = torch.minimum(g, 1 - g).amin(dim=1).flatten()        # how far the ground is from the nearer end
     out = []
     for k in range(x.shape[0]):

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import check_int, check_number
 from ..device import model_device
 from ..hooks import capture
 from ..models import model_input
@@ -119,22 +120,12 @@ def deepdream(model: nn.Module, image, layer: str = "block4", *, octaves: int = 
     Example:
         >>> dream = deepdream(model, "temple", "block4", octaves=3, steps=10)   # doctest: +SKIP
     """
-    for name, value, lo in (("octaves", octaves, 1), ("steps", steps, 0), ("jitter", jitter, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-    if not float(octave_scale) > 1.0:
-        raise ValueError(f"octave_scale must be > 1, got {octave_scale}")
-    if not float(detail_blur) >= 0:
-        raise ValueError(f"detail_blur must be >= 0, got {detail_blur}")
-    if not float(step_size) > 0:
-        raise ValueError(f"step_size must be > 0, got {step_size}")
-    for name, value in (("ghost", ghost), ("decay", decay)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not 0 <= ghost < 1:
-        raise ValueError(f"ghost must be a probability in [0, 1), got {ghost}")
-    if not 0 <= decay <= 4:
-        raise ValueError(f"decay must be in [0, 4] (0: off), got {decay}")
+    octaves, steps, jitter = check_int("octaves", octaves), check_int("steps", steps, 0), check_int("jitter", jitter, 0)
+    octave_scale = check_number("octave_scale", octave_scale, 1, low_open=True)
+    detail_blur = check_number("detail_blur", detail_blur)
+    step_size = check_number("step_size", step_size, low_open=True)
+    ghost = check_number("ghost", ghost, 0, 1, high_open=True)
+    decay = check_number("decay", decay, 0, 4)   # 0: off
     if not isinstance(decorrelate, bool):
         raise TypeError(f"decorrelate must be True or False, got {type(decorrelate).__name__}")
     device = model_device(model)

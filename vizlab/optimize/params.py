@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .._validate import check_int, check_number
+from .._validate import check_int, check_number, seeded_generator
 
 #: Square root of the RGB covariance of natural photos, ``U @ sqrt(S)`` for ``cov = U S U^T``, columns scaled
 #: so the largest has unit norm. Computed by :func:`color_correlation_sqrt` from vizlab's sample photos
@@ -136,7 +136,7 @@ def pixels(shape=(1, 3, 224, 224), *, init: torch.Tensor | None = None, centre=0
             z = colours(unmix, z).contiguous()
     else:
         n, _, h, w = _shape(shape)
-        gen = torch.Generator().manual_seed(check_int("seed", seed, 0)) if seed is not None else None
+        gen = seeded_generator(seed) if seed is not None else None
         z = (torch.randn(n, 3, h, w, generator=gen) * noise).to(device)
         # with the default centre 0.5 this starts as gray plus a little noise
     z.requires_grad_(True)
@@ -193,7 +193,7 @@ def fourier(shape=(1, 3, 224, 224), *, decay: float = 1.0, std: float = 0.01, de
     mix = (COLOR_SQRT if decorrelate else torch.eye(3)).to(device)
     unmix = torch.linalg.inv(mix)
     offset = torch.logit(_channel_vector(mean, device, "mean").clamp(1e-3, 1 - 1e-3))
-    gen = torch.Generator().manual_seed(check_int("seed", seed, 0)) if seed is not None else None
+    gen = seeded_generator(seed) if seed is not None else None
     coeffs = (torch.randn(n, 3, h, w // 2 + 1, 2, generator=gen) * std).to(device)
     coeffs.requires_grad_(True)
 
@@ -315,7 +315,7 @@ def maco(shape=(1, 3, 224, 224), *, seed: int | None = None, mean=0.5, magnitude
         raise ValueError(f"mean must be in (0, 1), got {mean!r}")
     gain = 1.0 / (base * (1 - base))
     mix = COLOR_SQRT.to(device)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, 0)) if seed is not None else None
+    gen = seeded_generator(seed) if seed is not None else None
     phase = ((torch.rand(n, 3, h, w // 2 + 1, generator=gen) * 2 - 1) * torch.pi).to(device).requires_grad_(True)
     offset = torch.logit(base).clone().requires_grad_(bool(learn_mean))
 
@@ -398,13 +398,11 @@ def centre_window(size: int, radius: float, softness: float = 0.15, device=None)
     along half a cosine to 0 at ``radius + softness``."""
     if isinstance(size, bool) or not isinstance(size, int):
         raise TypeError(f"size must be an int, got {type(size).__name__}")
-    if not 0 < float(radius) <= 1:
-        raise ValueError(f"radius must be in (0, 1], got {radius}")
-    if not 0 < float(softness) <= 1:
-        raise ValueError(f"softness must be in (0, 1], got {softness}")
+    radius = check_number("radius", radius, 0, 1, low_open=True)
+    softness = check_number("softness", softness, 0, 1, low_open=True)
     t = (torch.arange(size, dtype=torch.float32, device=device) + 0.5) / size - 0.5
     r = torch.sqrt(t[:, None] ** 2 + t[None, :] ** 2)
-    u = ((r - float(radius)) / float(softness)).clamp(0, 1)
+    u = ((r - radius) / softness).clamp(0, 1)
     return (0.5 + 0.5 * torch.cos(torch.pi * u)).view(1, 1, size, size)
 
 
@@ -421,8 +419,7 @@ def windowed(param: Parameterization, radius: float, softness: float = 0.15, bac
     """
     if not isinstance(param, Parameterization):
         raise TypeError(f"param must be a Parameterization, got {type(param).__name__}")
-    if not 0 <= float(backdrop) <= 1:
-        raise ValueError(f"backdrop must be in [0, 1], got {backdrop}")
+    backdrop = check_number("backdrop", backdrop, 0, 1)
     x0 = param.image()
     h, w = x0.shape[-2:]
     if h != w:
@@ -600,7 +597,7 @@ def generator(shape=(1, 3, 128, 128), *, init="grey", code_range: str = "clip", 
     mean = stats["mean"].to(device).view(1, -1, 1, 1)
     std = stats["std"].to(device).view(1, -1, 1, 1)
     high = stats["high"].to(device).view(1, -1, 1, 1)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, 0)) if seed is not None else None
+    gen = seeded_generator(seed) if seed is not None else None
 
     def encode(x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -24,6 +24,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .._validate import check_number
 from ..device import get_device, model_device
 from ..images import image_batch
 from ..models import VizModel, load_checked_state, load_model, package_file
@@ -180,10 +181,7 @@ def adain(content, style, alpha: float = 1.0, *, size: int | None = 256, style_s
         >>> adain("astronaut", "waves", alpha=0.5, size=128).shape    # doctest: +SKIP
         torch.Size([1, 3, 128, 128])
     """
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
-        raise TypeError(f"alpha must be a number in [0, 1], got {type(alpha).__name__}")
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1] (0 = the photo, 1 = full style), got {alpha!r}")
+    alpha = check_number("alpha", alpha, 0, 1)   # 0: the photo, 1: full style
     if style_size is not None and (isinstance(style_size, bool) or not isinstance(style_size, int)
                                    or style_size < 16):
         raise ValueError(f"style_size must be an integer of at least 16 pixels (or None), got {style_size!r}")

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .._validate import check_int
+from .._validate import check_int, seeded_generator
 from ..device import model_device
 from ..images import load_image, resize, to_image, to_tensor
 from .artwork import style_batch
@@ -182,10 +182,7 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
     lr = (recipe.lr if recipe else 0.03) if lr is None else lr
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    if not isinstance(size, int) or size < 16:
-        raise ValueError(f"size must be an integer of at least 16 pixels, got {size!r}")
+    steps, size = check_int("steps", steps, 0), check_int("size", size, 16)
     if not isinstance(init, torch.Tensor) and init not in INITS:
         raise ValueError(f"init must be one of {INITS} or an image tensor, got {init!r}")
     if content is None and isinstance(init, str) and init == "content":
@@ -242,7 +239,7 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         ref = content_img if content_img is not None else style_imgs[0]
         tv_ref = tv_loss(ref) * (size * size) / (ref.shape[-1] * ref.shape[-2])
 
-    gen = torch.Generator(device="cpu").manual_seed(check_int("seed", seed, 0))
+    gen = seeded_generator(seed)
     if isinstance(init, torch.Tensor):
         x0 = style_batch(loss_net, init, size)
     elif init == "content" and content_img is not None:

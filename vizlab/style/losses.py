@@ -23,7 +23,7 @@ from typing import Sequence
 
 import torch
 
-from .._validate import check_int
+from .._validate import check_number, seeded_generator
 
 GRAM_NORMALIZATIONS = ("none", "chw", "nchw")
 
@@ -194,7 +194,7 @@ def style_palette(style: torch.Tensor, n: int = 64, iters: int = 15, seed: int =
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     pixels = style.detach().reshape(3, -1).t().float()
-    gen = torch.Generator().manual_seed(check_int("seed", seed, 0))
+    gen = seeded_generator(seed)
     centres = pixels[torch.randperm(len(pixels), generator=gen)[:n]].clone()
     for _ in range(iters):
         assign = torch.cdist(pixels, centres).argmin(dim=1)
@@ -224,8 +224,7 @@ def palette_loss(img: torch.Tensor, palette: torch.Tensor, margin: float = 0.08,
     if not isinstance(palette, torch.Tensor) or palette.dim() != 2 or palette.shape[1] != img.shape[1]:
         raise ValueError(f"palette must be a (K, {img.shape[1]}) tensor of colours; got "
                          f"{tuple(palette.shape) if isinstance(palette, torch.Tensor) else type(palette).__name__}")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin!r}")
+    margin = check_number("margin", margin)
     pixels = img.permute(0, 2, 3, 1).reshape(-1, img.shape[1])
     palette = palette.to(pixels)
     # Squared distances by expansion, clamped before the root: cdist's backward at a zero distance (a pixel
@@ -266,10 +265,8 @@ def darkening_loss(img: torch.Tensor, photo: torch.Tensor, black: float = 0.15, 
     if img.shape[1] != 3 or photo.shape != img.shape:
         raise ValueError(f"img and photo must be RGB batches of one shape; got {tuple(img.shape)} and "
                          f"{tuple(photo.shape)}")
-    if not 0 < black <= 1:
-        raise ValueError(f"black must be in (0, 1], got {black!r}")
-    if not 0 <= dark_photo <= 1:
-        raise ValueError(f"dark_photo must be in [0, 1], got {dark_photo!r}")
+    black = check_number("black", black, 0, 1, low_open=True)
+    dark_photo = check_number("dark_photo", dark_photo, 0, 1)
     luma = torch.tensor(_LUMA, dtype=photo.dtype, device=photo.device).view(1, 3, 1, 1)
     lit = ((photo.detach() * luma).sum(1) >= dark_photo).to(img.dtype)
     return weight * (lit * torch.relu(black - img.amax(dim=1))).mean()

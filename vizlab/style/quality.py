@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import inspect
-import math
 import numbers
 from dataclasses import dataclass
 from typing import Sequence
@@ -21,6 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .._validate import check_number
 from ..images import load_image, resize, to_image, to_tensor
 from .losses import _LUMA as _LUMA_WEIGHTS
 
@@ -101,8 +101,7 @@ def blob_check(stylised, photo, style=None, *, max_fraction: float = 0.01, black
     """
     from scipy.ndimage import binary_dilation, gaussian_filter, label
 
-    if not 0 < max_fraction < 1:
-        raise ValueError(f"max_fraction must be in (0, 1), got {max_fraction!r}")
+    max_fraction = check_number("max_fraction", max_fraction, 0, 1, low_open=True, high_open=True)
     out = _as_hwc(stylised, "stylised")
     h, w = out.shape[:2]
     ref = resize(_as_hwc(photo, "photo"), (h, w))
@@ -177,9 +176,7 @@ _GRID_OWN = ("content", "style", "size", "steps", "loss_net", "judge", "verbose"
 
 
 def _style_scale(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a style scale, a positive real number, got {value!r}")
-    return float(value)
+    return check_number(name, value, low_open=True)   # a style scale
 
 
 def _style_settings(st, value, style_transfer) -> dict:

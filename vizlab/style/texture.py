@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_int, check_number
+from .._validate import check_int, check_number, seeded_generator
 from ..device import model_device
 from ..models import VizModel, load_model
 from .artwork import style_batch
@@ -185,12 +185,12 @@ def _histogram_loss(f: torch.Tensor, source_sorted: torch.Tensor) -> torch.Tenso
 
 
 def random_directions(channels: int, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``count`` random unit vectors in ``channels`` dimensions, ``(count, channels)``: Gaussian draws scaled to
-    length 1 (so uniform on the sphere), drawn on the CPU from ``generator`` (the same on every device)."""
+    """``count`` random directions in ``channels`` dimensions, ``(count, channels)``: standard Gaussian draws, whose
+    directions are uniform on the sphere, drawn on the CPU from ``generator`` (the same on every device). Not scaled
+    to length 1 here: :meth:`SlicedTarget.draw`, which every set of directions passes, does that (once)."""
     check_int("channels", channels)
     check_int("count", count)
-    d = torch.randn(count, channels, generator=generator)
-    return d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return torch.randn(count, channels, generator=generator)
 
 
 def _quantiles(sorted_values: torch.Tensor, n: int) -> torch.Tensor:
@@ -255,8 +255,8 @@ def _sliced_loss(f: torch.Tensor, target: SlicedTarget) -> torch.Tensor:
 def sliced_wasserstein(f: torch.Tensor, source: torch.Tensor, directions: int | torch.Tensor | None = None,
                        generator: torch.Generator | None = None) -> torch.Tensor:
     """The sliced Wasserstein distance (squared, relative) between the feature vectors of two ``(1, C, H, W)``
-    maps (sizes may differ): :func:`_sliced_loss` with ``directions`` (a ``(D, C)`` tensor of unit vectors, or a
-    count of random ones drawn from ``generator``; ``None``: ``C`` of them). Differentiable in ``f``."""
+    maps (sizes may differ): :func:`_sliced_loss` with ``directions`` (a ``(D, C)`` tensor, its rows scaled to unit
+    length, or a count of random ones drawn from ``generator``; ``None``: ``C`` of them). Differentiable in ``f``."""
     _one_image(source)
     target = SlicedTarget(source)
     c = source.shape[1]
@@ -809,10 +809,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                              f"shallower patch layer, a larger size or fewer octaves")
     feat_layers = list(dict.fromkeys([*layers, *long_range, *histogram_layers, *patch_layers]))
     src_full = style_batch(None, source, source_size).to(device)
-    seed = check_int("seed", seed, 0)
-    gen = torch.Generator().manual_seed(seed)
+    gen = seeded_generator(seed)
     # the sliced loss's directions: their own stream (the start's draws stay those of a Gram run with this seed)
-    direction_gen = torch.Generator().manual_seed(seed + 7919)
+    direction_gen = seeded_generator(seed, 7919)
     gray = _is_gray(src_full)
 
     start = time.perf_counter()

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import check_number
 from ..device import model_device
 from ..toy import seeded
 from ..images import SAMPLES, TEXTURES, image_batch, load_image, resize
@@ -225,9 +226,7 @@ class ContentCrops:
 
     def __init__(self, folder: str | Path | None = None, size: int = 256, seed: int = 0, max_side: int = 512,
                  flat_patches: float = 0.0):
-        if not 0.0 <= flat_patches <= 1.0:
-            raise ValueError(f"flat_patches must be a probability in [0, 1], got {flat_patches!r}")
-        self.flat_patches = flat_patches
+        self.flat_patches = check_number("flat_patches", flat_patches, 0, 1)   # a probability
         if not isinstance(size, int) or size < 16:
             raise ValueError(f"size must be an integer of at least 16, got {size!r}")
         self.size = size

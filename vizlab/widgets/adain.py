@@ -17,6 +17,7 @@ import ipywidgets as W
 import numpy as np
 import torch
 
+from .._validate import check_number
 from ..images import to_image
 from ..style.adain import AdaIN, content_batch, feature_statistics, load_adain
 from ..style.artwork import style_batch, style_names
@@ -53,8 +54,7 @@ class AdainExplorer(Explorer):
     def __init__(self, content="cat", styles: Sequence[str] | None = None, *, alpha: float = 1.0,
                  size: int = 256, style_size: int | None = None, net: AdaIN | None = None):
         super().__init__()
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 <= alpha <= 1:
-            raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+        alpha = check_number("alpha", alpha, 0, 1)
         names = list(styles) if styles is not None else style_names()
         if not names:
             raise ValueError("styles must name at least one style image")

@@ -14,6 +14,7 @@ import ipywidgets as W
 import torch
 from torch import nn
 
+from .._validate import check_number
 from ..attribution._common import first_image
 from ..attribution.cam import default_layer, grad_cam
 from ..attribution.plot import show_maps
@@ -64,8 +65,7 @@ class GradCamExplorer(Explorer):
         if first not in options:
             raise ValueError(f"layer={first!r} is not one of the spatial layers: {', '.join(options)}")
         self.layer = W.Dropdown(options=options, value=first, description="layer", layout=W.Layout(width="220px"))
-        if not 0 <= float(alpha) <= 1:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        alpha = check_number("alpha", alpha, 0, 1)
         self.alpha = W.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.05, description="alpha",
                                    continuous_update=False)
         self.controls = [*self.picker.widgets, self.layer, self.alpha]
