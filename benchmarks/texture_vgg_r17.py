@@ -59,6 +59,18 @@ V["mb0"] = ("brick", dict(V["qb5"][1], steps=[0], **LATTICE2))
 V["mb5"] = ("brick", dict(V["qb5"][1], **LATTICE2))
 V["mb2"] = ("brick", dict(V["hb2"][1], **LATTICE2))
 V["mb2tf"] = ("brick", dict(V["hb2tf"][1], **LATTICE2))
+#: after texture17-1/-2 (heal: brick 9, brush 9, gravel 8 of 10; raw quilts: 10, 9, 8; the tells: brick's short
+#: bricks and broken joints at the cuts, the painting's "coherent dark centre with strokes around it" that 32-px
+#: cells scramble, gravel "slightly smeared", guessing): 64-px cells (2 a side: fewer cuts, more of the source's
+#: layout in each cell, more of the image copied), the same band healing; brick's region widened to hold a
+#: 64 + 16 px square on the lattice (columns 64-176, rows 0-220; lean there under 0.05 px per px)
+V["hg2t64"] = ("gravel", dict(V["hg2t"][1], quilt_block=64))
+V["hs2f64"] = ("brush", dict(V["hs2f"][1], quilt_block=64))
+V["mb2_64"] = ("brick", dict(V["mb2"][1], quilt_block=64, quilt_region=(0, 220, 64, 176)))
+#: after texture17-3 (64-px cells healed in the band: gravel 4/10, all guessing; brush 10/10, all guessing, "strokes
+#: flow together" in the photo; brick 10/10, "glitchy mortar" at the cuts): the brush's 64-px quilt unhealed (0
+#: iterations: every pixel a source pixel), to see whether the band's healing is what gives the strokes away
+V["qs0c64"] = ("brush", dict(V["hs2f64"][1], steps=[0]))
 #: the quilts themselves (0 iterations) for the sheets
 for key, base in (("qb0c", "qb5"), ("qg0c", "qg6"), ("qs0c", "qs6")):
     V[key] = (V[base][0], dict(V[base][1], steps=[0]))
