@@ -71,6 +71,8 @@ V["mb2_64"] = ("brick", dict(V["mb2"][1], quilt_block=64, quilt_region=(0, 220, 
 #: flow together" in the photo; brick 10/10, "glitchy mortar" at the cuts): the brush's 64-px quilt unhealed (0
 #: iterations: every pixel a source pixel), to see whether the band's healing is what gives the strokes away
 V["qs0c64"] = ("brush", dict(V["hs2f64"][1], steps=[0]))
+#: and gravel's 64-px quilt unhealed (is the band's healing what took gravel to chance in texture17-3/-4?)
+V["qg0c64"] = ("gravel", dict(V["hg2t64"][1], steps=[0]))
 #: the quilts themselves (0 iterations) for the sheets
 for key, base in (("qb0c", "qb5"), ("qg0c", "qg6"), ("qs0c", "qs6")):
     V[key] = (V[base][0], dict(V[base][1], steps=[0]))
