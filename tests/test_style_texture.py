@@ -950,3 +950,114 @@ def test_the_sliced_directions_are_normalised_once_and_the_loss_is_unchanged(tne
     synthesize_texture_vgg("gravel", size=32, source_size=64, octaves=1, steps=1, net=tnet, loss="sliced",
                            layers=["relu1_1"], seed=5)
     assert seeds == [5 + 7919]  # exact
+
+
+# --- round 17: heal only near the cuts (heal_band), a lattice quilt (period, region) ------------------------------
+
+def test_quilt_origin_says_where_each_pixel_came_from_and_seam_weights_find_the_cuts():
+    from vizlab.style.texture import quilt, seam_weights
+
+    src = _coordinate_source()
+    img, origin = quilt(src, 64, 16, torch.Generator().manual_seed(3), overlap=4, return_origin=True)
+    assert torch.equal(img, quilt(src, 64, 16, torch.Generator().manual_seed(3), overlap=4))  # exact: same draws
+    assert torch.equal(img[0, 0], origin[0].float()) and torch.equal(img[0, 1], origin[1].float())  # exact
+    w1 = seam_weights(origin, 1)
+    assert w1.shape == (1, 1, 64, 64) and set(w1.unique().tolist()) <= {0.0, 1.0}  # exact
+    # band 1: exactly the pixels with a neighbour (down/across, either side, wrapping) that is not its continuation
+    o = origin
+    seam = torch.zeros(64, 64, dtype=torch.bool)
+    for dim, step in ((1, torch.tensor([1, 0]).view(2, 1, 1)), (2, torch.tensor([0, 1]).view(2, 1, 1))):
+        fwd = (torch.roll(o, -1, dims=dim) != o + step).any(dim=0)
+        back = (torch.roll(o, 1, dims=dim) != o - step).any(dim=0)
+        seam |= fwd | back
+    assert torch.equal(w1[0, 0] > 0, seam) and 0 < int(seam.sum()) < 64 * 64  # exact
+    # a wider band holds the narrower; a feather adds weights in (0, 1) beyond it; inside a cell they are 0
+    w2, w2f = seam_weights(origin, 2), seam_weights(origin, 2, feather=2)
+    assert bool((w2 >= w1).all()) and int((w2 > 0).sum()) > int((w1 > 0).sum())  # exact
+    assert torch.equal(w2f == 1, w2 == 1) and bool(((w2f > 0) & (w2f < 1)).any())  # exact
+    assert float(w2f.min()) == 0.0  # exact: the cells' middles are untouched
+    with pytest.raises(ValueError, match="return_origin needs seams='cut'"):
+        quilt(src, 32, 8, return_origin=True, seams="blend")
+    with pytest.raises(ValueError, match="band must be an integer >= 1, got 0"):
+        seam_weights(origin, 0)
+    with pytest.raises(ValueError, match="feather must be an integer >= 0, got -1"):
+        seam_weights(origin, 1, -1)
+    with pytest.raises(ValueError, match="origin must be quilt"):
+        seam_weights(origin[0], 1)
+
+
+def test_lattice_quilt_puts_every_cell_on_the_period_inside_the_region():
+    from vizlab.style.texture import quilt, source_period
+
+    src = _coordinate_source(64, 72)
+    for seed in range(3):
+        for period in ((0, 4), (8, 4), (8, 0)):
+            _, o = quilt(src, 32, 8, torch.Generator().manual_seed(seed), overlap=4, period=period,
+                         region=(4, 60, 10, 70), return_origin=True)
+            canvas = torch.arange(32)
+            for axis, p in enumerate(period):
+                offset = (o[axis] - (canvas[:, None] if axis == 0 else canvas[None, :])) % 32
+                if p:   # one offset modulo the period over the whole torus (the wrap shifts by 32, a multiple)
+                    assert len((offset % p).unique()) == 1, (seed, period, axis)  # exact
+            assert int(o[0].min()) >= 4 and int(o[0].max()) < 60  # exact: the region
+            assert int(o[1].min()) >= 10 and int(o[1].max()) < 70  # exact
+    # without a period the offsets take several phases (so the test above can fail)
+    _, free = quilt(src, 32, 8, torch.Generator().manual_seed(0), overlap=4, return_origin=True)
+    assert len(((free[1] - torch.arange(32)[None, :]) % 4).unique()) > 1  # exact
+    # the period of vertical stripes 6 px apart, across; none down
+    x = torch.arange(60.0)
+    stripes = (0.5 + 0.4 * torch.sin(2 * torch.pi * x / 6)).expand(1, 3, 60, 60)
+    assert source_period(stripes, -1) == pytest.approx(6.0, abs=0.1)  # margin: the parabola's refinement
+    assert source_period(stripes, -2) != source_period(stripes, -2)  # exact: nan, a flat profile has no peak
+    for bad, error, word in (((0, 5), ValueError, "period's px must divide side"),
+                             ((64, 0), ValueError, "period's py"), ((1.5, 0), TypeError, r"period\[0\]"),
+                             (4, TypeError, "period must be")):
+        with pytest.raises(error, match=word):
+            quilt(src, 32, 8, period=bad)
+    for bad, error, word in (((0, 9, 0, 72), ValueError, "region must lie in the source"),
+                             ((0, 65, 0, 72), ValueError, "region must lie"), ((0, 64), TypeError, "region must be"),
+                             ((0, 64, -1, 72), ValueError, r"region\[2\]")):
+        with pytest.raises(error, match=word):
+            quilt(src, 32, 8, region=bad)
+    with pytest.raises(ValueError, match="axis must be -1"):
+        source_period(stripes, 1)
+
+
+def test_heal_band_moves_only_the_pixels_near_the_cuts(tnet):
+    from vizlab.style.texture import quilt, seam_weights
+
+    kw = dict(size=32, source_size=64, octaves=1, net=tnet, init="quilt", quilt_block=16, seed=1)
+    for texture in ("brush", "gravel"):   # colour: the masked steps alone; gray: the quilt's pixels put back
+        src = style_batch(None, texture, 64)
+        start, origin = quilt(src, 32, 16, torch.Generator().manual_seed(1), return_origin=True)
+        weight = seam_weights(origin, 2)
+        outside = (weight == 0).expand(1, 3, -1, -1)
+        healed = synthesize_texture_vgg(texture, steps=4, heal_band=2, **kw)
+        assert bool(outside.any()) and torch.equal(healed.image[outside], start[outside])  # exact: bit for bit
+        inside = ~outside
+        assert not torch.equal(healed.image[inside], start[inside])  # exact: the band did move
+        assert f"{100 * float((weight == 0).float().mean()):.1f} % of the pixels are verbatim" in healed.start
+        assert "partly copied source" in healed.start  # exact
+    # without the band every pixel moves (colour: nothing puts them back)
+    plain = synthesize_texture_vgg("brush", steps=4, **kw)
+    src = style_batch(None, "brush", 64)
+    start, origin = quilt(src, 32, 16, torch.Generator().manual_seed(1), return_origin=True)
+    outside = (seam_weights(origin, 2) == 0).expand(1, 3, -1, -1)
+    assert not torch.equal(plain.image[outside], start[outside])  # exact
+    # a lattice quilt reaches the start: every cell on the period
+    lat = synthesize_texture_vgg("gravel", steps=0, quilt_period=(0, 8), quilt_region=(0, 64, 8, 60), **kw)
+    expect = quilt(style_batch(None, "gravel", 64), 32, 16, torch.Generator().manual_seed(1), period=(0, 8),
+                   region=(0, 64, 8, 60))
+    from vizlab.style.texture import _finished
+    assert torch.equal(lat.image, _finished(expect.mean(dim=1, keepdim=True), style_batch(None, "gravel", 64)))
+    for extra, error, word in ((dict(heal_band=0), ValueError, "heal_band must be an integer >= 1"),
+                               (dict(heal_band=2.0), TypeError, "heal_band"),
+                               (dict(heal_band=2, quilt_seams="blend"), ValueError, "heal_band needs quilt_seams"),
+                               (dict(heal_band=2, heal_feather=-1), ValueError, "heal_feather"),
+                               (dict(heal_band=2, init="spectrum"), ValueError, "heal_band needs init='quilt'"),
+                               (dict(heal_band=2, octaves=2), ValueError, "heal_band needs init='quilt' and octaves=1"),
+                               (dict(quilt_period=(0, 8), octaves=2), ValueError, "quilt_period needs"),
+                               (dict(quilt_region=(0, 64, 0, 64), init="noise"), ValueError, "quilt_region needs"),
+                               (dict(quilt_period=(0, 5)), ValueError, "period's px must divide side")):
+        with pytest.raises(error, match=word):
+            synthesize_texture_vgg("gravel", steps=0, **{**kw, **extra})

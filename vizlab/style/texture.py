@@ -35,8 +35,12 @@ vectors is matched, not only its second moments (round 16, opt-in).
 
 A second, separately labelled mode is **not synthesis from noise**: ``init="quilt"`` starts from a periodic quilt
 of rearranged source squares (:func:`quilt`, Efros & Freeman 2001's image quilting with minimum-error cuts) and
-lets the same losses remove the seams; its results are partly copied source (how much is not measured) and say so
-in ``result.start`` (round 15, benchmarks/README.md).
+lets the same losses remove the seams; its results are **partly copied source** and say so in ``result.start``
+(round 15, benchmarks/README.md). Every pixel of a cut quilt is a source pixel; round 17 measured how many stay
+so (benchmarks/README.md, "Round 17"): after round 15's 20 healing iterations almost none bit for bit, but the
+cells' insides still read as the source's own pixels; with ``heal_band`` (only the pixels near the cuts move) the
+rest, most of the image, are verbatim source pixels and ``result.start`` gives the share. ``quilt_period`` /
+``quilt_region`` make a lattice quilt (a brick wall's cells on its column pitch, from the photo's upright part).
 
 Example:
     >>> result = synthesize_texture_vgg("gravel", size=128, steps=40)          # doctest: +SKIP
@@ -482,7 +486,9 @@ def _min_cut(error: torch.Tensor) -> torch.Tensor:
 
 
 def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generator | None = None,
-          overlap: int | None = None, tolerance: float = 0.1, seams: str = "cut") -> torch.Tensor:
+          overlap: int | None = None, tolerance: float = 0.1, seams: str = "cut",
+          period: tuple[int, int] | None = None, region: tuple[int, int, int, int] | None = None,
+          return_origin: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """A periodic ``side`` x ``side`` image made of rearranged patches of ``source`` (``(1, C, H, W)``): image
     quilting in the manner of Efros & Freeman (2001), on a torus, as the **start** of a synthesis that then removes
     the seams (``synthesize_texture_vgg(init="quilt")``; it is then not a synthesis from noise).
@@ -500,7 +506,7 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     along the path of least squared difference to it (Efros & Freeman's minimum error boundary cut), so every
     pixel is a source pixel; ``"blend"``: the squares are cross-faded with weights that fall linearly over
     ``overlap`` pixels towards each edge (cross-fades leave ghosted overlaps: round 15, looked at, not blind;
-    ``benchmarks/README.md``). How much of a later synthesis stays copied source is not measured.
+    ``benchmarks/README.md``). How much of a later synthesis stays copied source: round 17 in that file.
 
     Args:
         source: the texture, ``(1, C, H, W)``, at the scale of the output; at least ``block + overlap`` a side.
@@ -511,9 +517,19 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
             match: a random tiling), rounded up to even. Default ``max(2, block // 4)``, rounded up to even.
         tolerance: how far above the best allowed match a candidate may be (0: always the best allowed one).
         seams: ``"cut"`` or ``"blend"`` (above).
+        period: ``(py, px)``: **a lattice quilt** (round 17): every cell's square is taken at a source offset
+            congruent to the first cell's modulo the source's period, ``(source y - canvas y) % py`` the same for
+            every cell (and likewise across with ``px``), so a regular texture's joints meet on their own
+            lattice and long joints stay straight instead of drifting from cell to cell; ``0`` leaves that axis
+            free. The output's ``side`` must be a multiple of each non-zero period (the torus must hold the
+            lattice). Find a period with :func:`source_period`. Default ``None``: no lattice.
+        region: ``(y0, y1, x0, x1)``: take squares only from ``source[..., y0:y1, x0:x1]`` (e.g. the part of a
+            photo where the perspective leaves the joints upright). Default ``None``: the whole source.
+        return_origin: also return where each pixel came from (``seams="cut"`` only): ``(2, side, side)`` source
+            row and column of every output pixel (every pixel of a cut quilt is a source pixel).
 
     Returns:
-        ``(1, C, side, side)``, periodic.
+        ``(1, C, side, side)``, periodic; with ``return_origin`` a pair ``(image, origin)``.
     """
     if not isinstance(source, torch.Tensor):
         raise TypeError(f"source must be a tensor (1, C, H, W), got {type(source).__name__}; a texture name or "
@@ -531,6 +547,8 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     check_number("tolerance", tolerance)
     if seams not in ("cut", "blend"):
         raise ValueError(f"seams must be 'cut' or 'blend', got {seams!r}")
+    if return_origin and seams != "cut":
+        raise ValueError(f"return_origin needs seams='cut' (a blended pixel has no one origin), got seams {seams!r}")
     c, h, w = source.shape[1:]
     b = block + overlap
     if seams == "cut" and b > side:
@@ -538,6 +556,24 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     if h < b or w < b:
         raise ValueError(f"source ({h}x{w} px) is smaller than one quilt square ({b} px: block {block} + "
                          f"{said})")
+    if region is None:
+        y0, y1, x0, x1 = 0, h, 0, w
+    else:
+        if not isinstance(region, (tuple, list)) or len(region) != 4:
+            raise TypeError(f"region must be (y0, y1, x0, x1) or None, got {region!r}")
+        y0, y1, x0, x1 = (check_int(f"region[{k}]", v, 0) for k, v in enumerate(region))
+        if not (y1 <= h and x1 <= w and y1 - y0 >= b and x1 - x0 >= b):
+            raise ValueError(f"region must lie in the source ({h}x{w} px) and hold one quilt square ({b} px) down "
+                             f"and across, got {tuple(region)!r}")
+    per_y = per_x = 0
+    if period is not None:
+        if not isinstance(period, (tuple, list)) or len(period) != 2:
+            raise TypeError(f"period must be (py, px) (0: that axis free) or None, got {period!r}")
+        per_y, per_x = (check_int(f"period[{k}]", v, 0) for k, v in enumerate(period))
+        for name, p, room in (("py", per_y, y1 - y0 - b + 1), ("px", per_x, x1 - x0 - b + 1)):
+            if p and (side % p or p > room):
+                raise ValueError(f"period's {name} must divide side ({side}) and leave every phase a source "
+                                 f"position (at most {room}: the region's side - block - overlap + 1), got {p!r}")
     src = source.detach().float().cpu()
     # blending weight of one square: linear ramps over ``overlap`` pixels towards each edge
     ramp = torch.ones(b)
@@ -553,15 +589,28 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
     half = overlap // 2
     placed: dict[tuple[int, int], tuple[int, int]] = {}
     ys, xs = torch.arange(h - b + 1)[:, None], torch.arange(w - b + 1)[None, :]
+    inside = (ys >= y0) & (ys <= y1 - b) & (xs >= x0) & (xs <= x1 - b)
+    phase: tuple[int, int] | None = None        # the first cell's (source - canvas) offset, for ``period``
+    origin = torch.zeros(2, side, side, dtype=torch.long) if return_origin else None
     for i in range(n):
         for j in range(n):
             rows = (torch.arange(b) + i * block - half) % side
             cols = (torch.arange(b) + j * block - half) % side
             known_w = acc_w[:, rows][:, :, cols]
             mask = (known_w > 0).float()                                  # (1, b, b)
+            hard = inside.clone()       # where squares may come from at all: the region, on the lattice
+            if phase is not None:
+                if per_y:
+                    hard &= (ys - (i * block - half) - phase[0]) % per_y == 0
+                if per_x:
+                    hard &= (xs - (j * block - half) - phase[1]) % per_x == 0
             if mask.sum() == 0:
-                y = int(torch.randint(h - b + 1, (1,), generator=generator))
-                x = int(torch.randint(w - b + 1, (1,), generator=generator))
+                if region is None and phase is None:   # round 15's draws, bit for bit
+                    y = int(torch.randint(h - b + 1, (1,), generator=generator))
+                    x = int(torch.randint(w - b + 1, (1,), generator=generator))
+                else:
+                    free = hard.flatten().nonzero()[:, 0]
+                    y, x = divmod(int(free[torch.randint(len(free), (1,), generator=generator)]), w - b + 1)
             else:
                 canvas = acc[:, rows][:, :, cols] / known_w.clamp_min(1e-12) * mask   # (C, b, b)
                 cross = F.conv2d(src, canvas[None])[0, 0]                 # sum M P T
@@ -579,12 +628,17 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
                         py, px = placed[cell]
                         cy, cx = py + di * block, px + dj * block
                         allowed &= ((ys - cy).abs() > block // 2) | ((xs - cx).abs() > block // 2)
+                if region is not None or phase is not None:
+                    ssd = torch.where(hard, ssd, torch.full_like(ssd, float("inf")))
+                    allowed &= hard
                 if allowed.any():
                     ssd = torch.where(allowed, ssd, torch.full_like(ssd, float("inf")))
                 good = (ssd <= ssd.min() * (1 + tolerance) + 1e-9).flatten().nonzero()[:, 0]
                 pick = int(good[torch.randint(len(good), (1,), generator=generator)])
                 y, x = divmod(pick, ssd.shape[1])
             placed[(i, j)] = (y, x)
+            if phase is None and period is not None:
+                phase = (y - (i * block - half), x - (j * block - half))
             square = src[0, :, y:y + b, x:x + b]
             flat = (rows[:, None] * side + cols[None, :]).flatten()
             if seams == "cut":
@@ -615,12 +669,70 @@ def quilt(source: torch.Tensor, side: int, block: int, generator: torch.Generato
                 keep |= ~known
                 value = torch.where(keep, square, here)
                 acc.view(c, -1)[:, flat] = value.reshape(c, -1)
+                if origin is not None:
+                    grid = torch.stack(torch.meshgrid(torch.arange(b) + y, torch.arange(b) + x, indexing="ij"))
+                    here_o = origin.view(2, -1)[:, flat].view(2, b, b)
+                    origin.view(2, -1)[:, flat] = torch.where(keep, grid, here_o).reshape(2, -1)
                 acc_w.view(-1)[flat] = 1.0
                 continue
             # added onto the torus (rows and columns wrap round; a square wider than the torus adds onto itself)
             acc.view(c, -1).index_add_(1, flat, (square * weight).reshape(c, -1))
             acc_w.view(1, -1).index_add_(1, flat, weight.reshape(1, -1))
-    return (acc / acc_w.clamp_min(1e-12))[None].to(source.device, source.dtype)
+    image = (acc / acc_w.clamp_min(1e-12))[None].to(source.device, source.dtype)
+    return (image, origin) if origin is not None else image
+
+
+def source_period(source: torch.Tensor, axis: int, low: int = 4, high: int | None = None) -> float:
+    """The period of ``source`` (``(1, C, H, W)``) along ``axis`` (``-1``: across, ``-2``: down), from the
+    autocorrelation of its mean profile: the image averaged over the other axis and its channels, mean removed,
+    correlated with itself; the first local maximum at a lag in ``low .. high`` (default: half the side),
+    refined to a fraction of a pixel by a parabola through it and its neighbours. A brick wall's column pitch
+    across, for :func:`quilt`'s ``period``. ``nan`` if the profile has no such peak."""
+    if axis not in (-1, -2):
+        raise ValueError(f"axis must be -1 (across) or -2 (down), got {axis!r}")
+    if not isinstance(source, torch.Tensor) or source.dim() != 4:
+        raise ValueError(f"source must be an image tensor (1, C, H, W), got {getattr(source, 'shape', source)!r}")
+    plane = source.detach().float().mean(dim=(0, 1))
+    prof = plane.mean(dim=0) if axis == -1 else plane.mean(dim=1)
+    return _first_peak(prof, check_int("low", low, 1), high)
+
+
+def _first_peak(prof: torch.Tensor, low: int, high: int | None) -> float:
+    p = prof - prof.mean()
+    n = p.numel()
+    ac = torch.stack([(p[:n - k] * p[k:]).sum() for k in range(n // 2 + 2)])
+    high = n // 2 if high is None else check_int("high", high, low + 1, n // 2)
+    for k in range(max(low, 1), high + 1):
+        if ac[k] > ac[k - 1] and ac[k] >= ac[k + 1]:
+            den = ac[k - 1] - 2 * ac[k] + ac[k + 1]
+            return float(k + (0.5 * (ac[k - 1] - ac[k + 1]) / den if den != 0 else 0.0))
+    return float("nan")
+
+
+def seam_weights(origin: torch.Tensor, band: int, feather: int = 0) -> torch.Tensor:
+    """Where a cut quilt's seams are, as weights ``(1, 1, side, side)``: a pixel is on a seam when a neighbour
+    (down or across, wrapping round) is not its source continuation (``origin``, from :func:`quilt` with
+    ``return_origin=True``, differs from its own by other than the step). Weight 1 within ``band - 1`` pixels
+    (Chebyshev distance) of a seam pixel, so ``band`` 1 is the two pixels either side of each cut; then falling
+    linearly to 0 over ``feather`` more pixels; 0 beyond (those pixels are left as the quilt made them)."""
+    if not isinstance(origin, torch.Tensor) or origin.dim() != 3 or origin.shape[0] != 2:
+        raise ValueError(f"origin must be quilt(..., return_origin=True)'s (2, side, side) tensor, got "
+                         f"{getattr(origin, 'shape', type(origin).__name__)}")
+    check_int("band", band, 1)
+    check_int("feather", feather, 0)
+    seam = torch.zeros(origin.shape[1:], dtype=torch.bool)
+    for dim in (1, 2):
+        step = torch.zeros(2, 1, 1, dtype=origin.dtype)
+        step[dim - 1] = 1
+        broken = (torch.roll(origin, -1, dims=dim) != origin + step).any(dim=0)   # p and its next neighbour
+        seam |= broken | torch.roll(broken, 1, dims=dim - 1)
+    dist = torch.where(seam, 0.0, float("inf"))
+    grown = seam.float()[None, None]
+    for d in range(1, band + feather):
+        grown = F.max_pool2d(F.pad(grown, (1, 1, 1, 1), mode="circular"), 3, stride=1)
+        dist = torch.where((grown[0, 0] > 0) & torch.isinf(dist), float(d), dist)
+    weight = torch.where(dist < band, 1.0, (1 - (dist - band + 1) / (feather + 1)).clamp_min(0.0))
+    return weight[None, None]
 
 
 def _upsample_periodic(x: torch.Tensor, side: int) -> torch.Tensor:
@@ -668,6 +780,9 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                            histogram_layers: Sequence[str] = (), histogram_weight: float = 1.0,
                            tv_weight: float = 0.0, patch_layers: Sequence[str] = (), patch_weight: float = 1.0,
                            patch_stride: int = 1, quilt_block: int = 32, quilt_seams: str = "cut",
+                           quilt_period: tuple[int, int] | None = None,
+                           quilt_region: tuple[int, int, int, int] | None = None,
+                           heal_band: int | None = None, heal_feather: int = 0,
                            net: TextureNet | None = None,
                            seed: int = 0,
                            callback: Callable[[int, int, float], None] | None = None,
@@ -716,12 +831,23 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         init: ``"spectrum"`` (noise with the source's spectrum and mean), ``"noise"`` (grey plus noise), or
             ``"quilt"``: **not a synthesis from noise**: the start is a periodic quilt of rearranged source
             patches (:func:`quilt`, ``quilt_block`` px a cell at the output's scale) and the optimisation then
-            removes the seams between them; a result is then partly copied source (how much is not measured),
-            and must be labelled so (``result.start`` carries the label).
+            removes the seams between them; a result is then partly copied source (measured in round 17:
+            benchmarks/README.md), and must be labelled so (``result.start`` carries the label).
         quilt_block: the quilt's cell side in output pixels (``init="quilt"`` only): a divisor of ``size`` with
             ``quilt_block / 2**(octaves-1) >= 2``, at most ``size / 2``. Default 32.
         quilt_seams: how the quilt's squares meet (:func:`quilt`'s ``seams``): ``"cut"`` (default; every pixel a
             source pixel) or ``"blend"`` (cross-faded overlaps).
+        quilt_period, quilt_region: :func:`quilt`'s ``period`` (a lattice quilt: every square at a source offset
+            congruent to the first's modulo the period, so a brick wall's long joints stay straight) and
+            ``region`` (the source window squares come from), in source pixels at ``source_size``; with
+            ``octaves`` 1 only (a coarser octave would need the period scaled). Default ``None``: round 15's quilt.
+        heal_band: **heal only near the cuts** (round 17): the optimisation moves only the pixels within
+            ``heal_band - 1`` px of a pixel beside one of the quilt's cuts (:func:`seam_weights`; the gradient is
+            multiplied by those weights, so L-BFGS's steps are zero elsewhere); every other pixel of the result is
+            the quilt's, **a verbatim source pixel, bit for bit** (and ``match_colors`` is then off unless asked
+            for, and never touches them). Needs ``init="quilt"``, ``quilt_seams="cut"`` and ``octaves`` 1.
+            ``result.start`` says what share of the pixels is verbatim source. Default ``None``: every pixel moves.
+        heal_feather: with ``heal_band``: the weights then fall linearly to 0 over this many more pixels.
         match_colors: give the result the source's histogram at the end (a gray source: its gray levels; a
             colour source: along its principal colour axes, :func:`match_colors_pca`). ``None`` (default): for
             gray sources only: on the colour ``brush`` either matching raised the Gram distance 5-7 fold (measured,
@@ -770,6 +896,16 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                          f"coarsest octave (octaves {octaves}), got {quilt_block!r}")
     if quilt_seams not in ("cut", "blend"):
         raise ValueError(f"quilt_seams must be 'cut' or 'blend', got {quilt_seams!r}")
+    for name, value in (("quilt_period", quilt_period), ("quilt_region", quilt_region), ("heal_band", heal_band)):
+        if value is not None and (init != "quilt" or octaves != 1):
+            raise ValueError(f"{name} needs init='quilt' and octaves=1 (init {init!r}, octaves {octaves}), got "
+                             f"{value!r}")
+    if heal_band is not None:
+        check_int("heal_band", heal_band, 1)
+        if quilt_seams != "cut":
+            raise ValueError(f"heal_band needs quilt_seams='cut' (the cuts say where the seams are), got "
+                             f"quilt_seams {quilt_seams!r}")
+    check_int("heal_feather", heal_feather, 0)
     for name, value in (("spectrum_weight", spectrum_weight), ("range_weight", range_weight),
                         ("long_range_weight", long_range_weight), ("histogram_weight", histogram_weight),
                         ("tv_weight", tv_weight), ("patch_weight", patch_weight)):
@@ -821,6 +957,7 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                         f"noise; the start is rearranged source squares, so the result is partly copied source")
     x = None
     kept = None   # the pixels at the end of the last finished chunk (what an interrupted run returns)
+    heal: dict[str, torch.Tensor] = {}   # heal_band: the quilt start (3 channels) and the gradient's weights
 
     def run_octaves() -> None:
         nonlocal x, kept
@@ -846,7 +983,14 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                 if init == "quilt":
                     # (no size check needed here: source_size >= size >= 2 quilt_block, and a cell's overlap is at
                     # most its block, so the coarse source always holds one block + overlap square)
-                    x0 = quilt(src.cpu(), side, quilt_block // factor, gen, seams=quilt_seams)
+                    made = quilt(src.cpu(), side, quilt_block // factor, gen, seams=quilt_seams,
+                                 period=quilt_period, region=quilt_region, return_origin=heal_band is not None)
+                    if heal_band is not None:
+                        x0, origin = made
+                        heal["start"] = x0.to(device)
+                        heal["weight"] = seam_weights(origin, heal_band, heal_feather).to(device)
+                    else:
+                        x0 = made
                 elif init == "spectrum":
                     x0 = _spectral_noise(src.cpu(), side, gen)
                 else:
@@ -892,6 +1036,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
                     spec = (img - target).pow(2).sum() / energy
                     total = total + spectrum_weight * spec
                 total.backward()
+                if heal:   # only the pixels near the cuts move (L-BFGS's steps combine these gradients)
+                    x.grad.mul_(heal["weight"])
                 evals.append(dict(n_iter=opt.state[x].get("n_iter", 0), gram=gram.item(), spectrum=spec.item(),
                                   patch=patch.item(), total=total.item()))
                 return total
@@ -955,7 +1101,20 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
         raise KeyboardInterrupt("synthesize_texture_vgg was interrupted before it had an image")
     if kept.shape[-1] != size:
         kept = _upsample_periodic(kept, size)
-    result.image = _finished(kept, src_full, match_colors).cpu()
+    if heal:
+        # Outside the band L-BFGS's steps are exactly zero, so a colour result keeps the quilt's pixels as they
+        # are. A gray source is optimised as the mean of its three equal channels, which can differ from them in
+        # the last bit, so there the quilt's own pixels are put back (a colour result is left as it came out:
+        # tests/test_style_texture.py checks the masking on it). ``match_colors`` would move them: off unless asked.
+        result.image = _finished(kept, src_full, bool(match_colors))
+        if gray or match_colors:
+            result.image = torch.where(heal["weight"] > 0, result.image, heal["start"])
+        result.image = result.image.cpu()
+        copied = float((heal["weight"] == 0).float().mean())
+        result.start += (f"; healed only within {heal_band} px of the cuts (feather {heal_feather}): "
+                         f"{100 * copied:.1f} % of the pixels are verbatim source pixels")
+    else:
+        result.image = _finished(kept, src_full, match_colors).cpu()
     result.steps = len(result.history)
     result.seconds = time.perf_counter() - start
     return result
