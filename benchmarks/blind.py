@@ -126,6 +126,17 @@ RECIPES = {
     # a random development set (seed 16016) over the generator prior with the retry (prior_retry_lr03 in converge.py)
     "canvas_retry_ensemble": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                           "canvas": 128, "retry_plain": 0.5, "ensemble": ("efficientnet_lite1",)}),
+    # round 17 (r17-random20): the default (OBJECT_ENSEMBLE, round 16's canvas_retry_ensemble) with its plain-ground
+    # second run judged by every network (retry_judge="members": the smallest member's p at the view decides whether
+    # to run again and which run to keep; until now Lite0's alone), and the same with Lite2 as a third member (Lite2
+    # then co-judges the image and is no longer an independent proxy)
+    "canvas_retry_ensemble_members": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                                  "canvas": 128, "retry_plain": 0.5,
+                                                  "ensemble": ("efficientnet_lite1",), "retry_judge": "members"}),
+    "canvas_retry_ensemble3_members": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                                   "canvas": 128, "retry_plain": 0.5,
+                                                   "ensemble": ("efficientnet_lite1", "efficientnet_lite2"),
+                                                   "retry_judge": "members"}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts

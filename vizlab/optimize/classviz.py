@@ -56,6 +56,9 @@ ROBUSTNESS = ("standard", "strong")
 #: What is maximised: the class score (CS231n) or its log-probability (the score minus a soft maximum of all
 #: scores, so the other classes are pushed down as well).
 OBJECTIVES = ("logit", "log_softmax")
+#: Whose p at the view decides the plain-ground second run (``retry_plain``): the model's, or the least sure of
+#: the model and its ensemble members.
+RETRY_JUDGES = ("model", "members")
 
 
 #: The settings' float fields (checked to be finite numbers).
@@ -159,6 +162,10 @@ class ClassVizSettings:
             and keep the image the model is surer of at the view (``info["retry"]`` says both probabilities and
             which was kept); 0: off. The random ground stops some classes from ever converging (issue 24, round 12).
             With ``rescale`` both images are judged as they will be shown, stretched (issue 24, round 16).
+        retry_judge: whose p at the view decides ``retry_plain`` (whether to run again, and which run to keep):
+            ``"model"`` (the model alone) or ``"members"`` (the smallest p of the model and the ``ensemble``'s
+            members: every network must see the class; without an ensemble the same as ``"model"``; issue 24,
+            round 17).
         whole: a second, zoomed-out copy of the view every step (:class:`~vizlab.optimize.transforms.ZoomOut`):
             the transformed view shrunk to a fraction of its side drawn from ``[0.8 * whole, whole]``, in the
             middle of a frame of the view's side; the class score of both copies is ascended, so the image must
@@ -225,6 +232,7 @@ class ClassVizSettings:
     colour_tilt: float = 0.0
     backdrop: bool = True
     retry_plain: float = 0.0
+    retry_judge: str = "model"
     starts: int = 1
     start_steps: int = 30
     ensemble: tuple = ()
@@ -353,6 +361,8 @@ class ClassVizSettings:
                      "saturation", "tilt", "colour_tilt") + optional:
             if not float(getattr(self, name)) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.retry_judge not in RETRY_JUDGES:
+            raise ValueError(f"retry_judge must be one of {', '.join(RETRY_JUDGES)}, got {self.retry_judge!r}")
         if not 0 <= float(self.retry_plain) <= 1:
             raise ValueError(f"retry_plain must be a probability in [0, 1], got {self.retry_plain}")
         if not 0 <= float(self.lr_end) <= 1:
@@ -864,10 +874,11 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             take a converged picture below the threshold: issue 24, round 15's margins miss)."""
             if settings.rescale:
                 image = rescaled(image, 0.5)   # the retry needs a centre window, whose ground is grey
-            return view_probability(model, image, index, side)
+            judges = net.members if settings.retry_judge == "members" and settings.ensemble else [model]
+            return min(view_probability(m, image, index, side) for m in judges)
 
         first = (result.info["target_probability"] if side == result.image.shape[-1] and not settings.rescale
-                 else judged(result.image))
+                 and not (settings.retry_judge == "members" and settings.ensemble) else judged(result.image))
         if first < settings.retry_plain:
             plain = class_visualization(model, index, replace(settings, backdrop=False, retry_plain=0.0, starts=1,
                                                               rescale=False),
