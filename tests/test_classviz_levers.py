@@ -810,6 +810,26 @@ def test_whole_setting_shows_the_model_the_view_and_its_zoomed_out_copy(tiny):
         preset("object", whole="big")
 
 
+def test_object_ensemble3_adds_lite2_and_judges_the_retry_by_all_members(model):
+    """Issue 24 round 17: the opt-in preset ``"object_ensemble3"`` is the default OBJECT_ENSEMBLE with Lite2 as a third
+    member and the plain-ground second run judged by the least sure member; it is exactly the recipe that the blind
+    draw of round 17 rendered (``blind.py``'s ``canvas_retry_ensemble3_members``), and renders with three members."""
+    from vizlab.optimize import OBJECT_ENSEMBLE, OBJECT_ENSEMBLE3
+    from vizlab.optimize.classviz import ensemble_member, view_probability
+
+    assert preset("object_ensemble3") == OBJECT_ENSEMBLE3 == replace(
+        OBJECT_ENSEMBLE, ensemble=("efficientnet_lite1", "efficientnet_lite2"), retry_judge="members")  # exact
+    assert blind.recipe_settings("canvas_retry_ensemble3_members") == OBJECT_ENSEMBLE3  # exact: what was judged
+    assert blind.recipe_settings("canvas_retry_ensemble") == OBJECT_ENSEMBLE  # exact: the default it was paired with
+    small = dict(size=64, steps=2, view=32, canvas=32)
+    r = class_visualization(model, "lemon", mode="object_ensemble3", retry_plain=1.0, progress=False, **small)
+    target = model.class_index("lemon")
+    first = class_visualization(model, "lemon", preset("object_ensemble3", retry_plain=0.0, **small), progress=False)
+    members = [model, ensemble_member("efficientnet_lite1", "cpu"), ensemble_member("efficientnet_lite2", "cpu")]
+    assert r.info["retry"]["random"] == pytest.approx(
+        min(view_probability(m, first.image, target, 32) for m in members))  # exact: the least sure of three
+
+
 def test_object_ensemble_preset_is_the_default_scored_by_lite0_and_lite1(tiny, model):
     """Issue 24 round 16: the preset ``"object_ensemble"`` (the default for ImageNet classifiers since the
     confirmatory blind draw) is OBJECT (its plain-ground retry included) with the Lite1 ensemble; its mode agrees
