@@ -321,7 +321,7 @@ def test_retry_judged_by_members_takes_the_least_sure_network(model):
     torch.testing.assert_close(r.image, plain.image if retry["kept"] == "plain" else first.image)  # exact
     alone = class_visualization(model, "flamingo", replace(base, retry_plain=1.0), progress=False).info["retry"]
     assert alone["random"] == pytest.approx(view_probability(model, first.image, target, 32))  # exact: "model"
-    assert preset("object_ensemble").retry_judge == "model"  # exact: the default is unchanged
+    assert preset("object_ensemble").retry_judge == "model"  # exact: round 16's preset keeps Lite0's judge
     with pytest.raises(ValueError, match="retry_judge must be one of model, members"):
         preset("object", retry_judge="lite1")
 
@@ -710,14 +710,14 @@ def test_diversity_term_makes_a_batch_of_channel_images_less_alike():
 
 
 def test_default_mode_is_the_object_recipe():
-    """Issue 24 rounds 9, 11, 12 and 16: with neither settings nor mode, class_visualization uses OBJECT (MACO,
+    """Issue 24 rounds 9, 11, 12, 16 and 17: with neither settings nor mode, class_visualization uses OBJECT (MACO,
     centre prior with a random ground per step, 128-px view and canvas, 100 steps; a second run on the plain ground
-    where the view's p stays below 0.5), with a Lite1 ensemble for an ImageNet classifier (OBJECT_ENSEMBLE) and
-    alone for any other model (Lite1 cannot co-judge other classes)."""
+    where the view's p stays below 0.5), with a Lite1 + Lite2 ensemble for an ImageNet classifier (OBJECT_ENSEMBLE3)
+    and alone for any other model (Lite1 and Lite2 cannot co-judge other classes)."""
     from vizlab.optimize import OBJECT, class_visualization
     from vizlab.optimize.classviz import DEFAULT_MODE, default_mode, preset
 
-    assert DEFAULT_MODE == "object_ensemble" and preset("object") == OBJECT  # exact
+    assert DEFAULT_MODE == "object_ensemble3" and preset("object") == OBJECT  # exact
     assert (OBJECT.maco, OBJECT.centre, OBJECT.view, OBJECT.steps, OBJECT.size, OBJECT.canvas, OBJECT.backdrop,
             OBJECT.retry_plain) == (True, 0.3, 128, 100, 224, 128, True, 0.5)  # exact
     tiny = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
@@ -811,8 +811,8 @@ def test_whole_setting_shows_the_model_the_view_and_its_zoomed_out_copy(tiny):
 
 
 def test_object_ensemble3_adds_lite2_and_judges_the_retry_by_all_members(model):
-    """Issue 24 round 17: the opt-in preset ``"object_ensemble3"`` is the default OBJECT_ENSEMBLE with Lite2 as a third
-    member and the plain-ground second run judged by the least sure member; it is exactly the recipe that the blind
+    """Issue 24 round 17: the preset ``"object_ensemble3"`` (the default for ImageNet classifiers since round 17's
+    blind draw) is round 16's OBJECT_ENSEMBLE with Lite2 as a third member and the plain-ground second run judged by the least sure member; it is exactly the recipe that the blind
     draw of round 17 rendered (``blind.py``'s ``canvas_retry_ensemble3_members``), and renders with three members."""
     from vizlab.optimize import OBJECT_ENSEMBLE, OBJECT_ENSEMBLE3
     from vizlab.optimize.classviz import ensemble_member, view_probability
@@ -831,20 +831,21 @@ def test_object_ensemble3_adds_lite2_and_judges_the_retry_by_all_members(model):
 
 
 def test_object_ensemble_preset_is_the_default_scored_by_lite0_and_lite1(tiny, model):
-    """Issue 24 round 16: the preset ``"object_ensemble"`` (the default for ImageNet classifiers since the
-    confirmatory blind draw) is OBJECT (its plain-ground retry included) with the Lite1 ensemble; its mode agrees
+    """Issue 24 round 16: the preset ``"object_ensemble"`` (the default for ImageNet classifiers from round 16's
+    confirmatory blind draw until round 17's) is OBJECT (its plain-ground retry included) with the Lite1 ensemble; its mode agrees
     only with MACO settings that have an ensemble."""
     from vizlab.optimize import OBJECT, OBJECT_ENSEMBLE
     from vizlab.optimize.classviz import default_mode
 
     assert preset("object_ensemble") == OBJECT_ENSEMBLE == replace(OBJECT, ensemble=("efficientnet_lite1",))  # exact
     assert OBJECT_ENSEMBLE.retry_plain == 0.5 and OBJECT.ensemble == ()  # exact
-    assert default_mode(model) == "object_ensemble" and default_mode(tiny) == "object"  # exact
+    assert default_mode(model) == "object_ensemble3" and default_mode(tiny) == "object"  # exact
     small = replace(OBJECT_ENSEMBLE, size=32, canvas=32, view=32, steps=1, retry_plain=0.0)
     r = class_visualization(model, "goldfish", small, mode="object_ensemble", progress=False)
     plain = class_visualization(model, "goldfish", size=32, canvas=32, view=32, steps=1, retry_plain=0.0,
-                                progress=False)   # no mode, an ImageNet classifier: the ensemble
-    assert plain.info["settings"] == replace(small, steps=1)  # exact
+                                progress=False)   # no mode, an ImageNet classifier: the three-network ensemble
+    assert plain.info["settings"] == replace(small, ensemble=("efficientnet_lite1", "efficientnet_lite2"),
+                                             retry_judge="members")  # exact
     lite0_blocks = sum(1 for m in model.modules() if getattr(m, "has_skip", False))
     assert r.image.shape == (1, 3, 32, 32) and r.info["ghost_blocks"] > lite0_blocks  # exact: Lite1 joined
     with pytest.raises(ValueError, match="disagrees"):   # no ensemble: not this mode

@@ -430,7 +430,7 @@ FOURIER = ClassVizSettings(mode="fourier", steps=50, lr=0.15, l2=1e-3, tv=0.0, j
 #: A candidate for the default, pending the blind count of ``benchmarks/BLIND.md``.
 MACO = replace(FOURIER, maco=True, l2=0.0)
 #: The object recipe (issue 24, round 9; the default of :func:`class_visualization` until round 16, and still for
-#: a model without ImageNet's classes; ImageNet classifiers get it with a Lite1 ensemble, :data:`OBJECT_ENSEMBLE`): MACO plus a centre-object prior (the image is
+#: a model without ImageNet's classes; ImageNet classifiers get it with a Lite1 and Lite2 ensemble, :data:`OBJECT_ENSEMBLE3`): MACO plus a centre-object prior (the image is
 #: seen through a soft round window of radius 0.3, a random ground behind it at every step) and a coarse view
 #: (the model sees every transformed image at 128 px, so one object's shape counts, not fine texture), 100 steps.
 #: Blind viewers (``benchmarks/BLIND.md``, one fresh viewer per set, 224 px): round 8's 20 chosen classes 13/20
@@ -471,7 +471,8 @@ OBJECT = replace(MACO, centre=0.3, view=128, steps=100, canvas=128, retry_plain=
 #: 8 of the 20 never reached their class at the view, the case the retry is for, untried here. Not the default. ``benchmarks/README.md``, issue 24, round 15.
 PRIOR = replace(OBJECT, maco=False, generator=True, code_range="statistics", code_init="grey",
                 ensemble=("efficientnet_lite1",), retry_plain=0.0)
-#: The default for ImageNet classifiers (issue 24, round 16): :data:`OBJECT` with a Lite0 + Lite1 ensemble, its
+#: The default for ImageNet classifiers in round 16 (issue 24; since round 17 :data:`OBJECT_ENSEMBLE3`): :data:`OBJECT`
+#: with a Lite0 + Lite1 ensemble, its
 #: plain-ground second run included (which still asks Lite0 alone whether the view converged), with the class score
 #: the mean of Lite0's and Lite1's, so what the image shows must work for two networks. About 1.5x OBJECT's CPU
 #: (median 8-9 CPU s per image on one thread, max 16-20 with the retry). Blind (one fresh viewer per set, 224 px):
@@ -481,30 +482,33 @@ PRIOR = replace(OBJECT, maco=False, generator=True, code_range="statistics", cod
 #: 5). ``benchmarks/README.md``, issue 24, round 16.
 OBJECT_ENSEMBLE = replace(OBJECT, ensemble=("efficientnet_lite1",))
 #: :data:`OBJECT_ENSEMBLE` with EfficientNet-Lite2 as a third member and the plain-ground second run judged by the
-#: least sure of the three (``retry_judge="members"``; issue 24, round 17; opt-in, pending its blind count). Lite2,
-#: the package's independent judge, then co-decides the image: its verdict on these images is no longer an
-#: independent check. On round 17's random development draw (seed 17017) by eye better than the default on 3 of 7
-#: converged classes (a dog's face, a duck's head, a limpkin's bill) and worse on none, and the printer converged
-#: (the default's shows monkey faces); about 1.5x the default's CPU (13-14 s per run on one thread, twice that
-#: where the second run is needed). ``benchmarks/README.md``, issue 24, round 17.
+#: least sure of the three (``retry_judge="members"``): the default for ImageNet classifiers since issue 24's round
+#: 17. Lite2, the package's independent judge, then co-decides the image: its verdict on these images is no longer
+#: an independent check. On round 17's random development draw (seed 17017) by eye better than OBJECT_ENSEMBLE on 3
+#: of 7 converged classes (a dog's face, a duck's head, a limpkin's bill) and worse on none, and the printer
+#: converged (OBJECT_ENSEMBLE's shows monkey faces). Blind, a fresh random 20 (seed 50719) against OBJECT_ENSEMBLE on
+#: the same classes and image seed, the paired rule committed before the seed and any image: viewer A 9/20 named
+#: first and 15/20 in five (OBJECT_ENSEMBLE 9 and 10), viewer B 7 and 11 (5 and 7). About twice OBJECT_ENSEMBLE's
+#: CPU under load: median 16.9 CPU s per image on one thread (load 6), up to 36 where the second run is needed
+#: (3 of 20). ``benchmarks/README.md``, issue 24, round 17.
 OBJECT_ENSEMBLE3 = replace(OBJECT_ENSEMBLE, ensemble=("efficientnet_lite1", "efficientnet_lite2"),
                            retry_judge="members")
 #: Presets by name: the two modes, the MACO variant of the Fourier mode, the object recipe scored by the model alone
 #: (``"object"``, the default for a model without ImageNet's classes), the same with a Lite1 ensemble
-#: (``"object_ensemble"``, the default for ImageNet classifiers), with Lite2 as a third member
-#: (``"object_ensemble3"``, opt-in), the generator prior (``"prior"``), the
+#: (``"object_ensemble"``), with Lite2 as a third member (``"object_ensemble3"``, the default for ImageNet
+#: classifiers), the generator prior (``"prior"``), the
 #: assignment's original defaults and the pixel preset before round 16 (``"pixels_robust"``).
 PRESETS = {"cs231n": CS231N, "fourier": FOURIER, "maco": MACO, "object": OBJECT, "object_ensemble": OBJECT_ENSEMBLE,
            "object_ensemble3": OBJECT_ENSEMBLE3, "prior": PRIOR, "assignment": ASSIGNMENT, "pixels_robust": PIXELS_ROBUST}
 #: The preset :func:`class_visualization` uses when given neither ``settings`` nor ``mode``, for a model with
-#: ImageNet's 1000 class names (the ensemble's Lite1 shares them); see :func:`default_mode`.
-DEFAULT_MODE = "object_ensemble"
+#: ImageNet's 1000 class names (the ensemble's Lite1 and Lite2 share them); see :func:`default_mode`.
+DEFAULT_MODE = "object_ensemble3"
 
 
 def default_mode(model: nn.Module) -> str:
     """The preset used when :func:`class_visualization` gets neither ``settings`` nor ``mode``:
-    :data:`DEFAULT_MODE` (``"object_ensemble"``) for a model whose ``categories`` are ImageNet's 1000 class names
-    (the embedded models and torchvision's), since Lite1 can only co-judge a model with the same classes;
+    :data:`DEFAULT_MODE` (``"object_ensemble3"``) for a model whose ``categories`` are ImageNet's 1000 class names
+    (the embedded models and torchvision's), since Lite1 and Lite2 can only co-judge a model with the same classes;
     ``"object"`` (the model alone) for any other model, e.g. one trained on your own classes."""
     return DEFAULT_MODE if _imagenet_classes(model) else "object"
 
@@ -523,8 +527,8 @@ def preset(mode: str = "cs231n", **changes) -> ClassVizSettings:
     ``mode`` is ``"cs231n"``, ``"fourier"``, ``"maco"`` (the Fourier mode with the magnitude fixed),
     ``"object"`` (MACO with a centre prior and a coarse view: :data:`OBJECT`, :func:`class_visualization`'s
     default for a model without ImageNet's classes), ``"object_ensemble"`` (:data:`OBJECT` scored by the model
-    and Lite1 together: :data:`OBJECT_ENSEMBLE`, the default for ImageNet classifiers), ``"object_ensemble3"``
-    (the same with Lite2 as a third member, the second run judged by all three: :data:`OBJECT_ENSEMBLE3`), ``"prior"``
+    and Lite1 together: :data:`OBJECT_ENSEMBLE`), ``"object_ensemble3"`` (the same with Lite2 as a third member,
+    the second run judged by all three: :data:`OBJECT_ENSEMBLE3`, the default for ImageNet classifiers), ``"prior"``
     (:data:`OBJECT` with a generator prior and a Lite1 ensemble: :data:`PRIOR`), ``"assignment"`` (CS231n's
     original defaults, pixel mode) or ``"pixels_robust"`` (:data:`PIXELS_ROBUST`, the pixel preset until issue
     24's round 16). The presets with an ``ensemble`` (``"cs231n"``, ``"object_ensemble"``, ``"object_ensemble3"``, ``"prior"``) need a
@@ -699,7 +703,7 @@ class ghost_network:
 
 
 #: What an ensemble preset on a model with other classes than ImageNet's needs (both of Ensemble's checks say it).
-_OTHER_CLASSES = ("the ensemble presets ('cs231n', 'object_ensemble', 'prior') add ImageNet models, so for a model "
+_OTHER_CLASSES = ("the ensemble presets ('cs231n', 'object_ensemble', 'object_ensemble3', 'prior') add ImageNet models, so for a model "
                   "with other classes pass ensemble=() (e.g. preset('cs231n', ensemble=()))")
 
 
@@ -769,8 +773,9 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         model: a classifier taking ``[0, 1]`` images.
         target: class index or (for a :class:`~vizlab.models.VizModel`) a class name.
         settings: a :class:`ClassVizSettings`; default: the preset of ``mode``.
-        mode: ``"object_ensemble"`` (the default for an ImageNet classifier: :data:`OBJECT_ENSEMBLE`, MACO with a
-            centre prior and a coarse view, scored by the model and Lite1), ``"object"`` (the same scored by the
+        mode: ``"object_ensemble3"`` (the default for an ImageNet classifier: :data:`OBJECT_ENSEMBLE3`, MACO with
+            a centre prior and a coarse view, scored by the model, Lite1 and Lite2), ``"object_ensemble"`` (the same
+            scored by the model and Lite1: :data:`OBJECT_ENSEMBLE`), ``"object"`` (the same scored by the
             model alone: :data:`OBJECT`, the default for any other model; see :func:`default_mode`), ``"cs231n"``
             (pixels), ``"fourier"``, ``"maco"`` (the Fourier mode, phase only: :data:`MACO`) or
             ``"prior"`` (a generator prior, AdaIN's decoder, with a Lite1 ensemble: :data:`PRIOR`, opt-in); with

@@ -30,4 +30,4 @@ for i, cls in enumerate(classes):
         ax.set_title(f"{cls} | {e} {g}\n{v['lite0']:.2f}/{v['lite1']:.2f}/{v['lite2']:.2f} "
                      f"L2r {r['lite2_rank']} {r['cpu_s']:.0f}s", fontsize=7)
 fig.tight_layout()
-fig.savefig(out, dpi=70)
+fig.savefig(out, dpi=45)
