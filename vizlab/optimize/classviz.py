@@ -488,7 +488,8 @@ OBJECT_ENSEMBLE = replace(OBJECT, ensemble=("efficientnet_lite1",))
 #: of 7 converged classes (a dog's face, a duck's head, a limpkin's bill) and worse on none, and the printer
 #: converged (OBJECT_ENSEMBLE's shows monkey faces). Blind, a fresh random 20 (seed 50719) against OBJECT_ENSEMBLE on
 #: the same classes and image seed, the paired rule committed before the seed and any image: viewer A 9/20 named
-#: first and 15/20 in five (OBJECT_ENSEMBLE 9 and 10), viewer B 7 and 11 (5 and 7). About twice OBJECT_ENSEMBLE's
+#: first and 15/20 in five (OBJECT_ENSEMBLE 9 and 10), viewer B 7 and 11 (5 and 7); the issue's ten afterwards 8/10
+#: and 9/10 (OBJECT_ENSEMBLE in round 16: 7 and 8). About twice OBJECT_ENSEMBLE's
 #: CPU under load: median 16.9 CPU s per image on one thread (load 6), up to 36 where the second run is needed
 #: (3 of 20). ``benchmarks/README.md``, issue 24, round 17.
 OBJECT_ENSEMBLE3 = replace(OBJECT_ENSEMBLE, ensemble=("efficientnet_lite1", "efficientnet_lite2"),
