@@ -886,6 +886,21 @@ def test_round16_confirm_draw_has_accept_lists_written_for_every_class(model):
     assert blind.first_hit(["dog", "dingo"], blind.accept_lists("dingo")[0]) == 2  # exact
 
 
+def test_round17_draw_has_accept_lists_written_for_every_class(model):
+    """The scored random 20 of round 17 (seed 50719) shares no class with its development draw (seed 17017), and
+    every class has a hand-written accept list that accepts its own name (ImageNet's "jean" is the blue jeans)."""
+    import random
+
+    drawn = [model.categories[i] for i in random.Random(blind.RANDOM_SEED_R17).sample(range(1000), 20)]
+    dev = [model.categories[i] for i in random.Random(17017).sample(range(1000), 10)]
+    assert not set(drawn) & set(dev)  # exact
+    for cls in drawn:
+        assert cls in blind.ACCEPT and blind.matches(cls, blind.accept_lists(cls)[0])  # exact
+    assert blind.first_hit(["trousers", "blue jeans"], blind.accept_lists("jean")[0]) == 2  # exact
+    assert blind.first_hit(["washing machine"], blind.accept_lists("washer")[0]) == 1  # exact
+    assert blind.first_hit(["lobster"], blind.accept_lists("spiny lobster")[0]) is None  # exact: basic level only
+
+
 def test_the_cs231n_preset_is_the_recipe_judged_blind_in_round_16():
     """Issue 24 round 16: ``CS231N`` is ``blind.py``'s ``cs231n_r16_ens_retry``; the earlier recipes keep the pixel
     preset they were judged with (``PIXELS_ROBUST``)."""
