@@ -126,6 +126,17 @@ RECIPES = {
     # a random development set (seed 16016) over the generator prior with the retry (prior_retry_lr03 in converge.py)
     "canvas_retry_ensemble": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
                                           "canvas": 128, "retry_plain": 0.5, "ensemble": ("efficientnet_lite1",)}),
+    # round 17 (r17-random20): the default (OBJECT_ENSEMBLE, round 16's canvas_retry_ensemble) with its plain-ground
+    # second run judged by every network (retry_judge="members": the smallest member's p at the view decides whether
+    # to run again and which run to keep; until now Lite0's alone), and the same with Lite2 as a third member (Lite2
+    # then co-judges the image and is no longer an independent proxy)
+    "canvas_retry_ensemble_members": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                                  "canvas": 128, "retry_plain": 0.5,
+                                                  "ensemble": ("efficientnet_lite1",), "retry_judge": "members"}),
+    "canvas_retry_ensemble3_members": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                                   "canvas": 128, "retry_plain": 0.5,
+                                                   "ensemble": ("efficientnet_lite1", "efficientnet_lite2"),
+                                                   "retry_judge": "members"}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
@@ -435,6 +446,28 @@ ACCEPT = {
     "shoe shop": (["shoe shop", "shoe store", "shoeshop", "shoe boutique", "shoe display"],
                   ["shop", "store", "shoe", "boot", "sneaker", "boutique", "display", "market"]),
     "pomegranate": (["pomegranate"], ["fruit", "berry", "seed", "apple", "fig", "passion fruit"]),
+    # round 17 (r17-random20): seed 50719's draw, written before any image of it (prairie chicken, Indian elephant and
+    # zebra had lists). ImageNet's "jean" is blue jeans/denim, "washer" the washing machine, "hot pot" the dish,
+    # "European gallinule" the purple swamphen, "spiny lobster" the rock lobster (the American lobster is another class)
+    "jean": (["jean", "blue jean", "denim"], ["trousers", "pants", "clothing", "fabric"]),
+    "shower curtain": (["shower curtain"], ["curtain", "drape", "shower", "bathroom"]),
+    "basenji": (["basenji"], ["dog", "puppy", "terrier", "animal"]),
+    "milk can": (["milk can", "milk churn", "churn"], ["can", "canister", "jug", "urn", "container"]),
+    "tripod": (["tripod"], ["camera stand", "stand", "camera"]),
+    "spiny lobster": (["spiny lobster", "rock lobster", "langouste", "crayfish", "crawfish"],
+                      ["lobster", "crustacean", "shrimp", "prawn", "crab"]),
+    "obelisk": (["obelisk"], ["monument", "pillar", "column", "tower", "monolith"]),
+    "washer": (["washer", "washing machine", "automatic washer"], ["dryer", "laundry", "appliance"]),
+    "bullfrog": (["bullfrog", "bull frog"], ["frog", "toad", "amphibian"]),
+    "malamute": (["malamute", "malemute", "Alaskan malamute"], ["dog", "husky", "sled dog", "wolf", "animal"]),
+    "candle": (["candle", "taper"], ["flame", "candlestick", "wax"]),
+    "axolotl": (["axolotl", "mud puppy"], ["salamander", "newt", "amphibian", "lizard"]),
+    "submarine": (["submarine", "U-boat"], ["boat", "ship", "vessel", "torpedo"]),
+    "hot pot": (["hot pot", "hotpot"], ["stew", "soup", "casserole", "curry", "fondue", "broth"]),
+    "barn": (["barn"], ["farmhouse", "farm", "shed", "stable", "house", "building"]),
+    "vase": (["vase"], ["urn", "jar", "pot", "pottery", "amphora", "jug"]),
+    "European gallinule": (["European gallinule", "gallinule", "purple swamphen", "swamphen"],
+                           ["moorhen", "coot", "bird", "water bird", "waterbird"]),
 }
 
 #: Round 9's fresh random set: the seed of ``--random 20 --random-seed``, chosen after the recipe was frozen.
@@ -471,6 +504,11 @@ RANDOM_SEED_R16 = 12009
 #: unchanged since round 16) committed first (commit 132a677), then the clock's nanoseconds (1796649228698418962,
 #: modulo 100000). Shetland sheepdog had an accept list from an earlier round.
 RANDOM_SEED_R16C = 18962
+#: Round 17's (r17-random20): the candidate ``canvas_retry_ensemble3_members`` frozen at commit 8de4c2a and the paired
+#: rule against the default committed in BLIND.md (commit c2a3932), then the clock's nanoseconds (1796658041907850719,
+#: modulo 100000). Prairie chicken, Indian elephant and zebra had accept lists from earlier rounds; none of the 20 is in
+#: round 17's development draw (seed 17017).
+RANDOM_SEED_R17 = 50719
 
 #: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
 #: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.

@@ -249,6 +249,8 @@ def main(argv=None) -> int:
     f.add_argument("--limit", type=int, default=0, help="only the first N PNGs not yet measured (timing)")
     e = sub.add_parser("evaluate", help="choose on the older rounds, report on the newer ones")
     e.add_argument("--train-max", type=int, default=14, help="rounds <= this choose; the later ones test")
+    e.add_argument("--test-max", type=int, default=16,
+                   help="rounds after this are left out (16: round 17's tables; later sets are a fresh test)")
     e.add_argument("--json", default=None, help="write the tables here (one entry per truth)")
     e.add_argument("--truth", nargs="+", default=["top5", "top1", "basic5"], choices=["top5", "top1", "basic5"],
                    help="what the viewer did: named it in five (strict), first (strict), in five (basic level)")
@@ -270,6 +272,7 @@ def main(argv=None) -> int:
     else:
         from proxy_study_eval import evaluate, roc_figure
 
+        rows = [r for r in rows if r["round"] <= args.test_max]
         feats = features(rows)
         results = {}
         for truth in args.truth:

@@ -28,7 +28,7 @@ def test_table_has_every_scored_class_image_and_resolves_second_viewers():
             assert src["cls"] == r["cls"] and src["png"] == r["png"]  # exact
     # strict top-1 implies top-5 implies basic-level top-5 (the basic list contains the strict one)
     assert all((not r["top1"] or r["top5"]) and (not r["top5"] or r["basic5"]) for r in rows)  # exact
-    assert {r["round"] for r in rows} == set(range(7, 17))  # exact
+    assert set(range(7, 18)) <= {r["round"] for r in rows}  # exact: every round since 7 (later ones add sets)
     assert proxy_study.set_round("set3") == 7 and proxy_study.set_round("set_r16c_default_random20") == 16  # exact
     with pytest.raises(ValueError, match="round"):
         proxy_study.set_round("units")

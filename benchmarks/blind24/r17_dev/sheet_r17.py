@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Contact sheet of round 17's development renders (``dev_r17.py``): one row per class, one column per
+(ensemble, ground); the caption gives Lite0 / Lite1 / Lite2 p at the 128-px view and the CPU seconds. For the
+report only (the classes are written on it)."""
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from PIL import Image  # noqa: E402
+
+log, folder, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+rows = [json.loads(line) for line in log.read_text().splitlines()]
+cols = [(e, g) for e in ("lite01", "lite012") for g in ("random", "plain")]
+classes = list(dict.fromkeys(r["cls"] for r in rows))
+by = {(r["cls"], r["ensemble"], r["ground"]): r for r in rows}
+fig, axes = plt.subplots(len(classes), len(cols), figsize=(2.6 * len(cols), 2.8 * len(classes)), squeeze=False)
+for i, cls in enumerate(classes):
+    for j, (e, g) in enumerate(cols):
+        ax = axes[i][j]
+        ax.axis("off")
+        r = by.get((cls, e, g))
+        if r is None:
+            continue
+        ax.imshow(Image.open(folder / f"{e}_{g}" / f"{cls.replace(' ', '_').replace('/', '_')}.png"))
+        v = r["view"]
+        ax.set_title(f"{cls} | {e} {g}\n{v['lite0']:.2f}/{v['lite1']:.2f}/{v['lite2']:.2f} "
+                     f"L2r {r['lite2_rank']} {r['cpu_s']:.0f}s", fontsize=7)
+fig.tight_layout()
+fig.savefig(out, dpi=45)
