@@ -285,7 +285,7 @@ def test_non_positive_limits_are_refused(tmp_path, capsys, argv):
 
 @pytest.mark.parametrize("kwargs", [{"timeout": -1}, {"memory_mb": 0}, {"call_timeout": float("nan")}])
 def test_limits_validate_themselves(kwargs):
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="must be a finite number > 0"):
         Limits(**kwargs)
     with pytest.raises(ValueError, match="jobs"):
         grade(".", "x.csv", jobs=0)

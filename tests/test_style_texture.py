@@ -1054,6 +1054,7 @@ def test_heal_band_moves_only_the_pixels_near_the_cuts(tnet):
                                (dict(heal_band=2.0), TypeError, "heal_band"),
                                (dict(heal_band=2, quilt_seams="blend"), ValueError, "heal_band needs quilt_seams"),
                                (dict(heal_band=2, heal_feather=-1), ValueError, "heal_feather"),
+                               (dict(heal_feather=2), ValueError, "heal_feather=2 needs heal_band"),
                                (dict(heal_band=2, init="spectrum"), ValueError, "heal_band needs init='quilt'"),
                                (dict(heal_band=2, octaves=2), ValueError, "heal_band needs init='quilt' and octaves=1"),
                                (dict(quilt_period=(0, 8), octaves=2), ValueError, "quilt_period needs"),

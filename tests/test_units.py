@@ -82,15 +82,15 @@ def test_bad_arguments_raise_clear_errors(tiny):
         unit_visualization(tiny, "relu2", 16, **FAST)
     with pytest.raises(ValueError, match="channel=-1"):
         unit_visualization(tiny, "relu2", -1, **FAST)
-    with pytest.raises(TypeError, match="n must be an int"):
+    with pytest.raises(TypeError, match="n must be an integer >= 1, got float 2.0"):
         unit_visualization(tiny, "relu2", 0, n=2.0)
-    with pytest.raises(ValueError, match="n must be >= 1"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
         unit_visualization(tiny, "relu2", 0, n=0)
     with pytest.raises(TypeError, match="neuron must be True or False"):
         unit_visualization(tiny, "relu2", 0, neuron="yes")
-    with pytest.raises(TypeError, match="diversity must be a number"):
+    with pytest.raises(TypeError, match="diversity must be a finite number >= 0, got str"):
         unit_visualization(tiny, "relu2", 0, diversity="high")
-    with pytest.raises(ValueError, match="diversity must be >= 0"):
+    with pytest.raises(ValueError, match="diversity must be a finite number >= 0, got -1.0"):
         unit_visualization(tiny, "relu2", 0, diversity=-1.0)
     with pytest.raises(ValueError, match="unknown layer"):
         unit_visualization(tiny, "relu9", 0, **FAST)

@@ -55,8 +55,8 @@ def check_seed(name: str, value) -> int:
     return check_int(name, value, 0, SEED_LIMIT - 1, allowed=">= 0 and < 2**63")
 
 
-def seeded_generator(seed, offset: int = 0, device=None, *, name: str = "seed"):
-    """A new ``torch.Generator`` (on ``device``, the CPU by default) seeded with ``seed + offset``: the one place
+def seeded_generator(seed, offset: int = 0, *, name: str = "seed"):
+    """A new CPU ``torch.Generator`` (CPU draws are the same on every machine and device) seeded with ``seed + offset``: the one place
     vizlab builds a seeded generator. ``seed`` is checked with :func:`check_seed` under ``name``; ``offset`` (an
     integer in ``[0, 2**63)``) gives a call site further streams of its own from one seed, e.g. the sliced loss's
     directions at ``seed + 7919``, apart from the start's draws at ``seed``.
@@ -67,5 +67,4 @@ def seeded_generator(seed, offset: int = 0, device=None, *, name: str = "seed"):
     import torch   # here, not at the top: this module stays free of heavy imports
 
     total = check_seed(name, seed) + check_seed("offset", offset)
-    generator = torch.Generator() if device is None else torch.Generator(device=device)
-    return generator.manual_seed(total)
+    return torch.Generator().manual_seed(total)

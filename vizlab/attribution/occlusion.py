@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import check_number
 from ..models import IMAGENET_MEAN
 from ._common import as_batch, check_int
 from .targets import ClassTarget, TargetLike, as_class_target, class_of
@@ -64,12 +66,13 @@ def make_baseline(x: torch.Tensor, baseline, patch: int = 32) -> torch.Tensor:
                          f"an (r, g, b) colour in [0, 1], or a tensor")
     if isinstance(baseline, bool):
         raise TypeError("baseline must be a name, a number, an (r, g, b) colour or a tensor, got a bool")
-    if isinstance(baseline, (int, float)):
-        return torch.full_like(x, float(baseline))
+    if isinstance(baseline, numbers.Real):
+        return torch.full_like(x, check_number("baseline", baseline, 0, 1))
     if isinstance(baseline, (list, tuple)):
-        if len(baseline) != 3 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in baseline):
+        if len(baseline) != 3:
             raise ValueError(f"baseline colour must be three numbers (r, g, b) in [0, 1], got {baseline!r}")
-        return torch.tensor(baseline, dtype=x.dtype, device=x.device).view(1, 3, 1, 1).expand_as(x).clone()
+        rgb = [check_number(f"baseline's {c}", v, 0, 1) for c, v in zip("rgb", baseline)]
+        return torch.tensor(rgb, dtype=x.dtype, device=x.device).view(1, 3, 1, 1).expand_as(x).clone()
     if isinstance(baseline, torch.Tensor):
         b = baseline.to(device=x.device, dtype=x.dtype)
         if b.dim() == 1 and b.numel() == 3:

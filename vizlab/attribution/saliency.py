@@ -250,8 +250,8 @@ class IntegratedGradients(GradientMethod):
         # a fraction of S(x) - S(x0)
         self.tolerance = check_number("tolerance", tolerance, 0, 1, low_open=True, high_open=True)
         self.max_steps = check_int("max_steps", max_steps, 1)
-        if not isinstance(baseline, (int, float, torch.Tensor)) or isinstance(baseline, bool):
-            raise TypeError(f"baseline must be a number or a tensor, got {type(baseline).__name__}")
+        if not isinstance(baseline, torch.Tensor):   # a number: finite (NumPy numbers too), else named
+            baseline = check_number("baseline", baseline, None)
         self.baseline = baseline
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.delta: torch.Tensor | None = None

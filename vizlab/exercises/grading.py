@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import secrets
 import signal
@@ -51,6 +52,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .._validate import check_number
 from . import catalog
 from .backends import BACKENDS, Sandbox, sandbox_view, zygote_command  # noqa: F401 (re-exported)
 from .cli import LIMIT_BOUNDS, MAX_JOBS
@@ -86,16 +88,13 @@ class Limits:
     open_files: int = 256
 
     def __post_init__(self):
-        if self.student_timeout is None:
-            self.student_timeout = 2 * self.timeout if isinstance(self.timeout, (int, float)) else None
-        for name, bound in LIMIT_BOUNDS.items():
+        for name, bound in LIMIT_BOUNDS.items():   # timeout comes before student_timeout, its default
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-            if not value > 0 or value != value or value == float("inf"):
-                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-            if value > bound:
-                raise ValueError(f"{name} must be at most {bound:g}, got {value!r}")
+            if name == "student_timeout" and value is None:
+                value = self.student_timeout = 2 * self.timeout
+            number = check_number(name, value, 0, bound, low_open=True)
+            if type(value) not in (int, float):   # NumPy numbers: stored as Python numbers (JSON, repr)
+                setattr(self, name, int(value) if isinstance(value, numbers.Integral) else number)
         if self.processes < 4:
             raise ValueError(f"processes must be at least 4 (the notebook's init and its helpers), got {self.processes}")
 

@@ -110,8 +110,7 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
     """
     n = check_int("n", n)
     size = check_int("size", size, 16)
-    if not pattern_scale > 0:
-        raise ValueError(f"pattern_scale must be > 0, got {pattern_scale!r}")
+    pattern_scale = check_number("pattern_scale", pattern_scale, low_open=True)
     if background not in ("flat", "photos"):
         raise ValueError(f"background must be 'flat' or 'photos', got {background!r}")
     shapes = list(shapes)

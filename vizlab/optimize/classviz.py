@@ -279,7 +279,7 @@ class ClassVizSettings:
             if value is None and name in ("blur_end", "luma_blur_end"):   # None: no schedule
                 continue
             number = check_number(name, value, **interval)
-            if not isinstance(value, (int, float)):   # a NumPy scalar: kept as a Python float (to_dict, JSON)
+            if type(value) not in (int, float):   # NumPy scalars (np.float64 too): kept as Python floats
                 setattr(self, name, number)
         if self.transforms not in ROBUSTNESS:
             raise ValueError(f"transforms must be one of {', '.join(ROBUSTNESS)}, got {self.transforms!r}")

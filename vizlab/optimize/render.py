@@ -264,9 +264,7 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
 
 def cosine_decay(end: float = 0.1) -> Callable[[int, int], float]:
     """An ``lr_schedule``: the factor falls from 1 at the first step to ``end`` at the last along half a cosine."""
-    end = float(end)
-    if not 0 <= end <= 1:
-        raise ValueError(f"end must be in [0, 1], got {end}")
+    end = check_number("end", end, 0, 1)
 
     def factor(step: int, steps: int) -> float:
         frac = step / max(1, steps - 1)

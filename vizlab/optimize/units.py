@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from numbers import Real
 from typing import Callable
 
 import torch
 from torch import nn
 
+from .._validate import check_int, check_number
 from ..device import model_device
 from ..hooks import capture
 from ..models import resolve_layer
@@ -192,16 +192,10 @@ def unit_visualization(model: nn.Module, layer: str, channel: int, n: int = 3, *
         raise TypeError(f"layer must be a layer name (str), got {type(layer).__name__}")
     if isinstance(channel, bool) or not isinstance(channel, int):
         raise TypeError(f"channel must be an int, got {type(channel).__name__} {channel!r}")
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, got {type(n).__name__} {n!r}")
-    if n < 1:
-        raise ValueError(f"n must be >= 1 (the number of images), got {n}")
+    n = check_int("n", n)
     if not isinstance(neuron, bool):
         raise TypeError(f"neuron must be True or False, got {type(neuron).__name__} {neuron!r}")
-    if isinstance(diversity, bool) or not isinstance(diversity, Real):
-        raise TypeError(f"diversity must be a number (the term's weight), got {type(diversity).__name__}")
-    if not diversity >= 0:
-        raise ValueError(f"diversity must be >= 0 (0: off), got {diversity}")
+    diversity = check_number("diversity", diversity)
     if diversity_layer is not None and not isinstance(diversity_layer, str):
         raise TypeError(f"diversity_layer must be a layer name (str) or None, got {type(diversity_layer).__name__}")
     if settings is None:

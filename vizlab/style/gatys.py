@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .._validate import check_int, seeded_generator
+from .._validate import check_int, check_number, seeded_generator
 from ..device import model_device
 from ..images import load_image, resize, to_image, to_tensor
 from .artwork import style_batch
@@ -187,8 +187,7 @@ def style_transfer(content, style, *, loss_net: LossNetwork | None = None, size:
         raise ValueError(f"init must be one of {INITS} or an image tensor, got {init!r}")
     if content is None and isinstance(init, str) and init == "content":
         init = "noise"
-    if not style_scale > 0:
-        raise ValueError(f"style_scale must be positive, got {style_scale!r}")
+    style_scale = check_number("style_scale", style_scale, low_open=True)
     if not isinstance(pin_bounds, bool):
         raise TypeError(f"pin_bounds must be True or False, got {pin_bounds!r}")
     if pin_bounds and optimizer != "adam":

@@ -294,6 +294,5 @@ def saturation_loss(logits: torch.Tensor, limit: float = 3.0, weight: float = 1.
         tensor(3.)
     """
     _check_features(logits, "logits")
-    if not limit > 0:
-        raise ValueError(f"limit must be > 0, got {limit!r}")
+    limit = check_number("limit", limit, low_open=True)
     return weight * torch.relu(logits.abs() - limit).mean()

@@ -906,6 +906,8 @@ def synthesize_texture_vgg(source, *, size: int = 128, source_size: int | None =
             raise ValueError(f"heal_band needs quilt_seams='cut' (the cuts say where the seams are), got "
                              f"quilt_seams {quilt_seams!r}")
     check_int("heal_feather", heal_feather, 0)
+    if heal_feather and heal_band is None:
+        raise ValueError(f"heal_feather={heal_feather} needs heal_band (the band it widens), got heal_band=None")
     for name, value in (("spectrum_weight", spectrum_weight), ("range_weight", range_weight),
                         ("long_range_weight", long_range_weight), ("histogram_weight", histogram_weight),
                         ("tv_weight", tv_weight), ("patch_weight", patch_weight)):
