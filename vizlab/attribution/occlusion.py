@@ -43,7 +43,7 @@ def make_baseline(x: torch.Tensor, baseline, patch: int = 32) -> torch.Tensor:
         x: the images, in ``[0, 1]``.
         baseline: ``"gray"`` (0.5), ``"mean"`` (the ImageNet mean colour), ``"blur"`` (``x`` blurred by a
             Gaussian with ``sigma = patch / 4`` pixels: removes detail at the patch's scale, keeps colour),
-            ``"zero"`` (black), a number (a gray level), an RGB colour ``(r, g, b)`` in ``[0, 1]``, or a tensor
+            ``"zero"`` (black), a number (a gray level in ``[0, 1]``), an RGB colour ``(r, g, b)`` in ``[0, 1]``, or a tensor
             broadcastable to ``x`` (e.g. another image).
         patch: the patch side, used by ``"blur"``.
     """
