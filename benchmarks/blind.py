@@ -679,7 +679,8 @@ def merge(args) -> int:
 
 def reshuffle(args) -> int:
     """The images of a rendered set, copied under new names in a fresh shuffle into another viewer's folder (a
-    second fresh viewer on the same pictures); its key lists each image's ``renamed_from``."""
+    second fresh viewer on the same pictures); its key lists each image's ``renamed_from`` and names the first set's
+    folder as ``images_of``."""
     import shutil
 
     key = json.loads(Path(args.key).read_text())
@@ -698,7 +699,9 @@ def reshuffle(args) -> int:
         shutil.copyfile(src / old[j]["image"], out / name)
         entries.append(dict(old[j], image=name, renamed_from=old[j]["image"]))
     key_path.parent.mkdir(parents=True, exist_ok=True)
-    key_path.write_text(json.dumps(dict(folder=str(out), shuffle_seed=args.seed,
+    # images_of: the set whose PNGs these are (proxy_study.table() reads the verdicts against them)
+    key_path.write_text(json.dumps(dict(folder=str(out), images_of=Path(args.key).parent.as_posix(),
+                                        shuffle_seed=args.seed,
                                         note=f"{args.key}'s images renamed in a fresh shuffle (seed {args.seed})",
                                         entries=entries), indent=1))
     return 0
@@ -712,7 +715,8 @@ def prompt(args) -> int:
 
 # -- scoring --------------------------------------------------------------------------------------------------
 def read_guesses(path: Path) -> dict[str, list[str]]:
-    """``{"img07.png": [five guesses]}`` from lines ``img07: a; b; c; d; e`` (or a JSON object)."""
+    """``{"img07.png": [five guesses]}`` from lines ``img07: a; b; c; d; e`` (or a JSON object); anything after a
+    ``#`` on a line (round 17's viewers add what they saw) is not a guess."""
     text = path.read_text()
     if text.lstrip().startswith("{"):
         raw = json.loads(text)
@@ -720,8 +724,9 @@ def read_guesses(path: Path) -> dict[str, list[str]]:
         raw = {}
         for line in text.splitlines():
             m = re.match(r"\s*\**\s*(img\d+)(?:\.png)?\**\s*[:\-]\s*(.+)", line)
-            if m:
-                raw[m.group(1)] = [g.strip(" .*") for g in re.split(r";|\|", m.group(2)) if g.strip(" .*")]
+            if m:   # a viewer's "# what I saw" after the guesses is a note, not a guess
+                body = m.group(2).split("#", 1)[0]
+                raw[m.group(1)] = [g.strip(" .*") for g in re.split(r";|\|", body) if g.strip(" .*")]
     out = {}
     for k, v in raw.items():
         name = k if k.endswith(".png") else f"{k}.png"

@@ -930,3 +930,29 @@ def test_an_ensemble_preset_on_a_model_with_other_classes_says_to_drop_the_ensem
         class_visualization(named, 0, preset("cs231n", size=32, canvas=32, view=32, steps=1), progress=False)
     assert class_visualization(named, 0, mode="pixels_robust", size=32, steps=1,
                                progress=False).steps == 1  # exact: every preset is a mode
+
+
+def test_blind_reader_ignores_the_viewers_notes_and_reshuffle_names_its_source(tmp_path):
+    # r17 review: a viewer's "# what I saw" was read as part of guess 5 (a basic-level hit came from "bird" in a
+    # note), and reshuffle's key did not say whose PNGs it holds (the proxy table could not find them)
+    import argparse
+    import json
+
+    answers = tmp_path / "answers.md"
+    answers.write_text("img00: purple swamphen; cassowary; turkey; macaw; peacock # blue bird head, red beak\n"
+                       "img01: tarantula # a hairy spider\n")
+    got = blind.read_guesses(answers)
+    assert got == {"img00.png": ["purple swamphen", "cassowary", "turkey", "macaw", "peacock"],
+                   "img01.png": ["tarantula"]}  # exact
+    first = tmp_path / "set_a"
+    (first / "images").mkdir(parents=True)
+    for name in ("img00.png", "img01.png"):
+        (first / "images" / name).write_bytes(b"png")
+    (first / "key.json").write_text(json.dumps(dict(folder=str(first / "images"), entries=[
+        dict(image="img00.png", cls="zebra"), dict(image="img01.png", cls="tarantula")])))
+    new_key = tmp_path / "set_b" / "key.json"
+    blind.reshuffle(argparse.Namespace(key=str(first / "key.json"), out=str(tmp_path / "queue"),
+                                       new_key=str(new_key), seed=3))
+    key = json.loads(new_key.read_text())
+    assert key["images_of"] == first.as_posix()  # exact
+    assert sorted(e["renamed_from"] for e in key["entries"]) == ["img00.png", "img01.png"]  # exact
