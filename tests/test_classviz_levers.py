@@ -828,6 +828,11 @@ def test_object_ensemble3_adds_lite2_and_judges_the_retry_by_all_members(model):
     members = [model, ensemble_member("efficientnet_lite1", "cpu"), ensemble_member("efficientnet_lite2", "cpu")]
     assert r.info["retry"]["random"] == pytest.approx(
         min(view_probability(m, first.image, target, 32) for m in members))  # exact: the least sure of three
+    assert r.info["retry"]["judge"] == "members"  # exact
+    # r17 review: a mode naming another ensemble than the settings' was silently run with the settings'
+    for mode, settings in (("object_ensemble3", OBJECT_ENSEMBLE), ("object_ensemble", OBJECT_ENSEMBLE3)):
+        with pytest.raises(ValueError, match=f"mode='{mode}' disagrees"):
+            class_visualization(model, "lemon", settings, mode=mode, progress=False, **small)
 
 
 def test_object_ensemble_preset_is_the_default_scored_by_lite0_and_lite1(tiny, model):

@@ -789,7 +789,8 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         if not isinstance(settings, ClassVizSettings):
             raise TypeError(f"settings must be a ClassVizSettings, got {type(settings).__name__}")
         if mode is not None and mode != settings.mode and not (mode in ("maco", "object") and settings.maco) \
-                and not (mode in ("object_ensemble", "object_ensemble3") and settings.maco and settings.ensemble) \
+                and not (mode in ("object_ensemble", "object_ensemble3") and settings.maco
+                         and tuple(settings.ensemble) == tuple(preset(mode).ensemble)) \
                 and not (mode == "prior" and settings.generator):
             raise ValueError(f"mode={mode!r} disagrees with settings.mode={settings.mode!r}")
         settings = replace(settings, **changes) if changes else settings
