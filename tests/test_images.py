@@ -118,6 +118,9 @@ def test_image_batch_keeps_the_aspect_and_takes_tensors_as_they_are():
     assert image_batch(img).shape == (1, 3, 40, 80)  # exact: None keeps the size
     t = torch.rand(2, 3, 10, 12)
     assert torch.equal(image_batch(t, 64), t)  # exact: a tensor is used as it is
-    for bad in (8, 20.0, True):
-        with pytest.raises(ValueError, match="size must be an integer"):
+    with pytest.raises(ValueError, match="size must be an integer >= 16"):
+        image_batch(img, 8)
+    for bad in (20.0, True):   # not an integer: a TypeError (a NumPy integer is fine)
+        with pytest.raises(TypeError, match="size must be an integer >= 16"):
             image_batch(img, bad)
+    assert image_batch(img, np.int64(20)).shape == (1, 3, 20, 40)

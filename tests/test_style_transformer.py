@@ -153,7 +153,7 @@ def test_cli_train_and_stylize(tmp_path, capsys):
 
 def test_bad_sizes_and_intervals_are_value_errors():
     net = TransformerNet(width=8, blocks=1)
-    with pytest.raises(ValueError, match="size must be an integer of at least 16"):
+    with pytest.raises(ValueError, match="size must be an integer >= 16"):
         stylize(net, "cat", size=0)
     with pytest.raises(ValueError, match="checkpoint_every"):
         train_transformer("waves", steps=1, checkpoint_every=0)

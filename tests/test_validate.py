@@ -1,6 +1,7 @@
 """vizlab._validate.check_int: the one integer check of the library (optimisation, style, data sets, the lab)."""
 import numpy as np
 import pytest
+import torch
 
 from vizlab._validate import check_int
 from vizlab.inside.datasets import photo_crops
@@ -356,3 +357,141 @@ def test_round17_review_number_twins_name_themselves():
     assert IntegratedGradients(tiny_cnn(seed=0), baseline=np.float32(0.0)).baseline == 0.0  # exact
     with pytest.raises(ValueError, match="baseline must be a finite number, got nan"):
         IntegratedGradients(tiny_cnn(seed=0), baseline=float("nan"))
+
+
+# --- round 17 review (findings 4 and 5): the integer twins and the NumPy-seeded paths --------------------------------
+
+def _int_sites():
+    """(label, argument, its lower bound, call(value)): every integer argument the review's grep found, checked
+    before any work is done."""
+    from torch import nn
+
+    from vizlab.attribution.plot import box_filter
+    from vizlab.images import image_batch
+    from vizlab.inside.features import extract_features
+    from vizlab.inside.filters import extract_patches
+    from vizlab.inside.patches import top_units
+    from vizlab.inside.regions import text_composite
+    from vizlab.inside.shapes import make_shapes
+    from vizlab.lab.metrics import pointing_game
+    from vizlab.optimize.plots import show_units
+    from vizlab.style.artwork import ARTWORKS, artwork
+    from vizlab.style.gatys import synthesize_texture
+    from vizlab.style.losses import style_palette
+    from vizlab.style.transformer import ContentCrops, TransformerNet, train_transformer
+
+    img = np.zeros((24, 24, 3), np.float32)
+    style = torch.rand(3, 8, 8)
+    return [
+        ("box_filter", "width", 1, lambda v: box_filter(torch.rand(6, 6), width=v)),
+        ("image_batch", "size", 16, lambda v: image_batch(torch.rand(1, 3, 16, 16), v)),
+        ("pointing_game", "tolerance", 0, lambda v: pointing_game(torch.rand(1, 8, 8), torch.ones(1, 8, 8) > 0, v)),
+        ("top_units", "k", 1, lambda v: top_units(torch.rand(2, 3, 4, 4), 0, k=v)),
+        ("text_composite", "size", 32, lambda v: text_composite(size=v)),
+        ("extract_patches", "patch_size", 2, lambda v: extract_patches([img], patch_size=v, n_patches=3)),
+        ("extract_patches", "n_patches", 1, lambda v: extract_patches([img], patch_size=4, n_patches=v)),
+        ("extract_features", "size", 8, lambda v: extract_features(nn.Conv2d(3, 2, 3), make_shapes(2, 16), "0", size=v)),
+        ("extract_features", "batch_size", 1,
+         lambda v: extract_features(nn.Conv2d(3, 2, 3), make_shapes(2, 16), "0", batch_size=v)),
+        ("artwork", "size", 16, lambda v: artwork(list(ARTWORKS)[0], size=v)),
+        ("synthesize_texture", "octaves", 1, lambda v: synthesize_texture(style, octaves=v)),
+        ("TransformerNet", "width", 1, lambda v: TransformerNet(width=v, blocks=0)),
+        ("TransformerNet", "blocks", 0, lambda v: TransformerNet(width=4, blocks=v)),
+        ("ContentCrops", "size", 16, lambda v: ContentCrops(size=v)),
+        ("train_transformer", "steps", 1, lambda v: train_transformer(style, steps=v)),
+        ("train_transformer", "batch_size", 1, lambda v: train_transformer(style, batch_size=v)),
+        ("train_transformer", "checkpoint_every", 1, lambda v: train_transformer(style, checkpoint_every=v)),
+        ("style_palette", "n", 1, lambda v: style_palette(style, n=v)),
+        ("show_units", "patches", 1, lambda v: show_units({"a": (None, None)}, patches=v)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(19))
+def test_integer_arguments_refuse_bools_and_floats_and_name_the_bound(index):
+    label, name, low, call = _int_sites()[index]
+    for bad in (True, float(low + 1), "3"):
+        with pytest.raises(TypeError, match=rf"^{name} must be an integer"):
+            call(bad)
+    with pytest.raises(ValueError, match=rf"^{name} must be an integer >= {low}\b.*, got {low - 1}$"):
+        call(np.int64(low - 1))   # a NumPy integer is checked like an int: just below the bound is refused
+
+
+def test_integer_arguments_accept_numpy_integers():
+    from vizlab.attribution.plot import box_filter
+    from vizlab.style.artwork import ARTWORKS, artwork
+    from vizlab.style.losses import style_palette
+    from vizlab.style.transformer import ContentCrops, TransformerNet
+    from vizlab.optimize.classviz import ClassVizSettings
+
+    heat = torch.rand(6, 6)
+    assert torch.equal(box_filter(heat, width=np.int64(3)), box_filter(heat, width=3))
+    assert np.array_equal(artwork(list(ARTWORKS)[0], np.int32(24)), artwork(list(ARTWORKS)[0], 24))
+    style = torch.rand(3, 8, 8)
+    assert torch.equal(style_palette(style, n=np.int64(4)), style_palette(style, n=4))   # was a ValueError
+    assert ContentCrops(size=np.int64(48)).size == 48 and type(ContentCrops(size=np.int64(48)).size) is int
+    assert TransformerNet(width=np.int64(4), blocks=np.int64(1)).config == {"norm": "instance", "width": 4, "blocks": 1}
+    s = ClassVizSettings(steps=np.int64(10), jitter=np.int32(2))   # was "steps must be an int, got int64"
+    assert (s.steps, s.jitter) == (10, 2) and type(s.steps) is int and type(s.jitter) is int
+    with pytest.raises(TypeError, match="steps must be an integer, got bool True"):
+        ClassVizSettings(steps=True)
+    with pytest.raises(TypeError, match="copies must be an integer, got float 2.0"):
+        ClassVizSettings(copies=2.0)
+    with pytest.raises(ValueError, match="copies must be >= 1, got 0"):   # the field's own range check, kept
+        ClassVizSettings(copies=0)
+
+
+def test_check_int_without_a_lower_bound():
+    assert check_int("n", -5, None) == -5
+    with pytest.raises(TypeError, match=r"^n must be an integer, got float"):
+        check_int("n", 1.0, None)
+    with pytest.raises(ValueError, match=r"^n must be an integer <= 3, got 4$"):
+        check_int("n", 4, None, 3)
+
+
+def _seeded_sites():
+    """(label, call(seed)) for each path that seeds NumPy from a user's seed; each returns an array."""
+    from vizlab.exercises.catalog import _detective_cue
+    from vizlab.inside.bigfilters import augmented_crops
+    from vizlab.inside.filters import extract_patches
+    from vizlab.inside.shapes import make_shapes
+    from vizlab.lab.concepts import concept_images
+    from vizlab.lab.data import make_shortcut
+    from vizlab.style.artwork import ARTWORKS, artwork
+    from vizlab.style.quality import _palette
+    from vizlab.style.transformer import ContentCrops
+
+    img = np.random.default_rng(9).random((20, 20, 3)).astype(np.float32)
+    return [
+        ("make_shapes", lambda s: make_shapes(6, 16, seed=s).images.numpy()),
+        ("make_shapes photos", lambda s: make_shapes(2, 32, seed=s, background="photos").images.numpy()),
+        ("photo_crops", lambda s: photo_crops(1, 16, seed=s).images.numpy()),
+        ("artwork", lambda s: artwork(list(ARTWORKS)[0], 16, seed=s)),
+        ("extract_patches", lambda s: extract_patches([img], 4, 10, seed=s)),
+        ("make_shortcut", lambda s: make_shortcut(8, 32, seed=s).images.numpy()),
+        ("concept_images", lambda s: concept_images("stripes", 4, 32, seed=s).numpy()),
+        ("_palette", lambda s: _palette(img, 10, seed=s)),
+        ("ContentCrops", lambda s: ContentCrops(size=16, seed=s).rng.random(4)),
+        ("augmented_crops", lambda s: augmented_crops(1, 32, seed=s).numpy()),
+        ("_detective_cue", lambda s: np.array(_detective_cue(s, "anywhere").colours)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(11))
+def test_numpy_seeded_paths_check_the_seed_and_draw_as_before(index):
+    label, call = _seeded_sites()[index]
+    for bad, error in ((-1, ValueError), (2 ** 63, ValueError), (1.5, TypeError), (True, TypeError),
+                       ("3", TypeError)):
+        with pytest.raises(error, match=SEED):
+            call(bad)
+    # a NumPy seed draws what the same int does (was accepted by NumPy; True was silently seed 1)
+    assert np.array_equal(call(np.int64(3)), call(3))
+
+
+@pytest.mark.parametrize("seed, streams", [(0, ()), (5, ()), (2 ** 63 - 1, ()), (7, (28,)), (3, (1017, 2))])
+def test_seeded_rng_draws_what_default_rng_draws(seed, streams):
+    from vizlab._validate import seeded_rng
+
+    old = np.random.default_rng([seed, *streams] if streams else seed)
+    assert np.array_equal(seeded_rng(seed, *streams).random(8), old.random(8))
+    with pytest.raises(ValueError, match=r"^start must be an integer >= 0 and < 2\*\*63, got -1$"):
+        seeded_rng(-1, name="start")

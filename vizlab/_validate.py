@@ -10,19 +10,21 @@ import numbers
 SEED_LIMIT = 2 ** 63
 
 
-def check_int(name: str, value, low: int = 1, high: int | None = None, *, allowed: str | None = None) -> int:
-    """``value`` checked as an integer in ``[low, high]`` (no upper bound without ``high``): a TypeError for a
+def check_int(name: str, value, low: int | None = 1, high: int | None = None, *, allowed: str | None = None) -> int:
+    """``value`` checked as an integer in ``[low, high]`` (``None`` leaves an end unbounded): a TypeError for a
     non-integer (``bool`` too; NumPy integers are accepted and returned as ``int``), a ValueError outside the range,
     each naming the argument and what is allowed (``allowed`` words the range instead, e.g. ``">= 0 and < 2**63"``).
     The one integer check of the attribution, optimisation, style, data set and lab code (render's steps, a
     regulariser's period, a data set's size ...)."""
     if allowed is None:
-        allowed = f"in {low}..{high}" if high is not None else f">= {low}"
+        allowed = (f"in {low}..{high}" if low is not None and high is not None else f">= {low}" if low is not None
+                   else f"<= {high}" if high is not None else "")
+    what = f"an integer {allowed}" if allowed else "an integer"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer {allowed}, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__} {value!r}")
     value = int(value)
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
     return value
 
 
@@ -47,6 +49,17 @@ def check_number(name: str, value, low: float | None = 0.0, high: float | None =
             or (high is not None and (number >= high if high_open else number > high)):
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
     return number
+
+
+def seeded_rng(seed, *streams: int, name: str = "seed"):
+    """A NumPy ``Generator`` seeded with ``seed`` (``np.random.default_rng(seed)``), or with ``[seed, *streams]``
+    when a call site keeps further streams of its own (e.g. ``seeded_rng(seed, 28)``): the NumPy twin of
+    :func:`seeded_generator`. ``seed`` is checked with :func:`check_seed` under ``name`` first, so a bad seed is
+    an error naming it (not NumPy's), and the draws for a valid seed are NumPy's own."""
+    import numpy as np   # here, not at the top, as in seeded_generator
+
+    seed = check_seed(name, seed)
+    return np.random.default_rng([seed, *streams] if streams else seed)
 
 
 def check_seed(name: str, value) -> int:

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._validate import check_int
+
 ImageLike = "str | Path | np.ndarray | Image.Image | torch.Tensor"
 #: The largest side :func:`resize` makes, and the most pixels a loaded file may have: beyond them a float32 RGB
 #: copy takes gigabytes (a 14000 x 14000 photo: 2.4 GB), so they are refused with a clear error instead.
@@ -347,8 +349,8 @@ def image_batch(image, size: int | None = None) -> torch.Tensor:
         >>> image_batch("cat", 160).shape
         torch.Size([1, 3, 160, 160])
     """
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 16):
-        raise ValueError(f"size must be an integer of at least 16 pixels (or None), got {size!r}")
+    if size is not None:
+        size = check_int("size", size, 16, allowed=">= 16 pixels (or None)")
     if isinstance(image, torch.Tensor):
         return to_tensor(image)
     img = load_image(image)

@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from .._validate import check_int
 from ..plotting import overlay, show_image, subplots
 from .occlusion import OcclusionResult
 
@@ -85,8 +86,7 @@ def box_filter(heat: torch.Tensor, width: int = 2) -> torch.Tensor:
     leaves in gradient maps (see :func:`~vizlab.attribution.grid_strength`), and keeps detail at 2 pixels and
     more. ``heat`` is ``(H, W)`` or ``(N, H, W)``.
     """
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be a positive int, got {width!r}")
+    width = check_int("width", width)
     h = heat.detach().float()
     x = h.reshape(-1, 1, *h.shape[-2:])
     pad = (width // 2, (width - 1) // 2, width // 2, (width - 1) // 2)

@@ -31,7 +31,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._validate import seeded_generator
+from .._validate import seeded_generator, seeded_rng
 from ..hooks import capture
 from ..toy import random_images, seeded, tiny_cnn
 from . import references as ref
@@ -849,13 +849,11 @@ def _detective_colour_names() -> list[str]:
 
 
 def _detective_cue(seed: int, place: str):
-    import numpy as np
-
     from ..inside.shapes import COLOURS
     from ..lab import Cue
 
     names = list(COLOURS)
-    pick = np.random.default_rng([seed, 6]).permutation(len(names))[:4]
+    pick = seeded_rng(seed, 6).permutation(len(names))[:4]
     return Cue(tuple(names[i] for i in pick), place)
 
 

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._validate import check_int, seeded_generator
+from .._validate import check_int, seeded_generator, seeded_rng
 from ..models import IMAGENET_MEAN, IMAGENET_STD, Normalize
 from ..resources import is_installed_copy, shipped_dir
 from ..toy import seeded
@@ -166,7 +166,7 @@ def augmented_crops(n: int, size: int = 112, *, seed: int = 0, procedural: float
     jitter, hue swaps, sometimes gray) and, with probability ``procedural``, procedural textures."""
     from PIL import Image
 
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     photos = _source_images()
     out = np.empty((n, 3, size, size), np.float32)
     for i in range(n):

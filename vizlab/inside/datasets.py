@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ..images import load_image, resize, sample_image
-from .._validate import check_int, check_number, seeded_generator
+from .._validate import check_int, check_number, seeded_generator, seeded_rng
 from ..models import reachable
 
 #: The photos the offline default is cut from (the textures are grayscale and left out).
@@ -206,7 +206,7 @@ def photo_crops(per_class: int = 40, size: int = 64, *, photos: Sequence[str] = 
     photos = list(photos)
     if not photos:
         raise ValueError("photos is empty")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     images, labels = [], []
     for label, name in enumerate(photos):
         photo = torch.from_numpy(sample_image(name)).permute(2, 0, 1).float()
@@ -302,7 +302,7 @@ def _from_torchvision(ds, n: int | None, seed: int, size: int | None, name: str)
     count = len(ds)
     index = np.arange(count)
     if n is not None and n < count:
-        index = np.sort(np.random.default_rng(seed).choice(count, size=check_int("n", n), replace=False))
+        index = np.sort(seeded_rng(seed).choice(count, size=check_int("n", n), replace=False))
     images, labels = [], []
     for i in index:
         img, label = ds[int(i)]

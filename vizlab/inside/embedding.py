@@ -21,7 +21,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._validate import check_number
+from .._validate import check_number, seeded_rng
 from .datasets import ImageSet
 from .neighbours import _as_features, distances
 from ..plotting import subplots
@@ -148,7 +148,7 @@ def scatter_thumbnails(coords, images: ImageSet | None = None, labels=None, *, c
     if images is not None and thumbnails > 0:
         if len(images) != len(xy):
             raise ValueError(f"images has {len(images)} entries for {len(xy)} points")
-        rng = np.random.default_rng(seed)
+        rng = seeded_rng(seed)
         chosen = rng.choice(len(xy), size=min(thumbnails, len(xy)), replace=False)
         thumb_size = check_number("thumb_size", thumb_size, low_open=True)   # points
         side = images.size[0]

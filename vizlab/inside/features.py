@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import check_int
 from ..device import model_device
 from ..hooks import capture
 from ..models import VizModel, resolve_layer
@@ -102,7 +103,7 @@ def penultimate_layer(model: nn.Module) -> str:
     return leaves[linear[-1] - 1][0]
 
 
-def _check(model, images, layer, pool, size, batch_size) -> str:
+def _check(model, images, layer, pool, size, batch_size) -> tuple[str, int | None, int]:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if not isinstance(images, ImageSet):
@@ -110,14 +111,13 @@ def _check(model, images, layer, pool, size, batch_size) -> str:
                         f"got {type(images).__name__}")
     if pool not in POOLS:
         raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 8):
-        raise ValueError(f"size must be None (keep the images' size) or an int >= 8, got {size!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if size is not None:
+        size = check_int("size", size, 8, allowed=">= 8 (or None to keep the images' size)")
+    batch_size = check_int("batch_size", batch_size)
     if layer == "penultimate":
         layer = penultimate_layer(model)
     name, _ = resolve_layer(model, layer)  # raises a helpful ValueError for unknown layers
-    return name
+    return name, size, batch_size   # size and batch_size as Python ints (a NumPy size goes into the cache key)
 
 
 def cache_key(model: nn.Module, images: ImageSet, layer: str, pool: str | None, size: int | None) -> dict:
@@ -172,7 +172,7 @@ def extract_features(model: nn.Module, images: ImageSet, layer: str = "penultima
     Returns:
         The features in image order. When stopped early, the rows computed so far (not cached).
     """
-    layer = _check(model, images, layer, pool, size, batch_size)
+    layer, size, batch_size = _check(model, images, layer, pool, size, batch_size)
     if fast not in (None, True, False):
         raise TypeError(f"fast must be None, True or False, got {fast!r}")
     key = cache_key(model, images, layer, pool, size) if cache else None

@@ -15,6 +15,7 @@ from torch import nn
 
 from ..images import load_image
 from ..models import first_conv
+from .._validate import check_int, seeded_rng
 
 
 def first_layer_filters(model: nn.Module) -> torch.Tensor:
@@ -31,17 +32,15 @@ def extract_patches(images: Sequence, patch_size: int = 8, n_patches: int = 2000
         n_patches: how many patches, drawn evenly from the images.
         seed: for the random positions.
     """
-    if not isinstance(patch_size, int) or patch_size < 2:
-        raise ValueError(f"patch_size must be an integer >= 2, got {patch_size!r}")
-    if not isinstance(n_patches, int) or n_patches < 1:
-        raise ValueError(f"n_patches must be a positive integer, got {n_patches!r}")
+    patch_size = check_int("patch_size", patch_size, 2)
+    n_patches = check_int("n_patches", n_patches)
     arrays = [load_image(im) for im in images]
     if not arrays:
         raise ValueError("images is empty")
     for i, a in enumerate(arrays):
         if min(a.shape[:2]) < patch_size:
             raise ValueError(f"image {i} ({a.shape[0]}x{a.shape[1]}) is smaller than patch_size={patch_size}")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     out = np.empty((n_patches, 3 * patch_size * patch_size), dtype=np.float32)
     which = rng.integers(0, len(arrays), size=n_patches)
     for row, idx in enumerate(which):

@@ -31,7 +31,7 @@ from .datasets import ImageSet
 from .features import extract_features, resize_batch
 from .receptive_field import ReceptiveField, receptive_field
 from ..plotting import subplots
-from .._validate import check_number, seeded_generator
+from .._validate import check_int, check_number, seeded_generator
 
 PAD_VALUE = 0.5
 
@@ -83,8 +83,7 @@ def top_units(activations: torch.Tensor, channel: int, k: int = 8, *, one_per_im
     n, c, h, w = activations.shape
     if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < c:
         raise ValueError(f"channel must be an int in 0..{c - 1}, got {channel!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    k = check_int("k", k)
     maps = activations[:, int(channel)].reshape(n, h * w).float()
     if allowed is not None:
         if tuple(allowed.shape) != (h, w) or not bool(allowed.any()):

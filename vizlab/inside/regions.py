@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import check_int
+
 Box = tuple[float, float, float, float]
 
 #: Faces in the sample photos (square centre crops), read off the pictures: skin from hairline to chin.
@@ -115,8 +117,7 @@ def text_composite(size: int = 224, photo: str = "temple", text: str = "page") -
 
     if text not in ("page", "text"):
         raise ValueError(f"text must be 'page' or 'text' (scikit-image pictures), got {text!r}")
-    if not isinstance(size, int) or size < 32:
-        raise ValueError(f"size must be an integer >= 32, got {size!r}")
+    size = check_int("size", size, 32)
     half = size // 2
     top = resize(sample_image(photo), (half, size))
     page = as_float_image(np.asarray(getattr(skimage.data, text)()))

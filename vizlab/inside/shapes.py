@@ -35,7 +35,7 @@ from torch import nn
 
 from ..device import get_device, model_device
 from ..toy import seeded
-from .._validate import check_int, check_number, seeded_generator
+from .._validate import check_int, check_number, seeded_generator, seeded_rng
 from .datasets import ImageSet
 
 SHAPES = ("circle", "square", "triangle", "cross", "stripes", "checkers")
@@ -117,7 +117,7 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
     unknown = [s for s in shapes if s not in SHAPES]
     if unknown or not shapes:
         raise ValueError(f"shapes must be a non-empty selection of {SHAPES}, got {shapes}")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     big = size * supersample
     coords = (np.arange(big) + 0.5) / supersample
     xx, yy = np.meshgrid(coords, coords)
@@ -127,7 +127,7 @@ def make_shapes(n: int = 1200, size: int = 32, *, seed: int = 0, shapes=SHAPES, 
     colours = rng.integers(0, len(palette), size=n)
     out = np.empty((n, 3, size, size), dtype=np.uint8)
     hard = np.zeros((n, size, size), dtype=bool) if masks else None
-    clutter = _photo_backgrounds(n, size, np.random.default_rng([seed, 1])) if background == "photos" else None
+    clutter = _photo_backgrounds(n, size, seeded_rng(seed, 1)) if background == "photos" else None
     for i in range(n):
         mask = _mask(shapes[labels[i]], xx, yy, rng, size, np.pi / 2 if upright else None, pattern_scale)
         mask = mask.reshape(size, supersample, size, supersample).mean(axis=(1, 3))

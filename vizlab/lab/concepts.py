@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..hooks import capture
-from .._validate import check_int, check_number
+from .._validate import check_int, check_number, seeded_rng
 from ..inside.datasets import ImageSet
 from ..inside.shapes import COLOURS, SHAPES, make_shapes
 from .data import Cue, make_shortcut, paint_marks
@@ -77,7 +77,7 @@ def concept_images(concept: str, n: int = 40, size: int = 32, *, seed: int = 0, 
 
 def _scenes(n: int, size: int, seed: int, noise: float) -> ImageSet:
     """The scenes of :func:`concept_images` (shapes of every kind, random colours, with masks)."""
-    return make_shapes(n, size, seed=int(np.random.default_rng([seed, 1017]).integers(2**31)), shapes=SHAPES,
+    return make_shapes(n, size, seed=int(seeded_rng(seed, 1017).integers(2**31)), shapes=SHAPES,
                        noise=noise, masks=True)
 
 
@@ -114,7 +114,7 @@ def paint_concept(scenes: ImageSet, concept: str, *, seed: int = 0, draw: int = 
     n, size = len(out), out.shape[-1]
     if cue.size > size:
         raise ValueError(f"cue.size={cue.size} does not fit a {size}-pixel image")
-    rng = np.random.default_rng([seed, 1017, draw])
+    rng = seeded_rng(seed, 1017, draw)
     palette = np.array(list(COLOURS.values()), dtype=np.float32)
     pick = rng.integers(len(palette), size=n)
     where = rng.integers(0, size - cue.size + 1, size=(n, 2))
@@ -127,7 +127,7 @@ def paint_concept(scenes: ImageSet, concept: str, *, seed: int = 0, draw: int = 
     rgb = np.tile(np.asarray(COLOURS[concept], dtype=np.float32), (n, 1)) if concept in COLOURS else palette[pick]
     paint_marks(out, rgb, where, jitter)
     if concept in PATTERNS:
-        prng = np.random.default_rng([seed, 1018, draw])
+        prng = seeded_rng(seed, 1018, draw)
         yy, xx = np.mgrid[0:size, 0:size] + 0.5
         masks = scenes.extra["mask"].numpy()
         for i in range(n):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._validate import check_int
+from .._validate import check_int, seeded_rng
 from ..inside.datasets import ImageSet
 from ..inside.shapes import COLOURS, SHAPES, make_shapes
 
@@ -120,7 +120,7 @@ def make_shortcut(n: int = 1200, size: int = 32, *, seed: int = 0, cue: Cue | No
     base = make_shapes(n, size, seed=seed, shapes=shapes, noise=noise, masks=True)
     k = len(shapes)
     # The cue's own random stream, drawn the same way in every mode (paired images).
-    rng = np.random.default_rng([seed, 28])
+    rng = seeded_rng(seed, 28)
     other = (base.labels.numpy() + rng.integers(1, k, size=n)) % k
     random_class = rng.integers(0, k, size=n)
     where = rng.integers(0, size - cue.size + 1, size=(n, 2))

@@ -29,6 +29,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from .. import attribution as A
+from .._validate import check_int
 from ..evaluate.faithfulness import deletion, insertion, road
 from ..evaluate.methods import METHODS
 from ..inside.datasets import ImageSet
@@ -106,8 +107,7 @@ def pointing_game(heat: torch.Tensor, mask: torch.Tensor, tolerance: int = 0) ->
     (a CAM upsampled from 8 x 8 peaks between cells).
     """
     heat, mask = _check_pair(heat, mask)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
-        raise ValueError(f"tolerance must be an integer >= 0, got {tolerance!r}")
+    tolerance = check_int("tolerance", tolerance, 0)
     if tolerance:
         k = 2 * tolerance + 1
         mask = F.max_pool2d(mask[:, None].float(), k, stride=1, padding=tolerance)[:, 0] > 0

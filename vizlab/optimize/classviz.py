@@ -40,7 +40,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._validate import check_number, seeded_generator
+from .._validate import check_int, check_number, seeded_generator
 from ..attribution.targets import class_of
 from ..device import model_device
 from .objectives import class_log_probability, class_logit
@@ -271,9 +271,8 @@ class ClassVizSettings:
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
         for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas", "clip_every", "starts",
                      "start_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+            # the type here (NumPy integers stored as int); each field's range is checked below
+            setattr(self, name, check_int(name, getattr(self, name), None))
         for name, interval in _NUMBERS.items():
             value = getattr(self, name)
             if value is None and name in ("blur_end", "luma_blur_end"):   # None: no schedule

@@ -7,6 +7,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .._validate import check_int
 from ..plotting import image_grid, show_image, subplots
 from .fooling import FoolingResult
 from .render import RenderResult
@@ -74,8 +75,8 @@ def show_units(units, *, size: float = 1.5, patches: int | None = None, padded: 
         raise TypeError(f"units must be a mapping {{label: (images, patches)}}, got {type(units).__name__}")
     if not units:
         raise ValueError("units is empty")
-    if patches is not None and (isinstance(patches, bool) or not isinstance(patches, int) or patches < 1):
-        raise ValueError(f"patches must be a positive int or None, got {patches!r}")
+    if patches is not None:
+        patches = check_int("patches", patches, allowed=">= 1 (or None)")
     rows = []
     for label, entry in units.items():
         if not isinstance(entry, (tuple, list)) or len(entry) != 2:

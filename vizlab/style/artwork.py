@@ -31,6 +31,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 from torch import nn
 
+from .._validate import check_int, seeded_rng
 from ..images import load_image, resize, to_image, to_tensor
 from ..resources import shipped_dir
 
@@ -233,9 +234,8 @@ def artwork(name: str, size: int = 256, seed: int = 0) -> np.ndarray:
     """Draw one of :data:`ARTWORKS` as a ``(size, size, 3)`` float32 image in ``[0, 1]``."""
     if name not in ARTWORKS:
         raise ValueError(f"name must be one of {', '.join(ARTWORKS)}, got {name!r}")
-    if not isinstance(size, int) or size < 16:
-        raise ValueError(f"size must be an integer of at least 16, got {size!r}")
-    rng = np.random.default_rng(seed)
+    size = check_int("size", size, 16)
+    rng = seeded_rng(seed)
     return np.clip(ARTWORKS[name](size, rng), 0, 1).astype(np.float32)
 
 

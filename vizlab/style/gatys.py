@@ -426,8 +426,7 @@ def synthesize_texture(style, *, size: int = 128, steps: int = 200, octaves: int
     """
     import torch.nn.functional as F
 
-    if not isinstance(octaves, int) or octaves < 1:
-        raise ValueError(f"octaves must be a positive integer, got {octaves!r}")
+    octaves = check_int("octaves", octaves)
     kwargs.setdefault("init", "noise")
     result = None
     total_seconds, history = 0.0, []

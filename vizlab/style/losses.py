@@ -23,7 +23,7 @@ from typing import Sequence
 
 import torch
 
-from .._validate import check_number, seeded_generator
+from .._validate import check_int, check_number, seeded_generator
 
 GRAM_NORMALIZATIONS = ("none", "chw", "nchw")
 
@@ -191,8 +191,7 @@ def style_palette(style: torch.Tensor, n: int = 64, iters: int = 15, seed: int =
         style = style[0]
     if style.dim() != 3 or style.shape[0] != 3:
         raise ValueError(f"style must have shape (3, H, W) or (1, 3, H, W); got {tuple(style.shape)}")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_int("n", n)
     pixels = style.detach().reshape(3, -1).t().float()
     gen = seeded_generator(seed)
     centres = pixels[torch.randperm(len(pixels), generator=gen)[:n]].clone()

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .._validate import check_number
+from .._validate import check_number, seeded_rng
 from ..images import load_image, resize, to_image, to_tensor
 from .losses import _LUMA as _LUMA_WEIGHTS
 
@@ -63,7 +63,7 @@ def _local_std(img: np.ndarray, radius: int) -> np.ndarray:
 def _palette(style: np.ndarray, n: int = 512, seed: int = 0) -> np.ndarray:
     """``n`` colours sampled from the style image: its palette, enough to find colours it does not have."""
     pixels = style.reshape(-1, 3)
-    idx = np.random.default_rng(seed).choice(len(pixels), size=min(n, len(pixels)), replace=False)
+    idx = seeded_rng(seed).choice(len(pixels), size=min(n, len(pixels)), replace=False)
     return pixels[idx]
 
 

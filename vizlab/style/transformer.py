@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_number
+from .._validate import check_int, check_number, seeded_rng
 from ..device import model_device
 from ..toy import seeded
 from ..images import SAMPLES, TEXTURES, image_batch, load_image, resize
@@ -173,8 +173,7 @@ class TransformerNet(nn.Module):
         super().__init__()
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-        if not isinstance(width, int) or width < 1 or not isinstance(blocks, int) or blocks < 0:
-            raise ValueError(f"width must be a positive int and blocks a non-negative int; got {width!r}, {blocks!r}")
+        width, blocks = check_int("width", width), check_int("blocks", blocks, 0)
         self.config = {"norm": norm, "width": width, "blocks": blocks}
         w = width
         self.encoder = nn.Sequential(
@@ -227,10 +226,8 @@ class ContentCrops:
     def __init__(self, folder: str | Path | None = None, size: int = 256, seed: int = 0, max_side: int = 512,
                  flat_patches: float = 0.0):
         self.flat_patches = check_number("flat_patches", flat_patches, 0, 1)   # a probability
-        if not isinstance(size, int) or size < 16:
-            raise ValueError(f"size must be an integer of at least 16, got {size!r}")
-        self.size = size
-        self.rng = np.random.default_rng(seed)
+        self.size = check_int("size", size, 16)
+        self.rng = seeded_rng(seed)
         self.max_side = max_side
         if folder is None:
             self.sources: list = training_content()
@@ -350,9 +347,8 @@ def train_transformer(style, *, content: str | Path | None = None, size: int = 2
     """
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-    for arg, value in (("steps", steps), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    steps, batch_size = check_int("steps", steps), check_int("batch_size", batch_size)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every)
     from tqdm.auto import tqdm
 
     loss_net = loss_network() if loss_net is None else loss_net
