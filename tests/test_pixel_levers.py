@@ -210,7 +210,7 @@ def test_settings_and_maco_reject_nan_and_infinity():
 
 
 def test_settings_check_types_before_values_and_name_what_is_wrong():
-    with pytest.raises(TypeError, match="steps must be an integer, got str"):
+    with pytest.raises(TypeError, match="steps must be an integer >= 0, got str"):
         preset("pixels_robust", octaves=(32,), steps="9")
     with pytest.raises(ValueError, match="start_steps must be >= 1, got -5"):
         preset("object", start_steps=-5)   # one start: still checked

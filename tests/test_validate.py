@@ -432,7 +432,7 @@ def test_integer_arguments_accept_numpy_integers():
     assert TransformerNet(width=np.int64(4), blocks=np.int64(1)).config == {"norm": "instance", "width": 4, "blocks": 1}
     s = ClassVizSettings(steps=np.int64(10), jitter=np.int32(2))   # was "steps must be an int, got int64"
     assert (s.steps, s.jitter) == (10, 2) and type(s.steps) is int and type(s.jitter) is int
-    with pytest.raises(TypeError, match="steps must be an integer, got bool True"):
+    with pytest.raises(TypeError, match="steps must be an integer >= 0, got bool True"):
         ClassVizSettings(steps=True)
     with pytest.raises(TypeError, match="copies must be an integer, got float 2.0"):
         ClassVizSettings(copies=2.0)
@@ -495,3 +495,14 @@ def test_seeded_rng_draws_what_default_rng_draws(seed, streams):
     assert np.array_equal(seeded_rng(seed, *streams).random(8), old.random(8))
     with pytest.raises(ValueError, match=r"^start must be an integer >= 0 and < 2\*\*63, got -1$"):
         seeded_rng(-1, name="start")
+
+
+def test_classviz_settings_refuse_negative_steps_and_jitter():
+    # r17 review (fixval): no range covered steps and jitter, so -1 was accepted
+    from vizlab.optimize import ClassVizSettings
+
+    with pytest.raises(ValueError, match="steps must be an integer >= 0, got -1"):
+        ClassVizSettings(steps=-1)
+    with pytest.raises(ValueError, match="jitter must be an integer >= 0, got -1"):
+        ClassVizSettings(jitter=-1)
+    assert ClassVizSettings(steps=0, jitter=0).steps == 0  # exact: 0 steps is the start image, as in render

@@ -271,8 +271,10 @@ class ClassVizSettings:
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
         for name in ("steps", "jitter", "blur_every", "size", "copies", "view", "canvas", "clip_every", "starts",
                      "start_steps"):
-            # the type here (NumPy integers stored as int); each field's range is checked below
-            setattr(self, name, check_int(name, getattr(self, name), None))
+            # the type here (NumPy integers stored as int), and steps/jitter >= 0 (render's steps may be 0: the
+            # start image); the other fields' ranges are checked below
+            low = 0 if name in ("steps", "jitter") else None
+            setattr(self, name, check_int(name, getattr(self, name), low))
         for name, interval in _NUMBERS.items():
             value = getattr(self, name)
             if value is None and name in ("blur_end", "luma_blur_end"):   # None: no schedule
