@@ -116,16 +116,19 @@ def photos(size: int = 224) -> list[torch.Tensor]:
     return out
 
 
+def load_lites() -> dict:
+    """Lite0, Lite1 and Lite2 on the CPU in eval mode, by short name (``"lite0"`` ...)."""
+    from vizlab.models import load_model
+
+    return {name.split("_")[-1]: load_model(name, device="cpu").eval() for name in LITES}
+
+
 class Judges:
     def __init__(self):
         from vizlab.models import load_model
         from vizlab.style.texture import TextureNet
 
-        self.lites = {}
-        for name in LITES:
-            m = load_model(name, device="cpu")
-            m.eval()
-            self.lites[name.split("_")[-1]] = m
+        self.lites = load_lites()
         self.vgg = TextureNet(load_model("vgg19_normalised", device="cpu"), pooling="max", padding="reflect").eval()
         refs = photos()
         self.ref_grams = {layer: [] for layer in VGG_LAYERS}

@@ -110,7 +110,6 @@ def print_table(rows: list[dict]) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- features
-LITES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
 def load_png(path: Path):
@@ -178,13 +177,9 @@ def picture_stats(x) -> dict:
 
 class Networks:
     def __init__(self):
-        from vizlab.models import load_model
+        from proxy24_features import load_lites
 
-        self.nets = {}
-        for name in LITES:
-            m = load_model(name, device="cpu")
-            m.eval()
-            self.nets[name.split("_")[-1]] = m
+        self.nets = load_lites()
 
     def measure(self, x, target: int) -> dict:
         """Per network and copy: the class's rank, its log-probability and the copy's top class."""

@@ -43,26 +43,10 @@ BOOT = 2000
 
 def photo_stats() -> dict:
     """Means and spreads of the picture statistics over the package's photos (the natural reference)."""
-    import torch
-
+    from proxy24_features import photos   # round 12's reference photos: square centre crops at 224 px
     from proxy_study import picture_stats
-    from vizlab.images import SAMPLES, TEXTURES, sample_image
 
-    stats = []
-    for name in SAMPLES:
-        if name in TEXTURES:
-            continue
-        a = sample_image(name)
-        if a.ndim == 2:
-            a = np.stack([a] * 3, axis=-1)
-        h, w = a.shape[:2]
-        s = min(h, w)
-        a = np.ascontiguousarray(a[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s, :3])
-        t = torch.from_numpy(a).float().permute(2, 0, 1).unsqueeze(0)
-        t = t / 255 if t.max() > 1.5 else t
-        t = torch.nn.functional.interpolate(t, size=(224, 224), mode="bilinear", antialias=True,
-                                            align_corners=False).clamp(0, 1)
-        stats.append(picture_stats(t))
+    stats = [picture_stats(t) for t in photos(224)]
     return {k: (float(np.mean([s[k] for s in stats])), float(np.std([s[k] for s in stats]) + 1e-9))
             for k in stats[0]}
 
