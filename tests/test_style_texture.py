@@ -1021,6 +1021,10 @@ def test_lattice_quilt_puts_every_cell_on_the_period_inside_the_region():
             quilt(src, 32, 8, region=bad)
     with pytest.raises(ValueError, match="axis must be -1"):
         source_period(stripes, 1)
+    with pytest.raises(TypeError, match="source must be an image tensor"):
+        source_period(stripes.numpy(), -1)
+    with pytest.raises(ValueError, match=r"source must be an image tensor \(1, C, H, W\), got shape"):
+        source_period(stripes[0], -1)
 
 
 def test_heal_band_moves_only_the_pixels_near_the_cuts(tnet):

@@ -690,8 +690,10 @@ def source_period(source: torch.Tensor, axis: int, low: int = 4, high: int | Non
     across, for :func:`quilt`'s ``period``. ``nan`` if the profile has no such peak."""
     if axis not in (-1, -2):
         raise ValueError(f"axis must be -1 (across) or -2 (down), got {axis!r}")
-    if not isinstance(source, torch.Tensor) or source.dim() != 4:
-        raise ValueError(f"source must be an image tensor (1, C, H, W), got {getattr(source, 'shape', source)!r}")
+    if not isinstance(source, torch.Tensor):
+        raise TypeError(f"source must be an image tensor (1, C, H, W), got {type(source).__name__}")
+    if source.dim() != 4:
+        raise ValueError(f"source must be an image tensor (1, C, H, W), got shape {tuple(source.shape)}")
     plane = source.detach().float().mean(dim=(0, 1))
     prof = plane.mean(dim=0) if axis == -1 else plane.mean(dim=1)
     return _first_peak(prof, check_int("low", low, 1), high)
