@@ -114,3 +114,34 @@ def test_cli_stylize_accepts_adain(tmp_path, capsys):
     assert "adain:STYLE" in capsys.readouterr().err
     assert main(["stylize", "swirls", "cat", str(tmp_path / "y.png"), "--alpha", "0.5"]) == 2  # exact
     assert main(["stylize", "adain:no_such_style_file.png", "cat", str(tmp_path / "z.png")]) == 2  # exact
+
+
+def test_the_smallest_content_side_is_found_by_test_and_refused_below(net):
+    """Review round 18: a content image under 16 px (sides are cropped to multiples of 8, and the encoder needs 9)
+    gave torch's raw padding RuntimeError; now a ValueError names the argument and the smallest side."""
+    from vizlab.style.adain import ENCODE_MIN_SIDE, MIN_SIDE
+
+    assert (ENCODE_MIN_SIDE, MIN_SIDE) == (9, 16)  # exact
+    style = torch.rand(1, 3, 32, 32)
+    assert adain(torch.rand(1, 3, MIN_SIDE, 40), style, size=None, net=net).shape[-2:] == (16, 40)  # exact
+    assert adain(torch.rand(1, 3, 40, MIN_SIDE), style, size=None, net=net).shape[-2:] == (40, 16)  # exact
+    for hw in [(MIN_SIDE - 1, 40), (40, 9), (8, 8), (1, 40), (3, 3)]:
+        with pytest.raises(ValueError, match=r"^content must be at least 16x16 pixels for AdaIN, got \d+x\d+"):
+            adain(torch.rand(1, 3, *hw), style, size=None, net=net)
+    with pytest.raises(ValueError, match=r"^image must be at least 16x16"):
+        content_batch(torch.rand(1, 3, 12, 40), None)
+    with torch.no_grad():
+        assert net.encode(torch.rand(1, 3, ENCODE_MIN_SIDE, 40)).shape[-2:] == (2, 5)  # exact
+        assert net(torch.rand(1, 3, 40, 40), torch.rand(1, 3, ENCODE_MIN_SIDE, 9)).shape[-2:] == (40, 40)  # exact
+        for hw in [(ENCODE_MIN_SIDE - 1, 40), (40, 2)]:
+            with pytest.raises(ValueError, match=r"^x must be at least 9x9 pixels for the AdaIN encoder"):
+                net.encode(torch.rand(1, 3, *hw))
+
+
+def test_cli_adain_of_a_tiny_image_is_one_clean_line(tmp_path, capsys):
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.zeros((12, 40, 3), np.uint8)).save(flat)     # 40 wide, 12 high
+    capsys.readouterr()
+    assert main(["stylize", "adain:waves", str(flat), str(tmp_path / "o.png"), "--device", "cpu"]) == 2  # exact
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "at least 16x16 pixels" in err and "40x12" in err, err  # exact

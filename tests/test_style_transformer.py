@@ -310,3 +310,40 @@ def test_validation_photos_are_disjoint_from_held_out_and_training():
     photos = validation_photos()
     assert len(photos) == len(VALIDATION) and not {str(p) for p in photos} & train
     assert all(load_image(p).ndim == 3 for p in photos)
+
+
+def test_the_smallest_side_is_found_by_test_for_every_shipped_network_and_refused_below():
+    """Review round 18: 1-4 px gave torch's raw "Padding size should be less than ..." RuntimeError although the
+    docstring said any size works. MIN_SIDE (5) is the real smallest side of every shipped network (and of a
+    fresh one of any width, blocks and norm); below it a ValueError names the argument and the smallest size."""
+    from vizlab.style.transformer import MIN_SIDE, _subfolder_names
+
+    assert MIN_SIDE == 5  # exact
+    nets = {name: load_transformer(name, device="cpu") for name in _subfolder_names()}
+    assert {"vgg19/swirls", "vgg19/impression", "lite0/swirls", "lite0/impression"} <= set(nets)  # exact
+    nets["fresh batch-norm"] = TransformerNet(norm="batch", width=4, blocks=0).eval()
+    with torch.no_grad():
+        for name, net in nets.items():
+            for hw in [(MIN_SIDE, 40), (40, MIN_SIDE), (MIN_SIDE, MIN_SIDE), (MIN_SIDE + 2, MIN_SIDE + 1)]:
+                assert stylize(net, torch.rand(1, 3, *hw)).shape[-2:] == hw, name  # exact
+            for hw in [(MIN_SIDE - 1, 40), (40, 1), (2, 2), (3, 3), (1, 5)]:
+                with pytest.raises(ValueError, match=r"image must be at least 5x5 pixels .* got \d+x\d+"):
+                    stylize(net, torch.rand(1, 3, *hw))
+                with pytest.raises(ValueError, match=r"^x must be at least 5x5 pixels"):
+                    net(torch.rand(1, 3, *hw))
+
+
+def test_cli_stylize_of_a_tiny_image_is_one_clean_line(tmp_path, capsys):
+    from PIL import Image
+
+    from vizlab.cli import main
+
+    net = tmp_path / "tiny.pt"
+    save_transformer(TransformerNet(width=4, blocks=1), net)
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.zeros((3, 40, 3), np.uint8)).save(flat)     # 40 wide, 3 high
+    capsys.readouterr()
+    assert main(["stylize", str(net), str(flat), str(tmp_path / "o.png"), "--size", "full"]) == 2  # exact
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "at least 5x5 pixels" in err and "40x3" in err, err  # exact
+    assert not (tmp_path / "o.png").exists()

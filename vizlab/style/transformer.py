@@ -46,6 +46,10 @@ DEFAULT_NETWORKS = {"impression": "vgg19/impression", "swirls": "vgg19/swirls"}
 #: EfficientNet-Lite0's features, kept for notebook 08's comparison (they paint droplets and colour grades).
 MOVED_NETWORKS = {"impression.pt": "lite0/impression", "swirls.pt": "lite0/swirls"}
 NORMS = ("instance", "batch")
+#: The smallest height and width :class:`TransformerNet` takes, for every width and number of blocks (so every
+#: shipped network): a side is padded to a multiple of 4, and the first 9x9 layer's reflection padding of 4 needs
+#: a side above 4. Found by test over 1-9 px (tests/test_style_transformer.py); smaller raises a ValueError.
+MIN_SIDE = 5
 #: Sample photos kept out of the offline training set, to judge networks on unseen images.
 HELD_OUT = ("cat", "astronaut", "espresso", "motorcycle", "temple", "grace_hopper")
 #: Photos for choosing among checkpoints, disjoint from :data:`HELD_OUT` and from :func:`training_content`,
@@ -166,7 +170,8 @@ class TransformerNet(nn.Module):
         width: channels of the first layer (32 in the paper); the others are 2x and 4x that.
         blocks: number of residual blocks (5 in the paper).
 
-    Any input size works; the output has the input's size (odd sizes are padded and cropped back).
+    Any input of at least :data:`MIN_SIDE` (5) pixels in height and width works; the output has the input's
+    size (sides that are not a multiple of 4 are padded and cropped back). A smaller side is a ValueError.
     """
 
     def __init__(self, norm: str = "instance", width: int = 32, blocks: int = 5):
@@ -194,6 +199,7 @@ class TransformerNet(nn.Module):
         """The output before the final ``tanh``: ``forward(x) == (tanh(logits(x)) + 1) / 2``."""
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"x must have shape (N, 3, H, W); got {tuple(x.shape)}")
+        check_side("x", x)
         h, w = x.shape[-2:]
         # Two stride-2 layers: pad to a multiple of 4 so that the decoder gives back the input size.
         ph, pw = (-h) % 4, (-w) % 4
@@ -203,6 +209,14 @@ class TransformerNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (torch.tanh(self.logits(x)) + 1) / 2
+
+
+def check_side(name: str, x: torch.Tensor, low: int = MIN_SIDE, what: str = "TransformerNet") -> None:
+    """A ValueError naming ``name`` when the batch ``x`` (``(..., H, W)``) is under ``low`` pixels in height or width
+    (the reflection paddings of the style networks need that much; torch's own error does not say so)."""
+    h, w = x.shape[-2:]
+    if min(h, w) < low:
+        raise ValueError(f"{name} must be at least {low}x{low} pixels for {what}, got {w}x{h} (width x height)")
 
 
 # -- content images ------------------------------------------------------------------------------------------
@@ -642,7 +656,9 @@ def stylize(net: TransformerNet, image, size: int | None = None) -> torch.Tensor
     """One forward pass: ``(N, 3, H, W)`` stylised images in ``[0, 1]`` on the network's device.
 
     ``image``: anything :func:`vizlab.images.load_image` takes (resized so its shorter side is ``size``,
-    keeping the aspect ratio), or a ``(N, 3, H, W)`` tensor in ``[0, 1]`` (used at its own size).
+    keeping the aspect ratio), or a ``(N, 3, H, W)`` tensor in ``[0, 1]`` (used at its own size). Height and width
+    must be at least :data:`MIN_SIDE` (5) pixels, else a ValueError naming ``image``.
     """
     x = image_batch(image, size)  # a tensor is used as it is; size applies to images it loads
+    check_side("image", x)
     return net.eval()(x.to(model_device(net)).float())
