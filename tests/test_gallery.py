@@ -63,6 +63,31 @@ def test_cli_port_must_be_a_number(capsys):
     assert exc.value.code == 2 and "invalid int value" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["0", "-5", "2.5", "soon"])
+def test_cli_refuses_a_cull_idle_that_would_turn_culling_off(value, capsys, monkeypatch):
+    """Review round 18: ``--cull-idle 0`` (or negative) reached Voilà as cull_idle_timeout=0, which Jupyter reads
+    as "never cull": closed pages' kernels piled up again without a word. Now a one-line argparse error."""
+    served = []
+    monkeypatch.setattr(gallery, "serve", lambda **kw: served.append(kw) or 0)   # a regression must not start Voilà
+    with pytest.raises(SystemExit) as exc:
+        main(["gallery", "--cull-idle", value])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1  # exact
+    assert "argument --cull-idle: expected a positive integer" in err and not served, err
+
+
+def test_serve_and_voila_command_refuse_a_cull_idle_below_one(tmp_path):
+    for bad in (0, -5):
+        with pytest.raises(ValueError, match=r"cull_idle must be an integer >= 1, got"):
+            gallery.voila_command(tmp_path / "g.ipynb", 8888, cull_idle=bad)
+        with pytest.raises(ValueError, match=r"cull_idle must be an integer >= 1, got"):
+            gallery.serve(notebook=tmp_path / "missing.ipynb", cull_idle=bad)   # refused before anything starts
+    with pytest.raises(TypeError, match="cull_idle must be an integer"):
+        gallery.voila_command(tmp_path / "g.ipynb", 8888, cull_idle=2.5)
+    cmd = gallery.voila_command(tmp_path / "g.ipynb", 8888, cull_idle=1)
+    assert "--MappingKernelManager.cull_idle_timeout=1" in cmd and "--MappingKernelManager.cull_interval=1" in cmd
+
+
 # -- the server's life cycle (issue 26): kernels culled, SIGTERM/SIGINT stop Voilà and every kernel -------------
 def _start_gallery(tmp_path, *extra):
     import os

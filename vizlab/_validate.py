@@ -28,6 +28,21 @@ def check_int(name: str, value, low: int | None = 1, high: int | None = None, *,
     return value
 
 
+def positive_int_arg(text: str) -> int:
+    """An ``argparse`` type: a whole number >= 1 (``--cull-idle``, ``--patch``, ``--size`` ...). Anything else is an
+    ``argparse.ArgumentTypeError``, which argparse prints as one line naming the option. The one such type of
+    vizlab's command lines; standard library only, so ``--help`` stays free of torch."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (>= 1), got {value}")
+    return value
+
+
 def check_number(name: str, value, low: float | None = 0.0, high: float | None = None, *,
                  low_open: bool = False, high_open: bool = False) -> float:
     """``value`` checked as a finite real number in the interval ``[low, high]`` (an end is open with ``low_open``

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import nbformat
 
+from .._validate import check_int
+
 TITLE = "vizlab explorers"
 
 # (heading, one line about what to do, code). The code runs in the dashboard's kernel, top to bottom.
@@ -110,13 +112,15 @@ CULL_IDLE_S = 120
 def voila_command(notebook: str | os.PathLike, port: int, *, host: str = "127.0.0.1",
                   cull_idle: int = CULL_IDLE_S) -> list[str]:
     """The Voilà command line that serves ``notebook`` on ``host:port`` without code and without a browser;
-    kernels idle for ``cull_idle`` seconds with no page connected are shut down (an open page keeps its own)."""
+    kernels idle for ``cull_idle`` seconds with no page connected are shut down (an open page keeps its own).
+    ``cull_idle`` is an integer >= 1: Jupyter reads 0 or less as "never cull", so it is refused (ValueError)."""
+    cull_idle = check_int("cull_idle", cull_idle, 1)
     return [sys.executable, "-m", "voila", str(notebook), f"--port={port}", f"--Voila.ip={host}",
             "--no-browser", "--strip_sources=True", "--Voila.port_retries=0",
             # the kernel may take a while on a busy 2-core machine: do not give up on the page early
             "--VoilaConfiguration.http_keep_alive_timeout=600",
-            f"--MappingKernelManager.cull_idle_timeout={int(cull_idle)}",
-            f"--MappingKernelManager.cull_interval={max(1, min(60, int(cull_idle) // 2))}",
+            f"--MappingKernelManager.cull_idle_timeout={cull_idle}",
+            f"--MappingKernelManager.cull_interval={max(1, min(60, cull_idle // 2))}",
             "--MappingKernelManager.cull_connected=False"]
 
 
@@ -171,11 +175,13 @@ def serve(port: int | None = None, notebook: str | os.PathLike | None = None, *,
         port: TCP port; ``None`` picks a free one.
         notebook: serve this notebook instead of the built-in dashboard.
         host: interface to listen on (loopback by default: nothing is exposed to the network).
-        cull_idle: seconds an idle kernel with no page connected lives on (see :data:`CULL_IDLE_S`).
+        cull_idle: seconds an idle kernel with no page connected lives on (see :data:`CULL_IDLE_S`); an integer
+            >= 1 (0 or less would turn culling off in Jupyter, so it is a ValueError).
 
     Returns:
         Voilà's exit code (0 after Ctrl-C).
     """
+    cull_idle = check_int("cull_idle", cull_idle, 1)   # before anything starts
     if importlib.util.find_spec("voila") is None:
         raise ValueError("Voilà is not installed: pip install 'vizlab[lab]' (or pip install voila)")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
