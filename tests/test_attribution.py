@@ -503,6 +503,15 @@ def test_cli_explain_writes_a_figure(tmp_path, capsys):
     (["explain", "cat", "--patch", "0"], "positive integer"),
     (["explain", "cat", "--alpha", "3"], "[0, 1]"),
     (["explain", "cat", "--method", "saliency", "--layer", "head", "--size", "64"], "--layer"),
+    # review round 18: occlusion ignored --layer (exit 0); every method-specific option given to a method that
+    # does not use it is now refused, and a layer that gradcam uses is checked
+    (["explain", "cat", "--method", "occlusion", "--layer", "nonsense", "--size", "64"],
+     "--layer is for gradcam and cam, not occlusion"),
+    (["explain", "cat", "--method", "smoothgrad", "--layer", "head", "--size", "64"], "--layer is for gradcam"),
+    (["explain", "cat", "--method", "gradcam", "--patch", "8", "--size", "64"], "--patch is for occlusion, not gradcam"),
+    (["explain", "cat", "--method", "saliency", "--stride", "8", "--size", "64"], "--stride is for occlusion"),
+    (["explain", "cat", "--method", "cam", "--baseline", "blur", "--size", "64"], "--baseline is for occlusion"),
+    (["explain", "cat", "--method", "gradcam", "--layer", "nonsense", "--size", "64"], "nonsense"),
 ])
 def test_cli_explain_bad_arguments_one_line_exit_2(argv, words, capsys, tmp_path):
     from vizlab.cli import main

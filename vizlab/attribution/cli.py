@@ -4,18 +4,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vizlab._validate import positive_int_arg as _positive_int   # standard library only: --help stays light
+
 METHODS = ("gradcam", "occlusion", "saliency", "smoothgrad", "cam")
 _SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+#: Options that only some methods use -> (those methods, the default). Given to another method, an option is an
+#: error, not silently ignored (review round 18: ``--method occlusion --layer nonsense`` exited 0).
+_METHOD_OPTIONS = {"layer": (("gradcam", "cam"), None), "patch": (("occlusion",), 32),
+                   "stride": (("occlusion",), 16), "baseline": (("occlusion",), "gray")}
 
 
 def _fraction(text: str) -> float:
@@ -39,14 +35,25 @@ def add_commands(sub) -> None:
                    help="class name or index to explain (default: the top-1 class)")
     p.add_argument("-o", "--output", default="explain.png", help="figure to write (.png, .jpg, .pdf, .svg)")
     p.add_argument("--layer", default=None, help="layer for gradcam/cam (default: the model's cam_layer, 'head')")
-    p.add_argument("--patch", type=_positive_int, default=32, help="occlusion window side in pixels (default 32)")
-    p.add_argument("--stride", type=_positive_int, default=16, help="occlusion step in pixels (default 16)")
-    p.add_argument("--baseline", default="gray", choices=("gray", "mean", "blur", "zero"),
+    # default None: an option given to a method that does not use it is refused (_check_method_options)
+    p.add_argument("--patch", type=_positive_int, default=None, help="occlusion window side in pixels (default 32)")
+    p.add_argument("--stride", type=_positive_int, default=None, help="occlusion step in pixels (default 16)")
+    p.add_argument("--baseline", default=None, choices=("gray", "mean", "blur", "zero"),
                    help="what fills the occluded window (default gray)")
     p.add_argument("--alpha", type=_fraction, default=0.5, help="heatmap weight in the overlay (default 0.5)")
     p.add_argument("--size", type=_positive_int, default=224, help="image side fed to the model (default 224)")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
     p.set_defaults(func=explain)
+
+
+def _check_method_options(args: argparse.Namespace) -> None:
+    """Refuse a method-specific option given to a method that ignores it; fill in the defaults of the others."""
+    for option, (methods, default) in _METHOD_OPTIONS.items():
+        if getattr(args, option) is None:
+            setattr(args, option, default)
+        elif args.method not in methods:
+            raise ValueError(f"--{option} is for {' and '.join(methods)}, not {args.method} "
+                             f"(--method {args.method} does not use it)")
 
 
 def explain(args: argparse.Namespace) -> int:
@@ -60,6 +67,7 @@ def explain(args: argparse.Namespace) -> int:
         raise ValueError(f"-o {args.output!r}: the file name must end in one of {', '.join(_SUFFIXES)}")
     if not out.parent.exists():
         raise ValueError(f"-o {args.output!r}: the folder {str(out.parent)!r} does not exist")
+    _check_method_options(args)   # before the model loads: a misplaced option costs nothing
     target = args.target
     if target is not None and target.strip().isdigit():
         target = int(target)
@@ -80,8 +88,6 @@ def explain(args: argparse.Namespace) -> int:
             heat = fn(model, x, c, layer)
             key = f"{'Grad-CAM' if args.method == 'gradcam' else 'CAM'} at {layer}"
         else:
-            if args.layer is not None:
-                raise ValueError(f"--layer is for gradcam and cam, not {args.method}")
             heat = (saliency if args.method == "saliency" else smoothgrad)(model, x, c)
             key = "saliency max|dS/dx|" if args.method == "saliency" else "SmoothGrad"
         fig = show_maps(x, {key: heat}, alpha=args.alpha, title=f"{name}: p = {p:.3f}")
