@@ -44,3 +44,20 @@ def test_optimization_and_style_follow_the_model(on_device):
     net = loss_network(model=on_device)
     out = style_transfer("cat", "waves", loss_net=net, size=64, steps=2, progress=False)
     assert _same_device(out.image, on_device) and torch.isfinite(out.image).all()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_lab_explorer_follows_the_model(device):
+    """Review round 18: LabExplorer sent CPU images to a model on any device. Every lab method runs on the
+    model's device, and the map comes back to the CPU for the figure."""
+    from vizlab.inside.shapes import shapes_cnn
+    from vizlab.lab import paired_sets
+    from vizlab.widgets import LabExplorer
+
+    net = shapes_cnn(0, 4, 8, 1.0).eval().to(device)
+    ex = LabExplorer({"net": net}, paired_sets(2, seed=3))
+    for method in ex.method.options:
+        ex.method.value = method
+        assert "of the heat on the cue" in ex.status.value, (method, ex.status.value)
+        heat, _ = ex.compute("net", method, "match", 0)
+        assert heat.device.type == "cpu" and torch.isfinite(heat).all()  # exact

@@ -453,3 +453,31 @@ def test_lab_explorer_draws_and_caches(tiny_models):
         LabExplorer(models, sets, methods=("gradient", "magic"))
     with pytest.raises(TypeError, match="models must be"):
         LabExplorer({}, sets)
+
+
+def test_lab_explorer_sends_the_image_to_the_models_device(tiny_models):
+    """Review round 18: the explorer fed CPU images to every model, so a model on another device failed on every
+    image ("Tensor on device meta is not on the expected device cpu!"). Devices follow the model: a spy on a
+    ``meta`` copy sees the image arrive on ``meta`` (and stops there: meta tensors hold no values)."""
+    import copy
+
+    from vizlab.widgets import LabExplorer
+
+    models, _, _ = tiny_models
+    net = copy.deepcopy(models["clean"]).to("meta")
+    seen = []
+
+    def spy(module, args):
+        seen.append(args[0].device)
+        raise RuntimeError("stopped after the image arrived")
+
+    handle = net.register_forward_pre_hook(spy)
+    try:
+        ex = LabExplorer({"on meta": net}, paired_sets(2, seed=3), method="gradient")
+    finally:
+        handle.remove()
+    assert seen == [torch.device("meta")]  # exact
+    assert "stopped after the image arrived" in ex.status.value and "expected device" not in ex.status.value
+    heat, _ = LabExplorer({"clean": models["clean"]}, paired_sets(2, seed=3), method="gradient").compute(
+        "clean", "gradient", "match", 0)
+    assert heat.device.type == "cpu" and heat.dim() == 2  # exact: the map comes back for the plots

@@ -14,6 +14,7 @@ import time
 import ipywidgets as W
 import torch
 
+from ..device import model_device
 from ..lab.metrics import BASELINE_METHODS, LAB_METHODS, lab_attribute, mask_share, pointing_game
 from ..lab.plot import show_evidence
 from ..plotting import show_image, subplots
@@ -64,14 +65,16 @@ class LabExplorer(Explorer):
         self.update("start")
 
     def compute(self, model: str, method: str, test_set: str, index: int) -> tuple[torch.Tensor, int]:
-        """``(map (H, W), predicted class)`` for one choice (cached)."""
+        """``(map (H, W) on the CPU, predicted class)`` for one choice (cached); the image goes to the model's
+        device."""
         key = (model, method, test_set, index)
         if key not in self._cache:
             net = self.models[model]
-            x = self.sets[test_set].batch([index])
+            # devices follow the model (as in vizlab.lab.ground_truth_table); the map comes back for the plots
+            x = self.sets[test_set].batch([index], model_device(net))
             with torch.no_grad():
                 pred = int(net(x).argmax(1)[0])
-            self._cache[key] = (lab_attribute(net, x, [pred], method)[0], pred)
+            self._cache[key] = (lab_attribute(net, x, [pred], method)[0].cpu(), pred)
             self.computed += 1
         return self._cache[key]
 
