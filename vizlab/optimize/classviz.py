@@ -47,12 +47,13 @@ from .objectives import class_log_probability, class_logit
 from .params import CODE_RANGES, CODE_STARTS, fourier, generator, maco, pixels, upsampled, windowed
 from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, LumaBlur, Regularizer
 from .render import RenderResult, cosine_decay, render
-from .transforms import Backdrop, Crop, Jitter, ZoomOut, standard, strong
+from .transforms import Backdrop, Crop, Jitter, ZoomOut, shrinking, standard, strong
 
 MODES = ("cs231n", "fourier")
 #: The random transformations of every mode: :func:`~.transforms.standard` or the harsher
-#: :func:`~.transforms.strong`.
-ROBUSTNESS = ("standard", "strong")
+#: :func:`~.transforms.strong`, or :func:`~.transforms.shrinking` (strong's ranges at the first step, standard's at the
+#: last).
+ROBUSTNESS = ("standard", "strong", "shrinking")
 #: What is maximised: the class score (CS231n) or its log-probability (the score minus a soft maximum of all
 #: scores, so the other classes are pushed down as well).
 OBJECTIVES = ("logit", "log_softmax")
@@ -70,6 +71,9 @@ _NUMBERS = {**dict.fromkeys(("lr", "l2", "tv", "blur_sigma", "chroma_blur", "lum
             **dict.fromkeys(("ghost", "whole"), {"high": 1, "high_open": True}),     # whole: 0 is off, else >= 0.1
             **dict.fromkeys(("clip_weak", "clip_contrib"), {"high": 100, "high_open": True}),   # percentiles
             **dict.fromkeys(("tilt", "colour_tilt"), {"high": 4})}
+
+
+_ROBUST = {"standard": standard, "strong": strong, "shrinking": shrinking}
 
 
 def canvas_side(settings: ClassVizSettings) -> int:
@@ -155,7 +159,9 @@ class ClassVizSettings:
         ensemble: names of further embedded models (e.g. ``("efficientnet_lite1",)``) whose class scores are
             averaged with the model's: the image must show the class to all of them (loaded once, cached).
         transforms: fourier mode, and cs231n mode with ``robust``: ``"standard"`` (pad, jitter, scale 0.9-1.1,
-            rotate 10 degrees) or ``"strong"`` (scale 0.75-1.25, rotate 20 degrees, jitter twice as far).
+            rotate 10 degrees), ``"strong"`` (scale 0.75-1.25, rotate 20 degrees, jitter twice as far) or
+            ``"shrinking"`` (strong's ranges with ``jitter`` at the first step, shrinking linearly to standard's with
+            half the jitter at the last: :class:`~vizlab.optimize.transforms.Shrinking`; issue 24, round 18).
         centre: a centre-object prior (0: off): the image is seen through a soft round window of this radius
             (a fraction of the side; :func:`~vizlab.optimize.params.windowed`) on a plain grey ground, and during
             the optimisation on a random colour at every step (:class:`~vizlab.optimize.transforms.Backdrop`), so
@@ -560,7 +566,7 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
     if settings.mode == "cs231n":
         param = pixels(shape, init=init, centre=mean, scale=std, noise=1.0, seed=seed, device=device,
                        decorrelate=settings.decorrelate)
-        robust = strong if settings.transforms == "strong" else standard
+        robust = _ROBUST[settings.transforms]
         transforms = [robust(settings.jitter)] if settings.robust else [Jitter(settings.jitter)]
         optimizer = "normalized"
     else:
@@ -574,7 +580,7 @@ def build(model: nn.Module, settings: ClassVizSettings, seed: int | None = 0, n:
         else:
             param = fourier(shape, seed=seed, device=device, decorrelate=settings.decorrelate, mean=0.5,
                             decay=settings.decay)
-        robust = strong if settings.transforms == "strong" else standard
+        robust = _ROBUST[settings.transforms]
         transforms = [robust(settings.jitter)] if settings.jitter > 0 else []
         optimizer = "adam"
     canvas = param
