@@ -1012,3 +1012,4 @@ def test_round18_candidate_is_the_default_with_shrinking_transforms():
 
     s = blind.recipe_settings("canvas_retry_ensemble3_shrink")
     assert s == replace(OBJECT_ENSEMBLE3, transforms="shrinking", jitter=16)  # exact: what is judged
+    assert preset("object_ensemble3_shrink") == s  # exact: the opt-in preset is the judged recipe
