@@ -14,7 +14,8 @@ And the lecture's techniques built from them: :func:`class_visualization`, :func
 :func:`invert`, :func:`fooling_image`; inside the network, :func:`unit_visualization` (channels and neurons, several
 diverse images per unit) shown beside the unit's natural patches by :func:`show_units`.
 """
-from .classviz import (ASSIGNMENT, COPIES, CS231N, FOURIER, MACO, OBJECT, OBJECT_ENSEMBLE, OBJECT_ENSEMBLE3, PANEL,
+from .classviz import (ASSIGNMENT, COPIES, CS231N, FOURIER, MACO, OBJECT, OBJECT_ENSEMBLE, OBJECT_ENSEMBLE3,
+                       OBJECT_ENSEMBLE3_SHRINK, PANEL,
                        PIXELS_ROBUST, PRIOR, ClassVizSettings, Ensemble, class_probability, class_visualization, default_mode,
                        degraded_copy, ensemble_member, ghost_network, rescaled, judge_panel, model_units, preset,
                        regularizer_ladder, verdict, view_probability)
@@ -30,10 +31,10 @@ from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, Cli
 from .render import RenderResult, cosine_decay, render
 from .units import DIVERSITY, UNIT, gram_similarity, unit_values, unit_visualization
 from .transforms import (Backdrop, Compose, Crop, Jitter, Pad, Rotate, Scale, Transform, compose, jitter, pad, rotate, roll,
-                         scale, strong, ZoomOut)
+                         scale, shrinking, Shrinking, strong, ZoomOut)
 
 __all__ = [
-    "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "OBJECT", "OBJECT_ENSEMBLE", "OBJECT_ENSEMBLE3", "PIXELS_ROBUST", "PRIOR", "ClassVizSettings", "class_probability", "class_visualization", "default_mode", "model_units",
+    "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "OBJECT", "OBJECT_ENSEMBLE", "OBJECT_ENSEMBLE3", "OBJECT_ENSEMBLE3_SHRINK", "PIXELS_ROBUST", "PRIOR", "ClassVizSettings", "class_probability", "class_visualization", "default_mode", "model_units",
     "preset", "regularizer_ladder", "verdict", "view_probability", "ghost_network",
     "ANIMAL_CLASSES", "HEAD_DREAM", "VGG_DREAM", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
     "Context", "Objective", "channel", "diversity", "class_log_probability", "class_logit", "feature_match", "guided",
@@ -42,6 +43,6 @@ __all__ = [
     "show_fooling", "show_inversions", "show_result", "show_snapshots", "show_units",
     "DIVERSITY", "UNIT", "gram_similarity", "unit_values", "unit_visualization",
     "L2", "TV", "Blur", "ChromaBlur", "Clamp", "ClipContribution", "ClipWeak", "LumaBlur", "Regularizer", "gaussian_blur", "total_variation", "RenderResult", "cosine_decay", "render",
-    "Backdrop", "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "strong", "ZoomOut",
+    "Backdrop", "Compose", "Crop", "Jitter", "Pad", "Rotate", "Scale", "Transform", "compose", "jitter", "pad", "rotate", "roll", "scale", "shrinking", "Shrinking", "strong", "ZoomOut",
     "Ensemble", "ensemble_member", "COPIES", "PANEL", "degraded_copy", "judge_panel", "rescaled",
 ]

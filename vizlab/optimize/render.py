@@ -194,6 +194,8 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
                     break
                 x = param.image()
                 value = None
+                if hasattr(transform, "at_step"):   # scheduled transforms (transforms.Shrinking)
+                    transform.at_step(first_step + step, total)
                 for _ in range(copies):
                     logits = model(transform(x, rng))
                     ctx = Context(logits, dict(cap.activations) if cap is not None else {})

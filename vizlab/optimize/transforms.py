@@ -151,6 +151,52 @@ class Compose(Transform):
             x = t(x, rng)
         return x
 
+    def at_step(self, step: int, total: int) -> None:
+        """Tell every scheduled member (one with ``at_step``, e.g. :class:`Shrinking`) where the run is."""
+        for t in self.transforms:
+            if hasattr(t, "at_step"):
+                t.at_step(step, total)
+
+
+class Shrinking(Transform):
+    """Pad, jitter, scale, rotate and jitter again, with ranges that shrink over the run: from ``start`` at the
+    first step linearly to ``end`` at the last, each a ``(jitter pixels, scale half-width, degrees)`` triple. The
+    scale factor is drawn uniformly from ``[1 - a, 1 + a]``, the angle from ``[-d, d]``, the shifts as
+    :class:`Jitter`'s (the second jitter half as far). Large changes early make the coarse shape robust, small ones
+    late let the detail settle (issue 24, lever 3). :func:`~vizlab.optimize.render.render` calls
+    :meth:`at_step` before every step; before any call the ranges are ``start``'s.
+    """
+
+    def __init__(self, start: Sequence[float] = (16, 0.25, 20.0), end: Sequence[float] = (8, 0.1, 10.0),
+                 pad_value: float = 0.5):
+        start, end = tuple(start), tuple(end)
+        for name, triple in (("start", start), ("end", end)):
+            if len(triple) != 3:
+                raise ValueError(f"{name} must be (jitter pixels, scale half-width, degrees), got {triple!r}")
+            check_int(f"{name}'s jitter", triple[0], 0)
+            check_number(f"{name}'s scale half-width", triple[1], 0, 1, high_open=True)
+            check_number(f"{name}'s degrees", triple[2], 0, 180)
+        self.start, self.end = start, end
+        self.pad = Pad(int(max(start[0], end[0])), "constant", pad_value)
+        self.progress = 0.0
+
+    def at_step(self, step: int, total: int) -> None:
+        """Set the ranges for step ``step`` (0-based) of a ``total``-step run."""
+        self.progress = min(1.0, max(0.0, step / max(1, total - 1)))
+
+    def ranges(self) -> tuple[int, float, float]:
+        """The current ``(jitter pixels, scale half-width, degrees)``."""
+        u = self.progress
+        j, a, d = (s + (e - s) * u for s, e in zip(self.start, self.end))
+        return round(j), a, d
+
+    def __call__(self, x, rng):
+        j, a, d = self.ranges()
+        x = Jitter(j)(self.pad(x, rng), rng)
+        x = Scale((rng.uniform(1 - a, 1 + a),))(x, rng)
+        x = Rotate((rng.uniform(-d, d),))(x, rng)
+        return Jitter(max(1, j // 2))(x, rng)
+
 
 def jitter(pixels: int = 16) -> Jitter:
     return Jitter(pixels)
@@ -186,6 +232,13 @@ def strong(jitter_px: int = 16) -> Compose:
     """
     return compose(pad(jitter_px), jitter(jitter_px), scale(tuple(0.75 + 0.05 * i for i in range(11))),
                    rotate(tuple(range(-20, 21, 4))), jitter(max(1, jitter_px // 2)))
+
+
+def shrinking(jitter_px: int = 16) -> Shrinking:
+    """:func:`strong`'s ranges at the first step (jitter ``jitter_px``, scale 0.75-1.25, 20 degrees) shrinking
+    linearly to :func:`standard`'s at the last (jitter half as far, scale 0.9-1.1, 10 degrees)."""
+    jitter_px = check_int("jitter_px", jitter_px, 0)
+    return Shrinking((jitter_px, 0.25, 20.0), (jitter_px // 2, 0.1, 10.0))
 
 
 class Backdrop(Transform):
