@@ -60,6 +60,16 @@ SUBMISSIONS = {
     "imp_reload": notebook(IMPORTS, (
         "import imp, vizlab.style.losses\nfresh = imp.reload(vizlab.style.losses)\n"
         "def gram_matrix(features):\n    return fresh.gram_matrix(features)")),
+    # ... and a copy of vizlab's source, written to a file and imported (it runs as another module)
+    "copied_module": notebook(IMPORTS, (
+        "import sys, vizlab.style.losses as L\ntext = open(L.__file__).read().replace('from ..', 'from vizlab.')\n"
+        "open('mylosses.py', 'w').write(text)\n"
+        "sys.path.insert(0, '.')\nfrom mylosses import gram_matrix as g\n"
+        "def gram_matrix(features):\n    return g(features)")),
+    # loops the judge cannot see: a helper module the notebook writes and imports
+    "written_helper": notebook(IMPORTS, GRAM, (
+        f"import sys\nopen('helpers.py', 'w').write({LOOPS_TV!r})\nsys.path.insert(0, '.')\n"
+        "from helpers import tv_loss as _tv\ndef tv_loss(img, weight=1.0):\n    return _tv(img, weight)")),
     # finding 2: the judge read the `else` def (no loops), the sandbox ran the `if` def (loops)
     "if_else_def": notebook(IMPORTS, GRAM, (
         "if True:\n" + indent(LOOPS_TV) + "\nelse:\n    def tv_loss(img, weight=1.0):\n        return weight * 0")),
@@ -137,6 +147,17 @@ def test_a_fresh_copy_of_vizlab_gains_nothing(denied, student, exercises, says):
         result = results[student]
         assert points(result, exercise) == 0, problems(result, exercise)
         assert result["exercises"][exercise]["review"] and says in problems(result, exercise)
+
+
+@pytest.mark.parametrize("student, exercise, file", [("copied_module", "gram", "mylosses.py"),
+                                                     ("written_helper", "tv", "helpers.py")])
+def test_code_from_a_file_the_notebook_wrote_needs_review(denied, student, exercise, file):
+    results, _ = denied
+    result = results[student]
+    assert points(result, exercise) == 0 and result["exercises"][exercise]["review"], problems(result, exercise)
+    assert "runs code from a file it wrote" in problems(result, exercise) and file in problems(result, exercise)
+    if student == "written_helper":
+        assert points(result, "gram") == 2  # only the exercise that ran it
 
 
 @pytest.mark.parametrize("student", ["if_else_def", "two_defs"])

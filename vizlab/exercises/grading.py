@@ -16,8 +16,8 @@ the values the student's functions returned, and writes the feedback and the CSV
 namespace is gone. The rules are judged here too, on the notebook's source (:mod:`~vizlab.exercises.rules`): a
 loop in a no-loops exercise; "needs review" for ``exec``/``eval``/TorchScript/frame, tracer and re-import tricks
 and for a graded function defined below top level or several times; and any vizlab code outside the generic
-helpers that runs inside a graded call, at any depth (deny by default: the sandbox records it and voids the call).
-Only the cells the judge could read are run.
+helpers that runs inside a graded call, at any depth (deny by default: the sandbox records it and voids the call),
+and code from a file the notebook wrote (voided, "needs review"). Only the cells the judge could read are run.
 Caps for the whole notebook (memory with memfd and tmpfs, processes, open files) are kept by a watchdog over its
 PID namespace; wall time per notebook and per student. One notebook per exercise: an exercise defined in several
 notebooks of one submission is refused.
@@ -211,6 +211,7 @@ def _unsupported(value: Any) -> Any:
 
 
 REFUSED = "LibraryCallRefused"
+CODE_REFUSED = "CodeRefused:"
 
 
 def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
@@ -233,6 +234,11 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
         refused = sorted({f["error"].split(": ", 1)[-1].split(" is vizlab")[0] for f in frames.values()
                           if f["error"] and f["error"].startswith(REFUSED)})
         review = list(run.rules.review) + list(run.rules.unsure.get(ex.function, []))
+        files = sorted({f["error"][len(CODE_REFUSED):].strip()[:200] for f in frames.values()
+                        if f["error"] and f["error"].startswith(CODE_REFUSED)})
+        if files:  # what ran cannot be judged from the notebook's source
+            review.append(f"runs code from a file it wrote while `{ex.function}` is graded ({', '.join(files[:2])}); "
+                          "only the notebook's cells and the installed packages are judged")
         if defined and ex.function not in run.rules.plain:
             review.append(f"`{ex.function}` is not defined by a plain `def` at the notebook's top level")
         rule = None

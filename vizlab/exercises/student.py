@@ -127,30 +127,45 @@ def refuse_library(forbidden: list) -> list[str]:
 
 class _LibraryWatch:
     """Deny by default: while a graded function runs (``sys.settrace``, and ``threading.settrace`` for threads it
-    starts), every frame of vizlab's code that starts is looked at, at any depth. Code of a module outside the
-    generic helpers (:data:`vizlab.exercises.rules.GENERIC_MODULES`, handed in as ``generic``) and the exercises
-    package is the library's own implementation of some technique: a class or helper behind a reference, a
-    duplicate of one, a module imported afresh or reloaded (its code comes from the same file). The first such
-    function is recorded and the call's value is discarded (``LibraryCallRefused``). It records, never raises, so
-    a notebook cannot catch its way past it; removing it needs ``sys.settrace``, which :class:`_Guard` refuses
-    during the call (and the source rules send to review)."""
+    starts), every frame that starts is looked at, at any depth.
+
+    * Code of a vizlab module outside the generic helpers (:data:`vizlab.exercises.rules.GENERIC_MODULES`, handed
+      in as ``generic``) and the exercises package is the library's own implementation of some technique: a class
+      or helper behind a reference, a duplicate of one, a module imported afresh or reloaded (its code comes from
+      the same file): ``LibraryCallRefused``.
+    * Code from a file outside the installed packages (the folders on ``sys.path`` when the watch is made, before
+      the notebook runs, less the working folder): a module the notebook wrote and imported, e.g. a copy of
+      vizlab's source or a helper with the loops the judge must see: ``CodeRefused`` (needs review).
+
+    The first such function is recorded and the call's value is discarded. It records, never raises, so a notebook
+    cannot catch its way past it; removing it needs ``sys.settrace``, which :class:`_Guard` refuses during the call
+    (and the source rules send to review)."""
 
     def __init__(self, generic):
         import vizlab
 
         self.root = os.path.dirname(os.path.realpath(vizlab.__file__)) + os.sep
         self.generic = set(generic)
-        self.verdicts: dict[int, tuple[types.CodeType, str | None]] = {}  # id(code) -> (code, refused name)
-        self.hit: str | None = None
+        work = os.path.realpath(os.getcwd()) + os.sep
+        roots = {os.path.realpath(p) + os.sep for p in sys.path if p not in ("", ".") and os.path.isdir(p)}
+        roots.add(os.path.dirname(os.path.realpath(os.__file__)) + os.sep)  # the standard library
+        roots.add(self.root)
+        # never the working folder, nor a folder that holds it (the notebook writes there)
+        self.roots = tuple(r for r in roots if not work.startswith(r) and not r.startswith(work))
+        self.verdicts: dict[int, tuple[types.CodeType, tuple[str, str] | None]] = {}  # id(code) -> (code, verdict)
+        self.hit: tuple[str, str] | None = None
 
     def _allowed(self, module: str) -> bool:
         return module in self.generic or module == "vizlab.exercises" or module.startswith("vizlab.exercises.")
 
-    def _judge(self, code: types.CodeType, module) -> str | None:
+    def _judge(self, code: types.CodeType, module) -> tuple[str, str] | None:
+        names = []
+        # a pseudo file (<cell 3>, <string>, <frozen ...>) is the notebook's own or the interpreter's
+        path = os.path.realpath(code.co_filename) if not code.co_filename.startswith("<") else ""
+        if path and not path.startswith(self.roots):
+            return "file", path
         if not code.co_flags & CO_OPTIMIZED:  # a module or class body run by an import: defining is not calling
             return None
-        names = []
-        path = os.path.realpath(code.co_filename) if not code.co_filename.startswith("<") else ""
         if path.startswith(self.root) and path.endswith(".py"):  # vizlab's file, whatever module name it runs as
             parts = path[len(self.root):-3].split(os.sep)
             names.append(".".join(["vizlab", *parts[:-1]] + ([] if parts[-1] == "__init__" else [parts[-1]])))
@@ -158,7 +173,7 @@ class _LibraryWatch:
             names.append(module)
         for name in names:
             if not self._allowed(name):
-                return f"{name}.{getattr(code, 'co_qualname', code.co_name)}"
+                return "vizlab", f"{name}.{getattr(code, 'co_qualname', code.co_name)}"
         return None
 
     def __call__(self, frame, event, arg):
@@ -183,11 +198,15 @@ class _LibraryWatch:
         return False
 
     def refusal(self) -> str:
-        return (f"{REFUSED_PREFIX}{self.hit} is vizlab's own code, not one of the generic helpers a graded function "
+        kind, what = self.hit
+        if kind == "file":
+            return f"{CODE_REFUSED_PREFIX}{what}"
+        return (f"{REFUSED_PREFIX}{what} is vizlab's own code, not one of the generic helpers a graded function "
                 "may use (write it yourself)")
 
 
 REFUSED_PREFIX = "LibraryCallRefused: "
+CODE_REFUSED_PREFIX = "CodeRefused: "  # then the file's path
 CO_OPTIMIZED = 0x0001  # set for the code of functions (also lambdas, comprehensions, generators)
 
 
@@ -354,7 +373,7 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
                 where = next((f" ({f.filename}, line {f.lineno})" for f in reversed(tb)
                               if f.filename.startswith("<cell")), "")
                 record["error"] = f"{type(exc).__name__}: {str(exc)[:300]}{where}"
-            if watch.hit and not str(record["error"] or "").startswith(REFUSED_PREFIX):
+            if watch.hit and not str(record["error"] or "").startswith((REFUSED_PREFIX, CODE_REFUSED_PREFIX)):
                 record["value"], record["error"] = None, watch.refusal()  # whatever it returned or raised
             record["seconds"] = time.monotonic() - started
             write_frame(fd, record)
