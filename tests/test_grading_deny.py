@@ -254,6 +254,40 @@ def test_any_exception_in_the_judge_means_needs_review(monkeypatch):
     assert any("could not judge" in r and "RecursionError" in r for r in judged.review), judged.review
 
 
+def test_the_watch_tells_generic_helpers_from_the_library_in_process(tmp_path, monkeypatch):
+    """The sandbox's watch (deny by default), run here: generic helpers pass, anything else of vizlab is named,
+    at any depth, and code from a file outside the installed packages is named by its path."""
+    import sys
+
+    import torch
+
+    import vizlab
+    from vizlab.exercises.student import _LibraryWatch
+    from vizlab.style.losses import tv_loss
+    from vizlab.toy import tiny_cnn
+
+    watch = _LibraryWatch(rules.GENERIC_MODULES)
+    with watch:
+        model = tiny_cnn(0)
+        with vizlab.capture(model, "relu1") as cap:
+            model(torch.rand(1, 3, 8, 8))
+    assert watch.hit is None and cap["relu1"].shape[0] == 1
+    with watch:
+        tv_loss(torch.rand(1, 1, 3, 3))
+    assert watch.hit == ("vizlab", "vizlab.style.losses.tv_loss")
+    monkeypatch.chdir(tmp_path)  # the notebook's working folder: not an installed package
+    (tmp_path / "written_by_notebook.py").write_text("def f(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import written_by_notebook
+
+    watch = _LibraryWatch(rules.GENERIC_MODULES)
+    before = sys.gettrace()
+    with watch:
+        written_by_notebook.f(1)
+    assert watch.hit == ("file", str((tmp_path / "written_by_notebook.py").resolve()))
+    assert sys.gettrace() is before  # whatever tracer ran before (a coverage tool's) is back
+
+
 def test_the_fingerprint_covers_the_library_and_torch(tmp_path, monkeypatch):
     root = Path(grading.__file__).resolve().parents[1]
     files = {p.relative_to(root).as_posix() for p in grading._library_files()}

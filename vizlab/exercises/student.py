@@ -149,9 +149,9 @@ class _LibraryWatch:
         work = os.path.realpath(os.getcwd()) + os.sep
         roots = {os.path.realpath(p) + os.sep for p in sys.path if p not in ("", ".") and os.path.isdir(p)}
         roots.add(os.path.dirname(os.path.realpath(os.__file__)) + os.sep)  # the standard library
-        roots.add(self.root)
-        # never the working folder, nor a folder that holds it (the notebook writes there)
-        self.roots = tuple(r for r in roots if not work.startswith(r) and not r.startswith(work))
+        # never the working folder, nor a folder that holds it (the notebook writes there); vizlab's own folder is
+        # judged by the rule for vizlab's code
+        self.roots = (self.root, *(r for r in roots if not work.startswith(r) and not r.startswith(work)))
         self.verdicts: dict[int, tuple[types.CodeType, tuple[str, str] | None]] = {}  # id(code) -> (code, verdict)
         self.hit: tuple[str, str] | None = None
 
@@ -188,13 +188,14 @@ class _LibraryWatch:
 
     def __enter__(self):
         self.hit = None
+        self.previous = sys.gettrace(), threading.gettrace()  # None in the sandbox; a coverage tool's in tests
         sys.settrace(self)
         threading.settrace(self)
         return self
 
     def __exit__(self, *exc):
-        sys.settrace(None)
-        threading.settrace(None)
+        sys.settrace(self.previous[0])
+        threading.settrace(self.previous[1])
         return False
 
     def refusal(self) -> str:
