@@ -285,6 +285,14 @@ def test_the_watch_tells_generic_helpers_from_the_library_in_process(tmp_path, m
     with watch:
         written_by_notebook.f(1)
     assert watch.hit == ("file", str((tmp_path / "written_by_notebook.py").resolve()))
+    (tmp_path / "<cell 9>").mkdir()  # a folder named like a cell: its files are still files
+    (tmp_path / "<cell 9>" / "mod.py").write_text("def g(x):\n    return x * 2\n")
+    monkeypatch.syspath_prepend("<cell 9>")
+    import mod
+
+    with watch:
+        mod.g(1)
+    assert watch.hit[0] == "file" and watch.hit[1].endswith("mod.py"), watch.hit
     assert sys.gettrace() is before  # whatever tracer ran before (a coverage tool's) is back
 
 

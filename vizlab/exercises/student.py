@@ -148,7 +148,10 @@ class _LibraryWatch:
         self.generic = set(generic)
         work = os.path.realpath(os.getcwd()) + os.sep
         roots = {os.path.realpath(p) + os.sep for p in sys.path if p not in ("", ".") and os.path.isdir(p)}
-        roots.add(os.path.dirname(os.path.realpath(os.__file__)) + os.sep)  # the standard library
+        for module in list(sys.modules.values()):  # what is loaded already (editable installs live off sys.path)
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str):
+                roots.add(os.path.dirname(os.path.realpath(file)) + os.sep)
         # never the working folder, nor a folder that holds it (the notebook writes there); vizlab's own folder is
         # judged by the rule for vizlab's code
         self.roots = (self.root, *(r for r in roots if not work.startswith(r) and not r.startswith(work)))
@@ -160,8 +163,11 @@ class _LibraryWatch:
 
     def _judge(self, code: types.CodeType, module) -> tuple[str, str] | None:
         names = []
-        # a pseudo file (<cell 3>, <string>, <frozen ...>) is the notebook's own or the interpreter's
-        path = os.path.realpath(code.co_filename) if not code.co_filename.startswith("<") else ""
+        # a pseudo file (<cell 3>, <string>, <frozen ...>) is the notebook's own or the interpreter's; a real one
+        # (also a relative path that starts with "<") is judged by where it lies
+        name = code.co_filename
+        pseudo = name.startswith("<") and not os.path.exists(name)
+        path = "" if pseudo else os.path.realpath(name)
         if path and not path.startswith(self.roots):
             return "file", path
         if not code.co_flags & CO_OPTIMIZED:  # a module or class body run by an import: defining is not calling
