@@ -225,6 +225,15 @@ def test_the_judge_says_which_cells_it_parsed():
     assert judged.unparsed and judged.unparsed[0][0] == 3 and "SyntaxError" in judged.unparsed[0][1]
 
 
+def test_a_plain_decorator_in_a_cell_with_a_magic_is_read_from_its_own_code():
+    cell = "%time x = 1\n@torch.no_grad()\n" + HONEST.split("\n\n", 1)[1]
+    judged = rules.judge_source([(0, "import torch"), (1, cell)], ["tv_loss"])
+    assert judged.review == [] and judged.plain == {"tv_loss"}
+    deep = "@(print if True else " + "+".join(["1"] * 900) + ")\n" + HONEST.split("\n\n", 1)[1]
+    judged = rules.judge_source([(0, deep)], ["tv_loss"])  # ast.unparse overflowed on this one
+    assert any("decorates `tv_loss` with printifTrueelse1+1" in r and r.endswith("(cell 0)") for r in judged.review)
+
+
 def test_two_defs_of_a_helper_are_not_plain():
     helper = "def rows(img):\n    return img.sum()\n"
     cells = [(0, helper), (1, "def rows(img):\n    return img.mean()\n"),

@@ -228,7 +228,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
     transform = _transform()
     result = SourceRules()
     defs: dict[str, list[tuple[str, ast.AST, str, bool]]] = {}  # name -> every (where, node, text, nested)
-    codes: dict[str, str] = {}  # where -> the code the cell's nodes come from (for decorators)
+    decorations: dict[int, list[str]] = {}  # id(def node) -> its decorators as written
     rebound: dict[str, str] = {}  # names bound at top level other than by def (assignment, import, global, ...)
     unreadable: dict[int, str] = {}
     todo = [(index, f"cell {index}", source, 0) for index, source in reversed(cells)]
@@ -241,7 +241,6 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
             # the sandbox must not run it either: with a raised recursion limit it might parse there
             unreadable.setdefault(index, f"{type(exc).__name__}: {str(exc)[:200]}")
             continue
-        codes[where] = code
         result.review.extend(_tricks(tree, where))
         if depth < 3:  # code that %time, %timeit, %%time, %%timeit, %%capture run (the sandbox runs it too)
             todo.extend((index, where, inner, depth + 1) for inner in reversed(_magic_code(tree)))
@@ -257,6 +256,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                         rebound[(inner.asname or inner.name).split(".")[0]] = f"{where}, line {node.lineno}"
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 defs.setdefault(node.name, []).append((where, node, ast.get_source_segment(code, node) or "", nested))
+                decorations[id(node)] = [_decorator_text(code, d) for d in node.decorator_list]
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
                 for target in node.targets:
                     if isinstance(target, ast.Name):
@@ -269,7 +269,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
         if not entries:
             continue
         where, node, _, _ = entries[-1]
-        decorators = [_decorator_text(codes[e[0]], d) for e in entries for d in getattr(e[1], "decorator_list", [])]
+        decorators = [d for e in entries for d in decorations.get(id(e[1]), [])]
         odd = list(dict.fromkeys(d for d in decorators if d not in PLAIN_DECORATORS))
         if odd:
             result.review.append(f"decorates `{function}` with {', '.join(odd)} ({where})")
