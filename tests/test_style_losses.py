@@ -256,3 +256,14 @@ def test_saturation_loss_by_hand_linear_beyond_the_limit_in_either_sign():
         saturation_loss(logits, limit=0)
     with pytest.raises(TypeError, match="logits"):
         saturation_loss([1.0])
+
+
+def test_tv_loss_is_the_optimizers_total_variation_with_a_weight():
+    """One implementation of the sum (round 18's review: the two were copies); tv_loss adds the shape check."""
+    from vizlab.optimize.regularizers import TV, total_variation
+
+    img = torch.rand(2, 3, 7, 5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(tv_loss(img, weight=0.3), 0.3 * total_variation(img))
+    assert torch.equal(TV(0.3).penalty(img), tv_loss(img, weight=0.3))
+    with pytest.raises(ValueError, match="img must have shape"):
+        tv_loss(img[0])

@@ -14,8 +14,10 @@ anything is allocated; each tensor takes the next bytes of its frame). Only this
 rebuilds every case (visible and hidden, the hidden ones derived from a key the package does not hold), judges
 the values the student's functions returned, and writes the feedback and the CSV, after the notebook's
 namespace is gone. The rules are judged here too, on the notebook's source (:mod:`~vizlab.exercises.rules`): a
-loop in a no-loops exercise; "needs review" for ``exec``/``eval``/TorchScript/frame and tracer tricks; and a call
-of the library's own implementation of the technique, which the sandbox makes raise before the notebook runs.
+loop in a no-loops exercise; "needs review" for ``exec``/``eval``/TorchScript/frame, tracer and re-import tricks
+and for a graded function defined below top level or several times; and any vizlab code outside the generic
+helpers that runs inside a graded call, at any depth (deny by default: the sandbox records it and voids the call),
+and code from a file the notebook wrote (voided, "needs review"). Only the cells the judge could read are run.
 Caps for the whole notebook (memory with memfd and tmpfs, processes, open files) are kept by a watchdog over its
 PID namespace; wall time per notebook and per student. One notebook per exercise: an exercise defined in several
 notebooks of one submission is refused.
@@ -59,7 +61,7 @@ from .cli import LIMIT_BOUNDS, MAX_JOBS
 from .core import Unsupported
 from .feedback import _write_csv, atomic_write, csv_cell, feedback_name, feedback_text  # noqa: F401 (re-exported)
 from .protocol import parse_status, read_frames
-from .rules import SourceRules, _cases_blob, _notebooks_map, forbidden_calls, judge_source
+from .rules import GENERIC_MODULES, SourceRules, _cases_blob, _notebooks_map, forbidden_calls, judge_source
 from .submissions import (NotebookTooLarge, _code_cells, display_name, find_submissions,  # noqa: F401
                           read_notebook, scan_submissions)
 
@@ -130,9 +132,13 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sand
     except Exception as exc:  # noqa: BLE001 - any malformed file (also nesting deep enough to overflow the parser)
         run.ended = f"the file could not be read as a notebook: {type(exc).__name__}: {str(exc)[:200]}"
         return run
-    run.rules = judge_source(cells, [catalog.get(name).function for name in exercises])
+    run.rules = _judge_source(cells, [catalog.get(name).function for name in exercises])
+    for index, why in run.rules.unparsed:
+        run.notes.append(f"{run.notebook}, cell {index} was not run: the grader cannot read it ({why})")
     forbidden = sorted({tuple(f) for name in exercises for f in forbidden_calls(name)})
-    job = {"cells": cells, "notebooks": _notebooks_map(), "forbidden": forbidden, "memory_mb": limits.memory_mb,
+    judged = set(run.rules.parsed)  # only what was judged runs
+    job = {"cells": [cell for cell in cells if cell[0] in judged], "notebooks": _notebooks_map(),
+           "forbidden": forbidden, "generic": list(GENERIC_MODULES), "memory_mb": limits.memory_mb,
            "file_bytes": limits.file_bytes, "timeout": limits.timeout, "call_timeout": limits.call_timeout,
            "tmp_bytes": max(limits.file_bytes * 4, 64 * 2**20), "scratch": scratch, "processes": limits.processes,
            "open_files": limits.open_files}
@@ -186,6 +192,16 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sand
     return run
 
 
+def _judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> SourceRules:
+    """:func:`~vizlab.exercises.rules.judge_source`; if it fails in any way, the whole notebook needs review (never
+    an internal error that zeroes the student and regrades them on every run)."""
+    try:
+        return judge_source(cells, functions)
+    except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, a bug: a person looks
+        return SourceRules(review=[f"is code the grader could not judge ({type(exc).__name__}: {str(exc)[:120]})"],
+                           parsed=[index for index, _ in cells])
+
+
 def _unsupported(value: Any) -> Any:
     if isinstance(value, dict) and "__unsupported__" in value:
         return Unsupported(str(value["__unsupported__"]))
@@ -195,6 +211,7 @@ def _unsupported(value: Any) -> Any:
 
 
 REFUSED = "LibraryCallRefused"
+CODE_REFUSED = "CodeRefused:"
 
 
 def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
@@ -216,7 +233,12 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
         loops = run.rules.loops.get(ex.function, [])
         refused = sorted({f["error"].split(": ", 1)[-1].split(" is vizlab")[0] for f in frames.values()
                           if f["error"] and f["error"].startswith(REFUSED)})
-        review = list(run.rules.review)
+        review = list(run.rules.review) + list(run.rules.unsure.get(ex.function, []))
+        files = sorted({f["error"][len(CODE_REFUSED):].strip()[:200] for f in frames.values()
+                        if f["error"] and f["error"].startswith(CODE_REFUSED)})
+        if files:  # what ran cannot be judged from the notebook's source
+            review.append(f"runs code from a file it wrote while `{ex.function}` is graded ({', '.join(files[:2])}); "
+                          "only the notebook's cells and the installed packages are judged")
         if defined and ex.function not in run.rules.plain:
             review.append(f"`{ex.function}` is not defined by a plain `def` at the notebook's top level")
         rule = None
@@ -259,7 +281,9 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
                 passed += 1
             elif problem not in problems:
                 problems.append(problem)
-        scores[name] = {"title": ex.title, "defined": not missing and not run.void,
+        # only a notebook that reached the cases and sent the function defines it (one that is not JSON, exits
+        # or is killed before does not: it must not void a correct answer in another notebook)
+        scores[name] = {"title": ex.title, "defined": defined and not run.void,
                         "points": round(ex.points * passed / len(cases), 2), "max": ex.points,
                         "passed": passed, "total": len(cases), "problems": problems[:2],
                         "review": bool(review) and rule is not None and rule.startswith("needs review")}
@@ -287,14 +311,30 @@ def grading_key(feedback: Path) -> bytes:
     return read_notebook(path, 4096).strip()
 
 
+def _library_files(root: Path | None = None) -> list[Path]:
+    """Every ``*.py`` of the vizlab package (``root``), at any depth: the references call the library (and the
+    sandbox runs it), so any of them can change a grade."""
+    root = Path(__file__).resolve().parents[1] if root is None else Path(root)
+    return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def library_fingerprint(root: Path | None = None) -> str:
+    """A hash of the code of the vizlab package (``root``; default: the one imported) and of torch's version."""
+    root = Path(__file__).resolve().parents[1] if root is None else Path(root)
+    import torch
+
+    h = hashlib.sha256(f"torch {torch.__version__}".encode())
+    for path in _library_files(root):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
 def catalog_fingerprint() -> str:
-    """A hash of what decides a grade besides the notebook: the code of ``vizlab/exercises`` (catalog, references,
-    rules, judging) and the hidden cases' key. Stored with each result; a change regrades (cached grades of an
-    older catalog are never reused)."""
+    """A hash of what decides a grade besides the notebook: the code of the whole vizlab package (catalog,
+    references, rules, judging, and the library the references call), torch's version and the hidden cases' key.
+    Stored with each result; a change regrades (cached grades of an older catalog or library are never reused)."""
     h = hashlib.sha256(GRADER_VERSION.encode())
-    folder = Path(__file__).resolve().parent
-    for path in sorted(folder.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    h.update(library_fingerprint().encode())
     h.update(catalog.key_fingerprint().encode())  # a new key for the hidden cases regrades
     for name, ex in sorted(catalog.EXERCISES.items()):  # what is loaded (a catalog changed at run time too)
         h.update(repr((name, ex.function, ex.points, ex.rtol, ex.atol, ex.no_loops,
@@ -419,10 +459,10 @@ def grade(submissions: str | Path, out: str | Path = "grades.csv", *, exercises:
     for name in exercises:
         catalog.get(name)
     out = Path(out)
+    found = scan_submissions(submissions)  # a bad SUBMISSIONS_DIR fails before anything is created
     feedback = Path(feedback_dir) if feedback_dir else out.with_name(f"{out.stem}_feedback")
     feedback.mkdir(parents=True, exist_ok=True)
     catalog.use_key(grading_key(feedback))
-    found = scan_submissions(submissions)
     students = list(found)
     jobs = jobs or os.cpu_count() or 1
     lock = threading.Lock()

@@ -1,8 +1,12 @@
 """Grading rules that do not depend on the values returned, all decided on the trusted side.
 
+* :data:`GENERIC_MODULES`: the only parts of vizlab a graded function may run (deny by default). While the
+  sandbox calls a graded function, any other vizlab code that runs, at any depth (a class or helper behind a
+  reference, a duplicate implementation, a module imported afresh or reloaded), voids that call
+  (``LibraryCallRefused``: no points for the exercise, with a note); see :mod:`vizlab.exercises.student`.
 * :func:`forbidden_calls`: the library functions that implement an exercise's technique (derived by tracing the
   reference). Inside the sandbox they are made unavailable before the notebook runs (calling one raises
-  ``LibraryCallRefused``), so an answer that calls one gets no points for that exercise, with a note.
+  ``LibraryCallRefused``), also in the notebook's own cells.
 * :func:`judge_source`: the notebook's source, read as text outside the student's process: the no-loops rule,
   and "needs review" for code that evaluates text, reaches frames, tracers or code objects, or compiles with
   TorchScript (such code could change what the grader sees; it is never given full marks automatically).
@@ -18,8 +22,12 @@ from typing import Callable, Sequence
 
 from . import catalog
 
-_GENERIC = {"vizlab", "vizlab.hooks", "vizlab.models", "vizlab.images", "vizlab.toy", "vizlab.device",
-            "vizlab.profiles"}
+# The generic helpers of vizlab that a graded function may use (capture activations, load models and images, the
+# toy models the cases are built from, devices, argument checks). Every other part of vizlab is the library's
+# own implementation of some technique: deny by default (the exercises package is the harness itself).
+GENERIC_MODULES = ("vizlab", "vizlab.hooks", "vizlab.models", "vizlab.images", "vizlab.toy", "vizlab.device",
+                   "vizlab.profiles", "vizlab._validate")
+_GENERIC = set(GENERIC_MODULES)
 _FORBIDDEN: dict[str, list[tuple[str, str]]] = {}
 
 
@@ -88,10 +96,13 @@ DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "globals", "locals", "
 TRICK_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "__dict__", "__closure__", "__defaults__", "__kwdefaults__",
                     "__wrapped__", "__subclasses__", "_getframe", "settrace", "setprofile", "gettrace", "getprofile",
                     "f_back", "f_locals", "f_globals", "f_code", "f_trace", "tb_frame", "gi_frame", "cr_frame",
-                    "addaudithook", "meta_path", "path_hooks", "path_importer_cache", "jit", "_C", "_ops"}
-TRICK_MODULES = {"ctypes", "inspect", "importlib", "runpy", "gc", "marshal", "types", "code", "codeop", "dis",
-                 "builtins", "pickle", "dill", "cffi", "torch.jit", "torch._dynamo", "torch.compiler", "sys.monitoring"}
-TRICK_STRINGS = TRICK_ATTRIBUTES | {"exec", "eval", "compile", "__import__"}
+                    "addaudithook", "meta_path", "path_hooks", "path_importer_cache", "jit", "_C", "_ops",
+                    "monitoring"}
+# modules that load, reload or re-import code by hand, or reach the interpreter's internals
+TRICK_MODULES = {"ctypes", "inspect", "importlib", "imp", "pkgutil", "zipimport", "runpy", "gc", "marshal", "types",
+                 "code", "codeop", "dis", "builtins", "pickle", "dill", "cffi", "_thread", "torch.jit", "torch._dynamo",
+                 "torch.compiler", "sys.monitoring"}
+TRICK_STRINGS = TRICK_ATTRIBUTES | {"exec", "eval", "compile", "__import__", "modules"}
 TRICK_NAMES = {"__builtins__", "__loader__", "__spec__", "attrgetter", "methodcaller"}
 NAMED_ACCESS = {"getattr", "setattr", "delattr", "hasattr"}
 # decorators a graded function may have (they do not replace it); any other one needs review
@@ -105,9 +116,12 @@ class SourceRules:
     """What the notebook's source says about each graded function (see :func:`judge_source`)."""
 
     review: list[str] = field(default_factory=list)           # reasons for "needs review", for every exercise
+    unsure: dict[str, list[str]] = field(default_factory=dict)  # function -> reasons for "needs review", its own
     sources: dict[str, str] = field(default_factory=dict)    # function -> its def and the helpers it uses
     loops: dict[str, list[str]] = field(default_factory=dict)  # function -> loops in that code
     plain: set[str] = field(default_factory=set)              # functions defined by a plain top-level def
+    parsed: list[int] = field(default_factory=list)           # the cells judged: the only ones the sandbox runs
+    unparsed: list[tuple[int, str]] = field(default_factory=list)  # (cell, why) of the cells it could not read
 
 
 def _transform() -> Callable[[str], str]:
@@ -119,15 +133,16 @@ def _transform() -> Callable[[str], str]:
         return lambda src: src
 
 
-def _top_level(body: list[ast.stmt]):
-    """Statements at module level, also inside ``if``/``try``/``with``/loops (not inside functions or classes)."""
+def _top_level(body: list[ast.stmt], nested: bool = False):
+    """``(statement, nested)`` for the statements at module level, also inside ``if``/``try``/``with``/loops (not
+    inside functions or classes); ``nested``: below such a block, not directly in the cell."""
     for node in body:
-        yield node
+        yield node, nested
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             for name in ("body", "orelse", "finalbody", "handlers"):
                 inner = getattr(node, name, None)
                 if isinstance(inner, list):
-                    yield from _top_level([n for n in inner if isinstance(n, ast.AST)])
+                    yield from _top_level([n for n in inner if isinstance(n, ast.AST)], True)
 
 
 def _shallow(node: ast.AST):
@@ -143,14 +158,11 @@ def _shallow(node: ast.AST):
 
 def _tricks(tree: ast.AST, where: str) -> list[str]:
     found = []
-    sys_names = {"sys"}
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            if isinstance(node, ast.Import):
-                sys_names |= {a.asname or a.name for a in node.names if a.name == "sys"}
             if isinstance(node, ast.ImportFrom) and node.module == "sys":
                 modules += [f"sys.{a.name}" for a in node.names]
             for m in modules:
@@ -159,7 +171,7 @@ def _tricks(tree: ast.AST, where: str) -> list[str]:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CALLS:
             found.append(f"calls {node.func.id}() ({where}, line {line})")
         elif isinstance(node, ast.Attribute) and (node.attr in TRICK_ATTRIBUTES or (
-                node.attr == "modules" and isinstance(node.value, ast.Name) and node.value.id in sys_names)):
+                node.attr == "modules" and id(node) not in called)):  # sys.modules, os.sys.modules; not m.modules()
             found.append(f"uses .{node.attr} ({where}, line {line})")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TRICK_STRINGS:
             found.append(f"names {node.value!r} in a string ({where}, line {line})")
@@ -190,35 +202,52 @@ def _magic_code(tree: ast.AST) -> list[str]:
     return found
 
 
+def _decorator_text(code: str, node: ast.AST) -> str:
+    """A decorator as written, without spaces, cut at 80 characters (never ``ast.unparse``: a deep expression
+    would overflow the stack)."""
+    text = "".join((ast.get_source_segment(code, node) or "?").split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> SourceRules:
     """Judge the notebook's code cells (``(index, source)``), as text, for the graded ``functions``.
 
     * every trick of :data:`TRICK_ATTRIBUTES`, :data:`TRICK_MODULES`, :data:`DYNAMIC_CALLS`, anywhere: a reason for
       "needs review" (the code runs in the same process as the graded functions, so it can alter any of them);
     * a graded function that is not defined by a plain ``def`` at the notebook's top level (``exec``, an
-      assignment, a lambda) cannot be judged from its source: found later by the caller (``plain``);
+      assignment, a lambda, a decorator) cannot be judged from its source: found later by the caller (``plain``);
+      nor can one that, or a helper it uses, has a ``def`` inside an ``if``/``try``/``with``/loop or different
+      ``def`` statements in several places (which one runs is decided at run time): "needs review" for that function
+      (``unsure``);
     * each graded function's code, with the notebook's own functions and classes it uses (transitively):
-      ``sources`` (for the no-loops rule and the judge) and the loops in it (``loops``).
+      ``sources`` (for the no-loops rule and the judge) and the loops in it, in every ``def`` of those names
+      (``loops``);
+    * ``parsed``: the cells it could read, the only ones the sandbox may run (a cell it cannot read, e.g. one that
+      parses only with a raised recursion limit, is not run at all; ``unparsed`` says why).
     """
     transform = _transform()
     result = SourceRules()
-    defs: dict[str, tuple[str, ast.AST, str]] = {}
+    defs: dict[str, list[tuple[str, ast.AST, str, bool]]] = {}  # name -> every (where, node, text, nested)
+    decorations: dict[int, list[str]] = {}  # id(def node) -> its decorators as written
     rebound: dict[str, str] = {}  # names bound at top level other than by def (assignment, import, global, ...)
-    todo = [(f"cell {index}", source, 0) for index, source in reversed(cells)]
+    unreadable: dict[int, str] = {}
+    todo = [(index, f"cell {index}", source, 0) for index, source in reversed(cells)]
     while todo:
-        where, source, depth = todo.pop()
+        index, where, source, depth = todo.pop()
         try:
             code = transform(source)
             tree = ast.parse(code)
-        except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
-            continue  # the cell fails in the sandbox too
+        except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+            # the sandbox must not run it either: with a raised recursion limit it might parse there
+            unreadable.setdefault(index, f"{type(exc).__name__}: {str(exc)[:200]}")
+            continue
         result.review.extend(_tricks(tree, where))
         if depth < 3:  # code that %time, %timeit, %%time, %%timeit, %%capture run (the sandbox runs it too)
-            todo.extend((where, inner, depth + 1) for inner in reversed(_magic_code(tree)))
+            todo.extend((index, where, inner, depth + 1) for inner in reversed(_magic_code(tree)))
         for node in ast.walk(tree):
             if isinstance(node, (ast.Global, ast.Nonlocal)):
                 rebound.update({name: f"{where}, line {node.lineno}" for name in node.names})
-        for node in _top_level(tree.body):
+        for node, nested in _top_level(tree.body):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 for inner in _shallow(node):
                     if isinstance(inner, ast.Name) and isinstance(inner.ctx, (ast.Store, ast.Del)):
@@ -226,38 +255,60 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                     elif isinstance(inner, ast.alias):
                         rebound[(inner.asname or inner.name).split(".")[0]] = f"{where}, line {node.lineno}"
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                defs[node.name] = (where, node, ast.get_source_segment(code, node) or "")
+                defs.setdefault(node.name, []).append((where, node, ast.get_source_segment(code, node) or "", nested))
+                decorations[id(node)] = [_decorator_text(code, d) for d in node.decorator_list]
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
                 for target in node.targets:
                     if isinstance(target, ast.Name):
-                        defs[target.id] = (where, node, ast.get_source_segment(code, node) or "")
+                        defs.setdefault(target.id, []).append(
+                            (where, node, ast.get_source_segment(code, node) or "", nested))
+    result.parsed = [index for index, _ in cells if index not in unreadable]
+    result.unparsed = sorted(unreadable.items())
     for function in functions:
-        entry = defs.get(function)
-        if entry is None:
+        entries = defs.get(function)
+        if not entries:
             continue
-        node = entry[1]
-        decorators = [ast.unparse(d) for d in getattr(node, "decorator_list", [])]
-        odd = [d for d in decorators if d not in PLAIN_DECORATORS]
+        where, node, _, _ = entries[-1]
+        decorators = [d for e in entries for d in decorations.get(id(e[1]), [])]
+        odd = list(dict.fromkeys(d for d in decorators if d not in PLAIN_DECORATORS))
         if odd:
-            result.review.append(f"decorates `{function}` with {', '.join(odd)} ({entry[0]})")
+            result.review.append(f"decorates `{function}` with {', '.join(odd)} ({where})")
         if function in rebound:
             result.review.append(f"binds `{function}` again other than by `def` ({rebound[function]})")
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not odd and function not in rebound:
-            result.plain.add(function)
-        seen, todo, parts, loops = set(), [function], [], []
-        while todo:
-            name = todo.pop()
+        seen, todo_names, parts, loops, unsure = set(), [function], [], [], []
+        while todo_names:
+            name = todo_names.pop()
             if name in seen or name not in defs:
                 continue
             seen.add(name)
-            where, node, text = defs[name]
-            parts.append(text)
-            for inner in ast.walk(node):
-                if type(inner) in LOOP_NODES:
-                    kind = LOOP_NODES[type(inner)]
-                    loops.append(f"{kind}{' loop' if kind in ('for', 'while') else ''} in {name} ({where}, line {inner.lineno})")
-                elif isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load) and inner.id in defs:
-                    todo.append(inner.id)
+            texts = list(dict.fromkeys(text for _, _, text, _ in defs[name]))  # the same def run again is one
+            nested = [w for w, _, _, inside in defs[name] if inside]
+            if name != function and name in rebound:  # (the function itself: see above, for every exercise)
+                unsure.append(f"binds `{name}`, which `{function}` uses, again other than by `def` "
+                              f"({rebound[name]}): the code that runs is not the code judged")
+            if nested:
+                unsure.append(f"defines `{name}` inside an if/try/with/loop block ({nested[0]}): which `def` runs "
+                              "is decided at run time")
+            elif len(texts) > 1:
+                unsure.append(f"defines `{name}` {len(texts)} times, differently "
+                              f"({', '.join(dict.fromkeys(w for w, _, _, _ in defs[name]))}): which one runs is "
+                              "decided at run time")
+            parts.append("\n\n".join(texts))
+            for where_def, node_def, _, _ in defs[name]:
+                for inner in ast.walk(node_def):
+                    if type(inner) in LOOP_NODES:
+                        kind = LOOP_NODES[type(inner)]
+                        loop = (f"{kind}{' loop' if kind in ('for', 'while') else ''} in {name} "
+                                f"({where_def}, line {inner.lineno})")
+                        if loop not in loops:
+                            loops.append(loop)
+                    elif isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load) and inner.id in defs:
+                        todo_names.append(inner.id)
+        if unsure:
+            result.unsure[function] = unsure
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not odd and function not in rebound \
+                and not unsure:
+            result.plain.add(function)
         result.sources[function] = "\n\n".join(parts)
         result.loops[function] = loops
     result.review = list(dict.fromkeys(result.review))

@@ -4,7 +4,8 @@ Runs inside the sandbox (:mod:`vizlab.exercises.sandbox` forks it for each noteb
 It sets its resource limits, stands in for ``get_ipython()`` and for ``vizlab.exercises`` (the checks are the
 grader's job), runs the cells, tells ``init`` it is ready, receives the exercises' cases (hidden ones included:
 they reach the sandbox only now), calls the student's functions and writes one frame per outcome
-(:mod:`vizlab.exercises.protocol`).
+(:mod:`vizlab.exercises.protocol`). While a function is called, :class:`_LibraryWatch` records any vizlab code
+outside the generic helpers that runs (deny by default); such a call's value is discarded.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import resource
 import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 import types
@@ -123,6 +125,98 @@ def refuse_library(forbidden: list) -> list[str]:
     return done
 
 
+class _LibraryWatch:
+    """Deny by default: while a graded function runs (``sys.settrace``, and ``threading.settrace`` for threads it
+    starts), every frame that starts is looked at, at any depth.
+
+    * Code of a vizlab module outside the generic helpers (:data:`vizlab.exercises.rules.GENERIC_MODULES`, handed
+      in as ``generic``) and the exercises package is the library's own implementation of some technique: a class
+      or helper behind a reference, a duplicate of one, a module imported afresh or reloaded (its code comes from
+      the same file): ``LibraryCallRefused``.
+    * Code from a file outside the installed packages (the folders on ``sys.path`` when the watch is made, before
+      the notebook runs, less the working folder): a module the notebook wrote and imported, e.g. a copy of
+      vizlab's source or a helper with the loops the judge must see: ``CodeRefused`` (needs review).
+
+    The first such function is recorded and the call's value is discarded. It records, never raises, so a notebook
+    cannot catch its way past it; removing it needs ``sys.settrace``, which :class:`_Guard` refuses during the call
+    (and the source rules send to review)."""
+
+    def __init__(self, generic):
+        import vizlab
+
+        self.root = os.path.dirname(os.path.realpath(vizlab.__file__)) + os.sep
+        self.generic = set(generic)
+        work = os.path.realpath(os.getcwd()) + os.sep
+        roots = {os.path.realpath(p) + os.sep for p in sys.path if p not in ("", ".") and os.path.isdir(p)}
+        for module in list(sys.modules.values()):  # what is loaded already (editable installs live off sys.path)
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str):
+                roots.add(os.path.dirname(os.path.realpath(file)) + os.sep)
+        # never the working folder, nor a folder that holds it (the notebook writes there); vizlab's own folder is
+        # judged by the rule for vizlab's code
+        self.roots = (self.root, *(r for r in roots if not work.startswith(r) and not r.startswith(work)))
+        self.verdicts: dict[int, tuple[types.CodeType, tuple[str, str] | None]] = {}  # id(code) -> (code, verdict)
+        self.hit: tuple[str, str] | None = None
+
+    def _allowed(self, module: str) -> bool:
+        return module in self.generic or module == "vizlab.exercises" or module.startswith("vizlab.exercises.")
+
+    def _judge(self, code: types.CodeType, module) -> tuple[str, str] | None:
+        names = []
+        # a pseudo file (<cell 3>, <string>, <frozen ...>) is the notebook's own or the interpreter's; a real one
+        # (also a relative path that starts with "<") is judged by where it lies
+        name = code.co_filename
+        pseudo = name.startswith("<") and not os.path.exists(name)
+        path = "" if pseudo else os.path.realpath(name)
+        if path and not path.startswith(self.roots):
+            return "file", path
+        if not code.co_flags & CO_OPTIMIZED:  # a module or class body run by an import: defining is not calling
+            return None
+        if path.startswith(self.root) and path.endswith(".py"):  # vizlab's file, whatever module name it runs as
+            parts = path[len(self.root):-3].split(os.sep)
+            names.append(".".join(["vizlab", *parts[:-1]] + ([] if parts[-1] == "__init__" else [parts[-1]])))
+        if isinstance(module, str) and (module == "vizlab" or module.startswith("vizlab.")):
+            names.append(module)
+        for name in names:
+            if not self._allowed(name):
+                return "vizlab", f"{name}.{getattr(code, 'co_qualname', code.co_name)}"
+        return None
+
+    def __call__(self, frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            seen = self.verdicts.get(id(code))
+            if seen is None or seen[0] is not code:  # the code is kept, so its id is never reused meanwhile
+                seen = self.verdicts[id(code)] = (code, self._judge(code, frame.f_globals.get("__name__")))
+            if seen[1] and self.hit is None:
+                self.hit = seen[1]
+        return None  # no line events: only calls are looked at
+
+    def __enter__(self):
+        self.hit = None
+        self.previous = sys.gettrace(), threading.gettrace()  # None in the sandbox; a coverage tool's in tests
+        sys.settrace(self)
+        threading.settrace(self)
+        return self
+
+    def __exit__(self, *exc):
+        sys.settrace(self.previous[0])
+        threading.settrace(self.previous[1])
+        return False
+
+    def refusal(self) -> str:
+        kind, what = self.hit
+        if kind == "file":
+            return f"{CODE_REFUSED_PREFIX}{what}"
+        return (f"{REFUSED_PREFIX}{what} is vizlab's own code, not one of the generic helpers a graded function "
+                "may use (write it yourself)")
+
+
+REFUSED_PREFIX = "LibraryCallRefused: "
+CODE_REFUSED_PREFIX = "CodeRefused: "  # then the file's path
+CO_OPTIMIZED = 0x0001  # set for the code of functions (also lambdas, comprehensions, generators)
+
+
 class _Guard:
     """An audit hook (it cannot be removed): while a function is graded, no tracer, ctypes or new processes; at
     any time, no search of the interpreter's memory for the harness (``gc.get_objects`` and friends). A second
@@ -205,6 +299,7 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
         pass
     guard = _Guard()
     sys.addaudithook(guard)
+    watch = _LibraryWatch(job.get("generic", ()))
     namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
     shell = _Shell(namespace, transform)
     namespace["get_ipython"] = lambda: shell
@@ -262,14 +357,15 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
                 write_frame(fd, record)
                 continue
             try:
-                _alarm(limit)
-                guard.calling = True
-                try:
-                    value = fn(*args, **kwargs)
-                finally:
-                    guard.calling = False
-                    _alarm(0)
-                record["value"] = _sanitize(value)
+                with watch:  # also while the value is read back: a tensor subclass could run code then
+                    _alarm(limit)
+                    guard.calling = True
+                    try:
+                        value = fn(*args, **kwargs)
+                    finally:
+                        guard.calling = False
+                        _alarm(0)
+                    record["value"] = _sanitize(value)
             except NotImplementedError:
                 record["error"] = "not implemented"
             except CallTimeout:
@@ -284,6 +380,8 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
                 where = next((f" ({f.filename}, line {f.lineno})" for f in reversed(tb)
                               if f.filename.startswith("<cell")), "")
                 record["error"] = f"{type(exc).__name__}: {str(exc)[:300]}{where}"
+            if watch.hit and not str(record["error"] or "").startswith((REFUSED_PREFIX, CODE_REFUSED_PREFIX)):
+                record["value"], record["error"] = None, watch.refusal()  # whatever it returned or raised
             record["seconds"] = time.monotonic() - started
             write_frame(fd, record)
     write_frame(fd, {"kind": "done"})

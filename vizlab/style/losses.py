@@ -24,6 +24,7 @@ from typing import Sequence
 import torch
 
 from .._validate import check_int, check_number, seeded_generator
+from ..optimize.regularizers import total_variation
 
 GRAM_NORMALIZATIONS = ("none", "chw", "nchw")
 
@@ -135,9 +136,7 @@ def tv_loss(img: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
         tensor(2.)
     """
     _check_features(img, "img")
-    dv = img[:, :, 1:, :] - img[:, :, :-1, :]
-    dh = img[:, :, :, 1:] - img[:, :, :, :-1]
-    return weight * (dv.pow(2).sum() + dh.pow(2).sum())
+    return weight * total_variation(img)  # the same sum as the optimizer's TV regularizer: one implementation
 
 
 def relative_style_loss(feats: Sequence[torch.Tensor], target_grams: Sequence[torch.Tensor],

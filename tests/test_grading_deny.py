@@ -1,0 +1,337 @@
+"""Round 18's review of the grader (findings 1-5 and 9), each exploit the reviewer ran as a submission, end to end
+through the real sandbox (one graded folder, one zygote start), and the judge-level rows beside them.
+
+1. vizlab's own code behind a reference, reached through a class or helper the reference uses, a re-import
+   (``os.sys.modules``, ``imp.reload``) or a duplicate implementation: refused at any depth (deny by default);
+2. a graded function defined twice or below top level (the judge read one ``def``, the sandbox ran another);
+3. a cell the judge cannot parse ran in the sandbox anyway; a decorator deep enough to crash the judge;
+4. a notebook that never reaches the cases (invalid JSON, ``os._exit``) counted as defining every exercise;
+5. cached grades survived a change of the library the references call;
+9. ``vizlab grade`` with a bad path left a feedback folder and a key behind.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from vizlab.exercises import grading, rules
+from vizlab.exercises.grading import Limits, grade
+from vizlab.exercises.references import SOURCES
+
+from test_grading import CONTENT, GRAM, IMPORTS, TV, notebook, notes
+from test_grading_attacks import root_dir
+
+EXERCISES = ["saliency", "grad_cam", "gram", "content", "tv"]
+LIMITS = Limits(timeout=40, call_timeout=10, memory_mb=1024, file_bytes=2 * 2**20)
+SALIENCY, GRAD_CAM = SOURCES["saliency_map"], SOURCES["grad_cam"]
+LOOPS_TV = ("def tv_loss(img, weight=1.0):\n    total = 0\n    for i in range(img.shape[2] - 1):\n"
+            "        total = total + ((img[:, :, i + 1] - img[:, :, i]) ** 2).sum()\n"
+            "    for j in range(img.shape[3] - 1):\n"
+            "        total = total + ((img[..., j + 1] - img[..., j]) ** 2).sum()\n"
+            "    return weight * total")
+
+
+def indent(text: str, by: str = "    ") -> str:
+    return "\n".join(by + line if line else line for line in text.splitlines())
+
+
+SUBMISSIONS = {
+    # control: every answer written by hand (Grad-CAM with vizlab.capture, a generic helper the exercise permits)
+    "honest": notebook(IMPORTS, SALIENCY, GRAD_CAM, GRAM, CONTENT, TV),
+    # finding 1: classes and helpers the references reach, below the function the reference calls directly
+    "gradient_method": notebook(IMPORTS, (
+        "def saliency_map(model, x, target):\n    from vizlab.attribution.saliency import GradientMethod\n"
+        "    return GradientMethod(model)(x, target.tolist(), reduce='max')")),
+    "gradcam_class": notebook(IMPORTS, (
+        "def grad_cam(model, x, target, layer='relu2'):\n    from vizlab.attribution.cam import GradCAM\n"
+        "    return GradCAM()(model, x, target.tolist(), layer, upsample=False, normalize=False)")),
+    "regularizer_tv": notebook(IMPORTS, (
+        "def tv_loss(img, weight=1.0):\n    from vizlab.optimize.regularizers import total_variation\n"
+        "    return weight * total_variation(img)")),
+    # ... and a fresh copy of the module, with the original code (re-imported, reloaded)
+    "sys_modules": notebook(IMPORTS, (
+        "import os\nos.sys.modules.pop('vizlab.style.losses')\n"
+        "from vizlab.style.losses import gram_matrix as g, content_loss as c\n"
+        "def gram_matrix(features):\n    return g(features)\n"
+        "def content_loss(current, target, weight=1.0):\n    return c(current, target, weight=weight)")),
+    "imp_reload": notebook(IMPORTS, (
+        "import imp, vizlab.style.losses\nfresh = imp.reload(vizlab.style.losses)\n"
+        "def gram_matrix(features):\n    return fresh.gram_matrix(features)")),
+    # ... and a copy of vizlab's source, written to a file and imported (it runs as another module)
+    "copied_module": notebook(IMPORTS, (
+        "import sys, vizlab.style.losses as L\ntext = open(L.__file__).read().replace('from ..', 'from vizlab.')\n"
+        "open('mylosses.py', 'w').write(text)\n"
+        "sys.path.insert(0, '.')\nfrom mylosses import gram_matrix as g\n"
+        "def gram_matrix(features):\n    return g(features)")),
+    # loops the judge cannot see: a helper module the notebook writes and imports
+    "written_helper": notebook(IMPORTS, GRAM, (
+        f"import sys\nopen('helpers.py', 'w').write({LOOPS_TV!r})\nsys.path.insert(0, '.')\n"
+        "from helpers import tv_loss as _tv\ndef tv_loss(img, weight=1.0):\n    return _tv(img, weight)")),
+    # finding 2: the judge read the `else` def (no loops), the sandbox ran the `if` def (loops)
+    "if_else_def": notebook(IMPORTS, GRAM, (
+        "if True:\n" + indent(LOOPS_TV) + "\nelse:\n    def tv_loss(img, weight=1.0):\n        return weight * 0")),
+    # ... and two different defs: the judge read the last one, a cell that fails before it left the first one
+    "two_defs": notebook(IMPORTS, GRAM, LOOPS_TV, "1 / 0\n" + TV),
+    # finding 3: a cell the judge cannot parse (but the sandbox can, with a raised recursion limit) hides a loop
+    "unparsable": notebook(IMPORTS, "import sys\nsys.setrecursionlimit(100000)",
+                           "_pad = " + "+".join(["1"] * 5000) + "\n" + LOOPS_TV.replace("def tv_loss", "def _impl"),
+                           "def tv_loss(img, weight=1.0):\n    return _impl(img, weight)"),
+    # ... and a decorator deep enough that reading it back (ast.unparse) crashed the judge for the whole student
+    "deep_decorator": notebook(IMPORTS, GRAM, (
+        "def deco(f):\n    return f\n@(deco if True else " + "+".join(["1"] * 900) + ")\n" + TV)),
+    # finding 4: a correct notebook beside one that is not JSON, and one that exits before the cases
+    "alice": None,
+    "bob": None,
+}
+
+
+@pytest.fixture(scope="module")
+def denied():
+    root = root_dir()
+    subs = root / "subs"
+    subs.mkdir()
+    for name, text in SUBMISSIONS.items():
+        if text is not None:
+            (subs / f"{name}.ipynb").write_text(text)
+    for student, extra in (("alice", "{ not json"), ("bob", notebook("import os\nos._exit(0)"))):
+        (subs / student).mkdir()
+        (subs / student / "E4_style.ipynb").write_text(notebook(IMPORTS, GRAM))
+        (subs / student / "scratch.ipynb").write_text(extra)
+    started = time.monotonic()
+    results = grade(subs, root / "grades.csv", exercises=EXERCISES, limits=LIMITS, jobs=2, progress=False)
+    print(f"graded {len(results)} submissions in {time.monotonic() - started:.1f} s")
+    try:
+        yield {r["student"]: r for r in results}, root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def points(result, exercise: str) -> float:
+    return result["exercises"][exercise]["points"]
+
+
+def problems(result, exercise: str) -> str:
+    return "\n".join(result["exercises"][exercise]["problems"])
+
+
+def test_honest_answers_score_full_marks_without_notes(denied):
+    results, _ = denied
+    honest = results["honest"]
+    assert honest["total"] == honest["max_total"] == 10, {n: problems(honest, n) for n in EXERCISES}
+    assert honest["notes"] == [] and not any(s["review"] for s in honest["exercises"].values())
+
+
+@pytest.mark.parametrize("student, exercise, what", [
+    ("gradient_method", "saliency", "vizlab.attribution.saliency"),
+    ("gradcam_class", "grad_cam", "vizlab.attribution.cam"),
+    ("regularizer_tv", "tv", "vizlab."),
+])
+def test_vizlab_code_behind_the_reference_is_refused_at_any_depth(denied, student, exercise, what):
+    results, _ = denied
+    result = results[student]
+    assert points(result, exercise) == 0, problems(result, exercise)
+    assert "calls vizlab's own implementation" in problems(result, exercise), problems(result, exercise)
+    assert what in problems(result, exercise)
+
+
+@pytest.mark.parametrize("student, exercises, says", [
+    ("sys_modules", ("gram", "content"), ".modules"),
+    ("imp_reload", ("gram",), "imports imp"),
+])
+def test_a_fresh_copy_of_vizlab_gains_nothing(denied, student, exercises, says):
+    results, _ = denied
+    for exercise in exercises:
+        result = results[student]
+        assert points(result, exercise) == 0, problems(result, exercise)
+        assert result["exercises"][exercise]["review"] and says in problems(result, exercise)
+
+
+@pytest.mark.parametrize("student, exercise, file", [("copied_module", "gram", "mylosses.py"),
+                                                     ("written_helper", "tv", "helpers.py")])
+def test_code_from_a_file_the_notebook_wrote_needs_review(denied, student, exercise, file):
+    results, _ = denied
+    result = results[student]
+    assert points(result, exercise) == 0 and result["exercises"][exercise]["review"], problems(result, exercise)
+    assert "runs code from a file it wrote" in problems(result, exercise) and file in problems(result, exercise)
+    if student == "written_helper":
+        assert points(result, "gram") == 2  # only the exercise that ran it
+
+
+@pytest.mark.parametrize("student", ["if_else_def", "two_defs"])
+def test_a_function_defined_twice_or_below_top_level_needs_review(denied, student):
+    results, _ = denied
+    tv = results[student]["exercises"]["tv"]
+    assert tv["points"] == 0 and tv["review"], tv["problems"]
+    assert "tv_loss" in "".join(tv["problems"])
+    assert points(results[student], "gram") == 2  # only the exercise concerned pays
+
+
+def test_a_cell_the_judge_cannot_parse_does_not_run(denied):
+    results, _ = denied
+    result = results["unparsable"]
+    assert points(result, "tv") == 0, problems(result, "tv")
+    assert "cell 2 was not run" in notes(result), notes(result)
+
+
+def test_a_decorator_that_crashed_the_judge_needs_review_not_an_internal_error(denied):
+    results, _ = denied
+    result = results["deep_decorator"]
+    assert not result["ungraded"] and "internal error" not in notes(result), notes(result)
+    assert result["exercises"]["tv"]["review"] and points(result, "tv") == 0
+    assert "decorates `tv_loss` with decoifTrueelse1+1+1" in problems(result, "tv")
+    assert result["exercises"]["gram"]["review"]  # like every decorator the judge cannot vouch for
+
+
+@pytest.mark.parametrize("student", ["alice", "bob"])
+def test_a_notebook_that_never_reaches_the_cases_defines_nothing(denied, student):
+    results, _ = denied
+    result = results[student]
+    assert points(result, "gram") == 2, problems(result, "gram")
+    assert "defined in 2 notebooks" not in problems(result, "gram")
+    assert "scratch.ipynb" in notes(result)  # what happened to it is still said
+
+
+# --- judge level ---------------------------------------------------------------------------------------------
+
+HONEST = "import torch\n\ndef tv_loss(img, weight=1.0):\n    return weight * (img[..., 1:] - img[..., :-1]).pow(2).sum()"
+
+
+@pytest.mark.parametrize("trick, says", [
+    ("import os\nm = os.sys.modules", ".modules"),
+    ("import sys\nm = getattr(sys, 'modules')", "'modules'"),
+    ("import imp", "imports imp"),
+    ("import pkgutil", "imports pkgutil"),
+    ("from zipimport import zipimporter", "imports zipimport"),
+    ("import _thread", "imports _thread"),
+    ("import sys\nsys.monitoring.set_events(1, 0)", ".monitoring"),
+    ("import threading\nthreading.settrace(None)", ".settrace"),
+])
+def test_module_tricks_need_review(trick, says):
+    found = rules.judge_source([(0, HONEST), (1, trick)], ["tv_loss"]).review
+    assert any(says in reason for reason in found), found
+
+
+def test_model_modules_is_not_a_trick():
+    cell = "def f(model):\n    return [m for m in model.modules()]"
+    assert rules.judge_source([(0, HONEST), (1, cell)], ["tv_loss"]).review == []
+
+
+def test_the_judge_says_which_cells_it_parsed():
+    judged = rules.judge_source([(0, HONEST), (3, "def broken(:\n"), (5, "x = 1")], ["tv_loss"])
+    assert judged.parsed == [0, 5]
+    assert judged.unparsed and judged.unparsed[0][0] == 3 and "SyntaxError" in judged.unparsed[0][1]
+
+
+def test_a_plain_decorator_in_a_cell_with_a_magic_is_read_from_its_own_code():
+    cell = "%time x = 1\n@torch.no_grad()\n" + HONEST.split("\n\n", 1)[1]
+    judged = rules.judge_source([(0, "import torch"), (1, cell)], ["tv_loss"])
+    assert judged.review == [] and judged.plain == {"tv_loss"}
+    deep = "@(print if True else " + "+".join(["1"] * 900) + ")\n" + HONEST.split("\n\n", 1)[1]
+    judged = rules.judge_source([(0, deep)], ["tv_loss"])  # ast.unparse overflowed on this one
+    assert any("decorates `tv_loss` with printifTrueelse1+1" in r and r.endswith("(cell 0)") for r in judged.review)
+
+
+def test_two_defs_of_a_helper_are_not_plain():
+    helper = "def rows(img):\n    return img.sum()\n"
+    cells = [(0, helper), (1, "def rows(img):\n    return img.mean()\n"),
+             (2, "def tv_loss(img, weight=1.0):\n    return weight * rows(img)")]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert "tv_loss" not in judged.plain and judged.review == []
+    assert any("defines `rows` 2 times, differently" in r for r in judged.unsure["tv_loss"]), judged.unsure
+    redefined_later = rules.judge_source([(0, HONEST), (1, HONEST)], ["tv_loss"])
+    assert "tv_loss" in redefined_later.plain  # the same def run again (a re-run cell) is still one definition
+
+
+def test_a_helper_bound_again_other_than_by_def_is_not_plain():
+    cells = [(0, "def rows(img):\n    return img.sum()\n"), (1, LOOPS_TV.replace("def tv_loss", "def other")),
+             (2, "rows = other"), (3, "def tv_loss(img, weight=1.0):\n    return rows(img, weight)")]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert "tv_loss" not in judged.plain
+    assert any("binds `rows`, which `tv_loss` uses, again" in r for r in judged.unsure["tv_loss"]), judged.unsure
+
+
+def test_any_exception_in_the_judge_means_needs_review(monkeypatch):
+    def boom(cells, functions):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(grading, "judge_source", boom)
+    judged = grading._judge_source([(0, HONEST)], ["tv_loss"])
+    assert judged.parsed == [0]  # every cell runs: the whole notebook needs review
+    assert any("could not judge" in r and "RecursionError" in r for r in judged.review), judged.review
+
+
+def test_the_watch_tells_generic_helpers_from_the_library_in_process(tmp_path, monkeypatch):
+    """The sandbox's watch (deny by default), run here: generic helpers pass, anything else of vizlab is named,
+    at any depth, and code from a file outside the installed packages is named by its path."""
+    import sys
+
+    import torch
+
+    import vizlab
+    from vizlab.exercises.student import _LibraryWatch
+    from vizlab.style.losses import tv_loss
+    from vizlab.toy import tiny_cnn
+
+    watch = _LibraryWatch(rules.GENERIC_MODULES)
+    with watch:
+        model = tiny_cnn(0)
+        with vizlab.capture(model, "relu1") as cap:
+            model(torch.rand(1, 3, 8, 8))
+    assert watch.hit is None and cap["relu1"].shape[0] == 1
+    with watch:
+        tv_loss(torch.rand(1, 1, 3, 3))
+    assert watch.hit == ("vizlab", "vizlab.style.losses.tv_loss")
+    monkeypatch.chdir(tmp_path)  # the notebook's working folder: not an installed package
+    (tmp_path / "written_by_notebook.py").write_text("def f(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import written_by_notebook
+
+    watch = _LibraryWatch(rules.GENERIC_MODULES)
+    before = sys.gettrace()
+    with watch:
+        written_by_notebook.f(1)
+    assert watch.hit == ("file", str((tmp_path / "written_by_notebook.py").resolve()))
+    (tmp_path / "<cell 9>").mkdir()  # a folder named like a cell: its files are still files
+    (tmp_path / "<cell 9>" / "mod.py").write_text("def g(x):\n    return x * 2\n")
+    monkeypatch.syspath_prepend("<cell 9>")
+    import mod
+
+    with watch:
+        mod.g(1)
+    assert watch.hit[0] == "file" and watch.hit[1].endswith("mod.py"), watch.hit
+    assert sys.gettrace() is before  # whatever tracer ran before (a coverage tool's) is back
+
+
+def test_the_fingerprint_covers_the_library_and_torch(tmp_path, monkeypatch):
+    root = Path(grading.__file__).resolve().parents[1]
+    files = {p.relative_to(root).as_posix() for p in grading._library_files()}
+    assert {"style/losses.py", "attribution/saliency.py", "exercises/references.py", "toy.py"} <= files
+    before = grading.catalog_fingerprint()
+    import torch
+
+    monkeypatch.setattr(torch, "__version__", torch.__version__ + "-other")
+    assert grading.catalog_fingerprint() != before
+    monkeypatch.undo()
+    # a change of one library file, at any depth, changes the fingerprint
+    tree = tmp_path / "vizlab"
+    (tree / "style").mkdir(parents=True)
+    (tree / "__init__.py").write_text("")
+    (tree / "style" / "losses.py").write_text("def gram_matrix(f):\n    return f\n")
+    first = grading.library_fingerprint(tree)
+    (tree / "style" / "losses.py").write_text("def gram_matrix(f):\n    return f * 2\n")
+    assert grading.library_fingerprint(tree) != first
+
+
+def test_a_bad_submissions_path_creates_nothing(tmp_path, capsys):
+    from vizlab.cli import main
+
+    out = tmp_path / "out" / "g.csv"
+    assert main(["grade", str(tmp_path / "nonexistent"), "--out", str(out)]) == 2
+    assert "SUBMISSIONS_DIR" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="SUBMISSIONS_DIR"):
+        grade(tmp_path / "nonexistent", tmp_path / "g.csv", exercises=["gram"], progress=False)
+    assert list(tmp_path.iterdir()) == []
