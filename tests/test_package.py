@@ -47,3 +47,42 @@ def test_seeded_construction_is_thread_safe():
     for t in threads:
         t.join()
     assert wrong == []
+
+
+def _readme_python_blocks() -> list[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks, current = [], None
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if current is None and line.strip() == "```python":
+                current = []
+            elif current is not None:
+                blocks.append("\n".join(current))
+                current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+def test_readme_python_blocks_pasted_in_order_keep_model_the_imagenet_model():
+    """A student pastes the README's snippets into one notebook, in order: the attribution and optimisation blocks
+    use ``model`` from the first block (``vizlab.load_model()``), so no block may rebind ``model`` to something else
+    (round 18: the inside-at-scale block bound it to the shapes CNN, and the next block failed on ``to_input``)."""
+    import ast
+
+    blocks = _readme_python_blocks()
+    assert len(blocks) >= 5  # exact: the README's usage, inside, attribution, optimisation and style blocks
+    for i, block in enumerate(blocks):
+        for node in ast.walk(ast.parse(block)):
+            if not isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            if "model" not in names:
+                continue
+            call = node.value
+            func = call.func if isinstance(call, ast.Call) else None
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            assert name == "load_model", f"README python block {i + 1} rebinds `model`: {ast.unparse(node)}"  # exact

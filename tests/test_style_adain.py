@@ -110,6 +110,11 @@ def test_cli_stylize_accepts_adain(tmp_path, capsys):
     assert main(["stylize", "adain:waves", "cat", str(out), "--size", "48", "--alpha", "0.7"]) == 0  # exact
     img = load_image(out)
     assert img.shape[0] == 48 and img.shape[1] % 8 == 0  # exact
+    capsys.readouterr()
+    odd = tmp_path / "cat_odd.png"  # the cat at a 50-px shorter side is 75x50: AdaIN's decoder takes 72x48
+    assert main(["stylize", "adain:waves", "cat", str(odd), "--size", "50"]) == 0  # exact
+    said = capsys.readouterr().out
+    assert "centre-cropped to 72x48" in said and "(72x48)" in said and load_image(odd).shape[:2] == (48, 72)  # exact
     assert main(["stylize", "adain:", "cat", str(tmp_path / "x.png")]) == 2  # exact
     assert "adain:STYLE" in capsys.readouterr().err
     assert main(["stylize", "swirls", "cat", str(tmp_path / "y.png"), "--alpha", "0.5"]) == 2  # exact

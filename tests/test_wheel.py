@@ -56,6 +56,22 @@ def installed(tmp_path_factory):
     return python, bindir / "vizlab", env, work, purelib
 
 
+def test_the_readme_states_the_wheels_size(installed):
+    """The README tells a user how big the wheel is: its figure must be the built wheel's, within 10 % (round 18: it
+    said 9.9 MB of an 11.5 MB wheel). A wheel that grows by more than that needs the README's figure updated."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    text = " ".join(readme.split())  # the sentence may wrap
+    found = re.search(r"The vizlab wheel itself is about \d+ MB \((\d+(?:\.\d+)?) MB on (\d{4}-\d\d-\d\d)", text)
+    assert found, "README.md no longer states the wheel's size as 'The vizlab wheel itself is about N MB (X MB on DATE'"
+    stated = float(found.group(1))
+    (wheel,) = (installed[3].parent / "dist").glob("*.whl")  # the fixture's build, beside its work folder
+    built = wheel.stat().st_size / 1e6
+    assert abs(built - stated) <= 0.1 * stated, (  # exact: a file's size, not a measured outcome
+        f"README says the wheel is {stated} MB, the built one is {built:.1f} MB: update README.md")
+
+
 def test_the_wheel_carries_its_data_and_notebooks(installed):
     python, _, env, work, purelib = installed
     out = _run([python, "-c", "import json, vizlab, vizlab.resources as r; print(json.dumps([vizlab.__file__, "
@@ -78,6 +94,8 @@ def test_stylize_with_a_shipped_network_from_another_folder(installed):
     assert (work / "cat_swirls.png").is_file() and "wrote" in proc.stdout  # exact
     proc = _run([vizlab, "stylize", "lite0/impression", "cat", "cat_lite0.png", "--size", "64"], cwd=work, env=env)
     assert (work / "cat_lite0.png").is_file() and "wrote" in proc.stdout  # exact: a subfolder's network by name
+    proc = _run([vizlab, "stylize", "adain:waves", "cat", "cat_waves.png", "--size", "64"], cwd=work, env=env)
+    assert (work / "cat_waves.png").is_file() and "wrote" in proc.stdout  # exact: AdaIN, as the README shows it
 
 
 def test_release_writes_into_the_current_folder_not_site_packages(installed):

@@ -110,6 +110,11 @@ def _stylize(args: argparse.Namespace) -> int:
     else:
         note = "its own size"
     device = next(net.parameters()).device
+    if adain_style is not None:
+        h, w = img.shape[:2]
+        h8, w8 = max(8, h - h % 8), max(8, w - w % 8)  # as adain.content_batch crops: the decoder's sizes
+        if (h8, w8) != (h, w):
+            note += f"; centre-cropped to {w8}x{h8}, multiples of 8 for AdaIN's decoder"
     _say(f"stylising {img.shape[1]}x{img.shape[0]} ({note}) on {device} ...")
     if adain_style is not None:
         out = adain(img, adain_style, alpha=args.alpha, size=None, net=net)
