@@ -981,6 +981,7 @@ def test_shrinking_transforms_narrow_from_strong_to_standard_over_the_run(tiny):
         sides = [t(x, random.Random(s)).shape[-1] for s in range(40)]
         spread[step] = max(sides) - min(sides)
     assert spread[0] > spread[99]   # exact: a narrower range of scales late
+    assert t.pad.pixels == 16   # exact: the padding stays the start's at every step (the docstrings say so)
     with pytest.raises(ValueError, match="start must be"):
         Shrinking((16, 0.25), (8, 0.1, 10.0))
     with pytest.raises(ValueError, match="scale half-width"):

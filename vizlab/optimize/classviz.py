@@ -51,8 +51,8 @@ from .transforms import Backdrop, Crop, Jitter, ZoomOut, shrinking, standard, st
 
 MODES = ("cs231n", "fourier")
 #: The random transformations of every mode: :func:`~.transforms.standard` or the harsher
-#: :func:`~.transforms.strong`, or :func:`~.transforms.shrinking` (strong's ranges at the first step, standard's at the
-#: last).
+#: :func:`~.transforms.strong`, or :func:`~.transforms.shrinking` (strong's ranges at the first step, standard's ranges
+#: at the last, drawn continuously, with strong's padding throughout).
 ROBUSTNESS = ("standard", "strong", "shrinking")
 #: What is maximised: the class score (CS231n) or its log-probability (the score minus a soft maximum of all
 #: scores, so the other classes are pushed down as well).
@@ -160,8 +160,9 @@ class ClassVizSettings:
             averaged with the model's: the image must show the class to all of them (loaded once, cached).
         transforms: fourier mode, and cs231n mode with ``robust``: ``"standard"`` (pad, jitter, scale 0.9-1.1,
             rotate 10 degrees), ``"strong"`` (scale 0.75-1.25, rotate 20 degrees, jitter twice as far) or
-            ``"shrinking"`` (strong's ranges with ``jitter`` at the first step, shrinking linearly to standard's with
-            half the jitter at the last: :class:`~vizlab.optimize.transforms.Shrinking`; issue 24, round 18).
+            ``"shrinking"`` (strong's ranges with ``jitter`` at the first step, shrinking linearly to standard's
+            ranges with half the jitter at the last, the padding kept at ``jitter``:
+            :class:`~vizlab.optimize.transforms.Shrinking`; issue 24, round 18).
         centre: a centre-object prior (0: off): the image is seen through a soft round window of this radius
             (a fraction of the side; :func:`~vizlab.optimize.params.windowed`) on a plain grey ground, and during
             the optimisation on a random colour at every step (:class:`~vizlab.optimize.transforms.Backdrop`), so
@@ -490,7 +491,8 @@ OBJECT_ENSEMBLE3 = replace(OBJECT_ENSEMBLE, ensemble=("efficientnet_lite1", "eff
                            retry_judge="members")
 #: :data:`OBJECT_ENSEMBLE3` with the random jitter, scale and rotation shrinking over the steps
 #: (``transforms="shrinking"``, ``jitter=16``: the strong set's 16 px, 0.75-1.25 and 20 degrees at the first step,
-#: linearly to the standard set's 8 px, 0.9-1.1 and 10 degrees at the last; issue 24's lever 3, round 18). Opt-in: on
+#: linearly to the standard set's ranges, 8 px, 0.9-1.1 and 10 degrees, at the last, with 16 px of padding
+#: throughout; issue 24's lever 3, round 18). Opt-in: on
 #: round 18's random development draw (seed 18018) it made the convertible converge (a car's side under a tree, where
 #: every earlier recipe left it unconverged), a dog's muzzle for the basenji where the default shows an eye, the same
 #: on the other eight. Blind, a fresh random 20 (seed 48319) against OBJECT_ENSEMBLE3 on the same classes and image

@@ -162,7 +162,8 @@ class Shrinking(Transform):
     """Pad, jitter, scale, rotate and jitter again, with ranges that shrink over the run: from ``start`` at the
     first step linearly to ``end`` at the last, each a ``(jitter pixels, scale half-width, degrees)`` triple. The
     scale factor is drawn uniformly from ``[1 - a, 1 + a]``, the angle from ``[-d, d]``, the shifts as
-    :class:`Jitter`'s (the second jitter half as far). Large changes early make the coarse shape robust, small ones
+    :class:`Jitter`'s (the second jitter half as far, at least 1 pixel). The constant padding does not shrink: it
+    stays the larger of the two jitters throughout. Large changes early make the coarse shape robust, small ones
     late let the detail settle (issue 24, lever 3). :func:`~vizlab.optimize.render.render` calls
     :meth:`at_step` before every step; before any call the ranges are ``start``'s.
     """
@@ -236,7 +237,9 @@ def strong(jitter_px: int = 16) -> Compose:
 
 def shrinking(jitter_px: int = 16) -> Shrinking:
     """:func:`strong`'s ranges at the first step (jitter ``jitter_px``, scale 0.75-1.25, 20 degrees) shrinking
-    linearly to :func:`standard`'s at the last (jitter half as far, scale 0.9-1.1, 10 degrees)."""
+    linearly to the ranges of :func:`standard` at the last (jitter half as far, scale 0.9-1.1, 10 degrees). Not
+    :func:`standard` itself at the end: scale and angle are drawn from continuous ranges (standard picks from 5
+    scales and 11 angles), and the padding stays ``jitter_px`` wide (:class:`Shrinking`)."""
     jitter_px = check_int("jitter_px", jitter_px, 0)
     return Shrinking((jitter_px, 0.25, 20.0), (jitter_px // 2, 0.1, 10.0))
 
