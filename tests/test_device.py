@@ -91,7 +91,11 @@ def test_model_device_follows_the_model(tiny):
 
 
 def test_describe_device(monkeypatch):
-    assert re.fullmatch(r"cpu \(\d+ threads\)", describe_device(torch.device("cpu")))
+    assert re.fullmatch(r"cpu \(\d+ threads?\)", describe_device(torch.device("cpu")))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert describe_device(torch.device("cpu")) == "cpu (1 thread)"
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert describe_device(torch.device("cpu")) == "cpu (2 threads)"
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU")
     assert describe_device(torch.device("cuda")) == "cuda (Fake GPU)"
     assert describe_device(torch.device("mps")) == "mps"
