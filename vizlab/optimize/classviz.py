@@ -481,6 +481,10 @@ OBJECT_ENSEMBLE = replace(OBJECT, ensemble=("efficientnet_lite1",))
 #: 1.5-1.7 times OBJECT_ENSEMBLE's CPU: median 16.9 CPU s per image on one thread (load 6), up to 36 where the second
 #: run is needed
 #: (3 of 20). ``benchmarks/README.md``, issue 24, round 17.
+#: Round 18 made the same images (to the bit, as a one-thread run) cheaper: the ghost network no longer computes the
+#: branches it drops (1.1-1.4x less CPU), and with more than one torch thread the three members run at once
+#: (:meth:`Ensemble.concurrent`): at two threads on the shared machine (load 4-5) 7.8-8.5 s per image without the
+#: second run, 15.3 s for the obelisk with it; about 7 s and 11-15 s estimated for two idle cores.
 OBJECT_ENSEMBLE3 = replace(OBJECT_ENSEMBLE, ensemble=("efficientnet_lite1", "efficientnet_lite2"),
                            retry_judge="members")
 #: Presets by name: the two modes, the MACO variant of the Fourier mode, the object recipe scored by the model alone
