@@ -483,8 +483,8 @@ OBJECT_ENSEMBLE = replace(OBJECT, ensemble=("efficientnet_lite1",))
 #: (3 of 20). ``benchmarks/README.md``, issue 24, round 17.
 #: Round 18 made the same images (to the bit, as a one-thread run) cheaper: the ghost network no longer computes the
 #: branches it drops (1.1-1.4x less CPU), and with more than one torch thread the three members run at once
-#: (:meth:`Ensemble.concurrent`): at two threads on the shared machine (load 4-5) 7.8-8.5 s per image without the
-#: second run, 15.3 s for the obelisk with it; about 7 s and 11-15 s estimated for two idle cores.
+#: (:meth:`Ensemble.concurrent`): at two threads on a nearly idle machine 8.2 s per image without the second run (the
+#: old code 13.4 s), 20.7-21.4 s with it (old: 30.9-40.6 s).
 OBJECT_ENSEMBLE3 = replace(OBJECT_ENSEMBLE, ensemble=("efficientnet_lite1", "efficientnet_lite2"),
                            retry_judge="members")
 #: Presets by name: the two modes, the MACO variant of the Fourier mode, the object recipe scored by the model alone
