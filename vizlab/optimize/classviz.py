@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import threading
+import types
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
@@ -487,6 +488,10 @@ OBJECT_ENSEMBLE = replace(OBJECT, ensemble=("efficientnet_lite1",))
 #: 1.5-1.7 times OBJECT_ENSEMBLE's CPU: median 16.9 CPU s per image on one thread (load 6), up to 36 where the second
 #: run is needed
 #: (3 of 20). ``benchmarks/README.md``, issue 24, round 17.
+#: Round 18 made the same images (to the bit, as a one-thread run) cheaper: the ghost network no longer computes the
+#: branches it drops (1.1-1.4x less CPU), and with more than one torch thread the three members run at once
+#: (:meth:`Ensemble.concurrent`): at two threads on a nearly idle machine 8.2 s per image without the second run (the
+#: old code 13.4 s), 20.7-21.4 s with it (old: 30.9-40.6 s).
 OBJECT_ENSEMBLE3 = replace(OBJECT_ENSEMBLE, ensemble=("efficientnet_lite1", "efficientnet_lite2"),
                            retry_judge="members")
 #: :data:`OBJECT_ENSEMBLE3` with the random jitter, scale and rotation shrinking over the steps
@@ -645,17 +650,72 @@ def octave_stages(settings: ClassVizSettings) -> list[tuple[int, int, float]]:
     return [(side, k, settings.lr * side / final) for side, k in zip(sides, steps)]
 
 
+#: The residual blocks of every active :class:`ghost_network`: ``id(block) -> [block, ghosts, own forward]`` (the
+#: blocks' forward looks itself up here; a copy of a block, e.g. a deepcopy, is not in it and runs whole). Several
+#: ghosts may hold one block, each for its own thread (two class images of one model made at once).
+_GHOST_BLOCKS: dict[int, list] = {}
+#: The ids of the ghosts' own hooks at the drop_path slots (no reason to compute a branch).
+_GHOST_HOOK_IDS: set[int] = set()
+_GHOST_LOCK = threading.Lock()
+
+
+def _ghost_forward(block: nn.Module, *args, **kwargs):
+    """A residual block's forward while a :class:`ghost_network` holds it (installed as the block's instance
+    attribute ``forward``): the ghost of the calling thread decides whether its branch is skipped."""
+    entry = _GHOST_BLOCKS.get(id(block))
+    original = _original_forward(block, entry)
+    if entry is None or entry[0] is not block:   # a copy of the block, or the ghosts have just left
+        return original(*args, **kwargs)
+    x = args[0] if args else None
+    if not isinstance(x, torch.Tensor) or torch.jit.is_tracing():
+        return original(*args, **kwargs)   # fx proxies and other tracers: the whole block
+    for ghost in tuple(entry[1]):
+        drop = ghost._decide(block)
+        if drop is not None:
+            return ghost._block_forward(block, drop, original, *args, **kwargs)
+    return original(*args, **kwargs)   # no ghost of this thread: the whole network
+
+
+_ghost_forward._vizlab_ghost = True   # how a copy of the model (vizlab.fastpath) recognises and drops it
+
+
+def _original_forward(block: nn.Module, entry):
+    own = entry[2] if entry is not None and entry[0] is block else None
+    if own is not None:
+        return own
+    return lambda *a, **k: type(block).forward(block, *a, **k)
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether a forward or backward hook is registered on ``module`` (or globally)."""
+    from torch.nn.modules import module as _m
+
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks or _m._global_forward_hooks or _m._global_forward_pre_hooks
+                or _m._global_backward_hooks or _m._global_backward_pre_hooks)
+
+
 class ghost_network:
     """Context manager: while active, each residual branch of ``model`` is skipped with probability ``p`` per
-    forward pass (the "ghost network" of Li et al. 2020) -- in the thread that entered it only. A model without
+    forward pass (the "ghost network" of Li et al. 2020) -- in the thread that entered it only (and in threads
+    that :class:`Ensemble` runs its members on, with decisions drawn for them in that thread). A model without
     such blocks raises ``ValueError``, or with ``strict=False`` is left as it is (the presets use that, so they
     also run on small models without residual blocks).
 
-    The branch is dropped by a forward hook on the block's ``drop_path`` slot (an identity in eval mode) that
-    returns zeros: no module is swapped, so another thread using the same model meanwhile (an explorer, an
-    occlusion sweep) and a fast copy built meanwhile (:func:`vizlab.fastpath.inference_model` copies no hooks)
-    see the whole network. The hooks are removed on exit, also after an exception. No rescaling: the frozen
-    network's statistics were learnt with every branch present.
+    A skipped branch is not computed: the block returns its input (the shortcut), which is exactly what the
+    branch times zero plus the shortcut is, so the output and its gradient are those of the network with the
+    branch's output zeroed, at the cost of the shortcut alone (issue 24, round 18: about a fifth of each step of
+    the Lite0/1/2 ensembles). For that the block's ``forward`` is replaced by an instance attribute while the
+    context is active (the class and every module stay as they are); the decision is drawn when the block is
+    entered, one ``torch.rand`` of the ghost's generator per residual block in the order they run. Where a hook
+    sits inside the branch (a layer being captured), or the block holds another residual block, the branch is
+    computed as before and its output multiplied by zero at the ``drop_path`` slot (a forward hook there), so the
+    hook sees what it always saw. No rescaling: the frozen network's statistics were learnt with every branch
+    present.
+
+    Another thread using the same model meanwhile (an explorer, an occlusion sweep), a copy made meanwhile
+    (``copy.deepcopy``, :func:`vizlab.fastpath.inference_model`) and ``torch.fx`` tracing see the whole network.
+    Everything is restored on exit, also after an exception.
 
     Example:
         >>> with ghost_network(model, 0.1, seed=0):     # doctest: +SKIP
@@ -666,13 +726,70 @@ class ghost_network:
         self.model, self.p, self.strict = model, check_number("p", p, 0, 1, high_open=True), bool(strict)
         self.generator = seeded_generator(seed) if seed is not None else torch.Generator()
         self._handles: list = []
+        self._patched: list[nn.Module] = []   # the blocks whose forward this ghost decides
+        self._entry: set[int] = set()      # ids of the blocks decided on entry (no residual block inside)
+        self._zero: set[int] = set()       # ids of the drop_path slots to zero (branch computed, then dropped)
+        self._slot_block: dict[int, nn.Module] = {}
+        self._inside: dict[int, list[nn.Module]] = {}
+        self._order: dict[int, tuple[nn.Module, list[int]]] = {}
+        self._local = threading.local()
         self._owner: int | None = None
         self.count = 0
 
+    def __deepcopy__(self, memo):
+        # a copy of the model (fastpath's deepcopy) copies the hooks that refer to this ghost: they keep referring
+        # to it, and it knows only the original's blocks, so the copy runs whole
+        return self
+
+    def _draw(self) -> bool:
+        return float(torch.rand((), generator=self.generator)) < self.p
+
+    def _decide(self, block: nn.Module) -> bool | None:
+        """Skip this block's branch now? ``None``: not this ghost's thread (the whole network)."""
+        plan = getattr(self._local, "plan", None)
+        if plan is not None:
+            return plan.get(id(block))
+        if threading.get_ident() != self._owner or id(block) not in self._entry:
+            return None
+        return self._draw()
+
+    def _block_forward(self, block: nn.Module, drop: bool, original, *args, **kwargs):
+        if not drop:
+            return original(*args, **kwargs)
+        if len(args) == 1 and not kwargs and not self._hooked_inside(block):
+            return args[0]   # exactly 0 * branch + shortcut, without computing the branch
+        slot = block.drop_path
+        zeroing = getattr(self._local, "zeroing", None)
+        if zeroing is None:
+            zeroing = self._local.zeroing = set()
+        zeroing.add(id(slot))
+        try:
+            return original(*args, **kwargs)
+        finally:
+            zeroing.discard(id(slot))
+
+    def _hooked_inside(self, block: nn.Module) -> bool:
+        """Whether a hook (not this ghost's own at the ``drop_path`` slot) would see the branch computed."""
+        slot = block.drop_path
+        for m in self._inside[id(block)]:
+            if m is slot and m._forward_hooks and _GHOST_HOOK_IDS.issuperset(m._forward_hooks):
+                if m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
+                    return True
+                continue
+            if _hooked(m):
+                return True
+        return False
+
     def _drop(self, module: nn.Module, inputs, output):
-        if threading.get_ident() != self._owner:
+        zeroing = getattr(self._local, "zeroing", None)
+        if zeroing and id(module) in zeroing:
+            return output * 0.0   # decided on entry: a hook inside the branch saw it computed
+        block = self._slot_block.get(id(module))
+        if block is None or id(block) in self._entry:
+            return None
+        if threading.get_ident() != self._owner or getattr(self._local, "plan", None) is not None:
             return None  # another thread's forward pass: the whole network
-        if float(torch.rand((), generator=self.generator)) < self.p:
+        if self._draw():
             return output * 0.0  # keeps the graph (and the shortcut's gradient); the branch adds nothing
         return None
 
@@ -680,18 +797,68 @@ class ghost_network:
         if self.p == 0:
             return self
         self._owner = threading.get_ident()
-        slots = [m.drop_path for m in self.model.modules()
-                 if getattr(m, "has_skip", False) and isinstance(getattr(m, "drop_path", None), nn.Module)]
-        if not slots and self.strict:
+        blocks = [m for m in self.model.modules()
+                  if getattr(m, "has_skip", False) and isinstance(getattr(m, "drop_path", None), nn.Module)]
+        if not blocks and self.strict:
             raise ValueError("ghost needs a model whose residual blocks have a drop_path slot (timm EfficientNet)")
+        ids = {id(b) for b in blocks}
         try:
-            for slot in slots:
-                self._handles.append(slot.register_forward_hook(self._drop))
+            with _GHOST_LOCK:
+                for block in blocks:
+                    self._slot_block[id(block.drop_path)] = block
+                    handle = block.drop_path.register_forward_hook(self._drop)
+                    self._handles.append(handle)
+                    _GHOST_HOOK_IDS.add(handle.id)
+                    inside = [m for m in block.modules() if m is not block]
+                    if any(id(m) in ids for m in inside):
+                        # a residual block inside it: decided at its drop_path slot, after the branch ran (the
+                        # order a sequential pass draws in)
+                        continue
+                    self._inside[id(block)] = inside
+                    self._entry.add(id(block))
+                    entry = _GHOST_BLOCKS.get(id(block))
+                    if entry is None or entry[0] is not block:
+                        entry = _GHOST_BLOCKS[id(block)] = [block, [], block.__dict__.get("forward")]
+                        block.forward = types.MethodType(_ghost_forward, block)
+                    entry[1].append(self)
+                    self._patched.append(block)
         except BaseException:
             self.__exit__()
             raise
-        self.count = len(slots)
+        self.count = len(blocks)
         return self
+
+    def plan(self, members) -> list[dict[int, bool]] | None:
+        """The decisions for one forward pass of each of ``members`` (modules inside ``model``, run in that
+        order), drawn now from the generator in the order a sequential pass would draw them: one dict
+        ``{id(block): skip}`` per member, for a thread that runs that member (:meth:`planned`). ``None`` where
+        that order is not known here (a residual block inside another, or not this ghost's thread)."""
+        if not self._handles:
+            return [{} for _ in members]   # not active (p = 0, or no residual block): the whole network
+        if threading.get_ident() != self._owner or len(self._entry) != len(self._slot_block):
+            return None
+        plans = []
+        for member in members:
+            order = self._order.get(id(member))
+            if order is None or order[0] is not member:   # the member's residual blocks in module order, once
+                order = self._order[id(member)] = (member, [id(b) for b in member.modules() if id(b) in self._entry])
+            plans.append({b: self._draw() for b in order[1]})
+        return plans
+
+    def planned(self, plan: dict[int, bool] | None):
+        """Context manager for a worker thread: its forward passes follow ``plan`` (from :meth:`plan`)."""
+        ghost = self
+
+        class _Planned:
+            def __enter__(self_inner):
+                ghost._local.plan = plan
+                return ghost
+
+            def __exit__(self_inner, *exc):
+                ghost._local.plan = None
+                return False
+
+        return _Planned()
 
     @property
     def blocks(self) -> int:
@@ -699,11 +866,41 @@ class ghost_network:
         return self.count
 
     def __exit__(self, *exc):
-        for handle in self._handles:
-            handle.remove()
+        with _GHOST_LOCK:
+            for block in self._patched:
+                entry = _GHOST_BLOCKS.get(id(block))
+                if entry is None or entry[0] is not block:
+                    continue
+                entry[1][:] = [g for g in entry[1] if g is not self]
+                if not entry[1]:   # the last ghost on it: the block's own forward again
+                    del _GHOST_BLOCKS[id(block)]
+                    block.__dict__.pop("forward", None)
+                    if entry[2] is not None:
+                        block.__dict__["forward"] = entry[2]
+            self._patched.clear()
+            for handle in self._handles:
+                _GHOST_HOOK_IDS.discard(handle.id)
+                handle.remove()
         self._handles.clear()
+        self._entry.clear()
+        self._slot_block.clear()
+        self._inside.clear()
+        self._order.clear()
         self._owner = None
         return False
+
+
+def _active_ghost(model: nn.Module, blocks=None) -> "ghost_network | None":
+    """The :class:`ghost_network` that the calling thread entered on ``model``'s residual blocks (or on ``blocks``,
+    those of them to look at), if any."""
+    me = threading.get_ident()
+    for m in model.modules() if blocks is None else blocks:
+        entry = _GHOST_BLOCKS.get(id(m))
+        if entry is not None and entry[0] is m:
+            for ghost in tuple(entry[1]):
+                if ghost._owner == me:
+                    return ghost
+    return None
 
 
 #: What an ensemble preset on a model with other classes than ImageNet's needs (both of Ensemble's checks say it).
@@ -711,10 +908,47 @@ _OTHER_CLASSES = ("the ensemble presets ('cs231n', 'object_ensemble', 'object_en
                   "with other classes pass ensemble=() (e.g. preset('cs231n', ensemble=()))")
 
 
+class _MemberPasses(torch.autograd.Function):
+    """The members' forward passes on worker threads, and their backward passes too: each member runs on its own
+    copy of the input (a leaf), and the gradient returned for the input is the members' gradients summed in the
+    order autograd sums them in the sequential ensemble (last member first), so it is the same to the bit."""
+
+    @staticmethod
+    def forward(ctx, x, ensemble, ghost, plans):
+        outs, leaves = ensemble._run(x, ghost, plans, grad=True)
+        ctx.outs, ctx.leaves, ctx.ensemble = outs, leaves, ensemble
+        return tuple(out.detach() for out in outs)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, *grads):
+        def one(k):
+            if grads[k] is None:
+                return None
+            # the graph is kept: render may ask twice (a clip that watches the gradient, then the parameters);
+            # it goes when the outer graph does
+            return torch.autograd.grad(ctx.outs[k], ctx.leaves[k], grads[k], retain_graph=True)[0]
+
+        parts = ctx.ensemble._map(one, range(len(grads)))
+        total = None
+        for g in reversed(parts):   # autograd's order in the sequential pass: the last member's gradient first
+            if g is not None:
+                total = g if total is None else total + g
+        return total, None, None, None
+
+
 class Ensemble(nn.Module):
     """Several classifiers as one: the logits are the mean of theirs (all take the same ``[0, 1]`` image).
 
     ``categories`` and ``normalize`` are the first member's; every member must share its categories.
+
+    Inside :meth:`concurrent` the members run at the same time, one worker thread each (torch releases the GIL
+    in its operations), forward and backward: on a CPU with free cores a step costs about the slowest member's
+    time rather than the sum. The logits and gradients are those of the sequential ensemble on one thread to the
+    bit: each worker, and the thread that entered, use one intra-op thread (the kernels of a one-thread
+    sequential pass; torch's thread count is restored on exit), a :class:`ghost_network` draws every member's
+    decisions in the sequential order before they start, and the gradients are summed in autograd's sequential
+    order.
     """
 
     def __init__(self, models):
@@ -734,14 +968,108 @@ class Ensemble(nn.Module):
                     raise ValueError(f"ensemble members must share their class names: {_OTHER_CLASSES}")
         if hasattr(first, "normalize"):
             self.normalize = first.normalize
+        self._pool = None
+        self._pool_owner: int | None = None
+        self._residual: list[nn.Module] = []
+
+    def concurrent(self, workers: int | None = None) -> "_Concurrent":
+        """Context manager: run the members on ``workers`` threads (default: one per member) while it is active,
+        for forward passes from the thread that entered it; the threads end on exit, also after an error.
+        ``workers=1`` (or a single member): the sequential ensemble, no thread.
+
+        Example:
+            >>> with ensemble.concurrent():          # doctest: +SKIP
+            ...     loss = -ensemble(x)[0, 130]; loss.backward()
+        """
+        if workers is None:
+            workers = len(self.members)
+        return _Concurrent(self, check_int("workers", workers, 1))
+
+    def _map(self, fn, items):
+        return list(self._pool.map(fn, items))
+
+    def _run(self, x, ghost, plans, grad: bool):
+        """Each member's logits on ``x``, on the workers (``ghost``'s ``plans`` for them); with ``grad`` (and the
+        leaf copies of ``x``) for :class:`_MemberPasses`."""
+        inference = torch.is_inference_mode_enabled()
+
+        def one(k):
+            leaf = x.detach().requires_grad_(True) if grad else x
+            context = ghost.planned(plans[k]) if ghost is not None else _nothing()
+            with context, torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                return self.members[k](leaf), leaf
+
+        pairs = self._map(one, range(len(self.members)))
+        return [out for out, _ in pairs], [leaf for _, leaf in pairs]
+
+    def _concurrent_scores(self, x):
+        """The members' logits from the workers, or ``None`` where the sequential pass must run."""
+        if self._pool is None or threading.get_ident() != self._pool_owner or len(self.members) < 2:
+            return None
+        ghost = _active_ghost(self, self._residual)
+        plans = ghost.plan(self.members) if ghost is not None else [None] * len(self.members)
+        if plans is None:
+            return None
+        if torch.is_grad_enabled() and x.requires_grad and not torch.is_inference_mode_enabled():
+            return list(_MemberPasses.apply(x, self, ghost, plans))
+        with torch.no_grad() if torch.is_grad_enabled() else _nothing():
+            outs, _ = self._run(x, ghost, plans, grad=False)
+        return outs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scores = [m(x) for m in self.members]
+        scores = self._concurrent_scores(x)
+        if scores is None:
+            scores = [m(x) for m in self.members]
         shapes = {tuple(t.shape) for t in scores}
         if len(shapes) > 1:
             raise ValueError(f"ensemble members must score the same classes, got scores shaped {sorted(shapes)}: "
                              f"{_OTHER_CLASSES}")
         return torch.stack(scores).mean(dim=0)
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Concurrent:
+    """:meth:`Ensemble.concurrent`'s context: a thread pool whose threads use one intra-op thread each."""
+
+    def __init__(self, ensemble: Ensemble, workers: int):
+        self.ensemble, self.workers = ensemble, min(workers, len(ensemble.members))
+
+    def __enter__(self):
+        if self.workers < 2:
+            return self.ensemble
+        if self.ensemble._pool is not None:
+            raise RuntimeError("this ensemble is already concurrent (one concurrent() at a time)")
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._threads = torch.get_num_threads()
+        self.ensemble._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vizlab-member",
+                                                 initializer=torch.set_num_threads, initargs=(1,))
+        self.ensemble._pool_owner = threading.get_ident()
+        # where a ghost network would sit (looked up at every pass; the module tree is not walked each time)
+        self.ensemble._residual = [m for m in self.ensemble.modules() if getattr(m, "has_skip", False)]
+        # the work between the members' passes (transforms, the parameterization, the optimizer) on one thread too:
+        # the cores belong to the workers (an OpenMP team waiting for a core that a worker holds spins: on the
+        # shared machine, round 18, that took a 2-thread run's CPU from 31 to 229 s), and every number is then
+        # a one-thread run's, whatever torch's thread count
+        torch.set_num_threads(1)
+        return self.ensemble
+
+    def __exit__(self, *exc):
+        pool = self.ensemble._pool
+        if self.workers < 2 or pool is None:
+            return False
+        self.ensemble._pool, self.ensemble._pool_owner = None, None
+        pool.shutdown(wait=True)
+        # this thread's count, and torch's default for threads started later (a worker's set_num_threads(1) set it)
+        torch.set_num_threads(self._threads)
+        return False
 
 
 _MEMBERS: dict[tuple[str, str], nn.Module] = {}
@@ -769,11 +1097,21 @@ def class_probability(model: nn.Module, image: torch.Tensor, target: int) -> flo
     return float(model(image.to(model_device(model))).softmax(dim=1)[0, target])
 
 
+def _member_workers(net: Ensemble, workers: int | None) -> int:
+    """How many threads run ``net``'s members: ``workers``, or by default one per member on a CPU where torch may
+    use more than one thread (a GPU runs its kernels one after another anyway)."""
+    if workers is not None:
+        return check_int("workers", workers, 1)
+    if model_device(net).type != "cpu" or torch.get_num_threads() < 2:
+        return 1
+    return len(net.members)
+
+
 def class_visualization(model: nn.Module, target: int | str, settings: ClassVizSettings | None = None, *,
                         mode: str | None = None, seed: int | None = 0, snapshots=None,
                         callback: Callable[[int, torch.Tensor, float], None] | None = None,
                         stop_event: threading.Event | None = None, progress: bool = True,
-                        **changes) -> RenderResult:
+                        workers: int | None = None, **changes) -> RenderResult:
     """Generate an image that maximises the score of class ``target``.
 
     Args:
@@ -788,6 +1126,10 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             ``"prior"`` (a generator prior, AdaIN's decoder, with a Lite1 ensemble: :data:`PRIOR`, opt-in); with
             ``settings`` it must agree.
         seed, snapshots, callback, stop_event, progress: as in :func:`~vizlab.optimize.render.render`.
+        workers: threads that run the ensemble's members at the same time (:meth:`Ensemble.concurrent`: every
+            operation then runs on one intra-op thread, and the image is a one-thread run's to the bit, only the
+            time changes). Default ``None``: one per member on a CPU when torch may use more than one thread
+            (``torch.get_num_threads() > 1``), else 1 (one after the other, on torch's threads).
         **changes: override single settings, e.g. ``steps=50, l2=0``.
 
     Returns:
@@ -814,6 +1156,8 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                 and not (mode == "prior" and settings.generator):
             raise ValueError(f"mode={mode!r} disagrees with settings.mode={settings.mode!r}")
         settings = replace(settings, **changes) if changes else settings
+    if workers is not None:
+        workers = check_int("workers", workers, 1)
     index = class_of(model, target)
     name = model.categories[index] if hasattr(model, "categories") else str(index)
     goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
@@ -824,63 +1168,65 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
     desc = f"{settings.mode}: {name}"
     run = dict(stop_event=stop_event, progress=progress, copies=settings.copies)   # every render call's
-    spent = 0.0
-    if settings.starts > 1:
-        side = settings.view or settings.size
-        scores, best = [], None
-        for k in range(settings.starts):
-            start_seed = None if seed is None else seed + k
-            pieces = build(model, settings, start_seed)
-            ghost, state = ghost_network(net, settings.ghost, seed=start_seed, strict=False), {}
-            with ghost:   # the first start_steps of the whole run (its schedules, its snapshots; no callback)
-                short = render(net, goal, pieces[0], steps=settings.start_steps, total=settings.steps,
-                               lr=settings.lr, optimizer=pieces[3], transforms=pieces[1], regularizers=pieces[2],
-                               seed=start_seed, snapshots=snapshots, lr_schedule=schedule, state=state, desc=desc,
-                               **run)
-            spent += short.seconds
-            if short.reason != "finished":   # stopped during a start: that start is the result
-                result = _joined([short], settings.steps, dict(starts=dict(scores=scores, kept=k)))
-                result.seconds = spent
-                break
-            scores.append(view_logit(model, short.image, index, side))
-            if best is None or scores[-1] > scores[best[0]]:
-                best = (k, start_seed, pieces, ghost, state, short)
-        else:
-            chosen, run_seed, (param, transforms, regs, optimizer), ghost, state, short = best
-            with ghost:   # the kept start goes on: same parameters, optimizer moments, random draws and ghost
-                rest = render(net, goal, param, steps=settings.steps - settings.start_steps,
-                              first_step=settings.start_steps, total=settings.steps, lr=settings.lr,
-                              optimizer=optimizer, transforms=transforms, regularizers=regs, seed=run_seed,
-                              snapshots=snapshots, callback=callback, lr_schedule=schedule, state=state, desc=desc,
-                              **run)
-            result = _joined([short, rest], settings.steps, dict(starts=dict(scores=scores, kept=chosen)))
-            result.seconds = spent + rest.seconds
-    else:
-        param, transforms, regs, optimizer = build(model, settings, seed)
-        stages = octave_stages(settings)
-        parts, offset = [], 0
-        with ghost_network(net, settings.ghost, seed=seed, strict=False) as ghost:
-            for k, (side, steps, lr) in enumerate(stages):
-                stage_schedule = schedule
-                if len(stages) > 1:   # each stage: its own canvas, step and blur schedules
-                    init = None if k == 0 else torch.nn.functional.interpolate(
-                        param.canvas.image().detach(), size=(side, side), mode="bicubic",
-                        align_corners=False).clamp(0, 1)   # the last stage's canvas, enlarged
-                    stage = replace(settings, canvas=side, steps=steps, octaves=())
-                    param, transforms, regs, optimizer = build(model, stage, seed, init=init)
-                    regs = [_Local(r, offset) for r in regs]
-                    stage_schedule = None if schedule is None else _shifted(schedule, -offset, steps)
-                part = render(net, goal, param, steps=steps, lr=lr, optimizer=optimizer,
-                              transforms=transforms, regularizers=regs, seed=None if seed is None else seed + k,
-                              snapshots=snapshots, callback=callback,
-                              desc=desc + (f" ({side} px)" if len(stages) > 1 else ""),
-                              lr_schedule=stage_schedule, first_step=offset, total=settings.steps, **run)
-                parts.append(part)
-                offset += part.steps
-                if part.reason != "finished":
+    # the ensemble's members run at once on the free cores (the same numbers to the bit: Ensemble.concurrent)
+    with net.concurrent(_member_workers(net, workers)) if isinstance(net, Ensemble) else _nothing():
+        spent = 0.0
+        if settings.starts > 1:
+            side = settings.view or settings.size
+            scores, best = [], None
+            for k in range(settings.starts):
+                start_seed = None if seed is None else seed + k
+                pieces = build(model, settings, start_seed)
+                ghost, state = ghost_network(net, settings.ghost, seed=start_seed, strict=False), {}
+                with ghost:   # the first start_steps of the whole run (its schedules, its snapshots; no callback)
+                    short = render(net, goal, pieces[0], steps=settings.start_steps, total=settings.steps,
+                                   lr=settings.lr, optimizer=pieces[3], transforms=pieces[1], regularizers=pieces[2],
+                                   seed=start_seed, snapshots=snapshots, lr_schedule=schedule, state=state, desc=desc,
+                                   **run)
+                spent += short.seconds
+                if short.reason != "finished":   # stopped during a start: that start is the result
+                    result = _joined([short], settings.steps, dict(starts=dict(scores=scores, kept=k)))
+                    result.seconds = spent
                     break
-        result = parts[0] if len(stages) == 1 else _joined(parts, settings.steps,
-                                                           dict(octaves=[part.steps for part in parts]))
+                scores.append(view_logit(model, short.image, index, side))
+                if best is None or scores[-1] > scores[best[0]]:
+                    best = (k, start_seed, pieces, ghost, state, short)
+            else:
+                chosen, run_seed, (param, transforms, regs, optimizer), ghost, state, short = best
+                with ghost:   # the kept start goes on: same parameters, optimizer moments, random draws and ghost
+                    rest = render(net, goal, param, steps=settings.steps - settings.start_steps,
+                                  first_step=settings.start_steps, total=settings.steps, lr=settings.lr,
+                                  optimizer=optimizer, transforms=transforms, regularizers=regs, seed=run_seed,
+                                  snapshots=snapshots, callback=callback, lr_schedule=schedule, state=state, desc=desc,
+                                  **run)
+                result = _joined([short, rest], settings.steps, dict(starts=dict(scores=scores, kept=chosen)))
+                result.seconds = spent + rest.seconds
+        else:
+            param, transforms, regs, optimizer = build(model, settings, seed)
+            stages = octave_stages(settings)
+            parts, offset = [], 0
+            with ghost_network(net, settings.ghost, seed=seed, strict=False) as ghost:
+                for k, (side, steps, lr) in enumerate(stages):
+                    stage_schedule = schedule
+                    if len(stages) > 1:   # each stage: its own canvas, step and blur schedules
+                        init = None if k == 0 else torch.nn.functional.interpolate(
+                            param.canvas.image().detach(), size=(side, side), mode="bicubic",
+                            align_corners=False).clamp(0, 1)   # the last stage's canvas, enlarged
+                        stage = replace(settings, canvas=side, steps=steps, octaves=())
+                        param, transforms, regs, optimizer = build(model, stage, seed, init=init)
+                        regs = [_Local(r, offset) for r in regs]
+                        stage_schedule = None if schedule is None else _shifted(schedule, -offset, steps)
+                    part = render(net, goal, param, steps=steps, lr=lr, optimizer=optimizer,
+                                  transforms=transforms, regularizers=regs, seed=None if seed is None else seed + k,
+                                  snapshots=snapshots, callback=callback,
+                                  desc=desc + (f" ({side} px)" if len(stages) > 1 else ""),
+                                  lr_schedule=stage_schedule, first_step=offset, total=settings.steps, **run)
+                    parts.append(part)
+                    offset += part.steps
+                    if part.reason != "finished":
+                        break
+            result = parts[0] if len(stages) == 1 else _joined(parts, settings.steps,
+                                                               dict(octaves=[part.steps for part in parts]))
     result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
                        target_probability=class_probability(model, result.image, index))
 
@@ -910,7 +1256,7 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                                                               rescale=False),
                                         seed=seed,
                                         snapshots=snapshots, callback=callback, stop_event=stop_event,
-                                        progress=progress)
+                                        progress=progress, workers=workers)
             if plain.reason != "finished":   # a stopped second run: keep the finished first one, say so
                 result.info["retry"] = dict(random=first, plain=None, kept="random", stopped=plain.reason,
                                             judge=settings.retry_judge,

@@ -1,0 +1,198 @@
+"""Issue 24 item 3's time budget (round 18): the faster paths of the class image compute the same numbers.
+
+A ghost network skips a dropped residual branch instead of computing it and multiplying it by zero, and an
+ensemble runs its members on worker threads; both must give the sequential, compute-everything path's logits,
+gradients and images to the bit, and leave no thread, hook or patched ``forward`` behind.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+
+import pytest
+import torch
+from torch import nn
+
+from vizlab.optimize import Ensemble, class_logit, render
+from vizlab.optimize.classviz import build, class_visualization, ghost_network, preset
+
+from conftest import hooks_left
+
+
+class _Counted(nn.Conv2d):
+    """A convolution that counts its forward passes (without a hook, which would make the ghost compute it)."""
+
+    calls = 0
+
+    def forward(self, x):
+        type(self).calls += 1
+        return super().forward(x)
+
+
+class _Block(nn.Module):
+    """timm's residual block in small: ``drop_path(branch(x)) + x`` when ``has_skip``."""
+
+    has_skip = True
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv = _Counted(c, c, 3, padding=1)
+        self.bn = nn.BatchNorm2d(c)
+        self.act = nn.ReLU6(inplace=True)
+        self.pw = nn.Conv2d(c, c, 1)
+        self.drop_path = nn.Identity()
+
+    def forward(self, x):
+        shortcut = x
+        x = self.pw(self.act(self.bn(self.conv(x))))
+        return self.drop_path(x) + shortcut
+
+
+def _net(seed: int, blocks: int = 3, classes: int = 5) -> nn.Module:
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), *(_Block(8) for _ in range(blocks)),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, classes))
+    for m in net.modules():   # batch-norm statistics that are not the identity
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+    return net.eval()
+
+
+def _passes(net, x, n=8, target=1):
+    """``n`` forward and backward passes: the logits and the input's gradient of each."""
+    out = []
+    for _ in range(n):
+        xi = x.clone().requires_grad_(True)
+        logits = net(xi)
+        grad, = torch.autograd.grad(-logits[0, target], xi)
+        out.append((logits.detach(), grad))
+    return out
+
+
+def _equal(a, b) -> bool:
+    return all(torch.equal(la, lb) and torch.equal(ga, gb) for (la, ga), (lb, gb) in zip(a, b))
+
+
+def _member_threads() -> int:
+    return sum(t.name.startswith("vizlab-member") for t in threading.enumerate())
+
+
+def test_a_skipped_branch_is_not_computed_and_changes_no_number():
+    net, x = _net(0), torch.rand(1, 3, 12, 12)
+    _Counted.calls = 0
+    with ghost_network(net, 0.5, seed=3):
+        skipped = _passes(net, x)
+    computed_when_skipping = _Counted.calls
+    # a hook inside each branch makes the ghost compute the branch and zero it at drop_path (the round-17 path)
+    handles = [b.bn.register_forward_hook(lambda *a: None) for b in net if isinstance(b, _Block)]
+    _Counted.calls = 0
+    try:
+        with ghost_network(net, 0.5, seed=3):
+            zeroed = _passes(net, x)
+    finally:
+        for h in handles:
+            h.remove()
+    assert _Counted.calls == 8 * 3 and computed_when_skipping < 8 * 3   # exact: some branches were not run
+    assert _equal(skipped, zeroed)   # exact: the same logits and gradients to the bit
+    whole = _passes(net, x, n=1)[0]
+    assert any(not torch.equal(s[0], whole[0]) for s in skipped)   # exact: the ghost did drop branches
+    assert hooks_left(net) == 0 and not any("forward" in vars(b) for b in net)   # exact: nothing left behind
+
+
+def test_ghost_copies_and_other_threads_see_the_whole_network_and_errors_restore_it():
+    net, x = _net(1), torch.rand(1, 3, 12, 12)
+    with torch.no_grad():
+        whole = net(x)
+        with ghost_network(net, 0.9, seed=0):
+            twin = copy.deepcopy(net)                  # a copy made meanwhile is a whole network
+            assert torch.equal(twin(x), whole)
+            other = []
+            worker = threading.Thread(target=lambda: other.append(net(x)))
+            worker.start()
+            worker.join()
+            assert torch.equal(other[0], whole)        # exact: another thread's pass
+            traced = torch.fx.symbolic_trace(net)      # fx traces the whole block, not one draw
+            assert torch.equal(traced(x), whole)
+            from vizlab.fastpath import inference_model
+
+            fast = inference_model(net, channels_last=False)   # the fast copy drops the ghost's forward
+            assert not any("forward" in vars(b) for b in fast.modules() if getattr(b, "has_skip", False))
+            assert torch.allclose(fast(x), whole, atol=1e-5)
+        assert torch.equal(twin(x), whole)
+    with pytest.raises(RuntimeError, match="boom"), ghost_network(net, 0.5):
+        raise RuntimeError("boom")
+    assert hooks_left(net) == 0 and not any("forward" in vars(b) for b in net)   # exact
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_concurrent_members_give_the_sequential_logits_and_gradients(workers):
+    members = [_net(s) for s in (0, 1, 2)]
+    ens, x = Ensemble(members), torch.rand(1, 3, 12, 12)
+    with ghost_network(ens, 0.4, seed=5) as g:
+        sequential = _passes(ens, x)
+        state = g.generator.get_state()
+        with torch.no_grad():
+            sequential_eval = ens(x)
+    with ghost_network(ens, 0.4, seed=5) as g, ens.concurrent(workers):
+        concurrent = _passes(ens, x)
+        assert 1 <= _member_threads() <= workers   # exact: the passes ran on the workers
+        assert torch.equal(g.generator.get_state(), state)   # exact: as many draws, in the same order
+        with torch.no_grad():
+            concurrent_eval = ens(x)
+    assert _equal(sequential, concurrent)   # exact: the same numbers to the bit
+    assert torch.equal(sequential_eval, concurrent_eval)   # exact: a pass without gradients too
+    assert _member_threads() == 0 and hooks_left(ens) == 0   # exact: the workers ended with the context
+    with ens.concurrent(workers), torch.no_grad():          # without a ghost, the plain mean
+        assert torch.equal(ens(x), torch.stack([m(x) for m in members]).mean(dim=0))
+
+
+def test_concurrent_ends_its_threads_after_an_error_and_restores_torch_threads():
+    threads = torch.get_num_threads()
+
+    class Broken(nn.Module):
+        def forward(self, x):
+            raise RuntimeError("member failed")
+
+    ens = Ensemble([_net(0), Broken()])
+    with pytest.raises(RuntimeError, match="member failed"), ens.concurrent():
+        ens(torch.rand(1, 3, 8, 8))
+    assert _member_threads() == 0 and ens._pool is None   # exact
+    assert torch.get_num_threads() == threads   # exact: the workers' one thread did not leak
+    with pytest.raises(KeyError), ens.concurrent():
+        raise KeyError("outside")
+    assert _member_threads() == 0   # exact
+    with pytest.raises(ValueError, match="workers"):
+        ens.concurrent(0)
+    with pytest.raises(TypeError, match="workers"):
+        ens.concurrent(2.0)
+    with ens.concurrent(), pytest.raises(RuntimeError, match="already"):
+        with ens.concurrent():
+            pass
+
+
+def test_a_render_through_the_concurrent_ensemble_is_the_sequential_one():
+    ens = Ensemble([_net(s) for s in (3, 4, 5)])
+    settings = preset("object", size=32, canvas=16, view=16, steps=6, ensemble=())
+
+    def run(workers):
+        param, transforms, regs, optimizer = build(ens, settings, seed=0)
+        with ghost_network(ens, settings.ghost, seed=0), ens.concurrent(workers):
+            return render(ens, class_logit(2), param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
+                          transforms=transforms, regularizers=regs, seed=0, progress=False)
+
+    a, b = run(1), run(3)
+    assert torch.equal(a.image, b.image) and a.values == b.values   # exact
+
+
+def test_class_visualization_with_workers_makes_the_same_image_retry_included(model):
+    settings = preset("object_ensemble", size=48, canvas=24, view=24, steps=3, retry_plain=1.0)  # always retries
+    one = class_visualization(model, "goldfish", settings, progress=False, workers=1)
+    two = class_visualization(model, "goldfish", settings, progress=False, workers=2)
+    assert "retry" in one.info and one.info["retry"]["kept"] == two.info["retry"]["kept"]   # exact
+    assert torch.equal(one.image, two.image) and one.values == two.values   # exact
+    assert one.info["retry"]["plain"] == two.info["retry"]["plain"]   # exact
+    assert _member_threads() == 0   # exact
+    for bad, err in ((0, ValueError), (1.5, TypeError)):
+        with pytest.raises(err, match="workers"):
+            class_visualization(model, "goldfish", settings, progress=False, workers=bad)
