@@ -522,6 +522,10 @@ def test_the_watch_names_text_run_as_code_but_not_cells_or_dataclasses():
     with watch:
         space["Point"](1)
     assert watch.hit is None, watch.hit
+    exec(compile("import collections\nPair = collections.namedtuple('Pair', 'a b')", "<cell 3>", "exec"), space)
+    with watch:
+        space["Pair"](1, 2)
+    assert watch.hit is None, watch.hit
     g = {"__name__": "mine"}
     cProfile.runctx("def h(x):\n    return x * 2", g, g)
     with watch:

@@ -207,9 +207,11 @@ class _LibraryWatch:
             module.startswith("vizlab.exercises.") and module[len("vizlab.exercises."):] in self.harness)
 
     def _module_code(self, globals_: dict) -> bool:
-        """Do ``globals_`` belong to a module of an installed package (e.g. the ``<string>`` code dataclasses and
-        namedtuples make for it), or to the interpreter's ``__main__``?"""
+        """Do ``globals_`` belong to a module of an installed package (e.g. the ``<string>`` code dataclasses make
+        for it), to the interpreter's ``__main__`` (a dataclass a cell defines), or to a namedtuple's ``__new__``?"""
         name = globals_.get("__name__")
+        if isinstance(name, str) and name.startswith("namedtuple_") and globals_.get("_tuple_new") is tuple.__new__:
+            return True  # collections.namedtuple's __new__ (made by eval in a namespace of its own)
         module = sys.modules.get(name) if isinstance(name, str) else None
         if module is None or getattr(module, "__dict__", None) is not globals_:
             return False
