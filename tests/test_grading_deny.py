@@ -447,6 +447,8 @@ def test_the_shell_runs_only_the_magic_bodies_the_judge_read(denied, student, ex
      "d = {'modules': 1}", "import sys\nprint(sys.version)\nv = sys.version\nprint(v)"],
     ["if __name__ == '__main__':\n    def _d(img):\n        return img[..., 1:] - img[..., :-1]\n"
      "    def tv_loss(img, weight=1.0):\n        return weight * _d(img).pow(2).sum()"],
+    ["try:\n    from einops import reduce as _r\nexcept ImportError:\n    def _r(t, pattern, op):\n"
+     "        return t.sum()\ndef tv_loss(img, weight=1.0):\n    return weight * _r(img, 'b c h w -> b', 'sum')"],
     ["def tv_loss(img, weight=1.0):\n    raise NotImplementedError", HONEST.split("\n\n", 1)[1],
      "def tv_loss(img, weight=1.0):\n    \"skeleton\"\n    raise NotImplementedError('write it')"],
 ])
@@ -549,3 +551,18 @@ def test_loops_in_a_helper_reached_through_a_container_are_seen():
              (2, "def tv_loss(img, weight=1.0):\n    return K * img.sum()")]
     judged = rules.judge_source(cells, ["tv_loss"])
     assert judged.loops["tv_loss"] == [] and judged.plain == {"tv_loss"}
+
+
+def test_an_import_fallback_is_read_but_a_graded_function_imported_is_not_plain():
+    loop = LOOPS_TV.replace("def tv_loss", "def _r")
+    cells = [(0, "try:\n    from einops import reduce as _r\nexcept ImportError:\n" + indent(loop)),
+             (1, "def tv_loss(img, weight=1.0):\n    return _r(img, weight)")]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert judged.loops["tv_loss"] and "tv_loss" in judged.plain  # the fallback's loops are read
+    cells = [(0, "try:\n    from kornia.losses import total_variation as tv_loss\nexcept ImportError:\n"
+                 + indent(HONEST.split("\n\n", 1)[1]))]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert "tv_loss" not in judged.plain and any("binds `tv_loss` again" in r for r in judged.review)
+    cells = [(0, "try:\n    import einops\n    x = 1\nexcept ImportError:\n" + indent(loop)),
+             (1, "def tv_loss(img, weight=1.0):\n    return _r(img, weight)")]
+    assert rules.judge_source(cells, ["tv_loss"]).unsure["tv_loss"]  # not only imports: still unsure

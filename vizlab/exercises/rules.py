@@ -151,6 +151,23 @@ def _is_main_check(node: ast.AST) -> bool:
             and any(isinstance(n, ast.Constant) and n.value == "__main__" for n in sides))
 
 
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
+
+
+def _import_fallback(node: ast.AST) -> bool:
+    """``try: <imports only> except ImportError: <fallback>``: either the import binds the names (an installed
+    package's code, which the sandbox's watch judges by its file) or the fallback runs (read here), never both."""
+    if not isinstance(node, ast.Try) or node.orelse or node.finalbody or not node.handlers or not node.body:
+        return False
+    if not all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in node.body):
+        return False
+    for handler in node.handlers:
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if not kinds or not all(isinstance(k, ast.Name) and k.id in _IMPORT_ERRORS for k in kinds):
+            return False
+    return True
+
+
 def _top_level(body: list[ast.stmt], nested: bool = False):
     """``(statement, nested)`` for the statements at module level, also inside ``if``/``try``/``with``/loops (not
     inside functions or classes); ``nested``: below such a block, not directly in the cell. The body of
@@ -160,6 +177,10 @@ def _top_level(body: list[ast.stmt], nested: bool = False):
         if _is_main_check(node):
             yield from _top_level(node.body, nested)
             yield from _top_level(node.orelse, True)
+        elif _import_fallback(node):  # its except block's defs are as good as top level
+            yield from _top_level(node.body, nested)
+            for handler in node.handlers:
+                yield from _top_level(handler.body, nested)
         elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             for name in ("body", "orelse", "finalbody", "handlers"):
                 inner = getattr(node, name, None)
@@ -325,6 +346,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
     defs: dict[str, list[tuple[str, ast.AST, str, bool]]] = {}  # name -> every (where, node, text, nested)
     decorations: dict[int, list[str]] = {}  # id(def node) -> its decorators as written
     rebound: dict[str, str] = {}  # names bound at top level other than by def (assignment, import, global, ...)
+    fallback: dict[str, str] = {}  # names an import binds in try: import ... except ImportError: <fallback>
     refers: dict[str, set[str]] = {}  # a name bound at top level by a statement -> the names that statement reads
     unreadable: dict[int, str] = {}
     trees: list[tuple[ast.AST, str]] = []
@@ -346,6 +368,8 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
         for node in ast.walk(tree):
             if isinstance(node, (ast.Global, ast.Nonlocal)):
                 rebound.update({name: f"{where}, line {node.lineno}" for name in node.names})
+        fallback_aliases = {id(a) for node in ast.walk(tree) if _import_fallback(node)
+                            for stmt in node.body for a in stmt.names}
         for node, nested in _top_level(tree.body):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 calls = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
@@ -355,6 +379,8 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                     if isinstance(inner, ast.Name) and isinstance(inner.ctx, (ast.Store, ast.Del)):
                         rebound[inner.id] = f"{where}, line {inner.lineno}"
                         refers.setdefault(inner.id, set()).update(loaded)
+                    elif isinstance(inner, ast.alias) and id(inner) in fallback_aliases:
+                        fallback[(inner.asname or inner.name).split(".")[0]] = f"{where}, line {node.lineno}"
                     elif isinstance(inner, ast.alias):
                         rebound[(inner.asname or inner.name).split(".")[0]] = f"{where}, line {node.lineno}"
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -383,8 +409,9 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
         odd = list(dict.fromkeys(d for d in decorators if d not in PLAIN_DECORATORS))
         if odd:
             result.review.append(f"decorates `{function}` with {', '.join(odd)} ({where})")
-        if function in rebound:
-            result.review.append(f"binds `{function}` again other than by `def` ({rebound[function]})")
+        if function in rebound or function in fallback:  # (a graded function imported: not the notebook's own)
+            result.review.append(f"binds `{function}` again other than by `def` "
+                                 f"({rebound.get(function) or fallback[function]})")
         seen, todo_names, parts, loops, unsure = set(), [function], [], [], []
         while todo_names:
             name = todo_names.pop()
@@ -422,7 +449,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
         if unsure:
             result.unsure[function] = unsure
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not odd and function not in rebound \
-                and not unsure:
+                and function not in fallback and not unsure:
             result.plain.add(function)
         result.sources[function] = "\n\n".join(parts)
         result.loops[function] = loops
