@@ -566,3 +566,8 @@ def test_an_import_fallback_is_read_but_a_graded_function_imported_is_not_plain(
     cells = [(0, "try:\n    import einops\n    x = 1\nexcept ImportError:\n" + indent(loop)),
              (1, "def tv_loss(img, weight=1.0):\n    return _r(img, weight)")]
     assert rules.judge_source(cells, ["tv_loss"]).unsure["tv_loss"]  # not only imports: still unsure
+    # a top-level variable named like a parameter is not followed: `out = list(map(_r, xs))` beside `def f(out)`
+    cells = [(0, loop), (1, "out = list(map(_r, []))\nimg = out"),
+             (2, "def tv_loss(img, weight=1.0):\n    out = img.sum()\n    return weight * out")]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert judged.loops["tv_loss"] == [] and judged.plain == {"tv_loss"}, judged.loops

@@ -436,6 +436,9 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                               "decided at run time")
             parts.append("\n\n".join(texts))
             for where_def, node_def, _, _ in defs[name]:
+                local = {a.arg for n in ast.walk(node_def) if isinstance(n, ast.arguments)
+                         for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg) if a is not None}
+                local |= {n.id for n in ast.walk(node_def) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                 for inner in ast.walk(node_def):
                     if type(inner) in LOOP_NODES:
                         kind = LOOP_NODES[type(inner)]
@@ -444,7 +447,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                         if loop not in loops:
                             loops.append(loop)
                     elif isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load) and (
-                            inner.id in defs or inner.id in refers):
+                            inner.id in defs or (inner.id in refers and inner.id not in local)):
                         todo_names.append(inner.id)
         if unsure:
             result.unsure[function] = unsure
