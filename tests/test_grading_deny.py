@@ -11,6 +11,7 @@ through the real sandbox (one graded folder, one zygote start), and the judge-le
 """
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -85,6 +86,45 @@ SUBMISSIONS = {
     # finding 4: a correct notebook beside one that is not JSON, and one that exits before the cases
     "alice": None,
     "bob": None,
+    # --- after review (review_grader.md) ---
+    # R4: an honest draft: the untouched skeleton in an earlier cell, then the answer
+    "draft_then_answer": notebook(IMPORTS, SALIENCY, GRAD_CAM, GRAM, CONTENT,
+                                  'def tv_loss(img, weight=1.0):\n    """Total variation."""\n'
+                                  "    raise NotImplementedError()", TV),
+    # R5: torch's nn.modules and a string 'modules' are ordinary code
+    "nn_modules": notebook(IMPORTS, SALIENCY, GRAD_CAM, GRAM, CONTENT, TV, (
+        "layers = [m for m in nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU()) "
+        "if isinstance(m, nn.modules.conv.Conv2d)]\nlabels = {'modules': len(layers)}")),
+    # R3: an honest thread pool inside a graded function (it hung until the time limit), and a raw thread that ran
+    # vizlab's class unwatched
+    "honest_thread": notebook(IMPORTS, GRAM, (
+        "from concurrent.futures import ThreadPoolExecutor\ndef tv_loss(img, weight=1.0):\n"
+        "    with ThreadPoolExecutor(2) as pool:\n"
+        "        a = pool.submit(lambda: ((img[:, :, 1:] - img[:, :, :-1]) ** 2).sum())\n"
+        "        b = pool.submit(lambda: ((img[..., 1:] - img[..., :-1]) ** 2).sum())\n"
+        "        return weight * (a.result() + b.result())")),
+    "raw_thread": notebook(IMPORTS, (
+        "import threading\ndef saliency_map(model, x, target):\n"
+        "    from vizlab.attribution.saliency import GradientMethod\n    out, done = {}, threading.Event()\n"
+        "    def work():\n        try:\n"
+        "            out['v'] = GradientMethod(model)(x, target.tolist(), reduce='max')\n"
+        "        finally:\n            done.set()\n"
+        "    threading._start_new_thread(work, ())\n    done.wait(5)\n    return out['v']")),
+    # R2: vizlab's source run by a library that calls exec (cProfile.runctx)
+    "cprofile_copy": notebook(IMPORTS, (
+        "import cProfile, vizlab.style.losses as L\n"
+        "src = open(L.__file__).read().replace('from ..', 'from vizlab.')\n"
+        "g = {'__name__': 'mine'}; cProfile.runctx(src, g, g)\n"
+        "def gram_matrix(features):\n    return g['gram_matrix'](features)\n"
+        "def content_loss(current, target, weight=1.0):\n    return g['content_loss'](current, target, weight)")),
+    # R1: get_ipython() handed code the judge never read (vizlab's source), and a body 4 magics deep (loops)
+    "magic_copy": notebook(IMPORTS, "import vizlab.style.losses as L", (
+        "get_ipython().run_cell_magic('capture', '', open(L.__file__).read().replace('from ..', 'from vizlab.')"
+        ".replace('def gram_matrix', 'def _g').replace('def content_loss', 'def _c'))"),
+        "def gram_matrix(features):\n    return _g(features)\n"
+        "def content_loss(current, target, weight=1.0):\n    return _c(current, target, weight)"),
+    "nested_time": notebook(IMPORTS, GRAM, "%%time\n" * 4 + LOOPS_TV.replace("def tv_loss", "def _impl"),
+                            "def tv_loss(img, weight=1.0):\n    return _impl(img, weight)"),
 }
 
 
@@ -335,3 +375,199 @@ def test_a_bad_submissions_path_creates_nothing(tmp_path, capsys):
     with pytest.raises(ValueError, match="SUBMISSIONS_DIR"):
         grade(tmp_path / "nonexistent", tmp_path / "g.csv", exercises=["gram"], progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- after review (review_grader.md, findings R1-R6) ---------------------------------------------------------------
+
+@pytest.mark.parametrize("student", ["draft_then_answer", "nn_modules"])
+def test_honest_drafts_and_torch_modules_score_full_marks(denied, student):
+    results, _ = denied
+    result = results[student]
+    assert result["total"] == result["max_total"] == 10, {n: problems(result, n) for n in EXERCISES}
+    assert not any(s["review"] for s in result["exercises"].values()), {n: problems(result, n) for n in EXERCISES}
+
+
+def test_a_thread_in_a_graded_function_fails_fast_with_a_clear_message(denied):
+    results, _ = denied
+    result = results["honest_thread"]
+    assert points(result, "tv") == 0 and points(result, "gram") == 2
+    assert "threads are not allowed in a graded function" in problems(result, "tv"), problems(result, "tv")
+    assert "longer than" not in problems(result, "tv")
+
+
+def test_a_raw_thread_does_not_escape_the_watch(denied):
+    results, _ = denied
+    result = results["raw_thread"]
+    assert points(result, "saliency") == 0, problems(result, "saliency")
+    assert result["exercises"]["saliency"]["review"] and "_start_new_thread" in problems(result, "saliency")
+
+
+def test_no_thread_starts_while_a_function_is_graded(monkeypatch):
+    import _thread
+    import threading
+
+    from vizlab.exercises.student import THREADS_REFUSED, _refuse_threads
+
+    for owner, name in ((_thread, "start_new_thread"), (_thread, "start_new"), (threading, "_start_new_thread")):
+        monkeypatch.setattr(owner, name, getattr(owner, name))  # put back after the test
+    busy = []
+    _refuse_threads(lambda: bool(busy))
+    ran = threading.Event()
+    threading.Thread(target=ran.set).start()  # outside a graded call: threads work
+    assert ran.wait(5)
+    busy.append(True)
+    for start in (lambda: threading.Thread(target=print).start(), lambda: _thread.start_new_thread(print, ()),
+                  lambda: threading._start_new_thread(print, ())):
+        with pytest.raises(RuntimeError, match=re.escape(THREADS_REFUSED)):
+            start()
+
+
+def test_text_run_as_code_by_a_library_needs_review(denied):
+    results, _ = denied
+    result = results["cprofile_copy"]
+    for exercise in ("gram", "content"):
+        assert points(result, exercise) == 0 and result["exercises"][exercise]["review"], problems(result, exercise)
+        assert "imports cProfile" in problems(result, exercise)
+        assert "text run as code" in problems(result, exercise), problems(result, exercise)  # the watch too
+
+
+@pytest.mark.parametrize("student, exercises", [("magic_copy", ("gram", "content")), ("nested_time", ("tv",))])
+def test_the_shell_runs_only_the_magic_bodies_the_judge_read(denied, student, exercises):
+    results, _ = denied
+    result = results[student]
+    for exercise in exercises:
+        assert points(result, exercise) == 0, problems(result, exercise)
+    assert "MagicRefused" in notes(result), notes(result)
+    if student == "nested_time":
+        assert points(result, "gram") == 2
+
+
+@pytest.mark.parametrize("cells", [
+    [HONEST, "import torch.nn as nn\nc = nn.modules.conv.Conv2d", "import torch\nx = torch.nn.modules.Module",
+     "d = {'modules': 1}", "import sys\nprint(sys.version)\nv = sys.version\nprint(v)"],
+    ["if __name__ == '__main__':\n    def _d(img):\n        return img[..., 1:] - img[..., :-1]\n"
+     "    def tv_loss(img, weight=1.0):\n        return weight * _d(img).pow(2).sum()"],
+    ["try:\n    from einops import reduce as _r\nexcept ImportError:\n    def _r(t, pattern, op):\n"
+     "        return t.sum()\ndef tv_loss(img, weight=1.0):\n    return weight * _r(img, 'b c h w -> b', 'sum')"],
+    ["def tv_loss(img, weight=1.0):\n    raise NotImplementedError", HONEST.split("\n\n", 1)[1],
+     "def tv_loss(img, weight=1.0):\n    \"skeleton\"\n    raise NotImplementedError('write it')"],
+])
+def test_honest_code_is_judged_plain(cells):
+    judged = rules.judge_source([(0, "import torch")] + list(enumerate(cells, 1)), ["tv_loss"])
+    assert judged.review == [] and judged.unsure == {} and judged.plain == {"tv_loss"}, (judged.review,
+                                                                                           judged.unsure)
+
+
+@pytest.mark.parametrize("trick, says", [
+    ("import sys as s\nm = s.modules", ".modules"),
+    ("import os\nx = os.sys\nm = x.modules", ".modules"),
+    ("import os\nm = getattr(os, 'sys').modules", "'sys'"),
+    ("import sys\ndef f(s):\n    return s.modules\nf(sys)", "passes the sys module around"),
+    ("import cProfile", "imports cProfile"), ("import timeit", "imports timeit"), ("import doctest", "doctest"),
+    ("import pdb", "imports pdb"), ("import trace", "imports trace"),
+    ("from torch.utils.benchmark import Timer", "imports torch.utils.benchmark"),
+    ("import threading\nthreading._start_new_thread(print, ())", "._start_new_thread"),
+    ("ip = get_ipython()\nip.run_cell_magic('time', '', 'x = 1')", "get_ipython other than"),
+    ("get_ipython()._Shell__run('x = 1')", "get_ipython other than"),
+])
+def test_more_tricks_need_review(trick, says):
+    found = rules.judge_source([(0, HONEST), (1, trick)], ["tv_loss"]).review
+    assert any(says in reason for reason in found), found
+
+
+def test_a_skeleton_beside_a_def_in_an_if_block_is_still_unsure():
+    cells = [(0, "def tv_loss(img, weight=1.0):\n    raise NotImplementedError"), (1, "if True:\n" + indent(LOOPS_TV))]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert "tv_loss" not in judged.plain and judged.unsure["tv_loss"] and judged.loops["tv_loss"]
+
+
+def test_the_shell_runs_only_the_magic_bodies_the_judge_read_in_process():
+    from vizlab.exercises.student import MagicRefused, _Shell
+
+    judged = rules.judge_source([(0, "%%time\n%%time\nx = 1"), (1, "%time y = 2")], ["tv_loss"])
+    assert "y = 2" in judged.magics and any(m.strip() == "x = 1" for m in judged.magics), judged.magics
+    space: dict = {}
+    shell = _Shell(space, allowed=judged.magics)
+    shell.run_line_magic("time", "y = 2")
+    assert space["y"] == 2
+    with pytest.raises(MagicRefused):
+        shell.run_cell_magic("time", "", "z = 3")
+    assert "z" not in space
+
+
+def test_the_watch_allows_only_the_harness_the_sandbox_ships():
+    import torch
+
+    from vizlab.exercises import backends, references, student
+
+    assert {f"{m}.py" for m in student.HARNESS_MODULES} == set(backends.SANDBOX_FILES)
+    watch = student._LibraryWatch(rules.GENERIC_MODULES)
+    with watch:
+        references.normalize01(torch.rand(2, 3))
+    assert watch.hit and watch.hit[0] == "vizlab" and "vizlab.exercises.references" in watch.hit[1], watch.hit
+
+
+def test_the_watch_names_text_run_as_code_but_not_cells_or_dataclasses():
+    import cProfile
+
+    from vizlab.exercises.student import _LibraryWatch
+
+    watch = _LibraryWatch(rules.GENERIC_MODULES, cells=[3])
+    space: dict = {"__name__": "__main__"}
+    exec(compile("def f(x):\n    return x + 1", "<cell 3>", "exec"), space)
+    with watch:
+        space["f"](1)
+    assert watch.hit is None
+
+    # a dataclass a cell defines: its __init__ is <string> code in __main__'s globals
+    exec(compile("import dataclasses\n@dataclasses.dataclass\nclass Point:\n    x: int", "<cell 3>", "exec"), space)
+    with watch:
+        space["Point"](1)
+    assert watch.hit is None, watch.hit
+    exec(compile("import collections\nPair = collections.namedtuple('Pair', 'a b')", "<cell 3>", "exec"), space)
+    with watch:
+        space["Pair"](1, 2)
+    assert watch.hit is None, watch.hit
+    g = {"__name__": "mine"}
+    cProfile.runctx("def h(x):\n    return x * 2", g, g)
+    with watch:
+        g["h"](2)
+    assert watch.hit and watch.hit[0] == "file" and "<string>" in watch.hit[1], watch.hit
+
+
+def test_a_sys_alias_made_in_one_cell_counts_in_the_next():
+    cells = [(0, HONEST), (1, "import sys as s"), (2, "t = s"), (3, "m = t.modules")]
+    found = rules.judge_source(cells, ["tv_loss"]).review
+    assert any(".modules (cell 3" in reason for reason in found), found
+
+
+def test_loops_in_a_helper_reached_through_a_container_are_seen():
+    loop = LOOPS_TV.replace("def tv_loss", "def _impl")
+    cells = [(0, loop), (1, 'H = {"f": _impl}'), (2, 'def tv_loss(img, weight=1.0):\n    return H["f"](img, weight)')]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert any("in _impl" in loop for loop in judged.loops["tv_loss"]), judged.loops
+    # a constant made by a looping helper before the call is not the helper running in it
+    cells = [(0, loop), (1, "K = _impl(torch.ones(1, 1, 2, 2))"),
+             (2, "def tv_loss(img, weight=1.0):\n    return K * img.sum()")]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert judged.loops["tv_loss"] == [] and judged.plain == {"tv_loss"}
+
+
+def test_an_import_fallback_is_read_but_a_graded_function_imported_is_not_plain():
+    loop = LOOPS_TV.replace("def tv_loss", "def _r")
+    cells = [(0, "try:\n    from einops import reduce as _r\nexcept ImportError:\n" + indent(loop)),
+             (1, "def tv_loss(img, weight=1.0):\n    return _r(img, weight)")]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert judged.loops["tv_loss"] and "tv_loss" in judged.plain  # the fallback's loops are read
+    cells = [(0, "try:\n    from kornia.losses import total_variation as tv_loss\nexcept ImportError:\n"
+                 + indent(HONEST.split("\n\n", 1)[1]))]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert "tv_loss" not in judged.plain and any("binds `tv_loss` again" in r for r in judged.review)
+    cells = [(0, "try:\n    import einops\n    x = 1\nexcept ImportError:\n" + indent(loop)),
+             (1, "def tv_loss(img, weight=1.0):\n    return _r(img, weight)")]
+    assert rules.judge_source(cells, ["tv_loss"]).unsure["tv_loss"]  # not only imports: still unsure
+    # a top-level variable named like a parameter is not followed: `out = list(map(_r, xs))` beside `def f(out)`
+    cells = [(0, loop), (1, "out = list(map(_r, []))\nimg = out"),
+             (2, "def tv_loss(img, weight=1.0):\n    out = img.sum()\n    return weight * out")]
+    judged = rules.judge_source(cells, ["tv_loss"])
+    assert judged.loops["tv_loss"] == [] and judged.plain == {"tv_loss"}, judged.loops

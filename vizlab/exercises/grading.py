@@ -141,7 +141,7 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sand
            "forbidden": forbidden, "generic": list(GENERIC_MODULES), "memory_mb": limits.memory_mb,
            "file_bytes": limits.file_bytes, "timeout": limits.timeout, "call_timeout": limits.call_timeout,
            "tmp_bytes": max(limits.file_bytes * 4, 64 * 2**20), "scratch": scratch, "processes": limits.processes,
-           "open_files": limits.open_files}
+           "open_files": limits.open_files, "magics": run.rules.magics}
     out = box.run(job, cases if cases is not None else _cases_blob(exercises), limits)
     if not out["alive"] and out["zygote_status"] is None:
         run.failed = True
@@ -199,7 +199,7 @@ def _judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) ->
         return judge_source(cells, functions)
     except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, a bug: a person looks
         return SourceRules(review=[f"is code the grader could not judge ({type(exc).__name__}: {str(exc)[:120]})"],
-                           parsed=[index for index, _ in cells])
+                           parsed=[index for index, _ in cells], magics=None)
 
 
 def _unsupported(value: Any) -> Any:
@@ -237,8 +237,8 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
         files = sorted({f["error"][len(CODE_REFUSED):].strip()[:200] for f in frames.values()
                         if f["error"] and f["error"].startswith(CODE_REFUSED)})
         if files:  # what ran cannot be judged from the notebook's source
-            review.append(f"runs code from a file it wrote while `{ex.function}` is graded ({', '.join(files[:2])}); "
-                          "only the notebook's cells and the installed packages are judged")
+            review.append(f"runs code from a file it wrote, or text run as code, while `{ex.function}` is graded "
+                          f"({', '.join(files[:2])}); only the notebook's cells and the installed packages are judged")
         if defined and ex.function not in run.rules.plain:
             review.append(f"`{ex.function}` is not defined by a plain `def` at the notebook's top level")
         rule = None

@@ -97,12 +97,18 @@ TRICK_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "__dict__", "__cl
                     "__wrapped__", "__subclasses__", "_getframe", "settrace", "setprofile", "gettrace", "getprofile",
                     "f_back", "f_locals", "f_globals", "f_code", "f_trace", "tb_frame", "gi_frame", "cr_frame",
                     "addaudithook", "meta_path", "path_hooks", "path_importer_cache", "jit", "_C", "_ops",
-                    "monitoring"}
+                    "monitoring", "_start_new_thread", "start_new_thread", "start_new", "_bootstrap_inner",
+                    "_trace_hook", "__self__"}
 # modules that load, reload or re-import code by hand, or reach the interpreter's internals
 TRICK_MODULES = {"ctypes", "inspect", "importlib", "imp", "pkgutil", "zipimport", "runpy", "gc", "marshal", "types",
                  "code", "codeop", "dis", "builtins", "pickle", "dill", "cffi", "_thread", "torch.jit", "torch._dynamo",
-                 "torch.compiler", "sys.monitoring"}
-TRICK_STRINGS = TRICK_ATTRIBUTES | {"exec", "eval", "compile", "__import__", "modules"}
+                 "torch.compiler", "sys.monitoring",
+                 # they run text as code (exec) in a namespace of their own: cProfile.runctx(text, g, g)
+                 "cProfile", "profile", "timeit", "doctest", "pdb", "bdb", "trace", "torch.utils.benchmark"}
+TRICK_STRINGS = TRICK_ATTRIBUTES | {"exec", "eval", "compile", "__import__"}
+# the only uses of ``get_ipython()`` IPython's transformer writes (the grader's stand-in runs only magic bodies the
+# judge read); any other use (``ip = get_ipython()``, ``get_ipython()._run``) needs review
+SHELL_CALLS = {"run_line_magic", "run_cell_magic", "system", "getoutput"}
 TRICK_NAMES = {"__builtins__", "__loader__", "__spec__", "attrgetter", "methodcaller"}
 NAMED_ACCESS = {"getattr", "setattr", "delattr", "hasattr"}
 # decorators a graded function may have (they do not replace it); any other one needs review
@@ -122,6 +128,7 @@ class SourceRules:
     plain: set[str] = field(default_factory=set)              # functions defined by a plain top-level def
     parsed: list[int] = field(default_factory=list)           # the cells judged: the only ones the sandbox runs
     unparsed: list[tuple[int, str]] = field(default_factory=list)  # (cell, why) of the cells it could not read
+    magics: list[str] | None = field(default_factory=list)  # the magic bodies read; None: any (all in review)
 
 
 def _transform() -> Callable[[str], str]:
@@ -133,12 +140,48 @@ def _transform() -> Callable[[str], str]:
         return lambda src: src
 
 
+def _is_main_check(node: ast.AST) -> bool:
+    """``if __name__ == "__main__":`` (either order): always true in a notebook and in the sandbox."""
+    test = getattr(node, "test", None)
+    if not (isinstance(node, ast.If) and isinstance(test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    return (any(isinstance(n, ast.Name) and n.id == "__name__" for n in sides)
+            and any(isinstance(n, ast.Constant) and n.value == "__main__" for n in sides))
+
+
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
+
+
+def _import_fallback(node: ast.AST) -> bool:
+    """``try: <imports only> except ImportError: <fallback>``: either the import binds the names (an installed
+    package's code, which the sandbox's watch judges by its file) or the fallback runs (read here), never both."""
+    if not isinstance(node, ast.Try) or node.orelse or node.finalbody or not node.handlers or not node.body:
+        return False
+    if not all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in node.body):
+        return False
+    for handler in node.handlers:
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if not kinds or not all(isinstance(k, ast.Name) and k.id in _IMPORT_ERRORS for k in kinds):
+            return False
+    return True
+
+
 def _top_level(body: list[ast.stmt], nested: bool = False):
     """``(statement, nested)`` for the statements at module level, also inside ``if``/``try``/``with``/loops (not
-    inside functions or classes); ``nested``: below such a block, not directly in the cell."""
+    inside functions or classes); ``nested``: below such a block, not directly in the cell. The body of
+    ``if __name__ == "__main__":`` counts as top level (it always runs)."""
     for node in body:
         yield node, nested
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if _is_main_check(node):
+            yield from _top_level(node.body, nested)
+            yield from _top_level(node.orelse, True)
+        elif _import_fallback(node):  # its except block's defs are as good as top level
+            yield from _top_level(node.body, nested)
+            for handler in node.handlers:
+                yield from _top_level(handler.body, nested)
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             for name in ("body", "orelse", "finalbody", "handlers"):
                 inner = getattr(node, name, None)
                 if isinstance(inner, list):
@@ -156,9 +199,59 @@ def _shallow(node: ast.AST):
                 todo.append(child)
 
 
-def _tricks(tree: ast.AST, where: str) -> list[str]:
+def _sys_names(trees: Sequence[ast.AST]) -> set[str]:
+    """Names that may hold the ``sys`` module: ``sys``, ``import sys as s``, ``from os import sys``, and names
+    assigned from one of those or from ``x.sys`` (to a fixed point), over all ``trees``."""
+    names: set[str] = {"sys"}
+    nodes = [node for tree in trees for node in ast.walk(tree)]
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names.update((a.asname or a.name) for a in node.names if a.name == "sys")
+        elif isinstance(node, ast.ImportFrom):
+            names.update((a.asname or a.name) for a in node.names if a.name == "sys")
+    assigns = [n for n in nodes if isinstance(n, (ast.Assign, ast.AnnAssign, ast.NamedExpr))]
+    while True:
+        before = len(names)
+        for node in assigns:
+            value = node.value
+            values = value.elts if isinstance(value, (ast.Tuple, ast.List)) else [value]
+            if not any((isinstance(v, ast.Name) and v.id in names) or (isinstance(v, ast.Attribute)
+                                                                       and v.attr == "sys") for v in values):
+                continue  # (sys inside anything else is "passed around": flagged by itself)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name))
+        if len(names) == before:
+            return names
+
+
+def _sys_like(node: ast.AST, sys_names: set[str]) -> bool:
+    """Could ``node`` evaluate to the ``sys`` module? A name that holds it, ``x.sys``, or anything computed (a
+    call, a subscript): only a plain other name or ``x.y`` (``y`` not ``sys``) is surely not."""
+    if isinstance(node, ast.Name):
+        return node.id in sys_names
+    if isinstance(node, ast.Attribute):
+        return node.attr == "sys"
+    return True
+
+
+def _tricks(tree: ast.AST, where: str, sys_names: set[str]) -> list[str]:
+    """The tricks in one cell (or magic body); ``sys_names``: the names that may hold ``sys``, in the whole
+    notebook (an alias made in one cell is used in another)."""
     found = []
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    bases = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    shell_ok = {id(n.value.func) for n in ast.walk(tree)  # get_ipython().run_line_magic(...) and the like
+                if isinstance(n, ast.Attribute) and n.attr in SHELL_CALLS and isinstance(n.value, ast.Call)
+                and isinstance(n.value.func, ast.Name) and n.value.func.id == "get_ipython" and id(n) in called}
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", "?")
+        if isinstance(node, ast.Name) and node.id == "get_ipython" and id(node) not in shell_ok:
+            found.append(f"uses get_ipython other than for a magic ({where}, line {line})")
+        elif isinstance(node, ast.Name) and node.id in sys_names and isinstance(node.ctx, ast.Load) \
+                and id(node) not in bases:
+            found.append(f"passes the sys module around ({where}, line {line})")  # f(sys): s.modules inside
+        elif isinstance(node, ast.Attribute) and node.attr == "sys" and id(node) not in bases:
+            found.append(f"passes the sys module around ({where}, line {line})")
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -171,7 +264,8 @@ def _tricks(tree: ast.AST, where: str) -> list[str]:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CALLS:
             found.append(f"calls {node.func.id}() ({where}, line {line})")
         elif isinstance(node, ast.Attribute) and (node.attr in TRICK_ATTRIBUTES or (
-                node.attr == "modules" and id(node) not in called)):  # sys.modules, os.sys.modules; not m.modules()
+                node.attr == "modules" and id(node) not in called and _sys_like(node.value, sys_names))):
+            # sys.modules, os.sys.modules; not model.modules(), nn.modules.conv
             found.append(f"uses .{node.attr} ({where}, line {line})")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TRICK_STRINGS:
             found.append(f"names {node.value!r} in a string ({where}, line {line})")
@@ -182,6 +276,11 @@ def _tricks(tree: ast.AST, where: str) -> list[str]:
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NAMED_ACCESS
               and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant)):
             found.append(f"calls {node.func.id}() with a computed name ({where}, line {line})")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NAMED_ACCESS
+              and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+              and (node.args[1].value == "sys" or (node.args[1].value == "modules"
+                                                     and _sys_like(node.args[0], sys_names)))):
+            found.append(f"names {node.args[1].value!r} in {node.func.id}() ({where}, line {line})")
     return found
 
 
@@ -200,6 +299,23 @@ def _magic_code(tree: ast.AST) -> list[str]:
                 line = args[1]
                 found.append(line.split(None, 1)[-1] if line.lstrip().startswith("-") else line)
     return found
+
+
+def _is_stub(node: ast.AST) -> bool:
+    """A skeleton: a plain ``def`` whose body is only ``raise NotImplementedError`` (after a docstring). Running it
+    earns nothing, so a notebook that keeps it beside its answer (draft, then answer) is not unsure which runs."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.decorator_list:
+        return False
+    body = list(node.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].cause is not None:
+        return False
+    exc = body[0].exc
+    if isinstance(exc, ast.Call) and not exc.keywords and all(isinstance(a, ast.Constant) for a in exc.args):
+        exc = exc.func
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
 
 
 def _decorator_text(code: str, node: ast.AST) -> str:
@@ -230,7 +346,10 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
     defs: dict[str, list[tuple[str, ast.AST, str, bool]]] = {}  # name -> every (where, node, text, nested)
     decorations: dict[int, list[str]] = {}  # id(def node) -> its decorators as written
     rebound: dict[str, str] = {}  # names bound at top level other than by def (assignment, import, global, ...)
+    fallback: dict[str, str] = {}  # names an import binds in try: import ... except ImportError: <fallback>
+    refers: dict[str, set[str]] = {}  # a name bound at top level by a statement -> the names that statement reads
     unreadable: dict[int, str] = {}
+    trees: list[tuple[ast.AST, str]] = []
     todo = [(index, f"cell {index}", source, 0) for index, source in reversed(cells)]
     while todo:
         index, where, source, depth = todo.pop()
@@ -241,17 +360,27 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
             # the sandbox must not run it either: with a raised recursion limit it might parse there
             unreadable.setdefault(index, f"{type(exc).__name__}: {str(exc)[:200]}")
             continue
-        result.review.extend(_tricks(tree, where))
+        trees.append((tree, where))
+        if depth:
+            result.magics.append(source)  # the sandbox's get_ipython() runs only these
         if depth < 3:  # code that %time, %timeit, %%time, %%timeit, %%capture run (the sandbox runs it too)
             todo.extend((index, where, inner, depth + 1) for inner in reversed(_magic_code(tree)))
         for node in ast.walk(tree):
             if isinstance(node, (ast.Global, ast.Nonlocal)):
                 rebound.update({name: f"{where}, line {node.lineno}" for name in node.names})
+        fallback_aliases = {id(a) for node in ast.walk(tree) if _import_fallback(node)
+                            for stmt in node.body for a in stmt.names}
         for node, nested in _top_level(tree.body):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                calls = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+                loaded = {n.id for n in ast.walk(node)  # KERNEL = make_kernel(3): make_kernel's result, not it
+                          if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in calls}
                 for inner in _shallow(node):
                     if isinstance(inner, ast.Name) and isinstance(inner.ctx, (ast.Store, ast.Del)):
                         rebound[inner.id] = f"{where}, line {inner.lineno}"
+                        refers.setdefault(inner.id, set()).update(loaded)
+                    elif isinstance(inner, ast.alias) and id(inner) in fallback_aliases:
+                        fallback[(inner.asname or inner.name).split(".")[0]] = f"{where}, line {node.lineno}"
                     elif isinstance(inner, ast.alias):
                         rebound[(inner.asname or inner.name).split(".")[0]] = f"{where}, line {node.lineno}"
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -262,6 +391,13 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                     if isinstance(target, ast.Name):
                         defs.setdefault(target.id, []).append(
                             (where, node, ast.get_source_segment(code, node) or "", nested))
+    sys_names = _sys_names([tree for tree, _ in trees])
+    for tree, where in trees:
+        result.review.extend(_tricks(tree, where, sys_names))
+    for name, entries in defs.items():  # a skeleton beside a real def is not a second definition
+        real = [e for e in entries if not _is_stub(e[1])]
+        if real and len(real) < len(entries):
+            defs[name] = real
     result.parsed = [index for index, _ in cells if index not in unreadable]
     result.unparsed = sorted(unreadable.items())
     for function in functions:
@@ -273,14 +409,19 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
         odd = list(dict.fromkeys(d for d in decorators if d not in PLAIN_DECORATORS))
         if odd:
             result.review.append(f"decorates `{function}` with {', '.join(odd)} ({where})")
-        if function in rebound:
-            result.review.append(f"binds `{function}` again other than by `def` ({rebound[function]})")
+        if function in rebound or function in fallback:  # (a graded function imported: not the notebook's own)
+            result.review.append(f"binds `{function}` again other than by `def` "
+                                 f"({rebound.get(function) or fallback[function]})")
         seen, todo_names, parts, loops, unsure = set(), [function], [], [], []
         while todo_names:
             name = todo_names.pop()
-            if name in seen or name not in defs:
+            if name in seen:
                 continue
             seen.add(name)
+            # a helper reached through a value (H = {"f": _impl}; H["f"](img)): follow what its statement reads
+            todo_names.extend(sorted(refers.get(name, ())))
+            if name not in defs:
+                continue
             texts = list(dict.fromkeys(text for _, _, text, _ in defs[name]))  # the same def run again is one
             nested = [w for w, _, _, inside in defs[name] if inside]
             if name != function and name in rebound:  # (the function itself: see above, for every exercise)
@@ -295,6 +436,9 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                               "decided at run time")
             parts.append("\n\n".join(texts))
             for where_def, node_def, _, _ in defs[name]:
+                local = {a.arg for n in ast.walk(node_def) if isinstance(n, ast.arguments)
+                         for a in (*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg) if a is not None}
+                local |= {n.id for n in ast.walk(node_def) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                 for inner in ast.walk(node_def):
                     if type(inner) in LOOP_NODES:
                         kind = LOOP_NODES[type(inner)]
@@ -302,12 +446,13 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                                 f"({where_def}, line {inner.lineno})")
                         if loop not in loops:
                             loops.append(loop)
-                    elif isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load) and inner.id in defs:
+                    elif isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load) and (
+                            inner.id in defs or (inner.id in refers and inner.id not in local)):
                         todo_names.append(inner.id)
         if unsure:
             result.unsure[function] = unsure
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not odd and function not in rebound \
-                and not unsure:
+                and function not in fallback and not unsure:
             result.plain.add(function)
         result.sources[function] = "\n\n".join(parts)
         result.loops[function] = loops

@@ -36,27 +36,37 @@ def _on_alarm(signum, frame):
     raise CallTimeout()
 
 
+class MagicRefused(Exception):
+    """The stand-in for ``get_ipython()`` was handed code the grader's judge did not read."""
+
+
 class _Shell:
     """Stands in for IPython's ``get_ipython()`` when grading: shell escapes and most magics do nothing, but the
-    code under ``%time``/``%%time``, ``%timeit``/``%%timeit`` and ``%%capture`` runs once (it may define functions)."""
+    code under ``%time``/``%%time``, ``%timeit``/``%%timeit`` and ``%%capture`` runs once (it may define functions)
+    if it is one of the magic bodies the judge read (``allowed``, handed in by the grader; ``None``: any, for a
+    notebook that needs review anyway). Anything else raises :class:`MagicRefused`: only what was judged runs."""
 
     RUNS_CODE = {"time", "timeit", "capture"}
 
-    def __init__(self, namespace: dict | None = None, transform=lambda src: src):
+    def __init__(self, namespace: dict | None = None, transform=lambda src: src, allowed=None):
         self.namespace = namespace if namespace is not None else {}
         self.transform = transform
+        self.__allowed = None if allowed is None else frozenset(allowed)
 
-    def _run(self, code: str) -> None:
+    def __run(self, code: str) -> None:
+        if self.__allowed is not None and code not in self.__allowed:
+            raise MagicRefused("this magic's code was not run: the grader did not read it (only the literal code "
+                               "under %time/%%time/%timeit/%%timeit/%%capture, at most 3 deep, runs)")
         exec(compile(self.transform(code), "<magic>", "exec"), self.namespace)
 
     def run_line_magic(self, name, line, *args, **kwargs):
         if name in ("time", "timeit") and line.strip():
-            self._run(line.split(None, 1)[-1] if line.lstrip().startswith("-") else line)
+            self.__run(line.split(None, 1)[-1] if line.lstrip().startswith("-") else line)
         return None
 
     def run_cell_magic(self, name, line, cell, *args, **kwargs):
         if name in self.RUNS_CODE:
-            self._run(cell)
+            self.__run(cell)
         return None
 
     def system(self, *args, **kwargs):
@@ -125,9 +135,32 @@ def refuse_library(forbidden: list) -> list[str]:
     return done
 
 
+# the modules of vizlab.exercises the sandbox ships beside the stub (the same as backends.SANDBOX_FILES; a test
+# checks): the harness. The references and the catalog are not among them.
+HARNESS_MODULES = ("core", "sandbox", "student", "protocol")
+THREADS_REFUSED = "threads are not allowed in a graded function (the grader watches one thread only)"
+
+
+def _refuse_threads(busy) -> None:
+    """Make every way to start a thread (``threading.Thread``, ``ThreadPoolExecutor``, ``_thread.start_new_thread``)
+    raise ``RuntimeError`` while ``busy()`` is true (a graded call runs): code in another thread would escape the
+    watch. Python 3.11 has no audit event for a new thread, so the functions themselves are replaced."""
+    import _thread
+
+    start = _thread.start_new_thread
+
+    def start_new_thread(*args, **kwargs):
+        if busy():
+            raise RuntimeError(THREADS_REFUSED)
+        return start(*args, **kwargs)
+
+    _thread.start_new_thread = _thread.start_new = start_new_thread
+    threading._start_new_thread = start_new_thread
+
+
 class _LibraryWatch:
-    """Deny by default: while a graded function runs (``sys.settrace``, and ``threading.settrace`` for threads it
-    starts), every frame that starts is looked at, at any depth.
+    """Deny by default: while a graded function runs (``sys.settrace``; no thread can start meanwhile, see
+    :func:`_refuse_threads`), every frame that starts is looked at, at any depth.
 
     * Code of a vizlab module outside the generic helpers (:data:`vizlab.exercises.rules.GENERIC_MODULES`, handed
       in as ``generic``) and the exercises package is the library's own implementation of some technique: a class
@@ -136,13 +169,21 @@ class _LibraryWatch:
     * Code from a file outside the installed packages (the folders on ``sys.path`` when the watch is made, before
       the notebook runs, less the working folder): a module the notebook wrote and imported, e.g. a copy of
       vizlab's source or a helper with the loops the judge must see: ``CodeRefused`` (needs review).
+    * Code from a pseudo file other than a judged cell (``cells``), a magic body the judge read (``<magic>``), a
+      frozen module, or a module of the installed packages (dataclasses' ``<string>`` code): text a library ran as
+      code (``cProfile.runctx``, ``timeit``, ``doctest``, ...): ``CodeRefused`` (needs review).
 
     The first such function is recorded and the call's value is discarded. It records, never raises, so a notebook
     cannot catch its way past it; removing it needs ``sys.settrace``, which :class:`_Guard` refuses during the call
     (and the source rules send to review)."""
 
-    def __init__(self, generic):
+    def __init__(self, generic, cells=None, harness=HARNESS_MODULES):
         import vizlab
+
+        # pseudo files that are the notebook's own code: the judged cells, the magic bodies the judge read
+        # (:class:`_Shell` runs nothing else), the interpreter's frozen modules
+        self.cells = frozenset(f"<cell {index}>" for index in (cells or ()))
+        self.harness = frozenset(harness)
 
         self.root = os.path.dirname(os.path.realpath(vizlab.__file__)) + os.sep
         self.generic = set(generic)
@@ -157,14 +198,30 @@ class _LibraryWatch:
         self.roots = (self.root, *(r for r in roots if not work.startswith(r) and not r.startswith(work)))
         self.verdicts: dict[int, tuple[types.CodeType, tuple[str, str] | None]] = {}  # id(code) -> (code, verdict)
         self.hit: tuple[str, str] | None = None
+        self.active = False
 
     def _allowed(self, module: str) -> bool:
-        return module in self.generic or module == "vizlab.exercises" or module.startswith("vizlab.exercises.")
+        # the exercises package: only the stub and the harness modules the sandbox ships (backends.SANDBOX_FILES),
+        # never the references or the catalog (with --sandbox none their files are reachable)
+        return module in self.generic or module == "vizlab.exercises" or (
+            module.startswith("vizlab.exercises.") and module[len("vizlab.exercises."):] in self.harness)
 
-    def _judge(self, code: types.CodeType, module) -> tuple[str, str] | None:
+    def _module_code(self, globals_: dict) -> bool:
+        """Do ``globals_`` belong to a module of an installed package (e.g. the ``<string>`` code dataclasses make
+        for it), to the interpreter's ``__main__`` (a dataclass a cell defines), or to a namedtuple's ``__new__``?"""
+        name = globals_.get("__name__")
+        if isinstance(name, str) and name.startswith("namedtuple_") and globals_.get("_tuple_new") is tuple.__new__:
+            return True  # collections.namedtuple's __new__ (made by eval in a namespace of its own)
+        module = sys.modules.get(name) if isinstance(name, str) else None
+        if module is None or getattr(module, "__dict__", None) is not globals_:
+            return False
+        file = getattr(module, "__file__", None)
+        return name == "__main__" or (isinstance(file, str) and os.path.realpath(file).startswith(self.roots))
+
+    def _judge(self, code: types.CodeType, module, globals_=None) -> tuple[str, str] | None:
         names = []
-        # a pseudo file (<cell 3>, <string>, <frozen ...>) is the notebook's own or the interpreter's; a real one
-        # (also a relative path that starts with "<") is judged by where it lies
+        # a pseudo file (<cell 3>, <string>, <frozen ...>) is the notebook's own only for a judged cell or a magic
+        # body the judge read; a real one (also a relative path that starts with "<") is judged by where it lies
         name = code.co_filename
         pseudo = name.startswith("<") and not os.path.exists(name)
         path = "" if pseudo else os.path.realpath(name)
@@ -172,6 +229,10 @@ class _LibraryWatch:
             return "file", path
         if not code.co_flags & CO_OPTIMIZED:  # a module or class body run by an import: defining is not calling
             return None
+        if pseudo and not (name in self.cells or name == "<magic>" or name.startswith("<frozen ")
+                           or (isinstance(globals_, dict) and self._module_code(globals_))):
+            # text run as code by a library that calls exec (cProfile.runctx, timeit, doctest, pdb, ...)
+            return "file", f"{name} (code run from text, not from a cell the grader read)"
         if path.startswith(self.root) and path.endswith(".py"):  # vizlab's file, whatever module name it runs as
             parts = path[len(self.root):-3].split(os.sep)
             names.append(".".join(["vizlab", *parts[:-1]] + ([] if parts[-1] == "__init__" else [parts[-1]])))
@@ -187,21 +248,22 @@ class _LibraryWatch:
             code = frame.f_code
             seen = self.verdicts.get(id(code))
             if seen is None or seen[0] is not code:  # the code is kept, so its id is never reused meanwhile
-                seen = self.verdicts[id(code)] = (code, self._judge(code, frame.f_globals.get("__name__")))
+                seen = self.verdicts[id(code)] = (code, self._judge(code, frame.f_globals.get("__name__"),
+                                                                    frame.f_globals))
             if seen[1] and self.hit is None:
                 self.hit = seen[1]
         return None  # no line events: only calls are looked at
 
     def __enter__(self):
         self.hit = None
-        self.previous = sys.gettrace(), threading.gettrace()  # None in the sandbox; a coverage tool's in tests
+        self.previous = sys.gettrace()  # None in the sandbox; a coverage tool's in tests
+        self.active = True
         sys.settrace(self)
-        threading.settrace(self)
         return self
 
     def __exit__(self, *exc):
-        sys.settrace(self.previous[0])
-        threading.settrace(self.previous[1])
+        sys.settrace(self.previous)
+        self.active = False
         return False
 
     def refusal(self) -> str:
@@ -299,9 +361,10 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
         pass
     guard = _Guard()
     sys.addaudithook(guard)
-    watch = _LibraryWatch(job.get("generic", ()))
+    watch = _LibraryWatch(job.get("generic", ()), [index for index, _ in job["cells"]])
+    _refuse_threads(lambda: guard.calling or watch.active)
     namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
-    shell = _Shell(namespace, transform)
+    shell = _Shell(namespace, transform, job.get("magics"))
     namespace["get_ipython"] = lambda: shell
     limit = float(job["call_timeout"])
     for index, source in job["cells"]:
