@@ -315,6 +315,9 @@ def test_the_watch_tells_generic_helpers_from_the_library_in_process(tmp_path, m
     from vizlab.style.losses import tv_loss
     from vizlab.toy import tiny_cnn
 
+    # the sandbox always starts the notebook in a fresh working folder (sandbox.py); here too, since the watch never
+    # trusts the working folder nor anything below it (a CI clone keeps its .venv, torch included, below the root)
+    monkeypatch.chdir(tmp_path)
     watch = _LibraryWatch(rules.GENERIC_MODULES)
     with watch:
         model = tiny_cnn(0)
@@ -324,7 +327,6 @@ def test_the_watch_tells_generic_helpers_from_the_library_in_process(tmp_path, m
     with watch:
         tv_loss(torch.rand(1, 1, 3, 3))
     assert watch.hit == ("vizlab", "vizlab.style.losses.tv_loss")
-    monkeypatch.chdir(tmp_path)  # the notebook's working folder: not an installed package
     (tmp_path / "written_by_notebook.py").write_text("def f(x):\n    return x + 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import written_by_notebook

@@ -259,7 +259,8 @@ def test_saturation_loss_by_hand_linear_beyond_the_limit_in_either_sign():
 
 
 def test_tv_loss_is_the_optimizers_total_variation_with_a_weight():
-    """One implementation of the sum (round 18's review: the two were copies); tv_loss adds the shape check."""
+    """tv_loss is the optimizer's total variation with a weight, to the bit (it keeps its own copy of the one-line sum
+    so that the style code never imports vizlab.optimize, which loads matplotlib); tv_loss adds the shape check."""
     from vizlab.optimize.regularizers import TV, total_variation
 
     img = torch.rand(2, 3, 7, 5, generator=torch.Generator().manual_seed(0))
