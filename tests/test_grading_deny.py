@@ -465,7 +465,7 @@ def test_honest_code_is_judged_plain(cells):
     ("import os\nx = os.sys\nm = x.modules", ".modules"),
     ("import os\nm = getattr(os, 'sys').modules", "'sys'"),
     ("import sys\ndef f(s):\n    return s.modules\nf(sys)", "passes the sys module around"),
-    ("import cProfile", "imports cProfile"), ("import timeit", "imports timeit"), ("import doctest", "doctest"),
+    ("import cProfile", "imports cProfile"), ("from torch.utils import benchmark", "imports torch.utils.benchmark"), ("import doctest", "doctest"),
     ("import pdb", "imports pdb"), ("import trace", "imports trace"),
     ("from torch.utils.benchmark import Timer", "imports torch.utils.benchmark"),
     ("import threading\nthreading._start_new_thread(print, ())", "._start_new_thread"),
@@ -512,6 +512,8 @@ def test_the_watch_allows_only_the_harness_the_sandbox_ships():
 def test_the_watch_names_text_run_as_code_but_not_cells_or_dataclasses():
     import cProfile
 
+    import torch
+
     from vizlab.exercises.student import _LibraryWatch
 
     watch = _LibraryWatch(rules.GENERIC_MODULES, cells=[3])
@@ -535,6 +537,18 @@ def test_the_watch_names_text_run_as_code_but_not_cells_or_dataclasses():
     with watch:
         g["h"](2)
     assert watch.hit and watch.hit[0] == "file" and "<string>" in watch.hit[1], watch.hit
+
+    # a forged namedtuple namespace (review r18, second round: vizlab's source run by a benchmark Timer in it scored)
+    forged = {"__name__": "namedtuple_x", "_tuple_new": tuple.__new__, "torch": torch}
+    exec(compile("def gram(f):\n    return torch.einsum('nchw,ndhw->ncd', f, f)", "<string>", "exec"), forged)
+    with watch:
+        forged["gram"](torch.rand(1, 2, 3, 3))
+    assert watch.hit and "code run from text" in watch.hit[1], watch.hit
+    exact = {"__name__": "namedtuple_x", "_tuple_new": tuple.__new__, "__builtins__": {}}
+    exec(compile("def gram(f, t=None):\n    return f * f", "<string>", "exec"), exact)  # the very keys, not a lambda
+    with watch:
+        exact["gram"](torch.rand(1, 2, 3, 3))
+    assert watch.hit and "code run from text" in watch.hit[1], watch.hit
 
 
 def test_a_sys_alias_made_in_one_cell_counts_in_the_next():
@@ -573,3 +587,39 @@ def test_an_import_fallback_is_read_but_a_graded_function_imported_is_not_plain(
              (2, "def tv_loss(img, weight=1.0):\n    out = img.sum()\n    return weight * out")]
     judged = rules.judge_source(cells, ["tv_loss"])
     assert judged.loops["tv_loss"] == [] and judged.plain == {"tv_loss"}, judged.loops
+
+
+def test_timeit_imports_are_ordinary_but_a_benchmark_imported_from_its_package_is_a_trick():
+    """Review r18, second round: `from timeit import default_timer` zeroed an honest notebook; `from torch.utils
+    import benchmark` slipped past the module list."""
+    honest = rules.judge_source([(0, "from timeit import default_timer\n" + HONEST)], ["tv_loss"])
+    assert honest.review == [] and "tv_loss" in honest.plain
+    found = rules.judge_source([(0, "from torch.utils import benchmark\n" + HONEST)], ["tv_loss"]).review
+    assert any("torch.utils.benchmark" in reason for reason in found), found
+
+
+def test_timeit_options_are_stripped_the_same_way_by_the_judge_and_the_shell():
+    """Review r18, second round: `%timeit -n 3 -r 2 expr` kept `3 -r 2 expr` (a SyntaxError: the cell was skipped)."""
+    from vizlab.exercises.student import _Shell, magic_line_code
+
+    assert magic_line_code("-n 3 -r 2 y = 2 * 3") == "y = 2 * 3"
+    assert magic_line_code("-n3 -q y = 1") == "y = 1" and magic_line_code("y = 1") == "y = 1"
+    cell = "get_ipython().run_line_magic('timeit', '-n 3 -r 2 y = 2 * 3')"
+    judged = rules.judge_source([(0, cell)], ["tv_loss"])
+    assert 0 in judged.parsed and judged.review == [] and "y = 2 * 3" in judged.magics, judged
+    space: dict = {}
+    _Shell(space, allowed={"y = 2 * 3"}).run_line_magic("timeit", "-n 3 -r 2 y = 2 * 3")
+    assert space["y"] == 6
+
+
+def test_a_colab_check_is_not_a_trick_but_holding_the_shell_is():
+    """Review r18, second round: `'google.colab' in str(get_ipython())` sent an honest notebook to review."""
+    for check in ("IN_COLAB = 'google.colab' in str(get_ipython())", "if get_ipython() is not None:\n    pass",
+                  "print(repr(get_ipython()))"):
+        judged = rules.judge_source([(0, check), (1, HONEST)], ["tv_loss"])
+        assert judged.review == [] and "tv_loss" in judged.plain, (check, judged)
+    for held in ("ip = get_ipython()", "f(get_ipython())", "get_ipython().transform = str", "x = get_ipython",
+                 "type(get_ipython()).run_line_magic = print"):  # the class could be patched
+        found = rules.judge_source([(0, held), (1, HONEST)], ["tv_loss"]).review
+        assert any("get_ipython" in reason for reason in found), (held, found)
+

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from . import catalog
+from .student import magic_line_code
 
 # The generic helpers of vizlab that a graded function may use (capture activations, load models and images, the
 # toy models the cases are built from, devices, argument checks). Every other part of vizlab is the library's
@@ -104,7 +105,9 @@ TRICK_MODULES = {"ctypes", "inspect", "importlib", "imp", "pkgutil", "zipimport"
                  "code", "codeop", "dis", "builtins", "pickle", "dill", "cffi", "_thread", "torch.jit", "torch._dynamo",
                  "torch.compiler", "sys.monitoring",
                  # they run text as code (exec) in a namespace of their own: cProfile.runctx(text, g, g)
-                 "cProfile", "profile", "timeit", "doctest", "pdb", "bdb", "trace", "torch.utils.benchmark"}
+                 # (timeit is not listed: `from timeit import default_timer` is ordinary; text that timeit runs is
+                 # code the judge did not read, which the sandbox's watch sends to review)
+                 "cProfile", "profile", "doctest", "pdb", "bdb", "trace", "torch.utils.benchmark"}
 TRICK_STRINGS = TRICK_ATTRIBUTES | {"exec", "eval", "compile", "__import__"}
 # the only uses of ``get_ipython()`` IPython's transformer writes (the grader's stand-in runs only magic bodies the
 # judge read); any other use (``ip = get_ipython()``, ``get_ipython()._run``) needs review
@@ -243,6 +246,15 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str]) -> list[str]:
     shell_ok = {id(n.value.func) for n in ast.walk(tree)  # get_ipython().run_line_magic(...) and the like
                 if isinstance(n, ast.Attribute) and n.attr in SHELL_CALLS and isinstance(n.value, ast.Call)
                 and isinstance(n.value.func, ast.Name) and n.value.func.id == "get_ipython" and id(n) in called}
+    # a look at the shell that cannot keep it (review r18: Colab checks zeroed honest notebooks):
+    # `get_ipython() is None`, `'google.colab' in str(get_ipython())`
+    def _shell_call(n):
+        return isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "get_ipython" and not n.args
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Compare) and all(isinstance(op, (ast.Is, ast.IsNot)) for op in n.ops):
+            shell_ok |= {id(c.func) for c in [n.left, *n.comparators] if _shell_call(c)}
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("str", "repr"):
+            shell_ok |= {id(a.func) for a in n.args if _shell_call(a)}
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, ast.Name) and node.id == "get_ipython" and id(node) not in shell_ok:
@@ -255,7 +267,8 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str]) -> list[str]:
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] + [
+                f"{node.module}.{a.name}" for a in node.names if node.module]  # from torch.utils import benchmark
             if isinstance(node, ast.ImportFrom) and node.module == "sys":
                 modules += [f"sys.{a.name}" for a in node.names]
             for m in modules:
@@ -297,7 +310,7 @@ def _magic_code(tree: ast.AST) -> list[str]:
                 found.append(args[2])
             elif len(args) == 2:
                 line = args[1]
-                found.append(line.split(None, 1)[-1] if line.lstrip().startswith("-") else line)
+                found.append(magic_line_code(line))
     return found
 
 

@@ -36,6 +36,18 @@ def _on_alarm(signum, frame):
     raise CallTimeout()
 
 
+def magic_line_code(line: str) -> str:
+    """The code of a ``%time``/``%timeit`` line without its options (``-n 3 -r 2 x`` or ``-n3 -q x``: ``x``). The
+    grader's judge (:mod:`.rules`) and the sandbox's stand-in shell both use it, so they agree on what runs."""
+    rest = line.lstrip()
+    while rest.startswith("-"):
+        option, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
+        if option in ("-n", "-r", "-p") and rest:  # an option whose value is the next word
+            rest = rest.partition(" ")[2].lstrip()
+    return rest
+
+
 class MagicRefused(Exception):
     """The stand-in for ``get_ipython()`` was handed code the grader's judge did not read."""
 
@@ -61,7 +73,7 @@ class _Shell:
 
     def run_line_magic(self, name, line, *args, **kwargs):
         if name in ("time", "timeit") and line.strip():
-            self.__run(line.split(None, 1)[-1] if line.lstrip().startswith("-") else line)
+            self.__run(magic_line_code(line))
         return None
 
     def run_cell_magic(self, name, line, cell, *args, **kwargs):
@@ -206,12 +218,16 @@ class _LibraryWatch:
         return module in self.generic or module == "vizlab.exercises" or (
             module.startswith("vizlab.exercises.") and module[len("vizlab.exercises."):] in self.harness)
 
-    def _module_code(self, globals_: dict) -> bool:
+    def _module_code(self, globals_: dict, code: types.CodeType | None = None) -> bool:
         """Do ``globals_`` belong to a module of an installed package (e.g. the ``<string>`` code dataclasses make
         for it), to the interpreter's ``__main__`` (a dataclass a cell defines), or to a namedtuple's ``__new__``?"""
         name = globals_.get("__name__")
-        if isinstance(name, str) and name.startswith("namedtuple_") and globals_.get("_tuple_new") is tuple.__new__:
-            return True  # collections.namedtuple's __new__ (made by eval in a namespace of its own)
+        if (isinstance(name, str) and name.startswith("namedtuple_") and globals_.get("_tuple_new") is tuple.__new__
+                and set(globals_) == {"_tuple_new", "__builtins__", "__name__"} and globals_["__builtins__"] == {}
+                and code is not None and code.co_name == "<lambda>" and set(code.co_names) <= {"_tuple_new"}):
+            # collections.namedtuple's __new__ (made by eval in a namespace of its own): a lambda that can only
+            # call tuple.__new__, without builtins; a notebook that forges such a namespace gains nothing by it
+            return True
         module = sys.modules.get(name) if isinstance(name, str) else None
         if module is None or getattr(module, "__dict__", None) is not globals_:
             return False
@@ -230,7 +246,7 @@ class _LibraryWatch:
         if not code.co_flags & CO_OPTIMIZED:  # a module or class body run by an import: defining is not calling
             return None
         if pseudo and not (name in self.cells or name == "<magic>" or name.startswith("<frozen ")
-                           or (isinstance(globals_, dict) and self._module_code(globals_))):
+                           or (isinstance(globals_, dict) and self._module_code(globals_, code))):
             # text run as code by a library that calls exec (cProfile.runctx, timeit, doctest, pdb, ...)
             return "file", f"{name} (code run from text, not from a cell the grader read)"
         if path.startswith(self.root) and path.endswith(".py"):  # vizlab's file, whatever module name it runs as
