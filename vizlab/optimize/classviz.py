@@ -32,6 +32,7 @@ Two modes, each a :class:`ClassVizSettings` preset whose fields are the explorer
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import types
@@ -845,20 +846,14 @@ class ghost_network:
             plans.append({b: self._draw() for b in order[1]})
         return plans
 
+    @contextlib.contextmanager
     def planned(self, plan: dict[int, bool] | None):
         """Context manager for a worker thread: its forward passes follow ``plan`` (from :meth:`plan`)."""
-        ghost = self
-
-        class _Planned:
-            def __enter__(self_inner):
-                ghost._local.plan = plan
-                return ghost
-
-            def __exit__(self_inner, *exc):
-                ghost._local.plan = None
-                return False
-
-        return _Planned()
+        self._local.plan = plan
+        try:
+            yield self
+        finally:
+            self._local.plan = None
 
     @property
     def blocks(self) -> int:
@@ -995,7 +990,7 @@ class Ensemble(nn.Module):
 
         def one(k):
             leaf = x.detach().requires_grad_(True) if grad else x
-            context = ghost.planned(plans[k]) if ghost is not None else _nothing()
+            context = ghost.planned(plans[k]) if ghost is not None else contextlib.nullcontext()
             with context, torch.inference_mode(inference), torch.set_grad_enabled(grad):
                 return self.members[k](leaf), leaf
 
@@ -1012,7 +1007,7 @@ class Ensemble(nn.Module):
             return None
         if torch.is_grad_enabled() and x.requires_grad and not torch.is_inference_mode_enabled():
             return list(_MemberPasses.apply(x, self, ghost, plans))
-        with torch.no_grad() if torch.is_grad_enabled() else _nothing():
+        with torch.no_grad():
             outs, _ = self._run(x, ghost, plans, grad=False)
         return outs
 
@@ -1025,14 +1020,6 @@ class Ensemble(nn.Module):
             raise ValueError(f"ensemble members must score the same classes, got scores shaped {sorted(shapes)}: "
                              f"{_OTHER_CLASSES}")
         return torch.stack(scores).mean(dim=0)
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 class _Concurrent:
@@ -1098,10 +1085,10 @@ def class_probability(model: nn.Module, image: torch.Tensor, target: int) -> flo
 
 
 def _member_workers(net: Ensemble, workers: int | None) -> int:
-    """How many threads run ``net``'s members: ``workers``, or by default one per member on a CPU where torch may
-    use more than one thread (a GPU runs its kernels one after another anyway)."""
+    """How many threads run ``net``'s members: ``workers`` (checked by the caller), or by default one per member on
+    a CPU where torch may use more than one thread (a GPU runs its kernels one after another anyway)."""
     if workers is not None:
-        return check_int("workers", workers, 1)
+        return workers
     if model_device(net).type != "cpu" or torch.get_num_threads() < 2:
         return 1
     return len(net.members)
@@ -1169,7 +1156,7 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     desc = f"{settings.mode}: {name}"
     run = dict(stop_event=stop_event, progress=progress, copies=settings.copies)   # every render call's
     # the ensemble's members run at once on the free cores (the same numbers to the bit: Ensemble.concurrent)
-    with net.concurrent(_member_workers(net, workers)) if isinstance(net, Ensemble) else _nothing():
+    with net.concurrent(_member_workers(net, workers)) if isinstance(net, Ensemble) else contextlib.nullcontext():
         spent = 0.0
         if settings.starts > 1:
             side = settings.view or settings.size
