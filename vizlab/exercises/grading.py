@@ -62,6 +62,7 @@ from .core import Unsupported
 from .feedback import _write_csv, atomic_write, csv_cell, feedback_name, feedback_text  # noqa: F401 (re-exported)
 from .protocol import parse_status, read_frames
 from .rules import GENERIC_MODULES, SourceRules, _cases_blob, _notebooks_map, forbidden_calls, judge_source
+from .student import CODE_REFUSED_PREFIX, REFUSED_PREFIX
 from .submissions import (NotebookTooLarge, _code_cells, display_name, find_submissions,  # noqa: F401
                           read_notebook, scan_submissions)
 
@@ -210,8 +211,8 @@ def _unsupported(value: Any) -> Any:
     return value
 
 
-REFUSED = "LibraryCallRefused"
-CODE_REFUSED = "CodeRefused:"
+REFUSED = REFUSED_PREFIX   # how the sandbox's records start (vizlab.exercises.student): one spelling
+CODE_REFUSED = CODE_REFUSED_PREFIX
 
 
 def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
@@ -311,16 +312,19 @@ def grading_key(feedback: Path) -> bytes:
     return read_notebook(path, 4096).strip()
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]   # the vizlab package imported
+
+
 def _library_files(root: Path | None = None) -> list[Path]:
     """Every ``*.py`` of the vizlab package (``root``), at any depth: the references call the library (and the
     sandbox runs it), so any of them can change a grade."""
-    root = Path(__file__).resolve().parents[1] if root is None else Path(root)
+    root = _PACKAGE if root is None else Path(root)
     return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
 
 
 def library_fingerprint(root: Path | None = None) -> str:
     """A hash of the code of the vizlab package (``root``; default: the one imported) and of torch's version."""
-    root = Path(__file__).resolve().parents[1] if root is None else Path(root)
+    root = _PACKAGE if root is None else Path(root)
     import torch
 
     h = hashlib.sha256(f"torch {torch.__version__}".encode())
