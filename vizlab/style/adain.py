@@ -160,6 +160,12 @@ def load_adain(device: str | torch.device | None = None) -> AdaIN:
     return _NETS[str(dev)]
 
 
+def cropped_size(h: int, w: int, multiple: int = 8) -> tuple[int, int]:
+    """The ``(height, width)`` :func:`content_batch` crops an ``h`` x ``w`` image to: each side down to a multiple
+    of ``multiple`` (at least ``multiple``), so that the decoder's output has the input's size."""
+    return max(multiple, h - h % multiple), max(multiple, w - w % multiple)
+
+
 def content_batch(image, size: int | None, multiple: int = 8, *, name: str = "image") -> torch.Tensor:
     """A content image as a ``(1, 3, H, W)`` CPU batch: shorter side ``size`` (aspect kept), both sides cropped
     to a multiple of ``multiple`` (so the decoder's output has the input's size); tensors are only cropped.
@@ -167,7 +173,7 @@ def content_batch(image, size: int | None, multiple: int = 8, *, name: str = "im
     x = image_batch(image, size)
     check_side(name, x, MIN_SIDE, "AdaIN")
     h, w = x.shape[-2:]
-    h8, w8 = max(multiple, h - h % multiple), max(multiple, w - w % multiple)
+    h8, w8 = cropped_size(h, w, multiple)
     top, left = (h - h8) // 2, (w - w8) // 2
     return x[..., top:top + h8, left:left + w8]
 

@@ -88,7 +88,7 @@ def _stylize(args: argparse.Namespace) -> int:
     from ..images import load_image, resize, save_image
 
     if adain_style is not None:
-        from .adain import adain, load_adain
+        from .adain import adain, cropped_size, load_adain
 
         net = load_adain(args.device)
     else:
@@ -112,7 +112,7 @@ def _stylize(args: argparse.Namespace) -> int:
     device = next(net.parameters()).device
     if adain_style is not None:
         h, w = img.shape[:2]
-        h8, w8 = max(8, h - h % 8), max(8, w - w % 8)  # as adain.content_batch crops: the decoder's sizes
+        h8, w8 = cropped_size(h, w)  # as adain.content_batch crops: the decoder's sizes
         if (h8, w8) != (h, w):
             note += f"; centre-cropped to {w8}x{h8}, multiples of 8 for AdaIN's decoder"
     _say(f"stylising {img.shape[1]}x{img.shape[0]} ({note}) on {device} ...")
