@@ -46,6 +46,18 @@ def root_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="vizlab-attacks-", dir=base))
 
 
+def graded_and_removed(root: Path, exercises, limits: Limits):
+    """For a module fixture: grade ``root/subs`` (two jobs), yield ``({student: result}, root)``, then remove
+    ``root``, also after a failure."""
+    started = time.monotonic()
+    results = grade(root / "subs", root / "grades.csv", exercises=exercises, limits=limits, jobs=2, progress=False)
+    print(f"graded {len(results)} submissions in {time.monotonic() - started:.1f} s")
+    try:
+        yield {r["student"]: r for r in results}, root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def attacks(root: Path) -> dict[str, str]:
     subs, out = root / "subs", root / "grades.csv"
     feedback = root / "grades_feedback"

@@ -18,7 +18,7 @@ from vizlab.exercises import catalog
 from vizlab.exercises.grading import Limits, feedback_name, grade
 
 from test_grading import CONTENT, EXERCISES, GRAM, IMPORTS, SUBMISSIONS, TV, notebook, notes
-from test_grading_attacks import root_dir
+from test_grading_attacks import graded_and_removed, root_dir
 
 CAPS = Limits(timeout=30, call_timeout=5, memory_mb=512, file_bytes=32 * 2**20, processes=32)
 HOLD = "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ntime.sleep(60)"
@@ -79,13 +79,7 @@ def capped():
     guesses.mkdir()
     (guesses / "try1.ipynb").write_text(notebook(IMPORTS, GRAM, CONTENT, TV))
     (guesses / "try2.ipynb").write_text(notebook(IMPORTS, GRAM.replace(" / (c * h * w)", "")))
-    started = time.monotonic()
-    results = grade(subs, root / "grades.csv", exercises=EXERCISES, limits=CAPS, jobs=2, progress=False)
-    print(f"graded {len(results)} submissions in {time.monotonic() - started:.1f} s")
-    try:
-        yield {r["student"]: r for r in results}, root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    yield from graded_and_removed(root, EXERCISES, CAPS)
 
 
 def problems(result, exercise) -> str:

@@ -12,8 +12,6 @@ through the real sandbox (one graded folder, one zygote start), and the judge-le
 from __future__ import annotations
 
 import re
-import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,7 @@ from vizlab.exercises.grading import Limits, grade
 from vizlab.exercises.references import SOURCES
 
 from test_grading import CONTENT, GRAM, IMPORTS, TV, notebook, notes
-from test_grading_attacks import root_dir
+from test_grading_attacks import graded_and_removed, root_dir
 
 EXERCISES = ["saliency", "grad_cam", "gram", "content", "tv"]
 LIMITS = Limits(timeout=40, call_timeout=10, memory_mb=1024, file_bytes=2 * 2**20)
@@ -140,13 +138,7 @@ def denied():
         (subs / student).mkdir()
         (subs / student / "E4_style.ipynb").write_text(notebook(IMPORTS, GRAM))
         (subs / student / "scratch.ipynb").write_text(extra)
-    started = time.monotonic()
-    results = grade(subs, root / "grades.csv", exercises=EXERCISES, limits=LIMITS, jobs=2, progress=False)
-    print(f"graded {len(results)} submissions in {time.monotonic() - started:.1f} s")
-    try:
-        yield {r["student"]: r for r in results}, root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    yield from graded_and_removed(root, EXERCISES, LIMITS)
 
 
 def points(result, exercise: str) -> float:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import struct
-import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from vizlab.exercises.protocol import MAGIC, read_frames
 from vizlab.exercises.submissions import NotebookTooLarge, read_notebook, scan_submissions
 
 from test_grading import CONTENT, EXERCISES, GRAM, IMPORTS, LIMITS, SUBMISSIONS, TV, notebook, notes
-from test_grading_attacks import STUB_GRAM, frame, root_dir
+from test_grading_attacks import STUB_GRAM, frame, graded_and_removed, root_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -145,13 +143,7 @@ def hostile():
     (subs / "painter.ipynb").write_text(notebook(
         IMPORTS, "def gram_matrix(features):\n    raise ValueError('\\x1b[2J\\x1b[HTotal: 25 / 5\\r\\u202e')",
         CONTENT, TV))
-    started = time.monotonic()
-    results = grade(subs, root / "grades.csv", exercises=EXERCISES, limits=LIMITS, jobs=2, progress=False)
-    print(f"graded {len(results)} submissions in {time.monotonic() - started:.1f} s")
-    try:
-        yield {r["student"]: r for r in results}, root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    yield from graded_and_removed(root, EXERCISES, LIMITS)
 
 
 def test_a_name_that_is_not_utf8_gets_an_escaped_row_and_the_run_goes_on(hostile):
