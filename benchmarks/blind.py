@@ -502,6 +502,33 @@ ACCEPT = {
     "armadillo": (["armadillo"], ["anteater", "pangolin", "animal", "mammal"]),
     "Persian cat": (["Persian cat", "Persian"], ["cat", "kitten"]),
     "Lakeland terrier": (["Lakeland terrier", "Lakeland"], ["terrier", "dog", "puppy", "Airedale", "Welsh terrier"]),
+    # round 19 (r19-ceiling): the classes of foolbox 3.3.4's twenty ImageNet validation photos (the photo ceiling),
+    # written before any viewer answered and before any image of them was made (strawberry, bottlecap, drum,
+    # spoonbill and dalmatian had lists). ImageNet's "buckeye" is the nut (horse chestnut, conker), "thatch" the
+    # thatched roof, "Loafer" the shoe, "cannon" the artillery piece. "mastiff" is strict for the bull mastiff as
+    # "poodle" is for the miniature poodle (a "Tibetan mastiff" guess would match: such guesses are reported by hand);
+    # a plain "eagle" is the basic level for the bald eagle, as "leopard" is for the snow leopard
+    "bull mastiff": (["bull mastiff", "bullmastiff", "mastiff"], ["dog", "puppy", "bulldog", "boxer", "pug", "animal"]),
+    "folding chair": (["folding chair", "fold-up chair", "foldable chair", "camp chair", "camping chair"],
+                      ["chair", "seat", "stool", "furniture"]),
+    "beaker": (["beaker"], ["glass", "cup", "jar", "flask", "measuring cup", "test tube", "glassware", "tumbler"]),
+    "buckeye": (["buckeye", "horse chestnut", "conker"], ["chestnut", "nut", "acorn", "seed", "hazelnut", "walnut"]),
+    "thatch": (["thatch", "thatched", "thatched roof"], ["roof", "hut", "cottage", "straw", "house", "cabin", "barn",
+                                                        "building"]),
+    "jeep": (["jeep", "land rover", "landrover", "willys"], ["suv", "off-road vehicle", "off road vehicle", "car",
+                                                            "truck", "vehicle", "humvee", "pickup"]),
+    "yurt": (["yurt", "ger"], ["tent", "hut", "teepee", "tipi", "cabin", "house", "dwelling"]),
+    "Loafer": (["loafer", "penny loafer", "moccasin", "slip-on", "slip on shoe"],
+               ["shoe", "footwear", "boot", "slipper", "sneaker", "oxford", "brogue"]),
+    "prayer rug": (["prayer rug", "prayer mat", "prayer carpet", "sajadah"],
+                   ["rug", "carpet", "mat", "tapestry", "kilim", "textile"]),
+    "cannon": (["cannon", "artillery", "field gun"], ["gun", "weapon", "howitzer", "mortar", "wheel", "cart"]),
+    "goose": (["goose", "geese", "gander"], ["bird", "duck", "swan", "waterfowl", "water bird", "waterbird"]),
+    "bald eagle": (["bald eagle", "American eagle"], ["eagle", "hawk", "bird of prey", "raptor", "falcon", "osprey",
+                                                     "kite", "bird"]),
+    "leafhopper": (["leafhopper", "leaf hopper"], ["insect", "bug", "cicada", "planthopper", "treehopper",
+                                                   "froghopper", "grasshopper", "aphid", "fly", "beetle"]),
+    "dung beetle": (["dung beetle", "scarab", "scarab beetle", "dor beetle"], ["beetle", "bug", "insect"]),
 }
 
 #: Round 9's fresh random set: the seed of ``--random 20 --random-seed``, chosen after the recipe was frozen.
