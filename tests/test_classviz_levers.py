@@ -906,6 +906,20 @@ def test_round17_draw_has_accept_lists_written_for_every_class(model):
     assert blind.first_hit(["lobster"], blind.accept_lists("spiny lobster")[0]) is None  # exact: basic level only
 
 
+def test_round19_photo_classes_have_accept_lists_written_for_every_class(model):
+    """Round 19's photo ceiling: the classes of foolbox 3.3.4's ImageNet photos (class indices from its file names)
+    each have a hand-written accept list that accepts its own name; a plain "eagle" or "deck chair" is basic level."""
+    indices = [243, 559, 438, 990, 949, 853, 609, 915, 455, 541, 630, 741, 471, 129, 99, 251, 22, 317, 305]
+    for cls in (model.categories[i] for i in indices):
+        assert cls in blind.ACCEPT and blind.matches(cls, blind.accept_lists(cls)[0])  # exact
+    assert blind.first_hit(["a thatched cottage"], blind.accept_lists("thatch")[0]) == 1  # exact
+    assert blind.first_hit(["Canada geese"], blind.accept_lists("goose")[0]) == 1  # exact
+    strict, basic = blind.accept_lists("bald eagle")
+    assert blind.first_hit(["eagle"], strict) is None and blind.first_hit(["eagle"], strict + basic) == 1  # exact
+    strict, basic = blind.accept_lists("folding chair")
+    assert blind.first_hit(["deck chair"], strict) is None and blind.first_hit(["deck chair"], basic) == 1  # exact
+
+
 def test_the_cs231n_preset_is_the_recipe_judged_blind_in_round_16():
     """Issue 24 round 16: ``CS231N`` is ``blind.py``'s ``cs231n_r16_ens_retry``; the earlier recipes keep the pixel
     preset they were judged with (``PIXELS_ROBUST``)."""
