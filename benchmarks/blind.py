@@ -146,6 +146,16 @@ RECIPES = {
                                                   "ensemble": ("efficientnet_lite1", "efficientnet_lite2"),
                                                   "retry_judge": "members", "transforms": "shrinking",
                                                   "jitter": 16}),
+    # round 19 (r19-detail): the default (OBJECT_ENSEMBLE3) with a fine-detail last stage: after the run and its
+    # plain-ground decision, 25 Adam steps (rate 0.15, cosine) on the kept image at 224 px (a MACO phase of the 224-px
+    # photo magnitude projected from the enlarged canvas; view 224), chosen on a random development draw (seed
+    # 19019, never scored) over 12 steps at 224 px (rates 0.05 and 0.10), 20 steps at 160 px, 25 steps at rate 0.08
+    # and a Fourier parameterization at 224 px
+    "canvas_retry_ensemble3_detail": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                                  "canvas": 128, "retry_plain": 0.5,
+                                                  "ensemble": ("efficientnet_lite1", "efficientnet_lite2"),
+                                                  "retry_judge": "members", "detail_steps": 25, "detail_view": 224,
+                                                  "detail_lr": 0.15}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
@@ -676,6 +686,7 @@ def render_set(args) -> int:
                      lite0_p=r.info["target_probability"], seconds=seconds, cpu_seconds=cpu_s,
                      threads=torch.get_num_threads(), image_seed=args.image_seed,
                      **({"retry": r.info["retry"]} if "retry" in r.info else {}),
+                     **({"detail": r.info["detail"]} if "detail" in r.info else {}),
                      **({} if args.no_proxies else proxies(judge, r.image, target)))
         entries.append(entry)
         key_path.write_text(json.dumps(dict(folder=str(out), entries=entries), indent=1))
