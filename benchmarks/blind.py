@@ -512,6 +512,27 @@ ACCEPT = {
     "armadillo": (["armadillo"], ["anteater", "pangolin", "animal", "mammal"]),
     "Persian cat": (["Persian cat", "Persian"], ["cat", "kitten"]),
     "Lakeland terrier": (["Lakeland terrier", "Lakeland"], ["terrier", "dog", "puppy", "Airedale", "Welsh terrier"]),
+    # round 19 (r19-detail): seed 74728's draw, written before any image of it (spotted salamander, espresso, lemon,
+    # harvestman, maypole, bell pepper and armadillo had lists). Four dog breeds: the breed is the class, "dog" only
+    # the basic level. "bobcat" is a lynx (Lynx rufus); "jinrikisha" is the pulled rickshaw (a "cycle rickshaw" or
+    # "pedicab" is basic only); ImageNet has no separate hamburger, so "burger" names the cheeseburger
+    "Maltese dog": (["Maltese dog", "Maltese", "Maltese terrier"], ["dog", "puppy", "lapdog", "toy dog"]),
+    "paintbrush": (["paintbrush", "paint brush", "artist brush", "artist's brush"],
+                   ["brush", "paint", "painting", "art supplies"]),
+    "scoreboard": (["scoreboard", "score board"], ["display", "sign", "board", "billboard", "screen"]),
+    "jinrikisha": (["jinrikisha", "rickshaw", "ricksha"], ["cart", "carriage", "cycle rickshaw", "pedicab", "buggy",
+                                                            "wagon"]),
+    "Sealyham terrier": (["Sealyham terrier", "Sealyham"], ["terrier", "dog", "puppy", "Westie",
+                                                            "West Highland terrier"]),
+    "Dandie Dinmont": (["Dandie Dinmont", "Dandie Dinmont terrier", "Dandie"], ["terrier", "dog", "puppy"]),
+    "Rhodesian ridgeback": (["Rhodesian ridgeback", "ridgeback"], ["dog", "puppy", "hound"]),
+    "necklace": (["necklace", "pendant", "choker", "pearl necklace", "string of pearls"],
+                 ["jewelry", "jewellery", "chain", "bracelet", "beads", "bead"]),
+    "lynx": (["lynx", "catamount", "bobcat"], ["cat", "wildcat", "wild cat", "big cat", "feline", "cougar", "puma"]),
+    "honeycomb": (["honeycomb", "honey comb"], ["honey", "beehive", "hive", "bee", "wax", "comb"]),
+    "cheeseburger": (["cheeseburger", "hamburger", "burger"], ["sandwich", "fast food", "bun", "food"]),
+    "hermit crab": (["hermit crab"], ["crab", "crustacean", "shell", "seashell"]),
+    "gazelle": (["gazelle"], ["antelope", "deer", "impala", "springbok", "animal"]),
 }
 
 #: Round 9's fresh random set: the seed of ``--random 20 --random-seed``, chosen after the recipe was frozen.
@@ -558,6 +579,11 @@ RANDOM_SEED_R17 = 50719
 #: modulo 100000). Lorikeet, schooner, black stork and sweatshirt had accept lists from earlier rounds; none of the 20
 #: is in round 18's development draw (seed 18018).
 RANDOM_SEED_R18 = 48319
+#: Round 19's (r19-detail): the candidate ``canvas_retry_ensemble3_detail`` frozen at commit 5cc184f and the paired
+#: rule against the default committed in BLIND.md (commit 1d28a7f), then the clock's nanoseconds (1796681840873274728,
+#: modulo 100000). Spotted salamander, espresso, lemon, harvestman, maypole, bell pepper and armadillo had accept lists
+#: from earlier rounds; none of the 20 is in round 19's development draw (seed 19019) or is kuvasz or Persian cat.
+RANDOM_SEED_R19 = 74728
 
 #: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
 #: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.

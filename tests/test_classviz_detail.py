@@ -128,3 +128,16 @@ def test_round19_candidate_is_the_default_with_a_detail_stage():
     assert s == replace(OBJECT_ENSEMBLE3, detail_steps=25, detail_view=224, detail_lr=0.15)  # exact: what is judged
     assert preset("object_ensemble3_detail") == s == OBJECT_ENSEMBLE3_DETAIL  # exact: the opt-in preset
     assert blind.recipe_settings("canvas_retry_ensemble3_members") == OBJECT_ENSEMBLE3  # exact: the default's
+
+
+def test_round19_draw_has_accept_lists_written_for_every_class(model):
+    """Round 19's scored draw (seed from the clock after the rule's commit): every class has an accept list."""
+    import random
+
+    import blind
+
+    drawn = [model.categories[i] for i in random.Random(blind.RANDOM_SEED_R19).sample(range(1000), 20)]
+    assert all(c in blind.ACCEPT for c in drawn)  # exact
+    assert blind.matches("a Maltese", blind.ACCEPT["Maltese dog"][0])  # exact: the breed names the class
+    assert not blind.matches("dog", blind.ACCEPT["Maltese dog"][0])  # exact: "dog" is the basic level only
+    assert blind.matches("dog", blind.ACCEPT["Maltese dog"][1])  # exact
