@@ -27,4 +27,5 @@ with open(sys.argv[1], "a") as f:
             row = dict(cls=cls, mode=mode, wall_s=wall, cpu_s=cpu, threads=2, retry="retry" in r.info,
                        stage_s=r.info.get("detail", {}).get("seconds"), load=open("/proc/loadavg").read().split()[:3])
             f.write(json.dumps(row) + "\n")
+            f.flush()
             print(row, flush=True)
