@@ -146,6 +146,16 @@ RECIPES = {
                                                   "ensemble": ("efficientnet_lite1", "efficientnet_lite2"),
                                                   "retry_judge": "members", "transforms": "shrinking",
                                                   "jitter": 16}),
+    # round 19 (r19-detail): the default (OBJECT_ENSEMBLE3) with a fine-detail last stage: after the run and its
+    # plain-ground decision, 25 Adam steps (rate 0.15, cosine) on the kept image at 224 px (a MACO phase of the 224-px
+    # photo magnitude projected from the enlarged canvas; view 224), chosen on a random development draw (seed
+    # 19019, never scored) over 12 steps at 224 px (rates 0.05 and 0.10), 20 steps at 160 px, 25 steps at rate 0.08
+    # and a Fourier parameterization at 224 px
+    "canvas_retry_ensemble3_detail": ("fourier", {"maco": True, "l2": 0.0, "centre": 0.3, "view": 128, "steps": 100,
+                                                  "canvas": 128, "retry_plain": 0.5,
+                                                  "ensemble": ("efficientnet_lite1", "efficientnet_lite2"),
+                                                  "retry_judge": "members", "detail_steps": 25, "detail_view": 224,
+                                                  "detail_lr": 0.15}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
@@ -529,6 +539,27 @@ ACCEPT = {
     "leafhopper": (["leafhopper", "leaf hopper"], ["insect", "bug", "cicada", "planthopper", "treehopper",
                                                    "froghopper", "grasshopper", "aphid", "fly", "beetle"]),
     "dung beetle": (["dung beetle", "scarab", "scarab beetle", "dor beetle"], ["beetle", "bug", "insect"]),
+    # round 19 (r19-detail): seed 74728's draw, written before any image of it (spotted salamander, espresso, lemon,
+    # harvestman, maypole, bell pepper and armadillo had lists). Four dog breeds: the breed is the class, "dog" only
+    # the basic level. "bobcat" is a lynx (Lynx rufus); "jinrikisha" is the pulled rickshaw (a "cycle rickshaw" or
+    # "pedicab" is basic only); ImageNet has no separate hamburger, so "burger" names the cheeseburger
+    "Maltese dog": (["Maltese dog", "Maltese", "Maltese terrier"], ["dog", "puppy", "lapdog", "toy dog"]),
+    "paintbrush": (["paintbrush", "paint brush", "artist brush", "artist's brush"],
+                   ["brush", "paint", "painting", "art supplies"]),
+    "scoreboard": (["scoreboard", "score board"], ["display", "sign", "board", "billboard", "screen"]),
+    "jinrikisha": (["jinrikisha", "rickshaw", "ricksha"], ["cart", "carriage", "cycle rickshaw", "pedicab", "buggy",
+                                                            "wagon"]),
+    "Sealyham terrier": (["Sealyham terrier", "Sealyham"], ["terrier", "dog", "puppy", "Westie",
+                                                            "West Highland terrier"]),
+    "Dandie Dinmont": (["Dandie Dinmont", "Dandie Dinmont terrier", "Dandie"], ["terrier", "dog", "puppy"]),
+    "Rhodesian ridgeback": (["Rhodesian ridgeback", "ridgeback"], ["dog", "puppy", "hound"]),
+    "necklace": (["necklace", "pendant", "choker", "pearl necklace", "string of pearls"],
+                 ["jewelry", "jewellery", "chain", "bracelet", "beads", "bead"]),
+    "lynx": (["lynx", "catamount", "bobcat"], ["cat", "wildcat", "wild cat", "big cat", "feline", "cougar", "puma"]),
+    "honeycomb": (["honeycomb", "honey comb"], ["honey", "beehive", "hive", "bee", "wax", "comb"]),
+    "cheeseburger": (["cheeseburger", "hamburger", "burger"], ["sandwich", "fast food", "bun", "food"]),
+    "hermit crab": (["hermit crab"], ["crab", "crustacean", "shell", "seashell"]),
+    "gazelle": (["gazelle"], ["antelope", "deer", "impala", "springbok", "animal"]),
 }
 
 #: Round 9's fresh random set: the seed of ``--random 20 --random-seed``, chosen after the recipe was frozen.
@@ -575,6 +606,11 @@ RANDOM_SEED_R17 = 50719
 #: modulo 100000). Lorikeet, schooner, black stork and sweatshirt had accept lists from earlier rounds; none of the 20
 #: is in round 18's development draw (seed 18018).
 RANDOM_SEED_R18 = 48319
+#: Round 19's (r19-detail): the candidate ``canvas_retry_ensemble3_detail`` frozen at commit 5cc184f and the paired
+#: rule against the default committed in BLIND.md (commit 1d28a7f), then the clock's nanoseconds (1796681840873274728,
+#: modulo 100000). Spotted salamander, espresso, lemon, harvestman, maypole, bell pepper and armadillo had accept lists
+#: from earlier rounds; none of the 20 is in round 19's development draw (seed 19019) or is kuvasz or Persian cat.
+RANDOM_SEED_R19 = 74728
 
 #: Round 8's fresh set: 20 ImageNet classes not in the development set, chosen (not drawn) as ones a person can
 #: name from a photo (animals, vehicles, objects of distinctive shape), before any image of them was made.
@@ -703,6 +739,7 @@ def render_set(args) -> int:
                      lite0_p=r.info["target_probability"], seconds=seconds, cpu_seconds=cpu_s,
                      threads=torch.get_num_threads(), image_seed=args.image_seed,
                      **({"retry": r.info["retry"]} if "retry" in r.info else {}),
+                     **({"detail": r.info["detail"]} if "detail" in r.info else {}),
                      **({} if args.no_proxies else proxies(judge, r.image, target)))
         entries.append(entry)
         key_path.write_text(json.dumps(dict(folder=str(out), entries=entries), indent=1))

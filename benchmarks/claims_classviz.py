@@ -248,8 +248,44 @@ def diversity_ratio(seed: int) -> float:
     return out[0] / out[1]
 
 
+@lru_cache(maxsize=None)
+def _detail(seed: int) -> tuple[float, float]:
+    """tests/test_classviz_detail.py: a tiny seeded CNN's class image (MACO, 32-px canvas and view, window, 64-px
+    image) without and with a 10-step detail stage at 64 px. Returns the stage's change of the picture at coarse
+    scale (both shrunk to 16 px, mean |difference|) over the coarse picture's own contrast (mean |shrunk - 0.5|),
+    and the energy above the 32-px canvas's Nyquist frequency after the stage over before."""
+    from dataclasses import replace
+
+    from vizlab.optimize import class_visualization, frequency_energy, preset
+    from vizlab.toy import tiny_cnn
+
+    tiny = tiny_cnn(seed=0)
+    coarse = preset("maco", size=64, canvas=32, view=32, centre=0.3, steps=10)
+    before = class_visualization(tiny, 1, coarse, seed=seed, progress=False).image
+    after = class_visualization(tiny, 1, replace(coarse, detail_steps=10, detail_view=64), seed=seed,
+                                progress=False).image
+
+    def small(x):
+        return torch.nn.functional.interpolate(x, size=(16, 16), mode="bilinear", antialias=True, align_corners=False)
+
+    moved = float((small(after) - small(before)).abs().mean() / (small(before) - 0.5).abs().mean())
+    return moved, frequency_energy(after, 0.25) / frequency_energy(before, 0.25)
+
+
+def detail_coarse_change(seed: int) -> float:
+    return _detail(seed)[0]
+
+
+def detail_fine_gain(seed: int) -> float:
+    return _detail(seed)[1]
+
+
 NB05, NB06 = "notebooks/05_class_visualization.ipynb", "notebooks/06_deepdream.ipynb"
 CLAIMS = [
+    dict(name="test detail: coarse change / coarse contrast", run=detail_coarse_change, threshold=0.4,
+         higher_is_better=False, where="tests/test_classviz_detail.py", profile="quick"),
+    dict(name="test detail: fine energy after / before", run=detail_fine_gain, threshold=2.0,
+         where="tests/test_classviz_detail.py", profile="quick"),
     dict(name="test diversity: Gram similarity with / without the term", run=diversity_ratio, threshold=0.9,
          higher_is_better=False, where="tests/test_classviz_levers.py", profile="quick"),
     dict(name="nb05 ladder: worse Lite0 rank of plain and CS231n rungs", run=ladder_max_lite0_rank, threshold=5,
