@@ -126,7 +126,10 @@ def test_round19_candidate_is_the_default_with_a_detail_stage():
 
     s = blind.recipe_settings("canvas_retry_ensemble3_detail")
     assert s == replace(OBJECT_ENSEMBLE3, detail_steps=25, detail_view=224, detail_lr=0.15)  # exact: what is judged
-    assert preset("object_ensemble3_detail") == s == OBJECT_ENSEMBLE3_DETAIL  # exact: the opt-in preset
+    # the preset says "the image's side" (0), which is the judged 224 px at the default size and keeps a smaller
+    # size working (the default mode since round 19)
+    assert preset("object_ensemble3_detail") == replace(s, detail_view=0) == OBJECT_ENSEMBLE3_DETAIL  # exact
+    assert OBJECT_ENSEMBLE3_DETAIL.size == 224  # exact: so the stage runs at the judged side
     assert blind.recipe_settings("canvas_retry_ensemble3_members") == OBJECT_ENSEMBLE3  # exact: the default's
 
 
@@ -141,3 +144,17 @@ def test_round19_draw_has_accept_lists_written_for_every_class(model):
     assert blind.matches("a Maltese", blind.ACCEPT["Maltese dog"][0])  # exact: the breed names the class
     assert not blind.matches("dog", blind.ACCEPT["Maltese dog"][0])  # exact: "dog" is the basic level only
     assert blind.matches("dog", blind.ACCEPT["Maltese dog"][1])  # exact
+
+
+def test_default_mode_at_a_size_no_larger_than_the_canvas_skips_the_stage_and_says_so(model):
+    """The default for an ImageNet classifier has the detail stage; a smaller image (here 64 px, the canvas 64 px)
+    has no finer side, so the stage is skipped, not refused; at a larger size it runs at the image's side."""
+    small = class_visualization(model, "goldfish", size=64, canvas=64, view=64, steps=1, retry_plain=0.0,
+                                ensemble=(), progress=False)
+    assert small.info["detail"]["steps"] == 0 and small.info["detail"]["reason"].startswith("skipped")  # exact
+    assert small.steps == 1  # exact: no stage steps
+    finer = class_visualization(model, "goldfish", size=64, canvas=32, view=32, steps=1, detail_steps=1,
+                                retry_plain=0.0, ensemble=(), progress=False)
+    assert finer.info["detail"]["view"] == 64 and finer.steps == 2  # exact: the stage at the image's side
+    with pytest.raises(ValueError, match="detail_view"):   # an explicit side is still checked
+        preset("object_ensemble3_detail", size=64, canvas=64, detail_view=96)

@@ -717,7 +717,7 @@ def test_default_mode_is_the_object_recipe():
     from vizlab.optimize import OBJECT, class_visualization
     from vizlab.optimize.classviz import DEFAULT_MODE, default_mode, preset
 
-    assert DEFAULT_MODE == "object_ensemble3" and preset("object") == OBJECT  # exact
+    assert DEFAULT_MODE == "object_ensemble3_detail" and preset("object") == OBJECT  # exact
     assert (OBJECT.maco, OBJECT.centre, OBJECT.view, OBJECT.steps, OBJECT.size, OBJECT.canvas, OBJECT.backdrop,
             OBJECT.retry_plain) == (True, 0.3, 128, 100, 224, 128, True, 0.5)  # exact
     tiny = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
@@ -844,13 +844,15 @@ def test_object_ensemble_preset_is_the_default_scored_by_lite0_and_lite1(tiny, m
 
     assert preset("object_ensemble") == OBJECT_ENSEMBLE == replace(OBJECT, ensemble=("efficientnet_lite1",))  # exact
     assert OBJECT_ENSEMBLE.retry_plain == 0.5 and OBJECT.ensemble == ()  # exact
-    assert default_mode(model) == "object_ensemble3" and default_mode(tiny) == "object"  # exact
+    assert default_mode(model) == "object_ensemble3_detail" and default_mode(tiny) == "object"  # exact
     small = replace(OBJECT_ENSEMBLE, size=32, canvas=32, view=32, steps=1, retry_plain=0.0)
     r = class_visualization(model, "goldfish", small, mode="object_ensemble", progress=False)
     plain = class_visualization(model, "goldfish", size=32, canvas=32, view=32, steps=1, retry_plain=0.0,
                                 progress=False)   # no mode, an ImageNet classifier: the three-network ensemble
     assert plain.info["settings"] == replace(small, ensemble=("efficientnet_lite1", "efficientnet_lite2"),
-                                             retry_judge="members")  # exact
+                                             retry_judge="members", detail_steps=25, detail_view=0,
+                                             detail_lr=0.15)  # exact: with round 19's detail stage
+    assert plain.info["detail"]["steps"] == 0  # exact: 32 px is the canvas's side, no finer side: skipped
     lite0_blocks = sum(1 for m in model.modules() if getattr(m, "has_skip", False))
     assert r.image.shape == (1, 3, 32, 32) and r.info["ghost_blocks"] > lite0_blocks  # exact: Lite1 joined
     with pytest.raises(ValueError, match="disagrees"):   # no ensemble: not this mode

@@ -496,7 +496,7 @@ def load_judge(device: str | torch.device | None = None) -> VizModel:
     A class image or a stylised photo made with EfficientNet-Lite0 is judged by this second network: an image
     that only its own network recognises is an adversarial pattern, not a picture of the class. It is independent
     only of images it did not help make: ``class_visualization``'s default for ImageNet models
-    (``"object_ensemble3"``) optimises Lite2 too, so judge those with people (``benchmarks/BLIND.md``) or make
+    (``"object_ensemble3_detail"``) optimises Lite2 too, so judge those with people (``benchmarks/BLIND.md``) or make
     them with ``mode="object_ensemble"`` (Lite0 + Lite1) as notebook 05 does.
     """
     dev = get_device(device)

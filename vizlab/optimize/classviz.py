@@ -227,7 +227,8 @@ class ClassVizSettings:
             cosine. Needs the MACO mode (``mode="fourier"``, ``maco=True``, no ``rescale``). Costs
             ``detail_steps`` steps at ``(detail_view / view)**2`` times a step's pixels.
         detail_view: the side (pixels) of the detail stage's canvas and view (0: ``size``); larger than the run's
-            canvas, at most ``size``.
+            canvas, at most ``size``. With 0 and an image no larger than the canvas (e.g. ``size=96`` with the
+            128-px canvas) there is no finer side: the stage is skipped and ``info["detail"]`` says so.
         detail_lr: Adam's rate on the detail stage's parameters at its first step (every phase, the coarse
             shape's too, moves about this far per step under Adam). 0.15 is the Fourier presets' rate; on round
             19's development draw 0.05 and 0.10 changed the picture less (a finer grain only).
@@ -399,8 +400,7 @@ class ClassVizSettings:
             if self.rescale:
                 raise ValueError("detail_steps does not combine with rescale (the stage continues the optimised, "
                                  "unstretched image); set rescale=False or detail_steps=0")
-            detail = self.detail_view or self.size
-            if not canvas_side(self) < detail <= self.size:
+            if self.detail_view and not canvas_side(self) < self.detail_view <= self.size:
                 raise ValueError(f"detail_view must be 0 (the size, {self.size}) or a side larger than the canvas "
                                  f"({canvas_side(self)}) and at most the size ({self.size}), got {self.detail_view}")
         if not isinstance(self.retry_judge, str):
@@ -468,7 +468,7 @@ FOURIER = ClassVizSettings(mode="fourier", steps=50, lr=0.15, l2=1e-3, tv=0.0, j
 #: A candidate for the default, pending the blind count of ``benchmarks/BLIND.md``.
 MACO = replace(FOURIER, maco=True, l2=0.0)
 #: The object recipe (issue 24, round 9; the default of :func:`class_visualization` until round 16, and still for
-#: a model without ImageNet's classes; ImageNet classifiers get it with a Lite1 and Lite2 ensemble, :data:`OBJECT_ENSEMBLE3`): MACO plus a centre-object prior (the image is
+#: a model without ImageNet's classes; ImageNet classifiers get it with a Lite1 and Lite2 ensemble and a fine-detail last stage, :data:`OBJECT_ENSEMBLE3_DETAIL`): MACO plus a centre-object prior (the image is
 #: seen through a soft round window of radius 0.3, a random ground behind it at every step) and a coarse view
 #: (the model sees every transformed image at 128 px, so one object's shape counts, not fine texture), 100 steps.
 #: Blind viewers (``benchmarks/BLIND.md``, one fresh viewer per set, 224 px): round 8's 20 chosen classes 13/20
@@ -520,8 +520,8 @@ PRIOR = replace(OBJECT, maco=False, generator=True, code_range="statistics", cod
 #: 5). ``benchmarks/README.md``, issue 24, round 16.
 OBJECT_ENSEMBLE = replace(OBJECT, ensemble=("efficientnet_lite1",))
 #: :data:`OBJECT_ENSEMBLE` with EfficientNet-Lite2 as a third member and the plain-ground second run judged by the
-#: least sure of the three (``retry_judge="members"``): the default for ImageNet classifiers since issue 24's round
-#: 17. Lite2, the package's independent judge, then co-decides the image: its verdict on these images is no longer
+#: least sure of the three (``retry_judge="members"``): the default for ImageNet classifiers from issue 24's round
+#: 17 to round 19 (now with a fine-detail last stage, :data:`OBJECT_ENSEMBLE3_DETAIL`). Lite2, the package's independent judge, then co-decides the image: its verdict on these images is no longer
 #: an independent check. On round 17's random development draw (seed 17017) by eye better than OBJECT_ENSEMBLE on 3
 #: of 7 converged classes (a dog's face, a duck's head, a limpkin's bill) and worse on none, and the printer
 #: converged (OBJECT_ENSEMBLE's shows monkey faces). Blind, a fresh random 20 (seed 50719) against OBJECT_ENSEMBLE on
@@ -563,24 +563,27 @@ OBJECT_ENSEMBLE3_SHRINK = replace(OBJECT_ENSEMBLE3, transforms="shrinking", jitt
 #: viewers (the default's "umbrella" / "bicycle", "bird" / "jewellery"), gazelle 2nd by both ("impala" first; the
 #: default's "mushroom"); no class lost; basic level first 13 and 15 against 9 and 11.
 #: Item 3's random goal (12 and 16) is not met. Median 16.1 CPU s per image on one thread against 11.9 (1.35x the
-#: default's total on the 20). Opt-in until the coordinator decides; ``benchmarks/README.md``, issue 24, round 19.
-OBJECT_ENSEMBLE3_DETAIL = replace(OBJECT_ENSEMBLE3, detail_steps=25, detail_view=224, detail_lr=0.15)
+#: default's total on the 20). The default for ImageNet classifiers since round 19 (the rule met);
+#: ``benchmarks/README.md``, issue 24, round 19.
+#: ``detail_view=0`` (the image's side: 224 px at the default size, as judged; a smaller ``size`` keeps working, and
+#: at or below the 128-px canvas the stage is skipped).
+OBJECT_ENSEMBLE3_DETAIL = replace(OBJECT_ENSEMBLE3, detail_steps=25, detail_view=0, detail_lr=0.15)
 #: Presets by name: the two modes, the MACO variant of the Fourier mode, the object recipe scored by the model alone
 #: (``"object"``, the default for a model without ImageNet's classes), the same with a Lite1 ensemble
-#: (``"object_ensemble"``), with Lite2 as a third member (``"object_ensemble3"``, the default for ImageNet
-#: classifiers), the generator prior (``"prior"``), the
+#: (``"object_ensemble"``), with Lite2 as a third member (``"object_ensemble3"``), and with a fine-detail last
+#: stage (``"object_ensemble3_detail"``, the default for ImageNet classifiers), the generator prior (``"prior"``), the
 #: assignment's original defaults and the pixel preset before round 16 (``"pixels_robust"``).
 PRESETS = {"cs231n": CS231N, "fourier": FOURIER, "maco": MACO, "object": OBJECT, "object_ensemble": OBJECT_ENSEMBLE,
            "object_ensemble3": OBJECT_ENSEMBLE3, "object_ensemble3_shrink": OBJECT_ENSEMBLE3_SHRINK,
            "object_ensemble3_detail": OBJECT_ENSEMBLE3_DETAIL, "prior": PRIOR, "assignment": ASSIGNMENT, "pixels_robust": PIXELS_ROBUST}
 #: The preset :func:`class_visualization` uses when given neither ``settings`` nor ``mode``, for a model with
 #: ImageNet's 1000 class names (the ensemble's Lite1 and Lite2 share them); see :func:`default_mode`.
-DEFAULT_MODE = "object_ensemble3"
+DEFAULT_MODE = "object_ensemble3_detail"
 
 
 def default_mode(model: nn.Module) -> str:
     """The preset used when :func:`class_visualization` gets neither ``settings`` nor ``mode``:
-    :data:`DEFAULT_MODE` (``"object_ensemble3"``) for a model whose ``categories`` are ImageNet's 1000 class names
+    :data:`DEFAULT_MODE` (``"object_ensemble3_detail"``) for a model whose ``categories`` are ImageNet's 1000 class names
     (the embedded models and torchvision's), since Lite1 and Lite2 can only co-judge a model with the same classes;
     ``"object"`` (the model alone) for any other model, e.g. one trained on your own classes."""
     return DEFAULT_MODE if _imagenet_classes(model) else "object"
@@ -601,9 +604,9 @@ def preset(mode: str = "cs231n", **changes) -> ClassVizSettings:
     ``"object"`` (MACO with a centre prior and a coarse view: :data:`OBJECT`, :func:`class_visualization`'s
     default for a model without ImageNet's classes), ``"object_ensemble"`` (:data:`OBJECT` scored by the model
     and Lite1 together: :data:`OBJECT_ENSEMBLE`), ``"object_ensemble3"`` (the same with Lite2 as a third member,
-    the second run judged by all three: :data:`OBJECT_ENSEMBLE3`, the default for ImageNet classifiers),
-    ``"object_ensemble3_shrink"`` and ``"object_ensemble3_detail"`` (the same with shrinking transforms, or with a
-    fine-detail last stage at 224 px: :data:`OBJECT_ENSEMBLE3_SHRINK`, :data:`OBJECT_ENSEMBLE3_DETAIL`, opt-in), ``"prior"``
+    the second run judged by all three: :data:`OBJECT_ENSEMBLE3`), ``"object_ensemble3_detail"`` (the same with a
+    fine-detail last stage at 224 px: :data:`OBJECT_ENSEMBLE3_DETAIL`, the default for ImageNet classifiers),
+    ``"object_ensemble3_shrink"`` (with shrinking transforms: :data:`OBJECT_ENSEMBLE3_SHRINK`, opt-in), ``"prior"``
     (:data:`OBJECT` with a generator prior and a Lite1 ensemble: :data:`PRIOR`), ``"assignment"`` (CS231n's
     original defaults, pixel mode) or ``"pixels_robust"`` (:data:`PIXELS_ROBUST`, the pixel preset until issue
     24's round 16). The presets with an ``ensemble`` (``"cs231n"``, ``"object_ensemble"``, ``"object_ensemble3"``, ``"prior"``) need a
@@ -1166,7 +1169,9 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         model: a classifier taking ``[0, 1]`` images.
         target: class index or (for a :class:`~vizlab.models.VizModel`) a class name.
         settings: a :class:`ClassVizSettings`; default: the preset of ``mode``.
-        mode: ``"object_ensemble3"`` (the default for an ImageNet classifier: :data:`OBJECT_ENSEMBLE3`, MACO with
+        mode: ``"object_ensemble3_detail"`` (the default for an ImageNet classifier:
+            :data:`OBJECT_ENSEMBLE3_DETAIL`, ``"object_ensemble3"`` with a fine-detail last stage at 224 px),
+            ``"object_ensemble3"`` (:data:`OBJECT_ENSEMBLE3`, MACO with
             a centre prior and a coarse view, scored by the model, Lite1 and Lite2), ``"object_ensemble"`` (the same
             scored by the model and Lite1: :data:`OBJECT_ENSEMBLE`), ``"object"`` (the same scored by the
             model alone: :data:`OBJECT`, the default for any other model; see :func:`default_mode`), ``"cs231n"``
@@ -1202,8 +1207,8 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         if not isinstance(settings, ClassVizSettings):
             raise TypeError(f"settings must be a ClassVizSettings, got {type(settings).__name__}")
         if mode is not None and mode != settings.mode and not (mode in ("maco", "object") and settings.maco) \
-                and not (mode in ("object_ensemble", "object_ensemble3") and settings.maco
-                         and tuple(settings.ensemble) == tuple(preset(mode).ensemble)) \
+                and not (mode in PRESETS and PRESETS[mode].ensemble and settings.maco
+                         and tuple(settings.ensemble) == tuple(PRESETS[mode].ensemble)) \
                 and not (mode == "prior" and settings.generator):
             raise ValueError(f"mode={mode!r} disagrees with settings.mode={settings.mode!r}")
         settings = replace(settings, **changes) if changes else settings
@@ -1214,7 +1219,12 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     result = _class_image(model, target, settings, **run)
     canvas = result.info.pop("_canvas")
     if settings.detail_steps and result.reason == "finished":
-        result = _detail_stage(model, result, canvas, settings, **run)
+        if (settings.detail_view or settings.size) > canvas_side(settings):
+            result = _detail_stage(model, result, canvas, settings, **run)
+        else:   # detail_view 0 and an image no larger than the canvas: no finer side to continue at
+            result.info["detail"] = dict(steps=0, view=settings.size, seconds=0.0, before=result.info[
+                "target_probability"], reason=f"skipped: the image ({settings.size} px) is no larger than the "
+                                              f"canvas ({canvas_side(settings)} px)")
     return result
 
 
@@ -1560,7 +1570,7 @@ def judge_panel(image: torch.Tensor, target: int | str, models=PANEL, copies=COP
     Round 17 (``benchmarks/proxy_study.py``, unfitted, on the 240 verdicts of rounds 15-16 that came after it):
     ROC AUC 0.75, 76 % of same-set pairs ordered right; no combination of the panel, degraded or cropped copies
     and picture statistics, chosen on rounds 7-14, beat Lite2's rank on the image alone clearly there (AUC 0.74).
-    Those images were made without Lite2. The default for ImageNet models since round 17 (``"object_ensemble3"``)
+    Those images were made without Lite2. The default for ImageNet models since round 17 (``"object_ensemble3"``, with a detail stage since round 19: ``"object_ensemble3_detail"``)
     optimises all three of the panel's networks, so on its images every pair ranks the class high by construction
     (Lite2 put 20 of 20 of round 17's in its top 5; people named 11-15): judge those blind.
 
