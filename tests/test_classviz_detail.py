@@ -158,3 +158,16 @@ def test_default_mode_at_a_size_no_larger_than_the_canvas_skips_the_stage_and_sa
     assert finer.info["detail"]["view"] == 64 and finer.steps == 2  # exact: the stage at the image's side
     with pytest.raises(ValueError, match="detail_view"):   # an explicit side is still checked
         preset("object_ensemble3_detail", size=64, canvas=64, detail_view=96)
+
+
+def test_mode_names_agree_with_their_own_presets_settings(model):
+    """``mode="object_ensemble3_detail"`` (and ``_shrink``) with that preset's settings is no disagreement (they
+    were refused before round 19's adoption); a preset whose ensemble differs still is."""
+    for mode in ("object_ensemble3_detail", "object_ensemble3_shrink"):
+        s = preset(mode, size=32, canvas=32, view=32, steps=1, retry_plain=0.0, ensemble=("efficientnet_lite1",
+                                                                                           "efficientnet_lite2"))
+        r = class_visualization(model, "goldfish", s, mode=mode, progress=False)
+        assert r.info["settings"] == s  # exact
+    with pytest.raises(ValueError, match="disagrees"):
+        class_visualization(model, "goldfish", preset("object_ensemble", size=32, canvas=32, view=32, steps=1),
+                            mode="object_ensemble3_detail", progress=False)
