@@ -158,13 +158,14 @@ def show_maps(image, maps: Mapping[str, torch.Tensor], n: int = 0, *, alpha: flo
 
 def _under(axes: list, some: list) -> dict:
     """Keywords for one horizontal colour bar made on all of a row of ``axes`` (so every panel keeps the same
-    height) but drawn under ``some`` of them: ``shrink`` to their share of the row, ``anchor`` at their place."""
+    height) but drawn under ``some`` of them: ``shrink`` to their share of the row, ``anchor`` at their place,
+    about 0.15 in thick."""
     cols = [i for i, ax in enumerate(axes) if ax in some]
     n, first, span = len(axes), cols[0], cols[-1] - cols[0] + 1
-    shrink = 0.9 * span / n
-    left = (first + 0.05 * span) / n
-    x = min(max(left / (1.0 - shrink), 0.0), 1.0) if shrink < 1 else 0.5
-    return dict(location="bottom", shrink=shrink, anchor=(x, 1.0), aspect=max(12.0, 30.0 * span / n), pad=0.02)
+    shrink = span / n
+    x = first / (n - span) if span < n else 0.5  # anchor: 0 = flush left, 1 = flush right
+    length = shrink * axes[0].figure.get_figwidth()
+    return dict(location="bottom", shrink=shrink, anchor=(x, 1.0), aspect=max(8.0, length / 0.15), pad=0.03)
 
 
 def show_box(ax: Axes, box: tuple[int, int, int, int], colour: str = "red") -> Axes:

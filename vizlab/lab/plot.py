@@ -1,6 +1,7 @@
 """Figures of the lab: a heatmap with the evidence masks drawn on it, a grid of methods, TCAV scores, unit patches."""
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -61,7 +62,7 @@ def method_grid(images: torch.Tensor, maps: dict[str, torch.Tensor], shape_masks
     for i in range(n):
         for j, name in enumerate(names):
             show_evidence(images[i], maps[name][i], shape_masks[i], cue_masks[i], axes[i, j],
-                          title=name if i == 0 else None, cmap=cmap)
+                          title=textwrap.fill(name, 13) if i == 0 else None, cmap=cmap)  # 10 pt fits ~13 chars
         if row_titles is not None:
             axes[i, 0].text(-0.08, 0.5, row_titles[i], transform=axes[i, 0].transAxes, rotation=90, va="center",
                             ha="right", fontsize=LABEL_SIZE)
