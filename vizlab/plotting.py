@@ -125,7 +125,8 @@ def heat_colorbar(axes, *, cmap: str = HEAT_CMAP, vmax: float | None = None, lab
     (draw them with ``overlay(..., normalize=False)`` on ``heat / vmax``) and the bar shows the values.
     Extra keywords go to ``Figure.colorbar`` (e.g. ``shrink``).
     """
-    ax_list = list(np.ravel(np.asarray(axes, dtype=object))) if isinstance(axes, (list, tuple, np.ndarray)) else [axes]
+    many = isinstance(axes, (list, tuple, np.ndarray))
+    ax_list = list(np.ravel(np.asarray(axes, dtype=object))) if many else [axes]
     if not ax_list or not all(isinstance(a, Axes) for a in ax_list):
         raise TypeError("axes must be an Axes or a non-empty list of Axes")
     if vmax is not None:

@@ -53,7 +53,8 @@ def show_cascade(results: Sequence[RandomizationResult], image=None, n: int = 0,
             head = f"…{res.layers[k]}\n" if r == 0 else ""
             label = {"spearman": "ρ", "ssim": "SSIM", "hog": "HOG"}.get(measure, measure)
             ax.set_title(f"{head}{label} {sim:.2f}", fontsize=LABEL_SIZE)
-    fig.suptitle("cascading randomisation from the top (columns: randomised down to this layer)", fontsize=TITLE_SIZE + 1)
+    fig.suptitle("cascading randomisation from the top (columns: randomised down to this layer)",
+                 fontsize=TITLE_SIZE + 1)
     fig.tight_layout()
     return fig
 
