@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .._validate import check_int
-from ..plotting import overlay, show_image, subplots
+from ..plotting import HEAT_CMAP, LABEL_SIZE, TITLE_SIZE, grey_copy, heat_colorbar, overlay, show_image, subplots
 from .occlusion import OcclusionResult
 
 
@@ -32,9 +32,11 @@ def show_occlusion(image, result: OcclusionResult, n: int = 0, *, alpha: float =
         n: which image of the batch.
         alpha: heatmap weight in the overlay.
         axes: three Axes to draw into (default: a new figure).
+
+    The middle panel's colour bar gives the drop in score units, ``0`` to the largest drop.
     """
     if axes is None:
-        fig, axes = subplots(1, 3, figsize=(10.5, 3.6))
+        fig, axes = subplots(1, 3, figsize=(11.5, 3.9), layout="constrained")
     else:
         fig = axes[0].figure
     img = _image_array(image)
@@ -46,18 +48,22 @@ def show_occlusion(image, result: OcclusionResult, n: int = 0, *, alpha: float =
     drop = float(result.grid[n].max())
     axes[0].text(l, t - 2, f"drop {drop:+.3f}", color="red", fontsize=8, va="bottom")
     heat = result.map[n].clamp(min=0)  # where hiding the patch lowers the score
-    axes[1].imshow(overlay(img, heat, alpha=alpha) if float(heat.max()) > 0 else img)
+    top = float(heat.max())
+    axes[1].imshow(overlay(img, heat / top, alpha=alpha, normalize=False) if top > 0 else img)
     axes[1].set_axis_off()
-    axes[1].set_title(f"drop at input resolution (patch {result.patch}, stride {result.stride})", fontsize=8)
+    axes[1].set_title(f"drop at input resolution\n(patch {result.patch}, stride {result.stride})", fontsize=TITLE_SIZE)
+    if top > 0:
+        heat_colorbar(axes[1], vmax=top, label=f"{score} drop", fraction=0.046, pad=0.04)
     g = result.grid[n].numpy()
     lim = max(float(np.abs(g).max()), 1e-12)
     im = axes[2].imshow(g, cmap="coolwarm", vmin=-lim, vmax=lim)
-    axes[2].set_title(f"grid {g.shape[0]}x{g.shape[1]}: {score} drop (red = evidence)", fontsize=8)
+    axes[2].set_title(f"grid {g.shape[0]}x{g.shape[1]}: {score} drop\n(red = evidence)", fontsize=TITLE_SIZE)
     axes[2].set_xticks([])
     axes[2].set_yticks([])
-    fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.04)
+    bar = fig.colorbar(im, ax=axes[2], fraction=0.046, pad=0.04)
+    bar.ax.tick_params(labelsize=LABEL_SIZE)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=TITLE_SIZE + 1)
     return fig
 
 
@@ -97,8 +103,11 @@ def box_filter(heat: torch.Tensor, width: int = 2) -> torch.Tensor:
 def show_maps(image, maps: Mapping[str, torch.Tensor], n: int = 0, *, alpha: float = 0.5,
               overlay_keys: tuple[str, ...] | None = None, title: str | None = None, size: float = 3.2,
               clip: tuple[float, float] | Mapping[str, tuple[float, float]] = (0.0, 99.5),
-              cmap: str = "gray") -> Figure:
+              cmap: str = "gray", heat_cmap: str = HEAT_CMAP, scale: str = "each", colorbar: bool = True) -> Figure:
     """The image, then one panel per map: overlaid on the image (CAM-like) or drawn alone (saliency-like).
+
+    Overlays show the positive part of each map, ``0`` (dark) to its maximum (pale yellow) in ``heat_cmap``;
+    ``colorbar`` adds one bar for them that says which scale it is.
 
     Args:
         image: ``(H, W, 3)`` array or ``(1, 3, H, W)`` tensor.
@@ -107,25 +116,56 @@ def show_maps(image, maps: Mapping[str, torch.Tensor], n: int = 0, *, alpha: flo
         clip: display percentiles ``(low, high)`` of the maps drawn alone (see :func:`clip_map`), or
             ``{title: (low, high)}`` per map (titles not in it get ``(0, 99.5)``).
         cmap: colormap of the maps drawn alone.
+        heat_cmap: colormap of the overlays (default :data:`~vizlab.plotting.HEAT_CMAP`, ``"inferno"``).
+        scale: ``"each"``: every overlay from 0 to its own max; ``"shared"``: all overlays on one scale, 0 to the
+            largest max among them (for maps in the same units, e.g. one method at several layers).
+        colorbar: one colour bar for the overlays (none when no map is overlaid).
     """
+    if scale not in ("each", "shared"):
+        raise ValueError(f"scale must be 'each' or 'shared', got {scale!r}")
     img = _image_array(image)
-    fig, axes = subplots(1, 1 + len(maps), figsize=(size * (1 + len(maps)), size + 0.3), squeeze=False)
+    heats = {key: (m[n] if m.dim() == 3 else m).detach().float().cpu() for key, m in maps.items()}
+    over = {key: ("CAM" in key) if overlay_keys is None else key in overlay_keys for key in heats}
+    shared = max([float(h.clamp(min=0).max()) for k, h in heats.items() if over[k]], default=0.0)
+    bar = colorbar and any(over.values())
+    fig, axes = subplots(1, 1 + len(maps), figsize=(size * (1 + len(maps)), size + (1.1 if bar else 0.5)),
+                         squeeze=False, layout="constrained")
     axes = axes[0]
     show_image(img, axes[0], title="image")
-    for ax, (key, m) in zip(axes[1:], maps.items()):
-        heat = m[n] if m.dim() == 3 else m
-        over = ("CAM" in key) if overlay_keys is None else key in overlay_keys
-        if over:
-            ax.imshow(overlay(img, heat.clamp(min=0), alpha=alpha) if float(heat.max()) > 0 else img)
+    overlaid = []
+    for ax, (key, heat) in zip(axes[1:], heats.items()):
+        if over[key]:
+            h = heat.clamp(min=0)
+            top = shared if scale == "shared" else float(h.max())
+            ax.imshow(overlay(img, h / top, alpha=alpha, cmap=heat_cmap, normalize=False) if top > 0 else img)
+            overlaid.append(ax)
         else:
             low_high = clip.get(key, (0.0, 99.5)) if isinstance(clip, Mapping) else clip
             ax.imshow(clip_map(heat, *low_high).cpu().numpy(), cmap=cmap, vmin=0, vmax=1)
         ax.set_axis_off()
-        ax.set_title(key, fontsize=9)
+        ax.set_title(key, fontsize=TITLE_SIZE)
+    if bar:  # under the overlays only, so it cannot be read as the scale of a map drawn alone
+        where = _under(list(axes), overlaid)
+        if scale == "shared" and shared > 0:
+            heat_colorbar(list(axes), cmap=heat_cmap, vmax=shared, label="heat, one scale for all maps", **where)
+        else:
+            label = "0 \u2026 this map's max" if len(overlaid) == 1 else "each map: 0 \u2026 its own max"
+            heat_colorbar(list(axes), cmap=heat_cmap, label=label, **where)
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=TITLE_SIZE + 1)
     return fig
+
+
+def _under(axes: list, some: list) -> dict:
+    """Keywords for one horizontal colour bar made on all of a row of ``axes`` (so every panel keeps the same
+    height) but drawn under ``some`` of them: ``shrink`` to their share of the row, ``anchor`` at their place,
+    about 0.15 in thick."""
+    cols = [i for i, ax in enumerate(axes) if ax in some]
+    n, first, span = len(axes), cols[0], cols[-1] - cols[0] + 1
+    shrink = span / n
+    x = first / (n - span) if span < n else 0.5  # anchor: 0 = flush left, 1 = flush right
+    length = shrink * axes[0].figure.get_figwidth()
+    return dict(location="bottom", shrink=shrink, anchor=(x, 1.0), aspect=max(8.0, length / 0.15), pad=0.03)
 
 
 def show_box(ax: Axes, box: tuple[int, int, int, int], colour: str = "red") -> Axes:
@@ -156,15 +196,15 @@ def show_baselines(image, grids: Mapping[str, torch.Tensor], *, label: str = "sc
     fig, axes = subplots(1, 1 + len(arrays), figsize=(size * (1 + len(arrays)) + 0.8, size + 0.4), squeeze=False)
     axes = axes[0]
     show_image(img, axes[0], title="image")
-    gray = np.repeat(img.mean(axis=2, keepdims=True), 3, axis=2)
+    gray = grey_copy(img)
     im = None
     for ax, (key, g) in zip(axes[1:], arrays.items()):
         ax.imshow(gray)
         im = ax.imshow(g, cmap="coolwarm", vmin=-lim, vmax=lim, alpha=alpha, extent=(-0.5, w - 0.5, h - 0.5, -0.5),
                        interpolation="nearest")
         ax.set_axis_off()
-        ax.set_title(f"baseline {key}", fontsize=9)
+        ax.set_title(f"baseline {key}", fontsize=TITLE_SIZE)
     fig.colorbar(im, ax=list(axes[1:]), fraction=0.025, pad=0.02, label=label)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=TITLE_SIZE + 1)
     return fig

@@ -8,7 +8,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..plotting import _new_ax, show_image, subplots
+from ..plotting import LABEL_SIZE, TITLE_SIZE, _new_ax, show_image, subplots
 from .faithfulness import Curve
 from .randomization import LabelRandomization, RandomizationResult
 
@@ -42,18 +42,19 @@ def show_cascade(results: Sequence[RandomizationResult], image=None, n: int = 0,
     for r, res in enumerate(results):
         if image is not None:
             show_image(image[n] if isinstance(image, torch.Tensor) and image.dim() == 4 else image, axes[r, 0])
-            axes[r, 0].set_title("image" if r == 0 else "", fontsize=8)
+            axes[r, 0].set_title("image" if r == 0 else "", fontsize=LABEL_SIZE)
         _gray(axes[r, extra], res.original[n])
-        axes[r, extra].set_ylabel(res.method, fontsize=9)
-        axes[r, extra].set_title("trained" if r == 0 else "", fontsize=8)
+        axes[r, extra].set_ylabel(res.method, fontsize=TITLE_SIZE)
+        axes[r, extra].set_title("trained" if r == 0 else "", fontsize=LABEL_SIZE)
         for c, k in enumerate(steps):
             ax = axes[r, extra + 1 + c]
             _gray(ax, res.maps[k, n])
             sim = float(res.similarity[measure][k, n])
             head = f"…{res.layers[k]}\n" if r == 0 else ""
             label = {"spearman": "ρ", "ssim": "SSIM", "hog": "HOG"}.get(measure, measure)
-            ax.set_title(f"{head}{label} {sim:.2f}", fontsize=7)
-    fig.suptitle(f"cascading randomisation from the top (columns: randomised down to this layer)", fontsize=9)
+            ax.set_title(f"{head}{label} {sim:.2f}", fontsize=LABEL_SIZE)
+    fig.suptitle("cascading randomisation from the top (columns: randomised down to this layer)",
+                 fontsize=TITLE_SIZE + 1)
     fig.tight_layout()
     return fig
 
@@ -65,11 +66,11 @@ def show_similarity(results: Sequence[RandomizationResult], measure: str = "spea
         mean = res.similarity[measure].mean(1).numpy()
         ax.plot(range(len(mean)), mean, marker="o", label=res.method)
     ax.set_xticks(range(len(results[0].layers)))
-    ax.set_xticklabels(results[0].layers, rotation=45, ha="right", fontsize=8)
+    ax.set_xticklabels(results[0].layers, rotation=45, ha="right", fontsize=LABEL_SIZE)
     ax.set_ylabel(f"{measure} with trained map")
     ax.set_xlabel("randomised from the top down to")
     ax.axhline(0, color="gray", lw=0.5)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=LABEL_SIZE)
     return ax
 
 
@@ -83,8 +84,8 @@ def show_curves(curves: Mapping[str, Curve], n: int = 0, ax: Axes | None = None,
     ax.set_xlabel("fraction of pixels " + ("inserted" if kinds == {"insertion"} else "removed"))
     ax.set_ylabel("probability of the class")
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7)
-    ax.set_title(title or " / ".join(sorted(kinds)), fontsize=9)
+    ax.legend(fontsize=LABEL_SIZE - 1)
+    ax.set_title(title or " / ".join(sorted(kinds)), fontsize=TITLE_SIZE)
     return ax
 
 
@@ -97,11 +98,11 @@ def show_label_randomization(result: LabelRandomization, n: int = 0, size: float
         show_image(result.images[n], axes[r, 0])
         _gray(axes[r, 1], a[n])
         _gray(axes[r, 2], b[n])
-        axes[r, 0].set_ylabel(name, fontsize=9)
+        axes[r, 0].set_ylabel(name, fontsize=TITLE_SIZE)
         s = float(result.similarity[name]["spearman"][n])
-        axes[r, 2].set_title(f"random labels (spear {s:.2f})" if r == 0 else f"spear {s:.2f}", fontsize=8)
+        axes[r, 2].set_title(f"random labels (spear {s:.2f})" if r == 0 else f"spear {s:.2f}", fontsize=LABEL_SIZE)
         if r == 0:
-            axes[r, 0].set_title("image", fontsize=8)
-            axes[r, 1].set_title("true labels", fontsize=8)
+            axes[r, 0].set_title("image", fontsize=LABEL_SIZE)
+            axes[r, 1].set_title("true labels", fontsize=LABEL_SIZE)
     fig.tight_layout()
     return fig

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from .._validate import check_number, seeded_rng
 from .datasets import ImageSet
 from .neighbours import _as_features, distances
-from ..plotting import subplots
+from ..plotting import LABEL_SIZE, subplots
 
 
 def _labels(labels, n: int) -> np.ndarray:
@@ -159,7 +159,7 @@ def scatter_thumbnails(coords, images: ImageSet | None = None, labels=None, *, c
             ax.add_artist(ab)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(fontsize=7, markerscale=2, loc="best", framealpha=0.7)
+    ax.legend(fontsize=LABEL_SIZE - 1, markerscale=2, loc="best", framealpha=0.7)
     if title:
         ax.set_title(title, fontsize=10)
     return ax

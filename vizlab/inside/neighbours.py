@@ -16,7 +16,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .datasets import ImageSet
-from ..plotting import subplots
+from ..plotting import LABEL_SIZE, subplots
 
 METRICS = ("euclidean", "cosine")
 
@@ -87,7 +87,7 @@ def neighbours_figure(images: ImageSet, queries: Sequence[int], spaces: dict[str
         for ax in axes[r]:
             ax.set_axis_off()
         axes[r, 0].imshow(images.image(q))
-        axes[r, 0].set_title(f"query: {images.label_name(q)}", fontsize=7, fontweight="bold")
+        axes[r, 0].set_title(f"query: {images.label_name(q)}", fontsize=LABEL_SIZE, fontweight="bold")
         for s, name in enumerate(names):
             col = 2 + s * (k + 1)
             idx, _ = nearest_neighbours(spaces[name], q, k, metric=metric)
@@ -95,7 +95,7 @@ def neighbours_figure(images: ImageSet, queries: Sequence[int], spaces: dict[str
                 ax = axes[r, col + c]
                 ax.imshow(images.image(n))
                 same = int(images.labels[n]) == int(images.labels[q])
-                ax.set_title(images.label_name(n), fontsize=6, color="green" if same else "red")
+                ax.set_title(images.label_name(n), fontsize=LABEL_SIZE, color="green" if same else "red")
                 if r == 0 and c == 0:
                     heads.append((ax, f"nearest in {name} \u2192"))
     if title:

@@ -30,7 +30,7 @@ from torch import nn
 from .datasets import ImageSet
 from .features import extract_features, resize_batch
 from .receptive_field import ReceptiveField, receptive_field
-from ..plotting import subplots
+from ..plotting import LABEL_SIZE, TITLE_SIZE, subplots
 from .._validate import check_int, check_number, seeded_generator
 
 PAD_VALUE = 0.5
@@ -349,24 +349,28 @@ def patch_grid(patches: dict[int, list[Patch]], *, padded: bool = True, size: fl
 
 def patch_figure(images: ImageSet, patches: Sequence[Patch], *, size: int | None = None, title: str | None = None,
                  cell: float = 1.4) -> Figure:
-    """Two rows: the patches (at field size), and below each its whole image with the field drawn as a box."""
+    """Two rows: the patches (at field size), and below each its whole image with the field drawn as a box.
+
+    Each panel has a title (the activation above, the image's label below); the constrained layout and a line
+    of height per row keep the lower titles clear of the patches above them.
+    """
     patches = list(patches)
     if not patches:
         raise ValueError("patches is empty")
     n = len(patches)
-    fig, axes = subplots(2, n, figsize=(cell * n, 2 * cell + (0.4 if title else 0)), squeeze=False)
+    fig, axes = subplots(2, n, figsize=(cell * n, 2 * cell + 0.6 + (0.4 if title else 0)), squeeze=False,
+                         layout="constrained")
     for c, p in enumerate(patches):
         top: Axes = axes[0, c]
         top.imshow(p.padded, interpolation="nearest")
-        top.set_title(f"{p.value:.2f}", fontsize=8)
+        top.set_title(f"{p.value:.2f}", fontsize=LABEL_SIZE)
         bottom: Axes = axes[1, c]
         bottom.imshow(_image_at(images, p.image_index, size))
         y0, y1, x0, x1 = p.box
         bottom.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="yellow", lw=1.5))
-        bottom.set_title(images.label_name(p.image_index), fontsize=7)
+        bottom.set_title(images.label_name(p.image_index), fontsize=LABEL_SIZE)
         for ax in (top, bottom):
             ax.set_axis_off()
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=TITLE_SIZE + 1)
     return fig

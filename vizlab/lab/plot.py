@@ -1,6 +1,7 @@
 """Figures of the lab: a heatmap with the evidence masks drawn on it, a grid of methods, TCAV scores, unit patches."""
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -8,7 +9,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..plotting import subplots
+from ..plotting import HEAT_CMAP, LABEL_SIZE, TITLE_SIZE, grey_copy, heat_colorbar, subplots
 
 SHAPE_COLOUR = "white"
 CUE_COLOUR = "#00ff66"
@@ -25,40 +26,49 @@ def draw_masks(ax: Axes, shape_mask, cue_mask, *, linewidth: float = 1.2) -> Non
 
 
 def show_evidence(image, heat, shape_mask=None, cue_mask=None, ax: Axes | None = None, *, title: str | None = None,
-                  alpha: float = 0.55) -> Axes:
-    """``image`` (``(3, H, W)`` tensor or ``(H, W, 3)`` array) under ``heat`` (``(H, W)``, scaled to its maximum,
-    jet colours; ``None``: the image alone) with the masks outlined: the picture the lab asks about (is the heat
-    on the cue or on the shape?)."""
+                  alpha: float = 0.55, cmap: str = HEAT_CMAP) -> Axes:
+    """``image`` (``(3, H, W)`` tensor or ``(H, W, 3)`` array) under ``heat`` (``(H, W)``, ``0`` to its maximum,
+    in ``cmap``; ``None``: the image alone, in colour) with the masks outlined: the picture the lab asks about (is
+    the heat on the cue or on the shape?). Under heat the image is drawn as a dimmed gray copy, so that a red,
+    green, blue or yellow cue cannot be read as heat, nor heat as a cue."""
     if ax is None:
         _, ax = subplots(figsize=(3, 3))
     img = torch.as_tensor(image).detach().float().cpu()
     if img.dim() == 3 and img.shape[0] == 3:
         img = img.permute(1, 2, 0)
-    ax.imshow(img.numpy().clip(0, 1), interpolation="nearest")
-    if heat is not None:
+    img = img.numpy().clip(0, 1)
+    if heat is None:
+        ax.imshow(img, interpolation="nearest")
+    else:
+        ax.imshow(0.75 * grey_copy(img), vmin=0, vmax=1, interpolation="nearest")
         h = torch.as_tensor(heat).detach().float().cpu().clamp_min(0)
         h = (h / h.max().clamp_min(1e-12)).numpy()
-        ax.imshow(h, cmap="jet", alpha=alpha * np.clip(h * 1.5, 0.15, 1.0), vmin=0, vmax=1, interpolation="bilinear")
+        ax.imshow(h, cmap=cmap, alpha=alpha * np.clip(h * 1.5, 0.15, 1.0), vmin=0, vmax=1, interpolation="bilinear")
     draw_masks(ax, shape_mask, cue_mask)
     ax.set_axis_off()
     if title:
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=TITLE_SIZE)
     return ax
 
 
 def method_grid(images: torch.Tensor, maps: dict[str, torch.Tensor], shape_masks, cue_masks, *,
-                row_titles: Sequence[str] | None = None, size: float = 1.35) -> Figure:
-    """One row per image, one column per method: :func:`show_evidence` panels (column titles: the methods)."""
+                row_titles: Sequence[str] | None = None, size: float = 1.35, cmap: str = HEAT_CMAP,
+                colorbar: bool = True) -> Figure:
+    """One row per image, one column per method: :func:`show_evidence` panels (column titles: the methods), and
+    with ``colorbar`` one bar saying that each map runs from 0 to its own max."""
     n, names = len(images), list(maps)
-    fig, axes = subplots(n, len(names), figsize=(size * len(names), size * n + 0.3), squeeze=False)
+    fig, axes = subplots(n, len(names), figsize=(size * len(names) + (0.8 if colorbar else 0), size * n + 0.5),
+                         squeeze=False, layout="constrained")
     for i in range(n):
         for j, name in enumerate(names):
             show_evidence(images[i], maps[name][i], shape_masks[i], cue_masks[i], axes[i, j],
-                          title=name if i == 0 else None)
+                          title=textwrap.fill(name, 13) if i == 0 else None, cmap=cmap)  # 10 pt fits ~13 chars
         if row_titles is not None:
             axes[i, 0].text(-0.08, 0.5, row_titles[i], transform=axes[i, 0].transAxes, rotation=90, va="center",
-                            ha="right", fontsize=8)
-    fig.tight_layout(pad=0.3)
+                            ha="right", fontsize=LABEL_SIZE)
+    if colorbar:
+        heat_colorbar(axes, cmap=cmap, label="each map: 0 \u2026 its own max", shrink=0.6)
+    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.01, hspace=0.01)
     return fig
 
 
@@ -84,16 +94,18 @@ def show_tcav(results: dict, ax: Axes | None = None, *, title: str | None = None
             ax.bar(x, r.effect, width * 0.9, yerr=2 * r.stderr, color=f"C{k}", label=c if g == 0 else None,
                    capsize=2)
             if r.significant:
-                ax.text(x, r.effect + (0.1 if r.effect >= 0 else -0.45), "*", ha="center", fontsize=11)
-            ax.text(x, -0.3 if r.effect >= 0 else 0.1, f"{r.mean:.2f}", ha="center", fontsize=6, color="0.3")
+                ax.text(x, r.effect + (0.1 if r.effect >= 0 else -0.45), "*", ha="center", fontsize=12)
+            ax.text(x, -0.3 if r.effect >= 0 else 0.1, f"{r.mean:.2f}", ha="center", fontsize=LABEL_SIZE - 1,
+                    color="0.25")
             top = max(top, abs(r.effect) + 2 * r.stderr)
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, fontsize=LABEL_SIZE)
+    ax.tick_params(axis="y", labelsize=LABEL_SIZE)
     ax.set_ylim(-top - 0.6, top + 0.6)
-    ax.set_ylabel("effect on the logit\n(TCAV, first order)", fontsize=8)
-    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    ax.set_ylabel("effect on the logit\n(TCAV, first order)", fontsize=LABEL_SIZE)
+    ax.legend(fontsize=LABEL_SIZE - 1, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=TITLE_SIZE)
     return ax
 
 
@@ -117,6 +129,6 @@ def unit_patches(images: torch.Tensor, maps: torch.Tensor, units: dict[int, tupl
             ax.contour((maps[n, unit] > thresholds[unit]).float().numpy(), levels=[0.5], colors=["#00ff66"],
                        linewidths=1.0)
         concept, iou = units[unit]
-        axes[i, 0].set_title(f"unit {unit}: {concept} (IoU {iou:.2f})", fontsize=7, loc="left")
+        axes[i, 0].set_title(f"unit {unit}: {concept} (IoU {iou:.2f})", fontsize=LABEL_SIZE, loc="left")
     fig.tight_layout(pad=0.2)
     return fig

@@ -21,7 +21,7 @@ from ..attribution.cam import default_layer
 from ..evaluate import (METHODS, attribute, cascade_step, deletion, preserved_weights, randomization_layers,
                         show_curves, spearman)
 from ..evaluate.methods import canonical_name
-from ..plotting import show_image, subplots
+from ..plotting import HEAT_CMAP, show_image, subplots
 from .base import Explorer
 from .gradcam import spatial_layers
 
@@ -115,7 +115,7 @@ class TrustExplorer(Explorer):
         fig, axes = subplots(1, 3, figsize=(11, 3.4))
         show_image(self.x[0], axes[0], title=self.model.categories[self.target])
         h = heat[0].abs().cpu().numpy()
-        axes[1].imshow(h / max(float(h.max()), 1e-12), cmap="jet" if "CAM" in method else "gray", vmin=0, vmax=1)
+        axes[1].imshow(h / max(float(h.max()), 1e-12), cmap=HEAT_CMAP if "CAM" in method else "gray", vmin=0, vmax=1)
         axes[1].set_axis_off()
         where = "trained model" if k == 0 else f"randomised down to {self.groups[k - 1][0]}"
         axes[1].set_title(f"{method} ({where})\nρ with the trained map: {rho:.2f}", fontsize=9)
