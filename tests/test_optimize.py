@@ -322,6 +322,26 @@ def test_fooling_checks_its_arguments(tiny):
         fooling_image(tiny, torch.rand(1, 3, 16, 16), 1, score="margin")
 
 
+def test_show_fooling_true_scale_panel():
+    """magnify=1 draws the change at its true scale (0.5 + d, nearly flat grey) and says so; 10 magnifies it."""
+    import matplotlib.pyplot as plt
+
+    from vizlab.optimize import show_fooling
+    from vizlab.optimize.fooling import FoolingResult
+    original = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    d = 0.02 * torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    result = FoolingResult((original + d).clamp(0, 1), original, 1, 1, 0.9, 3, "finished")
+    for magnify, title in [(1, "difference at true scale"), (10, "difference x10")]:
+        fig = show_fooling(result, magnify=magnify)
+        ax = fig.axes[3]
+        shown = np.asarray(ax.images[0].get_array(), dtype=float)
+        expected = result.magnified(magnify)[0].permute(1, 2, 0).numpy()
+        assert ax.get_title() == title
+        assert np.allclose(shown, expected, atol=1e-6)
+        plt.close(fig)
+    assert np.abs(result.magnified(1) - 0.5).max() < np.abs(result.magnified(10) - 0.5).max()
+
+
 def test_repeated_renders_leave_no_hooks_or_tensors(tiny):
     import gc
     import warnings

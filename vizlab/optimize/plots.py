@@ -35,7 +35,8 @@ def show_snapshots(result: RenderResult, ncols: int | None = None, size: float =
 
 def show_fooling(result: FoolingResult, categories: Sequence[str] | None = None, magnify: float = 10.0,
                  size: float = 2.6) -> Figure:
-    """CS231n's four panels: original, fooling image, difference, and the difference magnified."""
+    """CS231n's four panels: original, fooling image, difference (stretched to full contrast), and the difference
+    ``0.5 + magnify * d`` (CS231n shows it 10x; ``magnify=1``: at its true scale, a flat grey)."""
     name = categories[result.target] if categories is not None else str(result.target)
     diff = result.difference
     scaled = (diff - diff.min()) / (diff.max() - diff.min()).clamp_min(1e-12)
@@ -43,7 +44,8 @@ def show_fooling(result: FoolingResult, categories: Sequence[str] | None = None,
     show_image(result.original, axes[0], "original")
     show_image(result.fooled, axes[1], f"predicted '{name}' (p={result.probability:.2f})")
     show_image(scaled, axes[2], f"difference (rescaled; max |d| = {diff.abs().max():.3f})")
-    show_image(result.magnified(magnify), axes[3], f"difference x{magnify:g}")
+    show_image(result.magnified(magnify), axes[3],
+               "difference at true scale" if magnify == 1 else f"difference x{magnify:g}")
     fig.tight_layout()
     return fig
 
