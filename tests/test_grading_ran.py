@@ -14,7 +14,8 @@ from __future__ import annotations
 import pytest
 
 from vizlab.exercises import catalog, rules
-from vizlab.exercises.grading import Limits, Run, judge_run, no_loops_verdict, what_ran
+from vizlab.exercises.grading import (UNCONFIRMED, Limits, Run, believed_cases, judge_run, no_loops_verdict,
+                                      what_ran)
 from vizlab.exercises.protocol import read_frames
 
 from test_grading import GRAM, IMPORTS, TV, notebook
@@ -163,7 +164,44 @@ def run_with(frames: list[dict]) -> Run:
 def reports(codes, token=TOKEN, whole=1, cases=None):
     n = len(catalog.get("tv").cases(hidden=True)) if cases is None else cases
     return [{"kind": "ran", "exercise": "tv", "case": i, "codes": [list(c) for c in codes], "whole": whole,
-             "token": token} for i in range(n)]
+             "hit": "", "token": token} for i in range(n)]
+
+
+def case_frame(i: int, value=None, error=None) -> dict:
+    return {"kind": "case", "exercise": "tv", "case": i, "value": value, "error": error, "seconds": 0.0,
+            "forbidden": [], "loops": []}
+
+
+def test_a_case_frame_is_believed_only_right_after_its_report_and_only_once():
+    hello = {"kind": "hello", "token": TOKEN}
+    ran = reports([(3, 1)])
+    honest = [hello] + [f for i in range(N_TV) for f in (ran[i], case_frame(i, value=1.0))]
+    assert {i: f["value"] for i, f in believed_cases(run_with(honest), "tv").items()} == {i: 1.0 for i in range(N_TV)}
+    # a frame the notebook wrote during call 0 (before the report), then the process ended
+    forged = [hello, case_frame(0, value=2.0)]
+    assert believed_cases(run_with(forged), "tv")[0]["error"] == UNCONFIRMED
+    # ... or during call 1, for case 0 again (a second case frame): neither is believed
+    doubled = honest[:3] + [ran[1], case_frame(0, value=2.0), case_frame(1, value=1.0)]
+    believed = believed_cases(run_with(doubled), "tv")
+    assert believed[0]["error"] == UNCONFIRMED and believed[1]["value"] is None, believed
+    # ... or a case frame put between a report and the harness's case frame
+    wedged = [hello, ran[0], case_frame(1, value=2.0), case_frame(0, value=1.0)]
+    believed = believed_cases(run_with(wedged), "tv")
+    assert believed[0]["error"] == UNCONFIRMED and believed[1]["error"] == UNCONFIRMED
+    # frames made by hand without a hello (tests of the judge) are read as they are
+    assert believed_cases(run_with([case_frame(0, value=3.0)]), "tv")[0]["value"] == 3.0
+
+
+@pytest.mark.parametrize("hit, says", [("vizlab", "calls vizlab's own implementation"), ("file", "runs code from")])
+def test_the_watch_verdict_travels_in_the_report(hit, says):
+    """A notebook that rewrites its case frames (it replaced what the frame writer uses) cannot clear a refusal: the
+    verdict's kind comes with the report, out of its reach."""
+    run = run_with([{"kind": "hello", "token": TOKEN}, {"kind": "function", "exercise": "tv", "source": None,
+                                                        "loops": []}]
+                   + [f for i, r in enumerate(reports([(3, 1)])) for f in ({**r, "hit": hit}, case_frame(i, 1.0))])
+    assert believed_cases(run, "tv")[0]["value"] is None
+    scores = judge_run(run, ["tv"])["tv"]
+    assert scores["points"] == 0 and says in "".join(scores["problems"]), scores["problems"]
 
 
 def test_the_source_splits_loops_reached_by_name_from_loops_reached_through_a_value():
@@ -289,11 +327,22 @@ def test_the_watch_says_when_a_call_was_not_watched_whole(monkeypatch):
     def boom(path):
         raise RuntimeError("no")
 
+    exec(compile("def h(x):\n    return x - 1", "<cell 3>", "exec"), space)
+    original = os.path.exists
     with watch:
-        monkeypatch.setattr(os.path, "exists", boom)  # replaced during the call: the judge raises, is not removed
+        os.path.exists = boom  # replaced and put back within the call: the judge never calls it
+        space["h"](1)
+        os.path.exists = original
+    assert not watch.whole and watch.ran == {(3, 1)}
+    assert "posixpath.exists (the notebook replaced it" in watch.hit[1], watch.hit
+    watch.verdicts.clear()
+    watch._replaced = lambda: None  # (as if the judge raised for another reason)
+    with watch:
+        monkeypatch.setattr(os.path, "exists", boom)
         space["g"](1)
-    assert not watch.whole and watch.ran == {(3, 3)}
+    assert not watch.whole and watch.ran == {(3, 3)}  # the tracer was not removed: the report is still made
     assert "could not judge it: RuntimeError" in watch.hit[1], watch.hit
+    del watch._replaced
     with watch:  # replaced before the call
         space["f"](1)
     assert not watch.whole and "posixpath.exists (the notebook replaced it" in watch.hit[1], watch.hit

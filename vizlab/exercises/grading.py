@@ -84,6 +84,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -271,6 +272,49 @@ def what_ran(run: Run, exercise: str) -> tuple[set[tuple[int, int]], bool]:
     return keys, whole
 
 
+UNCONFIRMED = ("the grader could not confirm this result: the sandbox's own report of the call is missing, or "
+               "the notebook wrote result records of its own")
+
+
+def believed_cases(run: Run, exercise: str) -> dict[int, dict]:
+    """``exercise``'s case frames, by case, as the grader believes them.
+
+    A run whose first frame is the harness's ``hello`` (every real run: it is written before any cell) has, for
+    each call, a ``ran`` frame with the token, then at once the call's ``case`` frame. A case frame is believed
+    only there, and only when it is the one case frame of that case in the run; any other (a frame the notebook
+    wrote, a second one) leaves the case unconfirmed: no value, no points. The watch's verdict is taken from the
+    ``ran`` frame (``hit``), out of reach of a notebook that rewrites what the harness's frame writer sends: a case
+    whose call the watch refused is refused even when its case frame says otherwise. Frames without a ``hello``
+    (made by hand, in tests) are read as they are.
+    """
+    cases = [f for f in run.frames if f["kind"] == "case" and f["exercise"] == exercise]
+    token = run.frames[0]["token"] if run.frames and run.frames[0]["kind"] == "hello" else None
+    if token is None:
+        return {f["case"]: f for f in cases}
+    count = Counter(f["case"] for f in cases)
+    believed: dict[int, dict] = {}
+    for i, frame in enumerate(run.frames[:-1]):
+        if frame["kind"] != "ran" or frame["exercise"] != exercise or frame["token"] != token:
+            continue
+        case, after = frame["case"], run.frames[i + 1]
+        if case in believed or count[case] != 1 or after["kind"] != "case" or after["exercise"] != exercise \
+                or after["case"] != case:
+            believed[case] = None  # (a second ran frame with the token cannot come from the harness either)
+            continue
+        error = after["error"] or ""
+        if frame["hit"] == "vizlab" and not error.startswith(REFUSED):
+            after = {**after, "value": None, "error": f"{REFUSED}vizlab code outside the generic helpers (the "
+                                                      "sandbox's report) is vizlab's own code"}
+        elif frame["hit"] == "file" and not error.startswith(CODE_REFUSED):
+            after = {**after, "value": None, "error": f"{CODE_REFUSED}code the sandbox's watch refused (its report)"}
+        believed[case] = after
+    for case in count:  # a case frame with no believed place
+        if believed.get(case) is None:
+            believed[case] = {"kind": "case", "exercise": exercise, "case": case, "value": None,
+                              "error": UNCONFIRMED, "seconds": 0.0, "forbidden": [], "loops": []}
+    return {case: f for case, f in believed.items() if f is not None}
+
+
 def no_loops_verdict(run: Run, exercise: str) -> tuple[list[str], bool]:
     """The loops charged to ``exercise``'s function, and whether run-time facts settle which of several defs ran.
 
@@ -313,7 +357,7 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
     for name in exercises:
         ex = catalog.get(name)
         cases = ex.cases(hidden=True)
-        frames = {f["case"]: f for f in run.frames if f["kind"] == "case" and f["exercise"] == name}
+        frames = believed_cases(run, name)
         missing = any(f["kind"] == "missing" and f["exercise"] == name for f in run.frames)
         defined = any(f["kind"] == "function" and f["exercise"] == name for f in run.frames)
         loops, settled = no_loops_verdict(run, name)
@@ -352,6 +396,8 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
                 problem = f"not run{': ' + run.ended if run.ended else ''}"
             elif rule:
                 problem = rule
+            elif frame["error"] == UNCONFIRMED:
+                problem = f"input {case.label}{tag}: {UNCONFIRMED} (no points for it)"
             elif frame["error"] == "not implemented":
                 problem = f"`{ex.function}` is not implemented yet (raises NotImplementedError)"
             elif frame["error"]:

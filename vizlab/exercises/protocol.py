@@ -7,7 +7,8 @@ before it allocates anything; each record kind has a fixed schema (:data:`_SCHEM
 Two kinds carry the run-time report of the no-loops rule (:func:`vizlab.exercises.student._run_report`): ``hello``,
 the first frame of every run, with a token the harness made before any cell ran, and ``ran``, one per graded call:
 the ``(cell, first line)`` of each judged code object that started during it (cell ``-1``: a magic body; line
-``0``: a cell's top level), ``whole`` (the call was not stopped by the grader) and the token again. They are built
+``0``: a cell's top level), ``whole`` (the call was not stopped by the grader), ``hit`` (the kind of the watch's
+verdict, if any) and the token again. They are built
 by hand from built-in types (no ``json`` on the sandbox side); the reader checks them like any other frame.
 """
 from __future__ import annotations
@@ -111,7 +112,7 @@ _SCHEMA: dict[str, dict[str, tuple]] = {
              "seconds": (float, int), "forbidden": (list,), "loops": (list,)},
     "threads": {"count": (int,)},
     "hello": {"token": (str,)},
-    "ran": {"exercise": (str,), "case": (int,), "codes": (list,), "whole": (int,), "token": (str,)},
+    "ran": {"exercise": (str,), "case": (int,), "codes": (list,), "whole": (int,), "hit": (str,), "token": (str,)},
     "done": {},
 }
 
@@ -192,6 +193,8 @@ def parse_frame(header: Any, blob: bytes) -> dict:
             raise BadFrame("field codes is not a short list of (cell, line) pairs")
         if name == "whole" and value not in (0, 1):
             raise BadFrame("field whole is not 0 or 1")
+        if name == "hit" and value not in ("", "vizlab", "file"):
+            raise BadFrame("field hit is not a verdict of the watch")
         if name == "token" and len(value) > 64:
             raise BadFrame("field token is too long")
         if isinstance(value, str) and len(value) > MAX_STR:

@@ -290,12 +290,20 @@ class _LibraryWatch:
                 self.ran.add((cell, 0 if code.co_name == "<module>" else code.co_firstlineno))
             seen = self.verdicts.get(id(code))
             if seen is None or seen[0] is not code:  # the code is kept, so its id is never reused meanwhile
-                try:
-                    verdict = self._judge(code, frame.f_globals.get("__name__"), frame.f_globals)
-                except BaseException as exc:  # noqa: BLE001 - a tracer that raises is removed: never let it
-                    verdict = ("file", f"{code.co_filename} (the grader's watch could not judge it: "
-                                       f"{type(exc).__name__})")
-                seen = self.verdicts[id(code)] = (code, verdict)
+                # the judge calls os.path functions here, where nothing is traced: never one the notebook replaced,
+                # even for a moment (replaced and put back within the call)
+                replaced = self._replaced()
+                if replaced:  # (not kept as the code's verdict: it says nothing of the code)
+                    seen, self.whole = (code, ("file", f"{replaced} (the notebook replaced it; the grader's watch "
+                                                       "uses it)")), False
+                else:
+                    try:
+                        verdict = self._judge(code, frame.f_globals.get("__name__"), frame.f_globals)
+                    except BaseException as exc:  # noqa: BLE001 - a tracer that raises is removed: never let it
+                        verdict = ("file", f"{code.co_filename} (the grader's watch could not judge it: "
+                                           f"{type(exc).__name__})")
+                        self.whole = False
+                    seen = self.verdicts[id(code)] = (code, verdict)
             if seen[1] and self.hit is None:
                 self.hit = seen[1]
         return None  # no line events: only calls are looked at
@@ -342,9 +350,10 @@ class _LibraryWatch:
 
 def _run_report(fd: int):
     """Start the run-time report: write the ``hello`` frame, with a token made here, and return ``report(exercise,
-    case, ran, whole)``, which writes one ``ran`` frame (what :class:`_LibraryWatch` saw start during that call) with
-    the same token. Called before any cell runs, so ``hello`` is the first frame of the results pipe: the grader
-    takes its token as the harness's and believes a ``ran`` frame only when it carries that token.
+    case, ran, whole, hit)``, which writes one ``ran`` frame (what :class:`_LibraryWatch` saw start during that
+    call, and the kind of its verdict: ``"vizlab"``, ``"file"`` or none) with the same token. Called before any cell
+    runs, so ``hello`` is the first frame of the results pipe: the grader takes its token as the harness's and
+    believes a ``ran`` frame only when it carries that token.
 
     The token is kept only in this closure (never in a frame's locals, a module, or a pipe the notebook can read),
     and the frames are built from built-in types with the functions taken before the cells ran: no code of the
@@ -361,14 +370,15 @@ def _run_report(fd: int):
 
     send('{"kind": "hello", "token": "%s"}' % token)
 
-    def report(exercise: str, case: int, ran, whole: bool) -> None:
+    def report(exercise: str, case: int, ran, whole: bool, hit: str = "") -> None:
         codes = sorted(ran)
         if len(codes) > MAX_RAN:  # the rest is not listed: the report is not whole
             codes, whole = codes[:MAX_RAN], False
         name = exercise if exercise.isascii() and exercise.isidentifier() else "?"
         listed = ", ".join("[%d, %d]" % (int(cell), int(line)) for cell, line in codes)
-        send('{"kind": "ran", "exercise": "%s", "case": %d, "codes": [%s], "whole": %d, "token": "%s"}'
-             % (name, int(case), listed, 1 if whole else 0, token))
+        kind = hit if hit in ("vizlab", "file") else ""
+        send('{"kind": "ran", "exercise": "%s", "case": %d, "codes": [%s], "whole": %d, "hit": "%s", "token": "%s"}'
+             % (name, int(case), listed, 1 if whole else 0, kind, token))
 
     return report
 
@@ -550,6 +560,8 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
             if watch.hit and not str(record["error"] or "").startswith((REFUSED_PREFIX, CODE_REFUSED_PREFIX)):
                 record["value"], record["error"] = None, watch.refusal()  # whatever it returned or raised
             record["seconds"] = time.monotonic() - started
-            report(name, i, watch.ran, whole and watch.whole)  # before the case's frame: no value without it
+            # before the case's frame, which the grader believes only beside it; the watch's verdict travels here
+            # too, out of reach of a notebook that replaced what write_frame uses (json, os.write)
+            report(name, i, watch.ran, whole and watch.whole, watch.hit[0] if watch.hit else "")
             write_frame(fd, record)
     write_frame(fd, {"kind": "done"})
