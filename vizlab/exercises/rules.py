@@ -414,11 +414,11 @@ def _code_loops(trees: Sequence[tuple[int, ast.AST, str]]) -> dict[tuple[int, in
                 entries.append(((cell, node.lineno), _COMPREHENSION_CODE[type(node)], [node]))
         for key, owner, body in entries:
             loops = found.setdefault(key, [])
-            for inner in _own_nodes(body):
-                if type(inner) in LOOP_NODES:
-                    label = loop_label(inner, owner, where)
-                    if label not in loops:
-                        loops.append(label)
+            for inner in sorted((n for n in _own_nodes(body) if type(n) in LOOP_NODES),
+                                key=lambda n: (n.lineno, n.col_offset)):
+                label = loop_label(inner, owner, where)
+                if label not in loops:
+                    loops.append(label)
     return found
 
 

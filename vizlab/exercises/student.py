@@ -11,6 +11,7 @@ no-loops rule (the trust rules are in :mod:`vizlab.exercises.grading`).
 """
 from __future__ import annotations
 
+import operator
 import os
 import pickle
 import resource
@@ -32,6 +33,7 @@ from .sandbox import PR_SET_PDEATHSIG, _prctl
 _os_write, _urandom = os.write, os.urandom
 _pack_lengths = struct.Struct(">II").pack
 _settrace, _gettrace = sys.settrace, sys.gettrace
+_is = operator.is_
 
 class CallTimeout(Exception):
     """A cell or a call ran past the per-call limit."""
@@ -222,15 +224,18 @@ class _LibraryWatch:
         # never the working folder, nor a folder that holds it (the notebook writes there); vizlab's own folder is
         # judged by the rule for vizlab's code
         self.roots = (self.root, *(r for r in roots if not work.startswith(r) and not r.startswith(work)))
-        self.verdicts: dict[int, tuple[types.CodeType, tuple[str, str] | None]] = {}  # id(code) -> (code, verdict)
+        # id(code) -> (code, verdict, (cell, first line) or None)
+        self.verdicts: dict[int, tuple[types.CodeType, tuple[str, str] | None, tuple[int, int] | None]] = {}
         import genericpath
         import posixpath
         import stat
 
         # what the judge (and os.path.realpath under it) calls, as it is before the notebook runs (not what is None
         # yet: a cache the module fills on first use, like posixpath._varprog)
-        self.snapshot = [(vars(m), m.__name__, key, value) for m in (os, os.path, posixpath, genericpath, stat)
-                         for key, value in list(vars(m).items()) if value is not None]
+        self.snapshot = []
+        for module in dict.fromkeys((os, os.path, posixpath, genericpath, stat)):  # (os.path is posixpath here)
+            kept = [(key, value) for key, value in list(vars(module).items()) if value is not None]
+            self.snapshot.append((vars(module), module.__name__, tuple(k for k, _ in kept), tuple(v for _, v in kept)))
         self.whole = True  # the last call was watched from its start to its end, with the judge's functions intact
         self.hit: tuple[str, str] | None = None
         self.active = False
@@ -285,17 +290,18 @@ class _LibraryWatch:
     def __call__(self, frame, event, arg):
         if event == "call":
             code = frame.f_code
-            cell = self.cell_of.get(code.co_filename)
-            if cell is not None:  # (a generator resumed starts again: it is seen too)
-                self.ran.add((cell, 0 if code.co_name == "<module>" else code.co_firstlineno))
             seen = self.verdicts.get(id(code))
             if seen is None or seen[0] is not code:  # the code is kept, so its id is never reused meanwhile
+                # what the run-time report lists for it: (cell, first line) of a judged cell's code (a generator
+                # resumed starts again: it is listed too), computed once per code object
+                cell = self.cell_of.get(code.co_filename)
+                key = None if cell is None else (cell, 0 if code.co_name == "<module>" else code.co_firstlineno)
                 # the judge calls os.path functions here, where nothing is traced: never one the notebook replaced,
                 # even for a moment (replaced and put back within the call)
                 replaced = self._replaced()
                 if replaced:  # (not kept as the code's verdict: it says nothing of the code)
                     seen, self.whole = (code, ("file", f"{replaced} (the notebook replaced it; the grader's watch "
-                                                       "uses it)")), False
+                                                       "uses it)"), key), False
                 else:
                     try:
                         verdict = self._judge(code, frame.f_globals.get("__name__"), frame.f_globals)
@@ -303,7 +309,9 @@ class _LibraryWatch:
                         verdict = ("file", f"{code.co_filename} (the grader's watch could not judge it: "
                                            f"{type(exc).__name__})")
                         self.whole = False
-                    seen = self.verdicts[id(code)] = (code, verdict)
+                    seen = self.verdicts[id(code)] = (code, verdict, key)
+            if seen[2] is not None:
+                self.ran.add(seen[2])
             if seen[1] and self.hit is None:
                 self.hit = seen[1]
         return None  # no line events: only calls are looked at
@@ -311,9 +319,10 @@ class _LibraryWatch:
     def _replaced(self) -> str | None:
         """The first function of ``os``/``os.path``/``stat`` that differs from when the watch was made: the judge
         calls them inside the tracer, where the code they run is not traced."""
-        for namespace, module, key, value in self.snapshot:
-            if namespace.get(key, _MISSING) is not value:
-                return f"{module}.{key}"
+        for namespace, module, keys, values in self.snapshot:
+            # identity only, in C (no __eq__ of the notebook's objects runs)
+            if not all(map(_is, map(namespace.get, keys), values)):
+                return next(f"{module}.{k}" for k, v in zip(keys, values) if namespace.get(k, _MISSING) is not v)
         return None
 
     def __enter__(self):
