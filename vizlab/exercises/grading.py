@@ -32,6 +32,41 @@ unless ``regrade=True``.
 ``sandbox="none"`` runs notebooks as plain processes of your user, with the limits but without isolation: only
 for trusted notebooks (it warns loudly).
 
+**The no-loops rule judges what ran** (round 19). The source reading alone charged a looping helper that only
+built a constant at top level (``CONST = list(map(_helper, range(3)))``), sent an honest ``if torch.cuda.
+is_available(): def f ... else: def f ...`` to review, and did not see a helper returned by a factory (``helper =
+make()``). Now an exercise's loops are the union of
+
+* the loops in the judged code that *ran* during its graded calls: the sandbox's watch (``sys.settrace``, set
+  before each call) lists the ``(cell, first line)`` of every code object of a judged cell or magic body that
+  starts, at any depth; the judge has parsed every cell, so each maps to its def, lambda, class or comprehension
+  and the loops of its own body (:attr:`SourceRules.code_loops`; the rule's definition of a loop is unchanged:
+  ``for``, ``while`` and comprehensions, where they are written), and
+* what the source requires whatever ran: the loops in the defs the function reaches by name (its def, the helpers
+  it names, theirs: :attr:`SourceRules.direct_loops`). Only a helper reached through a *value* made at top level
+  (``H = {"f": _impl}``, ``CONST = list(map(_helper, ...))``) is left to the run-time facts.
+
+*How the facts travel.* Before any cell runs, the harness writes a ``hello`` frame with a random token it keeps only
+in a closure (:func:`vizlab.exercises.student._run_report`); after each call, before the call's ``case`` frame, a
+``ran`` frame with the codes, whether the call ran to its end, and the token. Both are built from built-in types
+with ``os.write`` and ``struct`` taken before the cells ran, so a notebook that replaces library functions cannot
+read or edit them; the notebook cannot read the results pipe, and importing the harness modules or reaching code
+objects (``gi_code``) needs review (:mod:`~vizlab.exercises.rules`). The watch lists a code before it judges it,
+its judge never raises (a tracer that raises is removed), and a call is not watched whole, and needs review, when
+the tracer was gone at its end or a function of ``os``, ``os.path`` or ``stat`` (which the judge calls inside the
+tracer, where nothing is traced) differs from before the cells ran.
+
+*What is believed* (:func:`what_ran`). The student process is hostile and can write frames of its own (its
+results pipe is open to it) or end itself mid-call. So a listed code may always *add* loops, from any ``ran``
+frame; but the report may *narrow* the rule (drop a helper reached through a value that did not run, settle which of
+several defs ran) only when it is whole: the first frame is the harness's ``hello`` (no notebook code has run
+before it) and there is no second one, every ``ran`` frame of the run carries that token, each case of the exercise
+has exactly one ``ran`` frame, no call was stopped by a limit or skipped, and every code listed is one the judge
+placed. *When it is missing or not whole* (an old sandbox, a crash, a forged or cut report), the rule is the source
+reading alone, as before: every loop found in the defs reached by name or through a value counts, and several
+defs still need review (deny). A notebook that reads the process's memory for the token is beyond this; such code
+(``ctypes``, ``gc``, frames) already needs review or is refused.
+
 The code, by job: :mod:`~vizlab.exercises.backends` (starting the sandbox), :mod:`~vizlab.exercises.sandbox` (the
 zygote and each notebook's namespaces), :mod:`~vizlab.exercises.student` (the process that runs the cells and
 calls the functions), :mod:`~vizlab.exercises.protocol` (the frames it sends back), :mod:`~vizlab.exercises.rules`
@@ -49,6 +84,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -61,7 +97,8 @@ from .cli import LIMIT_BOUNDS, MAX_JOBS
 from .core import Unsupported
 from .feedback import _write_csv, atomic_write, csv_cell, feedback_name, feedback_text  # noqa: F401 (re-exported)
 from .protocol import parse_status, read_frames
-from .rules import GENERIC_MODULES, SourceRules, _cases_blob, _notebooks_map, forbidden_calls, judge_source
+from .rules import (GENERIC_MODULES, SourceRules, _cases_blob, _notebooks_map, forbidden_calls, judge_source,
+                    loop_key)
 from .student import CODE_REFUSED_PREFIX, REFUSED_PREFIX
 from .submissions import (NotebookTooLarge, _code_cells, display_name, find_submissions,  # noqa: F401
                           read_notebook, scan_submissions)
@@ -211,6 +248,98 @@ def _unsupported(value: Any) -> Any:
     return value
 
 
+def what_ran(run: Run, exercise: str) -> tuple[set[tuple[int, int]], bool]:
+    """What the sandbox's watch saw start during ``exercise``'s graded calls: the ``(cell, first line)`` of every
+    judged code object, from every ``ran`` frame of that exercise (believed or not: a listed code can only add
+    loops), and whether the report is *whole*, the only case in which it may narrow the no-loops rule:
+
+    * the run's first frame is the harness's ``hello`` (written before any cell ran) and no other ``hello`` follows;
+    * every ``ran`` frame of the run carries that ``hello``'s token (one that does not was written by the notebook);
+    * each of the exercise's cases has exactly one ``ran`` frame, and every call ran to its end (not stopped by a
+      time or memory limit, nor skipped);
+    * every code listed is one the judge placed in the notebook's source (:attr:`SourceRules.code_loops`).
+    """
+    frames = run.frames
+    token = frames[0]["token"] if frames and frames[0]["kind"] == "hello" else None
+    ran = [f for f in frames if f["kind"] == "ran"]
+    mine = [f for f in ran if f["exercise"] == exercise]
+    keys = {(cell, line) for f in mine for cell, line in f["codes"]}
+    cases = len(catalog.get(exercise).cases(hidden=True))
+    whole = (token is not None and sum(f["kind"] == "hello" for f in frames) == 1
+             and all(f["token"] == token for f in ran)
+             and sorted(f["case"] for f in mine) == list(range(cases)) and all(f["whole"] == 1 for f in mine)
+             and keys <= set(run.rules.code_loops))
+    return keys, whole
+
+
+UNCONFIRMED = ("the grader could not confirm this result: the sandbox's own report of the call is missing, or "
+               "the notebook wrote result records of its own")
+
+
+def believed_cases(run: Run, exercise: str) -> dict[int, dict]:
+    """``exercise``'s case frames, by case, as the grader believes them.
+
+    A run whose first frame is the harness's ``hello`` (every real run: it is written before any cell) has, for
+    each call, a ``ran`` frame with the token, then at once the call's ``case`` frame. A case frame is believed
+    only there, and only when it is the one case frame of that case in the run; any other (a frame the notebook
+    wrote, a second one) leaves the case unconfirmed: no value, no points. The watch's verdict is taken from the
+    ``ran`` frame (``hit``), out of reach of a notebook that rewrites what the harness's frame writer sends: a case
+    whose call the watch refused is refused even when its case frame says otherwise. Frames without a ``hello``
+    (made by hand, in tests) are read as they are.
+    """
+    cases = [f for f in run.frames if f["kind"] == "case" and f["exercise"] == exercise]
+    token = run.frames[0]["token"] if run.frames and run.frames[0]["kind"] == "hello" else None
+    if token is None:
+        return {f["case"]: f for f in cases}
+    count = Counter(f["case"] for f in cases)
+    believed: dict[int, dict] = {}
+    for i, frame in enumerate(run.frames[:-1]):
+        if frame["kind"] != "ran" or frame["exercise"] != exercise or frame["token"] != token:
+            continue
+        case, after = frame["case"], run.frames[i + 1]
+        if case in believed or count[case] != 1 or after["kind"] != "case" or after["exercise"] != exercise \
+                or after["case"] != case:
+            believed[case] = None  # (a second ran frame with the token cannot come from the harness either)
+            continue
+        error = after["error"] or ""
+        if frame["hit"] == "vizlab" and not error.startswith(REFUSED):
+            after = {**after, "value": None, "error": f"{REFUSED}vizlab code outside the generic helpers (the "
+                                                      "sandbox's report) is vizlab's own code"}
+        elif frame["hit"] == "file" and not error.startswith(CODE_REFUSED):
+            after = {**after, "value": None, "error": f"{CODE_REFUSED}code the sandbox's watch refused (its report)"}
+        believed[case] = after
+    for case in count:  # a case frame with no believed place
+        if believed.get(case) is None:
+            believed[case] = {"kind": "case", "exercise": exercise, "case": case, "value": None,
+                              "error": UNCONFIRMED, "seconds": 0.0, "forbidden": [], "loops": []}
+    return {case: f for case, f in believed.items() if f is not None}
+
+
+def no_loops_verdict(run: Run, exercise: str) -> tuple[list[str], bool]:
+    """The loops charged to ``exercise``'s function, and whether run-time facts settle which of several defs ran.
+
+    Loops: those in what ran during its graded calls (:func:`what_ran`), plus what the source requires
+    whatever ran: with a whole report, the loops in the defs the function reaches by name
+    (:attr:`SourceRules.direct_loops`); without one, every loop the source reading found, as before run-time facts
+    were used (deny). Settled: the function is defined by several plain defs, or one inside an if/else (which one
+    runs is decided at run time), the whole report shows one of them ran, and (for a no-loops exercise) no loop is
+    charged: then no choice could have hidden a loop, and it is not sent to review for that.
+    """
+    ex = catalog.get(exercise)
+    rules, function = run.rules, ex.function
+    keys, whole = what_ran(run, exercise)
+    charged = list(rules.direct_loops.get(function, []) if whole else rules.loops.get(function, []))
+    seen = {loop_key(loop) for loop in charged}
+    for key in sorted(keys):
+        for loop in rules.code_loops.get(key, []):
+            if loop_key(loop) not in seen:
+                seen.add(loop_key(loop))
+                charged.append(loop)
+    settled = (whole and function in rules.chosen and bool(keys & rules.def_keys.get(function, set()))
+               and not (ex.no_loops and charged))
+    return charged, settled
+
+
 REFUSED = REFUSED_PREFIX   # how the sandbox's records start (vizlab.exercises.student): one spelling
 CODE_REFUSED = CODE_REFUSED_PREFIX
 
@@ -219,28 +348,28 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
     """Per exercise: ``points``, ``max``, ``passed``, ``total``, ``review`` and the ``problems`` found (trusted side).
 
     Before any value is judged, in this order: "needs review" (:func:`~vizlab.exercises.rules.judge_source`: tricks
-    in the notebook, or the function not defined by a plain ``def``), a call of the library's own implementation
-    (refused inside the sandbox), a loop in a no-loops exercise (in the function's source and the notebook's
-    helpers it uses). Each costs the exercise's points, with the reason.
+    in the notebook, or the function not defined by a plain ``def``, unless run-time facts settle which of several
+    defs ran), a call of the library's own implementation (refused inside the sandbox), a loop in a no-loops
+    exercise (:func:`no_loops_verdict`: what ran during its calls, plus the defs the function names). Each costs the
+    exercise's points, with the reason.
     """
     scores = {}
     for name in exercises:
         ex = catalog.get(name)
         cases = ex.cases(hidden=True)
-        frames = {f["case"]: f for f in run.frames if f["kind"] == "case" and f["exercise"] == name}
+        frames = believed_cases(run, name)
         missing = any(f["kind"] == "missing" and f["exercise"] == name for f in run.frames)
         defined = any(f["kind"] == "function" and f["exercise"] == name for f in run.frames)
-        source = run.rules.sources.get(ex.function)
-        loops = run.rules.loops.get(ex.function, [])
+        loops, settled = no_loops_verdict(run, name)
         refused = sorted({f["error"].split(": ", 1)[-1].split(" is vizlab")[0] for f in frames.values()
                           if f["error"] and f["error"].startswith(REFUSED)})
-        review = list(run.rules.review) + list(run.rules.unsure.get(ex.function, []))
+        review = list(run.rules.review) + ([] if settled else list(run.rules.unsure.get(ex.function, [])))
         files = sorted({f["error"][len(CODE_REFUSED):].strip()[:200] for f in frames.values()
                         if f["error"] and f["error"].startswith(CODE_REFUSED)})
         if files:  # what ran cannot be judged from the notebook's source
             review.append(f"runs code from a file it wrote, or text run as code, while `{ex.function}` is graded "
                           f"({', '.join(files[:2])}); only the notebook's cells and the installed packages are judged")
-        if defined and ex.function not in run.rules.plain:
+        if defined and ex.function not in run.rules.plain and not settled:
             review.append(f"`{ex.function}` is not defined by a plain `def` at the notebook's top level")
         rule = None
         if run.void or missing or not defined:
@@ -267,13 +396,17 @@ def judge_run(run: Run, exercises: Sequence[str]) -> dict[str, dict]:
                 problem = f"not run{': ' + run.ended if run.ended else ''}"
             elif rule:
                 problem = rule
+            elif frame["error"] == UNCONFIRMED:
+                problem = f"input {case.label}{tag}: {UNCONFIRMED} (no points for it)"
             elif frame["error"] == "not implemented":
                 problem = f"`{ex.function}` is not implemented yet (raises NotImplementedError)"
             elif frame["error"]:
                 problem = f"calling {ex.function} on input {case.label}{tag} raised {frame['error']}"
             else:
                 try:
-                    problem = ex.judge(case, _unsupported(frame["value"]), source)
+                    # (no source: the no-loops rule was decided above, on what ran; a helper the source names
+                    # but the call never ran must not be charged here again)
+                    problem = ex.judge(case, _unsupported(frame["value"]), None)
                 except Exception as exc:  # noqa: BLE001 - a strange value must not stop the grader
                     problem = f"the result for input {case.label} could not be judged: {type(exc).__name__}: {exc}"
                 if problem and tag:

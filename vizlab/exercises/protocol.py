@@ -3,6 +3,13 @@
 Frame: ``b"VZ1"``, 4-byte big-endian header length, 4-byte blob length, a JSON header, then the raw bytes of the
 tensors the header describes. The reader (trusted side, :func:`read_frames`) checks sizes, types and shapes
 before it allocates anything; each record kind has a fixed schema (:data:`_SCHEMA`).
+
+Two kinds carry the run-time report of the no-loops rule (:func:`vizlab.exercises.student._run_report`): ``hello``,
+the first frame of every run, with a token the harness made before any cell ran, and ``ran``, one per graded call:
+the ``(cell, first line)`` of each judged code object that started during it (cell ``-1``: a magic body; line
+``0``: a cell's top level), ``whole`` (the call was not stopped by the grader), ``hit`` (the kind of the watch's
+verdict, if any) and the token again. They are built
+by hand from built-in types (no ``json`` on the sandbox side); the reader checks them like any other frame.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ MAX_STR = 20000
 MAX_ITEMS = 64
 MAX_DEPTH = 4
 MAGIC = b"VZ1"
+MAX_RAN = 4096  # (cell, line) pairs in one ``ran`` frame; beyond that the report is cut and not whole
 
 
 # dtype name -> item size; the only dtypes a result tensor may have.
@@ -103,6 +111,8 @@ _SCHEMA: dict[str, dict[str, tuple]] = {
     "case": {"exercise": (str,), "case": (int,), "value": (object,), "error": (str, type(None)),
              "seconds": (float, int), "forbidden": (list,), "loops": (list,)},
     "threads": {"count": (int,)},
+    "hello": {"token": (str,)},
+    "ran": {"exercise": (str,), "case": (int,), "codes": (list,), "whole": (int,), "hit": (str,), "token": (str,)},
     "done": {},
 }
 
@@ -177,6 +187,16 @@ def parse_frame(header: Any, blob: bytes) -> dict:
         if name in ("forbidden", "loops"):
             if len(value) > MAX_ITEMS or not all(isinstance(v, str) and len(v) <= 500 for v in value):
                 raise BadFrame(f"field {name} is not a short list of strings")
+        if name == "codes" and (len(value) > MAX_RAN or not all(
+                isinstance(c, list) and len(c) == 2 and all(type(v) is int for v in c)
+                and -1 <= c[0] < 10**6 and 0 <= c[1] < 10**7 for c in value)):
+            raise BadFrame("field codes is not a short list of (cell, line) pairs")
+        if name == "whole" and value not in (0, 1):
+            raise BadFrame("field whole is not 0 or 1")
+        if name == "hit" and value not in ("", "vizlab", "file"):
+            raise BadFrame("field hit is not a verdict of the watch")
+        if name == "token" and len(value) > 64:
+            raise BadFrame("field token is too long")
         if isinstance(value, str) and len(value) > MAX_STR:
             raise BadFrame(f"field {name} is too long")
         if name in ("index", "case", "count") and not 0 <= value < 10**6:

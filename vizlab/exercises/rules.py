@@ -7,9 +7,12 @@
 * :func:`forbidden_calls`: the library functions that implement an exercise's technique (derived by tracing the
   reference). Inside the sandbox they are made unavailable before the notebook runs (calling one raises
   ``LibraryCallRefused``), also in the notebook's own cells.
-* :func:`judge_source`: the notebook's source, read as text outside the student's process: the no-loops rule,
-  and "needs review" for code that evaluates text, reaches frames, tracers or code objects, or compiles with
-  TorchScript (such code could change what the grader sees; it is never given full marks automatically).
+* :func:`judge_source`: the notebook's source, read as text outside the student's process: the no-loops rule's
+  source part (the loops in the defs a graded function reaches, and, for every code object a cell makes, the loops
+  of its own body, which the grader charges when the sandbox reports that code ran: see
+  :mod:`vizlab.exercises.grading`), and "needs review" for code that evaluates text, reaches frames, tracers or
+  code objects, imports the grading harness, or compiles with TorchScript (such code could change what the grader
+  sees; it is never given full marks automatically).
 * :func:`_cases_blob`: what the sandbox is handed after the cells ran (the cases, built here).
 """
 from __future__ import annotations
@@ -99,7 +102,10 @@ TRICK_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "__dict__", "__cl
                     "f_back", "f_locals", "f_globals", "f_code", "f_trace", "tb_frame", "gi_frame", "cr_frame",
                     "addaudithook", "meta_path", "path_hooks", "path_importer_cache", "jit", "_C", "_ops",
                     "monitoring", "_start_new_thread", "start_new_thread", "start_new", "_bootstrap_inner",
-                    "_trace_hook", "__self__"}
+                    "_trace_hook", "__self__",
+                    # a generator's or coroutine's code object and frame: a code object can be copied with another
+                    # file and line (``code.replace``) and run as a function, to look like a judged def
+                    "gi_code", "cr_code", "ag_code", "ag_frame"}
 # modules that load, reload or re-import code by hand, or reach the interpreter's internals
 TRICK_MODULES = {"ctypes", "inspect", "importlib", "imp", "pkgutil", "zipimport", "runpy", "gc", "marshal", "types",
                  "code", "codeop", "dis", "builtins", "pickle", "dill", "cffi", "_thread", "torch.jit", "torch._dynamo",
@@ -109,6 +115,10 @@ TRICK_MODULES = {"ctypes", "inspect", "importlib", "imp", "pkgutil", "zipimport"
                  # code the judge did not read, which the sandbox's watch sends to review)
                  "cProfile", "profile", "doctest", "pdb", "bdb", "trace", "torch.utils.benchmark"}
 TRICK_STRINGS = TRICK_ATTRIBUTES | {"exec", "eval", "compile", "__import__"}
+# the modules of the harness that runs beside the notebook in the sandbox (the watch, the frame writer): a notebook
+# that imports one could replace what the harness uses before its functions are graded (vizlab.exercises.core, also
+# shipped, is not used by the harness there: patching it gains nothing, tests/test_grading.py)
+HARNESS_IMPORTS = {"vizlab.exercises.sandbox", "vizlab.exercises.student", "vizlab.exercises.protocol"}
 # the only uses of ``get_ipython()`` IPython's transformer writes (the grader's stand-in runs only magic bodies the
 # judge read); any other use (``ip = get_ipython()``, ``get_ipython()._run``) needs review
 SHELL_CALLS = {"run_line_magic", "run_cell_magic", "system", "getoutput"}
@@ -128,6 +138,17 @@ class SourceRules:
     unsure: dict[str, list[str]] = field(default_factory=dict)  # function -> reasons for "needs review", its own
     sources: dict[str, str] = field(default_factory=dict)    # function -> its def and the helpers it uses
     loops: dict[str, list[str]] = field(default_factory=dict)  # function -> loops in that code
+    # function -> the loops of ``loops`` in the defs it reaches by name (its own def, the helpers it names, theirs):
+    # counted whatever the run-time report says. The rest of ``loops`` was reached only through a value made at top
+    # level (``H = {"f": _impl}``, ``K = list(map(_helper, xs))``): counted by what ran, when the report is whole
+    direct_loops: dict[str, list[str]] = field(default_factory=dict)
+    # (cell, first line) of a code object -> the loops its own body holds (not those of the functions, lambdas and
+    # classes defined in it, which are code objects of their own); cell -1: a magic body, line 0: a cell's top level
+    code_loops: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    def_keys: dict[str, set[tuple[int, int]]] = field(default_factory=dict)  # function -> (cell, line) of its defs
+    # functions that would be plain but for which of several defs runs (an if/else, a def repeated differently):
+    # run-time facts may settle them (see vizlab.exercises.grading)
+    chosen: set[str] = field(default_factory=set)
     plain: set[str] = field(default_factory=set)              # functions defined by a plain top-level def
     parsed: list[int] = field(default_factory=list)           # the cells judged: the only ones the sandbox runs
     unparsed: list[tuple[int, str]] = field(default_factory=list)  # (cell, why) of the cells it could not read
@@ -272,7 +293,8 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str]) -> list[str]:
             if isinstance(node, ast.ImportFrom) and node.module == "sys":
                 modules += [f"sys.{a.name}" for a in node.names]
             for m in modules:
-                if m in TRICK_MODULES or m.split(".")[0] in TRICK_MODULES or m in ("sys._getframe", "sys.modules"):
+                if m in TRICK_MODULES or m.split(".")[0] in TRICK_MODULES or m in ("sys._getframe", "sys.modules") \
+                        or m in HARNESS_IMPORTS or m.startswith(tuple(f"{h}." for h in HARNESS_IMPORTS)):
                     found.append(f"imports {m} ({where}, line {line})")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CALLS:
             found.append(f"calls {node.func.id}() ({where}, line {line})")
@@ -338,6 +360,68 @@ def _decorator_text(code: str, node: ast.AST) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_COMPREHENSION_CODE = {ast.ListComp: "<listcomp>", ast.SetComp: "<setcomp>", ast.DictComp: "<dictcomp>",
+                       ast.GeneratorExp: "<genexpr>"}
+
+
+def loop_label(node: ast.AST, owner: str, where: str) -> str:
+    """``"for loop in _impl (cell 2, line 3)"``: how a loop is named in the feedback."""
+    kind = LOOP_NODES[type(node)]
+    return f"{kind}{' loop' if kind in ('for', 'while') else ''} in {owner} ({where}, line {node.lineno})"
+
+
+def loop_key(label: str) -> tuple[str, str]:
+    """The same loop, whoever it is named after: its kind and ``(cell N, line M)``."""
+    return label.split(" in ", 1)[0], label[label.rindex(" ("):]
+
+
+def _own_nodes(nodes):
+    """``nodes`` and what they contain that runs in the same code object: not the bodies of the functions, lambdas
+    and classes defined there (but their decorators, defaults and bases, which run where they are defined).
+    Comprehensions are walked into: the no-loops rule counts them where they are written."""
+    todo = list(nodes)
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _SCOPES):
+                todo.extend(getattr(child, "decorator_list", []))
+                todo.extend(getattr(child, "bases", []))
+                todo.extend(k.value for k in getattr(child, "keywords", []))
+                args = getattr(child, "args", None)
+                if isinstance(args, ast.arguments):
+                    todo.extend(d for d in (*args.defaults, *args.kw_defaults) if d is not None)
+            else:
+                todo.append(child)
+
+
+def _code_loops(trees: Sequence[tuple[int, ast.AST, str]]) -> dict[tuple[int, int], list[str]]:
+    """For every code object a cell's (or magic body's) source makes, keyed as the sandbox's watch reports it
+    (``(cell, co_firstlineno)``: a def's or class's first decorator line, a lambda's or comprehension's line; line
+    0 for the cell's top level), the loops of its own body. Several code objects on one line share a key: their
+    loops are counted together (more, never fewer)."""
+    found: dict[tuple[int, int], list[str]] = {}
+    for cell, tree, where in trees:
+        entries = [((cell, 0), "the cell's top level", list(tree.body))]
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                entries.append(((cell, first), node.name, list(node.body)))
+            elif isinstance(node, ast.Lambda):
+                entries.append(((cell, node.lineno), "<lambda>", [node.body]))
+            elif type(node) in _COMPREHENSION_CODE:
+                entries.append(((cell, node.lineno), _COMPREHENSION_CODE[type(node)], [node]))
+        for key, owner, body in entries:
+            loops = found.setdefault(key, [])
+            for inner in sorted((n for n in _own_nodes(body) if type(n) in LOOP_NODES),
+                                key=lambda n: (n.lineno, n.col_offset)):
+                label = loop_label(inner, owner, where)
+                if label not in loops:
+                    loops.append(label)
+    return found
+
+
 def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> SourceRules:
     """Judge the notebook's code cells (``(index, source)``), as text, for the graded ``functions``.
 
@@ -363,6 +447,8 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
     refers: dict[str, set[str]] = {}  # a name bound at top level by a statement -> the names that statement reads
     unreadable: dict[int, str] = {}
     trees: list[tuple[ast.AST, str]] = []
+    code_trees: list[tuple[int, ast.AST, str]] = []  # (cell as the watch names it, tree, where)
+    def_key: dict[int, tuple[int, int]] = {}  # id(def node) -> (cell, first line) of the code object it makes
     todo = [(index, f"cell {index}", source, 0) for index, source in reversed(cells)]
     while todo:
         index, where, source, depth = todo.pop()
@@ -374,6 +460,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
             unreadable.setdefault(index, f"{type(exc).__name__}: {str(exc)[:200]}")
             continue
         trees.append((tree, where))
+        code_trees.append((-1 if depth else index, tree, where))  # a magic body runs as <magic>
         if depth:
             result.magics.append(source)  # the sandbox's get_ipython() runs only these
         if depth < 3:  # code that %time, %timeit, %%time, %%timeit, %%capture run (the sandbox runs it too)
@@ -399,6 +486,8 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 defs.setdefault(node.name, []).append((where, node, ast.get_source_segment(code, node) or "", nested))
                 decorations[id(node)] = [_decorator_text(code, d) for d in node.decorator_list]
+                def_key[id(node)] = (-1 if depth else index,
+                                     min([node.lineno] + [d.lineno for d in node.decorator_list]))
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
                 for target in node.targets:
                     if isinstance(target, ast.Name):
@@ -413,6 +502,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
             defs[name] = real
     result.parsed = [index for index, _ in cells if index not in unreadable]
     result.unparsed = sorted(unreadable.items())
+    result.code_loops = _code_loops(code_trees)
     for function in functions:
         entries = defs.get(function)
         if not entries:
@@ -426,6 +516,8 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
             result.review.append(f"binds `{function}` again other than by `def` "
                                  f"({rebound.get(function) or fallback[function]})")
         seen, todo_names, parts, loops, unsure = set(), [function], [], [], []
+        owners: dict[str, str] = {}  # loop -> the name whose def holds it
+        choice = []  # the reasons in `unsure` that are only about which def runs
         while todo_names:
             name = todo_names.pop()
             if name in seen:
@@ -441,12 +533,14 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                 unsure.append(f"binds `{name}`, which `{function}` uses, again other than by `def` "
                               f"({rebound[name]}): the code that runs is not the code judged")
             if nested:
-                unsure.append(f"defines `{name}` inside an if/try/with/loop block ({nested[0]}): which `def` runs "
+                choice.append(f"defines `{name}` inside an if/try/with/loop block ({nested[0]}): which `def` runs "
                               "is decided at run time")
+                unsure.append(choice[-1])
             elif len(texts) > 1:
-                unsure.append(f"defines `{name}` {len(texts)} times, differently "
+                choice.append(f"defines `{name}` {len(texts)} times, differently "
                               f"({', '.join(dict.fromkeys(w for w, _, _, _ in defs[name]))}): which one runs is "
                               "decided at run time")
+                unsure.append(choice[-1])
             parts.append("\n\n".join(texts))
             for where_def, node_def, _, _ in defs[name]:
                 local = {a.arg for n in ast.walk(node_def) if isinstance(n, ast.arguments)
@@ -454,20 +548,33 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                 local |= {n.id for n in ast.walk(node_def) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
                 for inner in ast.walk(node_def):
                     if type(inner) in LOOP_NODES:
-                        kind = LOOP_NODES[type(inner)]
-                        loop = (f"{kind}{' loop' if kind in ('for', 'while') else ''} in {name} "
-                                f"({where_def}, line {inner.lineno})")
+                        loop = loop_label(inner, name, where_def)
                         if loop not in loops:
                             loops.append(loop)
+                            owners[loop] = name
                     elif isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load) and (
                             inner.id in defs or (inner.id in refers and inner.id not in local)):
                         todo_names.append(inner.id)
         if unsure:
             result.unsure[function] = unsure
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not odd and function not in rebound \
-                and function not in fallback and not unsure:
-            result.plain.add(function)
+                and function not in fallback:
+            if not unsure:
+                result.plain.add(function)
+            elif len(choice) == len(unsure):
+                result.chosen.add(function)
+        # the names reached from the function through defs alone (a def names a def), not through a value
+        direct, todo_direct = set(), [function]
+        while todo_direct:
+            name = todo_direct.pop()
+            if name in direct or name not in defs:
+                continue
+            direct.add(name)
+            todo_direct.extend(inner.id for _, node_def, _, _ in defs[name] for inner in ast.walk(node_def)
+                               if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load) and inner.id in defs)
         result.sources[function] = "\n\n".join(parts)
         result.loops[function] = loops
+        result.direct_loops[function] = [loop for loop in loops if owners[loop] in direct]
+        result.def_keys[function] = {def_key[id(n)] for _, n, _, _ in entries if id(n) in def_key}
     result.review = list(dict.fromkeys(result.review))
     return result

@@ -383,6 +383,8 @@ def _job(job: dict, fds: dict, sandboxed: bool) -> None:
         if pid == 0:
             try:
                 os.close(report_r)
+                os.close(fds["status"])  # the grader's status pipe: only this process writes it (round 19: the
+                # student process inherited it, and could write there)
                 _init(job, {**fds, "status": report_w}, sandboxed, vm)
             finally:
                 os._exit(4)

@@ -5,10 +5,13 @@ It sets its resource limits, stands in for ``get_ipython()`` and for ``vizlab.ex
 grader's job), runs the cells, tells ``init`` it is ready, receives the exercises' cases (hidden ones included:
 they reach the sandbox only now), calls the student's functions and writes one frame per outcome
 (:mod:`vizlab.exercises.protocol`). While a function is called, :class:`_LibraryWatch` records any vizlab code
-outside the generic helpers that runs (deny by default); such a call's value is discarded.
+outside the generic helpers that runs (deny by default); such a call's value is discarded. It also lists the
+notebook's own code that starts during each call, which :func:`_run_report` sends back, with a token, for the
+no-loops rule (the trust rules are in :mod:`vizlab.exercises.grading`).
 """
 from __future__ import annotations
 
+import operator
 import os
 import pickle
 import resource
@@ -21,8 +24,16 @@ import traceback
 import types
 from typing import Any
 
-from .protocol import _sanitize, write_frame
+from .protocol import MAGIC, MAX_RAN, _sanitize, write_frame
 from .sandbox import PR_SET_PDEATHSIG, _prctl
+
+# Taken before any notebook code runs (this module is imported before the cells): the run-time report
+# (:func:`_run_report`) uses only these and built-in types, so a cell that replaces ``os.write``, ``json.dumps`` or
+# ``struct.pack`` cannot read or change what it sends.
+_os_write, _urandom = os.write, os.urandom
+_pack_lengths = struct.Struct(">II").pack
+_settrace, _gettrace = sys.settrace, sys.gettrace
+_is = operator.is_
 
 class CallTimeout(Exception):
     """A cell or a call ran past the per-call limit."""
@@ -195,6 +206,11 @@ class _LibraryWatch:
         # pseudo files that are the notebook's own code: the judged cells, the magic bodies the judge read
         # (:class:`_Shell` runs nothing else), the interpreter's frozen modules
         self.cells = frozenset(f"<cell {index}>" for index in (cells or ()))
+        # what ran: (cell, first line) of every code object of a judged cell (``-1``: a magic body the judge read;
+        # line 0: a cell's top level) that started during the call, for the no-loops rule (see :func:`_run_report`)
+        self.cell_of = {f"<cell {index}>": index for index in (cells or ())}
+        self.cell_of["<magic>"] = -1
+        self.ran: set[tuple[int, int]] = set()
         self.harness = frozenset(harness)
 
         self.root = os.path.dirname(os.path.realpath(vizlab.__file__)) + os.sep
@@ -208,7 +224,19 @@ class _LibraryWatch:
         # never the working folder, nor a folder that holds it (the notebook writes there); vizlab's own folder is
         # judged by the rule for vizlab's code
         self.roots = (self.root, *(r for r in roots if not work.startswith(r) and not r.startswith(work)))
-        self.verdicts: dict[int, tuple[types.CodeType, tuple[str, str] | None]] = {}  # id(code) -> (code, verdict)
+        # id(code) -> (code, verdict, (cell, first line) or None)
+        self.verdicts: dict[int, tuple[types.CodeType, tuple[str, str] | None, tuple[int, int] | None]] = {}
+        import genericpath
+        import posixpath
+        import stat
+
+        # what the judge (and os.path.realpath under it) calls, as it is before the notebook runs (not what is None
+        # yet: a cache the module fills on first use, like posixpath._varprog)
+        self.snapshot = []
+        for module in dict.fromkeys((os, os.path, posixpath, genericpath, stat)):  # (os.path is posixpath here)
+            kept = [(key, value) for key, value in list(vars(module).items()) if value is not None]
+            self.snapshot.append((vars(module), module.__name__, tuple(k for k, _ in kept), tuple(v for _, v in kept)))
+        self.whole = True  # the last call was watched from its start to its end, with the judge's functions intact
         self.hit: tuple[str, str] | None = None
         self.active = False
 
@@ -264,22 +292,61 @@ class _LibraryWatch:
             code = frame.f_code
             seen = self.verdicts.get(id(code))
             if seen is None or seen[0] is not code:  # the code is kept, so its id is never reused meanwhile
-                seen = self.verdicts[id(code)] = (code, self._judge(code, frame.f_globals.get("__name__"),
-                                                                    frame.f_globals))
+                # what the run-time report lists for it: (cell, first line) of a judged cell's code (a generator
+                # resumed starts again: it is listed too), computed once per code object
+                cell = self.cell_of.get(code.co_filename)
+                key = None if cell is None else (cell, 0 if code.co_name == "<module>" else code.co_firstlineno)
+                # the judge calls os.path functions here, where nothing is traced: never one the notebook replaced,
+                # even for a moment (replaced and put back within the call)
+                replaced = self._replaced()
+                if replaced:  # (not kept as the code's verdict: it says nothing of the code)
+                    seen, self.whole = (code, ("file", f"{replaced} (the notebook replaced it; the grader's watch "
+                                                       "uses it)"), key), False
+                else:
+                    try:
+                        verdict = self._judge(code, frame.f_globals.get("__name__"), frame.f_globals)
+                    except BaseException as exc:  # noqa: BLE001 - a tracer that raises is removed: never let it
+                        verdict = ("file", f"{code.co_filename} (the grader's watch could not judge it: "
+                                           f"{type(exc).__name__})")
+                        self.whole = False
+                    seen = self.verdicts[id(code)] = (code, verdict, key)
+            if seen[2] is not None:
+                self.ran.add(seen[2])
             if seen[1] and self.hit is None:
                 self.hit = seen[1]
         return None  # no line events: only calls are looked at
 
+    def _replaced(self) -> str | None:
+        """The first function of ``os``/``os.path``/``stat`` that differs from when the watch was made: the judge
+        calls them inside the tracer, where the code they run is not traced."""
+        for namespace, module, keys, values in self.snapshot:
+            # identity only, in C (no __eq__ of the notebook's objects runs)
+            if not all(map(_is, map(namespace.get, keys), values)):
+                return next(f"{module}.{k}" for k, v in zip(keys, values) if namespace.get(k, _MISSING) is not v)
+        return None
+
     def __enter__(self):
         self.hit = None
-        self.previous = sys.gettrace()  # None in the sandbox; a coverage tool's in tests
+        self.ran = set()
+        self.whole = True
+        replaced = self._replaced()
+        if replaced:
+            self.hit, self.whole = ("file", f"{replaced} (the notebook replaced it; the grader's watch uses it)"), False
+        self.previous = _gettrace()  # None in the sandbox; a coverage tool's in tests
         self.active = True
-        sys.settrace(self)
+        _settrace(self)
         return self
 
     def __exit__(self, *exc):
-        sys.settrace(self.previous)
+        removed = _gettrace() is not self  # (a tracer that raised is removed: what ran after it was not seen)
+        _settrace(self.previous)
         self.active = False
+        replaced = None if removed else self._replaced()
+        if removed or replaced:
+            self.whole = False
+            if self.hit is None:
+                self.hit = ("file", "the grader's watch (removed during the call)" if removed else
+                            f"{replaced} (the notebook replaced it; the grader's watch uses it)")
         return False
 
     def refusal(self) -> str:
@@ -290,6 +357,42 @@ class _LibraryWatch:
                 "may use (write it yourself)")
 
 
+def _run_report(fd: int):
+    """Start the run-time report: write the ``hello`` frame, with a token made here, and return ``report(exercise,
+    case, ran, whole, hit)``, which writes one ``ran`` frame (what :class:`_LibraryWatch` saw start during that
+    call, and the kind of its verdict: ``"vizlab"``, ``"file"`` or none) with the same token. Called before any cell
+    runs, so ``hello`` is the first frame of the results pipe: the grader takes its token as the harness's and
+    believes a ``ran`` frame only when it carries that token.
+
+    The token is kept only in this closure (never in a frame's locals, a module, or a pipe the notebook can read),
+    and the frames are built from built-in types with the functions taken before the cells ran: no code of the
+    notebook runs on this path, so it can neither read the token nor edit what is sent. What a notebook could still
+    do (write frames of its own, end the process before a report is written) makes the report untrusted or
+    incomplete, and the grader then applies the no-loops rule as read from the source alone."""
+    token = _urandom(16).hex()
+
+    def send(header: str) -> None:
+        data = header.encode("ascii")
+        view = memoryview(MAGIC + _pack_lengths(len(data), 0) + data)
+        while view:
+            view = view[_os_write(fd, view):]
+
+    send('{"kind": "hello", "token": "%s"}' % token)
+
+    def report(exercise: str, case: int, ran, whole: bool, hit: str = "") -> None:
+        codes = sorted(ran)
+        if len(codes) > MAX_RAN:  # the rest is not listed: the report is not whole
+            codes, whole = codes[:MAX_RAN], False
+        name = exercise if exercise.isascii() and exercise.isidentifier() else "?"
+        listed = ", ".join("[%d, %d]" % (int(cell), int(line)) for cell, line in codes)
+        kind = hit if hit in ("vizlab", "file") else ""
+        send('{"kind": "ran", "exercise": "%s", "case": %d, "codes": [%s], "whole": %d, "hit": "%s", "token": "%s"}'
+             % (name, int(case), listed, 1 if whole else 0, kind, token))
+
+    return report
+
+
+_MISSING = object()
 REFUSED_PREFIX = "LibraryCallRefused: "
 CODE_REFUSED_PREFIX = "CodeRefused: "  # then the file's path
 CO_OPTIMIZED = 0x0001  # set for the code of functions (also lambdas, comprehensions, generators)
@@ -378,6 +481,7 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
     guard = _Guard()
     sys.addaudithook(guard)
     watch = _LibraryWatch(job.get("generic", ()), [index for index, _ in job["cells"]])
+    report = _run_report(fd)  # the first frame, before any of the notebook's code
     _refuse_threads(lambda: guard.calling or watch.active)
     namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
     shell = _Shell(namespace, transform, job.get("magics"))
@@ -433,8 +537,10 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
             started = time.monotonic()
             if timed_out:
                 record["error"] = "skipped: an earlier call of this function ran past the time limit"
+                report(name, i, (), False)
                 write_frame(fd, record)
                 continue
+            whole = True  # the call ran to its end (returned or raised by itself), not stopped by the grader
             try:
                 with watch:  # also while the value is read back: a tensor subclass could run code then
                     _alarm(limit)
@@ -449,11 +555,12 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
                 record["error"] = "not implemented"
             except CallTimeout:
                 record["error"] = f"the call ran longer than {limit:g} s and was stopped"
-                timed_out = True
+                timed_out, whole = True, False
             except SystemExit as exc:
                 record["error"] = f"the function called sys.exit({exc.code!r})"
             except MemoryError:
                 record["error"] = f"MemoryError: the call ran out of memory (limit: {job['memory_mb']} MB)"
+                whole = False
             except BaseException as exc:  # noqa: BLE001
                 tb = traceback.extract_tb(exc.__traceback__)
                 where = next((f" ({f.filename}, line {f.lineno})" for f in reversed(tb)
@@ -462,5 +569,8 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
             if watch.hit and not str(record["error"] or "").startswith((REFUSED_PREFIX, CODE_REFUSED_PREFIX)):
                 record["value"], record["error"] = None, watch.refusal()  # whatever it returned or raised
             record["seconds"] = time.monotonic() - started
+            # before the case's frame, which the grader believes only beside it; the watch's verdict travels here
+            # too, out of reach of a notebook that replaced what write_frame uses (json, os.write)
+            report(name, i, watch.ran, whole and watch.whole, watch.hit[0] if watch.hit else "")
             write_frame(fd, record)
     write_frame(fd, {"kind": "done"})
