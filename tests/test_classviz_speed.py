@@ -205,3 +205,19 @@ def test_class_visualization_with_workers_makes_the_same_image_retry_included(mo
     for bad, err in ((0, ValueError), (1.5, TypeError)):
         with pytest.raises(err, match="workers"):
             class_visualization(model, "goldfish", settings, progress=False, workers=bad)
+
+
+def test_a_ghost_on_a_copy_made_while_another_ghost_was_active_runs():
+    net, x = _net(2), torch.rand(1, 3, 12, 12)
+    with ghost_network(net, 0.5, seed=0):
+        twin = copy.deepcopy(net)   # carries the ghost's instance forward on its blocks
+    with torch.no_grad():
+        whole = twin(x)
+        with ghost_network(twin, 0.5, seed=1) as g:
+            ghosted = [twin(x) for _ in range(4)]   # a RecursionError before round 19's fix
+        assert g.blocks == 3   # exact
+        assert any(not torch.equal(y, whole) for y in ghosted)   # exact: the ghost dropped branches on the copy
+        with ghost_network(net, 0.5, seed=1):
+            assert all(torch.equal(a, b) for a, b in zip(ghosted, (net(x) for _ in range(4))))   # exact: as on the original
+    assert not any("forward" in vars(b) for b in twin if isinstance(b, _Block))   # exact: the copy's own forward
+    assert torch.equal(twin(x), whole)   # exact

@@ -819,7 +819,12 @@ class ghost_network:
                     self._entry.add(id(block))
                     entry = _GHOST_BLOCKS.get(id(block))
                     if entry is None or entry[0] is not block:
-                        entry = _GHOST_BLOCKS[id(block)] = [block, [], block.__dict__.get("forward")]
+                        own = block.__dict__.get("forward")
+                        if getattr(getattr(own, "__func__", None), "_vizlab_ghost", False):
+                            # a copy made while a ghost held the block carries the ghost's forward: not its own
+                            # (saved as its own, every kept branch would call it again, without end)
+                            own = None
+                        entry = _GHOST_BLOCKS[id(block)] = [block, [], own]
                         block.forward = types.MethodType(_ghost_forward, block)
                     entry[1].append(self)
                     self._patched.append(block)
