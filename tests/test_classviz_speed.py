@@ -221,3 +221,51 @@ def test_a_ghost_on_a_copy_made_while_another_ghost_was_active_runs():
             assert all(torch.equal(a, b) for a, b in zip(ghosted, (net(x) for _ in range(4))))   # exact: as on the original
     assert not any("forward" in vars(b) for b in twin if isinstance(b, _Block))   # exact: the copy's own forward
     assert torch.equal(twin(x), whole)   # exact
+
+
+def _fresh_thread_count() -> int:
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    t.start()
+    t.join()
+    return seen[0]
+
+
+def test_overlapping_concurrent_runs_leave_torch_threads_as_they_found_them():
+    threads = torch.get_num_threads()
+    x = torch.rand(1, 3, 12, 12, requires_grad=True)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen, errors = {}, []
+
+    def run(name, enter_after, leave_after, entered):
+        try:
+            enter_after.wait(10) if enter_after is not None else None
+            ens = Ensemble([_net(0), _net(1)])
+            seen[name + " before"] = torch.get_num_threads()
+            with ens.concurrent(2):
+                ens(x).sum().backward()
+                seen[name + " inside"] = torch.get_num_threads()
+                seen[name + " fresh thread inside"] = _fresh_thread_count()
+                entered.set()
+                leave_after.wait(10)
+            seen[name + " after"] = torch.get_num_threads()
+            if name == "A":
+                a_out.set()
+        except BaseException as exc:   # pragma: no cover - reported below
+            errors.append(exc)
+            a_in.set(), b_in.set(), a_out.set()
+
+    try:
+        torch.set_num_threads(2)
+        # A enters, then B (started while A runs), A leaves, then B: the order that left 1 thread before
+        a = threading.Thread(target=run, args=("A", None, b_in, a_in))
+        b = threading.Thread(target=run, args=("B", a_in, a_out, b_in))
+        a.start(), b.start()
+        a.join(30), b.join(30)
+        assert not errors, errors
+        assert seen["A inside"] == seen["B inside"] == 1   # exact: the entering threads run at one thread
+        assert seen["A after"] == 2 and seen["B after"] == 2   # exact: each left at torch's count
+        assert seen["B before"] == 2 and seen["B fresh thread inside"] == 2   # exact: threads started meanwhile too
+        assert torch.get_num_threads() == 2 and _fresh_thread_count() == 2   # exact: and after both
+    finally:
+        torch.set_num_threads(threads)

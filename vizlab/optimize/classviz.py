@@ -44,7 +44,7 @@ from torch import nn
 
 from .._validate import check_int, check_number, seeded_generator
 from ..attribution.targets import class_of
-from ..device import model_device
+from ..device import model_device, one_thread_pool
 from .objectives import class_log_probability, class_logit
 from .params import CODE_RANGES, CODE_STARTS, fourier, generator, maco, pixels, upsampled, windowed
 from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, LumaBlur, Regularizer
@@ -1038,29 +1038,22 @@ class _Concurrent:
             return self.ensemble
         if self.ensemble._pool is not None:
             raise RuntimeError("this ensemble is already concurrent (one concurrent() at a time)")
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._threads = torch.get_num_threads()
-        self.ensemble._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vizlab-member",
-                                                 initializer=torch.set_num_threads, initargs=(1,))
-        self.ensemble._pool_owner = threading.get_ident()
-        # where a ghost network would sit (looked up at every pass; the module tree is not walked each time)
-        self.ensemble._residual = [m for m in self.ensemble.modules() if getattr(m, "has_skip", False)]
         # the work between the members' passes (transforms, the parameterization, the optimizer) on one thread too:
         # the cores belong to the workers (an OpenMP team waiting for a core that a worker holds spins: on the
         # shared machine, round 18, that took a 2-thread run's CPU from 31 to 229 s), and every number is then
         # a one-thread run's, whatever torch's thread count
-        torch.set_num_threads(1)
+        self._threads = one_thread_pool(self.workers, "vizlab-member")
+        self.ensemble._pool = self._threads.__enter__()
+        self.ensemble._pool_owner = threading.get_ident()
+        # where a ghost network would sit (looked up at every pass; the module tree is not walked each time)
+        self.ensemble._residual = [m for m in self.ensemble.modules() if getattr(m, "has_skip", False)]
         return self.ensemble
 
     def __exit__(self, *exc):
-        pool = self.ensemble._pool
-        if self.workers < 2 or pool is None:
+        if self.workers < 2 or self.ensemble._pool is None:
             return False
         self.ensemble._pool, self.ensemble._pool_owner = None, None
-        pool.shutdown(wait=True)
-        # this thread's count, and torch's default for threads started later (a worker's set_num_threads(1) set it)
-        torch.set_num_threads(self._threads)
+        self._threads.__exit__(*exc)   # the workers end; torch's thread counts as they were (one_thread_pool)
         return False
 
 
