@@ -135,7 +135,7 @@ def test_concurrent_members_give_the_sequential_logits_and_gradients(workers):
         state = g.generator.get_state()
         with torch.no_grad():
             sequential_eval = ens(x)
-    with ghost_network(ens, 0.4, seed=5) as g, ens.concurrent(workers):
+    with ghost_network(ens, 0.4, seed=5) as g, ens.concurrent(workers, frozen=True):   # input gradients only
         concurrent = _passes(ens, x)
         assert 1 <= _member_threads() <= workers   # exact: the passes ran on the workers
         assert torch.equal(g.generator.get_state(), state)   # exact: as many draws, in the same order
@@ -178,7 +178,8 @@ def test_a_render_through_the_concurrent_ensemble_is_the_sequential_one():
 
     def run(workers):
         param, transforms, regs, optimizer = build(ens, settings, seed=0)
-        with ghost_network(ens, settings.ghost, seed=0), ens.concurrent(workers):
+        with ghost_network(ens, settings.ghost, seed=0), ens.concurrent(workers, frozen=True):
+            assert ens._pool is not None or workers == 1   # exact
             return render(ens, class_logit(2), param, steps=settings.steps, lr=settings.lr, optimizer=optimizer,
                           transforms=transforms, regularizers=regs, seed=0, progress=False)
 
@@ -269,3 +270,92 @@ def test_overlapping_concurrent_runs_leave_torch_threads_as_they_found_them():
         assert torch.get_num_threads() == 2 and _fresh_thread_count() == 2   # exact: and after both
     finally:
         torch.set_num_threads(threads)
+
+
+def _both(ens, workers, fn):
+    """``fn()`` sequentially and inside ``ens.concurrent(workers)``."""
+    seq = fn()
+    with ens.concurrent(workers):
+        con = fn()
+    return seq, con
+
+
+def test_concurrent_runs_what_it_cannot_split_as_the_sequential_ensemble():
+    from vizlab.hooks import capture
+
+    x = torch.rand(1, 3, 12, 12)
+    # a layer captured on a member (a layer objective): the activation is the calling thread's
+    ens = Ensemble([_net(0), _net(1)])
+
+    def captured():
+        with capture(ens, ["members.0.2.pw"]) as acts:
+            ens(x.clone().requires_grad_(True))
+        return acts["members.0.2.pw"]
+
+    seq, con = _both(ens, 2, captured)
+    assert torch.equal(seq, con)   # exact: the sequential pass ran (a KeyError before)
+    # members being trained: the parameters' gradients, with and without an input that needs one
+    for x_grad in (True, False):
+        grads = []
+        for workers in (1, 2):
+            ens.zero_grad(set_to_none=True)
+            with ens.concurrent(workers):
+                (-ens(x.clone().requires_grad_(x_grad))[0, 1]).backward()
+            grads.append(ens.members[0][0].weight.grad)
+        assert grads[1] is not None and torch.equal(grads[0], grads[1])   # exact: None or an error before
+    # frozen=True: the caller wants the input's gradient only (render): the workers run, the same gradient
+    xs = [x.clone().requires_grad_(True) for _ in range(2)]
+    (-ens(xs[0])[0, 1]).backward()
+    ens.zero_grad(set_to_none=True)
+    with ens.concurrent(2, frozen=True):
+        (-ens(xs[1])[0, 1]).backward()
+        assert _member_threads() >= 1   # exact: on the workers
+    assert torch.equal(xs[0].grad, xs[1].grad) and ens.members[0][0].weight.grad is None   # exact
+    with pytest.raises(TypeError, match="frozen"):
+        ens.concurrent(2, frozen=1)
+    # the logits made inside the context, backward after it ended
+    for p in ens.parameters():
+        p.requires_grad_(False)
+    xs = [x.clone().requires_grad_(True) for _ in range(2)]
+    (-ens(xs[0])[0, 1]).backward()
+    with ens.concurrent(2):
+        loss = -ens(xs[1])[0, 1]
+        assert _member_threads() >= 1   # exact: this pass did run on the workers
+    loss.backward()   # an AttributeError before
+    assert torch.equal(xs[0].grad, xs[1].grad)   # exact
+    # autocast does not reach the workers' threads: the pass stays in the calling thread, in bfloat16
+    with torch.autocast("cpu", torch.bfloat16), torch.no_grad():
+        seq, con = _both(ens, 2, lambda: ens(x))
+    assert con.dtype == torch.bfloat16 and torch.equal(seq, con)   # exact
+    # members in train mode (dropout draws from the global generator in the threads' order)
+    drop = Ensemble([nn.Sequential(_net(s), nn.Dropout(0.5)) for s in (0, 1, 2)]).train()
+
+    def seeded():
+        torch.manual_seed(7)
+        return [drop(x) for _ in range(3)]
+
+    seq, con = _both(drop, 3, seeded)
+    assert all(torch.equal(a, b) for a, b in zip(seq, con))   # exact
+
+
+class _Reordered(nn.Module):
+    """Residual blocks registered a, b, c but run c, b, a and a again."""
+
+    def __init__(self, seed):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.a, self.b, self.c = _Block(8), _Block(8), _Block(8)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+
+    def forward(self, x):
+        return self.head(self.a(self.a(self.b(self.c(self.stem(x))))))
+
+
+def test_a_ghost_on_members_whose_blocks_run_out_of_order_is_a_clear_error_when_concurrent():
+    ens, x = Ensemble([_Reordered(0).eval(), _Reordered(1).eval()]), torch.rand(1, 3, 12, 12)
+    with ghost_network(ens, 0.5, seed=0), torch.no_grad():
+        ens(x)   # sequentially: fine
+        with ens.concurrent(2), pytest.raises(RuntimeError, match="order they are registered"):
+            ens(x)
+    assert _member_threads() == 0 and hooks_left(ens) == 0   # exact

@@ -749,7 +749,16 @@ class ghost_network:
         """Skip this block's branch now? ``None``: not this ghost's thread (the whole network)."""
         plan = getattr(self._local, "plan", None)
         if plan is not None:
-            return plan.get(id(block))
+            drop = plan.get(id(block))
+            if drop is not None:
+                ran = self._local.ran
+                if ran >= len(self._local.order) or self._local.order[ran] != id(block):
+                    raise RuntimeError("ghost_network on a concurrent ensemble: a member's residual blocks must each "
+                                       "run once per pass, in the order they are registered (its decisions are "
+                                       "drawn in that order before the pass); this member runs them otherwise: use "
+                                       "Ensemble.concurrent(1)")
+                self._local.ran = ran + 1
+            return drop
         if threading.get_ident() != self._owner or id(block) not in self._entry:
             return None
         return self._draw()
@@ -854,9 +863,13 @@ class ghost_network:
     @contextlib.contextmanager
     def planned(self, plan: dict[int, bool] | None):
         """Context manager for a worker thread: its forward passes follow ``plan`` (from :meth:`plan`)."""
-        self._local.plan = plan
+        self._local.plan, self._local.order, self._local.ran = plan, list(plan or ()), 0
         try:
             yield self
+            if self._local.ran != len(self._local.order):
+                raise RuntimeError("ghost_network on a concurrent ensemble: a member's residual blocks must each run "
+                                   "once per pass, in the order they are registered; this member skipped some: use "
+                                   "Ensemble.concurrent(1)")
         finally:
             self._local.plan = None
 
@@ -971,11 +984,25 @@ class Ensemble(nn.Module):
         self._pool = None
         self._pool_owner: int | None = None
         self._residual: list[nn.Module] = []
+        self._modules_list: list[nn.Module] = []
+        self._parameters_list: list[torch.Tensor] = []
 
-    def concurrent(self, workers: int | None = None) -> "_Concurrent":
+    def concurrent(self, workers: int | None = None, *, frozen: bool = False) -> "_Concurrent":
         """Context manager: run the members on ``workers`` threads (default: one per member) while it is active,
         for forward passes from the thread that entered it; the threads end on exit, also after an error.
         ``workers=1`` (or a single member): the sequential ensemble, no thread.
+
+        A pass runs on the workers when it can give the sequential ensemble's numbers and effects; otherwise the
+        sequential pass runs (on the entering thread, at one intra-op thread). The sequential pass runs when a
+        member module is in training mode (dropout's draws, batch norm's statistics), under ``torch.autocast``
+        (it does not reach other threads), where a hook is registered on a member module or globally (a captured
+        layer sees the calling thread's pass; a :class:`ghost_network`'s own hooks are fine), and, unless
+        ``frozen``, where gradients are on and a member parameter requires one (so ``backward()`` fills the
+        parameters' ``.grad``). With ``frozen=True`` the members' parameters get no gradient from a concurrent
+        pass: for callers that take gradients of the input only, as :func:`~vizlab.optimize.render.render` does.
+        A backward pass may also run after the context ended (then in the calling thread). With an active
+        :class:`ghost_network`, each member's residual blocks must run once per pass in the order they are
+        registered (as timm's and torchvision's do); another order is a ``RuntimeError``.
 
         Example:
             >>> with ensemble.concurrent():          # doctest: +SKIP
@@ -983,10 +1010,34 @@ class Ensemble(nn.Module):
         """
         if workers is None:
             workers = len(self.members)
-        return _Concurrent(self, check_int("workers", workers, 1))
+        if not isinstance(frozen, bool):
+            raise TypeError(f"frozen must be True or False, got {type(frozen).__name__} {frozen!r}")
+        return _Concurrent(self, check_int("workers", workers, 1), frozen)
 
     def _map(self, fn, items):
+        if self._pool is None:   # the context has ended (a backward pass after it): in this thread, in order
+            return [fn(item) for item in items]
         return list(self._pool.map(fn, items))
+
+    def _split(self) -> bool:
+        """Whether this pass can run on the workers with the sequential pass's numbers and effects (see
+        :meth:`concurrent`); else the sequential pass runs."""
+        if any(m.training for m in self._modules_list):   # dropout's and batch norm's draws and statistics
+            return False
+        if any(torch.is_autocast_enabled(kind) for kind in ("cpu", "cuda")):   # thread-local: the workers lack it
+            return False
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self._parameters_list):
+            return False   # gradients for the parameters: only through the calling thread's graph
+        from torch.nn.modules import module as _m
+
+        if _m._global_forward_hooks or _m._global_forward_pre_hooks or _m._global_backward_hooks \
+                or _m._global_backward_pre_hooks:
+            return False
+        for m in self._modules_list:   # a hook (a captured layer) sees the calling thread's pass; the ghost's own are fine
+            if m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks or (
+                    m._forward_hooks and not _GHOST_HOOK_IDS.issuperset(m._forward_hooks)):
+                return False
+        return True
 
     def _run(self, x, ghost, plans, grad: bool):
         """Each member's logits on ``x``, on the workers (``ghost``'s ``plans`` for them); with ``grad`` (and the
@@ -1004,7 +1055,8 @@ class Ensemble(nn.Module):
 
     def _concurrent_scores(self, x):
         """The members' logits from the workers, or ``None`` where the sequential pass must run."""
-        if self._pool is None or threading.get_ident() != self._pool_owner or len(self.members) < 2:
+        if self._pool is None or threading.get_ident() != self._pool_owner or len(self.members) < 2 \
+                or not self._split():
             return None
         ghost = _active_ghost(self, self._residual)
         plans = ghost.plan(self.members) if ghost is not None else [None] * len(self.members)
@@ -1030,8 +1082,8 @@ class Ensemble(nn.Module):
 class _Concurrent:
     """:meth:`Ensemble.concurrent`'s context: a thread pool whose threads use one intra-op thread each."""
 
-    def __init__(self, ensemble: Ensemble, workers: int):
-        self.ensemble, self.workers = ensemble, min(workers, len(ensemble.members))
+    def __init__(self, ensemble: Ensemble, workers: int, frozen: bool = False):
+        self.ensemble, self.workers, self.frozen = ensemble, min(workers, len(ensemble.members)), frozen
 
     def __enter__(self):
         if self.workers < 2:
@@ -1047,6 +1099,9 @@ class _Concurrent:
         self.ensemble._pool_owner = threading.get_ident()
         # where a ghost network would sit (looked up at every pass; the module tree is not walked each time)
         self.ensemble._residual = [m for m in self.ensemble.modules() if getattr(m, "has_skip", False)]
+        self.ensemble._modules_list = [m for member in self.ensemble.members for m in member.modules()]
+        # parameters that may want a gradient (none when the caller says the members are frozen)
+        self.ensemble._parameters_list = [] if self.frozen else list(self.ensemble.members.parameters())
         return self.ensemble
 
     def __exit__(self, *exc):
@@ -1154,7 +1209,9 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     desc = f"{settings.mode}: {name}"
     run = dict(stop_event=stop_event, progress=progress, copies=settings.copies)   # every render call's
     # the ensemble's members run at once on the free cores (the same numbers to the bit: Ensemble.concurrent)
-    with net.concurrent(_member_workers(net, workers)) if isinstance(net, Ensemble) else contextlib.nullcontext():
+    # (frozen: render takes the gradient of the image alone, so the members' parameters need none)
+    with net.concurrent(_member_workers(net, workers), frozen=True) if isinstance(net, Ensemble) \
+            else contextlib.nullcontext():
         spent = 0.0
         if settings.starts > 1:
             side = settings.view or settings.size
