@@ -359,3 +359,23 @@ def test_a_ghost_on_members_whose_blocks_run_out_of_order_is_a_clear_error_when_
         with ens.concurrent(2), pytest.raises(RuntimeError, match="order they are registered"):
             ens(x)
     assert _member_threads() == 0 and hooks_left(ens) == 0   # exact
+
+
+def test_a_ghost_in_train_mode_computes_dropped_branches_so_batch_norm_statistics_update_as_before():
+    x = torch.rand(1, 3, 12, 12)
+
+    def stats(force_compute):
+        net = _net(0).train()
+        handles = [b.bn.register_forward_hook(lambda *a: None) for b in net if isinstance(b, _Block)] \
+            if force_compute else []   # a hook inside each branch: the compute-and-zero path
+        try:
+            with ghost_network(net, 0.5, seed=0):
+                outs = [net(x.clone().requires_grad_(True)) for _ in range(5)]
+        finally:
+            for h in handles:
+                h.remove()
+        return outs, [b.bn.running_mean.clone() for b in net if isinstance(b, _Block)]
+
+    (a, sa), (b, sb) = stats(False), stats(True)
+    assert all(torch.equal(p, q) for p, q in zip(a, b))   # exact: the same outputs
+    assert all(torch.equal(p, q) for p, q in zip(sa, sb))   # exact: and the dropped branches' statistics updated

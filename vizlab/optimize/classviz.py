@@ -703,15 +703,16 @@ class ghost_network:
     such blocks raises ``ValueError``, or with ``strict=False`` is left as it is (the presets use that, so they
     also run on small models without residual blocks).
 
-    A skipped branch is not computed: the block returns its input (the shortcut), which is exactly what the
-    branch times zero plus the shortcut is, so the output and its gradient are those of the network with the
+    A skipped branch is not computed (in eval mode): the block returns its input (the shortcut), which is exactly
+    what the branch times zero plus the shortcut is, so the output and its gradient are those of the network with the
     branch's output zeroed, at the cost of the shortcut alone (issue 24, round 18: about a fifth of each step of
     the Lite0/1/2 ensembles). For that the block's ``forward`` is replaced by an instance attribute while the
     context is active (the class and every module stay as they are); the decision is drawn when the block is
     entered, one ``torch.rand`` of the ghost's generator per residual block in the order they run. Where a hook
     sits inside the branch (a layer being captured), or the block holds another residual block, the branch is
     computed as before and its output multiplied by zero at the ``drop_path`` slot (a forward hook there), so the
-    hook sees what it always saw. No rescaling: the frozen network's statistics were learnt with every branch
+    hook sees what it always saw; so it is in training mode, so that the branch's batch-norm statistics update as
+    they do without the ghost. No rescaling: the frozen network's statistics were learnt with every branch
     present.
 
     Another thread using the same model meanwhile (an explorer, an occlusion sweep), a copy made meanwhile
@@ -766,8 +767,9 @@ class ghost_network:
     def _block_forward(self, block: nn.Module, drop: bool, original, *args, **kwargs):
         if not drop:
             return original(*args, **kwargs)
-        if len(args) == 1 and not kwargs and not self._hooked_inside(block):
+        if len(args) == 1 and not kwargs and not block.training and not self._hooked_inside(block):
             return args[0]   # exactly 0 * branch + shortcut, without computing the branch
+        # (in training mode the branch runs, so that its batch-norm statistics update as in the whole network)
         slot = block.drop_path
         zeroing = getattr(self._local, "zeroing", None)
         if zeroing is None:
