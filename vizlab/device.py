@@ -128,6 +128,9 @@ def _set_default_threads(count: int) -> None:
 
 
 def _one_thread_worker(count: int) -> None:
+    # torch gives a thread the default count when it first asks for its count (then never again): ask first, so
+    # that the default put back below cannot reach this worker (it would run its kernels on 2 threads)
+    torch.get_num_threads()
     torch.set_num_threads(1)        # this worker's count ...
     _set_default_threads(count)     # ... and not the default of threads that start later
 
