@@ -379,3 +379,19 @@ def test_a_ghost_in_train_mode_computes_dropped_branches_so_batch_norm_statistic
     (a, sa), (b, sb) = stats(False), stats(True)
     assert all(torch.equal(p, q) for p, q in zip(a, b))   # exact: the same outputs
     assert all(torch.equal(p, q) for p, q in zip(sa, sb))   # exact: and the dropped branches' statistics updated
+
+
+def test_a_concurrent_class_image_reports_one_thread_probabilities(model):
+    # the image's p and the retry's judgement, at a size where torch splits the kernels over 2 threads
+    settings = preset("object_ensemble", size=160, view=128, steps=1, retry_plain=1.0)  # always retries
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = class_visualization(model, "goldfish", settings, progress=False, workers=1)
+        torch.set_num_threads(max(threads, min(2, os.cpu_count() or 1)))
+        two = class_visualization(model, "goldfish", settings, progress=False, workers=2)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one.image, two.image)   # exact
+    assert one.info["target_probability"] == two.info["target_probability"]   # exact: computed at one thread
+    assert one.info["retry"] == {**two.info["retry"], "seconds": one.info["retry"]["seconds"]}   # exact

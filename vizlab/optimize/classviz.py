@@ -1169,8 +1169,9 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             ``settings`` it must agree.
         seed, snapshots, callback, stop_event, progress: as in :func:`~vizlab.optimize.render.render`.
         workers: threads that run the ensemble's members at the same time (:meth:`Ensemble.concurrent`: every
-            operation then runs on one intra-op thread, and the image is a one-thread run's to the bit, only the
-            time changes). Default ``None``: one per member on a CPU when torch may use more than one thread
+            operation then runs on one intra-op thread, the probabilities in ``info``, the retry's judgement and
+            the ``rescale`` stretch too, so the image and those numbers are a one-thread run's to the bit, only the
+            time changes; with ``workers=1`` they are those of a run on torch's threads). Default ``None``: one per member on a CPU when torch may use more than one thread
             (``torch.get_num_threads() > 1``), else 1 (one after the other, on torch's threads).
         **changes: override single settings, e.g. ``steps=50, l2=0``.
 
@@ -1211,9 +1212,15 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     desc = f"{settings.mode}: {name}"
     run = dict(stop_event=stop_event, progress=progress, copies=settings.copies)   # every render call's
     # the ensemble's members run at once on the free cores (the same numbers to the bit: Ensemble.concurrent)
+    threads = _member_workers(net, workers) if isinstance(net, Ensemble) else 1
+
+    def one_thread():
+        """Where the members ran concurrently, the numbers after the run (p, the retry's judgement, the
+        stretch) at one thread too, as in the run: a one-thread run's to the bit, so the same image is kept."""
+        return one_thread_pool(0) if threads > 1 else contextlib.nullcontext()
+
     # (frozen: render takes the gradient of the image alone, so the members' parameters need none)
-    with net.concurrent(_member_workers(net, workers), frozen=True) if isinstance(net, Ensemble) \
-            else contextlib.nullcontext():
+    with net.concurrent(threads, frozen=True) if isinstance(net, Ensemble) else contextlib.nullcontext():
         spent = 0.0
         if settings.starts > 1:
             side = settings.view or settings.size
@@ -1271,15 +1278,17 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
                         break
             result = parts[0] if len(stages) == 1 else _joined(parts, settings.steps,
                                                                dict(octaves=[part.steps for part in parts]))
-    result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
-                       target_probability=class_probability(model, result.image, index))
+    with one_thread():
+        result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
+                           target_probability=class_probability(model, result.image, index))
 
     def shown(kept: RenderResult) -> RenderResult:
         """``rescale``: stretch the kept image for display only, after the retry has compared the optimised
         images (the probability is then the shown image's)."""
         if settings.rescale:
-            kept.image = rescaled(kept.image, 0.5 if settings.centre > 0 else None)
-            kept.info["target_probability"] = class_probability(model, kept.image, index)
+            with one_thread():
+                kept.image = rescaled(kept.image, 0.5 if settings.centre > 0 else None)
+                kept.info["target_probability"] = class_probability(model, kept.image, index)
         return kept
 
     if settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop and result.reason == "finished":
@@ -1288,10 +1297,11 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         def judged(image: torch.Tensor) -> float:
             """The view's p of what will be shown: with ``rescale`` the stretched picture (the stretch alone can
             take a converged picture below the threshold: issue 24, round 15's margins miss)."""
-            if settings.rescale:
-                image = rescaled(image, 0.5)   # the retry needs a centre window, whose ground is grey
             judges = net.members if settings.retry_judge == "members" and settings.ensemble else [model]
-            return min(view_probability(m, image, index, side) for m in judges)
+            with one_thread():
+                if settings.rescale:
+                    image = rescaled(image, 0.5)   # the retry needs a centre window, whose ground is grey
+                return min(view_probability(m, image, index, side) for m in judges)
 
         first = (result.info["target_probability"] if side == result.image.shape[-1] and not settings.rescale
                  and not (settings.retry_judge == "members" and settings.ensemble) else judged(result.image))
