@@ -996,6 +996,11 @@ def test_shrinking_transforms_narrow_from_strong_to_standard_over_the_run(tiny):
         spread[step] = max(sides) - min(sides)
     assert spread[0] > spread[99]   # exact: a narrower range of scales late
     assert t.pad.pixels == 16   # exact: the padding stays the start's at every step (the docstrings say so)
+    # ... on the output: no scale or angle, the jitter shrinking to 0, and the image still padded 16 px a side
+    fixed = Shrinking((16, 0, 0), (0, 0, 0))
+    for step in (0, 50, 99):
+        fixed.at_step(step, 100)
+        assert fixed(x, random.Random(step)).shape[-2:] == (96, 96)   # exact
     with pytest.raises(ValueError, match="start must be"):
         Shrinking((16, 0.25), (8, 0.1, 10.0))
     with pytest.raises(ValueError, match="scale half-width"):

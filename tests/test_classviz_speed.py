@@ -395,3 +395,46 @@ def test_a_concurrent_class_image_reports_one_thread_probabilities(model):
     assert torch.equal(one.image, two.image)   # exact
     assert one.info["target_probability"] == two.info["target_probability"]   # exact: computed at one thread
     assert one.info["retry"] == {**two.info["retry"], "seconds": one.info["retry"]["seconds"]}   # exact
+
+
+class _Spy(nn.Module):
+    """A member that records, in each forward pass, the thread it runs on and torch's thread count there."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner, self.seen = inner, []
+
+    def forward(self, x):
+        self.seen.append((threading.current_thread().name, torch.get_num_threads(), torch.is_grad_enabled()))
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_class_visualization_runs_members_on_one_thread_workers_and_restores_torch_threads(model, workers):
+    spy = _Spy(model).eval()
+    settings = preset("object_ensemble", size=48, canvas=24, view=24, steps=2, retry_plain=0.0)
+    threads, in_callback = torch.get_num_threads(), []
+    try:
+        torch.set_num_threads(2)
+        class_visualization(spy, 1, settings, progress=False, workers=workers,
+                            callback=lambda step, image, value: in_callback.append(torch.get_num_threads()))
+        after, fresh = torch.get_num_threads(), _fresh_thread_count()
+    finally:
+        torch.set_num_threads(threads)
+    passes = [(name, count) for name, count, grad in spy.seen if grad]   # the run's (info's p: without)
+    assert len(passes) == 2 and all(name.startswith("vizlab-member") for name, _ in passes)   # exact: on the workers
+    assert all(count == 1 for _, count, _ in spy.seen)   # exact: each at one torch thread, info's p too
+    assert in_callback and all(count == 1 for count in in_callback)   # exact: the run's own thread too
+    assert after == 2 and fresh == 2   # exact: torch's count as it was, for later threads too
+
+
+def test_class_visualization_with_one_torch_thread_runs_members_in_its_own_thread(model):
+    spy = _Spy(model).eval()
+    settings = preset("object_ensemble", size=48, canvas=24, view=24, steps=1, retry_plain=0.0)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        class_visualization(spy, 1, settings, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert spy.seen and all(name == threading.current_thread().name for name, _, _ in spy.seen)   # exact
