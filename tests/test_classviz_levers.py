@@ -1033,3 +1033,18 @@ def test_round18_candidate_is_the_default_with_shrinking_transforms():
     s = blind.recipe_settings("canvas_retry_ensemble3_shrink")
     assert s == replace(OBJECT_ENSEMBLE3, transforms="shrinking", jitter=16)  # exact: what is judged
     assert preset("object_ensemble3_shrink") == s  # exact: the opt-in preset is the judged recipe
+
+
+def test_shrinking_and_pad_refuse_bad_input_naming_the_argument():
+    from vizlab.optimize.transforms import Pad, Shrinking
+
+    for bad, err in ((16, TypeError), (None, TypeError), ("16, 0.2, 5", TypeError)):
+        with pytest.raises(err, match=r"start must be .*jitter pixels, scale half-width, degrees"):
+            Shrinking(start=bad)
+        with pytest.raises(err, match=r"end must be .*jitter pixels, scale half-width, degrees"):
+            Shrinking(end=bad)
+    for bad, err in (("grey", TypeError), (float("nan"), ValueError), (float("inf"), ValueError), (True, TypeError)):
+        with pytest.raises(err, match="pad_value"):
+            Shrinking(pad_value=bad)
+        with pytest.raises(err, match="value"):
+            Pad(4, "constant", bad)
