@@ -716,8 +716,9 @@ class ghost_network:
     present.
 
     Another thread using the same model meanwhile (an explorer, an occlusion sweep), a copy made meanwhile
-    (``copy.deepcopy``, :func:`vizlab.fastpath.inference_model`) and ``torch.fx`` tracing see the whole network.
-    Everything is restored on exit, also after an exception.
+    (``copy.deepcopy``, :func:`vizlab.fastpath.inference_model`) and ``torch.fx`` tracing see the whole network;
+    a ghost entered later on such a copy works on the copy as on the original. Everything is restored on exit,
+    also after an exception.
 
     Example:
         >>> with ghost_network(model, 0.1, seed=0):     # doctest: +SKIP
@@ -847,9 +848,11 @@ class ghost_network:
 
     def plan(self, members) -> list[dict[int, bool]] | None:
         """The decisions for one forward pass of each of ``members`` (modules inside ``model``, run in that
-        order), drawn now from the generator in the order a sequential pass would draw them: one dict
-        ``{id(block): skip}`` per member, for a thread that runs that member (:meth:`planned`). ``None`` where
-        that order is not known here (a residual block inside another, or not this ghost's thread)."""
+        order), drawn now from the generator in the members' module (registration) order, which is the order a
+        sequential pass draws them in when each residual block runs once per pass, in that order (timm's do):
+        one dict ``{id(block): skip}`` per member, for a thread that runs that member (:meth:`planned`, which
+        raises ``RuntimeError`` for a member that runs its blocks otherwise). ``None`` where that order is not
+        known here (a residual block inside another, or not this ghost's thread)."""
         if not self._handles:
             return [{} for _ in members]   # not active (p = 0, or no residual block): the whole network
         if threading.get_ident() != self._owner or len(self._entry) != len(self._slot_block):
@@ -864,7 +867,9 @@ class ghost_network:
 
     @contextlib.contextmanager
     def planned(self, plan: dict[int, bool] | None):
-        """Context manager for a worker thread: its forward passes follow ``plan`` (from :meth:`plan`)."""
+        """Context manager for a worker thread: its forward pass follows ``plan`` (from :meth:`plan`); a block
+        run out of the plan's order, twice, or not at all is a ``RuntimeError`` (the draws would not be the
+        sequential pass's)."""
         self._local.plan, self._local.order, self._local.ran = plan, list(plan or ()), 0
         try:
             yield self
@@ -959,11 +964,13 @@ class Ensemble(nn.Module):
 
     Inside :meth:`concurrent` the members run at the same time, one worker thread each (torch releases the GIL
     in its operations), forward and backward: on a CPU with free cores a step costs about the slowest member's
-    time rather than the sum. The logits and gradients are those of the sequential ensemble on one thread to the
-    bit: each worker, and the thread that entered, use one intra-op thread (the kernels of a one-thread
-    sequential pass; torch's thread count is restored on exit), a :class:`ghost_network` draws every member's
-    decisions in the sequential order before they start, and the gradients are summed in autograd's sequential
-    order.
+    time rather than the sum. The logits and the input's gradient are those of the sequential ensemble on one
+    thread to the bit: each worker, and the thread that entered, use one intra-op thread (the kernels of a
+    one-thread sequential pass; :class:`vizlab.device.one_thread_pool` restores torch's thread counts on exit,
+    also when such contexts overlap on several threads), a :class:`ghost_network` draws every member's decisions
+    in the sequential order before they start, and the gradients are summed in autograd's sequential order.
+    Passes that the workers cannot give so (training mode, autocast, hooks, parameters that want a gradient)
+    run sequentially: :meth:`concurrent` lists them.
     """
 
     def __init__(self, models):
@@ -1082,7 +1089,7 @@ class Ensemble(nn.Module):
 
 
 class _Concurrent:
-    """:meth:`Ensemble.concurrent`'s context: a thread pool whose threads use one intra-op thread each."""
+    """:meth:`Ensemble.concurrent`'s context: a :class:`vizlab.device.one_thread_pool` for the members."""
 
     def __init__(self, ensemble: Ensemble, workers: int, frozen: bool = False):
         self.ensemble, self.workers, self.frozen = ensemble, min(workers, len(ensemble.members)), frozen
