@@ -1033,7 +1033,7 @@ class Ensemble(nn.Module):
         :meth:`concurrent`); else the sequential pass runs."""
         if any(m.training for m in self._modules_list):   # dropout's and batch norm's draws and statistics
             return False
-        if any(torch.is_autocast_enabled(kind) for kind in ("cpu", "cuda")):   # thread-local: the workers lack it
+        if torch.is_autocast_enabled(model_device(self).type):   # thread-local: the workers lack it
             return False
         if torch.is_grad_enabled() and any(p.requires_grad for p in self._parameters_list):
             return False   # gradients for the parameters: only through the calling thread's graph
