@@ -547,3 +547,49 @@ def test_metrics_on_known_maps():
         heat_fraction(m, mask=torch.ones(3, 3, dtype=torch.bool))
     with pytest.raises(TypeError):
         roughness([[1.0]])
+
+
+def test_a_parallel_sweep_overlapping_a_concurrent_ensemble_leaves_torch_threads_as_it_found_them(tiny):
+    """A sweep on a job thread started while a class image's ensemble is concurrent, ending after it (the shared
+    one-thread helper: before round 19 the sweep saved the 1 it was started with and left it behind)."""
+    import threading
+
+    from vizlab.optimize import Ensemble
+
+    threads = torch.get_num_threads()
+    x = random_images(1, 24, seed=1)
+    inside, a_out, errors = threading.Event(), threading.Event(), []
+    calls = []
+
+    def waiting(frac):
+        calls.append(frac)
+        if len(calls) == 2:   # the workers run: let the ensemble's context end meanwhile
+            inside.set()
+            a_out.wait(10)
+
+    def sweep():
+        try:
+            occlusion(tiny, x, 1, patch=4, stride=2, workers=2, batch_size=4, callback=waiting)
+        except BaseException as exc:   # pragma: no cover - reported below
+            errors.append(exc)
+            inside.set()
+
+    try:
+        torch.set_num_threads(2)
+        ens = Ensemble([tiny_cnn(seed=1), tiny_cnn(seed=2)])
+        with ens.concurrent(2):
+            ens(x)
+            job = threading.Thread(target=sweep)
+            job.start()
+            inside.wait(10)
+        a_out.set()
+        job.join(30)
+        assert not errors and len(calls) > 2, errors   # exact
+        assert torch.get_num_threads() == 2   # exact
+        fresh = []
+        t = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+        t.start(), t.join()
+        assert fresh == [2]   # exact: threads started later take torch's count again
+    finally:
+        a_out.set()
+        torch.set_num_threads(threads)

@@ -998,6 +998,11 @@ def test_shrinking_transforms_narrow_from_strong_to_standard_over_the_run(tiny):
         spread[step] = max(sides) - min(sides)
     assert spread[0] > spread[99]   # exact: a narrower range of scales late
     assert t.pad.pixels == 16   # exact: the padding stays the start's at every step (the docstrings say so)
+    # ... on the output: no scale or angle, the jitter shrinking to 0, and the image still padded 16 px a side
+    fixed = Shrinking((16, 0, 0), (0, 0, 0))
+    for step in (0, 50, 99):
+        fixed.at_step(step, 100)
+        assert fixed(x, random.Random(step)).shape[-2:] == (96, 96)   # exact
     with pytest.raises(ValueError, match="start must be"):
         Shrinking((16, 0.25), (8, 0.1, 10.0))
     with pytest.raises(ValueError, match="scale half-width"):
@@ -1030,3 +1035,18 @@ def test_round18_candidate_is_the_default_with_shrinking_transforms():
     s = blind.recipe_settings("canvas_retry_ensemble3_shrink")
     assert s == replace(OBJECT_ENSEMBLE3, transforms="shrinking", jitter=16)  # exact: what is judged
     assert preset("object_ensemble3_shrink") == s  # exact: the opt-in preset is the judged recipe
+
+
+def test_shrinking_and_pad_refuse_bad_input_naming_the_argument():
+    from vizlab.optimize.transforms import Pad, Shrinking
+
+    for bad, err in ((16, TypeError), (None, TypeError), ("16, 0.2, 5", TypeError)):
+        with pytest.raises(err, match=r"start must be .*jitter pixels, scale half-width, degrees"):
+            Shrinking(start=bad)
+        with pytest.raises(err, match=r"end must be .*jitter pixels, scale half-width, degrees"):
+            Shrinking(end=bad)
+    for bad, err in (("grey", TypeError), (float("nan"), ValueError), (float("inf"), ValueError), (True, TypeError)):
+        with pytest.raises(err, match="pad_value"):
+            Shrinking(pad_value=bad)
+        with pytest.raises(err, match="value"):
+            Pad(4, "constant", bad)

@@ -137,3 +137,28 @@ def test_hard_coded_cuda_pattern_catches_the_usual_forms():
     for line in ["x.to(model_device(model))", "torch.cuda.is_available()", 'if dev.type == "cuda":',
                  '# x.to("cuda") would break on a Mac']:
         assert not _hard_codes_cuda(line), line
+
+
+def test_one_thread_pool_nested_in_one_thread_restores_torch_threads_for_later_threads_too():
+    import threading
+
+    from vizlab.device import one_thread_pool
+
+    def fresh():
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        t.start(), t.join()
+        return seen[0]
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with one_thread_pool(0) as none:   # e.g. class_visualization's judgement inside an outer run
+            assert none is None and torch.get_num_threads() == 1   # exact
+            with one_thread_pool(2, "vizlab-test") as pool:
+                assert list(pool.map(lambda _: torch.get_num_threads(), range(4))) == [1] * 4   # exact
+                assert torch.get_num_threads() == 1 and fresh() == 2   # exact: threads started meanwhile: 2
+            assert torch.get_num_threads() == 1   # exact: the outer one still holds this thread
+        assert torch.get_num_threads() == 2 and fresh() == 2   # exact
+    finally:
+        torch.set_num_threads(threads)

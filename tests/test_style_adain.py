@@ -150,3 +150,17 @@ def test_cli_adain_of_a_tiny_image_is_one_clean_line(tmp_path, capsys):
     assert main(["stylize", "adain:waves", str(flat), str(tmp_path / "o.png"), "--device", "cpu"]) == 2  # exact
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "at least 16x16 pixels" in err and "40x12" in err, err  # exact
+
+
+def test_the_crop_multiple_and_side_check_refuse_bad_input_naming_the_argument():
+    from vizlab.style.adain import cropped_size
+    from vizlab.style.transformer import check_side
+
+    for bad, err in ((0, ValueError), (-8, ValueError), (8.0, TypeError)):
+        with pytest.raises(err, match="multiple"):
+            cropped_size(10, 10, multiple=bad)
+        with pytest.raises(err, match="multiple"):
+            content_batch(torch.rand(1, 3, 20, 20), None, multiple=bad)
+    assert cropped_size(20, 27, multiple=8) == (16, 24)   # exact
+    with pytest.raises(ValueError, match=r"photo must be .*H, W\)"):
+        check_side("photo", torch.rand(7))

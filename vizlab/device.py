@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import torch
 from torch import nn
@@ -111,3 +112,85 @@ def set_threads(threads: int | str = "auto") -> int:
         n = threads
     torch.set_num_threads(n)
     return torch.get_num_threads()
+
+
+#: :class:`one_thread_pool`'s process-wide state: how many are active, and torch's thread count before the first.
+_ONE_THREAD = {"users": 0, "count": None}
+_ONE_THREAD_LOCK = threading.Lock()
+
+
+def _set_default_threads(count: int) -> None:
+    """Set torch's default thread count (the one threads take when they start) without changing the calling
+    thread's: ``torch.set_num_threads`` sets both, so it runs on a short-lived thread of its own."""
+    worker = threading.Thread(target=torch.set_num_threads, args=(count,), name="vizlab-threads")
+    worker.start()
+    worker.join()
+
+
+def _one_thread_worker(count: int) -> None:
+    # torch gives a thread the default count when it first asks for its count (then never again): ask first, so
+    # that the default put back below cannot reach this worker (it would run its kernels on 2 threads)
+    torch.get_num_threads()
+    torch.set_num_threads(1)        # this worker's count ...
+    _set_default_threads(count)     # ... and not the default of threads that start later
+
+
+class one_thread_pool:
+    """Context manager: a thread pool of ``workers`` threads for work that runs side by side, each thread at one
+    torch intra-op thread, and the thread that enters it at one thread too (the cores belong to the workers: an
+    OpenMP team waiting for a core that a worker holds spins). The one helper for this (the concurrent ensemble
+    of :meth:`vizlab.optimize.Ensemble.concurrent` and the parallel occlusion sweep use it).
+
+    ``torch.set_num_threads`` changes the calling thread's count and the default that threads take when they
+    start. So several of these may overlap, in one thread or several (two class images at once, a widget's job
+    thread): the first one in records torch's count, and while any is active, threads that start take that
+    count, not 1; each one gives its entering thread back the count it had, and the last one out also torch's
+    default. Entered with ``workers=0`` it makes no pool (``None``) and only runs the entering thread at one
+    thread.
+
+    Example:
+        >>> with one_thread_pool(2, "demo") as pool:
+        ...     list(pool.map(lambda k: torch.get_num_threads(), range(2)))
+        [1, 1]
+    """
+
+    def __init__(self, workers: int, name: str = "vizlab-worker"):
+        self.workers, self.name = workers, name
+        self.pool = None
+        self._own: int | None = None
+        self._count: int | None = None
+
+    def __enter__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with _ONE_THREAD_LOCK:
+            if _ONE_THREAD["users"] == 0:
+                _ONE_THREAD["count"] = torch.get_num_threads()
+            _ONE_THREAD["users"] += 1
+            self._own, self._count = torch.get_num_threads(), _ONE_THREAD["count"]
+            torch.set_num_threads(1)
+            _set_default_threads(self._count)   # threads that start meanwhile: torch's count
+        try:
+            if self.workers > 0:
+                self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name,
+                                               initializer=_one_thread_worker, initargs=(self._count,))
+        except BaseException:
+            self.__exit__()
+            raise
+        return self.pool
+
+    def __exit__(self, *exc):
+        pool, self.pool = self.pool, None
+        try:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        finally:
+            with _ONE_THREAD_LOCK:
+                _ONE_THREAD["users"] -= 1
+                count = _ONE_THREAD["count"]
+                if _ONE_THREAD["users"] == 0:
+                    _ONE_THREAD["count"] = None
+                torch.set_num_threads(self._own if self._own is not None else count)
+                if self._own != count:
+                    _set_default_threads(count)
+        return False

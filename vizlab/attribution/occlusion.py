@@ -400,44 +400,41 @@ def _chunks(jobs: list, early: int, batch_size: int, workers: int) -> list[list]
 def _run_parallel(chunks, run, store, workers: int, stop) -> None:
     """Run ``chunks`` on ``workers`` threads, each with one torch thread; ``store`` results as they finish.
 
-    The first chunk runs alone, with all of torch's threads. Torch's thread count is process-wide: it is 1
-    while the workers run and is restored afterwards.
+    The first chunk runs alone, with all of torch's threads; then the calling thread runs at one thread too while
+    the workers run, and torch's thread counts are restored afterwards (:class:`vizlab.device.one_thread_pool`,
+    which also keeps overlapping sweeps and class images from leaving one thread behind).
     """
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from ..device import one_thread_pool
 
     store(chunks[0], run(chunks[0]))
     chunks = chunks[1:]
     if stop is not None and stop.is_set():
         return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
 
     def one(chunk):
-        # a fresh worker thread takes torch's process-wide count (1) when it first runs an op
         with torch.inference_mode():
             return run(chunk)
 
-    try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vizlab-occlusion") as pool:
-            pending = {}
-            todo = iter(chunks)
+    with one_thread_pool(workers, "vizlab-occlusion") as pool:
+        pending = {}
+        todo = iter(chunks)
 
-            def top_up() -> None:  # one chunk per idle worker: a stop leaves little queued work to wait for
-                for chunk in todo:
-                    pending[pool.submit(one, chunk)] = chunk
-                    if len(pending) >= workers:
-                        return
+        def top_up() -> None:  # one chunk per idle worker: a stop leaves little queued work to wait for
+            for chunk in todo:
+                pending[pool.submit(one, chunk)] = chunk
+                if len(pending) >= workers:
+                    return
 
-            top_up()
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                results = [(pending.pop(future), future.result()) for future in finished]
-                if stop is None or not stop.is_set():  # once stopped, the running chunks finish, no more start
-                    top_up()  # before storing: a store that draws (the preview) leaves no worker idle
-                for chunk, out in results:
-                    store(chunk, out)
-    finally:
-        torch.set_num_threads(threads)
+        top_up()
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            results = [(pending.pop(future), future.result()) for future in finished]
+            if stop is None or not stop.is_set():  # once stopped, the running chunks finish, no more start
+                top_up()  # before storing: a store that draws (the preview) leaves no worker idle
+            for chunk, out in results:
+                store(chunk, out)
 
 
 def _take_from(reuse: OcclusionResult, jobs, logits, done, tops, lefts):

@@ -44,7 +44,7 @@ from torch import nn
 
 from .._validate import check_int, check_number, seeded_generator
 from ..attribution.targets import class_of
-from ..device import model_device
+from ..device import model_device, one_thread_pool
 from .objectives import class_log_probability, class_logit
 from .params import CODE_RANGES, CODE_STARTS, fourier, generator, maco, pixels, upsampled, windowed
 from .regularizers import L2, TV, Blur, ChromaBlur, Clamp, ClipContribution, ClipWeak, LumaBlur, Regularizer
@@ -767,20 +767,22 @@ class ghost_network:
     such blocks raises ``ValueError``, or with ``strict=False`` is left as it is (the presets use that, so they
     also run on small models without residual blocks).
 
-    A skipped branch is not computed: the block returns its input (the shortcut), which is exactly what the
-    branch times zero plus the shortcut is, so the output and its gradient are those of the network with the
+    A skipped branch is not computed (in eval mode): the block returns its input (the shortcut), which is exactly
+    what the branch times zero plus the shortcut is, so the output and its gradient are those of the network with the
     branch's output zeroed, at the cost of the shortcut alone (issue 24, round 18: about a fifth of each step of
     the Lite0/1/2 ensembles). For that the block's ``forward`` is replaced by an instance attribute while the
     context is active (the class and every module stay as they are); the decision is drawn when the block is
     entered, one ``torch.rand`` of the ghost's generator per residual block in the order they run. Where a hook
     sits inside the branch (a layer being captured), or the block holds another residual block, the branch is
     computed as before and its output multiplied by zero at the ``drop_path`` slot (a forward hook there), so the
-    hook sees what it always saw. No rescaling: the frozen network's statistics were learnt with every branch
+    hook sees what it always saw; so it is in training mode, so that the branch's batch-norm statistics update as
+    they do without the ghost. No rescaling: the frozen network's statistics were learnt with every branch
     present.
 
     Another thread using the same model meanwhile (an explorer, an occlusion sweep), a copy made meanwhile
-    (``copy.deepcopy``, :func:`vizlab.fastpath.inference_model`) and ``torch.fx`` tracing see the whole network.
-    Everything is restored on exit, also after an exception.
+    (``copy.deepcopy``, :func:`vizlab.fastpath.inference_model`) and ``torch.fx`` tracing see the whole network;
+    a ghost entered later on such a copy works on the copy as on the original. Everything is restored on exit,
+    also after an exception.
 
     Example:
         >>> with ghost_network(model, 0.1, seed=0):     # doctest: +SKIP
@@ -813,7 +815,16 @@ class ghost_network:
         """Skip this block's branch now? ``None``: not this ghost's thread (the whole network)."""
         plan = getattr(self._local, "plan", None)
         if plan is not None:
-            return plan.get(id(block))
+            drop = plan.get(id(block))
+            if drop is not None:
+                ran = self._local.ran
+                if ran >= len(self._local.order) or self._local.order[ran] != id(block):
+                    raise RuntimeError("ghost_network on a concurrent ensemble: a member's residual blocks must each "
+                                       "run once per pass, in the order they are registered (its decisions are "
+                                       "drawn in that order before the pass); this member runs them otherwise: use "
+                                       "Ensemble.concurrent(1)")
+                self._local.ran = ran + 1
+            return drop
         if threading.get_ident() != self._owner or id(block) not in self._entry:
             return None
         return self._draw()
@@ -821,8 +832,9 @@ class ghost_network:
     def _block_forward(self, block: nn.Module, drop: bool, original, *args, **kwargs):
         if not drop:
             return original(*args, **kwargs)
-        if len(args) == 1 and not kwargs and not self._hooked_inside(block):
+        if len(args) == 1 and not kwargs and not block.training and not self._hooked_inside(block):
             return args[0]   # exactly 0 * branch + shortcut, without computing the branch
+        # (in training mode the branch runs, so that its batch-norm statistics update as in the whole network)
         slot = block.drop_path
         zeroing = getattr(self._local, "zeroing", None)
         if zeroing is None:
@@ -883,7 +895,12 @@ class ghost_network:
                     self._entry.add(id(block))
                     entry = _GHOST_BLOCKS.get(id(block))
                     if entry is None or entry[0] is not block:
-                        entry = _GHOST_BLOCKS[id(block)] = [block, [], block.__dict__.get("forward")]
+                        own = block.__dict__.get("forward")
+                        if getattr(getattr(own, "__func__", None), "_vizlab_ghost", False):
+                            # a copy made while a ghost held the block carries the ghost's forward: not its own
+                            # (saved as its own, every kept branch would call it again, without end)
+                            own = None
+                        entry = _GHOST_BLOCKS[id(block)] = [block, [], own]
                         block.forward = types.MethodType(_ghost_forward, block)
                     entry[1].append(self)
                     self._patched.append(block)
@@ -895,9 +912,11 @@ class ghost_network:
 
     def plan(self, members) -> list[dict[int, bool]] | None:
         """The decisions for one forward pass of each of ``members`` (modules inside ``model``, run in that
-        order), drawn now from the generator in the order a sequential pass would draw them: one dict
-        ``{id(block): skip}`` per member, for a thread that runs that member (:meth:`planned`). ``None`` where
-        that order is not known here (a residual block inside another, or not this ghost's thread)."""
+        order), drawn now from the generator in the members' module (registration) order, which is the order a
+        sequential pass draws them in when each residual block runs once per pass, in that order (timm's do):
+        one dict ``{id(block): skip}`` per member, for a thread that runs that member (:meth:`planned`, which
+        raises ``RuntimeError`` for a member that runs its blocks otherwise). ``None`` where that order is not
+        known here (a residual block inside another, or not this ghost's thread)."""
         if not self._handles:
             return [{} for _ in members]   # not active (p = 0, or no residual block): the whole network
         if threading.get_ident() != self._owner or len(self._entry) != len(self._slot_block):
@@ -912,10 +931,16 @@ class ghost_network:
 
     @contextlib.contextmanager
     def planned(self, plan: dict[int, bool] | None):
-        """Context manager for a worker thread: its forward passes follow ``plan`` (from :meth:`plan`)."""
-        self._local.plan = plan
+        """Context manager for a worker thread: its forward pass follows ``plan`` (from :meth:`plan`); a block
+        run out of the plan's order, twice, or not at all is a ``RuntimeError`` (the draws would not be the
+        sequential pass's)."""
+        self._local.plan, self._local.order, self._local.ran = plan, list(plan or ()), 0
         try:
             yield self
+            if self._local.ran != len(self._local.order):
+                raise RuntimeError("ghost_network on a concurrent ensemble: a member's residual blocks must each run "
+                                   "once per pass, in the order they are registered; this member skipped some: use "
+                                   "Ensemble.concurrent(1)")
         finally:
             self._local.plan = None
 
@@ -1003,11 +1028,13 @@ class Ensemble(nn.Module):
 
     Inside :meth:`concurrent` the members run at the same time, one worker thread each (torch releases the GIL
     in its operations), forward and backward: on a CPU with free cores a step costs about the slowest member's
-    time rather than the sum. The logits and gradients are those of the sequential ensemble on one thread to the
-    bit: each worker, and the thread that entered, use one intra-op thread (the kernels of a one-thread
-    sequential pass; torch's thread count is restored on exit), a :class:`ghost_network` draws every member's
-    decisions in the sequential order before they start, and the gradients are summed in autograd's sequential
-    order.
+    time rather than the sum. The logits and the input's gradient are those of the sequential ensemble on one
+    thread to the bit: each worker, and the thread that entered, use one intra-op thread (the kernels of a
+    one-thread sequential pass; :class:`vizlab.device.one_thread_pool` restores torch's thread counts on exit,
+    also when such contexts overlap on several threads), a :class:`ghost_network` draws every member's decisions
+    in the sequential order before they start, and the gradients are summed in autograd's sequential order.
+    Passes that the workers cannot give so (training mode, autocast, hooks, parameters that want a gradient)
+    run sequentially: :meth:`concurrent` lists them.
     """
 
     def __init__(self, models):
@@ -1030,11 +1057,25 @@ class Ensemble(nn.Module):
         self._pool = None
         self._pool_owner: int | None = None
         self._residual: list[nn.Module] = []
+        self._modules_list: list[nn.Module] = []
+        self._parameters_list: list[torch.Tensor] = []
 
-    def concurrent(self, workers: int | None = None) -> "_Concurrent":
+    def concurrent(self, workers: int | None = None, *, frozen: bool = False) -> "_Concurrent":
         """Context manager: run the members on ``workers`` threads (default: one per member) while it is active,
         for forward passes from the thread that entered it; the threads end on exit, also after an error.
         ``workers=1`` (or a single member): the sequential ensemble, no thread.
+
+        A pass runs on the workers when it can give the sequential ensemble's numbers and effects; otherwise the
+        sequential pass runs (on the entering thread, at one intra-op thread). The sequential pass runs when a
+        member module is in training mode (dropout's draws, batch norm's statistics), under ``torch.autocast``
+        (it does not reach other threads), where a hook is registered on a member module or globally (a captured
+        layer sees the calling thread's pass; a :class:`ghost_network`'s own hooks are fine), and, unless
+        ``frozen``, where gradients are on and a member parameter requires one (so ``backward()`` fills the
+        parameters' ``.grad``). With ``frozen=True`` the members' parameters get no gradient from a concurrent
+        pass: for callers that take gradients of the input only, as :func:`~vizlab.optimize.render.render` does.
+        A backward pass may also run after the context ended (then in the calling thread). With an active
+        :class:`ghost_network`, each member's residual blocks must run once per pass in the order they are
+        registered (as timm's and torchvision's do); another order is a ``RuntimeError``.
 
         Example:
             >>> with ensemble.concurrent():          # doctest: +SKIP
@@ -1042,10 +1083,34 @@ class Ensemble(nn.Module):
         """
         if workers is None:
             workers = len(self.members)
-        return _Concurrent(self, check_int("workers", workers, 1))
+        if not isinstance(frozen, bool):
+            raise TypeError(f"frozen must be True or False, got {type(frozen).__name__} {frozen!r}")
+        return _Concurrent(self, check_int("workers", workers, 1), frozen)
 
     def _map(self, fn, items):
+        if self._pool is None:   # the context has ended (a backward pass after it): in this thread, in order
+            return [fn(item) for item in items]
         return list(self._pool.map(fn, items))
+
+    def _split(self) -> bool:
+        """Whether this pass can run on the workers with the sequential pass's numbers and effects (see
+        :meth:`concurrent`); else the sequential pass runs."""
+        if any(m.training for m in self._modules_list):   # dropout's and batch norm's draws and statistics
+            return False
+        if torch.is_autocast_enabled(model_device(self).type):   # thread-local: the workers lack it
+            return False
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self._parameters_list):
+            return False   # gradients for the parameters: only through the calling thread's graph
+        from torch.nn.modules import module as _m
+
+        if _m._global_forward_hooks or _m._global_forward_pre_hooks or _m._global_backward_hooks \
+                or _m._global_backward_pre_hooks:
+            return False
+        for m in self._modules_list:   # a hook (a captured layer) sees the calling thread's pass; the ghost's own are fine
+            if m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks or (
+                    m._forward_hooks and not _GHOST_HOOK_IDS.issuperset(m._forward_hooks)):
+                return False
+        return True
 
     def _run(self, x, ghost, plans, grad: bool):
         """Each member's logits on ``x``, on the workers (``ghost``'s ``plans`` for them); with ``grad`` (and the
@@ -1063,7 +1128,8 @@ class Ensemble(nn.Module):
 
     def _concurrent_scores(self, x):
         """The members' logits from the workers, or ``None`` where the sequential pass must run."""
-        if self._pool is None or threading.get_ident() != self._pool_owner or len(self.members) < 2:
+        if self._pool is None or threading.get_ident() != self._pool_owner or len(self.members) < 2 \
+                or not self._split():
             return None
         ghost = _active_ghost(self, self._residual)
         plans = ghost.plan(self.members) if ghost is not None else [None] * len(self.members)
@@ -1087,39 +1153,35 @@ class Ensemble(nn.Module):
 
 
 class _Concurrent:
-    """:meth:`Ensemble.concurrent`'s context: a thread pool whose threads use one intra-op thread each."""
+    """:meth:`Ensemble.concurrent`'s context: a :class:`vizlab.device.one_thread_pool` for the members."""
 
-    def __init__(self, ensemble: Ensemble, workers: int):
-        self.ensemble, self.workers = ensemble, min(workers, len(ensemble.members))
+    def __init__(self, ensemble: Ensemble, workers: int, frozen: bool = False):
+        self.ensemble, self.workers, self.frozen = ensemble, min(workers, len(ensemble.members)), frozen
 
     def __enter__(self):
         if self.workers < 2:
             return self.ensemble
         if self.ensemble._pool is not None:
             raise RuntimeError("this ensemble is already concurrent (one concurrent() at a time)")
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._threads = torch.get_num_threads()
-        self.ensemble._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="vizlab-member",
-                                                 initializer=torch.set_num_threads, initargs=(1,))
-        self.ensemble._pool_owner = threading.get_ident()
-        # where a ghost network would sit (looked up at every pass; the module tree is not walked each time)
-        self.ensemble._residual = [m for m in self.ensemble.modules() if getattr(m, "has_skip", False)]
         # the work between the members' passes (transforms, the parameterization, the optimizer) on one thread too:
         # the cores belong to the workers (an OpenMP team waiting for a core that a worker holds spins: on the
         # shared machine, round 18, that took a 2-thread run's CPU from 31 to 229 s), and every number is then
         # a one-thread run's, whatever torch's thread count
-        torch.set_num_threads(1)
+        self._threads = one_thread_pool(self.workers, "vizlab-member")
+        self.ensemble._pool = self._threads.__enter__()
+        self.ensemble._pool_owner = threading.get_ident()
+        # where a ghost network would sit (looked up at every pass; the module tree is not walked each time)
+        self.ensemble._residual = [m for m in self.ensemble.modules() if getattr(m, "has_skip", False)]
+        self.ensemble._modules_list = [m for member in self.ensemble.members for m in member.modules()]
+        # parameters that may want a gradient (none when the caller says the members are frozen)
+        self.ensemble._parameters_list = [] if self.frozen else list(self.ensemble.members.parameters())
         return self.ensemble
 
     def __exit__(self, *exc):
-        pool = self.ensemble._pool
-        if self.workers < 2 or pool is None:
+        if self.workers < 2 or self.ensemble._pool is None:
             return False
         self.ensemble._pool, self.ensemble._pool_owner = None, None
-        pool.shutdown(wait=True)
-        # this thread's count, and torch's default for threads started later (a worker's set_num_threads(1) set it)
-        torch.set_num_threads(self._threads)
+        self._threads.__exit__(*exc)   # the workers end; torch's thread counts as they were (one_thread_pool)
         return False
 
 
@@ -1180,8 +1242,9 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             ``settings`` it must agree.
         seed, snapshots, callback, stop_event, progress: as in :func:`~vizlab.optimize.render.render`.
         workers: threads that run the ensemble's members at the same time (:meth:`Ensemble.concurrent`: every
-            operation then runs on one intra-op thread, and the image is a one-thread run's to the bit, only the
-            time changes). Default ``None``: one per member on a CPU when torch may use more than one thread
+            operation then runs on one intra-op thread, the probabilities in ``info``, the retry's judgement and
+            the ``rescale`` stretch too, so the image and those numbers are a one-thread run's to the bit, only the
+            time changes; with ``workers=1`` they are those of a run on torch's threads). Default ``None``: one per member on a CPU when torch may use more than one thread
             (``torch.get_num_threads() > 1``), else 1 (one after the other, on torch's threads).
         **changes: override single settings, e.g. ``steps=50, l2=0``.
 
@@ -1243,7 +1306,15 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
     desc = f"{settings.mode}: {name}"
     run = dict(stop_event=stop_event, progress=progress, copies=settings.copies)   # every render call's
     # the ensemble's members run at once on the free cores (the same numbers to the bit: Ensemble.concurrent)
-    with net.concurrent(_member_workers(net, workers)) if isinstance(net, Ensemble) else contextlib.nullcontext():
+    threads = _member_workers(net, workers) if isinstance(net, Ensemble) else 1
+
+    def one_thread():
+        """Where the members ran concurrently, the numbers after the run (p, the retry's judgement, the
+        stretch) at one thread too, as in the run: a one-thread run's to the bit, so the same image is kept."""
+        return one_thread_pool(0) if threads > 1 else contextlib.nullcontext()
+
+    # (frozen: render takes the gradient of the image alone, so the members' parameters need none)
+    with net.concurrent(threads, frozen=True) if isinstance(net, Ensemble) else contextlib.nullcontext():
         spent = 0.0
         if settings.starts > 1:
             side = settings.view or settings.size
@@ -1304,17 +1375,19 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
             result = parts[0] if len(stages) == 1 else _joined(parts, settings.steps,
                                                                dict(octaves=[part.steps for part in parts]))
             canvas = param.canvas
-    result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
-                       target_probability=class_probability(model, result.image, index))
-    with torch.no_grad():
-        result.info["_canvas"] = canvas.image().detach()
+    with one_thread():
+        result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
+                           target_probability=class_probability(model, result.image, index))
+        with torch.no_grad():
+            result.info["_canvas"] = canvas.image().detach()
 
     def shown(kept: RenderResult) -> RenderResult:
         """``rescale``: stretch the kept image for display only, after the retry has compared the optimised
         images (the probability is then the shown image's)."""
         if settings.rescale:
-            kept.image = rescaled(kept.image, 0.5 if settings.centre > 0 else None)
-            kept.info["target_probability"] = class_probability(model, kept.image, index)
+            with one_thread():
+                kept.image = rescaled(kept.image, 0.5 if settings.centre > 0 else None)
+                kept.info["target_probability"] = class_probability(model, kept.image, index)
         return kept
 
     if settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop and result.reason == "finished":
@@ -1323,10 +1396,11 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
         def judged(image: torch.Tensor) -> float:
             """The view's p of what will be shown: with ``rescale`` the stretched picture (the stretch alone can
             take a converged picture below the threshold: issue 24, round 15's margins miss)."""
-            if settings.rescale:
-                image = rescaled(image, 0.5)   # the retry needs a centre window, whose ground is grey
             judges = net.members if settings.retry_judge == "members" and settings.ensemble else [model]
-            return min(view_probability(m, image, index, side) for m in judges)
+            with one_thread():
+                if settings.rescale:
+                    image = rescaled(image, 0.5)   # the retry needs a centre window, whose ground is grey
+                return min(view_probability(m, image, index, side) for m in judges)
 
         first = (result.info["target_probability"] if side == result.image.shape[-1] and not settings.rescale
                  and not (settings.retry_judge == "members" and settings.ensemble) else judged(result.image))
@@ -1369,19 +1443,22 @@ def _detail_stage(model: nn.Module, found: RenderResult, canvas: torch.Tensor, s
                     backdrop=settings.backdrop and not plain, detail_steps=0,
                     maco=settings.detail_param == "maco")
     stage_seed = None if seed is None else seed + 1
-    param, transforms, regs, optimizer = build(model, stage, stage_seed)
-    # both canvases are sigmoids, inside [0, 1]: no clamp (the Fourier one's would write the windowed picture back
-    # into the canvas at every step, pulling the window's edge towards the ground)
-    regs = [r for r in regs if not isinstance(r, Clamp)]
-    param.canvas.set_image(torch.nn.functional.interpolate(canvas.to(param.device), size=(side, side),
-                                                           mode="bicubic", align_corners=False).clamp(0, 1))
     goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
     net = model
     if settings.ensemble:
         net = Ensemble([model, *(ensemble_member(n, model_device(model)) for n in settings.ensemble)])
+    threads = _member_workers(net, workers) if isinstance(net, Ensemble) else 1
     schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
     total = settings.steps + settings.detail_steps
-    with net.concurrent(_member_workers(net, workers)) if isinstance(net, Ensemble) else contextlib.nullcontext():
+    # as in _class_image: with the members concurrent, every number at one thread (the stage's start and p too);
+    # frozen: render takes the image's gradient only
+    with net.concurrent(threads, frozen=True) if isinstance(net, Ensemble) else contextlib.nullcontext():
+        param, transforms, regs, optimizer = build(model, stage, stage_seed)
+        # both canvases are sigmoids, inside [0, 1]: no clamp (the Fourier one's would write the windowed picture
+        # back into the canvas at every step, pulling the window's edge towards the ground)
+        regs = [r for r in regs if not isinstance(r, Clamp)]
+        param.canvas.set_image(torch.nn.functional.interpolate(canvas.to(param.device), size=(side, side),
+                                                               mode="bicubic", align_corners=False).clamp(0, 1))
         with ghost_network(net, settings.ghost, seed=stage_seed, strict=False):
             part = render(net, goal, param, steps=settings.detail_steps, lr=settings.detail_lr, optimizer=optimizer,
                           transforms=transforms, regularizers=[_Local(r, settings.steps) for r in regs],
@@ -1392,7 +1469,9 @@ def _detail_stage(model: nn.Module, found: RenderResult, canvas: torch.Tensor, s
                           copies=settings.copies, desc=f"{settings.mode}: {found.info['class_name']} ({side} px)")
     out = _joined([found, part], total, dict(found.info))
     out.steps, out.requested = found.steps + part.steps, found.requested + settings.detail_steps
-    out.info.update(target_probability=class_probability(model, out.image, index),
+    with one_thread_pool(0) if threads > 1 else contextlib.nullcontext():
+        p = class_probability(model, out.image, index)
+    out.info.update(target_probability=p,
                     detail=dict(steps=part.steps, view=side, seconds=part.seconds, reason=part.reason,
                                 before=found.info["target_probability"]))
     return out

@@ -66,7 +66,7 @@ class Pad(Transform):
         self.pixels = check_int("pixels", pixels, 0)
         if mode not in ("constant", "reflect", "replicate"):
             raise ValueError(f"mode must be 'constant', 'reflect' or 'replicate', got {mode!r}")
-        self.mode, self.value = mode, float(value)
+        self.mode, self.value = mode, check_number("value", value, None)
 
     def __call__(self, x, rng):
         if self.pixels == 0:
@@ -170,7 +170,13 @@ class Shrinking(Transform):
 
     def __init__(self, start: Sequence[float] = (16, 0.25, 20.0), end: Sequence[float] = (8, 0.1, 10.0),
                  pad_value: float = 0.5):
-        start, end = tuple(start), tuple(end)
+        triples = []
+        for name, triple in (("start", start), ("end", end)):
+            if isinstance(triple, (str, bytes)) or not hasattr(triple, "__iter__"):
+                raise TypeError(f"{name} must be a (jitter pixels, scale half-width, degrees) triple, got "
+                                f"{type(triple).__name__} {triple!r}")
+            triples.append(tuple(triple))
+        start, end = triples
         for name, triple in (("start", start), ("end", end)):
             if len(triple) != 3:
                 raise ValueError(f"{name} must be (jitter pixels, scale half-width, degrees), got {triple!r}")
@@ -178,7 +184,7 @@ class Shrinking(Transform):
             check_number(f"{name}'s scale half-width", triple[1], 0, 1, high_open=True)
             check_number(f"{name}'s degrees", triple[2], 0, 180)
         self.start, self.end = start, end
-        self.pad = Pad(int(max(start[0], end[0])), "constant", pad_value)
+        self.pad = Pad(int(max(start[0], end[0])), "constant", check_number("pad_value", pad_value, None))
         self.progress = 0.0
 
     def at_step(self, step: int, total: int) -> None:

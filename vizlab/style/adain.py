@@ -24,7 +24,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .._validate import check_number
+from .._validate import check_int, check_number
 from ..device import get_device, model_device
 from ..images import image_batch
 from ..models import VizModel, load_checked_state, load_model, package_file
@@ -162,7 +162,8 @@ def load_adain(device: str | torch.device | None = None) -> AdaIN:
 
 def cropped_size(h: int, w: int, multiple: int = 8) -> tuple[int, int]:
     """The ``(height, width)`` :func:`content_batch` crops an ``h`` x ``w`` image to: each side down to a multiple
-    of ``multiple`` (at least ``multiple``), so that the decoder's output has the input's size."""
+    of ``multiple`` (at least ``multiple``, a positive int), so that the decoder's output has the input's size."""
+    multiple = check_int("multiple", multiple, 1)
     return max(multiple, h - h % multiple), max(multiple, w - w % multiple)
 
 
@@ -170,6 +171,7 @@ def content_batch(image, size: int | None, multiple: int = 8, *, name: str = "im
     """A content image as a ``(1, 3, H, W)`` CPU batch: shorter side ``size`` (aspect kept), both sides cropped
     to a multiple of ``multiple`` (so the decoder's output has the input's size); tensors are only cropped.
     A side under :data:`MIN_SIDE` (16) pixels is a ValueError naming ``name``."""
+    multiple = check_int("multiple", multiple, 1)
     x = image_batch(image, size)
     check_side(name, x, MIN_SIDE, "AdaIN")
     h, w = x.shape[-2:]

@@ -214,6 +214,8 @@ class TransformerNet(nn.Module):
 def check_side(name: str, x: torch.Tensor, low: int = MIN_SIDE, what: str = "TransformerNet") -> None:
     """A ValueError naming ``name`` when the batch ``x`` (``(..., H, W)``) is under ``low`` pixels in height or width
     (the reflection paddings of the style networks need that much; torch's own error does not say so)."""
+    if x.dim() < 2:
+        raise ValueError(f"{name} must be an image batch shaped (..., H, W), got shape {tuple(x.shape)}")
     h, w = x.shape[-2:]
     if min(h, w) < low:
         raise ValueError(f"{name} must be at least {low}x{low} pixels for {what}, got {w}x{h} (width x height)")
