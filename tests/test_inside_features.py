@@ -10,8 +10,8 @@ from torch import nn
 
 from conftest import hooks_left
 from vizlab.inside.datasets import ImageSet
-from vizlab.inside.embedding import (embedding_figure, grouping_scores, knn_accuracy, pca, scatter_thumbnails,
-                                     silhouette, tsne)
+from vizlab.inside.embedding import (embedding_figure, grouping_scores, knn_accuracy, knn_votes, pca,
+                                     scatter_thumbnails, silhouette, telling_queries, tsne)
 from vizlab.inside.features import (cache_file, cache_key, clear_cache, extract_features, penultimate_layer,
                                     pixel_features)
 from vizlab.inside.neighbours import nearest_neighbours, neighbours_figure
@@ -216,6 +216,27 @@ def test_nearest_neighbours_and_grouping_scores():
         nearest_neighbours(feats, 9, 1)
     with pytest.raises(ValueError, match="labels has"):
         knn_accuracy(tight, labels[:5])
+
+
+def test_telling_queries_pick_rows_right_in_one_space_and_wrong_in_the_other():
+    # Three classes of four points on a line; in "worse", row 1 (class 0) sits among class 1 and row 5
+    # (class 1) among class 2, so only their 3-NN votes are wrong there. In "better" every vote is right.
+    labels = torch.arange(3).repeat_interleave(4)
+    offsets = torch.tensor([0.0, 0.1, 0.2, 0.3]).repeat(3)
+    better = (10.0 * labels + offsets)[:, None]
+    worse = better.clone()
+    worse[1, 0], worse[5, 0] = 10.05, 20.05
+    assert knn_votes(better, labels, 3).tolist() == labels.tolist()
+    voted = knn_votes(worse, labels, 3)
+    assert [i for i in range(12) if voted[i] != labels[i]] == [1, 5] and voted[1] == 1 and voted[5] == 2
+    assert knn_accuracy(worse, labels, 3) == 10 / 12
+    assert telling_queries(better, worse, labels, n=3, k=3) == [1, 5]    # one per label, first by index
+    assert telling_queries(better, worse, labels, n=1, k=3) == [1]
+    assert telling_queries(worse, better, labels, n=3, k=3) == []        # the other way round none qualifies
+    with pytest.raises(ValueError, match="n must be"):
+        telling_queries(better, worse, labels, n=0)
+    with pytest.raises(ValueError, match="one row per image"):
+        telling_queries(better, worse[:6], labels)
 
 
 def test_pca_tsne_and_figures():

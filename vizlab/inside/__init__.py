@@ -6,8 +6,8 @@ receptive fields, maximally activating patches, nearest neighbours and embedding
 from .activations import activated_layers, channel_ranking, feature_maps, sparsity
 from .datasets import (DatasetUnavailableError, ImageSet, cifar10, from_arrays, image_folder, imagenette, patch_pool,
                        photo_crops)
-from .embedding import (embedding_figure, format_scores, grouping_scores, knn_accuracy, pca, scatter_thumbnails,
-                        silhouette, tsne)
+from .embedding import (embedding_figure, format_scores, grouping_scores, knn_accuracy, knn_votes, pca,
+                        scatter_thumbnails, silhouette, telling_queries, tsne)
 from .features import cache_dir, clear_cache, extract_features, penultimate_layer, pixel_features
 from .filters import colour_fraction, extract_patches, first_layer_filters, learn_patch_filters, orientedness
 from .neighbours import nearest_neighbours, neighbours_figure
