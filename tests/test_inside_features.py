@@ -15,8 +15,8 @@ from vizlab.inside.embedding import (embedding_figure, grouping_scores, knn_accu
 from vizlab.inside.features import (cache_file, cache_key, clear_cache, extract_features, penultimate_layer,
                                     pixel_features)
 from vizlab.inside.neighbours import nearest_neighbours, neighbours_figure
-from vizlab.inside.patches import (full_field_mask, max_activating_patches, patch_at, patch_figure, patch_grid,
-                                   selective_channels, top_units)
+from vizlab.inside.patches import (Patch, full_field_mask, label_count, max_activating_patches, patch_at, patch_figure,
+                                   patch_grid, selective_channels, top_units)
 from vizlab.inside.receptive_field import receptive_field
 from vizlab.toy import random_images, tiny_cnn
 
@@ -174,6 +174,23 @@ def test_border_patches_are_clipped_and_padded_with_gray():
         top_units(torch.zeros(2, 3, 4, 4), 3)
     with pytest.raises(ValueError, match="spatial"):
         top_units(torch.zeros(2, 3), 0)
+
+
+def test_label_count_counts_the_patches_cut_from_images_of_one_label():
+    labels = torch.tensor([0, 2, 2, 1, 2])
+    blank = np.zeros((1, 1, 3))
+
+    def cut(i):
+        return Patch(image_index=i, unit=(0, 0), value=1.0, box=(0, 1, 0, 1), pixels=blank, padded=blank)
+
+    ps = [cut(1), cut(3), cut(4), cut(0), cut(4)]
+    assert [label_count(ps, labels, c) for c in range(3)] == [1, 1, 3]
+    assert label_count(ps, labels.numpy(), np.int64(2)) == 3
+    assert label_count([], labels, 0) == 0
+    with pytest.raises(TypeError, match="label"):
+        label_count(ps, labels, 1.0)
+    with pytest.raises(ValueError, match="image_index 3"):
+        label_count([cut(3)], labels[:2], 0)
 
 
 def test_selective_channels_pick_the_channel_each_class_prefers():
