@@ -61,8 +61,8 @@ def test_colour_blobs_need_colour_no_orientation_and_smoothness():
     filters = torch.stack([red(blob), red(edge), red(noise), blob.expand(3, -1, -1)])
     # a red blob is one; a red edge is oriented, red noise is rough, a gray blob has no colour
     assert colour_blobs(filters).tolist() == [True, False, False, False]
-    assert bool(smoothness(filters[2:3]) < 0.5) and bool(orientedness(filters[2:3]) < 0.5)  # exact: seeded noise
-    assert bool(colour_fraction(filters[2:3]) > 0.5)  # exact: red only by construction
+    assert smoothness(filters[2:3]) < 0.5 and orientedness(filters[2:3]) < 0.5  # exact: seeded noise
+    assert colour_fraction(filters[2:3]) > 0.5  # exact: red only by construction
     with pytest.raises(ValueError, match="threshold"):
         colour_blobs(filters, threshold=2)
 
