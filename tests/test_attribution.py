@@ -593,3 +593,26 @@ def test_a_parallel_sweep_overlapping_a_concurrent_ensemble_leaves_torch_threads
     finally:
         a_out.set()
         torch.set_num_threads(threads)
+
+
+def test_show_occlusion_drop_label_is_white_on_a_dark_outline(tiny, images):
+    # r19 figures finding 15: a red label on brown fur could not be read; white with a black stroke reads on any
+    # image. The label sits at the most damaging window and states the grid's largest drop.
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+    from vizlab.attribution import show_occlusion
+
+    res = occlusion(tiny, images, [1, 5], patch=6, stride=3, baseline="gray")
+    fig = show_occlusion(images, res, n=1)
+    try:
+        (label,) = [t for t in fig.axes[0].texts if t.get_text().startswith("drop")]
+        assert label.get_text() == f"drop {float(res.grid[1].max()):+.3f}"
+        assert to_rgba(label.get_color()) == to_rgba("white")
+        (stroke,) = label.get_path_effects()
+        assert to_rgba(stroke._gc["foreground"]) == to_rgba("black")
+        t, l, _, _ = res.most_damaging[1]
+        assert label.get_position() == (l, t - 2)
+    finally:
+        plt.close(fig)

@@ -155,3 +155,18 @@ def test_the_registry_has_unique_names():
         spec.loader.exec_module(module)
         names += [c["name"] for c in module.CLAIMS]
     assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
+
+
+def test_claim_returns_nothing_raises_when_false_and_logs_in_log_mode(tmp_path, monkeypatch):
+    from vizlab.claims import LOG_ENV, claim
+
+    monkeypatch.delenv(LOG_ENV, raising=False)
+    # A notebook cell ending in claim(...) must print no bare number under its figure (r19 figures finding 4).
+    assert claim("demo: two is more than one", 2.0, ">", 1.0) is None  # exact
+    with pytest.raises(AssertionError, match="does not hold"):
+        claim("demo: one is more than two", 1.0, ">", 2.0)
+    log = tmp_path / "claims.jsonl"
+    monkeypatch.setenv(LOG_ENV, str(log))
+    assert claim("demo: logged, not raised", 1.0, ">", 2.0) is None  # exact
+    record = json.loads(log.read_text(encoding="utf-8"))
+    assert record["name"] == "demo: logged, not raised" and record["holds"] is False  # exact

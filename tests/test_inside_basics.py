@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from conftest import hooks_left
-from vizlab.inside import (activated_layers, channel_ranking, colour_fraction, extract_patches, feature_maps,
-                           first_layer_filters, learn_patch_filters, orientedness, sparsity)
+from vizlab.inside import (activated_layers, channel_ranking, colour_blobs, colour_fraction, extract_patches,
+                           feature_maps, first_layer_filters, learn_patch_filters, orientedness, smoothness, sparsity)
 
 
 def test_first_layer_filters_are_the_first_conv_weights(tiny, model):
@@ -29,6 +29,42 @@ def test_colour_fraction_of_gray_and_opponent_filters():
     assert frac[0] == pytest.approx(0.0) and frac[1] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="RGB"):
         colour_fraction(torch.ones(1, 4, 3, 3))
+
+
+def test_smoothness_is_the_low_frequency_share_of_the_energy():
+    x = torch.arange(8.0)
+    yy, xx = torch.meshgrid(x, x, indexing="ij")
+    slow = torch.cos(2 * torch.pi * xx / 8)                     # 0.125 cycles per pixel: all energy below 0.25
+    fast = torch.cos(2 * torch.pi * xx / 2)                     # 0.5 cycles per pixel: none below 0.25
+    checker = (-1.0) ** (yy + xx)
+    half = slow + fast / 2 ** 0.5                               # equal energy in each (32 and 32)
+    filters = torch.stack([slow, fast, checker, half, torch.ones(8, 8)])[:, None].expand(-1, 3, -1, -1)
+    s = smoothness(filters)
+    torch.testing.assert_close(s, torch.tensor([1.0, 0.0, 0.0, 0.5, 1.0]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(smoothness(3 * filters), s)      # scale-free
+    assert smoothness(filters, cutoff=0.6)[0] == 1 and smoothness(filters, cutoff=0.6)[2] == 0   # checker at 0.71
+    assert smoothness(torch.zeros(1, 3, 4, 4)) == 0
+    with pytest.raises(ValueError, match="cutoff"):
+        smoothness(filters, cutoff=0)
+
+
+def test_colour_blobs_need_colour_no_orientation_and_smoothness():
+    x = torch.arange(7.0)
+    yy, xx = torch.meshgrid(x, x, indexing="ij")
+    blob = torch.exp(-((yy - 3) ** 2 + (xx - 3) ** 2) / 4)
+    edge = (xx > 3).float() - 0.5
+    noise = torch.randn(7, 7, generator=torch.Generator().manual_seed(0))
+
+    def red(m):
+        return torch.stack([m, torch.zeros_like(m), torch.zeros_like(m)])
+
+    filters = torch.stack([red(blob), red(edge), red(noise), blob.expand(3, -1, -1)])
+    # a red blob is one; a red edge is oriented, red noise is rough, a gray blob has no colour
+    assert colour_blobs(filters).tolist() == [True, False, False, False]
+    assert smoothness(filters[2:3]) < 0.5 and orientedness(filters[2:3]) < 0.5  # exact: seeded noise
+    assert colour_fraction(filters[2:3]) > 0.5  # exact: red only by construction
+    with pytest.raises(ValueError, match="threshold"):
+        colour_blobs(filters, threshold=2)
 
 
 def test_patches_and_ica_filters_on_photos():

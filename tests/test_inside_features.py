@@ -10,13 +10,13 @@ from torch import nn
 
 from conftest import hooks_left
 from vizlab.inside.datasets import ImageSet
-from vizlab.inside.embedding import (embedding_figure, grouping_scores, knn_accuracy, pca, scatter_thumbnails,
-                                     silhouette, tsne)
+from vizlab.inside.embedding import (embedding_figure, grouping_scores, knn_accuracy, knn_votes, pca,
+                                     scatter_thumbnails, silhouette, telling_queries, tsne)
 from vizlab.inside.features import (cache_file, cache_key, clear_cache, extract_features, penultimate_layer,
                                     pixel_features)
 from vizlab.inside.neighbours import nearest_neighbours, neighbours_figure
-from vizlab.inside.patches import (full_field_mask, max_activating_patches, patch_at, patch_figure, patch_grid,
-                                   selective_channels, top_units)
+from vizlab.inside.patches import (Patch, full_field_mask, label_count, max_activating_patches, patch_at, patch_figure,
+                                   patch_grid, selective_channels, top_units)
 from vizlab.inside.receptive_field import receptive_field
 from vizlab.toy import random_images, tiny_cnn
 
@@ -176,6 +176,23 @@ def test_border_patches_are_clipped_and_padded_with_gray():
         top_units(torch.zeros(2, 3), 0)
 
 
+def test_label_count_counts_the_patches_cut_from_images_of_one_label():
+    labels = torch.tensor([0, 2, 2, 1, 2])
+    blank = np.zeros((1, 1, 3))
+
+    def cut(i):
+        return Patch(image_index=i, unit=(0, 0), value=1.0, box=(0, 1, 0, 1), pixels=blank, padded=blank)
+
+    ps = [cut(1), cut(3), cut(4), cut(0), cut(4)]
+    assert [label_count(ps, labels, c) for c in range(3)] == [1, 1, 3]
+    assert label_count(ps, labels.numpy(), np.int64(2)) == 3
+    assert label_count([], labels, 0) == 0
+    with pytest.raises(TypeError, match="label"):
+        label_count(ps, labels, 1.0)
+    with pytest.raises(ValueError, match="image_index 3"):
+        label_count([cut(3)], labels[:2], 0)
+
+
 def test_selective_channels_pick_the_channel_each_class_prefers():
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(3).repeat(20)
@@ -216,6 +233,27 @@ def test_nearest_neighbours_and_grouping_scores():
         nearest_neighbours(feats, 9, 1)
     with pytest.raises(ValueError, match="labels has"):
         knn_accuracy(tight, labels[:5])
+
+
+def test_telling_queries_pick_rows_right_in_one_space_and_wrong_in_the_other():
+    # Three classes of four points on a line; in "worse", row 1 (class 0) sits among class 1 and row 5
+    # (class 1) among class 2, so only their 3-NN votes are wrong there. In "better" every vote is right.
+    labels = torch.arange(3).repeat_interleave(4)
+    offsets = torch.tensor([0.0, 0.1, 0.2, 0.3]).repeat(3)
+    better = (10.0 * labels + offsets)[:, None]
+    worse = better.clone()
+    worse[1, 0], worse[5, 0] = 10.05, 20.05
+    assert knn_votes(better, labels, 3).tolist() == labels.tolist()
+    voted = knn_votes(worse, labels, 3)
+    assert [i for i in range(12) if voted[i] != labels[i]] == [1, 5] and voted[1] == 1 and voted[5] == 2
+    assert knn_accuracy(worse, labels, 3) == 10 / 12
+    assert telling_queries(better, worse, labels, n=3, k=3) == [1, 5]    # one per label, first by index
+    assert telling_queries(better, worse, labels, n=1, k=3) == [1]
+    assert telling_queries(worse, better, labels, n=3, k=3) == []        # the other way round none qualifies
+    with pytest.raises(ValueError, match="n must be"):
+        telling_queries(better, worse, labels, n=0)
+    with pytest.raises(ValueError, match="one row per image"):
+        telling_queries(better, worse[:6], labels)
 
 
 def test_pca_tsne_and_figures():

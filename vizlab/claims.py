@@ -33,8 +33,10 @@ LOG_ENV = "VIZLAB_CLAIMS_LOG"  # set by benchmarks/margins.py: record every clai
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
-def claim(name: str, value, op: str, threshold: float) -> float:
-    """Assert ``value op threshold`` for the registered claim ``name``; return ``value`` as a float.
+def claim(name: str, value, op: str, threshold: float) -> None:
+    """Assert ``value op threshold`` for the registered claim ``name``.
+
+    Returns nothing, so a ``claim(...)`` on a notebook cell's last line prints no bare number under the figure.
 
     Args:
         name: what is claimed, unique within its notebook: the margins table reports it under this name.
@@ -48,7 +50,6 @@ def claim(name: str, value, op: str, threshold: float) -> float:
 
     Example:
         >>> claim("demo: two is more than one", 2.0, ">", 1.0)
-        2.0
     """
     if not isinstance(name, str) or not name.strip():
         raise TypeError(f"name must be a non-empty string naming a registered claim, got {name!r}")
@@ -67,7 +68,6 @@ def claim(name: str, value, op: str, threshold: float) -> float:
         with open(log, "a", encoding="utf-8") as f:
             f.write(json.dumps({"name": name, "value": number, "op": op, "threshold": float(threshold),
                                 "holds": holds}) + "\n")
-        return number
+        return
     if not holds:
         raise AssertionError(f"claim {name!r} does not hold: {number:.6g} is not {op} {threshold:.6g}")
-    return number

@@ -4,6 +4,7 @@
 
 - :func:`knn_accuracy` - leave-one-out k-nearest-neighbour accuracy: each image gets the majority label of
   its ``k`` nearest other images; the fraction that gets its own label right.
+- :func:`telling_queries` - images whose k-NN vote is right in one space and wrong in another, to show.
 - :func:`silhouette` - scikit-learn's silhouette score ``mean((b - a) / max(a, b))`` with ``a`` the mean
   distance to the own class and ``b`` to the nearest other class: near 1 tight separate groups, near 0
   overlapping ones.
@@ -64,8 +65,8 @@ def tsne(features, n_components: int = 2, *, perplexity: float = 30.0, seed: int
     return torch.from_numpy(emb.astype(np.float32))
 
 
-def knn_accuracy(features, labels, k: int = 5, *, metric: str = "euclidean") -> float:
-    """Leave-one-out k-NN accuracy: the fraction of rows whose ``k`` nearest *other* rows vote their label.
+def knn_votes(features, labels, k: int = 5, *, metric: str = "euclidean") -> np.ndarray:
+    """Leave-one-out k-NN label of every row: the majority label of its ``k`` nearest *other* rows, ``(N,)``.
 
     Ties go to the label of the nearest neighbour among the tied labels.
     """
@@ -73,7 +74,7 @@ def knn_accuracy(features, labels, k: int = 5, *, metric: str = "euclidean") -> 
     lab = _labels(labels, len(f))
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < len(f):
         raise ValueError(f"k must be an int in 1..{len(f) - 1}, got {k!r}")
-    correct = 0
+    voted = np.empty(len(f), dtype=np.int64)
     for start in range(0, len(f), 1024):  # blocks keep the distance matrix small
         d = distances(f, f[start:start + 1024], metric)
         rows = torch.arange(start, min(start + 1024, len(f)))
@@ -83,9 +84,44 @@ def knn_accuracy(features, labels, k: int = 5, *, metric: str = "euclidean") -> 
             votes = lab[neighbours]
             counts = np.bincount(votes)
             best = np.flatnonzero(counts == counts.max())
-            winner = next(v for v in votes if v in best)  # the nearest among tied labels
-            correct += int(winner == lab[r])
-    return correct / len(f)
+            voted[r] = next(v for v in votes if v in best)  # the nearest among tied labels
+    return voted
+
+
+def knn_accuracy(features, labels, k: int = 5, *, metric: str = "euclidean") -> float:
+    """Leave-one-out k-NN accuracy: the fraction of rows whose ``k`` nearest *other* rows vote their label.
+
+    Ties go to the label of the nearest neighbour among the tied labels (see :func:`knn_votes`).
+    """
+    lab = _labels(labels, len(_as_features(features)))
+    return float((knn_votes(features, lab, k, metric=metric) == lab).mean())
+
+
+def telling_queries(better, worse, labels, n: int = 3, k: int = 5, *, metric: str = "euclidean") -> list[int]:
+    """Queries whose neighbours show the difference between two spaces, chosen by computation.
+
+    A row qualifies when its leave-one-out k-NN vote (:func:`knn_votes`) is right in ``better`` and wrong in
+    ``worse``; the result is the first qualifying row (by index) of each label, for the first ``n`` labels that
+    have one. So a neighbours figure of these queries shows the claim "``better`` groups the labels better"
+    instead of rows where both spaces already agree. Fewer than ``n`` indices come back when fewer labels have
+    such a row.
+
+    Example:
+        >>> queries = telling_queries(crop_features, crop_pixels, crops.labels, n=3)   # doctest: +SKIP
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    lab = _labels(labels, len(_as_features(better, "better")))
+    if len(_as_features(worse, "worse")) != len(lab):
+        raise ValueError(f"better and worse must have one row per image: {len(lab)} and "
+                         f"{len(_as_features(worse, 'worse'))} rows")
+    good = (knn_votes(better, lab, k, metric=metric) == lab) & (knn_votes(worse, lab, k, metric=metric) != lab)
+    chosen: dict[int, int] = {}
+    for i in np.flatnonzero(good).tolist():
+        chosen.setdefault(int(lab[i]), i)
+        if len(chosen) == n:
+            break
+    return list(chosen.values())
 
 
 def silhouette(features, labels, *, metric: str = "euclidean", sample_size: int | None = 2000, seed: int = 0) -> float:

@@ -3,7 +3,9 @@
 The lecture's claim: first-layer filters of almost any CNN look like oriented edges and colour blobs. The
 same shapes appear when a linear unsupervised method (ICA, sparse coding) is fitted to small patches of
 natural photos, which is one reason why: they are the statistically independent parts of natural images.
-Two numbers make the claim measurable: :func:`orientedness` (edges) and :func:`colour_fraction` (blobs).
+Three numbers make the claim measurable: :func:`orientedness` (edges), :func:`colour_fraction` and
+:func:`smoothness` (blobs: chromatic, unoriented *and* smooth; :func:`colour_blobs` combines the three, so that
+random noise, which is chromatic and unoriented too, is not counted as a blob).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from torch import nn
 
 from ..images import load_image
 from ..models import first_conv
-from .._validate import check_int, seeded_rng
+from .._validate import check_int, check_number, seeded_rng
 
 
 def first_layer_filters(model: nn.Module) -> torch.Tensor:
@@ -113,6 +115,37 @@ def colour_fraction(filters: torch.Tensor) -> torch.Tensor:
     chroma = w - w.mean(dim=1, keepdim=True)
     total = (w * w).sum((1, 2, 3))
     return torch.where(total > 0, (chroma * chroma).sum((1, 2, 3)) / total.clamp_min(1e-12), torch.zeros_like(total))
+
+
+def smoothness(filters: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:
+    """The share of each filter's energy at low spatial frequency, in ``[0, 1]`` per filter.
+
+    With ``F`` the 2-D DFT of each of the filter's channels and ``f = sqrt(fx² + fy²)`` the frequency in cycles
+    per pixel (``0.5`` is the finest pattern a grid holds), the result is ``sum_{f <= cutoff} |F|² / sum |F|²``,
+    summed over channels. A smooth blob or a soft edge keeps most of its energy below ``cutoff``; white noise
+    spreads it evenly, so its share is about the low disc's part of the frequency square (``pi * 0.25² ≈ 0.2``
+    for the default), and a one-pixel checkerboard has none.
+    """
+    w = _check_filters(filters)
+    cutoff = check_number("cutoff", cutoff, 0.0, 0.5 * 2 ** 0.5, low_open=True)
+    energy = torch.fft.fft2(w).abs().square().sum(1)                       # (N, k, k)
+    fy = torch.fft.fftfreq(w.shape[-2])[:, None]
+    fx = torch.fft.fftfreq(w.shape[-1])[None, :]
+    low = (fy.square() + fx.square()).sqrt() <= cutoff
+    total = energy.sum((1, 2))
+    return torch.where(total > 0, (energy * low).sum((1, 2)) / total.clamp_min(1e-12), torch.zeros_like(total))
+
+
+def colour_blobs(filters: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Which filters are colour blobs, ``(N,)`` bool: chromatic, unoriented and smooth.
+
+    ``colour_fraction > threshold``, ``orientedness < threshold`` and ``smoothness > threshold`` (see each).
+    The first two alone count random noise as a blob (it is chromatic and has no orientation); what noise lacks
+    is smoothness.
+    """
+    threshold = check_number("threshold", threshold, 0.0, 1.0)
+    return ((colour_fraction(filters) > threshold) & (orientedness(filters) < threshold)
+            & (smoothness(filters) > threshold))
 
 
 def _check_filters(filters) -> torch.Tensor:

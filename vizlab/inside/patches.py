@@ -316,6 +316,21 @@ def selective_channels(features: torch.Tensor, labels, per_class: int = 1) -> di
     return chosen
 
 
+def label_count(patches: Sequence[Patch], labels, label: int) -> int:
+    """How many of ``patches`` were cut from an image whose label is ``label`` (``labels``: one per image).
+
+    A channel chosen for its *mean* preference for a class (:func:`selective_channels`) need not have that class
+    among its strongest patches; this count says how many of them do, so a figure's row label can state it.
+    """
+    lab = torch.as_tensor(labels).long().flatten()
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+        raise TypeError(f"label must be an int (a class index), got {type(label).__name__}")
+    for p in patches:
+        if not 0 <= p.image_index < len(lab):
+            raise ValueError(f"a patch's image_index {p.image_index} is outside labels (0..{len(lab) - 1})")
+    return sum(int(lab[p.image_index]) == int(label) for p in patches)
+
+
 def patch_grid(patches: dict[int, list[Patch]], *, padded: bool = True, size: float = 1.0,
                title: str | None = None, row_labels: dict[int, str] | None = None) -> Figure:
     """One row per channel, its patches left to right (strongest first); returns the Figure.
