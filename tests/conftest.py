@@ -141,3 +141,17 @@ def hooks_left(module: torch.nn.Module) -> int:
         total += len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
         total += len(getattr(m, "_backward_pre_hooks", {}))
     return total
+
+
+def one_thread_and_concurrent(run, workers: int = 2):
+    """``run(1)`` at one torch thread, the reference, and ``run(workers)`` at 2 torch threads where the machine has
+    2 cores: a concurrent class image must equal the reference to the bit (a sequential run on more threads need
+    not). Torch's thread count is restored. Returns both results."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = run(1)
+        torch.set_num_threads(max(threads, min(2, os.cpu_count() or 1)))
+        return one, run(workers)
+    finally:
+        torch.set_num_threads(threads)

@@ -1,7 +1,6 @@
 """Issue 24, round 19: the fine-detail last stage of the class image (``ClassVizSettings.detail_steps``)."""
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from vizlab.optimize.params import natural_spectrum
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from claims_classviz import detail_coarse_change, detail_fine_gain  # noqa: E402
+from conftest import one_thread_and_concurrent  # noqa: E402
 
 #: a small object recipe: MACO, window, a 32-px canvas and view, a 64-px image
 COARSE = dict(size=64, canvas=32, view=32, centre=0.3, steps=4)
@@ -84,14 +84,8 @@ def test_detail_stage_runs_on_the_kept_run_only(tiny):
 def test_detail_stage_with_an_ensemble_runs_the_members_at_once_to_the_bit(model):
     """The concurrent ensemble path (round 18's workers) gives the sequential stage's image to the bit."""
     s = preset("object_ensemble3", steps=2, detail_steps=2, detail_view=160, retry_plain=0.0)
-    threads = torch.get_num_threads()
-    try:   # the claim: a concurrent run is a one-thread run to the bit (a sequential run on more threads is not)
-        torch.set_num_threads(1)
-        one = class_visualization(model, "kuvasz", s, progress=False, workers=1)
-        torch.set_num_threads(max(threads, min(2, os.cpu_count() or 1)))   # 2 threads where there are 2 cores
-        three = class_visualization(model, "kuvasz", s, progress=False, workers=3)
-    finally:
-        torch.set_num_threads(threads)
+    one, three = one_thread_and_concurrent(   # the reference at one thread; the concurrent run at 2 where possible
+        lambda workers: class_visualization(model, "kuvasz", s, progress=False, workers=workers), workers=3)
     assert one.info["detail"]["view"] == 160  # exact
     assert torch.equal(one.image, three.image)  # exact: Ensemble.concurrent sums in the sequential order
 

@@ -7,7 +7,6 @@ gradients and images to the bit, and leave no thread, hook or patched ``forward`
 from __future__ import annotations
 
 import copy
-import os
 import threading
 
 import pytest
@@ -17,7 +16,7 @@ from torch import nn
 from vizlab.optimize import Ensemble, class_logit, render
 from vizlab.optimize.classviz import build, class_visualization, ghost_network, preset
 
-from conftest import hooks_left
+from conftest import hooks_left, one_thread_and_concurrent
 
 
 class _Counted(nn.Conv2d):
@@ -189,16 +188,9 @@ def test_a_render_through_the_concurrent_ensemble_is_the_sequential_one():
 
 def test_class_visualization_with_workers_makes_the_same_image_retry_included(model):
     settings = preset("object_ensemble", size=48, canvas=24, view=24, steps=3, retry_plain=1.0)  # always retries
-    threads = torch.get_num_threads()
-    try:
-        # the claim: a concurrent run is a one-thread run to the bit (a sequential run on more threads is not)
-        torch.set_num_threads(1)
-        one = class_visualization(model, "goldfish", settings, progress=False, workers=1)
-        # the concurrent run on 2 torch threads where the machine has 2 cores (it then covers that too)
-        torch.set_num_threads(max(threads, min(2, os.cpu_count() or 1)))
-        two = class_visualization(model, "goldfish", settings, progress=False, workers=2)
-    finally:
-        torch.set_num_threads(threads)
+    # the claim: a concurrent run is a one-thread run to the bit (a sequential run on more threads is not)
+    one, two = one_thread_and_concurrent(
+        lambda workers: class_visualization(model, "goldfish", settings, progress=False, workers=workers))
     assert "retry" in one.info and one.info["retry"]["kept"] == two.info["retry"]["kept"]   # exact
     assert torch.equal(one.image, two.image) and one.values == two.values   # exact
     assert one.info["retry"]["plain"] == two.info["retry"]["plain"]   # exact
@@ -387,14 +379,8 @@ def test_a_ghost_in_train_mode_computes_dropped_branches_so_batch_norm_statistic
 def test_a_concurrent_class_image_reports_one_thread_probabilities(model):
     # the image's p and the retry's judgement, at a size where torch splits the kernels over 2 threads
     settings = preset("object_ensemble", size=160, view=128, steps=1, retry_plain=1.0)  # always retries
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = class_visualization(model, "goldfish", settings, progress=False, workers=1)
-        torch.set_num_threads(max(threads, min(2, os.cpu_count() or 1)))
-        two = class_visualization(model, "goldfish", settings, progress=False, workers=2)
-    finally:
-        torch.set_num_threads(threads)
+    one, two = one_thread_and_concurrent(
+        lambda workers: class_visualization(model, "goldfish", settings, progress=False, workers=workers))
     assert torch.equal(one.image, two.image)   # exact
     assert one.info["target_probability"] == two.info["target_probability"]   # exact: computed at one thread
     for key in ("random", "plain", "kept"):
