@@ -36,7 +36,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent / "blind24"
 FEATURES = HERE / "proxy_study_features.jsonl.gz"
 #: folders of blind24 that are not class images
-NOT_CLASS_IMAGES = ("units", "dreams")
+#: sets that are not the blind protocol's class images: units and dreams; round 19's photo ceiling (real photos, not
+#: committed) and its notebook-figure checks (panels cut from notebooks 01 and 05, scored for the notebook)
+NOT_CLASS_IMAGES = ("units", "dreams", "photos", "figures")
 #: second viewers' sets whose key names the first set only in prose (``renamed_from`` without ``images_of``)
 SOURCE_SET = {
     "set_r13_retry_random20_second_viewer": "set_r12_retry_random20",     # same names, same order

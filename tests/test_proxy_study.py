@@ -17,7 +17,8 @@ def test_table_has_every_scored_class_image_and_resolves_second_viewers():
     sets = {r["set"] for r in rows}
     # every scored class-image set is in, and nothing of the unit or dream sets
     expected = {p.parent.name for p in (ROOT / "benchmarks" / "blind24").glob("set*/scored.json")
-                if not any(s in p.parent.name for s in ("units", "dreams"))}
+                if not any(s in p.parent.name for s in proxy_study.NOT_CLASS_IMAGES)}
+    assert {"units", "dreams"} <= set(proxy_study.NOT_CLASS_IMAGES)  # exact: those were never class images
     assert sets == expected  # exact
     assert len(rows) >= 650 and len({r["png"] for r in rows}) < len(rows)  # exact: second viewers share PNGs
     # a second viewer's verdict points at the first set's PNG of the same class
