@@ -1291,6 +1291,29 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     return result
 
 
+def _scoring_net(model: nn.Module, settings: ClassVizSettings, workers: int | None) -> tuple[nn.Module, int]:
+    """The network that scores the image (``model``, or an :class:`Ensemble` of it and ``settings.ensemble``'s
+    members) and how many threads run the members at once (1: one after the other; :func:`_member_workers`)."""
+    if not settings.ensemble:
+        return model, 1
+    device = model_device(model)
+    net = Ensemble([model, *(ensemble_member(n, device) for n in settings.ensemble)])
+    return net, _member_workers(net, workers)
+
+
+def _members_running(net: nn.Module, threads: int):
+    """An ensemble's members run at once on the free cores (the same numbers to the bit:
+    :meth:`Ensemble.concurrent`; frozen: render takes the gradient of the image alone, so the members' parameters
+    need none); any other network as it is."""
+    return net.concurrent(threads, frozen=True) if isinstance(net, Ensemble) else contextlib.nullcontext()
+
+
+def _at_one_thread(threads: int):
+    """Where the members ran concurrently, the numbers after the run (p, the retry's judgement, the stretch) at one
+    thread too, as in the run: a one-thread run's to the bit, so the same image is kept."""
+    return one_thread_pool(0) if threads > 1 else contextlib.nullcontext()
+
+
 def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings, *, seed, snapshots, callback,
                  stop_event, progress, workers) -> RenderResult:
     """:func:`class_visualization` without the detail stage: the run, and the plain-ground second run where it is
@@ -1298,23 +1321,12 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
     index = class_of(model, target)
     name = model.categories[index] if hasattr(model, "categories") else str(index)
     goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
-    net = model
-    if settings.ensemble:
-        device = model_device(model)
-        net = Ensemble([model, *(ensemble_member(n, device) for n in settings.ensemble)])
+    net, threads = _scoring_net(model, settings, workers)
     schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
     desc = f"{settings.mode}: {name}"
     run = dict(stop_event=stop_event, progress=progress, copies=settings.copies)   # every render call's
-    # the ensemble's members run at once on the free cores (the same numbers to the bit: Ensemble.concurrent)
-    threads = _member_workers(net, workers) if isinstance(net, Ensemble) else 1
 
-    def one_thread():
-        """Where the members ran concurrently, the numbers after the run (p, the retry's judgement, the
-        stretch) at one thread too, as in the run: a one-thread run's to the bit, so the same image is kept."""
-        return one_thread_pool(0) if threads > 1 else contextlib.nullcontext()
-
-    # (frozen: render takes the gradient of the image alone, so the members' parameters need none)
-    with net.concurrent(threads, frozen=True) if isinstance(net, Ensemble) else contextlib.nullcontext():
+    with _members_running(net, threads):
         spent = 0.0
         if settings.starts > 1:
             side = settings.view or settings.size
@@ -1375,7 +1387,7 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
             result = parts[0] if len(stages) == 1 else _joined(parts, settings.steps,
                                                                dict(octaves=[part.steps for part in parts]))
             canvas = param.canvas
-    with one_thread():
+    with _at_one_thread(threads):
         result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
                            target_probability=class_probability(model, result.image, index))
         with torch.no_grad():
@@ -1385,7 +1397,7 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
         """``rescale``: stretch the kept image for display only, after the retry has compared the optimised
         images (the probability is then the shown image's)."""
         if settings.rescale:
-            with one_thread():
+            with _at_one_thread(threads):
                 kept.image = rescaled(kept.image, 0.5 if settings.centre > 0 else None)
                 kept.info["target_probability"] = class_probability(model, kept.image, index)
         return kept
@@ -1397,7 +1409,7 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
             """The view's p of what will be shown: with ``rescale`` the stretched picture (the stretch alone can
             take a converged picture below the threshold: issue 24, round 15's margins miss)."""
             judges = net.members if settings.retry_judge == "members" and settings.ensemble else [model]
-            with one_thread():
+            with _at_one_thread(threads):
                 if settings.rescale:
                     image = rescaled(image, 0.5)   # the retry needs a centre window, whose ground is grey
                 return min(view_probability(m, image, index, side) for m in judges)
@@ -1444,15 +1456,11 @@ def _detail_stage(model: nn.Module, found: RenderResult, canvas: torch.Tensor, s
                     maco=settings.detail_param == "maco")
     stage_seed = None if seed is None else seed + 1
     goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
-    net = model
-    if settings.ensemble:
-        net = Ensemble([model, *(ensemble_member(n, model_device(model)) for n in settings.ensemble)])
-    threads = _member_workers(net, workers) if isinstance(net, Ensemble) else 1
+    net, threads = _scoring_net(model, settings, workers)
     schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
     total = settings.steps + settings.detail_steps
-    # as in _class_image: with the members concurrent, every number at one thread (the stage's start and p too);
-    # frozen: render takes the image's gradient only
-    with net.concurrent(threads, frozen=True) if isinstance(net, Ensemble) else contextlib.nullcontext():
+    # as in _class_image: with the members concurrent, every number at one thread (the stage's start and p too)
+    with _members_running(net, threads):
         param, transforms, regs, optimizer = build(model, stage, stage_seed)
         # both canvases are sigmoids, inside [0, 1]: no clamp (the Fourier one's would write the windowed picture
         # back into the canvas at every step, pulling the window's edge towards the ground)
@@ -1469,7 +1477,7 @@ def _detail_stage(model: nn.Module, found: RenderResult, canvas: torch.Tensor, s
                           copies=settings.copies, desc=f"{settings.mode}: {found.info['class_name']} ({side} px)")
     out = _joined([found, part], total, dict(found.info))
     out.steps, out.requested = found.steps + part.steps, found.requested + settings.detail_steps
-    with one_thread_pool(0) if threads > 1 else contextlib.nullcontext():
+    with _at_one_thread(threads):
         p = class_probability(model, out.image, index)
     out.info.update(target_probability=p,
                     detail=dict(steps=part.steps, view=side, seconds=part.seconds, reason=part.reason,
