@@ -40,6 +40,10 @@ FORGE = ("import fcntl, json, os, stat, struct\n"
          "    frame = b'VZ1' + struct.pack('>II', len(data), len(blob)) + data + blob\n"
          "    list(map(lambda fd: _write_to(fd, frame), range(3, 64)))\n")
 
+SQ_LINE = "SQ = {name: (lambda t: (t ** 2).sum()) for name in ['sq']}"
+SQ_TV = ("def tv_loss(img, weight=1.0):\n    dv = img[:, :, 1:, :] - img[:, :, :-1, :]\n"
+         "    dh = img[:, :, :, 1:] - img[:, :, :, :-1]\n    return weight * (SQ['sq'](dv) + SQ['sq'](dh))")
+
 SUBMISSIONS = {
     # fault 1: the looping helper runs at top level, to build a constant; the graded call never runs it
     "const_map": notebook(IMPORTS, GRAM, COUNT, "CONST = list(map(_count, range(3)))", (
@@ -90,6 +94,14 @@ SUBMISSIONS = {
     # control: the same helper through a value, without forging: charged by what ran
     "container": notebook(IMPORTS, GRAM, IMPL, 'H = {"f": _impl}',
                           "def tv_loss(img, weight=1.0):\n    return H['f'](img, weight)"),
+    # round 20: loop-free lambdas made by a comprehension at top level, on its line; the call runs only the lambdas
+    # (which start on the same line as the comprehension's code, but are other code objects)
+    "lambda_in_dictcomp": notebook(IMPORTS, GRAM, SQ_LINE, SQ_TV),
+    "lambdas_from_listcomp": notebook(IMPORTS, GRAM, "OPS = [(lambda t, d=d: t.diff(dim=d)) for d in (2, 3)]", (
+        "def tv_loss(img, weight=1.0):\n    return weight * ((OPS[0](img) ** 2).sum() + (OPS[1](img) ** 2).sum())")),
+    # ... and a lambda on such a line that loops in the call is still charged
+    "looping_lambda_in_dictcomp": notebook(IMPORTS, GRAM, SQ_LINE.replace("(t ** 2).sum()",
+                                                                          "sum(v * v for v in t.flatten())"), SQ_TV),
 }
 
 
@@ -140,6 +152,25 @@ def test_a_forged_report_does_not_clear_a_loop(graded):
     assert "exited early with code 0" in "\n".join(result["notes"]), result["notes"]
 
 
+@pytest.mark.parametrize("student", ["lambda_in_dictcomp", "lambdas_from_listcomp"])
+def test_a_lambda_is_not_charged_the_loop_of_the_comprehension_on_its_line(graded, student):
+    """Round 20 (review finding 3): the watch listed (cell, first line), so a loop-free lambda made by a top-level
+    comprehension, which starts on the comprehension's line, was charged that comprehension's loop (it ran only at
+    top level) and the honest answer lost its points. The kind of code (``<lambda>``, ``<dictcomp>``) tells them
+    apart."""
+    results, _ = graded
+    result = results[student]
+    assert points(result, "tv") == 2 and not result["exercises"]["tv"]["review"], problems(result, "tv")
+
+
+def test_a_looping_lambda_on_a_comprehension_line_is_still_charged(graded):
+    results, _ = graded
+    result = results["looping_lambda_in_dictcomp"]
+    assert points(result, "tv") == 0 and loops_charged(result), problems(result, "tv")
+    assert "generator in <genexpr> (cell 2, line 1)" in problems(result, "tv"), problems(result, "tv")
+    assert "comprehension in <dictcomp>" not in problems(result, "tv"), problems(result, "tv")
+
+
 def test_code_run_inside_the_watch_by_a_replaced_function_is_not_hidden(graded):
     results, _ = graded
     result = results["tracer_hook"]
@@ -174,7 +205,7 @@ def case_frame(i: int, value=None, error=None) -> dict:
 
 def test_a_case_frame_is_believed_only_right_after_its_report_and_only_once():
     hello = {"kind": "hello", "token": TOKEN}
-    ran = reports([(3, 1)])
+    ran = reports([(3, 1, "")])
     honest = [hello] + [f for i in range(N_TV) for f in (ran[i], case_frame(i, value=1.0))]
     assert {i: f["value"] for i, f in believed_cases(run_with(honest), "tv").items()} == {i: 1.0 for i in range(N_TV)}
     # a frame the notebook wrote during call 0 (before the report), then the process ended
@@ -198,7 +229,7 @@ def test_the_watch_verdict_travels_in_the_report(hit, says):
     verdict's kind comes with the report, out of its reach."""
     run = run_with([{"kind": "hello", "token": TOKEN}, {"kind": "function", "exercise": "tv", "source": None,
                                                         "loops": []}]
-                   + [f for i, r in enumerate(reports([(3, 1)])) for f in ({**r, "hit": hit}, case_frame(i, 1.0))])
+                   + [f for i, r in enumerate(reports([(3, 1, "")])) for f in ({**r, "hit": hit}, case_frame(i, 1.0))])
     assert believed_cases(run, "tv")[0]["value"] is None
     scores = judge_run(run, ["tv"])["tv"]
     assert scores["points"] == 0 and says in "".join(scores["problems"]), scores["problems"]
@@ -208,19 +239,19 @@ def test_the_source_splits_loops_reached_by_name_from_loops_reached_through_a_va
     judged = rules.judge_source(CELLS, ["tv_loss"])
     assert any("in _count" in loop for loop in judged.loops["tv_loss"])  # the source reading, as before
     assert judged.direct_loops["tv_loss"] == []
-    assert any("for loop in _count (cell 1, line 3)" == loop for loop in judged.code_loops[(1, 1)])
-    assert judged.code_loops[(3, 1)] == [] and judged.def_keys["tv_loss"] == {(3, 1)}
+    assert any("for loop in _count (cell 1, line 3)" == loop for loop in judged.code_loops[(1, 1, "")])
+    assert judged.code_loops[(3, 1, "")] == [] and judged.def_keys["tv_loss"] == {(3, 1, "")}
 
 
 @pytest.mark.parametrize("frames, whole", [
-    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1)]), True),
-    (reports([(3, 1)]), False),  # no hello first
-    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1)], token="cd" * 16), False),  # not the harness's token
-    ([{"kind": "hello", "token": TOKEN}, {"kind": "hello", "token": "cd" * 16}] + reports([(3, 1)]), False),
-    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1)])[:-1], False),  # a case without its report
-    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1)]) + reports([(3, 1)])[:1], False),  # twice
-    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1)], whole=0), False),  # stopped by a limit
-    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1), (3, 7)]), False),  # a code the judge cannot place
+    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1, "")]), True),
+    (reports([(3, 1, "")]), False),  # no hello first
+    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1, "")], token="cd" * 16), False),  # not the harness's token
+    ([{"kind": "hello", "token": TOKEN}, {"kind": "hello", "token": "cd" * 16}] + reports([(3, 1, "")]), False),
+    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1, "")])[:-1], False),  # a case without its report
+    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1, "")]) + reports([(3, 1, "")])[:1], False),  # twice
+    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1, "")], whole=0), False),  # stopped by a limit
+    ([{"kind": "hello", "token": TOKEN}] + reports([(3, 1, ""), (3, 7, "")]), False),  # a code the judge cannot place
 ])
 def test_only_a_whole_believed_report_narrows_the_rule(frames, whole):
     run = run_with(frames)
@@ -231,7 +262,7 @@ def test_only_a_whole_believed_report_narrows_the_rule(frames, whole):
 
 
 def test_a_code_listed_in_any_report_adds_its_loops():
-    forged = [{"kind": "hello", "token": TOKEN}] + reports([(3, 1)]) + reports([(1, 1)], token="x", cases=1)
+    forged = [{"kind": "hello", "token": TOKEN}] + reports([(3, 1, "")]) + reports([(1, 1, "")], token="x", cases=1)
     loops, _ = no_loops_verdict(run_with(forged), "tv")
     assert loops == ["for loop in _count (cell 1, line 3)"], loops
 
@@ -243,7 +274,7 @@ def test_the_harness_report_is_the_first_frame_and_parses(tmp_path):
 
     r, w = os.pipe()
     report = _run_report(w)
-    report("tv", 0, {(3, 1), (-1, 2), (2, 0)}, True)
+    report("tv", 0, {(3, 1, ""), (-1, 2, ""), (2, 0, "")}, True)
     report("tv", 1, set(), False)
     os.close(w)
     with os.fdopen(r, "rb") as f:
@@ -251,7 +282,8 @@ def test_the_harness_report_is_the_first_frame_and_parses(tmp_path):
     assert bad == 0 and [f["kind"] for f in frames] == ["hello", "ran", "ran"]
     token = frames[0]["token"]
     assert len(token) == 32 and all(f["token"] == token for f in frames[1:])
-    assert frames[1]["codes"] == [[-1, 2], [2, 0], [3, 1]] and frames[1]["whole"] == 1 and frames[2]["whole"] == 0
+    assert frames[1]["codes"] == [[-1, 2, ""], [2, 0, ""], [3, 1, ""]]
+    assert frames[1]["whole"] == 1 and frames[2]["whole"] == 0
     r, w = os.pipe()
     _run_report(w)
     os.close(w)
@@ -270,23 +302,57 @@ def test_the_watch_lists_the_judged_code_that_starts():
     with watch:
         space["f"]([1, 2])
         space["other"](1)
-    assert watch.ran == {(3, 2), (3, 3)}, watch.ran  # inner and its comprehension, not make (it ran before)
+    # inner and its comprehension (two code objects, two kinds), not make (it ran before)
+    assert watch.ran == {(3, 2, ""), (3, 3, "<listcomp>")}, watch.ran
     judged = rules.judge_source([(3, source)], ["f"])
-    assert judged.code_loops[(3, 2)] == ["list comprehension in inner (cell 3, line 3)"]
+    assert judged.code_loops[(3, 2, "")] == ["list comprehension in inner (cell 3, line 3)"]
+
+
+def test_code_objects_on_one_line_are_told_apart_by_their_kind():
+    from vizlab.exercises.protocol import CODE_KINDS
+    from vizlab.exercises.rules import _COMPREHENSION_CODE
+    from vizlab.exercises.student import _LibraryWatch
+
+    source = "SQ = {name: (lambda t: t * 2) for name in ['sq']}\nLOOPS = lambda xs: [x for x in xs]"
+    judged = rules.judge_source([(2, source)], ["f"])
+    assert judged.code_loops[(2, 1, "<dictcomp>")] == ["dict comprehension in <dictcomp> (cell 2, line 1)"]
+    assert judged.code_loops[(2, 1, "<lambda>")] == []
+    assert judged.code_loops[(2, 2, "<lambda>")] and judged.code_loops[(2, 2, "<listcomp>")]
+    watch = _LibraryWatch(rules.GENERIC_MODULES, cells=[2])
+    space: dict = {"__name__": "__main__"}
+    exec(compile(source, "<cell 2>", "exec"), space)
+    with watch:
+        space["SQ"]["sq"](1)
+    assert watch.ran == {(2, 1, "<lambda>")}, watch.ran
+    # every kind the judge makes is one the protocol carries
+    assert {"", "<lambda>", *_COMPREHENSION_CODE.values()} == set(CODE_KINDS)
+
+
+@pytest.mark.parametrize("codes", [[[3, 1]], [[3, 1, "<foo>"]], [[3, 1, 0]], [[3, "1", ""]]])
+def test_the_reader_refuses_a_code_without_a_known_kind(codes):
+    import json
+    import struct
+
+    header = json.dumps({"kind": "ran", "exercise": "tv", "case": 0, "codes": codes, "whole": 1, "hit": "",
+                         "token": TOKEN}).encode()
+    frames, bad = read_frames(b"VZ1" + struct.pack(">II", len(header), 0) + header)
+    assert frames == [] and bad == 1
+    good = header.replace(json.dumps(codes).encode(), b'[[3, 1, "<lambda>"]]')
+    assert read_frames(b"VZ1" + struct.pack(">II", len(good), 0) + good)[0][0]["codes"] == [[3, 1, "<lambda>"]]
 
 
 def test_fault_2_is_settled_only_by_a_whole_report_that_saw_one_of_its_defs():
     cells = [(0, "import torch"), (1, "if torch.cuda.is_available():\n" + indent(TV) + "\nelse:\n" + indent(TV))]
-    run = Run("nb.ipynb", frames=[{"kind": "hello", "token": TOKEN}] + reports([(1, 7)]))
+    run = Run("nb.ipynb", frames=[{"kind": "hello", "token": TOKEN}] + reports([(1, 7, "")]))
     run.rules = rules.judge_source(cells, ["tv_loss"])
-    assert run.rules.chosen == {"tv_loss"} and run.rules.def_keys["tv_loss"] == {(1, 2), (1, 7)}
+    assert run.rules.chosen == {"tv_loss"} and run.rules.def_keys["tv_loss"] == {(1, 2, ""), (1, 7, "")}
     assert no_loops_verdict(run, "tv") == ([], True)
     calls = [{"kind": "function", "exercise": "tv", "source": None, "loops": []}] + [
         {"kind": "case", "exercise": "tv", "case": i, "value": None, "error": "not implemented", "seconds": 0.0,
          "forbidden": [], "loops": []} for i in range(N_TV)]
     run.frames += calls
     assert not judge_run(run, ["tv"])["tv"]["review"]
-    run.frames = run.frames[:1] + reports([(1, 7)], whole=0) + calls  # a call stopped by a limit: not settled
+    run.frames = run.frames[:1] + reports([(1, 7, "")], whole=0) + calls  # a call stopped by a limit: not settled
     assert no_loops_verdict(run, "tv") == ([], False)
     scores = judge_run(run, ["tv"])["tv"]
     assert scores["review"] and "which `def` runs" in "".join(scores["problems"])
@@ -320,7 +386,7 @@ def test_the_watch_says_when_a_call_was_not_watched_whole(monkeypatch, tmp_path)
     exec(compile("def f(x):\n    return x + 1\ndef g(x):\n    return x * 2", "<cell 3>", "exec"), space)
     with watch:
         space["f"](1)
-    assert watch.whole and watch.hit is None and watch.ran == {(3, 1)}
+    assert watch.whole and watch.hit is None and watch.ran == {(3, 1, "")}
     before = sys.gettrace()
     with watch:
         sys.settrace(None)  # (the sandbox refuses this during a call; a tracer that raises is removed the same way)
@@ -337,14 +403,14 @@ def test_the_watch_says_when_a_call_was_not_watched_whole(monkeypatch, tmp_path)
         os.path.exists = boom  # replaced and put back within the call: the judge never calls it
         space["h"](1)
         os.path.exists = original
-    assert not watch.whole and watch.ran == {(3, 1)}
+    assert not watch.whole and watch.ran == {(3, 1, "")}
     assert "posixpath.exists (the notebook replaced it" in watch.hit[1], watch.hit
     watch.verdicts.clear()
     watch._replaced = lambda: None  # (as if the judge raised for another reason)
     with watch:
         monkeypatch.setattr(os.path, "exists", boom)
         space["g"](1)
-    assert not watch.whole and watch.ran == {(3, 3)}  # the tracer was not removed: the report is still made
+    assert not watch.whole and watch.ran == {(3, 3, "")}  # the tracer was not removed: the report is still made
     assert "could not judge it: RuntimeError" in watch.hit[1], watch.hit
     del watch._replaced
     with watch:  # replaced before the call

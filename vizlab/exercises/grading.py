@@ -38,10 +38,11 @@ is_available(): def f ... else: def f ...`` to review, and did not see a helper 
 make()``). Now an exercise's loops are the union of
 
 * the loops in the judged code that *ran* during its graded calls: the sandbox's watch (``sys.settrace``, set
-  before each call) lists the ``(cell, first line)`` of every code object of a judged cell or magic body that
-  starts, at any depth; the judge has parsed every cell, so each maps to its def, lambda, class or comprehension
-  and the loops of its own body (:attr:`SourceRules.code_loops`; the rule's definition of a loop is unchanged:
-  ``for``, ``while`` and comprehensions, where they are written), and
+  before each call) lists the ``(cell, first line, kind)`` of every code object of a judged cell or magic body
+  that starts, at any depth (kind: ``"<lambda>"`` or a comprehension's code name, else ``""``); the judge has
+  parsed every cell, so each maps to its def, lambda, class or comprehension and the loops of its own body
+  (:attr:`SourceRules.code_loops`; the rule's definition of a loop is unchanged: ``for``, ``while`` and
+  comprehensions, where they are written), and
 * what the source requires whatever ran: the loops in the defs the function reaches by name (its def, the helpers
   it names, theirs: :attr:`SourceRules.direct_loops`). Only a helper reached through a *value* made at top level
   (``H = {"f": _impl}``, ``CONST = list(map(_helper, ...))``) is left to the run-time facts.
@@ -248,10 +249,10 @@ def _unsupported(value: Any) -> Any:
     return value
 
 
-def what_ran(run: Run, exercise: str) -> tuple[set[tuple[int, int]], bool]:
-    """What the sandbox's watch saw start during ``exercise``'s graded calls: the ``(cell, first line)`` of every
-    judged code object, from every ``ran`` frame of that exercise (believed or not: a listed code can only add
-    loops), and whether the report is *whole*, the only case in which it may narrow the no-loops rule:
+def what_ran(run: Run, exercise: str) -> tuple[set[tuple[int, int, str]], bool]:
+    """What the sandbox's watch saw start during ``exercise``'s graded calls: the ``(cell, first line, kind)`` of
+    every judged code object, from every ``ran`` frame of that exercise (believed or not: a listed code can only
+    add loops), and whether the report is *whole*, the only case in which it may narrow the no-loops rule:
 
     * the run's first frame is the harness's ``hello`` (written before any cell ran) and no other ``hello`` follows;
     * every ``ran`` frame of the run carries that ``hello``'s token (one that does not was written by the notebook);
@@ -263,7 +264,7 @@ def what_ran(run: Run, exercise: str) -> tuple[set[tuple[int, int]], bool]:
     token = frames[0]["token"] if frames and frames[0]["kind"] == "hello" else None
     ran = [f for f in frames if f["kind"] == "ran"]
     mine = [f for f in ran if f["exercise"] == exercise]
-    keys = {(cell, line) for f in mine for cell, line in f["codes"]}
+    keys = {(cell, line, kind) for f in mine for cell, line, kind in f["codes"]}
     cases = len(catalog.get(exercise).cases(hidden=True))
     whole = (token is not None and sum(f["kind"] == "hello" for f in frames) == 1
              and all(f["token"] == token for f in ran)

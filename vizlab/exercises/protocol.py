@@ -6,10 +6,10 @@ before it allocates anything; each record kind has a fixed schema (:data:`_SCHEM
 
 Two kinds carry the run-time report of the no-loops rule (:func:`vizlab.exercises.student._run_report`): ``hello``,
 the first frame of every run, with a token the harness made before any cell ran, and ``ran``, one per graded call:
-the ``(cell, first line)`` of each judged code object that started during it (cell ``-1``: a magic body; line
-``0``: a cell's top level), ``whole`` (the call was not stopped by the grader), ``hit`` (the kind of the watch's
-verdict, if any) and the token again. They are built
-by hand from built-in types (no ``json`` on the sandbox side); the reader checks them like any other frame.
+the ``(cell, first line, kind)`` of each judged code object that started during it (cell ``-1``: a magic body;
+line ``0``: a cell's top level; kind: one of :data:`CODE_KINDS`), ``whole`` (the call was not stopped by the
+grader), ``hit`` (the kind of the watch's verdict, if any) and the token again. They are built by hand from
+built-in types (no ``json`` on the sandbox side); the reader checks them like any other frame.
 """
 from __future__ import annotations
 
@@ -24,7 +24,11 @@ MAX_STR = 20000
 MAX_ITEMS = 64
 MAX_DEPTH = 4
 MAGIC = b"VZ1"
-MAX_RAN = 4096  # (cell, line) pairs in one ``ran`` frame; beyond that the report is cut and not whole
+MAX_RAN = 4096  # (cell, line, kind) codes in one ``ran`` frame; beyond that the report is cut and not whole
+# a code object's kind in a ``ran`` frame: its name for a lambda or a comprehension, "" for a def, a class or a cell's
+# top level. Two code objects can start on one line (a lambda made in a comprehension); their kinds tell them apart,
+# so one is not charged the other's loops. (Defs and classes need no name: no two start on one line.)
+CODE_KINDS = ("", "<lambda>", "<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>")
 
 
 # dtype name -> item size; the only dtypes a result tensor may have.
@@ -188,9 +192,9 @@ def parse_frame(header: Any, blob: bytes) -> dict:
             if len(value) > MAX_ITEMS or not all(isinstance(v, str) and len(v) <= 500 for v in value):
                 raise BadFrame(f"field {name} is not a short list of strings")
         if name == "codes" and (len(value) > MAX_RAN or not all(
-                isinstance(c, list) and len(c) == 2 and all(type(v) is int for v in c)
-                and -1 <= c[0] < 10**6 and 0 <= c[1] < 10**7 for c in value)):
-            raise BadFrame("field codes is not a short list of (cell, line) pairs")
+                isinstance(c, list) and len(c) == 3 and type(c[0]) is int and type(c[1]) is int
+                and -1 <= c[0] < 10**6 and 0 <= c[1] < 10**7 and c[2] in CODE_KINDS for c in value)):
+            raise BadFrame("field codes is not a short list of (cell, line, kind) triples")
         if name == "whole" and value not in (0, 1):
             raise BadFrame("field whole is not 0 or 1")
         if name == "hit" and value not in ("", "vizlab", "file"):

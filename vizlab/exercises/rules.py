@@ -142,10 +142,11 @@ class SourceRules:
     # counted whatever the run-time report says. The rest of ``loops`` was reached only through a value made at top
     # level (``H = {"f": _impl}``, ``K = list(map(_helper, xs))``): counted by what ran, when the report is whole
     direct_loops: dict[str, list[str]] = field(default_factory=dict)
-    # (cell, first line) of a code object -> the loops its own body holds (not those of the functions, lambdas and
-    # classes defined in it, which are code objects of their own); cell -1: a magic body, line 0: a cell's top level
-    code_loops: dict[tuple[int, int], list[str]] = field(default_factory=dict)
-    def_keys: dict[str, set[tuple[int, int]]] = field(default_factory=dict)  # function -> (cell, line) of its defs
+    # (cell, first line, kind) of a code object -> the loops its own body holds (not those of the functions, lambdas
+    # and classes defined in it, which are code objects of their own); cell -1: a magic body, line 0: a cell's top
+    # level; kind: "<lambda>" or a comprehension's code name, "" for a def, a class or a top level
+    code_loops: dict[tuple[int, int, str], list[str]] = field(default_factory=dict)
+    def_keys: dict[str, set[tuple[int, int, str]]] = field(default_factory=dict)  # function -> the keys of its defs
     # functions that would be plain but for which of several defs runs (an if/else, a def repeated differently):
     # run-time facts may settle them (see vizlab.exercises.grading)
     chosen: set[str] = field(default_factory=set)
@@ -396,22 +397,24 @@ def _own_nodes(nodes):
                 todo.append(child)
 
 
-def _code_loops(trees: Sequence[tuple[int, ast.AST, str]]) -> dict[tuple[int, int], list[str]]:
+def _code_loops(trees: Sequence[tuple[int, ast.AST, str]]) -> dict[tuple[int, int, str], list[str]]:
     """For every code object a cell's (or magic body's) source makes, keyed as the sandbox's watch reports it
-    (``(cell, co_firstlineno)``: a def's or class's first decorator line, a lambda's or comprehension's line; line
-    0 for the cell's top level), the loops of its own body. Several code objects on one line share a key: their
-    loops are counted together (more, never fewer)."""
-    found: dict[tuple[int, int], list[str]] = {}
+    (``(cell, co_firstlineno, kind)``: a def's or class's first decorator line, a lambda's or comprehension's line,
+    line 0 for the cell's top level; kind ``"<lambda>"``, ``"<listcomp>"``, ... or ``""`` for a def, a class or the
+    top level), the loops of its own body. Several code objects of one kind on one line (two lambdas) share a key:
+    their loops are counted together (more, never fewer)."""
+    found: dict[tuple[int, int, str], list[str]] = {}
     for cell, tree, where in trees:
-        entries = [((cell, 0), "the cell's top level", list(tree.body))]
+        entries = [((cell, 0, ""), "the cell's top level", list(tree.body))]
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-                entries.append(((cell, first), node.name, list(node.body)))
+                entries.append(((cell, first, ""), node.name, list(node.body)))
             elif isinstance(node, ast.Lambda):
-                entries.append(((cell, node.lineno), "<lambda>", [node.body]))
+                entries.append(((cell, node.lineno, "<lambda>"), "<lambda>", [node.body]))
             elif type(node) in _COMPREHENSION_CODE:
-                entries.append(((cell, node.lineno), _COMPREHENSION_CODE[type(node)], [node]))
+                kind = _COMPREHENSION_CODE[type(node)]
+                entries.append(((cell, node.lineno, kind), kind, [node]))
         for key, owner, body in entries:
             loops = found.setdefault(key, [])
             for inner in sorted((n for n in _own_nodes(body) if type(n) in LOOP_NODES),
@@ -448,7 +451,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
     unreadable: dict[int, str] = {}
     trees: list[tuple[ast.AST, str]] = []
     code_trees: list[tuple[int, ast.AST, str]] = []  # (cell as the watch names it, tree, where)
-    def_key: dict[int, tuple[int, int]] = {}  # id(def node) -> (cell, first line) of the code object it makes
+    def_key: dict[int, tuple[int, int, str]] = {}  # id(def node) -> (cell, first line, "") of the code it makes
     todo = [(index, f"cell {index}", source, 0) for index, source in reversed(cells)]
     while todo:
         index, where, source, depth = todo.pop()
@@ -487,7 +490,7 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                 defs.setdefault(node.name, []).append((where, node, ast.get_source_segment(code, node) or "", nested))
                 decorations[id(node)] = [_decorator_text(code, d) for d in node.decorator_list]
                 def_key[id(node)] = (-1 if depth else index,
-                                     min([node.lineno] + [d.lineno for d in node.decorator_list]))
+                                     min([node.lineno] + [d.lineno for d in node.decorator_list]), "")
             elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
                 for target in node.targets:
                     if isinstance(target, ast.Name):

@@ -24,7 +24,7 @@ import traceback
 import types
 from typing import Any
 
-from .protocol import MAGIC, MAX_RAN, _sanitize, write_frame
+from .protocol import CODE_KINDS, MAGIC, MAX_RAN, _sanitize, write_frame
 from .sandbox import PR_SET_PDEATHSIG, _prctl
 
 # Taken before any notebook code runs (this module is imported before the cells): the run-time report
@@ -206,11 +206,12 @@ class _LibraryWatch:
         # pseudo files that are the notebook's own code: the judged cells, the magic bodies the judge read
         # (:class:`_Shell` runs nothing else), the interpreter's frozen modules
         self.cells = frozenset(f"<cell {index}>" for index in (cells or ()))
-        # what ran: (cell, first line) of every code object of a judged cell (``-1``: a magic body the judge read;
-        # line 0: a cell's top level) that started during the call, for the no-loops rule (see :func:`_run_report`)
+        # what ran: (cell, first line, kind) of every code object of a judged cell (``-1``: a magic body the judge
+        # read; line 0: a cell's top level; kind: protocol.CODE_KINDS) that started during the call, for the no-loops
+        # rule (see :func:`_run_report`)
         self.cell_of = {f"<cell {index}>": index for index in (cells or ())}
         self.cell_of["<magic>"] = -1
-        self.ran: set[tuple[int, int]] = set()
+        self.ran: set[tuple[int, int, str]] = set()
         self.harness = frozenset(harness)
 
         self.root = os.path.dirname(os.path.realpath(vizlab.__file__)) + os.sep
@@ -224,8 +225,8 @@ class _LibraryWatch:
         # never the working folder, nor a folder that holds it (the notebook writes there); vizlab's own folder is
         # judged by the rule for vizlab's code
         self.roots = (self.root, *(r for r in roots if not work.startswith(r) and not r.startswith(work)))
-        # id(code) -> (code, verdict, (cell, first line) or None)
-        self.verdicts: dict[int, tuple[types.CodeType, tuple[str, str] | None, tuple[int, int] | None]] = {}
+        # id(code) -> (code, verdict, (cell, first line, kind) or None)
+        self.verdicts: dict[int, tuple[types.CodeType, tuple[str, str] | None, tuple[int, int, str] | None]] = {}
         import genericpath
         import posixpath
         import stat
@@ -292,10 +293,11 @@ class _LibraryWatch:
             code = frame.f_code
             seen = self.verdicts.get(id(code))
             if seen is None or seen[0] is not code:  # the code is kept, so its id is never reused meanwhile
-                # what the run-time report lists for it: (cell, first line) of a judged cell's code (a generator
-                # resumed starts again: it is listed too), computed once per code object
+                # what the run-time report lists for it: (cell, first line, kind) of a judged cell's code (a
+                # generator resumed starts again: it is listed too), computed once per code object
                 cell = self.cell_of.get(code.co_filename)
-                key = None if cell is None else (cell, 0 if code.co_name == "<module>" else code.co_firstlineno)
+                key = None if cell is None else (cell, 0 if code.co_name == "<module>" else code.co_firstlineno,
+                                                 code.co_name if code.co_name in CODE_KINDS else "")
                 # the judge calls os.path functions here, where nothing is traced: never one the notebook replaced,
                 # even for a moment (replaced and put back within the call)
                 replaced = self._replaced()
@@ -384,7 +386,8 @@ def _run_report(fd: int):
         if len(codes) > MAX_RAN:  # the rest is not listed: the report is not whole
             codes, whole = codes[:MAX_RAN], False
         name = exercise if exercise.isascii() and exercise.isidentifier() else "?"
-        listed = ", ".join("[%d, %d]" % (int(cell), int(line)) for cell, line in codes)
+        listed = ", ".join('[%d, %d, "%s"]' % (int(cell), int(line), kind if kind in CODE_KINDS else "")
+                           for cell, line, kind in codes)
         kind = hit if hit in ("vizlab", "file") else ""
         send('{"kind": "ran", "exercise": "%s", "case": %d, "codes": [%s], "whole": %d, "hit": "%s", "token": "%s"}'
              % (name, int(case), listed, 1 if whole else 0, kind, token))
