@@ -172,3 +172,8 @@ def test_mode_names_agree_with_their_own_presets_settings(model):
     with pytest.raises(ValueError, match="disagrees"):
         class_visualization(model, "goldfish", preset("object_ensemble", size=32, canvas=32, view=32, steps=1),
                             mode="object_ensemble3_detail", progress=False)
+    # r20 review: the pixel and generator presets share the MACO presets' ensemble (Lite1), not their mode
+    for mode in ("cs231n", "prior"):
+        with pytest.raises(ValueError, match=f"mode='{mode}' disagrees"):
+            class_visualization(model, "goldfish", preset("object_ensemble", size=32, canvas=32, view=32, steps=1,
+                                                          retry_plain=0.0), mode=mode, progress=False)

@@ -1239,7 +1239,8 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
             model alone: :data:`OBJECT`, the default for any other model; see :func:`default_mode`), ``"cs231n"``
             (pixels), ``"fourier"``, ``"maco"`` (the Fourier mode, phase only: :data:`MACO`) or
             ``"prior"`` (a generator prior, AdaIN's decoder, with a Lite1 ensemble: :data:`PRIOR`, opt-in); with
-            ``settings`` it must agree.
+            ``settings`` it must agree: ``settings.mode``, or a MACO preset's name with MACO settings (for a
+            preset with an ensemble, the same ensemble), or ``"prior"`` with generator settings.
         seed, snapshots, callback, stop_event, progress: as in :func:`~vizlab.optimize.render.render`.
         workers: threads that run the ensemble's members at the same time (:meth:`Ensemble.concurrent`: every
             operation then runs on one intra-op thread, the probabilities in ``info``, the retry's judgement and
@@ -1270,7 +1271,7 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
         if not isinstance(settings, ClassVizSettings):
             raise TypeError(f"settings must be a ClassVizSettings, got {type(settings).__name__}")
         if mode is not None and mode != settings.mode and not (mode in ("maco", "object") and settings.maco) \
-                and not (mode in PRESETS and PRESETS[mode].ensemble and settings.maco
+                and not (mode in PRESETS and PRESETS[mode].maco and PRESETS[mode].ensemble and settings.maco
                          and tuple(settings.ensemble) == tuple(PRESETS[mode].ensemble)) \
                 and not (mode == "prior" and settings.generator):
             raise ValueError(f"mode={mode!r} disagrees with settings.mode={settings.mode!r}")
