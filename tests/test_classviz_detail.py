@@ -110,6 +110,10 @@ def test_detail_settings_are_checked():
         preset("object", detail_lr=0)
     with pytest.raises(ValueError, match="detail_param must be one of maco, fourier, got 'pixels'"):
         preset("object", detail_param="pixels")
+    for wrong in (1, None, ("maco",)):   # r20 review: a wrong type is a TypeError (it was a ValueError)
+        with pytest.raises(TypeError, match=f"detail_param must be a string, one of maco, fourier; "
+                                            f"got {type(wrong).__name__}"):
+            preset("object", detail_param=wrong)
     assert preset("object", detail_steps=5).detail_view == 0  # exact: 0 is the size
     assert ClassVizSettings(mode="fourier", maco=True, detail_steps=1, canvas=128).detail_steps == 1  # exact
 

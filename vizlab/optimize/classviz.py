@@ -391,7 +391,10 @@ class ClassVizSettings:
         if self.starts > 1 and self.octaves:
             raise ValueError(f"starts (several starts) and octaves (coarse-to-fine stages) do not combine, got "
                              f"starts={self.starts} and octaves={self.octaves}")
-        if not isinstance(self.detail_param, str) or self.detail_param not in DETAIL_PARAMS:
+        if not isinstance(self.detail_param, str):
+            raise TypeError(f"detail_param must be a string, one of {', '.join(DETAIL_PARAMS)}; "
+                            f"got {type(self.detail_param).__name__}")
+        if self.detail_param not in DETAIL_PARAMS:
             raise ValueError(f"detail_param must be one of {', '.join(DETAIL_PARAMS)}, got {self.detail_param!r}")
         if self.detail_steps:
             if self.mode != "fourier" or not self.maco or self.generator:
