@@ -181,3 +181,21 @@ def test_mode_names_agree_with_their_own_presets_settings(model):
         with pytest.raises(ValueError, match=f"mode='{mode}' disagrees"):
             class_visualization(model, "goldfish", preset("object_ensemble", size=32, canvas=32, view=32, steps=1,
                                                           retry_plain=0.0), mode=mode, progress=False)
+
+
+def test_every_ensemble_preset_is_named_where_the_ensemble_presets_are_listed():
+    """r20 review: the refusal for a model with other classes and preset()'s docstring listed the ensemble presets
+    without round 19's object_ensemble3_detail (the default's name, which is refused there) and _shrink."""
+    from vizlab.optimize.classviz import PRESETS
+    from vizlab.toy import tiny_cnn
+
+    named = tiny_cnn(seed=0)
+    named.categories = [f"class{i}" for i in range(10)]
+    with pytest.raises(ValueError, match=r"ensemble=\(\)") as refused:
+        class_visualization(named, 1, mode="object_ensemble3_detail", size=32, canvas=32, view=32, steps=1,
+                            progress=False)
+    listed = [name for name, settings in PRESETS.items() if settings.ensemble]
+    assert "object_ensemble3_detail" in listed and "object_ensemble3_shrink" in listed
+    for name in listed:
+        assert f"'{name}'" in str(refused.value), (name, str(refused.value))
+        assert f'``"{name}"``' in " ".join(preset.__doc__.split("The presets with an")[1].split()), name

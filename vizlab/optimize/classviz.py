@@ -612,8 +612,9 @@ def preset(mode: str = "cs231n", **changes) -> ClassVizSettings:
     ``"object_ensemble3_shrink"`` (with shrinking transforms: :data:`OBJECT_ENSEMBLE3_SHRINK`, opt-in), ``"prior"``
     (:data:`OBJECT` with a generator prior and a Lite1 ensemble: :data:`PRIOR`), ``"assignment"`` (CS231n's
     original defaults, pixel mode) or ``"pixels_robust"`` (:data:`PIXELS_ROBUST`, the pixel preset until issue
-    24's round 16). The presets with an ``ensemble`` (``"cs231n"``, ``"object_ensemble"``, ``"object_ensemble3"``, ``"prior"``) need a
-    model with ImageNet's classes; for another model pass ``ensemble=()``.
+    24's round 16). The presets with an ``ensemble`` (``"cs231n"``, ``"object_ensemble"``, ``"object_ensemble3"``,
+    ``"object_ensemble3_detail"``, ``"object_ensemble3_shrink"``, ``"prior"``) need a model with ImageNet's classes;
+    for another model pass ``ensemble=()``.
     """
     if mode not in PRESETS:
         raise ValueError(f"mode must be one of {', '.join(PRESETS)}, got {mode!r}")
@@ -990,9 +991,10 @@ def _active_ghost(model: nn.Module, blocks=None) -> "ghost_network | None":
     return None
 
 
-#: What an ensemble preset on a model with other classes than ImageNet's needs (both of Ensemble's checks say it).
-_OTHER_CLASSES = ("the ensemble presets ('cs231n', 'object_ensemble', 'object_ensemble3', 'prior') add ImageNet models, so for a model "
-                  "with other classes pass ensemble=() (e.g. preset('cs231n', ensemble=()))")
+#: What an ensemble preset on a model with other classes than ImageNet's needs (both of Ensemble's checks say it);
+#: the presets are listed from PRESETS, so a new one is named too.
+_OTHER_CLASSES = (f"the ensemble presets {tuple(sorted(n for n, s in PRESETS.items() if s.ensemble))} add ImageNet "
+                  "models, so for a model with other classes pass ensemble=() (e.g. preset('cs231n', ensemble=()))")
 
 
 class _MemberPasses(torch.autograd.Function):
