@@ -172,6 +172,18 @@ def test_heat_colorbar_says_what_the_scale_is():
         plotting.heat_colorbar(ax2, vmax=0)
     with pytest.raises(TypeError, match="axes"):
         plotting.heat_colorbar("ax")
+    # r20 review: an empty list is a wrong value; ends are checked before matplotlib sees them
+    with pytest.raises(ValueError, match="axes must be an Axes or a non-empty list of Axes, got an empty one"):
+        plotting.heat_colorbar([])
+    for ends in ("lo", ("0", 1), None):
+        with pytest.raises(TypeError, match="ends must be a pair of strings"):
+            plotting.heat_colorbar(ax2, ends=ends)
+    for ends in (("0",), ("0", "1", "2")):
+        with pytest.raises(ValueError, match=f"ends must be a pair of strings .* got {len(ends)}"):
+            plotting.heat_colorbar(ax2, ends=ends)
+    assert len(fig2.axes) == 2  # exact: no bar was added by a refused call
+    assert [t.get_text() for t in plotting.heat_colorbar(ax2, ends=["min", "max"]).ax.get_yticklabels()] == [
+        "min", "max"]  # a list is a pair too
     fig3, ax3 = plt.subplots()
     plotting.show_heatmap(img, np.random.rand(4, 4), ax=ax3, colorbar=True)
     assert len(fig3.axes) == 2  # exact

@@ -127,8 +127,15 @@ def heat_colorbar(axes, *, cmap: str = HEAT_CMAP, vmax: float | None = None, lab
     """
     many = isinstance(axes, (list, tuple, np.ndarray))
     ax_list = list(np.ravel(np.asarray(axes, dtype=object))) if many else [axes]
-    if not ax_list or not all(isinstance(a, Axes) for a in ax_list):
+    if not all(isinstance(a, Axes) for a in ax_list):
         raise TypeError("axes must be an Axes or a non-empty list of Axes")
+    if not ax_list:
+        raise ValueError("axes must be an Axes or a non-empty list of Axes, got an empty one")
+    if not isinstance(ends, (tuple, list)) or not all(isinstance(e, str) for e in ends):
+        raise TypeError(f"ends must be a pair of strings (the tick labels), got {ends!r}")
+    if len(ends) != 2:
+        raise ValueError(f"ends must be a pair of strings (the bottom and top tick labels), got {len(ends)}: "
+                         f"{tuple(ends)!r}")
     if vmax is not None:
         vmax = check_number("vmax", vmax, 0, low_open=True)
     try:
