@@ -220,6 +220,34 @@ def test_show_maps_has_one_colour_bar_for_its_overlays_and_a_shared_scale_on_req
     plt.close("all")
 
 
+@pytest.mark.parametrize("scale", ["each", "shared"])
+def test_show_maps_draws_no_heat_bar_under_a_map_drawn_alone_between_overlays(scale):
+    """r20 review: with a map drawn alone between two overlays (the default overlays the titles with "CAM"), the
+    one bar ran from the first overlay to the last, under the grey map too. Now one bar per run of neighbours."""
+    import matplotlib.pyplot as plt
+
+    from vizlab.attribution.plot import show_maps
+
+    img = sample_image("cat", 32)
+    maps = {"Grad-CAM": torch.rand(1, 4, 4), "saliency": torch.rand(1, 32, 32), "Score-CAM": torch.rand(1, 4, 4),
+            "gradient": torch.rand(1, 32, 32), "Eigen-CAM": torch.rand(1, 4, 4), "CAM": torch.rand(1, 4, 4)}
+    fig = show_maps(img, maps, scale=scale)
+    _drawn(fig)
+    bars = [ax.get_position() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    panels = {ax.get_title(): ax.get_position() for ax in fig.axes if ax.get_title()}
+    assert len(bars) == 3  # exact: under Grad-CAM, under Score-CAM, under Eigen-CAM and CAM
+    for alone in ("image", "saliency", "gradient"):
+        assert all(b.x1 <= panels[alone].x0 or b.x0 >= panels[alone].x1 for b in bars), alone
+    for run in (["Grad-CAM"], ["Score-CAM"], ["Eigen-CAM", "CAM"]):
+        first, last = panels[run[0]], panels[run[-1]]
+        assert any(abs(b.x0 - first.x0) < 0.01 and abs(b.x1 - last.x1) < 0.01 for b in bars), run  # exact: layout
+        assert all(b.y1 < panels[run[0]].y0 for b in bars)  # below the panels
+    plt.close("all")
+    from vizlab.attribution.plot import _runs
+
+    assert _runs([False, True, True, False, True]) == [(1, 2), (4, 4)] and _runs([False]) == []  # exact
+
+
 def test_image_grid_titles_clear_the_row_above_and_default_to_a_projector_size():
     """Findings 12 and 19: second-row titles touched the first row's images at 8 pt; now 10 pt and clear."""
     import inspect

@@ -110,7 +110,8 @@ def show_maps(image, maps: Mapping[str, torch.Tensor], n: int = 0, *, alpha: flo
     """The image, then one panel per map: overlaid on the image (CAM-like) or drawn alone (saliency-like).
 
     Overlays show the positive part of each map, ``0`` (dark) to its maximum (pale yellow) in ``heat_cmap``;
-    ``colorbar`` adds one bar for them that says which scale it is.
+    ``colorbar`` adds a bar under them that says which scale it is: one under each run of neighbouring overlays,
+    so that no bar runs under a map drawn alone (put the overlays side by side for a single bar).
 
     Args:
         image: ``(H, W, 3)`` array or ``(1, 3, H, W)`` tensor.
@@ -122,7 +123,8 @@ def show_maps(image, maps: Mapping[str, torch.Tensor], n: int = 0, *, alpha: flo
         heat_cmap: colormap of the overlays (default :data:`~vizlab.plotting.HEAT_CMAP`, ``"inferno"``).
         scale: ``"each"``: every overlay from 0 to its own max; ``"shared"``: all overlays on one scale, 0 to the
             largest max among them (for maps in the same units, e.g. one method at several layers).
-        colorbar: one colour bar for the overlays (none when no map is overlaid).
+        colorbar: colour bars for the overlays, one per run of neighbouring overlays (none when no map is
+            overlaid).
     """
     if scale not in ("each", "shared"):
         raise ValueError(f"scale must be 'each' or 'shared', got {scale!r}")
@@ -131,9 +133,14 @@ def show_maps(image, maps: Mapping[str, torch.Tensor], n: int = 0, *, alpha: flo
     over = {key: ("CAM" in key) if overlay_keys is None else key in overlay_keys for key in heats}
     shared = max([float(h.clamp(min=0).max()) for k, h in heats.items() if over[k]], default=0.0)
     bar = colorbar and any(over.values())
-    fig, axes = subplots(1, 1 + len(maps), figsize=(size * (1 + len(maps)), size + (1.1 if bar else 0.5)),
-                         squeeze=False, layout="constrained")
-    axes = axes[0]
+    # with a bar: a second, thin row of the grid holds the bars, each under its own columns
+    fig, grid = subplots(2 if bar else 1, 1 + len(maps), figsize=(size * (1 + len(maps)), size + (1.1 if bar else 0.5)),
+                         squeeze=False, layout="constrained", height_ratios=[1.0, 0.05] if bar else None)
+    axes = grid[0]
+    for ax in grid[1:].ravel():
+        ax.remove()
+    for ax in axes if bar else []:
+        ax.set_anchor("S")  # the panels sit on the bars' row (a square image is shorter than its cell)
     show_image(img, axes[0], title="image")
     overlaid = []
     for ax, (key, heat) in zip(axes[1:], heats.items()):
@@ -147,28 +154,30 @@ def show_maps(image, maps: Mapping[str, torch.Tensor], n: int = 0, *, alpha: flo
             ax.imshow(clip_map(heat, *low_high).cpu().numpy(), cmap=cmap, vmin=0, vmax=1)
         ax.set_axis_off()
         ax.set_title(key, fontsize=TITLE_SIZE)
-    if bar:  # under the overlays only, so it cannot be read as the scale of a map drawn alone
-        where = _under(list(axes), overlaid)
+    # under the overlays only, so it cannot be read as the scale of a map drawn alone: one bar under each run of
+    # neighbouring overlays (a map drawn alone between two overlays splits it)
+    for first, last in _runs([ax in overlaid for ax in axes]) if bar else []:
+        # in the bars' row, under columns first..last; labelled as matplotlib labels the bars it makes
+        where = dict(cax=fig.add_subplot(grid[0, 0].get_gridspec()[1, first:last + 1], label="<colorbar>"),
+                     location="bottom")
         if scale == "shared" and shared > 0:
             heat_colorbar(list(axes), cmap=heat_cmap, vmax=shared, label="heat, one scale for all maps", **where)
         else:
-            label = "0 \u2026 this map's max" if len(overlaid) == 1 else "each map: 0 \u2026 its own max"
+            label = "0 \u2026 this map's max" if last == first else "each map: 0 \u2026 its own max"
             heat_colorbar(list(axes), cmap=heat_cmap, label=label, **where)
     if title:
         fig.suptitle(title, fontsize=TITLE_SIZE + 1)
     return fig
 
 
-def _under(axes: list, some: list) -> dict:
-    """Keywords for one horizontal colour bar made on all of a row of ``axes`` (so every panel keeps the same
-    height) but drawn under ``some`` of them: ``shrink`` to their share of the row, ``anchor`` at their place,
-    about 0.15 in thick."""
-    cols = [i for i, ax in enumerate(axes) if ax in some]
-    n, first, span = len(axes), cols[0], cols[-1] - cols[0] + 1
-    shrink = span / n
-    x = first / (n - span) if span < n else 0.5  # anchor: 0 = flush left, 1 = flush right
-    length = shrink * axes[0].figure.get_figwidth()
-    return dict(location="bottom", shrink=shrink, anchor=(x, 1.0), aspect=max(8.0, length / 0.15), pad=0.03)
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """The ``(first, last)`` index of every run of neighbouring true flags: ``[F, T, T, F, T]`` ->
+    ``[(1, 2), (4, 4)]``."""
+    runs: list[tuple[int, int]] = []
+    for i, flag in enumerate(flags):
+        if flag:
+            runs.append((runs.pop()[0], i) if runs and runs[-1][1] == i - 1 else (i, i))
+    return runs
 
 
 def show_box(ax: Axes, box: tuple[int, int, int, int], colour: str = "red") -> Axes:
