@@ -48,6 +48,28 @@ def test_smoothness_is_the_low_frequency_share_of_the_energy():
         smoothness(filters, cutoff=0)
 
 
+@pytest.mark.parametrize("k, share", [(3, 1 / 9), (5, 5 / 25), (7, 9 / 49), (8, 13 / 64), (11, 21 / 121)])
+def test_white_noise_baseline_of_smoothness_is_the_documented_share_of_low_frequencies(k, share):
+    """r20 review: the docstring gave one noise baseline (pi * 0.25² ≈ 0.2), wrong for the embedded model's 3x3
+    first layer (1/9: only the mean is a low frequency there). The baselines it now states, by kernel size, are
+    the fraction of the k x k DFT frequencies at or below the cutoff, and white noise meets them."""
+    fy = torch.fft.fftfreq(k)[:, None]
+    assert float(((fy.square() + fy.T.square()).sqrt() <= 0.25).float().mean()) == pytest.approx(share)  # exact
+    noise = torch.randn(4000, 3, k, k, generator=torch.Generator().manual_seed(k))
+    assert float(smoothness(noise).mean()) == pytest.approx(share, abs=0.01)  # 4000 filters: s.e. about 0.002
+    assert f"{round(share * k * k)}/{k * k}" in " ".join(smoothness.__doc__.split())  # the docstring states it
+
+
+def test_smoothness_of_a_3x3_filter_is_the_share_of_its_channel_means():
+    """At 3x3 the frequencies are 0 and ±1/3 cycle per pixel: below any cutoff < 1/3 only the mean (Parseval:
+    the DC term is (sum w)², the total 9 * sum w²)."""
+    w = torch.randn(50, 3, 3, 3, generator=torch.Generator().manual_seed(1))
+    dc_share = w.sum((2, 3)).square().sum(1) / (9 * w.square().sum((1, 2, 3)))
+    for cutoff in (0.1, 0.25, 0.33):
+        torch.testing.assert_close(smoothness(w, cutoff=cutoff), dc_share)
+    assert "3x3" in smoothness.__doc__ and "DC share" in smoothness.__doc__
+
+
 def test_colour_blobs_need_colour_no_orientation_and_smoothness():
     x = torch.arange(7.0)
     yy, xx = torch.meshgrid(x, x, indexing="ij")

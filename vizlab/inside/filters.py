@@ -122,9 +122,16 @@ def smoothness(filters: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:
 
     With ``F`` the 2-D DFT of each of the filter's channels and ``f = sqrt(fx² + fy²)`` the frequency in cycles
     per pixel (``0.5`` is the finest pattern a grid holds), the result is ``sum_{f <= cutoff} |F|² / sum |F|²``,
-    summed over channels. A smooth blob or a soft edge keeps most of its energy below ``cutoff``; white noise
-    spreads it evenly, so its share is about the low disc's part of the frequency square (``pi * 0.25² ≈ 0.2``
-    for the default), and a one-pixel checkerboard has none.
+    summed over channels. A smooth blob or a soft edge keeps most of its energy below ``cutoff``, and a one-pixel
+    checkerboard has none. White noise spreads its energy evenly over the ``k × k`` frequencies of the DFT, so
+    its expected share is the fraction of them at or below ``cutoff``, which depends on the kernel size: with
+    the default, 1/9 ≈ 0.11 at 3x3, 5/25 = 0.2 at 5x5, 9/49 ≈ 0.18 at 7x7, 13/64 ≈ 0.2 at 8x8 and
+    21/121 ≈ 0.17 at 11x11 (it tends to the low disc's part of the frequency square, ``pi * 0.25² ≈ 0.2``,
+    for large kernels). Compare with random filters of the same size.
+
+    On a 3x3 kernel (the first layer of the embedded EfficientNet-Lite0) the frequencies are 0 and ±1/3 cycle
+    per pixel, so for any ``cutoff < 1/3`` the only low frequency is 0: the measure is the share of the energy
+    in each channel's mean (the DC share), high for a filter close to a constant per channel.
     """
     w = _check_filters(filters)
     cutoff = check_number("cutoff", cutoff, 0.0, 0.5 * 2 ** 0.5, low_open=True)
@@ -141,7 +148,8 @@ def colour_blobs(filters: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
 
     ``colour_fraction > threshold``, ``orientedness < threshold`` and ``smoothness > threshold`` (see each).
     The first two alone count random noise as a blob (it is chromatic and has no orientation); what noise lacks
-    is smoothness.
+    is smoothness. On a 3x3 kernel smoothness is the share of the channels' means (see :func:`smoothness`), so a
+    blob there is a filter close to one colour, constant over its 3x3 window.
     """
     threshold = check_number("threshold", threshold, 0.0, 1.0)
     return ((colour_fraction(filters) > threshold) & (orientedness(filters) < threshold)
