@@ -4,7 +4,8 @@
 
 Writes OUT/img00.png ... img04.png (256 px, the dream alone) and, beside this script, ``key.json`` (or
 ``key_plain.json``): image -> photo, seconds, and Lite2's animal mass and top-3 (for the report, not shown to the
-viewer). ``--plain``: the notebook's plain step instead of ``opt.HEAD_DREAM`` (shuffle seed 2002).
+viewer). ``--plain``: the notebook's plain step instead of ``opt.HEAD_DREAM`` (shuffle seed 2002); ``--vgg``: the
+notebook's VGG-19 dream, ``opt.VGG_DREAM`` at 224 px (shuffle seed 2003).
 """
 import json
 import random
@@ -21,20 +22,22 @@ from vizlab.images import save_image
 torch.set_num_threads(1)
 PHOTOS = ["temple", "espresso", "rocket", "motorcycle", "flower"]
 SIZE, OCTAVES, STEPS = 256, 4, 30            # notebook 06's lecture profile
-plain = "--plain" in sys.argv
+plain, vgg = "--plain" in sys.argv, "--vgg" in sys.argv
 out = Path([a for a in sys.argv[1:] if not a.startswith("--")][0])
 out.mkdir(parents=True, exist_ok=True)
 order = PHOTOS[:]
-random.Random(2002 if plain else 2001).shuffle(order)
-model, judge = vizlab.load_model(), vizlab.load_judge()
+random.Random(2003 if vgg else 2002 if plain else 2001).shuffle(order)
+model, judge = vizlab.load_model("vgg19_normalised" if vgg else "efficientnet_lite0"), vizlab.load_judge()
 for p in model.parameters():
     p.requires_grad_(False)
-key_path = Path(__file__).parent / ("key_plain.json" if plain else "key.json")
+key_path = Path(__file__).parent / ("key_vgg.json" if vgg else "key_plain.json" if plain else "key.json")
 key = {}
 for i, name in enumerate(order):
-    photo = model.to_input(name, SIZE)
+    photo = model.to_input(name, 224 if vgg else SIZE)
     t0 = time.perf_counter()
-    if plain:
+    if vgg:
+        d = opt.deepdream(model, photo, **opt.VGG_DREAM, progress=False)
+    elif plain:
         d = opt.deepdream(model, photo, "head_conv", octaves=OCTAVES, steps=STEPS, octave_scale=1.4, step_size=0.02,
                           detail_blur=0.7, progress=False)
     else:
