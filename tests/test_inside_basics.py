@@ -21,6 +21,22 @@ def test_orientedness_separates_edges_from_blobs():
     assert o[0] > 0.99 and o[1] > 0.99 and o[2] < 0.05  # exact: synthetic edge and blob filters
 
 
+def test_orientedness_counts_a_colour_opponent_edge():
+    x = torch.arange(8.0)
+    step = (x[None, :] > 3.5).float().expand(8, 8) - 0.5         # vertical step, mean 0
+    red_green = torch.stack([step, -step, torch.zeros(8, 8)])     # red left of the edge, green right: sum 0
+    yy, xx = torch.meshgrid(x, x, indexing="ij")
+    blob = torch.exp(-((yy - 3.5) ** 2 + (xx - 3.5) ** 2) / 4)
+    grey_blob = blob.expand(3, -1, -1)
+    o = orientedness(torch.stack([red_green, red_green.transpose(1, 2), grey_blob]))
+    assert o[0] > 0.99 and o[1] > 0.99 and o[2] < 0.05   # exact: synthetic filters
+    # the channels' sum of the red/green edge is zero: what summing before measuring would have seen
+    assert red_green.sum(0).abs().max() == 0
+    # a gray edge scores as before: the three channels agree, so the colour structure tensor is 3x a channel's
+    gray_edge = step.expand(3, -1, -1)
+    torch.testing.assert_close(orientedness(gray_edge[None]), orientedness(step[None, None]))
+
+
 def test_colour_fraction_of_gray_and_opponent_filters():
     gray = torch.ones(1, 3, 4, 4)
     opponent = torch.zeros(1, 3, 4, 4)

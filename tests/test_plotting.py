@@ -315,3 +315,26 @@ def test_lab_heat_is_drawn_over_a_gray_image_so_a_coloured_cue_cannot_pass_for_h
     jet = method_grid(torch.rand(2, 3, 16, 16), maps, masks, masks, cmap="jet")
     assert jet.axes[0].images[1].get_cmap().name == "jet"  # an explicit cmap still works
     plt.close("all")
+
+
+def test_dissection_outline_stands_out_on_probes_of_any_colour():
+    """Notebook 10's dissection figure: a one-colour outline vanished on shapes of its own colour (round 20)."""
+    import matplotlib.pyplot as plt
+
+    from vizlab.lab.plot import unit_patches
+
+    colours = {"green": (0.0, 1.0, 0.4), "white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0)}
+    images = torch.stack([torch.tensor(c).view(3, 1, 1).expand(3, 32, 32) for c in colours.values()])
+    maps = torch.zeros(3, 1, 32, 32)
+    maps[:, 0, 10:22, 10:22] = torch.tensor([3.0, 2.0, 1.0]).view(3, 1, 1)   # one region, peaks rank the images
+    fig = unit_patches(images, maps, {0: ("square", 0.5)}, torch.tensor([0.5]), k=3)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float) / 255
+    height = pixels.shape[0]
+    for ax, (name, colour) in zip(fig.axes, colours.items()):
+        box = ax.get_window_extent()
+        panel = pixels[height - int(box.y1) + 2:height - int(box.y0) - 2, int(box.x0) + 2:int(box.x1) - 2]
+        far = (np.abs(panel - np.array(colour)).max(axis=-1) > 0.5).mean()   # pixels far from the probe's colour
+        message = f"the outline is hardly visible on a {name} probe ({far:.1%} of the panel)"
+        assert far > 0.01, message  # exact: a synthetic figure drawn by matplotlib, no model (old code: 0.0 on green)
+    plt.close(fig)

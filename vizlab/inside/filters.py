@@ -91,13 +91,15 @@ def learn_patch_filters(images: Sequence, n_filters: int = 32, patch_size: int =
 def orientedness(filters: torch.Tensor) -> torch.Tensor:
     """How edge-like each filter is: the coherence of its structure tensor, in ``[0, 1]`` per filter.
 
-    With gradients ``gx, gy`` of the filter (summed over colour channels) and the structure tensor
-    ``J = sum [[gx², gx·gy], [gx·gy, gy²]]`` with eigenvalues ``l1 >= l2``, coherence is
-    ``(l1 - l2) / (l1 + l2)``: 1 for a straight edge or grating, near 0 for isotropic blobs and noise.
+    With gradients ``gx, gy`` of each colour channel of the filter and the colour structure tensor
+    ``J = sum over channels and pixels of [[gx², gx·gy], [gx·gy, gy²]]`` (Di Zenzo's) with eigenvalues
+    ``l1 >= l2``, coherence is ``(l1 - l2) / (l1 + l2)``: 1 for a straight edge or grating, near 0 for isotropic
+    blobs and noise. Each channel's gradients enter squared, so a colour-opponent edge (red on one side, green on
+    the other) is as oriented as a gray one; summing the channels first would cancel it to nothing.
     """
-    w = _check_filters(filters).sum(dim=1)
-    gy, gx = torch.gradient(w, dim=(1, 2))  # central differences: no bias towards one corner
-    jxx, jyy, jxy = (gx * gx).sum((1, 2)), (gy * gy).sum((1, 2)), (gx * gy).sum((1, 2))
+    w = _check_filters(filters)
+    gy, gx = torch.gradient(w, dim=(2, 3))  # central differences: no bias towards one corner
+    jxx, jyy, jxy = (gx * gx).sum((1, 2, 3)), (gy * gy).sum((1, 2, 3)), (gx * gy).sum((1, 2, 3))
     trace = jxx + jyy
     diff = torch.sqrt((jxx - jyy) ** 2 + 4 * jxy ** 2)
     return torch.where(trace > 0, diff / trace.clamp_min(1e-12), torch.zeros_like(trace))

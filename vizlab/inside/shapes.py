@@ -427,6 +427,8 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
 
 
 #: Training recipes for :func:`train_shapes_cnn` (each can be overridden argument by argument).
+#: The orientedness numbers below were measured before round 20, when :func:`~vizlab.inside.orientedness` summed
+#: the colour channels before measuring (a red/green edge scored 0); since then every channel counts.
 #: ``"faint"``: a first layer initialised at 1 % of the usual scale and strong weight decay everywhere; the
 #: filters end as colour blobs and noise (median :func:`~vizlab.inside.orientedness` about 0.2-0.4), because on
 #: the shapes set colour and brightness alone tell the object from the dark background.
@@ -436,7 +438,7 @@ def train_classifier(model: nn.Module, train: ImageSet, val: ImageSet | None = N
 #: negative), so colour and brightness are nuisances and only edges - where intensity changes - are left
 #: to detect. With upright shapes and coarser patterns (``make_shapes(upright=True, pattern_scale=1.6)``),
 #: 15 epochs on 2400 images, the filters become gray and more edge-like (numbers over 5 seeds x 1, 2
-#: threads in ``benchmarks/claims_figures.py``; random 7x7 filters 0.13). The rest are corner and checker
+#: threads in ``benchmarks/claims_figures.py``; random 7x7 filters 0.13, 0.07 since round 20). The rest are corner and checker
 #: detectors, which squares, crosses and fine checkers make useful (with ``pattern_scale=1`` the median was
 #: 0.27-0.60). With random angles the same recipe measured 0.37 (one seed): rotated edges average into blobs.
 #: Tried and not kept (seeds 0 and 3, median orientedness; this recipe 0.36 / 0.48 with the same split):

@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -13,6 +14,8 @@ from ..plotting import HEAT_CMAP, LABEL_SIZE, TITLE_SIZE, grey_copy, heat_colorb
 
 SHAPE_COLOUR = "white"
 CUE_COLOUR = "#00ff66"
+#: a unit's region in the dissection figure: white with a black rim, visible on any of the probes' colours
+UNIT_COLOUR, UNIT_LINEWIDTH, UNIT_RIM = "white", 1.5, 1.0
 
 
 def draw_masks(ax: Axes, shape_mask, cue_mask, *, linewidth: float = 1.2) -> None:
@@ -110,10 +113,11 @@ def show_tcav(results: dict, ax: Axes | None = None, *, title: str | None = None
 
 
 def unit_patches(images: torch.Tensor, maps: torch.Tensor, units: dict[int, tuple[str, float]], thresholds, *,
-                 k: int = 5, size: float = 1.0) -> Figure:
+                 k: int = 5, size: float = 1.3) -> Figure:
     """For each labelled unit (``{unit: (concept, IoU)}``), its ``k`` top images with the region above the unit's
     threshold outlined. ``maps`` ``(N, C, H, W)`` are the upsampled activations
-    (:func:`~vizlab.lab.concepts.unit_maps`)."""
+    (:func:`~vizlab.lab.concepts.unit_maps`). The outline is white on a black rim (``UNIT_COLOUR``, ``UNIT_RIM``):
+    the probes come in every colour, and a one-colour line vanishes on shapes of its own colour."""
     rows = list(units)
     fig, axes = subplots(len(rows), k, figsize=(size * k, size * len(rows) + 0.2), squeeze=False)
     for i, unit in enumerate(rows):
@@ -126,8 +130,10 @@ def unit_patches(images: torch.Tensor, maps: torch.Tensor, units: dict[int, tupl
                 continue
             n = top[j]
             ax.imshow(images[n].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
-            ax.contour((maps[n, unit] > thresholds[unit]).float().numpy(), levels=[0.5], colors=["#00ff66"],
-                       linewidths=1.0)
+            region = ax.contour((maps[n, unit] > thresholds[unit]).float().numpy(), levels=[0.5],
+                                colors=[UNIT_COLOUR], linewidths=UNIT_LINEWIDTH)
+            region.set_path_effects([patheffects.Stroke(linewidth=UNIT_LINEWIDTH + 2 * UNIT_RIM, foreground="black"),
+                                     patheffects.Normal()])
         concept, iou = units[unit]
         axes[i, 0].set_title(f"unit {unit}: {concept} (IoU {iou:.2f})", fontsize=LABEL_SIZE, loc="left")
     fig.tight_layout(pad=0.2)

@@ -65,18 +65,21 @@ def octave_sizes(hw: tuple[int, int], octaves: int, octave_scale: float, smalles
 
 
 #: nb06's recipe for dreaming Lite0's ``head_conv`` (round 6): twice the usual step, a ghost of the network at
-#: every step (p 0.35, as the Fourier class images) and a ``1/f``, colour-decorrelated step. Lecture profile (256 px,
-#: 4 octaves x 30 steps): the temple's bushes turn into brown fur with dark, eye-like spots in 5 of 5 seeds (the
-#: plain step: purple-green leafy texture); the espresso gets darker rings and a few eye-like knots.
+#: every step (p 0.35, as the Fourier class images) and a ``1/f``, colour-decorrelated step. It raises Lite2's
+#: probability on animal classes, but a person does not see animals: judged blind in the lecture profile (256 px,
+#: 4 octaves x 30 steps, seed 0) on five photos without animals, a fresh viewer named large round patterns (swirling
+#: circles, ripples, a pale mandala-like disc in the temple's sky) and an animal part in 1 of 5 (eye-like swirls), no
+#: fur (round 20, benchmarks/blind24/set_r20_head_dreams/). For animal parts use :data:`VGG_DREAM` (5 of 5).
 HEAD_DREAM = dict(octave_scale=1.4, step_size=0.02, detail_blur=0.7, ghost=0.35, decay=1.0, decorrelate=True)
 
 #: Round 9's "objects" dream, for ``load_model("vgg19_normalised")`` (the style-transfer VGG-19): its deep layer
 #: ``relu5_2`` at 224 px, 4 octaves of ratio 1.4, 10 steps each, a colour-decorrelated step, the added detail
 #: lightly blurred. A blind viewer named animal parts (dog faces, eyes, snouts) in 5 of 5 photos without animals
-#: (benchmarks/README.md, issue 24, round 9). Use it whole: ``deepdream(vgg, photo, **opt.VGG_DREAM)`` (it
-#: names the layer too).
+#: (benchmarks/README.md, issue 24, round 9), and a second one, asked only what it sees, in 5 of 5 again (4 of 5
+#: naming more than fur; round 20, benchmarks/blind24/set_r20_head_dreams/). Use it whole:
+#: ``deepdream(vgg, photo, **opt.VGG_DREAM)`` (it names the layer too).
 #: About 25 s of CPU per 224-px dream on one core (process CPU time, estimated; 110 s wall on the shared 2-core
-#: machine at load 12).
+#: machine at load 12; 23-30 s wall with one thread on the same machine, busy with other work, in round 20).
 VGG_DREAM = dict(layer="relu5_2", octaves=4, octave_scale=1.4, steps=10, step_size=0.01, jitter=16,
                  detail_blur=0.5, decorrelate=True)
 
