@@ -8,12 +8,14 @@ vizlab once; for each notebook it forks a process (:func:`_job`) that enters *ne
 PID, mount, network, IPC), forks their ``init`` and watches it (:func:`_watch`: memory, memfd files, tmpfs,
 processes and open files of the whole namespace; the namespace is killed at the first excess):
 
-* ``init`` enters a mount namespace of its own, mounts a private, empty ``/tmp`` (the notebook's working folder) and a fresh ``/proc``, then forks the
-  *student* process, waits for it, kills whatever else is left (when ``init`` exits, the kernel kills every
-  process of the namespace: no double fork escapes), and writes how the student process ended to a status pipe
-  the student process never holds;
-* the *student* process sets its resource limits, runs the code cells, tells ``init`` it is ready, receives the
-  exercises' cases (hidden ones included: they reach the sandbox only now, after the notebook's own code has
+* ``init`` enters a mount namespace of its own, mounts a private, empty, ``noexec`` ``/tmp`` (the notebook's
+  working folder) and, over ``/proc``, a read-only folder with only ``cpuinfo`` and ``meminfo`` (round 20: no
+  ``/proc/self/mem``), then forks the *student* process, hands it the cases at its first request and stops it at a
+  second one, waits for it, kills whatever else is left (when ``init`` exits, the kernel kills every process of
+  the namespace: no double fork escapes), and writes how the student process ended, with the number of requests,
+  to a status pipe the student process never holds;
+* the *student* process sets its resource limits, drops every capability, runs the code cells, asks ``init`` for
+  the exercises' cases (hidden ones included: they reach the sandbox only now, after the notebook's own code has
   run), calls the student's functions on them, and writes one frame per outcome to the results pipe.
 
 Nothing here decides a grade: the grader rebuilds every case, parses the frames strictly (:func:`read_frames`)
