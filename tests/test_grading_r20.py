@@ -134,12 +134,14 @@ FORMAT_TOKEN = (
 FORMAT_TV = ("def tv_loss(img, weight=1.0):\n    value = H['f'](img, weight).detach().float()\n"
              f"    H['forge'](value, {N_TV}, TOKEN)")
 
-# what a notebook sees of the sandbox: /proc, whether /tmp runs programs, whether a program can be started
+# what a notebook sees of the sandbox: /proc, whether /tmp runs programs, whether a program can be started, whether
+# it holds a capability (chroot needs CAP_SYS_CHROOT, which root of a user namespace has unless it dropped it)
 PROBE = ("import os\nseen = sorted(os.listdir('/proc'))\n"
          "noexec = bool(os.statvfs('/tmp').f_flag & os.ST_NOEXEC)\n"
          "try:\n    os.posix_spawn('/bin/true', ['true'], {})\n    spawn = 'started'\n"
          "except PermissionError:\n    spawn = 'refused'\n"
-         "raise ValueError(f'PROBE proc={seen} noexec={noexec} spawn={spawn}')")
+         "try:\n    os.chroot('.')\n    chroot = 'done'\nexcept PermissionError:\n    chroot = 'refused'\n"
+         "raise ValueError(f'PROBE proc={seen} noexec={noexec} spawn={spawn} chroot={chroot}')")
 
 SUBMISSIONS = {
     "json_value": notebook(IMPORTS, GRAM, IMPL, JSON_VALUE, STASH_TV),
@@ -274,12 +276,12 @@ def test_ordinary_formatting_and_loading_need_no_review(source):
     assert rules.judge_source([(0, "import torch"), (1, TV), (2, source)], ["tv_loss"]).review == []
 
 
-def test_hole_3_the_notebook_sees_no_proc_runs_nothing_it_wrote_and_starts_no_program(graded):
+def test_hole_3_the_notebook_sees_no_proc_runs_nothing_it_wrote_starts_no_program_holds_no_capability(graded):
     results, _ = graded
     result = results["probe"]
     assert points(result, "tv") == 2 and points(result, "gram") == 2
     note = next(n for n in result["notes"] if "PROBE" in n)
-    assert "proc=['cpuinfo', 'meminfo'] noexec=True spawn=refused" in note, note
+    assert "proc=['cpuinfo', 'meminfo'] noexec=True spawn=refused chroot=refused" in note, note
 
 
 def test_the_report_binds_what_it_writes_with_before_the_cells_and_carries_the_case_frame(monkeypatch):
