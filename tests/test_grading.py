@@ -66,13 +66,17 @@ SUBMISSIONS = {
 
 
 def daemon(marker: str) -> str:
-    """A cell that leaves a detached background process (double fork, new session) running ``sleep MARKER``."""
-    return (f"import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
-            f"        os.execvp('sleep', ['sleep', {marker!r}])\n    os._exit(0)\ntime.sleep(0.5)")
+    """A cell that leaves a detached background process (double fork, new session) running ``sleep MARKER``; where
+    no program may be started (the sandbox refuses exec since round 20), the process sleeps as it is, in a folder
+    named ``sleep MARKER`` (its working folder marks it, :func:`processes_with`)."""
+    return (f"import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        try:\n"
+            f"            os.execvp('sleep', ['sleep', {marker!r}])\n        except PermissionError:\n"
+            f"            os.mkdir('sleep ' + {marker!r})\n            os.chdir('sleep ' + {marker!r})\n"
+            f"            time.sleep({float(marker)!r})\n    os._exit(0)\ntime.sleep(0.5)")
 
 
 def processes_with(text: str) -> list[int]:
-    """Live processes (on the whole machine) whose command line contains ``text``."""
+    """Live processes (on the whole machine) whose command line or working folder contains ``text``."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -83,6 +87,10 @@ def processes_with(text: str) -> list[int]:
                     state = f.read().rsplit(")", 1)[1].split()[0]
             except OSError:
                 continue
+            try:
+                cmdline += " " + os.readlink(f"/proc/{entry}/cwd")
+            except OSError:
+                pass
             if text in cmdline and state != "Z" and int(entry) != os.getpid():
                 found.append(int(entry))
     return found

@@ -48,11 +48,14 @@ make()``). Now an exercise's loops are the union of
   (``H = {"f": _impl}``, ``CONST = list(map(_helper, ...))``) is left to the run-time facts.
 
 *How the facts travel.* Before any cell runs, the harness writes a ``hello`` frame with a random token it keeps only
-in a closure (:func:`vizlab.exercises.student._run_report`); after each call, before the call's ``case`` frame, a
-``ran`` frame with the codes, whether the call ran to its end, and the token. Both are built from built-in types
-with ``os.write`` and ``struct`` taken before the cells ran, so a notebook that replaces library functions cannot
-read or edit them; the notebook cannot read the results pipe, and importing the harness modules or reaching code
-objects (``gi_code``) needs review (:mod:`~vizlab.exercises.rules`). The watch lists a code before it judges it,
+in a closure (:func:`vizlab.exercises.student._run_report`); after each call a ``ran`` frame with the codes, whether
+the call ran to its end, and the token, and at once after it the call's ``case`` frame. The ``ran`` frame is built
+from built-in types with functions bound (as default arguments of the closure) before the cells ran; the ``case``
+frame is *encoded inside the watch* (round 20: before, ``json`` and torch encoded it after the watch had ended, so a
+notebook that replaced ``json.dumps`` rewrote the value unseen), so whatever code the notebook put in the encoder's
+way is judged like the graded function; both are written by the closure. The notebook cannot read the results
+pipe, and importing the harness modules or reaching code objects (``gi_code``), tracebacks or closures needs review
+(:mod:`~vizlab.exercises.rules`). The watch lists a code before it judges it,
 its judge never raises (a tracer that raises is removed), and a call is not watched whole, and needs review, when
 the tracer was gone at its end or a function of ``os``, ``os.path`` or ``stat`` (which the judge calls inside the
 tracer, where nothing is traced) differs from before the cells ran.
@@ -65,8 +68,20 @@ before it) and there is no second one, every ``ran`` frame of the run carries th
 has exactly one ``ran`` frame, no call was stopped by a limit or skipped, and every code listed is one the judge
 placed. *When it is missing or not whole* (an old sandbox, a crash, a forged or cut report), the rule is the source
 reading alone, as before: every loop found in the defs reached by name or through a value counts, and several
-defs still need review (deny). A notebook that reads the process's memory for the token is beyond this; such code
-(``ctypes``, ``gc``, frames) already needs review or is refused.
+defs still need review (deny).
+
+*The token and the cases* (round 20). The notebook's namespace has no ``/proc`` (an empty folder with the machine's
+``cpuinfo`` and ``meminfo``, under both backends), the student process keeps no capability (it cannot mount one),
+``/tmp`` is ``noexec``, and ``ctypes``, ``exec`` and ``spawn`` are refused at any time (:class:`vizlab.exercises.
+student._Guard`): it cannot read its own memory through ``/proc/self/mem`` as it could under ``unshare``. The cases
+reach the student process only when the harness asks its init for them, once, after the last cell; a notebook that
+asked itself (it holds the pipe) makes the harness's request the second one: init stops the notebook at once and
+reports the count, and the run is void; one that put a pipe or file of its own where the harness's pipes were ends
+the harness (:data:`~vizlab.exercises.student.HARNESS_PIPES_REPLACED`), void too. *What this does not stop*: code
+in the same process as the harness can always rewrite the harness (through frames, closures, format strings that
+walk attributes, a module reached by name). The source rules send every route the project knows of to review, but
+they are a list; a route missing from it reads the token or suppresses the harness's request unseen. Closing that
+for good needs the harness's secret and its request out of the notebook's process, which this version does not do.
 
 The code, by job: :mod:`~vizlab.exercises.backends` (starting the sandbox), :mod:`~vizlab.exercises.sandbox` (the
 zygote and each notebook's namespaces), :mod:`~vizlab.exercises.student` (the process that runs the cells and
@@ -100,7 +115,7 @@ from .feedback import _write_csv, atomic_write, csv_cell, feedback_name, feedbac
 from .protocol import parse_status, read_frames
 from .rules import (GENERIC_MODULES, SourceRules, _cases_blob, _notebooks_map, forbidden_calls, judge_source,
                     loop_key)
-from .student import CODE_REFUSED_PREFIX, REFUSED_PREFIX
+from .student import CODE_REFUSED_PREFIX, HARNESS_CASES_WATCHED, HARNESS_PIPES_REPLACED, REFUSED_PREFIX
 from .submissions import (NotebookTooLarge, _code_cells, display_name, find_submissions,  # noqa: F401
                           read_notebook, scan_submissions)
 
@@ -217,6 +232,19 @@ def run_notebook(path: Path, exercises: Sequence[str], limits: Limits, box: Sand
             run.ended = f"the notebook process was killed by {name}{why} {where}"
         else:
             run.ended = f"the notebook process exited early with code {code} (sys.exit/os._exit?) {where}"
+    tampered = None  # the harness asks for the cases once, after the last cell, and ends so only when a cell
+    if status and (status["requests"] or 0) > 1:  # tampered with that (round 20)
+        tampered = (f"asked for the exercises' cases itself before its cells had ended ({status['requests']} "
+                    "requests; the grader makes one)")
+    elif status and status["code"] == HARNESS_PIPES_REPLACED and not done:
+        tampered = ("asked for the exercises' cases itself before its cells had ended, or put pipes or files of its "
+                    "own where the grader hands them over")
+    elif status and status["code"] == HARNESS_CASES_WATCHED and not done:
+        tampered = ("ran code of its own while the grader unpacked the exercises' cases (it replaced a function "
+                    "the unpacking uses)")
+    if tampered and not run.void:
+        run.void = True
+        run.ended = f"the notebook {tampered}: no points for this notebook"
     if status and status["leftovers"]:
         run.notes.append(f"{run.notebook}: {status['leftovers']} background process(es) it started were still "
                          "running and were killed")

@@ -9,7 +9,9 @@ the first frame of every run, with a token the harness made before any cell ran,
 the ``(cell, first line, kind)`` of each judged code object that started during it (cell ``-1``: a magic body;
 line ``0``: a cell's top level; kind: one of :data:`CODE_KINDS`), ``whole`` (the call was not stopped by the
 grader), ``hit`` (the kind of the watch's verdict, if any) and the token again. They are built by hand from
-built-in types (no ``json`` on the sandbox side); the reader checks them like any other frame.
+built-in types (no ``json`` on the sandbox side); the reader checks them like any other frame. Each ``ran`` frame
+is followed, in the same write, by the call's ``case`` frame, which :func:`encode_frame` made while the sandbox's
+watch was on (round 20).
 """
 from __future__ import annotations
 
@@ -231,17 +233,18 @@ def read_frames(data: bytes) -> tuple[list[dict], int]:
 
 
 def parse_status(data: bytes) -> dict | None:
-    """The report on how a notebook ended ``{"signal", "code", "leftovers", "cap"}``, checked field by field (``cap``:
-    why the watchdog stopped it, or ``None``)."""
+    """The report on how a notebook ended ``{"signal", "code", "leftovers", "cap", "requests"}``, checked field by
+    field (``cap``: why the watchdog stopped it, or ``None``; ``requests``: the bytes its init received on the pipe
+    the harness asks for the cases with, one when all went well, ``None`` when the watchdog stopped it)."""
     try:
         report = json.loads(data.decode("utf-8")) if data else None
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(report, dict) or set(report) != {"signal", "code", "leftovers", "cap"}:
+    if not isinstance(report, dict) or set(report) != {"signal", "code", "leftovers", "cap", "requests"}:
         return None
     if report["cap"] is not None and not (isinstance(report["cap"], str) and len(report["cap"]) < 1000):
         return None
-    for key in ("signal", "code", "leftovers"):
+    for key in ("signal", "code", "leftovers", "requests"):
         value = report[key]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**16):
             return None

@@ -105,7 +105,12 @@ TRICK_ATTRIBUTES = {"__code__", "__globals__", "__builtins__", "__dict__", "__cl
                     "_trace_hook", "__self__",
                     # a generator's or coroutine's code object and frame: a code object can be copied with another
                     # file and line (``code.replace``) and run as a function, to look like a judged def
-                    "gi_code", "cr_code", "ag_code", "ag_frame"}
+                    "gi_code", "cr_code", "ag_code", "ag_frame",
+                    # round 20: a traceback (and from it every frame of the harness, its locals and closures, read
+                    # through a format string), a closure's contents, numpy's view of any address in the process
+                    "__traceback__", "tb_next", "exc_info", "last_traceback", "last_value", "last_exc", "walk_stack",
+                    "walk_tb", "cell_contents", "get_field", "Formatter", "attrgetter", "methodcaller",
+                    "__array_interface__", "__array_struct__"}
 # modules that load, reload or re-import code by hand, or reach the interpreter's internals
 TRICK_MODULES = {"ctypes", "inspect", "importlib", "imp", "pkgutil", "zipimport", "runpy", "gc", "marshal", "types",
                  "code", "codeop", "dis", "builtins", "pickle", "dill", "cffi", "_thread", "torch.jit", "torch._dynamo",
@@ -113,7 +118,10 @@ TRICK_MODULES = {"ctypes", "inspect", "importlib", "imp", "pkgutil", "zipimport"
                  # they run text as code (exec) in a namespace of their own: cProfile.runctx(text, g, g)
                  # (timeit is not listed: `from timeit import default_timer` is ordinary; text that timeit runs is
                  # code the judge did not read, which the sandbox's watch sends to review)
-                 "cProfile", "profile", "doctest", "pdb", "bdb", "trace", "torch.utils.benchmark"}
+                 "cProfile", "profile", "doctest", "pdb", "bdb", "trace", "torch.utils.benchmark",
+                 # round 20: they reach any module's objects by name (the harness's among them), or unpickle
+                 "pydoc", "unittest", "_pickle", "copyreg", "shelve", "multiprocessing", "_string", "string.Formatter",
+                 "operator.attrgetter", "operator.methodcaller"}
 TRICK_STRINGS = TRICK_ATTRIBUTES | {"exec", "eval", "compile", "__import__"}
 # the modules of the harness that runs beside the notebook in the sandbox (the watch, the frame writer): a notebook
 # that imports one could replace what the harness uses before its functions are graded (vizlab.exercises.core, also
@@ -122,7 +130,8 @@ HARNESS_IMPORTS = {"vizlab.exercises.sandbox", "vizlab.exercises.student", "vizl
 # the only uses of ``get_ipython()`` IPython's transformer writes (the grader's stand-in runs only magic bodies the
 # judge read); any other use (``ip = get_ipython()``, ``get_ipython()._run``) needs review
 SHELL_CALLS = {"run_line_magic", "run_cell_magic", "system", "getoutput"}
-TRICK_NAMES = {"__builtins__", "__loader__", "__spec__", "attrgetter", "methodcaller"}
+TRICK_NAMES = {"__builtins__", "__loader__", "__spec__", "attrgetter", "methodcaller", "__array_interface__",
+               "__array_struct__"}  # (a class body that defines numpy's view of an address)
 NAMED_ACCESS = {"getattr", "setattr", "delattr", "hasattr"}
 # decorators a graded function may have (they do not replace it); any other one needs review
 PLAIN_DECORATORS = {"torch.no_grad()", "torch.inference_mode()", "torch.enable_grad()", "no_grad()"}
@@ -287,6 +296,13 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str]) -> list[str]:
         elif isinstance(node, ast.Attribute) and node.attr == "sys" and id(node) not in bases:
             found.append(f"passes the sys module around ({where}, line {line})")
     for node in ast.walk(tree):
+        found.extend(_format_tricks(node, where, called))
+        if isinstance(node, ast.keyword) and (node.arg, getattr(node.value, "value", None)) in UNPICKLING:
+            found.append(f"unpickles a file ({node.arg}={node.value.value}: pickle reaches any object by name) "
+                         f"({where}, line {getattr(node.value, 'lineno', '?')})")
+        elif isinstance(node, ast.Name) and node.id in NAMED_ACCESS and id(node) not in called:
+            found.append(f"passes {node.id} around ({where}, line {node.lineno})")  # g = getattr; g(obj, text)
+    for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] + [
@@ -318,6 +334,41 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str]) -> list[str]:
                                                      and _sys_like(node.args[0], sys_names)))):
             found.append(f"names {node.args[1].value!r} in {node.func.id}() ({where}, line {line})")
     return found
+
+
+# keyword arguments that unpickle what they load (numpy.load, torch.load)
+UNPICKLING = {("allow_pickle", True), ("weights_only", False)}
+FORMAT_METHODS = {"format", "format_map"}
+
+
+def _format_fields(text: str) -> list[str] | None:
+    """The field names of a ``str.format`` template (``None`` when it does not parse)."""
+    import string
+
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError:
+        return None
+
+
+def _format_tricks(node: ast.AST, where: str, called: set[int]) -> list[str]:
+    """``str.format`` walks attributes and items named in its template (``"{0.tb_frame.f_back.f_locals}"``): a
+    template that does, one computed at run time, or ``.format`` passed around, needs review (round 20: a notebook
+    read the harness's token from its closure this way). Plain templates (``"{}"``, ``"{loss:.3f}"``) are fine."""
+    if not (isinstance(node, ast.Attribute) and node.attr in FORMAT_METHODS):
+        return []
+    line = node.lineno
+    receiver = node.value
+    if isinstance(receiver, ast.Name) and receiver.id == "str":
+        return [f"calls str.{node.attr} ({where}, line {line})"]
+    if id(node) not in called:
+        return [f"passes .{node.attr} around ({where}, line {line})"]
+    if not (isinstance(receiver, ast.Constant) and isinstance(receiver.value, str)):
+        return [f"formats a template it computed with .{node.attr} ({where}, line {line})"]
+    fields = _format_fields(receiver.value)
+    if fields is None or any("." in name or "[" in name for name in fields):
+        return [f"formats attributes or items named in a template ({where}, line {line})"]
+    return []
 
 
 def _magic_code(tree: ast.AST) -> list[str]:

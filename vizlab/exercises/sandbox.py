@@ -8,12 +8,14 @@ vizlab once; for each notebook it forks a process (:func:`_job`) that enters *ne
 PID, mount, network, IPC), forks their ``init`` and watches it (:func:`_watch`: memory, memfd files, tmpfs,
 processes and open files of the whole namespace; the namespace is killed at the first excess):
 
-* ``init`` enters a mount namespace of its own, mounts a private, empty ``/tmp`` (the notebook's working folder) and a fresh ``/proc``, then forks the
-  *student* process, waits for it, kills whatever else is left (when ``init`` exits, the kernel kills every
-  process of the namespace: no double fork escapes), and writes how the student process ended to a status pipe
-  the student process never holds;
-* the *student* process sets its resource limits, runs the code cells, tells ``init`` it is ready, receives the
-  exercises' cases (hidden ones included: they reach the sandbox only now, after the notebook's own code has
+* ``init`` enters a mount namespace of its own, mounts a private, empty, ``noexec`` ``/tmp`` (the notebook's
+  working folder) and, over ``/proc``, a read-only folder with only ``cpuinfo`` and ``meminfo`` (round 20: no
+  ``/proc/self/mem``), then forks the *student* process, hands it the cases at its first request and stops it at a
+  second one, waits for it, kills whatever else is left (when ``init`` exits, the kernel kills every process of
+  the namespace: no double fork escapes), and writes how the student process ended, with the number of requests,
+  to a status pipe the student process never holds;
+* the *student* process sets its resource limits, drops every capability, runs the code cells, asks ``init`` for
+  the exercises' cases (hidden ones included: they reach the sandbox only now, after the notebook's own code has
   run), calls the student's functions on them, and writes one frame per outcome to the results pipe.
 
 Nothing here decides a grade: the grader rebuilds every case, parses the frames strictly (:func:`read_frames`)
@@ -42,7 +44,10 @@ import traceback
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+MS_NOEXEC = 8
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 DEVICES = ("null", "zero", "full", "random", "urandom")  # the whole of /dev in the sandbox: no terminal
 DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
              ("stderr", "/proc/self/fd/2"))
@@ -64,6 +69,24 @@ def _prctl(option: int, value: int) -> None:
         _libc().prctl(option, value, 0, 0, 0)
     except Exception:  # not Linux: no subreaper, no death signal
         pass
+
+
+def drop_privileges() -> bool:
+    """No capability left, none to gain (bounding and ambient sets empty, ``no_new_privs``): the student process is
+    root of its user namespace, and without this it could unmount what hides ``/proc`` or mount a new one (and read
+    its own memory there, the harness's token with it). Whether every step succeeded (Linux; elsewhere ``False``)."""
+    try:
+        libc = _libc()
+        ok = libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == 0
+        for cap in range(64):  # beyond the kernel's last capability prctl fails with EINVAL: nothing to drop
+            libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+        ok &= libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+        header = struct.pack("=Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+        data = ctypes.create_string_buffer(24)  # effective, permitted, inheritable, twice (64 bits): all zero
+        ok &= libc.capset(ctypes.c_char_p(header), data) == 0
+        return bool(ok)
+    except Exception:  # noqa: BLE001 - not Linux
+        return False
 
 
 def _check(result: int, what: str) -> None:
@@ -122,30 +145,29 @@ def _private_mounts(tmp_bytes: int) -> str:
     """Inside the new namespaces: an empty private ``/tmp`` (the working folder), ``/dev/shm`` and ``/proc``."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     opened = _bind_back(_EXPOSED)
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+    # nothing written there can be run (an extension module, a program): noexec
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={tmp_bytes},mode=1777")
     _rebind(opened)
     if os.path.isdir("/dev/shm"):
         try:
-            _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+            _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64m,mode=1777")
         except OSError:
             pass
-    try:
-        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)
-    except OSError:
-        # bwrap's own /proc has read-only parts, so a new proc cannot be mounted beside it: hide the zygote's
-        # processes behind an empty folder that shows only the machine's cpuinfo and meminfo (torch reads them)
-        copies = {}
-        for name in ("cpuinfo", "meminfo"):
-            try:
-                with open(f"/proc/{name}", "rb") as f:
-                    copies[name] = f.read()
-            except OSError:
-                pass
-        _mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
-        for name, data in copies.items():
-            with open(f"/proc/{name}", "wb") as f:
-                f.write(data)
-        _mount(None, "/proc", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    # No /proc of any kind (round 20; before, a fresh one under unshare): /proc/self/mem let the notebook read the
+    # harness's token from its own memory. An empty folder that shows only the machine's cpuinfo and meminfo (torch
+    # reads them), read-only; the watchdog outside keeps the zygote's /proc
+    copies = {}
+    for name in ("cpuinfo", "meminfo"):
+        try:
+            with open(f"/proc/{name}", "rb") as f:
+                copies[name] = f.read()
+        except OSError:
+            pass
+    _mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m")
+    for name, data in copies.items():
+        with open(f"/proc/{name}", "wb") as f:
+            f.write(data)
+    _mount(None, "/proc", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     work = "/tmp/work"
     os.mkdir(work)
     return work
@@ -192,15 +214,32 @@ def _init(job: dict, fds: dict, sandboxed: bool, vm: int) -> None:
         os.close(fd)
     status = None
     handed = False
+    requests = 0  # bytes received on the ready pipe: the harness sends one, after the last cell (round 20)
+    listening = True
     while status is None:
-        if not handed:
+        if listening:
             readable, _, _ = select.select([ready_r], [], [], 0.05)
             if readable:
-                handed = True
-                if os.read(ready_r, 1) == b"R":
-                    _forward(fds["cases"], cases_w)
-                os.close(cases_w)
-        done, st = os.waitpid(pid, os.WNOHANG if not handed else 0)
+                chunk = os.read(ready_r, 64)
+                if not chunk:
+                    listening = False
+                else:
+                    requests += len(chunk)
+                if chunk and not handed:
+                    handed = True
+                    if chunk[:1] == b"R":
+                        _forward(fds["cases"], cases_w)
+                    os.close(cases_w)
+                if requests > 1:
+                    # a second request: a cell asked for the cases itself (the harness's own request came after
+                    # it), or it writes to the pipe to confuse this count. Stop the notebook at once: it has the
+                    # cases and must not answer with them (the grader voids it, seeing the count)
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    listening = False
+        done, st = os.waitpid(pid, os.WNOHANG if listening else 0)
         if done:
             status = st
     # the student process ended: kill whatever it left (in a namespace of its own, everything but us)
@@ -224,10 +263,18 @@ def _init(job: dict, fds: dict, sandboxed: bool, vm: int) -> None:
                 break
     else:
         leftovers = _kill_children()
+    try:  # what reached the ready pipe after the student process ended (all its processes are gone now)
+        while select.select([ready_r], [], [], 0)[0]:
+            chunk = os.read(ready_r, 64)
+            if not chunk:
+                break
+            requests += len(chunk)
+    except OSError:
+        pass
     if os.WIFSIGNALED(status):
-        report = {"signal": os.WTERMSIG(status), "code": None, "leftovers": leftovers}
+        report = {"signal": os.WTERMSIG(status), "code": None, "leftovers": leftovers, "requests": requests}
     else:
-        report = {"signal": None, "code": os.WEXITSTATUS(status), "leftovers": leftovers}
+        report = {"signal": None, "code": os.WEXITSTATUS(status), "leftovers": leftovers, "requests": requests}
     os.write(fds["status"], json.dumps(report).encode())
     os._exit(0)
 
@@ -404,7 +451,7 @@ def _job(job: dict, fds: dict, sandboxed: bool) -> None:
         except ValueError:
             report = None
         if cap:
-            report = {"signal": int(signal.SIGKILL), "code": None, "leftovers": 0, "cap": cap}
+            report = {"signal": int(signal.SIGKILL), "code": None, "leftovers": 0, "cap": cap, "requests": None}
         elif isinstance(report, dict):
             report["cap"] = None
         if report is not None:

@@ -24,14 +24,11 @@ import traceback
 import types
 from typing import Any
 
-from .protocol import CODE_KINDS, MAGIC, MAX_RAN, _sanitize, write_frame
-from .sandbox import PR_SET_PDEATHSIG, _prctl
+from .protocol import CODE_KINDS, MAGIC, MAX_RAN, _sanitize, encode_frame, write_frame
+from .sandbox import PR_SET_PDEATHSIG, _prctl, drop_privileges
 
-# Taken before any notebook code runs (this module is imported before the cells): the run-time report
-# (:func:`_run_report`) uses only these and built-in types, so a cell that replaces ``os.write``, ``json.dumps`` or
-# ``struct.pack`` cannot read or change what it sends.
-_os_write, _urandom = os.write, os.urandom
-_pack_lengths = struct.Struct(">II").pack
+# Taken before any notebook code runs (this module is imported before the cells); the run-time report binds its
+# own (:func:`_run_report`).
 _settrace, _gettrace = sys.settrace, sys.gettrace
 _is = operator.is_
 
@@ -116,6 +113,7 @@ def _limit(job: dict, vm: int) -> None:
             pass
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with an error instead of a kill
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    drop_privileges()  # (the process is root of its user namespace: no mount, no new /proc, nothing to regain)
 
 
 # --- answers absent, not watched -------------------------------------------------------------------------------
@@ -359,65 +357,95 @@ class _LibraryWatch:
                 "may use (write it yourself)")
 
 
-def _run_report(fd: int):
+def _run_report(fd: int, _write=os.write, _urandom=os.urandom, _pack=struct.Struct(">II").pack, _len=len,
+                _sorted=sorted, _int=int, _bool=bool, _bytes=bytes, _memoryview=memoryview, _isinstance=isinstance,
+                _str=str, _type=type, _kinds=CODE_KINDS):
     """Start the run-time report: write the ``hello`` frame, with a token made here, and return ``report(exercise,
-    case, ran, whole, hit)``, which writes one ``ran`` frame (what :class:`_LibraryWatch` saw start during that
-    call, and the kind of its verdict: ``"vizlab"``, ``"file"`` or none) with the same token. Called before any cell
-    runs, so ``hello`` is the first frame of the results pipe: the grader takes its token as the harness's and
-    believes a ``ran`` frame only when it carries that token.
+    case, ran, whole, hit, frame)``, which writes one ``ran`` frame (what :class:`_LibraryWatch` saw start during
+    that call, and the kind of its verdict: ``"vizlab"``, ``"file"`` or none) with the same token, and at once after
+    it ``frame``, the call's ``case`` frame, encoded inside the watch. Called before any cell runs, so ``hello`` is the
+    first frame of the results pipe: the grader takes its token as the harness's, believes a ``ran`` frame only when
+    it carries that token, and a ``case`` frame only right after its ``ran`` frame.
 
-    The token is kept only in this closure (never in a frame's locals, a module, or a pipe the notebook can read),
-    and the frames are built from built-in types with the functions taken before the cells ran: no code of the
-    notebook runs on this path, so it can neither read the token nor edit what is sent. What a notebook could still
-    do (write frames of its own, end the process before a report is written) makes the report untrusted or
-    incomplete, and the grader then applies the no-loops rule as read from the source alone."""
+    Round 20: every function this path uses is bound here, as a default argument, before any cell runs (round 19
+    looked ``os.write`` and ``struct`` up in this module's globals, which a notebook can reach), and the value
+    travels as bytes made inside the watch: a notebook that replaces ``json.dumps``, ``os.write`` or a method of
+    ``torch.Tensor`` runs that code while the watch looks (and is judged for it), never after. The token is kept only
+    in this closure; the process cannot read its own memory through ``/proc`` (not mounted in the sandbox) nor
+    with ``ctypes`` (refused), see :func:`_limit` and :class:`_Guard`. What a notebook can still do (write frames of
+    its own, end the process before a report is written) makes the report untrusted or incomplete, and the grader
+    then applies the no-loops rule as read from the source alone."""
     token = _urandom(16).hex()
 
-    def send(header: str) -> None:
+    def send(header: str, tail: bytes = b"") -> None:
         data = header.encode("ascii")
-        view = memoryview(MAGIC + _pack_lengths(len(data), 0) + data)
+        view = _memoryview(MAGIC + _pack(_len(data), 0) + data + tail)
         while view:
-            view = view[_os_write(fd, view):]
+            view = view[_write(fd, view):]
 
     send('{"kind": "hello", "token": "%s"}' % token)
 
-    def report(exercise: str, case: int, ran, whole: bool, hit: str = "") -> None:
-        codes = sorted(ran)
-        if len(codes) > MAX_RAN:  # the rest is not listed: the report is not whole
+    def report(exercise: str, case: int, ran, whole: bool, hit: str = "", frame: bytes = b"") -> None:
+        codes = _sorted(ran)
+        if _len(codes) > MAX_RAN:  # the rest is not listed: the report is not whole
             codes, whole = codes[:MAX_RAN], False
-        name = exercise if exercise.isascii() and exercise.isidentifier() else "?"
-        listed = ", ".join('[%d, %d, "%s"]' % (int(cell), int(line), kind if kind in CODE_KINDS else "")
+        name = exercise if _isinstance(exercise, _str) and exercise.isascii() and exercise.isidentifier() else "?"
+        listed = ", ".join('[%d, %d, "%s"]' % (_int(cell), _int(line), kind if kind in _kinds else "")
                            for cell, line, kind in codes)
         kind = hit if hit in ("vizlab", "file") else ""
         send('{"kind": "ran", "exercise": "%s", "case": %d, "codes": [%s], "whole": %d, "hit": "%s", "token": "%s"}'
-             % (name, int(case), listed, 1 if whole else 0, kind, token))
+             % (name, _int(case), listed, 1 if whole else 0, kind, token),
+             frame if _type(frame) is _bytes else b"")
 
+    def note(kind: str, exercise: str = "", count: int = 0) -> None:
+        """The other frames written after the cells (``function``, ``missing``, ``threads``, ``done``), by hand too."""
+        name = exercise if _isinstance(exercise, _str) and exercise.isascii() and exercise.isidentifier() else "?"
+        if kind == "function":
+            send('{"kind": "function", "exercise": "%s", "source": null, "loops": []}' % name)
+        elif kind == "missing":
+            send('{"kind": "missing", "exercise": "%s"}' % name)
+        elif kind == "threads":
+            send('{"kind": "threads", "count": %d}' % _int(count))
+        elif kind == "done":
+            send('{"kind": "done"}')
+
+    report.note = note
     return report
 
 
 _MISSING = object()
+# how the harness ends when a cell has tampered with its way to the cases (the grader voids the notebook)
+HARNESS_PIPES_REPLACED = 7   # the pipes to init are not the ones init made
+HARNESS_CASES_WATCHED = 8    # the notebook's code ran while the harness read the cases
 REFUSED_PREFIX = "LibraryCallRefused: "
 CODE_REFUSED_PREFIX = "CodeRefused: "  # then the file's path
 CO_OPTIMIZED = 0x0001  # set for the code of functions (also lambdas, comprehensions, generators)
 
 
 class _Guard:
-    """An audit hook (it cannot be removed): while a function is graded, no tracer, ctypes or new processes; at
-    any time, no search of the interpreter's memory for the harness (``gc.get_objects`` and friends). A second
-    line only: the rules themselves are judged outside this process (:mod:`vizlab.exercises.rules`)."""
+    """An audit hook (it cannot be removed): while a function is graded, no tracer; from the end of the cells on,
+    no new processes; at any time, no ``ctypes`` (it reads and writes the process's memory: the harness's
+    token, round 20) and no search of the interpreter's memory for the harness (``gc.get_objects`` and friends). A
+    second line only: the rules themselves are judged outside this process (:mod:`vizlab.exercises.rules`)."""
 
-    CALLS = ("sys.settrace", "sys.setprofile", "ctypes.", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec",
+    CALLS = ("sys.settrace", "sys.setprofile", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec",
              "os.spawn", "os.system", "subprocess.Popen", "os.kill", "os.killpg", "signal.pthread_kill")
-    ALWAYS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames")
+    # ctypes reads and writes the process's memory; a new program (exec, spawn) runs without this hook, free to read
+    # the memory of the process that started it
+    PROCESSES = ("os.fork", "os.forkpty", "os.kill", "os.killpg", "signal.pthread_kill")  # after the cells too
+    ALWAYS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames", "ctypes.", "os.exec",
+              "os.posix_spawn", "os.spawn", "os.system", "subprocess.Popen")
 
     def __init__(self):
-        self.calling = False   # a graded call is running
-        self.harness = False   # the harness itself is counting threads
+        self.calling = False      # a graded call is running
+        self.after_cells = False  # the cells have ended: only the harness and the graded calls run
+        self.harness = False      # the harness itself is counting threads
 
     def __call__(self, event: str, args: tuple) -> None:
         if self.harness:
             return
-        if event.startswith(self.ALWAYS) or (self.calling and event.startswith(self.CALLS)):
+        if event.startswith(self.ALWAYS) or (self.calling and event.startswith(self.CALLS)) or (
+                self.after_cells and event.startswith(self.PROCESSES)):
             raise PermissionError(f"{event} is not allowed while a notebook is graded")
 
 
@@ -485,11 +513,14 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
     sys.addaudithook(guard)
     watch = _LibraryWatch(job.get("generic", ()), [index for index, _ in job["cells"]])
     report = _run_report(fd)  # the first frame, before any of the notebook's code
-    _refuse_threads(lambda: guard.calling or watch.active)
+    _refuse_threads(lambda: guard.calling or guard.after_cells or watch.active)
     namespace: dict[str, Any] = {"__name__": "__main__", "display": lambda *a, **k: None}
     shell = _Shell(namespace, transform, job.get("magics"))
     namespace["get_ipython"] = lambda: shell
     limit = float(job["call_timeout"])
+    bound = (os.write, os.read, os.close, os.fstat, pickle.loads, sys._current_frames, os._exit, len, int.from_bytes,
+             time.monotonic)
+    pipes = [(st.st_dev, st.st_ino) for st in (os.fstat(ready_fd), os.fstat(cases_fd))]
     for index, source in job["cells"]:
         write_frame(fd, {"kind": "cell", "index": index})
         error = None
@@ -513,67 +544,111 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
             error = f"{type(exc).__name__}: {str(exc)[:300]}"
         if error:
             write_frame(fd, {"kind": "cell_error", "index": index, "error": error})
-    # The cells are done: only now do the cases (hidden ones included) enter the sandbox.
+    # The cells are done: only now do the cases (hidden ones included) enter the sandbox. From here on no thread,
+    # process or ctypes may start (:class:`_Guard`, :func:`_refuse_threads`), and the harness uses only what it
+    # bound before the cells ran (``bound``): a cell may have replaced os.write, os.read, pickle.loads or
+    # sys._current_frames.
+    guard.after_cells = True
+    write, read, close, fstat, loads, frames_now, exit_now, length, from_bytes, monotonic = bound
     guard.harness = True
-    threads = len(sys._current_frames())
+    threads = length(frames_now())
     guard.harness = False
     if threads > 1:
-        write_frame(fd, {"kind": "threads", "count": threads - 1})
-    os.write(ready_fd, b"R")
-    os.close(ready_fd)
-    with os.fdopen(cases_fd, "rb") as f:
-        (size,) = struct.unpack(">Q", f.read(8))
-        exercises = pickle.loads(f.read(size))  # from the trusted grader
+        report.note("threads", count=threads - 1)
+    try:  # the pipes to init must be the ones it made: a cell that put its own there would read the request
+        same = [(st.st_dev, st.st_ino) for st in (fstat(ready_fd), fstat(cases_fd))] == pipes
+    except OSError:
+        same = False
+    if not same:
+        exit_now(HARNESS_PIPES_REPLACED)
+    # One request, once: init hands the cases on the first byte it receives and stops the notebook at a second one
+    # (a cell that asked for the cases itself: round 20, tests/test_grading_r20.py)
+    write(ready_fd, b"R")
+    close(ready_fd)
+
+    def exactly(n: int) -> bytes:
+        chunks, got = [], 0
+        while got < n:
+            chunk = read(cases_fd, min(n - got, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += length(chunk)
+        return b"".join(chunks)
+
+    size = from_bytes(exactly(8), "big")
+    data = exactly(size)
+    close(cases_fd)
+    with watch:  # torch rebuilds the tensors by name: no function the notebook put there may see the cases
+        exercises = loads(data)  # from the trusted grader
+    # the notebook's own code, or code from a file it wrote, ran meanwhile (with a replaced os.path function the
+    # watch is not whole: every graded call then needs review anyway, as round 19 decided)
+    if watch.whole and (watch.ran or (watch.hit and watch.hit[0] == "file")):
+        exit_now(HARNESS_CASES_WATCHED)
     for spec in exercises:
         name, function = spec["name"], spec["function"]
         timed_out = False
         fn = namespace.get(function)
         if not callable(fn):
-            write_frame(fd, {"kind": "missing", "exercise": name})
+            report.note("missing", name)
             continue
         # the rules (no loops, no library implementation, no tricks) are judged outside this process, on the
         # notebook's source and on what the calls raised: "forbidden" and "loops" stay empty
-        write_frame(fd, {"kind": "function", "exercise": name, "source": None, "loops": []})
+        report.note("function", name)
         for i, (args, kwargs) in enumerate(spec["cases"]):
             record: dict[str, Any] = {"kind": "case", "exercise": name, "case": i, "value": None, "error": None,
                                       "seconds": 0.0, "forbidden": [], "loops": []}
-            started = time.monotonic()
+            started = monotonic()
             if timed_out:
                 record["error"] = "skipped: an earlier call of this function ran past the time limit"
-                report(name, i, (), False)
-                write_frame(fd, record)
+                with watch:  # (a replaced json.dumps is notebook code: judged, never unwatched)
+                    try:
+                        encoded = encode_frame(record)
+                    except BaseException:  # noqa: BLE001
+                        encoded = None
+                report(name, i, watch.ran, False, watch.hit[0] if watch.hit else "", encoded)
                 continue
             whole = True  # the call ran to its end (returned or raised by itself), not stopped by the grader
-            try:
-                with watch:  # also while the value is read back: a tensor subclass could run code then
-                    _alarm(limit)
-                    guard.calling = True
+            encoded = None
+            # Everything the notebook's objects can run, and everything that turns the value into bytes (json,
+            # torch, the exception's text), runs inside the watch: a function the notebook replaced is judged like
+            # the graded function itself (round 20; before, the frame was encoded after the watch had ended)
+            with watch:  # also while the value is read back: a tensor subclass could run code then
+                try:
                     try:
-                        value = fn(*args, **kwargs)
-                    finally:
-                        guard.calling = False
-                        _alarm(0)
-                    record["value"] = _sanitize(value)
-            except NotImplementedError:
-                record["error"] = "not implemented"
-            except CallTimeout:
-                record["error"] = f"the call ran longer than {limit:g} s and was stopped"
-                timed_out, whole = True, False
-            except SystemExit as exc:
-                record["error"] = f"the function called sys.exit({exc.code!r})"
-            except MemoryError:
-                record["error"] = f"MemoryError: the call ran out of memory (limit: {job['memory_mb']} MB)"
-                whole = False
-            except BaseException as exc:  # noqa: BLE001
-                tb = traceback.extract_tb(exc.__traceback__)
-                where = next((f" ({f.filename}, line {f.lineno})" for f in reversed(tb)
-                              if f.filename.startswith("<cell")), "")
-                record["error"] = f"{type(exc).__name__}: {str(exc)[:300]}{where}"
-            if watch.hit and not str(record["error"] or "").startswith((REFUSED_PREFIX, CODE_REFUSED_PREFIX)):
-                record["value"], record["error"] = None, watch.refusal()  # whatever it returned or raised
-            record["seconds"] = time.monotonic() - started
-            # before the case's frame, which the grader believes only beside it; the watch's verdict travels here
-            # too, out of reach of a notebook that replaced what write_frame uses (json, os.write)
-            report(name, i, watch.ran, whole and watch.whole, watch.hit[0] if watch.hit else "")
-            write_frame(fd, record)
-    write_frame(fd, {"kind": "done"})
+                        _alarm(limit)
+                        guard.calling = True
+                        try:
+                            value = fn(*args, **kwargs)
+                        finally:
+                            guard.calling = False
+                            _alarm(0)
+                        record["value"] = _sanitize(value)
+                        value = None  # (its __del__, if any, runs here, inside the watch)
+                    except NotImplementedError:
+                        record["error"] = "not implemented"
+                    except CallTimeout:
+                        record["error"] = f"the call ran longer than {limit:g} s and was stopped"
+                        timed_out, whole = True, False
+                    except SystemExit as exc:
+                        record["error"] = f"the function called sys.exit({exc.code!r})"
+                    except MemoryError:
+                        record["error"] = f"MemoryError: the call ran out of memory (limit: {job['memory_mb']} MB)"
+                        whole = False
+                    except BaseException as exc:  # noqa: BLE001
+                        tb = traceback.extract_tb(exc.__traceback__)
+                        where = next((f" ({f.filename}, line {f.lineno})" for f in reversed(tb)
+                                      if f.filename.startswith("<cell")), "")
+                        record["error"] = f"{type(exc).__name__}: {str(exc)[:300]}{where}"
+                    if watch.hit and not str(record["error"] or "").startswith((REFUSED_PREFIX, CODE_REFUSED_PREFIX)):
+                        record["value"], record["error"] = None, watch.refusal()  # whatever it returned or raised
+                    record["seconds"] = monotonic() - started
+                    encoded = encode_frame(record)
+                except BaseException as exc:  # noqa: BLE001 - e.g. an exception whose text raises: no value
+                    whole = False
+                    encoded = None
+            # the watch's verdict travels in the report; the case frame right after it, as bytes made above
+            # (no case frame when it could not be encoded: the grader then has nothing to believe for this case)
+            report(name, i, watch.ran, whole and watch.whole and encoded is not None,
+                   watch.hit[0] if watch.hit else "", encoded)
+    report.note("done")
