@@ -310,7 +310,7 @@ def test_the_report_binds_what_it_writes_with_before_the_cells_and_carries_the_c
     try:  # (set by hand: monkeypatch itself needs len)
         for name in kept:
             setattr(builtins, name, refused)
-        report("tv", 0, {(3, 1)}, True, "", frame)
+        report("tv", 0, {(3, 1, "<lambda>")}, True, "", frame)
         report.note("done")
     finally:
         for name, value in kept.items():
@@ -321,3 +321,4 @@ def test_the_report_binds_what_it_writes_with_before_the_cells_and_carries_the_c
         frames, bad = read_frames(f.read())
     assert bad == 0 and [f["kind"] for f in frames] == ["hello", "ran", "case", "done"]
     assert frames[1]["token"] == frames[0]["token"] and torch.equal(frames[2]["value"], torch.ones(2))
+    assert frames[1]["codes"] == [[3, 1, "<lambda>"]]
