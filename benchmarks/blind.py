@@ -156,6 +156,11 @@ RECIPES = {
                                                   "ensemble": ("efficientnet_lite1", "efficientnet_lite2"),
                                                   "retry_judge": "members", "detail_steps": 25, "detail_view": 224,
                                                   "detail_lr": 0.15}),
+    # round 20 (r20-lever): today's default (OBJECT_ENSEMBLE3_DETAIL, round 19's canvas_retry_ensemble3_detail with the
+    # stage at the image's side) with round 18's shrinking transforms in the 128-px run (transforms="shrinking",
+    # jitter=16), chosen on a random development draw (seed 20020, never scored, plus round 19's strict misses) over
+    # detail stages of 40 steps, rate 0.25, a log-softmax objective, the colour at 0.7 and 0.5 of the photos'
+    "canvas_retry_ensemble3_shrink_detail": ("object_ensemble3_detail", {"transforms": "shrinking", "jitter": 16}),
 }
 
 #: What counts as naming the class (strict), and the everyday category that a "basic-level" count also accepts
