@@ -203,3 +203,19 @@ def test_shrink_detail_is_the_shrinking_run_followed_by_the_stage(tiny):
     assert cand.values[:4] == run.values  # exact: the shrinking run, unchanged
     assert cand.steps == 7 and cand.info["detail"]["steps"] == 3  # exact: the stage ran on it
     assert cand.values[:4] != default.values[:4]  # exact: the transforms change the run
+
+
+def test_round20_draw_has_accept_lists_written_for_every_class(model):
+    """Round 20's scored draw (seed from the clock after the rule's commit): every class has an accept list; the
+    carpenter's plane is not named by a bare "plane" (an airliner guess), the ox by "cow"."""
+    import random
+
+    import blind
+
+    drawn = [model.categories[i] for i in random.Random(blind.RANDOM_SEED_R20).sample(range(1000), 20)]
+    assert all(c in blind.ACCEPT for c in drawn)  # exact
+    assert not blind.matches("plane", blind.ACCEPT["plane"][0])  # exact
+    assert blind.matches("hand plane", blind.ACCEPT["plane"][0])  # exact
+    assert blind.matches("a cow", blind.ACCEPT["ox"][0])  # exact
+    assert blind.matches("ring-tailed lemur", blind.ACCEPT["Madagascar cat"][0])  # exact
+    assert not blind.matches("Staffordshire bull terrier", blind.ACCEPT["American Staffordshire terrier"][0])  # exact
