@@ -15,7 +15,7 @@ And the lecture's techniques built from them: :func:`class_visualization`, :func
 diverse images per unit) shown beside the unit's natural patches by :func:`show_units`.
 """
 from .classviz import (ASSIGNMENT, COPIES, CS231N, FOURIER, MACO, OBJECT, OBJECT_ENSEMBLE, OBJECT_ENSEMBLE3,
-                       OBJECT_ENSEMBLE3_DETAIL, OBJECT_ENSEMBLE3_SHRINK, PANEL,
+                       OBJECT_ENSEMBLE3_DETAIL, OBJECT_ENSEMBLE3_SHRINK, OBJECT_ENSEMBLE3_SHRINK_DETAIL, PANEL,
                        PIXELS_ROBUST, PRIOR, ClassVizSettings, Ensemble, class_probability, class_visualization, default_mode,
                        degraded_copy, ensemble_member, ghost_network, rescaled, judge_panel, model_units, preset,
                        regularizer_ladder, verdict, view_probability)
@@ -34,7 +34,7 @@ from .transforms import (Backdrop, Compose, Crop, Jitter, Pad, Rotate, Scale, Tr
                          scale, shrinking, Shrinking, strong, ZoomOut)
 
 __all__ = [
-    "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "OBJECT", "OBJECT_ENSEMBLE", "OBJECT_ENSEMBLE3", "OBJECT_ENSEMBLE3_DETAIL", "OBJECT_ENSEMBLE3_SHRINK", "PIXELS_ROBUST", "PRIOR", "ClassVizSettings", "class_probability", "class_visualization", "default_mode", "model_units",
+    "ASSIGNMENT", "CS231N", "FOURIER", "MACO", "OBJECT", "OBJECT_ENSEMBLE", "OBJECT_ENSEMBLE3", "OBJECT_ENSEMBLE3_DETAIL", "OBJECT_ENSEMBLE3_SHRINK", "OBJECT_ENSEMBLE3_SHRINK_DETAIL", "PIXELS_ROBUST", "PRIOR", "ClassVizSettings", "class_probability", "class_visualization", "default_mode", "model_units",
     "preset", "regularizer_ladder", "verdict", "view_probability", "ghost_network",
     "ANIMAL_CLASSES", "HEAD_DREAM", "VGG_DREAM", "DreamResult", "class_mass", "deepdream", "FoolingResult", "fooling_image", "features", "invert",
     "Context", "Objective", "channel", "diversity", "class_log_probability", "class_logit", "feature_match", "guided",
