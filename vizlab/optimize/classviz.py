@@ -628,8 +628,8 @@ def preset(mode: str = "cs231n", **changes) -> ClassVizSettings:
     (:data:`OBJECT` with a generator prior and a Lite1 ensemble: :data:`PRIOR`), ``"assignment"`` (CS231n's
     original defaults, pixel mode) or ``"pixels_robust"`` (:data:`PIXELS_ROBUST`, the pixel preset until issue
     24's round 16). The presets with an ``ensemble`` (``"cs231n"``, ``"object_ensemble"``, ``"object_ensemble3"``,
-    ``"object_ensemble3_detail"``, ``"object_ensemble3_shrink"``, ``"prior"``) need a model with ImageNet's classes;
-    for another model pass ``ensemble=()``.
+    ``"object_ensemble3_detail"``, ``"object_ensemble3_shrink"``, ``"object_ensemble3_shrink_detail"``,
+    ``"prior"``) need a model with ImageNet's classes; for another model pass ``ensemble=()``.
     """
     if mode not in PRESETS:
         raise ValueError(f"mode must be one of {', '.join(PRESETS)}, got {mode!r}")
