@@ -66,7 +66,15 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "classviz_speed_r20.jsonl"))
     parser.add_argument("--images", default=None, help="folder for the PNGs (old and new, per class and thread)")
     parser.add_argument("--new-only", action="store_true", help="time the new path alone")
+    parser.add_argument("--ahead-nice", type=int, default=None,
+                        help="the early second run's nice steps below the first (default: the library's AHEAD_NICE)")
+    parser.add_argument("--no-ahead", action="store_true", help="the new path without the early second run")
+    parser.add_argument("--variants", nargs="+", default=None,
+                        help="instead of old/new: paths to alternate, 'old', 'new' (the library's AHEAD_NICE), "
+                             "'new:N' (the early second run N nice steps below the first) or 'new:off' (none)")
     args = parser.parse_args(argv)
+    if args.variants:
+        return variants(args)
 
     old = None if args.new_only else load_old(args.old)
     from vizlab.models import load_model
@@ -81,6 +89,10 @@ def main(argv=None) -> None:
         return out
 
     new._PlainAhead.result = result
+    if args.ahead_nice is not None:
+        new.AHEAD_NICE = args.ahead_nice
+    if args.no_ahead:
+        new._priority_settable = lambda: False
     model = load_model("efficientnet_lite0", "cpu")
     for path in (old, new):   # load the members and warm the kernels once, outside the timings
         if path is not None:
@@ -89,7 +101,8 @@ def main(argv=None) -> None:
         torch.set_num_threads(threads)
         for k, name in enumerate(args.classes):
             order = ("new",) if old is None else ("old", "new") if k % 2 == 0 else ("new", "old")
-            row = dict(cls=name, threads=threads, load=os.getloadavg()[0], commit_old=args.old)
+            row = dict(cls=name, threads=threads, load=os.getloadavg()[0], commit_old=args.old,
+                       ahead_nice=None if args.no_ahead else new.AHEAD_NICE)
             images = {}
             for which in order:
                 ahead_used.clear()
@@ -113,6 +126,54 @@ def main(argv=None) -> None:
             print(f"{name:14s} t={threads} {olds}new {row['new']['wall']:5.1f} s ({row['new']['cpu']:5.1f} CPU, main "
                   f"{row['new']['main']:4.1f}) retry {row.get('old', {}).get('retry')}/{row['new']['retry']} ahead "
                   f"{row.get('ahead')} same {row.get('same')} load {row['load']:.1f}-{row['load_end']:.1f}", flush=True)
+
+
+def variants(args) -> None:
+    """``--variants``: each class made by each path in turn (the order rotates by one per class)."""
+    old = load_old(args.old) if "old" in args.variants else None
+    from vizlab.models import load_model
+    from vizlab.optimize import classviz as new
+
+    default_nice, settable = new.AHEAD_NICE, new._priority_settable
+    used = []
+    original_result = new._PlainAhead.result
+
+    def result(self):
+        out = original_result(self)
+        used.append(out is not None)
+        return out
+
+    new._PlainAhead.result = result
+    model = load_model("efficientnet_lite0", "cpu")
+    for path in (old, new):
+        if path is not None:
+            path.class_visualization(model, "zebra", steps=2, progress=False, retry_plain=0.0)
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        for k, name in enumerate(args.classes):
+            shift = k % len(args.variants)
+            images = {}
+            for which in args.variants[shift:] + args.variants[:shift]:
+                new.AHEAD_NICE, new._priority_settable = default_nice, settable
+                if which.startswith("new:"):
+                    setting = which.split(":", 1)[1]
+                    if setting == "off":
+                        new._priority_settable = lambda: False
+                    else:
+                        new.AHEAD_NICE = int(setting)
+                used.clear()
+                load = os.getloadavg()[0]
+                r, t = run_one(old if which == "old" else new, model, name)
+                images[which] = r.image
+                row = dict(cls=name, threads=threads, variant=which, load=load, load_end=os.getloadavg()[0],
+                           retry=(r.info.get("retry") or {}).get("kept"), ahead=bool(used and used[-1]),
+                           same_as_first=bool(torch.equal(r.image, next(iter(images.values())))), **t)
+                with open(args.out, "a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                print(f"{name:14s} t={threads} {which:8s} {t['wall']:5.1f} s ({t['cpu']:5.1f} CPU, main {t['main']:4.1f})"
+                      f" retry {row['retry']} ahead {row['ahead']} same {row['same_as_first']} load {load:.1f}",
+                      flush=True)
+    new.AHEAD_NICE, new._priority_settable = default_nice, settable
 
 
 if __name__ == "__main__":

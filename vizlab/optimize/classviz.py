@@ -181,6 +181,11 @@ class ClassVizSettings:
             seen at the view's side is below this, optimise again on the plain grey ground (``backdrop=False``)
             and keep the image the model is surer of at the view (``info["retry"]`` says both probabilities, as
             ``retry_judge`` measures them, and which was kept); 0: off. The random ground stops some classes from ever converging (issue 24, round 12).
+            With the ensemble's members run at once (more than one torch thread, on Linux), no ``callback`` and no
+            ``rescale``, the second run may be begun during the first, at a lower thread priority and without a
+            progress bar, where the first run's image at 30, 60 or 80 % of its steps is below the threshold
+            (:class:`_PlainAhead`; issue 24, round 20): the same second run to the bit, dropped where the first
+            run's final image turns out above the threshold.
             With ``rescale`` both images are judged as they will be shown, stretched (issue 24, round 16).
         retry_judge: whose p at the view decides ``retry_plain`` (whether to run again, and which run to keep):
             ``"model"`` (the model alone) or ``"members"`` (the smallest p of the model and the ``ensemble``'s
@@ -1311,6 +1316,9 @@ AHEAD_CHECKS = (0.3, 0.6, 0.8)
 
 
 #: How much lower (in nice steps, up to 19) :class:`_PlainAhead`'s begun second run runs than the first (Linux).
+#: Measured on two cores (``benchmarks/README.md``, round 20): at the first run's priority a run begun for nothing
+#: (a class that converges late) took the image from about 10 s to 18 s; 10 steps lower, to about 11 s, while the
+#: retried images gained about as much (about 20 s to 15-16 s).
 AHEAD_NICE = 10
 
 
