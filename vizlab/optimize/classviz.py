@@ -34,6 +34,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
+import os
+import sys
 import threading
 import types
 from dataclasses import asdict, dataclass, replace
@@ -178,6 +181,11 @@ class ClassVizSettings:
             seen at the view's side is below this, optimise again on the plain grey ground (``backdrop=False``)
             and keep the image the model is surer of at the view (``info["retry"]`` says both probabilities, as
             ``retry_judge`` measures them, and which was kept); 0: off. The random ground stops some classes from ever converging (issue 24, round 12).
+            With the ensemble's members run at once (more than one torch thread, on Linux), no ``callback`` and no
+            ``rescale``, the second run may be begun during the first, at a lower thread priority and without a
+            progress bar, where the first run's image at 30, 60 or 80 % of its steps is below the threshold
+            (:class:`_PlainAhead`; issue 24, round 20): the same second run to the bit, dropped where the first
+            run's final image turns out above the threshold.
             With ``rescale`` both images are judged as they will be shown, stretched (issue 24, round 16).
         retry_judge: whose p at the view decides ``retry_plain`` (whether to run again, and which run to keep):
             ``"model"`` (the model alone) or ``"members"`` (the smallest p of the model and the ``ensemble``'s
@@ -1006,6 +1014,8 @@ def _active_ghost(model: nn.Module, blocks=None) -> "ghost_network | None":
     return None
 
 
+_TRAINING = operator.attrgetter("training")
+
 #: What an ensemble preset on a model with other classes than ImageNet's needs (both of Ensemble's checks say it);
 #: the presets are listed from PRESETS, so a new one is named too.
 _OTHER_CLASSES = (f"the ensemble presets {tuple(sorted(n for n, s in PRESETS.items() if s.ensemble))} add ImageNet "
@@ -1078,6 +1088,8 @@ class Ensemble(nn.Module):
         self._pool_owner: int | None = None
         self._residual: list[nn.Module] = []
         self._modules_list: list[nn.Module] = []
+        self._hook_dicts: list[dict] = []
+        self._forward_dicts: list[dict] = []
         self._parameters_list: list[torch.Tensor] = []
 
     def concurrent(self, workers: int | None = None, *, frozen: bool = False) -> "_Concurrent":
@@ -1115,7 +1127,7 @@ class Ensemble(nn.Module):
     def _split(self) -> bool:
         """Whether this pass can run on the workers with the sequential pass's numbers and effects (see
         :meth:`concurrent`); else the sequential pass runs."""
-        if any(m.training for m in self._modules_list):   # dropout's and batch norm's draws and statistics
+        if any(map(_TRAINING, self._modules_list)):   # dropout's and batch norm's draws and statistics
             return False
         if torch.is_autocast_enabled(model_device(self).type):   # thread-local: the workers lack it
             return False
@@ -1126,11 +1138,12 @@ class Ensemble(nn.Module):
         if _m._global_forward_hooks or _m._global_forward_pre_hooks or _m._global_backward_hooks \
                 or _m._global_backward_pre_hooks:
             return False
-        for m in self._modules_list:   # a hook (a captured layer) sees the calling thread's pass; the ghost's own are fine
-            if m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks or (
-                    m._forward_hooks and not _GHOST_HOOK_IDS.issuperset(m._forward_hooks)):
-                return False
-        return True
+        # a hook (a captured layer) sees the calling thread's pass; the ghost's own are fine. The members' hook
+        # dicts were listed on entering (registering or removing a hook changes them in place): a pass costs a
+        # scan in C of about a thousand dicts, where the loop over the modules took about 2 ms (round 20)
+        if any(self._hook_dicts):
+            return False
+        return all(map(_GHOST_HOOK_IDS.issuperset, filter(None, self._forward_dicts)))
 
     def _run(self, x, ghost, plans, grad: bool):
         """Each member's logits on ``x``, on the workers (``ghost``'s ``plans`` for them); with ``grad`` (and the
@@ -1193,6 +1206,9 @@ class _Concurrent:
         # where a ghost network would sit (looked up at every pass; the module tree is not walked each time)
         self.ensemble._residual = [m for m in self.ensemble.modules() if getattr(m, "has_skip", False)]
         self.ensemble._modules_list = [m for member in self.ensemble.members for m in member.modules()]
+        self.ensemble._hook_dicts = [d for m in self.ensemble._modules_list
+                                     for d in (m._forward_pre_hooks, m._backward_hooks, m._backward_pre_hooks)]
+        self.ensemble._forward_dicts = [m._forward_hooks for m in self.ensemble._modules_list]
         # parameters that may want a gradient (none when the caller says the members are frozen)
         self.ensemble._parameters_list = [] if self.frozen else list(self.ensemble.members.parameters())
         return self.ensemble
@@ -1312,6 +1328,184 @@ def class_visualization(model: nn.Module, target: int | str, settings: ClassVizS
     return result
 
 
+#: The early guess of :class:`_PlainAhead` (issue 24, round 20): at these fractions of the first run's steps the
+#: retry's judge looks at the first run's image; where its p at the view is below ``retry_plain`` the plain-ground
+#: second run is begun (or kept going) beside the first, where it is not, a begun one is stopped. On round 20's
+#: development draw (``benchmarks/README.md``) the classes that needed the second run stayed below 1e-3 at every
+#: tenth of the run; some that converged did so only at 60-70 % of it (a begun run then stops there).
+AHEAD_CHECKS = (0.3, 0.6, 0.8)
+
+
+#: How much lower (in nice steps, up to 19) :class:`_PlainAhead`'s begun second run runs than the first (Linux).
+#: Measured on two cores (``benchmarks/README.md``, round 20): at the first run's priority a run begun for nothing
+#: (a class that converges late) took the image from about 10 s to 18 s; 10 steps lower, to about 11 s, while the
+#: retried images gained about as much (about 20 s to 15-16 s).
+AHEAD_NICE = 10
+
+
+def _priority_settable() -> bool:
+    """Whether one thread's priority can be set on its own here (Linux: ``setpriority`` on a thread id)."""
+    return sys.platform.startswith("linux") and hasattr(os, "setpriority") and hasattr(threading, "get_native_id")
+
+
+def _lower_priority(by: int) -> tuple[int, int] | None:
+    """Lower the calling thread's priority (raise its nice value by ``by``, at most to 19); ``(before, after)``, or
+    ``None`` where it could not be done."""
+    if not _priority_settable():
+        return None
+    try:
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        after = min(19, before + by)
+        os.setpriority(os.PRIO_PROCESS, tid, after)
+        return before, os.getpriority(os.PRIO_PROCESS, tid)
+    except OSError:
+        return None
+
+
+def _restore_priority(before: int, after: int) -> None:
+    """Give this process's threads at nice ``after`` (a begun second run's, its workers') nice ``before`` again.
+    Raising a priority needs the right to (root, or ``RLIMIT_NICE``); without it they stay where they are."""
+    if before == after:
+        return
+    for thread in threading.enumerate():
+        tid = getattr(thread, "native_id", None)
+        try:
+            if tid is not None and os.getpriority(os.PRIO_PROCESS, tid) == after:
+                os.setpriority(os.PRIO_PROCESS, tid, before)
+        except OSError:   # not allowed, or the thread has just ended
+            continue
+
+
+class _EitherEvent:
+    """``is_set()`` of either of two events (the user's stop, or a begun second run's own stop)."""
+
+    def __init__(self, first: threading.Event | None, second: threading.Event):
+        self.first, self.second = first, second
+
+    def is_set(self) -> bool:
+        return self.second.is_set() or (self.first is not None and self.first.is_set())
+
+
+class _PlainAhead:
+    """The plain-ground second run (``retry_plain``) begun before the first run ends, in a thread of its own, where
+    the first run's image at a check step (:data:`AHEAD_CHECKS`) looks unlikely to converge (issue 24, round 20).
+
+    The second run is the same call as the one made after the first run (the same settings, seed and worker count;
+    each member at one thread), so its image is the same to the bit; the decision whether it is needed, and which
+    image is kept, are made after the first run as before, from the first run's final image. Beside the first run
+    it takes the cores that the first run leaves idle (its serial steps between the members' passes, the members'
+    uneven ends). Where it turns out not to be needed it is stopped and dropped (:meth:`close`); where it was not
+    begun, or was stopped, the second run runs after the first as before (:meth:`result` gives ``None``). Used only
+    where no ``callback`` is given (a begun run's snapshots would reach it out of order) and without a progress bar
+    of its own. The guess runs on a thread of its own (a forward pass in the first run's thread would draw its
+    ghost's decisions)."""
+
+    def __init__(self, run_plain: Callable[[_EitherEvent], RenderResult], judge: Callable[[torch.Tensor], float],
+                 steps: int, threshold: float, stop_event: threading.Event | None, checks=AHEAD_CHECKS):
+        self._run_plain, self._judge, self._user_stop = run_plain, judge, stop_event
+        self.threshold = threshold
+        self.checks = sorted({max(1, min(steps - 1, round(f * steps))) for f in checks}) if steps > 1 else []
+        self._lock = threading.Lock()
+        self._closed, self._needed, self._last = False, False, -1
+        self._job = None   # (thread, its stop event, {"result" or "error": ...})
+        self._checkers: list[threading.Thread] = []
+        self._threads: list[threading.Thread] = []   # every begun run's (one stopped by a later guess too)
+        self._asked, self._snapshots = set(), None
+        self.guesses: dict[int, float] = {}   # step -> the judge's p seen there
+        self._nice: tuple[int, int] | None = None   # (the first run's nice value, the begun run's)
+
+    def snapshots(self, snapshots, steps: int) -> list[int]:
+        """The first run's snapshot steps: the caller's and the check steps (:meth:`restore` drops the added)."""
+        from .render import _snapshot_steps
+
+        self._snapshots, self._asked = snapshots, _snapshot_steps(snapshots, steps)
+        return sorted(self._asked | set(self.checks))
+
+    def restore(self, result: RenderResult):
+        """Drop the snapshots only the checks asked for; the caller's ``(snapshots, callback)`` again."""
+        for step in self.checks:
+            if step not in self._asked:
+                result.snapshots.pop(step, None)
+        return self._snapshots, None
+
+    def watch(self, step: int, image: torch.Tensor, value: float) -> None:
+        """The first run's callback: at a check step, guess on a thread of its own."""
+        if step in self.checks:
+            checker = threading.Thread(target=self._check, args=(step, image), name="vizlab-retry-guess",
+                                       daemon=True)
+            self._checkers.append(checker)
+            checker.start()
+
+    def _check(self, step: int, image: torch.Tensor) -> None:
+        try:
+            with one_thread_pool(0):
+                p = self._judge(image)
+        except Exception:   # a guess only: the second run is still decided, and made if needed, after the first
+            return
+        with self._lock:
+            self.guesses[step] = p
+            if self._closed or step < self._last:
+                return
+            self._last = step
+            if p < self.threshold:
+                if self._job is None or self._job[1].is_set():
+                    self._start()
+            elif self._job is not None:
+                self._job[1].set()
+
+    def _start(self) -> None:
+        own = threading.Event()
+        box: dict = {}
+
+        def second():
+            try:
+                # below the first run's priority: it takes the cores the first run leaves idle, and where it was
+                # begun for nothing it costs the first run little (its threads, the members' workers too, inherit it)
+                with self._lock:   # (not once the result is asked for: then it keeps the first run's priority)
+                    if not self._needed:
+                        self._nice = _lower_priority(AHEAD_NICE)
+                box["result"] = self._run_plain(_EitherEvent(self._user_stop, own))
+            except BaseException as exc:   # raised where the result is asked for
+                box["error"] = exc
+
+        thread = threading.Thread(target=second, name="vizlab-retry-ahead", daemon=True)
+        self._job = (thread, own, box)
+        self._threads.append(thread)
+        thread.start()
+
+    @property
+    def begun(self) -> bool:
+        """Whether a second run was begun early (and not stopped)."""
+        return self._job is not None and not self._job[1].is_set()
+
+    def result(self) -> RenderResult | None:
+        """The begun second run's result, once it ends (its error raised here); ``None`` where none is going."""
+        for checker in self._checkers:
+            checker.join()
+        with self._lock:
+            self._closed = self._needed = True
+            job, nice = self._job, self._nice
+        if job is None or job[1].is_set():
+            return None
+        if nice is not None:   # needed now: back to the first run's priority where the system lets us
+            _restore_priority(*nice)
+        job[0].join()
+        if "error" in job[2]:
+            raise job[2]["error"]
+        return job[2]["result"]
+
+    def close(self) -> None:
+        """Stop a second run that is still going (not needed, or the caller gave up) and wait for the threads."""
+        with self._lock:
+            self._closed = True
+            job = self._job
+        if job is not None:
+            job[1].set()
+        for thread in self._checkers + self._threads:
+            thread.join()
+
+
 def _scoring_net(model: nn.Module, settings: ClassVizSettings, workers: int | None) -> tuple[nn.Module, int]:
     """The network that scores the image (``model``, or an :class:`Ensemble` of it and ``settings.ensemble``'s
     members) and how many threads run the members at once (1: one after the other; :func:`_member_workers`)."""
@@ -1346,7 +1540,32 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
     schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
     desc = f"{settings.mode}: {name}"
     run = dict(stop_event=stop_event, progress=progress, copies=settings.copies)   # every render call's
+    retrying = settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop
+    side = settings.view or settings.size
+    judges = net.members if settings.retry_judge == "members" and settings.ensemble else [model]
+    plain_settings = replace(settings, backdrop=False, retry_plain=0.0, starts=1, rescale=False)
+    ahead = None
+    if retrying and threads > 1 and callback is None and settings.starts == 1 and not settings.octaves \
+            and not settings.rescale and model_device(model).type == "cpu" and _priority_settable():
+        def plain_run(stop):
+            return _class_image(model, index, plain_settings, seed=seed, snapshots=snapshots, callback=None,
+                                stop_event=stop, progress=False, workers=threads)
 
+        ahead = _PlainAhead(plain_run, lambda image: min(view_probability(m, image, index, side) for m in judges),
+                            settings.steps, settings.retry_plain, stop_event)
+    try:
+        return _class_image_runs(model, settings, index, name, goal, net, threads, schedule, desc, run, ahead,
+                                 judges, plain_settings, seed=seed, snapshots=snapshots, callback=callback,
+                                 stop_event=stop_event, progress=progress, workers=workers)
+    finally:
+        if ahead is not None:
+            ahead.close()
+
+
+def _class_image_runs(model, settings, index, name, goal, net, threads, schedule, desc, run, ahead, judges,
+                      plain_settings, *, seed, snapshots, callback, stop_event, progress, workers) -> RenderResult:
+    """:func:`_class_image`'s body: the first run, and the second where it is needed (``ahead``: the second run
+    begun early, :class:`_PlainAhead`, or ``None``)."""
     with _members_running(net, threads):
         spent = 0.0
         if settings.starts > 1:
@@ -1385,6 +1604,8 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
             param, transforms, regs, optimizer = build(model, settings, seed)
             stages = octave_stages(settings)
             parts, offset = [], 0
+            if ahead is not None:   # the first run's image at the check steps goes to the early guess
+                snapshots, callback = ahead.snapshots(snapshots, settings.steps), ahead.watch
             with ghost_network(net, settings.ghost, seed=seed, strict=False) as ghost:
                 for k, (side, steps, lr) in enumerate(stages):
                     stage_schedule = schedule
@@ -1408,6 +1629,8 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
             result = parts[0] if len(stages) == 1 else _joined(parts, settings.steps,
                                                                dict(octaves=[part.steps for part in parts]))
             canvas = param.canvas
+            if ahead is not None:
+                snapshots, callback = ahead.restore(result)
     with _at_one_thread(threads):
         result.info.update(target=index, class_name=name, settings=settings, ghost_blocks=ghost.blocks,
                            target_probability=class_probability(model, result.image, index))
@@ -1429,7 +1652,6 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
         def judged(image: torch.Tensor) -> float:
             """The view's p of what will be shown: with ``rescale`` the stretched picture (the stretch alone can
             take a converged picture below the threshold: issue 24, round 15's margins miss)."""
-            judges = net.members if settings.retry_judge == "members" and settings.ensemble else [model]
             with _at_one_thread(threads):
                 if settings.rescale:
                     image = rescaled(image, 0.5)   # the retry needs a centre window, whose ground is grey
@@ -1438,10 +1660,10 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
         first = (result.info["target_probability"] if side == result.image.shape[-1] and not settings.rescale
                  and not (settings.retry_judge == "members" and settings.ensemble) else judged(result.image))
         if first < settings.retry_plain:
-            plain = _class_image(model, index, replace(settings, backdrop=False, retry_plain=0.0, starts=1,
-                                                       rescale=False),
-                                 seed=seed, snapshots=snapshots, callback=callback, stop_event=stop_event,
-                                 progress=progress, workers=workers)
+            plain = ahead.result() if ahead is not None else None   # begun early: the same run (to the bit)
+            if plain is None:
+                plain = _class_image(model, index, plain_settings, seed=seed, snapshots=snapshots, callback=callback,
+                                     stop_event=stop_event, progress=progress, workers=workers)
             if plain.reason != "finished":   # a stopped second run: keep the finished first one, say so
                 result.info["retry"] = dict(random=first, plain=None, kept="random", stopped=plain.reason,
                                             judge=settings.retry_judge,
@@ -1529,6 +1751,9 @@ class _Local(Regularizer):
 
     def project(self, x, step):
         return self.inner.project(x, step - self.offset)
+
+    def acts_at(self, step: int) -> bool:
+        return self.inner.acts_at(step - self.offset)
 
     def observe(self, x, grad):
         self.inner.observe(x, grad)

@@ -235,7 +235,9 @@ def render(model: nn.Module, objective: Objective | int, param: Parameterization
                         for p, g in zip(params, grads):
                             p.sub_(rate * g / g.abs().mean().clamp_min(1e-12))
                     img = None
-                    for r in projectors:
+                    # the image is built only for projections that act at this step (a blur of width 0, or off
+                    # its every-k steps, returns None for any image: the same result without building one)
+                    for r in [r for r in projectors if r.acts_at(first_step + step)]:
                         new = r.project(param.image() if img is None else img, first_step + step)
                         if new is not None:
                             img = new
