@@ -155,6 +155,12 @@ SUBMISSIONS = {
     "honest": notebook(IMPORTS, GRAM, TV),
     "honest_io": notebook(IMPORTS, "import json, os\nr, w = os.pipe()\nos.write(w, json.dumps([1, 2]).encode())\n"
                           "os.close(w)\nSEEN = json.loads(os.read(r, 100))\nos.close(r)", GRAM, TV),
+    # torchvision (a dependency) loads its operators with ctypes, which the sandbox refuses: the harness imports it
+    # before the refusal starts (r20-review2's finding 2: the import failed in every graded notebook)
+    "honest_torchvision": notebook("import torch\nfrom torchvision import transforms\nimport vizlab\n"
+                                   "import vizlab.attribution", GRAM,
+                                   TV.replace("def tv_loss", "NORM = transforms.Normalize([0.5] * 3, [0.5] * 3)\n"
+                                              "def tv_loss")),
 }
 
 
@@ -178,7 +184,7 @@ def monkeypatch_module():
         yield patch
 
 
-@pytest.mark.parametrize("student", ["honest", "honest_io"])
+@pytest.mark.parametrize("student", ["honest", "honest_io", "honest_torchvision"])
 def test_honest_notebooks_score_full_marks(graded, student):
     results, _ = graded
     result = results[student]

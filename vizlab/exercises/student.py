@@ -498,6 +498,12 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
 
     import torch
 
+    try:  # before the audit hook: torchvision loads its operators with ctypes, which the hook refuses (round 20)
+        import torchvision
+        import torchvision.ops
+        import torchvision.transforms  # noqa: F401
+    except ImportError:
+        pass
     torch.set_num_threads(1)
     signal.signal(signal.SIGALRM, _on_alarm)
     transform = job["transform"]
