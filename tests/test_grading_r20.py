@@ -143,6 +143,12 @@ PROBE = ("import os\nseen = sorted(os.listdir('/proc'))\n"
          "try:\n    os.chroot('.')\n    chroot = 'done'\nexcept PermissionError:\n    chroot = 'refused'\n"
          "raise ValueError(f'PROBE proc={seen} noexec={noexec} spawn={spawn} chroot={chroot}')")
 
+# a bound .format of a constant template passed to map, a constant template bound to a name, a template that
+# names an attribute and an index
+HONEST_FORMAT = ("print(', '.join(map('{:.3f}'.format, [0.1, 0.25])))\n"
+                 "LINE = 'step {}: loss {:.3f}'\nfor s in range(2):\n    print(LINE.format(s, 0.5))\n"
+                 "x = torch.zeros(1, 3, 4, 4)\nprint('{0.shape} {1[0]}'.format(x, [1]))")
+
 SUBMISSIONS = {
     "json_value": notebook(IMPORTS, GRAM, IMPL, JSON_VALUE, STASH_TV),
     "early_cases": notebook(IMPORTS, GRAM, IMPL, EARLY_CASES + PUT_BACK, TABLE, TABLE_TV),
@@ -161,6 +167,8 @@ SUBMISSIONS = {
                                    "import vizlab.attribution", GRAM,
                                    TV.replace("def tv_loss", "NORM = transforms.Normalize([0.5] * 3, [0.5] * 3)\n"
                                               "def tv_loss")),
+    # ordinary .format code (r20-review2's finding 3: each sent the notebook to review)
+    "honest_format": notebook(IMPORTS, GRAM, TV, HONEST_FORMAT),
 }
 
 
@@ -184,7 +192,7 @@ def monkeypatch_module():
         yield patch
 
 
-@pytest.mark.parametrize("student", ["honest", "honest_io", "honest_torchvision"])
+@pytest.mark.parametrize("student", ["honest", "honest_io", "honest_torchvision", "honest_format"])
 def test_honest_notebooks_score_full_marks(graded, student):
     results, _ = graded
     result = results[student]
@@ -255,7 +263,12 @@ def test_the_attacks_closed_in_the_sandbox_pass_the_source_judge(name):
      "formats a template it computed"),
     ("x = '{0.tb_frame.f_back}'.format(tb)", "formats attributes or items named in a template"),
     ("x = '{0[report]}'.format(d)", "formats attributes or items named in a template"),
-    ("f = '{}'.format", "passes .format around"),
+    ("f = t.format", "passes .format of a template it computed around"),
+    ("LINE = '{0.tb_frame}'\nx = LINE.format(tb)", "formats attributes or items named in a template"),
+    ("x = '{0.__class__}'.format(tb)", "formats attributes or items named in a template"),
+    ("x = '{:{0.f_back}}'.format(tb)", "formats attributes or items named in a template"),
+    ("LINE = '{}'\nLINE = t\nx = LINE.format(tb)", "formats a template it computed"),
+    ("LINE = '{}'\ndef f(LINE):\n    return LINE.format(1)", "formats a template it computed"),
     ("x = str.format('{0.f_back}', tb)", "calls str.format"),
     ("import string\nget = string.Formatter().get_field", ".Formatter"),
     ("from string import Formatter", "imports string.Formatter"),
@@ -277,6 +290,10 @@ def test_reflection_that_reaches_the_harness_needs_review(source, says):
 @pytest.mark.parametrize("source", [
     "print('{} of {}'.format(1, 2))", "print('{loss:.3f}'.format(loss=0.5))", "print(f'{x.shape}')",
     "import numpy as np\nx = np.load('f.npy')", "import torch\nx = torch.load('f.pt')", "n = getattr(x, 'shape')",
+    # r20-review2's finding 3: ordinary idioms
+    "print(', '.join(map('{:.3f}'.format, [0.1, 0.25])))", "f = '{}'.format",
+    "LINE = 'step {}: loss {:.3f}'\nfor s in range(2):\n    print(LINE.format(s, 0.5))",
+    "x = torch.zeros(1, 3, 4, 4)\nprint('{0.shape} {1[0]}'.format(x, [1]))",
 ])
 def test_ordinary_formatting_and_loading_need_no_review(source):
     assert rules.judge_source([(0, "import torch"), (1, TV), (2, source)], ["tv_loss"]).review == []
