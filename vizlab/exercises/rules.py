@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import pickle
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -297,6 +298,7 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str], templates: dict[str,
             found.append(f"passes the sys module around ({where}, line {line})")
     for node in ast.walk(tree):
         found.extend(_format_tricks(node, where, called, templates))
+        found.extend(_option_tricks(node, where))
         if isinstance(node, ast.keyword) and (node.arg, getattr(node.value, "value", None)) in UNPICKLING:
             found.append(f"unpickles a file ({node.arg}={node.value.value}: pickle reaches any object by name) "
                          f"({where}, line {getattr(node.value, 'lineno', '?')})")
@@ -321,6 +323,9 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str], templates: dict[str,
             found.append(f"uses .{node.attr} ({where}, line {line})")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TRICK_STRINGS:
             found.append(f"names {node.value!r} in a string ({where}, line {line})")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and TRICK_WORDS.search(node.value):
+            # a template for logging's "{" style or any other formatter (r20-review2's finding 1)
+            found.append(f"names {TRICK_WORDS.search(node.value).group(0)!r} inside a string ({where}, line {line})")
         elif isinstance(node, ast.Name) and node.id in DYNAMIC_CALLS and id(node) not in called:
             found.append(f"uses {node.id} ({where}, line {line})")  # f = eval; f(text)
         elif isinstance(node, ast.Name) and node.id in TRICK_NAMES:
@@ -338,6 +343,43 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str], templates: dict[str,
 
 # keyword arguments that unpickle what they load (numpy.load, torch.load)
 UNPICKLING = {("allow_pickle", True), ("weights_only", False)}
+# the names of TRICK_ATTRIBUTES as words inside a string (not the ordinary words among them)
+TRICK_WORDS = re.compile(r"(?<![A-Za-z0-9_])(%s)(?![A-Za-z0-9_])" % "|".join(
+    sorted(map(re.escape, TRICK_ATTRIBUTES - {"jit", "monitoring", "Formatter"}), key=len, reverse=True)))
+# logging's formatters: their "{" and "$" styles run str.format (or string.Template) on the record
+LOGGING_FORMATTERS = {"basicConfig", "Formatter"}
+LOGGING_STYLES = {"StrFormatStyle", "StringTemplateStyle", "_STYLES", "dictConfig", "fileConfig"}
+
+
+def _call_name(node: ast.Call) -> str | None:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _option_tricks(node: ast.AST, where: str) -> list[str]:
+    """Options that the source does not show (r20-review2's finding 1): a logging formatter's ``style`` other than
+    a literal ``'%'`` (its ``'{'`` style walks attributes and items as ``str.format`` does), logging configured from
+    a dict or file; ``allow_pickle``/``weights_only`` not a literal, or a loader's options passed as ``**mapping``,
+    ``*args`` or a third positional argument (``np.load(f, None, True)``)."""
+    line = getattr(node, "lineno", "?")
+    if isinstance(node, ast.keyword) and node.arg in ("allow_pickle", "weights_only") \
+            and not isinstance(node.value, ast.Constant):
+        return [f"computes {node.arg} (it may unpickle a file) ({where}, line {line})"]
+    if isinstance(node, (ast.Name, ast.Attribute)) and (getattr(node, "id", None) or getattr(node, "attr", None)) \
+            in LOGGING_STYLES:
+        return [f"uses logging's {getattr(node, 'id', None) or node.attr} ({where}, line {line})"]
+    if not isinstance(node, ast.Call):
+        return []
+    name = _call_name(node)
+    if name in LOGGING_FORMATTERS:
+        style = [k.value for k in node.keywords if k.arg == "style"] + node.args[2:3]
+        if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args) or any(
+                not (isinstance(v, ast.Constant) and v.value == "%") for v in style):
+            return [f"sets a logging style other than '%' in {name}() ({where}, line {line})"]
+    if name == "load" and (any(k.arg is None for k in node.keywords) or len(node.args) > 2
+                           or any(isinstance(a, ast.Starred) for a in node.args)):
+        return [f"passes load() options it computed (it may unpickle a file) ({where}, line {line})"]
+    return []
 FORMAT_METHODS = {"format", "format_map"}
 
 
