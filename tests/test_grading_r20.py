@@ -329,6 +329,9 @@ def test_the_attacks_closed_in_the_sandbox_pass_the_source_judge(name):
     ("import _pickle", "imports _pickle"),
     ("import numpy as np\nx = np.load('f.npy', allow_pickle=True)", "unpickles a file"),
     ("import torch\nx = torch.load('f.pt', weights_only=False)", "unpickles a file"),
+    # r20-review2's finding 4: the traceback, not the exception's type
+    ("import sys\nkind, value, tb = sys.exc_info()", ".exc_info"),
+    ("from sys import exc_info", "imports sys.exc_info"),
     # r20-review2's finding 1
     ("x = '{exc_info[2].tb_frame.f_back}'", "names 'exc_info' inside a string"),
     ("x = 'a.__closure__[' + str(0) + '].cell_contents'", "names '__closure__' inside a string"),
@@ -353,6 +356,7 @@ def test_reflection_that_reaches_the_harness_needs_review(source, says):
     "import numpy as np\nx = np.load('f.npy')", "import torch\nx = torch.load('f.pt')", "n = getattr(x, 'shape')",
     "import logging\nlogging.basicConfig(format='%(asctime)s %(message)s', style='%')",
     "import numpy as np\nx = np.load('f.npz', allow_pickle=False)", "print('we use jit while monitoring', 'NUM_C')",
+    "import sys\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    print(sys.exc_info()[0], sys.exc_info()[1])",
     # r20-review2's finding 3: ordinary idioms
     "print(', '.join(map('{:.3f}'.format, [0.1, 0.25])))", "f = '{}'.format",
     "LINE = 'step {}: loss {:.3f}'\nfor s in range(2):\n    print(LINE.format(s, 0.5))",

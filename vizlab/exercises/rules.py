@@ -304,6 +304,12 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str], templates: dict[str,
                          f"({where}, line {getattr(node.value, 'lineno', '?')})")
         elif isinstance(node, ast.Name) and node.id in NAMED_ACCESS and id(node) not in called:
             found.append(f"passes {node.id} around ({where}, line {node.lineno})")  # g = getattr; g(obj, text)
+    # sys.exc_info()[0] and [1] (the exception's type, the exception) are ordinary; [2], the traceback, unpacking
+    # or passing exc_info around is not (r20-review2's finding 4)
+    exc_kind = {id(n.value.func) for n in ast.walk(tree)
+                if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Call) and not n.value.args
+                and isinstance(n.value.func, ast.Attribute) and n.value.func.attr == "exc_info"
+                and isinstance(n.slice, ast.Constant) and type(n.slice.value) is int and n.slice.value in (0, 1)}
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -312,12 +318,13 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str], templates: dict[str,
             if isinstance(node, ast.ImportFrom) and node.module == "sys":
                 modules += [f"sys.{a.name}" for a in node.names]
             for m in modules:
-                if m in TRICK_MODULES or m.split(".")[0] in TRICK_MODULES or m in ("sys._getframe", "sys.modules") \
+                if m in TRICK_MODULES or m.split(".")[0] in TRICK_MODULES \
+                        or m in ("sys._getframe", "sys.modules", "sys.exc_info") \
                         or m in HARNESS_IMPORTS or m.startswith(tuple(f"{h}." for h in HARNESS_IMPORTS)):
                     found.append(f"imports {m} ({where}, line {line})")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CALLS:
             found.append(f"calls {node.func.id}() ({where}, line {line})")
-        elif isinstance(node, ast.Attribute) and (node.attr in TRICK_ATTRIBUTES or (
+        elif isinstance(node, ast.Attribute) and ((node.attr in TRICK_ATTRIBUTES and id(node) not in exc_kind) or (
                 node.attr == "modules" and id(node) not in called and _sys_like(node.value, sys_names))):
             # sys.modules, os.sys.modules; not model.modules(), nn.modules.conv
             found.append(f"uses .{node.attr} ({where}, line {line})")
