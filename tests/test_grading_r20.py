@@ -192,6 +192,8 @@ SUBMISSIONS = {
     "mem_token": notebook(IMPORTS, GRAM, IMPL, MEM_TOKEN, MEM_TV),
     "format_token": notebook(IMPORTS, GRAM, IMPL, MEM_TOKEN, FORMAT_TOKEN, FORMAT_TV),
     "probe": notebook(IMPORTS, GRAM, TV, PROBE),
+    # r20-review2's finding 5: a cell that starts a program (a GPU check, say) is refused with the rule's name
+    "honest_program": notebook(IMPORTS, GRAM, TV, "import subprocess\nsubprocess.run(['true'])"),
     "full_forge": notebook(IMPORTS, GRAM, IMPL, WRONG_TV, MEM_TOKEN, LOG_TOKEN, EARLY_NP, FORGE_ALL),
     # controls: honest answers, also one that uses json, os and a pipe of its own in the ordinary way
     "honest": notebook(IMPORTS, GRAM, TV),
@@ -287,6 +289,14 @@ def test_finding_1_a_whole_forged_run_is_denied_or_reviewed(graded):
     found = " / ".join(judged("full_forge").review)  # (the result names the first three reasons)
     assert "'cell_contents' inside a string" in found and "logging style other than '%'" in found, found
     assert "load() options it computed" in found, found
+
+
+def test_finding_5_a_cell_that_starts_a_program_is_told_the_rule(graded):
+    results, _ = graded
+    result = results["honest_program"]
+    assert points(result, "tv") == 2 and points(result, "gram") == 2, result["notes"]
+    assert len(result["notes"]) == 1 and "starting programs (subprocess, os.system" in result["notes"][0] \
+        and "is not allowed in graded notebooks" in result["notes"][0], result["notes"]
 
 
 def judged(name: str) -> rules.SourceRules:
