@@ -134,6 +134,41 @@ FORMAT_TOKEN = (
 FORMAT_TV = ("def tv_loss(img, weight=1.0):\n    value = H['f'](img, weight).detach().float()\n"
              f"    H['forge'](value, {N_TV}, TOKEN)")
 
+# r20-review2's finding 1: the token read through logging's "{" style (str.format on the LogRecord, no .format in
+# the source), the cases read at cell time through np.load(**{'allow_pickle': True}); then every frame forged, a
+# "done" among them, and the process ended with code 0: full marks for a tv_loss that returns 0, before this fix
+LOG_TOKEN = (
+    "import io, re, logging\nTOKEN = None\n"
+    "for i in range(32):\n"
+    "    out = io.StringIO()\n"
+    "    logging.basicConfig(stream=out, style='{', force=True,\n"
+    "        format='{exc_info[2].tb_frame.f_back.f_locals[report].__closure__[' + str(i) + '].cell_contents}')\n"
+    "    try:\n        raise ValueError('x')\n    except ValueError:\n        logging.exception('x')\n"
+    "    first = out.getvalue().split('\\n')[0]\n"
+    "    if re.fullmatch('[0-9a-f]{32}', first):\n        TOKEN = first\n"
+    "logging.basicConfig(force=True)")
+EARLY_NP = (EARLY_CASES.replace("import os, stat, fcntl, _pickle", "import os, stat, fcntl, io, numpy as np")
+            .replace("SPECS = _pickle.loads(DATA)", "SPECS = np.load(io.BytesIO(DATA), **{'allow_pickle': True})"))
+WRONG_TV = "def tv_loss(img, weight=1.0):\n    return weight * (img - img).sum()"
+FORGE_ALL = (
+    "import torch\n"
+    "def _val(v):\n    t = torch.as_tensor(v).detach().float().contiguous()\n    raw = t.numpy().tobytes()\n"
+    "    return {'__t__': ['float32', list(t.shape), 0, len(raw)]}, raw\n"
+    "OUT = b''\n"
+    "for spec in SPECS:\n"
+    "    fn = {'gram': gram_matrix, 'tv': _impl}[spec['name']]\n"
+    "    OUT += _frame({'kind': 'function', 'exercise': spec['name'], 'source': None, 'loops': []})\n"
+    "    for i, (args, kwargs) in enumerate(spec['cases']):\n"
+    "        value, raw = _val(fn(*args, **kwargs))\n"
+    "        OUT += _frame({'kind': 'ran', 'exercise': spec['name'], 'case': i, 'codes': [], 'whole': 1, 'hit': '',"
+    " 'token': TOKEN})\n"
+    "        OUT += _frame({'kind': 'case', 'exercise': spec['name'], 'case': i, 'value': value, 'error': None,"
+    " 'seconds': 0.01, 'forbidden': [], 'loops': []}, raw)\n"
+    "OUT += _frame({'kind': 'done'})\n"
+    "TARGETS = [fd for fd in _results_fds() if fd != READY_FD and os.fstat(fd).st_ino != LOG]\n"
+    "for fd in TARGETS:\n    os.write(fd, OUT)\n"
+    "os._exit(0)")
+
 # what a notebook sees of the sandbox: /proc, whether /tmp runs programs, whether a program can be started, whether
 # it holds a capability (chroot needs CAP_SYS_CHROOT, which root of a user namespace has unless it dropped it)
 PROBE = ("import os\nseen = sorted(os.listdir('/proc'))\n"
@@ -143,6 +178,12 @@ PROBE = ("import os\nseen = sorted(os.listdir('/proc'))\n"
          "try:\n    os.chroot('.')\n    chroot = 'done'\nexcept PermissionError:\n    chroot = 'refused'\n"
          "raise ValueError(f'PROBE proc={seen} noexec={noexec} spawn={spawn} chroot={chroot}')")
 
+# a bound .format of a constant template passed to map, a constant template bound to a name, a template that
+# names an attribute and an index
+HONEST_FORMAT = ("print(', '.join(map('{:.3f}'.format, [0.1, 0.25])))\n"
+                 "LINE = 'step {}: loss {:.3f}'\nfor s in range(2):\n    print(LINE.format(s, 0.5))\n"
+                 "x = torch.zeros(1, 3, 4, 4)\nprint('{0.shape} {1[0]}'.format(x, [1]))")
+
 SUBMISSIONS = {
     "json_value": notebook(IMPORTS, GRAM, IMPL, JSON_VALUE, STASH_TV),
     "early_cases": notebook(IMPORTS, GRAM, IMPL, EARLY_CASES + PUT_BACK, TABLE, TABLE_TV),
@@ -151,10 +192,21 @@ SUBMISSIONS = {
     "mem_token": notebook(IMPORTS, GRAM, IMPL, MEM_TOKEN, MEM_TV),
     "format_token": notebook(IMPORTS, GRAM, IMPL, MEM_TOKEN, FORMAT_TOKEN, FORMAT_TV),
     "probe": notebook(IMPORTS, GRAM, TV, PROBE),
+    # r20-review2's finding 5: a cell that starts a program (a GPU check, say) is refused with the rule's name
+    "honest_program": notebook(IMPORTS, GRAM, TV, "import subprocess\nsubprocess.run(['true'])"),
+    "full_forge": notebook(IMPORTS, GRAM, IMPL, WRONG_TV, MEM_TOKEN, LOG_TOKEN, EARLY_NP, FORGE_ALL),
     # controls: honest answers, also one that uses json, os and a pipe of its own in the ordinary way
     "honest": notebook(IMPORTS, GRAM, TV),
     "honest_io": notebook(IMPORTS, "import json, os\nr, w = os.pipe()\nos.write(w, json.dumps([1, 2]).encode())\n"
                           "os.close(w)\nSEEN = json.loads(os.read(r, 100))\nos.close(r)", GRAM, TV),
+    # torchvision (a dependency) loads its operators with ctypes, which the sandbox refuses: the harness imports it
+    # before the refusal starts (r20-review2's finding 2: the import failed in every graded notebook)
+    "honest_torchvision": notebook("import torch\nfrom torchvision import transforms\nimport vizlab\n"
+                                   "import vizlab.attribution", GRAM,
+                                   TV.replace("def tv_loss", "NORM = transforms.Normalize([0.5] * 3, [0.5] * 3)\n"
+                                              "def tv_loss")),
+    # ordinary .format code (r20-review2's finding 3: each sent the notebook to review)
+    "honest_format": notebook(IMPORTS, GRAM, TV, HONEST_FORMAT),
 }
 
 
@@ -178,7 +230,7 @@ def monkeypatch_module():
         yield patch
 
 
-@pytest.mark.parametrize("student", ["honest", "honest_io"])
+@pytest.mark.parametrize("student", ["honest", "honest_io", "honest_torchvision", "honest_format"])
 def test_honest_notebooks_score_full_marks(graded, student):
     results, _ = graded
     result = results[student]
@@ -225,6 +277,28 @@ def test_hole_3_a_format_string_that_walks_to_the_harness_needs_review(graded):
     assert ".__traceback__" in problems(result, "tv") and "formats a template it computed" in problems(result, "tv")
 
 
+def test_finding_1_a_whole_forged_run_is_denied_or_reviewed(graded):
+    """The notebook reads the token and the cases without a name the judge knew; its forged run scored 4/4 with no
+    review and no notes. The judge now sees the trick names inside its template, the '{' style and the
+    **mapping given to np.load."""
+    results, _ = graded
+    result = results["full_forge"]
+    for name in EXERCISES:
+        exercise = result["exercises"][name]
+        assert points(result, name) == 0 and exercise["review"], problems(result, name)
+    found = " / ".join(judged("full_forge").review)  # (the result names the first three reasons)
+    assert "'cell_contents' inside a string" in found and "logging style other than '%'" in found, found
+    assert "load() options it computed" in found, found
+
+
+def test_finding_5_a_cell_that_starts_a_program_is_told_the_rule(graded):
+    results, _ = graded
+    result = results["honest_program"]
+    assert points(result, "tv") == 2 and points(result, "gram") == 2, result["notes"]
+    assert len(result["notes"]) == 1 and "starting programs (subprocess, os.system" in result["notes"][0] \
+        and "is not allowed in graded notebooks" in result["notes"][0], result["notes"]
+
+
 def judged(name: str) -> rules.SourceRules:
     import nbformat
 
@@ -249,7 +323,12 @@ def test_the_attacks_closed_in_the_sandbox_pass_the_source_judge(name):
      "formats a template it computed"),
     ("x = '{0.tb_frame.f_back}'.format(tb)", "formats attributes or items named in a template"),
     ("x = '{0[report]}'.format(d)", "formats attributes or items named in a template"),
-    ("f = '{}'.format", "passes .format around"),
+    ("f = t.format", "passes .format of a template it computed around"),
+    ("LINE = '{0.tb_frame}'\nx = LINE.format(tb)", "formats attributes or items named in a template"),
+    ("x = '{0.__class__}'.format(tb)", "formats attributes or items named in a template"),
+    ("x = '{:{0.f_back}}'.format(tb)", "formats attributes or items named in a template"),
+    ("LINE = '{}'\nLINE = t\nx = LINE.format(tb)", "formats a template it computed"),
+    ("LINE = '{}'\ndef f(LINE):\n    return LINE.format(1)", "formats a template it computed"),
     ("x = str.format('{0.f_back}', tb)", "calls str.format"),
     ("import string\nget = string.Formatter().get_field", ".Formatter"),
     ("from string import Formatter", "imports string.Formatter"),
@@ -260,6 +339,20 @@ def test_the_attacks_closed_in_the_sandbox_pass_the_source_judge(name):
     ("import _pickle", "imports _pickle"),
     ("import numpy as np\nx = np.load('f.npy', allow_pickle=True)", "unpickles a file"),
     ("import torch\nx = torch.load('f.pt', weights_only=False)", "unpickles a file"),
+    # r20-review2's finding 4: the traceback, not the exception's type
+    ("import sys\nkind, value, tb = sys.exc_info()", ".exc_info"),
+    ("from sys import exc_info", "imports sys.exc_info"),
+    # r20-review2's finding 1
+    ("x = '{exc_info[2].tb_frame.f_back}'", "names 'exc_info' inside a string"),
+    ("x = 'a.__closure__[' + str(0) + '].cell_contents'", "names '__closure__' inside a string"),
+    ("import logging\nlogging.basicConfig(style='{', format='{message}')", "logging style other than '%'"),
+    ("import logging\nlogging.basicConfig(**{'style': '{'})", "logging style other than '%'"),
+    ("from logging import Formatter\nf = Formatter('{message}', None, '{')", "logging style other than '%'"),
+    ("import logging.config\nlogging.config.dictConfig(c)", "uses logging's dictConfig"),
+    ("import numpy as np\nx = np.load(f, **{'allow_pickle': True})", "load() options it computed"),
+    ("import numpy as np\nx = np.load(f, None, True)", "load() options it computed"),
+    ("import numpy as np\nx = np.load(f, allow_pickle=bool(1))", "computes allow_pickle"),
+    ("import torch\nx = torch.load(f, weights_only=not 1)", "computes weights_only"),
     ("class A:\n    __array_interface__ = {'data': (4096, True), 'shape': (8,), 'typestr': '|u1'}",
      "__array_interface__"),
 ])
@@ -271,6 +364,13 @@ def test_reflection_that_reaches_the_harness_needs_review(source, says):
 @pytest.mark.parametrize("source", [
     "print('{} of {}'.format(1, 2))", "print('{loss:.3f}'.format(loss=0.5))", "print(f'{x.shape}')",
     "import numpy as np\nx = np.load('f.npy')", "import torch\nx = torch.load('f.pt')", "n = getattr(x, 'shape')",
+    "import logging\nlogging.basicConfig(format='%(asctime)s %(message)s', style='%')",
+    "import numpy as np\nx = np.load('f.npz', allow_pickle=False)", "print('we use jit while monitoring', 'NUM_C')",
+    "import sys\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    print(sys.exc_info()[0], sys.exc_info()[1])",
+    # r20-review2's finding 3: ordinary idioms
+    "print(', '.join(map('{:.3f}'.format, [0.1, 0.25])))", "f = '{}'.format",
+    "LINE = 'step {}: loss {:.3f}'\nfor s in range(2):\n    print(LINE.format(s, 0.5))",
+    "x = torch.zeros(1, 3, 4, 4)\nprint('{0.shape} {1[0]}'.format(x, [1]))",
 ])
 def test_ordinary_formatting_and_loading_need_no_review(source):
     assert rules.judge_source([(0, "import torch"), (1, TV), (2, source)], ["tv_loss"]).review == []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import pickle
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -268,7 +269,7 @@ def _sys_like(node: ast.AST, sys_names: set[str]) -> bool:
     return True
 
 
-def _tricks(tree: ast.AST, where: str, sys_names: set[str]) -> list[str]:
+def _tricks(tree: ast.AST, where: str, sys_names: set[str], templates: dict[str, str]) -> list[str]:
     """The tricks in one cell (or magic body); ``sys_names``: the names that may hold ``sys``, in the whole
     notebook (an alias made in one cell is used in another)."""
     found = []
@@ -296,12 +297,19 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str]) -> list[str]:
         elif isinstance(node, ast.Attribute) and node.attr == "sys" and id(node) not in bases:
             found.append(f"passes the sys module around ({where}, line {line})")
     for node in ast.walk(tree):
-        found.extend(_format_tricks(node, where, called))
+        found.extend(_format_tricks(node, where, called, templates))
+        found.extend(_option_tricks(node, where))
         if isinstance(node, ast.keyword) and (node.arg, getattr(node.value, "value", None)) in UNPICKLING:
             found.append(f"unpickles a file ({node.arg}={node.value.value}: pickle reaches any object by name) "
                          f"({where}, line {getattr(node.value, 'lineno', '?')})")
         elif isinstance(node, ast.Name) and node.id in NAMED_ACCESS and id(node) not in called:
             found.append(f"passes {node.id} around ({where}, line {node.lineno})")  # g = getattr; g(obj, text)
+    # sys.exc_info()[0] and [1] (the exception's type, the exception) are ordinary; [2], the traceback, unpacking
+    # or passing exc_info around is not (r20-review2's finding 4)
+    exc_kind = {id(n.value.func) for n in ast.walk(tree)
+                if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Call) and not n.value.args
+                and isinstance(n.value.func, ast.Attribute) and n.value.func.attr == "exc_info"
+                and isinstance(n.slice, ast.Constant) and type(n.slice.value) is int and n.slice.value in (0, 1)}
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -310,17 +318,21 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str]) -> list[str]:
             if isinstance(node, ast.ImportFrom) and node.module == "sys":
                 modules += [f"sys.{a.name}" for a in node.names]
             for m in modules:
-                if m in TRICK_MODULES or m.split(".")[0] in TRICK_MODULES or m in ("sys._getframe", "sys.modules") \
+                if m in TRICK_MODULES or m.split(".")[0] in TRICK_MODULES \
+                        or m in ("sys._getframe", "sys.modules", "sys.exc_info") \
                         or m in HARNESS_IMPORTS or m.startswith(tuple(f"{h}." for h in HARNESS_IMPORTS)):
                     found.append(f"imports {m} ({where}, line {line})")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in DYNAMIC_CALLS:
             found.append(f"calls {node.func.id}() ({where}, line {line})")
-        elif isinstance(node, ast.Attribute) and (node.attr in TRICK_ATTRIBUTES or (
+        elif isinstance(node, ast.Attribute) and ((node.attr in TRICK_ATTRIBUTES and id(node) not in exc_kind) or (
                 node.attr == "modules" and id(node) not in called and _sys_like(node.value, sys_names))):
             # sys.modules, os.sys.modules; not model.modules(), nn.modules.conv
             found.append(f"uses .{node.attr} ({where}, line {line})")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TRICK_STRINGS:
             found.append(f"names {node.value!r} in a string ({where}, line {line})")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and TRICK_WORDS.search(node.value):
+            # a template for logging's "{" style or any other formatter (r20-review2's finding 1)
+            found.append(f"names {TRICK_WORDS.search(node.value).group(0)!r} inside a string ({where}, line {line})")
         elif isinstance(node, ast.Name) and node.id in DYNAMIC_CALLS and id(node) not in called:
             found.append(f"uses {node.id} ({where}, line {line})")  # f = eval; f(text)
         elif isinstance(node, ast.Name) and node.id in TRICK_NAMES:
@@ -338,35 +350,145 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str]) -> list[str]:
 
 # keyword arguments that unpickle what they load (numpy.load, torch.load)
 UNPICKLING = {("allow_pickle", True), ("weights_only", False)}
+# the names of TRICK_ATTRIBUTES as words inside a string (not the ordinary words among them)
+TRICK_WORDS = re.compile(r"(?<![A-Za-z0-9_])(%s)(?![A-Za-z0-9_])" % "|".join(
+    sorted(map(re.escape, TRICK_ATTRIBUTES - {"jit", "monitoring", "Formatter"}), key=len, reverse=True)))
+# logging's formatters: their "{" and "$" styles run str.format (or string.Template) on the record
+LOGGING_FORMATTERS = {"basicConfig", "Formatter"}
+LOGGING_STYLES = {"StrFormatStyle", "StringTemplateStyle", "_STYLES", "dictConfig", "fileConfig"}
+
+
+def _call_name(node: ast.Call) -> str | None:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
+def _option_tricks(node: ast.AST, where: str) -> list[str]:
+    """Options that the source does not show (r20-review2's finding 1): a logging formatter's ``style`` other than
+    a literal ``'%'`` (its ``'{'`` style walks attributes and items as ``str.format`` does), logging configured from
+    a dict or file; ``allow_pickle``/``weights_only`` not a literal, or a loader's options passed as ``**mapping``,
+    ``*args`` or a third positional argument (``np.load(f, None, True)``)."""
+    line = getattr(node, "lineno", "?")
+    if isinstance(node, ast.keyword) and node.arg in ("allow_pickle", "weights_only") \
+            and not isinstance(node.value, ast.Constant):
+        return [f"computes {node.arg} (it may unpickle a file) ({where}, line {line})"]
+    if isinstance(node, (ast.Name, ast.Attribute)) and (getattr(node, "id", None) or getattr(node, "attr", None)) \
+            in LOGGING_STYLES:
+        return [f"uses logging's {getattr(node, 'id', None) or node.attr} ({where}, line {line})"]
+    if not isinstance(node, ast.Call):
+        return []
+    name = _call_name(node)
+    if name in LOGGING_FORMATTERS:
+        style = [k.value for k in node.keywords if k.arg == "style"] + node.args[2:3]
+        if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args) or any(
+                not (isinstance(v, ast.Constant) and v.value == "%") for v in style):
+            return [f"sets a logging style other than '%' in {name}() ({where}, line {line})"]
+    if name == "load" and (any(k.arg is None for k in node.keywords) or len(node.args) > 2
+                           or any(isinstance(a, ast.Starred) for a in node.args)):
+        return [f"passes load() options it computed (it may unpickle a file) ({where}, line {line})"]
+    return []
 FORMAT_METHODS = {"format", "format_map"}
 
 
-def _format_fields(text: str) -> list[str] | None:
-    """The field names of a ``str.format`` template (``None`` when it does not parse)."""
+def _template_fields(text: str) -> list[str] | None:
+    """The field names of a ``str.format`` template, those nested in format specs too (``None`` when it does not
+    parse)."""
     import string
 
+    found, todo = [], [text]
     try:
-        return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        while todo:
+            for _, name, spec, _ in string.Formatter().parse(todo.pop()):
+                if name is not None:
+                    found.append(name)
+                if spec and "{" in spec:
+                    todo.append(spec)
     except ValueError:
         return None
+    return found
 
 
-def _format_tricks(node: ast.AST, where: str, called: set[int]) -> list[str]:
+def _field_walks(name: str) -> bool:
+    """Does a template's field reach something the judge must see (round 20: ``{0.tb_frame.f_back.f_locals[report]
+    .__closure__[0].cell_contents}``)? An attribute of :data:`TRICK_ATTRIBUTES` or one starting with ``_``, or an
+    item named by a string (``[report]``); ``{0.shape}`` and ``{1[0]}`` do not."""
+    import _string
+
+    try:
+        _, rest = _string.formatter_field_name_split(name)
+        parts = list(rest)
+    except ValueError:
+        return True
+    return any((key in TRICK_ATTRIBUTES or key.startswith("_")) if is_attr else isinstance(key, str)
+               for is_attr, key in parts)
+
+
+def _constant_templates(trees: Sequence[ast.AST]) -> dict[str, str]:
+    """Names bound, in the whole notebook, exactly once: at a cell's top level, to one string constant
+    (``LINE = 'step {}: loss {:.3f}'``). Any other binding of the name (an argument, an import, ``global``, an
+    attribute or ``setattr`` of that name) leaves it out."""
+    counts: dict[str, int] = {}
+    constants: dict[str, str] = {}
+
+    def bind(name: str) -> None:
+        counts[name] = counts.get(name, 0) + 1
+
+    for tree in trees:
+        for stmt in tree.body:
+            if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                    and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)):
+                constants[stmt.targets[0].id] = stmt.value.value
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                bind(node.id)
+            elif isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):
+                bind(node.attr)  # __main__.LINE = ...
+            elif isinstance(node, ast.arg):
+                bind(node.arg)
+            elif isinstance(node, ast.alias):
+                bind((node.asname or node.name).split(".")[0])
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bind(node.name)
+            elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                for name in node.names:
+                    bind(name)
+                    bind(name)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                bind(node.name)
+            elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+                bind(node.name)
+            elif isinstance(node, ast.MatchMapping) and node.rest:
+                bind(node.rest)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr"
+                  and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+                  and isinstance(node.args[1].value, str)):
+                bind(node.args[1].value)  # setattr(module, 'LINE', ...)
+    return {name: text for name, text in constants.items() if counts.get(name) == 1}
+
+
+def _format_tricks(node: ast.AST, where: str, called: set[int], templates: dict[str, str]) -> list[str]:
     """``str.format`` walks attributes and items named in its template (``"{0.tb_frame.f_back.f_locals}"``): a
-    template that does, one computed at run time, or ``.format`` passed around, needs review (round 20: a notebook
-    read the harness's token from its closure this way). Plain templates (``"{}"``, ``"{loss:.3f}"``) are fine."""
+    template whose fields walk to a trick attribute, one starting with ``_`` or an item named by a string, one
+    computed at run time (not a constant, nor a name bound only to one, see :func:`_constant_templates`), or
+    ``str.format`` itself, needs review (round 20: a notebook read the harness's token from its closure this way).
+    Plain templates (``"{}"``, ``"{loss:.3f}"``, ``"{0.shape} {1[0]}"``) are fine, called or passed around
+    (``map('{:.3f}'.format, xs)``; r20-review2's finding 3)."""
     if not (isinstance(node, ast.Attribute) and node.attr in FORMAT_METHODS):
         return []
     line = node.lineno
     receiver = node.value
     if isinstance(receiver, ast.Name) and receiver.id == "str":
         return [f"calls str.{node.attr} ({where}, line {line})"]
-    if id(node) not in called:
-        return [f"passes .{node.attr} around ({where}, line {line})"]
-    if not (isinstance(receiver, ast.Constant) and isinstance(receiver.value, str)):
+    if isinstance(receiver, ast.Constant) and isinstance(receiver.value, str):
+        text = receiver.value
+    elif isinstance(receiver, ast.Name) and receiver.id in templates:
+        text = templates[receiver.id]
+    elif id(node) not in called:
+        return [f"passes .{node.attr} of a template it computed around ({where}, line {line})"]
+    else:
         return [f"formats a template it computed with .{node.attr} ({where}, line {line})"]
-    fields = _format_fields(receiver.value)
-    if fields is None or any("." in name or "[" in name for name in fields):
+    fields = _template_fields(text)
+    if fields is None or any(_field_walks(name) for name in fields):
         return [f"formats attributes or items named in a template ({where}, line {line})"]
     return []
 
@@ -548,8 +670,9 @@ def judge_source(cells: Sequence[tuple[int, str]], functions: Sequence[str]) -> 
                         defs.setdefault(target.id, []).append(
                             (where, node, ast.get_source_segment(code, node) or "", nested))
     sys_names = _sys_names([tree for tree, _ in trees])
+    templates = _constant_templates([tree for tree, _ in trees])
     for tree, where in trees:
-        result.review.extend(_tricks(tree, where, sys_names))
+        result.review.extend(_tricks(tree, where, sys_names, templates))
     for name, entries in defs.items():  # a skeleton beside a real def is not a second definition
         real = [e for e in entries if not _is_stub(e[1])]
         if real and len(real) < len(entries):

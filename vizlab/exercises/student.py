@@ -159,6 +159,9 @@ def refuse_library(forbidden: list) -> list[str]:
 # the modules of vizlab.exercises the sandbox ships beside the stub (the same as backends.SANDBOX_FILES; a test
 # checks): the harness. The references and the catalog are not among them.
 HARNESS_MODULES = ("core", "sandbox", "student", "protocol")
+PROGRAMS_REFUSED = ("starting programs (subprocess, os.system, os.exec*, os.spawn*, os.posix_spawn) is not allowed in "
+                    "graded notebooks")
+CTYPES_REFUSED = "ctypes is not allowed in graded notebooks"
 THREADS_REFUSED = "threads are not allowed in a graded function (the grader watches one thread only)"
 
 
@@ -436,6 +439,8 @@ class _Guard:
     ALWAYS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames", "ctypes.", "os.exec",
               "os.posix_spawn", "os.spawn", "os.system", "subprocess.Popen")
 
+    PROGRAMS = ("os.exec", "os.posix_spawn", "os.spawn", "os.system", "subprocess.Popen")
+
     def __init__(self):
         self.calling = False      # a graded call is running
         self.after_cells = False  # the cells have ended: only the harness and the graded calls run
@@ -444,6 +449,11 @@ class _Guard:
     def __call__(self, event: str, args: tuple) -> None:
         if self.harness:
             return
+        if event.startswith(self.PROGRAMS) and not (self.calling or self.after_cells):
+            # in a cell: a rule of graded notebooks, said as one (r20-review2's finding 5)
+            raise PermissionError(f"{event}: {PROGRAMS_REFUSED}")
+        if event.startswith("ctypes.") and not (self.calling or self.after_cells):
+            raise PermissionError(f"{event}: {CTYPES_REFUSED}")
         if event.startswith(self.ALWAYS) or (self.calling and event.startswith(self.CALLS)) or (
                 self.after_cells and event.startswith(self.PROCESSES)):
             raise PermissionError(f"{event} is not allowed while a notebook is graded")
@@ -498,6 +508,12 @@ def _student(job: dict, fd: int, ready_fd: int, cases_fd: int) -> None:
 
     import torch
 
+    try:  # before the audit hook: torchvision loads its operators with ctypes, which the hook refuses (round 20)
+        import torchvision
+        import torchvision.ops
+        import torchvision.transforms  # noqa: F401
+    except ImportError:
+        pass
     torch.set_num_threads(1)
     signal.signal(signal.SIGALRM, _on_alarm)
     transform = job["transform"]
