@@ -1534,15 +1534,15 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
     """:func:`class_visualization` without the detail stage: the run, and the plain-ground second run where it is
     needed; ``info["_canvas"]`` holds the kept run's optimised canvas (before enlargement and window)."""
     index = class_of(model, target)
-    name = model.categories[index] if hasattr(model, "categories") else str(index)
-    goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
     net, threads = _scoring_net(model, settings, workers)
-    schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
-    desc = f"{settings.mode}: {name}"
-    run = dict(stop_event=stop_event, progress=progress, copies=settings.copies)   # every render call's
     retrying = settings.retry_plain > 0 and settings.centre > 0 and settings.backdrop
     side = settings.view or settings.size
     judges = net.members if settings.retry_judge == "members" and settings.ensemble else [model]
+
+    def at_view(image: torch.Tensor) -> float:
+        """The retry's judgement of an image: the least sure judge's p at the view (the early guess's too)."""
+        return min(view_probability(m, image, index, side) for m in judges)
+
     plain_settings = replace(settings, backdrop=False, retry_plain=0.0, starts=1, rescale=False)
     ahead = None
     if retrying and threads > 1 and callback is None and settings.starts == 1 and not settings.octaves \
@@ -1551,21 +1551,25 @@ def _class_image(model: nn.Module, target: int | str, settings: ClassVizSettings
             return _class_image(model, index, plain_settings, seed=seed, snapshots=snapshots, callback=None,
                                 stop_event=stop, progress=False, workers=threads)
 
-        ahead = _PlainAhead(plain_run, lambda image: min(view_probability(m, image, index, side) for m in judges),
-                            settings.steps, settings.retry_plain, stop_event)
+        ahead = _PlainAhead(plain_run, at_view, settings.steps, settings.retry_plain, stop_event)
     try:
-        return _class_image_runs(model, settings, index, name, goal, net, threads, schedule, desc, run, ahead,
-                                 judges, plain_settings, seed=seed, snapshots=snapshots, callback=callback,
-                                 stop_event=stop_event, progress=progress, workers=workers)
+        return _class_image_runs(model, settings, index, net, threads, ahead, at_view, plain_settings, seed=seed,
+                                 snapshots=snapshots, callback=callback, stop_event=stop_event, progress=progress,
+                                 workers=workers)
     finally:
         if ahead is not None:
             ahead.close()
 
 
-def _class_image_runs(model, settings, index, name, goal, net, threads, schedule, desc, run, ahead, judges,
-                      plain_settings, *, seed, snapshots, callback, stop_event, progress, workers) -> RenderResult:
+def _class_image_runs(model, settings, index, net, threads, ahead, at_view, plain_settings, *, seed, snapshots,
+                      callback, stop_event, progress, workers) -> RenderResult:
     """:func:`_class_image`'s body: the first run, and the second where it is needed (``ahead``: the second run
-    begun early, :class:`_PlainAhead`, or ``None``)."""
+    begun early, :class:`_PlainAhead`, or ``None``; ``at_view``: the retry's judgement of an image)."""
+    name = model.categories[index] if hasattr(model, "categories") else str(index)
+    goal = class_logit(index) if settings.objective == "logit" else class_log_probability(index)
+    schedule = None if settings.lr_end == 1 else cosine_decay(settings.lr_end)
+    desc = f"{settings.mode}: {name}"
+    run = dict(stop_event=stop_event, progress=progress, copies=settings.copies)   # every render call's
     with _members_running(net, threads):
         spent = 0.0
         if settings.starts > 1:
@@ -1655,7 +1659,7 @@ def _class_image_runs(model, settings, index, name, goal, net, threads, schedule
             with _at_one_thread(threads):
                 if settings.rescale:
                     image = rescaled(image, 0.5)   # the retry needs a centre window, whose ground is grey
-                return min(view_probability(m, image, index, side) for m in judges)
+                return at_view(image)
 
         first = (result.info["target_probability"] if side == result.image.shape[-1] and not settings.rescale
                  and not (settings.retry_judge == "members" and settings.ensemble) else judged(result.image))
