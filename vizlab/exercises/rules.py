@@ -299,10 +299,7 @@ def _tricks(tree: ast.AST, where: str, sys_names: set[str], templates: dict[str,
     for node in ast.walk(tree):
         found.extend(_format_tricks(node, where, called, templates))
         found.extend(_option_tricks(node, where))
-        if isinstance(node, ast.keyword) and (node.arg, getattr(node.value, "value", None)) in UNPICKLING:
-            found.append(f"unpickles a file ({node.arg}={node.value.value}: pickle reaches any object by name) "
-                         f"({where}, line {getattr(node.value, 'lineno', '?')})")
-        elif isinstance(node, ast.Name) and node.id in NAMED_ACCESS and id(node) not in called:
+        if isinstance(node, ast.Name) and node.id in NAMED_ACCESS and id(node) not in called:
             found.append(f"passes {node.id} around ({where}, line {node.lineno})")  # g = getattr; g(obj, text)
     # sys.exc_info()[0] and [1] (the exception's type, the exception) are ordinary; [2], the traceback, unpacking
     # or passing exc_info around is not (r20-review2's finding 4)
@@ -364,14 +361,19 @@ def _call_name(node: ast.Call) -> str | None:
 
 
 def _option_tricks(node: ast.AST, where: str) -> list[str]:
-    """Options that the source does not show (r20-review2's finding 1): a logging formatter's ``style`` other than
-    a literal ``'%'`` (its ``'{'`` style walks attributes and items as ``str.format`` does), logging configured from
-    a dict or file; ``allow_pickle``/``weights_only`` not a literal, or a loader's options passed as ``**mapping``,
-    ``*args`` or a third positional argument (``np.load(f, None, True)``)."""
+    """Options that unpickle (``allow_pickle=True``, ``weights_only=False``) or that the source does not show
+    (r20-review2's finding 1): a logging formatter's ``style`` other than a literal ``'%'`` (its ``'{'`` style walks
+    attributes and items as ``str.format`` does), logging configured from a dict or file; ``allow_pickle``/
+    ``weights_only`` not a literal, or a loader's options passed as ``**mapping``, ``*args`` or a third positional
+    argument (``np.load(f, None, True)``)."""
     line = getattr(node, "lineno", "?")
-    if isinstance(node, ast.keyword) and node.arg in ("allow_pickle", "weights_only") \
-            and not isinstance(node.value, ast.Constant):
-        return [f"computes {node.arg} (it may unpickle a file) ({where}, line {line})"]
+    if isinstance(node, ast.keyword) and node.arg in ("allow_pickle", "weights_only"):
+        if not isinstance(node.value, ast.Constant):
+            return [f"computes {node.arg} (it may unpickle a file) ({where}, line {line})"]
+        if (node.arg, node.value.value) in UNPICKLING:
+            return [f"unpickles a file ({node.arg}={node.value.value}: pickle reaches any object by name) "
+                    f"({where}, line {getattr(node.value, 'lineno', '?')})"]
+        return []
     if isinstance(node, (ast.Name, ast.Attribute)) and (getattr(node, "id", None) or getattr(node, "attr", None)) \
             in LOGGING_STYLES:
         return [f"uses logging's {getattr(node, 'id', None) or node.attr} ({where}, line {line})"]

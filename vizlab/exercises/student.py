@@ -388,11 +388,15 @@ def _run_report(fd: int, _write=os.write, _urandom=os.urandom, _pack=struct.Stru
 
     send('{"kind": "hello", "token": "%s"}' % token)
 
+    def named(exercise) -> str:
+        """The exercise's name as a frame may carry it (an ASCII identifier), else ``"?"``."""
+        return exercise if _isinstance(exercise, _str) and exercise.isascii() and exercise.isidentifier() else "?"
+
     def report(exercise: str, case: int, ran, whole: bool, hit: str = "", frame: bytes = b"") -> None:
         codes = _sorted(ran)
         if _len(codes) > MAX_RAN:  # the rest is not listed: the report is not whole
             codes, whole = codes[:MAX_RAN], False
-        name = exercise if _isinstance(exercise, _str) and exercise.isascii() and exercise.isidentifier() else "?"
+        name = named(exercise)
         listed = ", ".join('[%d, %d, "%s"]' % (_int(cell), _int(line), kind if kind in _kinds else "")
                            for cell, line, kind in codes)
         kind = hit if hit in ("vizlab", "file") else ""
@@ -402,7 +406,7 @@ def _run_report(fd: int, _write=os.write, _urandom=os.urandom, _pack=struct.Stru
 
     def note(kind: str, exercise: str = "", count: int = 0) -> None:
         """The other frames written after the cells (``function``, ``missing``, ``threads``, ``done``), by hand too."""
-        name = exercise if _isinstance(exercise, _str) and exercise.isascii() and exercise.isidentifier() else "?"
+        name = named(exercise)
         if kind == "function":
             send('{"kind": "function", "exercise": "%s", "source": null, "loops": []}' % name)
         elif kind == "missing":
@@ -431,15 +435,12 @@ class _Guard:
     token, round 20) and no search of the interpreter's memory for the harness (``gc.get_objects`` and friends). A
     second line only: the rules themselves are judged outside this process (:mod:`vizlab.exercises.rules`)."""
 
-    CALLS = ("sys.settrace", "sys.setprofile", "os.fork", "os.forkpty", "os.posix_spawn", "os.exec",
-             "os.spawn", "os.system", "subprocess.Popen", "os.kill", "os.killpg", "signal.pthread_kill")
     # ctypes reads and writes the process's memory; a new program (exec, spawn) runs without this hook, free to read
-    # the memory of the process that started it
-    PROCESSES = ("os.fork", "os.forkpty", "os.kill", "os.killpg", "signal.pthread_kill")  # after the cells too
-    ALWAYS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames", "ctypes.", "os.exec",
-              "os.posix_spawn", "os.spawn", "os.system", "subprocess.Popen")
-
+    # the memory of the process that started it: both refused at any time
     PROGRAMS = ("os.exec", "os.posix_spawn", "os.spawn", "os.system", "subprocess.Popen")
+    PROCESSES = ("os.fork", "os.forkpty", "os.kill", "os.killpg", "signal.pthread_kill")  # after the cells too
+    CALLS = ("sys.settrace", "sys.setprofile") + PROCESSES + PROGRAMS  # during a graded call
+    ALWAYS = ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames", "ctypes.") + PROGRAMS
 
     def __init__(self):
         self.calling = False      # a graded call is running
